@@ -49,7 +49,7 @@ TEST(pl_u64_overflow_boundary)
 TEST(pl_compare_and_trim)
 {
 	struct pl a = PL("Via"), b = PL("vIA"), t = PL(" \t x y \r\n");
-	char small[3];
+	char small[3], fits[4];
 
 	ASSERT(pl_caseeq(&a, &b));
 	ASSERT(!pl_eq(&a, &b));
@@ -58,7 +58,8 @@ TEST(pl_compare_and_trim)
 	pl_trim(&t);
 	ASSERT_PL(&t, "x y");
 	ASSERT_EQ(pl_strcpy(&t, small, sizeof(small)), EOVERFLOW);
-	ASSERT_EQ(pl_strcpy(&a, small, sizeof(small) + 1), 0);
+	ASSERT_EQ(pl_strcpy(&a, fits, sizeof(fits)), 0);
+	ASSERT_STR(fits, "Via");
 }
 
 TEST(buf_grows_to_its_maximum_and_no_further)
