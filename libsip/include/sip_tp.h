@@ -22,7 +22,8 @@
  * up to a maximum (backpressure: EOVERFLOW) and flushed once per
  * iteration.
  *
- * Programs must ignore SIGPIPE: OpenSSL writes to sockets with write(2).
+ * Plain TCP writes use MSG_NOSIGNAL; OpenSSL writes with write(2), so
+ * sip_tp_tls_alloc() sets SIGPIPE to SIG_IGN if it is still SIG_DFL.
  */
 #ifndef SIPSTONE_SIP_TP_H
 #define SIPSTONE_SIP_TP_H
@@ -224,7 +225,8 @@ void sip_tp_flush(struct sip_tp *tp);
 
 /*
  * Returns a new reference to an open connection to dst (TCP or TLS),
- * connecting when there is none.  tls_name (may be NULL) is sent as SNI
+ * connecting when there is none.  Any open connection to dst is reused,
+ * whatever tls_name it was opened with.  tls_name (may be NULL) is sent as SNI
  * and, unless the client context has no_verify, must match the server
  * certificate; without it only the chain is verified.  A new
  * connection resumes the TLS session last used with dst and tls_name.

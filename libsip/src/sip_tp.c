@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -48,6 +49,7 @@ struct sip_tp_sock {
 	size_t out_used;
 	unsigned out_n, out_head;
 	bool want_write;
+	struct ev_timer pause; /* TCP/TLS: accept paused after EMFILE */
 };
 
 struct sess {
@@ -346,6 +348,18 @@ int sip_tp_tls_alloc(struct sip_tp_tls **tlsp, bool client,
 
 	if (!opts || (!client && (!opts->cert_file || !opts->key_file)))
 		return EINVAL;
+	{
+		struct sigaction sa;
+
+		/*
+		 * OpenSSL writes with write(2): a peer that reset the
+		 * connection would kill the process with SIGPIPE.  Ignore
+		 * it unless the program chose a disposition itself.
+		 */
+		if (sigaction(SIGPIPE, NULL, &sa) == 0 &&
+		    sa.sa_handler == SIG_DFL)
+			signal(SIGPIPE, SIG_IGN);
+	}
 	if (conn_ex_idx < 0) {
 		/* Racy only in that two threads may both get an index. */
 		conn_ex_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
@@ -681,6 +695,14 @@ static void conn_event(int fd, int events, void *arg)
 		}
 	} else if (conn->ssl && !conn->established) {
 		conn_handshake(conn);
+	} else if (conn->ssl) {
+		/*
+		 * Either direction may be waiting for the other (a read
+		 * that must write, a write that must read): try both.
+		 */
+		conn_write(conn);
+		if (!conn->closed)
+			conn_read(conn);
 	} else {
 		if (!conn->closed && (events & EV_WRITE))
 			conn_write(conn);
@@ -731,7 +753,11 @@ static int conn_alloc(struct sip_tp *tp, int fd, enum sip_transport proto,
 static void conn_handshake(struct sip_tp_conn *conn)
 {
 	struct sip_tp *tp = conn->tp;
-	int rc = SSL_do_handshake(conn->ssl), e;
+	int rc, e;
+
+	/* SSL_get_error() reads this thread's queue: start it empty. */
+	ERR_clear_error();
+	rc = SSL_do_handshake(conn->ssl);
 
 	if (rc == 1) {
 		conn->ssl_want_write = false;
@@ -860,9 +886,11 @@ static void conn_read(struct sip_tp_conn *conn)
 			break;
 		}
 		if (conn->ssl) {
-			int rc = SSL_read(conn->ssl,
-					  conn->rx.data + conn->rx.len,
-					  (int)room);
+			int rc;
+
+			ERR_clear_error();
+			rc = SSL_read(conn->ssl, conn->rx.data + conn->rx.len,
+				      (int)room);
 
 			if (rc <= 0) {
 				int e = SSL_get_error(conn->ssl, rc);
@@ -913,8 +941,10 @@ static void conn_write(struct sip_tp_conn *conn)
 		if (conn->ssl) {
 			size_t want = conn->tx.len > INT32_MAX ? INT32_MAX
 							       : conn->tx.len;
-			int rc =
-				SSL_write(conn->ssl, conn->tx.data, (int)want);
+			int rc;
+
+			ERR_clear_error();
+			rc = SSL_write(conn->ssl, conn->tx.data, (int)want);
 
 			if (rc <= 0) {
 				int e = SSL_get_error(conn->ssl, rc);
@@ -951,6 +981,13 @@ static void conn_write(struct sip_tp_conn *conn)
 	conn_update_events(conn);
 }
 
+static void accept_resume(void *arg)
+{
+	struct sip_tp_sock *sock = arg;
+
+	(void)ev_fd_mod(sock->tp->ev, sock->fd, EV_READ);
+}
+
 static void accept_event(int fd, int events, void *arg)
 {
 	struct sip_tp_sock *sock = arg;
@@ -968,9 +1005,23 @@ static void accept_event(int fd, int events, void *arg)
 		cfd = accept4(fd, (struct sockaddr *)&sa, &len,
 			      SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd < 0) {
-			if (errno != EAGAIN && errno != EINTR &&
-			    errno != ECONNABORTED)
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				/*
+				 * Level-triggered: the pending connection
+				 * would wake us at once, forever.  Stop
+				 * listening for a while instead.
+				 */
+				log_warn("accept: %s: pausing 100 ms",
+					 strerror(errno));
+				(void)ev_fd_mod(tp->ev, fd, 0);
+				ev_timer_start(tp->ev, &sock->pause,
+					       EV_MS(100), accept_resume,
+					       sock);
+			} else if (errno != EAGAIN && errno != EINTR &&
+				   errno != ECONNABORTED) {
 				log_warn("accept: %s", strerror(errno));
+			}
 			return;
 		}
 		if (tp->nconns >= tp->opts.tcp_max_conns ||
@@ -1421,6 +1472,12 @@ int sip_tp_send(struct sip_tp *tp, const struct sip_tp_addr *dst,
 	return err;
 }
 
+/*
+ * RFC 3261 §18.2.2: a response goes back on the connection the request
+ * came on; only when it is gone does it go to the sent-by (here the
+ * source), over a new connection.  For UDP the reply leaves from the
+ * socket the request arrived on.
+ */
 int sip_tp_reply(const struct sip_tp_rx *rx, const void *data, size_t len)
 {
 	if (rx->conn && !rx->conn->closed)
@@ -1436,6 +1493,7 @@ static void sock_free(struct sip_tp *tp, struct sip_tp_sock *sock)
 {
 	if (!sock)
 		return;
+	ev_timer_cancel(tp->ev, &sock->pause);
 	if (sock->fd >= 0) {
 		ev_fd_del(tp->ev, sock->fd);
 		close(sock->fd);
