@@ -19,8 +19,7 @@ enum {
 	C_LWS = 1 << 2,	  /* SP HTAB CR LF */
 	C_ALPHA = 1 << 3,
 	C_SCHEME = 1 << 4, /* ALPHA DIGIT + - . */
-	C_DIGIT = 1 << 5,
-	C_HOST = 1 << 6, /* hostname and IPv4 characters */
+	C_HOST = 1 << 6,   /* hostname and IPv4 characters */
 };
 
 #define ALNUM_(f) ['a' ... 'z'] = (f), ['A' ... 'Z'] = (f), ['0' ... '9'] = (f)
@@ -859,7 +858,7 @@ static const char *skip_host(const char *p, const char *end, bool *v6)
 		if (!q || q == p + 1)
 			return NULL;
 		for (const char *r = p + 1; r < q; r++)
-			if (!(IS(*r, C_DIGIT) || (*r >= 'a' && *r <= 'f') ||
+			if (!(is_digit(*r) || (*r >= 'a' && *r <= 'f') ||
 			      (*r >= 'A' && *r <= 'F') || *r == ':' ||
 			      *r == '.'))
 				return NULL;
