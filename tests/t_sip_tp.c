@@ -79,6 +79,14 @@ static void on_rx(const struct sip_tp_rx *rx, void *arg)
 		return;
 	}
 	ASSERT(p->nrx < MAX_RX);
+	{
+		uint16_t status = 0;
+		const char *why = NULL;
+
+		/* The framing kept every message whole. */
+		ASSERT_MSG(sip_msg_validate(rx->msg, &status, &why) == 0,
+			   "invalid: %s", why ? why : "?");
+	}
 	p->rx[p->nrx].is_request = m->is_request;
 	p->rx[p->nrx].status = m->status;
 	p->rx[p->nrx].len = m->body.l;

@@ -131,8 +131,12 @@ struct sip_tp_opts {
 /* What one message brings to the receive handler. */
 struct sip_tp_rx {
 	struct sip_tp *tp;
-	/* Decoded but not validated; valid only during the call. */
-	const struct sip_msg *msg;
+	/*
+	 * Decoded, not validated (the handler may sip_msg_validate() it
+	 * in place); it and the bytes it views are valid only during
+	 * the call: copy what must outlive it.
+	 */
+	struct sip_msg *msg;
 	enum sip_transport proto;
 	struct sip_tp_addr src;	  /* the peer */
 	struct sip_tp_addr local; /* where it arrived */

@@ -8,6 +8,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,7 +111,14 @@ struct sip_tp {
 		 ? CMSG_SPACE(sizeof(struct in6_pktinfo))      \
 		 : CMSG_SPACE(sizeof(struct in_pktinfo)))
 
+/* Where each SSL keeps its connection; set once per process. */
 static int conn_ex_idx = -1;
+static pthread_once_t conn_ex_once = PTHREAD_ONCE_INIT;
+
+static void conn_ex_init(void)
+{
+	conn_ex_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
 
 /* Addresses. */
 
@@ -360,12 +368,9 @@ int sip_tp_tls_alloc(struct sip_tp_tls **tlsp, bool client,
 		    sa.sa_handler == SIG_DFL)
 			signal(SIGPIPE, SIG_IGN);
 	}
-	if (conn_ex_idx < 0) {
-		/* Racy only in that two threads may both get an index. */
-		conn_ex_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-		if (conn_ex_idx < 0)
-			return ENOMEM;
-	}
+	pthread_once(&conn_ex_once, conn_ex_init);
+	if (conn_ex_idx < 0)
+		return ENOMEM;
 	tls = obj_alloc(sizeof(*tls), tls_destroy);
 	if (!tls)
 		return ENOMEM;
@@ -1590,7 +1595,11 @@ int sip_tp_alloc(struct sip_tp **tpp, struct ev *ev,
 	tp->arg = arg;
 	list_init(&tp->dirty);
 	list_init(&tp->sessions);
-	err = hash_init(&tp->conns, 1024);
+	/* About four connections per bucket at the limit. */
+	err = hash_init(&tp->conns, o.tcp_max_conns / 4 < 64 ? 64
+				    : o.tcp_max_conns / 4 > 16384
+					    ? 16384
+					    : o.tcp_max_conns / 4);
 	if (err)
 		goto out;
 	tp->in_mm = calloc(o.udp_batch, sizeof(*tp->in_mm));
