@@ -1063,3 +1063,63 @@ TEST(sip_tp_tls_config_errors)
 	obj_deref(tp);
 	obj_deref(ev);
 }
+
+TEST(sip_tp_reuseport_shares_a_port)
+{
+	struct ev *ev = NULL;
+	struct peer w1, w2, w3;
+	struct sip_tp_addr a1, a2, a, local;
+
+	ASSERT_EQ(ev_alloc(&ev), 0);
+	peer_init(&w1, ev, NULL);
+	peer_init(&w2, ev, NULL);
+	peer_init(&w3, ev, NULL);
+	for (int p = 0; p < 2; p++) {
+		listen_on(w1.tp, p ? "tcp:127.0.0.1:0" : "udp:127.0.0.1:0",
+			  &a1);
+		/* A second worker binds the same port with the flag... */
+		ASSERT_EQ(sip_tp_listen(w2.tp, &a1, SIP_TP_REUSEPORT, &a2), 0);
+		ASSERT(sip_tp_addr_eq(&a1, &a2));
+		/* ...and without it the port is taken. */
+		ASSERT_EQ(sip_tp_listen(w3.tp, &a1, 0, &a), EADDRINUSE);
+	}
+	ASSERT_EQ(sip_tp_local(w2.tp, SIP_TP_TCP, AF_INET, &local), 0);
+	ASSERT(sip_tp_addr_eq(&local, &a2));
+	ASSERT_EQ(sip_tp_local(w2.tp, SIP_TP_TLS, AF_UNSPEC, &local), ENOENT);
+	peer_free(&w1);
+	peer_free(&w2);
+	peer_free(&w3);
+	obj_deref(ev);
+}
+
+TEST(sip_tp_tcp_max_conns_rejects)
+{
+	struct ev *ev = NULL;
+	struct peer srv;
+	struct sip_tp_opts o = {0};
+	struct sip_tp_addr saddr;
+	int fds[3];
+
+	ASSERT_EQ(ev_alloc(&ev), 0);
+	o.tcp_max_conns = 2;
+	peer_init(&srv, ev, &o);
+	listen_on(srv.tp, "tcp:127.0.0.1:0", &saddr);
+	for (int i = 0; i < 3; i++) {
+		fds[i] = raw_connect(&saddr);
+		for (int k = 0;
+		     k < 100 &&
+		     sip_tp_stats(srv.tp)->conns_accepted +
+				     sip_tp_stats(srv.tp)->conns_rejected <
+			     (uint64_t)i + 1;
+		     k++)
+			ASSERT_EQ(ev_run_once(ev, EV_MS(10)), 0);
+	}
+	ASSERT_EQ(sip_tp_stats(srv.tp)->conns_accepted, 2);
+	ASSERT_EQ(sip_tp_stats(srv.tp)->conns_rejected, 1);
+	ASSERT_EQ(sip_tp_conn_count(srv.tp), 2);
+	ASSERT(raw_closed(ev, fds[2]));
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
+	peer_free(&srv);
+	obj_deref(ev);
+}
