@@ -792,8 +792,15 @@ struct nc_entry {
 	struct le lle; /* in the shard's LRU list, oldest first */
 	unsigned char key[NC_KEY];
 	uint64_t issued;
+	uint64_t ctr; /* the nonce's counter: first 8 bytes of key */
 	uint32_t nc;
 };
+
+/* (t1, c1) <= (t2, c2), issue time first. */
+static bool not_newer(uint64_t t1, uint64_t c1, uint64_t t2, uint64_t c2)
+{
+	return t1 < t2 || (t1 == t2 && c1 <= c2);
+}
 
 struct nc_shard {
 	pthread_mutex_t lock;
@@ -804,11 +811,13 @@ struct nc_shard {
 	size_t used;
 	size_t cap;
 	/*
-	 * Newest issue time of an evicted nonce.  A nonce issued no later
-	 * and not in the table may have been evicted with its count, so
-	 * it is sent back as stale rather than trusted from nc 1 again.
+	 * The newest (issue time, counter) among evicted nonces.  A nonce
+	 * not in the table and not newer than that may have been evicted
+	 * with its count, so it is answered stale rather than trusted from
+	 * nc 1 again.  Nonces made after the eviction are newer.
 	 */
-	uint64_t horizon;
+	uint64_t horizon_t;
+	uint64_t horizon_c;
 	bool evicted;
 };
 
@@ -995,6 +1004,7 @@ static enum sip_auth_result nc_update(struct sip_auth_server *s,
 	enum sip_auth_result r = SIP_AUTH_OK;
 	struct nc_entry *e = NULL;
 	struct le *le;
+	uint64_t ctr;
 
 	/* Counts start at 1: 0 is never above the last one. */
 	if (nc == 0)
@@ -1019,7 +1029,9 @@ static enum sip_auth_result nc_update(struct sip_auth_server *s,
 		list_append(&sh->lru, &e->lle, e);
 		goto out;
 	}
-	if (sh->evicted && issued <= sh->horizon) {
+	ctr = get_be(key, 8);
+	if (sh->evicted &&
+	    not_newer(issued, ctr, sh->horizon_t, sh->horizon_c)) {
 		r = SIP_AUTH_STALE;
 		goto out;
 	}
@@ -1029,12 +1041,16 @@ static enum sip_auth_result nc_update(struct sip_auth_server *s,
 		e = sh->lru.head->data;
 		list_unlink(&e->hle);
 		list_unlink(&e->lle);
-		if (!sh->evicted || e->issued > sh->horizon)
-			sh->horizon = e->issued;
+		if (!sh->evicted || !not_newer(e->issued, e->ctr,
+					       sh->horizon_t, sh->horizon_c)) {
+			sh->horizon_t = e->issued;
+			sh->horizon_c = e->ctr;
+		}
 		sh->evicted = true;
 	}
 	memcpy(e->key, key, NC_KEY);
 	e->issued = issued;
+	e->ctr = ctr;
 	e->nc = nc;
 	hash_append(&sh->hash, h, &e->hle, e);
 	list_append(&sh->lru, &e->lle, e);
