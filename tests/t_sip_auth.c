@@ -307,6 +307,8 @@ TEST(sip_auth_challenge_stale_not_true_is_false)
 		"Digest realm=\"r\", nonce=\"n\", stale=FALSE",
 		"Digest realm=\"r\", nonce=\"n\", stale=maybe",
 		"Digest realm=\"r\", nonce=\"n\", stale=\"truex\"",
+		"Digest realm=\"r\", nonce=\"n\", stale=nope",
+		"Digest realm=\"r\", nonce=\"n\", stale=\"\"",
 	};
 	struct pl t = plv("Digest realm=\"r\", nonce=\"n\", stale=\"true\"");
 	struct sip_auth_challenge ch;
@@ -907,6 +909,38 @@ TEST(sip_auth_verify_expired_nonce_is_stale_only_with_right_digest)
 	ASSERT_EQ(verify_nc(s, nonce, 1, PASS, NOW + LIFE), SIP_AUTH_STALE);
 	ASSERT_EQ(verify_nc(s, nonce, 2, "wrong", NOW + LIFE),
 		  SIP_AUTH_BAD_DIGEST);
+	obj_deref(s);
+}
+
+/* Every digit of the response counts; hex case does not. */
+TEST(sip_auth_verify_response_every_digit)
+{
+	struct sip_auth_server *s = server_new(LIFE, 0);
+	char nonce[SIP_AUTH_NONCE_LEN + 1], *resp;
+	uint32_t nc = 1;
+	size_t i;
+	struct buf b;
+
+	buf_init(&b, 4096);
+	fresh_nonce(s, NOW, nonce);
+	for (i = 0; i < 64; i++) {
+		cred_value(&b, SIP_AUTH_ALG_SHA256, PASS, nonce, nc++,
+			   "REGISTER");
+		resp = strstr(b.data, "response=\"");
+		ASSERT(resp != NULL);
+		resp += strlen("response=\"");
+		resp[i] = resp[i] == '0' ? '1' : '0';
+		ASSERT_MSG(verify_buf(s, &b, "REGISTER", NOW) ==
+				   SIP_AUTH_BAD_DIGEST,
+			   "digit %zu", i);
+	}
+	cred_value(&b, SIP_AUTH_ALG_SHA256, PASS, nonce, nc++, "REGISTER");
+	resp = strstr(b.data, "response=\"") + strlen("response=\"");
+	for (i = 0; i < 64; i++)
+		if (resp[i] >= 'a' && resp[i] <= 'f')
+			resp[i] = (char)(resp[i] - 'a' + 'A');
+	ASSERT_EQ(verify_buf(s, &b, "REGISTER", NOW), SIP_AUTH_OK);
+	buf_free(&b);
 	obj_deref(s);
 }
 
@@ -1523,4 +1557,68 @@ TEST(sip_auth_client_print_full_buffer_keeps_nc)
 	buf_free(&sc);
 	sip_auth_client_free(c);
 	obj_deref(s);
+}
+
+/* Quoted-pairs are undone before hashing (RFC 7616 §3.4: unq()). */
+TEST(sip_auth_verify_hashes_unquoted_values)
+{
+	struct sip_auth_server *s = server_new(LIFE, 0);
+	char nonce[SIP_AUTH_NONCE_LEN + 1], ha1[SIP_AUTH_HEX_SIZE];
+	char resp[SIP_AUTH_HEX_SIZE];
+	struct pl u = plv(USER), r = plv(REALM), p = plv(PASS), h, n;
+	struct pl nc = plv("00000001"), cn = plv("x\"y\\z"), q = plv("auth");
+	struct pl m = plv("MESSAGE"), uri = plv("sip:a\"b@example.com");
+	struct buf b;
+
+	fresh_nonce(s, NOW, nonce);
+	n = plv(nonce);
+	ASSERT_EQ(sip_auth_ha1(SIP_AUTH_ALG_MD5, &u, &r, &p, ha1), 0);
+	h = plv(ha1);
+	ASSERT_EQ(sip_auth_response(SIP_AUTH_ALG_MD5, &h, &n, &nc, &cn, &q, &m,
+				    &uri, resp),
+		  0);
+	buf_init(&b, 4096);
+	ASSERT_EQ(buf_printf(&b,
+			     "Digest username=\"alice\", "
+			     "realm=\"exam\\ple.com\", "
+			     "nonce=\"%s\", uri=\"sip:a\\\"b@example.com\", "
+			     "response=\"%s\", qop=auth, nc=00000001, "
+			     "cnonce=\"x\\\"y\\\\z\"",
+			     nonce, resp),
+		  0);
+	ASSERT_EQ(verify_buf(s, &b, "MESSAGE", NOW), SIP_AUTH_OK);
+	buf_free(&b);
+	obj_deref(s);
+}
+
+/* The client hashes the challenge's realm and nonce unquoted too. */
+TEST(sip_auth_client_hashes_unquoted_nonce_and_realm)
+{
+	struct sip_auth_client *c = client_new();
+	struct pl v = plv("Digest realm=\"ex\\ample.com\", nonce=\"a\\\"b\", "
+			  "qop=\"auth\"");
+	struct pl u = plv(USER), r = plv(REALM), p = plv(PASS), h;
+	struct pl n = plv("a\"b"), q = plv("auth"), m = plv("REGISTER");
+	struct pl uri = plv("sip:example.com");
+	char ha1[SIP_AUTH_HEX_SIZE], want[SIP_AUTH_HEX_SIZE];
+	struct sip_auth_credentials cr;
+	struct sip_auth_challenge ch;
+	struct buf b;
+
+	ASSERT_EQ(sip_auth_challenge_decode(&ch, &v), 0);
+	ASSERT_EQ(sip_auth_client_challenge(c, &ch), 0);
+	buf_init(&b, 4096);
+	client_req(c, &b, "REGISTER");
+	v = buf_pl(&b);
+	ASSERT_EQ(sip_auth_credentials_decode(&cr, &v), 0);
+	ASSERT_PL(&cr.nonce, "a\\\"b");
+	ASSERT_PL(&cr.realm, "ex\\ample.com");
+	ASSERT_EQ(sip_auth_ha1(SIP_AUTH_ALG_MD5, &u, &r, &p, ha1), 0);
+	h = plv(ha1);
+	ASSERT_EQ(sip_auth_response(SIP_AUTH_ALG_MD5, &h, &n, &cr.nc,
+				    &cr.cnonce, &q, &m, &uri, want),
+		  0);
+	ASSERT(pl_eq_str(&cr.response, want));
+	buf_free(&b);
+	sip_auth_client_free(c);
 }

@@ -188,7 +188,8 @@ enum sip_auth_nonce_state sip_auth_nonce_check(struct sip_auth_server *s,
  *   Digest realm="<realm>", nonce="<new>", algorithm=<alg>, qop="auth"
  * then ', opaque="<opaque>"' when opaque is set and ', stale=true' when
  * stale.  realm and opaque are plain bytes (escaped here).  Returns 0,
- * EINVAL (alg OTHER), EOVERFLOW or ENOMEM (b unchanged), EIO.
+ * EINVAL (alg OTHER, a control character in realm or opaque),
+ * EOVERFLOW or ENOMEM (b unchanged in all these cases), EIO.
  */
 int sip_auth_challenge_print(struct sip_auth_server *s, struct buf *b,
 			     const struct pl *realm, enum sip_auth_alg alg,
@@ -279,8 +280,9 @@ uint32_t sip_auth_client_nc(const struct sip_auth_client *c);
  * Appends an Authorization / Proxy-Authorization value for a request
  * (method, Request-URI) to b, with the next nonce count and a fresh
  * cnonce (qop=auth), or in RFC 2069 form when the challenge had no qop.
- * Returns 0; EINVAL before any challenge; EOVERFLOW when the count is
- * exhausted or b is full (b unchanged); ENOMEM; EIO.
+ * Returns 0; EINVAL before any challenge or for a control character in
+ * uri; EOVERFLOW when the count is exhausted or b is full; ENOMEM; EIO.
+ * On error b and the count are unchanged.
  */
 int sip_auth_client_print(struct sip_auth_client *c, struct buf *b,
 			  const struct pl *method, const struct pl *uri);

@@ -672,7 +672,8 @@ int sip_auth_response(enum sip_auth_alg alg, const struct pl *ha1,
 
 /* ----- quoted output ----- */
 
-/* Appends v as a quoted-string body, escaping '"' and '\'. */
+/* Appends v as a quoted-string body, escaping '"' and '\'; EINVAL for
+ * control characters. */
 static int append_quoted(struct buf *b, const struct pl *v)
 {
 	size_t i, start = 0;
@@ -681,7 +682,9 @@ static int append_quoted(struct buf *b, const struct pl *v)
 	for (i = 0; i < v->l; i++) {
 		char c = v->p[i];
 
-		if (c == '\r' || c == '\n' || c == '\0')
+		/* Controls would not parse back (and CRLF would end the
+		 * header): refuse them. */
+		if (((unsigned char)c < 0x20 && c != '\t') || c == 0x7f)
 			return EINVAL;
 		if (c != '"' && c != '\\')
 			continue;
@@ -1170,15 +1173,46 @@ enum sip_auth_result sip_auth_verify(struct sip_auth_server *s,
 #define CLIENT_MAX_REALM 256u
 #define CLIENT_MAX_NONCE 1024u
 
+/* Owned bytes; lengths are kept because quoted-pairs may carry a NUL. */
+struct own {
+	char *p;
+	size_t l;
+};
+
+static int own_dup(struct own *o, const struct pl *pl)
+{
+	int err = pl_strdup(&o->p, pl);
+
+	if (!err)
+		o->l = pl->l;
+	return err;
+}
+
+static struct pl own_pl(const struct own *o)
+{
+	struct pl pl = {o->p, o->l};
+
+	return pl;
+}
+
+static void own_free(struct own *o, bool wipe)
+{
+	if (o->p && wipe)
+		OPENSSL_cleanse(o->p, o->l);
+	free(o->p);
+	o->p = NULL;
+	o->l = 0;
+}
+
 struct sip_auth_client {
-	char *username;
-	char *password;		 /* NULL with a precomputed HA1 */
+	struct own username;
+	struct own password;	 /* p NULL with a precomputed HA1 */
 	enum sip_auth_alg fixed; /* the precomputed HA1's algorithm */
 	char ha1[SIP_AUTH_HEX_SIZE];
 	/* From the last challenge, as sent (quoted-pairs kept). */
-	char *realm;
-	char *nonce;
-	char *opaque; /* NULL when none */
+	struct own realm;
+	struct own nonce;
+	struct own opaque; /* p NULL when none */
 	enum sip_auth_alg alg;
 	bool qop;
 	bool ready;
@@ -1195,7 +1229,7 @@ static int client_new(struct sip_auth_client **cp, const struct pl *user)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return ENOMEM;
-	err = pl_strdup(&c->username, user);
+	err = own_dup(&c->username, user);
 	if (err) {
 		free(c);
 		return err;
@@ -1215,7 +1249,7 @@ int sip_auth_client_alloc(struct sip_auth_client **cp,
 	err = client_new(&c, username);
 	if (err)
 		return err;
-	err = pl_strdup(&c->password, password);
+	err = own_dup(&c->password, password);
 	if (err)
 		goto out;
 	*cp = c;
@@ -1249,29 +1283,26 @@ void sip_auth_client_free(struct sip_auth_client *c)
 {
 	if (!c)
 		return;
-	free(c->username);
-	if (c->password) {
-		OPENSSL_cleanse(c->password, strlen(c->password));
-		free(c->password);
-	}
+	own_free(&c->username, false);
+	own_free(&c->password, true);
 	OPENSSL_cleanse(c->ha1, sizeof(c->ha1));
-	free(c->realm);
-	free(c->nonce);
-	free(c->opaque);
+	own_free(&c->realm, false);
+	own_free(&c->nonce, false);
+	own_free(&c->opaque, false);
 	free(c);
 }
 
 int sip_auth_client_challenge(struct sip_auth_client *c,
 			      const struct sip_auth_challenge *ch)
 {
-	char realm[CLIENT_MAX_REALM + 1], h1[SIP_AUTH_HEX_SIZE];
-	char *nrealm = NULL, *nnonce = NULL, *nopaque = NULL;
-	struct pl user, pw, r;
+	struct own nrealm = {NULL, 0}, nnonce = {NULL, 0}, nopaque = {NULL, 0};
+	char h1[SIP_AUTH_HEX_SIZE];
+	struct hpart parts[3];
 	int err;
 
 	if (sip_auth_hex_len(ch->alg) == 0)
 		return ENOTSUP;
-	if (!c->password && ch->alg != c->fixed)
+	if (!c->password.p && ch->alg != c->fixed)
 		return ENOTSUP;
 	/* qop present but without auth: only auth-int, not done here. */
 	if (ch->qop.l > 0 && !ch->qop_auth)
@@ -1279,41 +1310,43 @@ int sip_auth_client_challenge(struct sip_auth_client *c,
 	if (ch->realm.l > CLIENT_MAX_REALM || ch->nonce.l > CLIENT_MAX_NONCE ||
 	    ch->opaque.l > CLIENT_MAX_NONCE)
 		return EOVERFLOW;
-	if (c->password) {
-		err = sip_auth_unquote(&ch->realm, realm, sizeof(realm));
-		if (err)
-			return err;
-		pl_set_str(&user, c->username);
-		pl_set_str(&pw, c->password);
-		pl_set_str(&r, realm);
-		err = sip_auth_ha1(ch->alg, &user, &r, &pw, h1);
+	if (c->password.p) {
+		/* HA1 is over the realm's value, its quoted-pairs undone. */
+		parts[0].p = c->username.p;
+		parts[0].l = c->username.l;
+		parts[0].unq = false;
+		parts[1] = hp(&ch->realm, true);
+		parts[2].p = c->password.p;
+		parts[2].l = c->password.l;
+		parts[2].unq = false;
+		err = digest_hex(ch->alg, parts, 3, h1);
 		if (err)
 			return err;
 	}
-	err = pl_strdup(&nrealm, &ch->realm);
+	err = own_dup(&nrealm, &ch->realm);
 	if (!err)
-		err = pl_strdup(&nnonce, &ch->nonce);
+		err = own_dup(&nnonce, &ch->nonce);
 	if (!err && ch->opaque.l > 0)
-		err = pl_strdup(&nopaque, &ch->opaque);
+		err = own_dup(&nopaque, &ch->opaque);
 	if (err)
 		goto out;
-	if (c->password)
+	if (c->password.p)
 		memcpy(c->ha1, h1, sizeof(h1));
-	free(c->realm);
-	free(c->nonce);
-	free(c->opaque);
+	own_free(&c->realm, false);
+	own_free(&c->nonce, false);
+	own_free(&c->opaque, false);
 	c->realm = nrealm;
 	c->nonce = nnonce;
 	c->opaque = nopaque;
-	nrealm = nnonce = nopaque = NULL;
+	nrealm.p = nnonce.p = nopaque.p = NULL;
 	c->alg = ch->alg;
 	c->qop = ch->qop_auth;
 	c->nc = 0;
 	c->ready = true;
 out:
-	free(nrealm);
-	free(nnonce);
-	free(nopaque);
+	own_free(&nrealm, false);
+	own_free(&nnonce, false);
+	own_free(&nopaque, false);
 	return err;
 }
 
@@ -1325,6 +1358,18 @@ bool sip_auth_client_ready(const struct sip_auth_client *c)
 uint32_t sip_auth_client_nc(const struct sip_auth_client *c)
 {
 	return c->nc;
+}
+
+/* Appends name="<raw>" where raw is already a quoted-string body. */
+static int append_raw(struct buf *b, const char *name, const struct own *o)
+{
+	int err = buf_printf(b, ", %s=\"", name);
+
+	if (!err)
+		err = buf_append(b, o->p, o->l);
+	if (!err)
+		err = buf_append(b, "\"", 1);
+	return err;
 }
 
 int sip_auth_client_print(struct sip_auth_client *c, struct buf *b,
@@ -1342,7 +1387,7 @@ int sip_auth_client_print(struct sip_auth_client *c, struct buf *b,
 	if (c->qop && c->nc == UINT32_MAX)
 		return EOVERFLOW;
 	nc = c->nc + 1;
-	pl_set_str(&nonce, c->nonce);
+	nonce = own_pl(&c->nonce);
 	if (c->qop) {
 		if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 			return ssl_err("cnonce");
@@ -1351,19 +1396,24 @@ int sip_auth_client_print(struct sip_auth_client *c, struct buf *b,
 		pl_set_str(&pcnonce, cnonce);
 		pl_set_str(&pnc, ncs);
 	}
-	/* The nonce keeps the challenge's quoted-pairs: undo them. */
+	/* The nonce keeps the challenge's quoted-pairs: q undoes them. */
 	err = response_hex(c->alg, c->ha1, &nonce, c->qop ? &pnc : NULL,
 			   c->qop ? &pcnonce : NULL, c->qop ? &qop : NULL,
 			   method, uri, true, false, resp);
 	if (err)
 		return err;
-	pl_set_str(&user, c->username);
+	user = own_pl(&c->username);
 	err = buf_append_str(b, "Digest username=\"");
 	if (!err)
 		err = append_quoted(b, &user);
 	if (!err)
-		err = buf_printf(b, "\", realm=\"%s\", nonce=\"%s\", uri=\"",
-				 c->realm, c->nonce);
+		err = buf_append(b, "\"", 1);
+	if (!err)
+		err = append_raw(b, "realm", &c->realm);
+	if (!err)
+		err = append_raw(b, "nonce", &c->nonce);
+	if (!err)
+		err = buf_append_str(b, ", uri=\"");
 	if (!err)
 		err = append_quoted(b, uri);
 	if (!err)
@@ -1372,8 +1422,8 @@ int sip_auth_client_print(struct sip_auth_client *c, struct buf *b,
 	if (!err && c->qop)
 		err = buf_printf(b, ", cnonce=\"%s\", qop=auth, nc=%s", cnonce,
 				 ncs);
-	if (!err && c->opaque)
-		err = buf_printf(b, ", opaque=\"%s\"", c->opaque);
+	if (!err && c->opaque.p)
+		err = append_raw(b, "opaque", &c->opaque);
 	if (err) {
 		b->len = start;
 		return err;
