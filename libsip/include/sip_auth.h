@@ -204,7 +204,8 @@ struct sip_auth_ha1 {
 
 enum sip_auth_result {
 	SIP_AUTH_OK = 0,
-	SIP_AUTH_STALE,	      /* right digest, expired nonce: stale=true */
+	SIP_AUTH_STALE,	      /* right digest, but the nonce expired (or its
+			       * count was evicted): stale=true */
 	SIP_AUTH_BAD_NONCE,   /* not our nonce: challenge again */
 	SIP_AUTH_BAD_REALM,   /* not the realm we asked for */
 	SIP_AUTH_BAD_DIGEST,  /* wrong response (password) */

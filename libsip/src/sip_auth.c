@@ -936,8 +936,8 @@ static int nonce_mac(const struct sip_auth_server *s, const unsigned char *raw,
 	unsigned char full[EVP_MAX_MD_SIZE];
 	unsigned int len = 0;
 
-	if (!HMAC(EVP_sha256(), s->secret, (int)s->secret_len, raw,
-		  NONCE_SIGNED, full, &len) ||
+	if (!HMAC(md_of(SIP_AUTH_ALG_SHA256), s->secret, (int)s->secret_len,
+		  raw, NONCE_SIGNED, full, &len) ||
 	    len < NONCE_MAC)
 		return ssl_err("nonce HMAC");
 	memcpy(mac, full, NONCE_MAC);
