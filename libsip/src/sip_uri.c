@@ -1,0 +1,640 @@
+/*
+ * sip_uri.c - SIP, SIPS and tel URIs as views (RFC 3261 §19, §25.1;
+ * RFC 3966 for tel: in outline).
+ */
+#include "sip_uri.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+
+/* Character classes of RFC 3261 §25.1 (escaped is handled apart). */
+enum {
+	U_UNRES = 1 << 0, /* unreserved = alphanum / mark */
+	U_USER = 1 << 1,  /* user-unreserved: & = + $ , ; ? / */
+	U_PASS = 1 << 2,  /* password extras: & = + $ , */
+	U_PARAM = 1 << 3, /* param-unreserved: [ ] / : & + $ */
+	U_HNV = 1 << 4,	  /* hnv-unreserved: [ ] / ? : + $ */
+	U_HOST = 1 << 5,  /* alphanum - . */
+	U_TEL = 1 << 6,	  /* tel number: HEXDIG * # + - . ( ) */
+	U_BAD = 1 << 7,	  /* never in a URI of any scheme */
+};
+
+#define ALNUM_(f) ['a' ... 'z'] = (f), ['A' ... 'Z'] = (f), ['0' ... '9'] = (f)
+
+static const unsigned char utab[256] = {
+	ALNUM_(U_UNRES | U_HOST),
+	['-'] = U_UNRES | U_HOST | U_TEL,
+	['.'] = U_UNRES | U_HOST | U_TEL,
+	['_'] = U_UNRES,
+	['!'] = U_UNRES,
+	['~'] = U_UNRES,
+	['*'] = U_UNRES | U_TEL,
+	['\''] = U_UNRES,
+	['('] = U_UNRES | U_TEL,
+	[')'] = U_UNRES | U_TEL,
+	['&'] = U_USER | U_PASS | U_PARAM,
+	['='] = U_USER | U_PASS,
+	['+'] = U_USER | U_PASS | U_PARAM | U_HNV | U_TEL,
+	['$'] = U_USER | U_PASS | U_PARAM | U_HNV,
+	[','] = U_USER | U_PASS,
+	[';'] = U_USER,
+	['?'] = U_USER | U_HNV,
+	['/'] = U_USER | U_PARAM | U_HNV,
+	['['] = U_PARAM | U_HNV,
+	[']'] = U_PARAM | U_HNV,
+	[':'] = U_PARAM | U_HNV,
+	['#'] = U_TEL,
+	[0 ... 0x20] = U_BAD,
+	[0x7f ... 0xff] = U_BAD,
+	['<'] = U_BAD,
+	['>'] = U_BAD,
+	['"'] = U_BAD,
+};
+
+#define UIS(c, f) (utab[(unsigned char)(c)] & (f))
+
+static struct pl mkpl(const char *a, const char *b)
+{
+	struct pl pl = {a, (size_t)(b - a)};
+
+	return pl;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/*
+ * Skips 1*(chars of class f / escaped) from p.  Returns the end, or NULL
+ * on a bad escape.
+ */
+static const char *skip_class(const char *p, const char *end, unsigned f)
+{
+	while (p < end) {
+		if (*p == '%') {
+			if (end - p < 3 || hexval(p[1]) < 0 ||
+			    hexval(p[2]) < 0)
+				return NULL;
+			p += 3;
+		} else if (UIS(*p, f)) {
+			p++;
+		} else {
+			break;
+		}
+	}
+	return p;
+}
+
+/* Reads one byte of an escaped view, decoding %HH. */
+static unsigned char esc_next(const char **pp, const char *end)
+{
+	const char *p = *pp;
+
+	if (*p == '%' && end - p >= 3 && hexval(p[1]) >= 0 &&
+	    hexval(p[2]) >= 0) {
+		*pp = p + 3;
+		return (unsigned char)(hexval(p[1]) * 16 + hexval(p[2]));
+	}
+	*pp = p + 1;
+	return (unsigned char)*p;
+}
+
+static unsigned char lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c | 0x20) : c;
+}
+
+/* Equality after unescaping both sides. */
+static bool esc_eq(const struct pl *a, const struct pl *b, bool icase)
+{
+	const char *p = a->p, *pe = a->p + a->l;
+	const char *q = b->p, *qe = b->p + b->l;
+
+	while (p < pe && q < qe) {
+		unsigned char x = esc_next(&p, pe), y = esc_next(&q, qe);
+
+		if (icase ? lower(x) != lower(y) : x != y)
+			return false;
+	}
+	return p == pe && q == qe;
+}
+
+static bool esc_caseeq_str(const struct pl *a, const char *s)
+{
+	struct pl b;
+
+	pl_set_str(&b, s);
+	return esc_eq(a, &b, true);
+}
+
+int sip_uri_unescape(const struct pl *src, char *dst, size_t dstsz,
+		     size_t *len)
+{
+	const char *p, *end;
+	size_t n = 0;
+
+	if (!src || !dst || !len)
+		return EINVAL;
+	p = src->p;
+	end = p + src->l;
+	while (p < end) {
+		if (*p == '%' &&
+		    (end - p < 3 || hexval(p[1]) < 0 || hexval(p[2]) < 0))
+			return EBADMSG;
+		if (n == dstsz)
+			return EOVERFLOW;
+		dst[n++] = (char)esc_next(&p, end);
+	}
+	*len = n;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+
+static bool ipv4_ok(const char *p, const char *end)
+{
+	int parts = 0;
+
+	while (p < end) {
+		unsigned v = 0, nd = 0;
+
+		while (p < end && is_digit(*p)) {
+			v = v * 10 + (unsigned)(*p - '0');
+			if (++nd > 3)
+				return false;
+			p++;
+		}
+		if (nd == 0 || v > 255)
+			return false;
+		parts++;
+		if (p < end) {
+			if (*p != '.' || parts == 4)
+				return false;
+			p++;
+			if (p == end)
+				return false;
+		}
+	}
+	return parts == 4;
+}
+
+/*
+ * hostname = *( domainlabel "." ) toplabel [ "." ]; a host ending in a
+ * label that starts with a digit can only be an IPv4address (§25.1).
+ */
+static bool hostname_ok(const char *p, const char *end)
+{
+	const char *label = p, *top = p, *q;
+
+	if (p == end)
+		return false;
+	if (end[-1] == '.')
+		end--;
+	for (q = p; q <= end; q++) {
+		if (q == end || *q == '.') {
+			if (q == label || *label == '-' || q[-1] == '-')
+				return false;
+			top = label;
+			label = q + 1;
+		}
+	}
+	if (!is_alpha(*top))
+		return ipv4_ok(p, end);
+	return true;
+}
+
+static bool ipv6_ok(const char *p, const char *end)
+{
+	char tmp[INET6_ADDRSTRLEN + 1];
+	unsigned char addr[16];
+	size_t n = (size_t)(end - p);
+
+	if (n == 0 || n >= sizeof(tmp))
+		return false;
+	memcpy(tmp, p, n);
+	tmp[n] = '\0';
+	return inet_pton(AF_INET6, tmp, addr) == 1;
+}
+
+static bool port_ok(const char *p, const char *end, uint16_t *port)
+{
+	uint32_t v = 0;
+
+	if (p == end)
+		return false;
+	for (; p < end; p++) {
+		if (!is_digit(*p))
+			return false;
+		v = v * 10 + (uint32_t)(*p - '0');
+		if (v > 65535)
+			return false;
+	}
+	*port = (uint16_t)v;
+	return true;
+}
+
+struct uparam {
+	struct pl name;
+	struct pl value;
+};
+
+/* Next ";name[=value]" at *pp (uri-parameter, §25.1). */
+static int uparam_next(const char **pp, const char *end, struct uparam *u)
+{
+	const char *p = *pp, *q;
+
+	if (p == end || *p != ';')
+		return ENOENT;
+	p++;
+	q = skip_class(p, end, U_UNRES | U_PARAM);
+	if (!q || q == p)
+		return EBADMSG;
+	u->name = mkpl(p, q);
+	u->value = mkpl(q, q);
+	p = q;
+	if (p < end && *p == '=') {
+		p++;
+		q = skip_class(p, end, U_UNRES | U_PARAM);
+		if (!q || q == p)
+			return EBADMSG;
+		u->value = mkpl(p, q);
+		p = q;
+	}
+	*pp = p;
+	return 0;
+}
+
+/* Next "hname=hvalue" at *pp, after '?' or '&' (§25.1 headers). */
+static int uheader_next(const char **pp, const char *end, struct uparam *u)
+{
+	const char *p = *pp, *q;
+
+	if (p == end)
+		return ENOENT;
+	q = skip_class(p, end, U_UNRES | U_HNV);
+	if (!q || q == p || q == end || *q != '=')
+		return EBADMSG;
+	u->name = mkpl(p, q);
+	p = q + 1;
+	q = skip_class(p, end, U_UNRES | U_HNV);
+	if (!q)
+		return EBADMSG;
+	u->value = mkpl(p, q);
+	p = q;
+	if (p < end) {
+		if (*p != '&' || p + 1 == end)
+			return EBADMSG;
+		p++;
+	}
+	*pp = p;
+	return 0;
+}
+
+static int params_decode(struct sip_uri *u, const char **pp, const char *end)
+{
+	const char *p = *pp, *start = p;
+	struct uparam up;
+	int err;
+
+	while ((err = uparam_next(&p, end, &up)) == 0) {
+		if (esc_caseeq_str(&up.name, "transport"))
+			u->transport = up.value;
+		else if (esc_caseeq_str(&up.name, "maddr"))
+			u->maddr = up.value;
+		else if (esc_caseeq_str(&up.name, "user"))
+			u->user_param = up.value;
+		else if (esc_caseeq_str(&up.name, "ttl"))
+			u->ttl = up.value;
+		else if (esc_caseeq_str(&up.name, "method"))
+			u->method = up.value;
+		else if (esc_caseeq_str(&up.name, "lr"))
+			u->lr = true;
+	}
+	if (err != ENOENT)
+		return EBADMSG;
+	u->params = mkpl(start, p);
+	*pp = p;
+	return 0;
+}
+
+static int headers_decode(struct sip_uri *u, const char *p, const char *end)
+{
+	const char *start;
+	struct uparam up;
+	int err;
+
+	if (p == end)
+		return 0;
+	if (*p != '?' || p + 1 == end)
+		return EBADMSG;
+	start = ++p;
+	while ((err = uheader_next(&p, end, &up)) == 0)
+		;
+	if (err != ENOENT)
+		return EBADMSG;
+	u->headers = mkpl(start, end);
+	return 0;
+}
+
+/* SIP-URI / SIPS-URI (§19.1.1, §25.1) */
+static int sip_decode(struct sip_uri *u, const char *p, const char *end)
+{
+	const char *at, *q, *colon;
+
+	at = memchr(p, '@', (size_t)(end - p));
+	if (at) {
+		q = skip_class(p, at, U_UNRES | U_USER);
+		if (!q || q == p)
+			return EBADMSG;
+		u->user = mkpl(p, q);
+		if (q < at) {
+			if (*q != ':')
+				return EBADMSG;
+			colon = q + 1;
+			q = skip_class(colon, at, U_UNRES | U_PASS);
+			if (!q || q != at)
+				return EBADMSG;
+			u->password = mkpl(colon, at);
+			u->has_password = true;
+		}
+		p = at + 1;
+	}
+
+	if (p < end && *p == '[') {
+		q = memchr(p, ']', (size_t)(end - p));
+		if (!q || !ipv6_ok(p + 1, q))
+			return EBADMSG;
+		u->host = mkpl(p + 1, q);
+		u->host_is_ipv6 = true;
+		p = q + 1;
+	} else {
+		q = p;
+		while (q < end && UIS(*q, U_HOST))
+			q++;
+		if (!hostname_ok(p, q))
+			return EBADMSG;
+		u->host = mkpl(p, q);
+		p = q;
+	}
+	if (p < end && *p == ':') {
+		q = ++p;
+		while (q < end && is_digit(*q))
+			q++;
+		if (!port_ok(p, q, &u->port))
+			return EBADMSG;
+		u->has_port = true;
+		p = q;
+	}
+	if (params_decode(u, &p, end))
+		return EBADMSG;
+	return headers_decode(u, p, end);
+}
+
+/* telephone-subscriber in outline (RFC 3966 §3): number *par */
+static int tel_decode(struct sip_uri *u, const char *p, const char *end)
+{
+	const char *q = p;
+
+	while (q < end && *q != ';') {
+		if (!UIS(*q, U_TEL) && hexval(*q) < 0)
+			return EBADMSG;
+		q++;
+	}
+	if (q == p)
+		return EBADMSG;
+	u->user = mkpl(p, q);
+	p = q;
+	if (params_decode(u, &p, end))
+		return EBADMSG;
+	return p == end ? 0 : EBADMSG;
+}
+
+int sip_uri_decode(struct sip_uri *uri, const struct pl *text)
+{
+	struct sip_uri u;
+	const char *p, *end, *q;
+	int err;
+
+	if (!uri || !text || !text->p || text->l == 0)
+		return EBADMSG;
+	memset(&u, 0, sizeof(u));
+	p = text->p;
+	end = p + text->l;
+	u.text = *text;
+
+	/* scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) */
+	if (!is_alpha(*p))
+		return EBADMSG;
+	for (q = p + 1; q < end && (UIS(*q, U_HOST) || *q == '+'); q++)
+		;
+	if (q == end || *q != ':' || q + 1 == end)
+		return EBADMSG;
+	u.scheme = mkpl(p, q);
+	u.opaque = mkpl(q + 1, end);
+	for (p = q + 1; p < end; p++)
+		if (UIS(*p, U_BAD))
+			return EBADMSG;
+	p = q + 1;
+
+	if (pl_caseeq_str(&u.scheme, "sip"))
+		u.scheme_id = SIP_URI_SIP;
+	else if (pl_caseeq_str(&u.scheme, "sips"))
+		u.scheme_id = SIP_URI_SIPS;
+	else if (pl_caseeq_str(&u.scheme, "tel"))
+		u.scheme_id = SIP_URI_TEL;
+
+	switch (u.scheme_id) {
+	case SIP_URI_SIP:
+	case SIP_URI_SIPS:
+		err = sip_decode(&u, p, end);
+		break;
+	case SIP_URI_TEL:
+		err = tel_decode(&u, p, end);
+		break;
+	default:
+		err = 0;
+		break;
+	}
+	if (err)
+		return err;
+	*uri = u;
+	return 0;
+}
+
+int sip_uri_param_get(const struct pl *params, const char *name,
+		      struct pl *value)
+{
+	const char *p, *end;
+	struct uparam up;
+
+	if (!params || !params->p || !name)
+		return ENOENT;
+	p = params->p;
+	end = p + params->l;
+	while (uparam_next(&p, end, &up) == 0) {
+		if (esc_caseeq_str(&up.name, name)) {
+			if (value)
+				*value = up.value;
+			return 0;
+		}
+	}
+	return ENOENT;
+}
+
+int sip_uri_header_get(const struct pl *headers, const char *name,
+		       struct pl *value)
+{
+	const char *p, *end;
+	struct uparam up;
+
+	if (!headers || !headers->p || !name)
+		return ENOENT;
+	p = headers->p;
+	end = p + headers->l;
+	while (uheader_next(&p, end, &up) == 0) {
+		if (esc_caseeq_str(&up.name, name)) {
+			if (value)
+				*value = up.value;
+			return 0;
+		}
+	}
+	return ENOENT;
+}
+
+const char *sip_uri_scheme_name(enum sip_uri_scheme s)
+{
+	switch (s) {
+	case SIP_URI_SIP:
+		return "sip";
+	case SIP_URI_SIPS:
+		return "sips";
+	case SIP_URI_TEL:
+		return "tel";
+	default:
+		return "";
+	}
+}
+
+/* ---------------------------------------------------------------- */
+/* Comparison (RFC 3261 §19.1.4) */
+
+static bool special_param(const struct pl *name)
+{
+	return esc_caseeq_str(name, "user") || esc_caseeq_str(name, "ttl") ||
+	       esc_caseeq_str(name, "method") ||
+	       esc_caseeq_str(name, "maddr") ||
+	       esc_caseeq_str(name, "transport");
+}
+
+static bool uparam_find(const struct pl *params, const struct pl *name,
+			struct pl *value)
+{
+	const char *p = params->p, *end = params->p + params->l;
+	struct uparam up;
+
+	if (!p)
+		return false;
+	while (uparam_next(&p, end, &up) == 0) {
+		if (esc_eq(&up.name, name, true)) {
+			*value = up.value;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Every param of a that b also has matches; special ones must exist. */
+static bool params_sub(const struct pl *a, const struct pl *b)
+{
+	const char *p = a->p, *end = a->p + a->l;
+	struct uparam up;
+	struct pl v;
+
+	if (!p)
+		return true;
+	while (uparam_next(&p, end, &up) == 0) {
+		if (!uparam_find(b, &up.name, &v)) {
+			if (special_param(&up.name))
+				return false;
+			continue;
+		}
+		if (!esc_eq(&up.value, &v, true))
+			return false;
+	}
+	return true;
+}
+
+static bool uheader_find(const struct pl *headers, const struct pl *name,
+			 struct pl *value)
+{
+	const char *p = headers->p, *end = headers->p + headers->l;
+	struct uparam up;
+
+	if (!p)
+		return false;
+	while (uheader_next(&p, end, &up) == 0) {
+		if (esc_eq(&up.name, name, true)) {
+			*value = up.value;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool headers_sub(const struct pl *a, const struct pl *b)
+{
+	const char *p = a->p, *end = a->p + a->l;
+	struct uparam up;
+	struct pl v;
+
+	if (!p)
+		return true;
+	while (uheader_next(&p, end, &up) == 0) {
+		if (!uheader_find(b, &up.name, &v) ||
+		    !esc_eq(&up.value, &v, false))
+			return false;
+	}
+	return true;
+}
+
+bool sip_uri_equal(const struct sip_uri *a, const struct sip_uri *b)
+{
+	if (!a || !b || a->scheme_id != b->scheme_id)
+		return false;
+	if (a->scheme_id == SIP_URI_OTHER)
+		return pl_caseeq(&a->scheme, &b->scheme) &&
+		       pl_eq(&a->opaque, &b->opaque);
+	if (!esc_eq(&a->user, &b->user, false))
+		return false;
+	if (a->has_password != b->has_password ||
+	    !esc_eq(&a->password, &b->password, false))
+		return false;
+	if (!pl_caseeq(&a->host, &b->host))
+		return false;
+	if (a->has_port != b->has_port || a->port != b->port)
+		return false;
+	if (!params_sub(&a->params, &b->params) ||
+	    !params_sub(&b->params, &a->params))
+		return false;
+	return headers_sub(&a->headers, &b->headers) &&
+	       headers_sub(&b->headers, &a->headers);
+}
