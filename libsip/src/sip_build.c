@@ -16,91 +16,57 @@ bool sip_branch_has_cookie(const struct pl *branch)
 	return branch->l >= 7 && memcmp(branch->p, SIP_BRANCH_COOKIE, 7) == 0;
 }
 
+static const struct {
+	uint16_t status;
+	const char *reason;
+} reasons[] = {
+	{100, "Trying"},
+	{180, "Ringing"},
+	{181, "Call Is Being Forwarded"},
+	{182, "Queued"},
+	{183, "Session Progress"},
+	{200, "OK"},
+	{202, "Accepted"},
+	{301, "Moved Permanently"},
+	{302, "Moved Temporarily"},
+	{400, "Bad Request"},
+	{401, "Unauthorized"},
+	{403, "Forbidden"},
+	{404, "Not Found"},
+	{405, "Method Not Allowed"},
+	{407, "Proxy Authentication Required"},
+	{408, "Request Timeout"},
+	{413, "Request Entity Too Large"},
+	{414, "Request-URI Too Long"},
+	{415, "Unsupported Media Type"},
+	{416, "Unsupported URI Scheme"},
+	{420, "Bad Extension"},
+	{423, "Interval Too Brief"},
+	{480, "Temporarily Unavailable"},
+	{481, "Call/Transaction Does Not Exist"},
+	{482, "Loop Detected"},
+	{483, "Too Many Hops"},
+	{486, "Busy Here"},
+	{487, "Request Terminated"},
+	{488, "Not Acceptable Here"},
+	{500, "Server Internal Error"},
+	{501, "Not Implemented"},
+	{502, "Bad Gateway"},
+	{503, "Service Unavailable"},
+	{504, "Server Time-out"},
+	{505, "Version Not Supported"},
+	{513, "Message Too Large"},
+	{600, "Busy Everywhere"},
+	{603, "Decline"},
+	{604, "Does Not Exist Anywhere"},
+	{606, "Not Acceptable"},
+};
+
 const char *sip_reason(uint16_t status)
 {
-	switch (status) {
-	case 100:
-		return "Trying";
-	case 180:
-		return "Ringing";
-	case 181:
-		return "Call Is Being Forwarded";
-	case 182:
-		return "Queued";
-	case 183:
-		return "Session Progress";
-	case 200:
-		return "OK";
-	case 202:
-		return "Accepted";
-	case 301:
-		return "Moved Permanently";
-	case 302:
-		return "Moved Temporarily";
-	case 400:
-		return "Bad Request";
-	case 401:
-		return "Unauthorized";
-	case 403:
-		return "Forbidden";
-	case 404:
-		return "Not Found";
-	case 405:
-		return "Method Not Allowed";
-	case 407:
-		return "Proxy Authentication Required";
-	case 408:
-		return "Request Timeout";
-	case 413:
-		return "Request Entity Too Large";
-	case 414:
-		return "Request-URI Too Long";
-	case 415:
-		return "Unsupported Media Type";
-	case 416:
-		return "Unsupported URI Scheme";
-	case 420:
-		return "Bad Extension";
-	case 423:
-		return "Interval Too Brief";
-	case 480:
-		return "Temporarily Unavailable";
-	case 481:
-		return "Call/Transaction Does Not Exist";
-	case 482:
-		return "Loop Detected";
-	case 483:
-		return "Too Many Hops";
-	case 486:
-		return "Busy Here";
-	case 487:
-		return "Request Terminated";
-	case 488:
-		return "Not Acceptable Here";
-	case 500:
-		return "Server Internal Error";
-	case 501:
-		return "Not Implemented";
-	case 502:
-		return "Bad Gateway";
-	case 503:
-		return "Service Unavailable";
-	case 504:
-		return "Server Time-out";
-	case 505:
-		return "Version Not Supported";
-	case 513:
-		return "Message Too Large";
-	case 600:
-		return "Busy Everywhere";
-	case 603:
-		return "Decline";
-	case 604:
-		return "Does Not Exist Anywhere";
-	case 606:
-		return "Not Acceptable";
-	default:
-		break;
+	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
+		if (reasons[i].status == status)
+			return reasons[i].reason;
 	}
 	if (status < 200)
 		return "Session Progress";
@@ -533,12 +499,19 @@ static size_t off_of(const struct sip_msg *m, const char *p)
 	return (size_t)(p - m->buf);
 }
 
-/* The offset of the empty line that ends the header section. */
+/*
+ * The offset of the empty line that ends the header section: the end of
+ * the last header line (msg->headers may or may not include the empty
+ * line itself; this does not depend on it).
+ */
 static int hdr_end(const struct sip_msg *m, size_t *off)
 {
-	if (!m->headers.p)
+	const struct sip_hdr *last;
+
+	if (!m->nhdrs)
 		return EINVAL;
-	*off = off_of(m, m->headers.p) + m->headers.l;
+	last = &m->hdrs[m->nhdrs - 1];
+	*off = off_of(m, last->line.p) + last->line.l;
 	return 0;
 }
 
