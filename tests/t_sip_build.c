@@ -205,6 +205,45 @@ TEST(sip_build_response_copies_compact_headers_raw)
 	tmsg_free(r);
 }
 
+TEST(sip_build_response_to_tag_on_addr_spec_and_folded_to)
+{
+	static const char req[] = "OPTIONS sip:bob@example.com SIP/2.0\n"
+				  "Via: SIP/2.0/UDP "
+				  "h.example.com;branch=z9hG4bKas\n"
+				  "Max-Forwards: 70\n"
+				  "From: sip:a@example.com;tag=x\n"
+				  "To: sip:bob@example.com ;user=ip\n"
+				  "Call-ID: as\n"
+				  "CSeq: 1 OPTIONS\n"
+				  "Content-Length: 0\n\n";
+	static const char folded[] = "OPTIONS sip:bob@example.com SIP/2.0\n"
+				     "Via: SIP/2.0/UDP "
+				     "h.example.com;branch=z9hG4bKas\n"
+				     "Max-Forwards: 70\n"
+				     "From: sip:a@example.com;tag=x\n"
+				     "To: \"Bob\"\n"
+				     "  <sip:bob@example.com>  \n"
+				     "Call-ID: as\n"
+				     "CSeq: 1 OPTIONS\n"
+				     "Content-Length: 0\n\n";
+	struct tmsg *r = tmsg_new(req, true), *f = tmsg_new(folded, true);
+	struct sip_build_resp_opts o = {.to_tag = PL("T")};
+	struct buf b;
+
+	buf_init(&b, 65535);
+	/* §20.10: after an addr-spec, parameters are the header's. */
+	ASSERT_EQ(sip_build_response(&b, &r->m, 200, NULL, &o), 0);
+	ASSERT(has(&b, "\r\nTo: sip:bob@example.com ;user=ip;tag=T\r\n"));
+	buf_reset(&b);
+	/* Folded: the tag right after the value, the blanks kept. */
+	ASSERT_EQ(sip_build_response(&b, &f->m, 200, NULL, &o), 0);
+	ASSERT(has(&b, "\r\nTo: \"Bob\"\r\n  <sip:bob@example.com>;tag=T  "
+		       "\r\nCall-ID"));
+	buf_free(&b);
+	tmsg_free(r);
+	tmsg_free(f);
+}
+
 TEST(sip_build_response_400_for_bad_cseq_after_validate_failed)
 {
 	static const char bad[] = "OPTIONS sip:bob@example.com SIP/2.0\n"
@@ -993,6 +1032,45 @@ TEST(sip_build_fwd_proxy_request_all_edits_byte_exact)
 		       "v=0\n");
 	buf_free(&b);
 	tmsg_free(r);
+}
+
+/* A TCP stream with two messages: only the first is forwarded. */
+TEST(sip_build_fwd_stream_stops_at_message_end)
+{
+	static const char two[] = "MESSAGE sip:b@example.com SIP/2.0\n"
+				  "Via: SIP/2.0/TCP "
+				  "a.example.com;branch=z9hG4bKa\n"
+				  "Max-Forwards: 70\n"
+				  "From: <sip:x@example.com>;tag=1\n"
+				  "To: <sip:b@example.com>\n"
+				  "Call-ID: st\n"
+				  "CSeq: 1 MESSAGE\n"
+				  "Content-Type: text/plain\n"
+				  "Content-Length: 2\n"
+				  "\n"
+				  "hi"
+				  "OPTIONS sip:b@example.com SIP/2.0\n";
+	char *text = crlf(two, NULL);
+	struct sip_msg *m = malloc(sizeof(*m));
+	struct pl rr = PL("<sip:p;lr>");
+	struct sip_edits ed;
+	uint16_t st;
+	const char *why;
+	struct buf b;
+
+	ASSERT(m);
+	ASSERT_EQ(sip_msg_decode(m, text, strlen(text), true), 0);
+	ASSERT_EQ(sip_msg_validate(m, &st, &why), 0);
+	sip_edits_init(&ed, m);
+	ASSERT_EQ(sip_fwd_rr_add(&ed, &rr), 0);
+	ASSERT_EQ(sip_fwd_max_forwards_dec(&ed), 0);
+	apply_ok(&ed, &b);
+	ASSERT_EQ(b.len, m->len + strlen("Record-Route: <sip:p;lr>\r\n"));
+	ASSERT(!memcmp(b.data + b.len - 6, "\r\n\r\nhi", 6));
+	ASSERT(has(&b, "Max-Forwards: 69\r\n"));
+	buf_free(&b);
+	free(m);
+	free(text);
 }
 
 TEST(sip_build_edits_overlap_and_limits)

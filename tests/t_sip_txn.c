@@ -19,6 +19,7 @@ struct sent {
 	char *msg;
 	size_t len;
 	uint64_t at_ms;
+	struct sip_txn_dest dst;
 };
 
 struct event {
@@ -26,6 +27,7 @@ struct event {
 	uint16_t status;
 	int err;
 	uint64_t at_ms;
+	bool invite; /* the event's transaction is an INVITE one */
 };
 
 /* One fixture per test (each test runs in its own process). */
@@ -55,7 +57,6 @@ static int cap_send(void *arg, const struct sip_txn_dest *dst, const char *buf,
 	struct sent *s;
 
 	(void)arg;
-	(void)dst;
 	if (fx.fail_at && fx.nsent + 1 == fx.fail_at) {
 		fx.fail_at = 0;
 		return ECONNREFUSED;
@@ -68,6 +69,7 @@ static int cap_send(void *arg, const struct sip_txn_dest *dst, const char *buf,
 	s->msg[len] = '\0';
 	s->len = len;
 	s->at_ms = now_ms();
+	s->dst = *dst;
 	return 0;
 }
 
@@ -83,6 +85,7 @@ static void on_event(struct sip_txn *t, enum sip_txn_event ev,
 	e->status = msg ? msg->status : 0;
 	e->err = err;
 	e->at_ms = now_ms();
+	e->invite = sip_txn_is_invite(t);
 	if (fx.terminate_in_cb)
 		sip_txn_terminate(t);
 }
@@ -494,6 +497,79 @@ TEST(sip_txn_ict_without_timer_c_has_no_c_event)
 	ASSERT_EQ(fx.nevs, 1);
 	sip_txn_terminate(t);
 	obj_deref(t);
+	fx_free();
+}
+
+TEST(sip_txn_ict_cancel_in_proceeding_sends_cancel_at_once)
+{
+	struct sip_txn *t;
+	struct sip_msg *c;
+
+	fx_init(NULL);
+	t = client("INVITE", "z9hG4bKcn1", &udp, false);
+	ASSERT_EQ(feed_resp(180, "z9hG4bKcn1", "INVITE"), 0);
+	ASSERT_EQ(sip_txn_client_cancel(t), 0);
+	ASSERT_EQ(fx.nsent, 2);
+	/* §9.1: same branch, R-URI, Call-ID, CSeq number; CANCEL. */
+	c = decode(fx.sent[1].msg);
+	ASSERT_EQ(c->method_id, SIP_METHOD_CANCEL);
+	ASSERT_PL(&c->via.branch, "z9hG4bKcn1");
+	ASSERT_PL(&c->ruri, "sip:bob@example.com");
+	ASSERT_PL(&c->call_id, "call-1@example.com");
+	ASSERT_EQ(c->cseq.num, 1);
+	ASSERT_EQ(c->to_tag.l, 0);
+	free(c);
+	ASSERT_EQ(sip_txn_client_cancel(t), EALREADY);
+	ASSERT_EQ(stats().client_created, 2);
+	/* The CANCEL is retransmitted by its own Timer E; the INVITE,
+	 * in Proceeding, is not. */
+	run_to(600);
+	ASSERT_EQ(fx.nsent, 3);
+	ASSERT_STR(fx.sent[2].msg, fx.sent[1].msg);
+	/* The CANCEL's 200 and the INVITE's 487 reach the handler, each
+	 * from its own transaction. */
+	ASSERT_EQ(feed_resp(200, "z9hG4bKcn1", "CANCEL"), 0);
+	ASSERT_EQ(feed_resp(487, "z9hG4bKcn1", "INVITE"), 0);
+	ASSERT_EQ(fx.nevs, 3);
+	ASSERT(!fx.evs[1].invite && fx.evs[1].status == 200);
+	ASSERT(fx.evs[2].invite && fx.evs[2].status == 487);
+	obj_deref(t);
+	fx_free();
+}
+
+TEST(sip_txn_ict_cancel_in_calling_waits_for_provisional)
+{
+	struct sip_txn *t;
+
+	fx_init(NULL);
+	t = client("INVITE", "z9hG4bKcn2", &tcp, false);
+	ASSERT_EQ(sip_txn_client_cancel(t), 0);
+	run_to(2000);
+	ASSERT_EQ(fx.nsent, 1); /* §9.1: not before a provisional */
+	ASSERT_EQ(feed_resp(100, "z9hG4bKcn2", "INVITE"), 0);
+	ASSERT_EQ(fx.nsent, 2);
+	ASSERT(!strncmp(fx.sent[1].msg, "CANCEL sip:bob@example.com ", 27));
+	obj_deref(t);
+	fx_free();
+}
+
+TEST(sip_txn_ict_cancel_dropped_by_final_and_refused_after)
+{
+	struct sip_txn *t, *n;
+
+	fx_init(NULL);
+	t = client("INVITE", "z9hG4bKcn3", &udp, false);
+	ASSERT_EQ(sip_txn_client_cancel(t), 0);
+	ASSERT_EQ(feed_resp(486, "z9hG4bKcn3", "INVITE"), 0);
+	ASSERT_EQ(fx.nsent, 2); /* INVITE, ACK: no CANCEL */
+	ASSERT(!strncmp(fx.sent[1].msg, "ACK ", 4));
+	ASSERT_EQ(sip_txn_client_cancel(t), EALREADY);
+	n = client("OPTIONS", "z9hG4bKcn4", &udp, false);
+	ASSERT_EQ(sip_txn_client_cancel(n), EINVAL);
+	run_to(40000);
+	ASSERT_EQ(sip_txn_client_cancel(t), ESHUTDOWN);
+	obj_deref(t);
+	obj_deref(n);
 	fx_free();
 }
 
@@ -1157,6 +1233,26 @@ TEST(sip_txn_layer_free_ends_transactions_refs_survive)
 		obj_deref(fx.st[i]);
 	fx.nst = 0;
 	ASSERT_EQ(obj_live(), live - 1); /* the layer */
+	fx_free();
+}
+
+TEST(sip_txn_server_responses_go_to_the_request_source)
+{
+	struct sip_txn_dest src = {.tp = SIP_TP_UDP, .addrlen = 16};
+
+	fx_init(NULL);
+	src.addr.in.sin_family = AF_INET;
+	src.addr.in.sin_port = htons(5099);
+	src.addr.in.sin_addr.s_addr = htonl(0xc0000207);
+	ASSERT_EQ(feed_req("OPTIONS", "z9hG4bKd1", "uac.example.com", NULL,
+			   &src),
+		  0);
+	ASSERT_EQ(reply(fx.st[0], "OPTIONS", 200), 0);
+	ASSERT_EQ(fx.nsent, 1);
+	ASSERT_EQ(fx.sent[0].dst.tp, SIP_TP_UDP);
+	ASSERT_EQ(fx.sent[0].dst.addr.in.sin_port, htons(5099));
+	ASSERT_EQ(fx.sent[0].dst.addr.in.sin_addr.s_addr, htonl(0xc0000207));
+	ASSERT(sip_txn_dest(fx.st[0])->addrlen == 16);
 	fx_free();
 }
 

@@ -172,6 +172,19 @@ int sip_txn_client_start(struct sip_txn **ctp, struct sip_txn_layer *l,
 			 void *arg);
 
 /*
+ * Cancels INVITE client transaction ict (§9.1): builds the CANCEL from
+ * the INVITE it sent (same Request-URI, top Via, Call-ID, From, To, CSeq
+ * number, Route) and sends it in a new non-INVITE client transaction to
+ * the same destination.  Its events go to ict's handler (tell the two
+ * apart with sip_txn_is_invite()).  Before any provisional response the
+ * CANCEL waits for the first one (§9.1: a CANCEL must not be sent
+ * earlier); a final response arriving first drops it.  Returns 0, EINVAL
+ * (not an INVITE client transaction), EALREADY (a final response came,
+ * or cancelled already), ESHUTDOWN, ENOMEM, or the send error.
+ */
+int sip_txn_client_cancel(struct sip_txn *ict);
+
+/*
  * Feeds a validated response.  Returns 0 when a client transaction took
  * it (it may have been absorbed), ENOENT when none matched (§18.1.2: the
  * core handles it, e.g. a stateless proxy forwards it), EINVAL for a

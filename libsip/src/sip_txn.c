@@ -44,6 +44,8 @@ enum {
 	KEY_N
 };
 
+enum { CANCEL_NONE, CANCEL_PENDING, CANCEL_SENT };
+
 struct kspan {
 	uint16_t off;
 	uint16_t len;
@@ -69,6 +71,7 @@ struct sip_txn {
 	uint8_t state;
 	bool rfc2543;
 	bool timer_c;
+	uint8_t cancel; /* ICT: CANCEL_NONE, _PENDING, _SENT */
 	struct sip_txn_dest dst;
 	struct kspan k[KEY_N];
 	char keys[];
@@ -549,6 +552,60 @@ out:
 	buf_free(&b);
 }
 
+/* §9.1: the CANCEL, from the INVITE bytes kept by the transaction. */
+static int ict_send_cancel(struct sip_txn *t)
+{
+	struct sip_txn_creq r = {.dst = &t->dst,
+				 .branch = key(t, KEY_BRANCH),
+				 .method = PL("CANCEL")};
+	struct sip_msg *req = NULL;
+	struct buf b;
+	uint16_t st;
+	const char *why;
+	int err;
+
+	buf_init(&b, SIP_MSG_MAX_SIZE);
+	req = malloc(sizeof(*req));
+	if (!req) {
+		err = ENOMEM;
+		goto out;
+	}
+	err = sip_msg_decode(req, t->out, t->outlen, false);
+	if (err)
+		goto out;
+	err = sip_msg_validate(req, &st, &why);
+	if (err)
+		goto out;
+	err = sip_build_cancel(&b, req);
+	if (err)
+		goto out;
+	r.msg = buf_pl(&b);
+	err = sip_txn_client_start(NULL, t->layer, &r, t->h, t->arg);
+	if (err)
+		goto out;
+	t->cancel = CANCEL_SENT;
+out:
+	free(req);
+	buf_free(&b);
+	return err;
+}
+
+int sip_txn_client_cancel(struct sip_txn *ict)
+{
+	if (!ict || ict->kind != K_ICT)
+		return EINVAL;
+	if (ict->state == S_TERMINATED || !ict->layer)
+		return ESHUTDOWN;
+	if (ict->cancel != CANCEL_NONE ||
+	    (ict->state != S_CALLING && ict->state != S_PROCEEDING))
+		return EALREADY;
+	if (ict->state == S_CALLING) {
+		ict->cancel = CANCEL_PENDING;
+		return 0;
+	}
+	return ict_send_cancel(ict);
+}
+
 static void ict_recv(struct sip_txn *t, const struct sip_msg *msg)
 {
 	struct sip_txn_layer *l = t->layer;
@@ -562,6 +619,13 @@ static void ict_recv(struct sip_txn *t, const struct sip_msg *msg)
 			t->state = S_PROCEEDING;
 			ev_timer_cancel(l->ev, &t->tmr_retx);
 			ev_timer_cancel(l->ev, &t->tmr_end);
+			if (t->cancel == CANCEL_PENDING) {
+				int err = ict_send_cancel(t);
+
+				if (err)
+					log_warn("CANCEL not sent: %s",
+						 strerror(err));
+			}
 			/* §16.7 step 2: 101-199 reset Timer C. */
 			if (t->timer_c && sc > 100)
 				ev_timer_start(l->ev, &t->tmr_c,
