@@ -1180,6 +1180,21 @@ TEST(sip_build_stateless_branch_deterministic)
 	ASSERT(strcmp(b1, b3) != 0);
 	ASSERT_EQ(sip_build_branch_stateless(b3, &inv->m, 8), 0);
 	ASSERT(strcmp(b1, b3) != 0);
+	/* The same branch from another sent-by (§17.2.3): different. */
+	{
+		char *alt = strdup(invite_routes);
+		char *h = strstr(alt, "uac.example.com");
+		struct tmsg *o2;
+
+		ASSERT(alt && h);
+		memcpy(h, "uad", 3);
+		o2 = tmsg_new(alt, true);
+		ASSERT_PL(&o2->m.via.branch, "z9hG4bKinv1");
+		ASSERT_EQ(sip_build_branch_stateless(b3, &o2->m, 7), 0);
+		ASSERT(strcmp(b1, b3) != 0);
+		tmsg_free(o2);
+		free(alt);
+	}
 	buf_free(&cb);
 	tmsg_free(inv);
 	tmsg_free(inv2);

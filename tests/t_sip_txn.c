@@ -450,20 +450,26 @@ TEST(sip_txn_ict_timer_c_fires_and_is_reset_by_101_199)
 	fx_init(&cfg);
 	t = client("INVITE", "z9hG4bKc1", &udp, true);
 	run_to(4000);
-	/* 100 does not reset C (§16.7 step 2). */
+	/* 100 does not reset C (§16.7 step 2): it fires at 10 s. */
 	ASSERT_EQ(feed_resp(100, "z9hG4bKc1", "INVITE"), 0);
-	run_to(5000);
-	ASSERT_EQ(feed_resp(180, "z9hG4bKc1", "INVITE"), 0);
-	run_to(14999);
+	run_to(9999);
+	ASSERT_EQ(fx.nevs, 1);
+	run_to(10000);
 	ASSERT_EQ(fx.nevs, 2);
-	run_to(15000);
+	ASSERT_EQ(fx.evs[1].ev, SIP_TXN_EV_TIMER_C);
+	/* A 180 restarts it: 12 s + 10 s. */
+	run_to(12000);
+	ASSERT_EQ(feed_resp(180, "z9hG4bKc1", "INVITE"), 0);
+	run_to(21999);
 	ASSERT_EQ(fx.nevs, 3);
-	ASSERT_EQ(fx.evs[2].ev, SIP_TXN_EV_TIMER_C);
-	ASSERT_EQ(fx.evs[2].at_ms, 15000);
+	run_to(22000);
+	ASSERT_EQ(fx.nevs, 4);
+	ASSERT_EQ(fx.evs[3].ev, SIP_TXN_EV_TIMER_C);
+	ASSERT_EQ(fx.evs[3].at_ms, 22000);
 	/* The transaction goes on: the TU cancels, the 487 comes. */
 	ASSERT(!sip_txn_is_terminated(t));
 	ASSERT_EQ(feed_resp(487, "z9hG4bKc1", "INVITE"), 0);
-	ASSERT_EQ(fx.evs[3].status, 487);
+	ASSERT_EQ(fx.evs[4].status, 487);
 	obj_deref(t);
 	fx_free();
 }
