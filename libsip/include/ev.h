@@ -41,6 +41,7 @@ typedef void(ev_flush_h)(void *arg);
  */
 struct ev_timer {
 	uint64_t due;	 /* monotonic ns */
+	uint64_t seq;	 /* start order: equal due times fire FIFO */
 	size_t heap_idx; /* 0 = not pending, else index + 1 */
 	ev_timer_h *h;
 	void *arg;
@@ -84,13 +85,19 @@ size_t ev_timer_count(const struct ev *ev);
 
 /*
  * Blocks the given signals in this thread and delivers them through a
- * signalfd to h.  Returns 0 or an errno.
+ * signalfd to h (one handler per signal: a later call for the same
+ * signal replaces it).  Other threads must block them too (block them
+ * before starting threads), or the kernel may deliver them there.
+ * Returns 0, EINVAL for a bad signal number, or an errno.
  */
 int ev_signal(struct ev *ev, const int *signos, size_t n, ev_signal_h *h,
 	      void *arg);
 
 /* Adds a hook run after each I/O dispatch batch.  Returns 0 or ENOMEM. */
 int ev_flush_add(struct ev *ev, ev_flush_h *h, void *arg);
+
+/* Removes the hook added with the same h and arg (no-op if absent). */
+void ev_flush_del(struct ev *ev, ev_flush_h *h, void *arg);
 
 /*
  * Runs h(arg) on the loop's thread at its next iteration.  Callable from
@@ -119,7 +126,10 @@ uint64_t ev_monotonic_ns(void);
 /*
  * Injectable clock for tests: after ev_clock_manual(), time only moves
  * through ev_clock_advance(), which runs every timer due by then, in
- * order of due time, as an iteration would.
+ * order of due time (ev_now() reads each timer's due time while it
+ * runs), as an iteration would.  Timers started with delay 0 from a
+ * timer handler run at the next advance (or iteration), never in the
+ * current one, so a self-restarting timer cannot spin.
  */
 void ev_clock_manual(struct ev *ev, uint64_t start_ns);
 void ev_clock_advance(struct ev *ev, uint64_t delta_ns);
