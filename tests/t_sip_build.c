@@ -276,6 +276,35 @@ TEST(sip_build_response_400_for_bad_cseq_after_validate_failed)
 	tmsg_free(r);
 }
 
+TEST(sip_build_response_400_for_bad_via_keeps_every_via_line)
+{
+	static const char bad[] = "OPTIONS sip:bob@example.com SIP/2.0\n"
+				  "Via: this is not a via\n"
+				  "Via: SIP/2.0/UDP "
+				  "h.example.com;branch=z9hG4bKok\n"
+				  "Max-Forwards: 70\n"
+				  "From: <sip:a@example.com>;tag=x\n"
+				  "To: <sip:bob@example.com>\n"
+				  "Call-ID: bad-via\n"
+				  "CSeq: 1 OPTIONS\n"
+				  "Content-Length: 0\n\n";
+	struct tmsg *r = tmsg_new(bad, false);
+	uint16_t st = 0;
+	const char *why = NULL;
+	struct buf b;
+
+	ASSERT_EQ(sip_msg_validate(&r->m, &st, &why), EBADMSG);
+	ASSERT_EQ(st, 400);
+	buf_init(&b, 65535);
+	ASSERT_EQ(sip_build_response(&b, &r->m, st, NULL, NULL), 0);
+	ASSERT(starts(&b, "SIP/2.0 400 Bad Request\r\n"
+			  "Via: this is not a via\r\n"
+			  "Via: SIP/2.0/UDP h.example.com;branch=z9hG4bKok\r\n"
+			  "From: <sip:a@example.com>;tag=x\r\n"));
+	buf_free(&b);
+	tmsg_free(r);
+}
+
 TEST(sip_build_response_body_extra_headers_record_route)
 {
 	static const char inv[] = "INVITE sip:b@example.com SIP/2.0\n"
