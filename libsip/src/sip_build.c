@@ -571,15 +571,42 @@ int sip_edits_printf(struct sip_edits *ed, size_t off, const char *fmt, ...)
 	return 0;
 }
 
-/* Replaces a span with formatted text. */
+static int insert_line(struct sip_edits *ed, size_t off, const char *name,
+		       const struct pl *value);
+
+/* Writes v in decimal at the end of num[24]; returns the first digit. */
+static char *u64_dec(char num[24], uint64_t v, size_t *len)
+{
+	char *p = num + 24;
+
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	*len = (size_t)(num + 24 - p);
+	return p;
+}
+
+/* Replaces a span with a decimal number. */
 static int edits_replace_u(struct sip_edits *ed, const struct pl *span,
 			   uint64_t v)
 {
 	char num[24];
-	int n = snprintf(num, sizeof(num), "%" PRIu64, v);
+	size_t n;
+	const char *p = u64_dec(num, v, &n);
 
-	return sip_edits_add(ed, off_of(ed->msg, span->p), span->l, num,
-			     (size_t)n);
+	return sip_edits_add(ed, off_of(ed->msg, span->p), span->l, p, n);
+}
+
+/* Inserts "<name>: <v>\r\n" at off. */
+static int insert_line_u(struct sip_edits *ed, size_t off, const char *name,
+			 uint64_t v)
+{
+	char num[24];
+	struct pl val;
+
+	val.p = u64_dec(num, v, &val.l);
+	return insert_line(ed, off, name, &val);
 }
 
 int sip_edits_hdr_remove(struct sip_edits *ed, const struct sip_hdr *h)
@@ -613,10 +640,29 @@ int sip_edits_hdr_remove(struct sip_edits *ed, const struct sip_hdr *h)
 	return sip_edits_add(ed, a, z - a, NULL, 0);
 }
 
+/*
+ * Inserts "<name>: <value>\r\n" at off.  Hot path: plain copies into
+ * the scratch area, no printf.
+ */
 static int insert_line(struct sip_edits *ed, size_t off, const char *name,
 		       const struct pl *value)
 {
-	return sip_edits_printf(ed, off, "%s: %.*s\r\n", name, PL_FMT(value));
+	size_t nl = strlen(name), n = nl + 2 + value->l + 2;
+	char *p = ed->scratch + ed->scratch_len;
+	int err;
+
+	if (n > sizeof(ed->scratch) - ed->scratch_len)
+		return EOVERFLOW;
+	memcpy(p, name, nl);
+	memcpy(p + nl, ": ", 2);
+	if (value->l)
+		memcpy(p + nl + 2, value->p, value->l);
+	memcpy(p + nl + 2 + value->l, "\r\n", 2);
+	err = sip_edits_add_ref(ed, off, 0, p, n);
+	if (err)
+		return err;
+	ed->scratch_len += n;
+	return 0;
 }
 
 /* Before the first line of id, or at the top of the header section. */
@@ -667,8 +713,7 @@ int sip_fwd_max_forwards_set(struct sip_edits *ed, uint32_t value)
 	err = hdr_end(ed->msg, &end);
 	if (err)
 		return err;
-	return sip_edits_printf(ed, end, "Max-Forwards: %" PRIu32 "\r\n",
-				value);
+	return insert_line_u(ed, end, "Max-Forwards", value);
 }
 
 int sip_fwd_max_forwards_dec(struct sip_edits *ed)
@@ -707,7 +752,7 @@ static int set_content_length(struct sip_edits *ed, size_t len)
 	err = hdr_end(ed->msg, &end);
 	if (err)
 		return err;
-	return sip_edits_printf(ed, end, "Content-Length: %zu\r\n", len);
+	return insert_line_u(ed, end, "Content-Length", len);
 }
 
 int sip_fwd_body_set(struct sip_edits *ed, const struct pl *ctype,
