@@ -126,9 +126,14 @@ static unsigned char lower(unsigned char c)
 /* Equality after unescaping both sides. */
 static bool esc_eq(const struct pl *a, const struct pl *b, bool icase)
 {
-	const char *p = a->p, *pe = a->p + a->l;
-	const char *q = b->p, *qe = b->p + b->l;
+	const char *p, *pe, *q, *qe;
 
+	if (a->l == 0 || b->l == 0)
+		return a->l == b->l;
+	p = a->p;
+	pe = p + a->l;
+	q = b->p;
+	qe = q + b->l;
 	while (p < pe && q < qe) {
 		unsigned char x = esc_next(&p, pe), y = esc_next(&q, qe);
 
@@ -154,6 +159,10 @@ int sip_uri_unescape(const struct pl *src, char *dst, size_t dstsz,
 
 	if (!src || !dst || !len)
 		return EINVAL;
+	if (src->l == 0) {
+		*len = 0;
+		return 0;
+	}
 	p = src->p;
 	end = p + src->l;
 	while (p < end) {
@@ -548,11 +557,12 @@ static bool special_param(const struct pl *name)
 static bool uparam_find(const struct pl *params, const struct pl *name,
 			struct pl *value)
 {
-	const char *p = params->p, *end = params->p + params->l;
+	const char *p = params->p, *end;
 	struct uparam up;
 
 	if (!p)
 		return false;
+	end = p + params->l;
 	while (uparam_next(&p, end, &up) == 0) {
 		if (esc_eq(&up.name, name, true)) {
 			*value = up.value;
@@ -565,13 +575,17 @@ static bool uparam_find(const struct pl *params, const struct pl *name,
 /* Every param of a that b also has matches; special ones must exist. */
 static bool params_sub(const struct pl *a, const struct pl *b)
 {
-	const char *p = a->p, *end = a->p + a->l;
+	const char *p = a->p, *end;
 	struct uparam up;
 	struct pl v;
 
 	if (!p)
 		return true;
+	end = p + a->l;
 	while (uparam_next(&p, end, &up) == 0) {
+		/* a repeated param: its first occurrence counts */
+		if (uparam_find(a, &up.name, &v) && v.p != up.value.p)
+			continue;
 		if (!uparam_find(b, &up.name, &v)) {
 			if (special_param(&up.name))
 				return false;
@@ -586,11 +600,12 @@ static bool params_sub(const struct pl *a, const struct pl *b)
 static bool uheader_find(const struct pl *headers, const struct pl *name,
 			 struct pl *value)
 {
-	const char *p = headers->p, *end = headers->p + headers->l;
+	const char *p = headers->p, *end;
 	struct uparam up;
 
 	if (!p)
 		return false;
+	end = p + headers->l;
 	while (uheader_next(&p, end, &up) == 0) {
 		if (esc_eq(&up.name, name, true)) {
 			*value = up.value;
@@ -602,13 +617,16 @@ static bool uheader_find(const struct pl *headers, const struct pl *name,
 
 static bool headers_sub(const struct pl *a, const struct pl *b)
 {
-	const char *p = a->p, *end = a->p + a->l;
+	const char *p = a->p, *end;
 	struct uparam up;
 	struct pl v;
 
 	if (!p)
 		return true;
+	end = p + a->l;
 	while (uheader_next(&p, end, &up) == 0) {
+		if (uheader_find(a, &up.name, &v) && v.p != up.value.p)
+			continue;
 		if (!uheader_find(b, &up.name, &v) ||
 		    !esc_eq(&up.value, &v, false))
 			return false;
