@@ -67,7 +67,8 @@ static void dump(FILE *f, bool stream, const char *buf, size_t len)
 		return;
 	if (m.is_request) {
 		fprintf(f, "request: %s\n",
-			m.method_id ? sip_method_name(m.method_id) : "(other)");
+			m.method_id ? sip_method_name(m.method_id)
+				    : "(other)");
 		field(f, "method", &m.method);
 		field(f, "ruri", &m.ruri);
 	} else {
