@@ -99,6 +99,23 @@ static const char *skip_quoted(const char *p, const char *end)
 	return NULL;
 }
 
+/* ASCII case-insensitive equality of a view and a lower-case literal. */
+static inline bool lit_caseeq(const struct pl *pl, const char *s, size_t n)
+{
+	if (pl->l != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)pl->p[i];
+
+		if ((c >= 'A' && c <= 'Z' ? c | 0x20 : c) !=
+		    (unsigned char)s[i])
+			return false;
+	}
+	return true;
+}
+
+#define CASEEQ(pl, lit) lit_caseeq((pl), (lit), sizeof(lit) - 1)
+
 static struct pl mkpl(const char *a, const char *b)
 {
 	struct pl pl = {a, (size_t)(b - a)};
@@ -389,13 +406,13 @@ enum sip_transport sip_transport_decode(const struct pl *name)
 {
 	if (!name || !name->p || name->l == 0)
 		return SIP_TP_NONE;
-	if (pl_caseeq_str(name, "UDP"))
+	if (CASEEQ(name, "udp"))
 		return SIP_TP_UDP;
-	if (pl_caseeq_str(name, "TCP"))
+	if (CASEEQ(name, "tcp"))
 		return SIP_TP_TCP;
-	if (pl_caseeq_str(name, "TLS"))
+	if (CASEEQ(name, "tls"))
 		return SIP_TP_TLS;
-	if (pl_caseeq_str(name, "SCTP"))
+	if (CASEEQ(name, "sctp"))
 		return SIP_TP_SCTP;
 	return SIP_TP_OTHER;
 }
@@ -1004,26 +1021,26 @@ int sip_via_decode(struct sip_via *via, const struct pl *value)
 	while ((err = param_next(&p, end, &prm, false)) == 0) {
 		const struct pl *n = &prm.name;
 
-		if (pl_caseeq_str(n, "branch")) {
+		if (CASEEQ(n, "branch")) {
 			if (!prm.has_value)
 				return EBADMSG;
 			v.branch = prm.value;
-		} else if (pl_caseeq_str(n, "received")) {
+		} else if (CASEEQ(n, "received")) {
 			if (!prm.has_value)
 				return EBADMSG;
 			v.received = prm.value;
-		} else if (pl_caseeq_str(n, "maddr")) {
+		} else if (CASEEQ(n, "maddr")) {
 			if (!prm.has_value)
 				return EBADMSG;
 			v.maddr = prm.value;
-		} else if (pl_caseeq_str(n, "ttl")) {
+		} else if (CASEEQ(n, "ttl")) {
 			uint32_t ttl;
 
 			/* ttl = 1*3DIGIT ; 0 to 255 */
 			if (pl_u32(&prm.value, &ttl) || ttl > 255)
 				return EBADMSG;
 			v.ttl = prm.value;
-		} else if (pl_caseeq_str(n, "rport")) {
+		} else if (CASEEQ(n, "rport")) {
 			/* RFC 3581: rport with or without a port */
 			v.has_rport = true;
 			v.rport = 0;

@@ -151,6 +151,28 @@ static bool esc_caseeq_str(const struct pl *a, const char *s)
 	return esc_eq(a, &b, true);
 }
 
+/* ASCII case-insensitive equality of a view and a lower-case literal. */
+static inline bool lit_caseeq(const struct pl *pl, const char *s, size_t n)
+{
+	if (pl->l != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (lower((unsigned char)pl->p[i]) != (unsigned char)s[i])
+			return false;
+	return true;
+}
+
+/* A param name equal to lit, escapes decoded ("%6Cr" is "lr"). */
+static bool name_is(const struct pl *name, const char *lit, size_t n)
+{
+	if (name->l == n)
+		return lit_caseeq(name, lit, n);
+	return name->l > n && memchr(name->p, '%', name->l) &&
+	       esc_caseeq_str(name, lit);
+}
+
+#define NAME_IS(pl, lit) name_is((pl), (lit), sizeof(lit) - 1)
+
 int sip_uri_unescape(const struct pl *src, char *dst, size_t dstsz,
 		     size_t *len)
 {
@@ -325,17 +347,17 @@ static int params_decode(struct sip_uri *u, const char **pp, const char *end)
 	int err;
 
 	while ((err = uparam_next(&p, end, &up)) == 0) {
-		if (esc_caseeq_str(&up.name, "transport"))
+		if (NAME_IS(&up.name, "transport"))
 			u->transport = up.value;
-		else if (esc_caseeq_str(&up.name, "maddr"))
+		else if (NAME_IS(&up.name, "maddr"))
 			u->maddr = up.value;
-		else if (esc_caseeq_str(&up.name, "user"))
+		else if (NAME_IS(&up.name, "user"))
 			u->user_param = up.value;
-		else if (esc_caseeq_str(&up.name, "ttl"))
+		else if (NAME_IS(&up.name, "ttl"))
 			u->ttl = up.value;
-		else if (esc_caseeq_str(&up.name, "method"))
+		else if (NAME_IS(&up.name, "method"))
 			u->method = up.value;
-		else if (esc_caseeq_str(&up.name, "lr"))
+		else if (NAME_IS(&up.name, "lr"))
 			u->lr = true;
 	}
 	if (err != ENOENT)
@@ -464,11 +486,11 @@ int sip_uri_decode(struct sip_uri *uri, const struct pl *text)
 			return EBADMSG;
 	p = q + 1;
 
-	if (pl_caseeq_str(&u.scheme, "sip"))
+	if (lit_caseeq(&u.scheme, "sip", sizeof("sip") - 1))
 		u.scheme_id = SIP_URI_SIP;
-	else if (pl_caseeq_str(&u.scheme, "sips"))
+	else if (lit_caseeq(&u.scheme, "sips", sizeof("sips") - 1))
 		u.scheme_id = SIP_URI_SIPS;
-	else if (pl_caseeq_str(&u.scheme, "tel"))
+	else if (lit_caseeq(&u.scheme, "tel", sizeof("tel") - 1))
 		u.scheme_id = SIP_URI_TEL;
 
 	switch (u.scheme_id) {
@@ -548,10 +570,9 @@ const char *sip_uri_scheme_name(enum sip_uri_scheme s)
 
 static bool special_param(const struct pl *name)
 {
-	return esc_caseeq_str(name, "user") || esc_caseeq_str(name, "ttl") ||
-	       esc_caseeq_str(name, "method") ||
-	       esc_caseeq_str(name, "maddr") ||
-	       esc_caseeq_str(name, "transport");
+	return NAME_IS(name, "user") || NAME_IS(name, "ttl") ||
+	       NAME_IS(name, "method") || NAME_IS(name, "maddr") ||
+	       NAME_IS(name, "transport");
 }
 
 static bool uparam_find(const struct pl *params, const struct pl *name,
