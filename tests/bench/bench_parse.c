@@ -36,18 +36,19 @@ static const char invite[] =
 	"m=audio 49170 RTP/AVP 0\r\n"
 	"a=rtpmap:0 PCMU/8000\r\n";
 
-static const char reg[] =
-	"REGISTER sip:biloxi.example.com SIP/2.0\r\n"
-	"Via: SIP/2.0/UDP 192.0.2.4:5060;branch=z9hG4bKnashds7;rport\r\n"
-	"Max-Forwards: 70\r\n"
-	"To: Bob <sip:bob@biloxi.example.com>\r\n"
-	"From: Bob <sip:bob@biloxi.example.com>;tag=456248\r\n"
-	"Call-ID: 843817637684230@998sdasdh09\r\n"
-	"CSeq: 1826 REGISTER\r\n"
-	"Contact: <sip:bob@192.0.2.4:5060>;expires=3600\r\n"
-	"Expires: 3600\r\n"
-	"Content-Length: 0\r\n"
-	"\r\n";
+static const char reg[] = "REGISTER sip:biloxi.example.com SIP/2.0\r\n"
+			  "Via: SIP/2.0/UDP "
+			  "192.0.2.4:5060;branch=z9hG4bKnashds7;rport\r\n"
+			  "Max-Forwards: 70\r\n"
+			  "To: Bob <sip:bob@biloxi.example.com>\r\n"
+			  "From: Bob "
+			  "<sip:bob@biloxi.example.com>;tag=456248\r\n"
+			  "Call-ID: 843817637684230@998sdasdh09\r\n"
+			  "CSeq: 1826 REGISTER\r\n"
+			  "Contact: <sip:bob@192.0.2.4:5060>;expires=3600\r\n"
+			  "Expires: 3600\r\n"
+			  "Content-Length: 0\r\n"
+			  "\r\n";
 
 static double now(void)
 {
