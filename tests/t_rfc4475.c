@@ -71,9 +71,12 @@ static struct row table_row(const char *file)
 			continue;
 		snprintf(r.file, sizeof(r.file), "%s", f);
 		r.decode = err_decode(d);
-		r.status = !strcmp(s, "-")	? -1
-			   : !strcmp(s, "drop") ? -2
-						: atoi(s);
+		if (!strcmp(s, "-"))
+			r.status = -1;
+		else if (!strcmp(s, "drop"))
+			r.status = -2;
+		else
+			r.status = (int)strtol(s, NULL, 10);
 		r.stream = err_decode(st);
 		r.found = true;
 	}

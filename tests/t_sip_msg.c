@@ -1032,7 +1032,7 @@ TEST(sip_msg_hdr_lookup)
 	ASSERT_EQ(msg_.count[SIP_HDR_OTHER], 2);
 	h = sip_msg_hdr(&msg_, SIP_HDR_ROUTE);
 	for (int i = 1; i <= 4; i++) {
-		char want[16];
+		char want[32];
 
 		snprintf(want, sizeof(want), "<sip:%d>", i);
 		ASSERT(h);

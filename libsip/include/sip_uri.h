@@ -94,7 +94,8 @@ int sip_uri_unescape(const struct pl *src, char *dst, size_t dstsz,
  * user, ttl, method, maddr and transport parameters present in either
  * must be in both and equal; other parameters present in both equal;
  * headers the same set.  Parameter names and values compare
- * case-insensitively after unescaping.  URIs of other schemes compare
+ * case-insensitively after unescaping; of a repeated parameter or
+ * header only the first counts.  URIs of other schemes compare
  * their opaque parts byte for byte.
  */
 bool sip_uri_equal(const struct sip_uri *a, const struct sip_uri *b);

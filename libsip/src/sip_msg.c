@@ -99,6 +99,23 @@ static const char *skip_quoted(const char *p, const char *end)
 	return NULL;
 }
 
+/* ASCII case-insensitive equality of a view and a lower-case literal. */
+static inline bool lit_caseeq(const struct pl *pl, const char *s, size_t n)
+{
+	if (pl->l != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)pl->p[i];
+
+		if ((c >= 'A' && c <= 'Z' ? c | 0x20 : c) !=
+		    (unsigned char)s[i])
+			return false;
+	}
+	return true;
+}
+
+#define CASEEQ(pl, lit) lit_caseeq((pl), (lit), sizeof(lit) - 1)
+
 static struct pl mkpl(const char *a, const char *b)
 {
 	struct pl pl = {a, (size_t)(b - a)};
@@ -239,55 +256,94 @@ static enum sip_hdr_id compact_id(char c)
 	}
 }
 
-/* Candidates by lower-cased first letter, tried by length then bytes. */
-static const unsigned char hdr_by_letter[26][10] = {
-	['a' - 'a'] = {SIP_HDR_ACCEPT, SIP_HDR_ACCEPT_ENCODING,
-		       SIP_HDR_ACCEPT_LANGUAGE, SIP_HDR_ALERT_INFO,
-		       SIP_HDR_ALLOW, SIP_HDR_ALLOW_EVENTS,
-		       SIP_HDR_AUTHENTICATION_INFO, SIP_HDR_AUTHORIZATION},
-	['c' - 'a'] = {SIP_HDR_CALL_ID, SIP_HDR_CALL_INFO, SIP_HDR_CONTACT,
-		       SIP_HDR_CONTENT_DISPOSITION, SIP_HDR_CONTENT_ENCODING,
-		       SIP_HDR_CONTENT_LANGUAGE, SIP_HDR_CONTENT_LENGTH,
-		       SIP_HDR_CONTENT_TYPE, SIP_HDR_CSEQ},
-	['d' - 'a'] = {SIP_HDR_DATE},
-	['e' - 'a'] = {SIP_HDR_ERROR_INFO, SIP_HDR_EVENT, SIP_HDR_EXPIRES},
-	['f' - 'a'] = {SIP_HDR_FROM},
-	['i' - 'a'] = {SIP_HDR_IN_REPLY_TO},
-	['m' - 'a'] = {SIP_HDR_MAX_FORWARDS, SIP_HDR_MIME_VERSION,
-		       SIP_HDR_MIN_EXPIRES},
-	['o' - 'a'] = {SIP_HDR_ORGANIZATION},
-	['p' - 'a'] = {SIP_HDR_PRIORITY, SIP_HDR_PROXY_AUTHENTICATE,
-		       SIP_HDR_PROXY_AUTHORIZATION, SIP_HDR_PROXY_REQUIRE},
-	['r' - 'a'] = {SIP_HDR_RECORD_ROUTE, SIP_HDR_REFER_TO,
-		       SIP_HDR_REPLY_TO, SIP_HDR_REQUIRE, SIP_HDR_RETRY_AFTER,
-		       SIP_HDR_ROUTE},
-	['s' - 'a'] = {SIP_HDR_SERVER, SIP_HDR_SIP_ETAG, SIP_HDR_SIP_IF_MATCH,
-		       SIP_HDR_SUBJECT, SIP_HDR_SUBSCRIPTION_STATE,
-		       SIP_HDR_SUPPORTED},
-	['t' - 'a'] = {SIP_HDR_TIMESTAMP, SIP_HDR_TO},
-	['u' - 'a'] = {SIP_HDR_UNSUPPORTED, SIP_HDR_USER_AGENT},
-	['v' - 'a'] = {SIP_HDR_VIA},
-	['w' - 'a'] = {SIP_HDR_WARNING, SIP_HDR_WWW_AUTHENTICATE},
+/*
+ * Header names by lower-cased first letter, with their lengths, so that
+ * a lookup is a switch on one byte, a length compare and at most a few
+ * case-insensitive compares.
+ */
+struct hname {
+	uint8_t len;
+	uint8_t id;
 };
+
+static const struct hname hdr_by_letter[26][10] = {
+	['a' - 'a'] = {{6, SIP_HDR_ACCEPT},
+		       {15, SIP_HDR_ACCEPT_ENCODING},
+		       {15, SIP_HDR_ACCEPT_LANGUAGE},
+		       {10, SIP_HDR_ALERT_INFO},
+		       {5, SIP_HDR_ALLOW},
+		       {12, SIP_HDR_ALLOW_EVENTS},
+		       {19, SIP_HDR_AUTHENTICATION_INFO},
+		       {13, SIP_HDR_AUTHORIZATION}},
+	['c' - 'a'] = {{7, SIP_HDR_CALL_ID},
+		       {9, SIP_HDR_CALL_INFO},
+		       {7, SIP_HDR_CONTACT},
+		       {19, SIP_HDR_CONTENT_DISPOSITION},
+		       {16, SIP_HDR_CONTENT_ENCODING},
+		       {16, SIP_HDR_CONTENT_LANGUAGE},
+		       {14, SIP_HDR_CONTENT_LENGTH},
+		       {12, SIP_HDR_CONTENT_TYPE},
+		       {4, SIP_HDR_CSEQ}},
+	['d' - 'a'] = {{4, SIP_HDR_DATE}},
+	['e' - 'a'] = {{10, SIP_HDR_ERROR_INFO},
+		       {5, SIP_HDR_EVENT},
+		       {7, SIP_HDR_EXPIRES}},
+	['f' - 'a'] = {{4, SIP_HDR_FROM}},
+	['i' - 'a'] = {{11, SIP_HDR_IN_REPLY_TO}},
+	['m' - 'a'] = {{12, SIP_HDR_MAX_FORWARDS},
+		       {12, SIP_HDR_MIME_VERSION},
+		       {11, SIP_HDR_MIN_EXPIRES}},
+	['o' - 'a'] = {{12, SIP_HDR_ORGANIZATION}},
+	['p' - 'a'] = {{8, SIP_HDR_PRIORITY},
+		       {18, SIP_HDR_PROXY_AUTHENTICATE},
+		       {19, SIP_HDR_PROXY_AUTHORIZATION},
+		       {13, SIP_HDR_PROXY_REQUIRE}},
+	['r' - 'a'] = {{12, SIP_HDR_RECORD_ROUTE},
+		       {8, SIP_HDR_REFER_TO},
+		       {8, SIP_HDR_REPLY_TO},
+		       {7, SIP_HDR_REQUIRE},
+		       {11, SIP_HDR_RETRY_AFTER},
+		       {5, SIP_HDR_ROUTE}},
+	['s' - 'a'] = {{6, SIP_HDR_SERVER},
+		       {8, SIP_HDR_SIP_ETAG},
+		       {12, SIP_HDR_SIP_IF_MATCH},
+		       {7, SIP_HDR_SUBJECT},
+		       {18, SIP_HDR_SUBSCRIPTION_STATE},
+		       {9, SIP_HDR_SUPPORTED}},
+	['t' - 'a'] = {{9, SIP_HDR_TIMESTAMP}, {2, SIP_HDR_TO}},
+	['u' - 'a'] = {{11, SIP_HDR_UNSUPPORTED}, {10, SIP_HDR_USER_AGENT}},
+	['v' - 'a'] = {{3, SIP_HDR_VIA}},
+	['w' - 'a'] = {{7, SIP_HDR_WARNING}, {16, SIP_HDR_WWW_AUTHENTICATE}},
+};
+
+static unsigned char lc(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c | 0x20) : c;
+}
+
+/* the first letter is already known to match */
+static bool name_eq(const char *name, const char *p, size_t l)
+{
+	for (size_t i = 1; i < l; i++)
+		if (lc((unsigned char)name[i]) != lc((unsigned char)p[i]))
+			return false;
+	return true;
+}
 
 static enum sip_hdr_id hdr_id(const char *p, size_t l)
 {
+	const struct hname *hn;
 	unsigned c;
-	size_t i;
 
-	if (l == 0)
-		return SIP_HDR_OTHER;
 	if (l == 1)
 		return compact_id(p[0]);
-	c = ((unsigned char)p[0] | 0x20) - 'a';
-	if (c >= 26)
+	c = lc((unsigned char)p[0]) - 'a';
+	if (l == 0 || c >= 26)
 		return SIP_HDR_OTHER;
-	for (i = 0; i < 10 && hdr_by_letter[c][i]; i++) {
-		const char *n = hdr_names[hdr_by_letter[c][i]];
-
-		if (strlen(n) == l && strncasecmp(n, p, l) == 0)
-			return (enum sip_hdr_id)hdr_by_letter[c][i];
-	}
+	for (hn = hdr_by_letter[c]; hn < hdr_by_letter[c] + 10 && hn->len;
+	     hn++)
+		if (hn->len == l && name_eq(hdr_names[hn->id], p, l))
+			return (enum sip_hdr_id)hn->id;
 	return SIP_HDR_OTHER;
 }
 
@@ -350,13 +406,13 @@ enum sip_transport sip_transport_decode(const struct pl *name)
 {
 	if (!name || !name->p || name->l == 0)
 		return SIP_TP_NONE;
-	if (pl_caseeq_str(name, "UDP"))
+	if (CASEEQ(name, "udp"))
 		return SIP_TP_UDP;
-	if (pl_caseeq_str(name, "TCP"))
+	if (CASEEQ(name, "tcp"))
 		return SIP_TP_TCP;
-	if (pl_caseeq_str(name, "TLS"))
+	if (CASEEQ(name, "tls"))
 		return SIP_TP_TLS;
-	if (pl_caseeq_str(name, "SCTP"))
+	if (CASEEQ(name, "sctp"))
 		return SIP_TP_SCTP;
 	return SIP_TP_OTHER;
 }
@@ -453,8 +509,9 @@ struct hdr_state {
 	uint16_t last[SIP_HDR_COUNT];
 };
 
-static int add_hdr(struct sip_msg *m, struct hdr_state *st, enum sip_hdr_id id,
-		   struct pl name, struct pl value, struct pl line)
+static inline int add_hdr(struct sip_msg *m, struct hdr_state *st,
+			  enum sip_hdr_id id, const struct pl *name,
+			  const struct pl *value, const struct pl *line)
 {
 	struct sip_hdr *h;
 	uint16_t i;
@@ -463,9 +520,9 @@ static int add_hdr(struct sip_msg *m, struct hdr_state *st, enum sip_hdr_id id,
 		return EOVERFLOW;
 	i = m->nhdrs++;
 	h = &m->hdrs[i];
-	h->name = name;
-	h->value = value;
-	h->line = line;
+	h->name = *name;
+	h->value = *value;
+	h->line = *line;
 	h->id = id;
 	h->next = SIP_HDR_END;
 	h->line_index = m->nlines;
@@ -486,14 +543,20 @@ static int add_hdr(struct sip_msg *m, struct hdr_state *st, enum sip_hdr_id id,
  * header with nothing at all keeps one empty value.
  */
 static int split_list(struct sip_msg *m, struct hdr_state *st,
-		      enum sip_hdr_id id, struct pl name, const char *p,
-		      const char *end, struct pl line)
+		      enum sip_hdr_id id, const struct pl *name, const char *p,
+		      const char *end, const struct pl *line)
 {
 	const char *start = p, *q;
 	bool angle = false, any = false;
 	struct pl v;
 	int err;
 
+	/* Most list values hold one element: no comma, nothing to split. */
+	if (!memchr(p, ',', (size_t)(end - p))) {
+		v = mkpl(p, end);
+		pl_trim(&v);
+		return add_hdr(m, st, id, name, &v, line);
+	}
 	while (p < end) {
 		switch (*p) {
 		case '"':
@@ -512,7 +575,7 @@ static int split_list(struct sip_msg *m, struct hdr_state *st,
 			v = mkpl(start, p);
 			pl_trim(&v);
 			if (v.l) {
-				err = add_hdr(m, st, id, name, v, line);
+				err = add_hdr(m, st, id, name, &v, line);
 				if (err)
 					return err;
 				any = true;
@@ -527,7 +590,7 @@ static int split_list(struct sip_msg *m, struct hdr_state *st,
 	v = mkpl(start, end);
 	pl_trim(&v);
 	if (v.l || !any)
-		return add_hdr(m, st, id, name, v, line);
+		return add_hdr(m, st, id, name, &v, line);
 	return 0;
 }
 
@@ -633,12 +696,12 @@ static int decode(struct sip_msg *m, struct hdr_state *st, const char *buf,
 		line = mkpl(ln, nl + 1);
 		id = hdr_id(name.p, name.l);
 		if (hdr_list[id]) {
-			err = split_list(m, st, id, name, vstart, nl, line);
+			err = split_list(m, st, id, &name, vstart, nl, &line);
 		} else {
 			struct pl v = mkpl(vstart, nl);
 
 			pl_trim(&v);
-			err = add_hdr(m, st, id, name, v, line);
+			err = add_hdr(m, st, id, &name, &v, &line);
 		}
 		if (err)
 			return err;
@@ -958,26 +1021,26 @@ int sip_via_decode(struct sip_via *via, const struct pl *value)
 	while ((err = param_next(&p, end, &prm, false)) == 0) {
 		const struct pl *n = &prm.name;
 
-		if (pl_caseeq_str(n, "branch")) {
+		if (CASEEQ(n, "branch")) {
 			if (!prm.has_value)
 				return EBADMSG;
 			v.branch = prm.value;
-		} else if (pl_caseeq_str(n, "received")) {
+		} else if (CASEEQ(n, "received")) {
 			if (!prm.has_value)
 				return EBADMSG;
 			v.received = prm.value;
-		} else if (pl_caseeq_str(n, "maddr")) {
+		} else if (CASEEQ(n, "maddr")) {
 			if (!prm.has_value)
 				return EBADMSG;
 			v.maddr = prm.value;
-		} else if (pl_caseeq_str(n, "ttl")) {
+		} else if (CASEEQ(n, "ttl")) {
 			uint32_t ttl;
 
 			/* ttl = 1*3DIGIT ; 0 to 255 */
 			if (pl_u32(&prm.value, &ttl) || ttl > 255)
 				return EBADMSG;
 			v.ttl = prm.value;
-		} else if (pl_caseeq_str(n, "rport")) {
+		} else if (CASEEQ(n, "rport")) {
 			/* RFC 3581: rport with or without a port */
 			v.has_rport = true;
 			v.rport = 0;

@@ -126,9 +126,14 @@ static unsigned char lower(unsigned char c)
 /* Equality after unescaping both sides. */
 static bool esc_eq(const struct pl *a, const struct pl *b, bool icase)
 {
-	const char *p = a->p, *pe = a->p + a->l;
-	const char *q = b->p, *qe = b->p + b->l;
+	const char *p, *pe, *q, *qe;
 
+	if (a->l == 0 || b->l == 0)
+		return a->l == b->l;
+	p = a->p;
+	pe = p + a->l;
+	q = b->p;
+	qe = q + b->l;
 	while (p < pe && q < qe) {
 		unsigned char x = esc_next(&p, pe), y = esc_next(&q, qe);
 
@@ -146,6 +151,28 @@ static bool esc_caseeq_str(const struct pl *a, const char *s)
 	return esc_eq(a, &b, true);
 }
 
+/* ASCII case-insensitive equality of a view and a lower-case literal. */
+static inline bool lit_caseeq(const struct pl *pl, const char *s, size_t n)
+{
+	if (pl->l != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (lower((unsigned char)pl->p[i]) != (unsigned char)s[i])
+			return false;
+	return true;
+}
+
+/* A param name equal to lit, escapes decoded ("%6Cr" is "lr"). */
+static bool name_is(const struct pl *name, const char *lit, size_t n)
+{
+	if (name->l == n)
+		return lit_caseeq(name, lit, n);
+	return name->l > n && memchr(name->p, '%', name->l) &&
+	       esc_caseeq_str(name, lit);
+}
+
+#define NAME_IS(pl, lit) name_is((pl), (lit), sizeof(lit) - 1)
+
 int sip_uri_unescape(const struct pl *src, char *dst, size_t dstsz,
 		     size_t *len)
 {
@@ -154,6 +181,10 @@ int sip_uri_unescape(const struct pl *src, char *dst, size_t dstsz,
 
 	if (!src || !dst || !len)
 		return EINVAL;
+	if (src->l == 0) {
+		*len = 0;
+		return 0;
+	}
 	p = src->p;
 	end = p + src->l;
 	while (p < end) {
@@ -316,17 +347,17 @@ static int params_decode(struct sip_uri *u, const char **pp, const char *end)
 	int err;
 
 	while ((err = uparam_next(&p, end, &up)) == 0) {
-		if (esc_caseeq_str(&up.name, "transport"))
+		if (NAME_IS(&up.name, "transport"))
 			u->transport = up.value;
-		else if (esc_caseeq_str(&up.name, "maddr"))
+		else if (NAME_IS(&up.name, "maddr"))
 			u->maddr = up.value;
-		else if (esc_caseeq_str(&up.name, "user"))
+		else if (NAME_IS(&up.name, "user"))
 			u->user_param = up.value;
-		else if (esc_caseeq_str(&up.name, "ttl"))
+		else if (NAME_IS(&up.name, "ttl"))
 			u->ttl = up.value;
-		else if (esc_caseeq_str(&up.name, "method"))
+		else if (NAME_IS(&up.name, "method"))
 			u->method = up.value;
-		else if (esc_caseeq_str(&up.name, "lr"))
+		else if (NAME_IS(&up.name, "lr"))
 			u->lr = true;
 	}
 	if (err != ENOENT)
@@ -455,11 +486,11 @@ int sip_uri_decode(struct sip_uri *uri, const struct pl *text)
 			return EBADMSG;
 	p = q + 1;
 
-	if (pl_caseeq_str(&u.scheme, "sip"))
+	if (lit_caseeq(&u.scheme, "sip", sizeof("sip") - 1))
 		u.scheme_id = SIP_URI_SIP;
-	else if (pl_caseeq_str(&u.scheme, "sips"))
+	else if (lit_caseeq(&u.scheme, "sips", sizeof("sips") - 1))
 		u.scheme_id = SIP_URI_SIPS;
-	else if (pl_caseeq_str(&u.scheme, "tel"))
+	else if (lit_caseeq(&u.scheme, "tel", sizeof("tel") - 1))
 		u.scheme_id = SIP_URI_TEL;
 
 	switch (u.scheme_id) {
@@ -539,20 +570,20 @@ const char *sip_uri_scheme_name(enum sip_uri_scheme s)
 
 static bool special_param(const struct pl *name)
 {
-	return esc_caseeq_str(name, "user") || esc_caseeq_str(name, "ttl") ||
-	       esc_caseeq_str(name, "method") ||
-	       esc_caseeq_str(name, "maddr") ||
-	       esc_caseeq_str(name, "transport");
+	return NAME_IS(name, "user") || NAME_IS(name, "ttl") ||
+	       NAME_IS(name, "method") || NAME_IS(name, "maddr") ||
+	       NAME_IS(name, "transport");
 }
 
 static bool uparam_find(const struct pl *params, const struct pl *name,
 			struct pl *value)
 {
-	const char *p = params->p, *end = params->p + params->l;
+	const char *p = params->p, *end;
 	struct uparam up;
 
 	if (!p)
 		return false;
+	end = p + params->l;
 	while (uparam_next(&p, end, &up) == 0) {
 		if (esc_eq(&up.name, name, true)) {
 			*value = up.value;
@@ -565,13 +596,17 @@ static bool uparam_find(const struct pl *params, const struct pl *name,
 /* Every param of a that b also has matches; special ones must exist. */
 static bool params_sub(const struct pl *a, const struct pl *b)
 {
-	const char *p = a->p, *end = a->p + a->l;
+	const char *p = a->p, *end;
 	struct uparam up;
 	struct pl v;
 
 	if (!p)
 		return true;
+	end = p + a->l;
 	while (uparam_next(&p, end, &up) == 0) {
+		/* a repeated param: its first occurrence counts */
+		if (uparam_find(a, &up.name, &v) && v.p != up.value.p)
+			continue;
 		if (!uparam_find(b, &up.name, &v)) {
 			if (special_param(&up.name))
 				return false;
@@ -586,11 +621,12 @@ static bool params_sub(const struct pl *a, const struct pl *b)
 static bool uheader_find(const struct pl *headers, const struct pl *name,
 			 struct pl *value)
 {
-	const char *p = headers->p, *end = headers->p + headers->l;
+	const char *p = headers->p, *end;
 	struct uparam up;
 
 	if (!p)
 		return false;
+	end = p + headers->l;
 	while (uheader_next(&p, end, &up) == 0) {
 		if (esc_eq(&up.name, name, true)) {
 			*value = up.value;
@@ -602,13 +638,16 @@ static bool uheader_find(const struct pl *headers, const struct pl *name,
 
 static bool headers_sub(const struct pl *a, const struct pl *b)
 {
-	const char *p = a->p, *end = a->p + a->l;
+	const char *p = a->p, *end;
 	struct uparam up;
 	struct pl v;
 
 	if (!p)
 		return true;
+	end = p + a->l;
 	while (uheader_next(&p, end, &up) == 0) {
+		if (uheader_find(a, &up.name, &v) && v.p != up.value.p)
+			continue;
 		if (!uheader_find(b, &up.name, &v) ||
 		    !esc_eq(&up.value, &v, false))
 			return false;
