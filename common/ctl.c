@@ -13,6 +13,7 @@
 #include "ev.h"
 #include "log.h"
 #include "obj.h"
+#include "procstat.h"
 
 struct ctl_cmd {
 	char *name;
@@ -35,7 +36,18 @@ struct ctl {
 	void *arg;
 	unsigned long lines_in;
 	unsigned long lines_bad;
+	uint64_t started_ns;
+	ctl_stats_h *stats_h;
+	void *stats_arg;
+	struct ev_timer stats_timer;
+	uint64_t stats_interval_ns;
 };
+
+static bool is_builtin(const char *name)
+{
+	return !strcmp(name, "ping") || !strcmp(name, "stop") ||
+	       !strcmp(name, "stats") || !strcmp(name, "stats-interval");
+}
 
 long long ctl_unix_ms(void)
 {
@@ -92,11 +104,98 @@ static int send_json(struct ctl *ctl, json_t *obj)
 	return err;
 }
 
+json_t *ctl_stats_snapshot(struct ctl *ctl)
+{
+	struct procstat *ps;
+	json_t *stats, *cpu, *threads;
+	size_t i;
+
+	ps = malloc(sizeof(*ps));
+	stats = json_object();
+	cpu = json_object();
+	threads = json_array();
+	if (!ps || !stats || !cpu || !threads)
+		goto fail;
+	json_object_set_new(stats, "uptime_ms",
+			    json_integer((json_int_t)((ev_monotonic_ns() -
+						       ctl->started_ns) /
+						      EV_NS_PER_MS)));
+	if (procstat_read(0, true, ps) == 0) {
+		json_object_set_new(stats, "rss_kb",
+				    json_integer((json_int_t)ps->rss_kb));
+		json_object_set_new(cpu, "user_us",
+				    json_integer((json_int_t)ps->user_us));
+		json_object_set_new(cpu, "sys_us",
+				    json_integer((json_int_t)ps->sys_us));
+		for (i = 0; i < ps->nthreads; i++) {
+			const struct procstat_thread *t = &ps->threads[i];
+
+			json_array_append_new(
+				threads,
+				json_pack("{s:i,s:s,s:I,s:I}", "tid",
+					  (int)t->tid, "name", t->name,
+					  "user_us", (json_int_t)t->user_us,
+					  "sys_us", (json_int_t)t->sys_us));
+		}
+	}
+	json_object_set_new(cpu, "threads", threads);
+	json_object_set_new(stats, "cpu", cpu);
+	free(ps);
+	if (ctl->stats_h)
+		ctl->stats_h(ctl, stats, ctl->stats_arg);
+	return stats;
+fail:
+	free(ps);
+	json_decref(stats);
+	json_decref(cpu);
+	json_decref(threads);
+	return NULL;
+}
+
+void ctl_stats_source(struct ctl *ctl, ctl_stats_h *h, void *arg)
+{
+	ctl->stats_h = h;
+	ctl->stats_arg = arg;
+}
+
+static void on_stats_timer(void *arg)
+{
+	struct ctl *ctl = arg;
+	json_t *stats;
+
+	ev_timer_start(ctl->ev, &ctl->stats_timer, ctl->stats_interval_ns,
+		       on_stats_timer, ctl);
+	stats = ctl_stats_snapshot(ctl);
+	if (stats)
+		ctl_event(ctl, "stats", stats);
+	json_decref(stats);
+}
+
+static int set_interval(struct ctl *ctl, json_t *args, const char **error)
+{
+	json_t *ms = json_object_get(args, "ms");
+	json_int_t v;
+
+	if (!json_is_integer(ms) || (v = json_integer_value(ms)) < 0 ||
+	    (v > 0 && v < 100) || v > 3600000) {
+		*error = "ms must be 0 (off) or 100..3600000";
+		return EINVAL;
+	}
+	ctl->stats_interval_ns = (uint64_t)v * EV_NS_PER_MS;
+	if (v == 0)
+		ev_timer_cancel(ctl->ev, &ctl->stats_timer);
+	else
+		ev_timer_start(ctl->ev, &ctl->stats_timer,
+			       ctl->stats_interval_ns, on_stats_timer, ctl);
+	return 0;
+}
+
 static void do_stop(struct ctl *ctl)
 {
 	if (ctl->stopped)
 		return;
 	ctl->stopped = true;
+	ev_timer_cancel(ctl->ev, &ctl->stats_timer);
 	if (ctl->watching) {
 		ev_fd_del(ctl->ev, ctl->in_fd);
 		ctl->watching = false;
@@ -194,6 +293,21 @@ static void handle_line(struct ctl *ctl, const char *line, size_t len)
 		do_stop(ctl);
 		goto out;
 	}
+	if (strcmp(name, "stats") == 0) {
+		result = ctl_stats_snapshot(ctl);
+		if (result)
+			reply_ok(ctl, id, name, result);
+		else
+			reply_error(ctl, id, name, "out of memory");
+		goto out;
+	}
+	if (strcmp(name, "stats-interval") == 0) {
+		if (set_interval(ctl, req, &error))
+			reply_error(ctl, id, name, error);
+		else
+			reply_ok(ctl, id, name, NULL);
+		goto out;
+	}
 	cmd = find_cmd(ctl, name);
 	if (!cmd) {
 		ctl->lines_bad++;
@@ -265,6 +379,7 @@ static void ctl_destroy(void *arg)
 	struct ctl *ctl = arg;
 	size_t i;
 
+	ev_timer_cancel(ctl->ev, &ctl->stats_timer);
 	if (ctl->watching)
 		ev_fd_del(ctl->ev, ctl->in_fd);
 	for (i = 0; i < ctl->ncmds; i++)
@@ -290,6 +405,8 @@ int ctl_alloc(struct ctl **ctlp, struct ev *ev, int in_fd, int out_fd,
 	buf_init(&ctl->in, CTL_LINE_MAX);
 	ctl->stop_h = stop_h;
 	ctl->arg = arg;
+	ctl->started_ns = ev_monotonic_ns();
+	ev_timer_init(&ctl->stats_timer);
 	flags = fcntl(in_fd, F_GETFL);
 	if (flags < 0 || fcntl(in_fd, F_SETFL, flags | O_NONBLOCK) < 0) {
 		err = errno;
@@ -311,8 +428,7 @@ int ctl_command(struct ctl *ctl, const char *name, ctl_cmd_h *h, void *arg)
 	struct ctl_cmd *cmds;
 	char *copy;
 
-	if (find_cmd(ctl, name) || !strcmp(name, "ping") ||
-	    !strcmp(name, "stop"))
+	if (find_cmd(ctl, name) || is_builtin(name))
 		return EEXIST;
 	copy = strdup(name);
 	if (!copy)

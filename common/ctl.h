@@ -42,8 +42,9 @@ int ctl_alloc(struct ctl **ctlp, struct ev *ev, int in_fd, int out_fd,
 	      const char *role, ctl_stop_h *stop_h, void *arg);
 
 /*
- * Registers handler h for command name (copied).  "ping" and "stop" are
- * built in.  Returns 0, EEXIST or ENOMEM.
+ * Registers handler h for command name (copied).  "ping", "stop",
+ * "stats" and "stats-interval" are built in.  Returns 0, EEXIST or
+ * ENOMEM.
  */
 int ctl_command(struct ctl *ctl, const char *name, ctl_cmd_h *h, void *arg);
 
@@ -52,6 +53,26 @@ int ctl_command(struct ctl *ctl, const char *name, ctl_cmd_h *h, void *arg);
  * fields (may be NULL) is borrowed.  Returns 0 or an errno from write.
  */
 int ctl_event(struct ctl *ctl, const char *name, json_t *fields);
+
+/*
+ * Adds the role's own counters to a stats object (borrowed, an object
+ * that already holds cpu, rss_kb and uptime_ms).
+ */
+typedef void(ctl_stats_h)(struct ctl *ctl, json_t *stats, void *arg);
+
+/*
+ * Names the role's counter source.  From then on the built-in "stats"
+ * command answers a snapshot and "stats-interval" {"ms": N} (N >= 100,
+ * or 0 to stop) emits a "stats" event every N ms.
+ */
+void ctl_stats_source(struct ctl *ctl, ctl_stats_h *h, void *arg);
+
+/*
+ * A snapshot: {"uptime_ms", "rss_kb", "cpu": {"user_us", "sys_us",
+ * "threads": [{"tid", "name", "user_us", "sys_us"}]}} plus the role's
+ * counters.  Returns a new reference, or NULL when out of memory.
+ */
+json_t *ctl_stats_snapshot(struct ctl *ctl);
 
 /* Lines read, lines rejected as bad input (for tests and counters). */
 unsigned long ctl_lines_in(const struct ctl *ctl);

@@ -326,3 +326,91 @@ TEST(procstat_idle_process_and_odd_names)
 	close(sync_pipe[0]);
 	close(sync_pipe[1]);
 }
+
+static void add_counters(struct ctl *ctl, json_t *stats, void *arg)
+{
+	int *calls = arg;
+
+	(void)ctl;
+	(*calls)++;
+	json_object_set_new(stats, "requests", json_integer(1234));
+}
+
+TEST(ctl_stats_snapshot_has_cpu_threads_and_role_counters)
+{
+	struct harness h;
+	int calls = 0;
+	json_t *r, *cpu, *threads;
+
+	harness_init(&h);
+	ctl_stats_source(h.ctl, add_counters, &calls);
+	ASSERT_EQ(ctl_command(h.ctl, "stats", echo_cmd, NULL), EEXIST);
+	send_text(&h, "{\"cmd\":\"stats\",\"id\":3}\n");
+	pump(&h, 1);
+	r = line_json(&h, 0);
+	ASSERT(json_is_true(json_object_get(r, "ok")));
+	ASSERT_EQ(json_integer_value(json_object_get(r, "requests")), 1234);
+	ASSERT(json_integer_value(json_object_get(r, "rss_kb")) > 0);
+	ASSERT(json_is_integer(json_object_get(r, "uptime_ms")));
+	cpu = json_object_get(r, "cpu");
+	ASSERT(json_is_integer(json_object_get(cpu, "user_us")));
+	threads = json_object_get(cpu, "threads");
+	ASSERT(json_array_size(threads) >= 1);
+	ASSERT_EQ(json_integer_value(
+			  json_object_get(json_array_get(threads, 0), "tid")),
+		  getpid());
+	ASSERT_EQ(calls, 1);
+	json_decref(r);
+	harness_free(&h);
+}
+
+TEST(ctl_stats_interval_emits_events_until_turned_off)
+{
+	struct harness h;
+	int calls = 0, events = 0;
+	json_t *j;
+
+	harness_init(&h);
+	ctl_stats_source(h.ctl, add_counters, &calls);
+	send_text(&h, "{\"cmd\":\"stats-interval\",\"ms\":50}\n"
+		      "{\"cmd\":\"stats-interval\",\"ms\":100}\n");
+	/* Two replies, then events every 100 ms: 3 within 2 s. */
+	pump(&h, 5);
+	for (int i = 0; i < 5; i++) {
+		j = line_json(&h, i);
+		if (i == 0)
+			ASSERT(json_is_false(json_object_get(j, "ok")));
+		else if (i == 1)
+			ASSERT(json_is_true(json_object_get(j, "ok")));
+		else if (json_object_get(j, "event"))
+			events++;
+		json_decref(j);
+	}
+	ASSERT_EQ(events, 3);
+	send_text(&h, "{\"cmd\":\"stats-interval\",\"ms\":0,\"id\":9}\n");
+	h.outlen = 0;
+	/* Events may still come before the reply to "off": wait for it. */
+	for (int i = 0; i < 200 && !strstr(h.out, "\"id\":9"); i++) {
+		ssize_t n;
+
+		ev_run_once(h.ev, EV_MS(10));
+		n = read(h.from_ctl[0], h.out + h.outlen,
+			 sizeof(h.out) - h.outlen - 1);
+		if (n > 0)
+			h.outlen += (size_t)n;
+		h.out[h.outlen] = '\0';
+	}
+	ASSERT(strstr(h.out, "\"id\":9"));
+	/* After "off", at most the reply and nothing for 300 ms. */
+	h.outlen = 0;
+	for (int i = 0; i < 30; i++) {
+		ssize_t n;
+
+		ev_run_once(h.ev, EV_MS(10));
+		n = read(h.from_ctl[0], h.out, sizeof(h.out) - 1);
+		if (n > 0)
+			h.outlen += (size_t)n;
+	}
+	ASSERT_EQ(h.outlen, 0);
+	harness_free(&h);
+}
