@@ -2,9 +2,11 @@
  * orchestrator: runs whole cluster experiments (docs/topology.md).
  *
  *   orchestrator validate FILE... [--hosts INVENTORY.json]
+ *   orchestrator report BUNDLE
+ *   orchestrator compare BUNDLE... [--html FILE]
  *
- * Only validation exists so far; "run", "compare", "report" and "upload"
- * say so and exit 2 rather than pretend.
+ * "run" and "upload" are not built yet: they say so and exit 2 rather
+ * than pretend.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "results.h"
 #include "topo.h"
 
 #define EXIT_BAD_USAGE 2
@@ -124,6 +127,101 @@ out:
 	return status;
 }
 
+/* Rebuilds a bundle's report.html from its summary.json. */
+static int cmd_report(int argc, char **argv)
+{
+	char why[512] = "", path[1024];
+	struct res_run run;
+	FILE *f;
+	int err;
+
+	if (argc != 2) {
+		usage(stderr);
+		return EXIT_BAD_USAGE;
+	}
+	err = res_load(&run, argv[1], why, sizeof(why));
+	if (err) {
+		fprintf(stderr, "orchestrator: %s\n",
+			why[0] ? why : strerror(err));
+		return EXIT_BAD_USAGE;
+	}
+	snprintf(path, sizeof(path), "%s/report.html", argv[1]);
+	f = fopen(path, "w");
+	err = f ? res_report_html(&run, f) : errno;
+	if (f && fclose(f) && !err)
+		err = errno;
+	res_run_clear(&run);
+	if (err) {
+		fprintf(stderr, "orchestrator: %s: %s\n", path, strerror(err));
+		return 1;
+	}
+	printf("%s\n", path);
+	return 0;
+}
+
+/* Lays runs side by side: a table, and a page with --html. */
+static int cmd_compare(int argc, char **argv)
+{
+	const struct res_run **list = NULL;
+	struct res_run *runs = NULL;
+	const char *html = NULL;
+	size_t n = 0;
+	int status = 0;
+
+	runs = calloc((size_t)argc, sizeof(*runs));
+	list = calloc((size_t)argc, sizeof(*list));
+	if (!runs || !list)
+		goto fail;
+	for (int i = 1; i < argc; i++) {
+		char why[512] = "";
+		int err;
+
+		if (!strcmp(argv[i], "--html") && i + 1 < argc) {
+			html = argv[++i];
+			continue;
+		}
+		err = res_load(&runs[n], argv[i], why, sizeof(why));
+		if (err) {
+			fprintf(stderr, "orchestrator: %s\n",
+				why[0] ? why : strerror(err));
+			status = EXIT_BAD_USAGE;
+			goto out;
+		}
+		list[n] = &runs[n];
+		n++;
+	}
+	if (n == 0) {
+		usage(stderr);
+		status = EXIT_BAD_USAGE;
+		goto out;
+	}
+	res_compare_table(list, n, stdout);
+	if (html) {
+		FILE *f = fopen(html, "w");
+		int err = f ? res_compare_html(list, n, f) : errno;
+
+		if (f && fclose(f) && !err)
+			err = errno;
+		if (err) {
+			fprintf(stderr, "orchestrator: %s: %s\n", html,
+				strerror(err));
+			status = 1;
+			goto out;
+		}
+		printf("%s\n", html);
+	}
+out:
+	for (size_t i = 0; i < n; i++)
+		res_run_clear(&runs[i]);
+	free(runs);
+	free(list);
+	return status;
+fail:
+	free(runs);
+	free(list);
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
@@ -132,11 +230,14 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "validate"))
 		return cmd_validate(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "run") || !strcmp(argv[1], "compare") ||
-	    !strcmp(argv[1], "report") || !strcmp(argv[1], "upload")) {
+	if (!strcmp(argv[1], "report"))
+		return cmd_report(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "compare"))
+		return cmd_compare(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "run") || !strcmp(argv[1], "upload")) {
 		fprintf(stderr,
 			"orchestrator: \"%s\" is not built yet (issue 6); "
-			"only \"validate\" works\n",
+			"validate, report and compare work\n",
 			argv[1]);
 		return EXIT_BAD_USAGE;
 	}
