@@ -4,18 +4,22 @@
  *   orchestrator validate FILE... [--hosts INVENTORY.json]
  *   orchestrator report BUNDLE
  *   orchestrator compare BUNDLE... [--html FILE]
+ *   orchestrator upload BUNDLE --url URL [--post] [--token-env VAR]
+ *                       [--ca FILE] [--tries N]
  *
- * "run" and "upload" are not built yet: they say so and exit 2 rather
- * than pretend.
+ * "run" is not built yet: it says so and exits 2 rather than pretend.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "results.h"
 #include "topo.h"
+#include "upload.h"
 
 #define EXIT_BAD_USAGE 2
 
@@ -222,6 +226,85 @@ fail:
 	return 1;
 }
 
+/* Sends BUNDLE.tar.gz (packed first when only the directory exists). */
+static int cmd_upload(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"url", required_argument, NULL, 'u'},
+		{"post", no_argument, NULL, 'p'},
+		{"token-env", required_argument, NULL, 't'},
+		{"ca", required_argument, NULL, 'c'},
+		{"tries", required_argument, NULL, 'n'},
+		{NULL, 0, NULL, 0}};
+	struct upload_opts o = {0};
+	char file[1100], why[600] = "";
+	struct stat st;
+	int opt, err;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'u':
+			o.url = optarg;
+			break;
+		case 'p':
+			o.post = true;
+			break;
+		case 't':
+			o.token_env = optarg;
+			break;
+		case 'c':
+			o.ca_file = optarg;
+			break;
+		case 'n':
+			o.tries = (unsigned)strtoul(optarg, NULL, 10);
+			if (o.tries < 1 || o.tries > 20) {
+				fprintf(stderr, "orchestrator: --tries takes "
+						"1..20\n");
+				return EXIT_BAD_USAGE;
+			}
+			break;
+		default:
+			usage(stderr);
+			return EXIT_BAD_USAGE;
+		}
+	}
+	if (optind != argc - 1 || !o.url) {
+		usage(stderr);
+		return EXIT_BAD_USAGE;
+	}
+	snprintf(file, sizeof(file), "%s", argv[optind]);
+	{
+		size_t n = strlen(file);
+
+		while (n > 1 && file[n - 1] == '/')
+			file[--n] = '\0';
+	}
+	if (stat(file, &st) == 0 && S_ISDIR(st.st_mode)) {
+		char dir[1100];
+
+		snprintf(dir, sizeof(dir), "%s", file);
+		snprintf(file, sizeof(file), "%.1000s.tar.gz", dir);
+		if (stat(file, &st) != 0) {
+			err = res_pack(dir);
+			if (err) {
+				fprintf(stderr,
+					"orchestrator: cannot pack %s: %s\n",
+					dir, strerror(err));
+				return 1;
+			}
+		}
+	}
+	o.progress = isatty(STDERR_FILENO);
+	err = upload_file(file, &o, why, sizeof(why));
+	if (err) {
+		fprintf(stderr, "orchestrator: upload failed: %s\n", why);
+		return err == ENOENT || err == EINVAL ? EXIT_BAD_USAGE : 1;
+	}
+	printf("uploaded %s to %s\n", file, o.url);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
@@ -234,10 +317,12 @@ int main(int argc, char **argv)
 		return cmd_report(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "compare"))
 		return cmd_compare(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "run") || !strcmp(argv[1], "upload")) {
+	if (!strcmp(argv[1], "upload"))
+		return cmd_upload(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "run")) {
 		fprintf(stderr,
 			"orchestrator: \"%s\" is not built yet (issue 6); "
-			"validate, report and compare work\n",
+			"validate, report, compare and upload work\n",
 			argv[1]);
 		return EXIT_BAD_USAGE;
 	}
