@@ -3,8 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <mysql.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,7 +33,7 @@ struct rundb {
 	char name[96];
 	char account[48];
 	char account_password[40];
-	unsigned char secret[16]; /* makes the users' passwords */
+	char password[40]; /* the users' */
 };
 
 static void random_hex(char *out, size_t nbytes)
@@ -257,10 +255,7 @@ int rundb_create(struct rundb **dbp, const char *address, uint16_t port,
 	db = calloc(1, sizeof(*db));
 	if (!db)
 		return ENOMEM;
-	if (RAND_bytes(db->secret, sizeof(db->secret)) != 1) {
-		free(db);
-		return EIO;
-	}
+	random_hex(db->password, 16);
 	db->m = connect_db(address, port, admin_user, admin_password, 10);
 	if (!db->m) {
 		free(db);
@@ -356,16 +351,9 @@ int rundb_apply(struct rundb *db, const char *sql_path, char *why,
 	return err;
 }
 
-void rundb_user_password(const struct rundb *db, const char *user,
-			 char out[33])
+const char *rundb_password(const struct rundb *db)
 {
-	unsigned char mac[32];
-	unsigned int len = sizeof(mac);
-
-	HMAC(EVP_sha256(), db->secret, sizeof(db->secret),
-	     (const unsigned char *)user, strlen(user), mac, &len);
-	for (int i = 0; i < 16; i++)
-		snprintf(out + 2 * i, 3, "%02x", mac[i]);
+	return db->password;
 }
 
 int rundb_add_users(struct rundb *db, const char *domain, const char *prefix,
@@ -379,15 +367,13 @@ int rundb_add_users(struct rundb *db, const char *domain, const char *prefix,
 	buf_init(&sql, 4u << 20);
 	err = query(db->m, "START TRANSACTION", why, whysz, "adding users");
 	for (unsigned i = 0; !err && i < count; i++) {
-		char user[96], pw[33], ha1[SIP_AUTH_HEX_SIZE],
-			ha1b[SIP_AUTH_HEX_SIZE];
+		char user[96], ha1[SIP_AUTH_HEX_SIZE], ha1b[SIP_AUTH_HEX_SIZE];
 		struct pl u, r, p;
 
 		snprintf(user, sizeof(user), "%s%u", prefix, first + i);
-		rundb_user_password(db, user, pw);
 		pl_set_str(&u, user);
 		pl_set_str(&r, domain);
-		pl_set_str(&p, pw);
+		pl_set_str(&p, db->password);
 		if (sip_auth_ha1(SIP_AUTH_ALG_MD5, &u, &r, &p, ha1) ||
 		    sip_auth_ha1(SIP_AUTH_ALG_SHA256, &u, &r, &p, ha1b)) {
 			err = EIO;
@@ -448,13 +434,8 @@ int rundb_write_passwords(const struct rundb *db, const char *path,
 		close(fd);
 		return errno;
 	}
-	for (unsigned i = 0; i < count; i++) {
-		char user[96], pw[33];
-
-		snprintf(user, sizeof(user), "%s%u", prefix, first + i);
-		rundb_user_password(db, user, pw);
-		fprintf(f, "%s %s\n", user, pw);
-	}
+	for (unsigned i = 0; i < count; i++)
+		fprintf(f, "%s%u %s\n", prefix, first + i, db->password);
 	return fclose(f) ? errno : 0;
 }
 

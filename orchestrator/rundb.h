@@ -56,16 +56,18 @@ int rundb_apply(struct rundb *db, const char *sql_path, char *why,
 
 /*
  * Adds users prefix<first> .. prefix<first+count-1> in domain (the
- * digest realm), each with a password unique to this run, HA1 for MD5
- * and SHA-256, and auth_required.  Batched: 100,000 users take seconds.
+ * digest realm) with the run's password, HA1 for MD5 and SHA-256, and
+ * auth_required.  Batched: 100,000 users take seconds.
  */
 int rundb_add_users(struct rundb *db, const char *domain, const char *prefix,
 		    unsigned first, unsigned count, bool auth_required,
 		    char *why, size_t whysz);
 
-/* The run's password of a user (deterministic within the run). */
-void rundb_user_password(const struct rundb *db, const char *user,
-			 char out[33]);
+/*
+ * The users' password: random, made for this run alone (one for all
+ * users, so that every agent can be given it the same way).
+ */
+const char *rundb_password(const struct rundb *db);
 
 /* Writes "user password" lines for the agents (mode 0600). */
 int rundb_write_passwords(const struct rundb *db, const char *path,

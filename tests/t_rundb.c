@@ -77,7 +77,7 @@ static const char schema[] = "CREATE TABLE subscriber (id INT UNSIGNED "
 
 TEST_TIMEOUT(rundb_lifecycle_on_a_managed_server, 90)
 {
-	char why[512] = "", name[128], account[64], sql[256], pw[33];
+	char why[512] = "", name[128], account[64], sql[256], pw[40];
 	char ha1[SIP_AUTH_HEX_SIZE];
 	struct rundb_server *srv = NULL;
 	struct rundb *db = NULL;
@@ -126,7 +126,8 @@ TEST_TIMEOUT(rundb_lifecycle_on_a_managed_server, 90)
 		  1);
 	ASSERT(mysql_query(m, "CREATE DATABASE intruder") != 0);
 	/* The stored HA1 is MD5(user:realm:password) of the file's password. */
-	rundb_user_password(db, "A1234", pw);
+	snprintf(pw, sizeof(pw), "%s", rundb_password(db));
+	ASSERT_EQ(strlen(pw), 32);
 	{
 		struct pl u = PL("A1234"), r = PL("example.com"), p;
 
