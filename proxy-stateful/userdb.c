@@ -122,8 +122,10 @@ int userdb_add(struct userdb *db, const struct pl *user,
 	memcpy(r->name, user->p, user->l);
 	for (i = 0; i < domain->l; i++)
 		r->name[user->l + i] = (char)tolower((unsigned char)domain->p[i]);
-	memcpy(r->md5, ha1_md5->p, ha1_md5->l);
-	memcpy(r->sha, ha1_sha256->p, ha1_sha256->l);
+	if (ha1_md5->l)
+		memcpy(r->md5, ha1_md5->p, ha1_md5->l);
+	if (ha1_sha256->l)
+		memcpy(r->sha, ha1_sha256->p, ha1_sha256->l);
 	r->u.ha1.md5.p = r->md5;
 	r->u.ha1.md5.l = ha1_md5->l;
 	r->u.ha1.sha256.p = r->sha;
