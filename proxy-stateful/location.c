@@ -181,8 +181,7 @@ static struct binding *binding_find(struct aor_rec *r, const struct pl *uri)
 	return NULL;
 }
 
-static void binding_export(const struct binding *b,
-			   struct location_contact *c)
+static void binding_export(const struct binding *b, struct location_contact *c)
 {
 	memcpy(c->uri, b->data, b->uri_len);
 	c->uri[b->uri_len] = '\0';
@@ -223,8 +222,7 @@ static struct binding *binding_new(const struct pl *uri,
 }
 
 /* Sets b's Call-ID (it may change between registrations). */
-static struct binding *binding_set_callid(struct aor_rec *r,
-					  struct binding *b,
+static struct binding *binding_set_callid(struct aor_rec *r, struct binding *b,
 					  const struct pl *call_id)
 {
 	struct binding *nb;

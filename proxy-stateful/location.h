@@ -31,8 +31,8 @@ struct location_contact {
 	char uri[LOCATION_URI_MAX];
 	char call_id[LOCATION_CALLID_MAX];
 	uint32_t cseq;
-	uint16_t q;	     /* q-value times 1000 (1.0 = 1000) */
-	uint64_t expires;    /* absolute Unix seconds */
+	uint16_t q;	       /* q-value times 1000 (1.0 = 1000) */
+	uint64_t expires;      /* absolute Unix seconds */
 	enum sip_transport tp; /* the transport it registered over */
 };
 
@@ -47,8 +47,7 @@ struct location_change {
  * Called with every change made by location_update() and
  * location_sweep() (under the shard lock: keep it short, copy).
  */
-typedef void(location_change_h)(const struct location_change *ch,
-				 void *arg);
+typedef void(location_change_h)(const struct location_change *ch, void *arg);
 
 /*
  * Creates a table with nshards shards (rounded up to a power of two, 0:

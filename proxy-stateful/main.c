@@ -59,7 +59,8 @@ int main(int argc, char **argv)
 
 	memset(&a, 0, sizeof(a));
 	sproxy_cfg_init(&cfg);
-	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+	if (argc == 2 &&
+	    (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		printf("usage: %s --listen udp:HOST:PORT [--listen tcp:...] "
 		       "[--listen tls:... --tls-cert F --tls-key F "
 		       "[--tls-ca F]] --domain D [--db mysql://user@host:port"

@@ -171,7 +171,8 @@ void registrar_handle(struct sproxy_worker *w, struct sip_txn *st,
 			star = true;
 			continue;
 		}
-		if (sip_uri_decode(&cu, &ca.uri) || ca.uri.l >= LOCATION_URI_MAX) {
+		if (sip_uri_decode(&cu, &ca.uri) ||
+		    ca.uri.l >= LOCATION_URI_MAX) {
 			sproxy_reply(w, st, msg, 400, "Bad Contact URI", NULL);
 			return;
 		}
@@ -228,8 +229,9 @@ void registrar_handle(struct sproxy_worker *w, struct sip_txn *st,
 	}
 	/* Step 8: 200 with every current binding. */
 	buf_init(&b, 8192);
-	err = append_contacts(&b, cur, n < LOCATION_CONTACTS_MAX ? n :
-				  LOCATION_CONTACTS_MAX, now);
+	err = append_contacts(
+		&b, cur, n < LOCATION_CONTACTS_MAX ? n : LOCATION_CONTACTS_MAX,
+		now);
 	memset(&ro, 0, sizeof(ro));
 	ro.hdrs = buf_pl(&b);
 	buf_reset(&w->out);

@@ -93,8 +93,8 @@ int sdb_url_decode(struct sdb_url *u, const char *url)
 	} else {
 		colon = slash;
 	}
-	if (colon == p || (size_t)(colon - p) >= sizeof(r.host) ||
-	    !slash[1] || strlen(slash + 1) >= sizeof(r.name))
+	if (colon == p || (size_t)(colon - p) >= sizeof(r.host) || !slash[1] ||
+	    strlen(slash + 1) >= sizeof(r.name))
 		return EINVAL;
 	memcpy(r.host, p, (size_t)(colon - p));
 	memcpy(r.name, slash + 1, strlen(slash + 1));
@@ -150,7 +150,8 @@ int sdb_open(struct sdb **dbp, const char *url, enum sproxy_db_mode mode,
 	if (!db)
 		return ENOMEM;
 	if (sdb_url_decode(&db->url, url)) {
-		log_err("bad database URL (mysql://user[:pw]@host[:port]/name)");
+		log_err("bad database URL "
+			"(mysql://user[:pw]@host[:port]/name)");
 		free(db);
 		return EINVAL;
 	}
@@ -361,7 +362,8 @@ static int commit_batch(struct sdb *db, struct list *batch, bool log)
 			le = le->next;
 		} else {
 			/* Consecutive upserts go in one statement. */
-			err = buf_append_str(&b, "REPLACE INTO location VALUES ");
+			err = buf_append_str(&b, "REPLACE INTO location "
+						 "VALUES ");
 			while (!err && le &&
 			       !((struct change_node *)le->data)->ch.removed) {
 				struct change_node *m = le->data;
@@ -471,7 +473,8 @@ answer_pending:
 
 		next = le->next;
 		if (db->queue.head &&
-		    w->seq >= ((struct change_node *)db->queue.head->data)->seq)
+		    w->seq >=
+			    ((struct change_node *)db->queue.head->data)->seq)
 			continue;
 		list_unlink(le);
 		w->err = 0;

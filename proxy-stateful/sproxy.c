@@ -56,9 +56,9 @@ bool sproxy_is_us(const struct sproxy *sp, const struct pl *host,
 	for (i = 0; i < sp->cfg.nlisten; i++) {
 		const struct sip_tp_addr *a = &sp->listen[i];
 		uint16_t lp = sip_tp_addr_port(a);
-		const void *src = a->u.sa.sa_family == AF_INET6 ?
-					  (const void *)&a->u.in6.sin6_addr :
-					  (const void *)&a->u.in.sin_addr;
+		const void *src = a->u.sa.sa_family == AF_INET6
+					  ? (const void *)&a->u.in6.sin6_addr
+					  : (const void *)&a->u.in.sin_addr;
 
 		if (!inet_ntop(a->u.sa.sa_family, src, hbuf, sizeof(hbuf)))
 			continue;
@@ -122,8 +122,8 @@ void sproxy_reply(struct sproxy_worker *w, struct sip_txn *st,
 }
 
 /* The transaction layer's send callback. */
-static int txn_send(void *arg, const struct sip_txn_dest *dst,
-		    const char *buf, size_t len)
+static int txn_send(void *arg, const struct sip_txn_dest *dst, const char *buf,
+		    size_t len)
 {
 	struct sproxy_worker *w = arg;
 	struct sip_tp_addr a;
@@ -154,8 +154,8 @@ static void challenge(struct sproxy_worker *w, struct sip_txn *st,
 
 	pl_set_str(&realm, sp->cfg.domain);
 	buf_init(&b, 1024);
-	err = buf_append_str(&b, proxy ? "Proxy-Authenticate: " :
-					 "WWW-Authenticate: ");
+	err = buf_append_str(&b, proxy ? "Proxy-Authenticate: "
+				       : "WWW-Authenticate: ");
 	if (!err)
 		err = sip_auth_challenge_print(sp->auth, &b, &realm,
 					       SIP_AUTH_ALG_MD5, NULL, stale,
@@ -189,8 +189,8 @@ int sproxy_auth_check(struct sproxy_worker *w, struct sip_txn *st,
 		sproxy_reply(w, st, msg, 403, "Unknown User", NULL);
 		return EACCES;
 	}
-	for (h = sip_msg_hdr(msg, proxy ? SIP_HDR_PROXY_AUTHORIZATION :
-					  SIP_HDR_AUTHORIZATION);
+	for (h = sip_msg_hdr(msg, proxy ? SIP_HDR_PROXY_AUTHORIZATION
+					: SIP_HDR_AUTHORIZATION);
 	     h; h = sip_msg_hdr_next(msg, h)) {
 		if (sip_auth_credentials_decode(&cr, &h->value))
 			continue;
@@ -254,7 +254,8 @@ static struct pcall *pcall_find(struct sproxy_worker *w,
 {
 	struct le *le;
 
-	for (le = hash_bucket(&w->calls, st_key(st))->head; le; le = le->next) {
+	for (le = hash_bucket(&w->calls, st_key(st))->head; le;
+	     le = le->next) {
 		struct pcall *c = le->data;
 
 		if (c->st == st)
@@ -415,7 +416,8 @@ static bool looped(const struct sproxy_worker *w, const struct sip_msg *msg)
 	struct sip_via v;
 	int tp;
 
-	for (h = sip_msg_hdr(msg, SIP_HDR_VIA); h; h = sip_msg_hdr_next(msg, h)) {
+	for (h = sip_msg_hdr(msg, SIP_HDR_VIA); h;
+	     h = sip_msg_hdr_next(msg, h)) {
 		if (sip_via_decode(&v, &h->value))
 			continue;
 		for (tp = SIP_TP_UDP; tp < SIP_TP_NPROTO; tp++) {
@@ -442,8 +444,8 @@ static bool looped(const struct sproxy_worker *w, const struct sip_msg *msg)
 static void next_hop(const struct sip_msg *msg, const struct sip_hdr *ours,
 		     struct pl *target)
 {
-	const struct sip_hdr *h = ours ? sip_msg_hdr_next(msg, ours) :
-					 sip_msg_hdr(msg, SIP_HDR_ROUTE);
+	const struct sip_hdr *h = ours ? sip_msg_hdr_next(msg, ours)
+				       : sip_msg_hdr(msg, SIP_HDR_ROUTE);
 	struct sip_addr a;
 
 	if (h && !sip_addr_decode(&a, &h->value)) {
@@ -527,8 +529,7 @@ static void handle_cancel(struct sproxy_worker *w, struct sip_txn *st,
 	}
 	sproxy_reply(w, st, msg, 200, NULL, NULL);
 	c = pcall_find(w, ist);
-	if (c && !c->final_sent && c->ct &&
-	    !sip_txn_client_cancel(c->ct))
+	if (c && !c->final_sent && c->ct && !sip_txn_client_cancel(c->ct))
 		c->cancel_at = ev_now(w->ev);
 	obj_deref(ist);
 }
@@ -602,7 +603,8 @@ static void proxy_request(struct sproxy_worker *w, struct sip_txn *st,
 			h = sip_msg_hdr(msg, SIP_HDR_FROM);
 			if (!h || sip_addr_decode(&fa, &h->value) ||
 			    sip_uri_decode(&fru, &fa.uri)) {
-				sproxy_reply(w, st, msg, 400, "Bad From", NULL);
+				sproxy_reply(w, st, msg, 400, "Bad From",
+					     NULL);
 				return;
 			}
 			if (sp->users)
@@ -666,8 +668,10 @@ static void proxy_request(struct sproxy_worker *w, struct sip_txn *st,
 	     msg->method_id == SIP_METHOD_SUBSCRIBE)) {
 		struct sip_txn_dest src = *sip_txn_dest(st);
 
-		pl_set_str(&rr, w->rr[(int)src.tp < (int)SIP_TP_NPROTO ? src.tp :
-							      SIP_TP_UDP]);
+		pl_set_str(
+			&rr,
+			w->rr[(int)src.tp < (int)SIP_TP_NPROTO ? src.tp
+							       : SIP_TP_UDP]);
 		err = sip_fwd_rr_add(&ed, &rr);
 	}
 	if (!err)
@@ -676,8 +680,7 @@ static void proxy_request(struct sproxy_worker *w, struct sip_txn *st,
 	if (!err)
 		err = sip_edits_apply(&ed, &w->out);
 	if (err) {
-		sproxy_reply(w, st, msg, err == ELOOP ? 483 : 500, NULL,
-			     NULL);
+		sproxy_reply(w, st, msg, err == ELOOP ? 483 : 500, NULL, NULL);
 		return;
 	}
 	c = obj_alloc(sizeof(*c), pcall_destroy);
@@ -731,7 +734,8 @@ static void on_request(void *arg, struct sip_txn *st,
 		    (u.scheme_id == SIP_URI_SIP ||
 		     u.scheme_id == SIP_URI_SIPS) &&
 		    sproxy_is_us(w->sp, &u.host, u.port) &&
-		    !route_is_us(w->sp, msg) && !sip_msg_hdr(msg, SIP_HDR_ROUTE)) {
+		    !route_is_us(w->sp, msg) &&
+		    !sip_msg_hdr(msg, SIP_HDR_ROUTE)) {
 			registrar_handle(w, st, msg);
 			return;
 		}
@@ -771,9 +775,9 @@ static void on_recv(const struct sip_tp_rx *rx, void *arg)
 			/* §16.7, §17.2.3: bad responses and ACKs are
 			 * dropped. */
 			SPROXY_CNT_INC(
-				w->c.drops[msg->is_request ?
-						   SPROXY_DROP_INVALID_REQ :
-						   SPROXY_DROP_INVALID_RESP]);
+				w->c.drops[msg->is_request
+						   ? SPROXY_DROP_INVALID_REQ
+						   : SPROXY_DROP_INVALID_RESP]);
 			return;
 		}
 		SPROXY_CNT_INC(w->c.drops[SPROXY_DROP_INVALID_REQ]);
@@ -890,9 +894,9 @@ static int listen_all(struct sproxy_worker *w)
 		snprintf(w->via[tp], sizeof(w->via[tp]), "SIP/2.0/%s %s", name,
 			 tp == SIP_TP_UDP ? hp : lhp);
 		snprintf(w->rr[tp], sizeof(w->rr[tp]), "<sip:%s%s;lr>", lhp,
-			 tp == SIP_TP_TCP   ? ";transport=tcp" :
-			 tp == SIP_TP_TLS ? ";transport=tls" :
-					    "");
+			 tp == SIP_TP_TCP   ? ";transport=tcp"
+			 : tp == SIP_TP_TLS ? ";transport=tls"
+					    : "");
 	}
 	return 0;
 }
@@ -1006,8 +1010,7 @@ int sproxy_start(struct sproxy **spp, const struct sproxy_cfg *cfg)
 	    sizeof(sp->secret))
 		sp->secret = (uint64_t)time(NULL);
 	for (i = 0; i < cfg->nlisten; i++) {
-		err = sip_tp_addr_decode(&sp->listen[i], NULL,
-					 cfg->listen[i]);
+		err = sip_tp_addr_decode(&sp->listen[i], NULL, cfg->listen[i]);
 		if (err) {
 			log_err("bad listen address %s", cfg->listen[i]);
 			goto fail;
@@ -1185,8 +1188,9 @@ void sproxy_stats(struct sproxy *sp, json_t *stats)
 		json_object_set_new(o, drop_names[k],
 				    json_integer((json_int_t)t->drops[k]));
 	if (o)
-		json_object_set_new(o, "transport_parse",
-				    json_integer((json_int_t)t->tp_drop_parse));
+		json_object_set_new(
+			o, "transport_parse",
+			json_integer((json_int_t)t->tp_drop_parse));
 	json_object_set_new(stats, "drops", o);
 #define NUM(name, v) \
 	json_object_set_new(stats, name, json_integer((json_int_t)(v)))

@@ -43,8 +43,8 @@ static int set_str(char *dst, size_t size, const char *v, const char *name,
 	return 0;
 }
 
-static int set_u32(uint32_t *dst, const char *v, const char *name,
-		   char *err, size_t errsz)
+static int set_u32(uint32_t *dst, const char *v, const char *name, char *err,
+		   size_t errsz)
 {
 	struct pl p;
 
@@ -66,8 +66,8 @@ static int apply(struct sproxy_cfg *cfg, const char *name, const char *v,
 		if (cfg->nlisten == SPROXY_LISTEN_MAX)
 			return fail(err, errsz, "listen: at most %d",
 				    SPROXY_LISTEN_MAX);
-		e = set_str(cfg->listen[cfg->nlisten],
-			    sizeof(cfg->listen[0]), v, name, err, errsz);
+		e = set_str(cfg->listen[cfg->nlisten], sizeof(cfg->listen[0]),
+			    v, name, err, errsz);
 		if (!e)
 			cfg->nlisten++;
 		return e;
@@ -163,8 +163,8 @@ static int apply_flag(struct sproxy_cfg *cfg, const char *name, bool on,
 	return 0;
 }
 
-static int load_json(struct sproxy_cfg *cfg, const char *path,
-		     bool *control, char *err, size_t errsz)
+static int load_json(struct sproxy_cfg *cfg, const char *path, bool *control,
+		     char *err, size_t errsz)
 {
 	json_error_t je;
 	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
@@ -186,8 +186,10 @@ static int load_json(struct sproxy_cfg *cfg, const char *path,
 
 		if (is_flag(key)) {
 			if (!json_is_boolean(v)) {
-				e = fail(err, errsz, "%s: %s: expected true "
-					 "or false", path, key);
+				e = fail(err, errsz,
+					 "%s: %s: expected true "
+					 "or false",
+					 path, key);
 				break;
 			}
 			apply_flag(cfg, key, json_is_true(v), control);

@@ -55,17 +55,17 @@ struct sproxy_worker {
 	pthread_t th;
 	bool started;
 	struct ev *ev;
-	struct sip_tp *tp;	/* the shared listeners */
-	struct sip_tp *priv;	/* private UDP socket, outgoing requests */
+	struct sip_tp *tp;   /* the shared listeners */
+	struct sip_tp *priv; /* private UDP socket, outgoing requests */
 	struct sip_txn_layer *txl;
 	struct ev_timer tick;
 	/* "SIP/2.0/UDP 127.0.0.1:40000" etc. per transport, for Via */
 	char via[SIP_TP_NPROTO][SIP_TP_ADDR_STRLEN + 16];
 	/* "<sip:127.0.0.1:5060;lr>" etc. per transport, for Record-Route */
 	char rr[SIP_TP_NPROTO][SIP_TP_ADDR_STRLEN + 32];
-	struct hash calls;   /* by server transaction pointer */
-	struct list done;    /* calls with a final response, to free */
-	struct buf out;	     /* scratch for outgoing messages */
+	struct hash calls; /* by server transaction pointer */
+	struct list done;  /* calls with a final response, to free */
+	struct buf out;	   /* scratch for outgoing messages */
 	struct sproxy_counters c;
 };
 

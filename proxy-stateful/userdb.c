@@ -92,7 +92,8 @@ const struct userdb_user *userdb_find(const struct userdb *db,
 		struct pl d = {r->name + r->ulen, r->dlen};
 
 		if (r->key == key && r->ulen == user->l &&
-		    !memcmp(r->name, user->p, user->l) && pl_caseeq(&d, domain))
+		    !memcmp(r->name, user->p, user->l) &&
+		    pl_caseeq(&d, domain))
 			return &r->u;
 	}
 	return NULL;
@@ -121,7 +122,8 @@ int userdb_add(struct userdb *db, const struct pl *user,
 	r->dlen = domain->l;
 	memcpy(r->name, user->p, user->l);
 	for (i = 0; i < domain->l; i++)
-		r->name[user->l + i] = (char)tolower((unsigned char)domain->p[i]);
+		r->name[user->l + i] =
+			(char)tolower((unsigned char)domain->p[i]);
 	if (ha1_md5->l)
 		memcpy(r->md5, ha1_md5->p, ha1_md5->l);
 	if (ha1_sha256->l)
@@ -187,8 +189,8 @@ int userdb_load_file(struct userdb *db, const char *path)
 		n = split(line, f, 5);
 		if (n == 0 || f[0].p[0] == '#')
 			continue;
-		if (n != 5 || (!pl_eq_str(&f[4], "0") &&
-			       !pl_eq_str(&f[4], "1"))) {
+		if (n != 5 ||
+		    (!pl_eq_str(&f[4], "0") && !pl_eq_str(&f[4], "1"))) {
 			log_err("%s:%u: expected: username domain ha1_md5 "
 				"ha1_sha256 auth_required(0|1)",
 				path, lineno);

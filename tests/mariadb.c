@@ -34,20 +34,29 @@ bool mariadb_available(void)
 
 int mariadb_sql(struct mariadb *m, const char *sql, char *out, size_t outsz)
 {
-	char sockarg[340], logp[400];
-	const char *argv[] = {"mariadb", "--no-defaults", sockarg, "-uroot",
-			      "-N",	 "-B",		  "-e",	   sql,
-			      m->name[0] ? m->name : NULL, NULL};
+	static unsigned seq;
+	char sockarg[340], logp[400], logn[64];
+	const char *argv[] = {"mariadb",
+			      "--no-defaults",
+			      sockarg,
+			      "-uroot",
+			      "-N",
+			      "-B",
+			      "-e",
+			      sql,
+			      m->name[0] ? m->name : NULL,
+			      NULL};
 	FILE *fp;
 	size_t n;
 	int rc;
 
 	snprintf(sockarg, sizeof(sockarg), "--socket=%s", m->sock);
-	rc = proc_run(argv, "mariadb-client.log", 10000);
+	/* A fresh log per call: it holds the output to read back. */
+	snprintf(logn, sizeof(logn), "mariadb-client-%u.log", ++seq);
+	rc = proc_run(argv, logn, 10000);
 	if (out && outsz) {
 		out[0] = '\0';
-		snprintf(logp, sizeof(logp), "%s/mariadb-client.log",
-			 test_tmp_dir());
+		snprintf(logp, sizeof(logp), "%s/%s", test_tmp_dir(), logn);
 		fp = fopen(logp, "r");
 		if (fp) {
 			n = fread(out, 1, outsz - 1, fp);
@@ -102,7 +111,8 @@ void mariadb_start(struct mariadb *m, const char *name,
 
 		if (proc_exited(&m->server))
 			break;
-		if (!stat(m->sock, &sb) && !mariadb_sql(m, "SELECT 1", NULL, 0))
+		if (!stat(m->sock, &sb) &&
+		    !mariadb_sql(m, "SELECT 1", NULL, 0))
 			break;
 		usleep(100000);
 	}

@@ -38,8 +38,7 @@ void mariadb_start(struct mariadb *m, const char *name,
  * (tab-separated, no column names) goes into out (NUL-terminated,
  * may be NULL).  Returns the client's exit code.
  */
-int mariadb_sql(struct mariadb *m, const char *sql, char *out,
-		size_t outsz);
+int mariadb_sql(struct mariadb *m, const char *sql, char *out, size_t outsz);
 
 /* Stops the server by its PID (SIGTERM, bounded wait, then SIGKILL). */
 void mariadb_stop(struct mariadb *m);

@@ -180,9 +180,10 @@ static void write_csv(const char *path, const char *user, uint16_t cport)
 static void start_proxy(struct proc *p, uint16_t port, const char *extra[])
 {
 	char udp[64], tcp[64];
-	const char *argv[40] = {"proxy-stateful", "--listen", udp, "--listen",
-				tcp, "--domain", "example.com", "--workers",
-				"1", "--control"};
+	const char *argv[40] = {"proxy-stateful", "--listen",  udp,
+				"--listen",	  tcp,	       "--domain",
+				"example.com",	  "--workers", "1",
+				"--control"};
 	size_t n = 10, i;
 	json_t *ev;
 
@@ -227,11 +228,10 @@ static int sipp_register(uint16_t port, const char *user, uint16_t cport,
 			 const char *t, const char *log)
 {
 	char scen[512], dst[64], csv[64], pw[64];
-	const char *argv[] = {"sipp",	 "-sf",	   scen,   "-inf", csv,
-			      "-au",	 user,	   "-ap",  pw,
-			      "-m",	 "1",	   "-i",   "127.0.0.1",
-			      "-t",	 t,	   "-timeout", "10s",
-			      "-nostdin", dst,	   NULL};
+	const char *argv[] = {"sipp",	  "-sf", scen,	      "-inf", csv,
+			      "-au",	  user,	 "-ap",	      pw,     "-m",
+			      "1",	  "-i",	 "127.0.0.1", "-t",   t,
+			      "-timeout", "10s", "-nostdin",  dst,    NULL};
 
 	snprintf(scen, sizeof(scen), "%s/tests/sipp/stateful_register.xml",
 		 test_root_dir());
@@ -334,16 +334,16 @@ static int udp_request(uint16_t port, const char *fmt)
 }
 #pragma GCC diagnostic pop
 
-#define REQ(method, ruri, extra)                                         \
-	method " " ruri " SIP/2.0\r\n"                                   \
-	       "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-" method    \
-	       "\r\n"                                                    \
-	       "From: <sip:alice@example.com>;tag=1\r\n"                 \
-	       "To: <" ruri ">\r\n"                                      \
-	       "Call-ID: raw-" method "@127.0.0.1\r\n"                   \
-	       "CSeq: 1 " method "\r\n"                                  \
-	       "Contact: <sip:alice@127.0.0.1:%u>\r\n" extra             \
-	       "Content-Length: 0\r\n\r\n"
+#define REQ(method, ruri, extra)                                             \
+	method " " ruri " SIP/2.0\r\n"                                       \
+	       "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-" method "\r\n" \
+	       "From: <sip:alice@example.com>;tag=1\r\n"                     \
+	       "To: <" ruri ">\r\n"                                          \
+	       "Call-ID: raw-" method "@127.0.0.1\r\n"                       \
+	       "CSeq: 1 " method "\r\n"                                      \
+	       "Contact: <sip:alice@127.0.0.1:%u>\r\n" extra "Content-"      \
+							     "Length: "      \
+							     "0\r\n\r\n"
 
 TEST_TIMEOUT(stateful_options_errors_404_480_483_505, 20)
 {
@@ -376,22 +376,28 @@ TEST_TIMEOUT(stateful_options_errors_404_480_483_505, 20)
 					"Max-Forwards: 0\r\n")),
 		  483);
 	/* Bad version: 505; unsupported scheme: 416; bad CSeq: 400. */
-	ASSERT_EQ(udp_request(port,
-			      "MESSAGE sip:bob@example.com SIP/7.0\r\nVia: "
-			      "SIP/7.0/UDP 127.0.0.1:%u;branch=z9hG4bK-v\r\n"
-			      "From: <sip:a@example.com>;tag=1\r\nTo: "
-			      "<sip:bob@example.com>\r\nCall-ID: v@h\r\nCSeq: "
-			      "1 MESSAGE\r\nX: %u\r\nContent-Length: 0\r\n\r\n"),
+	ASSERT_EQ(udp_request(port, "MESSAGE sip:bob@example.com "
+				    "SIP/7.0\r\nVia: "
+				    "SIP/7.0/UDP "
+				    "127.0.0.1:%u;branch=z9hG4bK-v\r\n"
+				    "From: <sip:a@example.com>;tag=1\r\nTo: "
+				    "<sip:bob@example.com>\r\nCall-ID: "
+				    "v@h\r\nCSeq: "
+				    "1 MESSAGE\r\nX: %u\r\nContent-Length: "
+				    "0\r\n\r\n"),
 		  505);
-	ASSERT_EQ(udp_request(port, REQ("MESSAGE", "mailto:bob@example.com",
-					"")),
-		  416);
 	ASSERT_EQ(udp_request(port,
-			      "MESSAGE sip:bob@example.com SIP/2.0\r\nVia: "
-			      "SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-c\r\n"
-			      "From: <sip:a@example.com>;tag=1\r\nTo: "
-			      "<sip:bob@example.com>\r\nCall-ID: c@h\r\nCSeq: "
-			      "x MESSAGE\r\nX: %u\r\nContent-Length: 0\r\n\r\n"),
+			      REQ("MESSAGE", "mailto:bob@example.com", "")),
+		  416);
+	ASSERT_EQ(udp_request(port, "MESSAGE sip:bob@example.com "
+				    "SIP/2.0\r\nVia: "
+				    "SIP/2.0/UDP "
+				    "127.0.0.1:%u;branch=z9hG4bK-c\r\n"
+				    "From: <sip:a@example.com>;tag=1\r\nTo: "
+				    "<sip:bob@example.com>\r\nCall-ID: "
+				    "c@h\r\nCSeq: "
+				    "x MESSAGE\r\nX: %u\r\nContent-Length: "
+				    "0\r\n\r\n"),
 		  400);
 	/* 423 below Min-Expires. */
 	ASSERT_EQ(udp_request(port, REQ("REGISTER", "sip:alice@example.com",
@@ -405,8 +411,8 @@ TEST_TIMEOUT(stateful_options_errors_404_480_483_505, 20)
 TEST(stateful_bad_flags_exit_2)
 {
 	const char *a1[] = {"proxy-stateful", "--no-such-flag", "x", NULL};
-	const char *a2[] = {"proxy-stateful", "--listen", "udp:127.0.0.1:1",
-			    "--db-mode", "sometimes", NULL};
+	const char *a2[] = {"proxy-stateful", "--listen",  "udp:127.0.0.1:1",
+			    "--db-mode",      "sometimes", NULL};
 	const char *a3[] = {"proxy-stateful", NULL};
 	const char *a4[] = {"proxy-stateful", "--config", "bad.json", NULL};
 	FILE *fp = fopen("bad.json", "w");
@@ -426,17 +432,18 @@ static void invite_through(const char *t, int auth)
 	struct proc p, uas;
 	uint16_t port = proc_free_port(), uport = proc_free_port();
 	char dst[64], up[16], scen[512], csv[64];
-	const char *extra[] = {"--users-file", "users.txt", "--record-route",
-			       auth ? "--auth" : NULL, "invite", NULL};
-	const char *uas_argv[] = {"sipp", "-sn",  "uas",  "-i",	     "127.0.0.1",
-				  "-p",	  up,	  "-t",	  t,	     "-nostdin",
+	const char *extra[] = {"--users-file",	 "users.txt",
+			       "--record-route", auth ? "--auth" : NULL,
+			       "invite",	 NULL};
+	const char *uas_argv[] = {"sipp",     "-sn", "uas", "-i", "127.0.0.1",
+				  "-p",	      up,    "-t",  t,	  "-nostdin",
 				  "-timeout", "15s", NULL};
-	const char *uac_argv[] = {"sipp", "-sf", scen, "-inf", csv,
-				  "-au", "alice", "-ap", "pw-alice",
-				  "-s",	  "bob",  "-m",	  "3",	  "-r",
-				  "10",	  "-i",	  "127.0.0.1",	  "-t",	  t,
-				  "-timeout",	  "10s",  "-nostdin",	  dst,
-				  NULL};
+	const char *uac_argv[] = {"sipp",      "-sf",	   scen,    "-inf",
+				  csv,	       "-au",	   "alice", "-ap",
+				  "pw-alice",  "-s",	   "bob",   "-m",
+				  "3",	       "-r",	   "10",    "-i",
+				  "127.0.0.1", "-t",	   t,	    "-timeout",
+				  "10s",       "-nostdin", dst,	    NULL};
 
 	need_sipp();
 	write_users(0);
@@ -469,4 +476,79 @@ TEST_TIMEOUT(stateful_invite_bye_through_proxy_udp, 25)
 TEST_TIMEOUT(stateful_invite_bye_through_proxy_tcp_with_auth, 25)
 {
 	invite_through("t1", 1);
+}
+
+/* ---- database modes, with a private MariaDB ---- */
+
+static void db_mode_case(const char *mode)
+{
+	struct mariadb m;
+	struct proc p;
+	uint16_t port = proc_free_port();
+	char schema[512], out[256], ha1[SIP_AUTH_HEX_SIZE], sql[512];
+	char ha1b[SIP_AUTH_HEX_SIZE];
+	struct pl u = PL("alice"), r = PL("example.com"), pw = PL("pw-alice");
+	struct pl ub = PL("bob"), pwb = PL("pw-bob");
+	const char *extra[] = {"--db",	     m.url,    "--db-mode",
+			       mode,	     "--auth", "register",
+			       "--flush-ms", "200",    NULL};
+
+	need_sipp();
+	if (!mariadb_available())
+		test_skip("mariadb-server is not installed");
+	snprintf(schema, sizeof(schema), "%s/proxy-stateful/schema.sql",
+		 test_root_dir());
+	mariadb_start(&m, "sipstone_test", schema);
+	ASSERT_EQ(sip_auth_ha1(SIP_AUTH_ALG_MD5, &u, &r, &pw, ha1), 0);
+	ASSERT_EQ(sip_auth_ha1(SIP_AUTH_ALG_MD5, &ub, &r, &pwb, ha1b), 0);
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO subscriber (username, domain, ha1, "
+		 "auth_required) VALUES ('alice', 'example.com', '%s', 1), "
+		 "('bob', 'example.com', '%s', 0)",
+		 ha1, ha1b);
+	ASSERT_EQ(mariadb_sql(&m, sql, NULL, 0), 0);
+	start_proxy(&p, port, extra);
+	ASSERT_EQ(sipp_register(port, "alice", 5999, "u1", "sipp-udp.log"), 0);
+	ASSERT_EQ(sipp_register(port, "bob", 5998, "t1", "sipp-tcp.log"), 0);
+	ASSERT_EQ(stat_int(&p, "registers_ok"), 2);
+	if (!strcmp(mode, "write-through")) {
+		/* The 200s left after the commit: the rows are there. */
+		ASSERT_EQ(mariadb_sql(&m, "SELECT COUNT(*) FROM location", out,
+				      sizeof(out)),
+			  0);
+		ASSERT_STR(out, "2\n");
+	}
+	/* A clean stop loses nothing (write-back flushes). */
+	ASSERT_EQ(proc_stop(&p, 8000), 0);
+	ASSERT_EQ(mariadb_sql(&m,
+			      "SELECT aor, contact FROM location ORDER BY aor",
+			      out, sizeof(out)),
+		  0);
+	if (!strcmp(mode, "memory")) {
+		ASSERT_STR(out, "");
+	} else {
+		ASSERT_STR(out, "alice@example.com\tsip:alice@127.0.0.1:5999;"
+				"transport=UDP\nbob@example.com\t"
+				"sip:bob@127.0.0.1:5998;transport=TCP\n");
+		/* Reloaded at start. */
+		start_proxy(&p, port, extra);
+		ASSERT_EQ(stat_int(&p, "bindings"), 2);
+		ASSERT_EQ(proc_stop(&p, 8000), 0);
+	}
+	mariadb_stop(&m);
+}
+
+TEST_TIMEOUT(stateful_db_memory_users_from_database, 30)
+{
+	db_mode_case("memory");
+}
+
+TEST_TIMEOUT(stateful_db_write_through_rows_before_200, 30)
+{
+	db_mode_case("write-through");
+}
+
+TEST_TIMEOUT(stateful_db_write_back_flushed_at_stop_and_reloaded, 30)
+{
+	db_mode_case("write-back");
 }
