@@ -334,6 +334,8 @@ static int udp_request(uint16_t port, const char *fmt)
 }
 #pragma GCC diagnostic pop
 
+#define CONTENT_LENGTH_0 "Content-Length: 0\r\n\r\n"
+/* A request to ruri; %u twice: our port (Via, Contact). */
 #define REQ(method, ruri, extra)                                             \
 	method " " ruri " SIP/2.0\r\n"                                       \
 	       "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-" method "\r\n" \
@@ -341,9 +343,7 @@ static int udp_request(uint16_t port, const char *fmt)
 	       "To: <" ruri ">\r\n"                                          \
 	       "Call-ID: raw-" method "@127.0.0.1\r\n"                       \
 	       "CSeq: 1 " method "\r\n"                                      \
-	       "Contact: <sip:alice@127.0.0.1:%u>\r\n" extra "Content-"      \
-							     "Length: "      \
-							     "0\r\n\r\n"
+	       "Contact: <sip:alice@127.0.0.1:%u>\r\n" extra CONTENT_LENGTH_0
 
 TEST_TIMEOUT(stateful_options_errors_404_480_483_505, 20)
 {
