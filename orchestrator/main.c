@@ -2,17 +2,24 @@
  * orchestrator: runs whole cluster experiments (docs/topology.md).
  *
  *   orchestrator validate FILE... [--hosts INVENTORY.json]
+ *   orchestrator report BUNDLE
+ *   orchestrator compare BUNDLE... [--html FILE]
+ *   orchestrator upload BUNDLE --url URL [--post] [--token-env VAR]
+ *                       [--ca FILE] [--tries N]
  *
- * Only validation exists so far; "run", "compare", "report" and "upload"
- * say so and exit 2 rather than pretend.
+ * "run" is not built yet: it says so and exits 2 rather than pretend.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "results.h"
 #include "topo.h"
+#include "upload.h"
 
 #define EXIT_BAD_USAGE 2
 
@@ -124,6 +131,180 @@ out:
 	return status;
 }
 
+/* Rebuilds a bundle's report.html from its summary.json. */
+static int cmd_report(int argc, char **argv)
+{
+	char why[512] = "", path[1024];
+	struct res_run run;
+	FILE *f;
+	int err;
+
+	if (argc != 2) {
+		usage(stderr);
+		return EXIT_BAD_USAGE;
+	}
+	err = res_load(&run, argv[1], why, sizeof(why));
+	if (err) {
+		fprintf(stderr, "orchestrator: %s\n",
+			why[0] ? why : strerror(err));
+		return EXIT_BAD_USAGE;
+	}
+	snprintf(path, sizeof(path), "%s/report.html", argv[1]);
+	f = fopen(path, "w");
+	err = f ? res_report_html(&run, f) : errno;
+	if (f && fclose(f) && !err)
+		err = errno;
+	res_run_clear(&run);
+	if (err) {
+		fprintf(stderr, "orchestrator: %s: %s\n", path, strerror(err));
+		return 1;
+	}
+	printf("%s\n", path);
+	return 0;
+}
+
+/* Lays runs side by side: a table, and a page with --html. */
+static int cmd_compare(int argc, char **argv)
+{
+	const struct res_run **list = NULL;
+	struct res_run *runs = NULL;
+	const char *html = NULL;
+	size_t n = 0;
+	int status = 0;
+
+	runs = calloc((size_t)argc, sizeof(*runs));
+	list = calloc((size_t)argc, sizeof(*list));
+	if (!runs || !list)
+		goto fail;
+	for (int i = 1; i < argc; i++) {
+		char why[512] = "";
+		int err;
+
+		if (!strcmp(argv[i], "--html") && i + 1 < argc) {
+			html = argv[++i];
+			continue;
+		}
+		err = res_load(&runs[n], argv[i], why, sizeof(why));
+		if (err) {
+			fprintf(stderr, "orchestrator: %s\n",
+				why[0] ? why : strerror(err));
+			status = EXIT_BAD_USAGE;
+			goto out;
+		}
+		list[n] = &runs[n];
+		n++;
+	}
+	if (n == 0) {
+		usage(stderr);
+		status = EXIT_BAD_USAGE;
+		goto out;
+	}
+	res_compare_table(list, n, stdout);
+	if (html) {
+		FILE *f = fopen(html, "w");
+		int err = f ? res_compare_html(list, n, f) : errno;
+
+		if (f && fclose(f) && !err)
+			err = errno;
+		if (err) {
+			fprintf(stderr, "orchestrator: %s: %s\n", html,
+				strerror(err));
+			status = 1;
+			goto out;
+		}
+		printf("%s\n", html);
+	}
+out:
+	for (size_t i = 0; i < n; i++)
+		res_run_clear(&runs[i]);
+	free(runs);
+	free(list);
+	return status;
+fail:
+	free(runs);
+	free(list);
+	return 1;
+}
+
+/* Sends BUNDLE.tar.gz (packed first when only the directory exists). */
+static int cmd_upload(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"url", required_argument, NULL, 'u'},
+		{"post", no_argument, NULL, 'p'},
+		{"token-env", required_argument, NULL, 't'},
+		{"ca", required_argument, NULL, 'c'},
+		{"tries", required_argument, NULL, 'n'},
+		{NULL, 0, NULL, 0}};
+	struct upload_opts o = {0};
+	char file[1100], why[600] = "";
+	struct stat st;
+	int opt, err;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'u':
+			o.url = optarg;
+			break;
+		case 'p':
+			o.post = true;
+			break;
+		case 't':
+			o.token_env = optarg;
+			break;
+		case 'c':
+			o.ca_file = optarg;
+			break;
+		case 'n':
+			o.tries = (unsigned)strtoul(optarg, NULL, 10);
+			if (o.tries < 1 || o.tries > 20) {
+				fprintf(stderr, "orchestrator: --tries takes "
+						"1..20\n");
+				return EXIT_BAD_USAGE;
+			}
+			break;
+		default:
+			usage(stderr);
+			return EXIT_BAD_USAGE;
+		}
+	}
+	if (optind != argc - 1 || !o.url) {
+		usage(stderr);
+		return EXIT_BAD_USAGE;
+	}
+	snprintf(file, sizeof(file), "%s", argv[optind]);
+	{
+		size_t n = strlen(file);
+
+		while (n > 1 && file[n - 1] == '/')
+			file[--n] = '\0';
+	}
+	if (stat(file, &st) == 0 && S_ISDIR(st.st_mode)) {
+		char dir[1100];
+
+		snprintf(dir, sizeof(dir), "%s", file);
+		snprintf(file, sizeof(file), "%.1000s.tar.gz", dir);
+		if (stat(file, &st) != 0) {
+			err = res_pack(dir);
+			if (err) {
+				fprintf(stderr,
+					"orchestrator: cannot pack %s: %s\n",
+					dir, strerror(err));
+				return 1;
+			}
+		}
+	}
+	o.progress = isatty(STDERR_FILENO);
+	err = upload_file(file, &o, why, sizeof(why));
+	if (err) {
+		fprintf(stderr, "orchestrator: upload failed: %s\n", why);
+		return err == ENOENT || err == EINVAL ? EXIT_BAD_USAGE : 1;
+	}
+	printf("uploaded %s to %s\n", file, o.url);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
@@ -132,11 +313,16 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "validate"))
 		return cmd_validate(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "run") || !strcmp(argv[1], "compare") ||
-	    !strcmp(argv[1], "report") || !strcmp(argv[1], "upload")) {
+	if (!strcmp(argv[1], "report"))
+		return cmd_report(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "compare"))
+		return cmd_compare(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "upload"))
+		return cmd_upload(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "run")) {
 		fprintf(stderr,
 			"orchestrator: \"%s\" is not built yet (issue 6); "
-			"only \"validate\" works\n",
+			"validate, report, compare and upload work\n",
 			argv[1]);
 		return EXIT_BAD_USAGE;
 	}
