@@ -41,8 +41,8 @@ struct run {
 	const struct run_opts *o;
 	char id[128];
 	char bundle[700];
-	char work[700];	  /* local, private: configs, keys */
-	char remote[256]; /* the run directory on remote hosts */
+	char work[700];	     /* local, private: configs, keys */
+	char remote[256];    /* the run directory on remote hosts */
 	struct host **hosts; /* parallel to inv->hosts; NULL = unused */
 	struct role *roles;  /* parallel to t->nodes */
 	struct pki *pki;
@@ -158,8 +158,9 @@ static bool addr_of(const struct run *r, const struct topo_node *n,
 		if (n->listen[i].tp != tp)
 			continue;
 		if (strchr(ih->address, ':'))
-			snprintf(out, size, "%s:[%s]:%u", sip_transport_name(tp),
-				 ih->address, n->listen[i].port);
+			snprintf(out, size, "%s:[%s]:%u",
+				 sip_transport_name(tp), ih->address,
+				 n->listen[i].port);
 		else
 			snprintf(out, size, "%s:%s:%u", sip_transport_name(tp),
 				 ih->address, n->listen[i].port);
@@ -183,9 +184,11 @@ static int do_preflight(struct run *r)
 		return fail(r, err, "preflight: %s", strerror(err));
 	for (size_t i = 0; i < r->npf; i++) {
 		for (size_t k = 0; k < r->pf[i].nwarnings; k++)
-			say(r, "[preflight] warning: %s", r->pf[i].warnings[k]);
+			say(r, "[preflight] warning: %s",
+			    r->pf[i].warnings[k]);
 		for (size_t k = 0; k < r->pf[i].nproblems; k++) {
-			say(r, "[preflight] problem: %s", r->pf[i].problems[k]);
+			say(r, "[preflight] problem: %s",
+			    r->pf[i].problems[k]);
 			fprintf(stderr, "orchestrator: %s\n",
 				r->pf[i].problems[k]);
 			if (!bad)
@@ -379,14 +382,14 @@ static int make_database(struct run *r)
 			      sizeof(why));
 	if (err)
 		return fail(r, err, "database: %s", why);
-	say(r, "[db] %s: %u users in %.2f s", rundb_name(r->db),
-	    e->user_count, (double)(now_ms() - t0) / 1000);
+	say(r, "[db] %s: %u users in %.2f s", rundb_name(r->db), e->user_count,
+	    (double)(now_ms() - t0) / 1000);
 	return 0;
 }
 
 /* Writes the role's config (its long flags as JSON keys), mode 0600. */
-static int write_config(struct run *r, const struct topo_node *n,
-			json_t *cfg, char *remote_path, size_t size)
+static int write_config(struct run *r, const struct topo_node *n, json_t *cfg,
+			char *remote_path, size_t size)
 {
 	struct host *h = host_of(r, n->host);
 	char local[700], name[96];
@@ -420,12 +423,12 @@ static void add_tls(struct run *r, const struct topo_node *n, json_t *cfg)
 
 	if (!r->pki)
 		return;
-	snprintf(file, sizeof(file), host_is_local(h) ? "pki/%s.pem" : "%s.pem",
-		 n->host);
+	snprintf(file, sizeof(file),
+		 host_is_local(h) ? "pki/%s.pem" : "%s.pem", n->host);
 	path_on(r, h, file, path, sizeof(path));
 	json_object_set_new(cfg, "tls-cert", json_string(path));
-	snprintf(file, sizeof(file), host_is_local(h) ? "pki/%s.key" : "%s.key",
-		 n->host);
+	snprintf(file, sizeof(file),
+		 host_is_local(h) ? "pki/%s.key" : "%s.key", n->host);
 	path_on(r, h, file, path, sizeof(path));
 	json_object_set_new(cfg, "tls-key", json_string(path));
 	path_on(r, h, host_is_local(h) ? "pki/ca.pem" : "ca.pem", path,
@@ -456,10 +459,11 @@ static json_t *role_config(struct run *r, const struct topo_node *n)
 		 e->user_first, e->user_prefix,
 		 e->user_first + e->user_count - 1);
 	if (n->workers)
-		json_object_set_new(cfg, n->role == TOPO_STATEFUL ||
-						 n->role == TOPO_STATELESS
-					 ? "workers"
-					 : "threads",
+		json_object_set_new(cfg,
+				    n->role == TOPO_STATEFUL ||
+						    n->role == TOPO_STATELESS
+					    ? "workers"
+					    : "threads",
 				    json_integer(n->workers));
 	if (n->role != TOPO_LOADER)
 		json_object_set_new(cfg, "listen", listen_list(r, n));
@@ -509,10 +513,12 @@ static json_t *role_config(struct run *r, const struct topo_node *n)
 		json_object_set_new(cfg, "domain", json_string(t->domain));
 		if (addr_of(r, &t->nodes[n->server], e->transport, a,
 			    sizeof(a)))
-			json_object_set_new(cfg, "register-via", json_string(a));
+			json_object_set_new(cfg, "register-via",
+					    json_string(a));
 		if (e->auth)
-			json_object_set_new(cfg, "password",
-					    json_string(rundb_password(r->db)));
+			json_object_set_new(
+				cfg, "password",
+				json_string(rundb_password(r->db)));
 		json_object_set_new(cfg, "ring-ms", json_integer(n->ring_ms));
 		break;
 	default:
@@ -533,9 +539,8 @@ static json_t *read_json(struct role *ro, uint64_t deadline)
 
 		if (nl) {
 			json_error_t jerr;
-			json_t *j = json_loadb(ro->buf,
-					       (size_t)(nl - ro->buf), 0,
-					       &jerr);
+			json_t *j = json_loadb(ro->buf, (size_t)(nl - ro->buf),
+					       0, &jerr);
 
 			ro->len -= (size_t)(nl + 1 - ro->buf);
 			memmove(ro->buf, nl + 1, ro->len);
@@ -656,9 +661,10 @@ static int start_role(struct run *r, size_t idx)
 		if (interrupted(r))
 			return EINTR;
 		log_tail(ro->log, tail, sizeof(tail));
-		return fail(r, ETIMEDOUT, "%s (%s on %s) did not become ready%s%s",
-			    n->name, prog_of(n->role), n->host,
-			    tail[0] ? ": " : "", tail);
+		return fail(r, ETIMEDOUT,
+			    "%s (%s on %s) did not become ready%s%s", n->name,
+			    prog_of(n->role), n->host, tail[0] ? ": " : "",
+			    tail);
 	}
 	json_decref(ready);
 	say(r, "[start] %s (%s) on %s ready, pid %ld", n->name,
@@ -697,7 +703,8 @@ static int start_roles(struct run *r)
 				return interrupted(r)
 					       ? EINTR
 					       : fail(r, ETIMEDOUT,
-						      "%s did not register its "
+						      "%s did not register "
+						      "its "
 						      "users within 60 s",
 						      r->t->nodes[i].name);
 			say(r, "[start] %s registered its users",
@@ -755,8 +762,7 @@ static void teardown(struct run *r)
 
 	/* Reverse order: load first, the proxies last. */
 	for (size_t i = r->t->nnodes; i-- > 0;)
-		if (r->roles[i].node &&
-		    r->roles[i].node->role == TOPO_LOADER)
+		if (r->roles[i].node && r->roles[i].node->role == TOPO_LOADER)
 			stop_role(r, &r->roles[i]);
 	for (size_t i = r->t->nnodes; i-- > 0;)
 		if (r->roles[i].node)
@@ -785,7 +791,8 @@ static void teardown(struct run *r)
 			continue;
 		if (!host_is_local(h) && !r->o->keep_remote) {
 			snprintf(cmd, sizeof(cmd), "rm -rf '%s'", r->remote);
-			if (host_run(h, cmd, 30000, &res, why, sizeof(why)) == 0)
+			if (host_run(h, cmd, 30000, &res, why, sizeof(why)) ==
+			    0)
 				ssh_result_free(&res);
 		}
 		host_close(h);
@@ -830,8 +837,8 @@ static void write_bundle(struct run *r)
 	res->ta_limit_ms = r->t->exp.ta_limit_ms;
 	res->rfc7502_rate = -1;
 	/* The inventory file never holds secrets (validation refuses one). */
-	setup = json_pack("{s:O,s:O,s:o}", "topology", r->t->json,
-			  "inventory", r->inv->json, "hosts",
+	setup = json_pack("{s:O,s:O,s:o}", "topology", r->t->json, "inventory",
+			  r->inv->json, "hosts",
 			  preflight_json(r->pf, r->npf));
 	res->setup = setup;
 	err = res_write(res, r->bundle);
@@ -915,8 +922,8 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 	if (interrupted(r))
 		err = EINTR;
 	write_bundle(r);
-	say(r, "[run] %s: %s%s%s", r->status, r->bundle, r->reason[0] ? ": " : "",
-	    r->reason);
+	say(r, "[run] %s: %s%s%s", r->status, r->bundle,
+	    r->reason[0] ? ": " : "", r->reason);
 out:
 	if (r->work[0]) {
 		char cmd[800];
