@@ -33,6 +33,22 @@ static void write_text(const char *name, const char *text)
 	fclose(f);
 }
 
+/* Runs the orchestrator; shows its output when it does not exit with want. */
+static void run_expect(const char *const argv[], int want)
+{
+	int got = proc_run(argv, "run.log", 50000);
+
+	if (got != want) {
+		size_t len;
+		char *log = test_read_file("run.log", &len);
+
+		fprintf(stderr, "%s", log);
+		free(log);
+		test_fail(__FILE__, __LINE__, "orchestrator exited %d, not %d",
+			  got, want);
+	}
+}
+
 /* The only bundle under results/, loaded. */
 static void load_bundle(struct res_run *run, char *dir, size_t size)
 {
@@ -97,7 +113,7 @@ TEST_TIMEOUT(run_deploy_only_locally_leaves_nothing_behind, 60)
 		 "2000}}}\n",
 		 proc_free_port(), proc_free_port());
 	write_text("t.json", topo);
-	ASSERT_EQ(proc_run(argv, "run.log", 50000), 0);
+	run_expect(argv, 0);
 	text = test_read_file("run.log", &len);
 	ASSERT(strstr(text, "2000 users"));
 	ASSERT(strstr(text, "[start] sf1 (proxy-stateful) on proxy1 ready"));
@@ -150,7 +166,7 @@ TEST_TIMEOUT(run_fails_cleanly_when_a_port_is_taken, 60)
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	fd = socket(AF_INET, SOCK_DGRAM, 0);
 	ASSERT_EQ(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ASSERT_EQ(proc_run(argv, "run.log", 50000), 1);
+	run_expect(argv, 1);
 	close(fd);
 	load_bundle(&run, dir, sizeof(dir));
 	ASSERT_STR(run.status, "failed");
@@ -198,7 +214,7 @@ TEST_TIMEOUT(run_deploys_and_drives_a_role_over_ssh, 60)
 		 "\"loader1\"}]}\n",
 		 proc_free_port(), proc_free_port(), proc_free_port());
 	write_text("t.json", topo);
-	ASSERT_EQ(proc_run(argv, "run.log", 50000), 0);
+	run_expect(argv, 0);
 	text = test_read_file("run.log", &len);
 	ASSERT_MSG(strstr(text, "[deploy] proxy1: /tmp/sipstone-"), "%s",
 		   text);
