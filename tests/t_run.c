@@ -24,15 +24,6 @@ static void need_root_and_mariadb(void)
 		test_skip("no mariadbd: run scripts/install-deps");
 }
 
-static void write_text(const char *name, const char *text)
-{
-	FILE *f = fopen(name, "w");
-
-	ASSERT(f);
-	fputs(text, f);
-	fclose(f);
-}
-
 /* Runs the orchestrator; shows its output when it does not exit with want. */
 static void run_expect(const char *const argv[], int want)
 {
@@ -112,7 +103,7 @@ TEST_TIMEOUT(run_deploy_only_locally_leaves_nothing_behind, 60)
 		 " \"experiment\": {\"auth\": true, \"users\": {\"count\": "
 		 "2000}}}\n",
 		 proc_free_port(), proc_free_port());
-	write_text("t.json", topo);
+	test_write_file("t.json", topo);
 	run_expect(argv, 0);
 	text = test_read_file("run.log", &len);
 	ASSERT(strstr(text, "2000 users"));
@@ -161,7 +152,7 @@ TEST_TIMEOUT(run_fails_cleanly_when_a_port_is_taken, 60)
 		 " \"loaders\": [{\"name\": \"ld1\", \"host\": "
 		 "\"loader1\"}]}\n",
 		 proc_free_port(), port);
-	write_text("t.json", topo);
+	test_write_file("t.json", topo);
 	sa.sin_port = htons(port);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	fd = socket(AF_INET, SOCK_DGRAM, 0);
@@ -204,7 +195,7 @@ TEST_TIMEOUT(run_deploys_and_drives_a_role_over_ssh, 60)
 		 " \"loader1\": {\"address\": \"127.0.0.1\", \"local\": "
 		 "true}}}\n",
 		 s.port, s.client_key, kh);
-	write_text("inv.json", inv);
+	test_write_file("inv.json", inv);
 	snprintf(topo, sizeof(topo),
 		 "{\"name\": \"remote\", \"database\": {\"host\": \"db\", "
 		 "\"port\": %u},\n"
@@ -213,7 +204,7 @@ TEST_TIMEOUT(run_deploys_and_drives_a_role_over_ssh, 60)
 		 " \"loaders\": [{\"name\": \"ld1\", \"host\": "
 		 "\"loader1\"}]}\n",
 		 proc_free_port(), proc_free_port(), proc_free_port());
-	write_text("t.json", topo);
+	test_write_file("t.json", topo);
 	run_expect(argv, 0);
 	text = test_read_file("run.log", &len);
 	ASSERT_MSG(strstr(text, "[deploy] proxy1: /tmp/sipstone-"), "%s",
