@@ -454,6 +454,7 @@ int chreg_alloc(struct chreg **rp, struct ev *ev, const struct chreg_cfg *cfg,
 		chreg_done_h *done_h, void *arg)
 {
 	struct sip_tp_opts topts;
+	struct sip_txn_cfg tcfg;
 	struct chreg *r;
 	uint32_t i;
 	int err;
@@ -485,7 +486,9 @@ int chreg_alloc(struct chreg **rp, struct ev *ev, const struct chreg_cfg *cfg,
 	err = sip_tp_alloc(&r->tp, ev, &topts, on_recv, r);
 	if (err)
 		goto out;
-	err = sip_txn_layer_alloc(&r->txl, ev, NULL, tx_send, NULL, r);
+	memset(&tcfg, 0, sizeof(tcfg));
+	tcfg.timer_b_ms = cfg->timeout_ms ? cfg->timeout_ms : 4000;
+	err = sip_txn_layer_alloc(&r->txl, ev, &tcfg, tx_send, NULL, r);
 	if (err)
 		goto out;
 	if (cfg->server.proto == SIP_TP_UDP) {

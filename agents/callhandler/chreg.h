@@ -45,15 +45,21 @@ int chreg_users_name(const struct chreg_users *u, uint32_t i, char *out,
 
 struct chreg_cfg {
 	struct chreg_users users;
-	const char *domain;	       /* To/From/Request-URI host */
-	struct sip_tp_addr server;     /* where REGISTERs go */
-	const char *server_name;       /* TLS name (may be NULL) */
-	struct sip_tp_addr contact;    /* the listener users are reached on */
-	const char *password;	       /* NULL: no auth (a 401 fails) */
-	unsigned expires;	       /* asked for, s [3600] */
-	unsigned rate;		       /* REGISTERs per second [1000] */
-	unsigned retries;	       /* after the first attempt [3] */
-	unsigned retry_ms;	       /* between attempts [1000] */
+	const char *domain;	    /* To/From/Request-URI host */
+	struct sip_tp_addr server;  /* where REGISTERs go */
+	const char *server_name;    /* TLS name (may be NULL) */
+	struct sip_tp_addr contact; /* the listener users are reached on */
+	const char *password;	    /* NULL: no auth (a 401 fails) */
+	unsigned expires;	    /* asked for, s [3600] */
+	unsigned rate;		    /* REGISTERs per second [1000] */
+	unsigned retries;	    /* after the first attempt [3] */
+	unsigned retry_ms;	    /* between attempts [1000] */
+	/*
+	 * Timer F of each REGISTER, ms [4000].  Also what a refused or
+	 * failed TCP/TLS connection costs: the transport closes it
+	 * without telling the transaction, which then waits for this.
+	 */
+	unsigned timeout_ms;
 	struct sip_tp_tls *tls_client; /* for a tls: server */
 };
 

@@ -206,6 +206,7 @@ enum {
 	OPT_EXPIRES,
 	OPT_REG_RATE,
 	OPT_REG_RETRIES,
+	OPT_REG_TIMEOUT,
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
 	OPT_TLS_CA,
@@ -228,6 +229,7 @@ static const struct option longopts[] = {
 	{"expires", required_argument, NULL, OPT_EXPIRES},
 	{"reg-rate", required_argument, NULL, OPT_REG_RATE},
 	{"reg-retries", required_argument, NULL, OPT_REG_RETRIES},
+	{"reg-timeout-ms", required_argument, NULL, OPT_REG_TIMEOUT},
 	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
 	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
 	{"tls-ca", required_argument, NULL, OPT_TLS_CA},
@@ -261,6 +263,7 @@ int main(int argc, char **argv)
 	rcfg.rate = 1000;
 	rcfg.retries = 3;
 	rcfg.retry_ms = 1000;
+	rcfg.timeout_ms = 4000;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	ucfg.threads = ncpu > 0 && ncpu <= UAS_MAX_THREADS ? (unsigned)ncpu
 							   : 1;
@@ -335,6 +338,12 @@ int main(int argc, char **argv)
 		case OPT_REG_RETRIES:
 			if (num(optarg, 100, &rcfg.retries))
 				return bad("--reg-retries: 0..100: %s",
+					   optarg);
+			break;
+		case OPT_REG_TIMEOUT:
+			if (num(optarg, 600000, &rcfg.timeout_ms) ||
+			    rcfg.timeout_ms < 100)
+				return bad("--reg-timeout-ms: 100..600000: %s",
 					   optarg);
 			break;
 		case OPT_TLS_CERT:

@@ -82,16 +82,17 @@ struct uas {
 
 uint16_t uas_fail_next(struct uas_fail *f, unsigned bp_486, unsigned bp_503)
 {
-	/* Each ratio accumulates on its own, so 10 % and 5 % give
-	 * exactly 10 and 5 of every 100 INVITEs. */
-	f->acc_503 += bp_503;
-	if (f->acc_503 >= 10000) {
-		f->acc_503 -= 10000;
+	/* After n INVITEs, floor(n * bp / 10000) of each kind are owed;
+	 * a call owed by both goes to 503 and the 486 follows on the next
+	 * INVITE, so each count stays within one of its exact ratio. */
+	uint64_t n = ++f->n;
+
+	if (n * bp_503 / 10000 > f->given_503) {
+		f->given_503++;
 		return 503;
 	}
-	f->acc_486 += bp_486;
-	if (f->acc_486 >= 10000) {
-		f->acc_486 -= 10000;
+	if (n * bp_486 / 10000 > f->given_486) {
+		f->given_486++;
 		return 486;
 	}
 	return 0;

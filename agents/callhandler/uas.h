@@ -106,13 +106,16 @@ unsigned uas_listen_count(const struct uas *u);
 const struct sip_tp_addr *uas_listen_addr(const struct uas *u, unsigned i);
 
 /*
- * The failure injection decision for one INVITE: an error accumulator
- * per worker makes the ratios exact over any run, not just on average.
- * Returns 503, 486 or 0 (answer normally).
+ * The failure injection decision for one INVITE, per worker: after n
+ * INVITEs each kind has been answered floor(n * bp / 10000) times, or
+ * (when both fell due on one INVITE) one less until the next, so the
+ * ratios hold over any run, not just on average.  Returns 503, 486 or 0
+ * (answer normally).  Zero the struct to start.
  */
 struct uas_fail {
-	uint32_t acc_486;
-	uint32_t acc_503;
+	uint64_t n;
+	uint64_t given_486;
+	uint64_t given_503;
 };
 uint16_t uas_fail_next(struct uas_fail *f, unsigned bp_486, unsigned bp_503);
 
