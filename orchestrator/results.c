@@ -606,6 +606,9 @@ int res_report_html(const struct res_run *run, FILE *f)
 		for (size_t k = 0; k < np; k++) {
 			double *yk = y + (k + 1) * (n + 1);
 
+			/* First-stage proxies see every request: no share. */
+			if (n && run->steps[0].proxy[k].share < 0)
+				continue;
 			for (size_t i = 0; i < n; i++)
 				yk[i] = run->steps[i].proxy[k].share < 0
 						? 0
@@ -614,11 +617,14 @@ int res_report_html(const struct res_run *run, FILE *f)
 			s[ns++] = (struct series){run->proxy_names[k], x, yk,
 						  n, false};
 		}
-		svg_chart(f, "Share of requests per proxy",
-			  "offered rate (/s)", "% of requests", s, ns, 100);
+		if (ns > 1)
+			svg_chart(f, "Share of requests per proxy",
+				  "offered rate (/s)", "% of requests", s, ns,
+				  100);
 	}
 
-	fputs("<h2>Steps</h2>\n<table>\n<tr><th>offered/s</th>"
+	fputs("<h2>Steps</h2>\n<div style=\"overflow-x:auto\"><table>\n"
+	      "<tr><th>offered/s</th>"
 	      "<th>achieved/s</th><th>success %</th><th>TA avg ms</th>"
 	      "<th>p50</th><th>p95</th><th>p99</th><th>max</th>"
 	      "<th>timeouts</th><th>retrans.</th>",
@@ -647,7 +653,7 @@ int res_report_html(const struct res_run *run, FILE *f)
 			st->passed ? "yes" : "no",
 			st->generator_bound ? " (generator bound)" : "");
 	}
-	fputs("</table>\n", f);
+	fputs("</table></div>\n", f);
 	setup_block(run, f);
 	fputs("<p>Files: summary.json, steps.csv, samples.csv, "
 	      "logs/.</p>\n</body></html>\n",
