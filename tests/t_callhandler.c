@@ -524,6 +524,8 @@ static void via_kamailio(const char *proto)
 	/* Calls to a registered user reach us through the registrar
 	 * (over the Contact's transport); an unknown one gets 404. */
 	rc = run_sipp("uac", kport, "A1007", 20, 100, "u1");
+	if (rc != 0 && system("tail -n 30 *errors.log >&2"))
+		fprintf(stderr, "no sipp error log\n");
 	ASSERT_EQ(rc, 0);
 	ASSERT_EQ(sipp_stat("stat.csv", "SuccessfulCall(C)"), 20);
 	rc = run_sipp("uac", kport, "B9999", 1, 10, "u1");
