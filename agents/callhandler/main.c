@@ -15,6 +15,7 @@
 
 #define LOG_MODULE "callhandler"
 #include "chreg.h"
+#include "argcfg.h"
 #include "ctl.h"
 #include "ev.h"
 #include "log.h"
@@ -40,7 +41,9 @@ static void usage(FILE *f)
 		   "         [--ring-ms N] [--threads N] [--fail-486 PCT]\n"
 		   "         [--fail-503 PCT] [--tls-cert F --tls-key F]\n"
 		   "         [--tls-ca F] [--tls-no-verify] [--control]\n"
-		   "         [--log-level err|warn|info|debug]\n");
+		   "         [--log-level err|warn|info|debug]\n"
+		   "       callhandler --config FILE.json [flags...]  (keys "
+		   "are the flags' names)\n");
 }
 
 static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -267,6 +270,18 @@ int main(int argc, char **argv)
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	ucfg.threads = ncpu > 0 && ncpu <= UAS_MAX_THREADS ? (unsigned)ncpu
 							   : 1;
+	{
+		char why[600];
+		int xargc;
+		char **xargv;
+
+		/* --config FILE.json: its keys are these flags' names. */
+		if (argcfg_expand(argc, argv, &xargc, &xargv, why,
+				  sizeof(why)))
+			return bad("%s", why);
+		argc = xargc;
+		argv = xargv; /* kept for the process's life */
+	}
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
