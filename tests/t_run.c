@@ -98,16 +98,20 @@ TEST_TIMEOUT(run_deploy_only_locally_leaves_nothing_behind, 60)
 		 "\"port\": %u},\n"
 		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"proxy1\", "
 		 "\"listen\": [\"udp:%u\"], \"auth\": \"register\"}],\n"
+		 " \"callhandlers\": [{\"name\": \"ch1\", \"host\": "
+		 "\"handler1\", \"listen\": [\"udp:%u\"]}],\n"
 		 " \"loaders\": [{\"name\": \"ld1\", \"host\": "
 		 "\"loader1\"}],\n"
 		 " \"experiment\": {\"auth\": true, \"users\": {\"count\": "
 		 "2000}}}\n",
-		 proc_free_port(), proc_free_port());
+		 proc_free_port(), proc_free_port(), proc_free_port());
 	test_write_file("t.json", topo);
 	run_expect(argv, 0);
 	text = test_read_file("run.log", &len);
 	ASSERT(strstr(text, "2000 users"));
 	ASSERT(strstr(text, "[start] sf1 (proxy-stateful) on proxy1 ready"));
+	/* 2000 users registered with digest auth through the proxy. */
+	ASSERT(strstr(text, "[start] ch1 registered its users"));
 	ASSERT(strstr(text, "[db] dropped sipstone_"));
 	ASSERT(strstr(text, "[db] managed server stopped"));
 	free(text);
@@ -116,7 +120,7 @@ TEST_TIMEOUT(run_deploy_only_locally_leaves_nothing_behind, 60)
 	ASSERT_STR(run.status, "complete");
 	ASSERT(strstr(run.reason, "deploy-only"));
 	ASSERT(json_is_object(json_object_get(run.setup, "topology")));
-	ASSERT_EQ(json_array_size(json_object_get(run.setup, "hosts")), 3);
+	ASSERT_EQ(json_array_size(json_object_get(run.setup, "hosts")), 4);
 	res_run_clear(&run);
 	/* The proxy loaded the users from the per-run database. */
 	{
