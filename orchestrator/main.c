@@ -319,11 +319,18 @@ static void on_signal(int sig)
 	interrupted = 1;
 }
 
-/* The checkout this binary belongs to: <root>/bin/orchestrator. */
+/*
+ * The programs next to this one (bin_dir) and the checkout they belong
+ * to: the nearest directory above holding proxy-stateful/schema.sql
+ * (bin/ for a release build, build/san/bin/ for a sanitizer build), or
+ * $SIPSTONE_ROOT.
+ */
 static void find_root(char *bin, size_t bsize, char *root, size_t rsize)
 {
-	char exe[900];
+	char exe[900], probe[1000];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	const char *env = getenv("SIPSTONE_ROOT");
+	struct stat st;
 	char *slash;
 
 	if (n <= 0)
@@ -334,10 +341,21 @@ static void find_root(char *bin, size_t bsize, char *root, size_t rsize)
 	if (slash)
 		*slash = '\0';
 	snprintf(bin, bsize, "%s", exe);
-	slash = strrchr(exe, '/');
-	if (slash)
-		*slash = '\0';
 	snprintf(root, rsize, "%s", exe);
+	for (int up = 0; up < 4; up++) {
+		slash = strrchr(exe, '/');
+		if (!slash)
+			break;
+		*slash = '\0';
+		snprintf(probe, sizeof(probe), "%s/proxy-stateful/schema.sql",
+			 exe);
+		if (stat(probe, &st) == 0) {
+			snprintf(root, rsize, "%s", exe);
+			break;
+		}
+	}
+	if (env && env[0])
+		snprintf(root, rsize, "%s", env);
 }
 
 static int cmd_run(int argc, char **argv)
