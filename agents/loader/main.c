@@ -28,7 +28,8 @@ struct app {
 	struct loadgen *lg;
 	struct ev *ev;
 	struct ctl *ctl;
-	struct ev_timer sec;
+	struct ev_timer sec, end;
+	uint64_t tick_k;
 	double duration;
 	bool control, json;
 	FILE *csv;
@@ -106,6 +107,34 @@ static void ctx_of(struct app *a, struct loadout_ctx *x, double secs,
 	x->cumulative = cumulative;
 }
 
+/*
+ * Timers fire at absolute times from t0 (the loop's clock may lag the
+ * real one before its first iteration: a relative delay would fire
+ * early).
+ */
+static void timer_at(struct app *a, struct ev_timer *t, uint64_t due,
+		     ev_timer_h *h)
+{
+	uint64_t now = ev_now(a->ev);
+
+	ev_timer_start(a->ev, t, due > now ? due - now : 0, h, a);
+}
+
+static void on_second(void *arg);
+
+static void sec_next(struct app *a)
+{
+	a->tick_k++;
+	timer_at(a, &a->sec, a->t0 + a->tick_k * EV_MS(1000), on_second);
+}
+
+static void on_end(void *arg)
+{
+	struct app *a = arg;
+
+	ev_stop(a->ev);
+}
+
 static void on_second(void *arg)
 {
 	struct app *a = arg;
@@ -113,7 +142,7 @@ static void on_second(void *arg)
 	struct loadout_ctx x;
 	double t = secs_since(a->t0);
 
-	ev_timer_start(a->ev, &a->sec, EV_MS(1000), on_second, a);
+	sec_next(a);
 	if (!a->lg || !loadgen_started(a->lg))
 		return;
 	if (procstat_read(0, false, &ps))
@@ -142,8 +171,6 @@ static void on_second(void *arg)
 			a->last_bound ? " BOUND" : "");
 	a->prev = a->cur;
 	a->ps_prev = ps;
-	if (!a->control && a->duration > 0 && t >= a->duration - 1e-3)
-		ev_stop(a->ev);
 }
 
 static void on_signal(int signo, void *arg)
@@ -201,6 +228,8 @@ static int cmd_start(struct ctl *ctl, json_t *args, json_t **result,
 	step_begin(a);
 	a->step = 0;
 	a->t0 = ev_monotonic_ns();
+	a->tick_k = 0;
+	sec_next(a);
 	loadgen_snapshot(a->lg, &a->prev);
 	procstat_read(0, false, &a->ps_prev);
 	err = loadgen_start(a->lg, rate);
@@ -546,6 +575,7 @@ int main(int argc, char **argv)
 	}
 	a->tty = isatty(STDERR_FILENO);
 	ev_timer_init(&a->sec);
+	ev_timer_init(&a->end);
 	err = ev_alloc(&a->ev);
 	if (!err) /* block the signals before the threads start */
 		err = ev_signal(a->ev, sigs, 2, on_signal, a);
@@ -562,7 +592,7 @@ int main(int argc, char **argv)
 	a->ps_prev = a->ps0;
 	loadgen_snapshot(a->lg, &a->prev);
 	a->t0 = ev_monotonic_ns();
-	ev_timer_start(a->ev, &a->sec, EV_MS(1000), on_second, a);
+	sec_next(a);
 	if (a->control) {
 		struct sip_tp_addr l;
 		char s[SIP_TP_ADDR_STRLEN];
@@ -592,6 +622,11 @@ int main(int argc, char **argv)
 		ctl_event(a->ctl, "ready", ready);
 		json_decref(ready);
 	} else {
+		a->t0 = ev_monotonic_ns();
+		a->tick_k = 0;
+		sec_next(a);
+		timer_at(a, &a->end, a->t0 + (uint64_t)(a->duration * 1e9),
+			 on_end);
 		err = loadgen_start(a->lg, a->cfg.rate);
 		if (err) {
 			log_err("start: %s", strerror(err));
@@ -634,8 +669,10 @@ out:
 		fclose(a->csv);
 	a->ctl = obj_deref(a->ctl);
 	loadgen_free(a->lg);
-	if (a->ev)
+	if (a->ev) {
 		ev_timer_cancel(a->ev, &a->sec);
+		ev_timer_cancel(a->ev, &a->end);
+	}
 	a->ev = obj_deref(a->ev);
 	loadgen_passwords_free(&a->cfg);
 	return rc;
