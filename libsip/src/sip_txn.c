@@ -504,25 +504,40 @@ out:
 	return err;
 }
 
+/*
+ * Decodes the request bytes the transaction keeps (the INVITE), which
+ * ACK and CANCEL are built from.  Returns 0 with *reqp (caller frees).
+ */
+static int stored_request(const struct sip_txn *t, struct sip_msg **reqp)
+{
+	struct sip_msg *req;
+	const char *why;
+	uint16_t st;
+	int err;
+
+	req = malloc(sizeof(*req));
+	if (!req)
+		return ENOMEM;
+	err = sip_msg_decode(req, t->out, t->outlen, false);
+	if (!err)
+		err = sip_msg_validate(req, &st, &why);
+	if (err) {
+		free(req);
+		return err;
+	}
+	*reqp = req;
+	return 0;
+}
+
 /* §17.1.1.3: the client transaction ACKs a non-2xx final itself. */
 static void ict_send_ack(struct sip_txn *t, const struct sip_msg *resp)
 {
 	struct sip_msg *req = NULL;
 	struct buf b;
-	uint16_t st;
-	const char *why;
 	int err;
 
 	buf_init(&b, SIP_MSG_MAX_SIZE);
-	req = malloc(sizeof(*req));
-	if (!req) {
-		err = ENOMEM;
-		goto out;
-	}
-	err = sip_msg_decode(req, t->out, t->outlen, false);
-	if (err)
-		goto out;
-	err = sip_msg_validate(req, &st, &why);
+	err = stored_request(t, &req);
 	if (err)
 		goto out;
 	err = sip_build_ack(&b, req, resp);
@@ -560,20 +575,10 @@ static int ict_send_cancel(struct sip_txn *t)
 				 .method = PL("CANCEL")};
 	struct sip_msg *req = NULL;
 	struct buf b;
-	uint16_t st;
-	const char *why;
 	int err;
 
 	buf_init(&b, SIP_MSG_MAX_SIZE);
-	req = malloc(sizeof(*req));
-	if (!req) {
-		err = ENOMEM;
-		goto out;
-	}
-	err = sip_msg_decode(req, t->out, t->outlen, false);
-	if (err)
-		goto out;
-	err = sip_msg_validate(req, &st, &why);
+	err = stored_request(t, &req);
 	if (err)
 		goto out;
 	err = sip_build_cancel(&b, req);

@@ -575,16 +575,18 @@ static bool special_param(const struct pl *name)
 	       NAME_IS(name, "transport");
 }
 
-static bool uparam_find(const struct pl *params, const struct pl *name,
-			struct pl *value)
+typedef int(uiter_h)(const char **pp, const char *end, struct uparam *u);
+
+static bool ufind(uiter_h *next, const struct pl *list, const struct pl *name,
+		  struct pl *value)
 {
-	const char *p = params->p, *end;
+	const char *p = list->p, *end;
 	struct uparam up;
 
 	if (!p)
 		return false;
-	end = p + params->l;
-	while (uparam_next(&p, end, &up) == 0) {
+	end = p + list->l;
+	while (next(&p, end, &up) == 0) {
 		if (esc_eq(&up.name, name, true)) {
 			*value = up.value;
 			return true;
@@ -593,9 +595,15 @@ static bool uparam_find(const struct pl *params, const struct pl *name,
 	return false;
 }
 
-/* Every param of a that b also has matches; special ones must exist. */
-static bool params_sub(const struct pl *a, const struct pl *b)
+/*
+ * §19.1.4: every element of a that b also has matches.  A URI param
+ * that b lacks is ignored unless it is one of the special ones; a
+ * header must be in both.  Param values compare without case, header
+ * values with.  A repeated element: its first occurrence counts.
+ */
+static bool usub(bool params, const struct pl *a, const struct pl *b)
 {
+	uiter_h *next = params ? uparam_next : uheader_next;
 	const char *p = a->p, *end;
 	struct uparam up;
 	struct pl v;
@@ -603,53 +611,15 @@ static bool params_sub(const struct pl *a, const struct pl *b)
 	if (!p)
 		return true;
 	end = p + a->l;
-	while (uparam_next(&p, end, &up) == 0) {
-		/* a repeated param: its first occurrence counts */
-		if (uparam_find(a, &up.name, &v) && v.p != up.value.p)
+	while (next(&p, end, &up) == 0) {
+		if (ufind(next, a, &up.name, &v) && v.p != up.value.p)
 			continue;
-		if (!uparam_find(b, &up.name, &v)) {
-			if (special_param(&up.name))
+		if (!ufind(next, b, &up.name, &v)) {
+			if (!params || special_param(&up.name))
 				return false;
 			continue;
 		}
-		if (!esc_eq(&up.value, &v, true))
-			return false;
-	}
-	return true;
-}
-
-static bool uheader_find(const struct pl *headers, const struct pl *name,
-			 struct pl *value)
-{
-	const char *p = headers->p, *end;
-	struct uparam up;
-
-	if (!p)
-		return false;
-	end = p + headers->l;
-	while (uheader_next(&p, end, &up) == 0) {
-		if (esc_eq(&up.name, name, true)) {
-			*value = up.value;
-			return true;
-		}
-	}
-	return false;
-}
-
-static bool headers_sub(const struct pl *a, const struct pl *b)
-{
-	const char *p = a->p, *end;
-	struct uparam up;
-	struct pl v;
-
-	if (!p)
-		return true;
-	end = p + a->l;
-	while (uheader_next(&p, end, &up) == 0) {
-		if (uheader_find(a, &up.name, &v) && v.p != up.value.p)
-			continue;
-		if (!uheader_find(b, &up.name, &v) ||
-		    !esc_eq(&up.value, &v, false))
+		if (!esc_eq(&up.value, &v, params))
 			return false;
 	}
 	return true;
@@ -671,9 +641,9 @@ bool sip_uri_equal(const struct sip_uri *a, const struct sip_uri *b)
 		return false;
 	if (a->has_port != b->has_port || a->port != b->port)
 		return false;
-	if (!params_sub(&a->params, &b->params) ||
-	    !params_sub(&b->params, &a->params))
+	if (!usub(true, &a->params, &b->params) ||
+	    !usub(true, &b->params, &a->params))
 		return false;
-	return headers_sub(&a->headers, &b->headers) &&
-	       headers_sub(&b->headers, &a->headers);
+	return usub(false, &a->headers, &b->headers) &&
+	       usub(false, &b->headers, &a->headers);
 }

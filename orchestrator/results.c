@@ -1,0 +1,837 @@
+#include "results.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+void res_run_clear(struct res_run *run)
+{
+	free(run->steps);
+	free(run->samples);
+	json_decref(run->setup);
+	run->steps = NULL;
+	run->samples = NULL;
+	run->setup = NULL;
+	run->nsteps = run->nsamples = 0;
+}
+
+double res_capacity(const struct res_run *run)
+{
+	double best = 0;
+
+	for (size_t i = 0; i < run->nsteps; i++)
+		if (run->steps[i].passed && run->steps[i].offered > best)
+			best = run->steps[i].offered;
+	return best;
+}
+
+double res_knee(const struct res_run *run)
+{
+	for (size_t i = 0; i < run->nsteps; i++) {
+		const struct res_step *s = &run->steps[i];
+
+		if (s->offered > 0 && s->achieved < 0.95 * s->offered)
+			return i ? run->steps[i - 1].offered : s->offered;
+	}
+	return 0;
+}
+
+/* ---- summary.json ---------------------------------------------------- */
+
+/* A figure that may be absent (< 0) is null in JSON. */
+static json_t *opt_real(double v)
+{
+	return v < 0 || isnan(v) ? json_null() : json_real(v);
+}
+
+static json_t *proxies_json(const struct res_run *run,
+			    const struct res_proxy *p)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < run->nproxies; i++)
+		json_array_append_new(
+			arr, json_pack("{s:s,s:f,s:f,s:o}", "name",
+				       run->proxy_names[i], "cpu", p[i].cpu,
+				       "rss_mb", p[i].rss_mb, "share",
+				       opt_real(p[i].share)));
+	return arr;
+}
+
+static json_t *step_json(const struct res_run *run, const struct res_step *s)
+{
+	json_t *j = json_pack(
+		"{s:i,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:f,s:f,"
+		"s:b,s:b}",
+		"index", (int)s->index, "offered", s->offered, "achieved",
+		s->achieved, "attempts", (json_int_t)s->attempts, "successes",
+		(json_int_t)s->successes, "failures", (json_int_t)s->failures,
+		"timeouts", (json_int_t)s->timeouts, "retransmissions",
+		(json_int_t)s->retransmissions, "success_pct", s->success_pct,
+		"ta_avg_ms", s->ta_avg_ms, "p50_ms", s->p50_ms, "p90_ms",
+		s->p90_ms, "p95_ms", s->p95_ms, "p99_ms", s->p99_ms, "max_ms",
+		s->max_ms, "generator_bound", s->generator_bound, "passed",
+		s->passed);
+
+	if (!j)
+		return NULL;
+	json_object_set_new(j, "rrd_ms", opt_real(s->rrd_ms));
+	json_object_set_new(j, "ira_pct", opt_real(s->ira_pct));
+	json_object_set_new(j, "srd_ms", opt_real(s->srd_ms));
+	json_object_set_new(j, "sdd_ms", opt_real(s->sdd_ms));
+	json_object_set_new(j, "ser_pct", opt_real(s->ser_pct));
+	json_object_set_new(j, "seer_pct", opt_real(s->seer_pct));
+	json_object_set_new(j, "isa_pct", opt_real(s->isa_pct));
+	json_object_set_new(j, "scr_pct", opt_real(s->scr_pct));
+	json_object_set_new(j, "proxies", proxies_json(run, s->proxy));
+	return j;
+}
+
+static json_t *sample_json(const struct res_run *run,
+			   const struct res_sample *s)
+{
+	json_t *j = json_pack("{s:f,s:i,s:f,s:f,s:f,s:f}", "t_s", s->t_s,
+			      "step", (int)s->step, "offered", s->offered,
+			      "achieved", s->achieved, "success_pct",
+			      s->success_pct, "p95_ms", s->p95_ms);
+
+	if (j)
+		json_object_set_new(j, "proxies", proxies_json(run, s->proxy));
+	return j;
+}
+
+static json_t *run_json(const struct res_run *run)
+{
+	json_t *j, *steps = json_array(), *samples = json_array(),
+		   *names = json_array();
+
+	for (size_t i = 0; i < run->nsteps; i++)
+		json_array_append_new(steps, step_json(run, &run->steps[i]));
+	for (size_t i = 0; i < run->nsamples; i++)
+		json_array_append_new(samples,
+				      sample_json(run, &run->samples[i]));
+	for (size_t i = 0; i < run->nproxies; i++)
+		json_array_append_new(names, json_string(run->proxy_names[i]));
+	j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:f,s:i,s:f,s:f,s:f,s:o,"
+		      "s:o,s:o,s:o}",
+		      "id", run->id, "topology", run->topology, "test",
+		      run->test, "transport", run->transport, "status",
+		      run->status, "reason", run->reason, "started",
+		      run->started, "success_threshold_pct",
+		      run->success_threshold_pct, "ta_limit_ms",
+		      (int)run->ta_limit_ms, "capacity", res_capacity(run),
+		      "knee", res_knee(run), "baseline", run->baseline,
+		      "rfc7502_rate", opt_real(run->rfc7502_rate), "proxies",
+		      names, "steps", steps, "samples", samples);
+	if (j && run->setup)
+		json_object_set(j, "setup", run->setup);
+	return j;
+}
+
+static double num(json_t *obj, const char *key, double dflt)
+{
+	json_t *v = json_object_get(obj, key);
+
+	return json_is_number(v) ? json_number_value(v) : dflt;
+}
+
+static void str(json_t *obj, const char *key, char *out, size_t size)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+
+	snprintf(out, size, "%s", s ? s : "");
+}
+
+static void proxies_from(json_t *arr, size_t n, struct res_proxy *p)
+{
+	for (size_t i = 0; i < n; i++) {
+		json_t *o = json_array_get(arr, i);
+
+		p[i].cpu = num(o, "cpu", 0);
+		p[i].rss_mb = num(o, "rss_mb", 0);
+		p[i].share = num(o, "share", -1);
+	}
+}
+
+int res_load(struct res_run *run, const char *dir, char *why, size_t whysz)
+{
+	json_t *j, *steps, *samples, *names;
+	json_error_t jerr;
+	char path[1024];
+	size_t i;
+
+	memset(run, 0, sizeof(*run));
+	snprintf(path, sizeof(path), "%s/summary.json", dir);
+	j = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!j) {
+		struct stat st;
+
+		snprintf(why, whysz, "%s:%d:%d: %s", path, jerr.line,
+			 jerr.column, jerr.text);
+		return stat(path, &st) == 0 ? EBADMSG : ENOENT;
+	}
+	steps = json_object_get(j, "steps");
+	samples = json_object_get(j, "samples");
+	names = json_object_get(j, "proxies");
+	if (!json_is_array(steps) || !json_is_array(samples) ||
+	    !json_is_array(names) ||
+	    json_array_size(names) > RES_MAX_PROXIES) {
+		snprintf(why, whysz,
+			 "%s: not a result summary (steps, samples, proxies)",
+			 path);
+		json_decref(j);
+		return EBADMSG;
+	}
+	str(j, "id", run->id, sizeof(run->id));
+	str(j, "topology", run->topology, sizeof(run->topology));
+	str(j, "test", run->test, sizeof(run->test));
+	str(j, "transport", run->transport, sizeof(run->transport));
+	str(j, "status", run->status, sizeof(run->status));
+	str(j, "reason", run->reason, sizeof(run->reason));
+	str(j, "started", run->started, sizeof(run->started));
+	run->success_threshold_pct = num(j, "success_threshold_pct", 50);
+	run->ta_limit_ms = (unsigned)num(j, "ta_limit_ms", 1000);
+	run->baseline = num(j, "baseline", 0);
+	run->rfc7502_rate = num(j, "rfc7502_rate", -1);
+	run->nproxies = json_array_size(names);
+	for (i = 0; i < run->nproxies; i++)
+		snprintf(run->proxy_names[i], RES_NAME_MAX, "%s",
+			 json_string_value(json_array_get(names, i))
+				 ? json_string_value(json_array_get(names, i))
+				 : "?");
+	run->steps = calloc(json_array_size(steps) + 1, sizeof(*run->steps));
+	run->samples =
+		calloc(json_array_size(samples) + 1, sizeof(*run->samples));
+	if (!run->steps || !run->samples) {
+		json_decref(j);
+		res_run_clear(run);
+		return ENOMEM;
+	}
+	for (i = 0; i < json_array_size(steps); i++) {
+		json_t *o = json_array_get(steps, i);
+		struct res_step *s = &run->steps[run->nsteps++];
+
+		s->index = (unsigned)num(o, "index", (double)i);
+		s->offered = num(o, "offered", 0);
+		s->achieved = num(o, "achieved", 0);
+		s->attempts = (uint64_t)num(o, "attempts", 0);
+		s->successes = (uint64_t)num(o, "successes", 0);
+		s->failures = (uint64_t)num(o, "failures", 0);
+		s->timeouts = (uint64_t)num(o, "timeouts", 0);
+		s->retransmissions = (uint64_t)num(o, "retransmissions", 0);
+		s->success_pct = num(o, "success_pct", 0);
+		s->ta_avg_ms = num(o, "ta_avg_ms", 0);
+		s->p50_ms = num(o, "p50_ms", 0);
+		s->p90_ms = num(o, "p90_ms", 0);
+		s->p95_ms = num(o, "p95_ms", 0);
+		s->p99_ms = num(o, "p99_ms", 0);
+		s->max_ms = num(o, "max_ms", 0);
+		s->rrd_ms = num(o, "rrd_ms", -1);
+		s->ira_pct = num(o, "ira_pct", -1);
+		s->srd_ms = num(o, "srd_ms", -1);
+		s->sdd_ms = num(o, "sdd_ms", -1);
+		s->ser_pct = num(o, "ser_pct", -1);
+		s->seer_pct = num(o, "seer_pct", -1);
+		s->isa_pct = num(o, "isa_pct", -1);
+		s->scr_pct = num(o, "scr_pct", -1);
+		s->generator_bound = json_is_true(json_object_get(o, "generato"
+								     "r_"
+								     "bound"));
+		s->passed = json_is_true(json_object_get(o, "passed"));
+		proxies_from(json_object_get(o, "proxies"), run->nproxies,
+			     s->proxy);
+	}
+	for (i = 0; i < json_array_size(samples); i++) {
+		json_t *o = json_array_get(samples, i);
+		struct res_sample *s = &run->samples[run->nsamples++];
+
+		s->t_s = num(o, "t_s", 0);
+		s->step = (unsigned)num(o, "step", 0);
+		s->offered = num(o, "offered", 0);
+		s->achieved = num(o, "achieved", 0);
+		s->success_pct = num(o, "success_pct", 0);
+		s->p95_ms = num(o, "p95_ms", 0);
+		proxies_from(json_object_get(o, "proxies"), run->nproxies,
+			     s->proxy);
+	}
+	run->setup = json_incref(json_object_get(j, "setup"));
+	json_decref(j);
+	return 0;
+}
+
+/* ---- CSV ---------------------------------------------------------- */
+
+static void csv_opt(FILE *f, double v)
+{
+	if (v >= 0 && !isnan(v))
+		fprintf(f, ",%.3f", v);
+	else
+		fputs(",", f);
+}
+
+static void write_steps_csv(const struct res_run *run, FILE *f)
+{
+	fputs("step,offered,achieved,attempts,successes,failures,timeouts,"
+	      "retransmissions,success_pct,ta_avg_ms,p50_ms,p90_ms,p95_ms,"
+	      "p99_ms,max_ms,rrd_ms,ira_pct,srd_ms,sdd_ms,ser_pct,seer_pct,"
+	      "isa_pct,scr_pct,generator_bound,passed",
+	      f);
+	for (size_t i = 0; i < run->nproxies; i++)
+		fprintf(f, ",%s_cpu_pct,%s_rss_mb,%s_share_pct",
+			run->proxy_names[i], run->proxy_names[i],
+			run->proxy_names[i]);
+	fputc('\n', f);
+	for (size_t i = 0; i < run->nsteps; i++) {
+		const struct res_step *s = &run->steps[i];
+
+		fprintf(f,
+			"%u,%.1f,%.1f,%llu,%llu,%llu,%llu,%llu,%.3f,%.3f,%.3f,"
+			"%.3f,%.3f,%.3f,%.3f",
+			s->index, s->offered, s->achieved,
+			(unsigned long long)s->attempts,
+			(unsigned long long)s->successes,
+			(unsigned long long)s->failures,
+			(unsigned long long)s->timeouts,
+			(unsigned long long)s->retransmissions, s->success_pct,
+			s->ta_avg_ms, s->p50_ms, s->p90_ms, s->p95_ms,
+			s->p99_ms, s->max_ms);
+		csv_opt(f, s->rrd_ms);
+		csv_opt(f, s->ira_pct);
+		csv_opt(f, s->srd_ms);
+		csv_opt(f, s->sdd_ms);
+		csv_opt(f, s->ser_pct);
+		csv_opt(f, s->seer_pct);
+		csv_opt(f, s->isa_pct);
+		csv_opt(f, s->scr_pct);
+		fprintf(f, ",%d,%d", s->generator_bound, s->passed);
+		for (size_t k = 0; k < run->nproxies; k++) {
+			fprintf(f, ",%.1f,%.1f", s->proxy[k].cpu * 100,
+				s->proxy[k].rss_mb);
+			csv_opt(f, s->proxy[k].share < 0
+					   ? -1
+					   : s->proxy[k].share * 100);
+		}
+		fputc('\n', f);
+	}
+}
+
+static void write_samples_csv(const struct res_run *run, FILE *f)
+{
+	fputs("t_s,step,offered,achieved,success_pct,p95_ms", f);
+	for (size_t i = 0; i < run->nproxies; i++)
+		fprintf(f, ",%s_cpu_pct,%s_rss_mb", run->proxy_names[i],
+			run->proxy_names[i]);
+	fputc('\n', f);
+	for (size_t i = 0; i < run->nsamples; i++) {
+		const struct res_sample *s = &run->samples[i];
+
+		fprintf(f, "%.1f,%u,%.1f,%.1f,%.3f,%.3f", s->t_s, s->step,
+			s->offered, s->achieved, s->success_pct, s->p95_ms);
+		for (size_t k = 0; k < run->nproxies; k++)
+			fprintf(f, ",%.1f,%.1f", s->proxy[k].cpu * 100,
+				s->proxy[k].rss_mb);
+		fputc('\n', f);
+	}
+}
+
+/* ---- HTML and SVG ------------------------------------------------- */
+
+static void html_text(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '&':
+			fputs("&amp;", f);
+			break;
+		case '<':
+			fputs("&lt;", f);
+			break;
+		case '>':
+			fputs("&gt;", f);
+			break;
+		case '"':
+			fputs("&quot;", f);
+			break;
+		default:
+			fputc(*s, f);
+		}
+	}
+}
+
+struct series {
+	const char *name;
+	const double *x, *y;
+	size_t n;
+	bool dashed;
+};
+
+static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c",
+				      "#ff7f0e", "#9467bd", "#8c564b",
+				      "#e377c2", "#17becf"};
+
+/* A round number >= v for an axis maximum. */
+static double nice_max(double v)
+{
+	double p = 1;
+
+	if (v <= 0)
+		return 1;
+	while (p * 10 <= v)
+		p *= 10;
+	while (p > v * 10)
+		p /= 10;
+	for (int k = 1; k <= 10; k++)
+		if (p * k >= v)
+			return p * k;
+	return v;
+}
+
+static void svg_chart(FILE *f, const char *title, const char *xlabel,
+		      const char *ylabel, const struct series *s, size_t ns,
+		      double ymax_fixed)
+{
+	const double w = 640, h = 300, l = 64, r = 150, t = 30, b = 44;
+	double xmax = 0, ymax = ymax_fixed;
+
+	for (size_t i = 0; i < ns; i++)
+		for (size_t k = 0; k < s[i].n; k++) {
+			if (s[i].x[k] > xmax)
+				xmax = s[i].x[k];
+			if (!ymax_fixed && s[i].y[k] > ymax)
+				ymax = s[i].y[k];
+		}
+	xmax = nice_max(xmax);
+	if (!ymax_fixed)
+		ymax = nice_max(ymax);
+	fprintf(f,
+		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
+		"height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" role=\"img\">\n"
+		"<title>",
+		w, h, w, h);
+	html_text(f, title);
+	fprintf(f,
+		"</title>\n<text x=\"%.0f\" y=\"18\" font-size=\"14\" "
+		"font-weight=\"bold\">",
+		l);
+	html_text(f, title);
+	fputs("</text>\n", f);
+	for (int g = 0; g <= 5; g++) {
+		double y = t + (h - t - b) * (1 - g / 5.0);
+		double x = l + (w - l - r) * g / 5.0;
+
+		fprintf(f,
+			"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
+			"y2=\"%.1f\" "
+			"stroke=\"#ddd\"/>\n<text x=\"%.1f\" y=\"%.1f\" "
+			"font-size=\"10\" text-anchor=\"end\">%g</text>\n"
+			"<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" "
+			"text-anchor=\"middle\">%g</text>\n",
+			l, y, w - r, y, l - 4, y + 3, ymax * g / 5, x,
+			h - b + 14, xmax * g / 5);
+	}
+	fprintf(f,
+		"<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" "
+		"text-anchor=\"middle\">",
+		l + (w - l - r) / 2, h - 8);
+	html_text(f, xlabel);
+	fprintf(f,
+		"</text>\n<text x=\"14\" y=\"%.1f\" font-size=\"11\" "
+		"text-anchor=\"middle\" transform=\"rotate(-90 14 %.1f)\">",
+		t + (h - t - b) / 2, t + (h - t - b) / 2);
+	html_text(f, ylabel);
+	fputs("</text>\n", f);
+	for (size_t i = 0; i < ns; i++) {
+		const char *color = palette[i % 8];
+
+		if (s[i].n) {
+			fprintf(f,
+				"<polyline fill=\"none\" stroke=\"%s\" "
+				"stroke-width=\"2\"%s points=\"",
+				color,
+				s[i].dashed ? " stroke-dasharray=\"5,3\""
+					    : "");
+			for (size_t k = 0; k < s[i].n; k++) {
+				double y = s[i].y[k] > ymax ? ymax : s[i].y[k];
+
+				fprintf(f, "%.1f,%.1f ",
+					l + (w - l - r) * s[i].x[k] / xmax,
+					t + (h - t - b) * (1 - y / ymax));
+			}
+			fputs("\"/>\n", f);
+		}
+		fprintf(f,
+			"<rect x=\"%.1f\" y=\"%.1f\" width=\"12\" "
+			"height=\"3\" "
+			"fill=\"%s\"/>\n<text x=\"%.1f\" y=\"%.1f\" "
+			"font-size=\"11\">",
+			w - r + 10, t + 14.0 * (double)i + 2, color,
+			w - r + 26, t + 14.0 * (double)i + 6);
+		html_text(f, s[i].name);
+		fputs("</text>\n", f);
+	}
+	fputs("</svg>\n", f);
+}
+
+static const char *const css =
+	"<style>body{font-family:sans-serif;margin:2em;max-width:60em}"
+	"table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid "
+	"#bbb;padding:3px 8px;text-align:right}th{background:#eee}"
+	"td.l,th.l{text-align:left}.bad{color:#b00}</style>\n";
+
+static void setup_block(const struct res_run *run, FILE *f)
+{
+	json_t *exp = json_object_get(json_object_get(run->setup, "topology"),
+				      "experiment");
+	const char *key;
+	json_t *v;
+
+	/* RFC 7502 asks every report to say how the test was set up. */
+	fputs("<h2>Setup</h2>\n<table>\n", f);
+	fputs("<tr><th class=l>topology</th><td class=l>", f);
+	html_text(f, run->topology);
+	fputs("</td></tr>\n<tr><th class=l>test</th><td class=l>", f);
+	html_text(f, run->test);
+	fputs("</td></tr>\n<tr><th class=l>transport</th><td class=l>", f);
+	html_text(f, run->transport);
+	fprintf(f,
+		"</td></tr>\n<tr><th class=l>criteria</th><td class=l>success "
+		"&ge; %.1f %%, average turnaround &le; %u ms; failures "
+		"include no final response within Timer B/F (32 "
+		"s)</td></tr>\n",
+		run->success_threshold_pct, run->ta_limit_ms);
+	json_object_foreach(exp, key, v)
+	{
+		char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+
+		fputs("<tr><th class=l>", f);
+		html_text(f, key);
+		fputs("</th><td class=l>", f);
+		html_text(f, text ? text : "");
+		fputs("</td></tr>\n", f);
+		free(text);
+	}
+	fputs("</table>\n", f);
+}
+
+int res_report_html(const struct res_run *run, FILE *f)
+{
+	size_t n = run->nsteps, np = run->nproxies;
+	double *x = calloc(n + 1, sizeof(double));
+	double *y = calloc((n + 1) * (np + 8), sizeof(double));
+	struct series s[RES_MAX_PROXIES + 8];
+	char names[RES_MAX_PROXIES][RES_NAME_MAX + 16];
+	size_t ns = 0;
+
+	if (!x || !y) {
+		free(x);
+		free(y);
+		return ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		x[i] = run->steps[i].offered;
+	fputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+	      "<title>",
+	      f);
+	html_text(f, run->id);
+	fprintf(f, "</title>\n%s</head><body>\n<h1>", css);
+	html_text(f, run->topology);
+	fputs(": ", f);
+	html_text(f, run->test);
+	fputs(" over ", f);
+	html_text(f, run->transport);
+	fputs("</h1>\n<p>Run <code>", f);
+	html_text(f, run->id);
+	fputs("</code>, started ", f);
+	html_text(f, run->started);
+	fputs(" UTC, ", f);
+	fprintf(f, "<b%s>",
+		strcmp(run->status, "complete") ? " class=bad" : "");
+	html_text(f, run->status);
+	fputs("</b>", f);
+	if (run->reason[0]) {
+		fputs(": ", f);
+		html_text(f, run->reason);
+	}
+	fprintf(f,
+		".</p>\n<p><b>Capacity: %.0f/s</b> (the highest step that met "
+		"the criteria); knee %.0f/s; generators alone reached "
+		"%.0f/s",
+		res_capacity(run), res_knee(run), run->baseline);
+	if (run->rfc7502_rate >= 0)
+		fprintf(f, "; RFC 7502 zero-failure rate %.0f/s",
+			run->rfc7502_rate);
+	fputs(".</p>\n", f);
+
+	/* Seed Figures 3-6: success rate and each proxy's CPU. */
+	for (size_t i = 0; i < n; i++)
+		y[i] = run->steps[i].success_pct;
+	s[ns++] = (struct series){"success %", x, y, n, false};
+	for (size_t k = 0; k < np; k++) {
+		double *yk = y + (k + 1) * (n + 1);
+
+		for (size_t i = 0; i < n; i++)
+			yk[i] = run->steps[i].proxy[k].cpu * 100;
+		snprintf(names[k], sizeof(names[k]), "%s CPU %%",
+			 run->proxy_names[k]);
+		s[ns++] = (struct series){names[k], x, yk, n, true};
+	}
+	svg_chart(f, "Success rate and proxy CPU", "offered rate (/s)", "%", s,
+		  ns, 100);
+	/* Latency percentiles. */
+	{
+		double *p[4];
+		static const char *const pn[] = {"p50", "p95", "p99", "max"};
+
+		for (int q = 0; q < 4; q++)
+			p[q] = y + (np + 1 + (size_t)q) * (n + 1);
+		for (size_t i = 0; i < n; i++) {
+			p[0][i] = run->steps[i].p50_ms;
+			p[1][i] = run->steps[i].p95_ms;
+			p[2][i] = run->steps[i].p99_ms;
+			p[3][i] = run->steps[i].max_ms;
+		}
+		ns = 0;
+		for (int q = 0; q < 4; q++)
+			s[ns++] = (struct series){pn[q], x, p[q], n, q == 3};
+		svg_chart(f, "Turnaround time", "offered rate (/s)", "ms", s,
+			  ns, 0);
+	}
+	/* Per-proxy share of requests (load sharing). */
+	if (np > 1) {
+		ns = 0;
+		for (size_t k = 0; k < np; k++) {
+			double *yk = y + (k + 1) * (n + 1);
+
+			/* First-stage proxies see every request: no share. */
+			if (n && run->steps[0].proxy[k].share < 0)
+				continue;
+			for (size_t i = 0; i < n; i++)
+				yk[i] = run->steps[i].proxy[k].share < 0
+						? 0
+						: run->steps[i].proxy[k].share *
+							  100;
+			s[ns++] = (struct series){run->proxy_names[k], x, yk,
+						  n, false};
+		}
+		if (ns > 1)
+			svg_chart(f, "Share of requests per proxy",
+				  "offered rate (/s)", "% of requests", s, ns,
+				  100);
+	}
+
+	fputs("<h2>Steps</h2>\n<div style=\"overflow-x:auto\"><table>\n"
+	      "<tr><th>offered/s</th>"
+	      "<th>achieved/s</th><th>success %</th><th>TA avg ms</th>"
+	      "<th>p50</th><th>p95</th><th>p99</th><th>max</th>"
+	      "<th>timeouts</th><th>retrans.</th>",
+	      f);
+	for (size_t k = 0; k < np; k++) {
+		fputs("<th>", f);
+		html_text(f, run->proxy_names[k]);
+		fputs(" CPU %</th>", f);
+	}
+	fputs("<th>passed</th></tr>\n", f);
+	for (size_t i = 0; i < n; i++) {
+		const struct res_step *st = &run->steps[i];
+
+		fprintf(f,
+			"<tr><td>%.0f</td><td>%.0f</td><td>%.2f</td>"
+			"<td>%.2f</td><td>%.2f</td><td>%.2f</td><td>%.2f</td>"
+			"<td>%.2f</td><td>%llu</td><td>%llu</td>",
+			st->offered, st->achieved, st->success_pct,
+			st->ta_avg_ms, st->p50_ms, st->p95_ms, st->p99_ms,
+			st->max_ms, (unsigned long long)st->timeouts,
+			(unsigned long long)st->retransmissions);
+		for (size_t k = 0; k < np; k++)
+			fprintf(f, "<td>%.1f</td>", st->proxy[k].cpu * 100);
+		fprintf(f, "<td%s>%s%s</td></tr>\n",
+			st->passed ? "" : " class=bad",
+			st->passed ? "yes" : "no",
+			st->generator_bound ? " (generator bound)" : "");
+	}
+	fputs("</table></div>\n", f);
+	setup_block(run, f);
+	fputs("<p>Files: summary.json, steps.csv, samples.csv, "
+	      "logs/.</p>\n</body></html>\n",
+	      f);
+	free(x);
+	free(y);
+	return ferror(f) ? EIO : 0;
+}
+
+void res_compare_table(const struct res_run *const *runs, size_t n, FILE *f)
+{
+	double base = n ? res_capacity(runs[0]) : 0;
+
+	fprintf(f, "%-24s %-10s %-5s %10s %8s %10s  %s\n", "run", "test", "tp",
+		"capacity/s", "ratio", "knee/s", "status");
+	for (size_t i = 0; i < n; i++) {
+		double cap = res_capacity(runs[i]);
+
+		fprintf(f, "%-24.24s %-10s %-5s %10.0f %7.2fx %10.0f  %s\n",
+			runs[i]->topology, runs[i]->test, runs[i]->transport,
+			cap, base > 0 ? cap / base : 0, res_knee(runs[i]),
+			runs[i]->status);
+	}
+}
+
+int res_compare_html(const struct res_run *const *runs, size_t n, FILE *f)
+{
+	struct series s[16] = {0};
+	double *y[16];
+	double base = n ? res_capacity(runs[0]) : 0;
+	size_t ns = 0;
+
+	if (n > 16)
+		n = 16;
+	fprintf(f,
+		"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+		"<title>Comparison</title>\n%s</head><body>\n"
+		"<h1>Comparison of %zu runs</h1>\n",
+		css, n);
+	/* The seed's Figure 7: success rate of every run on one chart. */
+	for (size_t i = 0; i < n; i++) {
+		const struct res_run *r = runs[i];
+		double *x = calloc(r->nsteps + 1, sizeof(double));
+
+		y[i] = calloc(r->nsteps + 1, sizeof(double));
+		if (!x || !y[i]) {
+			free(x);
+			for (size_t k = 0; k <= i; k++)
+				free(y[k]);
+			return ENOMEM;
+		}
+		for (size_t k = 0; k < r->nsteps; k++) {
+			x[k] = r->steps[k].offered;
+			y[i][k] = r->steps[k].success_pct;
+		}
+		s[ns++] = (struct series){r->topology, x, y[i], r->nsteps,
+					  false};
+	}
+	svg_chart(f, "Success rate against offered rate", "offered rate (/s)",
+		  "success %", s, ns, 100);
+	fputs("<table>\n<tr><th class=l>run</th><th class=l>test</th>"
+	      "<th class=l>transport</th><th>capacity/s</th>"
+	      "<th>ratio to the first</th><th>knee/s</th>"
+	      "<th class=l>status</th></tr>\n",
+	      f);
+	for (size_t i = 0; i < n; i++) {
+		double cap = res_capacity(runs[i]);
+
+		fputs("<tr><td class=l>", f);
+		html_text(f, runs[i]->topology);
+		fputs("</td><td class=l>", f);
+		html_text(f, runs[i]->test);
+		fputs("</td><td class=l>", f);
+		html_text(f, runs[i]->transport);
+		fprintf(f,
+			"</td><td>%.0f</td><td>%.2f&times;</td><td>%.0f</td>"
+			"<td class=l>",
+			cap, base > 0 ? cap / base : 0, res_knee(runs[i]));
+		html_text(f, runs[i]->status);
+		fputs("</td></tr>\n", f);
+	}
+	fputs("</table>\n</body></html>\n", f);
+	for (size_t i = 0; i < ns; i++) {
+		free((void *)s[i].x);
+		free(y[i]);
+	}
+	return ferror(f) ? EIO : 0;
+}
+
+/* ---- the bundle ---------------------------------------------------- */
+
+static int write_with(const char *dir, const char *name,
+		      int (*fn)(const struct res_run *, FILE *),
+		      const struct res_run *run)
+{
+	char path[1024];
+	FILE *f;
+	int err;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (!f)
+		return errno;
+	err = fn(run, f);
+	if (fclose(f) != 0 && !err)
+		err = errno;
+	return err;
+}
+
+static int steps_csv(const struct res_run *run, FILE *f)
+{
+	write_steps_csv(run, f);
+	return ferror(f) ? EIO : 0;
+}
+
+static int samples_csv(const struct res_run *run, FILE *f)
+{
+	write_samples_csv(run, f);
+	return ferror(f) ? EIO : 0;
+}
+
+static int summary(const struct res_run *run, FILE *f)
+{
+	json_t *j = run_json(run);
+	int rc;
+
+	if (!j)
+		return ENOMEM;
+	rc = json_dumpf(j, f, JSON_INDENT(1));
+	fputc('\n', f);
+	json_decref(j);
+	return rc ? EIO : 0;
+}
+
+int res_write(const struct res_run *run, const char *dir)
+{
+	int err;
+
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return errno;
+	err = write_with(dir, "summary.json", summary, run);
+	if (!err)
+		err = write_with(dir, "steps.csv", steps_csv, run);
+	if (!err)
+		err = write_with(dir, "samples.csv", samples_csv, run);
+	if (!err)
+		err = write_with(dir, "report.html", res_report_html, run);
+	return err;
+}
+
+int res_pack(const char *dir)
+{
+	char parent[1024], archive[1100];
+	const char *base;
+	pid_t pid;
+	int status;
+
+	snprintf(parent, sizeof(parent), "%s", dir);
+	base = strrchr(parent, '/');
+	if (base) {
+		parent[base - parent] = '\0';
+		base = dir + (base - parent) + 1;
+		if (!parent[0])
+			snprintf(parent, sizeof(parent), "/");
+	} else {
+		snprintf(parent, sizeof(parent), ".");
+		base = dir;
+	}
+	snprintf(archive, sizeof(archive), "%s.tar.gz", dir);
+	pid = fork();
+	if (pid < 0)
+		return errno;
+	if (pid == 0) {
+		execlp("tar", "tar", "-C", parent, "-czf", archive, base,
+		       (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0)
+		return errno;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : EIO;
+}

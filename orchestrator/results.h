@@ -1,0 +1,109 @@
+/*
+ * results.h - a run's figures and its bundle: results/<run-id>/ with
+ * summary.json (everything, the record the other files are made from),
+ * steps.csv (a row per step), samples.csv (a row per second),
+ * report.html (self-contained, SVG charts like the seed's figures and
+ * the RFC 7502 setup block), and results/<run-id>.tar.gz.
+ *
+ * A bundle can be read back (results_load) to rebuild its report or to
+ * compare several runs (the seed's Figure 7: s0p1, s1p2, s2p2 on one
+ * chart, with the scaling ratio).
+ */
+#ifndef SIPSTONE_RESULTS_H
+#define SIPSTONE_RESULTS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define RES_MAX_PROXIES 16
+#define RES_NAME_MAX 64
+
+/* A proxy's figures over one step's steady middle or one second. */
+struct res_proxy {
+	double cpu; /* fraction of one core (1.0 = one core busy) */
+	double rss_mb;
+	double share; /* fraction of the requests it handled, or -1 */
+};
+
+struct res_step {
+	unsigned index;
+	double offered;	 /* requests (or calls) per second asked for */
+	double achieved; /* completed per second */
+	uint64_t attempts, successes, failures, timeouts, retransmissions;
+	double success_pct;
+	double ta_avg_ms; /* turnaround, the seed's criterion */
+	double p50_ms, p90_ms, p95_ms, p99_ms, max_ms;
+	/* RFC 6076; < 0 when the test does not give it */
+	double rrd_ms, ira_pct, srd_ms, sdd_ms, ser_pct, seer_pct, isa_pct,
+		scr_pct;
+	struct res_proxy proxy[RES_MAX_PROXIES];
+	bool generator_bound;
+	bool passed; /* met the success and turnaround criteria */
+};
+
+struct res_sample {
+	double t_s; /* since the first step began */
+	unsigned step;
+	double offered, achieved, success_pct, p95_ms;
+	struct res_proxy proxy[RES_MAX_PROXIES];
+};
+
+struct res_run {
+	char id[128]; /* results/<id>/ */
+	char topology[RES_NAME_MAX];
+	char test[16];
+	char transport[8];
+	char status[16]; /* complete, failed, aborted */
+	char reason[256];
+	char started[32]; /* UTC, ISO 8601 */
+	double success_threshold_pct;
+	unsigned ta_limit_ms;
+	size_t nproxies;
+	char proxy_names[RES_MAX_PROXIES][RES_NAME_MAX];
+	struct res_step *steps;
+	size_t nsteps;
+	struct res_sample *samples;
+	size_t nsamples;
+	double baseline;     /* the generators' reach without the proxies */
+	double rfc7502_rate; /* < 0 when that search did not run */
+	json_t *setup;	     /* topology, experiment, hosts (no secrets) */
+};
+
+/* Frees what the run owns (steps, samples, setup), not the struct. */
+void res_run_clear(struct res_run *run);
+
+/* The highest offered rate of a step that passed, or 0. */
+double res_capacity(const struct res_run *run);
+
+/*
+ * The knee: the offered rate after which achieved throughput stops
+ * following the offered rate (achieved < 95 % of offered), or 0.
+ */
+double res_knee(const struct res_run *run);
+
+/*
+ * Writes the bundle into dir (created): summary.json, steps.csv,
+ * samples.csv, report.html.  Returns 0 or an errno.
+ */
+int res_write(const struct res_run *run, const char *dir);
+
+/* Packs dir into dir.tar.gz (next to it).  Returns 0 or an errno. */
+int res_pack(const char *dir);
+
+/*
+ * Reads a bundle's summary.json.  Returns 0, ENOENT, or EBADMSG with
+ * why saying what is wrong.
+ */
+int res_load(struct res_run *run, const char *dir, char *why, size_t whysz);
+
+/* The report page of one run. */
+int res_report_html(const struct res_run *run, FILE *f);
+
+/* Runs side by side: a text table (for the terminal) and a page. */
+void res_compare_table(const struct res_run *const *runs, size_t n, FILE *f);
+int res_compare_html(const struct res_run *const *runs, size_t n, FILE *f);
+
+#endif

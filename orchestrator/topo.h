@@ -1,0 +1,153 @@
+/*
+ * topo.h - the experiment description: a topology file (which roles run
+ * on which named hosts, with what settings, and the experiment) and an
+ * inventory file (how to reach each named host), so that one topology
+ * runs on the local testbed and on a real cluster alike.
+ * docs/topology.md documents every field.
+ *
+ * Loading never stops at the first mistake: every one is collected with
+ * file:line:column and what was expected.
+ */
+#ifndef SIPSTONE_TOPO_H
+#define SIPSTONE_TOPO_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sip_msg.h"
+
+#define TOPO_NAME_MAX 64
+#define TOPO_MAX_LISTEN 4
+#define TOPO_MAX_NEXT 32
+
+/* Collected messages, each "file:line:column: text". */
+struct topo_errors {
+	char **lines;
+	size_t n;
+};
+
+void topo_errors_free(struct topo_errors *e);
+
+/* Orders the messages by file, line and column. */
+void topo_errors_sort(struct topo_errors *e);
+
+enum topo_role {
+	TOPO_STATEFUL = 0,
+	TOPO_STATELESS,
+	TOPO_CALLHANDLER,
+	TOPO_LOADER,
+	TOPO_ROLE_COUNT
+};
+
+/* "stateful", "stateless", "callhandlers", "loaders": the file's keys. */
+const char *topo_role_key(enum topo_role role);
+
+struct topo_listen {
+	enum sip_transport tp;
+	uint16_t port;
+};
+
+struct topo_node {
+	enum topo_role role;
+	char name[TOPO_NAME_MAX];
+	char host[TOPO_NAME_MAX];
+	char pointer[64]; /* "/stateful/0", for messages about it */
+	struct topo_listen listen[TOPO_MAX_LISTEN];
+	size_t nlisten;
+	unsigned workers; /* workers or threads; 0 = one per core */
+	/* stateful */
+	char db_mode[16];  /* memory, write-through, write-back */
+	char auth[16];	   /* none, register, invite, all */
+	bool record_route; /* stateful and stateless */
+	/* stateless */
+	size_t next[TOPO_MAX_NEXT]; /* indexes of stateful nodes */
+	unsigned next_weight[TOPO_MAX_NEXT];
+	size_t nnext;
+	char hash[16]; /* user, callid, from */
+	unsigned probe_interval_ms;
+	/* callhandler: the proxy it registers through; loader: its server */
+	size_t server;
+	unsigned ring_ms;
+};
+
+struct topo_experiment {
+	char test[16]; /* register, reregister, invite, options */
+	enum sip_transport transport;
+	char connection[16]; /* persistent, per-request */
+	bool auth;
+	bool preload_credentials;
+	char user_prefix[32];
+	unsigned user_first;
+	unsigned user_count;
+	unsigned rate_start, rate_step, rate_final; /* requests or calls/s */
+	unsigned step_s;
+	unsigned warmup_s;
+	unsigned ta_limit_ms;
+	double success_pct; /* a step below this fails */
+	char search[16];    /* ramp, rfc7502 */
+	unsigned hold_ms;   /* invite: 200 -> BYE */
+};
+
+struct topo {
+	char path[256];
+	char name[TOPO_NAME_MAX];
+	char description[256];
+	char domain[128];
+	bool db_managed;
+	char db_host[TOPO_NAME_MAX]; /* empty: no database host named */
+	uint16_t db_port;
+	struct topo_node *nodes;
+	size_t nnodes;
+	struct topo_experiment exp;
+	json_t *json; /* the file as read, for the result bundle */
+};
+
+struct inventory_host {
+	char name[TOPO_NAME_MAX];
+	char address[64];
+	bool local;
+	char ssh_user[64];
+	uint16_t ssh_port;
+	char ssh_key[256];
+	bool ssh_agent;
+	char known_hosts[256];
+};
+
+struct inventory {
+	char path[256];
+	struct inventory_host *hosts;
+	size_t nhosts;
+	char db_admin_user[64];
+	char db_password_env[64];
+	char db_password_file[256];
+	json_t *json;
+};
+
+struct inventory;
+
+/*
+ * Reads and checks a topology file and, when inv is given, its placement
+ * on that inventory (every host known, no two listeners on one address,
+ * transport and port).  Returns 0 with *tp (free with topo_free()),
+ * EBADMSG when there are mistakes (all of them in errs), or an errno
+ * when the file cannot be read (also said in errs).
+ */
+int topo_load(struct topo **tp, const char *path, const struct inventory *inv,
+	      struct topo_errors *errs);
+void topo_free(struct topo *t);
+
+/* The same for an inventory file. */
+int inventory_load(struct inventory **ip, const char *path,
+		   struct topo_errors *errs);
+void inventory_free(struct inventory *inv);
+
+/* The inventory's entry for host name, or NULL. */
+const struct inventory_host *inventory_host(const struct inventory *inv,
+					    const char *name);
+
+/* The node called name, or NULL. */
+const struct topo_node *topo_node(const struct topo *t, const char *name);
+
+#endif

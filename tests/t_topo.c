@@ -1,0 +1,407 @@
+/* Tests for the orchestrator's topology and inventory files. */
+#include <errno.h>
+#include <stdio.h>
+
+#include "jsonpos.h"
+#include "proc.h"
+#include "test.h"
+#include "topo.h"
+
+static const char *repo_file(const char *rel)
+{
+	static char path[4][512];
+	static int next;
+	char *p = path[next++ % 4];
+
+	snprintf(p, sizeof(path[0]), "%s/%s", test_root_dir(), rel);
+	return p;
+}
+
+/* Asserts that some message ends with ":line:col: text". */
+static void assert_msg(const struct topo_errors *e, int line, int col,
+		       const char *text)
+{
+	char want[600];
+
+	snprintf(want, sizeof(want), ":%d:%d: %s", line, col, text);
+	for (size_t i = 0; i < e->n; i++) {
+		const char *hit = strstr(e->lines[i], want);
+
+		if (hit && strlen(hit) == strlen(want))
+			return;
+	}
+	for (size_t i = 0; i < e->n; i++)
+		fprintf(stderr, "  got: %s\n", e->lines[i]);
+	test_fail(__FILE__, __LINE__, "no message %s", want);
+}
+
+/* The same, for a message whose end varies (a temporary path). */
+static void assert_msg_starts(const struct topo_errors *e, int line, int col,
+			      const char *text)
+{
+	char want[600];
+
+	snprintf(want, sizeof(want), ":%d:%d: %s", line, col, text);
+	for (size_t i = 0; i < e->n; i++)
+		if (strstr(e->lines[i], want))
+			return;
+	for (size_t i = 0; i < e->n; i++)
+		fprintf(stderr, "  got: %s\n", e->lines[i]);
+	test_fail(__FILE__, __LINE__, "no message starting %s", want);
+}
+
+TEST(topo_jsonpos_places_values_keys_and_escapes)
+{
+	const char *text = "{\n  \"a\": [1,\n    {\"b/c\": \"x\", \"é\": "
+			   "2}],\n"
+			   "  \"d~\": true\n}";
+	struct jsonpos *jp;
+	int line, col;
+
+	ASSERT_EQ(jsonpos_index(&jp, text, strlen(text)), 0);
+	jsonpos_find(jp, "/a/0", false, &line, &col);
+	ASSERT(line == 2 && col == 9);
+	jsonpos_find(jp, "/a/1/b~1c", false, &line, &col);
+	ASSERT(line == 3 && col == 13);
+	jsonpos_find(jp, "/a/1/b~1c", true, &line, &col);
+	ASSERT(line == 3 && col == 6);
+	/* Columns count characters: the é is one. */
+	jsonpos_find(jp, "/a/1/é", false, &line, &col);
+	ASSERT_MSG(line == 3 && col == 23, "%d:%d", line, col);
+	jsonpos_find(jp, "/d~0", true, &line, &col);
+	ASSERT(line == 4 && col == 3);
+	/* A missing member points at its parent. */
+	jsonpos_find(jp, "/a/1/zzz", false, &line, &col);
+	ASSERT(line == 3 && col == 5);
+	jsonpos_free(jp);
+}
+
+TEST(topo_jsonpos_survives_garbage)
+{
+	static const char *bad[] = {"",	       "{",	"[[[[",
+				    "{\"a\":", "\"abc", "{\"a\" 1}",
+				    "]",       "{\"\\", "[1,,2]"};
+	char deep[200];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct jsonpos *jp = NULL;
+		int line, col;
+
+		ASSERT_EQ(jsonpos_index(&jp, bad[i], strlen(bad[i])), 0);
+		jsonpos_find(jp, "/a/b", false, &line, &col);
+		ASSERT(line >= 1 && col >= 1);
+		jsonpos_free(jp);
+	}
+	memset(deep, '[', sizeof(deep) - 1);
+	deep[sizeof(deep) - 1] = '\0';
+	{
+		struct jsonpos *jp = NULL;
+
+		ASSERT_EQ(jsonpos_index(&jp, deep, strlen(deep)), 0);
+		jsonpos_free(jp);
+	}
+}
+
+TEST(topo_shipped_topologies_are_valid_on_the_local_inventory)
+{
+	static const char *names[] = {"s0p1", "s1p1", "s1p2", "s2p2"};
+	static const size_t stateful[] = {1, 1, 2, 2};
+	static const size_t stateless[] = {0, 1, 1, 2};
+	struct topo_errors errs = {0};
+	struct inventory *inv = NULL;
+
+	ASSERT_EQ(inventory_load(&inv,
+				 repo_file("topologies/hosts/local.json"),
+				 &errs),
+		  0);
+	for (size_t i = 0; i < 4; i++) {
+		char rel[64];
+		struct topo *t = NULL;
+		size_t count[TOPO_ROLE_COUNT] = {0};
+
+		snprintf(rel, sizeof(rel), "topologies/%s.json", names[i]);
+		ASSERT_EQ(topo_load(&t, repo_file(rel), inv, &errs), 0);
+		ASSERT_EQ(errs.n, 0);
+		ASSERT_STR(t->name, names[i]);
+		for (size_t k = 0; k < t->nnodes; k++)
+			count[t->nodes[k].role]++;
+		ASSERT_EQ(count[TOPO_STATEFUL], stateful[i]);
+		ASSERT_EQ(count[TOPO_STATELESS], stateless[i]);
+		ASSERT_EQ(count[TOPO_LOADER], 2);
+		/* The seed's REGISTER test: 200 users, 1000 ms, 50 %. */
+		ASSERT_STR(t->exp.test, "register");
+		ASSERT_EQ(t->exp.transport, SIP_TP_UDP);
+		ASSERT_EQ(t->exp.user_count, 200);
+		ASSERT_EQ(t->exp.ta_limit_ms, 1000);
+		topo_free(t);
+	}
+	inventory_free(inv);
+}
+
+TEST(topo_references_and_defaults_resolve)
+{
+	struct topo_errors errs = {0};
+	struct topo *t = NULL;
+	const struct topo_node *sl, *ld, *ch;
+
+	ASSERT_EQ(topo_load(&t, repo_file("topologies/s2p2.json"), NULL,
+			    &errs),
+		  0);
+	sl = topo_node(t, "sl2");
+	ASSERT(sl && sl->role == TOPO_STATELESS && sl->nnext == 2);
+	ASSERT_STR(t->nodes[sl->next[0]].name, "sf1");
+	ASSERT_STR(t->nodes[sl->next[1]].name, "sf2");
+	ld = topo_node(t, "ld2");
+	ASSERT_STR(t->nodes[ld->server].name, "sl2");
+	ch = topo_node(t, "ch1");
+	ASSERT_STR(t->nodes[ch->server].name, "sl1");
+	ASSERT_EQ(t->db_port, 33060);
+	ASSERT_STR(t->db_host, "db");
+	topo_free(t);
+
+	/* Everything optional left out: defaults, first stateful's host. */
+	ASSERT_EQ(topo_load(&t,
+			    test_write_file("min.json", "{\"name\":\"m\","
+							"\"stateful\":[{"
+							"\"name\":"
+							"\"a\",\"host\":\"h\","
+							"\"listen\":[\"udp:"
+							"1\"]}],\"stateless\":"
+							"[{"
+							"\"name\":\"b\","
+							"\"host\":\"h\","
+							"\"listen\":["
+							"\"udp:2\"],"
+							"\"next\":[\"a;weight="
+							"3\"]}]"
+							",\"loaders\":"
+							"[{\"name\":\"l\","
+							"\"host\":"
+							"\"h\"}]}"),
+			    NULL, &errs),
+		  0);
+	ASSERT_STR(t->db_host, "h");
+	ASSERT_STR(t->exp.search, "ramp");
+	ASSERT_EQ(t->exp.rate_start, 200);
+	ASSERT(t->exp.success_pct == 50);
+	ASSERT_STR(t->domain, "example.com");
+	/* The loader defaults to the first stateless proxy. */
+	ASSERT_STR(t->nodes[topo_node(t, "l")->server].name, "b");
+	ASSERT_EQ(topo_node(t, "b")->next_weight[0], 3);
+	ASSERT_STR(topo_node(t, "a")->db_mode, "memory");
+	topo_free(t);
+}
+
+TEST(topo_every_mistake_is_reported_with_its_place)
+{
+	const char *text =
+		"{\n"
+		"  \"name\": \"bad\",\n"
+		"  \"stateful\": [\n"
+		"    {\"name\": \"sf1\", \"host\": \"p1\", \"listen\": "
+		"[\"udp:5060\", \"udpp:1\"], \"wokers\": 2},\n"
+		"    {\"name\": \"sf1\", \"host\": \"p9\", \"listen\": "
+		"[\"udp:5060\"], \"db_mode\": \"sometimes\"}\n"
+		"  ],\n"
+		"  \"stateless\": [{\"name\": \"sl1\", \"host\": \"p1\", "
+		"\"listen\": [\"tcp:5062\"], \"next\": [\"nope\"]}],\n"
+		"  \"loaders\": [{\"name\": \"ld1\", \"host\": \"p1\", "
+		"\"server\": \"ch9\"}],\n"
+		"  \"experiment\": {\"test\": \"invite\", \"rate\": "
+		"{\"start\": 500, \"final\": 100}}\n"
+		"}\n";
+	const char *inv_text = "{\"hosts\": {\"p1\": {\"address\": "
+			       "\"127.0.0.1\", \"local\": true}}}";
+	struct topo_errors errs = {0};
+	struct inventory *inv = NULL;
+	struct topo *t = NULL;
+
+	ASSERT_EQ(inventory_load(&inv, test_write_file("inv.json", inv_text),
+				 &errs),
+		  0);
+	ASSERT_EQ(topo_load(&t, test_write_file("bad.json", text), inv, &errs),
+		  EBADMSG);
+	ASSERT(t == NULL);
+	assert_msg(&errs, 4, 58,
+		   "bad listen address udpp:1 (expected udp:PORT, tcp:PORT "
+		   "or tls:PORT, PORT 1-65535)");
+	assert_msg(&errs, 4, 69,
+		   "unknown field \"wokers\" in stateful[0] (expected one of: "
+		   "name, host, listen, workers, db_mode, auth, "
+		   "record_route)");
+	assert_msg(&errs, 5, 14, "name \"sf1\" is used twice");
+	assert_msg_starts(&errs, 5, 29,
+			  "unknown host \"p9\" (not in the "
+			  "inventory ");
+	assert_msg(&errs, 5, 70,
+		   "\"db_mode\" is \"sometimes\" (expected one of: memory, "
+		   "write-through, write-back)");
+	assert_msg(&errs, 7, 57,
+		   "stateless \"sl1\" has no UDP listener, the experiment's "
+		   "transport");
+	assert_msg(&errs, 7, 80,
+		   "\"nope\" is not a stateful proxy of this topology");
+	assert_msg(&errs, 8, 55, "\"ch9\" is not a proxy of this topology");
+	assert_msg(&errs, 9, 26,
+		   "the invite test needs at least one callhandler");
+	assert_msg(&errs, 9, 68, "\"final\" (100) is below \"start\" (500)");
+	/* All of them, and nothing else. */
+	ASSERT_EQ(errs.n, 10);
+	/* Sorted, they come in the file's order. */
+	topo_errors_sort(&errs);
+	ASSERT(strstr(errs.lines[0], "bad.json:4:58: "));
+	ASSERT(strstr(errs.lines[9], "bad.json:9:68: "));
+	topo_errors_free(&errs);
+	inventory_free(inv);
+}
+
+TEST(topo_inventory_mistakes)
+{
+	const char *text = "{\"hosts\": {\n"
+			   "  \"a\": {\"address\": \"192.0.2.1\"},\n"
+			   "  \"b\": {\"address\": \"192.0.2.2\", \"ssh\": "
+			   "{\"user\": "
+			   "\"u\"}},\n"
+			   "  \"c\": {\"local\": true, \"adress\": \"x\"},\n"
+			   "  \"d\": {\"address\": \"192.0.2.4\", \"ssh\": "
+			   "{\"key\": "
+			   "\"k\", \"port\": 70000}}\n"
+			   "}, \"database\": {\"password\": \"secret\"}}\n";
+	struct topo_errors errs = {0};
+	struct inventory *inv = NULL;
+
+	ASSERT_EQ(inventory_load(&inv, test_write_file("inv.json", text),
+				 &errs),
+		  EBADMSG);
+	ASSERT(inv == NULL);
+	assert_msg(&errs, 2, 8,
+		   "host \"a\" is not local and has no \"ssh\" settings");
+	assert_msg(&errs, 3, 40,
+		   "ssh needs a \"key\" file or \"agent\": true");
+	assert_msg(&errs, 4, 8, "missing \"address\"");
+	assert_msg(&errs, 4, 24,
+		   "unknown field \"adress\" in host \"c\" (expected one of: "
+		   "address, local, ssh)");
+	assert_msg(&errs, 5, 61,
+		   "\"port\" must be an integer from 1 to 65535");
+	/* A password never belongs in the inventory's JSON. */
+	assert_msg(&errs, 6, 17,
+		   "unknown field \"password\" in database (expected one of: "
+		   "admin_user, password_env, password_file)");
+	ASSERT_EQ(errs.n, 6);
+	topo_errors_free(&errs);
+}
+
+TEST(topo_syntax_errors_and_unreadable_files)
+{
+	struct topo_errors errs = {0};
+	struct topo *t = NULL;
+
+	ASSERT_EQ(topo_load(&t,
+			    test_write_file("syn.json", "{\"name\": \"x\",\n"
+							"  \"stateful\": "
+							"[1,]\n}"),
+			    NULL, &errs),
+		  EBADMSG);
+	ASSERT_EQ(errs.n, 1);
+	ASSERT(strstr(errs.lines[0], "syn.json:2:18: "));
+	topo_errors_free(&errs);
+	ASSERT_EQ(topo_load(&t,
+			    test_write_file("dup.json", "{\"name\": \"x\", "
+							"\"name\": \"y\"}"),
+			    NULL, &errs),
+		  EBADMSG);
+	ASSERT(strstr(errs.lines[0], "duplicate"));
+	topo_errors_free(&errs);
+	ASSERT_EQ(topo_load(&t, "/nonexistent/t.json", NULL, &errs), ENOENT);
+	ASSERT(strstr(errs.lines[0], "/nonexistent/t.json: cannot read"));
+	topo_errors_free(&errs);
+}
+
+TEST(topo_port_clashes_by_address_and_port_space)
+{
+	/* a and b are two names for one address; c is elsewhere. */
+	const char *inv_text = "{\"hosts\": {\"a\": {\"address\": "
+			       "\"127.0.0.1\", \"local\": "
+			       "true}, \"b\": {\"address\": \"127.0.0.1\", "
+			       "\"local\": true}, "
+			       "\"c\": {\"address\": \"127.0.0.2\", "
+			       "\"local\": true}}}";
+	const char *text = "{\"name\": \"clash\",\n"
+			   " \"database\": {\"host\": \"a\", \"port\": "
+			   "5070},\n"
+			   " \"stateful\": [\n"
+			   "  {\"name\": \"s1\", \"host\": \"a\", \"listen\": "
+			   "[\"udp:5060\", "
+			   "\"tcp:5070\"]},\n"
+			   "  {\"name\": \"s2\", \"host\": \"b\", \"listen\": "
+			   "[\"udp:5060\", "
+			   "\"tls:5070\"]},\n"
+			   "  {\"name\": \"s3\", \"host\": \"b\", \"listen\": "
+			   "[\"udp:5070\", "
+			   "\"tcp:5060\"]},\n"
+			   "  {\"name\": \"s4\", \"host\": \"c\", \"listen\": "
+			   "[\"udp:5060\"]}],\n"
+			   " \"loaders\": [{\"name\": \"l\", \"host\": "
+			   "\"c\"}]}\n";
+	struct topo_errors errs = {0};
+	struct inventory *inv = NULL;
+	struct topo *t = NULL;
+
+	ASSERT_EQ(inventory_load(&inv, test_write_file("inv.json", inv_text),
+				 &errs),
+		  0);
+	ASSERT_EQ(topo_load(&t, test_write_file("clash.json", text), inv,
+			    &errs),
+		  EBADMSG);
+	/* s2 clashes with s1 twice (UDP 5060; TLS shares TCP's 5070)... */
+	assert_msg(&errs, 5, 42,
+		   "port clash: UDP port 5060 on 127.0.0.1 is also used by "
+		   "\"s1\"");
+	assert_msg(&errs, 5, 54,
+		   "port clash: TCP port 5070 on 127.0.0.1 is also used by "
+		   "\"s1\"");
+	/* ...s3's UDP 5070 and TCP 5060 clash with nobody; s4 is elsewhere;
+	 * the database's TCP 5070 clashes with s1's and s2's listeners. */
+	assert_msg(&errs, 2, 36,
+		   "port clash: the database's port 5070 is also used by "
+		   "\"s1\"");
+	assert_msg(&errs, 2, 36,
+		   "port clash: the database's port 5070 is also used by "
+		   "\"s2\"");
+	ASSERT_EQ(errs.n, 4);
+	topo_errors_free(&errs);
+	inventory_free(inv);
+}
+
+TEST(topo_validate_command_exit_codes)
+{
+	char local[512], s2p2[512], bad[512];
+	const char *ok[] = {"orchestrator", "validate", s2p2,
+			    "--hosts",	    local,	NULL};
+	const char *wrong[] = {"orchestrator", "validate", bad, NULL};
+	const char *none[] = {"orchestrator", "validate", NULL};
+	const char *run[] = {"orchestrator", "run", s2p2, NULL};
+	size_t len;
+	char *log;
+
+	snprintf(local, sizeof(local), "%s",
+		 repo_file("topologies/hosts/local.json"));
+	snprintf(s2p2, sizeof(s2p2), "%s", repo_file("topologies/s2p2.json"));
+	snprintf(bad, sizeof(bad), "%s",
+		 test_write_file("bad.json", "{\"name\": 5, \"loaders\": 1}"));
+	ASSERT_EQ(proc_run(ok, "ok.log", 5000), 0);
+	ASSERT_EQ(proc_run(wrong, "wrong.log", 5000), 2);
+	log = test_read_file("wrong.log", &len);
+	ASSERT(strstr(log, "bad.json:1:10: \"name\" must be a non-empty "
+			   "string"));
+	ASSERT(strstr(log, "bad.json:1:24: \"loaders\" must be a list"));
+	ASSERT(strstr(log, "missing role: at least one \"stateful\" proxy"));
+	free(log);
+	ASSERT_EQ(proc_run(none, "none.log", 5000), 2);
+	/* run needs an inventory: usage, exit 2. */
+	ASSERT_EQ(proc_run(run, "run.log", 5000), 2);
+	log = test_read_file("run.log", &len);
+	ASSERT(strstr(log, "usage:"));
+	free(log);
+}
