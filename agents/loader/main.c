@@ -14,6 +14,7 @@
 
 #define LOG_MODULE "loader"
 
+#include "argcfg.h"
 #include "ctl.h"
 #include "ev.h"
 #include "hist.h"
@@ -56,8 +57,10 @@ static void usage(FILE *f, const char *argv0)
 		"[--local IP] [--t1-ms N]\n"
 		"        [--timer-b-ms N] [--drain-ms N] [--csv FILE] "
 		"[--json] [--control]\n"
-		"        [--log-level err|warn|info|debug]\n",
-		argv0);
+		"        [--log-level err|warn|info|debug]\n"
+		"   or: %s --config FILE.json [flags...]  (keys are the "
+		"flags' names)\n",
+		argv0, argv0);
 }
 
 static int bad(const char *argv0, const char *what, const char *val)
@@ -553,6 +556,20 @@ int main(int argc, char **argv)
 	double secs;
 	int err, rc = 1;
 
+	{
+		char why[600];
+		int xargc;
+		char **xargv;
+
+		/* --config FILE.json: its keys are these flags' names. */
+		if (argcfg_expand(argc, argv, &xargc, &xargv, why,
+				  sizeof(why))) {
+			fprintf(stderr, "%s: %s\n", argv[0], why);
+			return 2;
+		}
+		argc = xargc;
+		argv = xargv; /* kept for the process's life */
+	}
 	err = parse(a, argc, argv, &pwfile, &csv);
 	if (err)
 		return err;
