@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #define LOG_MODULE "run"
+#include "hist.h"
 #include "host.h"
 #include "log.h"
 #include "pki.h"
@@ -521,10 +522,33 @@ static json_t *role_config(struct run *r, const struct topo_node *n)
 				json_string(rundb_password(r->db)));
 		json_object_set_new(cfg, "ring-ms", json_integer(n->ring_ms));
 		break;
-	default:
+	case TOPO_LOADER: {
+		const struct inventory_host *ih = ihost(r, n->host);
+
+		json_object_set_new(cfg, "test", json_string(e->test));
+		if (addr_of(r, &t->nodes[n->server], e->transport, a,
+			    sizeof(a)))
+			json_object_set_new(cfg, "server", json_string(a));
+		json_object_set_new(cfg, "users", json_string(users));
+		json_object_set_new(cfg, "domain", json_string(t->domain));
+		if (ih)
+			json_object_set_new(cfg, "local",
+					    json_string(ih->address));
+		if (e->auth)
+			json_object_set_new(
+				cfg, "password",
+				json_string(rundb_password(r->db)));
+		if (e->preload_credentials)
+			json_object_set_new(cfg, "preload-credentials",
+					    json_true());
 		break;
 	}
-	add_tls(r, n, cfg);
+	case TOPO_ROLE_COUNT:
+		break;
+	}
+	/* The loader speaks no TLS yet (issue 5): no certificates for it. */
+	if (n->role != TOPO_LOADER)
+		add_tls(r, n, cfg);
 	return cfg;
 }
 
@@ -713,6 +737,436 @@ static int start_roles(struct run *r)
 		}
 	}
 	return 0;
+}
+
+/* ---- load steps ------------------------------------------------------- */
+
+/* Sends a command and waits for its reply (events in between are kept
+ * aside: a passing summary is remembered). */
+static json_t *command(struct run *r, struct role *ro, const char *cmd,
+		       json_t *args, unsigned timeout_ms)
+{
+	static int next_id = 1;
+	int id = next_id++;
+	uint64_t deadline = now_ms() + timeout_ms;
+	json_t *req = json_pack("{s:s,s:i}", "cmd", cmd, "id", id);
+	char *text;
+	size_t len;
+	bool sent;
+
+	if (!req)
+		return NULL;
+	if (args)
+		json_object_update_missing(req, args);
+	text = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	if (!text)
+		return NULL;
+	len = strlen(text);
+	text[len] = '\n';
+	sent = ro->to_fd >= 0 &&
+	       write(ro->to_fd, text, len + 1) == (ssize_t)(len + 1);
+	free(text);
+	if (!sent)
+		return NULL;
+	while (now_ms() < deadline) {
+		json_t *j = read_json(ro, deadline);
+		const char *e;
+
+		if (!j)
+			return NULL;
+		e = json_string_value(json_object_get(j, "event"));
+		if (e && !strcmp(e, "summary")) {
+			json_decref(ro->summary);
+			ro->summary = json_incref(j);
+		}
+		if (json_integer_value(json_object_get(j, "id")) == id &&
+		    json_object_get(j, "ok"))
+			return j;
+		json_decref(j);
+	}
+	return NULL;
+}
+
+static double num_of(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	return json_is_number(v) ? json_number_value(v) : 0;
+}
+
+/* The proxies, in the order of the report: stateless, then stateful. */
+static size_t proxy_list(const struct run *r, size_t *idx, size_t max)
+{
+	size_t n = 0;
+
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < r->t->nnodes && n < max; i++)
+			if (r->t->nodes[i].role ==
+			    (pass ? TOPO_STATEFUL : TOPO_STATELESS))
+				idx[n++] = i;
+	return n;
+}
+
+struct proxy_mark {
+	uint64_t cpu_us, t_ms, requests;
+	double rss_mb;
+};
+
+/* Cumulative CPU, RSS and requests of a proxy from its stats. */
+static bool proxy_read(struct run *r, struct role *ro, struct proxy_mark *m)
+{
+	json_t *st = command(r, ro, "stats", NULL, 3000), *req, *v;
+	const char *key;
+
+	if (!st)
+		return false;
+	m->t_ms = now_ms();
+	/* Exact nanoseconds when the role gives them, else /proc's ticks. */
+	if (json_object_get(json_object_get(st, "cpu"), "total_ns"))
+		m->cpu_us =
+			(uint64_t)(num_of(json_object_get(st, "cpu"), "total_"
+								      "ns") /
+				   1000);
+	else
+		m->cpu_us =
+			(uint64_t)(num_of(json_object_get(st, "cpu"), "user_"
+								      "us") +
+				   num_of(json_object_get(st, "cpu"), "sys_"
+								      "us"));
+	m->rss_mb = num_of(st, "rss_kb") / 1024;
+	m->requests = 0;
+	req = json_object_get(st, "requests");
+	json_object_foreach(req, key, v)
+		m->requests += (uint64_t)num_of(req, key);
+	json_decref(st);
+	return true;
+}
+
+struct loader_mark {
+	uint64_t successes, failures;
+	struct hist rtt;
+	bool have_rtt;
+};
+
+static void loaders_read(struct run *r, struct loader_mark *m)
+{
+	memset(m, 0, sizeof(*m));
+	hist_init(&m->rtt);
+	for (size_t i = 0; i < r->t->nnodes; i++) {
+		struct role *ro = &r->roles[i];
+		json_t *st, *fig;
+		struct hist h;
+
+		if (r->t->nodes[i].role != TOPO_LOADER || !ro->proc)
+			continue;
+		st = command(r, ro, "stats", NULL, 3000);
+		fig = json_object_get(st, "loader");
+		m->successes += (uint64_t)num_of(fig, "successes");
+		m->failures += (uint64_t)num_of(fig, "failures");
+		if (hist_from_json(&h, json_object_get(fig, "rtt_us")) == 0) {
+			hist_merge(&m->rtt, &h);
+			m->have_rtt = true;
+		}
+		json_decref(st);
+	}
+}
+
+/* Tells every loader its share of the total rate. */
+static int set_rate(struct run *r, double total, bool first)
+{
+	size_t nloaders = 0;
+
+	for (size_t i = 0; i < r->t->nnodes; i++)
+		nloaders += r->t->nodes[i].role == TOPO_LOADER;
+	for (size_t i = 0; i < r->t->nnodes; i++) {
+		struct role *ro = &r->roles[i];
+		json_t *args, *reply;
+		bool ok;
+
+		if (r->t->nodes[i].role != TOPO_LOADER)
+			continue;
+		args = json_pack("{s:f}", "rate", total / (double)nloaders);
+		reply = command(r, ro, first ? "start" : "set-rate", args,
+				5000);
+		json_decref(args);
+		ok = reply && json_is_true(json_object_get(reply, "ok"));
+		json_decref(reply);
+		if (!ok)
+			return fail(r, EPROTO, "%s refused its rate",
+				    r->t->nodes[i].name);
+	}
+	return 0;
+}
+
+/* Ends the loaders' current interval: their figures, merged. */
+static int loaders_step(struct run *r, struct res_step *st, struct hist *rtt,
+			struct hist *rrd, double *secs, bool *bound)
+{
+	*secs = 0;
+	*bound = false;
+	hist_init(rtt);
+	hist_init(rrd);
+	for (size_t i = 0; i < r->t->nnodes; i++) {
+		struct role *ro = &r->roles[i];
+		json_t *reply;
+		struct hist h;
+
+		if (r->t->nodes[i].role != TOPO_LOADER)
+			continue;
+		reply = command(r, ro, "step", NULL, 5000);
+		if (!reply || !json_is_true(json_object_get(reply, "ok"))) {
+			json_decref(reply);
+			return fail(r, EPROTO, "%s did not end its step",
+				    r->t->nodes[i].name);
+		}
+		if (st) {
+			st->attempts += (uint64_t)num_of(reply, "attempts");
+			st->successes += (uint64_t)num_of(reply, "successes");
+			st->failures += (uint64_t)num_of(reply, "failures");
+			st->timeouts += (uint64_t)num_of(reply, "timeouts");
+			st->retransmissions += (uint64_t)num_of(reply, "retran"
+								       "smissi"
+								       "ons");
+		}
+		if (num_of(reply, "secs") > *secs)
+			*secs = num_of(reply, "secs");
+		*bound |= json_is_true(json_object_get(reply, "generator_"
+							      "bound"));
+		if (hist_from_json(&h, json_object_get(reply, "rtt_us")) == 0)
+			hist_merge(rtt, &h);
+		if (hist_from_json(&h, json_object_get(reply, "rrd_us")) == 0)
+			hist_merge(rrd, &h);
+		json_decref(reply);
+	}
+	return 0;
+}
+
+static int sleep_until(struct run *r, uint64_t when)
+{
+	while (now_ms() < when) {
+		uint64_t left = when - now_ms();
+
+		if (interrupted(r))
+			return EINTR;
+		usleep((useconds_t)(left > 100 ? 100000 : left * 1000));
+	}
+	return 0;
+}
+
+/* Checks that no role died; a dead one ends the run with its last words. */
+static int roles_alive(struct run *r)
+{
+	for (size_t i = 0; i < r->t->nnodes; i++) {
+		struct role *ro = &r->roles[i];
+		char tail[300];
+		int status;
+
+		if (!ro->proc || !host_proc_done(ro->proc, &status))
+			continue;
+		log_tail(ro->log, tail, sizeof(tail));
+		return fail(r, EPIPE,
+			    "%s (%s on %s) died mid-run (status %d)%s%s",
+			    ro->node->name, prog_of(ro->node->role),
+			    ro->node->host, status, tail[0] ? ": " : "", tail);
+	}
+	return 0;
+}
+
+static int append_sample(struct run *r, const struct res_sample *s)
+{
+	struct res_sample *more =
+		realloc(r->res.samples, (r->res.nsamples + 1) * sizeof(*more));
+
+	if (!more)
+		return ENOMEM;
+	r->res.samples = more;
+	r->res.samples[r->res.nsamples++] = *s;
+	return 0;
+}
+
+static int run_steps(struct run *r)
+{
+	const struct topo_experiment *e = &r->t->exp;
+	size_t pidx[RES_MAX_PROXIES], np;
+	struct proxy_mark prev[RES_MAX_PROXIES], cur[RES_MAX_PROXIES];
+	struct proxy_mark step0[RES_MAX_PROXIES];
+	struct loader_mark lprev, lcur;
+	uint64_t t_begin = now_ms();
+	double rate = e->rate_start;
+	int err = 0;
+
+	np = proxy_list(r, pidx, RES_MAX_PROXIES);
+	r->res.nproxies = np;
+	for (size_t k = 0; k < np; k++) {
+		snprintf(r->res.proxy_names[k], RES_NAME_MAX, "%s",
+			 r->t->nodes[pidx[k]].name);
+		proxy_read(r, &r->roles[pidx[k]], &prev[k]);
+	}
+	loaders_read(r, &lprev);
+	for (unsigned index = 0; rate <= e->rate_final && !err; index++) {
+		struct res_step st = {0};
+		struct hist rtt, rrd;
+		double cpu_sum[RES_MAX_PROXIES] = {0}, secs = 0;
+		double cpu_all[RES_MAX_PROXIES] = {0};
+		unsigned cpu_n[RES_MAX_PROXIES] = {0};
+		uint64_t t0;
+		bool bound = false;
+		size_t total_req = 0;
+
+		err = set_rate(r, rate, index == 0);
+		if (err)
+			break;
+		/* Warm-up: run, then throw its figures away. */
+		err = sleep_until(r, now_ms() + (uint64_t)e->warmup_s * 1000);
+		if (!err)
+			err = loaders_step(r, NULL, &rtt, &rrd, &secs, &bound);
+		if (err)
+			break;
+		/* The step's figures start here, after the warm-up. */
+		for (size_t k = 0; k < np; k++) {
+			proxy_read(r, &r->roles[pidx[k]], &step0[k]);
+			prev[k] = step0[k];
+		}
+		loaders_read(r, &lprev);
+		t0 = now_ms();
+		for (unsigned sec = 1; sec <= e->step_s && !err; sec++) {
+			struct res_sample smp = {0};
+
+			err = sleep_until(r, t0 + (uint64_t)sec * 1000);
+			if (!err)
+				err = roles_alive(r);
+			if (err)
+				break;
+			smp.t_s = (double)(now_ms() - t_begin) / 1000;
+			smp.step = index;
+			smp.offered = rate;
+			for (size_t k = 0; k < np; k++) {
+				double dt;
+
+				if (!proxy_read(r, &r->roles[pidx[k]],
+						&cur[k]))
+					continue;
+				dt = (double)(cur[k].t_ms - prev[k].t_ms);
+				if (dt > 0)
+					smp.proxy[k].cpu =
+						(double)(cur[k].cpu_us -
+							 prev[k].cpu_us) /
+						(dt * 1000);
+				smp.proxy[k].rss_mb = cur[k].rss_mb;
+				smp.proxy[k].share = -1;
+				/* The steady middle: not the first nor the
+				 * last second of the step. */
+				if (sec > 1 && sec < e->step_s) {
+					cpu_sum[k] += smp.proxy[k].cpu;
+					cpu_n[k]++;
+				}
+				cpu_all[k] += smp.proxy[k].cpu;
+				if (cur[k].rss_mb > st.proxy[k].rss_mb)
+					st.proxy[k].rss_mb = cur[k].rss_mb;
+				prev[k] = cur[k];
+			}
+			loaders_read(r, &lcur);
+			{
+				uint64_t ok = lcur.successes - lprev.successes;
+				uint64_t bad = lcur.failures - lprev.failures;
+				struct hist d;
+
+				smp.achieved = (double)ok;
+				smp.success_pct =
+					ok + bad ? 100.0 * (double)ok /
+							   (double)(ok + bad)
+						 : 0;
+				if (lcur.have_rtt && lprev.have_rtt &&
+				    hist_diff(&d, &lcur.rtt, &lprev.rtt) == 0)
+					smp.p95_ms = (double)hist_quantile(
+							     &d, 0.95) /
+						     1000;
+			}
+			lprev = lcur;
+			err = append_sample(r, &smp);
+		}
+		if (err)
+			break;
+		err = loaders_step(r, &st, &rtt, &rrd, &secs, &bound);
+		if (err)
+			break;
+		st.index = index;
+		st.offered = rate;
+		st.achieved = secs > 0 ? (double)st.successes / secs : 0;
+		st.success_pct =
+			st.successes + st.failures
+				? 100.0 * (double)st.successes /
+					  (double)(st.successes + st.failures)
+				: 0;
+		st.ta_avg_ms = hist_mean(&rtt) / 1000;
+		st.p50_ms = (double)hist_quantile(&rtt, 0.50) / 1000;
+		st.p90_ms = (double)hist_quantile(&rtt, 0.90) / 1000;
+		st.p95_ms = (double)hist_quantile(&rtt, 0.95) / 1000;
+		st.p99_ms = (double)hist_quantile(&rtt, 0.99) / 1000;
+		st.max_ms = (double)hist_quantile(&rtt, 1.0) / 1000;
+		st.rrd_ms = rrd.count ? hist_mean(&rrd) / 1000 : -1;
+		st.ira_pct =
+			st.successes + st.failures
+				? 100.0 * (double)st.failures /
+					  (double)(st.successes + st.failures)
+				: -1;
+		st.srd_ms = st.sdd_ms = st.ser_pct = st.seer_pct = -1;
+		st.isa_pct = st.scr_pct = -1;
+		st.generator_bound = bound;
+		for (size_t k = 0; k < np; k++) {
+			/* Steps too short for a middle: every second. */
+			if (cpu_n[k])
+				st.proxy[k].cpu = cpu_sum[k] / cpu_n[k];
+			else if (e->step_s)
+				st.proxy[k].cpu = cpu_all[k] / e->step_s;
+			st.proxy[k].share = -1;
+			if (r->t->nodes[pidx[k]].role == TOPO_STATEFUL)
+				total_req +=
+					prev[k].requests - step0[k].requests;
+		}
+		for (size_t k = 0; k < np && total_req; k++)
+			if (r->t->nodes[pidx[k]].role == TOPO_STATEFUL)
+				st.proxy[k].share =
+					(double)(prev[k].requests -
+						 step0[k].requests) /
+					(double)total_req;
+		st.passed = st.success_pct >= e->success_pct &&
+			    st.ta_avg_ms <= e->ta_limit_ms && st.attempts > 0;
+		{
+			struct res_step *more =
+				realloc(r->res.steps,
+					(r->res.nsteps + 1) * sizeof(*more));
+
+			if (!more) {
+				err = ENOMEM;
+				break;
+			}
+			r->res.steps = more;
+			r->res.steps[r->res.nsteps++] = st;
+		}
+		{
+			char cpus[256] = "";
+			size_t used = 0;
+
+			for (size_t k = 0; k < np && used < sizeof(cpus); k++)
+				used += (size_t)snprintf(
+					cpus + used, sizeof(cpus) - used,
+					" %s %.0f%%", r->res.proxy_names[k],
+					st.proxy[k].cpu * 100);
+			say(r,
+			    "[step %u] offered %.0f/s achieved %.0f/s success "
+			    "%.2f%% TA %.2f ms p95 %.2f ms |%s%s%s",
+			    index + 1, st.offered, st.achieved, st.success_pct,
+			    st.ta_avg_ms, st.p95_ms, cpus,
+			    bound ? " | generator bound" : "",
+			    st.passed ? "" : " | criteria not met: stop");
+		}
+		if (!st.passed)
+			break;
+		rate += e->rate_step;
+	}
+	return err;
 }
 
 static void stop_role(struct run *r, struct role *ro)
@@ -909,9 +1363,12 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 	if (!err && !interrupted(r))
 		err = start_roles(r);
 	if (!err && !interrupted(r) && !o->deploy_only)
-		err = fail(r, ENOSYS,
-			   "load steps need the loader, which is not built "
-			   "yet (issue 5); use --deploy-only");
+		err = run_steps(r);
+	if (!err && !o->deploy_only && !interrupted(r))
+		say(r,
+		    "[run] capacity %.0f/s (the highest step that met the "
+		    "criteria)",
+		    res_capacity(&r->res));
 	if (!err && o->deploy_only && !interrupted(r)) {
 		snprintf(r->reason, sizeof(r->reason),
 			 "deploy-only: every role started and became ready; "

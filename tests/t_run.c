@@ -241,3 +241,99 @@ TEST_TIMEOUT(run_deploys_and_drives_a_role_over_ssh, 60)
 	}
 	sshd_stop(&s);
 }
+
+/* python3's HTML parser over the report: tags balanced, charts there. */
+static void assert_report_parses(const char *path)
+{
+	const char *script = "import sys, html.parser\n"
+			     "class P(html.parser.HTMLParser):\n"
+			     "    svg = 0\n"
+			     "    def handle_starttag(s, t, a):\n"
+			     "        s.svg += t == 'svg'\n"
+			     "p = P(); p.feed(open(sys.argv[1]).read()); "
+			     "p.close()\n"
+			     "sys.exit(0 if p.svg >= 2 else 1)\n";
+	const char *argv[] = {"python3", NULL, path, NULL};
+
+	argv[1] = test_write_file("check.py", script);
+	ASSERT_EQ(proc_run(argv, "check.log", 10000), 0);
+}
+
+TEST_TIMEOUT(run_register_steps_produce_a_complete_bundle, 90)
+{
+	const char *argv[] = {"orchestrator", "run", "t.json",
+			      "--hosts",      NULL,  "--results",
+			      "results",      NULL};
+	char topo[2048], inv[600], dir[600], path[700];
+	struct res_run run;
+	size_t len;
+	char *text;
+
+	need_root_and_mariadb();
+	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
+		 test_root_dir());
+	argv[4] = inv;
+	snprintf(topo, sizeof(topo),
+		 "{\"name\": \"s0p1-short\", \"database\": {\"host\": \"db\", "
+		 "\"port\": %u},\n"
+		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"proxy1\", "
+		 "\"listen\": [\"udp:%u\"], \"workers\": 1}],\n"
+		 " \"callhandlers\": [{\"name\": \"ch1\", \"host\": "
+		 "\"handler1\", \"listen\": [\"udp:%u\"], \"threads\": 1}],\n"
+		 " \"loaders\": [{\"name\": \"ld1\", \"host\": \"loader1\", "
+		 "\"threads\": 1},\n"
+		 "             {\"name\": \"ld2\", \"host\": \"loader2\", "
+		 "\"threads\": 1}],\n"
+		 " \"experiment\": {\"users\": {\"count\": 100}, \"rate\": "
+		 "{\"start\": 200, \"step\": 200, \"final\": 400},\n"
+		 "   \"step_duration_s\": 2, \"warmup_s\": 1}}\n",
+		 proc_free_port(), proc_free_port(), proc_free_port());
+	test_write_file("t.json", topo);
+	run_expect(argv, 0);
+	text = test_read_file("run.log", &len);
+	ASSERT(strstr(text, "[step 1] offered 200/s"));
+	ASSERT(strstr(text, "[step 2] offered 400/s"));
+	ASSERT(strstr(text, "[run] capacity 400/s"));
+	free(text);
+	assert_no_survivors("run.log");
+	load_bundle(&run, dir, sizeof(dir));
+	ASSERT_STR(run.status, "complete");
+	ASSERT_EQ(run.nsteps, 2);
+	ASSERT_EQ(run.nsamples, 4);
+	ASSERT_EQ(run.nproxies, 1);
+	for (size_t i = 0; i < run.nsteps; i++) {
+		const struct res_step *s = &run.steps[i];
+
+		ASSERT_MSG(s->success_pct == 100, "step %zu: %.2f %%", i,
+			   s->success_pct);
+		ASSERT(s->passed);
+		/* Two loaders each sent half: 2 s at the step's rate, +-5 %. */
+		ASSERT_MSG(s->attempts > 1.9 * s->offered &&
+				   s->attempts < 2.1 * s->offered,
+			   "step %zu: %llu attempts at %.0f/s", i,
+			   (unsigned long long)s->attempts, s->offered);
+		ASSERT(s->p50_ms > 0 && s->p50_ms <= s->p99_ms);
+		ASSERT(s->rrd_ms > 0);
+		ASSERT(s->proxy[0].cpu > 0 && s->proxy[0].rss_mb > 0);
+	}
+	ASSERT(res_capacity(&run) == 400);
+	res_run_clear(&run);
+	snprintf(path, sizeof(path), "%s/steps.csv", dir);
+	text = test_read_file(path, &len);
+	{
+		size_t lines = 0;
+
+		for (size_t i = 0; i < len; i++)
+			lines += text[i] == '\n';
+		ASSERT_EQ(lines, 3);
+	}
+	free(text);
+	snprintf(path, sizeof(path), "%s/report.html", dir);
+	assert_report_parses(path);
+	snprintf(path, sizeof(path), "%s.tar.gz", dir);
+	{
+		struct stat st;
+
+		ASSERT_EQ(stat(path, &st), 0);
+	}
+}
