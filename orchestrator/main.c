@@ -6,12 +6,9 @@
  *   orchestrator compare BUNDLE... [--html FILE]
  *   orchestrator upload BUNDLE --url URL [--post] [--token-env VAR]
  *                       [--ca FILE] [--tries N]
- *   orchestrator run TOPOLOGY.json --hosts INVENTORY.json [--accept-new]
+ *   orchestrator run TOPOLOGY.json... --hosts INVENTORY.json [--accept-new]
  *                    [--keep-db] [--keep-remote] [--deploy-only] [--quiet]
- *                    [--results DIR]
- *
- * The load steps of "run" need the loader (issue 5): until it exists a
- * run without --deploy-only fails and says so.
+ *                    [--results DIR] [experiment overrides]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,6 +16,7 @@
 #include <stdlib.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -358,6 +356,47 @@ static void find_root(char *bin, size_t bsize, char *root, size_t rsize)
 		snprintf(root, rsize, "%s", env);
 }
 
+/* Writes the comparison of the runs' bundles next to them. */
+static void compare_bundles(char (*bundles)[800], size_t n,
+			    const char *results_dir)
+{
+	struct res_run *runs = calloc(n, sizeof(*runs));
+	const struct res_run **list = calloc(n, sizeof(*list));
+	char path[1100], stamp[32];
+	size_t got = 0;
+	time_t now = time(NULL);
+	struct tm tm;
+	FILE *f;
+
+	if (!runs || !list)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		char why[512];
+
+		if (res_load(&runs[got], bundles[i], why, sizeof(why)) == 0) {
+			list[got] = &runs[got];
+			got++;
+		}
+	}
+	printf("\n");
+	res_compare_table(list, got, stdout);
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+	snprintf(path, sizeof(path), "%s/compare-%s.html", results_dir, stamp);
+	f = fopen(path, "w");
+	if (f && res_compare_html(list, got, f) == 0) {
+		fclose(f);
+		printf("comparison: %s\n", path);
+	} else if (f) {
+		fclose(f);
+	}
+out:
+	for (size_t i = 0; i < got; i++)
+		res_run_clear(&runs[i]);
+	free(runs);
+	free(list);
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -368,15 +407,24 @@ static int cmd_run(int argc, char **argv)
 		{"deploy-only", no_argument, NULL, 'd'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"results", required_argument, NULL, 'r'},
+		{"test", required_argument, NULL, 'o'},
+		{"transport", required_argument, NULL, 'o'},
+		{"users", required_argument, NULL, 'o'},
+		{"rate", required_argument, NULL, 'o'},
+		{"step-s", required_argument, NULL, 'o'},
+		{"warmup-s", required_argument, NULL, 'o'},
+		{"ta-limit-ms", required_argument, NULL, 'o'},
+		{"success-percent", required_argument, NULL, 'o'},
 		{NULL, 0, NULL, 0}};
-	char bin[900], root[900], schema[1000], results[1000], bundle[800];
+	char bin[900], root[900], schema[1000], results[1000];
+	char(*bundles)[800] = NULL;
+	const char *ov_key[16], *ov_val[16];
+	size_t nov = 0, nruns = 0;
 	struct run_opts o = {0};
-	struct topo_errors errs = {0};
 	struct inventory *inv = NULL;
-	struct topo *t = NULL;
 	const char *hosts = NULL;
 	struct sigaction sa = {0};
-	int opt, err, status;
+	int opt, idx, status = 0;
 
 	find_root(bin, sizeof(bin), root, sizeof(root));
 	snprintf(schema, sizeof(schema), "%s/proxy-stateful/schema.sql", root);
@@ -385,7 +433,7 @@ static int cmd_run(int argc, char **argv)
 	o.schema = schema;
 	o.results_dir = results;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "", opts, &idx)) != -1) {
 		switch (opt) {
 		case 'H':
 			hosts = optarg;
@@ -408,36 +456,92 @@ static int cmd_run(int argc, char **argv)
 		case 'r':
 			o.results_dir = optarg;
 			break;
+		case 'o':
+			if (nov == 16)
+				return EXIT_BAD_USAGE;
+			ov_key[nov] = opts[idx].name;
+			ov_val[nov++] = optarg;
+			break;
 		default:
 			usage(stderr);
 			return EXIT_BAD_USAGE;
 		}
 	}
-	if (optind != argc - 1 || !hosts) {
+	if (optind >= argc || !hosts) {
 		usage(stderr);
 		return EXIT_BAD_USAGE;
 	}
-	err = inventory_load(&inv, hosts, &errs);
-	if (!err)
-		err = topo_load(&t, argv[optind], inv, &errs);
-	if (err) {
-		topo_errors_sort(&errs);
-		for (size_t i = 0; i < errs.n; i++)
-			fprintf(stderr, "%s\n", errs.lines[i]);
+	{
+		struct topo_errors errs = {0};
+
+		if (inventory_load(&inv, hosts, &errs)) {
+			for (size_t i = 0; i < errs.n; i++)
+				fprintf(stderr, "%s\n", errs.lines[i]);
+			topo_errors_free(&errs);
+			return EXIT_BAD_USAGE;
+		}
+	}
+	/* Every file is checked before the first run starts. */
+	for (int i = optind; i < argc; i++) {
+		struct topo_errors errs = {0};
+		struct topo *t = NULL;
+		char why[400];
+
+		if (topo_load(&t, argv[i], inv, &errs)) {
+			topo_errors_sort(&errs);
+			for (size_t k = 0; k < errs.n; k++)
+				fprintf(stderr, "%s\n", errs.lines[k]);
+			status = EXIT_BAD_USAGE;
+		}
+		for (size_t k = 0; t && k < nov; k++)
+			if (topo_override(t, ov_key[k], ov_val[k], why,
+					  sizeof(why))) {
+				fprintf(stderr, "orchestrator: %s\n", why);
+				status = EXIT_BAD_USAGE;
+			}
 		topo_errors_free(&errs);
 		topo_free(t);
+	}
+	if (status) {
 		inventory_free(inv);
-		return EXIT_BAD_USAGE;
+		return status;
+	}
+	bundles = calloc((size_t)(argc - optind), sizeof(*bundles));
+	if (!bundles) {
+		inventory_free(inv);
+		return 1;
 	}
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	o.interrupted = &interrupted;
-	err = run_experiment(t, inv, &o, bundle, sizeof(bundle));
-	status = err ? 1 : 0;
-	if (!o.quiet || err)
-		printf("bundle: %s\n", bundle);
-	topo_free(t);
+	for (int i = optind; i < argc && !interrupted; i++) {
+		struct topo_errors errs = {0};
+		struct topo *t = NULL;
+		char why[400];
+		int err;
+
+		if (topo_load(&t, argv[i], inv, &errs)) {
+			topo_errors_free(&errs);
+			status = 1;
+			continue;
+		}
+		for (size_t k = 0; k < nov; k++)
+			topo_override(t, ov_key[k], ov_val[k], why,
+				      sizeof(why));
+		err = run_experiment(t, inv, &o, bundles[nruns],
+				     sizeof(bundles[0]));
+		if (err)
+			status = 1;
+		if (!o.quiet || err)
+			printf("bundle: %s\n", bundles[nruns]);
+		if (bundles[nruns][0])
+			nruns++;
+		topo_free(t);
+	}
+	if (nruns > 1 && !o.deploy_only)
+		compare_bundles(bundles, nruns, o.results_dir);
+	free(bundles);
 	inventory_free(inv);
 	return status;
 }
