@@ -297,16 +297,22 @@ static ssize_t recv_within(int fd, char *buf, size_t size, unsigned ms,
 	return n;
 }
 
-static void px_start(struct px *px, const char *const *extra)
+static void px_start_tcp(struct px *px, const char *const *extra, bool tcp)
 {
 	const char *argv[32] = {"proxy-stateless", "--control", "--listen"};
-	char listen[64];
+	char listen[64], listen_tcp[64];
 	unsigned n = 3;
 	json_t *r;
 
 	px->port = proc_free_port();
 	snprintf(listen, sizeof(listen), "udp:127.0.0.1:%u", px->port);
 	argv[n++] = listen;
+	if (tcp) {
+		snprintf(listen_tcp, sizeof(listen_tcp), "tcp:127.0.0.1:%u",
+			 px->port);
+		argv[n++] = "--listen";
+		argv[n++] = listen_tcp;
+	}
 	while (*extra && n < 31)
 		argv[n++] = *extra++;
 	argv[n] = NULL;
@@ -316,6 +322,11 @@ static void px_start(struct px *px, const char *const *extra)
 		proc_dump_log(&px->p);
 	ASSERT(r);
 	json_decref(r);
+}
+
+static void px_start(struct px *px, const char *const *extra)
+{
+	px_start_tcp(px, extra, false);
 }
 
 static json_t *px_stats(struct px *px)
@@ -506,4 +517,171 @@ TEST_TIMEOUT(proxy_stateless_503_when_no_hop_answers_probes, 20)
 	json_decref(st);
 	ASSERT_EQ(proc_stop(&px.p, 5000), 0);
 	close(cli);
+}
+
+/* ------------------------------------------------------------------ */
+/* RFC 4475 replayed over UDP and TCP                                  */
+
+static int tcp_connect(uint16_t port)
+{
+	struct sockaddr_in a = {0};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ASSERT(fd >= 0);
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons(port);
+	ASSERT(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	return fd;
+}
+
+/* Whether status is allowed by an expect_proxy token list. */
+static bool status_ok(const char *expect, unsigned status)
+{
+	char tok[16];
+	const char *p = expect;
+	int used;
+
+	if (!strcmp(expect, "*"))
+		return true;
+	if (expect[0] == '!')
+		return status != (unsigned)strtoul(expect + 1, NULL, 10);
+	while (sscanf(p, "%15s%n", tok, &used) == 1) {
+		if (tok[1] == 'x' && status / 100 == (unsigned)(tok[0] - '0'))
+			return true;
+		if ((unsigned)strtoul(tok, NULL, 10) == status)
+			return true;
+		p += used;
+	}
+	return false;
+}
+
+static void replay_4475(bool tcp)
+{
+	struct px px;
+	uint16_t hport = 0, cport = 0;
+	int hop = udp_sock(&hport), cli = udp_sock(&cport);
+	char next[64], path[512], line[1024], buf[70000];
+	const char *extra[] = {"--next", next, "--probe-interval", "0", NULL};
+	unsigned checked = 0;
+	FILE *man;
+
+	snprintf(next, sizeof(next), "udp:127.0.0.1:%u", hport);
+	px_start_tcp(&px, extra, tcp);
+	snprintf(path, sizeof(path), "%s/corpus/rfc4475/manifest.tsv",
+		 test_shared_dir());
+	man = fopen(path, "r");
+	if (!man)
+		test_skip("no RFC 4475 corpus at %s", path);
+	while (fgets(line, sizeof(line), man)) {
+		char name[64], klass[32], liberal[8], expect[32];
+		struct pollfd pfd[2];
+		unsigned status = 0;
+		bool forwarded = false;
+		int conn = -1, s;
+		size_t len;
+		char *msg;
+
+		if (line[0] == '#' || !strncmp(line, "name\t", 5))
+			continue;
+		if (sscanf(line,
+			   "%63[^\t]\t%*[^\t]\t%31[^\t]\t%7[^\t]\t%31[^\t]",
+			   name, klass, liberal, expect) != 4)
+			continue;
+		snprintf(path, sizeof(path), "%s/corpus/rfc4475/%s.dat",
+			 test_shared_dir(), name);
+		msg = test_read_file(path, &len);
+		/* On a stream, dblreq's trailing INVITE is a message of its
+		 * own: let what the last one caused arrive first. */
+		while (recv_within(hop, buf, sizeof(buf), 30, NULL) > 0 ||
+		       recv_within(cli, buf, sizeof(buf), 0, NULL) > 0)
+			;
+		if (tcp) {
+			conn = tcp_connect(px.port);
+			ASSERT(write(conn, msg, len) == (ssize_t)len);
+		} else {
+			udp_to(cli, px.port, msg, len);
+		}
+		free(msg);
+		pfd[0].fd = tcp ? conn : cli;
+		pfd[1].fd = hop;
+		pfd[0].events = pfd[1].events = POLLIN;
+		while (poll(pfd, 2, 250) > 0) {
+			ssize_t n;
+
+			if (pfd[1].revents & POLLIN) {
+				struct sip_msg m;
+				uint16_t st;
+				const char *why;
+
+				n = recv(hop, buf, sizeof(buf) - 1, 0);
+				ASSERT(n > 0);
+				/* Nothing invalid is forwarded. */
+				ASSERT_MSG(!sip_msg_decode(&m, buf, (size_t)n,
+							   false) &&
+						   !sip_msg_validate(&m, &st,
+								     &why),
+					   "%s forwarded invalid", name);
+				forwarded = true;
+			}
+			if (pfd[0].revents & POLLIN) {
+				n = recv(pfd[0].fd, buf, sizeof(buf) - 1, 0);
+				if (n <= 0)
+					break; /* TCP closed by the proxy */
+				buf[n] = '\0';
+				if (!strncmp(buf, "SIP/2.0 ", 8) && !status)
+					status = (unsigned)strtoul(buf + 8,
+								   NULL, 10);
+			}
+			if (forwarded || status)
+				break;
+		}
+		if (conn >= 0)
+			close(conn);
+		s = (int)status;
+		if (!strcmp(expect, "none"))
+			ASSERT_MSG(!forwarded && !s, "%s: %d, forwarded %d",
+				   name, s, forwarded);
+		else if (s)
+			ASSERT_MSG(status_ok(expect, status) ||
+					   (!strcmp(klass, "invalid") &&
+					    s >= 400),
+				   "%s: answered %d, expected %s", name, s,
+				   expect);
+		else if (!strcmp(klass, "invalid") && strcmp(expect, "*"))
+			ASSERT_MSG(!forwarded, "%s forwarded", name);
+		else if (!strcmp(klass, "semantic") && expect[0] != '!' &&
+			 strcmp(expect, "*"))
+			ASSERT_MSG(false, "%s: no %s", name, expect);
+		checked++;
+	}
+	fclose(man);
+	ASSERT_MSG(checked >= 49, "only %u messages", checked);
+	/* Still answering afterwards. */
+	{
+		char req[1024];
+		ssize_t n;
+
+		snprintf(req, sizeof(req), req_fmt, "OPTIONS", "bob", px.port,
+			 cport, "after", "", "bob", "", "c-after", "OPTIONS",
+			 "70");
+		udp_to(cli, px.port, req, strlen(req));
+		n = recv_within(hop, buf, sizeof(buf), 3000, NULL);
+		while (n > 0 && !strstr(buf, "c-after"))
+			n = recv_within(hop, buf, sizeof(buf), 3000, NULL);
+		ASSERT_MSG(n > 0, "not forwarding after the corpus");
+	}
+	ASSERT_EQ(proc_stop(&px.p, 5000), 0);
+	close(hop);
+	close(cli);
+}
+
+TEST_TIMEOUT(proxy_stateless_rfc4475_over_udp, 25)
+{
+	replay_4475(false);
+}
+
+TEST_TIMEOUT(proxy_stateless_rfc4475_over_tcp, 25)
+{
+	replay_4475(true);
 }
