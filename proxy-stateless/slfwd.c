@@ -183,6 +183,15 @@ static bool uri_is_local(const struct slfwd *w, const struct sip_uri *u)
 	return !uri_dest(u, &a) && is_local(w, &a);
 }
 
+static bool route_is_local(const struct slfwd *w, const struct sip_hdr *h)
+{
+	struct sip_addr ra;
+	struct sip_uri u;
+
+	return !sip_addr_decode(&ra, &h->value) &&
+	       !sip_uri_decode(&u, &ra.uri) && uri_is_local(w, &u);
+}
+
 /* The top Via of a response is ours: its sent-by is one of our
  * listeners (the branch is whatever we put there). */
 static bool via_is_ours(const struct slfwd *w, const struct sip_via *v)
@@ -370,7 +379,8 @@ static void on_request(struct slfwd *w, const struct sip_tp_rx *rx,
 	struct sip_uri u;
 	const char *why = NULL;
 	uint16_t status = 0;
-	bool ack, routed = false, first = true;
+	const struct sip_hdr *start;
+	bool ack, routed = false;
 	int hop = -1, err;
 
 	INC(w->st.req_in);
@@ -401,17 +411,32 @@ static void on_request(struct slfwd *w, const struct sip_tp_rx *rx,
 
 	sip_edits_init(&ed, msg);
 	/* §16.4: pop every Route value that is us (two with double
-	 * Record-Route). */
-	for (h = sip_msg_hdr(msg, SIP_HDR_ROUTE); h;
-	     h = sip_msg_hdr_next(msg, h)) {
-		if (sip_addr_decode(&ra, &h->value) ||
-		    sip_uri_decode(&u, &ra.uri) || !uri_is_local(w, &u))
-			break;
-		err = first ? sip_fwd_route_pop(&ed)
-			    : sip_edits_hdr_remove(&ed, h);
+	 * Record-Route), whole lines or the front of one. */
+	h = sip_msg_hdr(msg, SIP_HDR_ROUTE);
+	start = NULL;
+	while (h && route_is_local(w, h)) {
+		const struct sip_hdr *nx = sip_msg_hdr_next(msg, h);
+		size_t off, del;
+
+		if (!start)
+			start = h; /* the first value of its line */
+		if (nx && nx->line_index == h->line_index &&
+		    route_is_local(w, nx)) {
+			h = nx;
+			continue;
+		}
+		if (nx && nx->line_index == h->line_index) {
+			off = (size_t)(start->value.p - msg->buf);
+			del = (size_t)(nx->value.p - start->value.p);
+		} else {
+			off = (size_t)(start->line.p - msg->buf);
+			del = start->line.l;
+		}
+		err = sip_edits_add(&ed, off, del, NULL, 0);
 		if (err)
 			goto edit_fail;
-		first = false;
+		start = NULL;
+		h = nx;
 	}
 	/* §16.6 steps 6-7: the next Route, else an in-dialog request's
 	 * Request-URI when it is somewhere else; a name we would have to
