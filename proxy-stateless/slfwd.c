@@ -46,7 +46,8 @@ struct slfwd {
 	struct slfwd_stats st;
 };
 
-const uint16_t slfwd_sent_status[7] = {400, 416, 420, 483, 503, 505, 0};
+const uint16_t slfwd_sent_status[SLFWD_SENT_N] = {200, 400, 416, 420,
+						  483, 503, 505, 0};
 
 const char *slfwd_drop_name(enum slfwd_drop d)
 {
@@ -65,7 +66,7 @@ static void count_sent(struct slfwd *w, uint16_t status)
 {
 	unsigned i;
 
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < SLFWD_SENT_N - 1; i++)
 		if (slfwd_sent_status[i] == status)
 			break;
 	INC(w->st.sent[i]);
@@ -279,7 +280,7 @@ static int via_mark(struct sip_edits *ed, const struct sip_tp_rx *rx,
 	uint16_t port = sip_tp_addr_port(&rx->src);
 	size_t end = (size_t)(v->value.p + v->value.l - msg->buf);
 	size_t ip_len, off;
-	bool stream = rx->proto != SIP_TP_UDP;
+	bool stream = rx->proto != SIP_TP_UDP, need_received;
 	int err;
 
 	if (rx->src.u.sa.sa_family == AF_INET)
@@ -287,27 +288,30 @@ static int via_mark(struct sip_edits *ed, const struct sip_tp_rx *rx,
 	else
 		inet_ntop(AF_INET6, &rx->src.u.in6.sin6_addr, ip, sizeof(ip));
 	ip_len = strlen(ip);
-	if (pl_isset(&v->received) ||
-	    (v->host.l == ip_len && !strncasecmp(v->host.p, ip, ip_len))) {
-		if (!stream && !v->has_rport)
-			return 0;
-	} else {
-		snprintf(tmp, sizeof(tmp), ";received=%s", ip);
+	need_received =
+		!pl_isset(&v->received) &&
+		!(v->host.l == ip_len && !strncasecmp(v->host.p, ip, ip_len));
+	/* A bare ";rport" gets its value first: the two inserts may
+	 * share the offset at the end of the value, and come out in the
+	 * order they were added. */
+	if (v->has_rport && !v->rport) {
+		off = rport_end(msg, v);
+		if (off) {
+			snprintf(tmp, sizeof(tmp), "%s%u",
+				 msg->buf[off - 1] == '=' ? "" : "=", port);
+			err = sip_edits_add(ed, off, 0, tmp, strlen(tmp));
+			if (err)
+				return err;
+		}
+	} else if (stream && !v->has_rport) {
+		snprintf(tmp, sizeof(tmp), ";rport=%u", port);
 		err = sip_edits_add(ed, end, 0, tmp, strlen(tmp));
 		if (err)
 			return err;
 	}
-	if (v->has_rport && v->rport)
+	if (!need_received)
 		return 0;
-	off = v->has_rport ? rport_end(msg, v) : 0;
-	if (off) {
-		snprintf(tmp, sizeof(tmp), "%s%u",
-			 msg->buf[off - 1] == '=' ? "" : "=", port);
-		return sip_edits_add(ed, off, 0, tmp, strlen(tmp));
-	}
-	if (!stream)
-		return 0;
-	snprintf(tmp, sizeof(tmp), ";rport=%u", port);
+	snprintf(tmp, sizeof(tmp), ";received=%s", ip);
 	return sip_edits_add(ed, end, 0, tmp, strlen(tmp));
 }
 
@@ -437,6 +441,14 @@ static void on_request(struct slfwd *w, const struct sip_tp_rx *rx,
 			goto edit_fail;
 		start = NULL;
 		h = nx;
+	}
+	/* §11: an OPTIONS to us (no user, no Route left) is a health
+	 * probe of this proxy: answered here, not forwarded. */
+	if (!h && msg->method_id == SIP_METHOD_OPTIONS &&
+	    !pl_isset(&msg->to_tag) && !sip_uri_decode(&u, &msg->ruri) &&
+	    !pl_isset(&u.user) && uri_is_local(w, &u)) {
+		reply(w, rx, msg, 200, NULL, NULL);
+		return;
 	}
 	/* §16.6 steps 6-7: the next Route, else an in-dialog request's
 	 * Request-URI when it is somewhere else; a name we would have to

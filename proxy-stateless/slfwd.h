@@ -41,6 +41,8 @@ enum slfwd_drop {
 	SLFWD_DROP_COUNT
 };
 
+#define SLFWD_SENT_N 8
+
 /* Cumulative counters; written by the worker only, read by anyone. */
 struct slfwd_stats {
 	uint64_t req_in;
@@ -48,8 +50,8 @@ struct slfwd_stats {
 	uint64_t fwd_req;  /* requests forwarded (any destination) */
 	uint64_t fwd_resp; /* responses relayed back */
 	uint64_t fwd_hop[DISPATCH_MAX_HOPS]; /* requests per next hop */
-	uint64_t fwd_route; /* requests that followed Route/R-URI */
-	uint64_t sent[7]; /* our own answers: 400 416 420 483 503 505 other */
+	uint64_t fwd_route;	     /* requests that followed Route/R-URI */
+	uint64_t sent[SLFWD_SENT_N]; /* our answers, slfwd_sent_status */
 	uint64_t drop[SLFWD_DROP_COUNT];
 	uint64_t passive_down; /* hops marked down on a send failure */
 };
@@ -83,7 +85,7 @@ const struct sip_tp_stats *slfwd_tp_stats(const struct slfwd *w);
 
 /* Names of enum slfwd_drop and of slfwd_stats.sent[]. */
 const char *slfwd_drop_name(enum slfwd_drop d);
-extern const uint16_t slfwd_sent_status[7];
+extern const uint16_t slfwd_sent_status[SLFWD_SENT_N]; /* 0: other */
 
 /*
  * For tests: handles one received message as the loop would (the rx of

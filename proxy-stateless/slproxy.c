@@ -176,7 +176,7 @@ void slproxy_stats_json(const struct slproxy *px, json_t *stats)
 		json_array_append_new(hops, h);
 	}
 	sent = json_object();
-	for (i = 0; sent && i < 7; i++) {
+	for (i = 0; sent && i < SLFWD_SENT_N; i++) {
 		char k[8];
 
 		if (slfwd_sent_status[i])
