@@ -43,7 +43,18 @@ struct slfwd {
 	size_t via_pfx_len[SIP_TP_NPROTO];
 	char rr[SIP_TP_NPROTO][128];
 	size_t rr_len[SIP_TP_NPROTO];
+	/* All workers, for responses that must leave on a connection
+	 * another worker owns. */
+	struct slfwd *const *peers;
+	unsigned npeers;
 	struct slfwd_stats st;
+};
+
+/* A response handed to the worker that owns the client's connection. */
+struct handoff {
+	struct slfwd *w;
+	size_t len;
+	char data[];
 };
 
 const uint16_t slfwd_sent_status[SLFWD_SENT_N] = {200, 400, 416, 420,
@@ -491,6 +502,12 @@ static void on_request(struct slfwd *w, const struct sip_tp_rx *rx,
 	vpl.p = via;
 	vpl.l = w->via_pfx_len[dst.proto] +
 		strlen(via + w->via_pfx_len[dst.proto]);
+	/* A stream belongs to this worker's transport: the response must
+	 * come back here, whichever worker the next hop's answer reaches
+	 * (SO_REUSEPORT spreads by address, not by request). */
+	if (rx->proto != SIP_TP_UDP && w->npeers > 1)
+		vpl.l += (size_t)snprintf(via + vpl.l, sizeof(via) - vpl.l,
+					  ";pxw=%u", w->idx);
 	err = sip_fwd_via_add(&ed, &vpl);
 	if (!err)
 		err = sip_fwd_max_forwards_dec(&ed);
@@ -541,6 +558,43 @@ edit_fail:
 /* ------------------------------------------------------------------ */
 /* Responses                                                           */
 
+static void on_response(struct slfwd *w, struct sip_msg *msg);
+
+static void on_handoff(void *arg)
+{
+	struct handoff *ho = arg;
+	struct sip_msg msg;
+
+	if (!sip_msg_decode(&msg, ho->data, ho->len, false))
+		on_response(ho->w, &msg);
+	free(ho);
+}
+
+/* Whether the response is another worker's to send (and was given to
+ * it): our Via names the worker whose transport holds the stream. */
+static bool handed_off(struct slfwd *w, const struct sip_msg *msg)
+{
+	struct handoff *ho;
+	struct pl v;
+	uint32_t i;
+
+	if (w->npeers < 2 || sip_param_get(&msg->via.params, "pxw", &v) ||
+	    pl_u32(&v, &i) || i == w->idx || i >= w->npeers)
+		return false;
+	ho = malloc(sizeof(*ho) + msg->len);
+	if (!ho)
+		return false;
+	ho->w = w->peers[i];
+	ho->len = msg->len;
+	memcpy(ho->data, msg->buf, msg->len);
+	if (ev_call(ho->w->ev, on_handoff, ho)) {
+		free(ho);
+		return false;
+	}
+	INC(w->st.handoffs);
+	return true;
+}
+
 static void on_response(struct slfwd *w, struct sip_msg *msg)
 {
 	struct sip_edits ed;
@@ -561,6 +615,8 @@ static void on_response(struct slfwd *w, struct sip_msg *msg)
 		INC(w->st.drop[SLFWD_DROP_STRAY]);
 		return;
 	}
+	if (handed_off(w, msg))
+		return;
 	h = sip_msg_hdr(msg, SIP_HDR_VIA);
 	h = h ? sip_msg_hdr_next(msg, h) : NULL;
 	if (!h || sip_via_decode(&next, &h->value) || via_dest(&next, &dst)) {
@@ -734,6 +790,12 @@ static void *run(void *arg)
 	if (err)
 		log_err("worker %u: event loop: %s", w->idx, strerror(err));
 	return NULL;
+}
+
+void slfwd_set_peers(struct slfwd *w, struct slfwd *const *peers, unsigned n)
+{
+	w->peers = peers;
+	w->npeers = n;
 }
 
 int slfwd_start(struct slfwd *w)

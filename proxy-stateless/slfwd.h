@@ -54,6 +54,7 @@ struct slfwd_stats {
 	uint64_t sent[SLFWD_SENT_N]; /* our answers, slfwd_sent_status */
 	uint64_t drop[SLFWD_DROP_COUNT];
 	uint64_t passive_down; /* hops marked down on a send failure */
+	uint64_t handoffs;     /* responses passed to the stream's worker */
 };
 
 struct slfwd;
@@ -67,6 +68,13 @@ struct slfwd;
 int slfwd_alloc(struct slfwd **wp, unsigned idx, const struct slcfg *cfg,
 		struct sip_tp_addr *listen, struct dispatch_set *set,
 		struct sip_tp_tls *tls_server, struct sip_tp_tls *tls_client);
+
+/*
+ * Tells w about every worker (itself included, peers[i] has index i),
+ * before any is started: a response for a TCP/TLS client goes to the
+ * worker whose transport holds the connection.  peers must outlive w.
+ */
+void slfwd_set_peers(struct slfwd *w, struct slfwd *const *peers, unsigned n);
 
 /* Runs the worker's loop in a new thread.  Returns 0 or an errno. */
 int slfwd_start(struct slfwd *w);

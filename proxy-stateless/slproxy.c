@@ -80,6 +80,8 @@ int slproxy_alloc(struct slproxy **pxp, const struct slcfg *cfg, struct ev *ev)
 		if (err)
 			goto out;
 	}
+	for (i = 0; i < px->nworkers; i++)
+		slfwd_set_peers(px->workers[i], px->workers, px->nworkers);
 	for (i = 0; i < px->nworkers; i++) {
 		err = slfwd_start(px->workers[i]);
 		if (err) {
@@ -209,5 +211,7 @@ void slproxy_stats_json(const struct slproxy *px, json_t *stats)
 	json_object_set_new(stats, "drops", drops);
 	json_object_set_new(stats, "passive_down",
 			    json_integer((json_int_t)sum.passive_down));
+	json_object_set_new(stats, "handoffs",
+			    json_integer((json_int_t)sum.handoffs));
 	json_object_set_new(stats, "transport", tp);
 }

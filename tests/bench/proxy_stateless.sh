@@ -89,7 +89,7 @@ start_target() { # target, kind (reg|call)
 	if [ "$2" = reg ]; then s0=$U0 s1=$U1; else s0=$V0 s1=$V1; fi
 	case $1 in
 	reflector)
-		start_bg target taskset -c "$PROXY_CPU" "$refl" "$P" "$s0" ;;
+		start_bg target taskset -c "$PROXY_CPU" "$refl" "$P" "$s0" "$s1" ;;
 	proxy)
 		start_bg target taskset -c "$PROXY_CPU" "$bin/proxy-stateless" \
 			--listen "udp:127.0.0.1:$P" --next "udp:127.0.0.1:$s0" \
@@ -153,7 +153,7 @@ for kind in reg call; do
 done
 
 echo
-echo "| traffic | element | CPU us per request (median) | runs | failed |"
+echo "| traffic | element | CPU us per REGISTER or per call (median) | runs | failed |"
 echo "| --- | --- | --- | --- | --- |"
 for kind in reg call; do
 	unit=REGISTER; [ $kind = call ] && unit="call (INVITE..BYE)"
@@ -170,5 +170,5 @@ for kind in reg call; do
 	eval "p=\${med_${kind}_proxy:-0} k=\${med_${kind}_kamailio:-0} x=\${med_${kind}_reflector:-0}"
 	awk -v p="$p" -v k="$k" -v x="$x" -v kind="$kind" 'BEGIN {
 		printf "%s: proxy-stateless / kamailio = %.2f, proxy-stateless / reflector = %.2f\n",
-			kind, k > 0 ? p / k : 0, x > 0 ? p / x : 0 }'
+			kind, (k > 0 ? p / k : 0), (x > 0 ? p / x : 0) }'
 done

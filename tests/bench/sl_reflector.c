@@ -1,18 +1,20 @@
 /*
  * sl_reflector: the raw limit of a UDP relay on this machine, for
  * tests/bench/proxy_stateless.sh.  No parsing: datagrams from the
- * client side go to one fixed server address, datagrams from the
- * server go back to the last client address, read and written in
+ * client side go to the server addresses in turn (as a dispatcher
+ * spreads them), datagrams from the servers go back to the last client
+ * address, read and written in
  * batches with recvmmsg/sendmmsg.  proxy-stateless's cost per request
  * is reported as a multiple of this one's.
  *
- *	sl_reflector LISTEN_PORT SERVER_PORT   (127.0.0.1)
+ *	sl_reflector LISTEN_PORT SERVER_PORT [SERVER_PORT2]   (127.0.0.1)
  *
  * Without arguments (make bench runs every built benchmark) it says
  * what it is and exits 0.  SIGTERM ends it.
  */
 #include <arpa/inet.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,9 +50,12 @@ static int udp_bind(uint16_t port)
 
 static char bufs[BATCH][MTU];
 
-/* Reads a batch from fd and sends it to dst (or, NULL, to *last). */
-static void relay(int from, int to, const struct sockaddr_in *dst,
-		  struct sockaddr_in *last)
+static struct sockaddr_in servers[2];
+static unsigned nservers, turn;
+
+/* Reads a batch from fd and sends it to the servers in turn (to_server)
+ * or to *last. */
+static void relay(int from, int to, bool to_server, struct sockaddr_in *last)
 {
 	struct mmsghdr in[BATCH], out[BATCH];
 	struct iovec iov[BATCH];
@@ -74,13 +79,13 @@ static void relay(int from, int to, const struct sockaddr_in *dst,
 		iov[i].iov_len = in[i].msg_len;
 		out[i].msg_hdr.msg_iov = &iov[i];
 		out[i].msg_hdr.msg_iovlen = 1;
-		if (dst) {
+		if (to_server) {
 			*last = src[i];
-			out[i].msg_hdr.msg_name = (void *)dst;
+			out[i].msg_hdr.msg_name = &servers[turn++ % nservers];
 		} else {
 			out[i].msg_hdr.msg_name = last;
 		}
-		out[i].msg_hdr.msg_namelen = sizeof(*dst);
+		out[i].msg_hdr.msg_namelen = sizeof(*last);
 	}
 	if (sendmmsg(to, out, (unsigned)n, 0) < 0)
 		perror("sl_reflector: sendmmsg");
@@ -88,11 +93,12 @@ static void relay(int from, int to, const struct sockaddr_in *dst,
 
 int main(int argc, char **argv)
 {
-	struct sockaddr_in server = {0}, client = {0};
+	struct sockaddr_in client = {0};
+	unsigned i;
 	struct pollfd pfd[2];
 	int cfd, sfd;
 
-	if (argc != 3) {
+	if (argc != 3 && argc != 4) {
 		printf("sl_reflector: a helper of proxy_stateless.sh "
 		       "(usage: sl_reflector LISTEN_PORT SERVER_PORT)\n");
 		return 0;
@@ -101,9 +107,13 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_term);
 	cfd = udp_bind((uint16_t)strtoul(argv[1], NULL, 10));
 	sfd = udp_bind(0);
-	server.sin_family = AF_INET;
-	server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	server.sin_port = htons((uint16_t)strtoul(argv[2], NULL, 10));
+	for (i = 2; i < (unsigned)argc; i++) {
+		struct sockaddr_in *s = &servers[nservers++];
+
+		s->sin_family = AF_INET;
+		s->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		s->sin_port = htons((uint16_t)strtoul(argv[i], NULL, 10));
+	}
 	pfd[0].fd = cfd;
 	pfd[1].fd = sfd;
 	pfd[0].events = pfd[1].events = POLLIN;
@@ -111,9 +121,9 @@ int main(int argc, char **argv)
 		if (poll(pfd, 2, 200) <= 0)
 			continue;
 		if (pfd[0].revents & POLLIN)
-			relay(cfd, sfd, &server, &client);
+			relay(cfd, sfd, true, &client);
 		if (pfd[1].revents & POLLIN)
-			relay(sfd, cfd, NULL, &client);
+			relay(sfd, cfd, false, &client);
 	}
 	return 0;
 }
