@@ -6,18 +6,22 @@
  *   orchestrator compare BUNDLE... [--html FILE]
  *   orchestrator upload BUNDLE --url URL [--post] [--token-env VAR]
  *                       [--ca FILE] [--tries N]
- *
- * "run" is not built yet: it says so and exits 2 rather than pretend.
+ *   orchestrator run TOPOLOGY.json... --hosts INVENTORY.json [--accept-new]
+ *                    [--keep-db] [--keep-remote] [--deploy-only] [--quiet]
+ *                    [--results DIR] [experiment overrides]
  */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "results.h"
+#include "run.h"
 #include "topo.h"
 #include "upload.h"
 
@@ -305,6 +309,243 @@ static int cmd_upload(int argc, char **argv)
 	return 0;
 }
 
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+/*
+ * The programs next to this one (bin_dir) and the checkout they belong
+ * to: the nearest directory above holding proxy-stateful/schema.sql
+ * (bin/ for a release build, build/san/bin/ for a sanitizer build), or
+ * $SIPSTONE_ROOT.
+ */
+static void find_root(char *bin, size_t bsize, char *root, size_t rsize)
+{
+	char exe[900], probe[1000];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	const char *env = getenv("SIPSTONE_ROOT");
+	struct stat st;
+	char *slash;
+
+	if (n <= 0)
+		snprintf(exe, sizeof(exe), "./bin/orchestrator");
+	else
+		exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(bin, bsize, "%s", exe);
+	snprintf(root, rsize, "%s", exe);
+	for (int up = 0; up < 4; up++) {
+		slash = strrchr(exe, '/');
+		if (!slash)
+			break;
+		*slash = '\0';
+		snprintf(probe, sizeof(probe), "%s/proxy-stateful/schema.sql",
+			 exe);
+		if (stat(probe, &st) == 0) {
+			snprintf(root, rsize, "%s", exe);
+			break;
+		}
+	}
+	if (env && env[0])
+		snprintf(root, rsize, "%s", env);
+}
+
+/* Writes the comparison of the runs' bundles next to them. */
+static void compare_bundles(char (*bundles)[800], size_t n,
+			    const char *results_dir)
+{
+	struct res_run *runs = calloc(n, sizeof(*runs));
+	const struct res_run **list = calloc(n, sizeof(*list));
+	char path[1100], stamp[32];
+	size_t got = 0;
+	time_t now = time(NULL);
+	struct tm tm;
+	FILE *f;
+
+	if (!runs || !list)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		char why[512];
+
+		if (res_load(&runs[got], bundles[i], why, sizeof(why)) == 0) {
+			list[got] = &runs[got];
+			got++;
+		}
+	}
+	printf("\n");
+	res_compare_table(list, got, stdout);
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+	snprintf(path, sizeof(path), "%s/compare-%s.html", results_dir, stamp);
+	f = fopen(path, "w");
+	if (f && res_compare_html(list, got, f) == 0) {
+		fclose(f);
+		printf("comparison: %s\n", path);
+	} else if (f) {
+		fclose(f);
+	}
+out:
+	for (size_t i = 0; i < got; i++)
+		res_run_clear(&runs[i]);
+	free(runs);
+	free(list);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"hosts", required_argument, NULL, 'H'},
+		{"accept-new", no_argument, NULL, 'a'},
+		{"keep-db", no_argument, NULL, 'k'},
+		{"keep-remote", no_argument, NULL, 'K'},
+		{"deploy-only", no_argument, NULL, 'd'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"results", required_argument, NULL, 'r'},
+		{"test", required_argument, NULL, 'o'},
+		{"transport", required_argument, NULL, 'o'},
+		{"users", required_argument, NULL, 'o'},
+		{"rate", required_argument, NULL, 'o'},
+		{"step-s", required_argument, NULL, 'o'},
+		{"warmup-s", required_argument, NULL, 'o'},
+		{"ta-limit-ms", required_argument, NULL, 'o'},
+		{"success-percent", required_argument, NULL, 'o'},
+		{NULL, 0, NULL, 0}};
+	char bin[900], root[900], schema[1000], results[1000];
+	char(*bundles)[800] = NULL;
+	const char *ov_key[16], *ov_val[16];
+	size_t nov = 0, nruns = 0;
+	struct run_opts o = {0};
+	struct inventory *inv = NULL;
+	const char *hosts = NULL;
+	struct sigaction sa = {0};
+	int opt, idx, status = 0;
+
+	find_root(bin, sizeof(bin), root, sizeof(root));
+	snprintf(schema, sizeof(schema), "%s/proxy-stateful/schema.sql", root);
+	snprintf(results, sizeof(results), "%s/results", root);
+	o.bin_dir = bin;
+	o.schema = schema;
+	o.results_dir = results;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", opts, &idx)) != -1) {
+		switch (opt) {
+		case 'H':
+			hosts = optarg;
+			break;
+		case 'a':
+			o.accept_new = true;
+			break;
+		case 'k':
+			o.keep_db = true;
+			break;
+		case 'K':
+			o.keep_remote = true;
+			break;
+		case 'd':
+			o.deploy_only = true;
+			break;
+		case 'q':
+			o.quiet = true;
+			break;
+		case 'r':
+			o.results_dir = optarg;
+			break;
+		case 'o':
+			if (nov == 16)
+				return EXIT_BAD_USAGE;
+			ov_key[nov] = opts[idx].name;
+			ov_val[nov++] = optarg;
+			break;
+		default:
+			usage(stderr);
+			return EXIT_BAD_USAGE;
+		}
+	}
+	if (optind >= argc || !hosts) {
+		usage(stderr);
+		return EXIT_BAD_USAGE;
+	}
+	{
+		struct topo_errors errs = {0};
+
+		if (inventory_load(&inv, hosts, &errs)) {
+			for (size_t i = 0; i < errs.n; i++)
+				fprintf(stderr, "%s\n", errs.lines[i]);
+			topo_errors_free(&errs);
+			return EXIT_BAD_USAGE;
+		}
+	}
+	/* Every file is checked before the first run starts. */
+	for (int i = optind; i < argc; i++) {
+		struct topo_errors errs = {0};
+		struct topo *t = NULL;
+		char why[400];
+
+		if (topo_load(&t, argv[i], inv, &errs)) {
+			topo_errors_sort(&errs);
+			for (size_t k = 0; k < errs.n; k++)
+				fprintf(stderr, "%s\n", errs.lines[k]);
+			status = EXIT_BAD_USAGE;
+		}
+		for (size_t k = 0; t && k < nov; k++)
+			if (topo_override(t, ov_key[k], ov_val[k], why,
+					  sizeof(why))) {
+				fprintf(stderr, "orchestrator: %s\n", why);
+				status = EXIT_BAD_USAGE;
+			}
+		topo_errors_free(&errs);
+		topo_free(t);
+	}
+	if (status) {
+		inventory_free(inv);
+		return status;
+	}
+	bundles = calloc((size_t)(argc - optind), sizeof(*bundles));
+	if (!bundles) {
+		inventory_free(inv);
+		return 1;
+	}
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	o.interrupted = &interrupted;
+	for (int i = optind; i < argc && !interrupted; i++) {
+		struct topo_errors errs = {0};
+		struct topo *t = NULL;
+		char why[400];
+		int err;
+
+		if (topo_load(&t, argv[i], inv, &errs)) {
+			topo_errors_free(&errs);
+			status = 1;
+			continue;
+		}
+		for (size_t k = 0; k < nov; k++)
+			topo_override(t, ov_key[k], ov_val[k], why,
+				      sizeof(why));
+		err = run_experiment(t, inv, &o, bundles[nruns],
+				     sizeof(bundles[0]));
+		if (err)
+			status = 1;
+		if (!o.quiet || err)
+			printf("bundle: %s\n", bundles[nruns]);
+		if (bundles[nruns][0])
+			nruns++;
+		topo_free(t);
+	}
+	if (nruns > 1 && !o.deploy_only)
+		compare_bundles(bundles, nruns, o.results_dir);
+	free(bundles);
+	inventory_free(inv);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
@@ -319,13 +560,8 @@ int main(int argc, char **argv)
 		return cmd_compare(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "upload"))
 		return cmd_upload(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "run")) {
-		fprintf(stderr,
-			"orchestrator: \"%s\" is not built yet (issue 6); "
-			"validate, report, compare and upload work\n",
-			argv[1]);
-		return EXIT_BAD_USAGE;
-	}
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
 	fprintf(stderr, "orchestrator: unknown command \"%s\"\n", argv[1]);
 	usage(stderr);
 	return EXIT_BAD_USAGE;

@@ -558,9 +558,16 @@ int res_report_html(const struct res_run *run, FILE *f)
 	}
 	fprintf(f,
 		".</p>\n<p><b>Capacity: %.0f/s</b> (the highest step that met "
-		"the criteria); knee %.0f/s; generators alone reached "
-		"%.0f/s",
-		res_capacity(run), res_knee(run), run->baseline);
+		"the criteria)",
+		res_capacity(run));
+	if (res_knee(run) > 0)
+		fprintf(f, "; knee %.0f/s", res_knee(run));
+	else
+		fputs("; no knee within these steps", f);
+	if (run->baseline > 0)
+		fprintf(f, "; generators alone reached %.0f/s", run->baseline);
+	else
+		fputs("; generator baseline not measured", f);
 	if (run->rfc7502_rate >= 0)
 		fprintf(f, "; RFC 7502 zero-failure rate %.0f/s",
 			run->rfc7502_rate);

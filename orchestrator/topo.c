@@ -1104,3 +1104,104 @@ const struct inventory_host *inventory_host(const struct inventory *inv,
 			return &inv->hosts[i];
 	return NULL;
 }
+
+static bool parse_uint(const char *s, unsigned min, unsigned max,
+		       unsigned *out)
+{
+	struct pl p;
+	uint32_t v;
+
+	pl_set_str(&p, s);
+	if (pl_u32(&p, &v) || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+int topo_override(struct topo *t, const char *key, const char *value,
+		  char *why, size_t whysz)
+{
+	struct topo_experiment e = t->exp;
+	size_t nch = 0;
+
+	if (!strcmp(key, "test")) {
+		size_t i;
+
+		for (i = 0; tests[i] && strcmp(tests[i], value); i++)
+			;
+		if (!tests[i])
+			goto bad;
+		snprintf(e.test, sizeof(e.test), "%s", value);
+	} else if (!strcmp(key, "transport")) {
+		struct pl p;
+
+		pl_set_str(&p, value);
+		e.transport = sip_transport_decode(&p);
+		if ((e.transport != SIP_TP_UDP && e.transport != SIP_TP_TCP &&
+		     e.transport != SIP_TP_TLS) ||
+		    value[0] < 'a')
+			goto bad;
+	} else if (!strcmp(key, "users")) {
+		if (!parse_uint(value, 1, 10000000, &e.user_count))
+			goto bad;
+	} else if (!strcmp(key, "rate")) {
+		unsigned v[3];
+		char buf[64], *part, *save = NULL;
+		int n = 0;
+
+		snprintf(buf, sizeof(buf), "%s", value);
+		for (part = strtok_r(buf, ":", &save); part && n < 3;
+		     part = strtok_r(NULL, ":", &save))
+			if (!parse_uint(part, 1, 10000000, &v[n++]))
+				goto bad;
+		if (n != 3 || part || v[2] < v[0])
+			goto bad;
+		e.rate_start = v[0];
+		e.rate_step = v[1];
+		e.rate_final = v[2];
+	} else if (!strcmp(key, "step-s")) {
+		if (!parse_uint(value, 1, 86400, &e.step_s))
+			goto bad;
+	} else if (!strcmp(key, "warmup-s")) {
+		if (!parse_uint(value, 0, 3600, &e.warmup_s))
+			goto bad;
+	} else if (!strcmp(key, "ta-limit-ms")) {
+		if (!parse_uint(value, 1, 600000, &e.ta_limit_ms))
+			goto bad;
+	} else if (!strcmp(key, "success-percent")) {
+		char *end;
+		double v = strtod(value, &end);
+
+		if (*end || v <= 0 || v > 100)
+			goto bad;
+		e.success_pct = v;
+	} else {
+		snprintf(why, whysz, "--%s: not an experiment setting", key);
+		return EINVAL;
+	}
+	for (size_t i = 0; i < t->nnodes; i++) {
+		const struct topo_node *n = &t->nodes[i];
+
+		nch += n->role == TOPO_CALLHANDLER;
+		if (n->role != TOPO_LOADER && n->nlisten &&
+		    !node_listens(n, e.transport)) {
+			snprintf(why, whysz,
+				 "--%s %s: %s \"%s\" has no %s listener in %s",
+				 key, value, role_keys[n->role], n->name,
+				 sip_transport_name(e.transport), t->path);
+			return EINVAL;
+		}
+	}
+	if (!strcmp(e.test, "invite") && !nch) {
+		snprintf(why, whysz,
+			 "--%s %s: the invite test needs a "
+			 "callhandler",
+			 key, value);
+		return EINVAL;
+	}
+	t->exp = e;
+	return 0;
+bad:
+	snprintf(why, whysz, "--%s: bad value \"%s\"", key, value);
+	return EINVAL;
+}

@@ -147,6 +147,16 @@ void inventory_free(struct inventory *inv);
 const struct inventory_host *inventory_host(const struct inventory *inv,
 					    const char *name);
 
+/*
+ * Overrides one experiment setting from the command line: key is one of
+ * test, transport, users (a count), rate (START:STEP:FINAL), step-s,
+ * warmup-s, ta-limit-ms, success-percent.  The result is checked as the
+ * file would be (every node on the path listens on the transport, ...).
+ * Returns 0, or EINVAL with why saying what is wrong.
+ */
+int topo_override(struct topo *t, const char *key, const char *value,
+		  char *why, size_t whysz);
+
 /* The node called name, or NULL. */
 const struct topo_node *topo_node(const struct topo *t, const char *name);
 

@@ -1,15 +1,120 @@
 /*
- * proxy-stateful: not built yet.  It prints what it will be and exits 2, so that
- * scripts that call it fail loudly rather than silently.
+ * proxy-stateful: the second-stage server - transaction-stateful
+ * proxy, registrar and location service (see sproxy.h).  main() parses
+ * the options, starts the workers and runs the control channel (or
+ * just waits for SIGTERM/SIGINT) on the main thread.
  */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define LOG_MODULE "proxy-stateful"
+#include "ctl.h"
+#include "ev.h"
+#include "log.h"
+#include "obj.h"
+#include "sproxy.h"
+
+struct app {
+	struct ev *ev;
+	struct ctl *ctl;
+	struct sproxy *sp;
+};
+
+static void on_stats(struct ctl *ctl, json_t *stats, void *arg)
+{
+	struct app *a = arg;
+
+	(void)ctl;
+	sproxy_stats(a->sp, stats);
+}
+
+static void on_stop(struct ctl *ctl, void *arg)
+{
+	struct app *a = arg;
+
+	(void)ctl;
+	ev_stop(a->ev);
+}
+
+static void on_signal(int signo, void *arg)
+{
+	struct app *a = arg;
+
+	(void)signo;
+	ev_stop(a->ev);
+}
 
 int main(int argc, char **argv)
 {
-	(void)argc;
-	fprintf(stderr,
-		"usage: %s ...\n"
-		"%s is not implemented yet (see the open issues)\n",
-		argv[0], "proxy-stateful");
-	return 2;
+	static const int sigs[] = {SIGTERM, SIGINT};
+	struct sproxy_cfg cfg;
+	struct app a;
+	char err[512];
+	bool control = false;
+	json_t *ev = NULL, *sum = NULL;
+	int e, rc = 1;
+
+	memset(&a, 0, sizeof(a));
+	sproxy_cfg_init(&cfg);
+	if (argc == 2 &&
+	    (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("usage: %s --listen udp:HOST:PORT [--listen tcp:...] "
+		       "[--listen tls:... --tls-cert F --tls-key F "
+		       "[--tls-ca F]] --domain D [--db mysql://user@host:port"
+		       "/name | --users-file F] [--db-mode memory|"
+		       "write-through|write-back] [--auth none|register|"
+		       "invite|all] [--record-route] [--closed] [--workers N]"
+		       " [--control] [--config FILE.json]\n",
+		       argv[0]);
+		return 0;
+	}
+	if (sproxy_cfg_parse(&cfg, argc, argv, &control, err, sizeof(err))) {
+		fprintf(stderr, "proxy-stateful: %s\n", err);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	e = ev_alloc(&a.ev);
+	if (!e)
+		e = ev_signal(a.ev, sigs, 2, on_signal, &a);
+	if (e) {
+		log_err("event loop: %s", strerror(e));
+		goto out;
+	}
+	e = sproxy_start(&a.sp, &cfg);
+	if (e) {
+		log_err("start: %s", strerror(e));
+		goto out;
+	}
+	if (control) {
+		e = ctl_alloc(&a.ctl, a.ev, STDIN_FILENO, STDOUT_FILENO,
+			      "proxy-stateful", on_stop, &a);
+		if (e) {
+			log_err("control channel: %s", strerror(e));
+			goto out;
+		}
+		ctl_stats_source(a.ctl, on_stats, &a);
+		ev = json_pack("{s:i, s:o}", "pid", (int)getpid(), "listen",
+			       sproxy_listen_json(a.sp));
+		ctl_event(a.ctl, "ready", ev);
+		json_decref(ev);
+	}
+	log_info("ready, %u worker(s)", cfg.workers);
+	ev_run(a.ev);
+	if (a.ctl) {
+		sum = ctl_stats_snapshot(a.ctl);
+	}
+	rc = 0;
+out:
+	sproxy_free(a.sp);
+	if (a.ctl) {
+		if (sum)
+			ctl_event(a.ctl, "summary", sum);
+		json_decref(sum);
+		obj_deref(a.ctl);
+	}
+	obj_deref(a.ev);
+	return rc;
 }

@@ -117,6 +117,20 @@ char *test_read_file(const char *path, size_t *len)
 	return data;
 }
 
+const char *test_write_file(const char *name, const char *text)
+{
+	static char paths[8][PATH_MAX];
+	static unsigned next;
+	char *path = paths[next++ % 8];
+	FILE *f;
+
+	snprintf(path, PATH_MAX, "%.2000s/%.1000s", tmp_dir, name);
+	f = fopen(path, "w");
+	if (!f || fputs(text, f) < 0 || fclose(f) != 0)
+		test_fail(__FILE__, __LINE__, "cannot write %s", path);
+	return path;
+}
+
 static int cmp_name(const void *a, const void *b)
 {
 	const struct test *const *x = a, *const *y = b;

@@ -414,3 +414,53 @@ TEST(ctl_stats_interval_emits_events_until_turned_off)
 	ASSERT_EQ(h.outlen, 0);
 	harness_free(&h);
 }
+
+#include "argcfg.h"
+
+TEST(argcfg_expands_a_config_file_into_flags)
+{
+	char *argv[] = {"prog", "--x", "1", "--config", NULL, "--y", NULL};
+	char err[300] = "", **out = NULL;
+	const char *path;
+	int n = 0;
+
+	path = test_write_file("c.json", "{\"listen\": [\"udp:a:1\", "
+					 "\"tcp:a:1\"], "
+					 "\"ring-ms\": 5, \"control\": true, "
+					 "\"quiet\": "
+					 "false, \"rate\": 2.5}");
+	argv[4] = (char *)path;
+	ASSERT_EQ(argcfg_expand(6, argv, &n, &out, err, sizeof(err)), 0);
+	/* prog --x 1, the file's flags in order, then --y. */
+	ASSERT_EQ(n, 13);
+	ASSERT_STR(out[3], "--listen");
+	ASSERT_STR(out[4], "udp:a:1");
+	ASSERT_STR(out[5], "--listen");
+	ASSERT_STR(out[6], "tcp:a:1");
+	ASSERT_STR(out[7], "--ring-ms");
+	ASSERT_STR(out[8], "5");
+	ASSERT_STR(out[9], "--control");
+	ASSERT_STR(out[10], "--rate");
+	ASSERT_STR(out[11], "2.5");
+	ASSERT_STR(out[12], "--y");
+	ASSERT(out[13] == NULL);
+	argcfg_free(n, out);
+}
+
+TEST(argcfg_bad_files_are_said)
+{
+	char *argv[] = {"prog", "--config", NULL, NULL};
+	char err[300] = "", **out = NULL;
+	int n = 0;
+
+	argv[2] = (char *)test_write_file("bad.json", "{\"a\": {\"b\": 1}}");
+	ASSERT_EQ(argcfg_expand(3, argv, &n, &out, err, sizeof(err)), EBADMSG);
+	ASSERT(strstr(err, "\"a\": expected a string"));
+	argv[2] = (char *)test_write_file("syn.json", "{\"a\": ");
+	ASSERT_EQ(argcfg_expand(3, argv, &n, &out, err, sizeof(err)), EBADMSG);
+	ASSERT(strstr(err, "syn.json:1:"));
+	argv[2] = "/nonexistent.json";
+	ASSERT(argcfg_expand(3, argv, &n, &out, err, sizeof(err)) != 0);
+	ASSERT(strstr(err, "/nonexistent.json"));
+	ASSERT_EQ(argcfg_expand(2, argv, &n, &out, err, sizeof(err)), EBADMSG);
+}

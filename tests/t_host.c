@@ -169,19 +169,6 @@ TEST_TIMEOUT(host_over_ssh_run_copy_spawn_signal, 30)
 	sshd_stop(&s);
 }
 
-static const char *write_tmp(const char *name, const char *text)
-{
-	static char path[600];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", test_tmp_dir(), name);
-	f = fopen(path, "w");
-	ASSERT(f);
-	fputs(text, f);
-	fclose(f);
-	return path;
-}
-
 static struct topo *topo_with_ports(uint16_t p1, uint16_t p2, const char *host)
 {
 	struct topo_errors errs = {0};
@@ -195,7 +182,8 @@ static struct topo *topo_with_ports(uint16_t p1, uint16_t p2, const char *host)
 		 "\"listen\": [\"udp:%u\", \"tcp:%u\"]}],\n"
 		 " \"loaders\": [{\"name\": \"ld1\", \"host\": \"%s\"}]}\n",
 		 host, host, p1, p2, host);
-	ASSERT_EQ(topo_load(&t, write_tmp("pf.json", text), NULL, &errs), 0);
+	ASSERT_EQ(topo_load(&t, test_write_file("pf.json", text), NULL, &errs),
+		  0);
 	return t;
 }
 

@@ -106,6 +106,12 @@ const char *test_bin_dir(void);
 const char *test_tmp_dir(void);
 
 /*
+ * Writes text to name in the test's directory and returns its path
+ * (valid for the next 7 calls).  Fails the test if it cannot.
+ */
+const char *test_write_file(const char *name, const char *text);
+
+/*
  * Reads a whole file into a new buffer (NUL-terminated, *len excludes
  * the NUL).  Fails the test if it cannot.  Caller frees.
  */

@@ -1,0 +1,187 @@
+/*
+ * loadout.c - the loader's figures as JSON, CSV and a table.
+ */
+#include "loadout.h"
+
+#include <stdint.h>
+
+bool loadout_generator_bound(const struct loadgen_counts *c,
+			     const struct loadout_ctx *x)
+{
+	if (c->late_sends)
+		return true;
+	return x->cpu >= 0 && x->threads && x->cpu > 0.9 * x->threads;
+}
+
+double loadout_ira(const struct loadgen_counts *c)
+{
+	uint64_t done = c->successes + c->failures;
+
+	return done ? 100.0 * (double)c->failures / (double)done : 0.0;
+}
+
+static int set_u64(json_t *o, const char *k, uint64_t v)
+{
+	return json_object_set_new(o, k, json_integer((json_int_t)v));
+}
+
+json_t *loadout_json(const struct loadgen_counts *c,
+		     const struct loadout_ctx *x)
+{
+	json_t *o = json_object(), *codes = json_object(), *m = json_object();
+	json_t *h1 = hist_to_json(&c->rtt), *h2 = hist_to_json(&c->rrd);
+	char k[8];
+	size_t i;
+	int err = 0;
+
+	if (!o || !codes || !m || !h1 || !h2)
+		goto fail;
+	for (i = 0; i < LOADGEN_CODES && !err; i++) {
+		if (!c->codes[i])
+			continue;
+		snprintf(k, sizeof(k), "%zu", i);
+		err = set_u64(codes, k, c->codes[i]);
+	}
+	err = err ||
+	      json_object_set_new(o, "test",
+				  json_string(loadgen_test_name(x->test)));
+	err = err || set_u64(o, "attempts", c->attempts);
+	err = err || set_u64(o, "successes", c->successes);
+	err = err || set_u64(o, "failures", c->failures);
+	err = err || set_u64(o, "timeouts", c->timeouts);
+	err = err || set_u64(o, "transport_errors", c->transport_errors);
+	err = err || set_u64(o, "unfinished", c->unfinished);
+	err = err || set_u64(o, "retransmissions", c->retransmissions);
+	err = err || set_u64(o, "auth_challenges", c->auth_challenges);
+	err = err || set_u64(o, "late_sends", c->late_sends);
+	err = err || set_u64(o, "throttled", c->throttled);
+	err = err || set_u64(o, "stray", c->stray);
+	err = err || set_u64(o, "bad_msgs", c->bad_msgs);
+	if (x->cumulative) {
+		uint64_t done = c->successes + c->failures;
+
+		err = err ||
+		      set_u64(o, "in_flight",
+			      c->attempts > done ? c->attempts - done : 0);
+	}
+	err = err || json_object_set_new(o, "secs", json_real(x->secs));
+	err = err ||
+	      json_object_set_new(
+		      o, "rate",
+		      json_real(x->secs > 0 ? (double)c->attempts / x->secs
+					    : 0.0));
+	if (x->cpu >= 0)
+		err = err || json_object_set_new(o, "cpu", json_real(x->cpu));
+	err = err ||
+	      json_object_set_new(o, "generator_bound",
+				  json_boolean(loadout_generator_bound(c, x)));
+	err = err || json_object_set(o, "codes", codes);
+	err = err || json_object_set(o, "rtt_us", h1);
+	if (x->test != LOADGEN_OPTIONS) {
+		err = err || json_object_set(o, "rrd_us", h2);
+		/* RFC 6076 §4.1 RRD and §4.2 IRA */
+		err = err || json_object_set_new(
+				     m, "rrd_ms",
+				     json_real(hist_mean(&c->rrd) / 1000.0));
+		err = err || json_object_set_new(m, "ira_pct",
+						 json_real(loadout_ira(c)));
+		err = err || json_object_set(o, "rfc6076", m);
+	}
+	if (err)
+		goto fail;
+	json_decref(codes);
+	json_decref(m);
+	json_decref(h1);
+	json_decref(h2);
+	return o;
+fail:
+	json_decref(o);
+	json_decref(codes);
+	json_decref(m);
+	json_decref(h1);
+	json_decref(h2);
+	return NULL;
+}
+
+void loadout_csv_header(FILE *f)
+{
+	fprintf(f, "t_s,attempts,successes,failures,timeouts,"
+		   "retransmissions,in_flight,rate,rtt_p50_us,rtt_p99_us,"
+		   "rtt_max_us,late_sends,cpu,generator_bound\n");
+}
+
+void loadout_csv_row(FILE *f, double t_s, const struct loadgen_counts *c,
+		     const struct loadout_ctx *x)
+{
+	fprintf(f,
+		"%.3f,%llu,%llu,%llu,%llu,%llu,%lld,%.1f,%llu,%llu,%llu,"
+		"%llu,%.3f,%d\n",
+		t_s, (unsigned long long)c->attempts,
+		(unsigned long long)c->successes,
+		(unsigned long long)c->failures,
+		(unsigned long long)c->timeouts,
+		(unsigned long long)c->retransmissions,
+		(long long)c->attempts - (long long)c->successes -
+			(long long)c->failures,
+		x->secs > 0 ? (double)c->attempts / x->secs : 0.0,
+		(unsigned long long)hist_quantile(&c->rtt, 0.5),
+		(unsigned long long)hist_quantile(&c->rtt, 0.99),
+		(unsigned long long)c->rtt.max,
+		(unsigned long long)c->late_sends, x->cpu,
+		loadout_generator_bound(c, x) ? 1 : 0);
+}
+
+static void row(FILE *f, const char *name, unsigned long long v)
+{
+	fprintf(f, "  %-22s %14llu\n", name, v);
+}
+
+static void lat(FILE *f, const char *name, const struct hist *h)
+{
+	fprintf(f,
+		"  %-8s count %llu  p50 %.3f  p90 %.3f  p95 %.3f  p99 %.3f  "
+		"max %.3f ms\n",
+		name, (unsigned long long)h->count,
+		hist_quantile(h, 0.5) / 1e3, hist_quantile(h, 0.9) / 1e3,
+		hist_quantile(h, 0.95) / 1e3, hist_quantile(h, 0.99) / 1e3,
+		h->count ? h->max / 1e3 : 0.0);
+}
+
+void loadout_table(FILE *f, const struct loadgen_counts *c,
+		   const struct loadout_ctx *x)
+{
+	size_t i;
+
+	fprintf(f, "loader %s: %.1f s, %.1f attempts/s, %u thread(s)\n",
+		loadgen_test_name(x->test), x->secs,
+		x->secs > 0 ? (double)c->attempts / x->secs : 0.0, x->threads);
+	row(f, "attempts", c->attempts);
+	row(f, "successes", c->successes);
+	row(f, "failures", c->failures);
+	row(f, "  timeouts", c->timeouts);
+	row(f, "  transport errors", c->transport_errors);
+	row(f, "  unfinished", c->unfinished);
+	for (i = 300; i < LOADGEN_CODES; i++) {
+		char name[32];
+
+		if (!c->codes[i])
+			continue;
+		snprintf(name, sizeof(name), "  status %zu", i);
+		row(f, name, c->codes[i]);
+	}
+	row(f, "retransmissions", c->retransmissions);
+	row(f, "auth challenges", c->auth_challenges);
+	row(f, "late sends", c->late_sends);
+	row(f, "throttled", c->throttled);
+	row(f, "stray responses", c->stray);
+	lat(f, "rtt", &c->rtt);
+	if (x->test != LOADGEN_OPTIONS) {
+		lat(f, "RRD", &c->rrd);
+		fprintf(f, "  RFC 6076: RRD %.3f ms, IRA %.3f%%\n",
+			hist_mean(&c->rrd) / 1e3, loadout_ira(c));
+	}
+	if (x->cpu >= 0)
+		fprintf(f, "  loader CPU %.1f%% of one core%s\n", x->cpu * 100,
+			loadout_generator_bound(c, x) ? "  GENERATOR BOUND"
+						      : "");
+}

@@ -1,0 +1,48 @@
+/*
+ * loadout.h - the loader's figures as JSON (control events, --json), a
+ * summary table and per-second CSV rows, with the RFC 6076 metrics
+ * computed from the counters (REFERENCE.md §3).
+ */
+#ifndef LOADER_LOADOUT_H
+#define LOADER_LOADOUT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "loadgen.h"
+
+/* What the counters do not carry: the interval and the loader's CPU. */
+struct loadout_ctx {
+	enum loadgen_test test;
+	double secs; /* length of the interval the counts cover */
+	double cpu;  /* loader CPU over it, in cores (-1: unknown) */
+	unsigned threads;
+	bool cumulative; /* counts since start: in_flight is meaningful */
+};
+
+/*
+ * True when the loader, not the server, may have been the limit: late
+ * sends, or CPU above 90% of its threads' cores.
+ */
+bool loadout_generator_bound(const struct loadgen_counts *c,
+			     const struct loadout_ctx *x);
+
+/* RFC 6076 IRA for REGISTER (ineffective attempts, %): failures over
+ * completed attempts; 0 when none completed. */
+double loadout_ira(const struct loadgen_counts *c);
+
+/* The figures as a JSON object (new reference, NULL on ENOMEM). */
+json_t *loadout_json(const struct loadgen_counts *c,
+		     const struct loadout_ctx *x);
+
+/* The CSV header line and one row (t_s: seconds since start). */
+void loadout_csv_header(FILE *f);
+void loadout_csv_row(FILE *f, double t_s, const struct loadgen_counts *c,
+		     const struct loadout_ctx *x);
+
+/* The human summary table. */
+void loadout_table(FILE *f, const struct loadgen_counts *c,
+		   const struct loadout_ctx *x);
+
+#endif

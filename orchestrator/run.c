@@ -1,0 +1,1401 @@
+#include "run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOG_MODULE "run"
+#include "hist.h"
+#include "host.h"
+#include "log.h"
+#include "pki.h"
+#include "preflight.h"
+#include "results.h"
+#include "rundb.h"
+
+#define RUN_LINE_MAX 65536
+
+/* One started role. */
+struct role {
+	const struct topo_node *node;
+	struct host *host;
+	struct host_proc *proc;
+	int to_fd, from_fd;
+	char buf[RUN_LINE_MAX];
+	size_t len;
+	bool eof;
+	json_t *summary;
+	char log[700];
+};
+
+struct run {
+	const struct topo *t;
+	const struct inventory *inv;
+	const struct run_opts *o;
+	char id[128];
+	char bundle[700];
+	char work[700];	     /* local, private: configs, keys */
+	char remote[256];    /* the run directory on remote hosts */
+	struct host **hosts; /* parallel to inv->hosts; NULL = unused */
+	struct role *roles;  /* parallel to t->nodes */
+	struct pki *pki;
+	struct rundb_server *dbsrv;
+	struct rundb *db;
+	struct preflight_host *pf;
+	size_t npf;
+	char status[16];
+	char reason[512];
+	struct res_run res;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void say(const struct run *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void say(const struct run *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->o->quiet)
+		return;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fputc('\n', stdout);
+	fflush(stdout);
+}
+
+/* Marks the run failed (the first reason wins) and returns err. */
+static int fail(struct run *r, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(struct run *r, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!strcmp(r->status, "complete") || !r->status[0]) {
+		snprintf(r->status, sizeof(r->status), "failed");
+		va_start(ap, fmt);
+		vsnprintf(r->reason, sizeof(r->reason), fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
+
+static bool interrupted(struct run *r)
+{
+	if (r->o->interrupted && *r->o->interrupted) {
+		if (strcmp(r->status, "aborted")) {
+			snprintf(r->status, sizeof(r->status), "aborted");
+			snprintf(r->reason, sizeof(r->reason),
+				 "interrupted (signal)");
+		}
+		return true;
+	}
+	return false;
+}
+
+static size_t inv_index(const struct run *r, const char *name)
+{
+	for (size_t i = 0; i < r->inv->nhosts; i++)
+		if (!strcmp(r->inv->hosts[i].name, name))
+			return i;
+	return r->inv->nhosts;
+}
+
+static const struct inventory_host *ihost(const struct run *r,
+					  const char *name)
+{
+	size_t i = inv_index(r, name);
+
+	return i < r->inv->nhosts ? &r->inv->hosts[i] : NULL;
+}
+
+static struct host *host_of(const struct run *r, const char *name)
+{
+	size_t i = inv_index(r, name);
+
+	return i < r->inv->nhosts ? r->hosts[i] : NULL;
+}
+
+/* Where a file of the run lives on a host: local work dir or remote. */
+static void path_on(const struct run *r, const struct host *h,
+		    const char *file, char *out, size_t size)
+{
+	snprintf(out, size, "%.500s/%.100s",
+		 host_is_local(h) ? r->work : r->remote, file);
+}
+
+static const char *prog_of(enum topo_role role)
+{
+	static const char *const progs[TOPO_ROLE_COUNT] = {
+		"proxy-stateful", "proxy-stateless", "callhandler", "loader"};
+
+	return progs[role];
+}
+
+/* "udp:ADDRESS:PORT" of a node's listener on transport tp. */
+static bool addr_of(const struct run *r, const struct topo_node *n,
+		    enum sip_transport tp, char *out, size_t size)
+{
+	const struct inventory_host *ih = ihost(r, n->host);
+
+	for (size_t i = 0; ih && i < n->nlisten; i++) {
+		if (n->listen[i].tp != tp)
+			continue;
+		if (strchr(ih->address, ':'))
+			snprintf(out, size, "%s:[%s]:%u",
+				 sip_transport_name(tp), ih->address,
+				 n->listen[i].port);
+		else
+			snprintf(out, size, "%s:%s:%u", sip_transport_name(tp),
+				 ih->address, n->listen[i].port);
+		for (char *c = out; *c && *c != ':'; c++)
+			*c = (char)(*c | 0x20); /* "UDP" -> "udp" */
+		return true;
+	}
+	return false;
+}
+
+/* ---- phases ----------------------------------------------------------- */
+
+static int do_preflight(struct run *r)
+{
+	size_t bad = 0;
+	int err;
+
+	say(r, "[preflight] checking %s", r->t->name);
+	err = preflight_run(r->t, r->inv, r->o->accept_new, &r->pf, &r->npf);
+	if (err)
+		return fail(r, err, "preflight: %s", strerror(err));
+	for (size_t i = 0; i < r->npf; i++) {
+		for (size_t k = 0; k < r->pf[i].nwarnings; k++)
+			say(r, "[preflight] warning: %s",
+			    r->pf[i].warnings[k]);
+		for (size_t k = 0; k < r->pf[i].nproblems; k++) {
+			say(r, "[preflight] problem: %s",
+			    r->pf[i].problems[k]);
+			fprintf(stderr, "orchestrator: %s\n",
+				r->pf[i].problems[k]);
+			if (!bad)
+				fail(r, EHOSTUNREACH, "preflight: %s",
+				     r->pf[i].problems[k]);
+			bad++;
+		}
+	}
+	if (bad)
+		return EHOSTUNREACH;
+	say(r, "[preflight] %zu host%s ready", r->npf, r->npf == 1 ? "" : "s");
+	return 0;
+}
+
+static int open_hosts(struct run *r)
+{
+	char why[SSH_WHY_MAX];
+
+	for (size_t i = 0; i < r->npf; i++) {
+		size_t k = inv_index(r, r->pf[i].name);
+		int err;
+
+		if (k >= r->inv->nhosts || r->hosts[k])
+			continue;
+		/* Preflight has already vouched for the host key. */
+		err = host_open(&r->hosts[k], &r->inv->hosts[k], false, why,
+				sizeof(why));
+		if (err)
+			return fail(r, err, "%s", why);
+	}
+	return 0;
+}
+
+static bool needs_tls(const struct topo *t)
+{
+	if (t->exp.transport == SIP_TP_TLS)
+		return true;
+	for (size_t i = 0; i < t->nnodes; i++)
+		for (size_t l = 0; l < t->nodes[i].nlisten; l++)
+			if (t->nodes[i].listen[l].tp == SIP_TP_TLS)
+				return true;
+	return false;
+}
+
+static int put_file(struct run *r, struct host *h, const char *local,
+		    const char *name)
+{
+	char dst[700], why[SSH_WHY_MAX];
+	int err;
+
+	if (host_is_local(h))
+		return 0;
+	snprintf(dst, sizeof(dst), "%s/%s", r->remote, name);
+	err = host_put(h, local, dst, why, sizeof(why));
+	return err ? fail(r, err, "deploying %s: %s", name, why) : 0;
+}
+
+static int deploy(struct run *r)
+{
+	char why[SSH_WHY_MAX], cmd[800], path[800];
+	struct ssh_result res;
+	int err;
+
+	if (needs_tls(r->t)) {
+		snprintf(path, sizeof(path), "%s/pki", r->work);
+		err = pki_create(&r->pki, path, 2, why, sizeof(why));
+		if (err)
+			return fail(r, err, "%s", why);
+	}
+	for (size_t i = 0; i < r->inv->nhosts; i++) {
+		struct host *h = r->hosts[i];
+		bool progs[TOPO_ROLE_COUNT] = {false};
+
+		if (!h)
+			continue;
+		if (r->pki) {
+			err = pki_issue(r->pki, r->inv->hosts[i].name,
+					r->inv->hosts[i].address, why,
+					sizeof(why));
+			if (err)
+				return fail(r, err, "%s", why);
+		}
+		if (host_is_local(h))
+			continue;
+		snprintf(cmd, sizeof(cmd), "mkdir -p '%s' && chmod 700 '%s'",
+			 r->remote, r->remote);
+		err = host_run(h, cmd, 10000, &res, why, sizeof(why));
+		if (!err && res.status)
+			err = EACCES;
+		ssh_result_free(&res);
+		if (err)
+			return fail(r, err, "%s: cannot create %s",
+				    host_name(h), r->remote);
+		for (size_t n = 0; n < r->t->nnodes; n++)
+			if (!strcmp(r->t->nodes[n].host, host_name(h)))
+				progs[r->t->nodes[n].role] = true;
+		for (int k = 0; k < TOPO_ROLE_COUNT; k++) {
+			if (!progs[k])
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", r->o->bin_dir,
+				 prog_of((enum topo_role)k));
+			err = put_file(r, h, path, prog_of((enum topo_role)k));
+			if (err)
+				return err;
+		}
+		if (r->pki) {
+			static const char *const ext[] = {".pem", ".key"};
+
+			snprintf(path, sizeof(path), "%s/pki/ca.pem", r->work);
+			err = put_file(r, h, path, "ca.pem");
+			for (int e = 0; !err && e < 2; e++) {
+				char name[96];
+
+				snprintf(name, sizeof(name), "%s%s",
+					 host_name(h), ext[e]);
+				snprintf(path, sizeof(path), "%s/pki/%s",
+					 r->work, name);
+				err = put_file(r, h, path, name);
+			}
+			if (err)
+				return err;
+		}
+		say(r, "[deploy] %s: %s", host_name(h), r->remote);
+	}
+	return 0;
+}
+
+static const char *admin_password(struct run *r, char *buf, size_t size)
+{
+	const char *env = r->inv->db_password_env;
+
+	if (env[0] && getenv(env))
+		return getenv(env);
+	if (r->inv->db_password_file[0]) {
+		FILE *f = fopen(r->inv->db_password_file, "r");
+
+		if (f) {
+			if (fgets(buf, (int)size, f))
+				buf[strcspn(buf, "\r\n")] = '\0';
+			fclose(f);
+			return buf;
+		}
+	}
+	return "";
+}
+
+static int make_database(struct run *r)
+{
+	const struct inventory_host *ih = ihost(r, r->t->db_host);
+	struct host *h = host_of(r, r->t->db_host);
+	const struct topo_experiment *e = &r->t->exp;
+	char why[600] = "", pwbuf[256], dir[700];
+	const char *user, *password;
+	struct passwd *pw = getpwuid(getuid());
+	bool auth = false;
+	uint64_t t0;
+	int err;
+
+	if (!ih || !h)
+		return fail(r, ENOENT, "no database host \"%s\"",
+			    r->t->db_host);
+	if (r->t->db_managed) {
+		path_on(r, h, "", dir, sizeof(dir));
+		dir[strlen(dir) - 1] = '\0';
+		say(r, "[db] starting a managed mariadbd on %s:%u",
+		    ih->address, r->t->db_port);
+		err = rundb_server_start(&r->dbsrv, h, ih->address,
+					 r->t->db_port, dir, why, sizeof(why));
+		if (err)
+			return fail(r, err, "database: %s", why);
+		user = rundb_server_user(r->dbsrv);
+		password = rundb_server_password(r->dbsrv);
+	} else {
+		user = r->inv->db_admin_user;
+		password = admin_password(r, pwbuf, sizeof(pwbuf));
+	}
+	err = rundb_create(&r->db, ih->address, r->t->db_port, user, password,
+			   pw ? pw->pw_name : "user", why, sizeof(why));
+	if (err)
+		return fail(r, err, "database: %s", why);
+	err = rundb_apply(r->db, r->o->schema, why, sizeof(why));
+	if (err)
+		return fail(r, err, "database: %s", why);
+	for (size_t i = 0; i < r->t->nnodes; i++)
+		if (r->t->nodes[i].role == TOPO_STATEFUL &&
+		    strcmp(r->t->nodes[i].auth, "none"))
+			auth = true;
+	t0 = now_ms();
+	err = rundb_add_users(r->db, r->t->domain, e->user_prefix,
+			      e->user_first, e->user_count, auth, why,
+			      sizeof(why));
+	if (err)
+		return fail(r, err, "database: %s", why);
+	say(r, "[db] %s: %u users in %.2f s", rundb_name(r->db), e->user_count,
+	    (double)(now_ms() - t0) / 1000);
+	return 0;
+}
+
+/* Writes the role's config (its long flags as JSON keys), mode 0600. */
+static int write_config(struct run *r, const struct topo_node *n, json_t *cfg,
+			char *remote_path, size_t size)
+{
+	struct host *h = host_of(r, n->host);
+	char local[700], name[96];
+	int fd, err = 0;
+	FILE *f;
+
+	snprintf(name, sizeof(name), "%s.json", n->name);
+	snprintf(local, sizeof(local), "%.500s/%.100s", r->work, name);
+	fd = open(local, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		return fail(r, errno, "cannot write %s", local);
+	}
+	if (json_dumpf(cfg, f, JSON_INDENT(2)))
+		err = EIO;
+	if (fclose(f) && !err)
+		err = errno;
+	if (err)
+		return fail(r, err, "cannot write %s", local);
+	err = put_file(r, h, local, name);
+	path_on(r, h, name, remote_path, size);
+	return err;
+}
+
+static void add_tls(struct run *r, const struct topo_node *n, json_t *cfg)
+{
+	struct host *h = host_of(r, n->host);
+	char path[700], file[100];
+
+	if (!r->pki)
+		return;
+	snprintf(file, sizeof(file),
+		 host_is_local(h) ? "pki/%s.pem" : "%s.pem", n->host);
+	path_on(r, h, file, path, sizeof(path));
+	json_object_set_new(cfg, "tls-cert", json_string(path));
+	snprintf(file, sizeof(file),
+		 host_is_local(h) ? "pki/%s.key" : "%s.key", n->host);
+	path_on(r, h, file, path, sizeof(path));
+	json_object_set_new(cfg, "tls-key", json_string(path));
+	path_on(r, h, host_is_local(h) ? "pki/ca.pem" : "ca.pem", path,
+		sizeof(path));
+	json_object_set_new(cfg, "tls-ca", json_string(path));
+}
+
+static json_t *listen_list(struct run *r, const struct topo_node *n)
+{
+	json_t *arr = json_array();
+	char a[160];
+
+	for (size_t i = 0; i < n->nlisten; i++)
+		if (addr_of(r, n, n->listen[i].tp, a, sizeof(a)))
+			json_array_append_new(arr, json_string(a));
+	return arr;
+}
+
+/* The configuration of each role, in its own flags' names. */
+static json_t *role_config(struct run *r, const struct topo_node *n)
+{
+	const struct topo *t = r->t;
+	const struct topo_experiment *e = &t->exp;
+	json_t *cfg = json_object();
+	char a[160], users[96];
+
+	snprintf(users, sizeof(users), "%s%u-%s%u", e->user_prefix,
+		 e->user_first, e->user_prefix,
+		 e->user_first + e->user_count - 1);
+	if (n->workers)
+		json_object_set_new(cfg,
+				    n->role == TOPO_STATEFUL ||
+						    n->role == TOPO_STATELESS
+					    ? "workers"
+					    : "threads",
+				    json_integer(n->workers));
+	if (n->role != TOPO_LOADER)
+		json_object_set_new(cfg, "listen", listen_list(r, n));
+	switch (n->role) {
+	case TOPO_STATEFUL: {
+		const struct inventory_host *db = ihost(r, t->db_host);
+		char url[512];
+
+		json_object_set_new(cfg, "domain", json_string(t->domain));
+		snprintf(url, sizeof(url), "mysql://%s:%s@%s:%u/%s",
+			 rundb_account(r->db), rundb_account_password(r->db),
+			 db ? db->address : "127.0.0.1", t->db_port,
+			 rundb_name(r->db));
+		json_object_set_new(cfg, "db", json_string(url));
+		json_object_set_new(cfg, "db-mode", json_string(n->db_mode));
+		json_object_set_new(cfg, "auth", json_string(n->auth));
+		if (n->record_route)
+			json_object_set_new(cfg, "record-route", json_true());
+		break;
+	}
+	case TOPO_STATELESS: {
+		json_t *next = json_array();
+
+		for (size_t i = 0; i < n->nnext; i++) {
+			char hop[200];
+
+			if (!addr_of(r, &t->nodes[n->next[i]], e->transport, a,
+				     sizeof(a)))
+				continue;
+			if (n->next_weight[i] > 1)
+				snprintf(hop, sizeof(hop), "%s;weight=%u", a,
+					 n->next_weight[i]);
+			else
+				snprintf(hop, sizeof(hop), "%s", a);
+			json_array_append_new(next, json_string(hop));
+		}
+		json_object_set_new(cfg, "next", next);
+		json_object_set_new(cfg, "hash", json_string(n->hash));
+		json_object_set_new(cfg, "probe-interval",
+				    json_integer(n->probe_interval_ms));
+		if (n->record_route)
+			json_object_set_new(cfg, "record-route", json_true());
+		break;
+	}
+	case TOPO_CALLHANDLER:
+		json_object_set_new(cfg, "users", json_string(users));
+		json_object_set_new(cfg, "domain", json_string(t->domain));
+		if (addr_of(r, &t->nodes[n->server], e->transport, a,
+			    sizeof(a)))
+			json_object_set_new(cfg, "register-via",
+					    json_string(a));
+		if (e->auth)
+			json_object_set_new(
+				cfg, "password",
+				json_string(rundb_password(r->db)));
+		json_object_set_new(cfg, "ring-ms", json_integer(n->ring_ms));
+		break;
+	case TOPO_LOADER: {
+		const struct inventory_host *ih = ihost(r, n->host);
+
+		json_object_set_new(cfg, "test", json_string(e->test));
+		if (addr_of(r, &t->nodes[n->server], e->transport, a,
+			    sizeof(a)))
+			json_object_set_new(cfg, "server", json_string(a));
+		json_object_set_new(cfg, "users", json_string(users));
+		json_object_set_new(cfg, "domain", json_string(t->domain));
+		if (ih)
+			json_object_set_new(cfg, "local",
+					    json_string(ih->address));
+		if (e->auth)
+			json_object_set_new(
+				cfg, "password",
+				json_string(rundb_password(r->db)));
+		if (e->preload_credentials)
+			json_object_set_new(cfg, "preload-credentials",
+					    json_true());
+		break;
+	}
+	case TOPO_ROLE_COUNT:
+		break;
+	}
+	/* The loader speaks no TLS yet (issue 5): no certificates for it. */
+	if (n->role != TOPO_LOADER)
+		add_tls(r, n, cfg);
+	return cfg;
+}
+
+/* The next JSON line from a role, or NULL (timeout, end, not JSON). */
+static json_t *read_json(struct role *ro, uint64_t deadline)
+{
+	for (;;) {
+		char *nl = memchr(ro->buf, '\n', ro->len);
+		struct pollfd pfd = {ro->from_fd, POLLIN, 0};
+		uint64_t now;
+		ssize_t n;
+
+		if (nl) {
+			json_error_t jerr;
+			json_t *j = json_loadb(ro->buf, (size_t)(nl - ro->buf),
+					       0, &jerr);
+
+			ro->len -= (size_t)(nl + 1 - ro->buf);
+			memmove(ro->buf, nl + 1, ro->len);
+			if (j)
+				return j;
+			continue;
+		}
+		if (ro->eof)
+			return NULL;
+		now = now_ms();
+		if (now >= deadline)
+			return NULL;
+		if (poll(&pfd, 1, (int)(deadline - now)) <= 0)
+			continue;
+		n = read(ro->from_fd, ro->buf + ro->len,
+			 sizeof(ro->buf) - ro->len);
+		if (n <= 0) {
+			ro->eof = true;
+			continue;
+		}
+		ro->len += (size_t)n;
+		if (ro->len == sizeof(ro->buf))
+			ro->len = 0; /* a line past the limit: dropped */
+	}
+}
+
+/* Waits for an event from a role; keeps a "summary" that passes by. */
+static json_t *wait_event(struct run *r, struct role *ro, const char *event,
+			  unsigned timeout_ms)
+{
+	uint64_t deadline = now_ms() + timeout_ms;
+
+	while (now_ms() < deadline && !interrupted(r)) {
+		uint64_t slice = now_ms() + 200;
+		json_t *j = read_json(ro, slice < deadline ? slice : deadline);
+		const char *e;
+
+		if (!j) {
+			if (ro->eof)
+				return NULL;
+			continue;
+		}
+		e = json_string_value(json_object_get(j, "event"));
+		if (e && !strcmp(e, "summary")) {
+			json_decref(ro->summary);
+			ro->summary = json_incref(j);
+		}
+		if (e && !strcmp(e, event))
+			return j;
+		json_decref(j);
+	}
+	return NULL;
+}
+
+static void log_tail(const char *path, char *out, size_t size)
+{
+	char buf[4096];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	out[0] = '\0';
+	if (!f)
+		return;
+	fseek(f, 0, SEEK_END);
+	if (ftell(f) > (long)sizeof(buf) - 1)
+		fseek(f, -(long)(sizeof(buf) - 1), SEEK_END);
+	else
+		fseek(f, 0, SEEK_SET);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	{
+		char *last = strrchr(buf, '\n');
+
+		snprintf(out, size, "%.200s", last ? last + 1 : buf);
+	}
+}
+
+static int start_role(struct run *r, size_t idx)
+{
+	const struct topo_node *n = &r->t->nodes[idx];
+	struct role *ro = &r->roles[idx];
+	char cfg_path[700], bin[700], cmd[1600], why[SSH_WHY_MAX], tail[300];
+	json_t *cfg, *ready;
+	unsigned timeout = r->o->ready_timeout_ms ? r->o->ready_timeout_ms
+						  : 20000;
+	int err;
+
+	ro->node = n;
+	ro->host = host_of(r, n->host);
+	ro->to_fd = ro->from_fd = -1;
+	cfg = role_config(r, n);
+	if (!cfg)
+		return fail(r, ENOMEM, "out of memory");
+	err = write_config(r, n, cfg, cfg_path, sizeof(cfg_path));
+	json_decref(cfg);
+	if (err)
+		return err;
+	if (host_is_local(ro->host))
+		snprintf(bin, sizeof(bin), "%s/%s", r->o->bin_dir,
+			 prog_of(n->role));
+	else
+		snprintf(bin, sizeof(bin), "%s/%s", r->remote,
+			 prog_of(n->role));
+	snprintf(cmd, sizeof(cmd), "'%s' --config '%s' --control", bin,
+		 cfg_path);
+	snprintf(ro->log, sizeof(ro->log), "%.600s/logs/%.64s.log", r->bundle,
+		 n->name);
+	err = host_spawn(ro->host, cmd, ro->log, &ro->proc, &ro->to_fd,
+			 &ro->from_fd, why, sizeof(why));
+	if (err)
+		return fail(r, err, "%s: cannot start %s: %s", n->name,
+			    prog_of(n->role), why);
+	ready = wait_event(r, ro, "ready", timeout);
+	if (!ready) {
+		if (interrupted(r))
+			return EINTR;
+		log_tail(ro->log, tail, sizeof(tail));
+		return fail(r, ETIMEDOUT,
+			    "%s (%s on %s) did not become ready%s%s", n->name,
+			    prog_of(n->role), n->host, tail[0] ? ": " : "",
+			    tail);
+	}
+	json_decref(ready);
+	say(r, "[start] %s (%s) on %s ready, pid %ld", n->name,
+	    prog_of(n->role), n->host, host_proc_pid(ro->proc));
+	return 0;
+}
+
+static int start_roles(struct run *r)
+{
+	static const enum topo_role order[] = {TOPO_STATEFUL, TOPO_STATELESS,
+					       TOPO_CALLHANDLER, TOPO_LOADER};
+
+	for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+		if (order[k] == TOPO_LOADER && r->o->deploy_only)
+			continue;
+		for (size_t i = 0; i < r->t->nnodes; i++) {
+			int err;
+
+			if (r->t->nodes[i].role != order[k])
+				continue;
+			err = start_role(r, i);
+			if (err)
+				return err;
+		}
+		/* Callhandlers must have every user registered first. */
+		if (order[k] != TOPO_CALLHANDLER)
+			continue;
+		for (size_t i = 0; i < r->t->nnodes; i++) {
+			struct role *ro = &r->roles[i];
+			json_t *ev;
+
+			if (r->t->nodes[i].role != TOPO_CALLHANDLER)
+				continue;
+			ev = wait_event(r, ro, "registered", 60000);
+			if (!ev)
+				return interrupted(r)
+					       ? EINTR
+					       : fail(r, ETIMEDOUT,
+						      "%s did not register "
+						      "its "
+						      "users within 60 s",
+						      r->t->nodes[i].name);
+			say(r, "[start] %s registered its users",
+			    r->t->nodes[i].name);
+			json_decref(ev);
+		}
+	}
+	return 0;
+}
+
+/* ---- load steps ------------------------------------------------------- */
+
+/* Sends a command and waits for its reply (events in between are kept
+ * aside: a passing summary is remembered). */
+static json_t *command(struct run *r, struct role *ro, const char *cmd,
+		       json_t *args, unsigned timeout_ms)
+{
+	static int next_id = 1;
+	int id = next_id++;
+	uint64_t deadline = now_ms() + timeout_ms;
+	json_t *req = json_pack("{s:s,s:i}", "cmd", cmd, "id", id);
+	char *text;
+	size_t len;
+	bool sent;
+
+	if (!req)
+		return NULL;
+	if (args)
+		json_object_update_missing(req, args);
+	text = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	if (!text)
+		return NULL;
+	len = strlen(text);
+	text[len] = '\n';
+	sent = ro->to_fd >= 0 &&
+	       write(ro->to_fd, text, len + 1) == (ssize_t)(len + 1);
+	free(text);
+	if (!sent)
+		return NULL;
+	while (now_ms() < deadline) {
+		json_t *j = read_json(ro, deadline);
+		const char *e;
+
+		if (!j)
+			return NULL;
+		e = json_string_value(json_object_get(j, "event"));
+		if (e && !strcmp(e, "summary")) {
+			json_decref(ro->summary);
+			ro->summary = json_incref(j);
+		}
+		if (json_integer_value(json_object_get(j, "id")) == id &&
+		    json_object_get(j, "ok"))
+			return j;
+		json_decref(j);
+	}
+	return NULL;
+}
+
+static double num_of(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	return json_is_number(v) ? json_number_value(v) : 0;
+}
+
+/* The proxies, in the order of the report: stateless, then stateful. */
+static size_t proxy_list(const struct run *r, size_t *idx, size_t max)
+{
+	size_t n = 0;
+
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < r->t->nnodes && n < max; i++)
+			if (r->t->nodes[i].role ==
+			    (pass ? TOPO_STATEFUL : TOPO_STATELESS))
+				idx[n++] = i;
+	return n;
+}
+
+struct proxy_mark {
+	uint64_t cpu_us, t_ms, requests;
+	double rss_mb;
+};
+
+/* Cumulative CPU, RSS and requests of a proxy from its stats. */
+static bool proxy_read(struct run *r, struct role *ro, struct proxy_mark *m)
+{
+	json_t *st = command(r, ro, "stats", NULL, 3000), *req, *v;
+	const char *key;
+
+	if (!st)
+		return false;
+	m->t_ms = now_ms();
+	/* Exact nanoseconds when the role gives them, else /proc's ticks. */
+	if (json_object_get(json_object_get(st, "cpu"), "total_ns"))
+		m->cpu_us =
+			(uint64_t)(num_of(json_object_get(st, "cpu"), "total_"
+								      "ns") /
+				   1000);
+	else
+		m->cpu_us =
+			(uint64_t)(num_of(json_object_get(st, "cpu"), "user_"
+								      "us") +
+				   num_of(json_object_get(st, "cpu"), "sys_"
+								      "us"));
+	m->rss_mb = num_of(st, "rss_kb") / 1024;
+	m->requests = 0;
+	req = json_object_get(st, "requests");
+	json_object_foreach(req, key, v)
+		m->requests += (uint64_t)num_of(req, key);
+	json_decref(st);
+	return true;
+}
+
+struct loader_mark {
+	uint64_t successes, failures;
+	struct hist rtt;
+	bool have_rtt;
+};
+
+static void loaders_read(struct run *r, struct loader_mark *m)
+{
+	memset(m, 0, sizeof(*m));
+	hist_init(&m->rtt);
+	for (size_t i = 0; i < r->t->nnodes; i++) {
+		struct role *ro = &r->roles[i];
+		json_t *st, *fig;
+		struct hist h;
+
+		if (r->t->nodes[i].role != TOPO_LOADER || !ro->proc)
+			continue;
+		st = command(r, ro, "stats", NULL, 3000);
+		fig = json_object_get(st, "loader");
+		m->successes += (uint64_t)num_of(fig, "successes");
+		m->failures += (uint64_t)num_of(fig, "failures");
+		if (hist_from_json(&h, json_object_get(fig, "rtt_us")) == 0) {
+			hist_merge(&m->rtt, &h);
+			m->have_rtt = true;
+		}
+		json_decref(st);
+	}
+}
+
+/* Tells every loader its share of the total rate. */
+static int set_rate(struct run *r, double total, bool first)
+{
+	size_t nloaders = 0;
+
+	for (size_t i = 0; i < r->t->nnodes; i++)
+		nloaders += r->t->nodes[i].role == TOPO_LOADER;
+	for (size_t i = 0; i < r->t->nnodes; i++) {
+		struct role *ro = &r->roles[i];
+		json_t *args, *reply;
+		bool ok;
+
+		if (r->t->nodes[i].role != TOPO_LOADER)
+			continue;
+		args = json_pack("{s:f}", "rate", total / (double)nloaders);
+		reply = command(r, ro, first ? "start" : "set-rate", args,
+				5000);
+		json_decref(args);
+		ok = reply && json_is_true(json_object_get(reply, "ok"));
+		json_decref(reply);
+		if (!ok)
+			return fail(r, EPROTO, "%s refused its rate",
+				    r->t->nodes[i].name);
+	}
+	return 0;
+}
+
+/* Ends the loaders' current interval: their figures, merged. */
+static int loaders_step(struct run *r, struct res_step *st, struct hist *rtt,
+			struct hist *rrd, double *secs, bool *bound)
+{
+	*secs = 0;
+	*bound = false;
+	hist_init(rtt);
+	hist_init(rrd);
+	for (size_t i = 0; i < r->t->nnodes; i++) {
+		struct role *ro = &r->roles[i];
+		json_t *reply;
+		struct hist h;
+
+		if (r->t->nodes[i].role != TOPO_LOADER)
+			continue;
+		reply = command(r, ro, "step", NULL, 5000);
+		if (!reply || !json_is_true(json_object_get(reply, "ok"))) {
+			json_decref(reply);
+			return fail(r, EPROTO, "%s did not end its step",
+				    r->t->nodes[i].name);
+		}
+		if (st) {
+			st->attempts += (uint64_t)num_of(reply, "attempts");
+			st->successes += (uint64_t)num_of(reply, "successes");
+			st->failures += (uint64_t)num_of(reply, "failures");
+			st->timeouts += (uint64_t)num_of(reply, "timeouts");
+			st->retransmissions += (uint64_t)num_of(reply, "retran"
+								       "smissi"
+								       "ons");
+		}
+		if (num_of(reply, "secs") > *secs)
+			*secs = num_of(reply, "secs");
+		*bound |= json_is_true(json_object_get(reply, "generator_"
+							      "bound"));
+		if (hist_from_json(&h, json_object_get(reply, "rtt_us")) == 0)
+			hist_merge(rtt, &h);
+		if (hist_from_json(&h, json_object_get(reply, "rrd_us")) == 0)
+			hist_merge(rrd, &h);
+		json_decref(reply);
+	}
+	return 0;
+}
+
+static int sleep_until(struct run *r, uint64_t when)
+{
+	while (now_ms() < when) {
+		uint64_t left = when - now_ms();
+
+		if (interrupted(r))
+			return EINTR;
+		usleep((useconds_t)(left > 100 ? 100000 : left * 1000));
+	}
+	return 0;
+}
+
+/* Checks that no role died; a dead one ends the run with its last words. */
+static int roles_alive(struct run *r)
+{
+	for (size_t i = 0; i < r->t->nnodes; i++) {
+		struct role *ro = &r->roles[i];
+		char tail[300];
+		int status;
+
+		if (!ro->proc || !host_proc_done(ro->proc, &status))
+			continue;
+		log_tail(ro->log, tail, sizeof(tail));
+		return fail(r, EPIPE,
+			    "%s (%s on %s) died mid-run (status %d)%s%s",
+			    ro->node->name, prog_of(ro->node->role),
+			    ro->node->host, status, tail[0] ? ": " : "", tail);
+	}
+	return 0;
+}
+
+static int append_sample(struct run *r, const struct res_sample *s)
+{
+	struct res_sample *more =
+		realloc(r->res.samples, (r->res.nsamples + 1) * sizeof(*more));
+
+	if (!more)
+		return ENOMEM;
+	r->res.samples = more;
+	r->res.samples[r->res.nsamples++] = *s;
+	return 0;
+}
+
+static int run_steps(struct run *r)
+{
+	const struct topo_experiment *e = &r->t->exp;
+	size_t pidx[RES_MAX_PROXIES], np;
+	struct proxy_mark prev[RES_MAX_PROXIES], cur[RES_MAX_PROXIES];
+	struct proxy_mark step0[RES_MAX_PROXIES];
+	struct loader_mark lprev, lcur;
+	uint64_t t_begin = now_ms();
+	double rate = e->rate_start;
+	int err = 0;
+
+	np = proxy_list(r, pidx, RES_MAX_PROXIES);
+	r->res.nproxies = np;
+	for (size_t k = 0; k < np; k++) {
+		snprintf(r->res.proxy_names[k], RES_NAME_MAX, "%s",
+			 r->t->nodes[pidx[k]].name);
+		proxy_read(r, &r->roles[pidx[k]], &prev[k]);
+	}
+	loaders_read(r, &lprev);
+	for (unsigned index = 0; rate <= e->rate_final && !err; index++) {
+		struct res_step st = {0};
+		struct hist rtt, rrd;
+		double cpu_sum[RES_MAX_PROXIES] = {0}, secs = 0;
+		double cpu_all[RES_MAX_PROXIES] = {0};
+		unsigned cpu_n[RES_MAX_PROXIES] = {0};
+		uint64_t t0;
+		bool bound = false;
+		size_t total_req = 0;
+
+		err = set_rate(r, rate, index == 0);
+		if (err)
+			break;
+		/* Warm-up: run, then throw its figures away. */
+		err = sleep_until(r, now_ms() + (uint64_t)e->warmup_s * 1000);
+		if (!err)
+			err = loaders_step(r, NULL, &rtt, &rrd, &secs, &bound);
+		if (err)
+			break;
+		/* The step's figures start here, after the warm-up. */
+		for (size_t k = 0; k < np; k++) {
+			proxy_read(r, &r->roles[pidx[k]], &step0[k]);
+			prev[k] = step0[k];
+		}
+		loaders_read(r, &lprev);
+		t0 = now_ms();
+		for (unsigned sec = 1; sec <= e->step_s && !err; sec++) {
+			struct res_sample smp = {0};
+
+			err = sleep_until(r, t0 + (uint64_t)sec * 1000);
+			if (!err)
+				err = roles_alive(r);
+			if (err)
+				break;
+			smp.t_s = (double)(now_ms() - t_begin) / 1000;
+			smp.step = index;
+			smp.offered = rate;
+			for (size_t k = 0; k < np; k++) {
+				double dt;
+
+				if (!proxy_read(r, &r->roles[pidx[k]],
+						&cur[k]))
+					continue;
+				dt = (double)(cur[k].t_ms - prev[k].t_ms);
+				if (dt > 0)
+					smp.proxy[k].cpu =
+						(double)(cur[k].cpu_us -
+							 prev[k].cpu_us) /
+						(dt * 1000);
+				smp.proxy[k].rss_mb = cur[k].rss_mb;
+				smp.proxy[k].share = -1;
+				/* The steady middle: not the first nor the
+				 * last second of the step. */
+				if (sec > 1 && sec < e->step_s) {
+					cpu_sum[k] += smp.proxy[k].cpu;
+					cpu_n[k]++;
+				}
+				cpu_all[k] += smp.proxy[k].cpu;
+				if (cur[k].rss_mb > st.proxy[k].rss_mb)
+					st.proxy[k].rss_mb = cur[k].rss_mb;
+				prev[k] = cur[k];
+			}
+			loaders_read(r, &lcur);
+			{
+				uint64_t ok = lcur.successes - lprev.successes;
+				uint64_t bad = lcur.failures - lprev.failures;
+				struct hist d;
+
+				smp.achieved = (double)ok;
+				smp.success_pct =
+					ok + bad ? 100.0 * (double)ok /
+							   (double)(ok + bad)
+						 : 0;
+				if (lcur.have_rtt && lprev.have_rtt &&
+				    hist_diff(&d, &lcur.rtt, &lprev.rtt) == 0)
+					smp.p95_ms = (double)hist_quantile(
+							     &d, 0.95) /
+						     1000;
+			}
+			lprev = lcur;
+			err = append_sample(r, &smp);
+		}
+		if (err)
+			break;
+		err = loaders_step(r, &st, &rtt, &rrd, &secs, &bound);
+		if (err)
+			break;
+		st.index = index;
+		st.offered = rate;
+		st.achieved = secs > 0 ? (double)st.successes / secs : 0;
+		st.success_pct =
+			st.successes + st.failures
+				? 100.0 * (double)st.successes /
+					  (double)(st.successes + st.failures)
+				: 0;
+		st.ta_avg_ms = hist_mean(&rtt) / 1000;
+		st.p50_ms = (double)hist_quantile(&rtt, 0.50) / 1000;
+		st.p90_ms = (double)hist_quantile(&rtt, 0.90) / 1000;
+		st.p95_ms = (double)hist_quantile(&rtt, 0.95) / 1000;
+		st.p99_ms = (double)hist_quantile(&rtt, 0.99) / 1000;
+		st.max_ms = (double)hist_quantile(&rtt, 1.0) / 1000;
+		st.rrd_ms = rrd.count ? hist_mean(&rrd) / 1000 : -1;
+		st.ira_pct =
+			st.successes + st.failures
+				? 100.0 * (double)st.failures /
+					  (double)(st.successes + st.failures)
+				: -1;
+		st.srd_ms = st.sdd_ms = st.ser_pct = st.seer_pct = -1;
+		st.isa_pct = st.scr_pct = -1;
+		st.generator_bound = bound;
+		for (size_t k = 0; k < np; k++) {
+			/* Steps too short for a middle: every second. */
+			if (cpu_n[k])
+				st.proxy[k].cpu = cpu_sum[k] / cpu_n[k];
+			else if (e->step_s)
+				st.proxy[k].cpu = cpu_all[k] / e->step_s;
+			st.proxy[k].share = -1;
+			if (r->t->nodes[pidx[k]].role == TOPO_STATEFUL)
+				total_req +=
+					prev[k].requests - step0[k].requests;
+		}
+		for (size_t k = 0; k < np && total_req; k++)
+			if (r->t->nodes[pidx[k]].role == TOPO_STATEFUL)
+				st.proxy[k].share =
+					(double)(prev[k].requests -
+						 step0[k].requests) /
+					(double)total_req;
+		st.passed = st.success_pct >= e->success_pct &&
+			    st.ta_avg_ms <= e->ta_limit_ms && st.attempts > 0;
+		{
+			struct res_step *more =
+				realloc(r->res.steps,
+					(r->res.nsteps + 1) * sizeof(*more));
+
+			if (!more) {
+				err = ENOMEM;
+				break;
+			}
+			r->res.steps = more;
+			r->res.steps[r->res.nsteps++] = st;
+		}
+		{
+			char cpus[256] = "";
+			size_t used = 0;
+
+			for (size_t k = 0; k < np && used < sizeof(cpus); k++)
+				used += (size_t)snprintf(
+					cpus + used, sizeof(cpus) - used,
+					" %s %.0f%%", r->res.proxy_names[k],
+					st.proxy[k].cpu * 100);
+			say(r,
+			    "[step %u] offered %.0f/s achieved %.0f/s success "
+			    "%.2f%% TA %.2f ms p95 %.2f ms |%s%s%s",
+			    index + 1, st.offered, st.achieved, st.success_pct,
+			    st.ta_avg_ms, st.p95_ms, cpus,
+			    bound ? " | generator bound" : "",
+			    st.passed ? "" : " | criteria not met: stop");
+		}
+		if (!st.passed)
+			break;
+		rate += e->rate_step;
+	}
+	return err;
+}
+
+static void stop_role(struct run *r, struct role *ro)
+{
+	int status = 0;
+	json_t *sum;
+
+	if (!ro->proc)
+		return;
+	if (ro->to_fd >= 0) {
+		static const char stop[] = "{\"cmd\":\"stop\"}\n";
+
+		if (write(ro->to_fd, stop, sizeof(stop) - 1) < 0)
+			log_debug("%s: stop: %s", ro->node->name,
+				  strerror(errno));
+		close(ro->to_fd);
+		ro->to_fd = -1;
+	}
+	sum = wait_event(r, ro, "summary", 5000);
+	json_decref(sum);
+	for (int i = 0; i < 250 && !host_proc_done(ro->proc, &status); i++)
+		usleep(20000);
+	if (!host_proc_done(ro->proc, &status)) {
+		host_proc_signal(ro->host, ro->proc, SIGTERM);
+		for (int i = 0; i < 150 && !host_proc_done(ro->proc, &status);
+		     i++)
+			usleep(20000);
+	}
+	if (!host_proc_done(ro->proc, &status)) {
+		host_proc_signal(ro->host, ro->proc, SIGKILL);
+		for (int i = 0; i < 150 && !host_proc_done(ro->proc, &status);
+		     i++)
+			usleep(20000);
+	}
+	say(r, "[stop] %s ended (status %d)", ro->node->name, status);
+	if (ro->from_fd >= 0)
+		close(ro->from_fd);
+	ro->from_fd = -1;
+	host_proc_free(ro->proc);
+	ro->proc = NULL;
+}
+
+static void teardown(struct run *r)
+{
+	char why[600], cmd[400];
+	struct ssh_result res;
+
+	/* Reverse order: load first, the proxies last. */
+	for (size_t i = r->t->nnodes; i-- > 0;)
+		if (r->roles[i].node && r->roles[i].node->role == TOPO_LOADER)
+			stop_role(r, &r->roles[i]);
+	for (size_t i = r->t->nnodes; i-- > 0;)
+		if (r->roles[i].node)
+			stop_role(r, &r->roles[i]);
+	if (r->db) {
+		if (!r->o->keep_db) {
+			if (rundb_drop(r->db, why, sizeof(why)))
+				fail(r, EIO, "%s", why);
+			else
+				say(r, "[db] dropped %s", rundb_name(r->db));
+		} else {
+			say(r, "[db] kept %s (--keep-db)", rundb_name(r->db));
+		}
+		rundb_free(r->db);
+		r->db = NULL;
+	}
+	if (r->dbsrv) {
+		rundb_server_stop(r->dbsrv);
+		r->dbsrv = NULL;
+		say(r, "[db] managed server stopped");
+	}
+	for (size_t i = 0; i < r->inv->nhosts; i++) {
+		struct host *h = r->hosts[i];
+
+		if (!h)
+			continue;
+		if (!host_is_local(h) && !r->o->keep_remote) {
+			snprintf(cmd, sizeof(cmd), "rm -rf '%s'", r->remote);
+			if (host_run(h, cmd, 30000, &res, why, sizeof(why)) ==
+			    0)
+				ssh_result_free(&res);
+		}
+		host_close(h);
+		r->hosts[i] = NULL;
+	}
+	pki_free(r->pki);
+	r->pki = NULL;
+}
+
+static int mkdirs(const char *path)
+{
+	char tmp[700];
+
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+			return errno;
+		*p = '/';
+	}
+	return mkdir(tmp, 0755) < 0 && errno != EEXIST ? errno : 0;
+}
+
+static void write_bundle(struct run *r)
+{
+	struct res_run *res = &r->res;
+	json_t *setup;
+	int err;
+
+	snprintf(res->id, sizeof(res->id), "%s", r->id);
+	snprintf(res->topology, sizeof(res->topology), "%s", r->t->name);
+	snprintf(res->test, sizeof(res->test), "%s", r->t->exp.test);
+	snprintf(res->transport, sizeof(res->transport), "%s",
+		 sip_transport_name(r->t->exp.transport));
+	for (char *c = res->transport; *c; c++)
+		*c = (char)(*c | 0x20);
+	snprintf(res->status, sizeof(res->status), "%s", r->status);
+	snprintf(res->reason, sizeof(res->reason), "%.255s", r->reason);
+	res->success_threshold_pct = r->t->exp.success_pct;
+	res->ta_limit_ms = r->t->exp.ta_limit_ms;
+	res->rfc7502_rate = -1;
+	/* The inventory file never holds secrets (validation refuses one). */
+	setup = json_pack("{s:O,s:O,s:o}", "topology", r->t->json, "inventory",
+			  r->inv->json, "hosts",
+			  preflight_json(r->pf, r->npf));
+	res->setup = setup;
+	err = res_write(res, r->bundle);
+	if (!err)
+		err = res_pack(r->bundle);
+	if (err)
+		fprintf(stderr, "orchestrator: writing %s: %s\n", r->bundle,
+			strerror(err));
+	res->setup = NULL;
+	json_decref(setup);
+}
+
+int run_experiment(const struct topo *t, const struct inventory *inv,
+		   const struct run_opts *o, char *bundle, size_t size)
+{
+	struct run *r = calloc(1, sizeof(*r));
+	char stamp[32], logs[800];
+	struct tm tm;
+	time_t now;
+	int err;
+
+	if (!r)
+		return ENOMEM;
+	r->t = t;
+	r->inv = inv;
+	r->o = o;
+	snprintf(r->status, sizeof(r->status), "complete");
+	now = time(NULL);
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+	snprintf(r->id, sizeof(r->id), "%s-%s-%s-%s", t->name, t->exp.test,
+		 sip_transport_name(t->exp.transport), stamp);
+	for (char *c = r->id; *c; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c | 0x20);
+	strftime(r->res.started, sizeof(r->res.started), "%Y-%m-%dT%H:%M:%S",
+		 &tm);
+	snprintf(r->bundle, sizeof(r->bundle), "%s/%s", o->results_dir, r->id);
+	snprintf(r->remote, sizeof(r->remote), "/tmp/sipstone-%s", r->id);
+	snprintf(r->work, sizeof(r->work), "/tmp/sipstone-work-%s-%d", r->id,
+		 (int)getpid());
+	snprintf(logs, sizeof(logs), "%s/logs", r->bundle);
+	r->hosts = calloc(inv->nhosts + 1, sizeof(*r->hosts));
+	r->roles = calloc(t->nnodes + 1, sizeof(*r->roles));
+	if (!r->hosts || !r->roles) {
+		err = ENOMEM;
+		goto out;
+	}
+	snprintf(bundle, size, "%s", r->bundle);
+	err = mkdirs(logs);
+	if (!err)
+		err = mkdirs(r->work);
+	if (!err)
+		chmod(r->work, 0700);
+	if (err) {
+		fprintf(stderr, "orchestrator: cannot create %s: %s\n", logs,
+			strerror(err));
+		goto out;
+	}
+	say(r, "[run] %s", r->id);
+	err = do_preflight(r);
+	if (!err && !interrupted(r))
+		err = open_hosts(r);
+	if (!err && !interrupted(r))
+		err = deploy(r);
+	if (!err && !interrupted(r))
+		err = make_database(r);
+	if (!err && !interrupted(r))
+		err = start_roles(r);
+	if (!err && !interrupted(r) && !o->deploy_only)
+		err = run_steps(r);
+	if (!err && !o->deploy_only && !interrupted(r))
+		say(r,
+		    "[run] capacity %.0f/s (the highest step that met the "
+		    "criteria)",
+		    res_capacity(&r->res));
+	if (!err && o->deploy_only && !interrupted(r)) {
+		snprintf(r->reason, sizeof(r->reason),
+			 "deploy-only: every role started and became ready; "
+			 "no load steps were run");
+		say(r, "[run] %s", r->reason);
+	}
+	teardown(r);
+	if (interrupted(r))
+		err = EINTR;
+	write_bundle(r);
+	say(r, "[run] %s: %s%s%s", r->status, r->bundle,
+	    r->reason[0] ? ": " : "", r->reason);
+out:
+	if (r->work[0]) {
+		char cmd[800];
+
+		/* The private work dir holds keys and configs: never kept. */
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", r->work);
+		if (system(cmd) != 0)
+			log_warn("could not remove %s", r->work);
+	}
+	free(r->pf);
+	free(r->hosts);
+	for (size_t i = 0; r->roles && i < t->nnodes; i++)
+		json_decref(r->roles[i].summary);
+	free(r->roles);
+	res_run_clear(&r->res);
+	free(r);
+	return err;
+}

@@ -1,0 +1,71 @@
+/*
+ * sdb.h - proxy-stateful's database (MariaDB Connector/C): users and
+ * bindings loaded at start, binding changes persisted by one database
+ * thread, never by a SIP worker.
+ *
+ * write-through: every change is queued; the database thread commits
+ * everything queued in one transaction (group commit) and then calls
+ * each waiter back on its own loop (ev_call), so the 200 of a REGISTER
+ * leaves only after its binding is committed.
+ * write-back: changes are coalesced per binding and flushed every
+ * flush_ms and at close; a failed flush keeps them and retries.
+ */
+#ifndef SIPSTONE_SDB_H
+#define SIPSTONE_SDB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "location.h"
+#include "sproxy.h"
+#include "userdb.h"
+
+struct sdb;
+struct ev;
+
+/* Splits "mysql://user[:pw]@host[:port]/name".  Returns 0 or EINVAL. */
+struct sdb_url {
+	char user[64], pw[64], host[128], name[64];
+	unsigned port;
+};
+int sdb_url_decode(struct sdb_url *u, const char *url);
+
+/*
+ * Connects (blocking: at start-up).  Returns 0 or an errno (the
+ * library's message logged once).  Free with sdb_close().
+ */
+int sdb_open(struct sdb **dbp, const char *url, enum sproxy_db_mode mode,
+	     uint32_t flush_ms);
+
+/* Loads the subscriber table / the location table.  0 or errno. */
+int sdb_load_users(struct sdb *db, struct userdb *users);
+int sdb_load_bindings(struct sdb *db, struct location *loc, uint64_t now);
+
+/* Starts the database thread.  0 or errno. */
+int sdb_start(struct sdb *db);
+
+/* The location change hook (location_set_change_handler). */
+void sdb_change(const struct location_change *ch, void *arg);
+
+/* The sequence number of the last change this thread queued. */
+uint64_t sdb_thread_seq(void);
+
+/* Called on the waiter's loop: err 0 when committed, else EIO. */
+typedef void(sdb_done_h)(int err, void *arg);
+
+/*
+ * Calls h(err, arg) on loop ev once every change up to seq is committed
+ * (or failed).  Returns 0 or ENOMEM.
+ */
+int sdb_wait(struct sdb *db, uint64_t seq, struct ev *ev, sdb_done_h *h,
+	     void *arg);
+
+struct sdb_stats {
+	uint64_t commits, rows, failures, queued;
+};
+void sdb_stats(struct sdb *db, struct sdb_stats *st);
+
+/* Flushes what is queued (write-back), stops the thread, frees. */
+void sdb_close(struct sdb *db);
+
+#endif

@@ -1,0 +1,86 @@
+/*
+ * sproxy.h - the stateful proxy server: N worker threads, each with its
+ * own event loop, transports and transaction layer, sharing the
+ * location table, the user table and the digest verifier.
+ *
+ * Each worker listens on every --listen address with SO_REUSEPORT (the
+ * kernel spreads datagrams and connections) and owns a second, private
+ * UDP socket from which it forwards requests: that port is in the Via
+ * it adds, so downstream responses come back to the worker that owns
+ * the client transaction (STYLE.md "Event loop and cores").
+ */
+#ifndef SIPSTONE_SPROXY_H
+#define SIPSTONE_SPROXY_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sip_tp.h"
+
+#define SPROXY_LISTEN_MAX 8
+
+enum sproxy_db_mode {
+	SPROXY_DB_MEMORY = 0,
+	SPROXY_DB_WRITE_THROUGH,
+	SPROXY_DB_WRITE_BACK,
+};
+
+/* Which requests are challenged for everyone (users whose
+ * auth_required is set are challenged whatever this says). */
+enum sproxy_auth {
+	SPROXY_AUTH_NONE = 0,
+	SPROXY_AUTH_REGISTER = 1 << 0,
+	SPROXY_AUTH_INVITE = 1 << 1,
+	SPROXY_AUTH_ALL = SPROXY_AUTH_REGISTER | SPROXY_AUTH_INVITE,
+};
+
+struct sproxy_cfg {
+	char listen[SPROXY_LISTEN_MAX][SIP_TP_ADDR_STRLEN];
+	size_t nlisten;
+	char tls_cert[256], tls_key[256], tls_ca[256];
+	char domain[128];
+	char db_url[256];     /* mysql://user[:pw]@host:port/name */
+	char users_file[256]; /* or empty */
+	enum sproxy_db_mode db_mode;
+	unsigned auth; /* enum sproxy_auth bits */
+	bool record_route;
+	bool closed; /* 403 for other domains instead of forwarding */
+	unsigned workers;
+	uint32_t min_expires;	  /* 423 below it [60] */
+	uint32_t max_expires;	  /* capped to it [7200] */
+	uint32_t default_expires; /* [3600] */
+	uint32_t flush_ms;	  /* write-back period [1000] */
+	uint32_t timer_c_ms;	  /* 0: RFC default */
+};
+
+/* Defaults for everything (no listener, domain "localhost"). */
+void sproxy_cfg_init(struct sproxy_cfg *cfg);
+
+/*
+ * Parses the command line (argv[1..]) into cfg, after reading
+ * --config FILE.json if one is given (the command line wins).  On error
+ * writes one line into err (size errsz) and returns EINVAL.
+ * *control is set for --control.
+ */
+int sproxy_cfg_parse(struct sproxy_cfg *cfg, int argc, char **argv,
+		     bool *control, char *err, size_t errsz);
+
+struct sproxy;
+
+/*
+ * Loads users and bindings, binds every listener and starts the
+ * workers.  Returns 0 or an errno (logged).  Free with sproxy_free(),
+ * which stops the workers, flushes the database (write-back) and frees.
+ */
+int sproxy_start(struct sproxy **spp, const struct sproxy_cfg *cfg);
+void sproxy_free(struct sproxy *sp);
+
+/* The bound listen addresses as "udp:127.0.0.1:5060" strings. */
+json_t *sproxy_listen_json(const struct sproxy *sp);
+
+/* Adds every counter to a stats object (any thread). */
+void sproxy_stats(struct sproxy *sp, json_t *stats);
+
+#endif

@@ -1,0 +1,98 @@
+#!/bin/sh
+# proxy-stateful vs Kamailio: CPU per REGISTER (no auth, bindings in
+# memory), same sipp load at a fixed rate below saturation, each server
+# with one worker pinned to CPU 0, sipp pinned to CPU 1.  CPU is the
+# server's utime+stime from /proc (every process and thread) divided by
+# the REGISTERs it answered.  Median of RUNS runs.
+#
+#   sh tests/bench/stateful_register.sh   (RATE=5000 N=30000 RUNS=3)
+set -eu
+top=$(cd "$(dirname "$0")/../.." && pwd)
+RATE=${RATE:-5000}
+N=${N:-30000}
+RUNS=${RUNS:-3}
+USERS=${USERS:-1000}
+bin=${SIPSTONE_BIN:-$top/bin}
+for t in sipp kamailio taskset; do
+	command -v $t >/dev/null 2>&1 || { echo "SKIP: $t not installed"; exit 0; }
+done
+tmp=$(mktemp -d)
+cleanup() {
+	[ -n "${spid:-}" ] && kill "$spid" 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+hz=$(getconf CLK_TCK)
+
+{
+	echo SEQUENTIAL
+	i=0
+	while [ $i -lt "$USERS" ]; do
+		echo "user$i;bench.test;x;127.0.0.1;$((20000 + i % 1000))"
+		i=$((i + 1))
+	done
+} > "$tmp/users.csv"
+
+# Sum of utime+stime (ticks) of pid and every descendant.
+cpu_ticks() {
+	pids="$1 $(pgrep -P "$1" | tr '\n' ' ')"
+	t=0
+	for p in $pids; do
+		[ -r /proc/$p/stat ] || continue
+		# fields 14, 15 after the ")" of the command name
+		v=$(sed 's/.*) //' /proc/$p/stat | awk '{print $12 + $13}')
+		t=$((t + v))
+	done
+	echo $t
+}
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+run_sipp() { # port
+	taskset -c 1 sipp -sf "$top/tests/sipp/stateful_register.xml" \
+		-inf "$tmp/users.csv" -m "$N" -r "$RATE" -l 5000 \
+		-i 127.0.0.1 -nostdin -timeout 60s -max_retrans 3 \
+		"127.0.0.1:$1" > "$tmp/sipp.out" 2>&1 || echo "sipp rc=$?" >&2
+}
+
+one() { # server -> prints µs per request
+	port=$(free_port)
+	case $1 in
+	proxy-stateful)
+		taskset -c 0 "$bin/proxy-stateful" --listen "udp:127.0.0.1:$port" \
+			--domain bench.test --workers 1 2> "$tmp/ps.log" &
+		spid=$! ;;
+	kamailio)
+		taskset -c 0 kamailio -f "$top/tests/bench/kamailio-stateful.cfg" \
+			-DD -E -n 1 -l "udp:127.0.0.1:$port" -Y "$tmp" -w "$tmp" \
+			> "$tmp/k.out" 2> "$tmp/k.log" &
+		spid=$! ;;
+	esac
+	sleep 1
+	c0=$(cpu_ticks $spid)
+	run_sipp "$port"
+	c1=$(cpu_ticks $spid)
+	kill $spid; wait $spid 2>/dev/null || true
+	spid=
+	awk -v d=$((c1 - c0)) -v hz="$hz" -v n="$N" \
+		'BEGIN { printf "%.1f\n", d * 1e6 / hz / n }'
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+for s in proxy-stateful kamailio; do
+	: > "$tmp/$s.res"
+	r=0
+	while [ $r -lt "$RUNS" ]; do
+		one $s >> "$tmp/$s.res"
+		r=$((r + 1))
+	done
+done
+ps=$(median < "$tmp/proxy-stateful.res")
+ka=$(median < "$tmp/kamailio.res")
+echo "REGISTER no auth, memory, UDP, $RATE/s x $N, 1 worker pinned:"
+echo "  proxy-stateful: $ps us/request (runs: $(tr '\n' ' ' < "$tmp/proxy-stateful.res"))"
+echo "  kamailio:       $ka us/request (runs: $(tr '\n' ' ' < "$tmp/kamailio.res"))"
+awk -v a="$ps" -v b="$ka" 'BEGIN { printf "  ratio: %.2f (goal <= 0.5)\n", a / b }'

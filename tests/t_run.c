@@ -1,0 +1,339 @@
+/* End-to-end: orchestrator run on the local machine and over real SSH. */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "proc.h"
+#include "results.h"
+#include "sshd.h"
+#include "test.h"
+
+static void need_root_and_mariadb(void)
+{
+	struct stat st;
+
+	if (geteuid() != 0)
+		test_skip("a managed mariadbd and sshd run as root here");
+	if (stat("/usr/sbin/mariadbd", &st) != 0)
+		test_skip("no mariadbd: run scripts/install-deps");
+}
+
+/* Runs the orchestrator; shows its output when it does not exit with want. */
+static void run_expect(const char *const argv[], int want)
+{
+	int got = proc_run(argv, "run.log", 50000);
+
+	if (got != want) {
+		size_t len;
+		char *log = test_read_file("run.log", &len);
+
+		fprintf(stderr, "%s", log);
+		free(log);
+		test_fail(__FILE__, __LINE__, "orchestrator exited %d, not %d",
+			  got, want);
+	}
+}
+
+/* The only bundle under results/, loaded. */
+static void load_bundle(struct res_run *run, char *dir, size_t size)
+{
+	char why[256] = "";
+	struct dirent *de;
+	DIR *d = opendir("results");
+	int found = 0;
+
+	ASSERT(d);
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' && !strstr(de->d_name, ".tar.gz")) {
+			snprintf(dir, size, "results/%s", de->d_name);
+			found++;
+		}
+	closedir(d);
+	ASSERT_EQ(found, 1);
+	ASSERT_MSG(res_load(run, dir, why, sizeof(why)) == 0, "%s", why);
+}
+
+/* Every "pid N" the run printed must be gone. */
+static void assert_no_survivors(const char *log_name)
+{
+	size_t len;
+	char *log = test_read_file(log_name, &len), *p = log;
+	int seen = 0;
+
+	while ((p = strstr(p, ", pid "))) {
+		long pid = strtol(p + 6, &p, 10);
+
+		ASSERT(pid > 1);
+		ASSERT_MSG(kill((pid_t)pid, 0) != 0, "pid %ld still runs",
+			   pid);
+		seen++;
+	}
+	ASSERT(seen > 0);
+	free(log);
+}
+
+TEST_TIMEOUT(run_deploy_only_locally_leaves_nothing_behind, 60)
+{
+	char topo[1024], dir[600];
+	const char *argv[] = {"orchestrator", "run",	 "t.json",
+			      "--hosts",      NULL,	 "--deploy-only",
+			      "--results",    "results", NULL};
+	char inv[600];
+	struct res_run run;
+	size_t len;
+	char *text;
+
+	need_root_and_mariadb();
+	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
+		 test_root_dir());
+	argv[4] = inv;
+	snprintf(topo, sizeof(topo),
+		 "{\"name\": \"mini\", \"database\": {\"host\": \"db\", "
+		 "\"port\": %u},\n"
+		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"proxy1\", "
+		 "\"listen\": [\"udp:%u\"], \"auth\": \"register\"}],\n"
+		 " \"callhandlers\": [{\"name\": \"ch1\", \"host\": "
+		 "\"handler1\", \"listen\": [\"udp:%u\"]}],\n"
+		 " \"loaders\": [{\"name\": \"ld1\", \"host\": "
+		 "\"loader1\"}],\n"
+		 " \"experiment\": {\"auth\": true, \"users\": {\"count\": "
+		 "2000}}}\n",
+		 proc_free_port(), proc_free_port(), proc_free_port());
+	test_write_file("t.json", topo);
+	run_expect(argv, 0);
+	text = test_read_file("run.log", &len);
+	ASSERT(strstr(text, "2000 users"));
+	ASSERT(strstr(text, "[start] sf1 (proxy-stateful) on proxy1 ready"));
+	/* 2000 users registered with digest auth through the proxy. */
+	ASSERT(strstr(text, "[start] ch1 registered its users"));
+	ASSERT(strstr(text, "[db] dropped sipstone_"));
+	ASSERT(strstr(text, "[db] managed server stopped"));
+	free(text);
+	assert_no_survivors("run.log");
+	load_bundle(&run, dir, sizeof(dir));
+	ASSERT_STR(run.status, "complete");
+	ASSERT(strstr(run.reason, "deploy-only"));
+	ASSERT(json_is_object(json_object_get(run.setup, "topology")));
+	ASSERT_EQ(json_array_size(json_object_get(run.setup, "hosts")), 4);
+	res_run_clear(&run);
+	/* The proxy loaded the users from the per-run database. */
+	{
+		char path[700];
+
+		snprintf(path, sizeof(path), "%s/logs/sf1.log", dir);
+		text = test_read_file(path, &len);
+		ASSERT(strstr(text, "2000 users from the database"));
+		free(text);
+	}
+}
+
+TEST_TIMEOUT(run_fails_cleanly_when_a_port_is_taken, 60)
+{
+	const char *argv[] = {"orchestrator", "run", "t.json",
+			      "--hosts",      NULL,  "--results",
+			      "results",      NULL};
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	char topo[1024], inv[600], dir[600];
+	uint16_t port = proc_free_port();
+	struct res_run run;
+	int fd;
+
+	need_root_and_mariadb();
+	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
+		 test_root_dir());
+	argv[4] = inv;
+	snprintf(topo, sizeof(topo),
+		 "{\"name\": \"busy\", \"database\": {\"host\": \"db\", "
+		 "\"port\": %u},\n"
+		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"proxy1\", "
+		 "\"listen\": [\"udp:%u\"]}],\n"
+		 " \"loaders\": [{\"name\": \"ld1\", \"host\": "
+		 "\"loader1\"}]}\n",
+		 proc_free_port(), port);
+	test_write_file("t.json", topo);
+	sa.sin_port = htons(port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	ASSERT_EQ(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	run_expect(argv, 1);
+	close(fd);
+	load_bundle(&run, dir, sizeof(dir));
+	ASSERT_STR(run.status, "failed");
+	ASSERT_MSG(strstr(run.reason, "is in use") && strstr(run.reason, "sf1 "
+									 "need"
+									 "s "
+									 "it"),
+		   "%s", run.reason);
+	res_run_clear(&run);
+}
+
+TEST_TIMEOUT(run_deploys_and_drives_a_role_over_ssh, 60)
+{
+	const char *argv[] = {"orchestrator", "run",	  "t.json",
+			      "--hosts",      "inv.json", "--deploy-only",
+			      "--results",    "results",  NULL};
+	char topo[1024], inv[2048], dir[600], kh[600], remote[700];
+	struct res_run run;
+	struct sshd s;
+	struct stat st;
+	size_t len;
+	char *text;
+
+	need_root_and_mariadb();
+	sshd_start(&s);
+	snprintf(kh, sizeof(kh), "%s/kh", test_tmp_dir());
+	sshd_write_known_hosts(&s, kh, false);
+	/* proxy1 is "another machine" reached over SSH (this one, really). */
+	snprintf(inv, sizeof(inv),
+		 "{\"hosts\": {\"proxy1\": {\"address\": \"127.0.0.1\", "
+		 "\"ssh\": {\"user\": \"root\", \"port\": %u, \"key\": "
+		 "\"%s\", "
+		 "\"known_hosts\": \"%s\"}},\n"
+		 " \"db\": {\"address\": \"127.0.0.1\", \"local\": true},\n"
+		 " \"loader1\": {\"address\": \"127.0.0.1\", \"local\": "
+		 "true}}}\n",
+		 s.port, s.client_key, kh);
+	test_write_file("inv.json", inv);
+	snprintf(topo, sizeof(topo),
+		 "{\"name\": \"remote\", \"database\": {\"host\": \"db\", "
+		 "\"port\": %u},\n"
+		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"proxy1\", "
+		 "\"listen\": [\"udp:%u\", \"tls:%u\"]}],\n"
+		 " \"loaders\": [{\"name\": \"ld1\", \"host\": "
+		 "\"loader1\"}]}\n",
+		 proc_free_port(), proc_free_port(), proc_free_port());
+	test_write_file("t.json", topo);
+	run_expect(argv, 0);
+	text = test_read_file("run.log", &len);
+	ASSERT_MSG(strstr(text, "[deploy] proxy1: /tmp/sipstone-"), "%s",
+		   text);
+	ASSERT(strstr(text, "[start] sf1 (proxy-stateful) on proxy1 ready"));
+	/* The remote run directory is gone again. */
+	{
+		char *d = strstr(text, "[deploy] proxy1: ");
+		char *end = d ? strchr(d, '\n') : NULL;
+
+		ASSERT(d && end);
+		snprintf(remote, sizeof(remote), "%.*s", (int)(end - d - 17),
+			 d + 17);
+		ASSERT_MSG(stat(remote, &st) != 0, "%s is still there",
+			   remote);
+	}
+	free(text);
+	assert_no_survivors("run.log");
+	load_bundle(&run, dir, sizeof(dir));
+	ASSERT_STR(run.status, "complete");
+	res_run_clear(&run);
+	/* The role's stderr came back over the SSH channel. */
+	{
+		char path[700];
+
+		snprintf(path, sizeof(path), "%s/logs/sf1.log", dir);
+		text = test_read_file(path, &len);
+		ASSERT(strstr(text, "ready"));
+		free(text);
+	}
+	sshd_stop(&s);
+}
+
+/* python3's HTML parser over the report: tags balanced, charts there. */
+static void assert_report_parses(const char *path)
+{
+	const char *script = "import sys, html.parser\n"
+			     "class P(html.parser.HTMLParser):\n"
+			     "    svg = 0\n"
+			     "    def handle_starttag(s, t, a):\n"
+			     "        s.svg += t == 'svg'\n"
+			     "p = P(); p.feed(open(sys.argv[1]).read()); "
+			     "p.close()\n"
+			     "sys.exit(0 if p.svg >= 2 else 1)\n";
+	const char *argv[] = {"python3", NULL, path, NULL};
+
+	argv[1] = test_write_file("check.py", script);
+	ASSERT_EQ(proc_run(argv, "check.log", 10000), 0);
+}
+
+TEST_TIMEOUT(run_register_steps_produce_a_complete_bundle, 90)
+{
+	const char *argv[] = {"orchestrator", "run", "t.json",
+			      "--hosts",      NULL,  "--results",
+			      "results",      NULL};
+	char topo[2048], inv[600], dir[600], path[700];
+	struct res_run run;
+	size_t len;
+	char *text;
+
+	need_root_and_mariadb();
+	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
+		 test_root_dir());
+	argv[4] = inv;
+	snprintf(topo, sizeof(topo),
+		 "{\"name\": \"s0p1-short\", \"database\": {\"host\": \"db\", "
+		 "\"port\": %u},\n"
+		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"proxy1\", "
+		 "\"listen\": [\"udp:%u\"], \"workers\": 1}],\n"
+		 " \"callhandlers\": [{\"name\": \"ch1\", \"host\": "
+		 "\"handler1\", \"listen\": [\"udp:%u\"], \"threads\": 1}],\n"
+		 " \"loaders\": [{\"name\": \"ld1\", \"host\": \"loader1\", "
+		 "\"threads\": 1},\n"
+		 "             {\"name\": \"ld2\", \"host\": \"loader2\", "
+		 "\"threads\": 1}],\n"
+		 " \"experiment\": {\"users\": {\"count\": 100}, \"rate\": "
+		 "{\"start\": 200, \"step\": 200, \"final\": 400},\n"
+		 "   \"step_duration_s\": 2, \"warmup_s\": 1}}\n",
+		 proc_free_port(), proc_free_port(), proc_free_port());
+	test_write_file("t.json", topo);
+	run_expect(argv, 0);
+	text = test_read_file("run.log", &len);
+	ASSERT(strstr(text, "[step 1] offered 200/s"));
+	ASSERT(strstr(text, "[step 2] offered 400/s"));
+	ASSERT(strstr(text, "[run] capacity 400/s"));
+	free(text);
+	assert_no_survivors("run.log");
+	load_bundle(&run, dir, sizeof(dir));
+	ASSERT_STR(run.status, "complete");
+	ASSERT_EQ(run.nsteps, 2);
+	ASSERT_EQ(run.nsamples, 4);
+	ASSERT_EQ(run.nproxies, 1);
+	for (size_t i = 0; i < run.nsteps; i++) {
+		const struct res_step *s = &run.steps[i];
+
+		ASSERT_MSG(s->success_pct == 100, "step %zu: %.2f %%", i,
+			   s->success_pct);
+		ASSERT(s->passed);
+		/* Two loaders each sent half: 2 s at the step's rate, +-5 %. */
+		ASSERT_MSG(s->attempts > 1.9 * s->offered &&
+				   s->attempts < 2.1 * s->offered,
+			   "step %zu: %llu attempts at %.0f/s", i,
+			   (unsigned long long)s->attempts, s->offered);
+		ASSERT(s->p50_ms > 0 && s->p50_ms <= s->p99_ms);
+		ASSERT(s->rrd_ms > 0);
+		ASSERT(s->proxy[0].cpu > 0 && s->proxy[0].rss_mb > 0);
+	}
+	ASSERT(res_capacity(&run) == 400);
+	res_run_clear(&run);
+	snprintf(path, sizeof(path), "%s/steps.csv", dir);
+	text = test_read_file(path, &len);
+	{
+		size_t lines = 0;
+
+		for (size_t i = 0; i < len; i++)
+			lines += text[i] == '\n';
+		ASSERT_EQ(lines, 3);
+	}
+	free(text);
+	snprintf(path, sizeof(path), "%s/report.html", dir);
+	assert_report_parses(path);
+	snprintf(path, sizeof(path), "%s.tar.gz", dir);
+	{
+		struct stat st;
+
+		ASSERT_EQ(stat(path, &st), 0);
+	}
+}

@@ -1,0 +1,554 @@
+/*
+ * Tests of proxy-stateful: the location table and user file directly,
+ * then the real binary driven by sipp (an independent peer) over UDP
+ * and TCP, raw datagrams for the error paths, and a private MariaDB for
+ * the database modes.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "location.h"
+#include "mariadb.h"
+#include "proc.h"
+#include "sip_auth.h"
+#include "test.h"
+#include "userdb.h"
+
+/* ------------------------------------------------------------------ */
+/* Location table                                                      */
+
+TEST(stateful_location_bindings_q_order_expiry_and_order_checks)
+{
+	struct location *loc;
+	struct location_update_contact c[2];
+	struct location_contact out[4];
+	struct pl aor = PL("alice@example.com"), cid = PL("c1@h");
+	struct pl cid2 = PL("c2@h");
+	enum location_result res;
+	size_t n;
+	bool known;
+
+	ASSERT_EQ(location_alloc(&loc, 4), 0);
+	pl_set_str(&c[0].uri, "sip:alice@10.0.0.1:5060");
+	c[0].expires = 60;
+	c[0].q = 500;
+	pl_set_str(&c[1].uri, "sip:alice@10.0.0.2:5060");
+	c[1].expires = 120;
+	c[1].q = 1000;
+	ASSERT_EQ(location_update(loc, &aor, &cid, 1, SIP_TP_UDP, false, c, 2,
+				  1000, &res, out, 4, &n),
+		  0);
+	ASSERT_EQ(res, LOCATION_OK);
+	ASSERT_EQ(n, 2);
+	/* Highest q first. */
+	ASSERT_STR(out[0].uri, "sip:alice@10.0.0.2:5060");
+	ASSERT_EQ(out[1].q, 500);
+	/* §10.3 step 7: same Call-ID, CSeq not higher: refused. */
+	ASSERT_EQ(location_update(loc, &aor, &cid, 1, SIP_TP_UDP, false, c, 1,
+				  1000, &res, NULL, 0, &n),
+		  0);
+	ASSERT_EQ(res, LOCATION_OUT_OF_ORDER);
+	/* Expiry: the first is gone at 1060, the second lives on. */
+	ASSERT_EQ(location_lookup(loc, &aor, 1059, out, 4, &known), 2);
+	ASSERT_EQ(location_lookup(loc, &aor, 1060, out, 4, &known), 1);
+	ASSERT(known);
+	ASSERT_EQ(location_bindings(loc), 2);
+	ASSERT_EQ(location_sweep(loc, 1060, 1u << 20), 1);
+	ASSERT_EQ(location_bindings(loc), 1);
+	/* Expires 0 from another Call-ID removes it; the AOR goes. */
+	c[1].expires = 0;
+	ASSERT_EQ(location_update(loc, &aor, &cid2, 5, SIP_TP_UDP, false,
+				  &c[1], 1, 1061, &res, out, 4, &n),
+		  0);
+	ASSERT_EQ(res, LOCATION_OK);
+	ASSERT_EQ(n, 0);
+	ASSERT_EQ(location_aors(loc), 0);
+	ASSERT_EQ(location_lookup(loc, &aor, 1061, out, 4, &known), 0);
+	ASSERT(!known);
+	location_free(loc);
+}
+
+TEST(stateful_location_star_removes_all_and_limits_contacts)
+{
+	struct location *loc;
+	struct location_update_contact c[LOCATION_CONTACTS_MAX + 1];
+	char uris[LOCATION_CONTACTS_MAX + 1][40];
+	struct pl aor = PL("bob@example.com"), cid = PL("x");
+	enum location_result res;
+	size_t n, i;
+
+	ASSERT_EQ(location_alloc(&loc, 0), 0);
+	for (i = 0; i <= LOCATION_CONTACTS_MAX; i++) {
+		snprintf(uris[i], sizeof(uris[i]), "sip:bob@10.0.0.%zu", i);
+		pl_set_str(&c[i].uri, uris[i]);
+		c[i].expires = 100;
+		c[i].q = 1000;
+	}
+	ASSERT_EQ(location_update(loc, &aor, &cid, 1, SIP_TP_TCP, false, c,
+				  LOCATION_CONTACTS_MAX + 1, 0, &res, NULL, 0,
+				  &n),
+		  0);
+	ASSERT_EQ(res, LOCATION_TOO_MANY);
+	ASSERT_EQ(location_bindings(loc), 0);
+	ASSERT_EQ(location_update(loc, &aor, &cid, 2, SIP_TP_TCP, false, c, 3,
+				  0, &res, NULL, 0, &n),
+		  0);
+	ASSERT_EQ(n, 3);
+	ASSERT_EQ(location_update(loc, &aor, &cid, 3, SIP_TP_TCP, true, NULL,
+				  0, 0, &res, NULL, 0, &n),
+		  0);
+	ASSERT_EQ(res, LOCATION_OK);
+	ASSERT_EQ(n, 0);
+	ASSERT_EQ(location_bindings(loc), 0);
+	location_free(loc);
+}
+
+TEST(stateful_userdb_file_and_bad_lines)
+{
+	struct userdb *db;
+	const struct userdb_user *u;
+	struct pl user = PL("alice"), dom = PL("EXAMPLE.com");
+	FILE *fp = fopen("users.txt", "w");
+
+	ASSERT(fp);
+	fprintf(fp, "# comment\nalice example.com "
+		    "0123456789abcdef0123456789abcdef - 1\n");
+	fclose(fp);
+	ASSERT_EQ(userdb_alloc(&db), 0);
+	ASSERT_EQ(userdb_load_file(db, "users.txt"), 0);
+	u = userdb_find(db, &user, &dom);
+	ASSERT(u && u->auth_required && u->ha1.md5.l == 32 &&
+	       u->ha1.sha256.l == 0);
+	userdb_free(db);
+	fp = fopen("bad.txt", "w");
+	ASSERT(fp);
+	fprintf(fp, "alice example.com nothex - 1\n");
+	fclose(fp);
+	ASSERT_EQ(userdb_alloc(&db), 0);
+	ASSERT_EQ(userdb_load_file(db, "bad.txt"), EBADMSG);
+	userdb_free(db);
+}
+
+/* ------------------------------------------------------------------ */
+/* End to end                                                          */
+
+static void need_sipp(void)
+{
+	if (access("/usr/bin/sipp", X_OK))
+		test_skip("sipp (sip-tester) is not installed");
+}
+
+/* Writes users.txt: alice, bob, carol with password "pw-<name>". */
+static void write_users(int auth_required)
+{
+	static const char *names[] = {"alice", "bob", "carol"};
+	FILE *fp = fopen("users.txt", "w");
+	size_t i;
+
+	ASSERT(fp);
+	for (i = 0; i < 3; i++) {
+		char pw[32], ha1[SIP_AUTH_HEX_SIZE];
+		struct pl u, r = PL("example.com"), p;
+
+		snprintf(pw, sizeof(pw), "pw-%s", names[i]);
+		pl_set_str(&u, names[i]);
+		pl_set_str(&p, pw);
+		ASSERT_EQ(sip_auth_ha1(SIP_AUTH_ALG_MD5, &u, &r, &p, ha1), 0);
+		fprintf(fp, "%s example.com %s - %d\n", names[i], ha1,
+			auth_required);
+	}
+	fclose(fp);
+}
+
+/* sipp's injection file: user;domain;password;contact host;port. */
+static void write_csv(const char *path, const char *user, uint16_t cport)
+{
+	FILE *fp = fopen(path, "w");
+
+	ASSERT(fp);
+	fprintf(fp, "SEQUENTIAL\n%s;example.com;pw-%s;127.0.0.1;%u\n", user,
+		user, cport);
+	fclose(fp);
+}
+
+static void start_proxy(struct proc *p, uint16_t port, const char *extra[])
+{
+	char udp[64], tcp[64];
+	const char *argv[40] = {"proxy-stateful", "--listen",  udp,
+				"--listen",	  tcp,	       "--domain",
+				"example.com",	  "--workers", "1",
+				"--control"};
+	size_t n = 10, i;
+	json_t *ev;
+
+	snprintf(udp, sizeof(udp), "udp:127.0.0.1:%u", port);
+	snprintf(tcp, sizeof(tcp), "tcp:127.0.0.1:%u", port);
+	for (i = 0; extra && extra[i] && n < 38; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	proc_start(p, argv);
+	ev = proc_wait_event(p, "ready", 10000);
+	if (!ev)
+		proc_dump_log(p);
+	ASSERT_MSG(ev, "proxy-stateful did not get ready");
+	json_decref(ev);
+}
+
+static long long stat_int(struct proc *p, const char *key)
+{
+	json_t *r = proc_cmd(p, "stats", NULL, 3000);
+	long long v;
+
+	ASSERT_MSG(r, "no stats reply");
+	v = json_integer_value(json_object_get(r, key));
+	json_decref(r);
+	return v;
+}
+
+static long long stat_sub(struct proc *p, const char *obj, const char *key)
+{
+	json_t *r = proc_cmd(p, "stats", NULL, 3000);
+	long long v;
+
+	ASSERT_MSG(r, "no stats reply");
+	v = json_integer_value(json_object_get(json_object_get(r, obj), key));
+	json_decref(r);
+	return v;
+}
+
+/* Registers user (contact 127.0.0.1:cport) with sipp over t ("u1",
+ * "t1"); returns sipp's exit code. */
+static int sipp_register(uint16_t port, const char *user, uint16_t cport,
+			 const char *t, const char *log)
+{
+	char scen[512], dst[64], csv[64], pw[64];
+	const char *argv[] = {"sipp",	  "-sf", scen,	      "-inf", csv,
+			      "-au",	  user,	 "-ap",	      pw,     "-m",
+			      "1",	  "-i",	 "127.0.0.1", "-t",   t,
+			      "-timeout", "10s", "-nostdin",  dst,    NULL};
+
+	snprintf(scen, sizeof(scen), "%s/tests/sipp/stateful_register.xml",
+		 test_root_dir());
+	snprintf(dst, sizeof(dst), "127.0.0.1:%u", port);
+	snprintf(csv, sizeof(csv), "%s.csv", user);
+	snprintf(pw, sizeof(pw), "pw-%s", user);
+	write_csv(csv, user, cport);
+	return proc_run(argv, log, 15000);
+}
+
+TEST_TIMEOUT(stateful_register_udp_tcp_no_auth, 20)
+{
+	struct proc p;
+	uint16_t port = proc_free_port();
+
+	need_sipp();
+	start_proxy(&p, port, NULL);
+	ASSERT_EQ(sipp_register(port, "alice", 5999, "u1", "sipp-udp.log"), 0);
+	ASSERT_EQ(sipp_register(port, "bob", 5998, "t1", "sipp-tcp.log"), 0);
+	ASSERT_EQ(stat_int(&p, "registers_ok"), 2);
+	ASSERT_EQ(stat_int(&p, "bindings"), 2);
+	ASSERT_EQ(stat_sub(&p, "responses_sent", "200"), 2);
+	ASSERT_EQ(proc_stop(&p, 5000), 0);
+}
+
+TEST_TIMEOUT(stateful_register_digest_auth_udp_tcp, 20)
+{
+	struct proc p;
+	uint16_t port = proc_free_port();
+	const char *extra[] = {"--users-file", "users.txt", NULL};
+
+	need_sipp();
+	write_users(1);
+	start_proxy(&p, port, extra);
+	ASSERT_EQ(sipp_register(port, "alice", 5999, "u1", "sipp-udp.log"), 0);
+	ASSERT_EQ(sipp_register(port, "carol", 5997, "t1", "sipp-tcp.log"), 0);
+	ASSERT_EQ(stat_int(&p, "registers_ok"), 2);
+	ASSERT_EQ(stat_int(&p, "auth_challenges"), 2);
+	ASSERT_EQ(stat_sub(&p, "responses_sent", "401"), 2);
+	ASSERT_EQ(stat_int(&p, "bindings"), 2);
+	ASSERT_EQ(proc_stop(&p, 5000), 0);
+}
+
+/* ---- raw datagrams ---- */
+
+static int udp_to(uint16_t port, struct sockaddr_in *sa, uint16_t *lport)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in me;
+	socklen_t len = sizeof(me);
+
+	ASSERT(fd >= 0);
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons(port);
+	sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	memset(&me, 0, sizeof(me));
+	me.sin_family = AF_INET;
+	me.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ASSERT_EQ(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
+	ASSERT_EQ(getsockname(fd, (struct sockaddr *)&me, &len), 0);
+	*lport = ntohs(me.sin_port);
+	return fd;
+}
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+/* Sends a request (%u in it: our port) and returns the first final
+ * status that comes back within 3 s, or 0. */
+static int udp_request(uint16_t port, const char *fmt)
+{
+	struct sockaddr_in sa;
+	uint16_t lport;
+	int fd = udp_to(port, &sa, &lport);
+	char msg[2048], in[4096];
+	int i, status = 0;
+
+	snprintf(msg, sizeof(msg), fmt, lport, lport);
+	ASSERT(sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&sa,
+		      sizeof(sa)) > 0);
+	for (i = 0; i < 10 && !status; i++) {
+		struct pollfd pfd = {fd, POLLIN, 0};
+		ssize_t n;
+
+		if (poll(&pfd, 1, 300) <= 0)
+			continue;
+		n = recv(fd, in, sizeof(in) - 1, 0);
+		if (n < 12)
+			continue;
+		in[n] = '\0';
+		if (strncmp(in, "SIP/2.0 ", 8))
+			continue;
+		status = (in[8] - '0') * 100 + (in[9] - '0') * 10 +
+			 (in[10] - '0');
+		if (status < 200)
+			status = 0;
+	}
+	close(fd);
+	return status;
+}
+#pragma GCC diagnostic pop
+
+#define CONTENT_LENGTH_0 "Content-Length: 0\r\n\r\n"
+/* A request to ruri; %u twice: our port (Via, Contact). */
+#define REQ(method, ruri, extra)                                             \
+	method " " ruri " SIP/2.0\r\n"                                       \
+	       "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-" method "\r\n" \
+	       "From: <sip:alice@example.com>;tag=1\r\n"                     \
+	       "To: <" ruri ">\r\n"                                          \
+	       "Call-ID: raw-" method "@127.0.0.1\r\n"                       \
+	       "CSeq: 1 " method "\r\n"                                      \
+	       "Contact: <sip:alice@127.0.0.1:%u>\r\n" extra CONTENT_LENGTH_0
+
+TEST_TIMEOUT(stateful_options_errors_404_480_483_505, 20)
+{
+	struct proc p;
+	uint16_t port = proc_free_port();
+	const char *extra[] = {"--users-file", "users.txt", NULL};
+	char ruri[64], req[1024];
+
+	write_users(0);
+	start_proxy(&p, port, extra);
+	/* OPTIONS to ourselves (the first stage's probe): 200. */
+	snprintf(ruri, sizeof(ruri), "sip:127.0.0.1:%u", port);
+	snprintf(req, sizeof(req),
+		 "OPTIONS %s SIP/2.0\r\nVia: SIP/2.0/UDP "
+		 "127.0.0.1:%%u;branch=z9hG4bK-o\r\nFrom: "
+		 "<sip:a@example.com>;tag=1\r\nTo: <%s>\r\nCall-ID: o@h\r\n"
+		 "CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nX-Port: %%u\r\n"
+		 "Content-Length: 0\r\n\r\n",
+		 ruri, ruri);
+	ASSERT_EQ(udp_request(port, req), 200);
+	/* Unknown user: 404; known, not registered: 480. */
+	ASSERT_EQ(udp_request(port, REQ("INVITE", "sip:nobody@example.com",
+					"Max-Forwards: 70\r\n")),
+		  404);
+	ASSERT_EQ(udp_request(port, REQ("MESSAGE", "sip:bob@example.com",
+					"Max-Forwards: 70\r\n")),
+		  480);
+	/* §16.3 step 3: Max-Forwards 0 is 483. */
+	ASSERT_EQ(udp_request(port, REQ("MESSAGE", "sip:bob@example.com",
+					"Max-Forwards: 0\r\n")),
+		  483);
+	/* Bad version: 505; unsupported scheme: 416; bad CSeq: 400. */
+	ASSERT_EQ(udp_request(port, "MESSAGE sip:bob@example.com "
+				    "SIP/7.0\r\nVia: "
+				    "SIP/7.0/UDP "
+				    "127.0.0.1:%u;branch=z9hG4bK-v\r\n"
+				    "From: <sip:a@example.com>;tag=1\r\nTo: "
+				    "<sip:bob@example.com>\r\nCall-ID: "
+				    "v@h\r\nCSeq: "
+				    "1 MESSAGE\r\nX: %u\r\nContent-Length: "
+				    "0\r\n\r\n"),
+		  505);
+	ASSERT_EQ(udp_request(port,
+			      REQ("MESSAGE", "mailto:bob@example.com", "")),
+		  416);
+	ASSERT_EQ(udp_request(port, "MESSAGE sip:bob@example.com "
+				    "SIP/2.0\r\nVia: "
+				    "SIP/2.0/UDP "
+				    "127.0.0.1:%u;branch=z9hG4bK-c\r\n"
+				    "From: <sip:a@example.com>;tag=1\r\nTo: "
+				    "<sip:bob@example.com>\r\nCall-ID: "
+				    "c@h\r\nCSeq: "
+				    "x MESSAGE\r\nX: %u\r\nContent-Length: "
+				    "0\r\n\r\n"),
+		  400);
+	/* 423 below Min-Expires. */
+	ASSERT_EQ(udp_request(port, REQ("REGISTER", "sip:alice@example.com",
+					"Expires: 5\r\n")),
+		  423);
+	/* It still answers. */
+	ASSERT_EQ(udp_request(port, req), 200);
+	ASSERT_EQ(proc_stop(&p, 5000), 0);
+}
+
+TEST(stateful_bad_flags_exit_2)
+{
+	const char *a1[] = {"proxy-stateful", "--no-such-flag", "x", NULL};
+	const char *a2[] = {"proxy-stateful", "--listen",  "udp:127.0.0.1:1",
+			    "--db-mode",      "sometimes", NULL};
+	const char *a3[] = {"proxy-stateful", NULL};
+	const char *a4[] = {"proxy-stateful", "--config", "bad.json", NULL};
+	FILE *fp = fopen("bad.json", "w");
+
+	ASSERT(fp);
+	fputs("{\"listen\": [\"udp:127.0.0.1:1\"],\n \"workers\": }\n", fp);
+	fclose(fp);
+	ASSERT_EQ(proc_run(a1, "a1.log", 5000), 2);
+	ASSERT_EQ(proc_run(a2, "a2.log", 5000), 2);
+	ASSERT_EQ(proc_run(a3, "a3.log", 5000), 2);
+	ASSERT_EQ(proc_run(a4, "a4.log", 5000), 2);
+}
+
+/* sipp uac -> proxy-stateful -> sipp uas that registered first. */
+static void invite_through(const char *t, int auth)
+{
+	struct proc p, uas;
+	uint16_t port = proc_free_port(), uport = proc_free_port();
+	char dst[64], up[16], scen[512], csv[64];
+	const char *extra[] = {"--users-file",	 "users.txt",
+			       "--record-route", auth ? "--auth" : NULL,
+			       "invite",	 NULL};
+	const char *uas_argv[] = {"sipp",     "-sn", "uas", "-i", "127.0.0.1",
+				  "-p",	      up,    "-t",  t,	  "-nostdin",
+				  "-timeout", "15s", NULL};
+	const char *uac_argv[] = {"sipp",      "-sf",	   scen,    "-inf",
+				  csv,	       "-au",	   "alice", "-ap",
+				  "pw-alice",  "-s",	   "bob",   "-m",
+				  "3",	       "-r",	   "10",    "-i",
+				  "127.0.0.1", "-t",	   t,	    "-timeout",
+				  "10s",       "-nostdin", dst,	    NULL};
+
+	need_sipp();
+	write_users(0);
+	start_proxy(&p, port, extra);
+	snprintf(up, sizeof(up), "%u", uport);
+	uas_argv[8] = !strcmp(t, "t1") ? "t1" : "u1";
+	proc_start(&uas, uas_argv);
+	ASSERT_EQ(sipp_register(port, "bob", uport, t, "sipp-reg.log"), 0);
+	snprintf(dst, sizeof(dst), "127.0.0.1:%u", port);
+	snprintf(scen, sizeof(scen), "%s/tests/sipp/stateful_uac.xml",
+		 test_root_dir());
+	snprintf(csv, sizeof(csv), "caller.csv");
+	write_csv(csv, "alice", 0);
+	ASSERT_EQ(proc_run(uac_argv, "sipp-uac.log", 15000), 0);
+	ASSERT(stat_int(&p, "forwarded") >= 6); /* INVITE and BYE */
+	ASSERT(stat_int(&p, "acks_forwarded") >= 3);
+	ASSERT(stat_sub(&p, "responses_sent", "180") >= 3);
+	if (auth)
+		ASSERT_EQ(stat_sub(&p, "responses_sent", "407"), 3);
+	ASSERT_EQ(proc_stop(&p, 5000), 0);
+	proc_signal(&uas, SIGTERM);
+	proc_stop(&uas, 3000);
+}
+
+TEST_TIMEOUT(stateful_invite_bye_through_proxy_udp, 25)
+{
+	invite_through("u1", 0);
+}
+
+TEST_TIMEOUT(stateful_invite_bye_through_proxy_tcp_with_auth, 25)
+{
+	invite_through("t1", 1);
+}
+
+/* ---- database modes, with a private MariaDB ---- */
+
+static void db_mode_case(const char *mode)
+{
+	struct mariadb m;
+	struct proc p;
+	uint16_t port = proc_free_port();
+	char schema[512], out[256], ha1[SIP_AUTH_HEX_SIZE], sql[512];
+	char ha1b[SIP_AUTH_HEX_SIZE];
+	struct pl u = PL("alice"), r = PL("example.com"), pw = PL("pw-alice");
+	struct pl ub = PL("bob"), pwb = PL("pw-bob");
+	const char *extra[] = {"--db",	     m.url,    "--db-mode",
+			       mode,	     "--auth", "register",
+			       "--flush-ms", "200",    NULL};
+
+	need_sipp();
+	if (!mariadb_available())
+		test_skip("mariadb-server is not installed");
+	snprintf(schema, sizeof(schema), "%s/proxy-stateful/schema.sql",
+		 test_root_dir());
+	mariadb_start(&m, "sipstone_test", schema);
+	ASSERT_EQ(sip_auth_ha1(SIP_AUTH_ALG_MD5, &u, &r, &pw, ha1), 0);
+	ASSERT_EQ(sip_auth_ha1(SIP_AUTH_ALG_MD5, &ub, &r, &pwb, ha1b), 0);
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO subscriber (username, domain, ha1, "
+		 "auth_required) VALUES ('alice', 'example.com', '%s', 1), "
+		 "('bob', 'example.com', '%s', 0)",
+		 ha1, ha1b);
+	ASSERT_EQ(mariadb_sql(&m, sql, NULL, 0), 0);
+	start_proxy(&p, port, extra);
+	ASSERT_EQ(sipp_register(port, "alice", 5999, "u1", "sipp-udp.log"), 0);
+	ASSERT_EQ(sipp_register(port, "bob", 5998, "t1", "sipp-tcp.log"), 0);
+	ASSERT_EQ(stat_int(&p, "registers_ok"), 2);
+	if (!strcmp(mode, "write-through")) {
+		/* The 200s left after the commit: the rows are there. */
+		ASSERT_EQ(mariadb_sql(&m, "SELECT COUNT(*) FROM location", out,
+				      sizeof(out)),
+			  0);
+		ASSERT_STR(out, "2\n");
+	}
+	/* A clean stop loses nothing (write-back flushes). */
+	ASSERT_EQ(proc_stop(&p, 8000), 0);
+	ASSERT_EQ(mariadb_sql(&m,
+			      "SELECT aor, contact FROM location ORDER BY aor",
+			      out, sizeof(out)),
+		  0);
+	if (!strcmp(mode, "memory")) {
+		ASSERT_STR(out, "");
+	} else {
+		ASSERT_STR(out, "alice@example.com\tsip:alice@127.0.0.1:5999;"
+				"transport=UDP\nbob@example.com\t"
+				"sip:bob@127.0.0.1:5998;transport=TCP\n");
+		/* Reloaded at start. */
+		start_proxy(&p, port, extra);
+		ASSERT_EQ(stat_int(&p, "bindings"), 2);
+		ASSERT_EQ(proc_stop(&p, 8000), 0);
+	}
+	mariadb_stop(&m);
+}
+
+TEST_TIMEOUT(stateful_db_memory_users_from_database, 30)
+{
+	db_mode_case("memory");
+}
+
+TEST_TIMEOUT(stateful_db_write_through_rows_before_200, 30)
+{
+	db_mode_case("write-through");
+}
+
+TEST_TIMEOUT(stateful_db_write_back_flushed_at_stop_and_reloaded, 30)
+{
+	db_mode_case("write-back");
+}
