@@ -1,0 +1,289 @@
+/* slcfg.c - flags and JSON configuration of proxy-stateless (slcfg.h). */
+#include "slcfg.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+void slcfg_init(struct slcfg *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->hash = DISPATCH_HASH_USER;
+	cfg->probe_interval_ms = 1000;
+	cfg->probe_misses = 2;
+	cfg->workers = 1;
+	cfg->retry_after_s = 5;
+}
+
+static int num(const char *v, unsigned lo, unsigned hi, unsigned *out)
+{
+	struct pl pl;
+	uint32_t n;
+
+	pl_set_str(&pl, v);
+	if (pl_u32(&pl, &n) || n < lo || n > hi)
+		return EINVAL;
+	*out = n;
+	return 0;
+}
+
+static int copy(char *dst, size_t size, const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n >= size)
+		return EINVAL;
+	memcpy(dst, v, n + 1);
+	return 0;
+}
+
+/* One option by its long name; v is NULL for a flag. */
+static int set_opt(struct slcfg *cfg, const char *name, const char *v,
+		   char *err, size_t errsz)
+{
+	const char *why = NULL;
+	struct sip_tp_addr a;
+	int rc;
+
+	if (!strcmp(name, "listen")) {
+		if (cfg->nlisten >= SLCFG_MAX_LISTEN)
+			why = "too many listen addresses";
+		else if (sip_tp_addr_decode(&a, NULL, v))
+			why = "expected udp:|tcp:|tls:HOST:PORT";
+		else
+			cfg->listen[cfg->nlisten++] = a;
+	} else if (!strcmp(name, "next")) {
+		rc = dispatch_add(&cfg->next, v, &why);
+		(void)rc;
+	} else if (!strcmp(name, "hash")) {
+		if (dispatch_hash_decode(v, &cfg->hash))
+			why = "expected user, callid or from";
+	} else if (!strcmp(name, "record-route")) {
+		cfg->record_route = true;
+	} else if (!strcmp(name, "probe-interval")) {
+		if (num(v, 0, 3600000, &cfg->probe_interval_ms) ||
+		    (cfg->probe_interval_ms && cfg->probe_interval_ms < 10))
+			why = "expected 0 (off) or 10..3600000 ms";
+	} else if (!strcmp(name, "probe-misses")) {
+		if (num(v, 1, 1000, &cfg->probe_misses))
+			why = "expected 1..1000";
+	} else if (!strcmp(name, "workers")) {
+		if (num(v, 1, SLCFG_MAX_WORKERS, &cfg->workers))
+			why = "expected 1..64";
+	} else if (!strcmp(name, "retry-after")) {
+		if (num(v, 0, 86400, &cfg->retry_after_s))
+			why = "expected 0..86400 s";
+	} else if (!strcmp(name, "control")) {
+		cfg->control = true;
+	} else if (!strcmp(name, "tls-cert")) {
+		if (copy(cfg->tls_cert, sizeof(cfg->tls_cert), v))
+			why = "bad path";
+	} else if (!strcmp(name, "tls-key")) {
+		if (copy(cfg->tls_key, sizeof(cfg->tls_key), v))
+			why = "bad path";
+	} else if (!strcmp(name, "tls-ca")) {
+		if (copy(cfg->tls_ca, sizeof(cfg->tls_ca), v))
+			why = "bad path";
+	} else if (!strcmp(name, "tls-no-verify")) {
+		cfg->tls_no_verify = true;
+	} else if (!strcmp(name, "log-level")) {
+		enum log_level l;
+
+		if (log_level_decode(v, &l) ||
+		    copy(cfg->log_level, sizeof(cfg->log_level), v))
+			why = "expected err, warn, info or debug";
+	} else {
+		snprintf(err, errsz, "unknown option %s", name);
+		return EINVAL;
+	}
+	if (why) {
+		snprintf(err, errsz, "--%s %s: %s", name, v ? v : "", why);
+		return EINVAL;
+	}
+	return 0;
+}
+
+static const struct option long_opts[] = {
+	{"listen", required_argument, NULL, 0},
+	{"next", required_argument, NULL, 0},
+	{"hash", required_argument, NULL, 0},
+	{"record-route", no_argument, NULL, 0},
+	{"probe-interval", required_argument, NULL, 0},
+	{"probe-misses", required_argument, NULL, 0},
+	{"workers", required_argument, NULL, 0},
+	{"retry-after", required_argument, NULL, 0},
+	{"control", no_argument, NULL, 0},
+	{"tls-cert", required_argument, NULL, 0},
+	{"tls-key", required_argument, NULL, 0},
+	{"tls-ca", required_argument, NULL, 0},
+	{"tls-no-verify", no_argument, NULL, 0},
+	{"log-level", required_argument, NULL, 0},
+	{"config", required_argument, NULL, 0},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+static const char usage[] =
+	"usage: proxy-stateless --listen udp:HOST:PORT [--listen ...]\n"
+	"         --next udp:HOST:PORT[;weight=W] [--next ...]\n"
+	"         [--hash user|callid|from] [--record-route]\n"
+	"         [--probe-interval MS] [--probe-misses K] [--workers N]\n"
+	"         [--retry-after S] [--control] [--tls-cert PEM --tls-key "
+	"PEM]\n"
+	"         [--tls-ca PEM] [--tls-no-verify] [--log-level LEVEL]\n"
+	"       proxy-stateless --config FILE.json [flags...]\n";
+
+static int check(const struct slcfg *cfg, char *err, size_t errsz)
+{
+	if (cfg->nlisten == 0) {
+		snprintf(err, errsz, "at least one --listen is needed");
+		return EINVAL;
+	}
+	if (cfg->next.n == 0) {
+		snprintf(err, errsz, "at least one --next is needed");
+		return EINVAL;
+	}
+	if (slcfg_uses(cfg, SIP_TP_TLS) &&
+	    (!cfg->tls_cert[0] || !cfg->tls_key[0])) {
+		unsigned i;
+
+		for (i = 0; i < cfg->nlisten; i++) {
+			if (cfg->listen[i].proto == SIP_TP_TLS) {
+				snprintf(err, errsz,
+					 "a tls: listener needs --tls-cert "
+					 "and --tls-key");
+				return EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+int slcfg_parse_args(struct slcfg *cfg, int argc, char **argv, char *err,
+		     size_t errsz)
+{
+	int c, idx, rc;
+
+	optind = 1;
+	opterr = 0;
+	for (;;) {
+		idx = -1;
+		c = getopt_long(argc, argv, "h", long_opts, &idx);
+		if (c == -1)
+			break;
+		if (c == 'h') {
+			fputs(usage, stdout);
+			return 1;
+		}
+		if (c != 0 || idx < 0) {
+			snprintf(err, errsz, "unknown or incomplete option %s",
+				 argv[optind - 1]);
+			return EINVAL;
+		}
+		if (!strcmp(long_opts[idx].name, "config"))
+			rc = slcfg_load_json(cfg, optarg, err, errsz);
+		else
+			rc = set_opt(cfg, long_opts[idx].name, optarg, err,
+				     errsz);
+		if (rc)
+			return rc;
+	}
+	if (optind < argc) {
+		snprintf(err, errsz, "unexpected argument %s", argv[optind]);
+		return EINVAL;
+	}
+	return check(cfg, err, errsz);
+}
+
+static int set_json(struct slcfg *cfg, const char *path, const char *key,
+		    json_t *v, char *err, size_t errsz)
+{
+	char tmp[64];
+	const struct option *o;
+
+	for (o = long_opts; o->name; o++)
+		if (!strcmp(o->name, key) && strcmp(key, "config") &&
+		    strcmp(key, "help"))
+			break;
+	if (!o->name) {
+		snprintf(err, errsz, "%s: unknown key \"%s\"", path, key);
+		return EINVAL;
+	}
+	if (o->has_arg == no_argument) {
+		if (!json_is_boolean(v)) {
+			snprintf(err, errsz,
+				 "%s: \"%s\" must be true or false", path,
+				 key);
+			return EINVAL;
+		}
+		return json_is_true(v) ? set_opt(cfg, key, NULL, err, errsz)
+				       : 0;
+	}
+	if (json_is_integer(v) && json_integer_value(v) >= 0) {
+		snprintf(tmp, sizeof(tmp), "%lld",
+			 (long long)json_integer_value(v));
+		return set_opt(cfg, key, tmp, err, errsz);
+	}
+	if (json_is_string(v))
+		return set_opt(cfg, key, json_string_value(v), err, errsz);
+	snprintf(err, errsz, "%s: \"%s\" must be a string or a number", path,
+		 key);
+	return EINVAL;
+}
+
+int slcfg_load_json(struct slcfg *cfg, const char *path, char *err,
+		    size_t errsz)
+{
+	json_error_t jerr;
+	json_t *root, *v, *e;
+	const char *key;
+	size_t i;
+	int rc = 0;
+
+	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		snprintf(err, errsz, "%s:%d:%d: %s", path, jerr.line,
+			 jerr.column, jerr.text);
+		return EINVAL;
+	}
+	if (!json_is_object(root)) {
+		snprintf(err, errsz, "%s: expected a JSON object", path);
+		rc = EINVAL;
+		goto out;
+	}
+	json_object_foreach(root, key, v)
+	{
+		if (json_is_array(v)) {
+			json_array_foreach(v, i, e)
+			{
+				rc = set_json(cfg, path, key, e, err, errsz);
+				if (rc)
+					goto out;
+			}
+			continue;
+		}
+		rc = set_json(cfg, path, key, v, err, errsz);
+		if (rc)
+			goto out;
+	}
+out:
+	json_decref(root);
+	return rc;
+}
+
+bool slcfg_uses(const struct slcfg *cfg, enum sip_transport proto)
+{
+	unsigned i;
+
+	for (i = 0; i < cfg->nlisten; i++)
+		if (cfg->listen[i].proto == proto)
+			return true;
+	for (i = 0; i < cfg->next.n; i++)
+		if (cfg->next.hops[i].addr.proto == proto)
+			return true;
+	return false;
+}

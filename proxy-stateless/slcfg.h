@@ -1,0 +1,55 @@
+/*
+ * slcfg.h - proxy-stateless configuration: command-line flags and the
+ * equivalent JSON file (--config FILE.json, the same names as keys).
+ */
+#ifndef SIPSTONE_SLCFG_H
+#define SIPSTONE_SLCFG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "dispatch.h"
+#include "sip_tp.h"
+
+#define SLCFG_MAX_LISTEN 8
+#define SLCFG_MAX_WORKERS 64
+#define SLCFG_ERR_SIZE 256
+
+struct slcfg {
+	struct sip_tp_addr listen[SLCFG_MAX_LISTEN];
+	unsigned nlisten;
+	struct dispatch_set next;
+	enum dispatch_hash hash;
+	bool record_route;
+	unsigned probe_interval_ms; /* 0: no probes, every hop up */
+	unsigned probe_misses;	    /* K: misses before down */
+	unsigned workers;
+	unsigned retry_after_s; /* in 503 when no hop is up */
+	bool control;
+	char tls_cert[256];
+	char tls_key[256];
+	char tls_ca[256];
+	bool tls_no_verify;
+	char log_level[16];
+};
+
+/* The defaults: hash user, probes every 1000 ms, K = 2, one worker. */
+void slcfg_init(struct slcfg *cfg);
+
+/*
+ * Parses argv (argv[0] skipped); --config FILE is read where it
+ * appears.  Returns 0, 1 when --help was asked (usage printed to
+ * stdout), or EINVAL with one clear line in err.  Checks the result
+ * (at least one --listen and one --next; TLS files when tls: is used).
+ */
+int slcfg_parse_args(struct slcfg *cfg, int argc, char **argv, char *err,
+		     size_t errsz);
+
+/* Reads a JSON object of the same options.  Returns 0 or EINVAL. */
+int slcfg_load_json(struct slcfg *cfg, const char *path, char *err,
+		    size_t errsz);
+
+/* Whether any listener or next hop uses proto. */
+bool slcfg_uses(const struct slcfg *cfg, enum sip_transport proto);
+
+#endif
