@@ -75,7 +75,10 @@ struct res_run {
 /* Frees what the run owns (steps, samples, setup), not the struct. */
 void res_run_clear(struct res_run *run);
 
-/* The highest offered rate of a step that passed, or 0. */
+/*
+ * The most a step that met the criteria delivered: the highest
+ * min(offered, achieved) of a passed step, or 0.
+ */
 double res_capacity(const struct res_run *run);
 
 /*

@@ -1366,8 +1366,8 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 		err = run_steps(r);
 	if (!err && !o->deploy_only && !interrupted(r))
 		say(r,
-		    "[run] capacity %.0f/s (the highest step that met the "
-		    "criteria)",
+		    "[run] capacity %.0f/s (the most a step that met the "
+		    "criteria delivered)",
 		    res_capacity(&r->res));
 	if (!err && o->deploy_only && !interrupted(r)) {
 		snprintf(r->reason, sizeof(r->reason),

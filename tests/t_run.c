@@ -316,7 +316,8 @@ TEST_TIMEOUT(run_register_steps_produce_a_complete_bundle, 90)
 		ASSERT(s->rrd_ms > 0);
 		ASSERT(s->proxy[0].cpu > 0 && s->proxy[0].rss_mb > 0);
 	}
-	ASSERT(res_capacity(&run) == 400);
+	/* What was delivered: at most the offered 400/s. */
+	ASSERT(res_capacity(&run) > 390 && res_capacity(&run) <= 400);
 	res_run_clear(&run);
 	snprintf(path, sizeof(path), "%s/steps.csv", dir);
 	text = test_read_file(path, &len);
