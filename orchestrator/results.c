@@ -31,7 +31,8 @@ double res_capacity(const struct res_run *run)
 	 */
 	for (size_t i = 0; i < run->nsteps; i++) {
 		const struct res_step *s = &run->steps[i];
-		double got = s->achieved < s->offered ? s->achieved : s->offered;
+		double got = s->achieved < s->offered ? s->achieved
+						      : s->offered;
 
 		if (s->passed && got > best)
 			best = got;
