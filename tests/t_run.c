@@ -2,7 +2,9 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -337,4 +339,88 @@ TEST_TIMEOUT(run_register_steps_produce_a_complete_bundle, 90)
 
 		ASSERT_EQ(stat(path, &st), 0);
 	}
+}
+
+TEST_TIMEOUT(run_interrupted_mid_step_tears_down_and_says_aborted, 90)
+{
+	char topo[2048], inv[600], dir[600];
+	const char *argv[] = {"orchestrator", "run", "t.json",
+			      "--hosts",      inv,   "--results",
+			      "results",      NULL};
+	struct res_run run;
+	struct proc p;
+	int status;
+
+	need_root_and_mariadb();
+	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
+		 test_root_dir());
+	/* Long steps: the interrupt lands in the middle of the first. */
+	snprintf(topo, sizeof(topo),
+		 "{\"name\": \"s0p1-int\", \"database\": {\"host\": \"db\", "
+		 "\"port\": %u},\n"
+		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"proxy1\", "
+		 "\"listen\": [\"udp:%u\"], \"workers\": 1}],\n"
+		 " \"loaders\": [{\"name\": \"ld1\", \"host\": \"loader1\", "
+		 "\"threads\": 1}],\n"
+		 " \"experiment\": {\"users\": {\"count\": 100}, \"rate\": "
+		 "{\"start\": 100, \"step\": 100, \"final\": 1000},\n"
+		 "   \"step_duration_s\": 60, \"warmup_s\": 0}}\n",
+		 proc_free_port(), proc_free_port());
+	test_write_file("t.json", topo);
+	proc_start(&p, argv);
+	/* Read its output until the load runs (the loader is ready). */
+	{
+		static char out[65536];
+		size_t n = 0;
+		uint64_t waited = 0;
+
+		while (!strstr(out, "[start] ld1 (loader)") &&
+		       waited < 60000) {
+			struct pollfd pfd = {p.from_child, POLLIN, 0};
+			ssize_t got;
+
+			if (poll(&pfd, 1, 100) <= 0) {
+				waited += 100;
+				continue;
+			}
+			got = read(p.from_child, out + n, sizeof(out) - n - 1);
+			if (got <= 0)
+				break;
+			n += (size_t)got;
+			out[n] = '\0';
+		}
+		ASSERT_MSG(strstr(out, "[start] ld1 (loader)"), "%s", out);
+		sleep(2); /* inside the first step */
+		ASSERT(!proc_exited(&p));
+		proc_signal(&p, SIGINT);
+		status = proc_stop(&p, 30000);
+		/* What it printed since, for the PIDs it ended. */
+		{
+			ssize_t got;
+
+			fcntl(p.from_child, F_SETFL, 0);
+			while (n < sizeof(out) - 1 &&
+			       (got = read(p.from_child, out + n,
+					   sizeof(out) - n - 1)) > 0)
+				n += (size_t)got;
+			out[n] = '\0';
+		}
+		test_write_file("run.log", out);
+	}
+	ASSERT_EQ(status, 1);
+	assert_no_survivors("run.log");
+	{
+		size_t len;
+		char *text = test_read_file("run.log", &len);
+
+		/* No database left behind either. */
+		ASSERT_MSG(strstr(text, "[db] dropped sipstone_") &&
+				   strstr(text, "[db] managed server stopped"),
+			   "%s", text);
+		free(text);
+	}
+	load_bundle(&run, dir, sizeof(dir));
+	ASSERT_STR(run.status, "aborted");
+	ASSERT(strstr(run.reason, "interrupted"));
+	res_run_clear(&run);
 }
