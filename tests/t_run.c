@@ -2,7 +2,6 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -393,18 +392,22 @@ TEST_TIMEOUT(run_interrupted_mid_step_tears_down_and_says_aborted, 90)
 		sleep(2); /* inside the first step */
 		ASSERT(!proc_exited(&p));
 		proc_signal(&p, SIGINT);
-		status = proc_stop(&p, 30000);
-		/* What it printed since, for the PIDs it ended. */
-		{
+		/* Its output to the end: the teardown and the PIDs it ended. */
+		for (waited = 0; waited < 30000 && n < sizeof(out) - 1;) {
+			struct pollfd pfd = {p.from_child, POLLIN, 0};
 			ssize_t got;
 
-			fcntl(p.from_child, F_SETFL, 0);
-			while (n < sizeof(out) - 1 &&
-			       (got = read(p.from_child, out + n,
-					   sizeof(out) - n - 1)) > 0)
-				n += (size_t)got;
+			if (poll(&pfd, 1, 100) <= 0) {
+				waited += 100;
+				continue;
+			}
+			got = read(p.from_child, out + n, sizeof(out) - n - 1);
+			if (got <= 0)
+				break;
+			n += (size_t)got;
 			out[n] = '\0';
 		}
+		status = proc_stop(&p, 30000);
 		test_write_file("run.log", out);
 	}
 	ASSERT_EQ(status, 1);
