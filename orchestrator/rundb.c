@@ -111,7 +111,7 @@ int rundb_server_start(struct rundb_server **sp, struct host *h,
 {
 	struct rundb_server *s;
 	struct ssh_result res = {0};
-	char cmd[2048], log[700];
+	char cmd[4096], log[700];
 	uint64_t deadline;
 	int err;
 
@@ -123,12 +123,15 @@ int rundb_server_start(struct rundb_server **sp, struct host *h,
 	snprintf(s->datadir, sizeof(s->datadir), "%s/mariadb", workdir);
 	snprintf(s->user, sizeof(s->user), "sipstone_admin");
 	random_hex(s->password, 16);
-	/* --user=root: the tests and the testbed run as root. */
+	/* --user=root: the tests and the testbed run as root.  A private
+	 * --tmpdir: bootstraps sharing /tmp collide on their temporary
+	 * table names and one of them aborts. */
 	snprintf(cmd, sizeof(cmd),
-		 "mkdir -p '%s' && mariadb-install-db --no-defaults "
-		 "--datadir='%s' --auth-root-authentication-method=normal "
+		 "mkdir -p '%s' '%s.tmp' && mariadb-install-db --no-defaults "
+		 "--datadir='%s' --tmpdir='%s.tmp' "
+		 "--auth-root-authentication-method=normal "
 		 "--skip-test-db --user=root >'%s.install.log' 2>&1",
-		 s->datadir, s->datadir, s->datadir);
+		 s->datadir, s->datadir, s->datadir, s->datadir, s->datadir);
 	err = host_run(h, cmd, 120000, &res, why, whysz);
 	if (!err && res.status != 0) {
 		snprintf(why, whysz,
@@ -141,12 +144,14 @@ int rundb_server_start(struct rundb_server **sp, struct host *h,
 	if (err)
 		goto fail;
 	snprintf(cmd, sizeof(cmd),
-		 "mariadbd --no-defaults --datadir='%s' --socket='%s/sock' "
+		 "mariadbd --no-defaults --datadir='%s' --tmpdir='%s.tmp' "
+		 "--socket='%s/sock' "
 		 "--port=%u --bind-address=%s --user=root "
 		 "--pid-file='%s/pid' --skip-log-bin "
 		 "--innodb-buffer-pool-size=256M "
 		 "--max-connections=1000",
-		 s->datadir, s->datadir, port, address, s->datadir);
+		 s->datadir, s->datadir, s->datadir, port, address,
+		 s->datadir);
 	snprintf(log, sizeof(log), "%s.log", s->datadir);
 	/* Its log is local: the server's stderr comes back to us. */
 	err = host_spawn(h, cmd, host_is_local(h) ? log : NULL, &s->proc,
@@ -208,7 +213,7 @@ const char *rundb_server_password(const struct rundb_server *s)
 void rundb_server_stop(struct rundb_server *s)
 {
 	struct ssh_result res = {0};
-	char cmd[700], why[SSH_WHY_MAX];
+	char cmd[1400], why[SSH_WHY_MAX];
 
 	if (!s)
 		return;
@@ -232,7 +237,8 @@ void rundb_server_stop(struct rundb_server *s)
 	if (s->from_fd >= 0)
 		close(s->from_fd);
 	if (s->datadir[0]) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->datadir);
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s.tmp'", s->datadir,
+			 s->datadir);
 		if (host_run(s->host, cmd, 30000, &res, why, sizeof(why)) == 0)
 			ssh_result_free(&res);
 	}

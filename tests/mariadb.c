@@ -70,10 +70,14 @@ int mariadb_sql(struct mariadb *m, const char *sql, char *out, size_t outsz)
 void mariadb_start(struct mariadb *m, const char *name,
 		   const char *schema_path)
 {
-	char datadir[340], sockarg[340], portarg[32], pidarg[360], sql[300];
+	char datadir[340], tmpdir[360], sockarg[340], portarg[32], pidarg[360],
+		sql[300];
+	/* A private --tmpdir: bootstraps running in parallel in the same
+	 * /tmp collide on their temporary table names and one aborts. */
 	const char *init[] = {"mariadb-install-db",
 			      "--no-defaults",
 			      datadir,
+			      tmpdir,
 			      "--auth-root-authentication-method=normal",
 			      "--skip-test-db",
 			      "--user=root",
@@ -84,6 +88,8 @@ void mariadb_start(struct mariadb *m, const char *name,
 	snprintf(m->dir, sizeof(m->dir), "%s/mariadb", test_tmp_dir());
 	snprintf(m->sock, sizeof(m->sock), "%s/sock", m->dir);
 	snprintf(datadir, sizeof(datadir), "--datadir=%s", m->dir);
+	snprintf(tmpdir, sizeof(tmpdir), "--tmpdir=%s/tmp", test_tmp_dir());
+	ASSERT(mkdir(tmpdir + 9, 0700) == 0 || errno == EEXIST);
 	rc = proc_run(init, "mariadb-install-db.log", 60000);
 	ASSERT_MSG(rc == 0, "mariadb-install-db: exit %d", rc);
 	m->port = proc_free_port();
@@ -94,6 +100,7 @@ void mariadb_start(struct mariadb *m, const char *name,
 		const char *srv[] = {"mariadbd",
 				     "--no-defaults",
 				     datadir,
+				     tmpdir,
 				     sockarg,
 				     portarg,
 				     "--bind-address=127.0.0.1",
