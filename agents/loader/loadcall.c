@@ -161,10 +161,12 @@ double loadcall_isa(const struct loadgen_counts *c)
 	return pct(bad, c->call.invite_done);
 }
 
-/* §4.9: calls completed through BYE/2xx over the calls attempted. */
+/* §4.9: calls completed through BYE/2xx over the calls attempted,
+ * counting the calls that ended in the interval (a call attempted in
+ * one second ends in a later one after its hold time). */
 double loadcall_scr(const struct loadgen_counts *c)
 {
-	return pct(c->call.completed, c->attempts);
+	return pct(c->call.completed, c->successes + c->failures);
 }
 
 /* ---- the module ---- */

@@ -77,7 +77,8 @@ int loadcall_counts_diff(struct loadcall_counts *out,
  * RFC 6076 ratios (%) from the counters of an interval (REFERENCE.md
  * §3), -1 when their denominator is 0.  c->codes are the INVITEs'
  * finals.  SER, SEER over INVITEs with an outcome less those answered
- * 3xx; ISA over INVITEs with an outcome; SCR over call attempts.
+ * 3xx; ISA over INVITEs with an outcome; SCR over the calls that
+ * ended (successes + failures: all attempts once none is in flight).
  */
 double loadcall_ser(const struct loadgen_counts *c);
 double loadcall_seer(const struct loadgen_counts *c);
