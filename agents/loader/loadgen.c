@@ -1092,16 +1092,20 @@ void loadgen_stop(struct loadgen *lg)
 	}
 	for (i = 0; i < lg->nw; i++) {
 		struct lg_worker *w = &lg->w[i];
+		struct sip_txn_stats ts;
 		uint64_t left;
 
 		if (!w->th_started)
 			continue;
 		pthread_join(w->th, NULL);
 		w->th_started = false;
+		/* the retransmissions of the drain too (tick() is over) */
+		sip_txn_layer_stats(w->txl, &ts);
 		/* In-flight transactions left at the end are failures. */
 		pthread_mutex_lock(&w->mu);
 		left = w->call ? loadcall_outstanding(w->call)
 			       : w->outstanding;
+		w->c.retransmissions = ts.retransmissions;
 		w->c.unfinished += left;
 		w->c.failures += left;
 		pthread_mutex_unlock(&w->mu);
