@@ -5,10 +5,16 @@
  * test against sipp as the callee, through proxy-stateful to the
  * callhandler (UDP, TCP, digest auth), with failure injection.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "loadgen.h"
@@ -382,8 +388,13 @@ static json_t *loader_json(const char *const *argv, int want_rc)
 	proc_start(&ld, argv);
 	j = proc_read_json(&ld, 15000);
 	rc = proc_stop(&ld, 5000);
-	if (!j || rc != want_rc)
+	if (!j || rc != want_rc) {
+		char *d = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
 		proc_dump_log(&ld);
+		fprintf(stderr, "loader summary: %s\n", d ? d : "none");
+		free(d);
+	}
 	ASSERT(j);
 	ASSERT_EQ(rc, want_rc);
 	return j;
@@ -702,4 +713,133 @@ TEST_TIMEOUT(loader_invite_failure_codes_and_ratios, 25)
 	json_decref(j);
 	json_decref(cs);
 	ASSERT_EQ(proc_stop(&ch, 5000), 0);
+}
+
+/* ---- a lossy relay ---- */
+
+/* Forwards UDP datagrams between one client (the first to send to
+ * front) and a server, dropping every drop_every-th in each direction. */
+struct relay {
+	int front, back;
+	struct sockaddr_in server, client;
+	bool have_client;
+	unsigned drop_every;
+	unsigned long n_c2s, n_s2c, dropped_c2s, dropped_s2c;
+	atomic_bool stop;
+	pthread_t th;
+};
+
+static int udp_bound(uint16_t *port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	ASSERT(fd >= 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ASSERT_EQ(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ASSERT_EQ(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static void *relay_main(void *arg)
+{
+	struct relay *r = arg;
+	char buf[65536];
+
+	while (!atomic_load(&r->stop)) {
+		struct pollfd p[2] = {{r->front, POLLIN, 0},
+				      {r->back, POLLIN, 0}};
+		struct sockaddr_in from;
+		socklen_t flen = sizeof(from);
+		ssize_t n;
+
+		if (poll(p, 2, 100) <= 0)
+			continue;
+		if (p[0].revents & POLLIN) {
+			n = recvfrom(r->front, buf, sizeof(buf), 0,
+				     (struct sockaddr *)&from, &flen);
+			if (n > 0) {
+				r->client = from;
+				r->have_client = true;
+				if (++r->n_c2s % r->drop_every == 0)
+					r->dropped_c2s++;
+				else
+					sendto(r->back, buf, (size_t)n, 0,
+					       (struct sockaddr *)&r->server,
+					       sizeof(r->server));
+			}
+		}
+		if (p[1].revents & POLLIN) {
+			n = recv(r->back, buf, sizeof(buf), 0);
+			if (n > 0 && r->have_client) {
+				if (++r->n_s2c % r->drop_every == 0)
+					r->dropped_s2c++;
+				else
+					sendto(r->front, buf, (size_t)n, 0,
+					       (struct sockaddr *)&r->client,
+					       sizeof(r->client));
+			}
+		}
+	}
+	return NULL;
+}
+
+/* Over a relay losing one datagram in 10 each way, every call still
+ * completes: the INVITE and BYE retransmitted (Timer A/E), the 2xx
+ * retransmitted by the callee and ACKed again (calls are held 1 s, past
+ * the callee's first 2xx retransmission). */
+TEST_TIMEOUT(loader_invite_lossy_relay_retransmits_loses_no_call, 40)
+{
+	static struct relay r;
+	struct proc sipp;
+	uint16_t fport, bport, sport = proc_free_port();
+	char cmd[1024], server[64];
+	const char *sargv[] = {"sh", "-c", cmd, NULL};
+	const char *argv[] = {"loader",	     "--test",	  "invite",
+			      "--server",    server,	  "--users",
+			      "A1000-A1019", "--rate",	  "20",
+			      "--duration",  "2",	  "--threads",
+			      "1",	     "--hold-ms", "1000",
+			      "--drain-ms",  "12000",	  "--json",
+			      NULL};
+	json_t *j;
+	json_int_t att;
+
+	need("sipp");
+	memset(&r, 0, sizeof(r));
+	r.drop_every = 10;
+	r.front = udp_bound(&fport);
+	r.back = udp_bound(&bport);
+	r.server.sin_family = AF_INET;
+	r.server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	r.server.sin_port = htons(sport);
+	snprintf(cmd, sizeof(cmd),
+		 "exec sipp -sf %s/tests/sipp/uas_relayed.xml -i 127.0.0.1 "
+		 "-p %u -key contact 127.0.0.1:%u -nostdin >sipp.out 2>&1",
+		 test_root_dir(), sport, fport);
+	proc_start(&sipp, sargv);
+	usleep(300 * 1000);
+	ASSERT_MSG(!proc_exited(&sipp), "sipp did not start");
+	ASSERT_EQ(pthread_create(&r.th, NULL, relay_main, &r), 0);
+	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", fport);
+	j = loader_json(argv, 0);
+	atomic_store(&r.stop, true);
+	pthread_join(r.th, NULL);
+	att = jint(j, "attempts");
+	ASSERT(att >= 39 && att <= 41);
+	/* the relay did drop, both ways, the ACK and BYE crossed it */
+	ASSERT(r.dropped_c2s >= 8 && r.dropped_s2c >= 8);
+	ASSERT(r.n_c2s >= (unsigned long)(3 * att));
+	/* ... and yet no call was lost */
+	ASSERT_EQ(jint(j, "successes"), att);
+	ASSERT_EQ(jint(j, "failures"), 0);
+	ASSERT_EQ(jcall(j, "completed"), att);
+	ASSERT(jint(j, "retransmissions") >= 1);
+	json_decref(j);
+	proc_signal(&sipp, SIGTERM);
+	proc_stop(&sipp, 3000);
+	close(r.front);
+	close(r.back);
 }
