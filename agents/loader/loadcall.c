@@ -279,6 +279,23 @@ enum outcome {
 	OUT_TP_ERROR,
 };
 
+/* When the message being handled arrived: the transport's receive
+ * time when the worker lends one, else now. */
+static uint64_t rx_now(const struct loadcall *lc)
+{
+	if (lc->env.rx_ns && *lc->env.rx_ns)
+		return *lc->env.rx_ns;
+	return ev_monotonic_ns();
+}
+
+/* Microseconds from t to the arrival being handled (0 if before). */
+static uint64_t us_since(const struct loadcall *lc, uint64_t t)
+{
+	uint64_t now = rx_now(lc);
+
+	return now > t ? (now - t) / 1000u : 0;
+}
+
 static void call_end(struct lc_call *c, enum outcome o)
 {
 	struct loadcall *lc = c->lc;
@@ -302,7 +319,7 @@ static void call_end(struct lc_call *c, enum outcome o)
 static void invite_done(struct lc_call *c, uint16_t status, bool timeout)
 {
 	struct loadgen_counts *k = c->lc->env.c;
-	uint64_t us = (ev_monotonic_ns() - c->t_start) / 1000u;
+	uint64_t us = us_since(c->lc, c->t_start);
 
 	pthread_mutex_lock(c->lc->env.mu);
 	k->call.invite_done++;
@@ -531,8 +548,7 @@ static void bye_event(struct sip_txn *t, enum sip_txn_event ev,
 		if (msg->status < 300) {
 			pthread_mutex_lock(lc->env.mu);
 			k->completed++;
-			hist_add(&k->sdd,
-				 (ev_monotonic_ns() - c->t_bye) / 1000u);
+			hist_add(&k->sdd, us_since(lc, c->t_bye));
 			pthread_mutex_unlock(lc->env.mu);
 			call_end(c, OUT_OK);
 			return;
@@ -787,8 +803,7 @@ static void ict_event(struct sip_txn *t, enum sip_txn_event ev,
 				pthread_mutex_lock(lc->env.mu);
 				lc->env.c->call.ringing++;
 				hist_add(&lc->env.c->call.srd,
-					 (ev_monotonic_ns() - c->t_start) /
-						 1000u);
+					 us_since(lc, c->t_start));
 				pthread_mutex_unlock(lc->env.mu);
 			}
 			return;
@@ -802,7 +817,7 @@ static void ict_event(struct sip_txn *t, enum sip_txn_event ev,
 			call_end(c, OUT_FAIL);
 			return;
 		}
-		now = ev_monotonic_ns();
+		now = rx_now(lc);
 		c->t_answer = now;
 		if (dialog_from(c, msg)) {
 			count(lc, &lc->env.c->bad_msgs);
@@ -939,7 +954,7 @@ void loadcall_request(void *arg, struct sip_txn *st, const struct sip_msg *msg,
 	}
 	switch (msg->method_id) {
 	case SIP_METHOD_BYE: {
-		uint64_t now = ev_monotonic_ns();
+		uint64_t now = rx_now(lc);
 		bool held = c->state == CALL_HOLDING;
 
 		answer(lc, st, msg, 200, false);
@@ -947,7 +962,9 @@ void loadcall_request(void *arg, struct sip_txn *st, const struct sip_msg *msg,
 		k->completed++;
 		k->far_byes++;
 		if (held)
-			hist_add(&k->sdt, (now - c->t_answer) / 1000u);
+			hist_add(&k->sdt, now > c->t_answer
+						  ? (now - c->t_answer) / 1000u
+						  : 0);
 		pthread_mutex_unlock(lc->env.mu);
 		/* Our own BYE, if it crossed theirs, is dropped with the
 		 * call. */

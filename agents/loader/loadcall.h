@@ -93,6 +93,10 @@ struct loadcall_env {
 	struct sip_txn_layer *txl;
 	const char *hostport; /* ours, for Via and Contact */
 	pthread_mutex_t *mu;  /* guards *c */
+	/* When the message being handled arrived (the transport's kernel
+	 * receive time, set around each dispatch, 0 when unknown), on
+	 * the monotonic clock; NULL: the module reads the clock itself. */
+	const uint64_t *rx_ns;
 	struct loadgen_counts *c;
 	/* Called when the last call ends while draining. */
 	void (*idle)(void *arg);
