@@ -843,3 +843,32 @@ TEST_TIMEOUT(loader_invite_lossy_relay_retransmits_loses_no_call, 40)
 	close(r.front);
 	close(r.back);
 }
+
+/* --max-outstanding caps the calls in flight (held ones included): the
+ * rest of the schedule is counted as throttled, not sent. */
+TEST_TIMEOUT(loader_invite_max_outstanding_caps_calls, 20)
+{
+	struct proc sipp;
+	uint16_t port = proc_free_port();
+	char server[64];
+	const char *argv[] = {
+		"loader", "--test",	"invite",      "--server",
+		server,	  "--users",	"A1000-A1049", "--rate",
+		"50",	  "--duration", "1",	       "--threads",
+		"1",	  "--hold-ms",	"5000",	       "--max-outstanding",
+		"10",	  "--json",	NULL};
+	json_t *j;
+
+	sipp_uas(&sipp, port, NULL);
+	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", port);
+	j = loader_json(argv, 0);
+	ASSERT_EQ(jint(j, "attempts"), 10);
+	ASSERT(jint(j, "throttled") >= 38 && jint(j, "throttled") <= 42);
+	/* the held calls were hung up at the end, all completed */
+	ASSERT_EQ(jint(j, "successes"), 10);
+	ASSERT_EQ(jcall(j, "completed"), 10);
+	ASSERT(jint(json_object_get(j, "sdt_us"), "max") < 2000000);
+	json_decref(j);
+	proc_signal(&sipp, SIGTERM);
+	proc_stop(&sipp, 3000);
+}
