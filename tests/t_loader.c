@@ -872,3 +872,36 @@ TEST_TIMEOUT(loader_invite_max_outstanding_caps_calls, 20)
 	proc_signal(&sipp, SIGTERM);
 	proc_stop(&sipp, 3000);
 }
+
+/* No callee: Timer B (the establishment threshold) ends every call,
+ * after the INVITE's retransmissions; RFC 6076 ISA is 100 %. */
+TEST_TIMEOUT(loader_invite_timer_b_is_the_threshold, 15)
+{
+	uint16_t port = proc_free_port();
+	char server[64];
+	const char *argv[] = {"loader", "--test",     "invite", "--server",
+			      server,	"--users",    "A1-A5",	"--rate",
+			      "20",	"--duration", "1",	"--threads",
+			      "1",	"--t1-ms",    "50",	"--timer-b-ms",
+			      "400",	"--drain-ms", "2000",	"--json",
+			      NULL};
+	json_t *j, *m;
+	json_int_t att;
+
+	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", port);
+	j = loader_json(argv, 1);
+	att = jint(j, "attempts");
+	ASSERT(att >= 19 && att <= 21);
+	ASSERT_EQ(jint(j, "timeouts"), att);
+	ASSERT_EQ(jint(j, "failures"), att);
+	ASSERT_EQ(jcall(j, "invite_timeouts"), att);
+	ASSERT_EQ(jcall(j, "invite_done"), att);
+	ASSERT_EQ(jcall(j, "answered"), 0);
+	/* Timer A: 50, 100, 200 ms before Timer B at 400 */
+	ASSERT(jint(j, "retransmissions") >= 3 * att);
+	m = json_object_get(j, "rfc6076");
+	ASSERT(jreal(m, "isa_pct") == 100.0);
+	ASSERT(jreal(m, "ser_pct") == 0.0);
+	ASSERT(jreal(m, "scr_pct") == 0.0);
+	json_decref(j);
+}
