@@ -646,6 +646,10 @@ static int send_invite(struct lc_call *c)
 	creq.branch = pls(branch);
 	creq.method = br.method;
 	creq.msg = buf_pl(&lc->out);
+	/* The challenged INVITE's transaction finishes alone (it ACKs a
+	 * retransmitted 407): it must not call back into a call that may
+	 * be gone by then. */
+	sip_txn_client_detach(c->ict);
 	c->ict = obj_deref(c->ict);
 	return sip_txn_client_start(&c->ict, lc->env.txl, &creq, ict_event, c);
 }
