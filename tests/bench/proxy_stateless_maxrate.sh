@@ -173,7 +173,7 @@ for t in $TARGETS; do
 			printf "  %s %d/s: ok %d failed %d; element cpu %.1f%% (%.2f us per REGISTER, throttled %d times), sipp uac %.0f%% + uas %.0f%% of a core\n",
 				t, r, ok, bad, e / s / 1e7, ok ? e / 1000 / ok : 0,
 				th, u / s / 1e7, l / s / 1e7 }'
-		if [ "$ok" -eq 0 ] || [ $((bad * 1000)) -ge $((ok + bad)) ] || [ "$ok" -lt "$n" ]; then
+		if [ "$ok" -eq 0 ] || [ $((bad * 1000)) -ge $((ok + bad)) ] || [ $((ok + bad)) -lt "$n" ]; then
 			break
 		fi
 		best=$rate
