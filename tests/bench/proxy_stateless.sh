@@ -18,7 +18,7 @@
 # wake-up, which is why it is printed.  Median of RUNS runs.
 #
 #   sh tests/bench/proxy_stateless.sh          (make bench runs it)
-#   RATE=2000 CALL_RATE=400 SECS=10 RUNS=3 PROXY_CPU=0 LOAD_CPU=1 ...
+#   RATE=2000 CALL_RATE=400 SECS=8 RUNS=3 PROXY_CPU=0 LOAD_CPU=1 ...
 #   KINDS="reg call" TARGETS="reflector proxy kamailio stateful"
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -27,7 +27,7 @@ bin=${SIPSTONE_BIN:-$top/bin}
 refl="$top/$out/bench/sl_reflector"
 RATE=${RATE:-2000}
 CALL_RATE=${CALL_RATE:-400}
-SECS=${SECS:-10}
+SECS=${SECS:-8}
 RUNS=${RUNS:-3}
 PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
