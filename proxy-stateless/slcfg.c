@@ -3,10 +3,10 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "argcfg.h"
 #include "log.h"
 
 void slcfg_init(struct slcfg *cfg)
@@ -122,7 +122,6 @@ static const struct option long_opts[] = {
 	{"tls-ca", required_argument, NULL, 0},
 	{"tls-no-verify", no_argument, NULL, 0},
 	{"log-level", required_argument, NULL, 0},
-	{"config", required_argument, NULL, 0},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -163,8 +162,9 @@ static int check(const struct slcfg *cfg, char *err, size_t errsz)
 	return 0;
 }
 
-int slcfg_parse_args(struct slcfg *cfg, int argc, char **argv, char *err,
-		     size_t errsz)
+/* getopt over argv, --config already expanded. */
+static int parse(struct slcfg *cfg, int argc, char **argv, char *err,
+		 size_t errsz)
 {
 	int c, idx, rc;
 
@@ -184,11 +184,7 @@ int slcfg_parse_args(struct slcfg *cfg, int argc, char **argv, char *err,
 				 argv[optind - 1]);
 			return EINVAL;
 		}
-		if (!strcmp(long_opts[idx].name, "config"))
-			rc = slcfg_load_json(cfg, optarg, err, errsz);
-		else
-			rc = set_opt(cfg, long_opts[idx].name, optarg, err,
-				     errsz);
+		rc = set_opt(cfg, long_opts[idx].name, optarg, err, errsz);
 		if (rc)
 			return rc;
 	}
@@ -199,79 +195,17 @@ int slcfg_parse_args(struct slcfg *cfg, int argc, char **argv, char *err,
 	return check(cfg, err, errsz);
 }
 
-static int set_json(struct slcfg *cfg, const char *path, const char *key,
-		    json_t *v, char *err, size_t errsz)
+int slcfg_parse_args(struct slcfg *cfg, int argc, char **argv, char *err,
+		     size_t errsz)
 {
-	char tmp[64];
-	const struct option *o;
+	char **xargv = NULL;
+	int xargc = 0, rc;
 
-	for (o = long_opts; o->name; o++)
-		if (!strcmp(o->name, key) && strcmp(key, "config") &&
-		    strcmp(key, "help"))
-			break;
-	if (!o->name) {
-		snprintf(err, errsz, "%s: unknown key \"%s\"", path, key);
+	/* The agents' --config (common/argcfg.h): each key a flag. */
+	if (argcfg_expand(argc, argv, &xargc, &xargv, err, errsz))
 		return EINVAL;
-	}
-	if (o->has_arg == no_argument) {
-		if (!json_is_boolean(v)) {
-			snprintf(err, errsz,
-				 "%s: \"%s\" must be true or false", path,
-				 key);
-			return EINVAL;
-		}
-		return json_is_true(v) ? set_opt(cfg, key, NULL, err, errsz)
-				       : 0;
-	}
-	if (json_is_integer(v) && json_integer_value(v) >= 0) {
-		snprintf(tmp, sizeof(tmp), "%lld",
-			 (long long)json_integer_value(v));
-		return set_opt(cfg, key, tmp, err, errsz);
-	}
-	if (json_is_string(v))
-		return set_opt(cfg, key, json_string_value(v), err, errsz);
-	snprintf(err, errsz, "%s: \"%s\" must be a string or a number", path,
-		 key);
-	return EINVAL;
-}
-
-int slcfg_load_json(struct slcfg *cfg, const char *path, char *err,
-		    size_t errsz)
-{
-	json_error_t jerr;
-	json_t *root, *v, *e;
-	const char *key;
-	size_t i;
-	int rc = 0;
-
-	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root) {
-		snprintf(err, errsz, "%s:%d:%d: %s", path, jerr.line,
-			 jerr.column, jerr.text);
-		return EINVAL;
-	}
-	if (!json_is_object(root)) {
-		snprintf(err, errsz, "%s: expected a JSON object", path);
-		rc = EINVAL;
-		goto out;
-	}
-	json_object_foreach(root, key, v)
-	{
-		if (json_is_array(v)) {
-			json_array_foreach(v, i, e)
-			{
-				rc = set_json(cfg, path, key, e, err, errsz);
-				if (rc)
-					goto out;
-			}
-			continue;
-		}
-		rc = set_json(cfg, path, key, v, err, errsz);
-		if (rc)
-			goto out;
-	}
-out:
-	json_decref(root);
+	rc = parse(cfg, xargc, xargv, err, errsz);
+	argcfg_free(xargc, xargv);
 	return rc;
 }
 

@@ -1,6 +1,7 @@
 /*
  * slcfg.h - proxy-stateless configuration: command-line flags and the
- * equivalent JSON file (--config FILE.json, the same names as keys).
+ * equivalent JSON file (--config FILE.json, the same names as keys,
+ * read by common/argcfg.h as for the agents).
  */
 #ifndef SIPSTONE_SLCFG_H
 #define SIPSTONE_SLCFG_H
@@ -37,17 +38,16 @@ struct slcfg {
 void slcfg_init(struct slcfg *cfg);
 
 /*
- * Parses argv (argv[0] skipped); --config FILE is read where it
- * appears.  Returns 0, 1 when --help was asked (usage printed to
- * stdout), or EINVAL with one clear line in err.  Checks the result
- * (at least one --listen and one --next; TLS files when tls: is used).
+ * Parses argv (argv[0] skipped); --config FILE is expanded where it
+ * appears (argcfg_expand(): a JSON object whose keys are the flags'
+ * names, true for a flag alone, a list to repeat one), so that later
+ * flags win.  argv is not changed.  Returns 0, 1 when --help was asked
+ * (usage printed to stdout), or EINVAL with one clear line in err
+ * (FILE:LINE:COLUMN for JSON syntax).  Checks the result (at least one
+ * --listen and one --next; TLS files when tls: is used).
  */
 int slcfg_parse_args(struct slcfg *cfg, int argc, char **argv, char *err,
 		     size_t errsz);
-
-/* Reads a JSON object of the same options.  Returns 0 or EINVAL. */
-int slcfg_load_json(struct slcfg *cfg, const char *path, char *err,
-		    size_t errsz);
 
 /* Whether any listener or next hop uses proto. */
 bool slcfg_uses(const struct slcfg *cfg, enum sip_transport proto);

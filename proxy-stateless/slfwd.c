@@ -264,6 +264,9 @@ static size_t rport_end(const struct sip_msg *msg, const struct sip_via *v)
 {
 	const char *p = v->params.p, *end = p + v->params.l;
 
+	/* params starts at its first ';': the first name follows it. */
+	if (p && p < end && *p == ';')
+		p++;
 	while (p && p + 5 <= end) {
 		if (!strncasecmp(p, "rport", 5) &&
 		    (p + 5 == end || p[5] == ';' || p[5] == '=' ||
@@ -281,24 +284,59 @@ static size_t rport_end(const struct sip_msg *msg, const struct sip_via *v)
 	return 0;
 }
 
+/* Decimal v at p (no NUL); returns its length.  The relay path avoids
+ * the printf family: it showed in the profile at a few % per request. */
+static size_t put_u(char *p, unsigned v)
+{
+	char tmp[10];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (i = 0; i < n; i++)
+		p[i] = tmp[n - 1 - i];
+	return n;
+}
+
+/* a's address as text in ip (NUL-terminated); returns its length. */
+static size_t put_ip(const struct sip_tp_addr *a, char ip[INET6_ADDRSTRLEN])
+{
+	size_t n = 0;
+
+	if (a->u.sa.sa_family != AF_INET) {
+		if (!inet_ntop(AF_INET6, &a->u.in6.sin6_addr, ip,
+			       INET6_ADDRSTRLEN))
+			ip[0] = '\0';
+		return strlen(ip);
+	}
+	for (unsigned i = 0; i < 4; i++) {
+		const uint8_t *b = (const uint8_t *)&a->u.in.sin_addr;
+
+		if (i)
+			ip[n++] = '.';
+		n += put_u(ip + n, b[i]);
+	}
+	ip[n] = '\0';
+	return n;
+}
+
 /* §18.2.1 received, RFC 3581 rport (always on streams: the response
  * must find the connection the request came on). */
 static int via_mark(struct sip_edits *ed, const struct sip_tp_rx *rx,
 		    const struct sip_msg *msg)
 {
+	static const char rport_eq[] = ";rport=", received[] = ";received=";
 	const struct sip_via *v = &msg->via;
 	char ip[INET6_ADDRSTRLEN], tmp[96];
 	uint16_t port = sip_tp_addr_port(&rx->src);
 	size_t end = (size_t)(v->value.p + v->value.l - msg->buf);
-	size_t ip_len, off;
+	size_t ip_len, off, n;
 	bool stream = rx->proto != SIP_TP_UDP, need_received;
 	int err;
 
-	if (rx->src.u.sa.sa_family == AF_INET)
-		inet_ntop(AF_INET, &rx->src.u.in.sin_addr, ip, sizeof(ip));
-	else
-		inet_ntop(AF_INET6, &rx->src.u.in6.sin6_addr, ip, sizeof(ip));
-	ip_len = strlen(ip);
+	ip_len = put_ip(&rx->src, ip);
 	need_received =
 		!pl_isset(&v->received) &&
 		!(v->host.l == ip_len && !strncasecmp(v->host.p, ip, ip_len));
@@ -308,22 +346,28 @@ static int via_mark(struct sip_edits *ed, const struct sip_tp_rx *rx,
 	if (v->has_rport && !v->rport) {
 		off = rport_end(msg, v);
 		if (off) {
-			snprintf(tmp, sizeof(tmp), "%s%u",
-				 msg->buf[off - 1] == '=' ? "" : "=", port);
-			err = sip_edits_add(ed, off, 0, tmp, strlen(tmp));
+			n = 0;
+			if (msg->buf[off - 1] != '=')
+				tmp[n++] = '=';
+			n += put_u(tmp + n, port);
+			err = sip_edits_add(ed, off, 0, tmp, n);
 			if (err)
 				return err;
 		}
 	} else if (stream && !v->has_rport) {
-		snprintf(tmp, sizeof(tmp), ";rport=%u", port);
-		err = sip_edits_add(ed, end, 0, tmp, strlen(tmp));
+		n = sizeof(rport_eq) - 1;
+		memcpy(tmp, rport_eq, n);
+		n += put_u(tmp + n, port);
+		err = sip_edits_add(ed, end, 0, tmp, n);
 		if (err)
 			return err;
 	}
 	if (!need_received)
 		return 0;
-	snprintf(tmp, sizeof(tmp), ";received=%s", ip);
-	return sip_edits_add(ed, end, 0, tmp, strlen(tmp));
+	n = sizeof(received) - 1;
+	memcpy(tmp, received, n);
+	memcpy(tmp + n, ip, ip_len);
+	return sip_edits_add(ed, end, 0, tmp, n + ip_len);
 }
 
 static void unsupported_420(struct slfwd *w, const struct sip_tp_rx *rx,

@@ -482,6 +482,73 @@ TEST_TIMEOUT(proxy_stateless_relays_requests_and_responses, 20)
 	close(cli);
 }
 
+/* §18.2.1 received and RFC 3581 rport, exactly as the client's Via
+ * leaves the proxy. */
+TEST_TIMEOUT(proxy_stateless_marks_received_and_rport, 20)
+{
+	static const char fmt[] = "OPTIONS sip:bob@127.0.0.1:%u SIP/2.0\r\n"
+				  "Via: SIP/2.0/UDP %s\r\n"
+				  "From: <sip:a@x>;tag=1\r\nTo: "
+				  "<sip:bob@x>\r\n"
+				  "Call-ID: rr%d\r\nCSeq: 1 OPTIONS\r\n"
+				  "Max-Forwards: 70\r\nContent-Length: "
+				  "0\r\n\r\n";
+	struct px px;
+	uint16_t hport = 0, cport = 0;
+	int hop = udp_sock(&hport), cli = udp_sock(&cport);
+	char next[64], req[1024], buf[4096], via[128], want[160];
+	const char *extra[] = {"--next", next, "--probe-interval", "0", NULL};
+	struct sip_msg msg;
+	const struct sip_hdr *h;
+	ssize_t n;
+
+	snprintf(next, sizeof(next), "udp:127.0.0.1:%u", hport);
+	px_start(&px, extra);
+	for (int i = 0; i < 4; i++) {
+		switch (i) {
+		case 0: /* other host, bare rport: both */
+			snprintf(via, sizeof(via),
+				 "10.1.2.3:5060;branch=z9hG4bKr0;rport");
+			snprintf(want, sizeof(want),
+				 "SIP/2.0/UDP 10.1.2.3:5060;branch=z9hG4bKr0;"
+				 "rport=%u;received=127.0.0.1",
+				 cport);
+			break;
+		case 1: /* our source, bare rport in the middle */
+			snprintf(via, sizeof(via),
+				 "127.0.0.1:%u;rport;branch=z9hG4bKr1", cport);
+			snprintf(want, sizeof(want),
+				 "SIP/2.0/UDP 127.0.0.1:%u;rport=%u;branch="
+				 "z9hG4bKr1",
+				 cport, cport);
+			break;
+		case 2: /* other host, no rport: received only */
+			snprintf(via, sizeof(via),
+				 "10.1.2.3;branch=z9hG4bKr2");
+			snprintf(want, sizeof(want),
+				 "SIP/2.0/UDP 10.1.2.3;branch=z9hG4bKr2;"
+				 "received=127.0.0.1");
+			break;
+		default: /* our source, no rport: untouched */
+			snprintf(via, sizeof(via),
+				 "127.0.0.1:%u;branch=z9hG4bKr3", cport);
+			snprintf(want, sizeof(want), "SIP/2.0/UDP %s", via);
+			break;
+		}
+		snprintf(req, sizeof(req), fmt, px.port, via, i);
+		udp_to(cli, px.port, req, strlen(req));
+		n = recv_within(hop, buf, sizeof(buf), 3000, NULL);
+		ASSERT_MSG(n > 0, "request %d not forwarded", i);
+		ASSERT_EQ(sip_msg_decode(&msg, buf, (size_t)n, false), 0);
+		h = sip_msg_hdr_next(&msg, sip_msg_hdr(&msg, SIP_HDR_VIA));
+		ASSERT(h);
+		ASSERT_PL(&h->value, want);
+	}
+	ASSERT_EQ(proc_stop(&px.p, 5000), 0);
+	close(hop);
+	close(cli);
+}
+
 TEST_TIMEOUT(proxy_stateless_503_when_no_hop_answers_probes, 20)
 {
 	struct px px;

@@ -360,6 +360,38 @@ TEST(sip_tp_udp_batch_and_replies)
 	obj_deref(ev);
 }
 
+/* A wildcard socket reports each datagram's own destination address
+ * (IP_PKTINFO); a socket bound to one address reports that one. */
+TEST(sip_tp_udp_local_address_of_wildcard_and_bound_sockets)
+{
+	struct ev *ev = NULL;
+	struct peer srv, cli;
+	struct sip_tp_addr waddr, caddr, dst;
+	char buf[1024];
+	int len;
+
+	ASSERT_EQ(ev_alloc(&ev), 0);
+	peer_init(&srv, ev, NULL);
+	peer_init(&cli, ev, NULL);
+	listen_on(srv.tp, "udp:0.0.0.0:0", &waddr);
+	listen_on(cli.tp, "udp:127.0.0.1:0", &caddr);
+	ASSERT_EQ(sip_tp_addr_decode(&dst, NULL, "udp:127.0.0.2:0"), 0);
+	sip_tp_addr_set_port(&dst, sip_tp_addr_port(&waddr));
+	len = build_msg(buf, sizeof(buf), true, 1, "w");
+	ASSERT_EQ(sip_tp_send(cli.tp, &dst, buf, (size_t)len), 0);
+	run_until_count(ev, &srv.nrx, 1);
+	ASSERT(sip_tp_addr_eq(&srv.rx[0].local, &dst));
+	ASSERT(sip_tp_addr_eq(&srv.rx[0].src, &caddr));
+	/* And the other way: the client's socket is bound to 127.0.0.1. */
+	len = build_msg(buf, sizeof(buf), true, 2, "b");
+	ASSERT_EQ(sip_tp_send(srv.tp, &caddr, buf, (size_t)len), 0);
+	run_until_count(ev, &cli.nrx, 1);
+	ASSERT(sip_tp_addr_eq(&cli.rx[0].local, &caddr));
+	peer_free(&cli);
+	peer_free(&srv);
+	obj_deref(ev);
+}
+
 TEST(sip_tp_udp_ipv6_send_now_and_bad_datagrams)
 {
 	struct ev *ev = NULL;

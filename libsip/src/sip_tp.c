@@ -1672,10 +1672,15 @@ int sip_tp_listen(struct sip_tp *tp, const struct sip_tp_addr *local,
 		(void)setsockopt(sock->fd, SOL_SOCKET, SO_SNDBUF,
 				 &tp->opts.udp_sockbuf,
 				 sizeof(tp->opts.udp_sockbuf));
-		if (fam == AF_INET)
+		/* The destination address of each datagram is only read
+		 * on a wildcard socket (udp_local()): elsewhere it would
+		 * cost a control message per datagram for nothing. */
+		if (fam == AF_INET &&
+		    local->u.in.sin_addr.s_addr == INADDR_ANY)
 			(void)setsockopt(sock->fd, IPPROTO_IP, IP_PKTINFO,
 					 &one, sizeof(one));
-		else
+		else if (fam == AF_INET6 &&
+			 IN6_IS_ADDR_UNSPECIFIED(&local->u.in6.sin6_addr))
 			(void)setsockopt(sock->fd, IPPROTO_IPV6,
 					 IPV6_RECVPKTINFO, &one, sizeof(one));
 	}

@@ -2,17 +2,24 @@
 # proxy_stateless.sh - CPU cost per relayed request of proxy-stateless
 # against Kamailio as a stateless dispatcher (kamailio-dispatcher.cfg)
 # and a minimal UDP reflector (sl_reflector.c: the raw limit), in the
-# same run, at the same fixed rate below saturation.
+# same run, at the same fixed rate below saturation; and, with the same
+# traffic, proxy-stateful's own cost (the second stage the first must
+# never limit: as registrar for REGISTER, as a stateful proxy to the
+# registered callees for calls).
 #
-# The element under test runs alone on core PROXY_CPU (one worker); the
-# sipp loader and the two sipp responders share core LOAD_CPU.  CPU is
-# the time on CPU of every thread (and, for Kamailio, every child
-# process) from /proc/PID/task/TID/schedstat (ns; the same quantity as
-# utime+stime without the 10 ms tick), read before and after the load,
-# divided by the requests sipp completed.  Median of RUNS runs.
+# Every element runs alone on core PROXY_CPU (one worker); the sipp
+# loader and the sipp responders share core LOAD_CPU.  CPU is the time
+# on CPU of every thread (and, for Kamailio, every child process) from
+# /proc/PID/task/TID/schedstat (ns; the same quantity as utime+stime
+# without the 10 ms tick), read before and after the load, divided by
+# the REGISTERs or calls sipp completed.  The element's voluntary
+# context switches over the same interval, per REGISTER or call, count
+# its wake-ups: at these rates the cost is mostly a fixed price per
+# wake-up, which is why it is printed.  Median of RUNS runs.
 #
 #   sh tests/bench/proxy_stateless.sh          (make bench runs it)
-#   RATE=2000 CALL_RATE=400 SECS=10 RUNS=3 PROXY_CPU=0 LOAD_CPU=1 ...
+#   RATE=2000 CALL_RATE=400 SECS=8 RUNS=3 PROXY_CPU=0 LOAD_CPU=1 ...
+#   KINDS="reg call" TARGETS="reflector proxy kamailio stateful"
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 out=${OUT:-build/rel}
@@ -20,11 +27,12 @@ bin=${SIPSTONE_BIN:-$top/bin}
 refl="$top/$out/bench/sl_reflector"
 RATE=${RATE:-2000}
 CALL_RATE=${CALL_RATE:-400}
-SECS=${SECS:-10}
+SECS=${SECS:-8}
 RUNS=${RUNS:-3}
 PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
-TARGETS=${TARGETS:-"reflector proxy kamailio"}
+KINDS=${KINDS:-"reg call"}
+TARGETS=${TARGETS:-"reflector proxy kamailio stateful"}
 
 for t in sipp kamailio taskset; do
 	if ! command -v $t >/dev/null 2>&1; then
@@ -33,6 +41,11 @@ for t in sipp kamailio taskset; do
 	fi
 done
 [ -x "$refl" ] || { echo "proxy_stateless: build $refl first (make bench)"; exit 1; }
+case " $TARGETS " in
+*" stateful "*)
+	[ -x "$bin/proxy-stateful" ] ||
+		{ echo "proxy_stateless: build $bin/proxy-stateful first"; exit 1; } ;;
+esac
 
 tmp=$(mktemp -d /tmp/bench-pxsl.XXXXXX)
 pids=""
@@ -49,13 +62,18 @@ P=$base U0=$((base + 1)) U1=$((base + 2)) C=$((base + 3))
 V0=$((base + 4)) V1=$((base + 5))
 sc="$top/tests/sipp"
 
-python3 - "$tmp" <<'PY'
+python3 - "$tmp" "$V0" "$V1" <<'PY'
 import sys
 d = sys.argv[1]
 with open(d + "/users.csv", "w") as f:
     f.write("SEQUENTIAL\n")
     for i in range(10000):
         f.write("sipuser%d;\n" % i)
+# For the stateful proxy's calls: each user registered at a responder.
+with open(d + "/contacts.csv", "w") as f:
+    f.write("SEQUENTIAL\n")
+    for i in range(10000):
+        f.write("sipuser%d;%s;\n" % (i, sys.argv[2 + i % 2]))
 PY
 printf '1 sip:127.0.0.1:%s\n1 sip:127.0.0.1:%s\n' "$U0" "$U1" > "$tmp/ds.list"
 sed -e "s|@PORT@|$P|" -e "s|@LIST@|$tmp/ds.list|" \
@@ -85,6 +103,14 @@ cpu_ns() {
 		2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'
 }
 
+# Voluntary context switches (wake-ups) of the same threads.
+wakeups() {
+	all="$1 $(pgrep -P "$1" 2>/dev/null | tr '\n' ' ')"
+	cat $(for p in $all; do echo /proc/$p/task/*/status; done) \
+		2>/dev/null | awk '/^voluntary_ctxt_switches/ {s += $2}
+		END {printf "%.0f", s}'
+}
+
 start_target() { # target, kind (reg|call)
 	if [ "$2" = reg ]; then s0=$U0 s1=$U1; else s0=$V0 s1=$V1; fi
 	case $1 in
@@ -99,9 +125,21 @@ start_target() { # target, kind (reg|call)
 			> "$tmp/ds.list"
 		start_bg target taskset -c "$PROXY_CPU" kamailio \
 			-f "$tmp/kamailio.cfg" -D -E -w "$tmp" -m 64 -M 8 ;;
+	stateful)
+		start_bg target taskset -c "$PROXY_CPU" "$bin/proxy-stateful" \
+			--listen "udp:127.0.0.1:$P" --domain example.com \
+			--db-mode memory --auth none --workers 1 ;;
 	esac
 	target=$last
 	sleep 1
+	if [ "$1" = stateful ] && [ "$2" = call ]; then
+		# Not measured: every callee registered at a responder.
+		taskset -c "$LOAD_CPU" sipp -sf "$sc/pxsl_uac_register_at.xml" \
+			-inf "$tmp/contacts.csv" -i 127.0.0.1 -p "$C" \
+			"127.0.0.1:$P" -m 10000 -r 5000 -timeout 30s \
+			-nostdin > "$tmp/prereg.out" 2>&1 ||
+			echo "proxy_stateless: registering the callees failed" >&2
+	fi
 }
 
 stop_target() {
@@ -114,7 +152,7 @@ stop_target() {
 	sleep 0.3
 }
 
-# One measurement: prints "us_per_request ok failed".
+# One measurement: prints "us_per_request ok failed wakeups_per_request".
 measure() { # target, kind
 	start_target "$1" "$2"
 	if [ "$2" = reg ]; then
@@ -124,28 +162,31 @@ measure() { # target, kind
 	fi
 	n=$((rate * SECS))
 	c0=$(cpu_ns "$target")
+	w0=$(wakeups "$target")
 	taskset -c "$LOAD_CPU" sipp -sf "$scen" -inf "$tmp/users.csv" \
 		-i 127.0.0.1 -p "$C" "127.0.0.1:$P" -m "$n" -r "$rate" \
 		-timeout $((SECS + 30))s -nostdin > "$tmp/uac.out" 2>&1 || true
 	c1=$(cpu_ns "$target")
+	w1=$(wakeups "$target")
 	stop_target
 	ok=$(awk -F'|' '/Successful call/ {gsub(/ /, "", $3); v = $3} END {print v + 0}' "$tmp/uac.out")
 	bad=$(awk -F'|' '/Failed call/ {gsub(/ /, "", $3); v = $3} END {print v + 0}' "$tmp/uac.out")
-	awk -v a="$c0" -v b="$c1" -v ok="$ok" -v bad="$bad" \
-		'BEGIN {printf "%.2f %d %d\n", ok ? (b - a) / 1000 / ok : 0, ok, bad}'
+	awk -v a="$c0" -v b="$c1" -v ok="$ok" -v bad="$bad" -v w="$((w1 - w0))" \
+		'BEGIN {printf "%.2f %d %d %.2f\n", ok ? (b - a) / 1000 / ok : 0,
+			ok, bad, ok ? w / ok : 0}'
 }
 
 median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
 echo "proxy_stateless: REGISTER $RATE/s and calls $CALL_RATE/s for ${SECS}s," \
 	"$RUNS runs, element on cpu $PROXY_CPU, load on cpu $LOAD_CPU"
-for kind in reg call; do
+for kind in $KINDS; do
 	for t in $TARGETS; do : > "$tmp/res.$kind.$t"; done
 	r=1
 	while [ $r -le "$RUNS" ]; do
 		for t in $TARGETS; do
 			m=$(measure "$t" "$kind")
-			echo "  run $r $kind $t: $m (us/req ok failed)"
+			echo "  run $r $kind $t: $m (us/req ok failed wakeups/req)"
 			echo "$m" >> "$tmp/res.$kind.$t"
 		done
 		r=$((r + 1))
@@ -153,22 +194,27 @@ for kind in reg call; do
 done
 
 echo
-echo "| traffic | element | CPU us per REGISTER or per call (median) | runs | failed |"
-echo "| --- | --- | --- | --- | --- |"
-for kind in reg call; do
-	unit=REGISTER; [ $kind = call ] && unit="call (INVITE..BYE)"
+echo "| traffic | element | CPU us per REGISTER or per call (median) | runs | wake-ups per REGISTER or call (median) | failed |"
+echo "| --- | --- | --- | --- | --- | --- |"
+for kind in $KINDS; do
+	unit="REGISTER $RATE/s"
+	[ $kind = call ] && unit="call (INVITE..BYE) $CALL_RATE/s"
 	for t in $TARGETS; do
 		med=$(cut -d' ' -f1 "$tmp/res.$kind.$t" | median)
 		runs=$(cut -d' ' -f1 "$tmp/res.$kind.$t" | tr '\n' ' ')
+		wk=$(cut -d' ' -f4 "$tmp/res.$kind.$t" | median)
 		bad=$(awk '{s += $3} END {print s + 0}' "$tmp/res.$kind.$t")
-		echo "| $unit | $t | $med | $runs| $bad |"
+		echo "| $unit | $t | $med | $runs| $wk | $bad |"
 		eval "med_${kind}_$t=$med"
 	done
 done
 echo
-for kind in reg call; do
-	eval "p=\${med_${kind}_proxy:-0} k=\${med_${kind}_kamailio:-0} x=\${med_${kind}_reflector:-0}"
-	awk -v p="$p" -v k="$k" -v x="$x" -v kind="$kind" 'BEGIN {
-		printf "%s: proxy-stateless / kamailio = %.2f, proxy-stateless / reflector = %.2f\n",
-			kind, (k > 0 ? p / k : 0), (x > 0 ? p / x : 0) }'
+# Ratios of the medians; 0 where an element was not in TARGETS.
+for kind in $KINDS; do
+	eval "p=\${med_${kind}_proxy:-0} k=\${med_${kind}_kamailio:-0}" \
+		"x=\${med_${kind}_reflector:-0} s=\${med_${kind}_stateful:-0}"
+	awk -v p="$p" -v k="$k" -v x="$x" -v s="$s" -v kind="$kind" 'BEGIN {
+		printf "%s: proxy-stateless / kamailio = %.2f, / reflector = %.2f, / proxy-stateful = %.2f; kamailio / reflector = %.2f\n",
+			kind, (k > 0 ? p / k : 0), (x > 0 ? p / x : 0),
+			(s > 0 ? p / s : 0), (x > 0 ? k / x : 0) }'
 done
