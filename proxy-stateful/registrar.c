@@ -114,11 +114,18 @@ void registrar_handle(struct sproxy_worker *w, struct sip_txn *st,
 	/* §10.3 step 5: the AOR is the To URI. */
 	h = sip_msg_hdr(msg, SIP_HDR_TO);
 	if (!h || sip_addr_decode(&to, &h->value) ||
-	    sip_uri_decode(&touri, &to.uri) ||
-	    (touri.scheme_id != SIP_URI_SIP &&
-	     touri.scheme_id != SIP_URI_SIPS) ||
-	    !touri.user.l) {
-		sproxy_reply(w, st, msg, 404, "Not Found (bad AOR)", NULL);
+	    sip_uri_decode(&touri, &to.uri)) {
+		sproxy_reply(w, st, msg, 400, "Bad To", NULL);
+		return;
+	}
+	/* An AOR is a SIP or SIPS URI (RFC 4475 §3.3.4: 400). */
+	if (touri.scheme_id != SIP_URI_SIP &&
+	    touri.scheme_id != SIP_URI_SIPS) {
+		sproxy_reply(w, st, msg, 400, "AOR Not SIP", NULL);
+		return;
+	}
+	if (!touri.user.l) {
+		sproxy_reply(w, st, msg, 404, "Not Found (no user)", NULL);
 		return;
 	}
 	/* Step 1: the domain is ours (the caller forwarded it otherwise);

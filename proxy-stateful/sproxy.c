@@ -34,7 +34,8 @@ struct pcall {
 	char *req; /* the request as received, for local answers */
 	size_t req_len;
 	bool final_sent, final_2xx, prov_seen;
-	uint64_t cancel_at; /* ev_now of the CANCEL sent, or 0 */
+	uint64_t cancel_at;	    /* ev_now of the CANCEL sent, or 0 */
+	struct ev_timer cancel_tmr; /* no final 64*T1 after our CANCEL */
 };
 
 uint64_t sproxy_now_s(void)
@@ -243,6 +244,7 @@ static void pcall_destroy(void *arg)
 
 	list_unlink(&c->hle);
 	list_unlink(&c->dle);
+	ev_timer_cancel(c->w->ev, &c->cancel_tmr);
 	obj_deref(c->st);
 	obj_deref(c->ct);
 	free(c->req);
@@ -284,6 +286,31 @@ static void pcall_reply(struct pcall *c, uint16_t status)
 	    !sip_msg_validate(&m, &vs, &why))
 		sproxy_reply(c->w, c->st, &m, status, NULL, NULL);
 	pcall_finish(c);
+}
+
+/*
+ * The branch was CANCELled and has sent no final response in 64*T1:
+ * §9.1 (the UAC side) lets it go; upstream gets the 408 of §16.8 (a
+ * branch that ended without a response), and nothing is left behind.
+ */
+static void pcall_cancel_expired(void *arg)
+{
+	struct pcall *c = arg;
+
+	if (c->final_sent)
+		return;
+	sip_txn_terminate(c->ct);
+	pcall_reply(c, 408);
+}
+
+/* §9.1, §16.10: CANCEL our branch (sent once a provisional came). */
+static void pcall_cancel(struct pcall *c)
+{
+	if (c->final_sent || !c->ct || sip_txn_client_cancel(c->ct))
+		return;
+	c->cancel_at = ev_now(c->w->ev);
+	ev_timer_start(c->w->ev, &c->cancel_tmr, EV_MS(64 * SIP_TXN_T1_MS),
+		       pcall_cancel_expired, c);
 }
 
 static void pcall_event(struct sip_txn *t, enum sip_txn_event ev,
@@ -333,8 +360,7 @@ static void pcall_event(struct sip_txn *t, enum sip_txn_event ev,
 	case SIP_TXN_EV_TIMER_C:
 		/* §16.8: CANCEL after a provisional, else act as 408. */
 		if (c->prov_seen) {
-			if (!sip_txn_client_cancel(c->ct))
-				c->cancel_at = ev_now(w->ev);
+			pcall_cancel(c);
 		} else {
 			pcall_reply(c, 408);
 		}
@@ -529,8 +555,8 @@ static void handle_cancel(struct sproxy_worker *w, struct sip_txn *st,
 	}
 	sproxy_reply(w, st, msg, 200, NULL, NULL);
 	c = pcall_find(w, ist);
-	if (c && !c->final_sent && c->ct && !sip_txn_client_cancel(c->ct))
-		c->cancel_at = ev_now(w->ev);
+	if (c)
+		pcall_cancel(c);
 	obj_deref(ist);
 }
 
@@ -687,6 +713,7 @@ static void proxy_request(struct sproxy_worker *w, struct sip_txn *st,
 	if (!c)
 		goto fail;
 	c->w = w;
+	ev_timer_init(&c->cancel_tmr);
 	c->req = malloc(msg->len);
 	if (!c->req)
 		goto fail;

@@ -11,11 +11,15 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "location.h"
 #include "mariadb.h"
 #include "proc.h"
+#include "rfc4475.h"
+#include "sip_build.h"
+#include "sip_msg.h"
 #include "sip_auth.h"
 #include "test.h"
 #include "userdb.h"
@@ -551,4 +555,432 @@ TEST_TIMEOUT(stateful_db_write_through_rows_before_200, 30)
 TEST_TIMEOUT(stateful_db_write_back_flushed_at_stop_and_reloaded, 30)
 {
 	db_mode_case("write-back");
+}
+
+/* ---- CANCEL and Timer C ---- */
+
+/* The callhandler as callee A1000@example.com, registered through the
+ * proxy at port; it rings for ring_ms before it would answer. */
+static void callee_start(struct proc *ch, uint16_t port, const char *ring_ms)
+{
+	char listen[64], via[64];
+	const char *argv[] = {"callhandler", "--control",   "--listen",
+			      listen,	     "--users",	    "A1000-A1000",
+			      "--domain",    "example.com", "--register-via",
+			      via,	     "--ring-ms",   ring_ms,
+			      "--threads",   "1",	    NULL};
+	json_t *ev;
+
+	snprintf(listen, sizeof(listen), "udp:127.0.0.1:%u", proc_free_port());
+	snprintf(via, sizeof(via), "udp:127.0.0.1:%u", port);
+	proc_start(ch, argv);
+	ev = proc_wait_event(ch, "registered", 8000);
+	if (!ev)
+		proc_dump_log(ch);
+	ASSERT_MSG(ev, "callee not registered");
+	ASSERT_EQ(json_integer_value(json_object_get(ev, "registered")), 1);
+	json_decref(ev);
+}
+
+/* sipp's scenario scen (tests/sipp/) calling service through the proxy
+ * over UDP, n calls; returns sipp's exit code. */
+static int sipp_call(uint16_t port, const char *scen, const char *service,
+		     const char *n)
+{
+	char path[512], dst[64];
+	const char *argv[] = {"sipp",	   "-sf", path, "-s",	    service,
+			      "-m",	   n,	  "-r", "10",	    "-i",
+			      "127.0.0.1", "-t",  "u1", "-timeout", "60s",
+			      "-nostdin",  dst,	  NULL};
+
+	snprintf(path, sizeof(path), "%s/tests/sipp/%s", test_root_dir(),
+		 scen);
+	snprintf(dst, sizeof(dst), "127.0.0.1:%u", port);
+	return proc_run(argv, "sipp-call.log", 60000);
+}
+
+static long long ch_stat(struct proc *ch, const char *key)
+{
+	return stat_int(ch, key);
+}
+
+TEST_TIMEOUT(stateful_cancel_200_upstream_cancel_downstream_487, 25)
+{
+	struct proc p, ch;
+	uint16_t port = proc_free_port();
+
+	need_sipp();
+	start_proxy(&p, port, NULL);
+	callee_start(&ch, port, "10000");
+	/* sipp: INVITE, 180, CANCEL; wants 200 (CANCEL) and 487. */
+	ASSERT_EQ(sipp_call(port, "uac_cancel.xml", "A1000", "5"), 0);
+	ASSERT_EQ(stat_sub(&p, "requests", "CANCEL"), 5);
+	ASSERT_EQ(stat_sub(&p, "responses_sent", "487"), 5);
+	ASSERT_EQ(stat_sub(&p, "responses_received", "487"), 5);
+	/* The callee saw our CANCELs and answered no call. */
+	ASSERT_EQ(ch_stat(&ch, "cancels"), 5);
+	ASSERT_EQ(ch_stat(&ch, "cancelled"), 5);
+	ASSERT_EQ(ch_stat(&ch, "answered"), 0);
+	ASSERT_EQ(proc_stop(&ch, 3000), 0);
+	ASSERT_EQ(proc_stop(&p, 5000), 0);
+}
+
+TEST_TIMEOUT(stateful_timer_c_cancels_a_ringing_callee_487, 25)
+{
+	struct proc p, ch;
+	uint16_t port = proc_free_port();
+	const char *extra[] = {"--timer-c-ms", "1000", NULL};
+
+	need_sipp();
+	start_proxy(&p, port, extra);
+	callee_start(&ch, port, "20000");
+	ASSERT_EQ(sipp_call(port, "stateful_uac_noanswer.xml", "A1000", "2"),
+		  0);
+	/* §16.8: a provisional came, so Timer C sent CANCEL downstream
+	 * and the callee's 487 went upstream. */
+	ASSERT_EQ(ch_stat(&ch, "cancels"), 2);
+	ASSERT_EQ(stat_sub(&p, "responses_sent", "487"), 2);
+	ASSERT_EQ(stat_sub(&p, "responses_sent", "408"), 0);
+	ASSERT_EQ(proc_stop(&ch, 3000), 0);
+	ASSERT_EQ(proc_stop(&p, 5000), 0);
+}
+
+/* A raw UDP callee: registers user with the proxy at port (contact its
+ * own port); returns the socket. */
+static int mute_callee(uint16_t port, const char *user)
+{
+	struct sockaddr_in sa;
+	uint16_t lport;
+	int fd = udp_to(port, &sa, &lport);
+	char msg[1024], in[4096];
+	int i;
+
+	snprintf(msg, sizeof(msg),
+		 "REGISTER sip:example.com SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-mute\r\n"
+		 "From: <sip:%s@example.com>;tag=1\r\n"
+		 "To: <sip:%s@example.com>\r\n"
+		 "Call-ID: mute@127.0.0.1\r\nCSeq: 1 REGISTER\r\n"
+		 "Contact: <sip:%s@127.0.0.1:%u>\r\nMax-Forwards: 70\r\n"
+		 "Content-Length: 0\r\n\r\n",
+		 lport, user, user, user, lport);
+	ASSERT(sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&sa,
+		      sizeof(sa)) > 0);
+	for (i = 0; i < 10; i++) {
+		struct pollfd pfd = {fd, POLLIN, 0};
+		ssize_t n;
+
+		if (poll(&pfd, 1, 300) <= 0)
+			continue;
+		n = recv(fd, in, sizeof(in) - 1, 0);
+		if (n > 12 && !strncmp(in, "SIP/2.0 200", 11))
+			return fd;
+	}
+	ASSERT_MSG(false, "the mute callee could not register");
+	return -1;
+}
+
+/* Answers every INVITE on fd with 180 (when ring), nothing else, for
+ * ms; returns the INVITEs seen (retransmissions included). */
+static int mute_serve(int fd, bool ring, unsigned ms)
+{
+	char in[8192];
+	struct buf out;
+	int invites = 0;
+	unsigned waited = 0;
+
+	buf_init(&out, 8192);
+	while (waited < ms) {
+		struct pollfd pfd = {fd, POLLIN, 0};
+		struct sockaddr_in from;
+		socklen_t flen = sizeof(from);
+		struct sip_build_resp_opts ro;
+		struct sip_msg m;
+		ssize_t n;
+
+		if (poll(&pfd, 1, 100) <= 0) {
+			waited += 100;
+			continue;
+		}
+		n = recvfrom(fd, in, sizeof(in), 0, (struct sockaddr *)&from,
+			     &flen);
+		if (n <= 0 || sip_msg_decode(&m, in, (size_t)n, false) ||
+		    !m.is_request || m.method_id != SIP_METHOD_INVITE)
+			continue;
+		invites++;
+		if (!ring)
+			continue;
+		memset(&ro, 0, sizeof(ro));
+		pl_set_str(&ro.to_tag, "mute");
+		buf_reset(&out);
+		ASSERT_EQ(sip_build_response(&out, &m, 180, NULL, &ro), 0);
+		ASSERT(sendto(fd, out.data, out.len, 0,
+			      (struct sockaddr *)&from, flen) > 0);
+	}
+	buf_free(&out);
+	return invites;
+}
+
+/* The mute callee in a child process for ms; returns the INVITEs it
+ * saw (at most 255) after run_sipp's call. */
+static int mute_around(int fd, bool ring, unsigned ms, uint16_t port,
+		       const char *user, int *sipp_rc)
+{
+	int status;
+	pid_t pid = fork();
+
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		int n = mute_serve(fd, ring, ms);
+
+		_exit(n > 255 ? 255 : n);
+	}
+	*sipp_rc = sipp_call(port, "stateful_uac_noanswer.xml", user, "1");
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+TEST_TIMEOUT(stateful_timer_c_without_provisional_is_408, 25)
+{
+	struct proc p;
+	uint16_t port = proc_free_port();
+	const char *extra[] = {"--timer-c-ms", "1000", NULL};
+	int fd, rc, invites;
+
+	need_sipp();
+	start_proxy(&p, port, extra);
+	fd = mute_callee(port, "mute");
+	invites = mute_around(fd, false, 3000, port, "mute", &rc);
+	ASSERT_EQ(rc, 0);
+	/* The INVITE and its Timer A retransmissions, never answered:
+	 * §16.8, no provisional, so Timer C acts as a 408. */
+	ASSERT(invites >= 2);
+	ASSERT_EQ(stat_sub(&p, "responses_sent", "408"), 1);
+	ASSERT_EQ(proc_stop(&p, 5000), 0);
+	close(fd);
+}
+
+TEST_TIMEOUT(stateful_cancelled_branch_without_final_is_408_after_64t1, 50)
+{
+	struct proc p;
+	uint16_t port = proc_free_port();
+	const char *extra[] = {"--timer-c-ms", "1000", NULL};
+	int fd, rc;
+
+	need_sipp();
+	start_proxy(&p, port, extra);
+	fd = mute_callee(port, "deaf");
+	/* It rings, then ignores our CANCEL: 64*T1 after it the branch
+	 * is given up and the caller gets 408 (not a call hung for ever). */
+	ASSERT_EQ(mute_around(fd, true, 36000, port, "deaf", &rc), 1);
+	ASSERT_EQ(rc, 0);
+	ASSERT_EQ(stat_sub(&p, "responses_sent", "180"), 1);
+	ASSERT_EQ(stat_sub(&p, "responses_sent", "408"), 1);
+	ASSERT_EQ(stat_int(&p, "proxy_calls_alive"), 1); /* freed later */
+	ASSERT_EQ(proc_stop(&p, 5000), 0);
+	close(fd);
+}
+
+/* ---- RFC 4475 replayed over UDP and TCP ---- */
+
+static int tcp_connect(uint16_t port)
+{
+	struct sockaddr_in a;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ASSERT(fd >= 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons(port);
+	ASSERT(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	return fd;
+}
+
+/* Whether a datagram is waiting on fd within ms; reads it into buf. */
+static ssize_t recv_ms(int fd, char *buf, size_t size, int ms)
+{
+	struct pollfd pfd = {fd, POLLIN, 0};
+	ssize_t n;
+
+	if (poll(&pfd, 1, ms) != 1)
+		return -1;
+	n = recv(fd, buf, size - 1, 0);
+	if (n >= 0)
+		buf[n] = '\0';
+	return n;
+}
+
+/* A UDP socket per client: messages with the same top Via line come
+ * from the same one (cparam02 repeats cparam01's branch and sent-by:
+ * by §17.2.3 a retransmission, answered where the first came from). */
+struct udp_socks {
+	char via[64][256];
+	int fd[64];
+	size_t n;
+};
+
+static int udp_for(struct udp_socks *u, const char *msg, uint16_t port,
+		   struct sockaddr_in *sa)
+{
+	const char *v = strstr(msg, "\nVia:");
+	size_t i, l = 0;
+	uint16_t lport;
+
+	if (v)
+		l = strcspn(v + 1, "\r\n");
+	if (l >= sizeof(u->via[0]))
+		l = sizeof(u->via[0]) - 1;
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons(port);
+	sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (i = 0; v && i < u->n; i++)
+		if (strlen(u->via[i]) == l && !memcmp(u->via[i], v + 1, l))
+			return u->fd[i];
+	ASSERT(u->n < 64);
+	u->fd[u->n] = udp_to(port, sa, &lport);
+	memcpy(u->via[u->n], v ? v + 1 : "", l);
+	u->via[u->n][l] = '\0';
+	return u->fd[u->n++];
+}
+
+/* The hop ends what reached it with a 486, so that the proxy's
+ * retransmissions do not spill into the next message's window. */
+static void hop_answer(int fd, const struct sip_msg *m,
+		       const struct sockaddr_in *to, socklen_t tolen)
+{
+	struct sip_build_resp_opts ro;
+	struct buf out;
+
+	memset(&ro, 0, sizeof(ro));
+	pl_set_str(&ro.to_tag, "hop");
+	buf_init(&out, 80000);
+	ASSERT_EQ(sip_build_response(&out, m, 486, NULL, &ro), 0);
+	ASSERT(sendto(fd, out.data, out.len, 0, (const struct sockaddr *)to,
+		      tolen) > 0);
+	buf_free(&out);
+}
+
+/*
+ * Every corpus message at the proxy (registrar of example.com, where
+ * user@example.com is bound to a socket of the test): REGISTERs get
+ * what INDEX.md's registrar column says, the rest its proxy column
+ * (forwarded, or a routing error that is not 400); nothing invalid is
+ * forwarded; the server answers afterwards.
+ */
+static void replay_4475(bool tcp)
+{
+	struct proc p;
+	uint16_t port = proc_free_port();
+	struct sockaddr_in sa;
+	struct udp_socks socks;
+	int hop;
+	size_t i;
+	char buf[70000], opt[1024];
+	struct rfc4475_case rc;
+	unsigned checked = 0;
+	FILE *man;
+
+	memset(&socks, 0, sizeof(socks));
+	start_proxy(&p, port, NULL);
+	hop = mute_callee(port, "user");
+	man = rfc4475_open();
+	while (rfc4475_next(man, &rc)) {
+		struct pollfd pfd[2];
+		unsigned status = 0;
+		bool forwarded = false;
+		int conn = -1, polls = 0;
+		struct sockaddr_in from;
+		socklen_t flen;
+
+		/* What the last message caused is not this one's: a fresh
+		 * socket or connection each (the finals to earlier ones
+		 * are retransmitted to theirs, never ACKed). */
+		while (recv_ms(hop, buf, sizeof(buf), 30) >= 0)
+			;
+		if (tcp) {
+			conn = tcp_connect(port);
+			ASSERT(write(conn, rc.msg, rc.len) == (ssize_t)rc.len);
+		} else {
+			conn = udp_for(&socks, rc.msg, port, &sa);
+			ASSERT(sendto(conn, rc.msg, rc.len, 0,
+				      (struct sockaddr *)&sa,
+				      sizeof(sa)) == (ssize_t)rc.len);
+		}
+		pfd[0].fd = conn;
+		pfd[1].fd = hop;
+		pfd[0].events = pfd[1].events = POLLIN;
+		/* A 100 Trying is not the outcome: wait on for a final or
+		 * the forwarded request (bounded). */
+		while (!forwarded && !status && polls++ < 8 &&
+		       poll(pfd, 2, 250) > 0) {
+			ssize_t n;
+
+			if (pfd[1].revents & POLLIN) {
+				struct sip_msg m;
+				uint16_t vs;
+				const char *why;
+
+				flen = sizeof(from);
+				n = recvfrom(hop, buf, sizeof(buf) - 1, 0,
+					     (struct sockaddr *)&from, &flen);
+				ASSERT(n > 0);
+				ASSERT_MSG(!sip_msg_decode(&m, buf, (size_t)n,
+							   false) &&
+						   !sip_msg_validate(&m, &vs,
+								     &why),
+					   "%s forwarded invalid", rc.name);
+				forwarded = m.is_request;
+				if (forwarded && m.method_id != SIP_METHOD_ACK)
+					hop_answer(hop, &m, &from, flen);
+			}
+			if (pfd[0].revents & POLLIN) {
+				unsigned s;
+
+				n = recv(pfd[0].fd, buf, sizeof(buf) - 1, 0);
+				if (n <= 0)
+					break; /* TCP closed by the proxy */
+				buf[n] = '\0';
+				s = strncmp(buf, "SIP/2.0 ", 8)
+					    ? 0
+					    : (unsigned)strtoul(buf + 8, NULL,
+								10);
+				if (s >= 200)
+					status = s;
+			}
+		}
+		if (tcp)
+			close(conn);
+		rfc4475_judge(&rc, !strncmp(rc.msg, "REGISTER ", 9), status,
+			      forwarded);
+		free(rc.msg);
+		checked++;
+	}
+	fclose(man);
+	ASSERT_MSG(checked >= 49, "only %u messages", checked);
+	/* Still answering afterwards. */
+	snprintf(opt, sizeof(opt),
+		 "OPTIONS sip:127.0.0.1:%u SIP/2.0\r\nVia: SIP/2.0/UDP "
+		 "127.0.0.1:%%u;branch=z9hG4bK-after\r\nFrom: "
+		 "<sip:a@example.com>;tag=1\r\nTo: <sip:127.0.0.1:%u>\r\n"
+		 "Call-ID: after@h\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
+		 "X-Port: %%u\r\nContent-Length: 0\r\n\r\n",
+		 port, port);
+	ASSERT_EQ(udp_request(port, opt), 200);
+	ASSERT_EQ(proc_stop(&p, 5000), 0);
+	close(hop);
+	for (i = 0; i < socks.n; i++)
+		close(socks.fd[i]);
+}
+
+TEST_TIMEOUT(stateful_rfc4475_over_udp, 40)
+{
+	replay_4475(false);
+}
+
+TEST_TIMEOUT(stateful_rfc4475_over_tcp, 40)
+{
+	replay_4475(true);
 }
