@@ -75,15 +75,17 @@ static int append_contacts(struct buf *b, const struct location_contact *c,
 	for (i = 0; i < n && !err; i++) {
 		uint64_t left = c[i].expires > now ? c[i].expires - now : 0;
 
-		if (c[i].q == 1000)
-			err = buf_printf(b, "Contact: <%s>;expires=%llu\r\n",
-					 c[i].uri, (unsigned long long)left);
-		else
-			err = buf_printf(b,
-					 "Contact: <%s>;expires=%llu;"
-					 "q=0.%03u\r\n",
-					 c[i].uri, (unsigned long long)left,
-					 (unsigned)c[i].q);
+		err = buf_append(b, "Contact: <", 10);
+		if (!err)
+			err = buf_append_str(b, c[i].uri);
+		if (!err)
+			err = buf_append(b, ">;expires=", 10);
+		if (!err)
+			err = buf_append_u64(b, left);
+		if (!err && c[i].q != 1000)
+			err = buf_printf(b, ";q=0.%03u", (unsigned)c[i].q);
+		if (!err)
+			err = buf_append(b, "\r\n", 2);
 	}
 	return err;
 }

@@ -960,6 +960,11 @@ static void *worker_main(void *arg)
 	o.tls_client = sp->tls_client;
 	memset(&tc, 0, sizeof(tc));
 	tc.auto_100 = true;
+	/* Over UDP a non-INVITE server transaction waits out Timer J
+	 * (64*T1, §17.2.2): at 5,000 REGISTER/s 160,000 are alive, so
+	 * the 4,096 default buckets made chains of 40 (perf: 5 % of the
+	 * CPU in the lookup). */
+	tc.buckets = 65536;
 	tc.timer_c_ms = sp->cfg.timer_c_ms;
 	buf_init(&w->out, SIP_MSG_MAX_SIZE + 4096);
 	list_init(&w->done);
