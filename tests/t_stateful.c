@@ -258,6 +258,13 @@ TEST_TIMEOUT(stateful_register_udp_tcp_no_auth, 20)
 	ASSERT_EQ(stat_int(&p, "registers_ok"), 2);
 	ASSERT_EQ(stat_int(&p, "bindings"), 2);
 	ASSERT_EQ(stat_sub(&p, "responses_sent", "200"), 2);
+	/* Present (0 under ASan, whose allocator mallinfo2 cannot see). */
+	{
+		json_t *r = proc_cmd(&p, "stats", NULL, 3000);
+
+		ASSERT(r && json_is_integer(json_object_get(r, "heap_bytes")));
+		json_decref(r);
+	}
 	ASSERT_EQ(proc_stop(&p, 5000), 0);
 }
 
@@ -778,6 +785,136 @@ TEST_TIMEOUT(stateful_cancelled_branch_without_final_is_408_after_64t1, 50)
 	ASSERT_EQ(stat_sub(&p, "responses_sent", "180"), 1);
 	ASSERT_EQ(stat_sub(&p, "responses_sent", "408"), 1);
 	ASSERT_EQ(stat_int(&p, "proxy_calls_alive"), 1); /* freed later */
+	ASSERT_EQ(proc_stop(&p, 5000), 0);
+	close(fd);
+}
+
+/* ---- loops and spirals (§16.3 step 4) ---- */
+
+/* REGISTERs user@example.com with contact (raw, from a new socket);
+ * returns the final status. */
+static int register_contact(uint16_t port, const char *user,
+			    const char *contact)
+{
+	char req[1024];
+
+	snprintf(req, sizeof(req),
+		 "REGISTER sip:example.com SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 127.0.0.1:%%u;branch=z9hG4bK-r%s\r\n"
+		 "From: <sip:%s@example.com>;tag=1\r\n"
+		 "To: <sip:%s@example.com>\r\nCall-ID: reg-%s@h\r\n"
+		 "CSeq: 1 REGISTER\r\nContact: <%s>\r\nX-Port: %%u\r\n"
+		 "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+		 user, user, user, user, contact);
+	return udp_request(port, req);
+}
+
+TEST_TIMEOUT(stateful_spiral_goes_on_loop_is_482, 20)
+{
+	struct proc p;
+	uint16_t port = proc_free_port();
+	char self[64], buf[4096];
+	int fd;
+	ssize_t n;
+	struct pollfd pfd;
+
+	start_proxy(&p, port, NULL);
+	/* "a" is bound to b at ourselves: a spiral (the Request-URI
+	 * changes), then b's binding, the test's socket. */
+	fd = mute_callee(port, "b");
+	snprintf(self, sizeof(self), "sip:b@127.0.0.1:%u", port);
+	ASSERT_EQ(register_contact(port, "a", self), 200);
+	/* "loop" is bound to itself at ourselves: the second time round
+	 * the request is the same as the first: a loop. */
+	snprintf(self, sizeof(self), "sip:loop@127.0.0.1:%u", port);
+	ASSERT_EQ(register_contact(port, "loop", self), 200);
+	ASSERT_EQ(udp_request(port, REQ("MESSAGE", "sip:loop@example.com",
+					"Max-Forwards: 70\r\n")),
+		  482);
+	/* The spiral reaches b with two Vias of ours; its 200 comes back
+	 * through both. */
+	{
+		struct sockaddr_in sa;
+		uint16_t lport;
+		int cfd = udp_to(port, &sa, &lport);
+		char req[1024];
+		struct sip_msg m;
+		struct buf out;
+		struct sip_build_resp_opts ro;
+		struct sockaddr_in from;
+		socklen_t flen = sizeof(from);
+		const struct sip_hdr *h;
+		int vias = 0;
+
+		snprintf(req, sizeof(req),
+			 REQ("MESSAGE", "sip:a@example.com",
+			     "Max-Forwards: 70\r\n"),
+			 lport, lport);
+		ASSERT(sendto(cfd, req, strlen(req), 0, (struct sockaddr *)&sa,
+			      sizeof(sa)) > 0);
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		ASSERT_MSG(poll(&pfd, 1, 3000) == 1, "the spiral stopped");
+		n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from,
+			     &flen);
+		ASSERT(n > 0);
+		ASSERT_EQ(sip_msg_decode(&m, buf, (size_t)n, false), 0);
+		ASSERT_PL(&m.method, "MESSAGE");
+		for (h = sip_msg_hdr(&m, SIP_HDR_VIA); h;
+		     h = sip_msg_hdr_next(&m, h))
+			vias++;
+		ASSERT_EQ(vias, 3);
+		memset(&ro, 0, sizeof(ro));
+		pl_set_str(&ro.to_tag, "b");
+		buf_init(&out, 8192);
+		ASSERT_EQ(sip_build_response(&out, &m, 200, NULL, &ro), 0);
+		ASSERT(sendto(fd, out.data, out.len, 0,
+			      (struct sockaddr *)&from, flen) > 0);
+		buf_free(&out);
+		pfd.fd = cfd;
+		ASSERT(poll(&pfd, 1, 3000) == 1);
+		n = recv(cfd, buf, sizeof(buf) - 1, 0);
+		ASSERT(n > 12);
+		ASSERT(!strncmp(buf, "SIP/2.0 200", 11));
+		close(cfd);
+	}
+	ASSERT_EQ(proc_stop(&p, 5000), 0);
+	close(fd);
+}
+
+TEST_TIMEOUT(stateful_own_proxy_authorization_not_forwarded, 15)
+{
+	struct proc p;
+	uint16_t port = proc_free_port();
+	char buf[4096];
+	struct pollfd pfd;
+	ssize_t n;
+	int fd;
+
+	start_proxy(&p, port, NULL);
+	fd = mute_callee(port, "b");
+	/* No answer is awaited: only what reaches b matters. */
+	udp_request(port, REQ("MESSAGE", "sip:b@example.com",
+			      "Max-Forwards: 70\r\n"
+			      "Proxy-Authorization: Digest "
+			      "username=\"alice\", "
+			      "realm=\"example.com\", nonce=\"n1\", "
+			      "uri=\"sip:b@example.com\", response=\"0\"\r\n"
+			      "Proxy-Authorization: Digest "
+			      "username=\"alice\", "
+			      "realm=\"other.net\", nonce=\"n2\", "
+			      "uri=\"sip:b@example.com\", "
+			      "response=\"0\"\r\n"));
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	ASSERT(poll(&pfd, 1, 1000) == 1);
+	n = recv(fd, buf, sizeof(buf) - 1, 0);
+	ASSERT(n > 0);
+	buf[n] = '\0';
+	ASSERT_MSG(!strstr(buf, "realm=\"example.com\""), "our credentials "
+							  "forwarded");
+	ASSERT_MSG(strstr(buf, "realm=\"other.net\""), "another realm's "
+						       "credentials dropped");
 	ASSERT_EQ(proc_stop(&p, 5000), 0);
 	close(fd);
 }
