@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -917,6 +918,168 @@ TEST_TIMEOUT(stateful_own_proxy_authorization_not_forwarded, 15)
 						       "credentials dropped");
 	ASSERT_EQ(proc_stop(&p, 5000), 0);
 	close(fd);
+}
+
+/* ---- retransmissions through a lossy UDP relay ---- */
+
+static int udp_bound(uint16_t *port)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	ASSERT(fd >= 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ASSERT_EQ(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ASSERT_EQ(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+/*
+ * Two relays in a child process for ms: the caller's leg (caller <->
+ * front, back <-> the proxy at pport) and the callee's (the proxy ->
+ * cfront -> cback -> the callee at chport, and back), dropping every
+ * nth datagram of all they carry.  Ends when the parent closes *stopw
+ * (or after ms), exiting with the number dropped (at most 255).
+ */
+static pid_t lossy_relays(int front, int back, int cfront, int cback,
+			  uint16_t pport, uint16_t chport, unsigned n,
+			  unsigned ms, int *stopw)
+{
+	int pp[2], stop;
+	pid_t pid;
+	struct sockaddr_in caller, proxy, callee, cproxy;
+	unsigned seen = 0, dropped = 0, waited = 0;
+	bool have_caller = false, have_cproxy = false;
+	char buf[65536];
+
+	ASSERT_EQ(pipe2(pp, O_CLOEXEC), 0);
+	pid = fork();
+	ASSERT(pid >= 0);
+	if (pid) {
+		close(pp[0]);
+		*stopw = pp[1];
+		return pid;
+	}
+	close(pp[1]);
+	stop = pp[0];
+	memset(&proxy, 0, sizeof(proxy));
+	proxy.sin_family = AF_INET;
+	proxy.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	proxy.sin_port = htons(pport);
+	callee = proxy;
+	callee.sin_port = htons(chport);
+	while (waited < ms) {
+		struct pollfd pfd[5] = {{front, POLLIN, 0},
+					{back, POLLIN, 0},
+					{cfront, POLLIN, 0},
+					{cback, POLLIN, 0},
+					{stop, POLLIN, 0}};
+		int i;
+
+		if (poll(pfd, 5, 100) <= 0) {
+			waited += 100;
+			continue;
+		}
+		if (pfd[4].revents)
+			break;
+		for (i = 0; i < 4; i++) {
+			struct sockaddr_in from;
+			socklen_t flen = sizeof(from);
+			ssize_t len;
+			int out;
+			const struct sockaddr_in *to;
+
+			if (!(pfd[i].revents & POLLIN))
+				continue;
+			len = recvfrom(pfd[i].fd, buf, sizeof(buf), 0,
+				       (struct sockaddr *)&from, &flen);
+			if (len <= 0)
+				continue;
+			if (i == 0) {
+				caller = from;
+				have_caller = true;
+				out = back, to = &proxy;
+			} else if (i == 1) {
+				if (!have_caller)
+					continue;
+				out = front, to = &caller;
+			} else if (i == 2) {
+				cproxy = from;
+				have_cproxy = true;
+				out = cback, to = &callee;
+			} else {
+				if (!have_cproxy)
+					continue;
+				out = cfront, to = &cproxy;
+			}
+			if (++seen % n == 0) {
+				dropped++;
+				continue;
+			}
+			sendto(out, buf, (size_t)len, 0,
+			       (const struct sockaddr *)to, sizeof(*to));
+		}
+	}
+	_exit(dropped > 255 ? 255 : (int)dropped);
+}
+
+TEST_TIMEOUT(stateful_calls_complete_through_a_relay_dropping_every_5th, 60)
+{
+	struct proc p, ch;
+	uint16_t port = proc_free_port(), chport = proc_free_port();
+	uint16_t rport, bport, cfport, cbport;
+	int front = udp_bound(&rport), back = udp_bound(&bport);
+	int cfront = udp_bound(&cfport), cback = udp_bound(&cbport);
+	char listen[64], contact[64], scen[512], dst[64], csv[64];
+	const char *ch_argv[] = {"callhandler", "--control", "--listen",
+				 listen,	"--threads", "1",
+				 NULL};
+	const char *uac_argv[] = {"sipp",      "-sf",	   scen,    "-inf",
+				  csv,	       "-s",	   "A1000", "-m",
+				  "20",	       "-r",	   "10",    "-i",
+				  "127.0.0.1", "-t",	   "u1",    "-timeout",
+				  "45s",       "-nostdin", dst,	    NULL};
+	int status, rc, stopw;
+	pid_t relay;
+	json_t *ev;
+
+	need_sipp();
+	start_proxy(&p, port, NULL);
+	snprintf(listen, sizeof(listen), "udp:127.0.0.1:%u", chport);
+	proc_start(&ch, ch_argv);
+	ev = proc_wait_event(&ch, "ready", 5000);
+	ASSERT_MSG(ev, "callhandler not ready");
+	json_decref(ev);
+	/* The callee is reached through the lossy relay. */
+	snprintf(contact, sizeof(contact), "sip:A1000@127.0.0.1:%u", cfport);
+	ASSERT_EQ(register_contact(port, "A1000", contact), 200);
+	relay = lossy_relays(front, back, cfront, cback, port, chport, 5,
+			     50000, &stopw);
+	snprintf(scen, sizeof(scen), "%s/tests/sipp/stateful_uac.xml",
+		 test_root_dir());
+	snprintf(csv, sizeof(csv), "caller.csv");
+	write_csv(csv, "alice", 0);
+	snprintf(dst, sizeof(dst), "127.0.0.1:%u", rport);
+	rc = proc_run(uac_argv, "sipp-uac.log", 55000);
+	close(stopw);
+	ASSERT_EQ(waitpid(relay, &status, 0), relay);
+	ASSERT(WIFEXITED(status));
+	/* Every call completed (INVITE, 180, 200, ACK, BYE, 200) though
+	 * one datagram in five was lost, each leg retransmitting. */
+	ASSERT_EQ(rc, 0);
+	ASSERT(WEXITSTATUS(status) >= 20);
+	ASSERT(stat_int(&p, "retransmissions") > 0);
+	ASSERT(stat_int(&ch, "answered") >= 20);
+	ASSERT_EQ(proc_stop(&ch, 3000), 0);
+	ASSERT_EQ(proc_stop(&p, 5000), 0);
+	close(front);
+	close(back);
+	close(cfront);
+	close(cback);
 }
 
 /* ---- RFC 4475 replayed over UDP and TCP ---- */
