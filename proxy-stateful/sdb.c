@@ -50,6 +50,7 @@ struct sdb {
 	struct list waiters; /* waiter */
 	uint64_t seq;	     /* last queued */
 	uint64_t last_err_log;
+	bool down; /* the last commit failed */
 	struct sdb_stats st;
 };
 
@@ -104,7 +105,8 @@ int sdb_url_decode(struct sdb_url *u, const char *url)
 	return 0;
 }
 
-static int connect_db(struct sdb *db)
+/* Opens the connection if there is none; logs a failure when log. */
+static int connect_db(struct sdb *db, bool log)
 {
 	unsigned timeout = 3;
 
@@ -119,8 +121,10 @@ static int connect_db(struct sdb *db)
 	if (!mysql_real_connect(db->conn, db->url.host, db->url.user,
 				db->url.pw[0] ? db->url.pw : NULL,
 				db->url.name, db->url.port, NULL, 0)) {
-		log_err("connect %s@%s:%u/%s: %s", db->url.user, db->url.host,
-			db->url.port, db->url.name, mysql_error(db->conn));
+		if (log)
+			log_err("connect %s@%s:%u/%s: %s", db->url.user,
+				db->url.host, db->url.port, db->url.name,
+				mysql_error(db->conn));
 		mysql_close(db->conn);
 		db->conn = NULL;
 		return ECONNREFUSED;
@@ -161,7 +165,7 @@ int sdb_open(struct sdb **dbp, const char *url, enum sproxy_db_mode mode,
 	pthread_cond_init(&db->cv, NULL);
 	list_init(&db->queue);
 	list_init(&db->waiters);
-	err = connect_db(db);
+	err = connect_db(db, true);
 	if (err) {
 		sdb_close(db);
 		return err;
@@ -179,7 +183,7 @@ int sdb_load_users(struct sdb *db, struct userdb *users)
 	size_t n = 0;
 	int err;
 
-	err = connect_db(db);
+	err = connect_db(db, true);
 	if (!err)
 		err = query(db, q, sizeof(q) - 1, true);
 	if (err)
@@ -224,7 +228,7 @@ int sdb_load_bindings(struct sdb *db, struct location *loc, uint64_t now)
 		       "SELECT aor, contact, expires, q, call_id, cseq, "
 		       "transport FROM location WHERE expires > %llu",
 		       (unsigned long long)now);
-	err = connect_db(db);
+	err = connect_db(db, true);
 	if (!err)
 		err = query(db, q, (size_t)len, true);
 	if (err)
@@ -340,7 +344,9 @@ static int commit_batch(struct sdb *db, struct list *batch, bool log)
 	struct le *le;
 	int err;
 
-	err = connect_db(db);
+	/* While the database is down this runs for every batch: one log
+	 * line per SDB_ERR_LOG_NS (log), not one per REGISTER. */
+	err = connect_db(db, log);
 	if (err)
 		return EIO;
 	buf_init(&b, 64u << 20);
@@ -438,7 +444,12 @@ static void flush_once(struct sdb *db)
 		db->st.failures++;
 		if (log)
 			db->last_err_log = now;
+		db->down = true;
 	} else {
+		if (db->down)
+			log_info("database back: %zu changes committed",
+				 batch.count);
+		db->down = false;
 		db->st.commits++;
 		db->st.rows += batch.count;
 	}

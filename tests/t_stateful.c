@@ -1284,3 +1284,100 @@ TEST_TIMEOUT(stateful_rfc4475_over_tcp, 40)
 {
 	replay_4475(true);
 }
+
+/* ---- the database down mid-run ---- */
+
+/* Lines of the proxy's log that are errors of the database module. */
+static int db_error_lines(const struct proc *p)
+{
+	size_t len;
+	char *log = test_read_file(p->log_path, &len), *q = log;
+	int n = 0;
+
+	while ((q = strstr(q, " E sdb: ")))
+		n++, q++;
+	free(log);
+	return n;
+}
+
+static void db_rows(struct mariadb *m, const char *want, unsigned wait_ms)
+{
+	char out[512];
+	unsigned waited = 0;
+
+	for (;;) {
+		ASSERT_EQ(mariadb_sql(m,
+				      "SELECT aor FROM location ORDER BY aor",
+				      out, sizeof(out)),
+			  0);
+		if (!strcmp(out, want) || waited >= wait_ms)
+			break;
+		usleep(200000);
+		waited += 200;
+	}
+	ASSERT_STR(out, want);
+}
+
+static void db_down_case(bool write_back)
+{
+	struct mariadb m;
+	struct proc p;
+	uint16_t port = proc_free_port();
+	char schema[512];
+	const char *extra[] = {
+		"--db",	      m.url,
+		"--db-mode",  write_back ? "write-back" : "write-through",
+		"--flush-ms", "200",
+		NULL};
+	int want_down = write_back ? 200 : 500;
+
+	if (!mariadb_available())
+		test_skip("mariadb-server is not installed");
+	snprintf(schema, sizeof(schema), "%s/proxy-stateful/schema.sql",
+		 test_root_dir());
+	mariadb_start(&m, "sipstone_test", schema);
+	ASSERT_EQ(mariadb_sql(&m,
+			      "INSERT INTO subscriber (username, domain, "
+			      "auth_required) VALUES ('alice', 'example.com', "
+			      "0), ('bob', 'example.com', 0), ('carol', "
+			      "'example.com', 0), ('dave', 'example.com', 0)",
+			      NULL, 0),
+		  0);
+	start_proxy(&p, port, extra);
+	ASSERT_EQ(register_contact(port, "alice", "sip:alice@127.0.0.1:1"),
+		  200);
+	db_rows(&m, "alice@example.com\n", 3000);
+	mariadb_stop(&m);
+	/* Down: write-through refuses what it cannot commit (500);
+	 * write-back serves from memory and keeps the changes. */
+	ASSERT_EQ(register_contact(port, "bob", "sip:bob@127.0.0.1:1"),
+		  want_down);
+	ASSERT_EQ(register_contact(port, "carol", "sip:carol@127.0.0.1:1"),
+		  want_down);
+	usleep(1000000); /* write-back: five failed flushes */
+	/* Logged once for the interval (5 s), not per REGISTER or
+	 * flush. */
+	ASSERT_EQ(db_error_lines(&p), 1);
+	ASSERT(stat_sub(&p, "db", "failures") >= 2);
+	mariadb_restart(&m);
+	ASSERT_EQ(register_contact(port, "dave", "sip:dave@127.0.0.1:1"), 200);
+	if (write_back)
+		db_rows(&m,
+			"alice@example.com\nbob@example.com\n"
+			"carol@example.com\ndave@example.com\n",
+			5000);
+	else
+		db_rows(&m, "alice@example.com\ndave@example.com\n", 0);
+	ASSERT_EQ(proc_stop(&p, 8000), 0);
+	mariadb_stop(&m);
+}
+
+TEST_TIMEOUT(stateful_db_down_write_through_500_logged_once, 60)
+{
+	db_down_case(false);
+}
+
+TEST_TIMEOUT(stateful_db_down_write_back_serves_and_loses_nothing, 60)
+{
+	db_down_case(true);
+}
