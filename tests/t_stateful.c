@@ -17,6 +17,7 @@
 
 #include "location.h"
 #include "mariadb.h"
+#include "pki.h"
 #include "proc.h"
 #include "rfc4475.h"
 #include "sip_build.h"
@@ -1380,4 +1381,77 @@ TEST_TIMEOUT(stateful_db_down_write_through_500_logged_once, 60)
 TEST_TIMEOUT(stateful_db_down_write_back_serves_and_loses_nothing, 60)
 {
 	db_down_case(true);
+}
+
+/* ---- TLS ---- */
+
+/*
+ * sipp (no TLS in Debian's build) over TCP into socat, which speaks TLS
+ * to the proxy's TLS listener, verifying its certificate against a CA
+ * of the test; the callee (the callhandler) registered over UDP.
+ */
+TEST_TIMEOUT(stateful_invite_bye_through_tls_listener, 30)
+{
+	struct proc p, ch, so;
+	uint16_t port = proc_free_port(), sport = proc_free_port();
+	char tls[64], lsn[64], conn[256], why[256], dst[64], scen[512];
+	char csv[64];
+	const char *extra[] = {"--listen",	 tls,	      "--tls-cert",
+			       "localhost.pem",	 "--tls-key", "localhost.key",
+			       "--record-route", NULL};
+	const char *so_argv[] = {"socat", lsn, conn, NULL};
+	const char *uac_argv[] = {"sipp",      "-sf",	   scen,    "-inf",
+				  csv,	       "-s",	   "A1000", "-m",
+				  "5",	       "-r",	   "10",    "-i",
+				  "127.0.0.1", "-t",	   "t1",    "-timeout",
+				  "20s",       "-nostdin", dst,	    NULL};
+	struct pki *pk;
+	int i;
+
+	need_sipp();
+	if (access("/usr/bin/socat", X_OK))
+		test_skip("socat is not installed");
+	ASSERT_MSG(!pki_create(&pk, ".", 1, why, sizeof(why)), "%s", why);
+	ASSERT_MSG(!pki_issue(pk, "localhost", "127.0.0.1", why, sizeof(why)),
+		   "%s", why);
+	pki_free(pk);
+	snprintf(tls, sizeof(tls), "tls:127.0.0.1:%u", proc_free_port());
+	start_proxy(&p, port, extra);
+	callee_start(&ch, port, "0");
+	snprintf(lsn, sizeof(lsn), "TCP-LISTEN:%u,bind=127.0.0.1,reuseaddr",
+		 sport);
+	snprintf(conn, sizeof(conn),
+		 "OPENSSL:127.0.0.1:%s,cafile=ca.pem,commonname=localhost",
+		 strrchr(tls, ':') + 1);
+	proc_start(&so, so_argv);
+	/* Listening once the port cannot be bound (no connection: socat
+	 * without fork serves one). */
+	for (i = 0; i < 100; i++) {
+		struct sockaddr_in a;
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		int busy;
+
+		memset(&a, 0, sizeof(a));
+		a.sin_family = AF_INET;
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		a.sin_port = htons(sport);
+		busy = bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0;
+		close(fd);
+		if (busy)
+			break;
+		usleep(50000);
+	}
+	ASSERT_MSG(i < 100, "socat is not listening");
+	snprintf(scen, sizeof(scen), "%s/tests/sipp/stateful_uac.xml",
+		 test_root_dir());
+	snprintf(csv, sizeof(csv), "caller.csv");
+	write_csv(csv, "alice", 0);
+	snprintf(dst, sizeof(dst), "127.0.0.1:%u", sport);
+	ASSERT_EQ(proc_run(uac_argv, "sipp-uac.log", 25000), 0);
+	ASSERT(stat_int(&p, "forwarded") >= 10); /* INVITE and BYE */
+	ASSERT_EQ(stat_sub(&p, "responses_sent", "180"), 5);
+	ASSERT_EQ(stat_int(&ch, "answered"), 5);
+	proc_stop(&so, 3000);
+	ASSERT_EQ(proc_stop(&ch, 3000), 0);
+	ASSERT_EQ(proc_stop(&p, 5000), 0);
 }
