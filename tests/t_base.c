@@ -108,6 +108,15 @@ TEST(buf_printf_in_the_room_grows_and_stops_at_the_maximum)
 	ASSERT_EQ(buf_append_u64(&b, 123456789012ull), EOVERFLOW);
 	ASSERT_EQ(b.len, 289);
 	buf_free(&b);
+	/* A maximum below the first allocation: the room there is is not
+	 * the room allowed. */
+	buf_init(&b, 10);
+	ASSERT_EQ(buf_append_str(&b, "abc"), 0);
+	ASSERT_EQ(buf_printf(&b, "%s", "12345678"), EOVERFLOW);
+	ASSERT_EQ(b.len, 3);
+	ASSERT_EQ(buf_printf(&b, "%s", "1234567"), 0);
+	ASSERT_EQ(b.len, 10);
+	buf_free(&b);
 }
 
 static int destroyed;

@@ -79,7 +79,10 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 	va_end(ap2);
 	if (n < 0)
 		return EINVAL;
-	if ((size_t)n < room) { /* so len + n < size <= max */
+	if ((size_t)n < room) {
+		/* The first allocation (256) may pass a small max. */
+		if ((size_t)n > b->max - b->len)
+			return EOVERFLOW;
 		b->len += (size_t)n;
 		return 0;
 	}
