@@ -21,6 +21,8 @@
 #
 #   sh tests/bench/stateful_db.sh   (ROWS="auth-wb wt" RATE=2500 N=15000
 #                                    WT_N=20000 WT_LIMIT=200 RUNS=3)
+#   PERF=DIR: perf profiles of proxy-stateful's load (DIR/auth-wb.data,
+#   DIR/wt.data); KEEP=1: the temporary directory (logs) is kept.
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 ROWS=${ROWS:-"auth-wb wt"}
