@@ -75,15 +75,17 @@ static int append_contacts(struct buf *b, const struct location_contact *c,
 	for (i = 0; i < n && !err; i++) {
 		uint64_t left = c[i].expires > now ? c[i].expires - now : 0;
 
-		if (c[i].q == 1000)
-			err = buf_printf(b, "Contact: <%s>;expires=%llu\r\n",
-					 c[i].uri, (unsigned long long)left);
-		else
-			err = buf_printf(b,
-					 "Contact: <%s>;expires=%llu;"
-					 "q=0.%03u\r\n",
-					 c[i].uri, (unsigned long long)left,
-					 (unsigned)c[i].q);
+		err = buf_append(b, "Contact: <", 10);
+		if (!err)
+			err = buf_append_str(b, c[i].uri);
+		if (!err)
+			err = buf_append(b, ">;expires=", 10);
+		if (!err)
+			err = buf_append_u64(b, left);
+		if (!err && c[i].q != 1000)
+			err = buf_printf(b, ";q=0.%03u", (unsigned)c[i].q);
+		if (!err)
+			err = buf_append(b, "\r\n", 2);
 	}
 	return err;
 }
@@ -114,11 +116,18 @@ void registrar_handle(struct sproxy_worker *w, struct sip_txn *st,
 	/* §10.3 step 5: the AOR is the To URI. */
 	h = sip_msg_hdr(msg, SIP_HDR_TO);
 	if (!h || sip_addr_decode(&to, &h->value) ||
-	    sip_uri_decode(&touri, &to.uri) ||
-	    (touri.scheme_id != SIP_URI_SIP &&
-	     touri.scheme_id != SIP_URI_SIPS) ||
-	    !touri.user.l) {
-		sproxy_reply(w, st, msg, 404, "Not Found (bad AOR)", NULL);
+	    sip_uri_decode(&touri, &to.uri)) {
+		sproxy_reply(w, st, msg, 400, "Bad To", NULL);
+		return;
+	}
+	/* An AOR is a SIP or SIPS URI (RFC 4475 §3.3.4: 400). */
+	if (touri.scheme_id != SIP_URI_SIP &&
+	    touri.scheme_id != SIP_URI_SIPS) {
+		sproxy_reply(w, st, msg, 400, "AOR Not SIP", NULL);
+		return;
+	}
+	if (!touri.user.l) {
+		sproxy_reply(w, st, msg, 404, "Not Found (no user)", NULL);
 		return;
 	}
 	/* Step 1: the domain is ours (the caller forwarded it otherwise);

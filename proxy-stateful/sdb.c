@@ -21,6 +21,8 @@
 
 #define SDB_ERR_LOG_NS (5ull * 1000000000ull)
 #define SDB_BATCH_MAX 2000
+/* Failed runs of sequence numbers remembered for late waiters. */
+#define SDB_FAIL_RUNS 16
 
 struct change_node {
 	struct le le;
@@ -50,6 +52,19 @@ struct sdb {
 	struct list waiters; /* waiter */
 	uint64_t seq;	     /* last queued */
 	uint64_t last_err_log;
+	bool down; /* the last commit failed */
+	/*
+	 * Changes are committed in seq order, a batch at a time, so what
+	 * is done is 1..done_upto, in runs that were committed or failed
+	 * (write-through drops a failed batch).  A waiter may come after
+	 * its batch (sdb_change() and sdb_wait() are two calls, and any
+	 * worker's wait starts a flush): it is answered from these.
+	 */
+	uint64_t done_upto;
+	struct {
+		uint64_t lo, hi;
+	} fail[SDB_FAIL_RUNS];
+	unsigned fail_next;
 	struct sdb_stats st;
 };
 
@@ -104,7 +119,8 @@ int sdb_url_decode(struct sdb_url *u, const char *url)
 	return 0;
 }
 
-static int connect_db(struct sdb *db)
+/* Opens the connection if there is none; logs a failure when log. */
+static int connect_db(struct sdb *db, bool log)
 {
 	unsigned timeout = 3;
 
@@ -119,8 +135,10 @@ static int connect_db(struct sdb *db)
 	if (!mysql_real_connect(db->conn, db->url.host, db->url.user,
 				db->url.pw[0] ? db->url.pw : NULL,
 				db->url.name, db->url.port, NULL, 0)) {
-		log_err("connect %s@%s:%u/%s: %s", db->url.user, db->url.host,
-			db->url.port, db->url.name, mysql_error(db->conn));
+		if (log)
+			log_err("connect %s@%s:%u/%s: %s", db->url.user,
+				db->url.host, db->url.port, db->url.name,
+				mysql_error(db->conn));
 		mysql_close(db->conn);
 		db->conn = NULL;
 		return ECONNREFUSED;
@@ -161,7 +179,7 @@ int sdb_open(struct sdb **dbp, const char *url, enum sproxy_db_mode mode,
 	pthread_cond_init(&db->cv, NULL);
 	list_init(&db->queue);
 	list_init(&db->waiters);
-	err = connect_db(db);
+	err = connect_db(db, true);
 	if (err) {
 		sdb_close(db);
 		return err;
@@ -179,7 +197,7 @@ int sdb_load_users(struct sdb *db, struct userdb *users)
 	size_t n = 0;
 	int err;
 
-	err = connect_db(db);
+	err = connect_db(db, true);
 	if (!err)
 		err = query(db, q, sizeof(q) - 1, true);
 	if (err)
@@ -224,7 +242,7 @@ int sdb_load_bindings(struct sdb *db, struct location *loc, uint64_t now)
 		       "SELECT aor, contact, expires, q, call_id, cseq, "
 		       "transport FROM location WHERE expires > %llu",
 		       (unsigned long long)now);
-	err = connect_db(db);
+	err = connect_db(db, true);
 	if (!err)
 		err = query(db, q, (size_t)len, true);
 	if (err)
@@ -340,7 +358,9 @@ static int commit_batch(struct sdb *db, struct list *batch, bool log)
 	struct le *le;
 	int err;
 
-	err = connect_db(db);
+	/* While the database is down this runs for every batch: one log
+	 * line per SDB_ERR_LOG_NS (log), not one per REGISTER. */
+	err = connect_db(db, log);
 	if (err)
 		return EIO;
 	buf_init(&b, 64u << 20);
@@ -412,12 +432,54 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static void note_failed(struct sdb *db, uint64_t lo, uint64_t hi)
+{
+	unsigned last = (db->fail_next + SDB_FAIL_RUNS - 1) % SDB_FAIL_RUNS;
+
+	if (db->fail[last].hi && db->fail[last].hi + 1 == lo) {
+		db->fail[last].hi = hi;
+		return;
+	}
+	db->fail[db->fail_next].lo = lo;
+	db->fail[db->fail_next].hi = hi;
+	db->fail_next = (db->fail_next + 1) % SDB_FAIL_RUNS;
+}
+
+static bool seq_failed(const struct sdb *db, uint64_t seq)
+{
+	unsigned i;
+
+	for (i = 0; i < SDB_FAIL_RUNS; i++)
+		if (db->fail[i].hi && db->fail[i].lo <= seq &&
+		    seq <= db->fail[i].hi)
+			return true;
+	return false;
+}
+
+/* Answers every waiter whose changes are done. */
+static void answer_waiters(struct sdb *db)
+{
+	struct le *le, *next;
+
+	for (le = db->waiters.head; le; le = next) {
+		struct waiter *w = le->data;
+
+		next = le->next;
+		if (w->seq > db->done_upto)
+			continue;
+		list_unlink(le);
+		w->err = seq_failed(db, w->seq) ? EIO : 0;
+		if (ev_call(w->ev, waiter_run, w))
+			free(w);
+	}
+}
+
 /* Takes the queue, commits it, answers the waiters it covers. */
 static void flush_once(struct sdb *db)
 {
 	struct list batch = LIST_INIT;
-	struct le *le, *next;
-	uint64_t upto, now;
+	struct le *le;
+	uint64_t lo, upto, now;
 	bool log;
 	int err;
 
@@ -426,8 +488,11 @@ static void flush_once(struct sdb *db)
 		list_unlink(le);
 		list_append(&batch, le, le->data);
 	}
-	if (!batch.count)
-		goto answer_pending;
+	if (!batch.count) {
+		answer_waiters(db);
+		return;
+	}
+	lo = ((struct change_node *)batch.head->data)->seq;
 	upto = ((struct change_node *)batch.tail->data)->seq;
 	now = mono_ns();
 	log = now - db->last_err_log >= SDB_ERR_LOG_NS;
@@ -438,7 +503,12 @@ static void flush_once(struct sdb *db)
 		db->st.failures++;
 		if (log)
 			db->last_err_log = now;
+		db->down = true;
 	} else {
+		if (db->down)
+			log_info("database back: %zu changes committed",
+				 batch.count);
+		db->down = false;
 		db->st.commits++;
 		db->st.rows += batch.count;
 	}
@@ -448,39 +518,16 @@ static void flush_once(struct sdb *db)
 			list_unlink(le);
 			list_prepend(&db->queue, le, le->data);
 		}
-	} else {
-		while ((le = batch.head)) {
-			list_unlink(le);
-			free(le->data);
-		}
+		return;
 	}
-	for (le = db->waiters.head; le; le = next) {
-		struct waiter *w = le->data;
-
-		next = le->next;
-		if (w->seq > upto)
-			continue;
+	while ((le = batch.head)) {
 		list_unlink(le);
-		w->err = err ? EIO : 0;
-		if (ev_call(w->ev, waiter_run, w))
-			free(w);
+		free(le->data);
 	}
-	return;
-answer_pending:
-	/* Waiters whose changes were committed by an earlier batch. */
-	for (le = db->waiters.head; le; le = next) {
-		struct waiter *w = le->data;
-
-		next = le->next;
-		if (db->queue.head &&
-		    w->seq >=
-			    ((struct change_node *)db->queue.head->data)->seq)
-			continue;
-		list_unlink(le);
-		w->err = 0;
-		if (ev_call(w->ev, waiter_run, w))
-			free(w);
-	}
+	if (err)
+		note_failed(db, lo, upto);
+	db->done_upto = upto;
+	answer_waiters(db);
 }
 
 static void *db_main(void *arg)

@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "sproxy_int.h"
 
 #define TICK_MS 200
+#define COOKIE_LEN (sizeof(SIP_BRANCH_COOKIE) - 1)
 /* A finished call is freed once its client transaction has ended and
  * any CANCEL it sent has had time for Timer F + K (§17.1.2.2). */
 #define CANCEL_GRACE_NS EV_MS(40000)
@@ -34,7 +36,8 @@ struct pcall {
 	char *req; /* the request as received, for local answers */
 	size_t req_len;
 	bool final_sent, final_2xx, prov_seen;
-	uint64_t cancel_at; /* ev_now of the CANCEL sent, or 0 */
+	uint64_t cancel_at;	    /* ev_now of the CANCEL sent, or 0 */
+	struct ev_timer cancel_tmr; /* no final 64*T1 after our CANCEL */
 };
 
 uint64_t sproxy_now_s(void)
@@ -243,6 +246,7 @@ static void pcall_destroy(void *arg)
 
 	list_unlink(&c->hle);
 	list_unlink(&c->dle);
+	ev_timer_cancel(c->w->ev, &c->cancel_tmr);
 	obj_deref(c->st);
 	obj_deref(c->ct);
 	free(c->req);
@@ -284,6 +288,31 @@ static void pcall_reply(struct pcall *c, uint16_t status)
 	    !sip_msg_validate(&m, &vs, &why))
 		sproxy_reply(c->w, c->st, &m, status, NULL, NULL);
 	pcall_finish(c);
+}
+
+/*
+ * The branch was CANCELled and has sent no final response in 64*T1:
+ * §9.1 (the UAC side) lets it go; upstream gets the 408 of §16.8 (a
+ * branch that ended without a response), and nothing is left behind.
+ */
+static void pcall_cancel_expired(void *arg)
+{
+	struct pcall *c = arg;
+
+	if (c->final_sent)
+		return;
+	sip_txn_terminate(c->ct);
+	pcall_reply(c, 408);
+}
+
+/* §9.1, §16.10: CANCEL our branch (sent once a provisional came). */
+static void pcall_cancel(struct pcall *c)
+{
+	if (c->final_sent || !c->ct || sip_txn_client_cancel(c->ct))
+		return;
+	c->cancel_at = ev_now(c->w->ev);
+	ev_timer_start(c->w->ev, &c->cancel_tmr, EV_MS(64 * SIP_TXN_T1_MS),
+		       pcall_cancel_expired, c);
 }
 
 static void pcall_event(struct sip_txn *t, enum sip_txn_event ev,
@@ -333,8 +362,7 @@ static void pcall_event(struct sip_txn *t, enum sip_txn_event ev,
 	case SIP_TXN_EV_TIMER_C:
 		/* §16.8: CANCEL after a provisional, else act as 408. */
 		if (c->prov_seen) {
-			if (!sip_txn_client_cancel(c->ct))
-				c->cancel_at = ev_now(w->ev);
+			pcall_cancel(c);
 		} else {
 			pcall_reply(c, 408);
 		}
@@ -409,16 +437,69 @@ static const struct sip_hdr *route_is_us(const struct sproxy *sp,
 	return sproxy_is_us(sp, &u.host, u.port) ? h : NULL;
 }
 
-/* §16.3 step 4: our own sent-by in a Via means the request looped. */
+/* Feeds a view into a running 64-bit FNV-1a, with a separator. */
+static uint64_t fnv_pl(uint64_t h, const struct pl *pl)
+{
+	size_t i;
+
+	for (i = 0; i < pl->l; i++)
+		h = (h ^ (uint8_t)pl->p[i]) * 0x100000001b3ull;
+	return (h ^ 0xff) * 0x100000001b3ull;
+}
+
+/*
+ * The loop-detection part of our branch (§16.6 step 8): 8 hex digits of
+ * a keyed hash of what identifies the request as received: Request-URI,
+ * Call-ID, From and To tags, CSeq number, Route, Proxy-Require and
+ * Proxy-Authorization.  The top Via is left out: on a loop it is the
+ * previous hop's, never the one we saw (RFC 5393 §4.2 comes to the
+ * same).
+ */
+static uint32_t loop_hash(const struct sproxy *sp, const struct sip_msg *msg)
+{
+	static const enum sip_hdr_id ids[] = {SIP_HDR_ROUTE,
+					      SIP_HDR_PROXY_REQUIRE,
+					      SIP_HDR_PROXY_AUTHORIZATION};
+	uint64_t h = 0xcbf29ce484222325ull ^ sp->secret;
+	const struct sip_hdr *hd;
+	struct pl num;
+	char nb[16];
+	size_t i;
+
+	h = fnv_pl(h, &msg->ruri);
+	h = fnv_pl(h, &msg->call_id);
+	h = fnv_pl(h, &msg->from_tag);
+	h = fnv_pl(h, &msg->to_tag);
+	snprintf(nb, sizeof(nb), "%u", (unsigned)msg->cseq.num);
+	pl_set_str(&num, nb);
+	h = fnv_pl(h, &num);
+	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+		for (hd = sip_msg_hdr(msg, ids[i]); hd;
+		     hd = sip_msg_hdr_next(msg, hd))
+			h = fnv_pl(h, &hd->value);
+	return (uint32_t)hash_mix64(h);
+}
+
+/*
+ * §16.3 step 4: a Via of ours whose branch carries this request's loop
+ * hash means it looped; with another hash (the Request-URI was
+ * retargeted, a Route changed) it is a spiral and goes on.
+ */
 static bool looped(const struct sproxy_worker *w, const struct sip_msg *msg)
 {
 	const struct sip_hdr *h;
 	struct sip_via v;
+	char want[COOKIE_LEN + 10];
 	int tp;
 
+	snprintf(want, sizeof(want), "%s%08x.", SIP_BRANCH_COOKIE,
+		 loop_hash(w->sp, msg));
 	for (h = sip_msg_hdr(msg, SIP_HDR_VIA); h;
 	     h = sip_msg_hdr_next(msg, h)) {
 		if (sip_via_decode(&v, &h->value))
+			continue;
+		if (v.branch.l <= strlen(want) ||
+		    memcmp(v.branch.p, want, strlen(want)))
 			continue;
 		for (tp = SIP_TP_UDP; tp < SIP_TP_NPROTO; tp++) {
 			const char *sb = w->via[tp];
@@ -529,8 +610,8 @@ static void handle_cancel(struct sproxy_worker *w, struct sip_txn *st,
 	}
 	sproxy_reply(w, st, msg, 200, NULL, NULL);
 	c = pcall_find(w, ist);
-	if (c && !c->final_sent && c->ct && !sip_txn_client_cancel(c->ct))
-		c->cancel_at = ev_now(w->ev);
+	if (c)
+		pcall_cancel(c);
 	obj_deref(ist);
 }
 
@@ -547,7 +628,8 @@ static void proxy_request(struct sproxy_worker *w, struct sip_txn *st,
 	struct sip_uri u;
 	struct pl target, newruri = PL_INIT, via, rr;
 	enum sip_transport dflt = SIP_TP_UDP;
-	char branch[SIP_BRANCH_SIZE], vbuf[SIP_TP_ADDR_STRLEN + 64];
+	char branch[COOKIE_LEN + 24], rnd[SIP_BRANCH_SIZE];
+	char vbuf[SIP_TP_ADDR_STRLEN + 80];
 	struct pcall *c = NULL;
 	bool initial = !msg->to_tag.l;
 	int err;
@@ -652,7 +734,10 @@ static void proxy_request(struct sproxy_worker *w, struct sip_txn *st,
 		return;
 	}
 	/* §16.6: copy, edit, add our Via, send in a client transaction. */
-	sip_build_branch(branch);
+	/* Cookie, loop hash, '.', 12 random hex digits (§16.6 step 8). */
+	sip_build_branch(rnd);
+	snprintf(branch, sizeof(branch), "%s%08x.%.12s", SIP_BRANCH_COOKIE,
+		 loop_hash(sp, msg), rnd + COOKIE_LEN);
 	snprintf(vbuf, sizeof(vbuf), "%s;branch=%s", w->via[d.tp], branch);
 	pl_set_str(&via, vbuf);
 	sip_edits_init(&ed, msg);
@@ -661,6 +746,16 @@ static void proxy_request(struct sproxy_worker *w, struct sip_txn *st,
 		err = sip_fwd_max_forwards_dec(&ed);
 	if (!err && ours)
 		err = sip_fwd_route_pop(&ed);
+	/* §22.3: credentials for our realm were for us (consumed here);
+	 * other realms' go on to their proxies. */
+	for (h = sip_msg_hdr(msg, SIP_HDR_PROXY_AUTHORIZATION); !err && h;
+	     h = sip_msg_hdr_next(msg, h)) {
+		struct sip_auth_credentials pc;
+
+		if (!sip_auth_credentials_decode(&pc, &h->value) &&
+		    pl_caseeq_str(&pc.realm, cfg->domain))
+			err = sip_edits_hdr_remove(&ed, h);
+	}
 	if (!err && newruri.l)
 		err = sip_fwd_ruri_set(&ed, &newruri);
 	if (!err && cfg->record_route && initial &&
@@ -687,6 +782,7 @@ static void proxy_request(struct sproxy_worker *w, struct sip_txn *st,
 	if (!c)
 		goto fail;
 	c->w = w;
+	ev_timer_init(&c->cancel_tmr);
 	c->req = malloc(msg->len);
 	if (!c->req)
 		goto fail;
@@ -933,6 +1029,11 @@ static void *worker_main(void *arg)
 	o.tls_client = sp->tls_client;
 	memset(&tc, 0, sizeof(tc));
 	tc.auto_100 = true;
+	/* Over UDP a non-INVITE server transaction waits out Timer J
+	 * (64*T1, §17.2.2): at 5,000 REGISTER/s 160,000 are alive, so
+	 * the 4,096 default buckets made chains of 40 (perf: 5 % of the
+	 * CPU in the lookup). */
+	tc.buckets = 65536;
 	tc.timer_c_ms = sp->cfg.timer_c_ms;
 	buf_init(&w->out, SIP_MSG_MAX_SIZE + 4096);
 	list_init(&w->done);
@@ -1206,6 +1307,13 @@ void sproxy_stats(struct sproxy *sp, json_t *stats)
 	NUM("bindings", location_bindings(sp->loc));
 	NUM("aors", location_aors(sp->loc));
 	NUM("workers", sp->nworkers);
+	{
+		/* The allocator's bytes in use (the memory per binding and
+		 * per transaction of docs/perf-proxy-stateful.md). */
+		struct mallinfo2 mi = mallinfo2();
+
+		NUM("heap_bytes", mi.uordblks + mi.hblkhd);
+	}
 	if (sp->db) {
 		struct sdb_stats ds;
 

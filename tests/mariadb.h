@@ -43,4 +43,8 @@ int mariadb_sql(struct mariadb *m, const char *sql, char *out, size_t outsz);
 /* Stops the server by its PID (SIGTERM, bounded wait, then SIGKILL). */
 void mariadb_stop(struct mariadb *m);
 
+/* Starts a stopped server again on the same datadir, port and socket
+ * (the database down mid-run and back). */
+void mariadb_restart(struct mariadb *m);
+
 #endif

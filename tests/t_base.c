@@ -82,6 +82,43 @@ TEST(buf_grows_to_its_maximum_and_no_further)
 	buf_free(&b);
 }
 
+TEST(buf_printf_in_the_room_grows_and_stops_at_the_maximum)
+{
+	struct buf b;
+
+	buf_init(&b, 300);
+	/* Empty: measured, grown (256), printed. */
+	ASSERT_EQ(buf_printf(&b, "%s", "abc"), 0);
+	ASSERT_EQ(b.len, 3);
+	/* In the room left: one pass. */
+	ASSERT_EQ(buf_printf(&b, "%05d", 42), 0);
+	ASSERT_EQ(b.len, 8);
+	ASSERT(memcmp(b.data, "abc00042", 8) == 0);
+	/* 248 left of 256 and 260 asked: grown to the maximum (300). */
+	ASSERT_EQ(buf_printf(&b, "%260s", "x"), 0);
+	ASSERT_EQ(b.len, 268);
+	ASSERT_EQ(b.data[267], 'x');
+	/* 32 left: 40 do not fit, nothing changes. */
+	ASSERT_EQ(buf_printf(&b, "%40s", "y"), EOVERFLOW);
+	ASSERT_EQ(b.len, 268);
+	ASSERT_EQ(buf_append_u64(&b, 0), 0);
+	ASSERT_EQ(buf_append_u64(&b, 18446744073709551615ull), 0);
+	ASSERT_EQ(b.len, 289);
+	ASSERT(memcmp(b.data + 268, "018446744073709551615", 21) == 0);
+	ASSERT_EQ(buf_append_u64(&b, 123456789012ull), EOVERFLOW);
+	ASSERT_EQ(b.len, 289);
+	buf_free(&b);
+	/* A maximum below the first allocation: the room there is is not
+	 * the room allowed. */
+	buf_init(&b, 10);
+	ASSERT_EQ(buf_append_str(&b, "abc"), 0);
+	ASSERT_EQ(buf_printf(&b, "%s", "12345678"), EOVERFLOW);
+	ASSERT_EQ(b.len, 3);
+	ASSERT_EQ(buf_printf(&b, "%s", "1234567"), 0);
+	ASSERT_EQ(b.len, 10);
+	buf_free(&b);
+}
+
 static int destroyed;
 
 static void count_destroy(void *arg)

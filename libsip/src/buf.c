@@ -69,13 +69,23 @@ int buf_append_pl(struct buf *b, const struct pl *pl)
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list ap2;
+	size_t room = b->size - b->len;
 	int n, err;
 
+	/* One pass when it fits in the room there is (the usual case on
+	 * a reused buffer); else measure, grow, print again. */
 	va_copy(ap2, ap);
-	n = vsnprintf(NULL, 0, fmt, ap2);
+	n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, ap2);
 	va_end(ap2);
 	if (n < 0)
 		return EINVAL;
+	if ((size_t)n < room) {
+		/* The first allocation (256) may pass a small max. */
+		if ((size_t)n > b->max - b->len)
+			return EOVERFLOW;
+		b->len += (size_t)n;
+		return 0;
+	}
 	/* +1 for the NUL vsnprintf writes; it is not counted in len. */
 	err = buf_reserve(b, (size_t)n + 1);
 	if (err)
@@ -83,6 +93,18 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
 	b->len += (size_t)n;
 	return 0;
+}
+
+int buf_append_u64(struct buf *b, uint64_t v)
+{
+	char tmp[20];
+	size_t i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return buf_append(b, tmp + i, sizeof(tmp) - i);
 }
 
 int buf_printf(struct buf *b, const char *fmt, ...)

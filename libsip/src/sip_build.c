@@ -285,7 +285,9 @@ static int append_to(struct buf *b, const struct sip_msg *req, uint16_t status,
 	err = buf_append_pl(b, &head);
 	if (err)
 		return err;
-	err = buf_printf(b, ";tag=%.*s", PL_FMT(tag));
+	err = buf_append(b, ";tag=", 5);
+	if (!err)
+		err = buf_append_pl(b, tag);
 	if (err)
 		return err;
 	err = buf_append_pl(b, &tail);
@@ -304,7 +306,11 @@ static int append_body(struct buf *b, const struct pl *ctype,
 		if (err)
 			return err;
 	}
-	err = buf_printf(b, "Content-Length: %zu\r\n\r\n", body ? body->l : 0);
+	err = buf_append(b, "Content-Length: ", 16);
+	if (!err)
+		err = buf_append_u64(b, body ? body->l : 0);
+	if (!err)
+		err = buf_append(b, "\r\n\r\n", 4);
 	if (err)
 		return err;
 	return body && body->l ? buf_append_pl(b, body) : 0;
@@ -325,8 +331,16 @@ int sip_build_response(struct buf *out, const struct sip_msg *req,
 	if (opts->body.l && !opts->ctype.l)
 		return EINVAL;
 
-	err = buf_printf(out, "SIP/2.0 %u %s\r\n", status,
-			 reason ? reason : sip_reason(status));
+	err = buf_append(out, "SIP/2.0 ", 8);
+	if (!err)
+		err = buf_append_u64(out, status);
+	if (!err)
+		err = buf_append(out, " ", 1);
+	if (!err)
+		err = buf_append_str(out,
+				     reason ? reason : sip_reason(status));
+	if (!err)
+		err = buf_append(out, "\r\n", 2);
 	if (err)
 		goto out;
 	/* §8.2.6.2: Via values in the same order; copying whole lines

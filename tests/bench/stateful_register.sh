@@ -2,8 +2,10 @@
 # proxy-stateful vs Kamailio: CPU per REGISTER (no auth, bindings in
 # memory), same sipp load at a fixed rate below saturation, each server
 # with one worker pinned to CPU 0, sipp pinned to CPU 1.  CPU is the
-# server's utime+stime from /proc (every process and thread) divided by
-# the REGISTERs it answered.  Median of RUNS runs.
+# time on CPU of every thread and child process of the server
+# (/proc/PID/task/TID/schedstat, ns: utime+stime without the 10 ms
+# tick) divided by the REGISTERs sipp completed.  Runs alternate between
+# the servers; median of RUNS runs.
 #
 #   sh tests/bench/stateful_register.sh   (RATE=5000 N=30000 RUNS=3)
 set -eu
@@ -22,7 +24,6 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
-hz=$(getconf CLK_TCK)
 
 {
 	echo SEQUENTIAL
@@ -33,17 +34,11 @@ hz=$(getconf CLK_TCK)
 	done
 } > "$tmp/users.csv"
 
-# Sum of utime+stime (ticks) of pid and every descendant.
-cpu_ticks() {
-	pids="$1 $(pgrep -P "$1" | tr '\n' ' ')"
-	t=0
-	for p in $pids; do
-		[ -r /proc/$p/stat ] || continue
-		# fields 14, 15 after the ")" of the command name
-		v=$(sed 's/.*) //' /proc/$p/stat | awk '{print $12 + $13}')
-		t=$((t + v))
-	done
-	echo $t
+# Time on CPU (ns) of a process's threads and of its children's.
+cpu_ns() {
+	all="$1 $(pgrep -P "$1" 2>/dev/null | tr '\n' ' ')"
+	cat $(for p in $all; do echo /proc/$p/task/*/schedstat; done) \
+		2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'
 }
 
 free_port() {
@@ -71,24 +66,26 @@ one() { # server -> prints µs per request
 		spid=$! ;;
 	esac
 	sleep 1
-	c0=$(cpu_ticks $spid)
+	c0=$(cpu_ns $spid)
 	run_sipp "$port"
-	c1=$(cpu_ticks $spid)
+	c1=$(cpu_ns $spid)
 	kill $spid; wait $spid 2>/dev/null || true
 	spid=
-	awk -v d=$((c1 - c0)) -v hz="$hz" -v n="$N" \
-		'BEGIN { printf "%.1f\n", d * 1e6 / hz / n }'
+	ok=$(grep -E '^ +Successful call' "$tmp/sipp.out" | awk -F'|' '{gsub(/ /, "", $3); print $3}' | tail -1)
+	awk -v d=$((c1 - c0)) -v n="${ok:-0}" \
+		'BEGIN { printf "%.1f\n", n ? d / 1000 / n : 0 }'
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-for s in proxy-stateful kamailio; do
-	: > "$tmp/$s.res"
-	r=0
-	while [ $r -lt "$RUNS" ]; do
+: > "$tmp/proxy-stateful.res"
+: > "$tmp/kamailio.res"
+r=0
+while [ $r -lt "$RUNS" ]; do
+	for s in proxy-stateful kamailio; do
 		one $s >> "$tmp/$s.res"
-		r=$((r + 1))
 	done
+	r=$((r + 1))
 done
 ps=$(median < "$tmp/proxy-stateful.res")
 ka=$(median < "$tmp/kamailio.res")
