@@ -22,6 +22,13 @@
 #include "rundb.h"
 
 #define RUN_LINE_MAX 65536
+/*
+ * How long a loader's stop waits for the transactions still in flight
+ * (it ends as soon as none is): three lost retransmissions of a UDP
+ * request at T1 = 500 ms (RFC 3261 §17.1.2.2: 0.5 + 1 + 2 + 4 s), so
+ * that loss on the path ends in retransmissions, not in "unfinished".
+ */
+#define RUN_DRAIN_MS 8000
 
 /* One started role. */
 struct role {
@@ -541,6 +548,8 @@ static json_t *role_config(struct run *r, const struct topo_node *n)
 		if (e->preload_credentials)
 			json_object_set_new(cfg, "preload-credentials",
 					    json_true());
+		json_object_set_new(cfg, "drain-ms",
+				    json_integer(RUN_DRAIN_MS));
 		break;
 	}
 	case TOPO_ROLE_COUNT:
@@ -1185,8 +1194,19 @@ static void stop_role(struct run *r, struct role *ro)
 		close(ro->to_fd);
 		ro->to_fd = -1;
 	}
-	sum = wait_event(r, ro, "summary", 5000);
+	sum = wait_event(r, ro, "summary",
+			 ro->node->role == TOPO_LOADER ? RUN_DRAIN_MS + 5000
+						       : 5000);
 	json_decref(sum);
+	if (ro->summary) {
+		char path[800];
+
+		/* The role's own last word: its cumulative figures. */
+		snprintf(path, sizeof(path), "%s/logs/%s.summary.json",
+			 r->bundle, ro->node->name);
+		if (json_dump_file(ro->summary, path, JSON_INDENT(2)))
+			log_warn("cannot write %s", path);
+	}
 	for (int i = 0; i < 250 && !host_proc_done(ro->proc, &status); i++)
 		usleep(20000);
 	if (!host_proc_done(ro->proc, &status)) {
