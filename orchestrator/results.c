@@ -90,6 +90,8 @@ static json_t *step_json(const struct res_run *run, const struct res_step *s)
 
 	if (!j)
 		return NULL;
+	json_object_set_new(j, "phase",
+			    json_string(s->phase[0] ? s->phase : "ramp"));
 	json_object_set_new(j, "rrd_ms", opt_real(s->rrd_ms));
 	json_object_set_new(j, "ira_pct", opt_real(s->ira_pct));
 	json_object_set_new(j, "srd_ms", opt_real(s->srd_ms));
@@ -138,6 +140,15 @@ static json_t *run_json(const struct res_run *run)
 		      "knee", res_knee(run), "baseline", run->baseline,
 		      "rfc7502_rate", opt_real(run->rfc7502_rate), "proxies",
 		      names, "steps", steps, "samples", samples);
+	if (j) {
+		json_object_set_new(j, "search",
+				    json_string(run->search[0] ? run->search
+							       : "ramp"));
+		json_object_set_new(j, "threshold_ms",
+				    json_integer(run->threshold_ms));
+		json_object_set_new(j, "granularity",
+				    json_integer(run->granularity));
+	}
 	if (j && run->setup)
 		json_object_set(j, "setup", run->setup);
 	return j;
@@ -208,6 +219,9 @@ int res_load(struct res_run *run, const char *dir, char *why, size_t whysz)
 	run->ta_limit_ms = (unsigned)num(j, "ta_limit_ms", 1000);
 	run->baseline = num(j, "baseline", 0);
 	run->rfc7502_rate = num(j, "rfc7502_rate", -1);
+	str(j, "search", run->search, sizeof(run->search));
+	run->threshold_ms = (unsigned)num(j, "threshold_ms", 32000);
+	run->granularity = (unsigned)num(j, "granularity", 0);
 	run->nproxies = json_array_size(names);
 	for (i = 0; i < run->nproxies; i++)
 		snprintf(run->proxy_names[i], RES_NAME_MAX, "%s",
@@ -253,6 +267,7 @@ int res_load(struct res_run *run, const char *dir, char *why, size_t whysz)
 								     "r_"
 								     "bound"));
 		s->passed = json_is_true(json_object_get(o, "passed"));
+		str(o, "phase", s->phase, sizeof(s->phase));
 		proxies_from(json_object_get(o, "proxies"), run->nproxies,
 			     s->proxy);
 	}
@@ -289,7 +304,7 @@ static void write_steps_csv(const struct res_run *run, FILE *f)
 	fputs("step,offered,achieved,attempts,successes,failures,timeouts,"
 	      "retransmissions,success_pct,ta_avg_ms,p50_ms,p90_ms,p95_ms,"
 	      "p99_ms,max_ms,rrd_ms,ira_pct,srd_ms,sdd_ms,ser_pct,seer_pct,"
-	      "isa_pct,scr_pct,generator_bound,passed",
+	      "isa_pct,scr_pct,generator_bound,passed,phase",
 	      f);
 	for (size_t i = 0; i < run->nproxies; i++)
 		fprintf(f, ",%s_cpu_pct,%s_rss_mb,%s_share_pct",
@@ -318,7 +333,8 @@ static void write_steps_csv(const struct res_run *run, FILE *f)
 		csv_opt(f, s->seer_pct);
 		csv_opt(f, s->isa_pct);
 		csv_opt(f, s->scr_pct);
-		fprintf(f, ",%d,%d", s->generator_bound, s->passed);
+		fprintf(f, ",%d,%d,%s", s->generator_bound, s->passed,
+			s->phase[0] ? s->phase : "ramp");
 		for (size_t k = 0; k < run->nproxies; k++) {
 			fprintf(f, ",%.1f,%.1f", s->proxy[k].cpu * 100,
 				s->proxy[k].rss_mb);
@@ -580,8 +596,11 @@ int res_report_html(const struct res_run *run, FILE *f)
 	else
 		fputs("; generator baseline not measured", f);
 	if (run->rfc7502_rate >= 0)
-		fprintf(f, "; RFC 7502 zero-failure rate %.0f/s",
-			run->rfc7502_rate);
+		fprintf(f,
+			"; RFC 7502 zero-failure rate %.0f/s (%zu trials, "
+			"within %u/s; a failure: no final 2xx within %u ms)",
+			run->rfc7502_rate, run->nsteps, run->granularity,
+			run->threshold_ms);
 	fputs(".</p>\n", f);
 
 	/* Seed Figures 3-6: success rate and each proxy's CPU. */
@@ -666,10 +685,14 @@ int res_report_html(const struct res_run *run, FILE *f)
 			(unsigned long long)st->retransmissions);
 		for (size_t k = 0; k < np; k++)
 			fprintf(f, "<td>%.1f</td>", st->proxy[k].cpu * 100);
-		fprintf(f, "<td%s>%s%s</td></tr>\n",
+		fprintf(f, "<td%s>%s%s%s%s</td></tr>\n",
 			st->passed ? "" : " class=bad",
 			st->passed ? "yes" : "no",
-			st->generator_bound ? " (generator bound)" : "");
+			st->generator_bound ? " (generator bound)" : "",
+			st->phase[0] && strcmp(st->phase, "ramp") ? ", trial: "
+								  : "",
+			st->phase[0] && strcmp(st->phase, "ramp") ? st->phase
+								  : "");
 	}
 	fputs("</table></div>\n", f);
 	setup_block(run, f);

@@ -41,7 +41,10 @@ struct res_step {
 		scr_pct;
 	struct res_proxy proxy[RES_MAX_PROXIES];
 	bool generator_bound;
-	bool passed; /* met the success and turnaround criteria */
+	bool passed; /* met the criteria (rfc7502: zero failures) */
+	/* "ramp", or an RFC 7502 search trial: "up" while looking for a
+	 * failing rate, "bisect" between the clean and the failing one */
+	char phase[8];
 };
 
 struct res_sample {
@@ -67,9 +70,12 @@ struct res_run {
 	size_t nsteps;
 	struct res_sample *samples;
 	size_t nsamples;
-	double baseline;     /* the generators' reach without the proxies */
-	double rfc7502_rate; /* < 0 when that search did not run */
-	json_t *setup;	     /* topology, experiment, hosts (no secrets) */
+	double baseline;       /* the generators' reach without the proxies */
+	double rfc7502_rate;   /* < 0 when that search did not run */
+	char search[16];       /* ramp, rfc7502 */
+	unsigned threshold_ms; /* establishment threshold */
+	unsigned granularity;  /* rfc7502: margin of the rate found */
+	json_t *setup;	       /* topology, experiment, hosts (no secrets) */
 };
 
 /* Frees what the run owns (steps, samples, setup), not the struct. */

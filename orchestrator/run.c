@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <poll.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -550,6 +551,8 @@ static json_t *role_config(struct run *r, const struct topo_node *n)
 					    json_true());
 		json_object_set_new(cfg, "drain-ms",
 				    json_integer(RUN_DRAIN_MS));
+		json_object_set_new(cfg, "timer-b-ms",
+				    json_integer(e->threshold_ms));
 		break;
 	}
 	case TOPO_ROLE_COUNT:
@@ -994,188 +997,388 @@ static int append_sample(struct run *r, const struct res_sample *s)
 	return 0;
 }
 
-static int run_steps(struct run *r)
+/* What the steps carry from one to the next: the proxies and the marks
+ * their per-second figures are differences from. */
+struct stepper {
+	size_t pidx[RES_MAX_PROXIES], np;
+	struct proxy_mark prev[RES_MAX_PROXIES];
+	struct loader_mark lprev;
+	uint64_t t_begin;
+	bool started;
+};
+
+static void stepper_init(struct run *r, struct stepper *sp)
+{
+	memset(sp, 0, sizeof(*sp));
+	sp->t_begin = now_ms();
+	sp->np = proxy_list(r, sp->pidx, RES_MAX_PROXIES);
+	r->res.nproxies = sp->np;
+	for (size_t k = 0; k < sp->np; k++) {
+		snprintf(r->res.proxy_names[k], RES_NAME_MAX, "%s",
+			 r->t->nodes[sp->pidx[k]].name);
+		proxy_read(r, &r->roles[sp->pidx[k]], &sp->prev[k]);
+	}
+	loaders_read(r, &sp->lprev);
+}
+
+/*
+ * One step at rate: set the loaders' rate, warm up, sample every second,
+ * then the step's figures into *st (not yet judged nor kept).
+ */
+static int run_step(struct run *r, struct stepper *sp, double rate,
+		    unsigned index, struct res_step *st)
 {
 	const struct topo_experiment *e = &r->t->exp;
-	size_t pidx[RES_MAX_PROXIES], np;
-	struct proxy_mark prev[RES_MAX_PROXIES], cur[RES_MAX_PROXIES];
-	struct proxy_mark step0[RES_MAX_PROXIES];
-	struct loader_mark lprev, lcur;
-	uint64_t t_begin = now_ms();
+	size_t np = sp->np, *pidx = sp->pidx;
+	struct proxy_mark cur[RES_MAX_PROXIES], step0[RES_MAX_PROXIES];
+	struct proxy_mark *prev = sp->prev;
+	struct loader_mark lcur;
+	struct hist rtt, rrd;
+	double cpu_sum[RES_MAX_PROXIES] = {0}, secs = 0;
+	double cpu_all[RES_MAX_PROXIES] = {0};
+	unsigned cpu_n[RES_MAX_PROXIES] = {0};
+	uint64_t t0;
+	bool bound = false;
+	size_t total_req = 0;
+	int err;
+
+	memset(st, 0, sizeof(*st));
+	err = set_rate(r, rate, !sp->started);
+	if (err)
+		return err;
+	sp->started = true;
+	/* Warm-up: run, then throw its figures away. */
+	err = sleep_until(r, now_ms() + (uint64_t)e->warmup_s * 1000);
+	if (!err)
+		err = loaders_step(r, NULL, &rtt, &rrd, &secs, &bound);
+	if (err)
+		return err;
+	/* The step's figures start here, after the warm-up. */
+	for (size_t k = 0; k < np; k++) {
+		proxy_read(r, &r->roles[pidx[k]], &step0[k]);
+		prev[k] = step0[k];
+	}
+	loaders_read(r, &sp->lprev);
+	t0 = now_ms();
+	for (unsigned sec = 1; sec <= e->step_s && !err; sec++) {
+		struct res_sample smp = {0};
+
+		err = sleep_until(r, t0 + (uint64_t)sec * 1000);
+		if (!err)
+			err = roles_alive(r);
+		if (err)
+			break;
+		smp.t_s = (double)(now_ms() - sp->t_begin) / 1000;
+		smp.step = index;
+		smp.offered = rate;
+		for (size_t k = 0; k < np; k++) {
+			double dt;
+
+			if (!proxy_read(r, &r->roles[pidx[k]], &cur[k]))
+				continue;
+			dt = (double)(cur[k].t_ms - prev[k].t_ms);
+			if (dt > 0)
+				smp.proxy[k].cpu = (double)(cur[k].cpu_us -
+							    prev[k].cpu_us) /
+						   (dt * 1000);
+			smp.proxy[k].rss_mb = cur[k].rss_mb;
+			smp.proxy[k].share = -1;
+			/* The steady middle: not the first nor the last
+			 * second of the step. */
+			if (sec > 1 && sec < e->step_s) {
+				cpu_sum[k] += smp.proxy[k].cpu;
+				cpu_n[k]++;
+			}
+			cpu_all[k] += smp.proxy[k].cpu;
+			if (cur[k].rss_mb > st->proxy[k].rss_mb)
+				st->proxy[k].rss_mb = cur[k].rss_mb;
+			prev[k] = cur[k];
+		}
+		loaders_read(r, &lcur);
+		{
+			uint64_t ok = lcur.successes - sp->lprev.successes;
+			uint64_t bad = lcur.failures - sp->lprev.failures;
+			struct hist d;
+
+			smp.achieved = (double)ok;
+			smp.success_pct = ok + bad ? 100.0 * (double)ok /
+							     (double)(ok + bad)
+						   : 0;
+			if (lcur.have_rtt && sp->lprev.have_rtt &&
+			    hist_diff(&d, &lcur.rtt, &sp->lprev.rtt) == 0)
+				smp.p95_ms =
+					(double)hist_quantile(&d, 0.95) / 1000;
+		}
+		sp->lprev = lcur;
+		err = append_sample(r, &smp);
+	}
+	if (err)
+		return err;
+	err = loaders_step(r, st, &rtt, &rrd, &secs, &bound);
+	if (err)
+		return err;
+	st->index = index;
+	st->offered = rate;
+	st->achieved = secs > 0 ? (double)st->successes / secs : 0;
+	st->success_pct =
+		st->successes + st->failures
+			? 100.0 * (double)st->successes /
+				  (double)(st->successes + st->failures)
+			: 0;
+	st->ta_avg_ms = hist_mean(&rtt) / 1000;
+	st->p50_ms = (double)hist_quantile(&rtt, 0.50) / 1000;
+	st->p90_ms = (double)hist_quantile(&rtt, 0.90) / 1000;
+	st->p95_ms = (double)hist_quantile(&rtt, 0.95) / 1000;
+	st->p99_ms = (double)hist_quantile(&rtt, 0.99) / 1000;
+	st->max_ms = (double)hist_quantile(&rtt, 1.0) / 1000;
+	st->rrd_ms = rrd.count ? hist_mean(&rrd) / 1000 : -1;
+	st->ira_pct = st->successes + st->failures
+			      ? 100.0 * (double)st->failures /
+					(double)(st->successes + st->failures)
+			      : -1;
+	st->srd_ms = st->sdd_ms = st->ser_pct = st->seer_pct = -1;
+	st->isa_pct = st->scr_pct = -1;
+	st->generator_bound = bound;
+	for (size_t k = 0; k < np; k++) {
+		/* Steps too short for a middle: every second. */
+		if (cpu_n[k])
+			st->proxy[k].cpu = cpu_sum[k] / cpu_n[k];
+		else if (e->step_s)
+			st->proxy[k].cpu = cpu_all[k] / e->step_s;
+		st->proxy[k].share = -1;
+		if (r->t->nodes[pidx[k]].role == TOPO_STATEFUL)
+			total_req += prev[k].requests - step0[k].requests;
+	}
+	for (size_t k = 0; k < np && total_req; k++)
+		if (r->t->nodes[pidx[k]].role == TOPO_STATEFUL)
+			st->proxy[k].share = (double)(prev[k].requests -
+						      step0[k].requests) /
+					     (double)total_req;
+	return 0;
+}
+
+static int keep_step(struct run *r, const struct res_step *st)
+{
+	struct res_step *more =
+		realloc(r->res.steps, (r->res.nsteps + 1) * sizeof(*more));
+
+	if (!more)
+		return ENOMEM;
+	r->res.steps = more;
+	r->res.steps[r->res.nsteps++] = *st;
+	return 0;
+}
+
+static void say_step(struct run *r, const struct res_step *st,
+		     const char *verdict)
+{
+	char cpus[256] = "";
+	size_t used = 0;
+
+	for (size_t k = 0; k < r->res.nproxies && used < sizeof(cpus); k++)
+		used += (size_t)snprintf(cpus + used, sizeof(cpus) - used,
+					 " %s %.0f%%", r->res.proxy_names[k],
+					 st->proxy[k].cpu * 100);
+	say(r,
+	    "[step %u] offered %.0f/s achieved %.0f/s success %.2f%% TA "
+	    "%.2f ms p95 %.2f ms |%s%s%s",
+	    st->index + 1, st->offered, st->achieved, st->success_pct,
+	    st->ta_avg_ms, st->p95_ms, cpus,
+	    st->generator_bound ? " | generator bound" : "", verdict);
+}
+
+/* The seed's ramp: up by the step until a step misses the criteria. */
+static int run_ramp(struct run *r)
+{
+	const struct topo_experiment *e = &r->t->exp;
+	struct stepper sp;
 	double rate = e->rate_start;
 	int err = 0;
 
-	np = proxy_list(r, pidx, RES_MAX_PROXIES);
-	r->res.nproxies = np;
-	for (size_t k = 0; k < np; k++) {
-		snprintf(r->res.proxy_names[k], RES_NAME_MAX, "%s",
-			 r->t->nodes[pidx[k]].name);
-		proxy_read(r, &r->roles[pidx[k]], &prev[k]);
-	}
-	loaders_read(r, &lprev);
+	stepper_init(r, &sp);
 	for (unsigned index = 0; rate <= e->rate_final && !err; index++) {
-		struct res_step st = {0};
-		struct hist rtt, rrd;
-		double cpu_sum[RES_MAX_PROXIES] = {0}, secs = 0;
-		double cpu_all[RES_MAX_PROXIES] = {0};
-		unsigned cpu_n[RES_MAX_PROXIES] = {0};
-		uint64_t t0;
-		bool bound = false;
-		size_t total_req = 0;
+		struct res_step st;
 
-		err = set_rate(r, rate, index == 0);
+		err = run_step(r, &sp, rate, index, &st);
 		if (err)
 			break;
-		/* Warm-up: run, then throw its figures away. */
-		err = sleep_until(r, now_ms() + (uint64_t)e->warmup_s * 1000);
-		if (!err)
-			err = loaders_step(r, NULL, &rtt, &rrd, &secs, &bound);
-		if (err)
-			break;
-		/* The step's figures start here, after the warm-up. */
-		for (size_t k = 0; k < np; k++) {
-			proxy_read(r, &r->roles[pidx[k]], &step0[k]);
-			prev[k] = step0[k];
-		}
-		loaders_read(r, &lprev);
-		t0 = now_ms();
-		for (unsigned sec = 1; sec <= e->step_s && !err; sec++) {
-			struct res_sample smp = {0};
-
-			err = sleep_until(r, t0 + (uint64_t)sec * 1000);
-			if (!err)
-				err = roles_alive(r);
-			if (err)
-				break;
-			smp.t_s = (double)(now_ms() - t_begin) / 1000;
-			smp.step = index;
-			smp.offered = rate;
-			for (size_t k = 0; k < np; k++) {
-				double dt;
-
-				if (!proxy_read(r, &r->roles[pidx[k]],
-						&cur[k]))
-					continue;
-				dt = (double)(cur[k].t_ms - prev[k].t_ms);
-				if (dt > 0)
-					smp.proxy[k].cpu =
-						(double)(cur[k].cpu_us -
-							 prev[k].cpu_us) /
-						(dt * 1000);
-				smp.proxy[k].rss_mb = cur[k].rss_mb;
-				smp.proxy[k].share = -1;
-				/* The steady middle: not the first nor the
-				 * last second of the step. */
-				if (sec > 1 && sec < e->step_s) {
-					cpu_sum[k] += smp.proxy[k].cpu;
-					cpu_n[k]++;
-				}
-				cpu_all[k] += smp.proxy[k].cpu;
-				if (cur[k].rss_mb > st.proxy[k].rss_mb)
-					st.proxy[k].rss_mb = cur[k].rss_mb;
-				prev[k] = cur[k];
-			}
-			loaders_read(r, &lcur);
-			{
-				uint64_t ok = lcur.successes - lprev.successes;
-				uint64_t bad = lcur.failures - lprev.failures;
-				struct hist d;
-
-				smp.achieved = (double)ok;
-				smp.success_pct =
-					ok + bad ? 100.0 * (double)ok /
-							   (double)(ok + bad)
-						 : 0;
-				if (lcur.have_rtt && lprev.have_rtt &&
-				    hist_diff(&d, &lcur.rtt, &lprev.rtt) == 0)
-					smp.p95_ms = (double)hist_quantile(
-							     &d, 0.95) /
-						     1000;
-			}
-			lprev = lcur;
-			err = append_sample(r, &smp);
-		}
-		if (err)
-			break;
-		err = loaders_step(r, &st, &rtt, &rrd, &secs, &bound);
-		if (err)
-			break;
-		st.index = index;
-		st.offered = rate;
-		st.achieved = secs > 0 ? (double)st.successes / secs : 0;
-		st.success_pct =
-			st.successes + st.failures
-				? 100.0 * (double)st.successes /
-					  (double)(st.successes + st.failures)
-				: 0;
-		st.ta_avg_ms = hist_mean(&rtt) / 1000;
-		st.p50_ms = (double)hist_quantile(&rtt, 0.50) / 1000;
-		st.p90_ms = (double)hist_quantile(&rtt, 0.90) / 1000;
-		st.p95_ms = (double)hist_quantile(&rtt, 0.95) / 1000;
-		st.p99_ms = (double)hist_quantile(&rtt, 0.99) / 1000;
-		st.max_ms = (double)hist_quantile(&rtt, 1.0) / 1000;
-		st.rrd_ms = rrd.count ? hist_mean(&rrd) / 1000 : -1;
-		st.ira_pct =
-			st.successes + st.failures
-				? 100.0 * (double)st.failures /
-					  (double)(st.successes + st.failures)
-				: -1;
-		st.srd_ms = st.sdd_ms = st.ser_pct = st.seer_pct = -1;
-		st.isa_pct = st.scr_pct = -1;
-		st.generator_bound = bound;
-		for (size_t k = 0; k < np; k++) {
-			/* Steps too short for a middle: every second. */
-			if (cpu_n[k])
-				st.proxy[k].cpu = cpu_sum[k] / cpu_n[k];
-			else if (e->step_s)
-				st.proxy[k].cpu = cpu_all[k] / e->step_s;
-			st.proxy[k].share = -1;
-			if (r->t->nodes[pidx[k]].role == TOPO_STATEFUL)
-				total_req +=
-					prev[k].requests - step0[k].requests;
-		}
-		for (size_t k = 0; k < np && total_req; k++)
-			if (r->t->nodes[pidx[k]].role == TOPO_STATEFUL)
-				st.proxy[k].share =
-					(double)(prev[k].requests -
-						 step0[k].requests) /
-					(double)total_req;
+		snprintf(st.phase, sizeof(st.phase), "ramp");
 		st.passed = st.success_pct >= e->success_pct &&
 			    st.ta_avg_ms <= e->ta_limit_ms && st.attempts > 0;
-		{
-			struct res_step *more =
-				realloc(r->res.steps,
-					(r->res.nsteps + 1) * sizeof(*more));
-
-			if (!more) {
-				err = ENOMEM;
-				break;
-			}
-			r->res.steps = more;
-			r->res.steps[r->res.nsteps++] = st;
-		}
-		{
-			char cpus[256] = "";
-			size_t used = 0;
-
-			for (size_t k = 0; k < np && used < sizeof(cpus); k++)
-				used += (size_t)snprintf(
-					cpus + used, sizeof(cpus) - used,
-					" %s %.0f%%", r->res.proxy_names[k],
-					st.proxy[k].cpu * 100);
-			say(r,
-			    "[step %u] offered %.0f/s achieved %.0f/s success "
-			    "%.2f%% TA %.2f ms p95 %.2f ms |%s%s%s",
-			    index + 1, st.offered, st.achieved, st.success_pct,
-			    st.ta_avg_ms, st.p95_ms, cpus,
-			    bound ? " | generator bound" : "",
-			    st.passed ? "" : " | criteria not met: stop");
-		}
+		err = keep_step(r, &st);
+		if (err)
+			break;
+		say_step(r, &st, st.passed ? "" : " | criteria not met: stop");
 		if (!st.passed)
 			break;
 		rate += e->rate_step;
 	}
 	return err;
+}
+
+/* The loaders' transactions still open, or -1 when one did not say. */
+static long loaders_in_flight(struct run *r)
+{
+	long n = 0;
+
+	for (size_t i = 0; i < r->t->nnodes; i++) {
+		struct role *ro = &r->roles[i];
+		json_t *st, *v;
+
+		if (r->t->nodes[i].role != TOPO_LOADER || !ro->proc)
+			continue;
+		st = command(r, ro, "stats", NULL, 3000);
+		v = json_object_get(json_object_get(st, "loader"), "in_"
+								   "flight");
+		if (!json_is_integer(v)) {
+			json_decref(st);
+			return -1;
+		}
+		n += (long)json_integer_value(v);
+		json_decref(st);
+	}
+	return n;
+}
+
+/* Requests the proxies have received so far, all of them together. */
+static uint64_t proxies_requests(struct run *r)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < r->t->nnodes; i++) {
+		struct proxy_mark m;
+
+		if ((r->t->nodes[i].role == TOPO_STATEFUL ||
+		     r->t->nodes[i].role == TOPO_STATELESS) &&
+		    proxy_read(r, &r->roles[i], &m))
+			n += m.requests;
+	}
+	return n;
+}
+
+/*
+ * After a trial, every attempt it made must have its outcome before the
+ * verdict: slow down to 1/s and wait (at most the establishment
+ * threshold and a second) until no transaction is open; what fails
+ * meanwhile counts against the trial.  Then until the proxies are idle
+ * (at most 30 s).
+ */
+static int settle(struct run *r, struct res_step *st)
+{
+	uint64_t deadline = now_ms() + r->t->exp.threshold_ms + 1000;
+	struct res_step rest = {0};
+	struct hist rtt, rrd;
+	double secs;
+	bool bound;
+	int err;
+
+	err = set_rate(r, 1, false);
+	while (!err && now_ms() < deadline) {
+		long open = loaders_in_flight(r);
+
+		if (open == 0)
+			break;
+		err = sleep_until(r, now_ms() + 100);
+	}
+	/* The proxies too: what they still have queued (requests the
+	 * loaders gave up on, retransmissions) is worked off first, or
+	 * the next trial would start against an overloaded server. */
+	deadline = now_ms() + 30000;
+	for (uint64_t last = proxies_requests(r);
+	     !err && now_ms() < deadline;) {
+		uint64_t cur;
+
+		err = sleep_until(r, now_ms() + 300);
+		cur = proxies_requests(r);
+		if (cur - last <= 2)
+			break;
+		last = cur;
+	}
+	if (!err)
+		err = loaders_step(r, &rest, &rtt, &rrd, &secs, &bound);
+	if (err)
+		return err;
+	st->failures += rest.failures;
+	st->timeouts += rest.timeouts;
+	return 0;
+}
+
+/*
+ * The RFC 7502 search for the highest rate with zero failures over the
+ * step duration: up from the start by the step (a clean trial's rate
+ * is the lower bound) until a trial fails (the upper bound), then
+ * halve the interval until it is within the granularity.  Every trial
+ * is a step of the bundle.  RFC 7502's own procedure moves the rate by
+ * a fraction of itself and halves that fraction after a failure; the
+ * bisection reaches the same bounded answer in fewer, predictable
+ * trials.
+ */
+static int run_rfc7502(struct run *r)
+{
+	const struct topo_experiment *e = &r->t->exp;
+	double lo = 0, hi = 0, rate = e->rate_start;
+	const unsigned max_trials = 40;
+	struct stepper sp;
+	unsigned index = 0;
+	int err = 0;
+
+	stepper_init(r, &sp);
+	while (!err && index < max_trials) {
+		bool up = hi == 0;
+		struct res_step st;
+
+		err = run_step(r, &sp, rate, index, &st);
+		if (!err)
+			err = settle(r, &st);
+		if (err)
+			break;
+		snprintf(st.phase, sizeof(st.phase), up ? "up" : "bisect");
+		/* RFC 7501: a failure is a final 3xx-6xx or no final
+		 * response within the threshold; one fails the trial. */
+		st.passed = st.failures == 0 && st.timeouts == 0 &&
+			    st.attempts > 0;
+		err = keep_step(r, &st);
+		if (err)
+			break;
+		say_step(r, &st,
+			 st.passed ? " | rfc7502: clean"
+				   : " | rfc7502: failed");
+		index++;
+		if (st.passed)
+			lo = rate;
+		else
+			hi = rate;
+		if (hi == 0) {
+			if (rate >= e->rate_final)
+				break; /* clean up to the final rate */
+			rate = rate + e->rate_step > e->rate_final
+				       ? e->rate_final
+				       : rate + e->rate_step;
+			continue;
+		}
+		if (hi - lo <= e->granularity)
+			break;
+		rate = floor((lo + hi) / 2);
+		if (rate <= lo || rate >= hi)
+			break;
+	}
+	if (!err) {
+		r->res.rfc7502_rate = lo;
+		say(r,
+		    "[rfc7502] %.0f/s with zero failures over %u s (%u "
+		    "trials; %s)",
+		    lo, e->step_s, index,
+		    hi > 0 ? "the next failing rate within the granularity"
+			   : "no failure up to the final rate");
+	}
+	return err;
+}
+
+static int run_steps(struct run *r)
+{
+	if (!strcmp(r->t->exp.search, "rfc7502"))
+		return run_rfc7502(r);
+	return run_ramp(r);
 }
 
 static void stop_role(struct run *r, struct role *ro)
@@ -1308,8 +1511,10 @@ static void write_bundle(struct run *r)
 	snprintf(res->status, sizeof(res->status), "%s", r->status);
 	snprintf(res->reason, sizeof(res->reason), "%.255s", r->reason);
 	res->success_threshold_pct = r->t->exp.success_pct;
+	snprintf(res->search, sizeof(res->search), "%s", r->t->exp.search);
+	res->threshold_ms = r->t->exp.threshold_ms;
+	res->granularity = r->t->exp.granularity;
 	res->ta_limit_ms = r->t->exp.ta_limit_ms;
-	res->rfc7502_rate = -1;
 	/* The inventory file never holds secrets (validation refuses one). */
 	setup = json_pack("{s:O,s:O,s:o}", "topology", r->t->json, "inventory",
 			  r->inv->json, "hosts",
@@ -1340,6 +1545,7 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 	r->inv = inv;
 	r->o = o;
 	snprintf(r->status, sizeof(r->status), "complete");
+	r->res.rfc7502_rate = -1;
 	now = time(NULL);
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
