@@ -657,10 +657,10 @@ static void log_tail(const char *path, char *out, size_t size)
 	}
 }
 
-static int start_role(struct run *r, size_t idx)
+/* Starts node n as ro; test, when given, replaces a loader's test. */
+static int start_as(struct run *r, struct role *ro, const struct topo_node *n,
+		    const char *test)
 {
-	const struct topo_node *n = &r->t->nodes[idx];
-	struct role *ro = &r->roles[idx];
 	char cfg_path[700], bin[700], cmd[1600], why[SSH_WHY_MAX], tail[300];
 	json_t *cfg, *ready;
 	unsigned timeout = r->o->ready_timeout_ms ? r->o->ready_timeout_ms
@@ -673,6 +673,8 @@ static int start_role(struct run *r, size_t idx)
 	cfg = role_config(r, n);
 	if (!cfg)
 		return fail(r, ENOMEM, "out of memory");
+	if (test)
+		json_object_set_new(cfg, "test", json_string(test));
 	err = write_config(r, n, cfg, cfg_path, sizeof(cfg_path));
 	json_decref(cfg);
 	if (err)
@@ -706,6 +708,11 @@ static int start_role(struct run *r, size_t idx)
 	say(r, "[start] %s (%s) on %s ready, pid %ld", n->name,
 	    prog_of(n->role), n->host, host_proc_pid(ro->proc));
 	return 0;
+}
+
+static int start_role(struct run *r, size_t idx)
+{
+	return start_as(r, &r->roles[idx], &r->t->nodes[idx], NULL);
 }
 
 static int start_roles(struct run *r)
@@ -1374,6 +1381,111 @@ static int run_rfc7502(struct run *r)
 	return err;
 }
 
+static void stop_role(struct run *r, struct role *ro);
+
+/*
+ * The test bed's own reach (RFC 7502 §6.1): a loader of the same kind
+ * next to each loader, sending straight to the callhandlers at the
+ * final rate, no proxy between.  A callhandler answers OPTIONS but is
+ * no registrar: the REGISTER tests measure the bed with OPTIONS, a
+ * transaction of the same shape; the invite test with INVITE.
+ */
+static int run_baseline(struct run *r)
+{
+	const struct topo_experiment *e = &r->t->exp;
+	const char *test = strcmp(e->test, "invite") ? "options" : "invite";
+	size_t ch[TOPO_MAX_NEXT], nch = 0, nld = 0, started = 0;
+	struct topo_node *nodes = NULL;
+	struct role *roles = NULL;
+	double secs = 0, rate = e->rate_final;
+	uint64_t ok = 0, bad = 0;
+	bool bound = false;
+	int err = 0;
+
+	if (!e->baseline_s)
+		return 0;
+	for (size_t i = 0; i < r->t->nnodes; i++) {
+		if (r->t->nodes[i].role == TOPO_CALLHANDLER &&
+		    nch < TOPO_MAX_NEXT)
+			ch[nch++] = i;
+		nld += r->t->nodes[i].role == TOPO_LOADER;
+	}
+	if (!nch || !nld) {
+		say(r, "[baseline] no callhandler to send to: not measured");
+		return 0;
+	}
+	nodes = calloc(nld, sizeof(*nodes));
+	roles = calloc(nld, sizeof(*roles));
+	if (!nodes || !roles) {
+		err = fail(r, ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0, k = 0; i < r->t->nnodes && !err; i++) {
+		if (r->t->nodes[i].role != TOPO_LOADER)
+			continue;
+		nodes[k] = r->t->nodes[i];
+		snprintf(nodes[k].name, sizeof(nodes[k].name),
+			 "%.50s-baseline", r->t->nodes[i].name);
+		nodes[k].server = ch[k % nch];
+		roles[k].to_fd = roles[k].from_fd = -1;
+		err = start_as(r, &roles[k], &nodes[k], test);
+		started = ++k;
+	}
+	for (size_t k = 0; k < started && !err; k++) {
+		json_t *args = json_pack("{s:f}", "rate", rate / (double)nld);
+		json_t *reply = command(r, &roles[k], "start", args, 5000);
+
+		if (!reply || !json_is_true(json_object_get(reply, "ok")))
+			err = fail(r, EPROTO, "%s refused its rate",
+				   nodes[k].name);
+		json_decref(args);
+		json_decref(reply);
+	}
+	/* Warm-up, then the measured interval: two "step"s. */
+	for (int pass = 0; pass < 2 && !err; pass++) {
+		err = sleep_until(r, now_ms() + (pass ? e->baseline_s
+						      : e->warmup_s) *
+							1000ull);
+		for (size_t k = 0; k < started && !err; k++) {
+			json_t *st = command(r, &roles[k], "step", NULL, 5000);
+
+			if (!st || !json_is_true(json_object_get(st, "ok"))) {
+				json_decref(st);
+				err = fail(r, EPROTO,
+					   "%s did not end its step",
+					   nodes[k].name);
+				break;
+			}
+			if (pass) {
+				ok += (uint64_t)num_of(st, "successes");
+				bad += (uint64_t)num_of(st, "failures");
+				if (num_of(st, "secs") > secs)
+					secs = num_of(st, "secs");
+				bound |= json_is_true(
+					json_object_get(st, "generator_"
+							    "bound"));
+			}
+			json_decref(st);
+		}
+	}
+	if (!err) {
+		r->res.baseline = secs > 0 ? (double)ok / secs : 0;
+		say(r,
+		    "[baseline] loaders straight to the callhandlers (%s): "
+		    "offered %.0f/s achieved %.0f/s, %llu failures%s",
+		    test, rate, r->res.baseline, (unsigned long long)bad,
+		    bound ? " | generator bound" : "");
+	}
+out:
+	for (size_t k = 0; k < started; k++)
+		stop_role(r, &roles[k]);
+	for (size_t k = 0; roles && k < nld; k++)
+		json_decref(roles[k].summary);
+	free(roles);
+	free(nodes);
+	return err;
+}
+
 static int run_steps(struct run *r)
 {
 	if (!strcmp(r->t->exp.search, "rfc7502"))
@@ -1588,6 +1700,8 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 		err = make_database(r);
 	if (!err && !interrupted(r))
 		err = start_roles(r);
+	if (!err && !interrupted(r) && !o->deploy_only)
+		err = run_baseline(r);
 	if (!err && !interrupted(r) && !o->deploy_only)
 		err = run_steps(r);
 	if (!err && !o->deploy_only && !interrupted(r))

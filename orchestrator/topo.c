@@ -524,6 +524,7 @@ static const char *const exp_fields[] = {"test",
 					 "search",
 					 "threshold_ms",
 					 "granularity",
+					 "baseline_s",
 					 "hold_ms",
 					 NULL};
 static const char *const users_fields[] = {"prefix", "first", "count", NULL};
@@ -575,6 +576,8 @@ static void parse_experiment(struct ctx *c, json_t *root, struct topo *t)
 		 &e->threshold_ms);
 	get_uint(c, obj, "/experiment", "granularity", 1, 1000000, 5,
 		 &e->granularity);
+	get_uint(c, obj, "/experiment", "baseline_s", 0, 3600, 3,
+		 &e->baseline_s);
 	e->success_pct = 50;
 	pct = json_object_get(obj, "success_percent");
 	if (pct) {
@@ -1186,6 +1189,9 @@ int topo_override(struct topo *t, const char *key, const char *value,
 		snprintf(e.search, sizeof(e.search), "%s", value);
 	} else if (!strcmp(key, "threshold-ms")) {
 		if (!parse_uint(value, 100, 600000, &e.threshold_ms))
+			goto bad;
+	} else if (!strcmp(key, "baseline-s")) {
+		if (!parse_uint(value, 0, 3600, &e.baseline_s))
 			goto bad;
 	} else if (!strcmp(key, "granularity")) {
 		if (!parse_uint(value, 1, 1000000, &e.granularity))

@@ -89,6 +89,7 @@ struct topo_experiment {
 	char search[16];       /* ramp, rfc7502 */
 	unsigned threshold_ms; /* no final response by then: a failure */
 	unsigned granularity;  /* rfc7502: the found rate's margin, /s */
+	unsigned baseline_s;   /* loaders straight to callhandlers; 0 off */
 	unsigned hold_ms;      /* invite: 200 -> BYE */
 };
 
@@ -153,7 +154,7 @@ const struct inventory_host *inventory_host(const struct inventory *inv,
  * Overrides one experiment setting from the command line: key is one of
  * test, transport, users (a count), rate (START:STEP:FINAL), step-s,
  * warmup-s, ta-limit-ms, success-percent, search, threshold-ms,
- * granularity.  The result is checked as the
+ * granularity, baseline-s.  The result is checked as the
  * file would be (every node on the path listens on the transport, ...).
  * Returns 0, or EINVAL with why saying what is wrong.
  */

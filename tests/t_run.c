@@ -295,6 +295,11 @@ TEST_TIMEOUT(run_register_steps_produce_a_complete_bundle, 90)
 	ASSERT(strstr(text, "[step 1] offered 200/s"));
 	ASSERT(strstr(text, "[step 2] offered 400/s"));
 	ASSERT(strstr(text, "[run] capacity 400/s"));
+	/* The test bed alone first: loaders straight to the callhandler. */
+	ASSERT(strstr(text, "[start] ld1-baseline (loader)"));
+	ASSERT(strstr(text, "[baseline] loaders straight to the callhandlers "
+			    "(options): offered 400/s"));
+	ASSERT(strstr(text, "[baseline]") < strstr(text, "[step 1]"));
 	free(text);
 	assert_no_survivors("run.log");
 	load_bundle(&run, dir, sizeof(dir));
@@ -319,6 +324,8 @@ TEST_TIMEOUT(run_register_steps_produce_a_complete_bundle, 90)
 	}
 	/* What was delivered: at most the offered 400/s. */
 	ASSERT(res_capacity(&run) > 390 && res_capacity(&run) <= 400);
+	ASSERT_MSG(run.baseline > 380 && run.baseline < 420, "baseline %.1f",
+		   run.baseline);
 	res_run_clear(&run);
 	snprintf(path, sizeof(path), "%s/steps.csv", dir);
 	text = test_read_file(path, &len);

@@ -309,6 +309,10 @@ TEST_TIMEOUT(testbed_s1p2_across_four_hosts_then_nothing_left, 240)
 	ASSERT_STR(r.status, "complete");
 	ASSERT_EQ(r.nsteps, 2);
 	ASSERT_EQ(r.nproxies, 3);
+	/* The bed alone (h4's loader to h4's callhandler) at the final
+	 * rate: the generators reach it. */
+	ASSERT_MSG(r.baseline > 380 && r.baseline < 420, "baseline %.1f",
+		   r.baseline);
 	for (size_t i = 0; i < r.nsteps; i++) {
 		ASSERT(r.steps[i].success_pct == 100);
 		/* Both second-stage proxies took a share of the users. */
@@ -396,7 +400,7 @@ TEST_TIMEOUT(testbed_host_killed_mid_run_ends_in_a_clean_failed_bundle, 240)
 		ASSERT_MSG(!runs(pid), "pid %ld still runs", pid);
 		seen++;
 	}
-	ASSERT_EQ(seen, 5);
+	ASSERT_EQ(seen, 6); /* five roles and the baseline loader */
 	ASSERT_MSG(strstr(out, "[db] dropped sipstone_") && strstr(out, "[db] "
 									"manag"
 									"ed "
