@@ -30,6 +30,9 @@
  * that loss on the path ends in retransmissions, not in "unfinished".
  */
 #define RUN_DRAIN_MS 8000
+/* Registrations per second of each callhandler (its own default is
+ * 1000/s: 100,000 users would take 100 s). */
+#define RUN_REG_RATE 5000
 
 /* One started role. */
 struct role {
@@ -464,8 +467,10 @@ static json_t *role_config(struct run *r, const struct topo_node *n)
 	json_t *cfg = json_object();
 	char a[160], users[96];
 
-	snprintf(users, sizeof(users), "%s%u-%s%u", e->user_prefix,
-		 e->user_first, e->user_prefix,
+	snprintf(users, sizeof(users), "%s%0*u-%s%0*u", e->user_prefix,
+		 rundb_user_width(e->user_first, e->user_count), e->user_first,
+		 e->user_prefix,
+		 rundb_user_width(e->user_first, e->user_count),
 		 e->user_first + e->user_count - 1);
 	if (n->workers)
 		json_object_set_new(cfg,
@@ -529,6 +534,8 @@ static json_t *role_config(struct run *r, const struct topo_node *n)
 				cfg, "password",
 				json_string(rundb_password(r->db)));
 		json_object_set_new(cfg, "ring-ms", json_integer(n->ring_ms));
+		json_object_set_new(cfg, "reg-rate",
+				    json_integer(RUN_REG_RATE));
 		break;
 	case TOPO_LOADER: {
 		const struct inventory_host *ih = ihost(r, n->host);
@@ -741,14 +748,16 @@ static int start_roles(struct run *r)
 
 			if (r->t->nodes[i].role != TOPO_CALLHANDLER)
 				continue;
-			ev = wait_event(r, ro, "registered", 60000);
+			/* 60 s, and the time the users take at the rate. */
+			ev = wait_event(r, ro, "registered",
+					60000 + r->t->exp.user_count * 1000u /
+							RUN_REG_RATE);
 			if (!ev)
 				return interrupted(r)
 					       ? EINTR
 					       : fail(r, ETIMEDOUT,
 						      "%s did not register "
-						      "its "
-						      "users within 60 s",
+						      "its users in time",
 						      r->t->nodes[i].name);
 			say(r, "[start] %s registered its users",
 			    r->t->nodes[i].name);
