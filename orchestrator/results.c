@@ -64,12 +64,22 @@ static json_t *proxies_json(const struct res_run *run,
 {
 	json_t *arr = json_array();
 
-	for (size_t i = 0; i < run->nproxies; i++)
-		json_array_append_new(
-			arr, json_pack("{s:s,s:f,s:f,s:o}", "name",
-				       run->proxy_names[i], "cpu", p[i].cpu,
-				       "rss_mb", p[i].rss_mb, "share",
-				       opt_real(p[i].share)));
+	for (size_t i = 0; i < run->nproxies; i++) {
+		json_t *o = json_pack("{s:s,s:f,s:f,s:o}", "name",
+				      run->proxy_names[i], "cpu", p[i].cpu,
+				      "rss_mb", p[i].rss_mb, "share",
+				      opt_real(p[i].share));
+
+		if (o && p[i].nthreads) {
+			json_t *t = json_array();
+
+			for (unsigned k = 0; k < p[i].nthreads; k++)
+				json_array_append_new(
+					t, json_real(p[i].thread_cpu[k]));
+			json_object_set_new(o, "threads", t);
+		}
+		json_array_append_new(arr, o);
+	}
 	return arr;
 }
 
@@ -112,8 +122,11 @@ static json_t *sample_json(const struct res_run *run,
 			      "achieved", s->achieved, "success_pct",
 			      s->success_pct, "p95_ms", s->p95_ms);
 
-	if (j)
+	if (j) {
 		json_object_set_new(j, "proxies", proxies_json(run, s->proxy));
+		json_object_set_new(j, "db_qps", opt_real(s->db_qps));
+		json_object_set_new(j, "db_threads", opt_real(s->db_threads));
+	}
 	return j;
 }
 
@@ -176,6 +189,14 @@ static void proxies_from(json_t *arr, size_t n, struct res_proxy *p)
 		p[i].cpu = num(o, "cpu", 0);
 		p[i].rss_mb = num(o, "rss_mb", 0);
 		p[i].share = num(o, "share", -1);
+		p[i].nthreads = 0;
+		for (size_t k = 0;
+		     k < json_array_size(json_object_get(o, "threads")) &&
+		     k < RES_MAX_THREADS;
+		     k++)
+			p[i].thread_cpu[p[i].nthreads++] =
+				(float)json_number_value(json_array_get(
+					json_object_get(o, "threads"), k));
 	}
 }
 
@@ -281,6 +302,8 @@ int res_load(struct res_run *run, const char *dir, char *why, size_t whysz)
 		s->achieved = num(o, "achieved", 0);
 		s->success_pct = num(o, "success_pct", 0);
 		s->p95_ms = num(o, "p95_ms", 0);
+		s->db_qps = num(o, "db_qps", -1);
+		s->db_threads = num(o, "db_threads", -1);
 		proxies_from(json_object_get(o, "proxies"), run->nproxies,
 			     s->proxy);
 	}
@@ -350,17 +373,25 @@ static void write_samples_csv(const struct res_run *run, FILE *f)
 {
 	fputs("t_s,step,offered,achieved,success_pct,p95_ms", f);
 	for (size_t i = 0; i < run->nproxies; i++)
-		fprintf(f, ",%s_cpu_pct,%s_rss_mb", run->proxy_names[i],
+		fprintf(f, ",%s_cpu_pct,%s_rss_mb,%s_threads_cpu_pct",
+			run->proxy_names[i], run->proxy_names[i],
 			run->proxy_names[i]);
-	fputc('\n', f);
+	fputs(",db_questions_per_s,db_threads_connected\n", f);
 	for (size_t i = 0; i < run->nsamples; i++) {
 		const struct res_sample *s = &run->samples[i];
 
 		fprintf(f, "%.1f,%u,%.1f,%.1f,%.3f,%.3f", s->t_s, s->step,
 			s->offered, s->achieved, s->success_pct, s->p95_ms);
-		for (size_t k = 0; k < run->nproxies; k++)
-			fprintf(f, ",%.1f,%.1f", s->proxy[k].cpu * 100,
+		for (size_t k = 0; k < run->nproxies; k++) {
+			fprintf(f, ",%.1f,%.1f,", s->proxy[k].cpu * 100,
 				s->proxy[k].rss_mb);
+			/* One field: each thread's %, space-separated. */
+			for (unsigned t = 0; t < s->proxy[k].nthreads; t++)
+				fprintf(f, "%s%.1f", t ? " " : "",
+					s->proxy[k].thread_cpu[t] * 100);
+		}
+		csv_opt(f, s->db_qps);
+		csv_opt(f, s->db_threads);
 		fputc('\n', f);
 	}
 }

@@ -21,11 +21,17 @@
 #define RES_MAX_PROXIES 16
 #define RES_NAME_MAX 64
 
+#define RES_MAX_THREADS 8
+
 /* A proxy's figures over one step's steady middle or one second. */
 struct res_proxy {
 	double cpu; /* fraction of one core (1.0 = one core busy) */
 	double rss_mb;
 	double share; /* fraction of the requests it handled, or -1 */
+	/* samples: each thread's CPU (fractions of a core, by thread id;
+	 * /proc's 10 ms ticks), the first RES_MAX_THREADS threads */
+	unsigned nthreads;
+	float thread_cpu[RES_MAX_THREADS];
 };
 
 struct res_step {
@@ -52,6 +58,9 @@ struct res_sample {
 	unsigned step;
 	double offered, achieved, success_pct, p95_ms;
 	struct res_proxy proxy[RES_MAX_PROXIES];
+	/* the database's Questions per second and Threads_connected, or
+	 * -1 when there was no reading */
+	double db_qps, db_threads;
 };
 
 struct res_run {

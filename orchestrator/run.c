@@ -839,7 +839,30 @@ static size_t proxy_list(const struct run *r, size_t *idx, size_t max)
 struct proxy_mark {
 	uint64_t cpu_us, t_ms, requests;
 	double rss_mb;
+	unsigned nthreads;
+	long tid[RES_MAX_THREADS];
+	uint64_t thread_us[RES_MAX_THREADS]; /* user + sys */
 };
+
+/* Each thread's CPU between two marks, matched by thread id. */
+static void thread_cpu(const struct proxy_mark *a, const struct proxy_mark *b,
+		       struct res_proxy *out)
+{
+	double dt = (double)(b->t_ms - a->t_ms) * 1000;
+
+	out->nthreads = 0;
+	for (unsigned i = 0; i < b->nthreads && dt > 0; i++) {
+		double v = 0;
+
+		for (unsigned k = 0; k < a->nthreads; k++)
+			if (a->tid[k] == b->tid[i] &&
+			    b->thread_us[i] >= a->thread_us[k])
+				v = (double)(b->thread_us[i] -
+					     a->thread_us[k]) /
+				    dt;
+		out->thread_cpu[out->nthreads++] = (float)v;
+	}
+}
 
 /* Cumulative CPU, RSS and requests of a proxy from its stats. */
 static bool proxy_read(struct run *r, struct role *ro, struct proxy_mark *m)
@@ -863,6 +886,23 @@ static bool proxy_read(struct run *r, struct role *ro, struct proxy_mark *m)
 				   num_of(json_object_get(st, "cpu"), "sys_"
 								      "us"));
 	m->rss_mb = num_of(st, "rss_kb") / 1024;
+	m->nthreads = 0;
+	{
+		json_t *thr = json_object_get(json_object_get(st, "cpu"), "thr"
+									  "ead"
+									  "s");
+
+		for (size_t i = 0;
+		     i < json_array_size(thr) && m->nthreads < RES_MAX_THREADS;
+		     i++) {
+			json_t *t = json_array_get(thr, i);
+
+			m->tid[m->nthreads] = (long)num_of(t, "tid");
+			m->thread_us[m->nthreads++] =
+				(uint64_t)(num_of(t, "user_us") +
+					   num_of(t, "sys_us"));
+		}
+	}
 	m->requests = 0;
 	req = json_object_get(st, "requests");
 	json_object_foreach(req, key, v)
@@ -1021,7 +1061,32 @@ struct stepper {
 	struct loader_mark lprev;
 	uint64_t t_begin;
 	bool started;
+	/* the database's Questions at t_ms (have_db: a reading) */
+	uint64_t db_questions, db_t_ms;
+	bool have_db;
 };
+
+/* The database's counters into smp (-1 without a reading). */
+static void db_sample(struct run *r, struct stepper *sp,
+		      struct res_sample *smp)
+{
+	uint64_t q = 0, threads = 0, now;
+
+	smp->db_qps = smp->db_threads = -1;
+	if (!r->db || rundb_status(r->db, &q, &threads)) {
+		sp->have_db = false;
+		return;
+	}
+	now = now_ms();
+	/* Our own SHOW GLOBAL STATUS is one of the Questions. */
+	if (sp->have_db && now > sp->db_t_ms && q > sp->db_questions)
+		smp->db_qps = (double)(q - sp->db_questions - 1) * 1000 /
+			      (double)(now - sp->db_t_ms);
+	smp->db_threads = (double)threads;
+	sp->db_questions = q;
+	sp->db_t_ms = now;
+	sp->have_db = true;
+}
 
 static void stepper_init(struct run *r, struct stepper *sp)
 {
@@ -1075,6 +1140,11 @@ static int run_step(struct run *r, struct stepper *sp, double rate,
 		prev[k] = step0[k];
 	}
 	loaders_read(r, &sp->lprev);
+	{
+		struct res_sample first;
+
+		db_sample(r, sp, &first); /* the mark the first second needs */
+	}
 	t0 = now_ms();
 	for (unsigned sec = 1; sec <= e->step_s && !err; sec++) {
 		struct res_sample smp = {0};
@@ -1099,6 +1169,7 @@ static int run_step(struct run *r, struct stepper *sp, double rate,
 						   (dt * 1000);
 			smp.proxy[k].rss_mb = cur[k].rss_mb;
 			smp.proxy[k].share = -1;
+			thread_cpu(&prev[k], &cur[k], &smp.proxy[k]);
 			/* The steady middle: not the first nor the last
 			 * second of the step. */
 			if (sec > 1 && sec < e->step_s) {
@@ -1110,6 +1181,7 @@ static int run_step(struct run *r, struct stepper *sp, double rate,
 				st->proxy[k].rss_mb = cur[k].rss_mb;
 			prev[k] = cur[k];
 		}
+		db_sample(r, sp, &smp);
 		loaders_read(r, &lcur);
 		{
 			uint64_t ok = lcur.successes - sp->lprev.successes;

@@ -326,6 +326,24 @@ TEST_TIMEOUT(run_register_steps_produce_a_complete_bundle, 90)
 	ASSERT(res_capacity(&run) > 390 && res_capacity(&run) <= 400);
 	ASSERT_MSG(run.baseline > 380 && run.baseline < 420, "baseline %.1f",
 		   run.baseline);
+	/* Every second: each proxy thread's CPU and the database's
+	 * counters (our own connection at least). */
+	{
+		double busiest = 0;
+
+		for (size_t i = 0; i < run.nsamples; i++) {
+			const struct res_sample *s = &run.samples[i];
+
+			ASSERT(s->proxy[0].nthreads >= 1);
+			for (unsigned t = 0; t < s->proxy[0].nthreads; t++)
+				if (s->proxy[0].thread_cpu[t] > busiest)
+					busiest = s->proxy[0].thread_cpu[t];
+			ASSERT_MSG(s->db_qps >= 0 && s->db_threads >= 1,
+				   "sample %zu: %.1f q/s, %.0f threads", i,
+				   s->db_qps, s->db_threads);
+		}
+		ASSERT(busiest > 0 && busiest <= 1.05);
+	}
 	res_run_clear(&run);
 	snprintf(path, sizeof(path), "%s/steps.csv", dir);
 	text = test_read_file(path, &len);
@@ -336,6 +354,11 @@ TEST_TIMEOUT(run_register_steps_produce_a_complete_bundle, 90)
 			lines += text[i] == '\n';
 		ASSERT_EQ(lines, 3);
 	}
+	free(text);
+	snprintf(path, sizeof(path), "%s/samples.csv", dir);
+	text = test_read_file(path, &len);
+	ASSERT(strstr(text, ",sf1_cpu_pct,sf1_rss_mb,sf1_threads_cpu_pct,"
+			    "db_questions_per_s,db_threads_connected\n"));
 	free(text);
 	snprintf(path, sizeof(path), "%s/report.html", dir);
 	assert_report_parses(path);
