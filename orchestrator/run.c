@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -78,12 +79,24 @@ static uint64_t now_ms(void)
 static void say(const struct run *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* A live progress line is on the terminal (the next output replaces
+ * it).  One run at a time per process. */
+static bool live_shown;
+
+static void live_clear(void)
+{
+	if (live_shown)
+		fputs("\r\033[K", stdout);
+	live_shown = false;
+}
+
 static void say(const struct run *r, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (r->o->quiet)
 		return;
+	live_clear();
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
@@ -1103,6 +1116,50 @@ static void stepper_init(struct run *r, struct stepper *sp)
 }
 
 /*
+ * On a terminal, each second redraws one line: the step, the offered
+ * and achieved rate, success, p95 and each proxy's CPU of that second.
+ * Elsewhere (a pipe, a file) only the step's own line at its end.
+ */
+static void live_line(struct run *r, const struct stepper *sp,
+		      const struct res_sample *smp, unsigned sec)
+{
+	const struct topo_experiment *e = &r->t->exp;
+	char line[512];
+	size_t used = 0;
+
+	if (r->o->quiet || !isatty(STDOUT_FILENO))
+		return;
+	if (!strcmp(e->search, "rfc7502") || !e->rate_step)
+		used = (size_t)snprintf(line, sizeof(line), "[trial %u]",
+					smp->step + 1);
+	else
+		used = (size_t)snprintf(
+			line, sizeof(line), "[step %u/%u]", smp->step + 1,
+			(e->rate_final - e->rate_start) / e->rate_step + 1);
+	used += (size_t)snprintf(line + used, sizeof(line) - used,
+				 " %u/%u s offered %.0f/s achieved %.0f/s "
+				 "success %.2f%% p95 %.2f ms |",
+				 sec, e->step_s, smp->offered, smp->achieved,
+				 smp->success_pct, smp->p95_ms);
+	for (size_t k = 0; k < sp->np && used < sizeof(line); k++)
+		used += (size_t)snprintf(line + used, sizeof(line) - used,
+					 " %s %.0f%%", r->res.proxy_names[k],
+					 smp->proxy[k].cpu * 100);
+	/* A wrapped line would not be replaced: cut it to the width. */
+	{
+		struct winsize ws;
+
+		if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 &&
+		    ws.ws_col > 1 && strlen(line) >= ws.ws_col)
+			line[ws.ws_col - 1] = '\0';
+	}
+	live_clear();
+	fputs(line, stdout);
+	fflush(stdout);
+	live_shown = true;
+}
+
+/*
  * One step at rate: set the loaders' rate, warm up, sample every second,
  * then the step's figures into *st (not yet judged nor kept).
  */
@@ -1199,6 +1256,8 @@ static int run_step(struct run *r, struct stepper *sp, double rate,
 		}
 		sp->lprev = lcur;
 		err = append_sample(r, &smp);
+		if (!err)
+			live_line(r, sp, &smp, sec);
 	}
 	if (err)
 		return err;
