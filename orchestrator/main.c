@@ -419,6 +419,7 @@ static int cmd_run(int argc, char **argv)
 		{"threshold-ms", required_argument, NULL, 'o'},
 		{"granularity", required_argument, NULL, 'o'},
 		{"baseline-s", required_argument, NULL, 'o'},
+		{"hold-ms", required_argument, NULL, 'o'},
 		{NULL, 0, NULL, 0}};
 	char bin[900], root[900], schema[1000], results[1000];
 	char(*bundles)[800] = NULL;

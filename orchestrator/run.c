@@ -554,6 +554,9 @@ static json_t *role_config(struct run *r, const struct topo_node *n)
 		const struct inventory_host *ih = ihost(r, n->host);
 
 		json_object_set_new(cfg, "test", json_string(e->test));
+		if (!strcmp(e->test, "invite"))
+			json_object_set_new(cfg, "hold-ms",
+					    json_integer(e->hold_ms));
 		if (addr_of(r, &t->nodes[n->server], e->transport, a,
 			    sizeof(a)))
 			json_object_set_new(cfg, "server", json_string(a));
@@ -980,14 +983,85 @@ static int set_rate(struct run *r, double total, bool first)
 	return 0;
 }
 
-/* Ends the loaders' current interval: their figures, merged. */
+/* The invite test's figures of a step, summed over the loaders. */
+struct call_acc {
+	uint64_t ended, done, answered, completed, timeouts;
+	uint64_t redirected; /* 3xx */
+	uint64_t seer_ok;    /* 480, 486, 600, 603 (RFC 6076 §4.7) */
+	uint64_t isa_bad;    /* 408, 500, 503, 504 (§4.8) */
+	struct hist srd, sdd;
+};
+
+static void call_acc_add(struct call_acc *ca, json_t *reply)
+{
+	json_t *calls = json_object_get(reply, "calls");
+	json_t *codes = json_object_get(reply, "codes");
+	const char *k;
+	json_t *v;
+	struct hist h;
+
+	if (!calls)
+		return;
+	ca->ended += (uint64_t)num_of(reply, "successes") +
+		     (uint64_t)num_of(reply, "failures");
+	ca->done += (uint64_t)num_of(calls, "invite_done");
+	ca->answered += (uint64_t)num_of(calls, "answered");
+	ca->completed += (uint64_t)num_of(calls, "completed");
+	ca->timeouts += (uint64_t)num_of(calls, "invite_timeouts");
+	json_object_foreach(codes, k, v)
+	{
+		long c = strtol(k, NULL, 10);
+		uint64_t n = (uint64_t)json_integer_value(v);
+
+		if (c >= 300 && c < 400)
+			ca->redirected += n;
+		if (c == 480 || c == 486 || c == 600 || c == 603)
+			ca->seer_ok += n;
+		if (c == 408 || c == 500 || c == 503 || c == 504)
+			ca->isa_bad += n;
+	}
+	if (hist_from_json(&h, json_object_get(reply, "srd_us")) == 0)
+		hist_merge(&ca->srd, &h);
+	if (hist_from_json(&h, json_object_get(reply, "sdd_us")) == 0)
+		hist_merge(&ca->sdd, &h);
+}
+
+static double pct_or_none(uint64_t num, uint64_t den)
+{
+	return den ? 100.0 * (double)num / (double)den : -1;
+}
+
+/* RFC 6076 SRD, SDD (means) and SER, SEER, ISA, SCR of a step. */
+static void call_acc_step(const struct call_acc *ca, struct res_step *st)
+{
+	uint64_t den = ca->done - ca->redirected;
+
+	st->rrd_ms = st->ira_pct = -1;
+	st->srd_ms = ca->srd.count ? hist_mean(&ca->srd) / 1000 : -1;
+	st->sdd_ms = ca->sdd.count ? hist_mean(&ca->sdd) / 1000 : -1;
+	st->ser_pct = pct_or_none(ca->answered, den);
+	st->seer_pct = pct_or_none(ca->answered + ca->seer_ok, den);
+	st->isa_pct = pct_or_none(ca->isa_bad + ca->timeouts, ca->done);
+	/* over the calls that ended in the step (hold time shifts them
+	 * from the attempts) */
+	st->scr_pct = pct_or_none(ca->completed, ca->ended);
+}
+
+/* Ends the loaders' current interval: their figures, merged (the call
+ * figures into ca, when not NULL). */
 static int loaders_step(struct run *r, struct res_step *st, struct hist *rtt,
-			struct hist *rrd, double *secs, bool *bound)
+			struct hist *rrd, double *secs, bool *bound,
+			struct call_acc *ca)
 {
 	*secs = 0;
 	*bound = false;
 	hist_init(rtt);
 	hist_init(rrd);
+	if (ca) {
+		memset(ca, 0, sizeof(*ca));
+		hist_init(&ca->srd);
+		hist_init(&ca->sdd);
+	}
 	for (size_t i = 0; i < r->t->nnodes; i++) {
 		struct role *ro = &r->roles[i];
 		json_t *reply;
@@ -1018,6 +1092,8 @@ static int loaders_step(struct run *r, struct res_step *st, struct hist *rtt,
 			hist_merge(rtt, &h);
 		if (hist_from_json(&h, json_object_get(reply, "rrd_us")) == 0)
 			hist_merge(rrd, &h);
+		if (ca)
+			call_acc_add(ca, reply);
 		json_decref(reply);
 	}
 	return 0;
@@ -1175,6 +1251,7 @@ static int run_step(struct run *r, struct stepper *sp, double rate,
 	double cpu_sum[RES_MAX_PROXIES] = {0}, secs = 0;
 	double cpu_all[RES_MAX_PROXIES] = {0};
 	unsigned cpu_n[RES_MAX_PROXIES] = {0};
+	struct call_acc *calls = NULL;
 	uint64_t t0;
 	bool bound = false;
 	size_t total_req = 0;
@@ -1188,7 +1265,7 @@ static int run_step(struct run *r, struct stepper *sp, double rate,
 	/* Warm-up: run, then throw its figures away. */
 	err = sleep_until(r, now_ms() + (uint64_t)e->warmup_s * 1000);
 	if (!err)
-		err = loaders_step(r, NULL, &rtt, &rrd, &secs, &bound);
+		err = loaders_step(r, NULL, &rtt, &rrd, &secs, &bound, NULL);
 	if (err)
 		return err;
 	/* The step's figures start here, after the warm-up. */
@@ -1261,9 +1338,16 @@ static int run_step(struct run *r, struct stepper *sp, double rate,
 	}
 	if (err)
 		return err;
-	err = loaders_step(r, st, &rtt, &rrd, &secs, &bound);
-	if (err)
+	if (!strcmp(e->test, "invite")) {
+		calls = malloc(sizeof(*calls));
+		if (!calls)
+			return ENOMEM;
+	}
+	err = loaders_step(r, st, &rtt, &rrd, &secs, &bound, calls);
+	if (err) {
+		free(calls);
 		return err;
+	}
 	st->index = index;
 	st->offered = rate;
 	st->achieved = secs > 0 ? (double)st->successes / secs : 0;
@@ -1285,6 +1369,9 @@ static int run_step(struct run *r, struct stepper *sp, double rate,
 			      : -1;
 	st->srd_ms = st->sdd_ms = st->ser_pct = st->seer_pct = -1;
 	st->isa_pct = st->scr_pct = -1;
+	if (calls)
+		call_acc_step(calls, st);
+	free(calls);
 	st->generator_bound = bound;
 	for (size_t k = 0; k < np; k++) {
 		/* Steps too short for a middle: every second. */
@@ -1340,6 +1427,7 @@ static int run_ramp(struct run *r)
 	const struct topo_experiment *e = &r->t->exp;
 	struct stepper sp;
 	double rate = e->rate_start;
+	struct call_acc *calls = NULL;
 	int err = 0;
 
 	stepper_init(r, &sp);
@@ -1360,6 +1448,7 @@ static int run_ramp(struct run *r)
 			break;
 		rate += e->rate_step;
 	}
+	free(calls);
 	return err;
 }
 
@@ -1442,7 +1531,7 @@ static int settle(struct run *r, struct res_step *st)
 		last = cur;
 	}
 	if (!err)
-		err = loaders_step(r, &rest, &rtt, &rrd, &secs, &bound);
+		err = loaders_step(r, &rest, &rtt, &rrd, &secs, &bound, NULL);
 	if (err)
 		return err;
 	st->failures += rest.failures;

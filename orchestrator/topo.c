@@ -1196,6 +1196,9 @@ int topo_override(struct topo *t, const char *key, const char *value,
 	} else if (!strcmp(key, "granularity")) {
 		if (!parse_uint(value, 1, 1000000, &e.granularity))
 			goto bad;
+	} else if (!strcmp(key, "hold-ms")) {
+		if (!parse_uint(value, 0, 3600000, &e.hold_ms))
+			goto bad;
 	} else if (!strcmp(key, "success-percent")) {
 		char *end;
 		double v = strtod(value, &end);

@@ -426,6 +426,36 @@ static void on_flush_io(int fd, int events, void *arg)
 		f->io++;
 }
 
+static void on_flush_timer(void *arg)
+{
+	struct flush_ctx *f = arg;
+
+	f->io++; /* work that a flush hook must send */
+}
+
+TEST(ev_flush_runs_after_timers_that_ran)
+{
+	struct ev *ev = NULL;
+	struct flush_ctx f = {0};
+	struct ev_timer t;
+
+	ASSERT_EQ(ev_alloc(&ev), 0);
+	ASSERT_EQ(ev_flush_add(ev, on_flush, &f), 0);
+	ev_timer_init(&t);
+	ev_timer_start(ev, &t, 0, on_flush_timer, &f);
+	ASSERT_EQ(ev_run_once(ev, EV_MS(100)), 0);
+	/* the I/O batch's flush (nothing yet), the timer, then a flush
+	 * that sees its work */
+	ASSERT_EQ(f.io, 1);
+	ASSERT_EQ(f.flushes, 2);
+	ASSERT_EQ(f.io_before_flush, 1);
+	/* no timer ran: one flush */
+	ASSERT_EQ(ev_run_once(ev, 0), 0);
+	ASSERT_EQ(f.flushes, 3);
+	ev_flush_del(ev, on_flush, &f);
+	obj_deref(ev);
+}
+
 TEST(ev_flush_runs_after_io_batch)
 {
 	struct ev *ev = NULL;

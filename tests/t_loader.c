@@ -1,14 +1,24 @@
 /*
  * Tests for the loader: user ranges and password files (unit), and end
  * to end: bin/loader against sipp as an independent registrar over UDP
- * and TCP, the control mode, an unreachable server, bad flags.
+ * and TCP, the control mode, an unreachable server, bad flags; the invite
+ * test against sipp as the callee, through proxy-stateful to the
+ * callhandler (UDP, TCP, digest auth), with failure injection.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "loadgen.h"
+#include "sip_auth.h"
 #include "proc.h"
 #include "test.h"
 
@@ -339,4 +349,559 @@ TEST(loader_bad_flags_exit_2)
 	ASSERT_EQ(proc_run(a4, "a4.log", 5000), 2);
 	ASSERT_EQ(proc_run(a5, "a5.log", 5000), 2);
 	ASSERT_EQ(proc_run(a6, "a6.log", 5000), 2);
+}
+
+/* ---- the invite test ---- */
+
+/* A sipp UAS, scenario (-sf FILE under tests/sipp/) or built-in
+ * (-sn uas), logging the messages it got to sipp_msgs.log. */
+static void sipp_uas(struct proc *p, uint16_t port, const char *scenario)
+{
+	char cmd[1024];
+	const char *argv[] = {"sh", "-c", cmd, NULL};
+
+	need("sipp");
+	if (scenario)
+		snprintf(cmd, sizeof(cmd),
+			 "exec sipp -sf %s/tests/sipp/%s -i 127.0.0.1 -p %u "
+			 "-nostdin -trace_msg -message_file sipp_msgs.log "
+			 ">sipp.out 2>&1",
+			 test_root_dir(), scenario, port);
+	else
+		snprintf(cmd, sizeof(cmd),
+			 "exec sipp -sn uas -i 127.0.0.1 -p %u -nostdin "
+			 "-trace_msg -message_file sipp_msgs.log "
+			 ">sipp.out 2>&1",
+			 port);
+	proc_start(p, argv);
+	usleep(300 * 1000);
+	ASSERT_MSG(!proc_exited(p), "sipp did not start");
+}
+
+/* Runs bin/loader with argv to its end; its --json summary. */
+static json_t *loader_json(const char *const *argv, int want_rc)
+{
+	struct proc ld;
+	json_t *j;
+	int rc;
+
+	proc_start(&ld, argv);
+	j = proc_read_json(&ld, 15000);
+	rc = proc_stop(&ld, 5000);
+	if (!j || rc != want_rc) {
+		char *d = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+		proc_dump_log(&ld);
+		fprintf(stderr, "loader summary: %s\n", d ? d : "none");
+		free(d);
+	}
+	ASSERT(j);
+	ASSERT_EQ(rc, want_rc);
+	return j;
+}
+
+static json_int_t jcall(json_t *j, const char *k)
+{
+	return jint(json_object_get(j, "calls"), k);
+}
+
+static double jreal(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+
+	ASSERT_MSG(json_is_number(v), "no number %s", k);
+	return json_number_value(v);
+}
+
+TEST_TIMEOUT(loader_invite_udp_vs_sipp_uas, 25)
+{
+	struct proc sipp;
+	uint16_t port = proc_free_port();
+	char server[64];
+	const char *argv[] = {"loader",	     "--test",	  "invite",
+			      "--server",    server,	  "--users",
+			      "A1000-A1049", "--rate",	  "100",
+			      "--duration",  "2",	  "--threads",
+			      "2",	     "--hold-ms", "300",
+			      "--json",	     "--csv",	  "rows.csv",
+			      NULL};
+	json_t *j, *m;
+	json_int_t att, retr;
+	size_t len;
+	char *csv;
+
+	sipp_uas(&sipp, port, NULL);
+	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", port);
+	j = loader_json(argv, 0);
+	att = jint(j, "attempts");
+	retr = jint(j, "retransmissions");
+	/* open loop: 100 calls/s for 2 s (within 1%) */
+	ASSERT_MSG(att >= 198 && att <= 202, "attempts %lld", (long long)att);
+	ASSERT_EQ(jint(j, "successes"), att);
+	ASSERT_EQ(jint(j, "failures"), 0);
+	ASSERT_EQ(jint(json_object_get(j, "codes"), "200"), att);
+	ASSERT_EQ(jcall(j, "invite_done"), att);
+	ASSERT_EQ(jcall(j, "ringing"), att); /* sipp's uas rings first */
+	ASSERT_EQ(jcall(j, "answered"), att);
+	ASSERT_EQ(jcall(j, "completed"), att);
+	ASSERT_EQ(jcall(j, "acks"), att);
+	ASSERT_EQ(jint(json_object_get(j, "srd_us"), "count"), att);
+	ASSERT_EQ(jint(json_object_get(j, "sdd_us"), "count"), att);
+	ASSERT_EQ(jint(json_object_get(j, "sdt_us"), "count"), att);
+	/* The hold time is the session's duration, but for the calls cut
+	 * short at the end (BYE at once when the run stops). */
+	ASSERT(jint(json_object_get(j, "sdt_us"), "p50") >= 290000);
+	ASSERT(jint(json_object_get(j, "sdt_us"), "max") <= 400000);
+	m = json_object_get(j, "rfc6076");
+	ASSERT(jreal(m, "ser_pct") == 100.0);
+	ASSERT(jreal(m, "seer_pct") == 100.0);
+	ASSERT(jreal(m, "isa_pct") == 0.0);
+	ASSERT(jreal(m, "scr_pct") == 100.0);
+	ASSERT(jreal(m, "srd_ms") > 0 && jreal(m, "srd_ms") < jreal(m, "sdt_"
+								       "ms"));
+	proc_signal(&sipp, SIGTERM);
+	proc_stop(&sipp, 3000);
+	/* sipp got every INVITE, ACK and BYE, and nothing else
+	 * (retransmissions aside). */
+	ASSERT_EQ(sipp_count("\nACK sip:") + sipp_count("\nBYE sip:") +
+			  sipp_count("\nINVITE sip:"),
+		  3 * att + retr);
+	ASSERT_EQ(sipp_count("\nACK sip:"), att);
+	csv = test_read_file("rows.csv", &len);
+	ASSERT(strstr(csv, ",answered,completed,srd_p50_us,sdd_p50_us\n"));
+	free(csv);
+	json_decref(j);
+}
+
+TEST_TIMEOUT(loader_invite_far_end_reinvite_and_bye, 25)
+{
+	struct proc sipp;
+	uint16_t port = proc_free_port();
+	char server[64];
+	const char *argv[] = {"loader",	     "--test",	  "invite",
+			      "--server",    server,	  "--users",
+			      "A1000-A1009", "--rate",	  "20",
+			      "--duration",  "1",	  "--threads",
+			      "1",	     "--hold-ms", "10000",
+			      "--json",	     NULL};
+	json_t *j;
+	json_int_t att;
+
+	sipp_uas(&sipp, port, "uas_far_bye.xml");
+	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", port);
+	j = loader_json(argv, 0);
+	att = jint(j, "attempts");
+	ASSERT(att >= 19 && att <= 21);
+	/* Each call: a re-INVITE answered 200, then the far end's BYE
+	 * answered 200 (the last call may be hung up by us at the end
+	 * of the run, before its re-INVITE). */
+	ASSERT_EQ(jint(j, "successes"), att);
+	ASSERT_EQ(jint(j, "failures"), 0);
+	ASSERT_EQ(jcall(j, "completed"), att);
+	ASSERT(jcall(j, "far_byes") >= att - 1);
+	ASSERT(jcall(j, "reinvites") >= att - 1);
+	ASSERT_EQ(jcall(j, "no_dialog"), 0);
+	ASSERT_EQ(jint(j, "bad_msgs"), 0);
+	/* the sessions lasted a few ms, not the 10 s hold */
+	ASSERT(jint(json_object_get(j, "sdt_us"), "p50") < 1000000);
+	proc_signal(&sipp, SIGTERM);
+	proc_stop(&sipp, 3000);
+	/* sipp saw our 200 (with SDP) to every re-INVITE and the BYE */
+	ASSERT(sipp_count("\nSIP/2.0 200 OK") >= 2 * (att - 1));
+	json_decref(j);
+}
+
+/* ---- through proxy-stateful to the callhandler ---- */
+
+/* users.txt for the proxy: A1000..A1009, password "pw-<user>". */
+static void write_proxy_users(void)
+{
+	FILE *fp = fopen("users.txt", "w");
+
+	ASSERT(fp);
+	for (int i = 1000; i < 1010; i++) {
+		char u[16], pw[32], ha1[SIP_AUTH_HEX_SIZE];
+		struct pl pu, r = PL("example.com"), pp;
+
+		snprintf(u, sizeof(u), "A%d", i);
+		snprintf(pw, sizeof(pw), "pw-A%d", i);
+		pl_set_str(&pu, u);
+		pl_set_str(&pp, pw);
+		ASSERT_EQ(sip_auth_ha1(SIP_AUTH_ALG_MD5, &pu, &r, &pp, ha1),
+			  0);
+		fprintf(fp, "%s example.com %s - 0\n", u, ha1);
+	}
+	fclose(fp);
+}
+
+static void start_ready(struct proc *p, const char *const *argv,
+			const char *event)
+{
+	json_t *ev;
+
+	proc_start(p, argv);
+	ev = proc_wait_event(p, event, 15000);
+	if (!ev)
+		proc_dump_log(p);
+	ASSERT_MSG(ev, "%s: no %s event", argv[0], event);
+	json_decref(ev);
+}
+
+static json_t *stats_of(struct proc *p)
+{
+	json_t *r = proc_cmd(p, "stats", NULL, 3000);
+
+	ASSERT_MSG(r, "%s: no stats", p->name);
+	return r;
+}
+
+/*
+ * loader -> proxy-stateful (--record-route, --auth invite) -> the
+ * callhandler, which registered through it and answers 486 to 10% of
+ * the INVITEs.  tp: "udp" or "tcp".
+ */
+static void invite_via_proxy(const char *tp, bool preload)
+{
+	struct proc px, ch;
+	uint16_t pport = proc_free_port(), cport = proc_free_port();
+	char pudp[64], ptcp[64], clisten[64], via[64], server[64];
+	const char *pargv[] = {"proxy-stateful",
+			       "--listen",
+			       pudp,
+			       "--listen",
+			       ptcp,
+			       "--domain",
+			       "example.com",
+			       "--workers",
+			       "1",
+			       "--users-file",
+			       "users.txt",
+			       "--record-route",
+			       "--auth",
+			       "invite",
+			       "--control",
+			       NULL};
+	const char *cargv[] = {
+		"callhandler", "--listen",  clisten,	   "--users",
+		"A1000-A1009", "--domain",  "example.com", "--register-via",
+		via,	       "--threads", "1",	   "--fail-486",
+		"10",	       "--control", NULL};
+	const char *largv[] = {"loader",
+			       "--test",
+			       "invite",
+			       "--server",
+			       server,
+			       "--users",
+			       "A1000-A1009",
+			       "--rate",
+			       "50",
+			       "--duration",
+			       "2",
+			       "--threads",
+			       "1",
+			       "--hold-ms",
+			       "100",
+			       "--password",
+			       "pw-%u",
+			       "--json",
+			       preload ? "--preload-credentials" : NULL,
+			       NULL};
+	json_t *j, *ps, *cs;
+	json_int_t att, ans, busy;
+
+	write_proxy_users();
+	snprintf(pudp, sizeof(pudp), "udp:127.0.0.1:%u", pport);
+	snprintf(ptcp, sizeof(ptcp), "tcp:127.0.0.1:%u", pport);
+	snprintf(clisten, sizeof(clisten), "%s:127.0.0.1:%u", tp, cport);
+	snprintf(via, sizeof(via), "%s:127.0.0.1:%u", tp, pport);
+	snprintf(server, sizeof(server), "%s:127.0.0.1:%u", tp, pport);
+	start_ready(&px, pargv, "ready");
+	start_ready(&ch, cargv, "registered");
+	/* some calls fail (486): exit code 1 */
+	j = loader_json(largv, 1);
+	ps = stats_of(&px);
+	cs = stats_of(&ch);
+	att = jint(j, "attempts");
+	ans = jcall(j, "answered");
+	busy = jint(json_object_get(j, "codes"), "486");
+	ASSERT_MSG(att >= 99 && att <= 101, "attempts %lld", (long long)att);
+	/* The three agree: every call reached the callhandler once; its
+	 * 486s are the loader's failures, the rest completed. */
+	ASSERT_EQ(jint(cs, "invites"), att);
+	ASSERT_EQ(jint(cs, "fail_486"), busy);
+	ASSERT_EQ(busy, att / 10);
+	ASSERT_EQ(jint(cs, "answered"), ans);
+	ASSERT_EQ(ans + busy, att);
+	ASSERT_EQ(jint(j, "failures"), busy);
+	ASSERT_EQ(jint(j, "successes"), ans);
+	ASSERT_EQ(jcall(j, "completed"), ans);
+	ASSERT_EQ(jint(cs, "acks"), ans);
+	ASSERT_EQ(jint(cs, "byes"), ans);
+	ASSERT_EQ(jint(cs, "calls_alive"), 0);
+	/* The ACKs (and BYEs) followed the Record-Route: through the
+	 * proxy, not straight to the callhandler's Contact. */
+	ASSERT_EQ(jint(ps, "acks_forwarded"), ans);
+	/* digest: a 407 per call, or one per user with preloading */
+	ASSERT_EQ(jint(j, "auth_challenges"), preload ? 10 : att);
+	ASSERT_EQ(jint(json_object_get(ps, "responses_sent"), "407"),
+		  preload ? 10 : att);
+	ASSERT(jreal(json_object_get(j, "rfc6076"), "seer_pct") == 100.0);
+	json_decref(j);
+	json_decref(ps);
+	json_decref(cs);
+	ASSERT_EQ(proc_stop(&ch, 5000), 0);
+	ASSERT_EQ(proc_stop(&px, 5000), 0);
+}
+
+TEST_TIMEOUT(loader_invite_via_proxy_udp_auth, 30)
+{
+	invite_via_proxy("udp", false);
+}
+
+TEST_TIMEOUT(loader_invite_via_proxy_tcp_preloaded_auth, 30)
+{
+	invite_via_proxy("tcp", true);
+}
+
+/* Straight to a callhandler with failure injection: the final codes
+ * and the RFC 6076 ratios follow from its counts. */
+TEST_TIMEOUT(loader_invite_failure_codes_and_ratios, 25)
+{
+	struct proc ch;
+	uint16_t port = proc_free_port();
+	char listen[64], server[64];
+	const char *cargv[] = {"callhandler", "--listen",   listen,
+			       "--threads",   "1",	    "--fail-486",
+			       "20",	      "--fail-503", "10",
+			       "--control",   NULL};
+	const char *largv[] = {"loader",      "--test",	   "invite",
+			       "--server",    server,	   "--users",
+			       "A1000-A1009", "--rate",	   "100",
+			       "--duration",  "1",	   "--threads",
+			       "1",	      "--hold-ms", "50",
+			       "--json",      NULL};
+	json_t *j, *cs, *m, *codes;
+	json_int_t att, ans, f486, f503;
+
+	snprintf(listen, sizeof(listen), "udp:127.0.0.1:%u", port);
+	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", port);
+	start_ready(&ch, cargv, "ready");
+	j = loader_json(largv, 1);
+	cs = stats_of(&ch);
+	att = jint(j, "attempts");
+	codes = json_object_get(j, "codes");
+	ans = jcall(j, "answered");
+	f486 = jint(cs, "fail_486");
+	f503 = jint(cs, "fail_503");
+	ASSERT_EQ(jint(cs, "invites"), att);
+	ASSERT(f486 >= 18 && f503 >= 9);
+	ASSERT_EQ(jint(codes, "486"), f486);
+	ASSERT_EQ(jint(codes, "503"), f503);
+	ASSERT_EQ(jint(codes, "200"), ans);
+	ASSERT_EQ(ans + f486 + f503, att);
+	ASSERT_EQ(jint(j, "failures"), f486 + f503);
+	ASSERT_EQ(jint(j, "successes"), ans);
+	ASSERT_EQ(jint(cs, "byes"), ans);
+	/* in dialog straight to the callhandler's Contact: no route set */
+	ASSERT_EQ(jint(cs, "acks"), ans);
+	m = json_object_get(j, "rfc6076");
+	/* SER: answered; SEER: + 486 (the network worked); ISA: 503 */
+	ASSERT(fabs(jreal(m, "ser_pct") - 100.0 * ans / att) < 1e-9);
+	ASSERT(fabs(jreal(m, "seer_pct") - 100.0 * (ans + f486) / att) < 1e-9);
+	ASSERT(fabs(jreal(m, "isa_pct") - 100.0 * f503 / att) < 1e-9);
+	ASSERT(fabs(jreal(m, "scr_pct") - 100.0 * ans / att) < 1e-9);
+	json_decref(j);
+	json_decref(cs);
+	ASSERT_EQ(proc_stop(&ch, 5000), 0);
+}
+
+/* ---- a lossy relay ---- */
+
+/* Forwards UDP datagrams between one client (the first to send to
+ * front) and a server, dropping every drop_every-th in each direction. */
+struct relay {
+	int front, back;
+	struct sockaddr_in server, client;
+	bool have_client;
+	unsigned drop_every;
+	unsigned long n_c2s, n_s2c, dropped_c2s, dropped_s2c;
+	atomic_bool stop;
+	pthread_t th;
+};
+
+static int udp_bound(uint16_t *port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	ASSERT(fd >= 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ASSERT_EQ(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ASSERT_EQ(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static void *relay_main(void *arg)
+{
+	struct relay *r = arg;
+	char buf[65536];
+
+	while (!atomic_load(&r->stop)) {
+		struct pollfd p[2] = {{r->front, POLLIN, 0},
+				      {r->back, POLLIN, 0}};
+		struct sockaddr_in from;
+		socklen_t flen = sizeof(from);
+		ssize_t n;
+
+		if (poll(p, 2, 100) <= 0)
+			continue;
+		if (p[0].revents & POLLIN) {
+			n = recvfrom(r->front, buf, sizeof(buf), 0,
+				     (struct sockaddr *)&from, &flen);
+			if (n > 0) {
+				r->client = from;
+				r->have_client = true;
+				if (++r->n_c2s % r->drop_every == 0)
+					r->dropped_c2s++;
+				else
+					sendto(r->back, buf, (size_t)n, 0,
+					       (struct sockaddr *)&r->server,
+					       sizeof(r->server));
+			}
+		}
+		if (p[1].revents & POLLIN) {
+			n = recv(r->back, buf, sizeof(buf), 0);
+			if (n > 0 && r->have_client) {
+				if (++r->n_s2c % r->drop_every == 0)
+					r->dropped_s2c++;
+				else
+					sendto(r->front, buf, (size_t)n, 0,
+					       (struct sockaddr *)&r->client,
+					       sizeof(r->client));
+			}
+		}
+	}
+	return NULL;
+}
+
+/* Over a relay losing one datagram in 10 each way, every call still
+ * completes: the INVITE and BYE retransmitted (Timer A/E), the 2xx
+ * retransmitted by the callee and ACKed again (calls are held 1 s, past
+ * the callee's first 2xx retransmission). */
+TEST_TIMEOUT(loader_invite_lossy_relay_retransmits_loses_no_call, 40)
+{
+	static struct relay r;
+	struct proc sipp;
+	uint16_t fport, bport, sport = proc_free_port();
+	char cmd[1024], server[64];
+	const char *sargv[] = {"sh", "-c", cmd, NULL};
+	const char *argv[] = {"loader",	     "--test",	  "invite",
+			      "--server",    server,	  "--users",
+			      "A1000-A1019", "--rate",	  "20",
+			      "--duration",  "2",	  "--threads",
+			      "1",	     "--hold-ms", "1000",
+			      "--drain-ms",  "12000",	  "--json",
+			      NULL};
+	json_t *j;
+	json_int_t att;
+
+	need("sipp");
+	memset(&r, 0, sizeof(r));
+	r.drop_every = 10;
+	r.front = udp_bound(&fport);
+	r.back = udp_bound(&bport);
+	r.server.sin_family = AF_INET;
+	r.server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	r.server.sin_port = htons(sport);
+	snprintf(cmd, sizeof(cmd),
+		 "exec sipp -sf %s/tests/sipp/uas_relayed.xml -i 127.0.0.1 "
+		 "-p %u -key contact 127.0.0.1:%u -nostdin >sipp.out 2>&1",
+		 test_root_dir(), sport, fport);
+	proc_start(&sipp, sargv);
+	usleep(300 * 1000);
+	ASSERT_MSG(!proc_exited(&sipp), "sipp did not start");
+	ASSERT_EQ(pthread_create(&r.th, NULL, relay_main, &r), 0);
+	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", fport);
+	j = loader_json(argv, 0);
+	atomic_store(&r.stop, true);
+	pthread_join(r.th, NULL);
+	att = jint(j, "attempts");
+	ASSERT(att >= 39 && att <= 41);
+	/* the relay did drop, both ways, the ACK and BYE crossed it */
+	ASSERT(r.dropped_c2s >= 8 && r.dropped_s2c >= 8);
+	ASSERT(r.n_c2s >= (unsigned long)(3 * att));
+	/* ... and yet no call was lost */
+	ASSERT_EQ(jint(j, "successes"), att);
+	ASSERT_EQ(jint(j, "failures"), 0);
+	ASSERT_EQ(jcall(j, "completed"), att);
+	ASSERT(jint(j, "retransmissions") >= 1);
+	json_decref(j);
+	proc_signal(&sipp, SIGTERM);
+	proc_stop(&sipp, 3000);
+	close(r.front);
+	close(r.back);
+}
+
+/* --max-outstanding caps the calls in flight (held ones included): the
+ * rest of the schedule is counted as throttled, not sent. */
+TEST_TIMEOUT(loader_invite_max_outstanding_caps_calls, 20)
+{
+	struct proc sipp;
+	uint16_t port = proc_free_port();
+	char server[64];
+	const char *argv[] = {
+		"loader", "--test",	"invite",      "--server",
+		server,	  "--users",	"A1000-A1049", "--rate",
+		"50",	  "--duration", "1",	       "--threads",
+		"1",	  "--hold-ms",	"5000",	       "--max-outstanding",
+		"10",	  "--json",	NULL};
+	json_t *j;
+
+	sipp_uas(&sipp, port, NULL);
+	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", port);
+	j = loader_json(argv, 0);
+	ASSERT_EQ(jint(j, "attempts"), 10);
+	ASSERT(jint(j, "throttled") >= 38 && jint(j, "throttled") <= 42);
+	/* the held calls were hung up at the end, all completed */
+	ASSERT_EQ(jint(j, "successes"), 10);
+	ASSERT_EQ(jcall(j, "completed"), 10);
+	ASSERT(jint(json_object_get(j, "sdt_us"), "max") < 2000000);
+	json_decref(j);
+	proc_signal(&sipp, SIGTERM);
+	proc_stop(&sipp, 3000);
+}
+
+/* No callee: Timer B (the establishment threshold) ends every call,
+ * after the INVITE's retransmissions; RFC 6076 ISA is 100 %. */
+TEST_TIMEOUT(loader_invite_timer_b_is_the_threshold, 15)
+{
+	uint16_t port = proc_free_port();
+	char server[64];
+	const char *argv[] = {"loader", "--test",     "invite", "--server",
+			      server,	"--users",    "A1-A5",	"--rate",
+			      "20",	"--duration", "1",	"--threads",
+			      "1",	"--t1-ms",    "50",	"--timer-b-ms",
+			      "400",	"--drain-ms", "2000",	"--json",
+			      NULL};
+	json_t *j, *m;
+	json_int_t att;
+
+	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", port);
+	j = loader_json(argv, 1);
+	att = jint(j, "attempts");
+	ASSERT(att >= 19 && att <= 21);
+	ASSERT_EQ(jint(j, "timeouts"), att);
+	ASSERT_EQ(jint(j, "failures"), att);
+	ASSERT_EQ(jcall(j, "invite_timeouts"), att);
+	ASSERT_EQ(jcall(j, "invite_done"), att);
+	ASSERT_EQ(jcall(j, "answered"), 0);
+	/* Timer A: 50, 100, 200 ms before Timer B at 400 */
+	ASSERT(jint(j, "retransmissions") >= 3 * att);
+	m = json_object_get(j, "rfc6076");
+	ASSERT(jreal(m, "isa_pct") == 100.0);
+	ASSERT(jreal(m, "ser_pct") == 0.0);
+	ASSERT(jreal(m, "scr_pct") == 0.0);
+	json_decref(j);
 }

@@ -725,3 +725,69 @@ TEST_TIMEOUT(run_progress_redraws_one_line_on_a_terminal_only, 90)
 		free(text);
 	}
 }
+
+/* The invite test on the local inventory: loaders -> sf1 (with
+ * Record-Route) -> the callhandler that registered through it; the
+ * bundle's steps carry the RFC 6076 call metrics. */
+TEST_TIMEOUT(run_invite_steps_carry_call_metrics, 90)
+{
+	const char *argv[] = {"orchestrator", "run", "t.json",
+			      "--hosts",      NULL,  "--results",
+			      "results",      NULL};
+	char topo[2048], inv[600], dir[600], path[700];
+	struct res_run run;
+	size_t len;
+	char *text;
+
+	need_root_and_mariadb();
+	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
+		 test_root_dir());
+	argv[4] = inv;
+	snprintf(topo, sizeof(topo),
+		 "{\"name\": \"s0p1-invite\", \"database\": {\"host\": "
+		 "\"db\", \"port\": %u},\n"
+		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"proxy1\", "
+		 "\"listen\": [\"udp:%u\"], \"workers\": 1, "
+		 "\"record_route\": true}],\n"
+		 " \"callhandlers\": [{\"name\": \"ch1\", \"host\": "
+		 "\"handler1\", \"listen\": [\"udp:%u\"], \"threads\": 1, "
+		 "\"register_via\": \"sf1\"}],\n"
+		 " \"loaders\": [{\"name\": \"ld1\", \"host\": \"loader1\", "
+		 "\"server\": \"sf1\", \"threads\": 1}],\n"
+		 " \"experiment\": {\"test\": \"invite\", \"hold_ms\": 100, "
+		 "\"users\": {\"count\": 20}, \"rate\": "
+		 "{\"start\": 50, \"step\": 50, \"final\": 100},\n"
+		 "   \"step_duration_s\": 2, \"warmup_s\": 1}}\n",
+		 proc_free_port(), proc_free_port(), proc_free_port());
+	test_write_file("t.json", topo);
+	run_expect(argv, 0);
+	assert_no_survivors("run.log");
+	load_bundle(&run, dir, sizeof(dir));
+	ASSERT_STR(run.status, "complete");
+	ASSERT_STR(run.test, "invite");
+	ASSERT_EQ(run.nsteps, 2);
+	for (size_t i = 0; i < run.nsteps; i++) {
+		const struct res_step *s = &run.steps[i];
+
+		ASSERT_MSG(s->success_pct == 100, "step %zu: %.2f %%", i,
+			   s->success_pct);
+		/* 2 s at the step's rate, +-5 % */
+		ASSERT_MSG(s->attempts > 1.9 * s->offered &&
+				   s->attempts < 2.1 * s->offered,
+			   "step %zu: %llu calls at %.0f/s", i,
+			   (unsigned long long)s->attempts, s->offered);
+		/* SRD and SDD measured; the ratios those of a clean run;
+		 * no REGISTER metrics */
+		ASSERT(s->srd_ms > 0 && s->sdd_ms > 0);
+		ASSERT(s->ser_pct == 100 && s->seer_pct == 100);
+		ASSERT(s->isa_pct == 0 && s->scr_pct == 100);
+		ASSERT(s->rrd_ms < 0 && s->ira_pct < 0);
+	}
+	res_run_clear(&run);
+	snprintf(path, sizeof(path), "%s/steps.csv", dir);
+	text = test_read_file(path, &len);
+	ASSERT(strstr(text, ",srd_ms,sdd_ms,ser_pct,seer_pct,isa_pct,"
+			    "scr_pct,"));
+	ASSERT(strstr(text, "\n0,50.0,"));
+	free(text);
+}

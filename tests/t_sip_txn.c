@@ -773,6 +773,31 @@ TEST(sip_txn_terminate_from_event_handler)
 	fx_free();
 }
 
+/* A TU that forgot its transaction: no more events, but retransmitted
+ * finals are still ACKed and absorbed, and a failing ACK ends it
+ * silently. */
+TEST(sip_txn_client_detach_stops_events_not_duties)
+{
+	struct sip_txn *t;
+
+	fx_init(NULL);
+	t = client("INVITE", "z9hG4bKh2", &udp, false);
+	ASSERT_EQ(feed_resp(486, "z9hG4bKh2", "INVITE"), 0);
+	ASSERT_EQ(fx.nevs, 1);
+	ASSERT_EQ(fx.nsent, 2); /* INVITE, ACK */
+	sip_txn_client_detach(t);
+	obj_deref(t);
+	ASSERT_EQ(feed_resp(486, "z9hG4bKh2", "INVITE"), 0);
+	ASSERT_EQ(fx.nsent, 3); /* the ACK again */
+	fx.fail_at = 4;
+	ASSERT_EQ(feed_resp(486, "z9hG4bKh2", "INVITE"), 0);
+	ASSERT_EQ(stats().transport_errors, 1);
+	ASSERT_EQ(stats().alive, 0);
+	ASSERT_EQ(fx.nevs, 1);
+	sip_txn_client_detach(NULL);
+	fx_free();
+}
+
 /* ------------------------------------------------------------------ */
 /* INVITE server                                                       */
 

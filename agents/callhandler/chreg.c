@@ -188,6 +188,7 @@ static void on_user_timer(void *arg)
 	if (cu->registered)
 		cu->r->st.refreshes++;
 	user_send(cu);
+	sip_tp_flush(cu->r->tp); /* see on_pace */
 }
 
 static void user_failed(struct chreg_user *cu)
@@ -417,6 +418,10 @@ static void on_pace(void *arg)
 		due = r->n;
 	while (r->next < due)
 		user_send(&r->users[r->next++]);
+	/* Timers run after the loop's flush hook: a TCP write queued
+	 * here would otherwise wait for the next wake-up (for the last
+	 * users, their timeout). */
+	sip_tp_flush(r->tp);
 	if (r->next < r->n)
 		ev_timer_start(r->ev, &r->pace, EV_MS(CHREG_TICK_MS), on_pace,
 			       r);

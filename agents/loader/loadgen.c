@@ -70,6 +70,7 @@ struct lg_worker {
 	struct ev_timer drain;
 	struct lg_req *reqs;
 	uint64_t outstanding;
+	struct loadcall *call; /* the invite test's calls, or NULL */
 	struct buf out, hdrs;
 	pthread_mutex_t mu;
 	struct loadgen_counts c; /* under mu */
@@ -92,6 +93,8 @@ const char *loadgen_test_name(enum loadgen_test t)
 		return "reregister";
 	case LOADGEN_OPTIONS:
 		return "options";
+	case LOADGEN_INVITE:
+		return "invite";
 	}
 	return "?";
 }
@@ -104,6 +107,8 @@ int loadgen_test_decode(const char *s, enum loadgen_test *t)
 		*t = LOADGEN_REREGISTER;
 	else if (!strcmp(s, "options"))
 		*t = LOADGEN_OPTIONS;
+	else if (!strcmp(s, "invite"))
+		*t = LOADGEN_INVITE;
 	else
 		return EINVAL;
 	return 0;
@@ -229,6 +234,15 @@ static int password_of(const struct loadgen_cfg *cfg, uint32_t num,
 	return 0;
 }
 
+int loadgen_user_password(const struct loadgen_cfg *cfg, uint32_t num,
+			  char *out, size_t size)
+{
+	char user[LOADGEN_NAME_MAX * 2];
+	int err = loadgen_user_name(cfg, num, user, sizeof(user));
+
+	return err ? err : password_of(cfg, num, user, out, size);
+}
+
 void loadgen_passwords_free(struct loadgen_cfg *cfg)
 {
 	uint64_t i, n = (uint64_t)cfg->ulast - cfg->ufirst + 1;
@@ -315,6 +329,7 @@ static void counts_init(struct loadgen_counts *c)
 	memset(c, 0, sizeof(*c));
 	hist_init(&c->rtt);
 	hist_init(&c->rrd);
+	loadcall_counts_init(&c->call);
 }
 
 static void counts_merge(struct loadgen_counts *d,
@@ -338,6 +353,7 @@ static void counts_merge(struct loadgen_counts *d,
 		d->codes[i] += s->codes[i];
 	hist_merge(&d->rtt, &s->rtt);
 	hist_merge(&d->rrd, &s->rrd);
+	loadcall_counts_merge(&d->call, &s->call);
 }
 
 #define SUB(f)                         \
@@ -368,7 +384,8 @@ int loadgen_counts_diff(struct loadgen_counts *out,
 	for (i = 0; i < LOADGEN_CODES; i++)
 		SUB(codes[i]);
 	if (hist_diff(&out->rtt, &a->rtt, &b->rtt) ||
-	    hist_diff(&out->rrd, &a->rrd, &b->rrd))
+	    hist_diff(&out->rrd, &a->rrd, &b->rrd) ||
+	    loadcall_counts_diff(&out->call, &a->call, &b->call))
 		return EINVAL;
 	return 0;
 }
@@ -630,6 +647,20 @@ static void txn_event(struct sip_txn *t, enum sip_txn_event ev,
 	}
 }
 
+/* invite: requests from the far end go to the call module. */
+static void call_request(struct lg_worker *w, const struct sip_tp_rx *rx)
+{
+	struct sip_txn_dest src;
+
+	memset(&src, 0, sizeof(src));
+	src.tp = rx->proto;
+	src.reliable = rx->proto != SIP_TP_UDP;
+	memcpy(&src.addr, &rx->src.u, sizeof(src.addr));
+	src.addrlen = sip_tp_addr_len(&rx->src);
+	src.conn = rx->conn;
+	sip_txn_recv_request(w->txl, rx->msg, &src);
+}
+
 static void tp_recv(const struct sip_tp_rx *rx, void *arg)
 {
 	struct lg_worker *w = arg;
@@ -637,13 +668,20 @@ static void tp_recv(const struct sip_tp_rx *rx, void *arg)
 	const char *why;
 	int err;
 
-	if (sip_msg_validate(rx->msg, &status, &why) || rx->msg->is_request) {
+	if (sip_msg_validate(rx->msg, &status, &why) ||
+	    (rx->msg->is_request && !w->call)) {
 		pthread_mutex_lock(&w->mu);
 		w->c.bad_msgs++;
 		pthread_mutex_unlock(&w->mu);
 		return;
 	}
+	if (rx->msg->is_request) {
+		call_request(w, rx);
+		return;
+	}
 	err = sip_txn_recv_response(w->txl, rx->msg);
+	if (err == ENOENT && w->call && !loadcall_response(w->call, rx->msg))
+		return;
 	if (err == ENOENT) {
 		pthread_mutex_lock(&w->mu);
 		w->c.stray++;
@@ -667,12 +705,42 @@ static double next_gap(struct lg_worker *w)
 	return -log1p(-u) * w->gap_ns;
 }
 
+/* invite: a new call (loadcall.c), to the next user of the range. */
+static void send_call(struct lg_worker *w, uint64_t sched, uint64_t now)
+{
+	const struct loadgen_cfg *cfg = &w->lg->cfg;
+	struct lg_user *u;
+
+	if (cfg->max_outstanding &&
+	    loadcall_outstanding(w->call) >= cfg->max_outstanding) {
+		pthread_mutex_lock(&w->mu);
+		w->c.throttled++;
+		pthread_mutex_unlock(&w->mu);
+		return;
+	}
+	u = &w->users[w->next_user];
+	if (++w->next_user == w->nusers)
+		w->next_user = 0;
+	pthread_mutex_lock(&w->mu);
+	w->c.attempts++;
+	if (now > sched + LOADGEN_LATE_NS)
+		w->c.late_sends++;
+	pthread_mutex_unlock(&w->mu);
+	loadcall_start(w->call, u->num,
+		       u->num < cfg->ulast ? u->num + 1 : cfg->ufirst,
+		       &u->auth);
+}
+
 static void send_one(struct lg_worker *w, uint64_t sched, uint64_t now)
 {
 	const struct loadgen_cfg *cfg = &w->lg->cfg;
 	struct lg_req *r;
 	int err;
 
+	if (w->call) {
+		send_call(w, sched, now);
+		return;
+	}
 	if (cfg->max_outstanding && w->outstanding >= cfg->max_outstanding) {
 		pthread_mutex_lock(&w->mu);
 		w->c.throttled++;
@@ -754,6 +822,13 @@ static void drain_timeout(void *arg)
 	ev_stop(w->ev);
 }
 
+static void calls_idle(void *arg)
+{
+	struct lg_worker *w = arg;
+
+	ev_stop(w->ev);
+}
+
 static void w_stop(void *arg)
 {
 	struct lg_worker *w = arg;
@@ -761,6 +836,12 @@ static void w_stop(void *arg)
 	w->sending = false;
 	ev_timer_cancel(w->ev, &w->tick);
 	w->draining = true;
+	if (w->call) {
+		ev_timer_start(w->ev, &w->drain, EV_MS(w->lg->cfg.drain_ms),
+			       drain_timeout, w);
+		loadcall_drain(w->call); /* calls_idle() stops the loop */
+		return;
+	}
 	if (!w->outstanding) {
 		ev_stop(w->ev);
 		return;
@@ -787,6 +868,8 @@ static void worker_free(struct lg_worker *w)
 	size_t i;
 
 	w->draining = false;
+	loadcall_free(w->call);
+	w->call = NULL;
 	w->txl = obj_deref(w->txl);
 	while (w->reqs)
 		req_free(w->reqs);
@@ -804,9 +887,19 @@ static void worker_free(struct lg_worker *w)
 	pthread_mutex_destroy(&w->mu);
 }
 
+/* The layer's request handler: the call module's. */
+static void w_request(void *arg, struct sip_txn *st, const struct sip_msg *msg,
+		      const struct sip_txn_dest *src)
+{
+	struct lg_worker *w = arg;
+
+	loadcall_request(w->call, st, msg, src);
+}
+
 static int worker_init(struct loadgen *lg, struct lg_worker *w, unsigned idx)
 {
 	const struct loadgen_cfg *cfg = &lg->cfg;
+	struct loadcall_env env;
 	struct sip_txn_cfg tc;
 	struct sip_tp_addr la;
 	char spec[SIP_TP_ADDR_STRLEN + LOADGEN_NAME_MAX];
@@ -861,7 +954,22 @@ static int worker_init(struct loadgen *lg, struct lg_worker *w, unsigned idx)
 	/* Completed transactions linger for Timer K (T4, 5 s): at 10,000/s
 	 * that is 50,000 live ones; keep the hash chains short. */
 	tc.buckets = 65536;
-	return sip_txn_layer_alloc(&w->txl, w->ev, &tc, txn_send, NULL, w);
+	err = sip_txn_layer_alloc(
+		&w->txl, w->ev, &tc, txn_send,
+		cfg->test == LOADGEN_INVITE ? w_request : NULL, w);
+	if (err || cfg->test != LOADGEN_INVITE)
+		return err;
+	memset(&env, 0, sizeof(env));
+	env.cfg = cfg;
+	env.ev = w->ev;
+	env.tp = w->tp;
+	env.txl = w->txl;
+	env.hostport = w->hostport;
+	env.mu = &w->mu;
+	env.c = &w->c;
+	env.idle = calls_idle;
+	env.arg = w;
+	return loadcall_alloc(&w->call, &env);
 }
 
 int loadgen_alloc(struct loadgen **lgp, const struct loadgen_cfg *cfg)
@@ -872,7 +980,7 @@ int loadgen_alloc(struct loadgen **lgp, const struct loadgen_cfg *cfg)
 
 	if (!cfg->threads || cfg->ulast < cfg->ufirst ||
 	    (uint64_t)cfg->ulast - cfg->ufirst + 1 < cfg->threads ||
-	    !cfg->test || cfg->test > LOADGEN_OPTIONS ||
+	    !cfg->test || cfg->test > LOADGEN_INVITE ||
 	    (cfg->server.proto != SIP_TP_UDP &&
 	     cfg->server.proto != SIP_TP_TCP))
 		return EINVAL;
@@ -984,15 +1092,22 @@ void loadgen_stop(struct loadgen *lg)
 	}
 	for (i = 0; i < lg->nw; i++) {
 		struct lg_worker *w = &lg->w[i];
+		struct sip_txn_stats ts;
+		uint64_t left;
 
 		if (!w->th_started)
 			continue;
 		pthread_join(w->th, NULL);
 		w->th_started = false;
+		/* the retransmissions of the drain too (tick() is over) */
+		sip_txn_layer_stats(w->txl, &ts);
 		/* In-flight transactions left at the end are failures. */
 		pthread_mutex_lock(&w->mu);
-		w->c.unfinished += w->outstanding;
-		w->c.failures += w->outstanding;
+		left = w->call ? loadcall_outstanding(w->call)
+			       : w->outstanding;
+		w->c.retransmissions = ts.retransmissions;
+		w->c.unfinished += left;
+		w->c.failures += left;
 		pthread_mutex_unlock(&w->mu);
 	}
 }

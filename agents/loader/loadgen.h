@@ -18,12 +18,14 @@
 #include <stdint.h>
 
 #include "hist.h"
+#include "loadcall.h"
 #include "sip_tp.h"
 
 enum loadgen_test {
 	LOADGEN_REGISTER = 1, /* REGISTER, 200: a new Call-ID each */
 	LOADGEN_REREGISTER,   /* refresh: one Call-ID per user, CSeq++ */
 	LOADGEN_OPTIONS,      /* OPTIONS to each user, 200 */
+	LOADGEN_INVITE,	      /* calls: INVITE .. BYE (loadcall.h) */
 };
 
 #define LOADGEN_NAME_MAX 64
@@ -50,6 +52,7 @@ struct loadgen_cfg {
 	uint32_t t1_ms;		  /* 0: 500 */
 	uint32_t timer_b_ms;	  /* establishment threshold; 0: 64*T1 */
 	uint32_t drain_ms;	  /* wait for in-flight at stop */
+	uint32_t hold_ms;	  /* invite: 2xx ACKed -> BYE */
 };
 
 /* A send later than this after its scheduled time counts as late. */
@@ -71,6 +74,7 @@ struct loadgen_counts {
 	uint64_t codes[LOADGEN_CODES]; /* final responses by status */
 	struct hist rtt; /* request -> final response, any status, us */
 	struct hist rrd; /* REGISTER -> 2xx, auth round trip included */
+	struct loadcall_counts call; /* invite test only */
 };
 
 struct loadgen;
@@ -90,6 +94,11 @@ int loadgen_user_name(const struct loadgen_cfg *cfg, uint32_t num, char *out,
  */
 int loadgen_passwords_load(struct loadgen_cfg *cfg, const char *path);
 void loadgen_passwords_free(struct loadgen_cfg *cfg);
+
+/* The password of user num (name user) into out.  Returns 0, ENOENT
+ * (none configured), EOVERFLOW. */
+int loadgen_user_password(const struct loadgen_cfg *cfg, uint32_t num,
+			  char *out, size_t size);
 
 /*
  * Starts the worker threads (idle: nothing is sent before

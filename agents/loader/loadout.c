@@ -3,6 +3,7 @@
  */
 #include "loadout.h"
 
+#include <errno.h>
 #include <stdint.h>
 
 bool loadout_generator_bound(const struct loadgen_counts *c,
@@ -23,6 +24,58 @@ double loadout_ira(const struct loadgen_counts *c)
 static int set_u64(json_t *o, const char *k, uint64_t v)
 {
 	return json_object_set_new(o, k, json_integer((json_int_t)v));
+}
+
+/* A percentage, or null when it has no denominator (< 0). */
+static int set_pct(json_t *o, const char *k, double v)
+{
+	return json_object_set_new(o, k, v < 0 ? json_null() : json_real(v));
+}
+
+static int set_hist(json_t *o, const char *k, const struct hist *h)
+{
+	return json_object_set_new(o, k, hist_to_json(h));
+}
+
+/* invite: the call counters, histograms and RFC 6076 session metrics. */
+static int call_json(json_t *o, json_t *m, const struct loadgen_counts *c)
+{
+	const struct loadcall_counts *k = &c->call;
+	json_t *calls = json_object();
+	int err = !calls;
+
+	err = err || set_u64(calls, "invite_done", k->invite_done);
+	err = err || set_u64(calls, "invite_timeouts", k->invite_timeouts);
+	err = err || set_u64(calls, "ringing", k->ringing);
+	err = err || set_u64(calls, "answered", k->answered);
+	err = err || set_u64(calls, "completed", k->completed);
+	err = err || set_u64(calls, "far_byes", k->far_byes);
+	err = err || set_u64(calls, "bye_failures", k->bye_failures);
+	err = err || set_u64(calls, "bye_timeouts", k->bye_timeouts);
+	err = err || set_u64(calls, "acks", k->acks);
+	err = err || set_u64(calls, "acks_resent", k->acks_resent);
+	err = err || set_u64(calls, "reinvites", k->reinvites);
+	err = err || set_u64(calls, "in_dialog_other", k->in_dialog_other);
+	err = err || set_u64(calls, "no_dialog", k->no_dialog);
+	err = err || json_object_set(o, "calls", calls);
+	json_decref(calls);
+	err = err || set_hist(o, "srd_us", &k->srd);
+	err = err || set_hist(o, "sdd_us", &k->sdd);
+	err = err || set_hist(o, "sdt_us", &k->sdt);
+	/* RFC 6076 §4.3 SRD, §4.5 SDD, §4.4 SDT (means, ms) and the
+	 * ratios of §4.6-4.9 */
+	err = err || json_object_set_new(m, "srd_ms",
+					 json_real(hist_mean(&k->srd) / 1e3));
+	err = err || json_object_set_new(m, "sdd_ms",
+					 json_real(hist_mean(&k->sdd) / 1e3));
+	err = err || json_object_set_new(m, "sdt_ms",
+					 json_real(hist_mean(&k->sdt) / 1e3));
+	err = err || set_pct(m, "ser_pct", loadcall_ser(c));
+	err = err || set_pct(m, "seer_pct", loadcall_seer(c));
+	err = err || set_pct(m, "isa_pct", loadcall_isa(c));
+	err = err || set_pct(m, "scr_pct", loadcall_scr(c));
+	err = err || json_object_set(o, "rfc6076", m);
+	return err ? ENOMEM : 0;
 }
 
 json_t *loadout_json(const struct loadgen_counts *c,
@@ -77,7 +130,9 @@ json_t *loadout_json(const struct loadgen_counts *c,
 				  json_boolean(loadout_generator_bound(c, x)));
 	err = err || json_object_set(o, "codes", codes);
 	err = err || json_object_set(o, "rtt_us", h1);
-	if (x->test != LOADGEN_OPTIONS) {
+	if (x->test == LOADGEN_INVITE)
+		err = err || call_json(o, m, c);
+	else if (x->test != LOADGEN_OPTIONS) {
 		err = err || json_object_set(o, "rrd_us", h2);
 		/* RFC 6076 §4.1 RRD and §4.2 IRA */
 		err = err || json_object_set_new(
@@ -107,7 +162,8 @@ void loadout_csv_header(FILE *f)
 {
 	fprintf(f, "t_s,attempts,successes,failures,timeouts,"
 		   "retransmissions,in_flight,rate,rtt_p50_us,rtt_p99_us,"
-		   "rtt_max_us,late_sends,cpu,generator_bound\n");
+		   "rtt_max_us,late_sends,cpu,generator_bound,answered,"
+		   "completed,srd_p50_us,sdd_p50_us\n");
 }
 
 void loadout_csv_row(FILE *f, double t_s, const struct loadgen_counts *c,
@@ -115,7 +171,7 @@ void loadout_csv_row(FILE *f, double t_s, const struct loadgen_counts *c,
 {
 	fprintf(f,
 		"%.3f,%llu,%llu,%llu,%llu,%llu,%lld,%.1f,%llu,%llu,%llu,"
-		"%llu,%.3f,%d\n",
+		"%llu,%.3f,%d,%llu,%llu,%llu,%llu\n",
 		t_s, (unsigned long long)c->attempts,
 		(unsigned long long)c->successes,
 		(unsigned long long)c->failures,
@@ -128,7 +184,11 @@ void loadout_csv_row(FILE *f, double t_s, const struct loadgen_counts *c,
 		(unsigned long long)hist_quantile(&c->rtt, 0.99),
 		(unsigned long long)c->rtt.max,
 		(unsigned long long)c->late_sends, x->cpu,
-		loadout_generator_bound(c, x) ? 1 : 0);
+		loadout_generator_bound(c, x) ? 1 : 0,
+		(unsigned long long)c->call.answered,
+		(unsigned long long)c->call.completed,
+		(unsigned long long)hist_quantile(&c->call.srd, 0.5),
+		(unsigned long long)hist_quantile(&c->call.sdd, 0.5));
 }
 
 static void row(FILE *f, const char *name, unsigned long long v)
@@ -175,7 +235,27 @@ void loadout_table(FILE *f, const struct loadgen_counts *c,
 	row(f, "throttled", c->throttled);
 	row(f, "stray responses", c->stray);
 	lat(f, "rtt", &c->rtt);
-	if (x->test != LOADGEN_OPTIONS) {
+	if (x->test == LOADGEN_INVITE) {
+		const struct loadcall_counts *k = &c->call;
+
+		row(f, "calls answered", k->answered);
+		row(f, "calls ringing", k->ringing);
+		row(f, "calls completed", k->completed);
+		row(f, "  by the far end", k->far_byes);
+		row(f, "INVITE timeouts", k->invite_timeouts);
+		row(f, "BYE failures", k->bye_failures);
+		row(f, "ACKs (resent)", k->acks_resent);
+		row(f, "re-INVITEs answered", k->reinvites);
+		row(f, "no dialog (481)", k->no_dialog);
+		lat(f, "SRD", &k->srd);
+		lat(f, "SDD", &k->sdd);
+		lat(f, "SDT", &k->sdt);
+		fprintf(f,
+			"  RFC 6076: SER %.2f%%  SEER %.2f%%  ISA %.2f%%  "
+			"SCR %.2f%%  (-1: none)\n",
+			loadcall_ser(c), loadcall_seer(c), loadcall_isa(c),
+			loadcall_scr(c));
+	} else if (x->test != LOADGEN_OPTIONS) {
 		lat(f, "RRD", &c->rrd);
 		fprintf(f, "  RFC 6076: RRD %.3f ms, IRA %.3f%%\n",
 			hist_mean(&c->rrd) / 1e3, loadout_ira(c));

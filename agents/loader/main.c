@@ -46,7 +46,7 @@ struct app {
 static void usage(FILE *f, const char *argv0)
 {
 	fprintf(f,
-		"usage: %s --test register|reregister|options --server "
+		"usage: %s --test register|reregister|options|invite --server "
 		"udp:HOST:PORT "
 		"--users A1000-A1999\n"
 		"        --domain DOMAIN [--rate N] [--duration S] "
@@ -55,8 +55,9 @@ static void usage(FILE *f, const char *argv0)
 		"(%%u = user)]\n"
 		"        [--passwords FILE] [--preload-credentials] "
 		"[--local IP] [--t1-ms N]\n"
-		"        [--timer-b-ms N] [--drain-ms N] [--csv FILE] "
-		"[--json] [--control]\n"
+		"        [--timer-b-ms N] [--drain-ms N] [--hold-ms N] "
+		"[--csv FILE] [--json]\n"
+		"        [--control]\n"
 		"        [--log-level err|warn|info|debug]\n"
 		"   or: %s --config FILE.json [flags...]  (keys are the "
 		"flags' names)\n",
@@ -368,6 +369,7 @@ enum {
 	OPT_T1,
 	OPT_TIMERB,
 	OPT_DRAIN,
+	OPT_HOLD,
 	OPT_CSV,
 	OPT_JSON,
 	OPT_CONTROL,
@@ -393,6 +395,7 @@ static const struct option opts[] = {
 	{"t1-ms", required_argument, NULL, OPT_T1},
 	{"timer-b-ms", required_argument, NULL, OPT_TIMERB},
 	{"drain-ms", required_argument, NULL, OPT_DRAIN},
+	{"hold-ms", required_argument, NULL, OPT_HOLD},
 	{"csv", required_argument, NULL, OPT_CSV},
 	{"json", no_argument, NULL, OPT_JSON},
 	{"control", no_argument, NULL, OPT_CONTROL},
@@ -502,6 +505,11 @@ static int parse(struct app *a, int argc, char **argv, const char **pwfile,
 			if (parse_uint(optarg, 3600000, &v) || !v)
 				return bad(me, "--drain-ms", optarg);
 			a->cfg.drain_ms = (uint32_t)v;
+			break;
+		case OPT_HOLD:
+			if (parse_uint(optarg, 3600000, &v))
+				return bad(me, "--hold-ms", optarg);
+			a->cfg.hold_ms = (uint32_t)v;
 			break;
 		case OPT_CSV:
 			*csv = optarg;

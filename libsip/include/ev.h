@@ -93,7 +93,8 @@ size_t ev_timer_count(const struct ev *ev);
 int ev_signal(struct ev *ev, const int *signos, size_t n, ev_signal_h *h,
 	      void *arg);
 
-/* Adds a hook run after each I/O dispatch batch.  Returns 0 or ENOMEM. */
+/* Adds a hook run after each I/O dispatch batch, and again after the
+ * timers when any ran.  Returns 0 or ENOMEM. */
 int ev_flush_add(struct ev *ev, ev_flush_h *h, void *arg);
 
 /* Removes the hook added with the same h and arg (no-op if absent). */

@@ -227,6 +227,13 @@ int sip_txn_reply(struct sip_txn *st, const char *buf, size_t len);
 struct sip_txn *sip_txn_find_invite(struct sip_txn_layer *l,
 				    const struct sip_msg *cancel);
 
+/*
+ * Stops the events of client transaction ct (its TU has forgotten it):
+ * it goes on absorbing retransmitted responses (and ACKing non-2xx
+ * finals, §17.1.1.3) until its own timers end it.  NULL is allowed.
+ */
+void sip_txn_client_detach(struct sip_txn *ct);
+
 /* Ends t now: timers stopped, unlinked, no event.  NULL is allowed. */
 void sip_txn_terminate(struct sip_txn *t);
 

@@ -371,9 +371,11 @@ size_t ev_timer_count(const struct ev *ev)
  * Runs the timers due by ev->now that were started before this call;
  * those (re)started from a handler wait for the next round.
  */
-static void run_timers(struct ev *ev)
+/* Runs the due timers; returns how many ran. */
+static size_t run_timers(struct ev *ev)
 {
 	uint64_t limit = ev->seq;
+	size_t n = 0;
 
 	while (ev->nheap > 0) {
 		struct ev_timer *t = ev->heap[0];
@@ -382,7 +384,9 @@ static void run_timers(struct ev *ev)
 			break;
 		heap_remove(ev, t);
 		t->h(t->arg);
+		n++;
 	}
+	return n;
 }
 
 /* Signals. */
@@ -588,7 +592,11 @@ int ev_run_once(struct ev *ev, uint64_t max_wait_ns)
 	for (k = 0; k < ev->nflush; k++)
 		ev->flush[k].h(ev->flush[k].arg);
 	free_dead(ev);
-	run_timers(ev);
+	/* What timers queued (a retransmission, a paced send) leaves now,
+	 * not after the next wait, which may be the next timer's. */
+	if (run_timers(ev))
+		for (k = 0; k < ev->nflush; k++)
+			ev->flush[k].h(ev->flush[k].arg);
 	free_dead(ev);
 	return 0;
 }

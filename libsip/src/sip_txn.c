@@ -964,6 +964,14 @@ int sip_txn_recv_request(struct sip_txn_layer *l, const struct sip_msg *msg,
 	return 0;
 }
 
+void sip_txn_client_detach(struct sip_txn *ct)
+{
+	if (!ct || !is_client(ct))
+		return;
+	ct->h = NULL;
+	ct->arg = NULL;
+}
+
 void sip_txn_server_set_handler(struct sip_txn *st, sip_txn_event_h *h,
 				void *arg)
 {

@@ -1,0 +1,994 @@
+/*
+ * loadcall.c - the loader's INVITE call test (see loadcall.h).
+ */
+#include "loadcall.h"
+
+#define LOG_MODULE "loadcall"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "ev.h"
+#include "hash.h"
+#include "loadgen.h"
+#include "log.h"
+#include "obj.h"
+#include "sip_auth.h"
+#include "sip_build.h"
+#include "sip_uri.h"
+
+#define CALL_ID_SIZE 48
+#define TARGET_MAX 256
+#define ROUTE_MAX 1024
+#define SDP_MAX 400
+
+enum call_state {
+	CALL_INVITING = 1, /* INVITE sent, no final yet */
+	CALL_HOLDING,	   /* 2xx ACKed, the hold timer runs */
+	CALL_BYEING,	   /* our BYE sent */
+};
+
+struct lc_call {
+	struct le le; /* in lc->calls, by Call-ID */
+	struct loadcall *lc;
+	enum call_state state;
+	uint32_t num, callee;
+	struct sip_auth_client **auth;
+	unsigned auth_tries;
+	bool proxy_auth; /* the last challenge was a 407 */
+	bool ringing;
+	uint32_t cseq;		  /* of the INVITE (and then the BYE) */
+	struct sip_txn *ict;	  /* the INVITE's transaction (ref) */
+	struct sip_txn *bye;	  /* the BYE's (ref) */
+	uint64_t t_start;	  /* first INVITE sent, ns */
+	uint64_t t_answer;	  /* its 2xx, ns */
+	uint64_t t_bye;		  /* BYE sent, ns */
+	struct ev_timer hold;	  /* hold time, then BYE */
+	struct sip_txn_dest next; /* in-dialog next hop */
+	char call_id[CALL_ID_SIZE];
+	char tag[SIP_TAG_SIZE];
+	char rtag[128];		 /* the far end's tag */
+	char target[TARGET_MAX]; /* remote target (§12.1.2) */
+	char route[ROUTE_MAX];	 /* route set, as a Route value */
+};
+
+struct loadcall {
+	struct loadcall_env env;
+	struct hash calls;
+	uint64_t n;
+	bool draining;
+	struct buf out, hdrs;
+	char sdp[SDP_MAX];
+	char ip[64];
+};
+
+/* ---- counters ---- */
+
+void loadcall_counts_init(struct loadcall_counts *c)
+{
+	memset(c, 0, sizeof(*c));
+	hist_init(&c->srd);
+	hist_init(&c->sdd);
+	hist_init(&c->sdt);
+}
+
+#define FIELDS(X)          \
+	X(invite_done)     \
+	X(invite_timeouts) \
+	X(ringing)         \
+	X(answered)        \
+	X(completed)       \
+	X(far_byes)        \
+	X(bye_failures)    \
+	X(bye_timeouts)    \
+	X(acks)            \
+	X(acks_resent)     \
+	X(reinvites)       \
+	X(in_dialog_other) \
+	X(no_dialog)
+
+void loadcall_counts_merge(struct loadcall_counts *d,
+			   const struct loadcall_counts *s)
+{
+#define ADD(f) d->f += s->f;
+	FIELDS(ADD)
+#undef ADD
+	hist_merge(&d->srd, &s->srd);
+	hist_merge(&d->sdd, &s->sdd);
+	hist_merge(&d->sdt, &s->sdt);
+}
+
+int loadcall_counts_diff(struct loadcall_counts *out,
+			 const struct loadcall_counts *a,
+			 const struct loadcall_counts *b)
+{
+#define SUB(f)                 \
+	if (a->f < b->f)       \
+		return EINVAL; \
+	out->f = a->f - b->f;
+	FIELDS(SUB)
+#undef SUB
+	if (hist_diff(&out->srd, &a->srd, &b->srd) ||
+	    hist_diff(&out->sdd, &a->sdd, &b->sdd) ||
+	    hist_diff(&out->sdt, &a->sdt, &b->sdt))
+		return EINVAL;
+	return 0;
+}
+
+static uint64_t codes_in(const struct loadgen_counts *c, unsigned lo,
+			 unsigned hi)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = lo; i <= hi && i < LOADGEN_CODES; i++)
+		n += c->codes[i];
+	return n;
+}
+
+static double pct(uint64_t num, uint64_t den)
+{
+	return den ? 100.0 * (double)num / (double)den : -1;
+}
+
+/* RFC 6076 §4.6: answered over INVITEs less the redirected ones. */
+double loadcall_ser(const struct loadgen_counts *c)
+{
+	uint64_t den = c->call.invite_done - codes_in(c, 300, 399);
+
+	return pct(c->call.answered, den);
+}
+
+/* §4.7: the answers that show the network worked (busy, declined...). */
+double loadcall_seer(const struct loadgen_counts *c)
+{
+	uint64_t den = c->call.invite_done - codes_in(c, 300, 399);
+	uint64_t ok = c->call.answered + c->codes[480] + c->codes[486] +
+		      c->codes[600] + c->codes[603];
+
+	return pct(ok, den);
+}
+
+/* §4.8: 408, 500, 503, 504 and no answer at all. */
+double loadcall_isa(const struct loadgen_counts *c)
+{
+	uint64_t bad = c->codes[408] + c->codes[500] + c->codes[503] +
+		       c->codes[504] + c->call.invite_timeouts;
+
+	return pct(bad, c->call.invite_done);
+}
+
+/* §4.9: calls completed through BYE/2xx over the calls attempted,
+ * counting the calls that ended in the interval (a call attempted in
+ * one second ends in a later one after its hold time). */
+double loadcall_scr(const struct loadgen_counts *c)
+{
+	return pct(c->call.completed, c->successes + c->failures);
+}
+
+/* ---- the module ---- */
+
+int loadcall_sdp(char *out, size_t size, const char *ip)
+{
+	const char *fam = strchr(ip, ':') ? "IP6" : "IP4";
+	int n;
+
+	/* The seed's offer (its INVITE example), on our address. */
+	n = snprintf(out, size,
+		     "v=0\r\n"
+		     "o=user1 53655765 2353687637 IN %s %s\r\n"
+		     "s=Mbone Audio\r\n"
+		     "i=Discussion of Mbone Engineering Issues\r\n"
+		     "e=mbone@somewhere.com\r\n"
+		     "c=IN %s %s\r\n"
+		     "t=0 0\r\n"
+		     "m=audio 3456 RTP/AVP 0\r\n"
+		     "a=rtpmap:0 PCMU/8000\r\n",
+		     fam, ip, fam, ip);
+	return n < 0 || (size_t)n >= size ? EOVERFLOW : 0;
+}
+
+int loadcall_alloc(struct loadcall **lcp, const struct loadcall_env *env)
+{
+	struct loadcall *lc = calloc(1, sizeof(*lc));
+	int err;
+
+	if (!lc)
+		return ENOMEM;
+	lc->env = *env;
+	err = hash_init(&lc->calls, 4096);
+	if (err) {
+		free(lc);
+		return err;
+	}
+	buf_init(&lc->out, SIP_MSG_MAX_SIZE);
+	buf_init(&lc->hdrs, 4096);
+	snprintf(lc->ip, sizeof(lc->ip), "%s", env->cfg->local_ip);
+	err = loadcall_sdp(lc->sdp, sizeof(lc->sdp), lc->ip);
+	if (err) {
+		loadcall_free(lc);
+		return err;
+	}
+	*lcp = lc;
+	return 0;
+}
+
+static void call_free(struct lc_call *c)
+{
+	struct loadcall *lc = c->lc;
+
+	list_unlink(&c->le);
+	ev_timer_cancel(lc->env.ev, &c->hold);
+	/* The transactions finish their duties alone (absorbing
+	 * retransmitted finals, ACKing a non-2xx again), telling no one. */
+	sip_txn_client_detach(c->ict);
+	c->ict = obj_deref(c->ict);
+	sip_txn_client_detach(c->bye);
+	c->bye = obj_deref(c->bye);
+	free(c);
+	lc->n--;
+	if (lc->draining && !lc->n && lc->env.idle)
+		lc->env.idle(lc->env.arg);
+}
+
+void loadcall_free(struct loadcall *lc)
+{
+	uint32_t i;
+
+	if (!lc)
+		return;
+	lc->draining = false;
+	for (i = 0; i <= lc->calls.mask; i++) {
+		struct list *l = &lc->calls.buckets[i];
+
+		while (l->head)
+			call_free(l->head->data);
+	}
+	hash_free(&lc->calls);
+	buf_free(&lc->out);
+	buf_free(&lc->hdrs);
+	free(lc);
+}
+
+uint64_t loadcall_outstanding(const struct loadcall *lc)
+{
+	return lc->n;
+}
+
+static struct lc_call *call_find(struct loadcall *lc, const struct pl *cid)
+{
+	struct list *l = hash_bucket(&lc->calls, hash_pl(cid));
+
+	for (struct le *le = l->head; le; le = le->next) {
+		struct lc_call *c = le->data;
+
+		if (pl_eq_str(cid, c->call_id))
+			return c;
+	}
+	return NULL;
+}
+
+/* Ends call c; status is the INVITE's final (0 when it has none). */
+enum outcome {
+	OUT_OK = 1,
+	OUT_FAIL,
+	OUT_TIMEOUT,
+	OUT_TP_ERROR,
+};
+
+/* When the message being handled arrived: the transport's receive
+ * time when the worker lends one, else now. */
+static uint64_t rx_now(const struct loadcall *lc)
+{
+	if (lc->env.rx_ns && *lc->env.rx_ns)
+		return *lc->env.rx_ns;
+	return ev_monotonic_ns();
+}
+
+/* Microseconds from t to the arrival being handled (0 if before). */
+static uint64_t us_since(const struct loadcall *lc, uint64_t t)
+{
+	uint64_t now = rx_now(lc);
+
+	return now > t ? (now - t) / 1000u : 0;
+}
+
+static void call_end(struct lc_call *c, enum outcome o)
+{
+	struct loadcall *lc = c->lc;
+	struct loadgen_counts *k = lc->env.c;
+
+	pthread_mutex_lock(lc->env.mu);
+	if (o == OUT_OK) {
+		k->successes++;
+	} else {
+		k->failures++;
+		if (o == OUT_TIMEOUT)
+			k->timeouts++;
+		if (o == OUT_TP_ERROR)
+			k->transport_errors++;
+	}
+	pthread_mutex_unlock(lc->env.mu);
+	call_free(c);
+}
+
+/* The INVITE's outcome (final response, timeout or send error). */
+static void invite_done(struct lc_call *c, uint16_t status, bool timeout)
+{
+	struct loadgen_counts *k = c->lc->env.c;
+	uint64_t us = us_since(c->lc, c->t_start);
+
+	pthread_mutex_lock(c->lc->env.mu);
+	k->call.invite_done++;
+	if (timeout)
+		k->call.invite_timeouts++;
+	if (status) {
+		hist_add(&k->rtt, us);
+		if (status < LOADGEN_CODES)
+			k->codes[status]++;
+	}
+	if (status >= 200 && status < 300) {
+		k->call.answered++;
+		if (!c->ringing)
+			hist_add(&k->call.srd, us);
+	}
+	pthread_mutex_unlock(c->lc->env.mu);
+}
+
+static void count(struct loadcall *lc, uint64_t *field)
+{
+	pthread_mutex_lock(lc->env.mu);
+	(*field)++;
+	pthread_mutex_unlock(lc->env.mu);
+}
+
+static struct pl pls(const char *s)
+{
+	struct pl p;
+
+	pl_set_str(&p, s);
+	return p;
+}
+
+static const char *tp_param(enum sip_transport tp)
+{
+	return tp == SIP_TP_UDP ? "udp" : tp == SIP_TP_TCP ? "tcp" : "tls";
+}
+
+/* The configured server as a destination. */
+static void dest_server(const struct loadcall *lc, struct sip_txn_dest *d)
+{
+	const struct loadgen_cfg *cfg = lc->env.cfg;
+
+	memset(d, 0, sizeof(*d));
+	d->tp = cfg->server.proto;
+	d->reliable = cfg->server.proto != SIP_TP_UDP;
+	memcpy(&d->addr, &cfg->server.u, sizeof(d->addr));
+	d->addrlen = sip_tp_addr_len(&cfg->server);
+}
+
+/*
+ * The destination of a URI with a numeric host (RFC 3263 would resolve
+ * names; a load generator must not block on a resolver).  Returns 0 or
+ * ENOENT (a name, a transport we do not speak).
+ */
+static int dest_of_uri(const struct loadcall *lc, const struct pl *text,
+		       struct sip_txn_dest *d)
+{
+	enum sip_transport tp = lc->env.cfg->server.proto;
+	struct sip_uri u;
+	char host[64];
+	uint16_t port;
+
+	if (sip_uri_decode(&u, text) || u.host.l >= sizeof(host) ||
+	    u.scheme_id != SIP_URI_SIP)
+		return ENOENT;
+	if (u.transport.l) {
+		if (pl_caseeq_str(&u.transport, "udp"))
+			tp = SIP_TP_UDP;
+		else if (pl_caseeq_str(&u.transport, "tcp"))
+			tp = SIP_TP_TCP;
+		else
+			return ENOENT;
+	}
+	if (tp != lc->env.cfg->server.proto)
+		return ENOENT; /* one transport per run: no listener else */
+	memcpy(host, u.host.p, u.host.l);
+	host[u.host.l] = '\0';
+	port = u.has_port ? u.port : 5060;
+	memset(d, 0, sizeof(*d));
+	d->tp = tp;
+	d->reliable = tp != SIP_TP_UDP;
+	if (inet_pton(AF_INET, host, &d->addr.in.sin_addr) == 1) {
+		d->addr.in.sin_family = AF_INET;
+		d->addr.in.sin_port = htons(port);
+		d->addrlen = sizeof(d->addr.in);
+	} else if (inet_pton(AF_INET6, host, &d->addr.in6.sin6_addr) == 1) {
+		d->addr.in6.sin6_family = AF_INET6;
+		d->addr.in6.sin6_port = htons(port);
+		d->addrlen = sizeof(d->addr.in6);
+	} else {
+		return ENOENT;
+	}
+	return 0;
+}
+
+static int user_of(const struct loadcall *lc, uint32_t num, char *out,
+		   size_t size)
+{
+	return loadgen_user_name(lc->env.cfg, num, out, size);
+}
+
+/* Fills the parts of an in-dialog request common to ACK and BYE. */
+static int dialog_req(struct lc_call *c, struct sip_build_req *br, char *via,
+		      size_t vsz, char *from, char *to, size_t asz,
+		      char branch[SIP_BRANCH_SIZE])
+{
+	struct loadcall *lc = c->lc;
+	const struct loadgen_cfg *cfg = lc->env.cfg;
+	char user[LOADGEN_NAME_MAX * 2], callee[LOADGEN_NAME_MAX * 2];
+
+	if (user_of(lc, c->num, user, sizeof(user)) ||
+	    user_of(lc, c->callee, callee, sizeof(callee)))
+		return EOVERFLOW;
+	sip_build_branch(branch);
+	snprintf(via, vsz, "SIP/2.0/%s %s;branch=%s;rport",
+		 sip_transport_name(cfg->server.proto), lc->env.hostport,
+		 branch);
+	snprintf(from, asz, "<sip:%s@%s>", user, cfg->domain);
+	snprintf(to, asz, "<sip:%s@%s>", callee, cfg->domain);
+	memset(br, 0, sizeof(*br));
+	br->ruri = pls(c->target);
+	br->via = pls(via);
+	br->from = pls(from);
+	br->from_tag = pls(c->tag);
+	br->to = pls(to);
+	br->to_tag = pls(c->rtag);
+	br->call_id = pls(c->call_id);
+	br->route = pls(c->route);
+	return 0;
+}
+
+/* §13.2.2.4: the ACK for a 2xx, outside the transaction, end to end. */
+static int send_ack(struct lc_call *c)
+{
+	struct loadcall *lc = c->lc;
+	struct sip_build_req br;
+	struct sip_tp_addr a;
+	char via[256], from[256], to[256], branch[SIP_BRANCH_SIZE];
+	int err;
+
+	err = dialog_req(c, &br, via, sizeof(via), from, to, sizeof(from),
+			 branch);
+	if (err)
+		return err;
+	br.method = pls("ACK");
+	br.cseq = c->cseq;
+	buf_reset(&lc->out);
+	err = sip_build_request(&lc->out, &br);
+	if (!err)
+		err = sip_tp_addr_set(&a, c->next.tp, &c->next.addr.sa,
+				      c->next.addrlen);
+	if (!err)
+		err = sip_tp_send(lc->env.tp, &a, lc->out.data, lc->out.len);
+	return err;
+}
+
+static void bye_event(struct sip_txn *t, enum sip_txn_event ev,
+		      const struct sip_msg *msg, int err, void *arg);
+
+/* §15.1.1: our BYE, in a new non-INVITE transaction. */
+static void send_bye(struct lc_call *c)
+{
+	struct loadcall *lc = c->lc;
+	struct sip_build_req br;
+	struct sip_txn_creq creq;
+	char via[256], from[256], to[256], branch[SIP_BRANCH_SIZE];
+	uint64_t now = ev_monotonic_ns();
+	int err;
+
+	ev_timer_cancel(lc->env.ev, &c->hold);
+	err = dialog_req(c, &br, via, sizeof(via), from, to, sizeof(from),
+			 branch);
+	if (err)
+		goto fail;
+	br.method = pls("BYE");
+	br.cseq = ++c->cseq;
+	buf_reset(&lc->out);
+	err = sip_build_request(&lc->out, &br);
+	if (err)
+		goto fail;
+	memset(&creq, 0, sizeof(creq));
+	creq.dst = &c->next;
+	creq.branch = pls(branch);
+	creq.method = br.method;
+	creq.msg = buf_pl(&lc->out);
+	c->state = CALL_BYEING;
+	c->t_bye = now;
+	pthread_mutex_lock(lc->env.mu);
+	hist_add(&lc->env.c->call.sdt, (now - c->t_answer) / 1000u);
+	pthread_mutex_unlock(lc->env.mu);
+	err = sip_txn_client_start(&c->bye, lc->env.txl, &creq, bye_event, c);
+	if (err)
+		goto fail;
+	return;
+fail:
+	log_debug("BYE: %s", strerror(err));
+	count(lc, &lc->env.c->call.bye_failures);
+	call_end(c, OUT_TP_ERROR);
+}
+
+static void on_hold(void *arg)
+{
+	struct lc_call *c = arg;
+	struct sip_tp *tp = c->lc->env.tp;
+
+	send_bye(c);
+	/* Timers run after the loop's flush hook: send now, not after
+	 * the next wait. */
+	sip_tp_flush(tp);
+}
+
+static void bye_event(struct sip_txn *t, enum sip_txn_event ev,
+		      const struct sip_msg *msg, int err, void *arg)
+{
+	struct lc_call *c = arg;
+	struct loadcall *lc = c->lc;
+	struct loadcall_counts *k = &lc->env.c->call;
+
+	(void)t;
+	(void)err;
+	switch (ev) {
+	case SIP_TXN_EV_RESPONSE:
+		if (msg->status < 200)
+			return;
+		if (msg->status < 300) {
+			pthread_mutex_lock(lc->env.mu);
+			k->completed++;
+			hist_add(&k->sdd, us_since(lc, c->t_bye));
+			pthread_mutex_unlock(lc->env.mu);
+			call_end(c, OUT_OK);
+			return;
+		}
+		count(lc, &k->bye_failures);
+		call_end(c, OUT_FAIL);
+		return;
+	case SIP_TXN_EV_TIMEOUT:
+		pthread_mutex_lock(lc->env.mu);
+		k->bye_failures++;
+		k->bye_timeouts++;
+		pthread_mutex_unlock(lc->env.mu);
+		call_end(c, OUT_TIMEOUT);
+		return;
+	case SIP_TXN_EV_TRANSPORT_ERROR:
+		count(lc, &k->bye_failures);
+		call_end(c, OUT_TP_ERROR);
+		return;
+	case SIP_TXN_EV_TIMER_C:
+		return;
+	}
+}
+
+static void ict_event(struct sip_txn *t, enum sip_txn_event ev,
+		      const struct sip_msg *msg, int err, void *arg);
+
+/* Builds and sends the INVITE of c (a new transaction each time). */
+static int send_invite(struct lc_call *c)
+{
+	struct loadcall *lc = c->lc;
+	const struct loadgen_cfg *cfg = lc->env.cfg;
+	char user[LOADGEN_NAME_MAX * 2], callee[LOADGEN_NAME_MAX * 2];
+	char branch[SIP_BRANCH_SIZE], via[256], from[256], to[256];
+	char ruri[256], contact[256];
+	struct sip_build_req br;
+	struct sip_txn_dest dst;
+	struct sip_txn_creq creq;
+	int err;
+
+	if (user_of(lc, c->num, user, sizeof(user)) ||
+	    user_of(lc, c->callee, callee, sizeof(callee)))
+		return EOVERFLOW;
+	sip_build_branch(branch);
+	snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s;rport",
+		 sip_transport_name(cfg->server.proto), lc->env.hostport,
+		 branch);
+	snprintf(from, sizeof(from), "<sip:%s@%s>", user, cfg->domain);
+	snprintf(to, sizeof(to), "<sip:%s@%s>", callee, cfg->domain);
+	snprintf(ruri, sizeof(ruri), "sip:%s@%s", callee, cfg->domain);
+	snprintf(contact, sizeof(contact), "<sip:%s@%s;transport=%s>", user,
+		 lc->env.hostport, tp_param(cfg->server.proto));
+	buf_reset(&lc->hdrs);
+	err = buf_append_str(&lc->hdrs, "Subject: sipstone invite test\r\n");
+	if (err)
+		return err;
+	/* Credentials: after a challenge, or preloaded from the user's
+	 * last call (as Proxy-Authorization: INVITEs are challenged by
+	 * proxies with 407, §22.3). */
+	if (*c->auth && sip_auth_client_ready(*c->auth) &&
+	    (c->auth_tries || cfg->preload)) {
+		struct pl m = pls("INVITE"), uri = pls(ruri);
+
+		err = buf_append_str(&lc->hdrs, c->auth_tries && !c->proxy_auth
+							? "Authorization: "
+							: "Proxy-"
+							  "Authorization: ");
+		if (!err)
+			err = sip_auth_client_print(*c->auth, &lc->hdrs, &m,
+						    &uri);
+		if (!err)
+			err = buf_append_str(&lc->hdrs, "\r\n");
+		if (err)
+			return err;
+	}
+	memset(&br, 0, sizeof(br));
+	br.method = pls("INVITE");
+	br.ruri = pls(ruri);
+	br.via = pls(via);
+	br.from = pls(from);
+	br.from_tag = pls(c->tag);
+	br.to = pls(to);
+	br.call_id = pls(c->call_id);
+	br.cseq = c->cseq;
+	br.contact = pls(contact);
+	br.hdrs = buf_pl(&lc->hdrs);
+	br.ctype = pls("application/sdp");
+	br.body = pls(lc->sdp);
+	buf_reset(&lc->out);
+	err = sip_build_request(&lc->out, &br);
+	if (err)
+		return err;
+	dest_server(lc, &dst);
+	memset(&creq, 0, sizeof(creq));
+	creq.dst = &dst;
+	creq.branch = pls(branch);
+	creq.method = br.method;
+	creq.msg = buf_pl(&lc->out);
+	/* The challenged INVITE's transaction finishes alone (it ACKs a
+	 * retransmitted 407): it must not call back into a call that may
+	 * be gone by then. */
+	sip_txn_client_detach(c->ict);
+	c->ict = obj_deref(c->ict);
+	return sip_txn_client_start(&c->ict, lc->env.txl, &creq, ict_event, c);
+}
+
+void loadcall_start(struct loadcall *lc, uint32_t num, uint32_t callee,
+		    struct sip_auth_client **auth)
+{
+	struct lc_call *c = calloc(1, sizeof(*c));
+	int err;
+
+	if (!c) {
+		/* counted as an attempt by the caller: end it as failed */
+		pthread_mutex_lock(lc->env.mu);
+		lc->env.c->failures++;
+		lc->env.c->transport_errors++;
+		pthread_mutex_unlock(lc->env.mu);
+		return;
+	}
+	c->lc = lc;
+	c->num = num;
+	c->callee = callee;
+	c->auth = auth;
+	c->cseq = 1;
+	c->state = CALL_INVITING;
+	c->t_start = ev_monotonic_ns();
+	ev_timer_init(&c->hold);
+	sip_build_tag(c->tag);
+	if (sip_build_call_id(c->call_id, sizeof(c->call_id), lc->ip))
+		snprintf(c->call_id, sizeof(c->call_id), "%s", c->tag);
+	hash_append(&lc->calls, hash_fnv32(c->call_id, strlen(c->call_id)),
+		    &c->le, c);
+	lc->n++;
+	err = send_invite(c);
+	if (err) {
+		log_debug("INVITE: %s", strerror(err));
+		invite_done(c, 0, false);
+		call_end(c, OUT_TP_ERROR);
+	}
+}
+
+/* Takes the challenge of a 401/407 and sends again.  0 when resent. */
+static int answer_challenge(struct lc_call *c, const struct sip_msg *msg)
+{
+	struct loadcall *lc = c->lc;
+	const struct loadgen_cfg *cfg = lc->env.cfg;
+	const struct sip_hdr *h;
+	struct sip_auth_challenge ch;
+	int err;
+
+	if (!cfg->password[0] && !cfg->passwords)
+		return EPERM;
+	if (c->auth_tries >= 2)
+		return EPROTO;
+	h = sip_msg_hdr(msg, msg->status == 401 ? SIP_HDR_WWW_AUTHENTICATE
+						: SIP_HDR_PROXY_AUTHENTICATE);
+	if (!h)
+		return EPROTO;
+	if (!*c->auth) {
+		char user[LOADGEN_NAME_MAX * 2], pw[256];
+		struct pl pu, pp;
+
+		err = user_of(lc, c->num, user, sizeof(user));
+		if (!err)
+			err = loadgen_user_password(cfg, c->num, pw,
+						    sizeof(pw));
+		if (err)
+			return err;
+		pu = pls(user);
+		pp = pls(pw);
+		err = sip_auth_client_alloc(c->auth, &pu, &pp);
+		if (err)
+			return err;
+	}
+	err = sip_auth_challenge_decode(&ch, &h->value);
+	if (err)
+		return err;
+	if (c->auth_tries == 1 && !ch.stale)
+		return EACCES; /* the credentials were refused */
+	err = sip_auth_client_challenge(*c->auth, &ch);
+	if (err)
+		return err;
+	c->auth_tries++;
+	c->proxy_auth = msg->status == 407;
+	c->cseq++; /* §22.2: the same Call-ID and tags, CSeq + 1 */
+	count(lc, &lc->env.c->auth_challenges);
+	return send_invite(c);
+}
+
+/* Copies the route set (§12.1.2: the 2xx's Record-Route reversed) and
+ * the remote target (its Contact).  Returns 0, EBADMSG, EOVERFLOW. */
+static int dialog_from(struct lc_call *c, const struct sip_msg *msg)
+{
+	const struct sip_hdr *rr[32], *h;
+	struct sip_addr a;
+	size_t n = 0, o = 0;
+
+	h = sip_msg_hdr(msg, SIP_HDR_CONTACT);
+	if (!h || sip_addr_decode(&a, &h->value) || a.star)
+		return EBADMSG;
+	if (pl_strcpy(&a.uri, c->target, sizeof(c->target)))
+		return EOVERFLOW;
+	if (pl_strcpy(&msg->to_tag, c->rtag, sizeof(c->rtag)))
+		return EOVERFLOW;
+	for (h = sip_msg_hdr(msg, SIP_HDR_RECORD_ROUTE); h;
+	     h = sip_msg_hdr_next(msg, h)) {
+		if (n == sizeof(rr) / sizeof(rr[0]))
+			return EOVERFLOW;
+		rr[n++] = h;
+	}
+	c->route[0] = '\0';
+	/* The next hop: the first route (loose routing, §12.2.1.1), else
+	 * the remote target; the server when it names no numeric
+	 * address. */
+	if (n && sip_addr_decode(&a, &rr[n - 1]->value))
+		return EBADMSG;
+	while (n--) {
+		int k = snprintf(c->route + o, sizeof(c->route) - o, "%s%.*s",
+				 o ? ", " : "", PL_FMT(&rr[n]->value));
+
+		if (k < 0 || (size_t)k >= sizeof(c->route) - o)
+			return EOVERFLOW;
+		o += (size_t)k;
+	}
+	if (dest_of_uri(c->lc, &a.uri, &c->next))
+		dest_server(c->lc, &c->next);
+	return 0;
+}
+
+static void ict_event(struct sip_txn *t, enum sip_txn_event ev,
+		      const struct sip_msg *msg, int err, void *arg)
+{
+	struct lc_call *c = arg;
+	struct loadcall *lc = c->lc;
+	uint64_t now;
+
+	(void)err;
+	if (t != c->ict)
+		return; /* an earlier INVITE of the call (auth) */
+	switch (ev) {
+	case SIP_TXN_EV_RESPONSE:
+		if (c->state != CALL_INVITING) {
+			/* RFC 6026: a 2xx again (our ACK was lost, or
+			 * another fork): ACK it again, same dialog only. */
+			if (msg->status >= 200 && msg->status < 300 &&
+			    pl_eq_str(&msg->to_tag, c->rtag) && !send_ack(c))
+				count(lc, &lc->env.c->call.acks_resent);
+			return;
+		}
+		if (msg->status == 100)
+			return;
+		if (msg->status < 200) {
+			if (!c->ringing &&
+			    (msg->status == 180 || msg->status == 183)) {
+				c->ringing = true;
+				pthread_mutex_lock(lc->env.mu);
+				lc->env.c->call.ringing++;
+				hist_add(&lc->env.c->call.srd,
+					 us_since(lc, c->t_start));
+				pthread_mutex_unlock(lc->env.mu);
+			}
+			return;
+		}
+		if ((msg->status == 401 || msg->status == 407) &&
+		    !answer_challenge(c, msg))
+			return;
+		invite_done(c, msg->status, false);
+		if (msg->status >= 300) {
+			/* The layer ACKs a non-2xx itself (§17.1.1.3). */
+			call_end(c, OUT_FAIL);
+			return;
+		}
+		now = rx_now(lc);
+		c->t_answer = now;
+		if (dialog_from(c, msg)) {
+			count(lc, &lc->env.c->bad_msgs);
+			call_end(c, OUT_FAIL);
+			return;
+		}
+		c->state = CALL_HOLDING;
+		if (send_ack(c)) {
+			call_end(c, OUT_TP_ERROR);
+			return;
+		}
+		count(lc, &lc->env.c->call.acks);
+		if (lc->draining || !lc->env.cfg->hold_ms)
+			send_bye(c);
+		else
+			ev_timer_start(lc->env.ev, &c->hold,
+				       EV_MS(lc->env.cfg->hold_ms), on_hold,
+				       c);
+		return;
+	case SIP_TXN_EV_TIMEOUT:
+		if (c->state != CALL_INVITING)
+			return;
+		invite_done(c, 0, true);
+		call_end(c, OUT_TIMEOUT);
+		return;
+	case SIP_TXN_EV_TRANSPORT_ERROR:
+		if (c->state != CALL_INVITING)
+			return;
+		invite_done(c, 0, false);
+		call_end(c, OUT_TP_ERROR);
+		return;
+	case SIP_TXN_EV_TIMER_C:
+		return;
+	}
+}
+
+void loadcall_drain(struct loadcall *lc)
+{
+	uint32_t i;
+
+	lc->draining = true;
+	if (!lc->n) {
+		if (lc->env.idle)
+			lc->env.idle(lc->env.arg);
+		return;
+	}
+	/* Hang up the calls on hold now (send_bye may end a call: walk
+	 * each bucket again from its head after each). */
+	for (i = 0; i <= lc->calls.mask; i++) {
+		struct list *l = &lc->calls.buckets[i];
+		bool again = true;
+
+		while (again) {
+			again = false;
+			for (struct le *le = l->head; le; le = le->next) {
+				struct lc_call *c = le->data;
+
+				if (c->state == CALL_HOLDING) {
+					send_bye(c);
+					again = true;
+					break;
+				}
+			}
+		}
+	}
+	sip_tp_flush(lc->env.tp);
+}
+
+int loadcall_response(struct loadcall *lc, const struct sip_msg *msg)
+{
+	struct lc_call *c = call_find(lc, &msg->call_id);
+
+	if (!c || c->state == CALL_INVITING ||
+	    msg->cseq.method_id != SIP_METHOD_INVITE || msg->status < 200 ||
+	    msg->status >= 300 || !pl_eq_str(&msg->to_tag, c->rtag))
+		return ENOENT;
+	if (!send_ack(c))
+		count(lc, &lc->env.c->call.acks_resent);
+	return 0;
+}
+
+/* Answers st with status; for 200 to an INVITE, our Contact and SDP. */
+static void answer(struct loadcall *lc, struct sip_txn *st,
+		   const struct sip_msg *msg, uint16_t status, bool sdp)
+{
+	struct sip_build_resp_opts o;
+	char contact[300];
+	int err;
+
+	memset(&o, 0, sizeof(o));
+	if (sdp) {
+		snprintf(contact, sizeof(contact),
+			 "Contact: <sip:loader@%s;transport=%s>\r\n",
+			 lc->env.hostport,
+			 tp_param(lc->env.cfg->server.proto));
+		o.hdrs = pls(contact);
+		o.ctype = pls("application/sdp");
+		o.body = pls(lc->sdp);
+	}
+	buf_reset(&lc->out);
+	err = sip_build_response(&lc->out, msg, status, NULL, &o);
+	if (!err)
+		err = sip_txn_reply(st, lc->out.data, lc->out.len);
+	if (err)
+		log_debug("answering %u: %s", status, strerror(err));
+}
+
+void loadcall_request(void *arg, struct sip_txn *st, const struct sip_msg *msg,
+		      const struct sip_txn_dest *src)
+{
+	struct loadcall *lc = arg;
+	struct loadcall_counts *k = &lc->env.c->call;
+	struct lc_call *c = call_find(lc, &msg->call_id);
+	const struct sip_hdr *h;
+	struct sip_addr a;
+
+	(void)src;
+	/* §12.2.2: in a dialog of ours the To tag is our tag, the From
+	 * tag theirs. */
+	if (c &&
+	    (c->state == CALL_INVITING || !pl_eq_str(&msg->to_tag, c->tag) ||
+	     !pl_eq_str(&msg->from_tag, c->rtag)))
+		c = NULL;
+	if (!st)
+		return; /* an ACK (for our 200 to a re-INVITE, or stray) */
+	if (!c) {
+		if (msg->method_id == SIP_METHOD_OPTIONS && !msg->to_tag.l) {
+			answer(lc, st, msg, 200, false);
+			return;
+		}
+		count(lc, &k->no_dialog);
+		answer(lc, st, msg, msg->to_tag.l ? 481 : 405, false);
+		return;
+	}
+	switch (msg->method_id) {
+	case SIP_METHOD_BYE: {
+		uint64_t now = rx_now(lc);
+		bool held = c->state == CALL_HOLDING;
+
+		answer(lc, st, msg, 200, false);
+		pthread_mutex_lock(lc->env.mu);
+		k->completed++;
+		k->far_byes++;
+		if (held)
+			hist_add(&k->sdt, now > c->t_answer
+						  ? (now - c->t_answer) / 1000u
+						  : 0);
+		pthread_mutex_unlock(lc->env.mu);
+		/* Our own BYE, if it crossed theirs, is dropped with the
+		 * call. */
+		call_end(c, OUT_OK);
+		return;
+	}
+	case SIP_METHOD_INVITE:
+		/* A target refresh (§12.2.2): their new Contact. */
+		h = sip_msg_hdr(msg, SIP_HDR_CONTACT);
+		if (h && !sip_addr_decode(&a, &h->value) && !a.star &&
+		    !pl_strcpy(&a.uri, c->target, sizeof(c->target)) &&
+		    !c->route[0] && dest_of_uri(lc, &a.uri, &c->next))
+			dest_server(lc, &c->next); /* no route set: the
+						    * target is the hop */
+		count(lc, &k->reinvites);
+		answer(lc, st, msg, 200, true);
+		return;
+	default:
+		count(lc, &k->in_dialog_other);
+		answer(lc, st, msg, 200, false);
+		return;
+	}
+}
