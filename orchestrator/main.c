@@ -415,6 +415,10 @@ static int cmd_run(int argc, char **argv)
 		{"warmup-s", required_argument, NULL, 'o'},
 		{"ta-limit-ms", required_argument, NULL, 'o'},
 		{"success-percent", required_argument, NULL, 'o'},
+		{"search", required_argument, NULL, 'o'},
+		{"threshold-ms", required_argument, NULL, 'o'},
+		{"granularity", required_argument, NULL, 'o'},
+		{"baseline-s", required_argument, NULL, 'o'},
 		{"hold-ms", required_argument, NULL, 'o'},
 		{NULL, 0, NULL, 0}};
 	char bin[900], root[900], schema[1000], results[1000];

@@ -64,12 +64,22 @@ static json_t *proxies_json(const struct res_run *run,
 {
 	json_t *arr = json_array();
 
-	for (size_t i = 0; i < run->nproxies; i++)
-		json_array_append_new(
-			arr, json_pack("{s:s,s:f,s:f,s:o}", "name",
-				       run->proxy_names[i], "cpu", p[i].cpu,
-				       "rss_mb", p[i].rss_mb, "share",
-				       opt_real(p[i].share)));
+	for (size_t i = 0; i < run->nproxies; i++) {
+		json_t *o = json_pack("{s:s,s:f,s:f,s:o}", "name",
+				      run->proxy_names[i], "cpu", p[i].cpu,
+				      "rss_mb", p[i].rss_mb, "share",
+				      opt_real(p[i].share));
+
+		if (o && p[i].nthreads) {
+			json_t *t = json_array();
+
+			for (unsigned k = 0; k < p[i].nthreads; k++)
+				json_array_append_new(
+					t, json_real(p[i].thread_cpu[k]));
+			json_object_set_new(o, "threads", t);
+		}
+		json_array_append_new(arr, o);
+	}
 	return arr;
 }
 
@@ -90,6 +100,8 @@ static json_t *step_json(const struct res_run *run, const struct res_step *s)
 
 	if (!j)
 		return NULL;
+	json_object_set_new(j, "phase",
+			    json_string(s->phase[0] ? s->phase : "ramp"));
 	json_object_set_new(j, "rrd_ms", opt_real(s->rrd_ms));
 	json_object_set_new(j, "ira_pct", opt_real(s->ira_pct));
 	json_object_set_new(j, "srd_ms", opt_real(s->srd_ms));
@@ -110,8 +122,11 @@ static json_t *sample_json(const struct res_run *run,
 			      "achieved", s->achieved, "success_pct",
 			      s->success_pct, "p95_ms", s->p95_ms);
 
-	if (j)
+	if (j) {
 		json_object_set_new(j, "proxies", proxies_json(run, s->proxy));
+		json_object_set_new(j, "db_qps", opt_real(s->db_qps));
+		json_object_set_new(j, "db_threads", opt_real(s->db_threads));
+	}
 	return j;
 }
 
@@ -138,6 +153,15 @@ static json_t *run_json(const struct res_run *run)
 		      "knee", res_knee(run), "baseline", run->baseline,
 		      "rfc7502_rate", opt_real(run->rfc7502_rate), "proxies",
 		      names, "steps", steps, "samples", samples);
+	if (j) {
+		json_object_set_new(j, "search",
+				    json_string(run->search[0] ? run->search
+							       : "ramp"));
+		json_object_set_new(j, "threshold_ms",
+				    json_integer(run->threshold_ms));
+		json_object_set_new(j, "granularity",
+				    json_integer(run->granularity));
+	}
 	if (j && run->setup)
 		json_object_set(j, "setup", run->setup);
 	return j;
@@ -165,6 +189,14 @@ static void proxies_from(json_t *arr, size_t n, struct res_proxy *p)
 		p[i].cpu = num(o, "cpu", 0);
 		p[i].rss_mb = num(o, "rss_mb", 0);
 		p[i].share = num(o, "share", -1);
+		p[i].nthreads = 0;
+		for (size_t k = 0;
+		     k < json_array_size(json_object_get(o, "threads")) &&
+		     k < RES_MAX_THREADS;
+		     k++)
+			p[i].thread_cpu[p[i].nthreads++] =
+				(float)json_number_value(json_array_get(
+					json_object_get(o, "threads"), k));
 	}
 }
 
@@ -208,6 +240,9 @@ int res_load(struct res_run *run, const char *dir, char *why, size_t whysz)
 	run->ta_limit_ms = (unsigned)num(j, "ta_limit_ms", 1000);
 	run->baseline = num(j, "baseline", 0);
 	run->rfc7502_rate = num(j, "rfc7502_rate", -1);
+	str(j, "search", run->search, sizeof(run->search));
+	run->threshold_ms = (unsigned)num(j, "threshold_ms", 32000);
+	run->granularity = (unsigned)num(j, "granularity", 0);
 	run->nproxies = json_array_size(names);
 	for (i = 0; i < run->nproxies; i++)
 		snprintf(run->proxy_names[i], RES_NAME_MAX, "%s",
@@ -253,6 +288,7 @@ int res_load(struct res_run *run, const char *dir, char *why, size_t whysz)
 								     "r_"
 								     "bound"));
 		s->passed = json_is_true(json_object_get(o, "passed"));
+		str(o, "phase", s->phase, sizeof(s->phase));
 		proxies_from(json_object_get(o, "proxies"), run->nproxies,
 			     s->proxy);
 	}
@@ -266,6 +302,8 @@ int res_load(struct res_run *run, const char *dir, char *why, size_t whysz)
 		s->achieved = num(o, "achieved", 0);
 		s->success_pct = num(o, "success_pct", 0);
 		s->p95_ms = num(o, "p95_ms", 0);
+		s->db_qps = num(o, "db_qps", -1);
+		s->db_threads = num(o, "db_threads", -1);
 		proxies_from(json_object_get(o, "proxies"), run->nproxies,
 			     s->proxy);
 	}
@@ -289,7 +327,7 @@ static void write_steps_csv(const struct res_run *run, FILE *f)
 	fputs("step,offered,achieved,attempts,successes,failures,timeouts,"
 	      "retransmissions,success_pct,ta_avg_ms,p50_ms,p90_ms,p95_ms,"
 	      "p99_ms,max_ms,rrd_ms,ira_pct,srd_ms,sdd_ms,ser_pct,seer_pct,"
-	      "isa_pct,scr_pct,generator_bound,passed",
+	      "isa_pct,scr_pct,generator_bound,passed,phase",
 	      f);
 	for (size_t i = 0; i < run->nproxies; i++)
 		fprintf(f, ",%s_cpu_pct,%s_rss_mb,%s_share_pct",
@@ -318,7 +356,8 @@ static void write_steps_csv(const struct res_run *run, FILE *f)
 		csv_opt(f, s->seer_pct);
 		csv_opt(f, s->isa_pct);
 		csv_opt(f, s->scr_pct);
-		fprintf(f, ",%d,%d", s->generator_bound, s->passed);
+		fprintf(f, ",%d,%d,%s", s->generator_bound, s->passed,
+			s->phase[0] ? s->phase : "ramp");
 		for (size_t k = 0; k < run->nproxies; k++) {
 			fprintf(f, ",%.1f,%.1f", s->proxy[k].cpu * 100,
 				s->proxy[k].rss_mb);
@@ -334,17 +373,25 @@ static void write_samples_csv(const struct res_run *run, FILE *f)
 {
 	fputs("t_s,step,offered,achieved,success_pct,p95_ms", f);
 	for (size_t i = 0; i < run->nproxies; i++)
-		fprintf(f, ",%s_cpu_pct,%s_rss_mb", run->proxy_names[i],
+		fprintf(f, ",%s_cpu_pct,%s_rss_mb,%s_threads_cpu_pct",
+			run->proxy_names[i], run->proxy_names[i],
 			run->proxy_names[i]);
-	fputc('\n', f);
+	fputs(",db_questions_per_s,db_threads_connected\n", f);
 	for (size_t i = 0; i < run->nsamples; i++) {
 		const struct res_sample *s = &run->samples[i];
 
 		fprintf(f, "%.1f,%u,%.1f,%.1f,%.3f,%.3f", s->t_s, s->step,
 			s->offered, s->achieved, s->success_pct, s->p95_ms);
-		for (size_t k = 0; k < run->nproxies; k++)
-			fprintf(f, ",%.1f,%.1f", s->proxy[k].cpu * 100,
+		for (size_t k = 0; k < run->nproxies; k++) {
+			fprintf(f, ",%.1f,%.1f,", s->proxy[k].cpu * 100,
 				s->proxy[k].rss_mb);
+			/* One field: each thread's %, space-separated. */
+			for (unsigned t = 0; t < s->proxy[k].nthreads; t++)
+				fprintf(f, "%s%.1f", t ? " " : "",
+					s->proxy[k].thread_cpu[t] * 100);
+		}
+		csv_opt(f, s->db_qps);
+		csv_opt(f, s->db_threads);
 		fputc('\n', f);
 	}
 }
@@ -580,8 +627,11 @@ int res_report_html(const struct res_run *run, FILE *f)
 	else
 		fputs("; generator baseline not measured", f);
 	if (run->rfc7502_rate >= 0)
-		fprintf(f, "; RFC 7502 zero-failure rate %.0f/s",
-			run->rfc7502_rate);
+		fprintf(f,
+			"; RFC 7502 zero-failure rate %.0f/s (%zu trials, "
+			"within %u/s; a failure: no final 2xx within %u ms)",
+			run->rfc7502_rate, run->nsteps, run->granularity,
+			run->threshold_ms);
 	fputs(".</p>\n", f);
 
 	/* Seed Figures 3-6: success rate and each proxy's CPU. */
@@ -666,10 +716,14 @@ int res_report_html(const struct res_run *run, FILE *f)
 			(unsigned long long)st->retransmissions);
 		for (size_t k = 0; k < np; k++)
 			fprintf(f, "<td>%.1f</td>", st->proxy[k].cpu * 100);
-		fprintf(f, "<td%s>%s%s</td></tr>\n",
+		fprintf(f, "<td%s>%s%s%s%s</td></tr>\n",
 			st->passed ? "" : " class=bad",
 			st->passed ? "yes" : "no",
-			st->generator_bound ? " (generator bound)" : "");
+			st->generator_bound ? " (generator bound)" : "",
+			st->phase[0] && strcmp(st->phase, "ramp") ? ", trial: "
+								  : "",
+			st->phase[0] && strcmp(st->phase, "ramp") ? st->phase
+								  : "");
 	}
 	fputs("</table></div>\n", f);
 	setup_block(run, f);

@@ -21,11 +21,17 @@
 #define RES_MAX_PROXIES 16
 #define RES_NAME_MAX 64
 
+#define RES_MAX_THREADS 8
+
 /* A proxy's figures over one step's steady middle or one second. */
 struct res_proxy {
 	double cpu; /* fraction of one core (1.0 = one core busy) */
 	double rss_mb;
 	double share; /* fraction of the requests it handled, or -1 */
+	/* samples: each thread's CPU (fractions of a core, by thread id;
+	 * /proc's 10 ms ticks), the first RES_MAX_THREADS threads */
+	unsigned nthreads;
+	float thread_cpu[RES_MAX_THREADS];
 };
 
 struct res_step {
@@ -41,7 +47,10 @@ struct res_step {
 		scr_pct;
 	struct res_proxy proxy[RES_MAX_PROXIES];
 	bool generator_bound;
-	bool passed; /* met the success and turnaround criteria */
+	bool passed; /* met the criteria (rfc7502: zero failures) */
+	/* "ramp", or an RFC 7502 search trial: "up" while looking for a
+	 * failing rate, "bisect" between the clean and the failing one */
+	char phase[8];
 };
 
 struct res_sample {
@@ -49,6 +58,9 @@ struct res_sample {
 	unsigned step;
 	double offered, achieved, success_pct, p95_ms;
 	struct res_proxy proxy[RES_MAX_PROXIES];
+	/* the database's Questions per second and Threads_connected, or
+	 * -1 when there was no reading */
+	double db_qps, db_threads;
 };
 
 struct res_run {
@@ -67,9 +79,12 @@ struct res_run {
 	size_t nsteps;
 	struct res_sample *samples;
 	size_t nsamples;
-	double baseline;     /* the generators' reach without the proxies */
-	double rfc7502_rate; /* < 0 when that search did not run */
-	json_t *setup;	     /* topology, experiment, hosts (no secrets) */
+	double baseline;       /* the generators' reach without the proxies */
+	double rfc7502_rate;   /* < 0 when that search did not run */
+	char search[16];       /* ramp, rfc7502 */
+	unsigned threshold_ms; /* establishment threshold */
+	unsigned granularity;  /* rfc7502: margin of the rate found */
+	json_t *setup;	       /* topology, experiment, hosts (no secrets) */
 };
 
 /* Frees what the run owns (steps, samples, setup), not the struct. */

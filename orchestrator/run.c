@@ -2,12 +2,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <poll.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +24,16 @@
 #include "rundb.h"
 
 #define RUN_LINE_MAX 65536
+/*
+ * How long a loader's stop waits for the transactions still in flight
+ * (it ends as soon as none is): three lost retransmissions of a UDP
+ * request at T1 = 500 ms (RFC 3261 §17.1.2.2: 0.5 + 1 + 2 + 4 s), so
+ * that loss on the path ends in retransmissions, not in "unfinished".
+ */
+#define RUN_DRAIN_MS 8000
+/* Registrations per second of each callhandler (its own default is
+ * 1000/s: 100,000 users would take 100 s). */
+#define RUN_REG_RATE 5000
 
 /* One started role. */
 struct role {
@@ -67,12 +79,24 @@ static uint64_t now_ms(void)
 static void say(const struct run *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* A live progress line is on the terminal (the next output replaces
+ * it).  One run at a time per process. */
+static bool live_shown;
+
+static void live_clear(void)
+{
+	if (live_shown)
+		fputs("\r\033[K", stdout);
+	live_shown = false;
+}
+
 static void say(const struct run *r, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (r->o->quiet)
 		return;
+	live_clear();
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
@@ -456,8 +480,10 @@ static json_t *role_config(struct run *r, const struct topo_node *n)
 	json_t *cfg = json_object();
 	char a[160], users[96];
 
-	snprintf(users, sizeof(users), "%s%u-%s%u", e->user_prefix,
-		 e->user_first, e->user_prefix,
+	snprintf(users, sizeof(users), "%s%0*u-%s%0*u", e->user_prefix,
+		 rundb_user_width(e->user_first, e->user_count), e->user_first,
+		 e->user_prefix,
+		 rundb_user_width(e->user_first, e->user_count),
 		 e->user_first + e->user_count - 1);
 	if (n->workers)
 		json_object_set_new(cfg,
@@ -521,6 +547,8 @@ static json_t *role_config(struct run *r, const struct topo_node *n)
 				cfg, "password",
 				json_string(rundb_password(r->db)));
 		json_object_set_new(cfg, "ring-ms", json_integer(n->ring_ms));
+		json_object_set_new(cfg, "reg-rate",
+				    json_integer(RUN_REG_RATE));
 		break;
 	case TOPO_LOADER: {
 		const struct inventory_host *ih = ihost(r, n->host);
@@ -544,6 +572,10 @@ static json_t *role_config(struct run *r, const struct topo_node *n)
 		if (e->preload_credentials)
 			json_object_set_new(cfg, "preload-credentials",
 					    json_true());
+		json_object_set_new(cfg, "drain-ms",
+				    json_integer(RUN_DRAIN_MS));
+		json_object_set_new(cfg, "timer-b-ms",
+				    json_integer(e->threshold_ms));
 		break;
 	}
 	case TOPO_ROLE_COUNT:
@@ -648,10 +680,10 @@ static void log_tail(const char *path, char *out, size_t size)
 	}
 }
 
-static int start_role(struct run *r, size_t idx)
+/* Starts node n as ro; test, when given, replaces a loader's test. */
+static int start_as(struct run *r, struct role *ro, const struct topo_node *n,
+		    const char *test)
 {
-	const struct topo_node *n = &r->t->nodes[idx];
-	struct role *ro = &r->roles[idx];
 	char cfg_path[700], bin[700], cmd[1600], why[SSH_WHY_MAX], tail[300];
 	json_t *cfg, *ready;
 	unsigned timeout = r->o->ready_timeout_ms ? r->o->ready_timeout_ms
@@ -664,6 +696,8 @@ static int start_role(struct run *r, size_t idx)
 	cfg = role_config(r, n);
 	if (!cfg)
 		return fail(r, ENOMEM, "out of memory");
+	if (test)
+		json_object_set_new(cfg, "test", json_string(test));
 	err = write_config(r, n, cfg, cfg_path, sizeof(cfg_path));
 	json_decref(cfg);
 	if (err)
@@ -699,6 +733,11 @@ static int start_role(struct run *r, size_t idx)
 	return 0;
 }
 
+static int start_role(struct run *r, size_t idx)
+{
+	return start_as(r, &r->roles[idx], &r->t->nodes[idx], NULL);
+}
+
 static int start_roles(struct run *r)
 {
 	static const enum topo_role order[] = {TOPO_STATEFUL, TOPO_STATELESS,
@@ -725,14 +764,16 @@ static int start_roles(struct run *r)
 
 			if (r->t->nodes[i].role != TOPO_CALLHANDLER)
 				continue;
-			ev = wait_event(r, ro, "registered", 60000);
+			/* 60 s, and the time the users take at the rate. */
+			ev = wait_event(r, ro, "registered",
+					60000 + r->t->exp.user_count * 1000u /
+							RUN_REG_RATE);
 			if (!ev)
 				return interrupted(r)
 					       ? EINTR
 					       : fail(r, ETIMEDOUT,
 						      "%s did not register "
-						      "its "
-						      "users within 60 s",
+						      "its users in time",
 						      r->t->nodes[i].name);
 			say(r, "[start] %s registered its users",
 			    r->t->nodes[i].name);
@@ -814,7 +855,30 @@ static size_t proxy_list(const struct run *r, size_t *idx, size_t max)
 struct proxy_mark {
 	uint64_t cpu_us, t_ms, requests;
 	double rss_mb;
+	unsigned nthreads;
+	long tid[RES_MAX_THREADS];
+	uint64_t thread_us[RES_MAX_THREADS]; /* user + sys */
 };
+
+/* Each thread's CPU between two marks, matched by thread id. */
+static void thread_cpu(const struct proxy_mark *a, const struct proxy_mark *b,
+		       struct res_proxy *out)
+{
+	double dt = (double)(b->t_ms - a->t_ms) * 1000;
+
+	out->nthreads = 0;
+	for (unsigned i = 0; i < b->nthreads && dt > 0; i++) {
+		double v = 0;
+
+		for (unsigned k = 0; k < a->nthreads; k++)
+			if (a->tid[k] == b->tid[i] &&
+			    b->thread_us[i] >= a->thread_us[k])
+				v = (double)(b->thread_us[i] -
+					     a->thread_us[k]) /
+				    dt;
+		out->thread_cpu[out->nthreads++] = (float)v;
+	}
+}
 
 /* Cumulative CPU, RSS and requests of a proxy from its stats. */
 static bool proxy_read(struct run *r, struct role *ro, struct proxy_mark *m)
@@ -838,6 +902,23 @@ static bool proxy_read(struct run *r, struct role *ro, struct proxy_mark *m)
 				   num_of(json_object_get(st, "cpu"), "sys_"
 								      "us"));
 	m->rss_mb = num_of(st, "rss_kb") / 1024;
+	m->nthreads = 0;
+	{
+		json_t *thr = json_object_get(json_object_get(st, "cpu"), "thr"
+									  "ead"
+									  "s");
+
+		for (size_t i = 0;
+		     i < json_array_size(thr) && m->nthreads < RES_MAX_THREADS;
+		     i++) {
+			json_t *t = json_array_get(thr, i);
+
+			m->tid[m->nthreads] = (long)num_of(t, "tid");
+			m->thread_us[m->nthreads++] =
+				(uint64_t)(num_of(t, "user_us") +
+					   num_of(t, "sys_us"));
+		}
+	}
 	m->requests = 0;
 	req = json_object_get(st, "requests");
 	json_object_foreach(req, key, v)
@@ -1061,199 +1142,584 @@ static int append_sample(struct run *r, const struct res_sample *s)
 	return 0;
 }
 
-static int run_steps(struct run *r)
+/* What the steps carry from one to the next: the proxies and the marks
+ * their per-second figures are differences from. */
+struct stepper {
+	size_t pidx[RES_MAX_PROXIES], np;
+	struct proxy_mark prev[RES_MAX_PROXIES];
+	struct loader_mark lprev;
+	uint64_t t_begin;
+	bool started;
+	/* the database's Questions at t_ms (have_db: a reading) */
+	uint64_t db_questions, db_t_ms;
+	bool have_db;
+};
+
+/* The database's counters into smp (-1 without a reading). */
+static void db_sample(struct run *r, struct stepper *sp,
+		      struct res_sample *smp)
+{
+	uint64_t q = 0, threads = 0, now;
+
+	smp->db_qps = smp->db_threads = -1;
+	if (!r->db || rundb_status(r->db, &q, &threads)) {
+		sp->have_db = false;
+		return;
+	}
+	now = now_ms();
+	/* Our own SHOW GLOBAL STATUS is one of the Questions. */
+	if (sp->have_db && now > sp->db_t_ms && q > sp->db_questions)
+		smp->db_qps = (double)(q - sp->db_questions - 1) * 1000 /
+			      (double)(now - sp->db_t_ms);
+	smp->db_threads = (double)threads;
+	sp->db_questions = q;
+	sp->db_t_ms = now;
+	sp->have_db = true;
+}
+
+static void stepper_init(struct run *r, struct stepper *sp)
+{
+	memset(sp, 0, sizeof(*sp));
+	sp->t_begin = now_ms();
+	sp->np = proxy_list(r, sp->pidx, RES_MAX_PROXIES);
+	r->res.nproxies = sp->np;
+	for (size_t k = 0; k < sp->np; k++) {
+		snprintf(r->res.proxy_names[k], RES_NAME_MAX, "%s",
+			 r->t->nodes[sp->pidx[k]].name);
+		proxy_read(r, &r->roles[sp->pidx[k]], &sp->prev[k]);
+	}
+	loaders_read(r, &sp->lprev);
+}
+
+/*
+ * On a terminal, each second redraws one line: the step, the offered
+ * and achieved rate, success, p95 and each proxy's CPU of that second.
+ * Elsewhere (a pipe, a file) only the step's own line at its end.
+ */
+static void live_line(struct run *r, const struct stepper *sp,
+		      const struct res_sample *smp, unsigned sec)
 {
 	const struct topo_experiment *e = &r->t->exp;
-	size_t pidx[RES_MAX_PROXIES], np;
-	struct proxy_mark prev[RES_MAX_PROXIES], cur[RES_MAX_PROXIES];
-	struct proxy_mark step0[RES_MAX_PROXIES];
-	struct loader_mark lprev, lcur;
-	uint64_t t_begin = now_ms();
-	double rate = e->rate_start;
-	struct call_acc *calls = NULL;
-	int err = 0;
+	char line[512];
+	size_t used = 0;
 
+	if (r->o->quiet || !isatty(STDOUT_FILENO))
+		return;
+	if (!strcmp(e->search, "rfc7502") || !e->rate_step)
+		used = (size_t)snprintf(line, sizeof(line), "[trial %u]",
+					smp->step + 1);
+	else
+		used = (size_t)snprintf(
+			line, sizeof(line), "[step %u/%u]", smp->step + 1,
+			(e->rate_final - e->rate_start) / e->rate_step + 1);
+	used += (size_t)snprintf(line + used, sizeof(line) - used,
+				 " %u/%u s offered %.0f/s achieved %.0f/s "
+				 "success %.2f%% p95 %.2f ms |",
+				 sec, e->step_s, smp->offered, smp->achieved,
+				 smp->success_pct, smp->p95_ms);
+	for (size_t k = 0; k < sp->np && used < sizeof(line); k++)
+		used += (size_t)snprintf(line + used, sizeof(line) - used,
+					 " %s %.0f%%", r->res.proxy_names[k],
+					 smp->proxy[k].cpu * 100);
+	/* A wrapped line would not be replaced: cut it to the width. */
+	{
+		struct winsize ws;
+
+		if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 &&
+		    ws.ws_col > 1 && strlen(line) >= ws.ws_col)
+			line[ws.ws_col - 1] = '\0';
+	}
+	live_clear();
+	fputs(line, stdout);
+	fflush(stdout);
+	live_shown = true;
+}
+
+/*
+ * One step at rate: set the loaders' rate, warm up, sample every second,
+ * then the step's figures into *st (not yet judged nor kept).
+ */
+static int run_step(struct run *r, struct stepper *sp, double rate,
+		    unsigned index, struct res_step *st)
+{
+	const struct topo_experiment *e = &r->t->exp;
+	size_t np = sp->np, *pidx = sp->pidx;
+	struct proxy_mark cur[RES_MAX_PROXIES], step0[RES_MAX_PROXIES];
+	struct proxy_mark *prev = sp->prev;
+	struct loader_mark lcur;
+	struct hist rtt, rrd;
+	double cpu_sum[RES_MAX_PROXIES] = {0}, secs = 0;
+	double cpu_all[RES_MAX_PROXIES] = {0};
+	unsigned cpu_n[RES_MAX_PROXIES] = {0};
+	struct call_acc *calls = NULL;
+	uint64_t t0;
+	bool bound = false;
+	size_t total_req = 0;
+	int err;
+
+	memset(st, 0, sizeof(*st));
+	err = set_rate(r, rate, !sp->started);
+	if (err)
+		return err;
+	sp->started = true;
+	/* Warm-up: run, then throw its figures away. */
+	err = sleep_until(r, now_ms() + (uint64_t)e->warmup_s * 1000);
+	if (!err)
+		err = loaders_step(r, NULL, &rtt, &rrd, &secs, &bound, NULL);
+	if (err)
+		return err;
+	/* The step's figures start here, after the warm-up. */
+	for (size_t k = 0; k < np; k++) {
+		proxy_read(r, &r->roles[pidx[k]], &step0[k]);
+		prev[k] = step0[k];
+	}
+	loaders_read(r, &sp->lprev);
+	{
+		struct res_sample first;
+
+		db_sample(r, sp, &first); /* the mark the first second needs */
+	}
+	t0 = now_ms();
+	for (unsigned sec = 1; sec <= e->step_s && !err; sec++) {
+		struct res_sample smp = {0};
+
+		err = sleep_until(r, t0 + (uint64_t)sec * 1000);
+		if (!err)
+			err = roles_alive(r);
+		if (err)
+			break;
+		smp.t_s = (double)(now_ms() - sp->t_begin) / 1000;
+		smp.step = index;
+		smp.offered = rate;
+		for (size_t k = 0; k < np; k++) {
+			double dt;
+
+			if (!proxy_read(r, &r->roles[pidx[k]], &cur[k]))
+				continue;
+			dt = (double)(cur[k].t_ms - prev[k].t_ms);
+			if (dt > 0)
+				smp.proxy[k].cpu = (double)(cur[k].cpu_us -
+							    prev[k].cpu_us) /
+						   (dt * 1000);
+			smp.proxy[k].rss_mb = cur[k].rss_mb;
+			smp.proxy[k].share = -1;
+			thread_cpu(&prev[k], &cur[k], &smp.proxy[k]);
+			/* The steady middle: not the first nor the last
+			 * second of the step. */
+			if (sec > 1 && sec < e->step_s) {
+				cpu_sum[k] += smp.proxy[k].cpu;
+				cpu_n[k]++;
+			}
+			cpu_all[k] += smp.proxy[k].cpu;
+			if (cur[k].rss_mb > st->proxy[k].rss_mb)
+				st->proxy[k].rss_mb = cur[k].rss_mb;
+			prev[k] = cur[k];
+		}
+		db_sample(r, sp, &smp);
+		loaders_read(r, &lcur);
+		{
+			uint64_t ok = lcur.successes - sp->lprev.successes;
+			uint64_t bad = lcur.failures - sp->lprev.failures;
+			struct hist d;
+
+			smp.achieved = (double)ok;
+			smp.success_pct = ok + bad ? 100.0 * (double)ok /
+							     (double)(ok + bad)
+						   : 0;
+			if (lcur.have_rtt && sp->lprev.have_rtt &&
+			    hist_diff(&d, &lcur.rtt, &sp->lprev.rtt) == 0)
+				smp.p95_ms =
+					(double)hist_quantile(&d, 0.95) / 1000;
+		}
+		sp->lprev = lcur;
+		err = append_sample(r, &smp);
+		if (!err)
+			live_line(r, sp, &smp, sec);
+	}
+	if (err)
+		return err;
 	if (!strcmp(e->test, "invite")) {
 		calls = malloc(sizeof(*calls));
 		if (!calls)
 			return ENOMEM;
 	}
-
-	np = proxy_list(r, pidx, RES_MAX_PROXIES);
-	r->res.nproxies = np;
-	for (size_t k = 0; k < np; k++) {
-		snprintf(r->res.proxy_names[k], RES_NAME_MAX, "%s",
-			 r->t->nodes[pidx[k]].name);
-		proxy_read(r, &r->roles[pidx[k]], &prev[k]);
+	err = loaders_step(r, st, &rtt, &rrd, &secs, &bound, calls);
+	if (err) {
+		free(calls);
+		return err;
 	}
-	loaders_read(r, &lprev);
+	st->index = index;
+	st->offered = rate;
+	st->achieved = secs > 0 ? (double)st->successes / secs : 0;
+	st->success_pct =
+		st->successes + st->failures
+			? 100.0 * (double)st->successes /
+				  (double)(st->successes + st->failures)
+			: 0;
+	st->ta_avg_ms = hist_mean(&rtt) / 1000;
+	st->p50_ms = (double)hist_quantile(&rtt, 0.50) / 1000;
+	st->p90_ms = (double)hist_quantile(&rtt, 0.90) / 1000;
+	st->p95_ms = (double)hist_quantile(&rtt, 0.95) / 1000;
+	st->p99_ms = (double)hist_quantile(&rtt, 0.99) / 1000;
+	st->max_ms = (double)hist_quantile(&rtt, 1.0) / 1000;
+	st->rrd_ms = rrd.count ? hist_mean(&rrd) / 1000 : -1;
+	st->ira_pct = st->successes + st->failures
+			      ? 100.0 * (double)st->failures /
+					(double)(st->successes + st->failures)
+			      : -1;
+	st->srd_ms = st->sdd_ms = st->ser_pct = st->seer_pct = -1;
+	st->isa_pct = st->scr_pct = -1;
+	if (calls)
+		call_acc_step(calls, st);
+	free(calls);
+	st->generator_bound = bound;
+	for (size_t k = 0; k < np; k++) {
+		/* Steps too short for a middle: every second. */
+		if (cpu_n[k])
+			st->proxy[k].cpu = cpu_sum[k] / cpu_n[k];
+		else if (e->step_s)
+			st->proxy[k].cpu = cpu_all[k] / e->step_s;
+		st->proxy[k].share = -1;
+		if (r->t->nodes[pidx[k]].role == TOPO_STATEFUL)
+			total_req += prev[k].requests - step0[k].requests;
+	}
+	for (size_t k = 0; k < np && total_req; k++)
+		if (r->t->nodes[pidx[k]].role == TOPO_STATEFUL)
+			st->proxy[k].share = (double)(prev[k].requests -
+						      step0[k].requests) /
+					     (double)total_req;
+	return 0;
+}
+
+static int keep_step(struct run *r, const struct res_step *st)
+{
+	struct res_step *more =
+		realloc(r->res.steps, (r->res.nsteps + 1) * sizeof(*more));
+
+	if (!more)
+		return ENOMEM;
+	r->res.steps = more;
+	r->res.steps[r->res.nsteps++] = *st;
+	return 0;
+}
+
+static void say_step(struct run *r, const struct res_step *st,
+		     const char *verdict)
+{
+	char cpus[256] = "";
+	size_t used = 0;
+
+	for (size_t k = 0; k < r->res.nproxies && used < sizeof(cpus); k++)
+		used += (size_t)snprintf(cpus + used, sizeof(cpus) - used,
+					 " %s %.0f%%", r->res.proxy_names[k],
+					 st->proxy[k].cpu * 100);
+	say(r,
+	    "[step %u] offered %.0f/s achieved %.0f/s success %.2f%% TA "
+	    "%.2f ms p95 %.2f ms |%s%s%s",
+	    st->index + 1, st->offered, st->achieved, st->success_pct,
+	    st->ta_avg_ms, st->p95_ms, cpus,
+	    st->generator_bound ? " | generator bound" : "", verdict);
+}
+
+/* The seed's ramp: up by the step until a step misses the criteria. */
+static int run_ramp(struct run *r)
+{
+	const struct topo_experiment *e = &r->t->exp;
+	struct stepper sp;
+	double rate = e->rate_start;
+	struct call_acc *calls = NULL;
+	int err = 0;
+
+	stepper_init(r, &sp);
 	for (unsigned index = 0; rate <= e->rate_final && !err; index++) {
-		struct res_step st = {0};
-		struct hist rtt, rrd;
-		double cpu_sum[RES_MAX_PROXIES] = {0}, secs = 0;
-		double cpu_all[RES_MAX_PROXIES] = {0};
-		unsigned cpu_n[RES_MAX_PROXIES] = {0};
-		uint64_t t0;
-		bool bound = false;
-		size_t total_req = 0;
+		struct res_step st;
 
-		err = set_rate(r, rate, index == 0);
+		err = run_step(r, &sp, rate, index, &st);
 		if (err)
 			break;
-		/* Warm-up: run, then throw its figures away. */
-		err = sleep_until(r, now_ms() + (uint64_t)e->warmup_s * 1000);
-		if (!err)
-			err = loaders_step(r, NULL, &rtt, &rrd, &secs, &bound,
-					   NULL);
-		if (err)
-			break;
-		/* The step's figures start here, after the warm-up. */
-		for (size_t k = 0; k < np; k++) {
-			proxy_read(r, &r->roles[pidx[k]], &step0[k]);
-			prev[k] = step0[k];
-		}
-		loaders_read(r, &lprev);
-		t0 = now_ms();
-		for (unsigned sec = 1; sec <= e->step_s && !err; sec++) {
-			struct res_sample smp = {0};
-
-			err = sleep_until(r, t0 + (uint64_t)sec * 1000);
-			if (!err)
-				err = roles_alive(r);
-			if (err)
-				break;
-			smp.t_s = (double)(now_ms() - t_begin) / 1000;
-			smp.step = index;
-			smp.offered = rate;
-			for (size_t k = 0; k < np; k++) {
-				double dt;
-
-				if (!proxy_read(r, &r->roles[pidx[k]],
-						&cur[k]))
-					continue;
-				dt = (double)(cur[k].t_ms - prev[k].t_ms);
-				if (dt > 0)
-					smp.proxy[k].cpu =
-						(double)(cur[k].cpu_us -
-							 prev[k].cpu_us) /
-						(dt * 1000);
-				smp.proxy[k].rss_mb = cur[k].rss_mb;
-				smp.proxy[k].share = -1;
-				/* The steady middle: not the first nor the
-				 * last second of the step. */
-				if (sec > 1 && sec < e->step_s) {
-					cpu_sum[k] += smp.proxy[k].cpu;
-					cpu_n[k]++;
-				}
-				cpu_all[k] += smp.proxy[k].cpu;
-				if (cur[k].rss_mb > st.proxy[k].rss_mb)
-					st.proxy[k].rss_mb = cur[k].rss_mb;
-				prev[k] = cur[k];
-			}
-			loaders_read(r, &lcur);
-			{
-				uint64_t ok = lcur.successes - lprev.successes;
-				uint64_t bad = lcur.failures - lprev.failures;
-				struct hist d;
-
-				smp.achieved = (double)ok;
-				smp.success_pct =
-					ok + bad ? 100.0 * (double)ok /
-							   (double)(ok + bad)
-						 : 0;
-				if (lcur.have_rtt && lprev.have_rtt &&
-				    hist_diff(&d, &lcur.rtt, &lprev.rtt) == 0)
-					smp.p95_ms = (double)hist_quantile(
-							     &d, 0.95) /
-						     1000;
-			}
-			lprev = lcur;
-			err = append_sample(r, &smp);
-		}
-		if (err)
-			break;
-		err = loaders_step(r, &st, &rtt, &rrd, &secs, &bound, calls);
-		if (err)
-			break;
-		st.index = index;
-		st.offered = rate;
-		st.achieved = secs > 0 ? (double)st.successes / secs : 0;
-		st.success_pct =
-			st.successes + st.failures
-				? 100.0 * (double)st.successes /
-					  (double)(st.successes + st.failures)
-				: 0;
-		st.ta_avg_ms = hist_mean(&rtt) / 1000;
-		st.p50_ms = (double)hist_quantile(&rtt, 0.50) / 1000;
-		st.p90_ms = (double)hist_quantile(&rtt, 0.90) / 1000;
-		st.p95_ms = (double)hist_quantile(&rtt, 0.95) / 1000;
-		st.p99_ms = (double)hist_quantile(&rtt, 0.99) / 1000;
-		st.max_ms = (double)hist_quantile(&rtt, 1.0) / 1000;
-		st.rrd_ms = rrd.count ? hist_mean(&rrd) / 1000 : -1;
-		st.ira_pct =
-			st.successes + st.failures
-				? 100.0 * (double)st.failures /
-					  (double)(st.successes + st.failures)
-				: -1;
-		st.srd_ms = st.sdd_ms = st.ser_pct = st.seer_pct = -1;
-		st.isa_pct = st.scr_pct = -1;
-		if (calls)
-			call_acc_step(calls, &st);
-		st.generator_bound = bound;
-		for (size_t k = 0; k < np; k++) {
-			/* Steps too short for a middle: every second. */
-			if (cpu_n[k])
-				st.proxy[k].cpu = cpu_sum[k] / cpu_n[k];
-			else if (e->step_s)
-				st.proxy[k].cpu = cpu_all[k] / e->step_s;
-			st.proxy[k].share = -1;
-			if (r->t->nodes[pidx[k]].role == TOPO_STATEFUL)
-				total_req +=
-					prev[k].requests - step0[k].requests;
-		}
-		for (size_t k = 0; k < np && total_req; k++)
-			if (r->t->nodes[pidx[k]].role == TOPO_STATEFUL)
-				st.proxy[k].share =
-					(double)(prev[k].requests -
-						 step0[k].requests) /
-					(double)total_req;
+		snprintf(st.phase, sizeof(st.phase), "ramp");
 		st.passed = st.success_pct >= e->success_pct &&
 			    st.ta_avg_ms <= e->ta_limit_ms && st.attempts > 0;
-		{
-			struct res_step *more =
-				realloc(r->res.steps,
-					(r->res.nsteps + 1) * sizeof(*more));
-
-			if (!more) {
-				err = ENOMEM;
-				break;
-			}
-			r->res.steps = more;
-			r->res.steps[r->res.nsteps++] = st;
-		}
-		{
-			char cpus[256] = "";
-			size_t used = 0;
-
-			for (size_t k = 0; k < np && used < sizeof(cpus); k++)
-				used += (size_t)snprintf(
-					cpus + used, sizeof(cpus) - used,
-					" %s %.0f%%", r->res.proxy_names[k],
-					st.proxy[k].cpu * 100);
-			say(r,
-			    "[step %u] offered %.0f/s achieved %.0f/s success "
-			    "%.2f%% TA %.2f ms p95 %.2f ms |%s%s%s",
-			    index + 1, st.offered, st.achieved, st.success_pct,
-			    st.ta_avg_ms, st.p95_ms, cpus,
-			    bound ? " | generator bound" : "",
-			    st.passed ? "" : " | criteria not met: stop");
-		}
+		err = keep_step(r, &st);
+		if (err)
+			break;
+		say_step(r, &st, st.passed ? "" : " | criteria not met: stop");
 		if (!st.passed)
 			break;
 		rate += e->rate_step;
 	}
 	free(calls);
 	return err;
+}
+
+/* The loaders' transactions still open, or -1 when one did not say. */
+static long loaders_in_flight(struct run *r)
+{
+	long n = 0;
+
+	for (size_t i = 0; i < r->t->nnodes; i++) {
+		struct role *ro = &r->roles[i];
+		json_t *st, *v;
+
+		if (r->t->nodes[i].role != TOPO_LOADER || !ro->proc)
+			continue;
+		st = command(r, ro, "stats", NULL, 3000);
+		v = json_object_get(json_object_get(st, "loader"), "in_"
+								   "flight");
+		if (!json_is_integer(v)) {
+			json_decref(st);
+			return -1;
+		}
+		n += (long)json_integer_value(v);
+		json_decref(st);
+	}
+	return n;
+}
+
+/* Requests the proxies have received so far, all of them together. */
+static uint64_t proxies_requests(struct run *r)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < r->t->nnodes; i++) {
+		struct proxy_mark m;
+
+		if ((r->t->nodes[i].role == TOPO_STATEFUL ||
+		     r->t->nodes[i].role == TOPO_STATELESS) &&
+		    proxy_read(r, &r->roles[i], &m))
+			n += m.requests;
+	}
+	return n;
+}
+
+/*
+ * After a trial, every attempt it made must have its outcome before the
+ * verdict: slow down to 1/s and wait (at most the establishment
+ * threshold and a second) until no transaction is open; what fails
+ * meanwhile counts against the trial.  Then until the proxies are idle
+ * (at most 30 s).
+ */
+static int settle(struct run *r, struct res_step *st)
+{
+	uint64_t deadline = now_ms() + r->t->exp.threshold_ms + 1000;
+	struct res_step rest = {0};
+	struct hist rtt, rrd;
+	double secs;
+	bool bound;
+	int err;
+
+	err = set_rate(r, 1, false);
+	while (!err && now_ms() < deadline) {
+		long open = loaders_in_flight(r);
+
+		if (open == 0)
+			break;
+		err = sleep_until(r, now_ms() + 100);
+	}
+	/* The proxies too: what they still have queued (requests the
+	 * loaders gave up on, retransmissions) is worked off first, or
+	 * the next trial would start against an overloaded server. */
+	deadline = now_ms() + 30000;
+	for (uint64_t last = proxies_requests(r);
+	     !err && now_ms() < deadline;) {
+		uint64_t cur;
+
+		err = sleep_until(r, now_ms() + 300);
+		cur = proxies_requests(r);
+		if (cur - last <= 2)
+			break;
+		last = cur;
+	}
+	if (!err)
+		err = loaders_step(r, &rest, &rtt, &rrd, &secs, &bound, NULL);
+	if (err)
+		return err;
+	st->failures += rest.failures;
+	st->timeouts += rest.timeouts;
+	return 0;
+}
+
+/*
+ * The RFC 7502 search for the highest rate with zero failures over the
+ * step duration: up from the start by the step (a clean trial's rate
+ * is the lower bound) until a trial fails (the upper bound), then
+ * halve the interval until it is within the granularity.  Every trial
+ * is a step of the bundle.  RFC 7502's own procedure moves the rate by
+ * a fraction of itself and halves that fraction after a failure; the
+ * bisection reaches the same bounded answer in fewer, predictable
+ * trials.
+ */
+static int run_rfc7502(struct run *r)
+{
+	const struct topo_experiment *e = &r->t->exp;
+	double lo = 0, hi = 0, rate = e->rate_start;
+	const unsigned max_trials = 40;
+	struct stepper sp;
+	unsigned index = 0;
+	int err = 0;
+
+	stepper_init(r, &sp);
+	while (!err && index < max_trials) {
+		bool up = hi == 0;
+		struct res_step st;
+
+		err = run_step(r, &sp, rate, index, &st);
+		if (!err)
+			err = settle(r, &st);
+		if (err)
+			break;
+		snprintf(st.phase, sizeof(st.phase), up ? "up" : "bisect");
+		/* RFC 7501: a failure is a final 3xx-6xx or no final
+		 * response within the threshold; one fails the trial. */
+		st.passed = st.failures == 0 && st.timeouts == 0 &&
+			    st.attempts > 0;
+		err = keep_step(r, &st);
+		if (err)
+			break;
+		say_step(r, &st,
+			 st.passed ? " | rfc7502: clean"
+				   : " | rfc7502: failed");
+		index++;
+		if (st.passed)
+			lo = rate;
+		else
+			hi = rate;
+		if (hi == 0) {
+			if (rate >= e->rate_final)
+				break; /* clean up to the final rate */
+			rate = rate + e->rate_step > e->rate_final
+				       ? e->rate_final
+				       : rate + e->rate_step;
+			continue;
+		}
+		if (hi - lo <= e->granularity)
+			break;
+		rate = floor((lo + hi) / 2);
+		if (rate <= lo || rate >= hi)
+			break;
+	}
+	if (!err) {
+		r->res.rfc7502_rate = lo;
+		say(r,
+		    "[rfc7502] %.0f/s with zero failures over %u s (%u "
+		    "trials; %s)",
+		    lo, e->step_s, index,
+		    hi > 0 ? "the next failing rate within the granularity"
+			   : "no failure up to the final rate");
+	}
+	return err;
+}
+
+static void stop_role(struct run *r, struct role *ro);
+
+/*
+ * The test bed's own reach (RFC 7502 §6.1): a loader of the same kind
+ * next to each loader, sending straight to the callhandlers at the
+ * final rate, no proxy between.  A callhandler answers OPTIONS but is
+ * no registrar: the REGISTER tests measure the bed with OPTIONS, a
+ * transaction of the same shape; the invite test with INVITE.
+ */
+static int run_baseline(struct run *r)
+{
+	const struct topo_experiment *e = &r->t->exp;
+	const char *test = strcmp(e->test, "invite") ? "options" : "invite";
+	size_t ch[TOPO_MAX_NEXT], nch = 0, nld = 0, started = 0;
+	struct topo_node *nodes = NULL;
+	struct role *roles = NULL;
+	double secs = 0, rate = e->rate_final;
+	uint64_t ok = 0, bad = 0;
+	bool bound = false;
+	int err = 0;
+
+	if (!e->baseline_s)
+		return 0;
+	for (size_t i = 0; i < r->t->nnodes; i++) {
+		if (r->t->nodes[i].role == TOPO_CALLHANDLER &&
+		    nch < TOPO_MAX_NEXT)
+			ch[nch++] = i;
+		nld += r->t->nodes[i].role == TOPO_LOADER;
+	}
+	if (!nch || !nld) {
+		say(r, "[baseline] no callhandler to send to: not measured");
+		return 0;
+	}
+	nodes = calloc(nld, sizeof(*nodes));
+	roles = calloc(nld, sizeof(*roles));
+	if (!nodes || !roles) {
+		err = fail(r, ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0, k = 0; i < r->t->nnodes && !err; i++) {
+		if (r->t->nodes[i].role != TOPO_LOADER)
+			continue;
+		nodes[k] = r->t->nodes[i];
+		snprintf(nodes[k].name, sizeof(nodes[k].name),
+			 "%.50s-baseline", r->t->nodes[i].name);
+		nodes[k].server = ch[k % nch];
+		roles[k].to_fd = roles[k].from_fd = -1;
+		err = start_as(r, &roles[k], &nodes[k], test);
+		started = ++k;
+	}
+	for (size_t k = 0; k < started && !err; k++) {
+		json_t *args = json_pack("{s:f}", "rate", rate / (double)nld);
+		json_t *reply = command(r, &roles[k], "start", args, 5000);
+
+		if (!reply || !json_is_true(json_object_get(reply, "ok")))
+			err = fail(r, EPROTO, "%s refused its rate",
+				   nodes[k].name);
+		json_decref(args);
+		json_decref(reply);
+	}
+	/* Warm-up, then the measured interval: two "step"s. */
+	for (int pass = 0; pass < 2 && !err; pass++) {
+		err = sleep_until(r, now_ms() + (pass ? e->baseline_s
+						      : e->warmup_s) *
+							1000ull);
+		for (size_t k = 0; k < started && !err; k++) {
+			json_t *st = command(r, &roles[k], "step", NULL, 5000);
+
+			if (!st || !json_is_true(json_object_get(st, "ok"))) {
+				json_decref(st);
+				err = fail(r, EPROTO,
+					   "%s did not end its step",
+					   nodes[k].name);
+				break;
+			}
+			if (pass) {
+				ok += (uint64_t)num_of(st, "successes");
+				bad += (uint64_t)num_of(st, "failures");
+				if (num_of(st, "secs") > secs)
+					secs = num_of(st, "secs");
+				bound |= json_is_true(
+					json_object_get(st, "generator_"
+							    "bound"));
+			}
+			json_decref(st);
+		}
+	}
+	if (!err) {
+		r->res.baseline = secs > 0 ? (double)ok / secs : 0;
+		say(r,
+		    "[baseline] loaders straight to the callhandlers (%s): "
+		    "offered %.0f/s achieved %.0f/s, %llu failures%s",
+		    test, rate, r->res.baseline, (unsigned long long)bad,
+		    bound ? " | generator bound" : "");
+	}
+out:
+	for (size_t k = 0; k < started; k++)
+		stop_role(r, &roles[k]);
+	for (size_t k = 0; roles && k < nld; k++)
+		json_decref(roles[k].summary);
+	free(roles);
+	free(nodes);
+	return err;
+}
+
+static int run_steps(struct run *r)
+{
+	if (!strcmp(r->t->exp.search, "rfc7502"))
+		return run_rfc7502(r);
+	return run_ramp(r);
 }
 
 static void stop_role(struct run *r, struct role *ro)
@@ -1272,8 +1738,19 @@ static void stop_role(struct run *r, struct role *ro)
 		close(ro->to_fd);
 		ro->to_fd = -1;
 	}
-	sum = wait_event(r, ro, "summary", 5000);
+	sum = wait_event(r, ro, "summary",
+			 ro->node->role == TOPO_LOADER ? RUN_DRAIN_MS + 5000
+						       : 5000);
 	json_decref(sum);
+	if (ro->summary) {
+		char path[800];
+
+		/* The role's own last word: its cumulative figures. */
+		snprintf(path, sizeof(path), "%s/logs/%s.summary.json",
+			 r->bundle, ro->node->name);
+		if (json_dump_file(ro->summary, path, JSON_INDENT(2)))
+			log_warn("cannot write %s", path);
+	}
 	for (int i = 0; i < 250 && !host_proc_done(ro->proc, &status); i++)
 		usleep(20000);
 	if (!host_proc_done(ro->proc, &status)) {
@@ -1375,8 +1852,10 @@ static void write_bundle(struct run *r)
 	snprintf(res->status, sizeof(res->status), "%s", r->status);
 	snprintf(res->reason, sizeof(res->reason), "%.255s", r->reason);
 	res->success_threshold_pct = r->t->exp.success_pct;
+	snprintf(res->search, sizeof(res->search), "%s", r->t->exp.search);
+	res->threshold_ms = r->t->exp.threshold_ms;
+	res->granularity = r->t->exp.granularity;
 	res->ta_limit_ms = r->t->exp.ta_limit_ms;
-	res->rfc7502_rate = -1;
 	/* The inventory file never holds secrets (validation refuses one). */
 	setup = json_pack("{s:O,s:O,s:o}", "topology", r->t->json, "inventory",
 			  r->inv->json, "hosts",
@@ -1407,6 +1886,7 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 	r->inv = inv;
 	r->o = o;
 	snprintf(r->status, sizeof(r->status), "complete");
+	r->res.rfc7502_rate = -1;
 	now = time(NULL);
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
@@ -1449,6 +1929,8 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 		err = make_database(r);
 	if (!err && !interrupted(r))
 		err = start_roles(r);
+	if (!err && !interrupted(r) && !o->deploy_only)
+		err = run_baseline(r);
 	if (!err && !interrupted(r) && !o->deploy_only)
 		err = run_steps(r);
 	if (!err && !o->deploy_only && !interrupted(r))

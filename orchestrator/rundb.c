@@ -362,6 +362,19 @@ const char *rundb_password(const struct rundb *db)
 	return db->password;
 }
 
+int rundb_user_width(unsigned first, unsigned count)
+{
+	unsigned long long last =
+		(unsigned long long)first + (count ? count - 1 : 0);
+	int w = 1;
+
+	while (last >= 10) {
+		last /= 10;
+		w++;
+	}
+	return w;
+}
+
 int rundb_add_users(struct rundb *db, const char *domain, const char *prefix,
 		    unsigned first, unsigned count, bool auth_required,
 		    char *why, size_t whysz)
@@ -370,13 +383,16 @@ int rundb_add_users(struct rundb *db, const char *domain, const char *prefix,
 	uint64_t start = now_ms();
 	int err = 0;
 
+	int width = rundb_user_width(first, count);
+
 	buf_init(&sql, 4u << 20);
 	err = query(db->m, "START TRANSACTION", why, whysz, "adding users");
 	for (unsigned i = 0; !err && i < count; i++) {
 		char user[96], ha1[SIP_AUTH_HEX_SIZE], ha1b[SIP_AUTH_HEX_SIZE];
 		struct pl u, r, p;
 
-		snprintf(user, sizeof(user), "%s%u", prefix, first + i);
+		snprintf(user, sizeof(user), "%s%0*u", prefix, width,
+			 first + i);
 		pl_set_str(&u, user);
 		pl_set_str(&r, domain);
 		pl_set_str(&p, db->password);
@@ -441,7 +457,9 @@ int rundb_write_passwords(const struct rundb *db, const char *path,
 		return errno;
 	}
 	for (unsigned i = 0; i < count; i++)
-		fprintf(f, "%s%u %s\n", prefix, first + i, db->password);
+		fprintf(f, "%s%0*u %s\n", prefix,
+			rundb_user_width(first, count), first + i,
+			db->password);
 	return fclose(f) ? errno : 0;
 }
 

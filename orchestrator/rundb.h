@@ -55,9 +55,18 @@ int rundb_apply(struct rundb *db, const char *sql_path, char *why,
 		size_t whysz);
 
 /*
- * Adds users prefix<first> .. prefix<first+count-1> in domain (the
- * digest realm) with the run's password, HA1 for MD5 and SHA-256, and
- * auth_required.  Batched: 100,000 users take seconds.
+ * The digits of every user number of first .. first+count-1: the
+ * last's.  Names are prefix<number> zero-padded to it, so that a range
+ * has one width ("A001000".."A100999", not "A1000".."A100999", which
+ * the callhandler refuses); ranges within one width are unchanged.
+ */
+int rundb_user_width(unsigned first, unsigned count);
+
+/*
+ * Adds users prefix<first> .. prefix<first+count-1> (numbers of
+ * rundb_user_width() digits) in domain (the digest realm) with the
+ * run's password, HA1 for MD5 and SHA-256, and auth_required.
+ * Batched: 100,000 users take seconds.
  */
 int rundb_add_users(struct rundb *db, const char *domain, const char *prefix,
 		    unsigned first, unsigned count, bool auth_required,

@@ -707,6 +707,10 @@ static void *pump(void *arg)
 
 		/* Remote stdout to the local side (after the PID line). */
 		n = libssh2_channel_read(p->ch, chunk, sizeof(chunk));
+		/* A dead connection (the host went away) is an error, not
+		 * EAGAIN: the process is as good as gone. */
+		if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
+			break;
 		if (n > 0) {
 			const char *q = chunk;
 			size_t left = (size_t)n;
@@ -745,6 +749,8 @@ static void *pump(void *arg)
 			}
 		}
 		n = libssh2_channel_read_stderr(p->ch, chunk, sizeof(chunk));
+		if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
+			break;
 		if (n > 0) {
 			progress = true;
 			if (p->logfd >= 0 &&
@@ -764,6 +770,8 @@ static void *pump(void *arg)
 		}
 		if (npending > 0) {
 			n = libssh2_channel_write(p->ch, pending, npending);
+			if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
+				break;
 			if (n > 0) {
 				memmove(pending, pending + n,
 					npending - (size_t)n);

@@ -522,6 +522,9 @@ static const char *const exp_fields[] = {"test",
 					 "ta_limit_ms",
 					 "success_percent",
 					 "search",
+					 "threshold_ms",
+					 "granularity",
+					 "baseline_s",
 					 "hold_ms",
 					 NULL};
 static const char *const users_fields[] = {"prefix", "first", "count", NULL};
@@ -567,6 +570,14 @@ static void parse_experiment(struct ctx *c, json_t *root, struct topo *t)
 	get_uint(c, obj, "/experiment", "ta_limit_ms", 1, 600000, 1000,
 		 &e->ta_limit_ms);
 	get_uint(c, obj, "/experiment", "hold_ms", 0, 3600000, 0, &e->hold_ms);
+	/* RFC 7501's Establishment Threshold Time: by default Timer B/F
+	 * (64 * T1 = 32 s), as RFC 7502 recommends. */
+	get_uint(c, obj, "/experiment", "threshold_ms", 100, 600000, 32000,
+		 &e->threshold_ms);
+	get_uint(c, obj, "/experiment", "granularity", 1, 1000000, 5,
+		 &e->granularity);
+	get_uint(c, obj, "/experiment", "baseline_s", 0, 3600, 3,
+		 &e->baseline_s);
 	e->success_pct = 50;
 	pct = json_object_get(obj, "success_percent");
 	if (pct) {
@@ -1167,6 +1178,23 @@ int topo_override(struct topo *t, const char *key, const char *value,
 			goto bad;
 	} else if (!strcmp(key, "ta-limit-ms")) {
 		if (!parse_uint(value, 1, 600000, &e.ta_limit_ms))
+			goto bad;
+	} else if (!strcmp(key, "search")) {
+		size_t i;
+
+		for (i = 0; searches[i] && strcmp(searches[i], value); i++)
+			;
+		if (!searches[i])
+			goto bad;
+		snprintf(e.search, sizeof(e.search), "%s", value);
+	} else if (!strcmp(key, "threshold-ms")) {
+		if (!parse_uint(value, 100, 600000, &e.threshold_ms))
+			goto bad;
+	} else if (!strcmp(key, "baseline-s")) {
+		if (!parse_uint(value, 0, 3600, &e.baseline_s))
+			goto bad;
+	} else if (!strcmp(key, "granularity")) {
+		if (!parse_uint(value, 1, 1000000, &e.granularity))
 			goto bad;
 	} else if (!strcmp(key, "hold-ms")) {
 		if (!parse_uint(value, 0, 3600000, &e.hold_ms))

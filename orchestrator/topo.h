@@ -85,9 +85,12 @@ struct topo_experiment {
 	unsigned step_s;
 	unsigned warmup_s;
 	unsigned ta_limit_ms;
-	double success_pct; /* a step below this fails */
-	char search[16];    /* ramp, rfc7502 */
-	unsigned hold_ms;   /* invite: 200 -> BYE */
+	double success_pct;    /* a step below this fails */
+	char search[16];       /* ramp, rfc7502 */
+	unsigned threshold_ms; /* no final response by then: a failure */
+	unsigned granularity;  /* rfc7502: the found rate's margin, /s */
+	unsigned baseline_s;   /* loaders straight to callhandlers; 0 off */
+	unsigned hold_ms;      /* invite: 200 -> BYE */
 };
 
 struct topo {
@@ -150,7 +153,8 @@ const struct inventory_host *inventory_host(const struct inventory *inv,
 /*
  * Overrides one experiment setting from the command line: key is one of
  * test, transport, users (a count), rate (START:STEP:FINAL), step-s,
- * warmup-s, ta-limit-ms, success-percent.  The result is checked as the
+ * warmup-s, ta-limit-ms, success-percent, search, threshold-ms,
+ * granularity, baseline-s.  The result is checked as the
  * file would be (every node on the path listens on the transport, ...).
  * Returns 0, or EINVAL with why saying what is wrong.
  */

@@ -118,7 +118,8 @@ TEST(results_bundle_files_and_round_trip)
 	ASSERT(strstr(text, "sf1_cpu_pct,sf1_rss_mb,sf1_share_pct"));
 	/* Step 2: offered 6000, CPU 45 %, absent metrics left empty. */
 	ASSERT(strstr(text, "\n2,6000.0,6000.0,"));
-	ASSERT(strstr(text, ",,,,,,0,1,45.0,10.0,50.000,45.0,11.0,50.000\n"));
+	ASSERT(strstr(text, ",,,,,,0,1,ramp,45.0,10.0,50.000,45.0,11.0,50."
+			    "000\n"));
 	free(text);
 	snprintf(path, sizeof(path), "%s/samples.csv", dir);
 	text = test_read_file(path, &len);
@@ -142,6 +143,9 @@ TEST(results_bundle_files_and_round_trip)
 	}
 	ASSERT(back.samples[2].proxy[1].cpu == 0.25);
 	ASSERT(res_capacity(&back) == res_capacity(&run));
+	ASSERT_STR(back.steps[0].phase, "ramp");
+	ASSERT_STR(back.search, "ramp");
+	ASSERT(back.rfc7502_rate < 0);
 	ASSERT(json_is_object(back.setup));
 	res_run_clear(&back);
 	res_run_clear(&run);

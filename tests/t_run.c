@@ -4,10 +4,12 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "proc.h"
@@ -294,7 +296,14 @@ TEST_TIMEOUT(run_register_steps_produce_a_complete_bundle, 90)
 	text = test_read_file("run.log", &len);
 	ASSERT(strstr(text, "[step 1] offered 200/s"));
 	ASSERT(strstr(text, "[step 2] offered 400/s"));
-	ASSERT(strstr(text, "[run] capacity 400/s"));
+	/* 390-400/s: checked in the bundle below (a step's achieved rate
+	 * is its successes over the loader's own interval). */
+	ASSERT(strstr(text, "[run] capacity "));
+	/* The test bed alone first: loaders straight to the callhandler. */
+	ASSERT(strstr(text, "[start] ld1-baseline (loader)"));
+	ASSERT(strstr(text, "[baseline] loaders straight to the callhandlers "
+			    "(options): offered 400/s"));
+	ASSERT(strstr(text, "[baseline]") < strstr(text, "[step 1]"));
 	free(text);
 	assert_no_survivors("run.log");
 	load_bundle(&run, dir, sizeof(dir));
@@ -319,6 +328,26 @@ TEST_TIMEOUT(run_register_steps_produce_a_complete_bundle, 90)
 	}
 	/* What was delivered: at most the offered 400/s. */
 	ASSERT(res_capacity(&run) > 390 && res_capacity(&run) <= 400);
+	ASSERT_MSG(run.baseline > 380 && run.baseline < 420, "baseline %.1f",
+		   run.baseline);
+	/* Every second: each proxy thread's CPU and the database's
+	 * counters (our own connection at least). */
+	{
+		double busiest = 0;
+
+		for (size_t i = 0; i < run.nsamples; i++) {
+			const struct res_sample *s = &run.samples[i];
+
+			ASSERT(s->proxy[0].nthreads >= 1);
+			for (unsigned t = 0; t < s->proxy[0].nthreads; t++)
+				if (s->proxy[0].thread_cpu[t] > busiest)
+					busiest = s->proxy[0].thread_cpu[t];
+			ASSERT_MSG(s->db_qps >= 0 && s->db_threads >= 1,
+				   "sample %zu: %.1f q/s, %.0f threads", i,
+				   s->db_qps, s->db_threads);
+		}
+		ASSERT(busiest > 0 && busiest <= 1.05);
+	}
 	res_run_clear(&run);
 	snprintf(path, sizeof(path), "%s/steps.csv", dir);
 	text = test_read_file(path, &len);
@@ -329,6 +358,11 @@ TEST_TIMEOUT(run_register_steps_produce_a_complete_bundle, 90)
 			lines += text[i] == '\n';
 		ASSERT_EQ(lines, 3);
 	}
+	free(text);
+	snprintf(path, sizeof(path), "%s/samples.csv", dir);
+	text = test_read_file(path, &len);
+	ASSERT(strstr(text, ",sf1_cpu_pct,sf1_rss_mb,sf1_threads_cpu_pct,"
+			    "db_questions_per_s,db_threads_connected\n"));
 	free(text);
 	snprintf(path, sizeof(path), "%s/report.html", dir);
 	assert_report_parses(path);
@@ -426,6 +460,270 @@ TEST_TIMEOUT(run_interrupted_mid_step_tears_down_and_says_aborted, 90)
 	ASSERT_STR(run.status, "aborted");
 	ASSERT(strstr(run.reason, "interrupted"));
 	res_run_clear(&run);
+}
+
+/*
+ * A CPU cgroup of the test's own capping a process at frac of a core
+ * (v1 or v2).  Writes its path to dir; false when the machine has none.
+ */
+static bool cap_cgroup(char *dir, size_t size, double frac)
+{
+	char path[700], val[64];
+	struct stat st;
+	bool v2 = stat("/sys/fs/cgroup/cgroup.controllers", &st) == 0;
+	FILE *f;
+
+	if (v2)
+		snprintf(dir, size, "/sys/fs/cgroup/sipstone-t%d",
+			 (int)getpid());
+	else if (stat("/sys/fs/cgroup/cpu", &st) == 0)
+		snprintf(dir, size, "/sys/fs/cgroup/cpu/sipstone-t%d",
+			 (int)getpid());
+	else
+		return false;
+	rmdir(dir);
+	if (mkdir(dir, 0755) != 0)
+		return false;
+	if (v2) {
+		snprintf(path, sizeof(path), "%s/cpu.max", dir);
+		snprintf(val, sizeof(val), "%d 100000\n",
+			 (int)(frac * 100000));
+	} else {
+		snprintf(path, sizeof(path), "%s/cpu.cfs_quota_us", dir);
+		snprintf(val, sizeof(val), "%d\n", (int)(frac * 100000));
+	}
+	f = fopen(path, "w");
+	if (!f)
+		return false;
+	fputs(val, f);
+	return fclose(f) == 0;
+}
+
+TEST_TIMEOUT(run_rfc7502_search_finds_the_highest_clean_rate, 180)
+{
+	char topo[2048], inv[600], dir[600], cg[300], path[800];
+	const char *argv[] = {"orchestrator", "run", "t.json",
+			      "--hosts",      inv,   "--results",
+			      "results",      NULL};
+	static char out[1 << 17];
+	double lo = 0, hi = 0, first_fail = 0;
+	size_t n = 0, fails = 0;
+	struct res_run run;
+	struct proc p;
+	char *pidp, *text;
+	int status;
+	long pid;
+	FILE *f;
+
+	need_root_and_mariadb();
+	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
+		 test_root_dir());
+	/* The proxy gets 3 % of a core: it fails well below what the
+	 * loader can send, at a rate the search has to find.  1 s without
+	 * a final response is a failure. */
+	if (!cap_cgroup(cg, sizeof(cg), 0.03))
+		test_skip("no cgroup CPU controller here");
+	snprintf(topo, sizeof(topo),
+		 "{\"name\": \"s0p1-rfc7502\", \"database\": {\"host\": "
+		 "\"db\", \"port\": %u},\n"
+		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"proxy1\", "
+		 "\"listen\": [\"udp:%u\"], \"workers\": 1}],\n"
+		 " \"loaders\": [{\"name\": \"ld1\", \"host\": \"loader1\", "
+		 "\"threads\": 1}],\n"
+		 " \"experiment\": {\"users\": {\"count\": 100}, \"rate\": "
+		 "{\"start\": 200, \"step\": 800, \"final\": 20000},\n"
+		 "   \"step_duration_s\": 2, \"warmup_s\": 1, "
+		 "\"search\": \"rfc7502\",\n"
+		 "   \"threshold_ms\": 1000, \"granularity\": 100}}\n",
+		 proc_free_port(), proc_free_port());
+	test_write_file("t.json", topo);
+	proc_start(&p, argv);
+	/* The proxy into the capped cgroup before the first trial. */
+	{
+		uint64_t waited = 0;
+
+		while (!strstr(out, "[start] sf1 (proxy-stateful)") &&
+		       waited < 60000) {
+			struct pollfd pfd = {p.from_child, POLLIN, 0};
+			ssize_t got;
+
+			if (poll(&pfd, 1, 100) <= 0) {
+				waited += 100;
+				continue;
+			}
+			got = read(p.from_child, out + n, sizeof(out) - n - 1);
+			if (got <= 0)
+				break;
+			n += (size_t)got;
+			out[n] = '\0';
+		}
+	}
+	pidp = strstr(out, "[start] sf1 (proxy-stateful)");
+	ASSERT_MSG(pidp && strstr(pidp, ", pid "), "%s", out);
+	pid = strtol(strstr(pidp, ", pid ") + 6, NULL, 10);
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+	f = fopen(path, "w");
+	ASSERT(f);
+	fprintf(f, "%ld\n", pid);
+	ASSERT(fclose(f) == 0);
+	/* Its output to the end (bounded), then its exit status. */
+	for (uint64_t waited = 0; waited < 150000 && n < sizeof(out) - 1;) {
+		struct pollfd pfd = {p.from_child, POLLIN, 0};
+		ssize_t got;
+
+		if (poll(&pfd, 1, 100) <= 0) {
+			waited += 100;
+			continue;
+		}
+		got = read(p.from_child, out + n, sizeof(out) - n - 1);
+		if (got <= 0)
+			break;
+		n += (size_t)got;
+		out[n] = '\0';
+	}
+	status = proc_stop(&p, 30000);
+	test_write_file("run.log", out);
+	rmdir(cg);
+	ASSERT_MSG(status == 0, "exit %d: %s", status, out);
+	fprintf(stderr, "%s",
+		strstr(out, "[step 1]") ? strstr(out, "[step 1]") : out);
+	ASSERT(strstr(out, "[rfc7502] "));
+	load_bundle(&run, dir, sizeof(dir));
+	ASSERT_STR(run.status, "complete");
+	ASSERT_STR(run.search, "rfc7502");
+	ASSERT(run.nsteps >= 3);
+	/* Up by the step until a trial fails, then bisection: each trial
+	 * inside the interval the earlier ones left. */
+	for (size_t i = 0; i < run.nsteps; i++) {
+		const struct res_step *s = &run.steps[i];
+
+		ASSERT(s->attempts > 0);
+		if (!fails) {
+			ASSERT_STR(s->phase, "up");
+			ASSERT(i == 0 ||
+			       s->offered == run.steps[i - 1].offered + 800);
+		} else {
+			ASSERT_STR(s->phase, "bisect");
+			ASSERT_MSG(s->offered > lo && s->offered < hi,
+				   "trial %zu at %.0f/s outside (%.0f, %.0f)",
+				   i, s->offered, lo, hi);
+		}
+		if (s->passed) {
+			ASSERT(s->failures == 0 && s->timeouts == 0);
+			lo = s->offered;
+		} else {
+			ASSERT(s->failures > 0 || s->timeouts > 0);
+			hi = s->offered;
+			if (!fails++)
+				first_fail = s->offered;
+		}
+	}
+	ASSERT_MSG(fails > 0, "no trial failed up to %.0f/s", lo);
+	ASSERT(first_fail > 200); /* the start rate itself was clean */
+	/* The rate found: the last clean one, within the granularity. */
+	ASSERT(run.rfc7502_rate == lo && lo > 0);
+	ASSERT_MSG(hi - lo <= 100, "%.0f..%.0f", lo, hi);
+	ASSERT_EQ(run.granularity, 100);
+	ASSERT_EQ(run.threshold_ms, 1000);
+	res_run_clear(&run);
+	/* Every trial is a row of steps.csv, with its phase. */
+	snprintf(path, sizeof(path), "%s/steps.csv", dir);
+	text = test_read_file(path, &n);
+	{
+		size_t lines = 0;
+
+		for (size_t i = 0; i < n; i++)
+			lines += text[i] == '\n';
+		ASSERT(strstr(text, ",passed,phase,"));
+		ASSERT(strstr(text, ",bisect,"));
+		load_bundle(&run, dir, sizeof(dir));
+		ASSERT_EQ(lines, run.nsteps + 1);
+		res_run_clear(&run);
+	}
+	free(text);
+	snprintf(path, sizeof(path), "%s/report.html", dir);
+	text = test_read_file(path, &n);
+	ASSERT(strstr(text, "RFC 7502 zero-failure rate"));
+	free(text);
+	assert_no_survivors("run.log");
+}
+
+TEST_TIMEOUT(run_progress_redraws_one_line_on_a_terminal_only, 90)
+{
+	char topo[2048], inv[600], prog[700];
+	static char out[1 << 16];
+	size_t n = 0, len;
+	struct winsize ws = {.ws_row = 24, .ws_col = 200};
+	int fd, status = -1;
+	char *text;
+	pid_t pid;
+
+	need_root_and_mariadb();
+	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
+		 test_root_dir());
+	snprintf(prog, sizeof(prog), "%s/orchestrator", test_bin_dir());
+	snprintf(topo, sizeof(topo),
+		 "{\"name\": \"s0p1-tty\", \"database\": {\"host\": \"db\", "
+		 "\"port\": %u},\n"
+		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"proxy1\", "
+		 "\"listen\": [\"udp:%u\"], \"workers\": 1}],\n"
+		 " \"loaders\": [{\"name\": \"ld1\", \"host\": \"loader1\", "
+		 "\"threads\": 1}],\n"
+		 " \"experiment\": {\"users\": {\"count\": 100}, \"rate\": "
+		 "{\"start\": 200, \"step\": 200, \"final\": 400},\n"
+		 "   \"step_duration_s\": 3, \"warmup_s\": 0}}\n",
+		 proc_free_port(), proc_free_port());
+	test_write_file("t.json", topo);
+	pid = forkpty(&fd, NULL, NULL, &ws);
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		execl(prog, prog, "run", "t.json", "--hosts", inv, "--results",
+		      "results", (char *)NULL);
+		_exit(127);
+	}
+	/* Its terminal's output to the end (bounded). */
+	for (unsigned waited = 0; waited < 60000 && n < sizeof(out) - 1;) {
+		struct pollfd pfd = {fd, POLLIN, 0};
+		ssize_t got;
+
+		if (poll(&pfd, 1, 100) <= 0) {
+			waited += 100;
+			continue;
+		}
+		got = read(fd, out + n, sizeof(out) - n - 1);
+		if (got <= 0)
+			break; /* EIO once the child has gone */
+		n += (size_t)got;
+		out[n] = '\0';
+	}
+	close(fd);
+	for (int i = 0; i < 100 && waitpid(pid, &status, WNOHANG) == 0; i++)
+		usleep(100000);
+	if (!WIFEXITED(status)) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	ASSERT_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", out);
+	/* Each second of step 1 of 2 redrawn in place, then replaced by
+	 * the step's own line. */
+	ASSERT_MSG(strstr(out, "[step 1/2] 1/3 s offered 200/s"), "%s", out);
+	ASSERT(strstr(out, "[step 1/2] 3/3 s offered 200/s"));
+	ASSERT(strstr(out, "[step 2/2] 2/3 s offered 400/s"));
+	ASSERT(strstr(out, "\r\033[K[step 1/2] 2/3 s"));
+	ASSERT(strstr(out, "\r\033[K[step 1] offered 200/s"));
+	/* Not on a pipe: the plain lines alone. */
+	{
+		const char *argv[] = {"orchestrator", "run", "t.json",
+				      "--hosts",      inv,   "--results",
+				      "results2",     NULL};
+
+		run_expect(argv, 0);
+		text = test_read_file("run.log", &len);
+		ASSERT(strstr(text, "[step 2] offered 400/s"));
+		ASSERT(!strchr(text, '\033') && !strchr(text, '\r'));
+		ASSERT(!strstr(text, "[step 1/2]"));
+		free(text);
+	}
 }
 
 /* The invite test on the local inventory: loaders -> sf1 (with

@@ -124,18 +124,25 @@ TEST_TIMEOUT(rundb_lifecycle_on_a_managed_server, 90)
 	ASSERT_EQ(scalar(m, "SELECT COUNT(*) FROM subscriber WHERE "
 			    "username='A20999' AND auth_required=1"),
 		  1);
+	/* One width for the whole range: A01000 .. A20999. */
+	ASSERT_EQ(scalar(m, "SELECT COUNT(*) FROM subscriber WHERE "
+			    "username='A01000'"),
+		  1);
+	ASSERT_EQ(scalar(m, "SELECT COUNT(*) FROM subscriber WHERE "
+			    "username='A1000'"),
+		  0);
 	ASSERT(mysql_query(m, "CREATE DATABASE intruder") != 0);
 	/* The stored HA1 is MD5(user:realm:password) of the file's password. */
 	snprintf(pw, sizeof(pw), "%s", rundb_password(db));
 	ASSERT_EQ(strlen(pw), 32);
 	{
-		struct pl u = PL("A1234"), r = PL("example.com"), p;
+		struct pl u = PL("A01234"), r = PL("example.com"), p;
 
 		pl_set_str(&p, pw);
 		ASSERT_EQ(sip_auth_ha1(SIP_AUTH_ALG_MD5, &u, &r, &p, ha1), 0);
 	}
 	snprintf(sql, sizeof(sql),
-		 "SELECT COUNT(*) FROM subscriber WHERE username='A1234' AND "
+		 "SELECT COUNT(*) FROM subscriber WHERE username='A01234' AND "
 		 "ha1='%s'",
 		 ha1);
 	ASSERT_EQ(scalar(m, sql), 1);
@@ -143,7 +150,7 @@ TEST_TIMEOUT(rundb_lifecycle_on_a_managed_server, 90)
 		size_t len;
 		char *text = test_read_file("passwords", &len), line[80];
 
-		snprintf(line, sizeof(line), "A1234 %s\n", pw);
+		snprintf(line, sizeof(line), "A01234 %s\n", pw);
 		ASSERT(strstr(text, line));
 		free(text);
 	}
@@ -193,4 +200,14 @@ TEST_TIMEOUT(rundb_refusals_are_said, 30)
 									  "o"
 									  "r"),
 		   "%s", why);
+}
+
+TEST(rundb_user_numbers_have_one_width)
+{
+	ASSERT_EQ(rundb_user_width(1000, 200), 4);
+	ASSERT_EQ(rundb_user_width(1000, 9000), 4);
+	ASSERT_EQ(rundb_user_width(1000, 9001), 5);
+	ASSERT_EQ(rundb_user_width(1000, 100000), 6);
+	ASSERT_EQ(rundb_user_width(0, 1), 1);
+	ASSERT_EQ(rundb_user_width(4294967295u, 1), 10);
 }

@@ -405,3 +405,35 @@ TEST(topo_validate_command_exit_codes)
 	ASSERT(strstr(log, "usage:"));
 	free(log);
 }
+
+TEST(topo_search_settings_and_their_overrides)
+{
+	struct topo_errors errs = {0};
+	struct topo *t = NULL;
+	char why[256];
+
+	ASSERT_EQ(topo_load(&t, repo_file("topologies/s0p1.json"), NULL,
+			    &errs),
+		  0);
+	/* RFC 7502's recommended threshold: Timer B/F, 64 * T1. */
+	ASSERT_STR(t->exp.search, "ramp");
+	ASSERT_EQ(t->exp.threshold_ms, 32000);
+	ASSERT_EQ(t->exp.granularity, 5);
+	ASSERT_EQ(topo_override(t, "search", "rfc7502", why, sizeof(why)), 0);
+	ASSERT_EQ(topo_override(t, "threshold-ms", "1500", why, sizeof(why)),
+		  0);
+	ASSERT_EQ(topo_override(t, "granularity", "50", why, sizeof(why)), 0);
+	ASSERT_STR(t->exp.search, "rfc7502");
+	ASSERT_EQ(t->exp.threshold_ms, 1500);
+	ASSERT_EQ(t->exp.granularity, 50);
+	ASSERT_EQ(topo_override(t, "search", "binary", why, sizeof(why)),
+		  EINVAL);
+	ASSERT(strstr(why, "--search: bad value \"binary\""));
+	ASSERT_EQ(topo_override(t, "threshold-ms", "10", why, sizeof(why)),
+		  EINVAL);
+	ASSERT_EQ(topo_override(t, "granularity", "0", why, sizeof(why)),
+		  EINVAL);
+	ASSERT_EQ(t->exp.granularity, 50);
+	topo_free(t);
+	topo_errors_free(&errs);
+}
