@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LOG_MODULE "sip_tp"
@@ -105,11 +106,10 @@ struct sip_tp {
 	char *in_buf;
 };
 
-#define TP_CTL_SIZE                                            \
-	(CMSG_SPACE(sizeof(struct in6_pktinfo)) >              \
-			 CMSG_SPACE(sizeof(struct in_pktinfo)) \
-		 ? CMSG_SPACE(sizeof(struct in6_pktinfo))      \
-		 : CMSG_SPACE(sizeof(struct in_pktinfo)))
+/* Room for one packet-info (the larger, IPv6) and one timestamp. */
+#define TP_CTL_SIZE                               \
+	(CMSG_SPACE(sizeof(struct in6_pktinfo)) + \
+	 CMSG_SPACE(sizeof(struct timespec)))
 
 /* Where each SSL keeps its connection; set once per process. */
 static int conn_ex_idx = -1;
@@ -1209,7 +1209,7 @@ size_t sip_tp_conn_count(const struct sip_tp *tp)
 static void udp_deliver(struct sip_tp *tp, struct sip_tp_sock *sock,
 			const char *p, size_t len,
 			const struct sip_tp_addr *src,
-			const struct sip_tp_addr *local)
+			const struct sip_tp_addr *local, uint64_t rx_ns)
 {
 	struct sip_msg msg;
 	struct sip_tp_rx rx;
@@ -1235,22 +1235,45 @@ static void udp_deliver(struct sip_tp *tp, struct sip_tp_sock *sock,
 	rx.src = *src;
 	rx.local = *local;
 	rx.sock = sock;
+	rx.rx_ns = rx_ns;
 	tp->stats.msgs_in[SIP_TP_UDP]++;
 	tp->h(&rx, tp->arg);
 }
 
-static void udp_local(struct sip_tp_sock *sock, struct msghdr *mh,
-		      struct sip_tp_addr *local)
+/*
+ * The local address (from the packet info, for a wildcard socket) and
+ * the kernel's receive time: a CLOCK_REALTIME stamp, made monotonic with
+ * real_off (realtime - monotonic, read with the batch) and capped at
+ * mono_now, so that a step of the wall clock cannot give a time after
+ * the read.
+ */
+static void udp_cmsgs(struct sip_tp_sock *sock, struct msghdr *mh,
+		      struct sip_tp_addr *local, int64_t real_off,
+		      uint64_t mono_now, uint64_t *rx_ns)
 {
 	struct cmsghdr *c;
 
 	*local = sock->local;
-	if (!sock->wildcard)
+	*rx_ns = 0;
+	if (!sock->wildcard && !sock->tp->opts.udp_rx_timestamps)
 		return;
 	for (c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-		if (c->cmsg_level == IPPROTO_IP &&
-		    c->cmsg_type == IP_PKTINFO &&
-		    local->u.sa.sa_family == AF_INET) {
+		if (c->cmsg_level == SOL_SOCKET &&
+		    c->cmsg_type == SCM_TIMESTAMPNS) {
+			struct timespec ts;
+			int64_t t;
+
+			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+			t = (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec -
+			    real_off;
+			*rx_ns = t <= 0			  ? 0
+				 : (uint64_t)t > mono_now ? mono_now
+							  : (uint64_t)t;
+		} else if (!sock->wildcard) {
+			continue;
+		} else if (c->cmsg_level == IPPROTO_IP &&
+			   c->cmsg_type == IP_PKTINFO &&
+			   local->u.sa.sa_family == AF_INET) {
 			struct in_pktinfo pi;
 
 			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
@@ -1273,6 +1296,8 @@ static void udp_event(int fd, int events, void *arg)
 	struct sip_tp_sock *sock = arg;
 	struct sip_tp *tp = sock->tp;
 	unsigned batch = tp->opts.udp_batch, r, i;
+	uint64_t mono_now = 0;
+	int64_t real_off = 0;
 
 	if (events & EV_WRITE)
 		udp_flush_sock(sock);
@@ -1302,10 +1327,19 @@ static void udp_event(int fd, int events, void *arg)
 				log_debug("recvmmsg: %s", strerror(errno));
 			return;
 		}
+		if (tp->opts.udp_rx_timestamps) {
+			struct timespec rt;
+
+			clock_gettime(CLOCK_REALTIME, &rt);
+			mono_now = ev_monotonic_ns();
+			real_off = (int64_t)rt.tv_sec * 1000000000ll +
+				   rt.tv_nsec - (int64_t)mono_now;
+		}
 		for (i = 0; i < (unsigned)n; i++) {
 			struct msghdr *mh = &tp->in_mm[i].msg_hdr;
 			size_t len = tp->in_mm[i].msg_len;
 			struct sip_tp_addr src, local;
+			uint64_t rx_ns;
 
 			tp->stats.bytes_in[SIP_TP_UDP] += len;
 			if (mh->msg_flags & MSG_TRUNC ||
@@ -1316,10 +1350,11 @@ static void udp_event(int fd, int events, void *arg)
 			if (sip_tp_addr_set(&src, SIP_TP_UDP, mh->msg_name,
 					    mh->msg_namelen))
 				continue;
-			udp_local(sock, mh, &local);
+			udp_cmsgs(sock, mh, &local, real_off, mono_now,
+				  &rx_ns);
 			udp_deliver(tp, sock,
 				    tp->in_buf + (size_t)i * TP_UDP_BUF, len,
-				    &src, &local);
+				    &src, &local, rx_ns);
 		}
 		if ((unsigned)n < batch)
 			return;
@@ -1672,10 +1707,20 @@ int sip_tp_listen(struct sip_tp *tp, const struct sip_tp_addr *local,
 		(void)setsockopt(sock->fd, SOL_SOCKET, SO_SNDBUF,
 				 &tp->opts.udp_sockbuf,
 				 sizeof(tp->opts.udp_sockbuf));
-		if (fam == AF_INET)
+		if (tp->opts.udp_rx_timestamps &&
+		    setsockopt(sock->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one,
+			       sizeof(one)) < 0) {
+			err = errno;
+			goto out;
+		}
+		/* Only a wildcard socket needs to learn the destination
+		 * address of each datagram. */
+		if (fam == AF_INET &&
+		    local->u.in.sin_addr.s_addr == INADDR_ANY)
 			(void)setsockopt(sock->fd, IPPROTO_IP, IP_PKTINFO,
 					 &one, sizeof(one));
-		else
+		else if (fam == AF_INET6 &&
+			 IN6_IS_ADDR_UNSPECIFIED(&local->u.in6.sin6_addr))
 			(void)setsockopt(sock->fd, IPPROTO_IPV6,
 					 IPV6_RECVPKTINFO, &one, sizeof(one));
 	}
