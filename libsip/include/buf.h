@@ -34,6 +34,8 @@ int buf_reserve(struct buf *b, size_t n);
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_append_str(struct buf *b, const char *s);
 int buf_append_pl(struct buf *b, const struct pl *pl);
+/* Appends v in decimal.  Same returns. */
+int buf_append_u64(struct buf *b, uint64_t v);
 
 /* Appends formatted text (no NUL is counted in len). */
 int buf_printf(struct buf *b, const char *fmt, ...)

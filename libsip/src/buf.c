@@ -68,14 +68,23 @@ int buf_append_pl(struct buf *b, const struct pl *pl)
 
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
+	size_t room = b->size - b->len;
 	va_list ap2;
 	int n, err;
 
+	/* Print into the room there is; format again only if it was too
+	 * small (one vsnprintf, not two, in the common case). */
 	va_copy(ap2, ap);
-	n = vsnprintf(NULL, 0, fmt, ap2);
+	n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, ap2);
 	va_end(ap2);
 	if (n < 0)
 		return EINVAL;
+	if ((size_t)n < room) {
+		if (b->len + (size_t)n > b->max)
+			return EOVERFLOW;
+		b->len += (size_t)n;
+		return 0;
+	}
 	/* +1 for the NUL vsnprintf writes; it is not counted in len. */
 	err = buf_reserve(b, (size_t)n + 1);
 	if (err)
@@ -83,6 +92,18 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
 	b->len += (size_t)n;
 	return 0;
+}
+
+int buf_append_u64(struct buf *b, uint64_t v)
+{
+	char d[20];
+	size_t i = sizeof(d);
+
+	do {
+		d[--i] = (char)('0' + v % 10u);
+		v /= 10u;
+	} while (v);
+	return buf_append(b, d + i, sizeof(d) - i);
 }
 
 int buf_printf(struct buf *b, const char *fmt, ...)
