@@ -70,6 +70,7 @@ struct lg_worker {
 	struct ev_timer drain;
 	struct lg_req *reqs;
 	uint64_t outstanding;
+	uint64_t rx_ns; /* kernel time of the response being handled */
 	struct buf out, hdrs;
 	pthread_mutex_t mu;
 	struct loadgen_counts c; /* under mu */
@@ -532,7 +533,8 @@ static void finish(struct lg_req *r, uint16_t status, bool timeout,
 		   bool tp_error)
 {
 	struct lg_worker *w = r->w;
-	uint64_t us = (ev_monotonic_ns() - r->t_start) / 1000u;
+	uint64_t end = w->rx_ns ? w->rx_ns : ev_monotonic_ns();
+	uint64_t us = end > r->t_start ? (end - r->t_start) / 1000u : 0;
 
 	pthread_mutex_lock(&w->mu);
 	if (status) {
@@ -643,7 +645,9 @@ static void tp_recv(const struct sip_tp_rx *rx, void *arg)
 		pthread_mutex_unlock(&w->mu);
 		return;
 	}
+	w->rx_ns = rx->rx_ns;
 	err = sip_txn_recv_response(w->txl, rx->msg);
+	w->rx_ns = 0;
 	if (err == ENOENT) {
 		pthread_mutex_lock(&w->mu);
 		w->c.stray++;
@@ -667,7 +671,9 @@ static double next_gap(struct lg_worker *w)
 	return -log1p(-u) * w->gap_ns;
 }
 
-static void send_one(struct lg_worker *w, uint64_t sched, uint64_t now)
+/* Starts one transaction; true when its request is queued (at the
+ * head of w->reqs). */
+static bool send_one(struct lg_worker *w, uint64_t sched, uint64_t now)
 {
 	const struct loadgen_cfg *cfg = &w->lg->cfg;
 	struct lg_req *r;
@@ -677,11 +683,11 @@ static void send_one(struct lg_worker *w, uint64_t sched, uint64_t now)
 		pthread_mutex_lock(&w->mu);
 		w->c.throttled++;
 		pthread_mutex_unlock(&w->mu);
-		return;
+		return false;
 	}
 	r = calloc(1, sizeof(*r));
 	if (!r)
-		return;
+		return false;
 	r->w = w;
 	r->u = &w->users[w->next_user];
 	if (++w->next_user == w->nusers)
@@ -701,7 +707,9 @@ static void send_one(struct lg_worker *w, uint64_t sched, uint64_t now)
 	if (err) {
 		log_debug("send: %s", strerror(err));
 		finish(r, 0, false, true);
+		return false;
 	}
+	return true;
 }
 
 static void tick(void *arg)
@@ -709,15 +717,23 @@ static void tick(void *arg)
 	struct lg_worker *w = arg;
 	struct sip_txn_stats ts;
 	uint64_t now = ev_monotonic_ns();
-	unsigned n = 0;
+	unsigned n = 0, queued = 0;
+	struct lg_req *r;
 
 	while (w->sending && w->next_ns <= now && n < TICK_BURST) {
-		send_one(w, w->next_ns, now);
+		if (send_one(w, w->next_ns, now))
+			queued++;
 		w->next_ns += (uint64_t)next_gap(w);
 		n++;
 	}
-	/* Sends leave now, not after the next wait (timers run after the
-	 * loop's flush hook). */
+	/*
+	 * The batch leaves now, not after the next wait (timers run after
+	 * the loop's flush hook); its requests were sent when the batch
+	 * was handed to the kernel, not when they were built.
+	 */
+	now = ev_monotonic_ns();
+	for (r = w->reqs; r && queued; r = r->next, queued--)
+		r->t_start = now;
 	sip_tp_flush(w->tp);
 	sip_txn_layer_stats(w->txl, &ts);
 	pthread_mutex_lock(&w->mu);
@@ -776,7 +792,7 @@ static void *w_main(void *arg)
 
 	snprintf(name, sizeof(name), "loader-%u", w->idx);
 	pthread_setname_np(pthread_self(), name);
-	ev_run(w->ev);
+	ev_run_every(w->ev, (uint64_t)w->lg->cfg.tick_us * 1000u);
 	return NULL;
 }
 
@@ -808,6 +824,7 @@ static int worker_init(struct loadgen *lg, struct lg_worker *w, unsigned idx)
 {
 	const struct loadgen_cfg *cfg = &lg->cfg;
 	struct sip_txn_cfg tc;
+	struct sip_tp_opts to;
 	struct sip_tp_addr la;
 	char spec[SIP_TP_ADDR_STRLEN + LOADGEN_NAME_MAX];
 	uint64_t n = (uint64_t)cfg->ulast - cfg->ufirst + 1, j;
@@ -837,7 +854,11 @@ static int worker_init(struct loadgen *lg, struct lg_worker *w, unsigned idx)
 	err = ev_alloc(&w->ev);
 	if (err)
 		return err;
-	err = sip_tp_alloc(&w->tp, w->ev, NULL, tp_recv, w);
+	memset(&to, 0, sizeof(to));
+	to.udp_rx_timestamps = true;
+	/* a tick's sends (TICK_BURST at most) leave in one sendmmsg */
+	to.udp_batch = TICK_BURST;
+	err = sip_tp_alloc(&w->tp, w->ev, &to, tp_recv, w);
 	if (err)
 		return err;
 	/* Responses come back to the socket in our Via: a UDP socket for
