@@ -104,6 +104,7 @@ struct sip_tp {
 	struct sockaddr_in6 *in_addr;
 	char *in_ctl;
 	char *in_buf;
+	unsigned in_used; /* entries the last recvmmsg filled */
 };
 
 /* Room for one packet-info (the larger, IPv6) and one timestamp. */
@@ -1291,6 +1292,30 @@ static void udp_cmsgs(struct sip_tp_sock *sock, struct msghdr *mh,
 
 static void udp_flush_sock(struct sip_tp_sock *sock);
 
+/* The receive batch: its buffers and headers, set up once. */
+static int udp_rx_init(struct sip_tp *tp)
+{
+	unsigned i;
+
+	tp->in_buf = malloc((size_t)tp->opts.udp_batch * TP_UDP_BUF);
+	if (!tp->in_buf)
+		return ENOMEM;
+	for (i = 0; i < tp->opts.udp_batch; i++) {
+		struct msghdr *mh = &tp->in_mm[i].msg_hdr;
+
+		tp->in_iov[i].iov_base = tp->in_buf + (size_t)i * TP_UDP_BUF;
+		tp->in_iov[i].iov_len = TP_UDP_BUF;
+		mh->msg_iov = &tp->in_iov[i];
+		mh->msg_iovlen = 1;
+		mh->msg_name = &tp->in_addr[i];
+		mh->msg_namelen = sizeof(tp->in_addr[i]);
+		mh->msg_control = tp->in_ctl + (size_t)i * TP_CTL_SIZE;
+		mh->msg_controllen = TP_CTL_SIZE;
+		mh->msg_flags = 0;
+	}
+	return 0;
+}
+
 static void udp_event(int fd, int events, void *arg)
 {
 	struct sip_tp_sock *sock = arg;
@@ -1306,21 +1331,18 @@ static void udp_event(int fd, int events, void *arg)
 	for (r = 0; r < tp->opts.udp_reads; r++) {
 		int n;
 
-		for (i = 0; i < batch; i++) {
+		/* The kernel changed only the entries it filled last time
+		 * (in_used); the pointers stay as udp_rx_init set them. */
+		for (i = 0; i < tp->in_used; i++) {
 			struct msghdr *mh = &tp->in_mm[i].msg_hdr;
 
-			tp->in_iov[i].iov_base =
-				tp->in_buf + (size_t)i * TP_UDP_BUF;
-			tp->in_iov[i].iov_len = TP_UDP_BUF;
-			mh->msg_iov = &tp->in_iov[i];
-			mh->msg_iovlen = 1;
-			mh->msg_name = &tp->in_addr[i];
 			mh->msg_namelen = sizeof(tp->in_addr[i]);
-			mh->msg_control = tp->in_ctl + (size_t)i * TP_CTL_SIZE;
 			mh->msg_controllen = TP_CTL_SIZE;
 			mh->msg_flags = 0;
 		}
 		n = recvmmsg(fd, tp->in_mm, batch, MSG_DONTWAIT, NULL);
+		/* a failure may have touched the first entry */
+		tp->in_used = n > 0 ? (unsigned)n : 1;
 		if (n <= 0) {
 			/* ECONNREFUSED and the like: ICMP for a send. */
 			if (n < 0 && errno != EAGAIN && errno != EINTR)
@@ -1745,10 +1767,12 @@ int sip_tp_listen(struct sip_tp *tp, const struct sip_tp_addr *local,
 		sock->out_iov = calloc(n, sizeof(*sock->out_iov));
 		sock->out_addr = calloc(n, sizeof(*sock->out_addr));
 		sock->out_buf = malloc(TP_UDP_ARENA);
-		if (!tp->in_buf)
-			tp->in_buf = malloc((size_t)n * TP_UDP_BUF);
+		if (!tp->in_buf && udp_rx_init(tp)) {
+			err = ENOMEM;
+			goto out;
+		}
 		if (!sock->out_mm || !sock->out_iov || !sock->out_addr ||
-		    !sock->out_buf || !tp->in_buf) {
+		    !sock->out_buf) {
 			err = ENOMEM;
 			goto out;
 		}
