@@ -182,14 +182,43 @@ int loadgen_users_parse(struct loadgen_cfg *cfg, const char *s)
 int loadgen_user_name(const struct loadgen_cfg *cfg, uint32_t num, char *out,
 		      size_t size)
 {
-	int n;
+	size_t pl = strlen(cfg->prefix), nd = 0, i;
+	char d[10];
 
-	if (!cfg->width)
-		n = snprintf(out, size, "%s", cfg->prefix);
-	else
-		n = snprintf(out, size, "%s%0*u", cfg->prefix, (int)cfg->width,
-			     num);
-	return n < 0 || (size_t)n >= size ? EOVERFLOW : 0;
+	/* once per request: digits by hand, not printf */
+	if (cfg->width) {
+		do {
+			d[nd++] = (char)('0' + num % 10u);
+			num /= 10u;
+		} while (num && nd < sizeof(d));
+		while (nd < cfg->width && nd < sizeof(d))
+			d[nd++] = '0';
+	}
+	if (pl + nd >= size)
+		return EOVERFLOW;
+	memcpy(out, cfg->prefix, pl);
+	for (i = 0; i < nd; i++)
+		out[pl + i] = d[nd - 1 - i];
+	out[pl + nd] = '\0';
+	return 0;
+}
+
+/* Concatenates the strings of a NULL-ended list into out (size > 0).
+ * Returns 0, or EOVERFLOW when they do not fit. */
+static int cat(char *out, size_t size, const char *const *parts)
+{
+	size_t o = 0;
+
+	for (; *parts; parts++) {
+		size_t l = strlen(*parts);
+
+		if (l >= size - o)
+			return EOVERFLOW;
+		memcpy(out + o, *parts, l);
+		o += l;
+	}
+	out[o] = '\0';
+	return 0;
 }
 
 static int password_of(const struct loadgen_cfg *cfg, uint32_t num,
@@ -441,20 +470,26 @@ static int req_send(struct lg_req *r)
 		return err;
 	sip_build_branch(branch);
 	sip_build_tag(tag);
-	snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s;rport", tpname,
-		 w->hostport, branch);
-	snprintf(aor, sizeof(aor), "<sip:%s@%s>", user, cfg->domain);
-	if (reg)
-		snprintf(ruri, sizeof(ruri), "sip:%s", cfg->domain);
-	else
-		snprintf(ruri, sizeof(ruri), "sip:%s@%s", user, cfg->domain);
 	/* The Contact names our transport, so that the server reaches us
 	 * over the test's transport. */
-	snprintf(contact, sizeof(contact), "<sip:%s@%s;transport=%s>", user,
-		 w->hostport,
-		 cfg->server.proto == SIP_TP_UDP   ? "udp"
-		 : cfg->server.proto == SIP_TP_TCP ? "tcp"
-						   : "tls");
+	if (cat(via, sizeof(via),
+		(const char *const[]){"SIP/2.0/", tpname, " ", w->hostport,
+				      ";branch=", branch, ";rport", NULL}) ||
+	    cat(aor, sizeof(aor),
+		(const char *const[]){"<sip:", user, "@", cfg->domain, ">",
+				      NULL}) ||
+	    cat(ruri, sizeof(ruri),
+		(const char *const[]){"sip:", reg ? cfg->domain : user,
+				      reg ? NULL : "@", cfg->domain, NULL}) ||
+	    cat(contact, sizeof(contact),
+		(const char *const[]){"<sip:", user, "@", w->hostport,
+				      ";transport=",
+				      cfg->server.proto == SIP_TP_UDP	? "udp"
+				      : cfg->server.proto == SIP_TP_TCP ? "tcp"
+									: "tl"
+									  "s",
+				      ">", NULL}))
+		return EOVERFLOW;
 	/* A reregister refreshes one binding: the same Call-ID for every
 	 * REGISTER of a user (§10.2), CSeq up by one.  Other tests start a
 	 * new Call-ID per transaction; an auth retry keeps it, CSeq + 1
@@ -482,7 +517,11 @@ static int req_send(struct lg_req *r)
 	}
 	buf_reset(&w->hdrs);
 	if (reg) {
-		err = buf_printf(&w->hdrs, "Expires: %u\r\n", cfg->expires);
+		err = buf_append_str(&w->hdrs, "Expires: ");
+		if (!err)
+			err = buf_append_u64(&w->hdrs, cfg->expires);
+		if (!err)
+			err = buf_append_str(&w->hdrs, "\r\n");
 		if (err)
 			return err;
 	}
