@@ -710,9 +710,7 @@ static double next_gap(struct lg_worker *w)
 	return -log1p(-u) * w->gap_ns;
 }
 
-/* Starts one transaction; true when its request is queued (at the
- * head of w->reqs). */
-static bool send_one(struct lg_worker *w, uint64_t sched, uint64_t now)
+static void send_one(struct lg_worker *w, uint64_t sched, uint64_t now)
 {
 	const struct loadgen_cfg *cfg = &w->lg->cfg;
 	struct lg_req *r;
@@ -722,11 +720,11 @@ static bool send_one(struct lg_worker *w, uint64_t sched, uint64_t now)
 		pthread_mutex_lock(&w->mu);
 		w->c.throttled++;
 		pthread_mutex_unlock(&w->mu);
-		return false;
+		return;
 	}
 	r = calloc(1, sizeof(*r));
 	if (!r)
-		return false;
+		return;
 	r->w = w;
 	r->u = &w->users[w->next_user];
 	if (++w->next_user == w->nusers)
@@ -746,9 +744,7 @@ static bool send_one(struct lg_worker *w, uint64_t sched, uint64_t now)
 	if (err) {
 		log_debug("send: %s", strerror(err));
 		finish(r, 0, false, true);
-		return false;
 	}
-	return true;
 }
 
 static void tick(void *arg)
@@ -756,12 +752,14 @@ static void tick(void *arg)
 	struct lg_worker *w = arg;
 	struct sip_txn_stats ts;
 	uint64_t now = ev_monotonic_ns();
-	unsigned n = 0, queued = 0;
-	struct lg_req *r;
+	/* New requests go to the head of the list; this one is older and
+	 * cannot end during the loop (only responses and timers end one,
+	 * or a failed send, which ends only its own new request). */
+	struct lg_req *older = w->reqs, *r;
+	unsigned n = 0;
 
 	while (w->sending && w->next_ns <= now && n < TICK_BURST) {
-		if (send_one(w, w->next_ns, now))
-			queued++;
+		send_one(w, w->next_ns, now);
 		w->next_ns += (uint64_t)next_gap(w);
 		n++;
 	}
@@ -771,7 +769,7 @@ static void tick(void *arg)
 	 * was handed to the kernel, not when they were built.
 	 */
 	now = ev_monotonic_ns();
-	for (r = w->reqs; r && queued; r = r->next, queued--)
+	for (r = w->reqs; r && r != older; r = r->next)
 		r->t_start = now;
 	sip_tp_flush(w->tp);
 	sip_txn_layer_stats(w->txl, &ts);
