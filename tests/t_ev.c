@@ -486,3 +486,80 @@ TEST(ev_flush_runs_after_io_batch)
 	}
 	obj_deref(ev);
 }
+
+struct every_ctx {
+	struct ev *ev;
+	int wfd;
+	int wakeups, got;
+	struct ev_timer t;
+	uint64_t t_start, t_fired;
+};
+
+static void *trickle(void *arg)
+{
+	struct every_ctx *c = arg;
+
+	/* 50 bytes, one every 2 ms */
+	for (int i = 0; i < 50; i++) {
+		if (write(c->wfd, "x", 1) != 1)
+			return NULL;
+		usleep(2000);
+	}
+	return NULL;
+}
+
+static void on_every_fd(int fd, int events, void *arg)
+{
+	struct every_ctx *c = arg;
+	char b[64];
+	ssize_t n;
+
+	(void)events;
+	c->wakeups++;
+	n = read(fd, b, sizeof(b));
+	if (n > 0)
+		c->got += (int)n;
+	if (c->got >= 50)
+		ev_stop(c->ev);
+}
+
+static void on_every_timer(void *arg)
+{
+	struct every_ctx *c = arg;
+
+	c->t_fired = ev_monotonic_ns();
+}
+
+TEST(ev_run_every_coalesces_wakeups)
+{
+	struct ev *ev = NULL;
+	struct every_ctx c = {0};
+	pthread_t th;
+	int p[2];
+	uint64_t t0;
+
+	ASSERT_EQ(pipe(p), 0);
+	ASSERT_EQ(ev_alloc(&ev), 0);
+	c.ev = ev;
+	c.wfd = p[1];
+	ASSERT_EQ(ev_fd_add(ev, p[0], EV_READ, on_every_fd, &c), 0);
+	ev_timer_init(&c.t);
+	ev_timer_start(ev, &c.t, EV_MS(1), on_every_timer, &c);
+	t0 = ev_monotonic_ns();
+	ASSERT_EQ(pthread_create(&th, NULL, trickle, &c), 0);
+	/* 20 ms periods: about 100 ms of bytes in 5-7 reads, not 50 */
+	ASSERT_EQ(ev_run_every(ev, EV_MS(20)), 0);
+	pthread_join(th, NULL);
+	ASSERT_EQ(c.got, 50);
+	ASSERT_MSG(c.wakeups >= 2 && c.wakeups <= 12, "%d wake-ups",
+		   c.wakeups);
+	/* the timer fired, and within a period or so of its time (generous:
+	 * the machine is shared) */
+	ASSERT(c.t_fired > 0);
+	ASSERT_MSG(c.t_fired - t0 < EV_MS(200), "timer after %llu ms",
+		   (unsigned long long)((c.t_fired - t0) / EV_NS_PER_MS));
+	ev_fd_del(ev, p[0]);
+	close(p[0]);
+	close(p[1]);
+	obj_deref(ev);
+}

@@ -32,6 +32,7 @@ struct peer {
 		struct sip_tp_addr src, local;
 		enum sip_transport proto;
 		struct sip_tp_conn *conn; /* a reference */
+		uint64_t rx_ns;
 	} rx[MAX_RX];
 };
 
@@ -96,6 +97,7 @@ static void on_rx(const struct sip_tp_rx *rx, void *arg)
 	p->rx[p->nrx].local = rx->local;
 	p->rx[p->nrx].proto = rx->proto;
 	p->rx[p->nrx].conn = obj_ref(rx->conn);
+	p->rx[p->nrx].rx_ns = rx->rx_ns;
 	p->nrx++;
 	if (p->reply && m->is_request) {
 		char buf[1024];
@@ -1152,6 +1154,54 @@ TEST(sip_tp_tcp_max_conns_rejects)
 	ASSERT(raw_closed(ev, fds[2]));
 	for (int i = 0; i < 3; i++)
 		close(fds[i]);
+	peer_free(&srv);
+	obj_deref(ev);
+}
+
+/* The arrival time is the kernel's, however late the loop reads. */
+TEST(sip_tp_udp_rx_timestamps_are_arrival_times)
+{
+	struct ev *ev = NULL;
+	struct peer srv, plain, cli;
+	struct sip_tp_opts o = {0};
+	struct sip_tp_addr saddr, paddr, caddr;
+	char buf[1024];
+	uint64_t t0, t1, t_read;
+	int len;
+
+	ASSERT_EQ(ev_alloc(&ev), 0);
+	o.udp_rx_timestamps = true;
+	peer_init(&srv, ev, &o);
+	peer_init(&plain, ev, NULL);
+	peer_init(&cli, ev, NULL);
+	listen_on(srv.tp, "udp:127.0.0.1:0", &saddr);
+	listen_on(plain.tp, "udp:127.0.0.1:0", &paddr);
+	listen_on(cli.tp, "udp:127.0.0.1:0", &caddr);
+	len = build_msg(buf, sizeof(buf), true, 1, "ts");
+	/* The kernel turns receive stamping on from a work queue: until
+	 * then it stamps at the read. */
+	usleep(100 * 1000);
+	t0 = ev_monotonic_ns();
+	ASSERT_EQ(sip_tp_send(cli.tp, &saddr, buf, (size_t)len), 0);
+	ASSERT_EQ(sip_tp_send(cli.tp, &paddr, buf, (size_t)len), 0);
+	sip_tp_flush(cli.tp);
+	t1 = ev_monotonic_ns();
+	usleep(100 * 1000);
+	t_read = ev_monotonic_ns();
+	run_until_count(ev, &srv.nrx, 1);
+	run_until_count(ev, &plain.nrx, 1);
+	ASSERT_EQ(srv.nrx, 1);
+	/* 1 ms of slack for the wall clock's slew between the stamp and
+	 * the read (the kernel stamps CLOCK_REALTIME) */
+	ASSERT_MSG(srv.rx[0].rx_ns + EV_MS(1) >= t0 &&
+			   srv.rx[0].rx_ns <= t1 + EV_MS(1),
+		   "arrival %lld us after the send, read %lld us after",
+		   (long long)(srv.rx[0].rx_ns - t0) / 1000,
+		   (long long)(t_read - t0) / 1000);
+	/* without the option: no time */
+	ASSERT_EQ(plain.rx[0].rx_ns, 0);
+	peer_free(&cli);
+	peer_free(&plain);
 	peer_free(&srv);
 	obj_deref(ev);
 }

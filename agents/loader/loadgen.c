@@ -71,6 +71,7 @@ struct lg_worker {
 	struct lg_req *reqs;
 	uint64_t outstanding;
 	struct loadcall *call; /* the invite test's calls, or NULL */
+	uint64_t rx_ns;	       /* kernel time of the response being handled */
 	struct buf out, hdrs;
 	pthread_mutex_t mu;
 	struct loadgen_counts c; /* under mu */
@@ -186,14 +187,43 @@ int loadgen_users_parse(struct loadgen_cfg *cfg, const char *s)
 int loadgen_user_name(const struct loadgen_cfg *cfg, uint32_t num, char *out,
 		      size_t size)
 {
-	int n;
+	size_t pl = strlen(cfg->prefix), nd = 0, i;
+	char d[10];
 
-	if (!cfg->width)
-		n = snprintf(out, size, "%s", cfg->prefix);
-	else
-		n = snprintf(out, size, "%s%0*u", cfg->prefix, (int)cfg->width,
-			     num);
-	return n < 0 || (size_t)n >= size ? EOVERFLOW : 0;
+	/* once per request: digits by hand, not printf */
+	if (cfg->width) {
+		do {
+			d[nd++] = (char)('0' + num % 10u);
+			num /= 10u;
+		} while (num && nd < sizeof(d));
+		while (nd < cfg->width && nd < sizeof(d))
+			d[nd++] = '0';
+	}
+	if (pl + nd >= size)
+		return EOVERFLOW;
+	memcpy(out, cfg->prefix, pl);
+	for (i = 0; i < nd; i++)
+		out[pl + i] = d[nd - 1 - i];
+	out[pl + nd] = '\0';
+	return 0;
+}
+
+/* Concatenates the strings of a NULL-ended list into out (size > 0).
+ * Returns 0, or EOVERFLOW when they do not fit. */
+static int cat(char *out, size_t size, const char *const *parts)
+{
+	size_t o = 0;
+
+	for (; *parts; parts++) {
+		size_t l = strlen(*parts);
+
+		if (l >= size - o)
+			return EOVERFLOW;
+		memcpy(out + o, *parts, l);
+		o += l;
+	}
+	out[o] = '\0';
+	return 0;
 }
 
 static int password_of(const struct loadgen_cfg *cfg, uint32_t num,
@@ -457,20 +487,26 @@ static int req_send(struct lg_req *r)
 		return err;
 	sip_build_branch(branch);
 	sip_build_tag(tag);
-	snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s;rport", tpname,
-		 w->hostport, branch);
-	snprintf(aor, sizeof(aor), "<sip:%s@%s>", user, cfg->domain);
-	if (reg)
-		snprintf(ruri, sizeof(ruri), "sip:%s", cfg->domain);
-	else
-		snprintf(ruri, sizeof(ruri), "sip:%s@%s", user, cfg->domain);
 	/* The Contact names our transport, so that the server reaches us
 	 * over the test's transport. */
-	snprintf(contact, sizeof(contact), "<sip:%s@%s;transport=%s>", user,
-		 w->hostport,
-		 cfg->server.proto == SIP_TP_UDP   ? "udp"
-		 : cfg->server.proto == SIP_TP_TCP ? "tcp"
-						   : "tls");
+	if (cat(via, sizeof(via),
+		(const char *const[]){"SIP/2.0/", tpname, " ", w->hostport,
+				      ";branch=", branch, ";rport", NULL}) ||
+	    cat(aor, sizeof(aor),
+		(const char *const[]){"<sip:", user, "@", cfg->domain, ">",
+				      NULL}) ||
+	    cat(ruri, sizeof(ruri),
+		(const char *const[]){"sip:", reg ? cfg->domain : user,
+				      reg ? NULL : "@", cfg->domain, NULL}) ||
+	    cat(contact, sizeof(contact),
+		(const char *const[]){"<sip:", user, "@", w->hostport,
+				      ";transport=",
+				      cfg->server.proto == SIP_TP_UDP	? "udp"
+				      : cfg->server.proto == SIP_TP_TCP ? "tcp"
+									: "tl"
+									  "s",
+				      ">", NULL}))
+		return EOVERFLOW;
 	/* A reregister refreshes one binding: the same Call-ID for every
 	 * REGISTER of a user (§10.2), CSeq up by one.  Other tests start a
 	 * new Call-ID per transaction; an auth retry keeps it, CSeq + 1
@@ -498,7 +534,11 @@ static int req_send(struct lg_req *r)
 	}
 	buf_reset(&w->hdrs);
 	if (reg) {
-		err = buf_printf(&w->hdrs, "Expires: %u\r\n", cfg->expires);
+		err = buf_append_str(&w->hdrs, "Expires: ");
+		if (!err)
+			err = buf_append_u64(&w->hdrs, cfg->expires);
+		if (!err)
+			err = buf_append_str(&w->hdrs, "\r\n");
 		if (err)
 			return err;
 	}
@@ -549,7 +589,8 @@ static void finish(struct lg_req *r, uint16_t status, bool timeout,
 		   bool tp_error)
 {
 	struct lg_worker *w = r->w;
-	uint64_t us = (ev_monotonic_ns() - r->t_start) / 1000u;
+	uint64_t end = w->rx_ns ? w->rx_ns : ev_monotonic_ns();
+	uint64_t us = end > r->t_start ? (end - r->t_start) / 1000u : 0;
 
 	pthread_mutex_lock(&w->mu);
 	if (status) {
@@ -675,12 +716,17 @@ static void tp_recv(const struct sip_tp_rx *rx, void *arg)
 		pthread_mutex_unlock(&w->mu);
 		return;
 	}
+	w->rx_ns = rx->rx_ns;
 	if (rx->msg->is_request) {
 		call_request(w, rx);
+		w->rx_ns = 0;
 		return;
 	}
 	err = sip_txn_recv_response(w->txl, rx->msg);
 	if (err == ENOENT && w->call && !loadcall_response(w->call, rx->msg))
+		err = 0;
+	w->rx_ns = 0;
+	if (!err)
 		return;
 	if (err == ENOENT) {
 		pthread_mutex_lock(&w->mu);
@@ -777,6 +823,10 @@ static void tick(void *arg)
 	struct lg_worker *w = arg;
 	struct sip_txn_stats ts;
 	uint64_t now = ev_monotonic_ns();
+	/* New requests go to the head of the list; this one is older and
+	 * cannot end during the loop (only responses and timers end one,
+	 * or a failed send, which ends only its own new request). */
+	struct lg_req *older = w->reqs, *r;
 	unsigned n = 0;
 
 	while (w->sending && w->next_ns <= now && n < TICK_BURST) {
@@ -784,8 +834,14 @@ static void tick(void *arg)
 		w->next_ns += (uint64_t)next_gap(w);
 		n++;
 	}
-	/* Sends leave now, not after the next wait (timers run after the
-	 * loop's flush hook). */
+	/*
+	 * The batch leaves now, not after the next wait (timers run after
+	 * the loop's flush hook); its requests were sent when the batch
+	 * was handed to the kernel, not when they were built.
+	 */
+	now = ev_monotonic_ns();
+	for (r = w->reqs; r && r != older; r = r->next)
+		r->t_start = now;
 	sip_tp_flush(w->tp);
 	sip_txn_layer_stats(w->txl, &ts);
 	pthread_mutex_lock(&w->mu);
@@ -857,7 +913,7 @@ static void *w_main(void *arg)
 
 	snprintf(name, sizeof(name), "loader-%u", w->idx);
 	pthread_setname_np(pthread_self(), name);
-	ev_run(w->ev);
+	ev_run_every(w->ev, (uint64_t)w->lg->cfg.tick_us * 1000u);
 	return NULL;
 }
 
@@ -901,6 +957,7 @@ static int worker_init(struct loadgen *lg, struct lg_worker *w, unsigned idx)
 	const struct loadgen_cfg *cfg = &lg->cfg;
 	struct loadcall_env env;
 	struct sip_txn_cfg tc;
+	struct sip_tp_opts to;
 	struct sip_tp_addr la;
 	char spec[SIP_TP_ADDR_STRLEN + LOADGEN_NAME_MAX];
 	uint64_t n = (uint64_t)cfg->ulast - cfg->ufirst + 1, j;
@@ -930,7 +987,11 @@ static int worker_init(struct loadgen *lg, struct lg_worker *w, unsigned idx)
 	err = ev_alloc(&w->ev);
 	if (err)
 		return err;
-	err = sip_tp_alloc(&w->tp, w->ev, NULL, tp_recv, w);
+	memset(&to, 0, sizeof(to));
+	to.udp_rx_timestamps = true;
+	/* a tick's sends (TICK_BURST at most) leave in one sendmmsg */
+	to.udp_batch = TICK_BURST;
+	err = sip_tp_alloc(&w->tp, w->ev, &to, tp_recv, w);
 	if (err)
 		return err;
 	/* Responses come back to the socket in our Via: a UDP socket for
@@ -965,6 +1026,7 @@ static int worker_init(struct loadgen *lg, struct lg_worker *w, unsigned idx)
 	env.tp = w->tp;
 	env.txl = w->txl;
 	env.hostport = w->hostport;
+	env.rx_ns = &w->rx_ns;
 	env.mu = &w->mu;
 	env.c = &w->c;
 	env.idle = calls_idle;

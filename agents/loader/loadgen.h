@@ -53,6 +53,15 @@ struct loadgen_cfg {
 	uint32_t timer_b_ms;	  /* establishment threshold; 0: 64*T1 */
 	uint32_t drain_ms;	  /* wait for in-flight at stop */
 	uint32_t hold_ms;	  /* invite: 2xx ACKed -> BYE */
+	/*
+	 * I/O coalescing: each thread wakes at most once per tick_us,
+	 * reads every response that arrived meanwhile in one batch and
+	 * sends every request due with one sendmmsg.  Latencies stay
+	 * exact over UDP: receive times come from the kernel, send times
+	 * from the clock just before the batch leaves.  0: wake per
+	 * event (over TCP, response times are then the reads').
+	 */
+	uint32_t tick_us;
 };
 
 /* A send later than this after its scheduled time counts as late. */

@@ -109,6 +109,18 @@ int ev_call(struct ev *ev, ev_call_h *h, void *arg);
 /* Runs until ev_stop().  Returns 0, or an errno if epoll_wait fails. */
 int ev_run(struct ev *ev);
 
+/*
+ * Runs like ev_run(), but starts an iteration at most once per
+ * period_ns (0: as ev_run()): what arrives in between waits until the
+ * period is over and is read in one batch, and timers fire up to a
+ * period late.  For a loop whose work is periodic anyway (a load
+ * generator's pacing tick): one wake-up per period instead of one per
+ * message.  An ev_stop() or ev_call() from another thread may wait a
+ * period too.  Readers that need exact arrival times take them from the
+ * kernel (sip_tp_opts.udp_rx_timestamps).
+ */
+int ev_run_every(struct ev *ev, uint64_t period_ns);
+
 /* Runs one iteration, waiting at most max_wait_ns for I/O. */
 int ev_run_once(struct ev *ev, uint64_t max_wait_ns);
 

@@ -115,10 +115,13 @@ struct sip_tp_sock; /* a listening or UDP socket, owned by the sip_tp */
 
 /* Zero means the default given in brackets. */
 struct sip_tp_opts {
-	unsigned udp_batch;	 /* datagrams per recvmmsg/sendmmsg [32] */
-	unsigned udp_reads;	 /* recvmmsg calls per wake-up [4] */
-	bool udp_send_now;	 /* no send batching: sendto at once */
-	int udp_sockbuf;	 /* SO_RCVBUF/SO_SNDBUF bytes [4 MB] */
+	unsigned udp_batch; /* datagrams per recvmmsg/sendmmsg [32] */
+	unsigned udp_reads; /* recvmmsg calls per wake-up [4] */
+	bool udp_send_now;  /* no send batching: sendto at once */
+	int udp_sockbuf;    /* SO_RCVBUF/SO_SNDBUF bytes [4 MB] */
+	/* SO_TIMESTAMPNS: sip_tp_rx.rx_ns is when the kernel received
+	 * each datagram, exact however late the loop reads it. */
+	bool udp_rx_timestamps;
 	size_t tcp_rx_max;	 /* receive buffer max [SIP_MSG_MAX_SIZE+4K] */
 	size_t tcp_tx_max;	 /* write queue max per connection [4 MB] */
 	uint64_t tcp_idle_ns;	 /* close after so long unused [120 s] */
@@ -147,6 +150,12 @@ struct sip_tp_rx {
 	 */
 	struct sip_tp_conn *conn;
 	struct sip_tp_sock *sock; /* the socket it came in on */
+	/*
+	 * CLOCK_MONOTONIC ns when the kernel received it (UDP with
+	 * opts.udp_rx_timestamps; converted from the kernel's
+	 * CLOCK_REALTIME stamp, never later than the read), else 0.
+	 */
+	uint64_t rx_ns;
 };
 
 typedef void(sip_tp_recv_h)(const struct sip_tp_rx *rx, void *arg);

@@ -614,6 +614,36 @@ int ev_run(struct ev *ev)
 	return err;
 }
 
+/* Sleeps until the monotonic time t, whatever becomes readable. */
+static void sleep_until(uint64_t t)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)(t / 1000000000ull);
+	ts.tv_nsec = (long)(t % 1000000000ull);
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+	       EINTR)
+		;
+}
+
+int ev_run_every(struct ev *ev, uint64_t period_ns)
+{
+	uint64_t next = 0;
+	int err = 0;
+
+	while (!atomic_load(&ev->stopped)) {
+		if (period_ns && !ev->manual && ev_monotonic_ns() < next)
+			sleep_until(next);
+		err = ev_run_once(ev, UINT64_MAX);
+		if (err)
+			break;
+		/* ev->now: when this iteration's I/O was fetched */
+		next = ev->now + period_ns;
+	}
+	atomic_store(&ev->stopped, false);
+	return err;
+}
+
 void ev_stop(struct ev *ev)
 {
 	atomic_store(&ev->stopped, true);

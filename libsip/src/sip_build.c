@@ -296,24 +296,63 @@ static int append_to(struct buf *b, const struct sip_msg *req, uint16_t status,
 	return buf_append(b, "\r\n", 2);
 }
 
+/* Appends the views in order: one reservation, then copies (the
+ * builders of every request and response: no printf on this path). */
+static int append_all(struct buf *b, const struct pl *v, size_t n)
+{
+	size_t total = 0, i;
+	int err;
+
+	for (i = 0; i < n; i++)
+		total += v[i].l;
+	err = buf_reserve(b, total);
+	if (err)
+		return err;
+	for (i = 0; i < n; i++) {
+		if (!v[i].l)
+			continue;
+		memcpy(b->data + b->len, v[i].p, v[i].l);
+		b->len += v[i].l;
+	}
+	return 0;
+}
+
+#define U64_DIGITS 20
+
+/* v in decimal, in d (no NUL). */
+static struct pl dec_pl(char d[U64_DIGITS], uint64_t v)
+{
+	struct pl pl;
+	size_t i = U64_DIGITS;
+
+	do {
+		d[--i] = (char)('0' + v % 10u);
+		v /= 10u;
+	} while (v);
+	pl.p = d + i;
+	pl.l = U64_DIGITS - i;
+	return pl;
+}
+
 static int append_body(struct buf *b, const struct pl *ctype,
 		       const struct pl *body)
 {
-	int err;
+	static const struct pl none = PL_INIT, ct = PL("Content-Type: "),
+			       crlf = PL("\r\n"), cl = PL("Content-Length: "),
+			       end = PL("\r\n\r\n");
+	bool has = body && body->l;
+	char d[U64_DIGITS];
+	struct pl v[] = {
+		has ? ct : none,
+		has ? *ctype : none,
+		has ? crlf : none,
+		cl,
+		dec_pl(d, body ? body->l : 0),
+		end,
+		has ? *body : none,
+	};
 
-	if (body && body->l) {
-		err = buf_printf(b, "Content-Type: %.*s\r\n", PL_FMT(ctype));
-		if (err)
-			return err;
-	}
-	err = buf_append(b, "Content-Length: ", 16);
-	if (!err)
-		err = buf_append_u64(b, body ? body->l : 0);
-	if (!err)
-		err = buf_append(b, "\r\n\r\n", 4);
-	if (err)
-		return err;
-	return body && body->l ? buf_append_pl(b, body) : 0;
+	return append_all(b, v, sizeof(v) / sizeof(v[0]));
 }
 
 int sip_build_response(struct buf *out, const struct sip_msg *req,
@@ -375,6 +414,47 @@ out:
 	return err;
 }
 
+/* The start line and the headers every request has (§8.1.1). */
+static int append_request_head(struct buf *out, const struct sip_build_req *r)
+{
+	static const struct pl none = PL_INIT, crlf = PL("\r\n"),
+			       tag = PL(";tag="), route = PL("Route: "),
+			       contact = PL("Contact: ");
+	char mf[U64_DIGITS], cs[U64_DIGITS];
+	struct pl v[] = {
+		r->method,
+		PL(" "),
+		r->ruri,
+		PL(" SIP/2.0\r\nVia: "),
+		r->via,
+		PL("\r\nMax-Forwards: "),
+		dec_pl(mf, r->max_fwd ? r->max_fwd : SIP_MAX_FORWARDS),
+		PL("\r\nFrom: "),
+		r->from,
+		tag,
+		r->from_tag,
+		PL("\r\nTo: "),
+		r->to,
+		r->to_tag.l ? tag : none,
+		r->to_tag,
+		PL("\r\nCall-ID: "),
+		r->call_id,
+		PL("\r\nCSeq: "),
+		dec_pl(cs, r->cseq),
+		PL(" "),
+		r->method,
+		crlf,
+		r->route.l ? route : none,
+		r->route,
+		r->route.l ? crlf : none,
+		r->contact.l ? contact : none,
+		r->contact,
+		r->contact.l ? crlf : none,
+	};
+
+	return append_all(out, v, sizeof(v) / sizeof(v[0]));
+}
+
 int sip_build_request(struct buf *out, const struct sip_build_req *r)
 {
 	size_t start = out->len;
@@ -385,39 +465,9 @@ int sip_build_request(struct buf *out, const struct sip_build_req *r)
 	    r->cseq > INT32_MAX || (r->body.l && !r->ctype.l))
 		return EINVAL;
 
-	err = buf_printf(out,
-			 "%.*s %.*s SIP/2.0\r\n"
-			 "Via: %.*s\r\n"
-			 "Max-Forwards: %" PRIu32 "\r\n"
-			 "From: %.*s;tag=%.*s\r\n"
-			 "To: %.*s",
-			 PL_FMT(&r->method), PL_FMT(&r->ruri), PL_FMT(&r->via),
-			 r->max_fwd ? r->max_fwd : SIP_MAX_FORWARDS,
-			 PL_FMT(&r->from), PL_FMT(&r->from_tag),
-			 PL_FMT(&r->to));
+	err = append_request_head(out, r);
 	if (err)
 		goto out;
-	if (r->to_tag.l) {
-		err = buf_printf(out, ";tag=%.*s", PL_FMT(&r->to_tag));
-		if (err)
-			goto out;
-	}
-	err = buf_printf(out,
-			 "\r\nCall-ID: %.*s\r\nCSeq: %" PRIu32 " %.*s\r\n",
-			 PL_FMT(&r->call_id), r->cseq, PL_FMT(&r->method));
-	if (err)
-		goto out;
-	if (r->route.l) {
-		err = buf_printf(out, "Route: %.*s\r\n", PL_FMT(&r->route));
-		if (err)
-			goto out;
-	}
-	if (r->contact.l) {
-		err = buf_printf(out, "Contact: %.*s\r\n",
-				 PL_FMT(&r->contact));
-		if (err)
-			goto out;
-	}
 	err = buf_append_pl(out, &r->hdrs);
 	if (err)
 		goto out;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LOG_MODULE "sip_tp"
@@ -103,13 +104,13 @@ struct sip_tp {
 	struct sockaddr_in6 *in_addr;
 	char *in_ctl;
 	char *in_buf;
+	unsigned in_used; /* entries the last recvmmsg filled */
 };
 
-#define TP_CTL_SIZE                                            \
-	(CMSG_SPACE(sizeof(struct in6_pktinfo)) >              \
-			 CMSG_SPACE(sizeof(struct in_pktinfo)) \
-		 ? CMSG_SPACE(sizeof(struct in6_pktinfo))      \
-		 : CMSG_SPACE(sizeof(struct in_pktinfo)))
+/* Room for one packet-info (the larger, IPv6) and one timestamp. */
+#define TP_CTL_SIZE                               \
+	(CMSG_SPACE(sizeof(struct in6_pktinfo)) + \
+	 CMSG_SPACE(sizeof(struct timespec)))
 
 /* Where each SSL keeps its connection; set once per process. */
 static int conn_ex_idx = -1;
@@ -1209,7 +1210,7 @@ size_t sip_tp_conn_count(const struct sip_tp *tp)
 static void udp_deliver(struct sip_tp *tp, struct sip_tp_sock *sock,
 			const char *p, size_t len,
 			const struct sip_tp_addr *src,
-			const struct sip_tp_addr *local)
+			const struct sip_tp_addr *local, uint64_t rx_ns)
 {
 	struct sip_msg msg;
 	struct sip_tp_rx rx;
@@ -1235,22 +1236,45 @@ static void udp_deliver(struct sip_tp *tp, struct sip_tp_sock *sock,
 	rx.src = *src;
 	rx.local = *local;
 	rx.sock = sock;
+	rx.rx_ns = rx_ns;
 	tp->stats.msgs_in[SIP_TP_UDP]++;
 	tp->h(&rx, tp->arg);
 }
 
-static void udp_local(struct sip_tp_sock *sock, struct msghdr *mh,
-		      struct sip_tp_addr *local)
+/*
+ * The local address (from the packet info, for a wildcard socket) and
+ * the kernel's receive time: a CLOCK_REALTIME stamp, made monotonic with
+ * real_off (realtime - monotonic, read with the batch) and capped at
+ * mono_now, so that a step of the wall clock cannot give a time after
+ * the read.
+ */
+static void udp_cmsgs(struct sip_tp_sock *sock, struct msghdr *mh,
+		      struct sip_tp_addr *local, int64_t real_off,
+		      uint64_t mono_now, uint64_t *rx_ns)
 {
 	struct cmsghdr *c;
 
 	*local = sock->local;
-	if (!sock->wildcard)
+	*rx_ns = 0;
+	if (!sock->wildcard && !sock->tp->opts.udp_rx_timestamps)
 		return;
 	for (c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-		if (c->cmsg_level == IPPROTO_IP &&
-		    c->cmsg_type == IP_PKTINFO &&
-		    local->u.sa.sa_family == AF_INET) {
+		if (c->cmsg_level == SOL_SOCKET &&
+		    c->cmsg_type == SCM_TIMESTAMPNS) {
+			struct timespec ts;
+			int64_t t;
+
+			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+			t = (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec -
+			    real_off;
+			*rx_ns = t <= 0			  ? 0
+				 : (uint64_t)t > mono_now ? mono_now
+							  : (uint64_t)t;
+		} else if (!sock->wildcard) {
+			continue;
+		} else if (c->cmsg_level == IPPROTO_IP &&
+			   c->cmsg_type == IP_PKTINFO &&
+			   local->u.sa.sa_family == AF_INET) {
 			struct in_pktinfo pi;
 
 			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
@@ -1268,11 +1292,37 @@ static void udp_local(struct sip_tp_sock *sock, struct msghdr *mh,
 
 static void udp_flush_sock(struct sip_tp_sock *sock);
 
+/* The receive batch: its buffers and headers, set up once. */
+static int udp_rx_init(struct sip_tp *tp)
+{
+	unsigned i;
+
+	tp->in_buf = malloc((size_t)tp->opts.udp_batch * TP_UDP_BUF);
+	if (!tp->in_buf)
+		return ENOMEM;
+	for (i = 0; i < tp->opts.udp_batch; i++) {
+		struct msghdr *mh = &tp->in_mm[i].msg_hdr;
+
+		tp->in_iov[i].iov_base = tp->in_buf + (size_t)i * TP_UDP_BUF;
+		tp->in_iov[i].iov_len = TP_UDP_BUF;
+		mh->msg_iov = &tp->in_iov[i];
+		mh->msg_iovlen = 1;
+		mh->msg_name = &tp->in_addr[i];
+		mh->msg_namelen = sizeof(tp->in_addr[i]);
+		mh->msg_control = tp->in_ctl + (size_t)i * TP_CTL_SIZE;
+		mh->msg_controllen = TP_CTL_SIZE;
+		mh->msg_flags = 0;
+	}
+	return 0;
+}
+
 static void udp_event(int fd, int events, void *arg)
 {
 	struct sip_tp_sock *sock = arg;
 	struct sip_tp *tp = sock->tp;
 	unsigned batch = tp->opts.udp_batch, r, i;
+	uint64_t mono_now = 0;
+	int64_t real_off = 0;
 
 	if (events & EV_WRITE)
 		udp_flush_sock(sock);
@@ -1281,31 +1331,37 @@ static void udp_event(int fd, int events, void *arg)
 	for (r = 0; r < tp->opts.udp_reads; r++) {
 		int n;
 
-		for (i = 0; i < batch; i++) {
+		/* The kernel changed only the entries it filled last time
+		 * (in_used); the pointers stay as udp_rx_init set them. */
+		for (i = 0; i < tp->in_used; i++) {
 			struct msghdr *mh = &tp->in_mm[i].msg_hdr;
 
-			tp->in_iov[i].iov_base =
-				tp->in_buf + (size_t)i * TP_UDP_BUF;
-			tp->in_iov[i].iov_len = TP_UDP_BUF;
-			mh->msg_iov = &tp->in_iov[i];
-			mh->msg_iovlen = 1;
-			mh->msg_name = &tp->in_addr[i];
 			mh->msg_namelen = sizeof(tp->in_addr[i]);
-			mh->msg_control = tp->in_ctl + (size_t)i * TP_CTL_SIZE;
 			mh->msg_controllen = TP_CTL_SIZE;
 			mh->msg_flags = 0;
 		}
 		n = recvmmsg(fd, tp->in_mm, batch, MSG_DONTWAIT, NULL);
+		/* a failure may have touched the first entry */
+		tp->in_used = n > 0 ? (unsigned)n : 1;
 		if (n <= 0) {
 			/* ECONNREFUSED and the like: ICMP for a send. */
 			if (n < 0 && errno != EAGAIN && errno != EINTR)
 				log_debug("recvmmsg: %s", strerror(errno));
 			return;
 		}
+		if (tp->opts.udp_rx_timestamps) {
+			struct timespec rt;
+
+			clock_gettime(CLOCK_REALTIME, &rt);
+			mono_now = ev_monotonic_ns();
+			real_off = (int64_t)rt.tv_sec * 1000000000ll +
+				   rt.tv_nsec - (int64_t)mono_now;
+		}
 		for (i = 0; i < (unsigned)n; i++) {
 			struct msghdr *mh = &tp->in_mm[i].msg_hdr;
 			size_t len = tp->in_mm[i].msg_len;
 			struct sip_tp_addr src, local;
+			uint64_t rx_ns;
 
 			tp->stats.bytes_in[SIP_TP_UDP] += len;
 			if (mh->msg_flags & MSG_TRUNC ||
@@ -1316,10 +1372,11 @@ static void udp_event(int fd, int events, void *arg)
 			if (sip_tp_addr_set(&src, SIP_TP_UDP, mh->msg_name,
 					    mh->msg_namelen))
 				continue;
-			udp_local(sock, mh, &local);
+			udp_cmsgs(sock, mh, &local, real_off, mono_now,
+				  &rx_ns);
 			udp_deliver(tp, sock,
 				    tp->in_buf + (size_t)i * TP_UDP_BUF, len,
-				    &src, &local);
+				    &src, &local, rx_ns);
 		}
 		if ((unsigned)n < batch)
 			return;
@@ -1672,6 +1729,12 @@ int sip_tp_listen(struct sip_tp *tp, const struct sip_tp_addr *local,
 		(void)setsockopt(sock->fd, SOL_SOCKET, SO_SNDBUF,
 				 &tp->opts.udp_sockbuf,
 				 sizeof(tp->opts.udp_sockbuf));
+		if (tp->opts.udp_rx_timestamps &&
+		    setsockopt(sock->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one,
+			       sizeof(one)) < 0) {
+			err = errno;
+			goto out;
+		}
 		/* The destination address of each datagram is only read
 		 * on a wildcard socket (udp_local()): elsewhere it would
 		 * cost a control message per datagram for nothing. */
@@ -1705,10 +1768,12 @@ int sip_tp_listen(struct sip_tp *tp, const struct sip_tp_addr *local,
 		sock->out_iov = calloc(n, sizeof(*sock->out_iov));
 		sock->out_addr = calloc(n, sizeof(*sock->out_addr));
 		sock->out_buf = malloc(TP_UDP_ARENA);
-		if (!tp->in_buf)
-			tp->in_buf = malloc((size_t)n * TP_UDP_BUF);
+		if (!tp->in_buf && udp_rx_init(tp)) {
+			err = ENOMEM;
+			goto out;
+		}
 		if (!sock->out_mm || !sock->out_iov || !sock->out_addr ||
-		    !sock->out_buf || !tp->in_buf) {
+		    !sock->out_buf) {
 			err = ENOMEM;
 			goto out;
 		}

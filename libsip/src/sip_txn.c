@@ -698,10 +698,15 @@ static void nict_recv(struct sip_txn *t, const struct sip_msg *msg)
 			notify(t, SIP_TXN_EV_RESPONSE, msg, 0);
 			return;
 		}
-		/* §17.1.2.2: Completed, Timer K = T4 (0 if reliable). */
+		/* §17.1.2.2: Completed, Timer K = T4 (0 if reliable).
+		 * Nothing is retransmitted from here on: the request's
+		 * bytes go, and what lingers for Timer K is small. */
 		t->state = S_COMPLETED;
 		ev_timer_cancel(l->ev, &t->tmr_retx);
 		ev_timer_cancel(l->ev, &t->tmr_end);
+		free(t->out);
+		t->out = NULL;
+		t->outlen = 0;
 		notify(t, SIP_TXN_EV_RESPONSE, msg, 0);
 		if (t->state == S_COMPLETED)
 			start_wait(t, t->dst.reliable ? 0 : l->cfg.t4_ms);

@@ -1,14 +1,28 @@
 #!/usr/bin/env python3
 """Benchmark: the loader against sipp as REGISTER generators.
 
-Both generators send REGISTER at the same fixed rate to the same
-responder (sipp with tests/sipp/uas_register.xml), in the same run.  The
-responder is pinned to one core, each generator in turn to the other
-(taskset).  We measure the generator's CPU (user + sys from wait4) per
-transaction and its failures; median of REPS runs.
+Same rate (default): every generator sends REGISTER over UDP at the same
+fixed rate to the same responder, in the same run, pinned to CPU GEN_CPU
+(taskset) with the responder on SRV_CPU.  We measure each generator's
+CPU (user + sys from wait4, start-up and shutdown included) per
+transaction and its failures; median of REPS runs.  The generators:
+the loader (1 thread, and 2 threads on both cores when the machine has
+two), sipp (tests/sipp/uac_register.xml) and raw_uac (no SIP stack: the
+kernel's floor for a UDP generator, tests/bench/raw_uac.c).
 
-Usage: bench_loader.py [RATE] [SECONDS] [REPS]   (defaults 5000 10 3)
-Env: BIN (bin dir, default bin), GEN_CPU (default 0), SRV_CPU (1).
+--max: the highest rate each generator sustains (1 thread, one core)
+with < 0.1% failures, < 0.1% retransmissions (answers lost or late) and
+at least 99% of the asked rate achieved (sipp: its calls over its run
+time, as it makes its -m calls however long that takes): rates
+step up by STEP (1.25x) from START until a step fails; each step SECONDS
+long.  The responder is reg_responder (batched, one core) unless
+RESPONDER=sipp.
+
+Usage: bench_loader.py [RATE] [SECONDS] [REPS]     (defaults 5000 10 3)
+       bench_loader.py --max [SECONDS] [START]     (defaults 5 5000)
+Env: BIN (bin dir, default bin), BENCH (bench binaries, build/rel/bench),
+GEN_CPU (0), SRV_CPU (1), RESPONDER (sipp for the same-rate runs,
+fast for --max: fast = reg_responder).
 """
 import json
 import os
@@ -23,11 +37,21 @@ import time
 top = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 bindir = os.environ.get("BIN", os.path.join(top, "bin"))
+benchdir = os.environ.get("BENCH", os.path.join(top, "build/rel/bench"))
 gen_cpu = os.environ.get("GEN_CPU", "0")
 srv_cpu = os.environ.get("SRV_CPU", "1")
-rate = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
-secs = int(sys.argv[2]) if len(sys.argv) > 2 else 10
-reps = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+max_mode = len(sys.argv) > 1 and sys.argv[1] == "--max"
+args = sys.argv[2:] if max_mode else sys.argv[1:]
+if max_mode:
+    secs = int(args[0]) if len(args) > 0 else 5
+    start = float(args[1]) if len(args) > 1 else 5000
+    rate = start
+    reps = 1
+else:
+    rate = int(args[0]) if len(args) > 0 else 5000
+    secs = int(args[1]) if len(args) > 1 else 10
+    reps = int(args[2]) if len(args) > 2 else 3
+responder_kind = os.environ.get("RESPONDER", "fast" if max_mode else "sipp")
 
 
 def free_port():
@@ -39,7 +63,7 @@ def free_port():
 
 
 def run(argv, cwd):
-    """Runs argv to completion; returns (rc, cpu_s, stdout)."""
+    """Runs argv to completion; returns (rc, cpu_s, wall_s, stdout)."""
     t0 = time.monotonic()
     p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
@@ -52,77 +76,144 @@ def run(argv, cwd):
 
 def responder(cwd):
     port = free_port()
-    p = subprocess.Popen(
-        ["taskset", "-c", srv_cpu, "sipp", "-sf",
-         os.path.join(top, "tests/sipp/uas_register.xml"),
-         "-i", "127.0.0.1", "-p", str(port), "-nostdin"],
-        cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL)
+    if responder_kind == "sipp":
+        argv = ["sipp", "-sf",
+                os.path.join(top, "tests/sipp/uas_register.xml"),
+                "-i", "127.0.0.1", "-p", str(port), "-nostdin"]
+    else:
+        argv = [os.path.join(benchdir, "reg_responder"), str(port), "3600"]
+    p = subprocess.Popen(["taskset", "-c", srv_cpu] + argv, cwd=cwd,
+                         stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
     time.sleep(0.5)
     return p, port
 
 
-def loader(port, cwd):
+def loader(port, cwd, r, threads=1, cpus=None):
     rc, cpu, wall, out = run(
-        ["taskset", "-c", gen_cpu, os.path.join(bindir, "loader"),
+        ["taskset", "-c", cpus or gen_cpu, os.path.join(bindir, "loader"),
          "--test", "register", "--server", "udp:127.0.0.1:%d" % port,
-         "--users", "A100000-A199999", "--rate", str(rate),
-         "--duration", str(secs), "--threads", "1", "--json"], cwd)
+         "--users", "A100000-A199999", "--rate", str(r),
+         "--duration", str(secs), "--threads", str(threads), "--json"], cwd)
     j = json.loads(out.strip().splitlines()[-1])
-    return cpu, j["attempts"], j["failures"], wall
+    return cpu, j["attempts"], j["failures"], wall, j["attempts"] / secs, \
+        j["retransmissions"]
 
 
-def sipp_uac(port, cwd):
-    n = rate * secs
+def loader2(port, cwd, r):
+    return loader(port, cwd, r, 2, "0,1")
+
+
+def sipp_uac(port, cwd, r):
+    n = int(r * secs)
+    try:
+        os.unlink(os.path.join(cwd, "uac.csv"))
+    except OSError:
+        pass
     rc, cpu, wall, out = run(
         ["taskset", "-c", gen_cpu, "sipp", "-sf",
          os.path.join(top, "tests/sipp/uac_register.xml"),
-         "-i", "127.0.0.1", "-p", str(free_port()), "-r", str(rate),
-         "-m", str(n), "-nostdin", "-trace_stat", "-stf", "uac.csv",
+         "-i", "127.0.0.1", "-p", str(free_port()), "-r", str(int(r)),
+         "-m", str(n), "-nostdin", "-timeout", "%ds" % (3 * secs + 10),
+         "-trace_stat", "-stf", "uac.csv",
          "127.0.0.1:%d" % port], cwd)
-    failed = 0
+    failed = retrans = 0
     try:
         with open(os.path.join(cwd, "uac.csv")) as f:
-            rows = [r.split(";") for r in f.read().splitlines() if r]
+            rows = [x.split(";") for x in f.read().splitlines() if x]
         hdr, last = rows[0], rows[-1]
         failed = int(last[hdr.index("FailedCall(C)")])
         ok = int(last[hdr.index("SuccessfulCall(C)")])
+        retrans = int(last[hdr.index("Retransmissions(C)")])
     except (OSError, ValueError, IndexError):
         ok = n if rc == 0 else 0
         failed = n - ok
-    return cpu, ok + failed, failed, wall
+    # sipp makes its -m calls however long it takes: its rate is the
+    # calls over the time it took (less the 0.1 s it waits to start)
+    # (calls not ended by the timeout count as failed)
+    return cpu, ok + failed, n - ok, wall, \
+        (ok + failed) / max(wall - 0.1, 0.001), retrans
 
 
-def main():
-    res = {"loader": [], "sipp": []}
+def raw(port, cwd, r):
+    rc, cpu, wall, out = run(
+        ["taskset", "-c", gen_cpu, os.path.join(benchdir, "raw_uac"),
+         str(port), str(r), str(secs)], cwd)
+    f = out.split()
+    sent, answered = int(f[1]), int(f[3])
+    return cpu, sent, sent - answered, wall, sent / secs, 0
+
+
+def same_rate():
+    gens = [("loader", loader), ("sipp", sipp_uac), ("raw_uac", raw)]
+    if (os.cpu_count() or 1) >= 2:
+        gens.insert(1, ("loader x2", loader2))
+    res = {name: [] for name, _ in gens}
     with tempfile.TemporaryDirectory() as d:
         srv, port = responder(d)
         try:
             for i in range(reps):
-                for name, fn in (("loader", loader), ("sipp", sipp_uac)):
-                    cpu, n, failed, wall = fn(port, d)
+                for name, fn in gens:
+                    cpu, n, failed, wall, _, _ = fn(port, d, rate)
                     us = cpu / n * 1e6 if n else float("nan")
                     res[name].append((us, n, failed, wall))
-                    print("  run %d %-6s %7d tx  %5d failed  %6.2f s  "
+                    print("  run %d %-9s %7d tx  %5d failed  %6.2f s  "
                           "cpu %6.3f s  %6.2f us/tx" %
                           (i + 1, name, n, failed, wall, cpu, us),
                           flush=True)
         finally:
             srv.send_signal(signal.SIGTERM)
             srv.wait(timeout=10)
-    lo = statistics.median(r[0] for r in res["loader"])
-    sp = statistics.median(r[0] for r in res["sipp"])
-    print("REGISTER at %d/s for %d s, UDP, generator pinned to CPU %s, "
-          "responder sipp on CPU %s, median of %d" %
-          (rate, secs, gen_cpu, srv_cpu, reps))
+    med = {k: statistics.median(r[0] for r in v) for k, v in res.items()}
+    print("REGISTER at %d/s for %d s, UDP, generator on CPU %s (loader x2: "
+          "2 threads on CPUs 0,1), responder %s on CPU %s, median of %d" %
+          (rate, secs, gen_cpu, responder_kind, srv_cpu, reps))
     print("| generator | CPU us per REGISTER | failures |")
     print("| --- | --- | --- |")
-    for name, med in (("loader (1 thread)", lo), ("sipp uac", sp)):
-        key = "loader" if name.startswith("loader") else "sipp"
-        print("| %s | %.2f | %s |" % (name, med, "/".join(
-            str(r[2]) for r in res[key])))
-    print("ratio loader/sipp = %.3f (goal <= 0.33)" % (lo / sp))
+    for name, _ in gens:
+        print("| %s | %.2f | %s |" % (name, med[name], "/".join(
+            str(r[2]) for r in res[name])))
+    print("ratio loader/sipp = %.3f (goal <= 0.33); loader/raw_uac = %.2f; "
+          "raw_uac/sipp = %.3f" % (med["loader"] / med["sipp"],
+                                   med["loader"] / med["raw_uac"],
+                                   med["raw_uac"] / med["sipp"]))
+
+
+def highest():
+    best = {}
+    with tempfile.TemporaryDirectory() as d:
+        srv, port = responder(d)
+        try:
+            for name, fn in (("loader", loader), ("sipp", sipp_uac)):
+                r, ok = start, None
+                for _ in range(16):
+                    cpu, n, failed, wall, achieved, retr = fn(port, d, r)
+                    # lost answers show as retransmissions first
+                    good = n and failed <= 0.001 * n and \
+                        retr <= 0.001 * n and achieved >= 0.99 * r
+                    print("  %-6s asked %8.0f/s achieved %8.0f/s  %7d tx "
+                          "%6d failed %6d retr  cpu %5.1f%%  %s" %
+                          (name, r, achieved, n, failed, retr,
+                           100 * cpu / max(wall, 0.001),
+                           "ok" if good else "FAIL"), flush=True)
+                    if not good:
+                        break
+                    ok = r
+                    r = round(r * 1.25)
+                best[name] = ok
+        finally:
+            srv.send_signal(signal.SIGTERM)
+            srv.wait(timeout=10)
+    print("highest REGISTER rate with < 0.1%% failures, < 0.1%% "
+          "retransmissions and >= 99%% of the asked rate, %d s steps of x1.25 from %d/s, one core each "
+          "(CPU %s), responder %s on CPU %s:" %
+          (secs, start, gen_cpu, responder_kind, srv_cpu))
+    for k, v in best.items():
+        print("  %s: %s/s" % (k, v if v else "< %d" % start))
+    if best.get("loader") and best.get("sipp"):
+        print("ratio loader/sipp = %.2f (goal >= 3)" %
+              (best["loader"] / best["sipp"]))
 
 
 if __name__ == "__main__":
-    main()
+    highest() if max_mode else same_rate()
