@@ -521,6 +521,28 @@ fail:
 	call_end(c, OUT_TP_ERROR);
 }
 
+/*
+ * What is left of c's hold at now.  Once the loader is stopping, the
+ * hold is cut to 2*T1 after the 2xx, not to nothing: a lost ACK is only
+ * repaired when the callee retransmits its 2xx (at T1, §13.3.1.4), and
+ * a BYE that overtook the ACK would reach a callee still waiting for
+ * it.
+ */
+static uint64_t hold_left_ns(const struct lc_call *c, uint64_t now)
+{
+	const struct loadgen_cfg *cfg = c->lc->env.cfg;
+	uint64_t hold = EV_MS(cfg->hold_ms), end;
+
+	if (c->lc->draining) {
+		uint64_t quick = EV_MS(2 * (cfg->t1_ms ? cfg->t1_ms : 500));
+
+		if (quick < hold)
+			hold = quick;
+	}
+	end = c->t_answer + hold;
+	return end > now ? end - now : 0;
+}
+
 static void on_hold(void *arg)
 {
 	struct lc_call *c = arg;
@@ -834,12 +856,12 @@ static void ict_event(struct sip_txn *t, enum sip_txn_event ev,
 			return;
 		}
 		count(lc, &lc->env.c->call.acks);
-		if (lc->draining || !lc->env.cfg->hold_ms)
+		if (!lc->env.cfg->hold_ms)
 			send_bye(c);
 		else
 			ev_timer_start(lc->env.ev, &c->hold,
-				       EV_MS(lc->env.cfg->hold_ms), on_hold,
-				       c);
+				       hold_left_ns(c, ev_monotonic_ns()),
+				       on_hold, c);
 		return;
 	case SIP_TXN_EV_TIMEOUT:
 		if (c->state != CALL_INVITING)
@@ -860,6 +882,7 @@ static void ict_event(struct sip_txn *t, enum sip_txn_event ev,
 
 void loadcall_drain(struct loadcall *lc)
 {
+	uint64_t now;
 	uint32_t i;
 
 	lc->draining = true;
@@ -868,26 +891,20 @@ void loadcall_drain(struct loadcall *lc)
 			lc->env.idle(lc->env.arg);
 		return;
 	}
-	/* Hang up the calls on hold now (send_bye may end a call: walk
-	 * each bucket again from its head after each). */
+	/* Cut the holds short (hold_left_ns); the timers send the BYEs,
+	 * so this walk ends no call. */
+	now = ev_monotonic_ns();
 	for (i = 0; i <= lc->calls.mask; i++) {
-		struct list *l = &lc->calls.buckets[i];
-		bool again = true;
+		for (struct le *le = lc->calls.buckets[i].head; le;
+		     le = le->next) {
+			struct lc_call *c = le->data;
 
-		while (again) {
-			again = false;
-			for (struct le *le = l->head; le; le = le->next) {
-				struct lc_call *c = le->data;
-
-				if (c->state == CALL_HOLDING) {
-					send_bye(c);
-					again = true;
-					break;
-				}
-			}
+			if (c->state == CALL_HOLDING)
+				ev_timer_start(lc->env.ev, &c->hold,
+					       hold_left_ns(c, now), on_hold,
+					       c);
 		}
 	}
-	sip_tp_flush(lc->env.tp);
 }
 
 int loadcall_response(struct loadcall *lc, const struct sip_msg *msg)
