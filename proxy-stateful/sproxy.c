@@ -407,21 +407,7 @@ static int uri_dest(const struct sip_uri *u, enum sip_transport dflt,
 	port = u->port ? u->port : (tp == SIP_TP_TLS ? 5061 : 5060);
 	if (pl_strcpy(&u->host, host, sizeof(host)))
 		return ENOENT;
-	memset(d, 0, sizeof(*d));
-	d->tp = tp;
-	d->reliable = tp != SIP_TP_UDP;
-	if (inet_pton(AF_INET, host, &d->addr.in.sin_addr) == 1) {
-		d->addr.in.sin_family = AF_INET;
-		d->addr.in.sin_port = htons(port);
-		d->addrlen = sizeof(d->addr.in);
-	} else if (inet_pton(AF_INET6, host, &d->addr.in6.sin6_addr) == 1) {
-		d->addr.in6.sin6_family = AF_INET6;
-		d->addr.in6.sin6_port = htons(port);
-		d->addrlen = sizeof(d->addr.in6);
-	} else {
-		return ENOENT;
-	}
-	return 0;
+	return sip_txn_dest_literal(d, tp, host, port);
 }
 
 /* The top Route when it names us, else NULL. */

@@ -1307,3 +1307,25 @@ TEST(sip_txn_dest_conn_is_referenced)
 	obj_deref(conn);
 	fx_free();
 }
+
+TEST(sip_txn_dest_literal_takes_addresses_not_names)
+{
+	struct sip_txn_dest d, keep;
+
+	ASSERT_EQ(sip_txn_dest_literal(&d, SIP_TP_UDP, "127.0.0.1", 5070), 0);
+	ASSERT_EQ(d.addr.in.sin_family, AF_INET);
+	ASSERT_EQ(ntohs(d.addr.in.sin_port), 5070);
+	ASSERT_EQ(d.addrlen, sizeof(d.addr.in));
+	ASSERT(!d.reliable && !d.conn);
+	ASSERT_EQ(sip_txn_dest_literal(&d, SIP_TP_TLS, "::1", 5061), 0);
+	ASSERT_EQ(d.addr.in6.sin6_family, AF_INET6);
+	ASSERT_EQ(ntohs(d.addr.in6.sin6_port), 5061);
+	ASSERT(d.reliable);
+	/* Names and bracketed forms are not literals; d stays as it was. */
+	keep = d;
+	ASSERT_EQ(sip_txn_dest_literal(&d, SIP_TP_UDP, "example.com", 5060),
+		  ENOENT);
+	ASSERT_EQ(sip_txn_dest_literal(&d, SIP_TP_UDP, "[::1]", 5060), ENOENT);
+	ASSERT_EQ(sip_txn_dest_literal(&d, SIP_TP_UDP, "", 5060), ENOENT);
+	ASSERT(!memcmp(&d, &keep, sizeof(d)));
+}

@@ -399,21 +399,7 @@ static int dest_of_uri(const struct loadcall *lc, const struct pl *text,
 	memcpy(host, u.host.p, u.host.l);
 	host[u.host.l] = '\0';
 	port = u.has_port ? u.port : 5060;
-	memset(d, 0, sizeof(*d));
-	d->tp = tp;
-	d->reliable = tp != SIP_TP_UDP;
-	if (inet_pton(AF_INET, host, &d->addr.in.sin_addr) == 1) {
-		d->addr.in.sin_family = AF_INET;
-		d->addr.in.sin_port = htons(port);
-		d->addrlen = sizeof(d->addr.in);
-	} else if (inet_pton(AF_INET6, host, &d->addr.in6.sin6_addr) == 1) {
-		d->addr.in6.sin6_family = AF_INET6;
-		d->addr.in6.sin6_port = htons(port);
-		d->addrlen = sizeof(d->addr.in6);
-	} else {
-		return ENOENT;
-	}
-	return 0;
+	return sip_txn_dest_literal(d, tp, host, port);
 }
 
 static int user_of(const struct loadcall *lc, uint32_t num, char *out,

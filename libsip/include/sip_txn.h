@@ -73,6 +73,15 @@ struct sip_txn_dest {
  * Sends len bytes to dst.  Returns 0, or an errno: the transaction then
  * reports SIP_TXN_EV_TRANSPORT_ERROR (§17.1.4, §17.2.4) and ends.
  */
+/*
+ * Fills *d for host, a literal IPv4 or IPv6 address (no brackets; no DNS,
+ * which would block per message), and port, over tp: reliable unless UDP,
+ * no connection.  Returns 0, or ENOENT when host is not a literal
+ * address; *d is written only on success.
+ */
+int sip_txn_dest_literal(struct sip_txn_dest *d, enum sip_transport tp,
+			 const char *host, uint16_t port);
+
 typedef int(sip_txn_send_h)(void *arg, const struct sip_txn_dest *dst,
 			    const char *buf, size_t len);
 

@@ -1,5 +1,6 @@
 #include "sip_txn.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -966,6 +967,29 @@ int sip_txn_recv_request(struct sip_txn_layer *l, const struct sip_msg *msg,
 	if (t->state != S_TERMINATED)
 		l->reqh(l->arg, t, msg, src);
 	obj_deref(t);
+	return 0;
+}
+
+int sip_txn_dest_literal(struct sip_txn_dest *d, enum sip_transport tp,
+			 const char *host, uint16_t port)
+{
+	struct sip_txn_dest o;
+
+	memset(&o, 0, sizeof(o));
+	o.tp = tp;
+	o.reliable = tp != SIP_TP_UDP;
+	if (inet_pton(AF_INET, host, &o.addr.in.sin_addr) == 1) {
+		o.addr.in.sin_family = AF_INET;
+		o.addr.in.sin_port = htons(port);
+		o.addrlen = sizeof(o.addr.in);
+	} else if (inet_pton(AF_INET6, host, &o.addr.in6.sin6_addr) == 1) {
+		o.addr.in6.sin6_family = AF_INET6;
+		o.addr.in6.sin6_port = htons(port);
+		o.addrlen = sizeof(o.addr.in6);
+	} else {
+		return ENOENT;
+	}
+	*d = o;
 	return 0;
 }
 
