@@ -703,40 +703,11 @@ static int answer_challenge(struct lc_call *c, const struct sip_msg *msg)
 {
 	struct loadcall *lc = c->lc;
 	const struct loadgen_cfg *cfg = lc->env.cfg;
-	const struct sip_hdr *h;
-	struct sip_auth_challenge ch;
 	int err;
 
 	if (!cfg->password[0] && !cfg->passwords)
 		return EPERM;
-	if (c->auth_tries >= 2)
-		return EPROTO;
-	h = sip_msg_hdr(msg, msg->status == 401 ? SIP_HDR_WWW_AUTHENTICATE
-						: SIP_HDR_PROXY_AUTHENTICATE);
-	if (!h)
-		return EPROTO;
-	if (!*c->auth) {
-		char user[LOADGEN_NAME_MAX * 2], pw[256];
-		struct pl pu, pp;
-
-		err = user_of(lc, c->num, user, sizeof(user));
-		if (!err)
-			err = loadgen_user_password(cfg, c->num, pw,
-						    sizeof(pw));
-		if (err)
-			return err;
-		pu = pls(user);
-		pp = pls(pw);
-		err = sip_auth_client_alloc(c->auth, &pu, &pp);
-		if (err)
-			return err;
-	}
-	err = sip_auth_challenge_decode(&ch, &h->value);
-	if (err)
-		return err;
-	if (c->auth_tries == 1 && !ch.stale)
-		return EACCES; /* the credentials were refused */
-	err = sip_auth_client_challenge(*c->auth, &ch);
+	err = loadgen_auth_answer(cfg, c->num, c->auth, c->auth_tries, msg);
 	if (err)
 		return err;
 	c->auth_tries++;

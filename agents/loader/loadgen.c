@@ -614,43 +614,51 @@ static void finish(struct lg_req *r, uint16_t status, bool timeout,
 }
 
 /* Takes the challenge of a 401/407 and sends again.  0 when resent. */
-static int answer_challenge(struct lg_req *r, const struct sip_msg *msg)
+int loadgen_auth_answer(const struct loadgen_cfg *cfg, uint32_t num,
+			struct sip_auth_client **auth, unsigned tries,
+			const struct sip_msg *msg)
 {
-	struct lg_worker *w = r->w;
-	const struct loadgen_cfg *cfg = &w->lg->cfg;
 	const struct sip_hdr *h;
 	struct sip_auth_challenge ch;
 	int err;
 
 	/* one retry, or two when the nonce went stale in between */
-	if (r->auth_tries >= 2)
+	if (tries >= 2)
 		return EPROTO;
 	h = sip_msg_hdr(msg, msg->status == 401 ? SIP_HDR_WWW_AUTHENTICATE
 						: SIP_HDR_PROXY_AUTHENTICATE);
 	if (!h)
 		return EPROTO;
-	if (!r->u->auth) {
+	if (!*auth) {
 		char user[LOADGEN_NAME_MAX * 2], pw[256];
 		struct pl pu, pp;
 
-		err = loadgen_user_name(cfg, r->u->num, user, sizeof(user));
+		err = loadgen_user_name(cfg, num, user, sizeof(user));
 		if (!err)
-			err = password_of(cfg, r->u->num, user, pw,
-					  sizeof(pw));
+			err = password_of(cfg, num, user, pw, sizeof(pw));
 		if (err)
 			return err;
 		pu = pls(user);
 		pp = pls(pw);
-		err = sip_auth_client_alloc(&r->u->auth, &pu, &pp);
+		err = sip_auth_client_alloc(auth, &pu, &pp);
 		if (err)
 			return err;
 	}
 	err = sip_auth_challenge_decode(&ch, &h->value);
 	if (err)
 		return err;
-	if (r->auth_tries == 1 && !ch.stale)
+	if (tries == 1 && !ch.stale)
 		return EACCES; /* the credentials were refused */
-	err = sip_auth_client_challenge(r->u->auth, &ch);
+	return sip_auth_client_challenge(*auth, &ch);
+}
+
+static int answer_challenge(struct lg_req *r, const struct sip_msg *msg)
+{
+	struct lg_worker *w = r->w;
+	int err;
+
+	err = loadgen_auth_answer(&w->lg->cfg, r->u->num, &r->u->auth,
+				  r->auth_tries, msg);
 	if (err)
 		return err;
 	r->auth_tries++;

@@ -109,6 +109,21 @@ void loadgen_passwords_free(struct loadgen_cfg *cfg);
 int loadgen_user_password(const struct loadgen_cfg *cfg, uint32_t num,
 			  char *out, size_t size);
 
+struct sip_auth_client;
+struct sip_msg;
+
+/*
+ * Takes the challenge of msg (a 401 or 407) into *auth for user num,
+ * made from the user's name and password on first use; tries is how
+ * many challenges this request has answered already.  Returns 0 (send
+ * again with *auth), EPROTO (no challenge, or a third), EACCES (a second
+ * challenge that is not stale: the credentials were refused), or an
+ * errno from the name, the password or the auth module.
+ */
+int loadgen_auth_answer(const struct loadgen_cfg *cfg, uint32_t num,
+			struct sip_auth_client **auth, unsigned tries,
+			const struct sip_msg *msg);
+
 /*
  * Starts the worker threads (idle: nothing is sent before
  * loadgen_start).  cfg is copied (passwords are borrowed and must
