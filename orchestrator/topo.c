@@ -1129,10 +1129,109 @@ static bool parse_uint(const char *s, unsigned min, unsigned max,
 	return true;
 }
 
+static bool parse_bool(const char *s, bool *out)
+{
+	if (!strcmp(s, "true"))
+		*out = true;
+	else if (!strcmp(s, "false"))
+		*out = false;
+	else
+		return false;
+	return true;
+}
+
+/*
+ * Writes the overridden setting into the file's "experiment" object as
+ * the file would have said it, so that the bundle's setup (and every
+ * report and comparison made from it) shows the settings the run had.
+ */
+static void record_override(struct topo *t, const char *key,
+			    const struct topo_experiment *e)
+{
+	json_t *exp = json_object_get(t->json, "experiment"), *sub;
+
+	if (!json_is_object(t->json))
+		return;
+	if (!json_is_object(exp)) {
+		exp = json_object();
+		json_object_set_new(t->json, "experiment", exp);
+	}
+	if (!strcmp(key, "test")) {
+		json_object_set_new(exp, "test", json_string(e->test));
+	} else if (!strcmp(key, "transport")) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "%s",
+			 sip_transport_name(e->transport));
+		for (char *c = name; *c; c++)
+			*c = (char)(*c | 0x20);
+		json_object_set_new(exp, "transport", json_string(name));
+	} else if (!strcmp(key, "connection")) {
+		json_object_set_new(exp, "connection",
+				    json_string(e->connection));
+	} else if (!strcmp(key, "auth")) {
+		json_object_set_new(exp, "auth", json_boolean(e->auth));
+	} else if (!strcmp(key, "preload-credentials")) {
+		json_object_set_new(exp, "preload_credentials",
+				    json_boolean(e->preload_credentials));
+	} else if (!strcmp(key, "users")) {
+		sub = json_object_get(exp, "users");
+		if (!json_is_object(sub)) {
+			sub = json_object();
+			json_object_set_new(exp, "users", sub);
+		}
+		json_object_set_new(sub, "count",
+				    json_integer(e->user_count));
+	} else if (!strcmp(key, "rate")) {
+		json_object_set_new(exp, "rate",
+				    json_pack("{s:I,s:I,s:I}", "start",
+					      (json_int_t)e->rate_start,
+					      "step", (json_int_t)e->rate_step,
+					      "final",
+					      (json_int_t)e->rate_final));
+	} else if (!strcmp(key, "success-percent")) {
+		json_object_set_new(exp, "success_percent",
+				    json_real(e->success_pct));
+	} else if (!strcmp(key, "search")) {
+		json_object_set_new(exp, "search", json_string(e->search));
+	} else {
+		static const struct {
+			const char *key, *field;
+			size_t offset;
+		} uints[] = {
+			{"step-s", "step_duration_s",
+			 offsetof(struct topo_experiment, step_s)},
+			{"warmup-s", "warmup_s",
+			 offsetof(struct topo_experiment, warmup_s)},
+			{"ta-limit-ms", "ta_limit_ms",
+			 offsetof(struct topo_experiment, ta_limit_ms)},
+			{"threshold-ms", "threshold_ms",
+			 offsetof(struct topo_experiment, threshold_ms)},
+			{"granularity", "granularity",
+			 offsetof(struct topo_experiment, granularity)},
+			{"baseline-s", "baseline_s",
+			 offsetof(struct topo_experiment, baseline_s)},
+			{"hold-ms", "hold_ms",
+			 offsetof(struct topo_experiment, hold_ms)},
+		};
+
+		for (size_t i = 0; i < sizeof(uints) / sizeof(uints[0]); i++)
+			if (!strcmp(key, uints[i].key)) {
+				const unsigned *v =
+					(const unsigned *)((const char *)e +
+							   uints[i].offset);
+
+				json_object_set_new(exp, uints[i].field,
+						    json_integer(*v));
+			}
+	}
+}
+
 int topo_override(struct topo *t, const char *key, const char *value,
 		  char *why, size_t whysz)
 {
 	struct topo_experiment e = t->exp;
+	bool challenges = false;
 	size_t nch = 0;
 
 	if (!strcmp(key, "test")) {
@@ -1151,6 +1250,21 @@ int topo_override(struct topo *t, const char *key, const char *value,
 		if ((e.transport != SIP_TP_UDP && e.transport != SIP_TP_TCP &&
 		     e.transport != SIP_TP_TLS) ||
 		    value[0] < 'a')
+			goto bad;
+	} else if (!strcmp(key, "connection")) {
+		size_t i;
+
+		for (i = 0; connections[i] && strcmp(connections[i], value);
+		     i++)
+			;
+		if (!connections[i])
+			goto bad;
+		snprintf(e.connection, sizeof(e.connection), "%s", value);
+	} else if (!strcmp(key, "auth")) {
+		if (!parse_bool(value, &e.auth))
+			goto bad;
+	} else if (!strcmp(key, "preload-credentials")) {
+		if (!parse_bool(value, &e.preload_credentials))
 			goto bad;
 	} else if (!strcmp(key, "users")) {
 		if (!parse_uint(value, 1, 10000000, &e.user_count))
@@ -1214,6 +1328,8 @@ int topo_override(struct topo *t, const char *key, const char *value,
 		const struct topo_node *n = &t->nodes[i];
 
 		nch += n->role == TOPO_CALLHANDLER;
+		if (n->role == TOPO_STATEFUL && strcmp(n->auth, "none"))
+			challenges = true;
 		if (n->role != TOPO_LOADER && n->nlisten &&
 		    !node_listens(n, e.transport)) {
 			snprintf(why, whysz,
@@ -1230,7 +1346,21 @@ int topo_override(struct topo *t, const char *key, const char *value,
 			 key, value);
 		return EINVAL;
 	}
+	if (challenges && !e.auth) {
+		snprintf(why, whysz,
+			 "--%s %s: a stateful proxy of %s challenges but the "
+			 "experiment would not authenticate",
+			 key, value, t->path);
+		return EINVAL;
+	}
+	if (e.preload_credentials && !e.auth) {
+		snprintf(why, whysz,
+			 "--%s %s: preloaded credentials need --auth true",
+			 key, value);
+		return EINVAL;
+	}
 	t->exp = e;
+	record_override(t, key, &e);
 	return 0;
 bad:
 	snprintf(why, whysz, "--%s: bad value \"%s\"", key, value);

@@ -152,10 +152,13 @@ const struct inventory_host *inventory_host(const struct inventory *inv,
 
 /*
  * Overrides one experiment setting from the command line: key is one of
- * test, transport, users (a count), rate (START:STEP:FINAL), step-s,
+ * test, transport, connection, auth (true|false), preload-credentials
+ * (true|false), users (a count), rate (START:STEP:FINAL), step-s,
  * warmup-s, ta-limit-ms, success-percent, search, threshold-ms,
- * granularity, baseline-s.  The result is checked as the
- * file would be (every node on the path listens on the transport, ...).
+ * granularity, baseline-s, hold-ms.  The result is checked as the file
+ * would be (every node on the path listens on the transport, a
+ * challenging proxy needs auth, ...) and written into t->json's
+ * "experiment", so that the bundle records the settings the run had.
  * Returns 0, or EINVAL with why saying what is wrong.
  */
 int topo_override(struct topo *t, const char *key, const char *value,
