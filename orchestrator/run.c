@@ -1898,6 +1898,17 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 	strftime(r->res.started, sizeof(r->res.started), "%Y-%m-%dT%H:%M:%S",
 		 &tm);
 	snprintf(r->bundle, sizeof(r->bundle), "%s/%s", o->results_dir, r->id);
+	/* Runs of one list can start within a second (a quick failure):
+	 * each keeps its own bundle. */
+	{
+		size_t base = strlen(r->id);
+
+		for (int k = 2; k < 100 && access(r->bundle, F_OK) == 0; k++) {
+			snprintf(r->id + base, sizeof(r->id) - base, "-%d", k);
+			snprintf(r->bundle, sizeof(r->bundle), "%s/%s",
+				 o->results_dir, r->id);
+		}
+	}
 	snprintf(r->remote, sizeof(r->remote), "/tmp/sipstone-%s", r->id);
 	snprintf(r->work, sizeof(r->work), "/tmp/sipstone-work-%s-%d", r->id,
 		 (int)getpid());
