@@ -120,7 +120,23 @@ int res_load(struct res_run *run, const char *dir, char *why, size_t whysz);
 /* The report page of one run. */
 int res_report_html(const struct res_run *run, FILE *f);
 
-/* Runs side by side: a text table (for the terminal) and a page. */
+#define RES_LABEL_MAX 160
+
+/*
+ * The name of each run in a comparison: its topology followed by the
+ * experiment settings that differ between the runs, in the order they
+ * appear ("s0p1 users=10000", "s0p1 tcp"), read from each run's setup;
+ * runs alike in everything get " #N".  labels has room for n.
+ */
+void res_compare_labels(const struct res_run *const *runs, size_t n,
+			char (*labels)[RES_LABEL_MAX]);
+
+/*
+ * Runs side by side, each named by its label, with its capacity
+ * relative to the first run's (the scaling ratio): a text table (for
+ * the terminal) and a page (success against offered rate for every run
+ * on one chart, and a bar of each run's capacity).
+ */
 void res_compare_table(const struct res_run *const *runs, size_t n, FILE *f);
 int res_compare_html(const struct res_run *const *runs, size_t n, FILE *f);
 

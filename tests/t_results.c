@@ -243,6 +243,82 @@ TEST(results_compare_gives_the_scaling_ratio)
 	res_run_clear(&c);
 }
 
+/* The runs of a list, as topo_override leaves their setup. */
+static void set_users(struct res_run *run, int users)
+{
+	json_t *exp = json_object_get(json_object_get(run->setup, "topology"),
+				      "experiment");
+
+	json_object_set_new(exp, "users", json_pack("{s:s,s:i}", "prefix",
+						    "A", "count", users));
+}
+
+TEST(results_compare_labels_each_run_by_what_varied)
+{
+	struct res_run a, b, c;
+	const struct res_run *runs[3] = {&a, &b, &c};
+	char labels[3][RES_LABEL_MAX], path[600];
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	make_run(&a, "s0p1", 1000);
+	make_run(&b, "s0p1", 1500);
+	make_run(&c, "s0p1", 500);
+	set_users(&a, 100);
+	set_users(&b, 10000);
+	set_users(&c, 100000);
+	res_compare_labels(runs, 3, labels);
+	ASSERT_STR(labels[0], "s0p1 users=100");
+	ASSERT_STR(labels[1], "s0p1 users=10000");
+	ASSERT_STR(labels[2], "s0p1 users=100000");
+	f = open_memstream(&text, &len);
+	ASSERT(f);
+	res_compare_table(runs, 3, f);
+	fclose(f);
+	/* The ratio is to the first run's capacity (4000/s). */
+	{
+		const char *row = strstr(text, "\ns0p1 users=10000 ");
+
+		ASSERT_MSG(row && strstr(row, "6000    1.50x") &&
+				   strstr(row, "6000    1.50x") <
+					   strchr(row + 1, '\n'),
+			   "%s", text);
+		ASSERT(strstr(text, "2000    0.50x"));
+	}
+	free(text);
+	snprintf(path, sizeof(path), "%s/cmp.html", test_tmp_dir());
+	f = fopen(path, "w");
+	ASSERT(f);
+	ASSERT_EQ(res_compare_html(runs, 3, f), 0);
+	fclose(f);
+	/* The success chart and the capacity bars. */
+	check_html(path, 2);
+	text = test_read_file(path, &len);
+	ASSERT(strstr(text, "<td class=l>s0p1 users=100000</td>"));
+	ASSERT(strstr(text, "Capacity of each run"));
+	ASSERT(strstr(text, "<td>1.50&times;</td>"));
+	free(text);
+
+	/* A transport reads alone; a different topology is named. */
+	snprintf(b.transport, sizeof(b.transport), "tcp");
+	set_users(&b, 100);
+	snprintf(c.topology, sizeof(c.topology), "s1p2");
+	set_users(&c, 100);
+	res_compare_labels(runs, 3, labels);
+	ASSERT_STR(labels[0], "s0p1 udp");
+	ASSERT_STR(labels[1], "s0p1 tcp");
+	ASSERT_STR(labels[2], "s1p2 udp");
+	/* Runs alike in everything are numbered. */
+	snprintf(b.transport, sizeof(b.transport), "udp");
+	res_compare_labels(runs, 2, labels);
+	ASSERT_STR(labels[0], "s0p1 #1");
+	ASSERT_STR(labels[1], "s0p1 #2");
+	res_run_clear(&a);
+	res_run_clear(&b);
+	res_run_clear(&c);
+}
+
 TEST(results_pack_and_bad_bundles)
 {
 	char dir[600], archive[700], why[256] = "";
