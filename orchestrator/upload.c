@@ -20,23 +20,36 @@ static void init_curl(void)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+struct progress {
+	const struct upload_opts *o;
+	int last; /* the percentage drawn, -1 before the first */
+};
+
+static bool stop_asked(const struct upload_opts *o)
+{
+	return o->interrupted && *o->interrupted;
+}
+
+/* Draws the bar; a non-zero return makes curl abandon the transfer. */
 static int progress_bar(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 			curl_off_t ultotal, curl_off_t ulnow)
 {
-	int *last = arg;
+	struct progress *pr = arg;
 	int pct;
 
 	(void)dltotal;
 	(void)dlnow;
-	if (ultotal <= 0)
+	if (stop_asked(pr->o))
+		return 1;
+	if (!pr->o->progress || ultotal <= 0)
 		return 0;
 	pct = (int)(ulnow * 100 / ultotal);
-	if (pct != *last) {
+	if (pct != pr->last) {
 		int bars = pct / 5;
 
 		fprintf(stderr, "\rupload [%-20.*s] %3d%%", bars,
 			"####################", pct);
-		*last = pct;
+		pr->last = pct;
 	}
 	return 0;
 }
@@ -50,14 +63,31 @@ static CURLcode attempt(const char *file, const struct upload_opts *o,
 	CURL *curl;
 	FILE *f = NULL;
 	CURLcode rc;
+	struct progress pr = {o, -1};
 	struct stat st;
-	int last = -1;
+	char *url = NULL;
+	size_t ulen = strlen(o->url);
 
 	*status = 0;
 	curl = curl_easy_init();
 	if (!curl)
 		return CURLE_OUT_OF_MEMORY;
-	curl_easy_setopt(curl, CURLOPT_URL, o->url);
+	/* A directory URL names the file as curl -T does, so that several
+	 * bundles sent to one URL do not replace each other. */
+	if (!o->post && ulen && o->url[ulen - 1] == '/') {
+		const char *base = strrchr(file, '/');
+		size_t size;
+
+		base = base ? base + 1 : file;
+		size = ulen + strlen(base) + 1;
+		url = malloc(size);
+		if (!url) {
+			curl_easy_cleanup(curl);
+			return CURLE_OUT_OF_MEMORY;
+		}
+		snprintf(url, size, "%s%s", o->url, base);
+	}
+	curl_easy_setopt(curl, CURLOPT_URL, url ? url : o->url);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
@@ -73,10 +103,10 @@ static CURLcode attempt(const char *file, const struct upload_opts *o,
 		curl_easy_setopt(curl, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
 		curl_easy_setopt(curl, CURLOPT_XOAUTH2_BEARER, token);
 	}
-	if (o->progress) {
+	if (o->progress || o->interrupted) {
 		curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
 		curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, progress_bar);
-		curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &last);
+		curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &pr);
 	}
 	/* No "Expect: 100-continue" round trip: many servers never answer
 	 * it and curl then waits a second before sending the body. */
@@ -90,7 +120,8 @@ static CURLcode attempt(const char *file, const struct upload_opts *o,
 		curl_mime_name(part, "bundle");
 		curl_mime_filedata(part, file);
 		curl_mime_filename(part, base ? base + 1 : file);
-		curl_mime_type(part, "application/gzip");
+		curl_mime_type(part, o->content_type ? o->content_type
+						     : "application/gzip");
 		curl_easy_setopt(curl, CURLOPT_MIMEPOST, mime);
 		curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
 	} else {
@@ -101,8 +132,12 @@ static CURLcode attempt(const char *file, const struct upload_opts *o,
 				 file);
 			goto out;
 		}
-		headers = curl_slist_append(headers, "Content-Type: "
-						     "application/gzip");
+		char ctype[128];
+
+		snprintf(ctype, sizeof(ctype), "Content-Type: %s",
+			 o->content_type ? o->content_type
+					 : "application/gzip");
+		headers = curl_slist_append(headers, ctype);
 		curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
 		curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(curl, CURLOPT_READDATA, f);
@@ -111,11 +146,12 @@ static CURLcode attempt(const char *file, const struct upload_opts *o,
 	}
 	rc = curl_easy_perform(curl);
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
-	if (o->progress && last >= 0)
+	if (o->progress && pr.last >= 0)
 		fputc('\n', stderr);
 out:
 	if (f)
 		fclose(f);
+	free(url);
 	curl_slist_free_all(headers);
 	curl_mime_free(mime);
 	curl_easy_cleanup(curl);
@@ -150,6 +186,10 @@ int upload_file(const char *file, const struct upload_opts *o, char *why,
 		long status = 0;
 		CURLcode rc;
 
+		if (stop_asked(o)) {
+			snprintf(why, whysz, "%s: interrupted", o->url);
+			return EINTR;
+		}
 		if (i > 0) {
 			struct timespec pause = {wait_ms / 1000,
 						 (long)(wait_ms % 1000) *
@@ -163,6 +203,10 @@ int upload_file(const char *file, const struct upload_opts *o, char *why,
 		rc = attempt(file, o, token, &status, errbuf);
 		if (rc == CURLE_OK && status >= 200 && status < 300)
 			return 0;
+		if (rc == CURLE_ABORTED_BY_CALLBACK || stop_asked(o)) {
+			snprintf(why, whysz, "%s: interrupted", o->url);
+			return EINTR;
+		}
 		if (rc != CURLE_OK) {
 			snprintf(why, whysz, "%s: %s", o->url,
 				 errbuf[0] ? errbuf : curl_easy_strerror(rc));

@@ -8,10 +8,12 @@
 #ifndef SIPSTONE_UPLOAD_H
 #define SIPSTONE_UPLOAD_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 struct upload_opts {
+	/* ending in '/': a PUT goes to URL + the file's name (curl -T) */
 	const char *url;
 	bool post;	       /* multipart POST instead of PUT */
 	const char *token_env; /* variable holding the token, or NULL */
@@ -19,12 +21,15 @@ struct upload_opts {
 	unsigned tries;	       /* 0 = 4 */
 	unsigned backoff_ms;   /* first wait; doubles; 0 = 500 */
 	bool progress;	       /* a progress bar on stderr */
+	const char *content_type; /* NULL = application/gzip */
+	/* Set by a signal handler: stop the transfer and the retries. */
+	volatile sig_atomic_t *interrupted;
 };
 
 /*
  * Uploads file.  Returns 0 when the server answered 2xx, otherwise an
  * errno (ECONNREFUSED, ETIMEDOUT, EACCES for 401/403, EPROTO for other
- * answers, ENOENT for a missing file) with why saying what happened on
+ * answers, ENOENT for a missing file, EINTR when interrupted) with why saying what happened on
  * the last try (the token itself is never written anywhere).
  */
 int upload_file(const char *file, const struct upload_opts *o, char *why,

@@ -206,3 +206,34 @@ TEST_TIMEOUT(upload_command_packs_and_sends_a_bundle, 20)
 	free(b);
 	sink_stop(&s);
 }
+
+TEST_TIMEOUT(upload_to_a_directory_url_names_the_file, 20)
+{
+	struct upload_opts o = {0};
+	char why[512] = "", url[160];
+	const char *file = make_file("run-5.tar.gz", 3000);
+	volatile sig_atomic_t stop = 0;
+	size_t len;
+	char *log;
+	struct sink s;
+
+	sink_start(&s, 0, NULL);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/bundles/", s.port);
+	o.url = url;
+	o.interrupted = &stop;
+	ASSERT_MSG(upload_file(file, &o, why, sizeof(why)) == 0, "%s", why);
+	o.content_type = "text/html";
+	file = make_file("compare-1.html", 100);
+	ASSERT_MSG(upload_file(file, &o, why, sizeof(why)) == 0, "%s", why);
+	log = test_read_file("requests.log", &len);
+	ASSERT_MSG(strstr(log, "put /bundles/run-5.tar.gz - 3000\n") &&
+			   strstr(log, "put /bundles/compare-1.html - 100\n"),
+		   "%s", log);
+	free(log);
+	/* Once interrupted, nothing more is sent. */
+	stop = 1;
+	ASSERT_EQ(upload_file(file, &o, why, sizeof(why)), EINTR);
+	ASSERT_MSG(strstr(why, "interrupted"), "%s", why);
+	ASSERT_EQ(count_requests(), 2);
+	sink_stop(&s);
+}
