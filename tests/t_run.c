@@ -791,3 +791,394 @@ TEST_TIMEOUT(run_invite_steps_carry_call_metrics, 90)
 	ASSERT(strstr(text, "\n0,50.0,"));
 	free(text);
 }
+
+/* ---- lists of runs ------------------------------------------------- */
+
+/*
+ * A short s0p1 run (one 2 s step at 200/s, no baseline) that listens on
+ * UDP and TCP, for the lists below.  step_s long steps for an interrupt.
+ */
+static void write_list_topology(unsigned step_s)
+{
+	char topo[2048];
+	uint16_t port = proc_free_port();
+
+	snprintf(topo, sizeof(topo),
+		 "{\"name\": \"s0p1-list\", \"database\": {\"host\": \"db\", "
+		 "\"port\": %u},\n"
+		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"proxy1\", "
+		 "\"listen\": [\"udp:%u\", \"tcp:%u\"], \"workers\": 1}],\n"
+		 " \"loaders\": [{\"name\": \"ld1\", \"host\": \"loader1\", "
+		 "\"threads\": 1}],\n"
+		 " \"experiment\": {\"users\": {\"count\": 100}, \"rate\": "
+		 "{\"start\": 200, \"step\": 200, \"final\": %u},\n"
+		 "   \"step_duration_s\": %u, \"warmup_s\": 0, "
+		 "\"baseline_s\": 0}}\n",
+		 proc_free_port(), port, port, step_s > 2 ? 1000 : 200,
+		 step_s);
+	test_write_file("t.json", topo);
+}
+
+/* The bundles under results/ (not the archives), oldest first. */
+static size_t list_bundles(char (*dirs)[300], size_t max)
+{
+	struct dirent **names;
+	int n = scandir("results", &names, NULL, alphasort);
+	size_t got = 0;
+
+	ASSERT(n >= 0);
+	for (int i = 0; i < n; i++) {
+		const char *d = names[i]->d_name;
+
+		if (d[0] != '.' && !strstr(d, ".tar.gz") &&
+		    strncmp(d, "compare-", 8) && got < max)
+			snprintf(dirs[got++], sizeof(dirs[0]), "results/%s", d);
+		free(names[i]);
+	}
+	free(names);
+	return got;
+}
+
+/* The comparison page under results/, read (caller frees). */
+static char *read_comparison(void)
+{
+	struct dirent *de;
+	char path[600] = "";
+	DIR *d = opendir("results");
+	size_t len;
+
+	ASSERT(d);
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, "compare-", 8))
+			snprintf(path, sizeof(path), "results/%s", de->d_name);
+	closedir(d);
+	ASSERT_MSG(path[0], "no compare-*.html under results/");
+	return test_read_file(path, &len);
+}
+
+static unsigned setup_users(const struct res_run *run)
+{
+	json_t *exp = json_object_get(json_object_get(run->setup, "topology"),
+				      "experiment");
+
+	return (unsigned)json_integer_value(
+		json_object_get(json_object_get(exp, "users"), "count"));
+}
+
+TEST_TIMEOUT(run_list_of_users_gives_a_bundle_each_and_a_comparison, 90)
+{
+	char inv[600], dirs[4][300];
+	const char *argv[] = {"orchestrator", "run",	 "t.json",
+			      "--hosts",      inv,	 "--results",
+			      "results",      "--users", "10,20",
+			      NULL};
+	struct res_run run;
+	size_t len;
+	char *text;
+
+	need_root_and_mariadb();
+	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
+		 test_root_dir());
+	write_list_topology(2);
+	run_expect(argv, 0);
+	text = test_read_file("run.log", &len);
+	ASSERT(strstr(text, "[list] run 1 of 2: t.json --users 10\n"));
+	ASSERT(strstr(text, "[list] run 2 of 2: t.json --users 20\n"));
+	/* Each run had its own population in its own database. */
+	ASSERT(strstr(text, ": 10 users in "));
+	ASSERT(strstr(text, ": 20 users in "));
+	ASSERT(strstr(text, "[list] run 2") < strstr(text, ": 20 users in "));
+	/* The table names the runs by what varied; ratio to the first. */
+	ASSERT_MSG(strstr(text, "\ns0p1-list users=10 ") &&
+			   strstr(text, "\ns0p1-list users=20 ") &&
+			   strstr(text, "1.00x"),
+		   "%s", text);
+	ASSERT(strstr(text, "comparison: results/compare-"));
+	free(text);
+	assert_no_survivors("run.log");
+	ASSERT_EQ(list_bundles(dirs, 4), 2);
+	for (size_t i = 0; i < 2; i++) {
+		char why[256] = "", archive[400];
+		struct stat st;
+
+		ASSERT_MSG(res_load(&run, dirs[i], why, sizeof(why)) == 0,
+			   "%s", why);
+		ASSERT_STR(run.status, "complete");
+		ASSERT_EQ(run.nsteps, 1);
+		ASSERT(run.steps[0].passed);
+		ASSERT_EQ(setup_users(&run), i == 0 ? 10 : 20);
+		res_run_clear(&run);
+		snprintf(archive, sizeof(archive), "%.300s.tar.gz", dirs[i]);
+		ASSERT_EQ(stat(archive, &st), 0);
+	}
+	text = read_comparison();
+	ASSERT(strstr(text, "<td class=l>s0p1-list users=10</td>"));
+	ASSERT(strstr(text, "<td class=l>s0p1-list users=20</td>"));
+	ASSERT(strstr(text, "<svg"));
+	free(text);
+}
+
+TEST_TIMEOUT(run_list_of_transports_is_uploaded_bundle_by_bundle, 90)
+{
+	char inv[600], dirs[4][300], url[128], script[600], port[8];
+	const char *argv[] = {"orchestrator", "run",	     "t.json",
+			      "--hosts",      inv,	     "--results",
+			      "results",      "--transport", "udp,tcp",
+			      "--upload",     url,	     NULL};
+	const char *sink[] = {"python3", script, port, NULL, "0", NULL};
+	uint16_t sink_port = proc_free_port();
+	struct res_run run;
+	struct proc p;
+	size_t len;
+	char *text;
+
+	need_root_and_mariadb();
+	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
+		 test_root_dir());
+	snprintf(script, sizeof(script), "%s/tests/data/http_sink.py",
+		 test_root_dir());
+	snprintf(port, sizeof(port), "%u", sink_port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/in/", sink_port);
+	sink[3] = test_tmp_dir();
+	proc_start(&p, sink);
+	/* The first upload comes after a whole run: the sink listens by
+	 * then (and a refused try is retried). */
+	write_list_topology(2);
+	run_expect(argv, 0);
+	proc_stop(&p, 100);
+	text = test_read_file("run.log", &len);
+	ASSERT_MSG(strstr(text, "\ns0p1-list udp ") &&
+			   strstr(text, "\ns0p1-list tcp "),
+		   "%s", text);
+	free(text);
+	assert_no_survivors("run.log");
+	ASSERT_EQ(list_bundles(dirs, 4), 2);
+	/* Every bundle, as written, and the comparison reached the server. */
+	text = test_read_file("requests.log", &len);
+	for (size_t i = 0; i < 2; i++) {
+		char why[256] = "", want[400], archive[400];
+		size_t a_len, b_len;
+		char *a, *b, body[32];
+		bool udp;
+
+		ASSERT_MSG(res_load(&run, dirs[i], why, sizeof(why)) == 0,
+			   "%s", why);
+		ASSERT_STR(run.status, "complete");
+		/* Named by transport: tcp's bundle sorts first, udp ran
+		 * (and was sent) first. */
+		ASSERT_STR(run.transport, i == 0 ? "tcp" : "udp");
+		udp = !strcmp(run.transport, "udp");
+		res_run_clear(&run);
+		snprintf(want, sizeof(want), "put /in/%s.tar.gz - ",
+			 dirs[i] + strlen("results/"));
+		ASSERT_MSG(strstr(text, want), "%s not in %s", want, text);
+		snprintf(archive, sizeof(archive), "%.300s.tar.gz", dirs[i]);
+		snprintf(body, sizeof(body), "%d.put.body", udp ? 1 : 2);
+		a = test_read_file(archive, &a_len);
+		b = test_read_file(body, &b_len);
+		ASSERT(a_len == b_len && memcmp(a, b, a_len) == 0);
+		free(a);
+		free(b);
+	}
+	ASSERT_MSG(strstr(text, "put /in/compare-"), "%s", text);
+	free(text);
+}
+
+TEST_TIMEOUT(run_list_with_a_failing_upload_keeps_every_bundle, 90)
+{
+	char inv[600], dirs[4][300], url[128];
+	const char *argv[] = {"orchestrator", "run",	 "t.json",
+			      "--hosts",      inv,	 "--results",
+			      "results",      "--users", "10,20",
+			      "--upload",     url,	 "--tries",
+			      "1",	      NULL};
+	struct res_run run;
+	size_t len;
+	char *text, *p;
+	int failures = 0;
+
+	need_root_and_mariadb();
+	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
+		 test_root_dir());
+	/* Nobody listens there. */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/in/",
+		 proc_free_port());
+	write_list_topology(2);
+	run_expect(argv, 1);
+	text = test_read_file("run.log", &len);
+	/* Each bundle's failure is said, with which one and why, and the
+	 * comparison page's. */
+	for (p = text; (p = strstr(p, "orchestrator: upload of results/"));
+	     p++) {
+		const char *eol = strchr(p, '\n');
+		const char *why = strstr(p, " failed: http://127.0.0.1:");
+
+		ASSERT(eol && why && why < eol);
+		failures++;
+	}
+	ASSERT_MSG(failures == 3, "%d failures in %s", failures, text);
+	ASSERT(strstr(text, "compare-"));
+	ASSERT(strstr(text, "[list] run 2 of 2"));
+	free(text);
+	assert_no_survivors("run.log");
+	ASSERT_EQ(list_bundles(dirs, 4), 2);
+	for (size_t i = 0; i < 2; i++) {
+		char why[256] = "";
+
+		ASSERT_MSG(res_load(&run, dirs[i], why, sizeof(why)) == 0,
+			   "%s", why);
+		ASSERT_STR(run.status, "complete");
+		res_run_clear(&run);
+	}
+}
+
+TEST_TIMEOUT(run_list_bad_values_exit_2_before_anything_runs, 30)
+{
+	static const struct {
+		const char *opt, *value, *said;
+	} cases[] = {
+		{"--users", "10,,20", "--users 10,,20: value 2 is empty\n"},
+		{"--users", "10,", "--users 10,: value 2 is empty\n"},
+		{"--users", "10,10", "--users 10,10: \"10\" is given twice\n"},
+		{"--users", "0,10", "--users: bad value \"0\"\n"},
+		{"--transport", "udp,sctp", "--transport: bad value \"sctp\"\n"},
+		{"--transport", "udp,tls",
+		 "--transport tls: stateful \"sf1\" has no TLS listener"},
+		{"--connection", "persistent,sometimes",
+		 "--connection: bad value \"sometimes\"\n"},
+		{"--preload-credentials", "true",
+		 "preloaded credentials need --auth true\n"},
+		{"--rate", "1:1:1,1:1:2,1:1:3,1:1:4,1:1:5,1:1:6,1:1:7,1:1:8,"
+			   "1:1:9,1:1:10,1:1:11,1:1:12,1:1:13,1:1:14,1:1:15,"
+			   "1:1:16,1:1:17",
+		 "--rate: at most 16 values\n"},
+	};
+	char inv[600];
+	struct stat st;
+
+	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
+		 test_root_dir());
+	write_list_topology(2);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *argv[] = {"orchestrator", "run", "t.json",
+				      "--hosts", inv, "--results", "results",
+				      cases[i].opt, cases[i].value, NULL};
+		size_t len, lines = 0;
+		char *text;
+
+		unlink(test_write_file("bad.log", ""));
+		ASSERT_EQ(proc_run(argv, "bad.log", 10000), 2);
+		text = test_read_file("bad.log", &len);
+		for (size_t k = 0; k < len; k++)
+			lines += text[k] == '\n';
+		/* One clear line. */
+		ASSERT_MSG(strstr(text, cases[i].said) && lines == 1,
+			   "%s %s said: %s", cases[i].opt, cases[i].value,
+			   text);
+		free(text);
+	}
+	/* The same setting twice, and over 64 runs. */
+	{
+		const char *twice[] = {"orchestrator", "run", "t.json",
+				       "--hosts", inv, "--results", "results",
+				       "--users", "10", "--users", "20", NULL};
+		const char *many[] = {"orchestrator", "run", "t.json",
+				      "--hosts", inv, "--results", "results",
+				      "--users", "1,2,3,4,5,6,7,8,9",
+				      "--step-s", "1,2,3,4,5,6,7,8", NULL};
+		size_t len;
+		char *text;
+
+		ASSERT_EQ(proc_run(twice, "twice.log", 10000), 2);
+		text = test_read_file("twice.log", &len);
+		ASSERT(strstr(text, "--users is given twice"));
+		free(text);
+		ASSERT_EQ(proc_run(many, "many.log", 10000), 2);
+		text = test_read_file("many.log", &len);
+		ASSERT(strstr(text, "more than 64 runs"));
+		free(text);
+	}
+	/* Nothing ran: no bundle was even begun. */
+	ASSERT(stat("results", &st) != 0);
+}
+
+TEST_TIMEOUT(run_list_interrupted_in_its_first_run_stops_the_list, 90)
+{
+	char inv[600], dirs[4][300];
+	const char *argv[] = {"orchestrator", "run",	 "t.json",
+			      "--hosts",      inv,	 "--results",
+			      "results",      "--users", "10,20",
+			      NULL};
+	static char out[65536];
+	struct res_run run;
+	struct proc p;
+	size_t n = 0, len;
+	uint64_t waited = 0;
+	char *text;
+	int status;
+
+	need_root_and_mariadb();
+	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
+		 test_root_dir());
+	write_list_topology(60);
+	proc_start(&p, argv);
+	while (!strstr(out, "[start] ld1 (loader)") && waited < 60000) {
+		struct pollfd pfd = {p.from_child, POLLIN, 0};
+		ssize_t got;
+
+		if (poll(&pfd, 1, 100) <= 0) {
+			waited += 100;
+			continue;
+		}
+		got = read(p.from_child, out + n, sizeof(out) - n - 1);
+		if (got <= 0)
+			break;
+		n += (size_t)got;
+		out[n] = '\0';
+	}
+	ASSERT_MSG(strstr(out, "[start] ld1 (loader)"), "%s", out);
+	sleep(2); /* inside the first step of the first run */
+	ASSERT(!proc_exited(&p));
+	proc_signal(&p, SIGINT);
+	for (waited = 0; waited < 30000 && n < sizeof(out) - 1;) {
+		struct pollfd pfd = {p.from_child, POLLIN, 0};
+		ssize_t got;
+
+		if (poll(&pfd, 1, 100) <= 0) {
+			waited += 100;
+			continue;
+		}
+		got = read(p.from_child, out + n, sizeof(out) - n - 1);
+		if (got <= 0)
+			break;
+		n += (size_t)got;
+		out[n] = '\0';
+	}
+	status = proc_stop(&p, 30000);
+	test_write_file("run.log", out);
+	ASSERT_EQ(status, 1);
+	assert_no_survivors("run.log");
+	ASSERT_MSG(strstr(out, "[db] dropped sipstone_") &&
+			   strstr(out, "[db] managed server stopped"),
+		   "%s", out);
+	/* No second run, not even begun, and no comparison. */
+	ASSERT_MSG(!strstr(out, "[list] run 2 of 2") &&
+			   !strstr(out, ": 20 users in ") &&
+			   !strstr(out, "comparison:"),
+		   "%s", out);
+	text = test_read_file("orchestrator.log", &len);
+	ASSERT_MSG(strstr(text, "interrupted: 1 of the 2 runs not started"),
+		   "%s", text);
+	free(text);
+	ASSERT_EQ(list_bundles(dirs, 4), 1);
+	{
+		char why[256] = "";
+
+		ASSERT_MSG(res_load(&run, dirs[0], why, sizeof(why)) == 0,
+			   "%s", why);
+	}
+	ASSERT_STR(run.status, "aborted");
+	ASSERT(strstr(run.reason, "interrupted"));
+	ASSERT_EQ(setup_users(&run), 10);
+	res_run_clear(&run);
+}
