@@ -36,41 +36,34 @@
 #define RUN_MAX_RUNS 64
 #define RUN_MAX_VALUES 16
 
+static const char usage_text[] =
+	"usage: orchestrator validate FILE... [--hosts INVENTORY.json]\n"
+	"       orchestrator run TOPOLOGY.json... --hosts INVENTORY.json\n"
+	"           [--accept-new] [--keep-db] [--keep-remote]\n"
+	"           [--deploy-only] [--quiet] [--results DIR]\n"
+	"           [--upload URL [--post] [--token-env VAR] [--ca FILE]\n"
+	"           [--tries N]] [--test T] [--transport udp|tcp|tls]\n"
+	"           [--connection persistent|per-request]\n"
+	"           [--auth true|false] [--preload-credentials true|false]\n"
+	"           [--users N] [--rate START:STEP:FINAL] [--step-s S]\n"
+	"           [--warmup-s S] [--ta-limit-ms MS] [--success-percent P]\n"
+	"           [--search ramp|rfc7502] [--threshold-ms MS]\n"
+	"           [--granularity N] [--baseline-s S] [--hold-ms MS]\n"
+	"         each setting takes a list (--users 100,10000): a run per\n"
+	"         file and combination, then their comparison\n"
+	"       orchestrator report BUNDLE\n"
+	"       orchestrator compare BUNDLE... [--html FILE]\n"
+	"       orchestrator upload BUNDLE --url URL [--post]\n"
+	"           [--token-env VAR] [--ca FILE] [--tries N]\n"
+	"validate: FILE is a topology or an inventory (one with \"hosts\");\n"
+	"  topologies are placed on the inventory when one is given;\n"
+	"  every mistake is reported as FILE:LINE:COLUMN: what.\n"
+	"Exit: 0 done (every run complete), 1 a run or an upload failed,\n"
+	"  2 bad usage or files (nothing was run).\n";
+
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: orchestrator validate FILE... [--hosts INVENTORY.json]\n"
-		"       orchestrator run TOPOLOGY.json... --hosts "
-		"INVENTORY.json\n"
-		"           [--accept-new] [--keep-db] [--keep-remote] "
-		"[--deploy-only]\n"
-		"           [--quiet] [--results DIR] [--upload URL [--post]\n"
-		"           [--token-env VAR] [--ca FILE] [--tries N]]\n"
-		"           [--test T] [--transport udp|tcp|tls] "
-		"[--connection C]\n"
-		"           [--auth true|false] [--preload-credentials "
-		"true|false]\n"
-		"           [--users N] [--rate START:STEP:FINAL] [--step-s S]"
-		"\n"
-		"           [--warmup-s S] [--ta-limit-ms MS] "
-		"[--success-percent P]\n"
-		"           [--search ramp|rfc7502] [--threshold-ms MS]\n"
-		"           [--granularity N] [--baseline-s S] [--hold-ms MS]\n"
-		"         every setting takes a list (--users 100,10000): one "
-		"run per\n"
-		"         file and combination, then their comparison\n"
-		"       orchestrator report BUNDLE\n"
-		"       orchestrator compare BUNDLE... [--html FILE]\n"
-		"       orchestrator upload BUNDLE --url URL [--post] "
-		"[--token-env VAR]\n"
-		"           [--ca FILE] [--tries N]\n"
-		"validate: FILE is a topology or an inventory (one with "
-		"\"hosts\");\n"
-		"  topologies are placed on the inventory when one is given;\n"
-		"  every mistake is reported as FILE:LINE:COLUMN: what.\n"
-		"Exit: 0 done (every run complete), 1 a run or an upload "
-		"failed,\n"
-		"  2 bad usage or files (nothing was run).\n");
+	fputs(usage_text, f);
 }
 
 /* An inventory is the file whose top level has "hosts". */
@@ -293,8 +286,9 @@ static bool upload_option(int opt, const char *arg, struct upload_opts *o,
 		errno = 0;
 		n = strtoul(arg, &end, 10);
 		if (errno || end == arg || *end || n < 1 || n > 20) {
-			fprintf(stderr, "orchestrator: --tries takes 1..20, "
-					"not \"%s\"\n",
+			fprintf(stderr,
+				"orchestrator: --tries takes 1..20, "
+				"not \"%s\"\n",
 				arg);
 			*bad = true;
 		}

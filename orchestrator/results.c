@@ -762,10 +762,8 @@ static json_t *flat_settings(const struct res_run *run)
 			continue;
 		if (!strcmp(key, "rate") && json_is_object(v)) {
 			snprintf(text, sizeof(text), "%g:%g:%g",
-				 json_number_value(json_object_get(v, "start")),
-				 json_number_value(json_object_get(v, "step")),
-				 json_number_value(
-					 json_object_get(v, "final")));
+				 num(v, "start", 0), num(v, "step", 0),
+				 num(v, "final", 0));
 			json_object_set_new(flat, key, json_string(text));
 		} else if (json_is_object(v)) {
 			const char *sub;
@@ -774,11 +772,13 @@ static json_t *flat_settings(const struct res_run *run)
 			json_object_foreach(v, sub, sv)
 			{
 				char name[96], *d;
+				bool users_count;
 
-				d = json_dumps(sv, JSON_ENCODE_ANY |
-							   JSON_COMPACT);
-				if (!strcmp(key, "users") &&
-				    !strcmp(sub, "count"))
+				d = json_dumps(sv,
+					       JSON_ENCODE_ANY | JSON_COMPACT);
+				users_count = !strcmp(key, "users") &&
+					      !strcmp(sub, "count");
+				if (users_count)
 					snprintf(name, sizeof(name), "users");
 				else
 					snprintf(name, sizeof(name), "%s.%s",
@@ -788,10 +788,11 @@ static json_t *flat_settings(const struct res_run *run)
 				free(d);
 			}
 		} else {
-			char *d = json_is_string(v)
-					  ? strdup(json_string_value(v))
-					  : json_dumps(v, JSON_ENCODE_ANY |
-								  JSON_COMPACT);
+			char *d =
+				json_is_string(v)
+					? strdup(json_string_value(v))
+					: json_dumps(v, JSON_ENCODE_ANY |
+								JSON_COMPACT);
 
 			json_object_set_new(flat, key,
 					    json_string(d ? d : "?"));
@@ -846,8 +847,8 @@ void res_compare_labels(const struct res_run *const *runs, size_t n,
 	}
 	for (size_t k = 0; k < json_array_size(names); k++) {
 		const char *name = json_string_value(json_array_get(names, k));
-		const char *first = json_string_value(
-			json_object_get(flat[0], name));
+		const char *first =
+			json_string_value(json_object_get(flat[0], name));
 		bool varies = false;
 
 		for (size_t i = 1; i < n && !varies; i++) {
@@ -1005,8 +1006,8 @@ int res_compare_html(const struct res_run *const *runs, size_t n, FILE *f)
 			x[k] = r->steps[k].offered;
 			y[i][k] = r->steps[k].success_pct;
 		}
-		s[ns++] = (struct series){labels[i], x, y[i], r->nsteps,
-					  false};
+		s[ns++] =
+			(struct series){labels[i], x, y[i], r->nsteps, false};
 		cap[i] = res_capacity(r);
 	}
 	svg_chart(f, "Success rate against offered rate", "offered rate (/s)",
@@ -1018,6 +1019,8 @@ int res_compare_html(const struct res_run *const *runs, size_t n, FILE *f)
 	      "<th class=l>status</th><th class=l>bundle</th></tr>\n",
 	      f);
 	for (size_t i = 0; i < n; i++) {
+		bool complete = !strcmp(runs[i]->status, "complete");
+
 		fputs("<tr><td class=l>", f);
 		html_text(f, labels[i]);
 		fputs("</td><td class=l>", f);
@@ -1029,7 +1032,7 @@ int res_compare_html(const struct res_run *const *runs, size_t n, FILE *f)
 			"<td class=l>",
 			cap[i], ratio_to_first(runs, i), res_knee(runs[i]));
 		html_text(f, runs[i]->status);
-		if (runs[i]->reason[0] && strcmp(runs[i]->status, "complete")) {
+		if (runs[i]->reason[0] && !complete) {
 			fputs(": ", f);
 			html_text(f, runs[i]->reason);
 		}

@@ -1180,8 +1180,7 @@ static void record_override(struct topo *t, const char *key,
 			sub = json_object();
 			json_object_set_new(exp, "users", sub);
 		}
-		json_object_set_new(sub, "count",
-				    json_integer(e->user_count));
+		json_object_set_new(sub, "count", json_integer(e->user_count));
 	} else if (!strcmp(key, "rate")) {
 		json_object_set_new(exp, "rate",
 				    json_pack("{s:I,s:I,s:I}", "start",

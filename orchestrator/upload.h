@@ -15,12 +15,12 @@
 struct upload_opts {
 	/* ending in '/': a PUT goes to URL + the file's name (curl -T) */
 	const char *url;
-	bool post;	       /* multipart POST instead of PUT */
-	const char *token_env; /* variable holding the token, or NULL */
-	const char *ca_file;   /* extra CA for TLS, or NULL */
-	unsigned tries;	       /* 0 = 4 */
-	unsigned backoff_ms;   /* first wait; doubles; 0 = 500 */
-	bool progress;	       /* a progress bar on stderr */
+	bool post;		  /* multipart POST instead of PUT */
+	const char *token_env;	  /* variable holding the token, or NULL */
+	const char *ca_file;	  /* extra CA for TLS, or NULL */
+	unsigned tries;		  /* 0 = 4 */
+	unsigned backoff_ms;	  /* first wait; doubles; 0 = 500 */
+	bool progress;		  /* a progress bar on stderr */
 	const char *content_type; /* NULL = application/gzip */
 	/* Set by a signal handler: stop the transfer and the retries. */
 	volatile sig_atomic_t *interrupted;

@@ -249,8 +249,9 @@ static void set_users(struct res_run *run, int users)
 	json_t *exp = json_object_get(json_object_get(run->setup, "topology"),
 				      "experiment");
 
-	json_object_set_new(exp, "users", json_pack("{s:s,s:i}", "prefix",
-						    "A", "count", users));
+	json_object_set_new(exp, "users",
+			    json_pack("{s:s,s:i}", "prefix", "A", "count",
+				      users));
 }
 
 TEST(results_compare_labels_each_run_by_what_varied)

@@ -832,7 +832,8 @@ static size_t list_bundles(char (*dirs)[300], size_t max)
 
 		if (d[0] != '.' && !strstr(d, ".tar.gz") &&
 		    strncmp(d, "compare-", 8) && got < max)
-			snprintf(dirs[got++], sizeof(dirs[0]), "results/%s", d);
+			snprintf(dirs[got++], sizeof(dirs[0]), "results/%s",
+				 d);
 		free(names[i]);
 	}
 	free(names);
@@ -868,10 +869,9 @@ static unsigned setup_users(const struct res_run *run)
 TEST_TIMEOUT(run_list_of_users_gives_a_bundle_each_and_a_comparison, 90)
 {
 	char inv[600], dirs[4][300];
-	const char *argv[] = {"orchestrator", "run",	 "t.json",
-			      "--hosts",      inv,	 "--results",
-			      "results",      "--users", "10,20",
-			      NULL};
+	const char *argv[] = {
+		"orchestrator", "run",	   "t.json",  "--hosts", inv,
+		"--results",	"results", "--users", "10,20",	 NULL};
 	struct res_run run;
 	size_t len;
 	char *text;
@@ -947,9 +947,8 @@ TEST_TIMEOUT(run_list_of_transports_is_uploaded_bundle_by_bundle, 90)
 	run_expect(argv, 0);
 	proc_stop(&p, 100);
 	text = test_read_file("run.log", &len);
-	ASSERT_MSG(strstr(text, "\ns0p1-list udp ") &&
-			   strstr(text, "\ns0p1-list tcp "),
-		   "%s", text);
+	ASSERT_MSG(strstr(text, "\ns0p1-list udp "), "%s", text);
+	ASSERT_MSG(strstr(text, "\ns0p1-list tcp "), "%s", text);
 	free(text);
 	assert_no_survivors("run.log");
 	ASSERT_EQ(list_bundles(dirs, 4), 2);
@@ -987,11 +986,20 @@ TEST_TIMEOUT(run_list_of_transports_is_uploaded_bundle_by_bundle, 90)
 TEST_TIMEOUT(run_list_with_a_failing_upload_keeps_every_bundle, 90)
 {
 	char inv[600], dirs[4][300], url[128];
-	const char *argv[] = {"orchestrator", "run",	 "t.json",
-			      "--hosts",      inv,	 "--results",
-			      "results",      "--users", "10,20",
-			      "--upload",     url,	 "--tries",
-			      "1",	      NULL};
+	const char *argv[] = {"orchestrator",
+			      "run",
+			      "t.json",
+			      "--hosts",
+			      inv,
+			      "--results",
+			      "results",
+			      "--users",
+			      "10,20",
+			      "--upload",
+			      url,
+			      "--tries",
+			      "1",
+			      NULL};
 	struct res_run run;
 	size_t len;
 	char *text, *p;
@@ -1041,16 +1049,18 @@ TEST_TIMEOUT(run_list_bad_values_exit_2_before_anything_runs, 30)
 		{"--users", "10,", "--users 10,: value 2 is empty\n"},
 		{"--users", "10,10", "--users 10,10: \"10\" is given twice\n"},
 		{"--users", "0,10", "--users: bad value \"0\"\n"},
-		{"--transport", "udp,sctp", "--transport: bad value \"sctp\"\n"},
+		{"--transport", "udp,sctp",
+		 "--transport: bad value \"sctp\"\n"},
 		{"--transport", "udp,tls",
 		 "--transport tls: stateful \"sf1\" has no TLS listener"},
 		{"--connection", "persistent,sometimes",
 		 "--connection: bad value \"sometimes\"\n"},
 		{"--preload-credentials", "true",
 		 "preloaded credentials need --auth true\n"},
-		{"--rate", "1:1:1,1:1:2,1:1:3,1:1:4,1:1:5,1:1:6,1:1:7,1:1:8,"
-			   "1:1:9,1:1:10,1:1:11,1:1:12,1:1:13,1:1:14,1:1:15,"
-			   "1:1:16,1:1:17",
+		{"--rate",
+		 "1:1:1,1:1:2,1:1:3,1:1:4,1:1:5,1:1:6,1:1:7,1:1:8,"
+		 "1:1:9,1:1:10,1:1:11,1:1:12,1:1:13,1:1:14,1:1:15,"
+		 "1:1:16,1:1:17",
 		 "--rate: at most 16 values\n"},
 	};
 	char inv[600];
@@ -1060,9 +1070,16 @@ TEST_TIMEOUT(run_list_bad_values_exit_2_before_anything_runs, 30)
 		 test_root_dir());
 	write_list_topology(2);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		const char *argv[] = {"orchestrator", "run", "t.json",
-				      "--hosts", inv, "--results", "results",
-				      cases[i].opt, cases[i].value, NULL};
+		const char *argv[] = {"orchestrator",
+				      "run",
+				      "t.json",
+				      "--hosts",
+				      inv,
+				      "--results",
+				      "results",
+				      cases[i].opt,
+				      cases[i].value,
+				      NULL};
 		size_t len, lines = 0;
 		char *text;
 
@@ -1079,13 +1096,22 @@ TEST_TIMEOUT(run_list_bad_values_exit_2_before_anything_runs, 30)
 	}
 	/* The same setting twice, and over 64 runs. */
 	{
-		const char *twice[] = {"orchestrator", "run", "t.json",
-				       "--hosts", inv, "--results", "results",
-				       "--users", "10", "--users", "20", NULL};
-		const char *many[] = {"orchestrator", "run", "t.json",
-				      "--hosts", inv, "--results", "results",
-				      "--users", "1,2,3,4,5,6,7,8,9",
-				      "--step-s", "1,2,3,4,5,6,7,8", NULL};
+		const char *twice[] = {"orchestrator", "run",	  "t.json",
+				       "--hosts",      inv,	  "--results",
+				       "results",      "--users", "10",
+				       "--users",      "20",	  NULL};
+		const char *many[] = {"orchestrator",
+				      "run",
+				      "t.json",
+				      "--hosts",
+				      inv,
+				      "--results",
+				      "results",
+				      "--users",
+				      "1,2,3,4,5,6,7,8,9",
+				      "--step-s",
+				      "1,2,3,4,5,6,7,8",
+				      NULL};
 		size_t len;
 		char *text;
 
@@ -1105,10 +1131,9 @@ TEST_TIMEOUT(run_list_bad_values_exit_2_before_anything_runs, 30)
 TEST_TIMEOUT(run_list_interrupted_in_its_first_run_stops_the_list, 90)
 {
 	char inv[600], dirs[4][300];
-	const char *argv[] = {"orchestrator", "run",	 "t.json",
-			      "--hosts",      inv,	 "--results",
-			      "results",      "--users", "10,20",
-			      NULL};
+	const char *argv[] = {
+		"orchestrator", "run",	   "t.json",  "--hosts", inv,
+		"--results",	"results", "--users", "10,20",	 NULL};
 	static char out[65536];
 	struct res_run run;
 	struct proc p;
@@ -1158,9 +1183,9 @@ TEST_TIMEOUT(run_list_interrupted_in_its_first_run_stops_the_list, 90)
 	test_write_file("run.log", out);
 	ASSERT_EQ(status, 1);
 	assert_no_survivors("run.log");
-	ASSERT_MSG(strstr(out, "[db] dropped sipstone_") &&
-			   strstr(out, "[db] managed server stopped"),
-		   "%s", out);
+	/* No database left behind either. */
+	ASSERT_MSG(strstr(out, "[db] dropped sipstone_"), "%s", out);
+	ASSERT_MSG(strstr(out, "[db] managed server stopped"), "%s", out);
 	/* No second run, not even begun, and no comparison. */
 	ASSERT_MSG(!strstr(out, "[list] run 2 of 2") &&
 			   !strstr(out, ": 20 users in ") &&

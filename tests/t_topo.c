@@ -438,11 +438,18 @@ TEST(topo_search_settings_and_their_overrides)
 	topo_errors_free(&errs);
 }
 
+static const char *field(json_t *obj, const char *key)
+{
+	const char *v = json_string_value(json_object_get(obj, key));
+
+	return v ? v : "(none)";
+}
+
 TEST(topo_connection_auth_and_preload_overrides_are_recorded)
 {
 	struct topo_errors errs = {0};
 	struct topo *t = NULL;
-	json_t *exp;
+	json_t *exp, *users, *rate;
 	char why[256];
 
 	ASSERT_EQ(topo_load(&t, repo_file("topologies/s0p1.json"), NULL,
@@ -475,18 +482,14 @@ TEST(topo_connection_auth_and_preload_overrides_are_recorded)
 	ASSERT_EQ(topo_override(t, "step-s", "3", why, sizeof(why)), 0);
 	/* The file's experiment now says what the run will have. */
 	exp = json_object_get(t->json, "experiment");
-	ASSERT_STR(json_string_value(json_object_get(exp, "connection")),
-		   "per-request");
+	ASSERT_STR(field(exp, "connection"), "per-request");
 	ASSERT(json_is_true(json_object_get(exp, "auth")));
 	ASSERT(json_is_true(json_object_get(exp, "preload_credentials")));
-	ASSERT_EQ(json_integer_value(json_object_get(
-			  json_object_get(exp, "users"), "count")),
-		  10000);
-	ASSERT_STR(json_string_value(json_object_get(exp, "transport")),
-		   "tcp");
-	ASSERT_EQ(json_integer_value(json_object_get(
-			  json_object_get(exp, "rate"), "final")),
-		  90);
+	users = json_object_get(exp, "users");
+	rate = json_object_get(exp, "rate");
+	ASSERT_EQ(json_integer_value(json_object_get(users, "count")), 10000);
+	ASSERT_STR(field(exp, "transport"), "tcp");
+	ASSERT_EQ(json_integer_value(json_object_get(rate, "final")), 90);
 	ASSERT_EQ(json_integer_value(json_object_get(exp, "step_duration_s")),
 		  3);
 	/* A refused override changes nothing, in the file either. */
@@ -502,16 +505,18 @@ TEST(topo_auth_override_cannot_silence_a_challenging_proxy)
 	struct topo_errors errs = {0};
 	struct topo *t = NULL;
 	char why[256];
-	const char *path = test_write_file(
-		"auth.json",
-		"{\"name\": \"a\", \"stateful\": [{\"name\": \"sf1\", "
-			"\"host\": \"proxy1\", \"listen\": [\"udp:5060\"], "
-			"\"auth\": \"register\"}],\n \"loaders\": [{\"name\": "
-			"\"ld1\", \"host\": \"loader1\"}],\n \"experiment\": "
-			"{\"auth\": true}}\n");
+	const char *path = test_write_file("auth.json",
+					   "{\"name\": \"a\", \"stateful\": "
+					   "[{\"name\": \"sf1\", "
+					   "\"host\": \"proxy1\", \"listen\": "
+					   "[\"udp:5060\"], "
+					   "\"auth\": \"register\"}],\n "
+					   "\"loaders\": [{\"name\": "
+					   "\"ld1\", \"host\": "
+					   "\"loader1\"}],\n \"experiment\": "
+					   "{\"auth\": true}}\n");
 	ASSERT_EQ(topo_load(&t, path, NULL, &errs), 0);
-	ASSERT_EQ(topo_override(t, "auth", "false", why, sizeof(why)),
-		  EINVAL);
+	ASSERT_EQ(topo_override(t, "auth", "false", why, sizeof(why)), EINVAL);
 	ASSERT_MSG(strstr(why, "challenges"), "%s", why);
 	ASSERT(t->exp.auth);
 	topo_free(t);
