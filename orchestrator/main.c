@@ -212,7 +212,13 @@ static int cmd_compare(int argc, char **argv)
 		char why[512] = "";
 		int err;
 
-		if (!strcmp(argv[i], "--html") && i + 1 < argc) {
+		if (!strcmp(argv[i], "--html")) {
+			if (i + 1 == argc) {
+				fprintf(stderr, "orchestrator: --html needs a "
+						"FILE\n");
+				status = EXIT_BAD_USAGE;
+				goto out;
+			}
 			html = argv[++i];
 			continue;
 		}

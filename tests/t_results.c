@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "proc.h"
 #include "results.h"
@@ -381,11 +382,37 @@ TEST(results_report_and_compare_commands)
 	make_run(&run, "s2p2", 2000);
 	ASSERT_EQ(res_write(&run, b), 0);
 	res_run_clear(&run);
-	ASSERT_EQ(proc_run(report, "report.log", 10000), 0);
+	/* report rebuilds the page from summary.json alone: the same. */
+	{
+		char page[700];
+		size_t before_len;
+		char *before;
+
+		snprintf(page, sizeof(page), "%s/report.html", a);
+		before = test_read_file(page, &before_len);
+		ASSERT_EQ(unlink(page), 0);
+		ASSERT_EQ(proc_run(report, "report.log", 10000), 0);
+		text = test_read_file(page, &len);
+		ASSERT(len == before_len && !memcmp(text, before, len));
+		free(before);
+		free(text);
+	}
 	ASSERT_EQ(proc_run(compare, "compare.log", 10000), 0);
 	text = test_read_file("compare.log", &len);
 	ASSERT(strstr(text, "2.00x"));
+	/* Each run is named by its topology (nothing else varied). */
+	ASSERT_MSG(strstr(text, "\ns0p1 ") && strstr(text, "\ns2p2 "), "%s",
+		   text);
 	free(text);
-	check_html(html, 1);
+	check_html(html, 2);
 	ASSERT_EQ(proc_run(missing, "missing.log", 10000), 2);
+	{
+		const char *no_file[] = {"orchestrator", "compare", a,
+					 "--html", NULL};
+
+		ASSERT_EQ(proc_run(no_file, "nofile.log", 10000), 2);
+		text = test_read_file("nofile.log", &len);
+		ASSERT(strstr(text, "--html needs a FILE"));
+		free(text);
+	}
 }
