@@ -356,6 +356,11 @@ static int cmd_upload(int argc, char **argv)
 			}
 		}
 	}
+	err = upload_check_url(o.url, why, sizeof(why));
+	if (err) {
+		fprintf(stderr, "orchestrator: --url %s\n", why);
+		return EXIT_BAD_USAGE;
+	}
 	o.progress = isatty(STDERR_FILENO);
 	err = upload_file(file, &o, why, sizeof(why));
 	if (err) {
@@ -705,6 +710,14 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "orchestrator: --post, --token-env, --ca and "
 				"--tries go with --upload URL\n");
 		return EXIT_BAD_USAGE;
+	}
+	if (uo.url) {
+		char why[600];
+
+		if (upload_check_url(uo.url, why, sizeof(why))) {
+			fprintf(stderr, "orchestrator: --upload %s\n", why);
+			return EXIT_BAD_USAGE;
+		}
 	}
 	/* A missing token would only show after the first run. */
 	if (uo.token_env &&

@@ -158,6 +158,37 @@ out:
 	return rc;
 }
 
+int upload_check_url(const char *url, char *why, size_t whysz)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	CURLUcode rc;
+	int err = 0;
+
+	if (!u)
+		return ENOMEM;
+	rc = curl_url_set(u, CURLUPART_URL, url, 0);
+	if (rc) {
+		snprintf(why, whysz, "%s: %s", url, curl_url_strerror(rc));
+		err = EINVAL;
+		goto out;
+	}
+	curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+	curl_url_get(u, CURLUPART_HOST, &host, 0);
+	if (!scheme || (strcmp(scheme, "http") && strcmp(scheme, "https"))) {
+		snprintf(why, whysz, "%s: not an http or https URL", url);
+		err = EINVAL;
+	} else if (!host || !host[0]) {
+		snprintf(why, whysz, "%s: no host", url);
+		err = EINVAL;
+	}
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return err;
+}
+
 int upload_file(const char *file, const struct upload_opts *o, char *why,
 		size_t whysz)
 {

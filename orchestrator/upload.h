@@ -27,6 +27,13 @@ struct upload_opts {
 };
 
 /*
+ * Whether url is one upload_file can use (http or https, with a host),
+ * checked before any run so that a typo does not wait for the end of
+ * one.  Returns 0, or EINVAL with why.
+ */
+int upload_check_url(const char *url, char *why, size_t whysz);
+
+/*
  * Uploads file.  Returns 0 when the server answered 2xx, otherwise an
  * errno (ECONNREFUSED, ETIMEDOUT, EACCES for 401/403, EPROTO for other
  * answers, ENOENT for a missing file, EINTR when interrupted) with why saying what happened on

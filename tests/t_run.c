@@ -1057,6 +1057,11 @@ TEST_TIMEOUT(run_list_bad_values_exit_2_before_anything_runs, 30)
 		 "--connection: bad value \"sometimes\"\n"},
 		{"--preload-credentials", "true",
 		 "preloaded credentials need --auth true\n"},
+		/* Said before a run, not after it. */
+		{"--upload", "ftp://127.0.0.1/in/",
+		 "--upload ftp://127.0.0.1/in/: not an http or https URL\n"},
+		{"--token-env", "SIPSTONE_TEST_UNSET_TOKEN",
+		 "--post, --token-env, --ca and --tries go with --upload"},
 		{"--rate",
 		 "1:1:1,1:1:2,1:1:3,1:1:4,1:1:5,1:1:6,1:1:7,1:1:8,"
 		 "1:1:9,1:1:10,1:1:11,1:1:12,1:1:13,1:1:14,1:1:15,"
@@ -1112,6 +1117,18 @@ TEST_TIMEOUT(run_list_bad_values_exit_2_before_anything_runs, 30)
 				      "--step-s",
 				      "1,2,3,4,5,6,7,8",
 				      NULL};
+		const char *no_token[] = {"orchestrator",
+					  "run",
+					  "t.json",
+					  "--hosts",
+					  inv,
+					  "--results",
+					  "results",
+					  "--upload",
+					  "http://127.0.0.1:1/in/",
+					  "--token-env",
+					  "SIPSTONE_TEST_UNSET_TOKEN",
+					  NULL};
 		size_t len;
 		char *text;
 
@@ -1122,6 +1139,13 @@ TEST_TIMEOUT(run_list_bad_values_exit_2_before_anything_runs, 30)
 		ASSERT_EQ(proc_run(many, "many.log", 10000), 2);
 		text = test_read_file("many.log", &len);
 		ASSERT(strstr(text, "more than 64 runs"));
+		free(text);
+		unsetenv("SIPSTONE_TEST_UNSET_TOKEN");
+		ASSERT_EQ(proc_run(no_token, "token.log", 10000), 2);
+		text = test_read_file("token.log", &len);
+		ASSERT(strstr(text, "the variable SIPSTONE_TEST_UNSET_TOKEN "
+				    "is "
+				    "not set"));
 		free(text);
 	}
 	/* Nothing ran: no bundle was even begun. */
