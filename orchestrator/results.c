@@ -452,8 +452,15 @@ static void svg_chart(FILE *f, const char *title, const char *xlabel,
 		      const char *ylabel, const struct series *s, size_t ns,
 		      double ymax_fixed)
 {
-	const double w = 640, h = 300, l = 64, r = 150, t = 30, b = 44;
-	double xmax = 0, ymax = ymax_fixed;
+	const double h = 300, l = 64, t = 30, b = 44;
+	double w, r = 150, xmax = 0, ymax = ymax_fixed;
+
+	/* The legend on the right is as wide as the longest name (a
+	 * comparison's labels), about 6 px a character at 11 px. */
+	for (size_t i = 0; i < ns; i++)
+		if (30 + 6.2 * (double)strlen(s[i].name) > r)
+			r = 30 + 6.2 * (double)strlen(s[i].name);
+	w = 490 + r;
 
 	for (size_t i = 0; i < ns; i++)
 		for (size_t k = 0; k < s[i].n; k++) {
@@ -917,13 +924,24 @@ void res_compare_table(const struct res_run *const *runs, size_t n, FILE *f)
 static void svg_bars(FILE *f, const char *title, const char *ylabel,
 		     char (*names)[RES_LABEL_MAX], const double *v, size_t n)
 {
-	const double bar = 44, gap = 16, l = 64, t = 30, b = 120, ph = 200;
-	double w = l + (double)n * (bar + gap) + gap, h = t + ph + b;
-	double ymax = 0;
+	const double bar = 44, gap = 16, t = 30, ph = 200;
+	double l = 64, b, w, h, ymax = 0;
+	size_t longest = 0;
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		if (v[i] > ymax)
 			ymax = v[i];
+		if (strlen(names[i]) > longest)
+			longest = strlen(names[i]);
+	}
+	/* The names run down-left at 45 degrees under the bars (about 6
+	 * px a character at 10 px, 4.3 px each way): room below and, for
+	 * the first, to the left. */
+	b = 30 + 4.3 * (double)longest;
+	if (4.3 * (double)longest - 40 > l)
+		l = 4.3 * (double)longest - 40;
+	w = l + (double)n * (bar + gap) + gap;
+	h = t + ph + b;
 	ymax = nice_max(ymax);
 	fprintf(f,
 		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
