@@ -409,6 +409,7 @@ static int cmd_run(int argc, char **argv)
 		{"results", required_argument, NULL, 'r'},
 		{"test", required_argument, NULL, 'o'},
 		{"transport", required_argument, NULL, 'o'},
+		{"connection", required_argument, NULL, 'o'},
 		{"users", required_argument, NULL, 'o'},
 		{"rate", required_argument, NULL, 'o'},
 		{"step-s", required_argument, NULL, 'o'},

@@ -1152,6 +1152,15 @@ int topo_override(struct topo *t, const char *key, const char *value,
 		     e.transport != SIP_TP_TLS) ||
 		    value[0] < 'a')
 			goto bad;
+	} else if (!strcmp(key, "connection")) {
+		size_t i;
+
+		for (i = 0; connections[i] && strcmp(connections[i], value);
+		     i++)
+			;
+		if (!connections[i])
+			goto bad;
+		snprintf(e.connection, sizeof(e.connection), "%s", value);
 	} else if (!strcmp(key, "users")) {
 		if (!parse_uint(value, 1, 10000000, &e.user_count))
 			goto bad;

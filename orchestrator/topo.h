@@ -152,8 +152,8 @@ const struct inventory_host *inventory_host(const struct inventory *inv,
 
 /*
  * Overrides one experiment setting from the command line: key is one of
- * test, transport, users (a count), rate (START:STEP:FINAL), step-s,
- * warmup-s, ta-limit-ms, success-percent, search, threshold-ms,
+ * test, transport, connection, users (a count), rate (START:STEP:FINAL),
+ * step-s, warmup-s, ta-limit-ms, success-percent, search, threshold-ms,
  * granularity, baseline-s.  The result is checked as the
  * file would be (every node on the path listens on the transport, ...).
  * Returns 0, or EINVAL with why saying what is wrong.
