@@ -368,6 +368,43 @@ TEST_TIMEOUT(loader_conn_tls_register_per_request_no_resume_all_full, 40)
 	setup_stop(&s);
 }
 
+/* Control mode: the pool is up before the first send, and "ready" says
+ * so; nothing has been sent yet. */
+TEST_TIMEOUT(loader_conn_pool_is_open_before_start, 30)
+{
+	struct setup s;
+	struct proc ld;
+	const char *argv[] = {"loader",	  "--control",	 "--test",
+			      "register", "--server",	 NULL,
+			      "--users",  "A1000-A1009", "--threads",
+			      "2",	  "--conn",	 "persistent:4",
+			      NULL};
+	json_t *ev, *r, *st;
+
+	setup_start(&s, "none", false);
+	server_of(&s, "tcp");
+	argv[5] = s.server;
+	proc_start(&ld, argv);
+	ev = proc_wait_event(&ld, "ready", 10000);
+	ASSERT(ev);
+	ASSERT_STR(json_string_value(json_object_get(ev, "conn")), "persisten"
+								   "t");
+	json_decref(ev);
+	r = proc_cmd(&ld, "stats", NULL, 3000);
+	ASSERT(r);
+	st = json_object_get(r, "loader");
+	ASSERT_EQ(jint(st, "attempts"), 0);
+	ASSERT_EQ(jsub(st, "connections", "opened"), 4);
+	ASSERT_EQ(jsub(st, "connections", "established"), 4);
+	ASSERT(jsub(st, "connections", "pool_open_us") > 0);
+	json_decref(r);
+	ASSERT_EQ(proxy_conns(&s.px, "open"), 4);
+	ASSERT_EQ(proxy_conns(&s.px, "accepted"), 4);
+	ASSERT_EQ(proc_stop(&ld, 5000), 0);
+	ASSERT_EQ(proxy_conns(&s.px, "open"), 0);
+	setup_stop(&s);
+}
+
 /* invite through the proxy to the callhandler: the three agree. */
 static void check_calls(json_t *j, struct setup *s, json_int_t *att)
 {

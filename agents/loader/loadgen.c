@@ -147,6 +147,7 @@ int loadgen_conn_decode(struct loadgen_cfg *cfg, const char *s)
 {
 	static const char pers[] = "persistent";
 	size_t n = sizeof(pers) - 1;
+	unsigned long v = 0;
 
 	if (!strcmp(s, "per-request")) {
 		cfg->conn = LOADGEN_CONN_PER_REQUEST;
@@ -155,11 +156,8 @@ int loadgen_conn_decode(struct loadgen_cfg *cfg, const char *s)
 	}
 	if (strncmp(s, pers, n) || (s[n] && s[n] != ':'))
 		return EINVAL;
-	cfg->conn = LOADGEN_CONN_PERSISTENT;
-	cfg->conns = 0;
 	if (s[n] == ':') {
 		char *end;
-		unsigned long v;
 
 		if (!isdigit((unsigned char)s[n + 1]))
 			return EINVAL;
@@ -167,8 +165,9 @@ int loadgen_conn_decode(struct loadgen_cfg *cfg, const char *s)
 		v = strtoul(s + n + 1, &end, 10);
 		if (errno || *end || !v || v > 65536)
 			return EINVAL;
-		cfg->conns = (unsigned)v;
 	}
+	cfg->conn = LOADGEN_CONN_PERSISTENT;
+	cfg->conns = (unsigned)v;
 	return 0;
 }
 

@@ -739,6 +739,11 @@ int main(int argc, char **argv)
 		ready = json_pack("{sIsIso}", "pid", (json_int_t)getpid(),
 				  "threads", (json_int_t)a->cfg.threads,
 				  "local", locals);
+		/* TCP/TLS: the pool (if any) is up by now */
+		if (ready && a->cfg.server.proto != SIP_TP_UDP)
+			json_object_set_new(
+				ready, "conn",
+				json_string(loadgen_conn_name(a->cfg.conn)));
 		ctl_event(a->ctl, "ready", ready);
 		json_decref(ready);
 	} else {
