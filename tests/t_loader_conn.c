@@ -316,19 +316,24 @@ TEST_TIMEOUT(loader_conn_tls_register_per_request_preloaded_resumes, 40)
 			       "1",	 "--preload-credentials", NULL};
 	const char *argv[40];
 	json_t *j;
-	json_int_t att, opened, full, resumed;
+	json_int_t att, opened, full, resumed, challenged;
 
 	setup_start(&s, "register", false);
 	server_of(&s, "tls");
 	loader_argv(argv, 40, s.server, "register", "25", extra);
 	j = loader_run(&s, argv, 0, 0, NULL);
 	check_registers(j, &s, &att, 50);
-	ASSERT_EQ(jint(j, "auth_challenges"), 10);
+	/* one per user, and (rarely, on a loaded machine) one more for a
+	 * REGISTER that overtook its predecessor: the proxy's 401s are
+	 * the same count (check_registers) */
+	challenged = jint(j, "auth_challenges");
+	ASSERT_MSG(challenged >= 10 && challenged <= 12, "%lld challenges",
+		   (long long)challenged);
 	opened = jsub(j, "connections", "opened");
 	full = jsub(j, "connections", "tls_full");
 	resumed = jsub(j, "connections", "tls_resumed");
-	/* one per transaction: the REGISTERs and the 10 retries */
-	ASSERT_EQ(opened, att + 10);
+	/* one per transaction: the REGISTERs and their retries */
+	ASSERT_EQ(opened, att + challenged);
 	ASSERT_EQ(jsub(j, "connections", "closed"), opened);
 	ASSERT_EQ(full + resumed, opened);
 	ASSERT(full >= 1);
@@ -545,7 +550,12 @@ TEST_TIMEOUT(loader_conn_tcp_dropped_pool_connection_is_reopened, 40)
 		json_decref(ps);
 	}
 	ASSERT_MSG(ok2 >= 40, "after the restart: %lld", (long long)ok2);
-	ASSERT_EQ(ok, ok1 + ok2);
+	/* The first proxy's summary is a snapshot taken as it stops: a
+	 * REGISTER in flight may be answered after it, or counted and its
+	 * 200 lost with the connection. */
+	ASSERT_MSG(ok + 2 >= ok1 + ok2 && ok <= ok1 + ok2 + 2,
+		   "loader %lld, proxies %lld + %lld", (long long)ok,
+		   (long long)ok1, (long long)ok2);
 	ASSERT_EQ(jint(j, "failures"), att - ok);
 	/* lost with the first server, or refused while it was away */
 	ASSERT_EQ(jint(j, "timeouts") + jint(j, "transport_errors"), att - ok);
