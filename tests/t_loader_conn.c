@@ -676,17 +676,59 @@ static bool accepts(uint16_t port)
 	return ok;
 }
 
-/* kamailio (tests/kamailio/registrar.cfg, its TLS variant) with a TLS
- * listener on tport and UDP on uport. */
-static void kam_tls_start(struct proc *k, uint16_t uport, uint16_t tport)
+/*
+ * kamailio's db_text directory for WITH_AUTH: subscriber rows for
+ * A1000..A1009 (password "pw-<user>", checked as plain text) and the
+ * table version auth_db wants.
+ */
+static void kam_write_db(const char *dir)
 {
-	char cfg[512], l1[64], l2[64], tlscfg[600], def[700];
+	char path[700];
+	FILE *f;
+
+	ASSERT(mkdir(dir, 0700) == 0);
+	snprintf(path, sizeof(path), "%s/subscriber", dir);
+	f = fopen(path, "w");
+	ASSERT(f);
+	fputs("id(int,auto) username(str) domain(str) password(str) "
+	      "ha1(str,null) ha1b(str,null)\n",
+	      f);
+	for (int i = 0; i < 10; i++)
+		fprintf(f, "%d:A%d:127.0.0.1:pw-A%d::\n", i + 1, 1000 + i,
+			1000 + i);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/version", dir);
+	f = fopen(path, "w");
+	ASSERT(f);
+	fputs("table_name(str) table_version(int)\nsubscriber:7\n", f);
+	fclose(f);
+}
+
+/* kamailio (tests/kamailio/registrar.cfg, its TLS variant) with a TLS
+ * listener on tport and UDP on uport; digest auth when auth. */
+static void kam_tls_start(struct proc *k, uint16_t uport, uint16_t tport,
+			  bool auth)
+{
+	char cfg[512], l1[64], l2[64], tlscfg[600], def[700], dburl[700];
 	const char *argv[] = {
 		"kamailio", "-f", cfg, "-L", KAM_MODULES,    "-DD", "-E", "-l",
 		l1,	    "-l", l2,  "-A", "WITH_TLS",     "-A",  def,  "-m",
-		"32",	    "-M", "4", "-Y", test_tmp_dir(), NULL};
+		"32",	    "-M", "4", "-Y", test_tmp_dir(), NULL,  NULL, NULL,
+		NULL,	    NULL};
 	FILE *f;
 	int i;
+
+	if (auth) {
+		char dir[500];
+
+		snprintf(dir, sizeof(dir), "%s/kdb", test_tmp_dir());
+		kam_write_db(dir);
+		snprintf(dburl, sizeof(dburl), "DB_URL=\"text://%s\"", dir);
+		argv[21] = "-A";
+		argv[22] = "WITH_AUTH";
+		argv[23] = "-A";
+		argv[24] = dburl;
+	}
 
 	if (!have("kamailio") || access(KAM_MODULES "/tls.so", R_OK))
 		test_skip("kamailio with its tls module is not installed");
@@ -738,7 +780,7 @@ TEST_TIMEOUT(loader_conn_tls_register_to_kamailio, 40)
 	int rc;
 
 	make_pki();
-	kam_tls_start(&k, uport, tport);
+	kam_tls_start(&k, uport, tport, false);
 	snprintf(server, sizeof(server), "tls:127.0.0.1:%u", tport);
 	proc_start(&ld, argv);
 	j = proc_read_json(&ld, 15000);
@@ -890,4 +932,51 @@ TEST_TIMEOUT(loader_conn_orchestrator_tls_per_request_run, 120)
 	text = test_read_file(path, &len);
 	ASSERT(strstr(text, "connection reuse</th><td class=l>per-request"));
 	free(text);
+}
+
+/* kamailio over TLS with digest auth (auth_db, db_text), persistent,
+ * preloaded credentials: a challenge per user, then none. */
+TEST_TIMEOUT(loader_conn_tls_register_to_kamailio_digest_preloaded, 40)
+{
+	struct proc k, ld;
+	uint16_t uport = proc_free_port(), tport = proc_free_port();
+	char server[64];
+	const char *argv[] = {"loader",	     "--test",
+			      "register",    "--server",
+			      server,	     "--users",
+			      "A1000-A1009", "--domain",
+			      "127.0.0.1",   "--rate",
+			      "50",	     "--duration",
+			      "1",	     "--threads",
+			      "1",	     "--tls-ca",
+			      "ca.pem",	     "--tls-name",
+			      "localhost",   "--password",
+			      "pw-%u",	     "--preload-credentials",
+			      "--json",	     NULL};
+	json_t *j;
+	json_int_t att;
+	int rc;
+
+	make_pki();
+	kam_tls_start(&k, uport, tport, true);
+	snprintf(server, sizeof(server), "tls:127.0.0.1:%u", tport);
+	proc_start(&ld, argv);
+	j = proc_read_json(&ld, 15000);
+	rc = proc_stop(&ld, 5000);
+	if (!j || rc) {
+		proc_dump_log(&ld);
+		proc_dump_log(&k);
+	}
+	ASSERT(j);
+	ASSERT_EQ(rc, 0);
+	att = jint(j, "attempts");
+	ASSERT(att >= 48 && att <= 52);
+	ASSERT_EQ(jint(j, "successes"), att);
+	ASSERT_EQ(jsub(j, "codes", "200"), att);
+	ASSERT_EQ(jint(j, "auth_challenges"), 10);
+	ASSERT_EQ(jsub(j, "connections", "opened"), 1);
+	ASSERT_EQ(jsub(j, "connections", "tls_full"), 1);
+	json_decref(j);
+	proc_signal(&k, SIGTERM);
+	proc_stop(&k, 5000);
 }
