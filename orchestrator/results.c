@@ -568,6 +568,12 @@ static void setup_block(const struct res_run *run, FILE *f)
 		"include no final response within Timer B/F (32 "
 		"s)</td></tr>\n",
 		run->success_threshold_pct, run->ta_limit_ms);
+	v = json_object_get(run->setup, "connection");
+	if (json_is_string(v)) {
+		fputs("<tr><th class=l>connection reuse</th><td class=l>", f);
+		html_text(f, json_string_value(v));
+		fputs("</td></tr>\n", f);
+	}
 	json_object_foreach(exp, key, v)
 	{
 		char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);

@@ -472,6 +472,12 @@ static json_t *listen_list(struct run *r, const struct topo_node *n)
 	return arr;
 }
 
+/* RFC 7502's connection reuse strategy of a TCP/TLS run. */
+static const char *run_connection(const struct topo_experiment *e)
+{
+	return e->connection[0] ? e->connection : "persistent";
+}
+
 /* The configuration of each role, in its own flags' names. */
 static json_t *role_config(struct run *r, const struct topo_node *n)
 {
@@ -576,14 +582,17 @@ static json_t *role_config(struct run *r, const struct topo_node *n)
 				    json_integer(RUN_DRAIN_MS));
 		json_object_set_new(cfg, "timer-b-ms",
 				    json_integer(e->threshold_ms));
+		if (e->transport != SIP_TP_UDP)
+			json_object_set_new(cfg, "conn",
+					    json_string(run_connection(e)));
 		break;
 	}
 	case TOPO_ROLE_COUNT:
 		break;
 	}
-	/* The loader speaks no TLS yet (issue 5): no certificates for it. */
-	if (n->role != TOPO_LOADER)
-		add_tls(r, n, cfg);
+	/* The loader's certificate is its client certificate (and its
+	 * listener's); the CA verifies the proxy's. */
+	add_tls(r, n, cfg);
 	return cfg;
 }
 
@@ -1857,9 +1866,12 @@ static void write_bundle(struct run *r)
 	res->granularity = r->t->exp.granularity;
 	res->ta_limit_ms = r->t->exp.ta_limit_ms;
 	/* The inventory file never holds secrets (validation refuses one). */
-	setup = json_pack("{s:O,s:O,s:o}", "topology", r->t->json, "inventory",
-			  r->inv->json, "hosts",
-			  preflight_json(r->pf, r->npf));
+	setup = json_pack("{s:O,s:O,s:o,s:s}", "topology", r->t->json,
+			  "inventory", r->inv->json, "hosts",
+			  preflight_json(r->pf, r->npf), "connection",
+			  r->t->exp.transport == SIP_TP_UDP
+				  ? "none (udp)"
+				  : run_connection(&r->t->exp));
 	res->setup = setup;
 	err = res_write(res, r->bundle);
 	if (!err)

@@ -912,6 +912,13 @@ static void tick(void *arg)
 	SPROXY_CNT_SET(w->c.txn_timeouts, ts.timeouts);
 	ps = sip_tp_stats(w->tp);
 	SPROXY_CNT_SET(w->c.tp_drop_parse, ps->drop_parse);
+	SPROXY_CNT_SET(w->c.conns_accepted, ps->conns_accepted);
+	SPROXY_CNT_SET(w->c.conns_opened, ps->conns_opened);
+	SPROXY_CNT_SET(w->c.conns_closed, ps->conns_closed);
+	SPROXY_CNT_SET(w->c.conns_open, sip_tp_conn_count(w->tp));
+	SPROXY_CNT_SET(w->c.tls_full, ps->tls_full);
+	SPROXY_CNT_SET(w->c.tls_resumed, ps->tls_resumed);
+	SPROXY_CNT_SET(w->c.tls_failed, ps->tls_failed);
 	/* Incremental sweep: every bucket about every 10 s. */
 	if (w->idx == 0)
 		location_sweep(w->sp->loc, sproxy_now_s(),
@@ -1257,6 +1264,13 @@ void sproxy_stats(struct sproxy *sp, json_t *stats)
 		t->txn_timeouts += SPROXY_CNT_GET(c->txn_timeouts);
 		t->tp_drop_parse += SPROXY_CNT_GET(c->tp_drop_parse);
 		t->calls_alive += SPROXY_CNT_GET(c->calls_alive);
+		t->conns_accepted += SPROXY_CNT_GET(c->conns_accepted);
+		t->conns_opened += SPROXY_CNT_GET(c->conns_opened);
+		t->conns_closed += SPROXY_CNT_GET(c->conns_closed);
+		t->conns_open += SPROXY_CNT_GET(c->conns_open);
+		t->tls_full += SPROXY_CNT_GET(c->tls_full);
+		t->tls_resumed += SPROXY_CNT_GET(c->tls_resumed);
+		t->tls_failed += SPROXY_CNT_GET(c->tls_failed);
 	}
 	o = json_object();
 	for (k = 1; o && k < SIP_METHOD_COUNT; k++)
@@ -1279,6 +1293,26 @@ void sproxy_stats(struct sproxy *sp, json_t *stats)
 			o, "transport_parse",
 			json_integer((json_int_t)t->tp_drop_parse));
 	json_object_set_new(stats, "drops", o);
+	/* as of the workers' last tick (200 ms) */
+	o = json_object();
+	if (o) {
+		json_object_set_new(
+			o, "accepted",
+			json_integer((json_int_t)t->conns_accepted));
+		json_object_set_new(o, "opened",
+				    json_integer((json_int_t)t->conns_opened));
+		json_object_set_new(o, "closed",
+				    json_integer((json_int_t)t->conns_closed));
+		json_object_set_new(o, "open",
+				    json_integer((json_int_t)t->conns_open));
+		json_object_set_new(o, "tls_full",
+				    json_integer((json_int_t)t->tls_full));
+		json_object_set_new(o, "tls_resumed",
+				    json_integer((json_int_t)t->tls_resumed));
+		json_object_set_new(o, "tls_failed",
+				    json_integer((json_int_t)t->tls_failed));
+	}
+	json_object_set_new(stats, "connections", o);
 #define NUM(name, v) \
 	json_object_set_new(stats, name, json_integer((json_int_t)(v)))
 	NUM("registers_ok", t->registers_ok);

@@ -45,6 +45,9 @@ struct sproxy_counters {
 	/* copied from the transaction layer and transports each tick */
 	uint64_t txn_alive, txn_retrans, txn_timeouts, tp_drop_parse;
 	uint64_t calls_alive;
+	/* TCP/TLS connections of the shared listeners' transport */
+	uint64_t conns_accepted, conns_opened, conns_closed, conns_open;
+	uint64_t tls_full, tls_resumed, tls_failed;
 };
 
 struct sproxy;

@@ -782,12 +782,13 @@ static struct sip_tp_tls *tls_server(void)
 	return tls;
 }
 
-static struct sip_tp_tls *tls_client(const char *ca)
+static struct sip_tp_tls *tls_client_opts(const char *ca, bool no_resume)
 {
 	struct sip_tp_tls *tls = NULL;
 	struct sip_tp_tls_opts o = {0};
 
 	o.ca_file = ca;
+	o.no_resume = no_resume;
 	ASSERT_EQ(sip_tp_tls_alloc(&tls, true, &o), 0);
 	return tls;
 }
@@ -798,14 +799,15 @@ struct tls_pair {
 	struct sip_tp_addr saddr;
 };
 
-static void tls_pair_init(struct tls_pair *p, const char *ca)
+static void tls_pair_init_opts(struct tls_pair *p, const char *ca,
+			       bool no_resume)
 {
 	struct sip_tp_opts so = {0}, co = {0};
 
 	make_certs();
 	ASSERT_EQ(ev_alloc(&p->ev), 0);
 	so.tls_server = tls_server();
-	co.tls_client = tls_client(ca);
+	co.tls_client = tls_client_opts(ca, no_resume);
 	peer_init(&p->srv, p->ev, &so);
 	peer_init(&p->cli, p->ev, &co);
 	/* The transports hold their own references. */
@@ -813,6 +815,11 @@ static void tls_pair_init(struct tls_pair *p, const char *ca)
 	obj_deref(co.tls_client);
 	p->srv.reply = true;
 	listen_on(p->srv.tp, "tls:127.0.0.1:0", &p->saddr);
+}
+
+static void tls_pair_init(struct tls_pair *p, const char *ca)
+{
+	tls_pair_init_opts(p, ca, false);
 }
 
 static void tls_pair_free(struct tls_pair *p)
@@ -921,6 +928,101 @@ TEST(sip_tp_tls_session_resumption)
 	obj_deref(c1);
 	obj_deref(c2);
 	tls_pair_free(&p);
+}
+
+/* Two connections to one server at once, each a handshake of its own;
+ * the second resumes the first's session unless no_resume. */
+static void tls_two_conns(bool no_resume)
+{
+	struct tls_pair p;
+	struct sip_tp_conn *c1 = NULL, *c2 = NULL;
+	const struct sip_tp_stats *cs;
+	char buf[1024];
+	int len;
+
+	tls_pair_init_opts(&p, "ca.pem", no_resume);
+	cs = sip_tp_stats(p.cli.tp);
+	ASSERT_EQ(sip_tp_conn_open(p.cli.tp, &p.saddr, "localhost", &c1), 0);
+	len = build_msg(buf, sizeof(buf), true, 1, "first");
+	ASSERT_EQ(sip_tp_conn_send(c1, buf, (size_t)len), 0);
+	/* The reply also carries the TLS 1.3 tickets past the client. */
+	run_until_count(p.ev, &p.cli.nrx, 1);
+	ASSERT_EQ(sip_tp_conn_open(p.cli.tp, &p.saddr, "localhost", &c2), 0);
+	ASSERT(c2 != c1);
+	len = build_msg(buf, sizeof(buf), true, 2, "second");
+	ASSERT_EQ(sip_tp_conn_send(c2, buf, (size_t)len), 0);
+	run_until_count(p.ev, &p.cli.nrx, 2);
+	ASSERT(sip_tp_conn_is_established(c1));
+	ASSERT(p.srv.rx[0].conn != p.srv.rx[1].conn);
+	ASSERT_EQ(sip_tp_stats(p.srv.tp)->conns_accepted, 2);
+	ASSERT_EQ(cs->conns_opened, 2);
+	ASSERT_EQ(cs->conns_up, 2);
+	ASSERT(cs->conn_setup_ns > 0);
+	ASSERT_EQ(sip_tp_conn_tls_resumed(c2), !no_resume);
+	ASSERT_EQ(cs->tls_full, no_resume ? 2 : 1);
+	ASSERT_EQ(cs->tls_resumed, no_resume ? 0 : 1);
+	ASSERT_EQ(sip_tp_stats(p.srv.tp)->tls_resumed, no_resume ? 0 : 1);
+	obj_deref(c1);
+	obj_deref(c2);
+	tls_pair_free(&p);
+}
+
+TEST(sip_tp_tls_conn_open_resumes_a_second_connection)
+{
+	tls_two_conns(false);
+}
+
+TEST(sip_tp_tls_no_resume_every_handshake_full)
+{
+	tls_two_conns(true);
+}
+
+TEST(sip_tp_tcp_conn_open_always_connects_anew)
+{
+	struct ev *ev = NULL;
+	struct peer srv, cli;
+	struct sip_tp_addr saddr, udp;
+	struct sip_tp_conn *c1 = NULL, *c2 = NULL, *c3 = NULL;
+	const struct sip_tp_stats *cs;
+	char buf[1024];
+	int len;
+
+	ASSERT_EQ(ev_alloc(&ev), 0);
+	peer_init(&srv, ev, NULL);
+	peer_init(&cli, ev, NULL);
+	srv.reply = true;
+	listen_on(srv.tp, "tcp:127.0.0.1:0", &saddr);
+	cs = sip_tp_stats(cli.tp);
+	ASSERT_EQ(sip_tp_conn_get(cli.tp, &saddr, NULL, &c1), 0);
+	ASSERT_EQ(sip_tp_conn_open(cli.tp, &saddr, NULL, &c2), 0);
+	ASSERT(c1 != c2);
+	ASSERT_EQ(cs->conns_opened, 2);
+	ASSERT_EQ(cs->conns_reused, 0);
+	ASSERT_EQ(sip_tp_conn_count(cli.tp), 2);
+	len = build_msg(buf, sizeof(buf), true, 1, "on-one");
+	ASSERT_EQ(sip_tp_conn_send(c1, buf, (size_t)len), 0);
+	len = build_msg(buf, sizeof(buf), true, 2, "on-two");
+	ASSERT_EQ(sip_tp_conn_send(c2, buf, (size_t)len), 0);
+	run_until_count(ev, &cli.nrx, 2);
+	ASSERT_EQ(sip_tp_stats(srv.tp)->conns_accepted, 2);
+	ASSERT(srv.rx[0].conn != srv.rx[1].conn);
+	/* Each response came back on its request's connection. */
+	ASSERT(cli.rx[0].conn != cli.rx[1].conn);
+	ASSERT_EQ(cs->conns_up, 2);
+	/* sip_tp_conn_get still reuses what is open. */
+	ASSERT_EQ(sip_tp_conn_get(cli.tp, &saddr, NULL, &c3), 0);
+	ASSERT(c3 == c1 || c3 == c2);
+	ASSERT_EQ(cs->conns_opened, 2);
+	ASSERT_EQ(cs->conns_reused, 1);
+	/* Not for UDP. */
+	ASSERT_EQ(sip_tp_addr_decode(&udp, NULL, "udp:127.0.0.1:5060"), 0);
+	ASSERT_EQ(sip_tp_conn_open(cli.tp, &udp, NULL, &c3), EINVAL);
+	obj_deref(c1);
+	obj_deref(c2);
+	obj_deref(c3);
+	peer_free(&cli);
+	peer_free(&srv);
+	obj_deref(ev);
 }
 
 TEST(sip_tp_udp_flood_capped_per_wakeup)

@@ -49,6 +49,7 @@ struct lc_call {
 	uint64_t t_bye;		  /* BYE sent, ns */
 	struct ev_timer hold;	  /* hold time, then BYE */
 	struct sip_txn_dest next; /* in-dialog next hop */
+	void *conn;		  /* its connection (env.conn_for) */
 	char call_id[CALL_ID_SIZE];
 	char tag[SIP_TAG_SIZE];
 	char rtag[128];		 /* the far end's tag */
@@ -228,6 +229,9 @@ static void call_free(struct lc_call *c)
 	c->ict = obj_deref(c->ict);
 	sip_txn_client_detach(c->bye);
 	c->bye = obj_deref(c->bye);
+	if (c->conn && lc->env.conn_done)
+		lc->env.conn_done(lc->env.arg, c->conn);
+	obj_deref(c->conn);
 	free(c);
 	lc->n--;
 	if (lc->draining && !lc->n && lc->env.idle)
@@ -391,6 +395,8 @@ static int dest_of_uri(const struct loadcall *lc, const struct pl *text,
 			tp = SIP_TP_UDP;
 		else if (pl_caseeq_str(&u.transport, "tcp"))
 			tp = SIP_TP_TCP;
+		else if (pl_caseeq_str(&u.transport, "tls"))
+			tp = SIP_TP_TLS;
 		else
 			return ENOENT;
 	}
@@ -443,7 +449,6 @@ static int send_ack(struct lc_call *c)
 {
 	struct loadcall *lc = c->lc;
 	struct sip_build_req br;
-	struct sip_tp_addr a;
 	char via[256], from[256], to[256], branch[SIP_BRANCH_SIZE];
 	int err;
 
@@ -456,10 +461,8 @@ static int send_ack(struct lc_call *c)
 	buf_reset(&lc->out);
 	err = sip_build_request(&lc->out, &br);
 	if (!err)
-		err = sip_tp_addr_set(&a, c->next.tp, &c->next.addr.sa,
-				      c->next.addrlen);
-	if (!err)
-		err = sip_tp_send(lc->env.tp, &a, lc->out.data, lc->out.len);
+		err = lc->env.send(lc->env.arg, &c->next, lc->out.data,
+				   lc->out.len);
 	return err;
 }
 
@@ -649,6 +652,7 @@ static int send_invite(struct lc_call *c)
 	if (err)
 		return err;
 	dest_server(lc, &dst);
+	dst.conn = c->conn;
 	memset(&creq, 0, sizeof(creq));
 	creq.dst = &dst;
 	creq.branch = pls(branch);
@@ -684,6 +688,8 @@ void loadcall_start(struct loadcall *lc, uint32_t num, uint32_t callee,
 	c->state = CALL_INVITING;
 	c->t_start = ev_monotonic_ns();
 	ev_timer_init(&c->hold);
+	if (lc->env.conn_for)
+		c->conn = lc->env.conn_for(lc->env.arg, num);
 	sip_build_tag(c->tag);
 	if (sip_build_call_id(c->call_id, sizeof(c->call_id), lc->ip))
 		snprintf(c->call_id, sizeof(c->call_id), "%s", c->tag);
@@ -754,6 +760,7 @@ static int dialog_from(struct lc_call *c, const struct sip_msg *msg)
 	}
 	if (dest_of_uri(c->lc, &a.uri, &c->next))
 		dest_server(c->lc, &c->next);
+	c->next.conn = c->conn; /* used when the hop is the server */
 	return 0;
 }
 
@@ -954,9 +961,12 @@ void loadcall_request(void *arg, struct sip_txn *st, const struct sip_msg *msg,
 		h = sip_msg_hdr(msg, SIP_HDR_CONTACT);
 		if (h && !sip_addr_decode(&a, &h->value) && !a.star &&
 		    !pl_strcpy(&a.uri, c->target, sizeof(c->target)) &&
-		    !c->route[0] && dest_of_uri(lc, &a.uri, &c->next))
-			dest_server(lc, &c->next); /* no route set: the
-						    * target is the hop */
+		    !c->route[0]) {
+			/* no route set: the target is the hop */
+			if (dest_of_uri(lc, &a.uri, &c->next))
+				dest_server(lc, &c->next);
+			c->next.conn = c->conn;
+		}
 		count(lc, &k->reinvites);
 		answer(lc, st, msg, 200, true);
 		return;

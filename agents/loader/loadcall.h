@@ -100,6 +100,14 @@ struct loadcall_env {
 	struct loadgen_counts *c;
 	/* Called when the last call ends while draining. */
 	void (*idle)(void *arg);
+	/* Sends a message outside a transaction (the ACK for a 2xx) as
+	 * the layer's sends go: on dst->conn when it is set. */
+	sip_txn_send_h *send;
+	/* TCP/TLS: the connection (an obj for struct sip_txn_dest.conn,
+	 * new reference, or NULL) that user num's call is bound to; and
+	 * the end of the call that held it.  NULL: none. */
+	void *(*conn_for)(void *arg, uint32_t num);
+	void (*conn_done)(void *arg, void *conn);
 	void *arg;
 };
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "ev.h"
@@ -36,12 +37,29 @@ struct lg_user {
 
 struct lg_worker;
 
+/*
+ * A connection slot: the struct sip_txn_dest.conn of the transactions
+ * sent over TCP/TLS (an obj: each transaction holds a reference), so
+ * that txn_send() knows the connection a user or a call is bound to.
+ * A slot's connection that dropped is opened again on the next send;
+ * a per-request slot is closed when its transaction (call) is over and
+ * sends on it fail from then on.
+ */
+struct lg_slot {
+	struct sip_tp_conn *conn; /* NULL until first opened */
+	bool tried;		  /* opened once: the next open is a reopen */
+	bool per_request;
+	bool done;     /* per-request and over */
+	bool incoming; /* the far end's connection: never reopened */
+};
+
 /* One transaction in flight (and its auth retry). */
 struct lg_req {
 	struct lg_req *prev, *next;
 	struct lg_worker *w;
 	struct lg_user *u;
-	uint64_t t_start; /* first request sent, ns */
+	struct lg_slot *slot; /* TCP/TLS */
+	uint64_t t_start;     /* first request sent, ns */
 	unsigned auth_tries;
 	uint32_t cseq;
 	char call_id[CALL_ID_SIZE];
@@ -71,7 +89,12 @@ struct lg_worker {
 	struct lg_req *reqs;
 	uint64_t outstanding;
 	struct loadcall *call; /* the invite test's calls, or NULL */
-	uint64_t rx_ns;	       /* kernel time of the response being handled */
+	/* persistent TCP/TLS: this thread's share of the pool */
+	struct lg_slot **pool;
+	unsigned npool;
+	uint64_t pool_t0;
+	struct ev_timer pool_check;
+	uint64_t rx_ns; /* kernel time of the response being handled */
 	struct buf out, hdrs;
 	pthread_mutex_t mu;
 	struct loadgen_counts c; /* under mu */
@@ -81,6 +104,11 @@ struct loadgen {
 	struct loadgen_cfg cfg;
 	struct lg_worker *w;
 	unsigned nw;
+	struct sip_tp_tls *tls_client, *tls_server;
+	/* threads whose pool is up (or failed), under pool_mu */
+	pthread_mutex_t pool_mu;
+	pthread_cond_t pool_cond;
+	unsigned pools_ready;
 	_Atomic uint64_t rate_bits;
 	atomic_bool started;
 };
@@ -113,6 +141,39 @@ int loadgen_test_decode(const char *s, enum loadgen_test *t)
 	else
 		return EINVAL;
 	return 0;
+}
+
+int loadgen_conn_decode(struct loadgen_cfg *cfg, const char *s)
+{
+	static const char pers[] = "persistent";
+	size_t n = sizeof(pers) - 1;
+	unsigned long v = 0;
+
+	if (!strcmp(s, "per-request")) {
+		cfg->conn = LOADGEN_CONN_PER_REQUEST;
+		cfg->conns = 0;
+		return 0;
+	}
+	if (strncmp(s, pers, n) || (s[n] && s[n] != ':'))
+		return EINVAL;
+	if (s[n] == ':') {
+		char *end;
+
+		if (!isdigit((unsigned char)s[n + 1]))
+			return EINVAL;
+		errno = 0;
+		v = strtoul(s + n + 1, &end, 10);
+		if (errno || *end || !v || v > 65536)
+			return EINVAL;
+	}
+	cfg->conn = LOADGEN_CONN_PERSISTENT;
+	cfg->conns = (unsigned)v;
+	return 0;
+}
+
+const char *loadgen_conn_name(enum loadgen_conn c)
+{
+	return c == LOADGEN_CONN_PER_REQUEST ? "per-request" : "persistent";
 }
 
 static struct pl pls(const char *s)
@@ -377,6 +438,16 @@ static void counts_merge(struct loadgen_counts *d,
 	d->auth_challenges += s->auth_challenges;
 	d->late_sends += s->late_sends;
 	d->throttled += s->throttled;
+	d->conns_opened += s->conns_opened;
+	d->conns_failed += s->conns_failed;
+	d->conns_reopened += s->conns_reopened;
+	d->conns_closed += s->conns_closed;
+	d->conns_up += s->conns_up;
+	d->conn_setup_ns += s->conn_setup_ns;
+	d->tls_full += s->tls_full;
+	d->tls_resumed += s->tls_resumed;
+	if (s->pool_open_us > d->pool_open_us)
+		d->pool_open_us = s->pool_open_us;
 	d->stray += s->stray;
 	d->bad_msgs += s->bad_msgs;
 	for (i = 0; i < LOADGEN_CODES; i++)
@@ -411,6 +482,15 @@ int loadgen_counts_diff(struct loadgen_counts *out,
 	SUB(throttled);
 	SUB(stray);
 	SUB(bad_msgs);
+	SUB(conns_opened);
+	SUB(conns_failed);
+	SUB(conns_reopened);
+	SUB(conns_closed);
+	SUB(conns_up);
+	SUB(conn_setup_ns);
+	SUB(tls_full);
+	SUB(tls_resumed);
+	out->pool_open_us = a->pool_open_us;
 	for (i = 0; i < LOADGEN_CODES; i++)
 		SUB(codes[i]);
 	if (hist_diff(&out->rtt, &a->rtt, &b->rtt) ||
@@ -434,10 +514,167 @@ void loadgen_snapshot(struct loadgen *lg, struct loadgen_counts *out)
 
 /* ---- requests ---- */
 
+/* ---- connections ---- */
+
+static void slot_destroy(void *obj)
+{
+	struct lg_slot *sl = obj;
+
+	if (sl->per_request)
+		sip_tp_conn_close(sl->conn);
+	obj_deref(sl->conn);
+}
+
+static struct lg_slot *slot_alloc(bool per_request)
+{
+	struct lg_slot *sl = obj_alloc(sizeof(*sl), slot_destroy);
+
+	if (sl)
+		sl->per_request = per_request;
+	return sl;
+}
+
+/* A per-request slot's transaction (call) is over: close it now. */
+static void slot_finish(struct lg_slot *sl)
+{
+	if (!sl || !sl->per_request)
+		return;
+	sl->done = true;
+	sip_tp_conn_close(sl->conn);
+}
+
+/* Copies the transport's connection counts (this thread only). */
+static void tp_counts(struct lg_worker *w)
+{
+	const struct sip_tp_stats *ts = sip_tp_stats(w->tp);
+
+	pthread_mutex_lock(&w->mu);
+	w->c.conns_opened = ts->conns_opened;
+	w->c.conns_failed = ts->conns_failed;
+	w->c.conns_closed = ts->conns_closed;
+	w->c.conns_up = ts->conns_up;
+	w->c.conn_setup_ns = ts->conn_setup_ns;
+	w->c.tls_full = ts->tls_full;
+	w->c.tls_resumed = ts->tls_resumed;
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* Connects sl anew (a new connection even when others are open). */
+static int slot_open(struct lg_worker *w, struct lg_slot *sl)
+{
+	const struct loadgen_cfg *cfg = &w->lg->cfg;
+	struct sip_tp_conn *conn = NULL;
+	const char *name = cfg->server.proto == SIP_TP_TLS && cfg->tls_name[0]
+				   ? cfg->tls_name
+				   : NULL;
+	bool again = sl->tried;
+	int err;
+
+	sl->tried = true;
+	err = sip_tp_conn_open(w->tp, &cfg->server, name, &conn);
+	if (err)
+		return err;
+	obj_deref(sl->conn);
+	sl->conn = conn;
+	if (again) {
+		pthread_mutex_lock(&w->mu);
+		w->c.conns_reopened++;
+		pthread_mutex_unlock(&w->mu);
+	}
+	return 0;
+}
+
+static int slot_send(struct lg_worker *w, struct lg_slot *sl, const char *buf,
+		     size_t len)
+{
+	int err;
+
+	if (!sl->conn || !sip_tp_conn_is_open(sl->conn)) {
+		if (sl->done)
+			return ENOTCONN;
+		err = slot_open(w, sl);
+		if (err)
+			return err;
+	}
+	return sip_tp_conn_send(sl->conn, buf, len);
+}
+
+/* The slot user u of w is bound to: its pool connection (persistent),
+ * or a new one (per-request).  A new reference, or NULL (UDP, ENOMEM). */
+static struct lg_slot *slot_for(struct lg_worker *w, size_t user_idx)
+{
+	if (w->lg->cfg.server.proto == SIP_TP_UDP)
+		return NULL;
+	if (w->npool)
+		return obj_ref(w->pool[user_idx % w->npool]);
+	return slot_alloc(true);
+}
+
+/* Whether every pool connection is up or failed. */
+static bool pool_settled(const struct lg_worker *w)
+{
+	unsigned i;
+
+	for (i = 0; i < w->npool; i++) {
+		struct sip_tp_conn *c = w->pool[i]->conn;
+
+		if (c && sip_tp_conn_is_open(c) &&
+		    !sip_tp_conn_is_established(c))
+			return false;
+	}
+	return true;
+}
+
+static void pool_check(void *arg)
+{
+	struct lg_worker *w = arg;
+	struct loadgen *lg = w->lg;
+
+	if (!pool_settled(w)) {
+		ev_timer_start(w->ev, &w->pool_check, EV_MS(1), pool_check, w);
+		return;
+	}
+	tp_counts(w);
+	pthread_mutex_lock(&w->mu);
+	w->c.pool_open_us = (ev_monotonic_ns() - w->pool_t0) / 1000u;
+	pthread_mutex_unlock(&w->mu);
+	pthread_mutex_lock(&lg->pool_mu);
+	lg->pools_ready++;
+	pthread_cond_broadcast(&lg->pool_cond);
+	pthread_mutex_unlock(&lg->pool_mu);
+}
+
+/* Opens this thread's share of a persistent pool (its connects run on
+ * the thread's loop; pool_check() sees them through). */
+static int pool_open(struct lg_worker *w)
+{
+	const struct loadgen *lg = w->lg;
+	unsigned total = lg->cfg.conns ? lg->cfg.conns : lg->nw, i;
+
+	w->npool = total / lg->nw + (w->idx < total % lg->nw ? 1 : 0);
+	if (!w->npool)
+		return EINVAL;
+	w->pool = calloc(w->npool, sizeof(*w->pool));
+	if (!w->pool)
+		return ENOMEM;
+	w->pool_t0 = ev_monotonic_ns();
+	for (i = 0; i < w->npool; i++) {
+		w->pool[i] = slot_alloc(false);
+		if (!w->pool[i])
+			return ENOMEM;
+		/* a failed connect is counted; sends open it again */
+		(void)slot_open(w, w->pool[i]);
+	}
+	ev_timer_start(w->ev, &w->pool_check, 0, pool_check, w);
+	return 0;
+}
+
 static void req_free(struct lg_req *r)
 {
 	struct lg_worker *w = r->w;
 
+	slot_finish(r->slot);
+	obj_deref(r->slot);
 	if (r->prev)
 		r->prev->next = r->next;
 	else
@@ -450,16 +687,29 @@ static void req_free(struct lg_req *r)
 		ev_stop(w->ev);
 }
 
+/*
+ * Every message leaves here (the layer's send callback, and the call
+ * module's ACKs): on its slot's connection when it goes to the server,
+ * on the far end's connection for a reply to it, else on any connection
+ * to the destination (a next hop other than the server).
+ */
 static int txn_send(void *arg, const struct sip_txn_dest *dst, const char *buf,
 		    size_t len)
 {
 	struct lg_worker *w = arg;
+	struct lg_slot *sl = dst->conn;
 	struct sip_tp_addr a;
 	int err;
 
 	err = sip_tp_addr_set(&a, dst->tp, &dst->addr.sa, dst->addrlen);
 	if (err)
 		return err;
+	if (sl && sl->incoming) {
+		if (sip_tp_conn_is_open(sl->conn))
+			return sip_tp_conn_send(sl->conn, buf, len);
+	} else if (sl && sip_tp_addr_eq(&a, &w->lg->cfg.server)) {
+		return slot_send(w, sl, buf, len);
+	}
 	return sip_tp_send(w->tp, &a, buf, len);
 }
 
@@ -577,6 +827,18 @@ static int req_send(struct lg_req *r)
 	dst.reliable = cfg->server.proto != SIP_TP_UDP;
 	memcpy(&dst.addr, &cfg->server.u, sizeof(dst.addr));
 	dst.addrlen = sip_tp_addr_len(&cfg->server);
+	if (dst.reliable) {
+		/* per-request: each transaction (an auth retry too) on a
+		 * connection of its own */
+		if (!r->slot || r->slot->per_request) {
+			slot_finish(r->slot);
+			obj_deref(r->slot);
+			r->slot = slot_for(w, (size_t)(u - w->users));
+			if (!r->slot)
+				return ENOMEM;
+		}
+		dst.conn = r->slot;
+	}
 	memset(&creq, 0, sizeof(creq));
 	creq.dst = &dst;
 	creq.branch = pls(branch);
@@ -706,7 +968,20 @@ static void call_request(struct lg_worker *w, const struct sip_tp_rx *rx)
 	src.reliable = rx->proto != SIP_TP_UDP;
 	memcpy(&src.addr, &rx->src.u, sizeof(src.addr));
 	src.addrlen = sip_tp_addr_len(&rx->src);
-	src.conn = rx->conn;
+	if (rx->conn) {
+		/* The replies go back on the connection it came on
+		 * (RFC 3261 §18.2.2), through txn_send(). */
+		struct lg_slot *sl = slot_alloc(false);
+
+		if (!sl)
+			return;
+		sl->incoming = true;
+		sl->conn = obj_ref(rx->conn);
+		src.conn = sl;
+		sip_txn_recv_request(w->txl, rx->msg, &src);
+		obj_deref(sl);
+		return;
+	}
 	sip_txn_recv_request(w->txl, rx->msg, &src);
 }
 
@@ -855,6 +1130,8 @@ static void tick(void *arg)
 	pthread_mutex_lock(&w->mu);
 	w->c.retransmissions = ts.retransmissions;
 	pthread_mutex_unlock(&w->mu);
+	if (w->lg->cfg.server.proto != SIP_TP_UDP)
+		tp_counts(w);
 	if (!w->sending)
 		return;
 	now = ev_monotonic_ns();
@@ -937,10 +1214,16 @@ static void worker_free(struct lg_worker *w)
 	w->txl = obj_deref(w->txl);
 	while (w->reqs)
 		req_free(w->reqs);
+	for (i = 0; i < w->npool; i++)
+		obj_deref(w->pool[i]);
+	free(w->pool);
+	w->pool = NULL;
+	w->npool = 0;
 	w->tp = obj_deref(w->tp);
 	if (w->ev) {
 		ev_timer_cancel(w->ev, &w->tick);
 		ev_timer_cancel(w->ev, &w->drain);
+		ev_timer_cancel(w->ev, &w->pool_check);
 	}
 	w->ev = obj_deref(w->ev);
 	for (i = 0; i < w->nusers; i++)
@@ -949,6 +1232,21 @@ static void worker_free(struct lg_worker *w)
 	buf_free(&w->out);
 	buf_free(&w->hdrs);
 	pthread_mutex_destroy(&w->mu);
+}
+
+/* A call's connection: its caller's pool slot, or a new one. */
+static void *call_conn(void *arg, uint32_t num)
+{
+	struct lg_worker *w = arg;
+
+	/* users num = ufirst + idx + j * threads (worker_init) */
+	return slot_for(w, (size_t)((num - w->lg->cfg.ufirst) / w->lg->nw));
+}
+
+static void call_conn_done(void *arg, void *conn)
+{
+	(void)arg;
+	slot_finish(conn);
 }
 
 /* The layer's request handler: the call module's. */
@@ -979,6 +1277,7 @@ static int worker_init(struct loadgen *lg, struct lg_worker *w, unsigned idx)
 	buf_init(&w->hdrs, 4096);
 	ev_timer_init(&w->tick);
 	ev_timer_init(&w->drain);
+	ev_timer_init(&w->pool_check);
 	w->rng = 0x9e3779b97f4a7c15ull * (idx + 1) ^
 		 (uint64_t)ev_monotonic_ns();
 	if (!w->rng)
@@ -999,13 +1298,22 @@ static int worker_init(struct loadgen *lg, struct lg_worker *w, unsigned idx)
 	to.udp_rx_timestamps = true;
 	/* a tick's sends (TICK_BURST at most) leave in one sendmmsg */
 	to.udp_batch = TICK_BURST;
+	to.tls_client = lg->tls_client;
+	to.tls_server = lg->tls_server;
 	err = sip_tp_alloc(&w->tp, w->ev, &to, tp_recv, w);
 	if (err)
 		return err;
-	/* Responses come back to the socket in our Via: a UDP socket for
-	 * UDP; a listener for TCP whose address goes in Via/Contact. */
+	/*
+	 * Responses come back to the socket in our Via: a UDP socket for
+	 * UDP; over TCP/TLS on the request's connection, and the Via and
+	 * Contact name a listener for requests to us.  A TLS listener
+	 * needs a certificate (--tls-cert): without one it is a TCP one,
+	 * and the far end must use our connections (RFC 3261 §18.2.2).
+	 */
 	snprintf(spec, sizeof(spec), "%s:%s:0",
-		 cfg->server.proto == SIP_TP_TCP ? "tcp" : "udp",
+		 cfg->server.proto == SIP_TP_UDP ? "udp"
+		 : lg->tls_server		 ? "tls"
+						 : "tcp",
 		 strchr(cfg->local_ip, ':') ? "[::1]" : cfg->local_ip);
 	err = sip_tp_addr_decode(&la, NULL, spec);
 	if (err)
@@ -1026,8 +1334,16 @@ static int worker_init(struct loadgen *lg, struct lg_worker *w, unsigned idx)
 	err = sip_txn_layer_alloc(
 		&w->txl, w->ev, &tc, txn_send,
 		cfg->test == LOADGEN_INVITE ? w_request : NULL, w);
-	if (err || cfg->test != LOADGEN_INVITE)
+	if (err)
 		return err;
+	if (cfg->server.proto != SIP_TP_UDP &&
+	    cfg->conn == LOADGEN_CONN_PERSISTENT) {
+		err = pool_open(w);
+		if (err)
+			return err;
+	}
+	if (cfg->test != LOADGEN_INVITE)
+		return 0;
 	memset(&env, 0, sizeof(env));
 	env.cfg = cfg;
 	env.ev = w->ev;
@@ -1038,6 +1354,9 @@ static int worker_init(struct loadgen *lg, struct lg_worker *w, unsigned idx)
 	env.mu = &w->mu;
 	env.c = &w->c;
 	env.idle = calls_idle;
+	env.send = txn_send;
+	env.conn_for = call_conn;
+	env.conn_done = call_conn_done;
 	env.arg = w;
 	return loadcall_alloc(&w->call, &env);
 }
@@ -1052,12 +1371,19 @@ int loadgen_alloc(struct loadgen **lgp, const struct loadgen_cfg *cfg)
 	    (uint64_t)cfg->ulast - cfg->ufirst + 1 < cfg->threads ||
 	    !cfg->test || cfg->test > LOADGEN_INVITE ||
 	    (cfg->server.proto != SIP_TP_UDP &&
-	     cfg->server.proto != SIP_TP_TCP))
+	     cfg->server.proto != SIP_TP_TCP &&
+	     cfg->server.proto != SIP_TP_TLS) ||
+	    (cfg->server.proto != SIP_TP_UDP &&
+	     cfg->conn == LOADGEN_CONN_PERSISTENT && cfg->conns &&
+	     cfg->conns < cfg->threads) ||
+	    (!cfg->tls_cert != !cfg->tls_key))
 		return EINVAL;
 	lg = calloc(1, sizeof(*lg));
 	if (!lg)
 		return ENOMEM;
 	lg->cfg = *cfg;
+	pthread_mutex_init(&lg->pool_mu, NULL);
+	pthread_cond_init(&lg->pool_cond, NULL);
 	if (!lg->cfg.drain_ms)
 		lg->cfg.drain_ms = 2000;
 	if (!lg->cfg.expires)
@@ -1068,8 +1394,27 @@ int loadgen_alloc(struct loadgen **lgp, const struct loadgen_cfg *cfg)
 	lg->nw = cfg->threads;
 	lg->w = calloc(lg->nw, sizeof(*lg->w));
 	if (!lg->w) {
-		free(lg);
-		return ENOMEM;
+		lg->nw = 0;
+		err = ENOMEM;
+		goto fail;
+	}
+	if (cfg->server.proto == SIP_TP_TLS) {
+		struct sip_tp_tls_opts o;
+
+		memset(&o, 0, sizeof(o));
+		o.ca_file = cfg->tls_ca;
+		o.no_verify = cfg->tls_no_verify;
+		o.no_resume = cfg->tls_no_resume;
+		o.cert_file = cfg->tls_cert;
+		o.key_file = cfg->tls_key;
+		err = sip_tp_tls_alloc(&lg->tls_client, true, &o);
+		if (!err && cfg->tls_cert)
+			err = sip_tp_tls_alloc(&lg->tls_server, false, &o);
+		if (err) {
+			log_err("TLS: %s", strerror(err));
+			lg->nw = 0;
+			goto fail;
+		}
 	}
 	for (i = 0; i < lg->nw; i++) {
 		err = worker_init(lg, &lg->w[i], i);
@@ -1084,6 +1429,20 @@ int loadgen_alloc(struct loadgen **lgp, const struct loadgen_cfg *cfg)
 		if (err)
 			goto fail;
 		lg->w[i].th_started = true;
+	}
+	if (lg->w[0].npool) {
+		/* Every thread's pool up (or failed) before the first
+		 * send; libsip's connect limit (10 s) bounds the wait. */
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 15;
+		pthread_mutex_lock(&lg->pool_mu);
+		while (lg->pools_ready < lg->nw &&
+		       pthread_cond_timedwait(&lg->pool_cond, &lg->pool_mu,
+					      &until) != ETIMEDOUT)
+			;
+		pthread_mutex_unlock(&lg->pool_mu);
 	}
 	*lgp = lg;
 	return 0;
@@ -1179,6 +1538,8 @@ void loadgen_stop(struct loadgen *lg)
 		w->c.unfinished += left;
 		w->c.failures += left;
 		pthread_mutex_unlock(&w->mu);
+		if (lg->cfg.server.proto != SIP_TP_UDP)
+			tp_counts(w);
 	}
 }
 
@@ -1192,5 +1553,9 @@ void loadgen_free(struct loadgen *lg)
 	for (i = 0; i < lg->nw; i++)
 		worker_free(&lg->w[i]);
 	free(lg->w);
+	obj_deref(lg->tls_client);
+	obj_deref(lg->tls_server);
+	pthread_mutex_destroy(&lg->pool_mu);
+	pthread_cond_destroy(&lg->pool_cond);
 	free(lg);
 }

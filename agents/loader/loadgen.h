@@ -31,6 +31,19 @@ enum loadgen_test {
 #define LOADGEN_NAME_MAX 64
 #define LOADGEN_CODES 700
 
+/* How TCP/TLS requests use connections (RFC 7502's "connection reuse
+ * strategy"); UDP ignores it. */
+enum loadgen_conn {
+	/* A pool opened before the first send, split over the threads;
+	 * each user keeps one connection of its thread for all its
+	 * transactions (and a call's whole dialog).  One that drops is
+	 * opened again on its next send. */
+	LOADGEN_CONN_PERSISTENT = 0,
+	/* A new connection per transaction (invite: per call, INVITE to
+	 * BYE), closed once it is over. */
+	LOADGEN_CONN_PER_REQUEST,
+};
+
 struct loadgen_cfg {
 	enum loadgen_test test;
 	struct sip_tp_addr server;
@@ -62,6 +75,16 @@ struct loadgen_cfg {
 	 * event (over TCP, response times are then the reads').
 	 */
 	uint32_t tick_us;
+	enum loadgen_conn conn;
+	unsigned conns; /* persistent: pool size, all threads; 0: one each */
+	/* --server tls: (borrowed paths).  tls_name is sent as SNI and
+	 * must match the server's certificate (unless tls_no_verify);
+	 * empty: only the chain is verified.  A client certificate
+	 * (tls_cert, tls_key) is also the loader's TLS listener's. */
+	const char *tls_ca, *tls_cert, *tls_key;
+	bool tls_no_verify;
+	bool tls_no_resume; /* every connection a full handshake */
+	char tls_name[256];
 };
 
 /* A send later than this after its scheduled time counts as late. */
@@ -84,6 +107,18 @@ struct loadgen_counts {
 	struct hist rtt; /* request -> final response, any status, us */
 	struct hist rrd; /* REGISTER -> 2xx, auth round trip included */
 	struct loadcall_counts call; /* invite test only */
+	/* TCP/TLS connections (the transports' counts but reopened) */
+	uint64_t conns_opened;	 /* connects started */
+	uint64_t conns_failed;	 /* connect or TLS handshake failed */
+	uint64_t conns_reopened; /* pool connections opened again */
+	uint64_t conns_closed;	 /* for any reason, either side */
+	uint64_t conns_up;	 /* outgoing ones established */
+	uint64_t conn_setup_ns;	 /* their connect + handshake, summed */
+	uint64_t tls_full;	 /* handshakes in full */
+	uint64_t tls_resumed;	 /* handshakes that resumed a session */
+	/* persistent: from the first connect to the whole pool up or
+	 * failed (the slowest thread's); not a difference in diffs */
+	uint64_t pool_open_us;
 };
 
 struct loadgen;
@@ -126,9 +161,12 @@ int loadgen_auth_answer(const struct loadgen_cfg *cfg, uint32_t num,
 
 /*
  * Starts the worker threads (idle: nothing is sent before
- * loadgen_start).  cfg is copied (passwords are borrowed and must
- * outlive the engine).  Returns 0, EINVAL (no users, no threads),
- * or an errno from the transports (binding) or pthread.
+ * loadgen_start).  cfg is copied (passwords and TLS paths are borrowed
+ * and must outlive the engine).  With persistent connections over
+ * TCP/TLS, returns once the pool is up (or its connects failed: they
+ * are counted, and sends open them again).  Returns 0, EINVAL (no
+ * users, no threads, fewer pool connections than threads, unreadable
+ * TLS files), or an errno from the transports (binding) or pthread.
  */
 int loadgen_alloc(struct loadgen **lgp, const struct loadgen_cfg *cfg);
 
@@ -163,6 +201,12 @@ int loadgen_counts_diff(struct loadgen_counts *out,
 /* The local addresses the threads send from, e.g. for logs. */
 int loadgen_local(const struct loadgen *lg, unsigned thread,
 		  struct sip_tp_addr *out);
+
+/* "persistent[:N]" or "per-request" into cfg->conn and cfg->conns.
+ * Returns 0 or EINVAL. */
+int loadgen_conn_decode(struct loadgen_cfg *cfg, const char *s);
+/* "persistent" or "per-request". */
+const char *loadgen_conn_name(enum loadgen_conn c);
 
 const char *loadgen_test_name(enum loadgen_test t);
 int loadgen_test_decode(const char *s, enum loadgen_test *t);

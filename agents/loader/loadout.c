@@ -78,6 +78,31 @@ static int call_json(json_t *o, json_t *m, const struct loadgen_counts *c)
 	return err ? ENOMEM : 0;
 }
 
+/* TCP/TLS: the connections' counts and their mean set-up time. */
+static int conns_json(json_t *o, const struct loadgen_counts *c)
+{
+	json_t *k = json_object();
+	int err = !k;
+
+	err = err || set_u64(k, "opened", c->conns_opened);
+	err = err || set_u64(k, "failed", c->conns_failed);
+	err = err || set_u64(k, "reopened", c->conns_reopened);
+	err = err || set_u64(k, "closed", c->conns_closed);
+	err = err || set_u64(k, "established", c->conns_up);
+	err = err || set_u64(k, "tls_full", c->tls_full);
+	err = err || set_u64(k, "tls_resumed", c->tls_resumed);
+	err = err ||
+	      json_object_set_new(
+		      k, "setup_mean_us",
+		      json_real(c->conns_up ? (double)c->conn_setup_ns / 1e3 /
+						      (double)c->conns_up
+					    : 0.0));
+	err = err || set_u64(k, "pool_open_us", c->pool_open_us);
+	err = err || json_object_set(o, "connections", k);
+	json_decref(k);
+	return err ? ENOMEM : 0;
+}
+
 json_t *loadout_json(const struct loadgen_counts *c,
 		     const struct loadout_ctx *x)
 {
@@ -129,6 +154,7 @@ json_t *loadout_json(const struct loadgen_counts *c,
 	      json_object_set_new(o, "generator_bound",
 				  json_boolean(loadout_generator_bound(c, x)));
 	err = err || json_object_set(o, "codes", codes);
+	err = err || conns_json(o, c);
 	err = err || json_object_set(o, "rtt_us", h1);
 	if (x->test == LOADGEN_INVITE)
 		err = err || call_json(o, m, c);
@@ -163,7 +189,8 @@ void loadout_csv_header(FILE *f)
 	fprintf(f, "t_s,attempts,successes,failures,timeouts,"
 		   "retransmissions,in_flight,rate,rtt_p50_us,rtt_p99_us,"
 		   "rtt_max_us,late_sends,cpu,generator_bound,answered,"
-		   "completed,srd_p50_us,sdd_p50_us\n");
+		   "completed,srd_p50_us,sdd_p50_us,conns_opened,conns_failed,"
+		   "conns_reopened,tls_full,tls_resumed\n");
 }
 
 void loadout_csv_row(FILE *f, double t_s, const struct loadgen_counts *c,
@@ -171,7 +198,7 @@ void loadout_csv_row(FILE *f, double t_s, const struct loadgen_counts *c,
 {
 	fprintf(f,
 		"%.3f,%llu,%llu,%llu,%llu,%llu,%lld,%.1f,%llu,%llu,%llu,"
-		"%llu,%.3f,%d,%llu,%llu,%llu,%llu\n",
+		"%llu,%.3f,%d,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu\n",
 		t_s, (unsigned long long)c->attempts,
 		(unsigned long long)c->successes,
 		(unsigned long long)c->failures,
@@ -188,7 +215,12 @@ void loadout_csv_row(FILE *f, double t_s, const struct loadgen_counts *c,
 		(unsigned long long)c->call.answered,
 		(unsigned long long)c->call.completed,
 		(unsigned long long)hist_quantile(&c->call.srd, 0.5),
-		(unsigned long long)hist_quantile(&c->call.sdd, 0.5));
+		(unsigned long long)hist_quantile(&c->call.sdd, 0.5),
+		(unsigned long long)c->conns_opened,
+		(unsigned long long)c->conns_failed,
+		(unsigned long long)c->conns_reopened,
+		(unsigned long long)c->tls_full,
+		(unsigned long long)c->tls_resumed);
 }
 
 static void row(FILE *f, const char *name, unsigned long long v)
@@ -234,6 +266,21 @@ void loadout_table(FILE *f, const struct loadgen_counts *c,
 	row(f, "late sends", c->late_sends);
 	row(f, "throttled", c->throttled);
 	row(f, "stray responses", c->stray);
+	if (c->conns_opened) {
+		row(f, "connections opened", c->conns_opened);
+		row(f, "  failed", c->conns_failed);
+		row(f, "  reopened", c->conns_reopened);
+		row(f, "  closed", c->conns_closed);
+		row(f, "  TLS full handshakes", c->tls_full);
+		row(f, "  TLS resumed", c->tls_resumed);
+		fprintf(f,
+			"  connection set-up mean %.3f ms, pool open %.3f "
+			"ms\n",
+			c->conns_up ? (double)c->conn_setup_ns / 1e6 /
+					      (double)c->conns_up
+				    : 0.0,
+			(double)c->pool_open_us / 1e3);
+	}
 	lat(f, "rtt", &c->rtt);
 	if (x->test == LOADGEN_INVITE) {
 		const struct loadcall_counts *k = &c->call;

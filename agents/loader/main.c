@@ -48,7 +48,7 @@ static void usage(FILE *f, const char *argv0)
 {
 	fprintf(f,
 		"usage: %s --test register|reregister|options|invite --server "
-		"udp:HOST:PORT "
+		"udp:|tcp:|tls:HOST:PORT "
 		"--users A1000-A1999\n"
 		"        --domain DOMAIN [--rate N] [--duration S] "
 		"[--threads N] [--poisson]\n"
@@ -58,6 +58,10 @@ static void usage(FILE *f, const char *argv0)
 		"[--local IP] [--t1-ms N]\n"
 		"        [--timer-b-ms N] [--drain-ms N] [--hold-ms N] "
 		"[--tick-us N]\n"
+		"        [--conn persistent[:N]|per-request] [--tls-ca FILE] "
+		"[--tls-no-verify]\n"
+		"        [--tls-name NAME] [--tls-cert FILE --tls-key FILE] "
+		"[--tls-resume on|off]\n"
 		"        [--csv FILE] [--json] [--control] "
 		"[--log-level err|warn|info|debug]\n"
 		"   or: %s --config FILE.json [flags...]  (keys are the "
@@ -376,6 +380,13 @@ enum {
 	OPT_JSON,
 	OPT_CONTROL,
 	OPT_LOGLEVEL,
+	OPT_CONN,
+	OPT_TLS_CA,
+	OPT_TLS_NOVERIFY,
+	OPT_TLS_NAME,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_TLS_RESUME,
 	OPT_HELP,
 };
 
@@ -403,6 +414,13 @@ static const struct option opts[] = {
 	{"json", no_argument, NULL, OPT_JSON},
 	{"control", no_argument, NULL, OPT_CONTROL},
 	{"log-level", required_argument, NULL, OPT_LOGLEVEL},
+	{"conn", required_argument, NULL, OPT_CONN},
+	{"tls-ca", required_argument, NULL, OPT_TLS_CA},
+	{"tls-no-verify", no_argument, NULL, OPT_TLS_NOVERIFY},
+	{"tls-name", required_argument, NULL, OPT_TLS_NAME},
+	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
+	{"tls-resume", required_argument, NULL, OPT_TLS_RESUME},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -412,6 +430,8 @@ static int parse(struct app *a, int argc, char **argv, const char **pwfile,
 {
 	const char *me = argv[0];
 	bool have_server = false, have_users = false, have_tick = false;
+	bool have_name = false;
+	struct pl host = PL_INIT;
 	unsigned long v;
 	long n;
 	int c;
@@ -428,10 +448,10 @@ static int parse(struct app *a, int argc, char **argv, const char **pwfile,
 				return bad(me, "--test", optarg);
 			break;
 		case OPT_SERVER:
-			if (sip_tp_addr_decode(&a->cfg.server, NULL, optarg) ||
-			    (a->cfg.server.proto != SIP_TP_UDP &&
-			     a->cfg.server.proto != SIP_TP_TCP))
-				return bad(me, "--server (udp:|tcp:HOST:PORT)",
+			if (sip_tp_addr_decode(&a->cfg.server, &host, optarg))
+				return bad(me,
+					   "--server "
+					   "(udp:|tcp:|tls:HOST:PORT)",
 					   optarg);
 			have_server = true;
 			break;
@@ -537,6 +557,38 @@ static int parse(struct app *a, int argc, char **argv, const char **pwfile,
 			log_set_level(l);
 			break;
 		}
+		case OPT_CONN:
+			if (loadgen_conn_decode(&a->cfg, optarg))
+				return bad(me,
+					   "--conn (persistent[:N] or "
+					   "per-request)",
+					   optarg);
+			break;
+		case OPT_TLS_CA:
+			a->cfg.tls_ca = optarg;
+			break;
+		case OPT_TLS_NOVERIFY:
+			a->cfg.tls_no_verify = true;
+			break;
+		case OPT_TLS_NAME:
+			if (strlen(optarg) >= sizeof(a->cfg.tls_name))
+				return bad(me, "--tls-name", "too long");
+			snprintf(a->cfg.tls_name, sizeof(a->cfg.tls_name),
+				 "%s", optarg);
+			have_name = true;
+			break;
+		case OPT_TLS_CERT:
+			a->cfg.tls_cert = optarg;
+			break;
+		case OPT_TLS_KEY:
+			a->cfg.tls_key = optarg;
+			break;
+		case OPT_TLS_RESUME:
+			if (strcmp(optarg, "on") && strcmp(optarg, "off"))
+				return bad(me, "--tls-resume (on|off)",
+					   optarg);
+			a->cfg.tls_no_resume = !strcmp(optarg, "off");
+			break;
 		case OPT_HELP:
 			usage(stdout, me);
 			exit(0);
@@ -562,6 +614,19 @@ static int parse(struct app *a, int argc, char **argv, const char **pwfile,
 		a->cfg.tick_us = a->cfg.server.proto == SIP_TP_UDP ? 1000 : 0;
 	if ((uint64_t)a->cfg.ulast - a->cfg.ufirst + 1 < a->cfg.threads)
 		a->cfg.threads = a->cfg.ulast - a->cfg.ufirst + 1;
+	if (!a->cfg.tls_cert != !a->cfg.tls_key)
+		return bad(me, "options",
+			   "--tls-cert and --tls-key go together");
+	/* The name verified is the server's host unless told otherwise
+	 * (an IP address is matched against the certificate's IPs). */
+	if (!have_name &&
+	    pl_strcpy(&host, a->cfg.tls_name, sizeof(a->cfg.tls_name)))
+		a->cfg.tls_name[0] = '\0';
+	/* A pool smaller than the threads: fewer threads, one each. */
+	if (a->cfg.server.proto != SIP_TP_UDP &&
+	    a->cfg.conn == LOADGEN_CONN_PERSISTENT && a->cfg.conns &&
+	    a->cfg.conns < a->cfg.threads)
+		a->cfg.threads = a->cfg.conns;
 	return 0;
 }
 
@@ -674,6 +739,11 @@ int main(int argc, char **argv)
 		ready = json_pack("{sIsIso}", "pid", (json_int_t)getpid(),
 				  "threads", (json_int_t)a->cfg.threads,
 				  "local", locals);
+		/* TCP/TLS: the pool (if any) is up by now */
+		if (ready && a->cfg.server.proto != SIP_TP_UDP)
+			json_object_set_new(
+				ready, "conn",
+				json_string(loadgen_conn_name(a->cfg.conn)));
 		ctl_event(a->ctl, "ready", ready);
 		json_decref(ready);
 	} else {

@@ -97,6 +97,9 @@ struct sip_tp_tls_opts {
 	 */
 	const char *ca_file;
 	bool no_verify; /* client: accept any server certificate */
+	/* client: keep no session, so that every new connection makes a
+	 * full handshake (none resumes) */
+	bool no_resume;
 };
 
 /*
@@ -178,6 +181,8 @@ struct sip_tp_stats {
 	uint64_t tls_full;	 /* handshakes completed in full */
 	uint64_t tls_resumed;	 /* handshakes that resumed a session */
 	uint64_t tls_failed;
+	uint64_t conns_up;	/* outgoing ones established (TLS: shaken) */
+	uint64_t conn_setup_ns; /* their connect + handshake times, summed */
 	uint64_t keepalives;	/* CRLFCRLF pings answered */
 	uint64_t drop_parse;	/* malformed: datagram dropped / conn closed */
 	uint64_t drop_overflow; /* past a size limit */
@@ -248,6 +253,15 @@ void sip_tp_flush(struct sip_tp *tp);
  */
 int sip_tp_conn_get(struct sip_tp *tp, const struct sip_tp_addr *dst,
 		    const char *tls_name, struct sip_tp_conn **connp);
+
+/*
+ * As sip_tp_conn_get(), but always connects anew, even when connections
+ * to dst are open (a pool of connections, or one per transaction).  The
+ * new connection joins the table: later sip_tp_send() and
+ * sip_tp_conn_get() calls may reuse it.  Same return codes.
+ */
+int sip_tp_conn_open(struct sip_tp *tp, const struct sip_tp_addr *dst,
+		     const char *tls_name, struct sip_tp_conn **connp);
 
 /*
  * Queues one whole message on conn (flushed at the end of the

@@ -81,6 +81,7 @@ struct sip_tp_conn {
 	unsigned tx_msgs;
 	struct ev_timer timer;
 	uint64_t last_active;
+	uint64_t t_open; /* outgoing: when the connect started (monotonic) */
 	SSL *ssl;
 	char *tls_name;
 };
@@ -414,11 +415,24 @@ int sip_tp_tls_alloc(struct sip_tp_tls **tlsp, bool client,
 			}
 			SSL_CTX_set_verify(tls->ctx, SSL_VERIFY_PEER, NULL);
 		}
-		/* Sessions go to the transport that made the connection. */
-		SSL_CTX_set_session_cache_mode(
-			tls->ctx, SSL_SESS_CACHE_CLIENT |
-					  SSL_SESS_CACHE_NO_INTERNAL_STORE);
-		SSL_CTX_sess_set_new_cb(tls->ctx, new_session);
+		if (opts->no_resume) {
+			/*
+			 * Every handshake in full: no session kept, and no
+			 * ticket asked for (TLS 1.2; a TLS 1.3 server sends
+			 * them anyway, and they are dropped).
+			 */
+			SSL_CTX_set_session_cache_mode(tls->ctx,
+						       SSL_SESS_CACHE_OFF);
+			SSL_CTX_set_options(tls->ctx, SSL_OP_NO_TICKET);
+		} else {
+			/* Sessions go to the transport that made the
+			 * connection. */
+			SSL_CTX_set_session_cache_mode(
+				tls->ctx,
+				SSL_SESS_CACHE_CLIENT |
+					SSL_SESS_CACHE_NO_INTERNAL_STORE);
+			SSL_CTX_sess_set_new_cb(tls->ctx, new_session);
+		}
 	} else {
 		SSL_CTX_set_session_cache_mode(tls->ctx,
 					       SSL_SESS_CACHE_SERVER);
@@ -575,6 +589,10 @@ static void conn_established(struct sip_tp_conn *conn)
 	struct sip_tp *tp = conn->tp;
 
 	conn->established = true;
+	if (conn->outgoing) {
+		tp->stats.conns_up++;
+		tp->stats.conn_setup_ns += ev_monotonic_ns() - conn->t_open;
+	}
 	conn_touch(conn);
 	ev_timer_start(tp->ev, &conn->timer, tp->opts.tcp_idle_ns, conn_timer,
 		       conn);
@@ -1085,24 +1103,13 @@ static struct sip_tp_conn *conn_find(struct sip_tp *tp,
 	return NULL;
 }
 
-int sip_tp_conn_get(struct sip_tp *tp, const struct sip_tp_addr *dst,
-		    const char *tls_name, struct sip_tp_conn **connp)
+/* A new outgoing connection to dst, in the table; connect started. */
+static int conn_connect(struct sip_tp *tp, const struct sip_tp_addr *dst,
+			const char *tls_name, struct sip_tp_conn **connp)
 {
 	struct sip_tp_conn *conn;
 	int fd = -1, one = 1, err;
 
-	if (dst->proto != SIP_TP_TCP && dst->proto != SIP_TP_TLS)
-		return EINVAL;
-	if (dst->proto == SIP_TP_TLS && !tp->opts.tls_client)
-		return EINVAL;
-	if (tls_name && strlen(tls_name) >= TP_NAME_MAX)
-		return EINVAL;
-	conn = conn_find(tp, dst);
-	if (conn) {
-		tp->stats.conns_reused++;
-		*connp = obj_ref(conn);
-		return 0;
-	}
 	if (tp->nconns >= tp->opts.tcp_max_conns)
 		return EMFILE;
 	fd = socket(dst->u.sa.sa_family,
@@ -1116,6 +1123,7 @@ int sip_tp_conn_get(struct sip_tp *tp, const struct sip_tp_addr *dst,
 		return err;
 	}
 	tp->stats.conns_opened++;
+	conn->t_open = ev_monotonic_ns();
 	if (tls_name) {
 		conn->tls_name = strdup(tls_name);
 		if (!conn->tls_name) {
@@ -1145,6 +1153,43 @@ int sip_tp_conn_get(struct sip_tp *tp, const struct sip_tp_addr *dst,
 	}
 	*connp = obj_ref(conn);
 	return 0;
+}
+
+static int conn_args_check(struct sip_tp *tp, const struct sip_tp_addr *dst,
+			   const char *tls_name)
+{
+	if (dst->proto != SIP_TP_TCP && dst->proto != SIP_TP_TLS)
+		return EINVAL;
+	if (dst->proto == SIP_TP_TLS && !tp->opts.tls_client)
+		return EINVAL;
+	if (tls_name && strlen(tls_name) >= TP_NAME_MAX)
+		return EINVAL;
+	return 0;
+}
+
+int sip_tp_conn_get(struct sip_tp *tp, const struct sip_tp_addr *dst,
+		    const char *tls_name, struct sip_tp_conn **connp)
+{
+	struct sip_tp_conn *conn;
+	int err = conn_args_check(tp, dst, tls_name);
+
+	if (err)
+		return err;
+	conn = conn_find(tp, dst);
+	if (conn) {
+		tp->stats.conns_reused++;
+		*connp = obj_ref(conn);
+		return 0;
+	}
+	return conn_connect(tp, dst, tls_name, connp);
+}
+
+int sip_tp_conn_open(struct sip_tp *tp, const struct sip_tp_addr *dst,
+		     const char *tls_name, struct sip_tp_conn **connp)
+{
+	int err = conn_args_check(tp, dst, tls_name);
+
+	return err ? err : conn_connect(tp, dst, tls_name, connp);
 }
 
 int sip_tp_conn_send(struct sip_tp_conn *conn, const void *data, size_t len)
