@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -61,9 +62,12 @@ struct lg_worker {
 	size_t nusers, next_user;
 	/* pacer */
 	struct ev_timer tick;
-	bool sending;
+	bool sending, anchored;
 	double gap_ns;
 	uint64_t next_ns;
+	/* a bounded run (loadgen_start_for): this thread's slots left, and
+	 * for Poisson arrivals the time the run ends; else UINT64_MAX */
+	uint64_t slots_left, end_ns;
 	uint64_t rng;
 	/* drain */
 	bool draining;
@@ -83,6 +87,10 @@ struct loadgen {
 	unsigned nw;
 	_Atomic uint64_t rate_bits;
 	atomic_bool started;
+	/* Written before the threads are told to start (ev_call orders
+	 * it): the time of slot 0 and the length of a bounded run. */
+	uint64_t anchor_ns;
+	double run_secs; /* 0: until loadgen_stop */
 };
 
 const char *loadgen_test_name(enum loadgen_test t)
@@ -826,20 +834,26 @@ static void send_one(struct lg_worker *w, uint64_t sched, uint64_t now)
 	}
 }
 
-static void tick(void *arg)
+/* Whether the schedule has a slot left (a bounded run's end). */
+static bool slot_left(const struct lg_worker *w)
 {
-	struct lg_worker *w = arg;
-	struct sip_txn_stats ts;
-	uint64_t now = ev_monotonic_ns();
+	return w->slots_left && w->next_ns < w->end_ns;
+}
+
+/* Sends what is due by now (max at most), then the batch. */
+static void send_due(struct lg_worker *w, uint64_t now, unsigned max)
+{
 	/* New requests go to the head of the list; this one is older and
 	 * cannot end during the loop (only responses and timers end one,
 	 * or a failed send, which ends only its own new request). */
 	struct lg_req *older = w->reqs, *r;
 	unsigned n = 0;
 
-	while (w->sending && w->next_ns <= now && n < TICK_BURST) {
+	while (slot_left(w) && w->next_ns <= now && n < max) {
 		send_one(w, w->next_ns, now);
 		w->next_ns += (uint64_t)next_gap(w);
+		if (w->slots_left != UINT64_MAX)
+			w->slots_left--;
 		n++;
 	}
 	/*
@@ -851,15 +865,48 @@ static void tick(void *arg)
 	for (r = w->reqs; r && r != older; r = r->next)
 		r->t_start = now;
 	sip_tp_flush(w->tp);
+}
+
+static void tick(void *arg)
+{
+	struct lg_worker *w = arg;
+	struct sip_txn_stats ts;
+	uint64_t now;
+
+	if (w->sending)
+		send_due(w, ev_monotonic_ns(), TICK_BURST);
 	sip_txn_layer_stats(w->txl, &ts);
 	pthread_mutex_lock(&w->mu);
 	w->c.retransmissions = ts.retransmissions;
 	pthread_mutex_unlock(&w->mu);
-	if (!w->sending)
+	/* a bounded run's last slot sent: nothing more to pace */
+	if (!w->sending || !slot_left(w))
 		return;
 	now = ev_monotonic_ns();
 	ev_timer_start(w->ev, &w->tick,
 		       w->next_ns > now ? w->next_ns - now : 0, tick, w);
+}
+
+/*
+ * A bounded run of run_secs at rate (all threads): the global slots k
+ * of k < round(rate * run_secs), of which this thread has those with
+ * k % nw == idx; with Poisson arrivals, those before the end.
+ */
+static void bound_run(struct lg_worker *w, double rate)
+{
+	const struct loadgen *lg = w->lg;
+	uint64_t total;
+
+	w->slots_left = w->end_ns = UINT64_MAX;
+	if (!(lg->run_secs > 0))
+		return;
+	if (lg->cfg.poisson) {
+		w->end_ns = lg->anchor_ns + (uint64_t)(lg->run_secs * 1e9);
+		return;
+	}
+	total = (uint64_t)llround(rate * lg->run_secs);
+	w->slots_left = total > w->idx ? (total - w->idx + lg->nw - 1) / lg->nw
+				       : 0;
 }
 
 static void w_apply_rate(void *arg)
@@ -871,10 +918,18 @@ static void w_apply_rate(void *arg)
 	memcpy(&rate, &bits, sizeof(rate));
 	rate /= w->lg->nw;
 	w->gap_ns = 1e9 / rate;
-	/* Re-anchor: the new spacing starts now, with this thread's
-	 * offset so that threads interleave rather than burst together. */
-	w->next_ns =
-		ev_monotonic_ns() + (uint64_t)(w->gap_ns * w->idx / w->lg->nw);
+	/*
+	 * The first start: slot 0 at the engine's anchor, the same for
+	 * every thread (one schedule, the threads taking every nw-th slot
+	 * of it).  A new rate re-anchors: the new spacing starts now.
+	 * Either way with this thread's offset, so that threads
+	 * interleave rather than burst together.
+	 */
+	w->next_ns = (w->anchored ? ev_monotonic_ns() : w->lg->anchor_ns) +
+		     (uint64_t)(w->gap_ns * w->idx / w->lg->nw);
+	if (!w->anchored)
+		bound_run(w, rate * w->lg->nw);
+	w->anchored = true;
 	w->sending = true;
 	ev_timer_start(w->ev, &w->tick, 0, tick, w);
 }
@@ -897,6 +952,12 @@ static void w_stop(void *arg)
 {
 	struct lg_worker *w = arg;
 
+	/* A bounded run stopped at its end (the caller's timer, from the
+	 * same t0): the slots this thread has not reached yet, if it runs
+	 * late, are all due and still the run's.  Stopped early, only
+	 * what is due now goes, as the next tick would have sent it. */
+	if (w->sending && w->lg->run_secs > 0)
+		send_due(w, ev_monotonic_ns(), UINT_MAX);
 	w->sending = false;
 	ev_timer_cancel(w->ev, &w->tick);
 	w->draining = true;
@@ -1141,13 +1202,21 @@ int loadgen_set_rate(struct loadgen *lg, double rate)
 	return 0;
 }
 
-int loadgen_start(struct loadgen *lg, double rate)
+int loadgen_start_for(struct loadgen *lg, double rate, uint64_t t0_ns,
+		      double secs)
 {
-	if (!(rate > 0) || rate > 1e7)
+	if (!(rate > 0) || rate > 1e7 || secs < 0)
 		return EINVAL;
 	if (atomic_exchange(&lg->started, true))
 		return EALREADY;
+	lg->anchor_ns = t0_ns;
+	lg->run_secs = secs;
 	return loadgen_set_rate(lg, rate);
+}
+
+int loadgen_start(struct loadgen *lg, double rate)
+{
+	return loadgen_start_for(lg, rate, ev_monotonic_ns(), 0);
 }
 
 void loadgen_stop(struct loadgen *lg)

@@ -136,6 +136,19 @@ int loadgen_alloc(struct loadgen **lgp, const struct loadgen_cfg *cfg);
  * (rate <= 0) or EALREADY. */
 int loadgen_start(struct loadgen *lg, double rate);
 
+/*
+ * A fixed-rate run of secs from t0_ns (monotonic, slot 0's time; the
+ * caller's clock for its own end timer): exactly round(rate * secs)
+ * sends at k / rate (throttled ones included), or with Poisson
+ * arrivals those falling before t0_ns + secs; no more, whatever the
+ * rate later.  The caller still calls loadgen_stop() at the end (at
+ * t0_ns + secs or later): slots a late thread has not reached by then
+ * are sent first.  secs 0: unbounded, as loadgen_start.  Returns 0,
+ * EINVAL or EALREADY.
+ */
+int loadgen_start_for(struct loadgen *lg, double rate, uint64_t t0_ns,
+		      double secs);
+
 /* Changes the rate without restarting.  Returns 0 or EINVAL. */
 int loadgen_set_rate(struct loadgen *lg, double rate);
 

@@ -682,7 +682,8 @@ int main(int argc, char **argv)
 		sec_next(a);
 		timer_at(a, &a->end, a->t0 + (uint64_t)(a->duration * 1e9),
 			 on_end);
-		err = loadgen_start(a->lg, a->cfg.rate);
+		err = loadgen_start_for(a->lg, a->cfg.rate, a->t0,
+					a->duration);
 		if (err) {
 			log_err("start: %s", strerror(err));
 			goto out;
