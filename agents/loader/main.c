@@ -47,9 +47,11 @@ struct app {
 static void usage(FILE *f, const char *argv0)
 {
 	fprintf(f,
-		"usage: %s --test register|reregister|options|invite --server "
-		"udp:HOST:PORT "
+		"usage: %s --test register|reregister|options|invite|mix "
+		"--server udp:HOST:PORT "
 		"--users A1000-A1999\n"
+		"        [--mix register=50,invite=30,options=20] "
+		"[--register-users A2000-A2999]\n"
 		"        --domain DOMAIN [--rate N] [--duration S] "
 		"[--threads N] [--poisson]\n"
 		"        [--max-outstanding N] [--expires S] [--password P "
@@ -110,6 +112,7 @@ static void ctx_of(struct app *a, struct loadout_ctx *x, double secs,
 	x->cpu = p0 && p1 ? procstat_cpu(p0, p1) : -1;
 	x->threads = a->cfg.threads;
 	x->cumulative = cumulative;
+	x->mix = a->cfg.mix;
 }
 
 /*
@@ -376,6 +379,8 @@ enum {
 	OPT_JSON,
 	OPT_CONTROL,
 	OPT_LOGLEVEL,
+	OPT_MIX,
+	OPT_REG_USERS,
 	OPT_HELP,
 };
 
@@ -403,6 +408,8 @@ static const struct option opts[] = {
 	{"json", no_argument, NULL, OPT_JSON},
 	{"control", no_argument, NULL, OPT_CONTROL},
 	{"log-level", required_argument, NULL, OPT_LOGLEVEL},
+	{"mix", required_argument, NULL, OPT_MIX},
+	{"register-users", required_argument, NULL, OPT_REG_USERS},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -410,7 +417,8 @@ static const struct option opts[] = {
 static int parse(struct app *a, int argc, char **argv, const char **pwfile,
 		 const char **csv)
 {
-	const char *me = argv[0];
+	const char *me = argv[0], *mix = NULL, *reg_users = NULL;
+	char why[160];
 	bool have_server = false, have_users = false, have_tick = false;
 	unsigned long v;
 	long n;
@@ -537,6 +545,12 @@ static int parse(struct app *a, int argc, char **argv, const char **pwfile,
 			log_set_level(l);
 			break;
 		}
+		case OPT_MIX:
+			mix = optarg;
+			break;
+		case OPT_REG_USERS:
+			reg_users = optarg;
+			break;
 		case OPT_HELP:
 			usage(stdout, me);
 			exit(0);
@@ -562,6 +576,20 @@ static int parse(struct app *a, int argc, char **argv, const char **pwfile,
 		a->cfg.tick_us = a->cfg.server.proto == SIP_TP_UDP ? 1000 : 0;
 	if ((uint64_t)a->cfg.ulast - a->cfg.ufirst + 1 < a->cfg.threads)
 		a->cfg.threads = a->cfg.ulast - a->cfg.ufirst + 1;
+	/* after --users: the register users must share its form */
+	if (mix && a->cfg.test != LOADGEN_MIX)
+		return bad(me, "--mix", "needs --test mix");
+	if (mix && loadgen_mix_parse(&a->cfg, mix, why, sizeof(why)))
+		return bad(me, "--mix", why);
+	if (reg_users && loadgen_reg_users_parse(&a->cfg, reg_users))
+		return bad(me,
+			   "--register-users (the --users' prefix and digits)",
+			   reg_users);
+	if (reg_users && *pwfile)
+		return bad(me, "--register-users",
+			   "not with --passwords (use --password)");
+	if (loadgen_mix_check(&a->cfg, why, sizeof(why)))
+		return bad(me, "options", why);
 	return 0;
 }
 
@@ -626,7 +654,7 @@ int main(int argc, char **argv)
 				strerror(errno));
 			return 2;
 		}
-		loadout_csv_header(a->csv);
+		loadout_csv_header(a->csv, a->cfg.test);
 	}
 	a->tty = isatty(STDERR_FILENO);
 	ev_timer_init(&a->sec);
