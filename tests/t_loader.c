@@ -1017,6 +1017,76 @@ TEST_TIMEOUT(loader_mix_via_proxy_counts_per_kind, 40)
 	ASSERT_EQ(proc_stop(&px, 5000), 0);
 }
 
+/* The control mode runs a mix too: start, set-rate and step, each step
+ * and the stats with the kinds' figures. */
+TEST_TIMEOUT(loader_mix_control_mode_steps, 25)
+{
+	struct proc ch, ld;
+	uint16_t port = proc_free_port();
+	char listen[64];
+	const char *cargv[] = {"callhandler", "--listen",  listen, "--threads",
+			       "1",	      "--control", NULL};
+	const char *largv[] = {
+		"loader",      "--control", "--test",
+		"mix",	       "--mix",	    "invite=1,options=3",
+		"--server",    listen,	    "--users",
+		"A1000-A1009", "--threads", "2",
+		"--hold-ms",   "50",	    NULL};
+	json_t *r, *args, *j;
+	json_int_t inv, opt, inv1, opt1;
+
+	snprintf(listen, sizeof(listen), "udp:127.0.0.1:%u", port);
+	start_ready(&ch, cargv, "ready");
+	start_ready(&ld, largv, "ready");
+	args = json_pack("{si}", "rate", 100);
+	r = proc_cmd(&ld, "start", args, 2000);
+	ASSERT(r && json_is_true(json_object_get(r, "ok")));
+	json_decref(r);
+	json_decref(args);
+	usleep(1000 * 1000);
+	r = proc_cmd(&ld, "step", NULL, 2000);
+	ASSERT(r && json_is_true(json_object_get(r, "ok")));
+	ASSERT_EQ(json_object_size(jobj(r, "mix")), 2);
+	inv = jint(jobj(jobj(r, "mix"), "invite"), "attempts");
+	opt = jint(jobj(jobj(r, "mix"), "options"), "attempts");
+	ASSERT_EQ(inv + opt, jint(r, "attempts"));
+	/* 1:3, to a slot per thread and kind */
+	ASSERT_MSG(llabs(3 * inv - opt) <= 8, "invite %lld, options %lld",
+		   (long long)inv, (long long)opt);
+	json_decref(r);
+	args = json_pack("{si}", "rate", 400);
+	r = proc_cmd(&ld, "set-rate", args, 2000);
+	ASSERT(r && json_is_true(json_object_get(r, "ok")));
+	json_decref(r);
+	json_decref(args);
+	usleep(1000 * 1000);
+	r = proc_cmd(&ld, "step", NULL, 2000);
+	ASSERT(r && json_is_true(json_object_get(r, "ok")));
+	inv1 = jint(jobj(jobj(r, "mix"), "invite"), "attempts");
+	opt1 = jint(jobj(jobj(r, "mix"), "options"), "attempts");
+	ASSERT_MSG(inv1 + opt1 >= 2 * (inv + opt), "step 1: %lld",
+		   (long long)(inv1 + opt1));
+	ASSERT(llabs(3 * inv1 - opt1) <= 8);
+	json_decref(r);
+	r = proc_cmd(&ld, "stats", NULL, 2000);
+	ASSERT(r);
+	ASSERT(json_object_get(jobj(jobj(jobj(r, "loader"), "mix"), "invite"),
+			       "calls"));
+	json_decref(r);
+	r = proc_cmd(&ld, "stop", NULL, 2000);
+	json_decref(r);
+	j = proc_wait_event(&ld, "summary", 5000);
+	ASSERT(j);
+	ASSERT_EQ(jint(j, "failures"), 0);
+	ASSERT_EQ(jint(j, "successes"), jint(j, "attempts"));
+	ASSERT_EQ(jint(jobj(jobj(j, "mix"), "invite"), "successes") +
+			  jint(jobj(jobj(j, "mix"), "options"), "successes"),
+		  jint(j, "successes"));
+	json_decref(j);
+	ASSERT_EQ(proc_stop(&ld, 5000), 0);
+	ASSERT_EQ(proc_stop(&ch, 5000), 0);
+}
+
 /* Straight to a callhandler with failure injection: the final codes
  * and the RFC 6076 ratios follow from its counts. */
 TEST_TIMEOUT(loader_invite_failure_codes_and_ratios, 25)
