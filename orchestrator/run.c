@@ -488,9 +488,9 @@ static json_t *role_config(struct run *r, const struct topo_node *n)
 	snprintf(users, sizeof(users), "%s%0*u-%s%0*u", e->user_prefix, width,
 		 e->user_first, e->user_prefix, width,
 		 e->user_first + ncallees - 1);
-	snprintf(reg_users, sizeof(reg_users), "%s%0*u-%s%0*u",
-		 e->user_prefix, width, e->user_first + ncallees,
-		 e->user_prefix, width, e->user_first + e->user_count - 1);
+	snprintf(reg_users, sizeof(reg_users), "%s%0*u-%s%0*u", e->user_prefix,
+		 width, e->user_first + ncallees, e->user_prefix, width,
+		 e->user_first + e->user_count - 1);
 	if (n->workers)
 		json_object_set_new(cfg,
 				    n->role == TOPO_STATEFUL ||

@@ -84,7 +84,7 @@ struct lg_worker {
 	uint64_t rx_ns;	       /* kernel time of the response being handled */
 	struct buf out, hdrs;
 	pthread_mutex_t mu;
-	struct loadgen_counts c;  /* under mu, the calls' but */
+	struct loadgen_counts c;  /* under mu: all but the calls' */
 	struct loadgen_counts cc; /* under mu: the call module's */
 };
 
