@@ -1284,6 +1284,13 @@ int topo_override(struct topo *t, const char *key, const char *value,
 			 key, value, e.test);
 		return EINVAL;
 	}
+	if (topo_mix_splits_users(&e) && e.user_count < 2) {
+		snprintf(why, whysz,
+			 "--%s %s: the mix splits the users in two: it needs "
+			 "2 or more",
+			 key, value);
+		return EINVAL;
+	}
 	t->exp = e;
 	return 0;
 bad:

@@ -435,6 +435,9 @@ TEST(topo_mix_weights_and_mistakes)
 	ASSERT_EQ(t->exp.mix[3], 30);
 	ASSERT(topo_mix_splits_users(&t->exp));
 	ASSERT(topo_needs_callhandler(&t->exp));
+	ASSERT_EQ(topo_override(t, "users", "1", why, sizeof(why)), EINVAL);
+	ASSERT(strstr(why, "splits the users"));
+	ASSERT_EQ(t->exp.user_count, 200);
 	ASSERT_EQ(topo_override(t, "test", "register", why, sizeof(why)), 0);
 	ASSERT(!topo_mix_splits_users(&t->exp));
 	topo_free(t);
