@@ -484,12 +484,18 @@ static json_t *role_config(struct run *r, const struct topo_node *n)
 	const struct topo *t = r->t;
 	const struct topo_experiment *e = &t->exp;
 	json_t *cfg = json_object();
-	char a[160], users[96];
+	char a[160], users[96], reg_users[96];
+	int width = rundb_user_width(e->user_first, e->user_count);
+	/* A mix's REGISTERs take the second half of the users, so that
+	 * they never replace the callees' bindings (topo.h). */
+	unsigned ncallees = topo_mix_splits_users(e) ? e->user_count / 2
+						     : e->user_count;
 
-	snprintf(users, sizeof(users), "%s%0*u-%s%0*u", e->user_prefix,
-		 rundb_user_width(e->user_first, e->user_count), e->user_first,
-		 e->user_prefix,
-		 rundb_user_width(e->user_first, e->user_count),
+	snprintf(users, sizeof(users), "%s%0*u-%s%0*u", e->user_prefix, width,
+		 e->user_first, e->user_prefix, width,
+		 e->user_first + ncallees - 1);
+	snprintf(reg_users, sizeof(reg_users), "%s%0*u-%s%0*u", e->user_prefix,
+		 width, e->user_first + ncallees, e->user_prefix, width,
 		 e->user_first + e->user_count - 1);
 	if (n->workers)
 		json_object_set_new(cfg,
@@ -560,9 +566,25 @@ static json_t *role_config(struct run *r, const struct topo_node *n)
 		const struct inventory_host *ih = ihost(r, n->host);
 
 		json_object_set_new(cfg, "test", json_string(e->test));
-		if (!strcmp(e->test, "invite"))
+		if (topo_needs_callhandler(e))
 			json_object_set_new(cfg, "hold-ms",
 					    json_integer(e->hold_ms));
+		if (!strcmp(e->test, "mix")) {
+			char mix[128];
+			size_t o = 0;
+
+			mix[0] = '\0';
+			for (unsigned k = 0; k < TOPO_MIX_KINDS; k++)
+				if (e->mix[k] && o < sizeof(mix))
+					o += (size_t)snprintf(
+						mix + o, sizeof(mix) - o,
+						"%s%s=%u", o ? "," : "",
+						topo_mix_kinds[k], e->mix[k]);
+			json_object_set_new(cfg, "mix", json_string(mix));
+			if (topo_mix_splits_users(e))
+				json_object_set_new(cfg, "register-users",
+						    json_string(reg_users));
+		}
 		if (addr_of(r, &t->nodes[n->server], e->transport, a,
 			    sizeof(a)))
 			json_object_set_new(cfg, "server", json_string(a));
@@ -705,8 +727,11 @@ static int start_as(struct run *r, struct role *ro, const struct topo_node *n,
 	cfg = role_config(r, n);
 	if (!cfg)
 		return fail(r, ENOMEM, "out of memory");
-	if (test)
+	if (test) {
 		json_object_set_new(cfg, "test", json_string(test));
+		json_object_del(cfg, "mix");
+		json_object_del(cfg, "register-users");
+	}
 	err = write_config(r, n, cfg, cfg_path, sizeof(cfg_path));
 	json_decref(cfg);
 	if (err)

@@ -526,11 +526,34 @@ static const char *const exp_fields[] = {"test",
 					 "granularity",
 					 "baseline_s",
 					 "hold_ms",
+					 "mix",
 					 NULL};
 static const char *const users_fields[] = {"prefix", "first", "count", NULL};
 static const char *const rate_fields[] = {"start", "step", "final", NULL};
 static const char *const tests[] = {"register", "reregister", "invite",
-				    "options", NULL};
+				    "options",	"mix",	      NULL};
+const char *const topo_mix_kinds[TOPO_MIX_KINDS + 1] = {
+	"register", "reregister", "options", "invite", NULL};
+
+static bool mix_has(const struct topo_experiment *e, const char *kind)
+{
+	for (unsigned k = 0; k < TOPO_MIX_KINDS; k++)
+		if (!strcmp(topo_mix_kinds[k], kind))
+			return !strcmp(e->test, "mix") && e->mix[k] > 0;
+	return false;
+}
+
+bool topo_mix_splits_users(const struct topo_experiment *e)
+{
+	return (mix_has(e, "register") || mix_has(e, "reregister")) &&
+	       (mix_has(e, "invite") || mix_has(e, "options"));
+}
+
+bool topo_needs_callhandler(const struct topo_experiment *e)
+{
+	return !strcmp(e->test, "invite") || mix_has(e, "invite") ||
+	       mix_has(e, "options");
+}
 static const char *const transports[] = {"udp", "tcp", "tls", NULL};
 static const char *const connections[] = {"persistent", "per-request", NULL};
 static const char *const searches[] = {"ramp", "rfc7502", NULL};
@@ -624,6 +647,29 @@ static void parse_experiment(struct ctx *c, json_t *root, struct topo *t)
 	if (e->preload_credentials && !e->auth)
 		err_at(c, "/experiment/preload_credentials", false,
 		       "preload_credentials needs \"auth\": true");
+
+	sub = json_object_get(obj, "mix");
+	if (sub && strcmp(e->test, "mix"))
+		err_at(c, "/experiment/mix", true,
+		       "\"mix\" is for \"test\": \"mix\"");
+	else if (sub && check_object(c, sub, "/experiment/mix", "mix",
+				     topo_mix_kinds))
+		for (unsigned k = 0; k < TOPO_MIX_KINDS; k++)
+			get_uint(c, sub, "/experiment/mix", topo_mix_kinds[k],
+				 1, 1000000, 0, &e->mix[k]);
+	if (!strcmp(e->test, "mix") && !sub)
+		err_at(c, "/experiment/test", false,
+		       "the mix test needs \"mix\": {\"register\": 50, "
+		       "\"invite\": 50, ...}");
+	else if (!strcmp(e->test, "mix") && sub && json_is_object(sub) &&
+		 !json_object_size(sub))
+		err_at(c, "/experiment/mix", false,
+		       "\"mix\" needs at least one of register, "
+		       "reregister, options, invite");
+	if (topo_mix_splits_users(e) && e->user_count < 2)
+		err_at(c, "/experiment/users/count", false,
+		       "a mix of REGISTERs with INVITEs or OPTIONS splits "
+		       "the users in two: \"count\" must be 2 or more");
 out:
 	json_decref(obj);
 }
@@ -642,9 +688,10 @@ static void check_semantics(struct ctx *c, struct topo *t)
 		err_at(c, "", false,
 		       "missing role: at least one \"loaders\" "
 		       "entry");
-	if (!strcmp(t->exp.test, "invite") && !count[TOPO_CALLHANDLER])
+	if (topo_needs_callhandler(&t->exp) && !count[TOPO_CALLHANDLER])
 		err_at(c, "/experiment/test", false,
-		       "the invite test needs at least one callhandler");
+		       "the %s test needs at least one callhandler",
+		       t->exp.test);
 
 	for (size_t i = 0; i < t->nnodes; i++) {
 		struct topo_node *n = &t->nodes[i];
@@ -1241,6 +1288,13 @@ int topo_override(struct topo *t, const char *key, const char *value,
 		if (!tests[i])
 			goto bad;
 		snprintf(e.test, sizeof(e.test), "%s", value);
+		if (!strcmp(value, "mix") && !e.mix[0] && !e.mix[1] &&
+		    !e.mix[2] && !e.mix[3]) {
+			snprintf(why, whysz,
+				 "--%s %s: %s has no \"mix\" weights", key,
+				 value, t->path);
+			return EINVAL;
+		}
 	} else if (!strcmp(key, "transport")) {
 		struct pl p;
 
@@ -1338,10 +1392,17 @@ int topo_override(struct topo *t, const char *key, const char *value,
 			return EINVAL;
 		}
 	}
-	if (!strcmp(e.test, "invite") && !nch) {
+	if (topo_needs_callhandler(&e) && !nch) {
 		snprintf(why, whysz,
-			 "--%s %s: the invite test needs a "
+			 "--%s %s: the %s test needs a "
 			 "callhandler",
+			 key, value, e.test);
+		return EINVAL;
+	}
+	if (topo_mix_splits_users(&e) && e.user_count < 2) {
+		snprintf(why, whysz,
+			 "--%s %s: the mix splits the users in two: it needs "
+			 "2 or more",
 			 key, value);
 		return EINVAL;
 	}

@@ -72,8 +72,16 @@ struct topo_node {
 	unsigned ring_ms;
 };
 
+/* The kinds of a "mix" experiment, in the order of
+ * topo_experiment.mix (NULL-terminated). */
+#define TOPO_MIX_KINDS 4
+extern const char *const topo_mix_kinds[TOPO_MIX_KINDS + 1];
+
 struct topo_experiment {
-	char test[16]; /* register, reregister, invite, options */
+	char test[16]; /* register, reregister, invite, options, mix */
+	/* mix: the weights by kind (topo_mix_kinds), 0 for a kind not in
+	 * it */
+	unsigned mix[TOPO_MIX_KINDS];
 	enum sip_transport transport;
 	char connection[16]; /* persistent, per-request */
 	bool auth;
@@ -161,6 +169,17 @@ const struct inventory_host *inventory_host(const struct inventory *inv,
  * "experiment", so that the bundle records the settings the run had.
  * Returns 0, or EINVAL with why saying what is wrong.
  */
+/*
+ * Whether e is a mix with a register kind beside invite or options:
+ * its users are then split, the first half the callees (the
+ * callhandlers', the INVITEs' and OPTIONS'), the second half the
+ * loaders' REGISTERs' (docs/topology.md).
+ */
+bool topo_mix_splits_users(const struct topo_experiment *e);
+
+/* Whether e's loaders call or send OPTIONS to callhandlers' users. */
+bool topo_needs_callhandler(const struct topo_experiment *e);
+
 int topo_override(struct topo *t, const char *key, const char *value,
 		  char *why, size_t whysz);
 

@@ -673,6 +673,427 @@ TEST_TIMEOUT(loader_invite_via_proxy_tcp_preloaded_auth, 30)
 	invite_via_proxy("tcp", true);
 }
 
+/*
+ * A fixed-rate run makes exactly round(rate * duration) attempts, and
+ * every call started, the last one too (started as the run ends), is
+ * completed before the loader exits: 20/s for 2 s is 40 calls, 40
+ * answered, 40 BYEs at the callhandler, none left alive there.  The
+ * 41st slot falls due at the very end of the 2 s: it must not be sent.
+ * Several runs, since the end of a run races the last sends.
+ */
+static void invite_exact_count(bool via_proxy)
+{
+	struct proc px, ch;
+	uint16_t pport = proc_free_port(), cport = proc_free_port();
+	char pudp[64], clisten[64], via[64], server[64];
+	const char *pargv[] = {
+		"proxy-stateful", "--listen",  pudp, "--domain",
+		"example.com",	  "--workers", "1",  "--record-route",
+		"--control",	  NULL};
+	const char *cargv[] = {"callhandler",
+			       "--listen",
+			       clisten,
+			       "--users",
+			       "A1000-A1009",
+			       "--domain",
+			       "example.com",
+			       "--threads",
+			       "1",
+			       "--control",
+			       via_proxy ? "--register-via" : NULL,
+			       via,
+			       NULL};
+	const char *largv[] = {"loader",      "--test",	   "invite",
+			       "--server",    server,	   "--users",
+			       "A1000-A1009", "--rate",	   "20",
+			       "--duration",  "2",	   "--threads",
+			       "1",	      "--hold-ms", "300",
+			       "--json",      NULL};
+	json_int_t byes = 0;
+
+	snprintf(pudp, sizeof(pudp), "udp:127.0.0.1:%u", pport);
+	snprintf(clisten, sizeof(clisten), "udp:127.0.0.1:%u", cport);
+	snprintf(via, sizeof(via), "udp:127.0.0.1:%u", pport);
+	snprintf(server, sizeof(server), "udp:127.0.0.1:%u",
+		 via_proxy ? pport : cport);
+	if (via_proxy)
+		start_ready(&px, pargv, "ready");
+	start_ready(&ch, cargv, via_proxy ? "registered" : "ready");
+	for (int run = 0; run < 4; run++) {
+		json_t *j = loader_json(largv, 0), *cs;
+
+		ASSERT_MSG(jint(j, "attempts") == 40, "run %d: attempts %lld",
+			   run, (long long)jint(j, "attempts"));
+		ASSERT_EQ(jint(j, "successes"), 40);
+		ASSERT_EQ(jint(j, "failures"), 0);
+		ASSERT_EQ(jint(j, "unfinished"), 0);
+		ASSERT_EQ(jcall(j, "completed"), 40);
+		cs = stats_of(&ch);
+		byes += 40;
+		ASSERT_MSG(jint(cs, "byes") == byes, "run %d: %lld BYEs", run,
+			   (long long)jint(cs, "byes"));
+		ASSERT_EQ(jint(cs, "calls_alive"), 0);
+		json_decref(cs);
+		json_decref(j);
+	}
+	ASSERT_EQ(proc_stop(&ch, 5000), 0);
+	if (via_proxy)
+		ASSERT_EQ(proc_stop(&px, 5000), 0);
+}
+
+TEST_TIMEOUT(loader_invite_exact_count_direct, 40)
+{
+	invite_exact_count(false);
+}
+
+TEST_TIMEOUT(loader_invite_exact_count_via_proxy, 40)
+{
+	invite_exact_count(true);
+}
+
+/* ---- a mixed workload ---- */
+
+TEST(loader_mix_parse)
+{
+	struct loadgen_cfg c;
+	char why[160];
+
+	memset(&c, 0, sizeof(c));
+	ASSERT_EQ(loadgen_mix_parse(&c, "register=50,invite=30,options=20",
+				    why, sizeof(why)),
+		  0);
+	ASSERT_EQ(c.mix[LOADGEN_REGISTER - 1], 50);
+	ASSERT_EQ(c.mix[LOADGEN_REREGISTER - 1], 0);
+	ASSERT_EQ(c.mix[LOADGEN_OPTIONS - 1], 20);
+	ASSERT_EQ(c.mix[LOADGEN_INVITE - 1], 30);
+	ASSERT_EQ(loadgen_mix_parse(&c, "reregister=25%,invite=75%", why,
+				    sizeof(why)),
+		  0);
+	ASSERT_EQ(c.mix[LOADGEN_REGISTER - 1], 0);
+	ASSERT_EQ(c.mix[LOADGEN_REREGISTER - 1], 25);
+	/* nothing is written on error */
+	ASSERT_EQ(loadgen_mix_parse(&c, "invite=1,invite=2", why, sizeof(why)),
+		  EINVAL);
+	ASSERT_EQ(c.mix[LOADGEN_INVITE - 1], 75);
+	ASSERT_EQ(loadgen_mix_parse(&c, "invite=60%,options=30%", why,
+				    sizeof(why)),
+		  EINVAL);
+	ASSERT(strstr(why, "100"));
+	ASSERT_EQ(loadgen_mix_parse(&c, "invite=60%,options=40", why,
+				    sizeof(why)),
+		  EINVAL);
+	ASSERT_EQ(loadgen_mix_parse(&c, "mix=1", why, sizeof(why)), EINVAL);
+	ASSERT_EQ(loadgen_mix_parse(&c, "invite", why, sizeof(why)), EINVAL);
+	ASSERT_EQ(loadgen_mix_parse(&c, "invite=-1", why, sizeof(why)),
+		  EINVAL);
+	ASSERT_EQ(loadgen_mix_parse(&c, "invite=1x", why, sizeof(why)),
+		  EINVAL);
+	ASSERT_EQ(loadgen_mix_parse(&c, "invite=1,", why, sizeof(why)),
+		  EINVAL);
+	ASSERT_EQ(loadgen_mix_parse(&c, "", why, sizeof(why)), EINVAL);
+	/* the register users: the --users' prefix and digits */
+	ASSERT_EQ(loadgen_users_parse(&c, "A1000-A1009"), 0);
+	ASSERT_EQ(loadgen_reg_users_parse(&c, "B2000-B2009"), EINVAL);
+	ASSERT_EQ(loadgen_reg_users_parse(&c, "A200-A209"), EINVAL);
+	ASSERT_EQ(loadgen_reg_users_parse(&c, "A2000-A2009"), 0);
+	ASSERT(c.reg_users && c.rfirst == 2000 && c.rlast == 2009);
+}
+
+/* Bad mixes: exit 2 and one line on stderr that says why. */
+TEST(loader_bad_mix_exit_2_one_line)
+{
+	const char *specs[][2] = {
+		{"register=50,bogus=50", "bogus"},
+		{"register=50%,invite=40%", "100"},
+		{"register=50,invite=50", "--register-users"},
+		{"invite=abc", "weight"},
+	};
+
+	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+		const char *argv[] = {"loader",
+				      "--test",
+				      "mix",
+				      "--mix",
+				      specs[i][0],
+				      "--server",
+				      "udp:127.0.0.1:5060",
+				      "--users",
+				      "A1000-A1009",
+				      "--rate",
+				      "10",
+				      "--duration",
+				      "1",
+				      NULL};
+		char log[32], line[512], *got = NULL;
+		FILE *f;
+		int lines = 0;
+
+		snprintf(log, sizeof(log), "mix%zu.log", i);
+		ASSERT_EQ(proc_run(argv, log, 5000), 2);
+		f = fopen(log, "r");
+		ASSERT(f);
+		while (fgets(line, sizeof(line), f)) {
+			lines++;
+			if (strstr(line, specs[i][1]))
+				got = line;
+		}
+		fclose(f);
+		ASSERT_MSG(lines == 1 && got, "%s: %d lines", specs[i][0],
+			   lines);
+	}
+	{
+		/* a register range over the callees' */
+		const char *argv[] = {"loader",
+				      "--test",
+				      "mix",
+				      "--mix",
+				      "register=1,invite=1",
+				      "--server",
+				      "udp:127.0.0.1:5060",
+				      "--users",
+				      "A1000-A1009",
+				      "--register-users",
+				      "A1005-A1020",
+				      "--rate",
+				      "10",
+				      "--duration",
+				      "1",
+				      NULL};
+
+		ASSERT_EQ(proc_run(argv, "overlap.log", 5000), 2);
+	}
+}
+
+static json_t *jobj(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+
+	ASSERT_MSG(json_is_object(v), "no object %s", k);
+	return v;
+}
+
+/*
+ * A mix at 300/s for 3 s, loader -> proxy-stateful -> callhandler: 900
+ * slots taken by weight (450 REGISTERs of their own users, 270 calls to
+ * the callhandler's, 180 OPTIONS to them), all answered 2xx; the proxy
+ * and the callhandler saw what the loader counts per kind, and the
+ * REGISTERs left the callees' bindings alone (every call reached the
+ * callhandler).
+ */
+TEST_TIMEOUT(loader_mix_via_proxy_counts_per_kind, 40)
+{
+	struct proc px, ch;
+	uint16_t pport = proc_free_port(), cport = proc_free_port();
+	char pudp[64], clisten[64], server[64], csv[] = "mix.csv";
+	const char *pargv[] = {
+		"proxy-stateful", "--listen",  pudp, "--domain",
+		"example.com",	  "--workers", "1",  "--record-route",
+		"--control",	  NULL};
+	const char *cargv[] = {"callhandler", "--listen",	clisten,
+			       "--users",     "A1000-A1009",	"--domain",
+			       "example.com", "--threads",	"1",
+			       "--control",   "--register-via", server,
+			       NULL};
+	const char *largv[] = {"loader",
+			       "--test",
+			       "mix",
+			       "--mix",
+			       "register=50,invite=30,options=20",
+			       "--server",
+			       server,
+			       "--users",
+			       "A1000-A1009",
+			       "--register-users",
+			       "A2000-A2099",
+			       "--rate",
+			       "300",
+			       "--duration",
+			       "3",
+			       "--threads",
+			       "2",
+			       "--hold-ms",
+			       "100",
+			       "--csv",
+			       csv,
+			       "--json",
+			       NULL};
+	const char *kinds[] = {"register", "invite", "options"};
+	const double share[] = {0.5, 0.3, 0.2};
+	json_t *j, *mix, *ps, *cs, *preq;
+	json_int_t att[3], sum = 0;
+	char line[2048];
+	FILE *f;
+	int rows = 0, base = 0;
+
+	snprintf(pudp, sizeof(pudp), "udp:127.0.0.1:%u", pport);
+	snprintf(clisten, sizeof(clisten), "udp:127.0.0.1:%u", cport);
+	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", pport);
+	start_ready(&px, pargv, "ready");
+	start_ready(&ch, cargv, "registered");
+	j = loader_json(largv, 0);
+	ps = stats_of(&px);
+	cs = stats_of(&ch);
+	ASSERT_EQ(jint(j, "attempts"), 900);
+	ASSERT_EQ(jint(j, "successes"), 900);
+	ASSERT_EQ(jint(j, "failures"), 0);
+	mix = jobj(j, "mix");
+	ASSERT_EQ(json_object_size(mix), 3);
+	for (int k = 0; k < 3; k++) {
+		json_t *o = jobj(mix, kinds[k]);
+
+		att[k] = jint(o, "attempts");
+		sum += att[k];
+		ASSERT_MSG(fabs((double)att[k] - 900 * share[k]) <=
+				   0.01 * 900 * share[k],
+			   "%s: %lld attempts", kinds[k], (long long)att[k]);
+		ASSERT_EQ(jint(o, "successes"), att[k]);
+		ASSERT_EQ(jint(o, "failures"), 0);
+		ASSERT_EQ(jint(json_object_get(o, "codes"), "200"), att[k]);
+		ASSERT_EQ(jint(json_object_get(o, "rtt_us"), "count"), att[k]);
+		ASSERT_EQ(jint(o, "weight"), (json_int_t)(share[k] * 100));
+	}
+	ASSERT_EQ(sum, 900);
+	/* the kinds' retransmissions add up to the total */
+	ASSERT_EQ(jint(jobj(mix, "register"), "retransmissions") +
+			  jint(jobj(mix, "invite"), "retransmissions") +
+			  jint(jobj(mix, "options"), "retransmissions"),
+		  jint(j, "retransmissions"));
+	/* the invite kind has the single invite test's layout */
+	ASSERT_EQ(jcall(jobj(mix, "invite"), "completed"), att[1]);
+	ASSERT(jreal(jobj(jobj(mix, "invite"), "rfc6076"), "ser_pct") ==
+	       100.0);
+	ASSERT(jreal(jobj(jobj(mix, "register"), "rfc6076"), "ira_pct") ==
+	       0.0);
+	/* The callhandler got every call and every OPTIONS, no REGISTER
+	 * of the loader's took its users: the proxy holds the 10 callees
+	 * and the 100 register users apart. */
+	ASSERT_EQ(jint(cs, "invites"), att[1]);
+	ASSERT_EQ(jint(cs, "byes"), att[1]);
+	ASSERT_EQ(jint(cs, "calls_alive"), 0);
+	ASSERT_EQ(jint(cs, "options"), att[2]);
+	ASSERT_EQ(jint(ps, "aors"), 110);
+	preq = jobj(ps, "requests");
+	ASSERT_EQ(jint(preq, "OPTIONS"),
+		  att[2] + jint(jobj(mix, "options"), "retransmissions"));
+	ASSERT_EQ(jint(ps, "registers_ok"), 10 + att[0]);
+	/* CSV: the totals' columns, then each kind's */
+	f = fopen(csv, "r");
+	ASSERT(f);
+	ASSERT(fgets(line, sizeof(line), f));
+	ASSERT(strstr(line, ",register_attempts,") && strstr(line, ",invite_"
+								   "rtt_p99_"
+								   "us"));
+	/* the totals' columns: those before register_attempts (one more
+	 * than the commas before its own) */
+	base = 1;
+	for (const char *p = line; p < strstr(line, ",register_attempts,");
+	     p++)
+		base += *p == ',';
+	/* Every second's mix is the weights' (a deterministic interleave,
+	 * not a draw): within 2 slots a thread of each kind's share. */
+	while (fgets(line, sizeof(line), f)) {
+		long long v[64];
+		int n = 0;
+
+		for (char *p = line; n < 64 && *p; n++) {
+			v[n] = strtoll(p, &p, 10);
+			while (*p && *p != ',')
+				p++;
+			if (*p == ',')
+				p++;
+		}
+		ASSERT(n >= base + 4 * 7);
+		/* kinds in order register, reregister, options, invite,
+		 * 7 columns each after the totals */
+		if (v[1] < 250)
+			continue; /* the last, partial second */
+		ASSERT_MSG(llabs(v[base] - v[1] / 2) <= 4 &&
+				   llabs(v[base + 14] - v[1] / 5) <= 4 &&
+				   llabs(v[base + 21] - v[1] * 3 / 10) <= 4 &&
+				   v[base + 7] == 0,
+			   "second %d: %lld attempts, %lld %lld %lld", rows,
+			   v[1], v[base], v[base + 21], v[base + 14]);
+		rows++;
+	}
+	fclose(f);
+	ASSERT(rows >= 2);
+	json_decref(j);
+	json_decref(ps);
+	json_decref(cs);
+	ASSERT_EQ(proc_stop(&ch, 5000), 0);
+	ASSERT_EQ(proc_stop(&px, 5000), 0);
+}
+
+/* The control mode runs a mix too: start, set-rate and step, each step
+ * and the stats with the kinds' figures. */
+TEST_TIMEOUT(loader_mix_control_mode_steps, 25)
+{
+	struct proc ch, ld;
+	uint16_t port = proc_free_port();
+	char listen[64];
+	const char *cargv[] = {"callhandler", "--listen",  listen, "--threads",
+			       "1",	      "--control", NULL};
+	const char *largv[] = {
+		"loader",      "--control", "--test",
+		"mix",	       "--mix",	    "invite=1,options=3",
+		"--server",    listen,	    "--users",
+		"A1000-A1009", "--threads", "2",
+		"--hold-ms",   "50",	    NULL};
+	json_t *r, *args, *j;
+	json_int_t inv, opt, inv1, opt1;
+
+	snprintf(listen, sizeof(listen), "udp:127.0.0.1:%u", port);
+	start_ready(&ch, cargv, "ready");
+	start_ready(&ld, largv, "ready");
+	args = json_pack("{si}", "rate", 100);
+	r = proc_cmd(&ld, "start", args, 2000);
+	ASSERT(r && json_is_true(json_object_get(r, "ok")));
+	json_decref(r);
+	json_decref(args);
+	usleep(1000 * 1000);
+	r = proc_cmd(&ld, "step", NULL, 2000);
+	ASSERT(r && json_is_true(json_object_get(r, "ok")));
+	ASSERT_EQ(json_object_size(jobj(r, "mix")), 2);
+	inv = jint(jobj(jobj(r, "mix"), "invite"), "attempts");
+	opt = jint(jobj(jobj(r, "mix"), "options"), "attempts");
+	ASSERT_EQ(inv + opt, jint(r, "attempts"));
+	/* 1:3, to a slot per thread and kind */
+	ASSERT_MSG(llabs(3 * inv - opt) <= 8, "invite %lld, options %lld",
+		   (long long)inv, (long long)opt);
+	json_decref(r);
+	args = json_pack("{si}", "rate", 400);
+	r = proc_cmd(&ld, "set-rate", args, 2000);
+	ASSERT(r && json_is_true(json_object_get(r, "ok")));
+	json_decref(r);
+	json_decref(args);
+	usleep(1000 * 1000);
+	r = proc_cmd(&ld, "step", NULL, 2000);
+	ASSERT(r && json_is_true(json_object_get(r, "ok")));
+	inv1 = jint(jobj(jobj(r, "mix"), "invite"), "attempts");
+	opt1 = jint(jobj(jobj(r, "mix"), "options"), "attempts");
+	ASSERT_MSG(inv1 + opt1 >= 2 * (inv + opt), "step 1: %lld",
+		   (long long)(inv1 + opt1));
+	ASSERT(llabs(3 * inv1 - opt1) <= 8);
+	json_decref(r);
+	r = proc_cmd(&ld, "stats", NULL, 2000);
+	ASSERT(r);
+	ASSERT(json_object_get(jobj(jobj(jobj(r, "loader"), "mix"), "invite"),
+			       "calls"));
+	json_decref(r);
+	r = proc_cmd(&ld, "stop", NULL, 2000);
+	json_decref(r);
+	j = proc_wait_event(&ld, "summary", 5000);
+	ASSERT(j);
+	ASSERT_EQ(jint(j, "failures"), 0);
+	ASSERT_EQ(jint(j, "successes"), jint(j, "attempts"));
+	ASSERT_EQ(jint(jobj(jobj(j, "mix"), "invite"), "successes") +
+			  jint(jobj(jobj(j, "mix"), "options"), "successes"),
+		  jint(j, "successes"));
+	json_decref(j);
+	ASSERT_EQ(proc_stop(&ld, 5000), 0);
+	ASSERT_EQ(proc_stop(&ch, 5000), 0);
+}
+
 /* Straight to a callhandler with failure injection: the final codes
  * and the RFC 6076 ratios follow from its counts. */
 TEST_TIMEOUT(loader_invite_failure_codes_and_ratios, 25)
@@ -799,11 +1220,10 @@ static void *relay_main(void *arg)
 /* Over a relay losing one datagram in 10 each way, every call still
  * completes: the INVITE and BYE retransmitted (Timer A/E), the 2xx
  * retransmitted by the callee and ACKed again (calls are held 1 s, past
- * the callee's first 2xx retransmission). */
-/* 20.3/s, not 20: no send falls due at the very end of the 2 s.  A call
- * started in the tick that meets the stop sometimes never completes (its
- * BYE goes unanswered; the cause is not found yet), which is a loader
- * bug of its own and not what this test is about. */
+ * the callee's first 2xx retransmission).  Once the run is over, a
+ * BYE's retransmissions are nearly all the relay carries, so its loss
+ * pattern can hit one BYE's 200 and resends several times in a row:
+ * the callee absorbs them for Timer J (uas_relayed.xml). */
 TEST_TIMEOUT(loader_invite_lossy_relay_retransmits_loses_no_call, 40)
 {
 	static struct relay r;
@@ -813,7 +1233,7 @@ TEST_TIMEOUT(loader_invite_lossy_relay_retransmits_loses_no_call, 40)
 	const char *sargv[] = {"sh", "-c", cmd, NULL};
 	const char *argv[] = {"loader",	     "--test",	  "invite",
 			      "--server",    server,	  "--users",
-			      "A1000-A1019", "--rate",	  "20.3",
+			      "A1000-A1019", "--rate",	  "20",
 			      "--duration",  "2",	  "--threads",
 			      "1",	     "--hold-ms", "1000",
 			      "--drain-ms",  "12000",	  "--json",
@@ -842,7 +1262,7 @@ TEST_TIMEOUT(loader_invite_lossy_relay_retransmits_loses_no_call, 40)
 	atomic_store(&r.stop, true);
 	pthread_join(r.th, NULL);
 	att = jint(j, "attempts");
-	ASSERT(att >= 39 && att <= 41);
+	ASSERT_EQ(att, 40);
 	/* the relay did drop, both ways, the ACK and BYE crossed it */
 	ASSERT(r.dropped_c2s >= 8 && r.dropped_s2c >= 8);
 	ASSERT(r.n_c2s >= (unsigned long)(3 * att));

@@ -1231,3 +1231,59 @@ TEST_TIMEOUT(run_list_interrupted_in_its_first_run_stops_the_list, 90)
 	ASSERT_EQ(setup_users(&run), 10);
 	res_run_clear(&run);
 }
+
+/* A mix on the local inventory: the loaders get the weights and the
+ * register users apart from the callhandler's (every call and OPTIONS
+ * still reaches it: 100 %), steps.csv has the totals. */
+TEST_TIMEOUT(run_mix_steps_count_every_kind, 90)
+{
+	const char *argv[] = {"orchestrator", "run", "t.json",
+			      "--hosts",      NULL,  "--results",
+			      "results",      NULL};
+	char topo[2048], inv[600], dir[600], path[700];
+	struct res_run run;
+	size_t len;
+	char *text;
+
+	need_root_and_mariadb();
+	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
+		 test_root_dir());
+	argv[4] = inv;
+	snprintf(topo, sizeof(topo),
+		 "{\"name\": \"s0p1-mix\", \"database\": {\"host\": "
+		 "\"db\", \"port\": %u},\n"
+		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"proxy1\", "
+		 "\"listen\": [\"udp:%u\"], \"workers\": 1, "
+		 "\"record_route\": true}],\n"
+		 " \"callhandlers\": [{\"name\": \"ch1\", \"host\": "
+		 "\"handler1\", \"listen\": [\"udp:%u\"], \"threads\": 1, "
+		 "\"register_via\": \"sf1\"}],\n"
+		 " \"loaders\": [{\"name\": \"ld1\", \"host\": \"loader1\", "
+		 "\"server\": \"sf1\", \"threads\": 1}],\n"
+		 " \"experiment\": {\"test\": \"mix\", \"mix\": "
+		 "{\"register\": "
+		 "50, \"invite\": 30, \"options\": 20}, \"hold_ms\": 100, "
+		 "\"users\": {\"count\": 20}, \"rate\": "
+		 "{\"start\": 100, \"step\": 100, \"final\": 100},\n"
+		 "   \"step_duration_s\": 2, \"warmup_s\": 1}}\n",
+		 proc_free_port(), proc_free_port(), proc_free_port());
+	test_write_file("t.json", topo);
+	run_expect(argv, 0);
+	assert_no_survivors("run.log");
+	load_bundle(&run, dir, sizeof(dir));
+	ASSERT_STR(run.status, "complete");
+	ASSERT_STR(run.test, "mix");
+	ASSERT_EQ(run.nsteps, 1);
+	ASSERT_MSG(run.steps[0].success_pct == 100, "%.2f %%",
+		   run.steps[0].success_pct);
+	ASSERT_MSG(run.steps[0].attempts > 1.9 * run.steps[0].offered &&
+			   run.steps[0].attempts < 2.1 * run.steps[0].offered,
+		   "%llu attempts at %.0f/s",
+		   (unsigned long long)run.steps[0].attempts,
+		   run.steps[0].offered);
+	res_run_clear(&run);
+	snprintf(path, sizeof(path), "%s/steps.csv", dir);
+	text = test_read_file(path, &len);
+	ASSERT(strstr(text, "\n0,100.0,"));
+	free(text);
+}

@@ -406,6 +406,94 @@ TEST(topo_validate_command_exit_codes)
 	free(log);
 }
 
+/* A mixed workload: its weights by kind, and its mistakes placed. */
+TEST(topo_mix_weights_and_mistakes)
+{
+	const char *head = "{\"name\": \"m\", \"stateful\": [{\"name\": "
+			   "\"sf1\", \"host\": "
+			   "\"p1\", \"listen\": [\"udp:5060\"]}],\n"
+			   " \"callhandlers\": [{\"name\": \"ch1\", "
+			   "\"host\": \"p1\", \"listen\": [\"udp:5070\"]}],\n"
+			   " \"loaders\": [{\"name\": \"ld1\", \"host\": "
+			   "\"p1\", \"server\": \"sf1\"}],\n";
+	char text[1024];
+	struct topo_errors errs = {0};
+	struct topo *t = NULL;
+	char why[256];
+
+	snprintf(text, sizeof(text),
+		 "%s \"experiment\": {\"test\": \"mix\", \"mix\": "
+		 "{\"register\": 50, \"invite\": 30, \"options\": 20}}}\n",
+		 head);
+	ASSERT_EQ(topo_load(&t, test_write_file("mix.json", text), NULL,
+			    &errs),
+		  0);
+	ASSERT_STR(t->exp.test, "mix");
+	ASSERT_EQ(t->exp.mix[0], 50); /* topo_mix_kinds' order */
+	ASSERT_EQ(t->exp.mix[1], 0);
+	ASSERT_EQ(t->exp.mix[2], 20);
+	ASSERT_EQ(t->exp.mix[3], 30);
+	ASSERT(topo_mix_splits_users(&t->exp));
+	ASSERT(topo_needs_callhandler(&t->exp));
+	ASSERT_EQ(topo_override(t, "users", "1", why, sizeof(why)), EINVAL);
+	ASSERT(strstr(why, "splits the users"));
+	ASSERT_EQ(t->exp.user_count, 200);
+	ASSERT_EQ(topo_override(t, "test", "register", why, sizeof(why)), 0);
+	ASSERT(!topo_mix_splits_users(&t->exp));
+	topo_free(t);
+	t = NULL;
+
+	snprintf(text, sizeof(text),
+		 "%s \"experiment\": {\"test\": \"mix\", \"mix\": "
+		 "{\"register\": 0, \"invite\": 30, \"bye\": 1}, "
+		 "\"users\": {\"count\": 1}}}\n",
+		 head);
+	ASSERT_EQ(topo_load(&t, test_write_file("mix2.json", text), NULL,
+			    &errs),
+		  EBADMSG);
+	assert_msg(&errs, 4, 69,
+		   "unknown field \"bye\" in mix (expected one of: register, "
+		   "reregister, options, invite)");
+	assert_msg(&errs, 4, 52,
+		   "\"register\" must be an integer from 1 to 1000000");
+	ASSERT_EQ(errs.n, 2);
+	topo_errors_free(&errs);
+
+	snprintf(text, sizeof(text),
+		 "%s \"experiment\": {\"test\": \"mix\", \"mix\": "
+		 "{\"reregister\": 1, \"options\": 1}, "
+		 "\"users\": {\"count\": 1}}}\n",
+		 head);
+	ASSERT_EQ(topo_load(&t, test_write_file("mix3.json", text), NULL,
+			    &errs),
+		  EBADMSG);
+	assert_msg(&errs, 4, 91,
+		   "a mix of REGISTERs with INVITEs or OPTIONS splits the "
+		   "users in two: \"count\" must be 2 or more");
+	ASSERT_EQ(errs.n, 1);
+	topo_errors_free(&errs);
+
+	snprintf(text, sizeof(text),
+		 "%s \"experiment\": {\"test\": \"register\", \"mix\": "
+		 "{\"register\": 1}}}\n",
+		 head);
+	ASSERT_EQ(topo_load(&t, test_write_file("mix4.json", text), NULL,
+			    &errs),
+		  EBADMSG);
+	assert_msg(&errs, 4, 37, "\"mix\" is for \"test\": \"mix\"");
+	topo_errors_free(&errs);
+
+	snprintf(text, sizeof(text),
+		 "%s \"experiment\": {\"test\": \"mix\"}}\n", head);
+	ASSERT_EQ(topo_load(&t, test_write_file("mix5.json", text), NULL,
+			    &errs),
+		  EBADMSG);
+	assert_msg(&errs, 4, 25,
+		   "the mix test needs \"mix\": {\"register\": 50, "
+		   "\"invite\": 50, ...}");
+	topo_errors_free(&errs);
+}
+
 TEST(topo_search_settings_and_their_overrides)
 {
 	struct topo_errors errs = {0};

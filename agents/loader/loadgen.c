@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -58,8 +59,9 @@ struct lg_req {
 	struct lg_req *prev, *next;
 	struct lg_worker *w;
 	struct lg_user *u;
-	struct lg_slot *slot; /* TCP/TLS */
-	uint64_t t_start;     /* first request sent, ns */
+	struct lg_slot *slot;	/* TCP/TLS */
+	enum loadgen_test kind; /* register, reregister or options */
+	uint64_t t_start;	/* first request sent, ns */
 	unsigned auth_tries;
 	uint32_t cseq;
 	char call_id[CALL_ID_SIZE];
@@ -72,16 +74,24 @@ struct lg_worker {
 	bool th_started;
 	struct ev *ev;
 	struct sip_tp *tp;
-	struct sip_txn_layer *txl;
+	/* A transaction layer per kind of the run (index test - 1, NULL
+	 * for the others), so that each kind's retransmissions are its
+	 * own; the invite kind's takes the far end's requests. */
+	struct sip_txn_layer *txl[LOADGEN_KINDS];
 	struct sip_tp_addr local;
 	char hostport[SIP_TP_ADDR_STRLEN];
-	struct lg_user *users;
-	size_t nusers, next_user;
+	struct lg_user *users, *rusers; /* rusers: cfg.reg_users' */
+	size_t nusers, nrusers;
+	size_t next_user[LOADGEN_KINDS]; /* each kind's own walk */
+	int64_t swrr[LOADGEN_KINDS];	 /* mix: the round-robin's state */
 	/* pacer */
 	struct ev_timer tick;
-	bool sending;
+	bool sending, anchored;
 	double gap_ns;
 	uint64_t next_ns;
+	/* a bounded run (loadgen_start_for): this thread's slots left, and
+	 * for Poisson arrivals the time the run ends; else UINT64_MAX */
+	uint64_t slots_left, end_ns;
 	uint64_t rng;
 	/* drain */
 	bool draining;
@@ -97,7 +107,8 @@ struct lg_worker {
 	uint64_t rx_ns; /* kernel time of the response being handled */
 	struct buf out, hdrs;
 	pthread_mutex_t mu;
-	struct loadgen_counts c; /* under mu */
+	struct loadgen_counts c;  /* under mu: all but the calls' */
+	struct loadgen_counts cc; /* under mu: the call module's */
 };
 
 struct loadgen {
@@ -111,6 +122,10 @@ struct loadgen {
 	unsigned pools_ready;
 	_Atomic uint64_t rate_bits;
 	atomic_bool started;
+	/* Written before the threads are told to start (ev_call orders
+	 * it): the time of slot 0 and the length of a bounded run. */
+	uint64_t anchor_ns;
+	double run_secs; /* 0: until loadgen_stop */
 };
 
 const char *loadgen_test_name(enum loadgen_test t)
@@ -124,6 +139,8 @@ const char *loadgen_test_name(enum loadgen_test t)
 		return "options";
 	case LOADGEN_INVITE:
 		return "invite";
+	case LOADGEN_MIX:
+		return "mix";
 	}
 	return "?";
 }
@@ -138,6 +155,8 @@ int loadgen_test_decode(const char *s, enum loadgen_test *t)
 		*t = LOADGEN_OPTIONS;
 	else if (!strcmp(s, "invite"))
 		*t = LOADGEN_INVITE;
+	else if (!strcmp(s, "mix"))
+		*t = LOADGEN_MIX;
 	else
 		return EINVAL;
 	return 0;
@@ -174,6 +193,138 @@ int loadgen_conn_decode(struct loadgen_cfg *cfg, const char *s)
 const char *loadgen_conn_name(enum loadgen_conn c)
 {
 	return c == LOADGEN_CONN_PER_REQUEST ? "per-request" : "persistent";
+}
+
+int loadgen_mix_parse(struct loadgen_cfg *cfg, const char *s, char *why,
+		      size_t size)
+{
+	uint32_t mix[LOADGEN_KINDS] = {0};
+	unsigned pcts = 0, n = 0;
+	uint64_t sum = 0;
+	const char *p = s;
+
+	while (*p) {
+		size_t kl = strcspn(p, "=,");
+		char kind[16], *end;
+		enum loadgen_test t;
+		unsigned long v;
+
+		if (kl >= sizeof(kind) || p[kl] != '=') {
+			snprintf(why, size, "\"%.*s\": want KIND=WEIGHT",
+				 (int)strcspn(p, ","), p);
+			return EINVAL;
+		}
+		memcpy(kind, p, kl);
+		kind[kl] = '\0';
+		if (loadgen_test_decode(kind, &t) || t == LOADGEN_MIX) {
+			snprintf(why, size,
+				 "unknown kind \"%s\" (register, reregister, "
+				 "options, invite)",
+				 kind);
+			return EINVAL;
+		}
+		if (mix[t - 1]) {
+			snprintf(why, size, "%s given twice", kind);
+			return EINVAL;
+		}
+		p += kl + 1;
+		errno = 0;
+		v = isdigit((unsigned char)*p) ? strtoul(p, &end, 10) : 0;
+		if (!isdigit((unsigned char)*p) || errno || !v ||
+		    v > 1000000 || (*end && *end != ',' && *end != '%') ||
+		    (*end == '%' && end[1] && end[1] != ',')) {
+			snprintf(why, size,
+				 "%s: the weight must be an integer "
+				 "1..1000000 "
+				 "or a percentage",
+				 kind);
+			return EINVAL;
+		}
+		if (*end == '%') {
+			pcts++;
+			end++;
+		}
+		mix[t - 1] = (uint32_t)v;
+		sum += v;
+		n++;
+		p = end;
+		if (*p == ',' && !*++p) {
+			snprintf(why, size, "a trailing comma");
+			return EINVAL;
+		}
+	}
+	if (!n) {
+		snprintf(why, size, "empty: want e.g. register=50,invite=50");
+		return EINVAL;
+	}
+	if (pcts && (pcts != n || sum != 100)) {
+		snprintf(why, size,
+			 "percentages must be given for every kind and add "
+			 "up to 100");
+		return EINVAL;
+	}
+	memcpy(cfg->mix, mix, sizeof(mix));
+	return 0;
+}
+
+int loadgen_reg_users_parse(struct loadgen_cfg *cfg, const char *s)
+{
+	struct loadgen_cfg r;
+
+	memset(&r, 0, sizeof(r));
+	if (loadgen_users_parse(&r, s) || strcmp(r.prefix, cfg->prefix) ||
+	    r.width != cfg->width)
+		return EINVAL;
+	cfg->rfirst = r.ufirst;
+	cfg->rlast = r.ulast;
+	cfg->reg_users = true;
+	return 0;
+}
+
+/* Whether kind t is in cfg's run (the test itself, or in its mix). */
+static bool has_kind(const struct loadgen_cfg *cfg, enum loadgen_test t)
+{
+	return cfg->test == LOADGEN_MIX ? cfg->mix[t - 1] > 0 : cfg->test == t;
+}
+
+int loadgen_mix_check(const struct loadgen_cfg *cfg, char *why, size_t size)
+{
+	bool reg = has_kind(cfg, LOADGEN_REGISTER) ||
+		   has_kind(cfg, LOADGEN_REREGISTER);
+	bool others = has_kind(cfg, LOADGEN_INVITE) ||
+		      has_kind(cfg, LOADGEN_OPTIONS);
+	unsigned k, n = 0;
+
+	if (cfg->test != LOADGEN_MIX) {
+		if (cfg->reg_users) {
+			snprintf(why, size, "--register-users is for a mix");
+			return EINVAL;
+		}
+		return 0;
+	}
+	for (k = 0; k < LOADGEN_KINDS; k++)
+		n += cfg->mix[k] > 0;
+	if (!n) {
+		snprintf(why, size, "--test mix needs --mix");
+		return EINVAL;
+	}
+	if (reg && others && !cfg->reg_users) {
+		snprintf(why, size,
+			 "a mix of REGISTERs with INVITEs or OPTIONS needs "
+			 "--register-users, apart from --users (the callees)");
+		return EINVAL;
+	}
+	if (cfg->reg_users && others && cfg->rfirst <= cfg->ulast &&
+	    cfg->ufirst <= cfg->rlast) {
+		snprintf(why, size, "--register-users overlaps --users");
+		return EINVAL;
+	}
+	if (cfg->reg_users && reg &&
+	    (uint64_t)cfg->rlast - cfg->rfirst + 1 < cfg->threads) {
+		snprintf(why, size, "fewer --register-users than --threads");
+		return EINVAL;
+	}
+	return 0;
 }
 
 static struct pl pls(const char *s)
@@ -294,7 +445,12 @@ static int password_of(const struct loadgen_cfg *cfg, uint32_t num,
 	size_t o = 0;
 
 	if (cfg->passwords) {
-		const char *pw = cfg->passwords[num - cfg->ufirst];
+		const char *pw;
+
+		/* the file's users are those of the range */
+		if (num < cfg->ufirst || num > cfg->ulast)
+			return ENOENT;
+		pw = cfg->passwords[num - cfg->ufirst];
 
 		if (!pw)
 			return ENOENT;
@@ -417,10 +573,57 @@ int loadgen_passwords_load(struct loadgen_cfg *cfg, const char *path)
 
 static void counts_init(struct loadgen_counts *c)
 {
+	unsigned k;
+
 	memset(c, 0, sizeof(*c));
 	hist_init(&c->rtt);
 	hist_init(&c->rrd);
 	loadcall_counts_init(&c->call);
+	for (k = 0; k < LOADGEN_KINDS; k++) {
+		hist_init(&c->kind[k].rtt);
+		hist_init(&c->kind[k].rrd);
+	}
+}
+
+#define KIND_FIELDS(X)      \
+	X(attempts)         \
+	X(successes)        \
+	X(failures)         \
+	X(timeouts)         \
+	X(transport_errors) \
+	X(unfinished)       \
+	X(retransmissions)  \
+	X(auth_challenges)  \
+	X(late_sends)       \
+	X(throttled)
+
+static void kind_merge(struct loadgen_kind_counts *d,
+		       const struct loadgen_kind_counts *s)
+{
+	size_t i;
+
+#define ADD(f) d->f += s->f;
+	KIND_FIELDS(ADD)
+#undef ADD
+	for (i = 0; i < LOADGEN_CODES; i++)
+		d->codes[i] += s->codes[i];
+	hist_merge(&d->rtt, &s->rtt);
+	hist_merge(&d->rrd, &s->rrd);
+}
+
+/* The call module counts in a struct loadgen_counts of its own: its
+ * generic figures are the invite kind's. */
+static void kind_merge_calls(struct loadgen_kind_counts *d,
+			     const struct loadgen_counts *s)
+{
+	size_t i;
+
+#define ADD(f) d->f += s->f;
+	KIND_FIELDS(ADD)
+#undef ADD
+	for (i = 0; i < LOADGEN_CODES; i++)
+		d->codes[i] += s->codes[i];
+	hist_merge(&d->rtt, &s->rtt);
 }
 
 static void counts_merge(struct loadgen_counts *d,
@@ -455,6 +658,8 @@ static void counts_merge(struct loadgen_counts *d,
 	hist_merge(&d->rtt, &s->rtt);
 	hist_merge(&d->rrd, &s->rrd);
 	loadcall_counts_merge(&d->call, &s->call);
+	for (i = 0; i < LOADGEN_KINDS; i++)
+		kind_merge(&d->kind[i], &s->kind[i]);
 }
 
 #define SUB(f)                         \
@@ -497,6 +702,28 @@ int loadgen_counts_diff(struct loadgen_counts *out,
 	    hist_diff(&out->rrd, &a->rrd, &b->rrd) ||
 	    loadcall_counts_diff(&out->call, &a->call, &b->call))
 		return EINVAL;
+	for (unsigned k = 0; k < LOADGEN_KINDS; k++) {
+		const struct loadgen_kind_counts *ka = &a->kind[k];
+		const struct loadgen_kind_counts *kb = &b->kind[k];
+		struct loadgen_kind_counts *ko = &out->kind[k];
+
+#define KSUB(f)                        \
+	do {                           \
+		if (ka->f < kb->f)     \
+			return EINVAL; \
+		ko->f = ka->f - kb->f; \
+	} while (0);
+		KIND_FIELDS(KSUB)
+#undef KSUB
+		for (i = 0; i < LOADGEN_CODES; i++) {
+			if (ka->codes[i] < kb->codes[i])
+				return EINVAL;
+			ko->codes[i] = ka->codes[i] - kb->codes[i];
+		}
+		if (hist_diff(&ko->rtt, &ka->rtt, &kb->rtt) ||
+		    hist_diff(&ko->rrd, &ka->rrd, &kb->rrd))
+			return EINVAL;
+	}
 	return 0;
 }
 
@@ -508,6 +735,8 @@ void loadgen_snapshot(struct loadgen *lg, struct loadgen_counts *out)
 	for (i = 0; i < lg->nw; i++) {
 		pthread_mutex_lock(&lg->w[i].mu);
 		counts_merge(out, &lg->w[i].c);
+		counts_merge(out, &lg->w[i].cc);
+		kind_merge_calls(&out->kind[LOADGEN_INVITE - 1], &lg->w[i].cc);
 		pthread_mutex_unlock(&lg->w[i].mu);
 	}
 }
@@ -669,6 +898,12 @@ static int pool_open(struct lg_worker *w)
 	return 0;
 }
 
+/* In flight: transactions and calls. */
+static uint64_t in_flight(const struct lg_worker *w)
+{
+	return w->outstanding + (w->call ? loadcall_outstanding(w->call) : 0);
+}
+
 static void req_free(struct lg_req *r)
 {
 	struct lg_worker *w = r->w;
@@ -683,7 +918,7 @@ static void req_free(struct lg_req *r)
 		r->next->prev = r->prev;
 	w->outstanding--;
 	free(r);
-	if (w->draining && !w->outstanding)
+	if (w->draining && !in_flight(w))
 		ev_stop(w->ev);
 }
 
@@ -729,7 +964,7 @@ static int req_send(struct lg_req *r)
 	struct sip_build_req br;
 	struct sip_txn_dest dst;
 	struct sip_txn_creq creq;
-	bool reg = cfg->test != LOADGEN_OPTIONS;
+	bool reg = r->kind != LOADGEN_OPTIONS;
 	int err;
 
 	err = loadgen_user_name(cfg, u->num, user, sizeof(user));
@@ -762,7 +997,7 @@ static int req_send(struct lg_req *r)
 	 * new Call-ID per transaction; an auth retry keeps it, CSeq + 1
 	 * (§22.2). */
 	if (!r->call_id[0]) {
-		if (cfg->test == LOADGEN_REREGISTER) {
+		if (r->kind == LOADGEN_REREGISTER) {
 			if (!u->call_id[0] &&
 			    sip_build_call_id(u->call_id, sizeof(u->call_id),
 					      cfg->local_ip))
@@ -779,7 +1014,7 @@ static int req_send(struct lg_req *r)
 		}
 	} else {
 		r->cseq++;
-		if (cfg->test == LOADGEN_REREGISTER)
+		if (r->kind == LOADGEN_REREGISTER)
 			u->cseq = r->cseq;
 	}
 	buf_reset(&w->hdrs);
@@ -844,7 +1079,8 @@ static int req_send(struct lg_req *r)
 	creq.branch = pls(branch);
 	creq.method = br.method;
 	creq.msg = buf_pl(&w->out);
-	return sip_txn_client_start(NULL, w->txl, &creq, txn_event, r);
+	return sip_txn_client_start(NULL, w->txl[r->kind - 1], &creq,
+				    txn_event, r);
 }
 
 static void finish(struct lg_req *r, uint16_t status, bool timeout,
@@ -853,23 +1089,35 @@ static void finish(struct lg_req *r, uint16_t status, bool timeout,
 	struct lg_worker *w = r->w;
 	uint64_t end = w->rx_ns ? w->rx_ns : ev_monotonic_ns();
 	uint64_t us = end > r->t_start ? (end - r->t_start) / 1000u : 0;
+	struct loadgen_kind_counts *k = &w->c.kind[r->kind - 1];
 
 	pthread_mutex_lock(&w->mu);
 	if (status) {
 		hist_add(&w->c.rtt, us);
-		if (status < LOADGEN_CODES)
+		hist_add(&k->rtt, us);
+		if (status < LOADGEN_CODES) {
 			w->c.codes[status]++;
+			k->codes[status]++;
+		}
 	}
 	if (status >= 200 && status < 300) {
 		w->c.successes++;
-		if (w->lg->cfg.test != LOADGEN_OPTIONS)
+		k->successes++;
+		if (r->kind != LOADGEN_OPTIONS) {
 			hist_add(&w->c.rrd, us);
+			hist_add(&k->rrd, us);
+		}
 	} else {
 		w->c.failures++;
-		if (timeout)
+		k->failures++;
+		if (timeout) {
 			w->c.timeouts++;
-		if (tp_error)
+			k->timeouts++;
+		}
+		if (tp_error) {
 			w->c.transport_errors++;
+			k->transport_errors++;
+		}
 	}
 	pthread_mutex_unlock(&w->mu);
 	req_free(r);
@@ -926,6 +1174,7 @@ static int answer_challenge(struct lg_req *r, const struct sip_msg *msg)
 	r->auth_tries++;
 	pthread_mutex_lock(&w->mu);
 	w->c.auth_challenges++;
+	w->c.kind[r->kind - 1].auth_challenges++;
 	pthread_mutex_unlock(&w->mu);
 	return req_send(r);
 }
@@ -978,11 +1227,12 @@ static void call_request(struct lg_worker *w, const struct sip_tp_rx *rx)
 		sl->incoming = true;
 		sl->conn = obj_ref(rx->conn);
 		src.conn = sl;
-		sip_txn_recv_request(w->txl, rx->msg, &src);
+		sip_txn_recv_request(w->txl[LOADGEN_INVITE - 1], rx->msg,
+				     &src);
 		obj_deref(sl);
 		return;
 	}
-	sip_txn_recv_request(w->txl, rx->msg, &src);
+	sip_txn_recv_request(w->txl[LOADGEN_INVITE - 1], rx->msg, &src);
 }
 
 static void tp_recv(const struct sip_tp_rx *rx, void *arg)
@@ -1005,7 +1255,12 @@ static void tp_recv(const struct sip_tp_rx *rx, void *arg)
 		w->rx_ns = 0;
 		return;
 	}
-	err = sip_txn_recv_response(w->txl, rx->msg);
+	/* the layer of the kind whose transaction it is (a mix's REGISTER
+	 * may be either register kind's) */
+	err = ENOENT;
+	for (unsigned k = 0; k < LOADGEN_KINDS && err == ENOENT; k++)
+		if (w->txl[k])
+			err = sip_txn_recv_response(w->txl[k], rx->msg);
 	if (err == ENOENT && w->call && !loadcall_response(w->call, rx->msg))
 		err = 0;
 	w->rx_ns = 0;
@@ -1034,27 +1289,80 @@ static double next_gap(struct lg_worker *w)
 	return -log1p(-u) * w->gap_ns;
 }
 
+/*
+ * The kind of the next slot: the test's, or a mix's by smooth weighted
+ * round-robin (nginx's): each kind gains its weight, the one ahead is
+ * taken and loses the total.  Deterministic and evenly spread: any W
+ * consecutive slots (W the sum of the weights) hold each kind exactly
+ * its weight times.
+ */
+static enum loadgen_test next_kind(struct lg_worker *w)
+{
+	const struct loadgen_cfg *cfg = &w->lg->cfg;
+	int64_t total = 0;
+	unsigned k, best = LOADGEN_KINDS;
+
+	if (cfg->test != LOADGEN_MIX)
+		return cfg->test;
+	for (k = 0; k < LOADGEN_KINDS; k++) {
+		if (!cfg->mix[k])
+			continue;
+		w->swrr[k] += cfg->mix[k];
+		total += cfg->mix[k];
+		if (best == LOADGEN_KINDS || w->swrr[k] > w->swrr[best])
+			best = k;
+	}
+	w->swrr[best] -= total;
+	return (enum loadgen_test)(best + 1);
+}
+
+/* The next user of kind t's walk over its range. */
+static struct lg_user *next_user(struct lg_worker *w, enum loadgen_test t)
+{
+	bool reg = t == LOADGEN_REGISTER || t == LOADGEN_REREGISTER;
+	struct lg_user *us = reg && w->rusers ? w->rusers : w->users;
+	size_t n = reg && w->rusers ? w->nrusers : w->nusers;
+	size_t *i = &w->next_user[t - 1];
+	struct lg_user *u = &us[*i];
+
+	if (++*i == n)
+		*i = 0;
+	return u;
+}
+
+/* Counts a slot not sent (max outstanding) or a new attempt. */
+static bool admit(struct lg_worker *w, enum loadgen_test t, uint64_t sched,
+		  uint64_t now)
+{
+	const struct loadgen_cfg *cfg = &w->lg->cfg;
+	struct loadgen_kind_counts *k = &w->c.kind[t - 1];
+	bool ok = !cfg->max_outstanding || in_flight(w) < cfg->max_outstanding;
+
+	pthread_mutex_lock(&w->mu);
+	if (!ok) {
+		w->c.throttled++;
+		k->throttled++;
+	} else {
+		w->c.attempts++;
+		k->attempts++;
+		if (now > sched + LOADGEN_LATE_NS) {
+			w->c.late_sends++;
+			k->late_sends++;
+		}
+	}
+	pthread_mutex_unlock(&w->mu);
+	return ok;
+}
+
 /* invite: a new call (loadcall.c), to the next user of the range. */
 static void send_call(struct lg_worker *w, uint64_t sched, uint64_t now)
 {
 	const struct loadgen_cfg *cfg = &w->lg->cfg;
 	struct lg_user *u;
 
-	if (cfg->max_outstanding &&
-	    loadcall_outstanding(w->call) >= cfg->max_outstanding) {
-		pthread_mutex_lock(&w->mu);
-		w->c.throttled++;
-		pthread_mutex_unlock(&w->mu);
+	if (!admit(w, LOADGEN_INVITE, sched, now))
 		return;
-	}
-	u = &w->users[w->next_user];
-	if (++w->next_user == w->nusers)
-		w->next_user = 0;
-	pthread_mutex_lock(&w->mu);
-	w->c.attempts++;
-	if (now > sched + LOADGEN_LATE_NS)
-		w->c.late_sends++;
-	pthread_mutex_unlock(&w->mu);
+	u = next_user(w, LOADGEN_INVITE);
 	loadcall_start(w->call, u->num,
 		       u->num < cfg->ulast ? u->num + 1 : cfg->ufirst,
 		       &u->auth);
@@ -1062,38 +1370,36 @@ static void send_call(struct lg_worker *w, uint64_t sched, uint64_t now)
 
 static void send_one(struct lg_worker *w, uint64_t sched, uint64_t now)
 {
-	const struct loadgen_cfg *cfg = &w->lg->cfg;
+	enum loadgen_test t = next_kind(w);
 	struct lg_req *r;
 	int err;
 
-	if (w->call) {
+	if (t == LOADGEN_INVITE) {
 		send_call(w, sched, now);
 		return;
 	}
-	if (cfg->max_outstanding && w->outstanding >= cfg->max_outstanding) {
+	if (!admit(w, t, sched, now))
+		return;
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		/* counted as an attempt: end it as failed */
 		pthread_mutex_lock(&w->mu);
-		w->c.throttled++;
+		w->c.failures++;
+		w->c.transport_errors++;
+		w->c.kind[t - 1].failures++;
+		w->c.kind[t - 1].transport_errors++;
 		pthread_mutex_unlock(&w->mu);
 		return;
 	}
-	r = calloc(1, sizeof(*r));
-	if (!r)
-		return;
 	r->w = w;
-	r->u = &w->users[w->next_user];
-	if (++w->next_user == w->nusers)
-		w->next_user = 0;
+	r->kind = t;
+	r->u = next_user(w, t);
 	r->t_start = now;
 	r->next = w->reqs;
 	if (w->reqs)
 		w->reqs->prev = r;
 	w->reqs = r;
 	w->outstanding++;
-	pthread_mutex_lock(&w->mu);
-	w->c.attempts++;
-	if (now > sched + LOADGEN_LATE_NS)
-		w->c.late_sends++;
-	pthread_mutex_unlock(&w->mu);
 	err = req_send(r);
 	if (err) {
 		log_debug("send: %s", strerror(err));
@@ -1101,20 +1407,26 @@ static void send_one(struct lg_worker *w, uint64_t sched, uint64_t now)
 	}
 }
 
-static void tick(void *arg)
+/* Whether the schedule has a slot left (a bounded run's end). */
+static bool slot_left(const struct lg_worker *w)
 {
-	struct lg_worker *w = arg;
-	struct sip_txn_stats ts;
-	uint64_t now = ev_monotonic_ns();
+	return w->slots_left && w->next_ns < w->end_ns;
+}
+
+/* Sends what is due by now (max at most), then the batch. */
+static void send_due(struct lg_worker *w, uint64_t now, unsigned max)
+{
 	/* New requests go to the head of the list; this one is older and
 	 * cannot end during the loop (only responses and timers end one,
 	 * or a failed send, which ends only its own new request). */
 	struct lg_req *older = w->reqs, *r;
 	unsigned n = 0;
 
-	while (w->sending && w->next_ns <= now && n < TICK_BURST) {
+	while (slot_left(w) && w->next_ns <= now && n < max) {
 		send_one(w, w->next_ns, now);
 		w->next_ns += (uint64_t)next_gap(w);
+		if (w->slots_left != UINT64_MAX)
+			w->slots_left--;
 		n++;
 	}
 	/*
@@ -1126,17 +1438,65 @@ static void tick(void *arg)
 	for (r = w->reqs; r && r != older; r = r->next)
 		r->t_start = now;
 	sip_tp_flush(w->tp);
-	sip_txn_layer_stats(w->txl, &ts);
+}
+
+/* The layers' retransmissions into the counters (they are cumulative). */
+static void read_retransmissions(struct lg_worker *w)
+{
+	struct sip_txn_stats ts;
+	uint64_t sum = 0;
+	unsigned k;
+
 	pthread_mutex_lock(&w->mu);
-	w->c.retransmissions = ts.retransmissions;
+	for (k = 0; k < LOADGEN_KINDS; k++) {
+		if (!w->txl[k])
+			continue;
+		sip_txn_layer_stats(w->txl[k], &ts);
+		w->c.kind[k].retransmissions = ts.retransmissions;
+		sum += ts.retransmissions;
+	}
+	w->c.retransmissions = sum;
 	pthread_mutex_unlock(&w->mu);
+}
+
+static void tick(void *arg)
+{
+	struct lg_worker *w = arg;
+	uint64_t now;
+
+	if (w->sending)
+		send_due(w, ev_monotonic_ns(), TICK_BURST);
+	read_retransmissions(w);
 	if (w->lg->cfg.server.proto != SIP_TP_UDP)
 		tp_counts(w);
-	if (!w->sending)
+	/* a bounded run's last slot sent: nothing more to pace */
+	if (!w->sending || !slot_left(w))
 		return;
 	now = ev_monotonic_ns();
 	ev_timer_start(w->ev, &w->tick,
 		       w->next_ns > now ? w->next_ns - now : 0, tick, w);
+}
+
+/*
+ * A bounded run of run_secs at rate (all threads): the global slots k
+ * of k < round(rate * run_secs), of which this thread has those with
+ * k % nw == idx; with Poisson arrivals, those before the end.
+ */
+static void bound_run(struct lg_worker *w, double rate)
+{
+	const struct loadgen *lg = w->lg;
+	uint64_t total;
+
+	w->slots_left = w->end_ns = UINT64_MAX;
+	if (!(lg->run_secs > 0))
+		return;
+	if (lg->cfg.poisson) {
+		w->end_ns = lg->anchor_ns + (uint64_t)(lg->run_secs * 1e9);
+		return;
+	}
+	total = (uint64_t)llround(rate * lg->run_secs);
+	w->slots_left = total > w->idx ? (total - w->idx + lg->nw - 1) / lg->nw
+				       : 0;
 }
 
 static void w_apply_rate(void *arg)
@@ -1148,10 +1508,18 @@ static void w_apply_rate(void *arg)
 	memcpy(&rate, &bits, sizeof(rate));
 	rate /= w->lg->nw;
 	w->gap_ns = 1e9 / rate;
-	/* Re-anchor: the new spacing starts now, with this thread's
-	 * offset so that threads interleave rather than burst together. */
-	w->next_ns =
-		ev_monotonic_ns() + (uint64_t)(w->gap_ns * w->idx / w->lg->nw);
+	/*
+	 * The first start: slot 0 at the engine's anchor, the same for
+	 * every thread (one schedule, the threads taking every nw-th slot
+	 * of it).  A new rate re-anchors: the new spacing starts now.
+	 * Either way with this thread's offset, so that threads
+	 * interleave rather than burst together.
+	 */
+	w->next_ns = (w->anchored ? ev_monotonic_ns() : w->lg->anchor_ns) +
+		     (uint64_t)(w->gap_ns * w->idx / w->lg->nw);
+	if (!w->anchored)
+		bound_run(w, rate * w->lg->nw);
+	w->anchored = true;
 	w->sending = true;
 	ev_timer_start(w->ev, &w->tick, 0, tick, w);
 }
@@ -1167,28 +1535,33 @@ static void calls_idle(void *arg)
 {
 	struct lg_worker *w = arg;
 
-	ev_stop(w->ev);
+	if (!w->outstanding)
+		ev_stop(w->ev);
 }
 
 static void w_stop(void *arg)
 {
 	struct lg_worker *w = arg;
 
+	/* A bounded run stopped at its end (the caller's timer, from the
+	 * same t0): the slots this thread has not reached yet, if it runs
+	 * late, are all due and still the run's.  Stopped early, only
+	 * what is due now goes, as the next tick would have sent it. */
+	if (w->sending && w->lg->run_secs > 0)
+		send_due(w, ev_monotonic_ns(), UINT_MAX);
 	w->sending = false;
 	ev_timer_cancel(w->ev, &w->tick);
 	w->draining = true;
-	if (w->call) {
-		ev_timer_start(w->ev, &w->drain, EV_MS(w->lg->cfg.drain_ms),
-			       drain_timeout, w);
-		loadcall_drain(w->call); /* calls_idle() stops the loop */
-		return;
-	}
-	if (!w->outstanding) {
+	if (!in_flight(w)) {
 		ev_stop(w->ev);
 		return;
 	}
 	ev_timer_start(w->ev, &w->drain, EV_MS(w->lg->cfg.drain_ms),
 		       drain_timeout, w);
+	/* The last call or transaction to end stops the loop
+	 * (calls_idle(), req_free()). */
+	if (w->call)
+		loadcall_drain(w->call);
 }
 
 static void *w_main(void *arg)
@@ -1211,7 +1584,8 @@ static void worker_free(struct lg_worker *w)
 	w->draining = false;
 	loadcall_free(w->call);
 	w->call = NULL;
-	w->txl = obj_deref(w->txl);
+	for (i = 0; i < LOADGEN_KINDS; i++)
+		w->txl[i] = obj_deref(w->txl[i]);
 	while (w->reqs)
 		req_free(w->reqs);
 	for (i = 0; i < w->npool; i++)
@@ -1229,6 +1603,9 @@ static void worker_free(struct lg_worker *w)
 	for (i = 0; i < w->nusers; i++)
 		sip_auth_client_free(w->users[i].auth);
 	free(w->users);
+	for (i = 0; i < w->nrusers; i++)
+		sip_auth_client_free(w->rusers[i].auth);
+	free(w->rusers);
 	buf_free(&w->out);
 	buf_free(&w->hdrs);
 	pthread_mutex_destroy(&w->mu);
@@ -1258,6 +1635,25 @@ static void w_request(void *arg, struct sip_txn *st, const struct sip_msg *msg,
 	loadcall_request(w->call, st, msg, src);
 }
 
+/* Thread idx's share of first..last: the numbers j with j % nw == idx
+ * (*out NULL when there are none). */
+static int users_of(struct lg_user **out, size_t *n, uint32_t first,
+		    uint32_t last, unsigned idx, unsigned nw)
+{
+	uint64_t all = (uint64_t)last - first + 1, j;
+
+	*n = (size_t)((all + nw - 1 - idx) / nw);
+	*out = NULL;
+	if (!*n)
+		return 0;
+	*out = calloc(*n, sizeof(**out));
+	if (!*out)
+		return ENOMEM;
+	for (j = 0; j < *n; j++)
+		(*out)[j].num = first + (uint32_t)(idx + j * nw);
+	return 0;
+}
+
 static int worker_init(struct loadgen *lg, struct lg_worker *w, unsigned idx)
 {
 	const struct loadgen_cfg *cfg = &lg->cfg;
@@ -1266,13 +1662,14 @@ static int worker_init(struct loadgen *lg, struct lg_worker *w, unsigned idx)
 	struct sip_tp_opts to;
 	struct sip_tp_addr la;
 	char spec[SIP_TP_ADDR_STRLEN + LOADGEN_NAME_MAX];
-	uint64_t n = (uint64_t)cfg->ulast - cfg->ufirst + 1, j;
+	unsigned k;
 	int err;
 
 	w->lg = lg;
 	w->idx = idx;
 	pthread_mutex_init(&w->mu, NULL);
 	counts_init(&w->c);
+	counts_init(&w->cc);
 	buf_init(&w->out, SIP_MSG_MAX_SIZE);
 	buf_init(&w->hdrs, 4096);
 	ev_timer_init(&w->tick);
@@ -1282,15 +1679,15 @@ static int worker_init(struct loadgen *lg, struct lg_worker *w, unsigned idx)
 		 (uint64_t)ev_monotonic_ns();
 	if (!w->rng)
 		w->rng = 1;
-	/* users j with j % threads == idx */
-	w->nusers = (size_t)((n + lg->nw - 1 - idx) / lg->nw);
-	if (!w->nusers)
+	err = users_of(&w->users, &w->nusers, cfg->ufirst, cfg->ulast, idx,
+		       lg->nw);
+	if (!err && cfg->reg_users)
+		err = users_of(&w->rusers, &w->nrusers, cfg->rfirst,
+			       cfg->rlast, idx, lg->nw);
+	if (err)
+		return err;
+	if (!w->nusers || (cfg->reg_users && !w->nrusers))
 		return EINVAL;
-	w->users = calloc(w->nusers, sizeof(*w->users));
-	if (!w->users)
-		return ENOMEM;
-	for (j = 0; j < w->nusers; j++)
-		w->users[j].num = cfg->ufirst + (uint32_t)(idx + j * lg->nw);
 	err = ev_alloc(&w->ev);
 	if (err)
 		return err;
@@ -1331,28 +1728,33 @@ static int worker_init(struct loadgen *lg, struct lg_worker *w, unsigned idx)
 	/* Completed transactions linger for Timer K (T4, 5 s): at 10,000/s
 	 * that is 50,000 live ones; keep the hash chains short. */
 	tc.buckets = 65536;
-	err = sip_txn_layer_alloc(
-		&w->txl, w->ev, &tc, txn_send,
-		cfg->test == LOADGEN_INVITE ? w_request : NULL, w);
-	if (err)
-		return err;
+	for (k = 0; k < LOADGEN_KINDS; k++) {
+		bool calls = k == LOADGEN_INVITE - 1;
+
+		if (!has_kind(cfg, (enum loadgen_test)(k + 1)))
+			continue;
+		err = sip_txn_layer_alloc(&w->txl[k], w->ev, &tc, txn_send,
+					  calls ? w_request : NULL, w);
+		if (err)
+			return err;
+	}
 	if (cfg->server.proto != SIP_TP_UDP &&
 	    cfg->conn == LOADGEN_CONN_PERSISTENT) {
 		err = pool_open(w);
 		if (err)
 			return err;
 	}
-	if (cfg->test != LOADGEN_INVITE)
+	if (!has_kind(cfg, LOADGEN_INVITE))
 		return 0;
 	memset(&env, 0, sizeof(env));
 	env.cfg = cfg;
 	env.ev = w->ev;
 	env.tp = w->tp;
-	env.txl = w->txl;
+	env.txl = w->txl[LOADGEN_INVITE - 1];
 	env.hostport = w->hostport;
 	env.rx_ns = &w->rx_ns;
 	env.mu = &w->mu;
-	env.c = &w->c;
+	env.c = &w->cc;
 	env.idle = calls_idle;
 	env.send = txn_send;
 	env.conn_for = call_conn;
@@ -1364,12 +1766,14 @@ static int worker_init(struct loadgen *lg, struct lg_worker *w, unsigned idx)
 int loadgen_alloc(struct loadgen **lgp, const struct loadgen_cfg *cfg)
 {
 	struct loadgen *lg = NULL;
+	char why[160];
 	unsigned i;
 	int err;
 
 	if (!cfg->threads || cfg->ulast < cfg->ufirst ||
 	    (uint64_t)cfg->ulast - cfg->ufirst + 1 < cfg->threads ||
-	    !cfg->test || cfg->test > LOADGEN_INVITE ||
+	    !cfg->test || cfg->test > LOADGEN_MIX ||
+	    loadgen_mix_check(cfg, why, sizeof(why)) ||
 	    (cfg->server.proto != SIP_TP_UDP &&
 	     cfg->server.proto != SIP_TP_TCP &&
 	     cfg->server.proto != SIP_TP_TLS) ||
@@ -1500,13 +1904,21 @@ int loadgen_set_rate(struct loadgen *lg, double rate)
 	return 0;
 }
 
-int loadgen_start(struct loadgen *lg, double rate)
+int loadgen_start_for(struct loadgen *lg, double rate, uint64_t t0_ns,
+		      double secs)
 {
-	if (!(rate > 0) || rate > 1e7)
+	if (!(rate > 0) || rate > 1e7 || secs < 0)
 		return EINVAL;
 	if (atomic_exchange(&lg->started, true))
 		return EALREADY;
+	lg->anchor_ns = t0_ns;
+	lg->run_secs = secs;
 	return loadgen_set_rate(lg, rate);
+}
+
+int loadgen_start(struct loadgen *lg, double rate)
+{
+	return loadgen_start_for(lg, rate, ev_monotonic_ns(), 0);
 }
 
 void loadgen_stop(struct loadgen *lg)
@@ -1521,22 +1933,26 @@ void loadgen_stop(struct loadgen *lg)
 	}
 	for (i = 0; i < lg->nw; i++) {
 		struct lg_worker *w = &lg->w[i];
-		struct sip_txn_stats ts;
-		uint64_t left;
+		uint64_t calls;
+		struct lg_req *r;
 
 		if (!w->th_started)
 			continue;
 		pthread_join(w->th, NULL);
 		w->th_started = false;
 		/* the retransmissions of the drain too (tick() is over) */
-		sip_txn_layer_stats(w->txl, &ts);
+		read_retransmissions(w);
 		/* In-flight transactions left at the end are failures. */
 		pthread_mutex_lock(&w->mu);
-		left = w->call ? loadcall_outstanding(w->call)
-			       : w->outstanding;
-		w->c.retransmissions = ts.retransmissions;
-		w->c.unfinished += left;
-		w->c.failures += left;
+		calls = w->call ? loadcall_outstanding(w->call) : 0;
+		w->cc.unfinished += calls;
+		w->cc.failures += calls;
+		for (r = w->reqs; r; r = r->next) {
+			w->c.unfinished++;
+			w->c.failures++;
+			w->c.kind[r->kind - 1].unfinished++;
+			w->c.kind[r->kind - 1].failures++;
+		}
 		pthread_mutex_unlock(&w->mu);
 		if (lg->cfg.server.proto != SIP_TP_UDP)
 			tp_counts(w);

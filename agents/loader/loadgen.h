@@ -26,7 +26,11 @@ enum loadgen_test {
 	LOADGEN_REREGISTER,   /* refresh: one Call-ID per user, CSeq++ */
 	LOADGEN_OPTIONS,      /* OPTIONS to each user, 200 */
 	LOADGEN_INVITE,	      /* calls: INVITE .. BYE (loadcall.h) */
+	LOADGEN_MIX,	      /* the above by weight (cfg.mix) */
 };
+
+/* The kinds a mix is made of: register .. invite, at index test - 1. */
+#define LOADGEN_KINDS 4
 
 #define LOADGEN_NAME_MAX 64
 #define LOADGEN_CODES 700
@@ -52,6 +56,19 @@ struct loadgen_cfg {
 	char prefix[LOADGEN_NAME_MAX]; /* users: prefix + number */
 	uint32_t ufirst, ulast;	       /* inclusive range */
 	unsigned width;		       /* digits, zero-padded */
+	/*
+	 * mix: each new transaction or call takes its kind by weight
+	 * (index test - 1; 0: not in the mix), in a smooth weighted
+	 * round-robin per thread, so that any run of W = sum(weights)
+	 * slots of a thread holds exactly weight of each kind.
+	 */
+	uint32_t mix[LOADGEN_KINDS];
+	/* mix: the register kinds' users, rfirst..rlast with the prefix
+	 * and width of the range above (which the invite and options
+	 * kinds keep: a callee's binding is never replaced), when
+	 * reg_users; else the range above. */
+	bool reg_users;
+	uint32_t rfirst, rlast;
 	/* Password of every user: "%u" stands for the user name.  Empty:
 	 * no auth (401/407 then count as failures). */
 	char password[LOADGEN_NAME_MAX];
@@ -119,6 +136,19 @@ struct loadgen_counts {
 	/* persistent: from the first connect to the whole pool up or
 	 * failed (the slowest thread's); not a difference in diffs */
 	uint64_t pool_open_us;
+	/* By kind (index test - 1): the generic figures above of each
+	 * kind's own transactions or calls (a single test's kind has the
+	 * totals; a mix's add up to them, but for stray and bad_msgs,
+	 * which belong to no kind).  retransmissions: requests re-sent by
+	 * the kind's transactions (responses re-sent count in the invite
+	 * kind's, the only one with server transactions). */
+	struct loadgen_kind_counts {
+		uint64_t attempts, successes, failures, timeouts;
+		uint64_t transport_errors, unfinished, retransmissions;
+		uint64_t auth_challenges, late_sends, throttled;
+		uint64_t codes[LOADGEN_CODES];
+		struct hist rtt, rrd;
+	} kind[LOADGEN_KINDS];
 };
 
 struct loadgen;
@@ -126,6 +156,29 @@ struct loadgen;
 /* Parses "A1000-A1999" (or "A1000-1999", or "alice" alone) into cfg's
  * prefix, ufirst, ulast and width.  Returns 0 or EINVAL. */
 int loadgen_users_parse(struct loadgen_cfg *cfg, const char *s);
+
+/*
+ * Parses a mix "register=50,invite=30,options=20" into cfg->mix: kinds
+ * register, reregister, options, invite, each once; weights relative
+ * integers 1..1000000, or all percentages ("50%") adding up to 100.
+ * Returns 0 or EINVAL with a one-line reason in why.
+ */
+int loadgen_mix_parse(struct loadgen_cfg *cfg, const char *s, char *why,
+		      size_t size);
+
+/* Parses the register kinds' users (as loadgen_users_parse) into
+ * cfg->rfirst, rlast, reg_users.  Returns 0, or EINVAL (syntax, or a
+ * prefix or width other than cfg's users'). */
+int loadgen_reg_users_parse(struct loadgen_cfg *cfg, const char *s);
+
+/*
+ * Whether cfg's mix can run: a mix with a register kind and an invite
+ * or options kind needs reg_users, disjoint from the users (else its
+ * REGISTERs would replace the callees' bindings with the loader's);
+ * each thread needs users of each range.  Returns 0 or EINVAL with a
+ * one-line reason in why.
+ */
+int loadgen_mix_check(const struct loadgen_cfg *cfg, char *why, size_t size);
 
 /* Writes user number num's name into out.  Returns 0 or EOVERFLOW. */
 int loadgen_user_name(const struct loadgen_cfg *cfg, uint32_t num, char *out,
@@ -173,6 +226,19 @@ int loadgen_alloc(struct loadgen **lgp, const struct loadgen_cfg *cfg);
 /* Starts sending at rate (per second, all threads).  Returns 0, EINVAL
  * (rate <= 0) or EALREADY. */
 int loadgen_start(struct loadgen *lg, double rate);
+
+/*
+ * A fixed-rate run of secs from t0_ns (monotonic, slot 0's time; the
+ * caller's clock for its own end timer): exactly round(rate * secs)
+ * sends at k / rate (throttled ones included), or with Poisson
+ * arrivals those falling before t0_ns + secs; no more, whatever the
+ * rate later.  The caller still calls loadgen_stop() at the end (at
+ * t0_ns + secs or later): slots a late thread has not reached by then
+ * are sent first.  secs 0: unbounded, as loadgen_start.  Returns 0,
+ * EINVAL or EALREADY.
+ */
+int loadgen_start_for(struct loadgen *lg, double rate, uint64_t t0_ns,
+		      double secs);
 
 /* Changes the rate without restarting.  Returns 0 or EINVAL. */
 int loadgen_set_rate(struct loadgen *lg, double rate);

@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 bool loadout_generator_bound(const struct loadgen_counts *c,
 			     const struct loadout_ctx *x)
@@ -103,6 +105,67 @@ static int conns_json(json_t *o, const struct loadgen_counts *c)
 	return err ? ENOMEM : 0;
 }
 
+/* Kind t of a mix as counters of its own, for a single test's layout
+ * (the calls are the invite kind's).  Caller frees; NULL on ENOMEM. */
+static struct loadgen_counts *kind_view(const struct loadgen_counts *c,
+					enum loadgen_test t)
+{
+	const struct loadgen_kind_counts *k = &c->kind[t - 1];
+	struct loadgen_counts *v = calloc(1, sizeof(*v));
+
+	if (!v)
+		return NULL;
+	v->attempts = k->attempts;
+	v->successes = k->successes;
+	v->failures = k->failures;
+	v->timeouts = k->timeouts;
+	v->transport_errors = k->transport_errors;
+	v->unfinished = k->unfinished;
+	v->retransmissions = k->retransmissions;
+	v->auth_challenges = k->auth_challenges;
+	v->late_sends = k->late_sends;
+	v->throttled = k->throttled;
+	memcpy(v->codes, k->codes, sizeof(v->codes));
+	v->rtt = k->rtt;
+	v->rrd = k->rrd;
+	if (t == LOADGEN_INVITE)
+		v->call = c->call;
+	else
+		loadcall_counts_init(&v->call);
+	return v;
+}
+
+/* A mix's "mix" object: each kind's figures and weight. */
+static json_t *mix_json(const struct loadgen_counts *c,
+			const struct loadout_ctx *x)
+{
+	json_t *mix = json_object();
+	unsigned k;
+
+	for (k = 0; mix && k < LOADGEN_KINDS; k++) {
+		enum loadgen_test t = (enum loadgen_test)(k + 1);
+		struct loadout_ctx kx = *x;
+		struct loadgen_counts *v;
+		json_t *o;
+
+		if (!x->mix || !x->mix[k])
+			continue;
+		kx.test = t;
+		kx.mix = NULL;
+		v = kind_view(c, t);
+		o = v ? loadout_json(v, &kx) : NULL;
+		free(v);
+		if (!o ||
+		    json_object_set_new(o, "weight",
+					json_integer(x->mix[k])) ||
+		    json_object_set_new(mix, loadgen_test_name(t), o)) {
+			json_decref(mix);
+			return NULL;
+		}
+	}
+	return mix;
+}
+
 json_t *loadout_json(const struct loadgen_counts *c,
 		     const struct loadout_ctx *x)
 {
@@ -158,6 +221,8 @@ json_t *loadout_json(const struct loadgen_counts *c,
 	err = err || json_object_set(o, "rtt_us", h1);
 	if (x->test == LOADGEN_INVITE)
 		err = err || call_json(o, m, c);
+	else if (x->test == LOADGEN_MIX)
+		err = err || json_object_set_new(o, "mix", mix_json(c, x));
 	else if (x->test != LOADGEN_OPTIONS) {
 		err = err || json_object_set(o, "rrd_us", h2);
 		/* RFC 6076 §4.1 RRD and §4.2 IRA */
@@ -184,13 +249,24 @@ fail:
 	return NULL;
 }
 
-void loadout_csv_header(FILE *f)
+void loadout_csv_header(FILE *f, enum loadgen_test test)
 {
+	unsigned k;
+
 	fprintf(f, "t_s,attempts,successes,failures,timeouts,"
 		   "retransmissions,in_flight,rate,rtt_p50_us,rtt_p99_us,"
 		   "rtt_max_us,late_sends,cpu,generator_bound,answered,"
 		   "completed,srd_p50_us,sdd_p50_us,conns_opened,conns_failed,"
-		   "conns_reopened,tls_full,tls_resumed\n");
+		   "conns_reopened,tls_full,tls_resumed");
+	for (k = 0; test == LOADGEN_MIX && k < LOADGEN_KINDS; k++) {
+		const char *n = loadgen_test_name((enum loadgen_test)(k + 1));
+
+		fprintf(f,
+			",%s_attempts,%s_successes,%s_failures,%s_timeouts,"
+			"%s_retransmissions,%s_rtt_p50_us,%s_rtt_p99_us",
+			n, n, n, n, n, n, n);
+	}
+	fputc('\n', f);
 }
 
 void loadout_csv_row(FILE *f, double t_s, const struct loadgen_counts *c,
@@ -198,7 +274,7 @@ void loadout_csv_row(FILE *f, double t_s, const struct loadgen_counts *c,
 {
 	fprintf(f,
 		"%.3f,%llu,%llu,%llu,%llu,%llu,%lld,%.1f,%llu,%llu,%llu,"
-		"%llu,%.3f,%d,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu\n",
+		"%llu,%.3f,%d,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu",
 		t_s, (unsigned long long)c->attempts,
 		(unsigned long long)c->successes,
 		(unsigned long long)c->failures,
@@ -221,6 +297,20 @@ void loadout_csv_row(FILE *f, double t_s, const struct loadgen_counts *c,
 		(unsigned long long)c->conns_reopened,
 		(unsigned long long)c->tls_full,
 		(unsigned long long)c->tls_resumed);
+	for (unsigned k = 0; x->test == LOADGEN_MIX && k < LOADGEN_KINDS;
+	     k++) {
+		const struct loadgen_kind_counts *kc = &c->kind[k];
+
+		fprintf(f, ",%llu,%llu,%llu,%llu,%llu,%llu,%llu",
+			(unsigned long long)kc->attempts,
+			(unsigned long long)kc->successes,
+			(unsigned long long)kc->failures,
+			(unsigned long long)kc->timeouts,
+			(unsigned long long)kc->retransmissions,
+			(unsigned long long)hist_quantile(&kc->rtt, 0.5),
+			(unsigned long long)hist_quantile(&kc->rtt, 0.99));
+	}
+	fputc('\n', f);
 }
 
 static void row(FILE *f, const char *name, unsigned long long v)
@@ -302,7 +392,8 @@ void loadout_table(FILE *f, const struct loadgen_counts *c,
 			"SCR %.2f%%  (-1: none)\n",
 			loadcall_ser(c), loadcall_seer(c), loadcall_isa(c),
 			loadcall_scr(c));
-	} else if (x->test != LOADGEN_OPTIONS) {
+	} else if (x->test == LOADGEN_REGISTER ||
+		   x->test == LOADGEN_REREGISTER) {
 		lat(f, "RRD", &c->rrd);
 		fprintf(f, "  RFC 6076: RRD %.3f ms, IRA %.3f%%\n",
 			hist_mean(&c->rrd) / 1e3, loadout_ira(c));
@@ -311,4 +402,23 @@ void loadout_table(FILE *f, const struct loadgen_counts *c,
 		fprintf(f, "  loader CPU %.1f%% of one core%s\n", x->cpu * 100,
 			loadout_generator_bound(c, x) ? "  GENERATOR BOUND"
 						      : "");
+	for (i = 0; x->test == LOADGEN_MIX && x->mix && i < LOADGEN_KINDS;
+	     i++) {
+		enum loadgen_test t = (enum loadgen_test)(i + 1);
+		struct loadout_ctx kx = *x;
+		struct loadgen_counts *v;
+
+		if (!x->mix[i])
+			continue;
+		v = kind_view(c, t);
+		if (!v)
+			continue;
+		kx.test = t;
+		kx.mix = NULL;
+		kx.cpu = -1; /* the loader's, shown once above */
+		fprintf(f, "\n[%s, weight %u] ", loadgen_test_name(t),
+			x->mix[i]);
+		loadout_table(f, v, &kx);
+		free(v);
+	}
 }

@@ -47,9 +47,11 @@ struct app {
 static void usage(FILE *f, const char *argv0)
 {
 	fprintf(f,
-		"usage: %s --test register|reregister|options|invite --server "
-		"udp:|tcp:|tls:HOST:PORT "
+		"usage: %s --test register|reregister|options|invite|mix "
+		"--server udp:|tcp:|tls:HOST:PORT "
 		"--users A1000-A1999\n"
+		"        [--mix register=50,invite=30,options=20] "
+		"[--register-users A2000-A2999]\n"
 		"        --domain DOMAIN [--rate N] [--duration S] "
 		"[--threads N] [--poisson]\n"
 		"        [--max-outstanding N] [--expires S] [--password P "
@@ -114,6 +116,7 @@ static void ctx_of(struct app *a, struct loadout_ctx *x, double secs,
 	x->cpu = p0 && p1 ? procstat_cpu(p0, p1) : -1;
 	x->threads = a->cfg.threads;
 	x->cumulative = cumulative;
+	x->mix = a->cfg.mix;
 }
 
 /*
@@ -387,6 +390,8 @@ enum {
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
 	OPT_TLS_RESUME,
+	OPT_MIX,
+	OPT_REG_USERS,
 	OPT_HELP,
 };
 
@@ -421,6 +426,8 @@ static const struct option opts[] = {
 	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
 	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
 	{"tls-resume", required_argument, NULL, OPT_TLS_RESUME},
+	{"mix", required_argument, NULL, OPT_MIX},
+	{"register-users", required_argument, NULL, OPT_REG_USERS},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -428,7 +435,8 @@ static const struct option opts[] = {
 static int parse(struct app *a, int argc, char **argv, const char **pwfile,
 		 const char **csv)
 {
-	const char *me = argv[0];
+	const char *me = argv[0], *mix = NULL, *reg_users = NULL;
+	char why[160];
 	bool have_server = false, have_users = false, have_tick = false;
 	bool have_name = false;
 	struct pl host = PL_INIT;
@@ -589,6 +597,12 @@ static int parse(struct app *a, int argc, char **argv, const char **pwfile,
 					   optarg);
 			a->cfg.tls_no_resume = !strcmp(optarg, "off");
 			break;
+		case OPT_MIX:
+			mix = optarg;
+			break;
+		case OPT_REG_USERS:
+			reg_users = optarg;
+			break;
 		case OPT_HELP:
 			usage(stdout, me);
 			exit(0);
@@ -627,6 +641,20 @@ static int parse(struct app *a, int argc, char **argv, const char **pwfile,
 	    a->cfg.conn == LOADGEN_CONN_PERSISTENT && a->cfg.conns &&
 	    a->cfg.conns < a->cfg.threads)
 		a->cfg.threads = a->cfg.conns;
+	/* after --users: the register users must share its form */
+	if (mix && a->cfg.test != LOADGEN_MIX)
+		return bad(me, "--mix", "needs --test mix");
+	if (mix && loadgen_mix_parse(&a->cfg, mix, why, sizeof(why)))
+		return bad(me, "--mix", why);
+	if (reg_users && loadgen_reg_users_parse(&a->cfg, reg_users))
+		return bad(me,
+			   "--register-users (the --users' prefix and digits)",
+			   reg_users);
+	if (reg_users && *pwfile)
+		return bad(me, "--register-users",
+			   "not with --passwords (use --password)");
+	if (loadgen_mix_check(&a->cfg, why, sizeof(why)))
+		return bad(me, "options", why);
 	return 0;
 }
 
@@ -691,7 +719,7 @@ int main(int argc, char **argv)
 				strerror(errno));
 			return 2;
 		}
-		loadout_csv_header(a->csv);
+		loadout_csv_header(a->csv, a->cfg.test);
 	}
 	a->tty = isatty(STDERR_FILENO);
 	ev_timer_init(&a->sec);
@@ -752,7 +780,8 @@ int main(int argc, char **argv)
 		sec_next(a);
 		timer_at(a, &a->end, a->t0 + (uint64_t)(a->duration * 1e9),
 			 on_end);
-		err = loadgen_start(a->lg, a->cfg.rate);
+		err = loadgen_start_for(a->lg, a->cfg.rate, a->t0,
+					a->duration);
 		if (err) {
 			log_err("start: %s", strerror(err));
 			goto out;
