@@ -477,7 +477,8 @@ TEST_TIMEOUT(loader_invite_udp_vs_sipp_uas, 25)
 		  3 * att + retr);
 	ASSERT_EQ(sipp_count("\nACK sip:"), att);
 	csv = test_read_file("rows.csv", &len);
-	ASSERT(strstr(csv, ",answered,completed,srd_p50_us,sdd_p50_us\n"));
+	ASSERT(strstr(csv, ",answered,completed,srd_p50_us,sdd_p50_us,"
+			   "step\n"));
 	free(csv);
 	json_decref(j);
 }

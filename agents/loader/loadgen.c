@@ -879,6 +879,14 @@ static void w_apply_rate(void *arg)
 	ev_timer_start(w->ev, &w->tick, 0, tick, w);
 }
 
+static void w_pause(void *arg)
+{
+	struct lg_worker *w = arg;
+
+	w->sending = false;
+	ev_timer_cancel(w->ev, &w->tick);
+}
+
 static void drain_timeout(void *arg)
 {
 	struct lg_worker *w = arg;
@@ -1135,6 +1143,21 @@ int loadgen_set_rate(struct loadgen *lg, double rate)
 		return 0;
 	for (i = 0; i < lg->nw; i++) {
 		err = ev_call(lg->w[i].ev, w_apply_rate, &lg->w[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int loadgen_pause(struct loadgen *lg)
+{
+	unsigned i;
+	int err;
+
+	if (!atomic_load(&lg->started))
+		return EINVAL;
+	for (i = 0; i < lg->nw; i++) {
+		err = ev_call(lg->w[i].ev, w_pause, &lg->w[i]);
 		if (err)
 			return err;
 	}
