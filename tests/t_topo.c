@@ -419,6 +419,12 @@ TEST(topo_search_settings_and_their_overrides)
 	ASSERT_STR(t->exp.search, "ramp");
 	ASSERT_EQ(t->exp.threshold_ms, 32000);
 	ASSERT_EQ(t->exp.granularity, 5);
+	/* the RFC 7502 search's bounds */
+	ASSERT(t->exp.granularity_pct == 1);
+	ASSERT_EQ(t->exp.max_trials, 40);
+	ASSERT_EQ(t->exp.confirm_s, 0);
+	ASSERT_EQ(topo_override(t, "search", "bisect", why, sizeof(why)), 0);
+	ASSERT_STR(t->exp.search, "bisect");
 	ASSERT_EQ(topo_override(t, "search", "rfc7502", why, sizeof(why)), 0);
 	ASSERT_EQ(topo_override(t, "threshold-ms", "1500", why, sizeof(why)),
 		  0);
