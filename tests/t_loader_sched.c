@@ -284,8 +284,11 @@ TEST_TIMEOUT(loader_schedule_rfc7502_search_finds_the_server_limit, 120)
 			      "0",
 			      "--max-trials",
 			      "30",
+			      "--confirm-s",
+			      "3",
 			      NULL};
 	static const double first[] = {250, 275, 302.5};
+	json_t *last = NULL;
 	json_t *j, *sched, *steps, *st;
 	double found, failing;
 	unsigned counted = 0, discarded = 0;
@@ -322,6 +325,15 @@ TEST_TIMEOUT(loader_schedule_rfc7502_search_finds_the_server_limit, 120)
 			ASSERT(discarded++ < 2 * 30);
 			continue;
 		}
+		last = st;
+		if (!strcmp(phase, "confirm")) {
+			/* 3 s at a rate found: clean, it is the answer;
+			 * failed, the search went on below it */
+			ASSERT_MSG(jnum(st, "secs") > 2.9, "%g s",
+				   jnum(st, "secs"));
+			counted++;
+			continue;
+		}
 		ASSERT_STR(phase, "trial");
 		/* the RFC's moves: up by 10 % of the rate while clean */
 		if (counted < 3)
@@ -333,6 +345,13 @@ TEST_TIMEOUT(loader_schedule_rfc7502_search_finds_the_server_limit, 120)
 			ASSERT_MSG(!clean, "trial %zu at %g clean", i, rate);
 	}
 	ASSERT(counted >= 4 && counted <= 30);
+	/* the answer was confirmed over the longer trial */
+	ASSERT(last);
+	ASSERT_STR(json_string_value(json_object_get(last, "phase")), "confir"
+								      "m");
+	ASSERT(json_is_true(json_object_get(last, "passed")));
+	ASSERT(jnum(last, "rate") == found);
+	ASSERT(json_is_true(json_object_get(sched, "confirmed")));
 	json_decref(j);
 	proc_signal(&k, SIGTERM);
 	proc_stop(&k, 5000);
