@@ -70,7 +70,7 @@ bool sched_ramp_feed(struct sched_ramp *r, const struct sched_result *res);
 
 /*
  * RFC 7502 (Appendix A) searches for the Session Establishment Rate
- * (RFC 7501 §3.4: the highest attempt rate sustained with zero
+ * (RFC 7501's benchmark: the highest attempt rate sustained with zero
  * failures): trials of a fixed number of attempts, the first at r; after
  * a clean trial r += w * r; after a failed one r -= d * r and the steps
  * shrink (w halves, d = max(0.10, w / 2)); it ends when the same highest
