@@ -161,6 +161,11 @@ static json_t *run_json(const struct res_run *run)
 				    json_integer(run->threshold_ms));
 		json_object_set_new(j, "granularity",
 				    json_integer(run->granularity));
+		json_object_set_new(j, "granularity_percent",
+				    json_real(run->granularity_pct));
+		if (run->search_end[0])
+			json_object_set_new(j, "search_end",
+					    json_string(run->search_end));
 	}
 	if (j && run->setup)
 		json_object_set(j, "setup", run->setup);
@@ -243,6 +248,8 @@ int res_load(struct res_run *run, const char *dir, char *why, size_t whysz)
 	str(j, "search", run->search, sizeof(run->search));
 	run->threshold_ms = (unsigned)num(j, "threshold_ms", 32000);
 	run->granularity = (unsigned)num(j, "granularity", 0);
+	run->granularity_pct = num(j, "granularity_percent", 0);
+	str(j, "search_end", run->search_end, sizeof(run->search_end));
 	run->nproxies = json_array_size(names);
 	for (i = 0; i < run->nproxies; i++)
 		snprintf(run->proxy_names[i], RES_NAME_MAX, "%s",
@@ -639,12 +646,24 @@ int res_report_html(const struct res_run *run, FILE *f)
 		fprintf(f, "; generators alone reached %.0f/s", run->baseline);
 	else
 		fputs("; generator baseline not measured", f);
-	if (run->rfc7502_rate >= 0)
+	if (run->rfc7502_rate >= 0 && !strcmp(run->search, "bisect"))
 		fprintf(f,
-			"; RFC 7502 zero-failure rate %.0f/s (%zu trials, "
+			"; zero-failure rate by bisection %.0f/s (%zu trials, "
 			"within %u/s; a failure: no final 2xx within %u ms)",
 			run->rfc7502_rate, run->nsteps, run->granularity,
 			run->threshold_ms);
+	else if (run->rfc7502_rate >= 0)
+		fprintf(f,
+			"; RFC 7502 zero-failure rate %.0f/s (%zu trials, "
+			"within %u/s or %g%%; a failure: no final 2xx within "
+			"%u ms)",
+			run->rfc7502_rate, run->nsteps, run->granularity,
+			run->granularity_pct, run->threshold_ms);
+	else if (!strcmp(run->search, "rfc7502") && run->search_end[0]) {
+		fputs("; RFC 7502 search: no answer (", f);
+		html_text(f, run->search_end);
+		fputs(")", f);
+	}
 	fputs(".</p>\n", f);
 
 	/* Seed Figures 3-6: success rate and each proxy's CPU. */

@@ -47,9 +47,12 @@ struct res_step {
 		scr_pct;
 	struct res_proxy proxy[RES_MAX_PROXIES];
 	bool generator_bound;
-	bool passed; /* met the criteria (rfc7502: zero failures) */
-	/* "ramp", or an RFC 7502 search trial: "up" while looking for a
-	 * failing rate, "bisect" between the clean and the failing one */
+	bool passed; /* met the criteria (rfc7502, bisect: zero failures) */
+	/* "ramp"; an RFC 7502 search's "trial", "confirm" (the longer
+	 * trial at the rate found) or "discard" (failed while generator
+	 * bound, run again, not counted); a bisection's "up" while looking
+	 * for a failing rate, "bisect" between the clean and the failing
+	 * one */
 	char phase[8];
 };
 
@@ -79,12 +82,16 @@ struct res_run {
 	size_t nsteps;
 	struct res_sample *samples;
 	size_t nsamples;
-	double baseline;       /* the generators' reach without the proxies */
-	double rfc7502_rate;   /* < 0 when that search did not run */
-	char search[16];       /* ramp, rfc7502 */
-	unsigned threshold_ms; /* establishment threshold */
-	unsigned granularity;  /* rfc7502: margin of the rate found */
-	json_t *setup;	       /* topology, experiment, hosts (no secrets) */
+	double baseline; /* the generators' reach without the proxies */
+	/* the zero-failure rate the search found (search says which
+	 * procedure); < 0 when none ran or it found none */
+	double rfc7502_rate;
+	char search[16];	/* ramp, rfc7502, bisect */
+	char search_end[32];	/* how the search ended: "found", ... */
+	unsigned threshold_ms;	/* establishment threshold */
+	unsigned granularity;	/* rfc7502, bisect: margin of the rate found */
+	double granularity_pct; /* rfc7502: or this % of it, the larger */
+	json_t *setup;		/* topology, experiment, hosts (no secrets) */
 };
 
 /* Frees what the run owns (steps, samples, setup), not the struct. */

@@ -22,6 +22,7 @@
 #include "preflight.h"
 #include "results.h"
 #include "rundb.h"
+#include "schedule.h"
 
 #define RUN_LINE_MAX 65536
 /*
@@ -1231,7 +1232,8 @@ static void stepper_init(struct run *r, struct stepper *sp)
  * Elsewhere (a pipe, a file) only the step's own line at its end.
  */
 static void live_line(struct run *r, const struct stepper *sp,
-		      const struct res_sample *smp, unsigned sec)
+		      const struct res_sample *smp, unsigned sec,
+		      unsigned secs)
 {
 	const struct topo_experiment *e = &r->t->exp;
 	char line[512];
@@ -1239,7 +1241,7 @@ static void live_line(struct run *r, const struct stepper *sp,
 
 	if (r->o->quiet || !isatty(STDOUT_FILENO))
 		return;
-	if (!strcmp(e->search, "rfc7502") || !e->rate_step)
+	if (strcmp(e->search, "ramp") || !e->rate_step)
 		used = (size_t)snprintf(line, sizeof(line), "[trial %u]",
 					smp->step + 1);
 	else
@@ -1249,7 +1251,7 @@ static void live_line(struct run *r, const struct stepper *sp,
 	used += (size_t)snprintf(line + used, sizeof(line) - used,
 				 " %u/%u s offered %.0f/s achieved %.0f/s "
 				 "success %.2f%% p95 %.2f ms |",
-				 sec, e->step_s, smp->offered, smp->achieved,
+				 sec, secs, smp->offered, smp->achieved,
 				 smp->success_pct, smp->p95_ms);
 	for (size_t k = 0; k < sp->np && used < sizeof(line); k++)
 		used += (size_t)snprintf(line + used, sizeof(line) - used,
@@ -1274,7 +1276,7 @@ static void live_line(struct run *r, const struct stepper *sp,
  * then the step's figures into *st (not yet judged nor kept).
  */
 static int run_step(struct run *r, struct stepper *sp, double rate,
-		    unsigned index, struct res_step *st)
+		    unsigned index, unsigned step_s, struct res_step *st)
 {
 	const struct topo_experiment *e = &r->t->exp;
 	size_t np = sp->np, *pidx = sp->pidx;
@@ -1314,7 +1316,7 @@ static int run_step(struct run *r, struct stepper *sp, double rate,
 		db_sample(r, sp, &first); /* the mark the first second needs */
 	}
 	t0 = now_ms();
-	for (unsigned sec = 1; sec <= e->step_s && !err; sec++) {
+	for (unsigned sec = 1; sec <= step_s && !err; sec++) {
 		struct res_sample smp = {0};
 
 		err = sleep_until(r, t0 + (uint64_t)sec * 1000);
@@ -1340,7 +1342,7 @@ static int run_step(struct run *r, struct stepper *sp, double rate,
 			thread_cpu(&prev[k], &cur[k], &smp.proxy[k]);
 			/* The steady middle: not the first nor the last
 			 * second of the step. */
-			if (sec > 1 && sec < e->step_s) {
+			if (sec > 1 && sec < step_s) {
 				cpu_sum[k] += smp.proxy[k].cpu;
 				cpu_n[k]++;
 			}
@@ -1368,7 +1370,7 @@ static int run_step(struct run *r, struct stepper *sp, double rate,
 		sp->lprev = lcur;
 		err = append_sample(r, &smp);
 		if (!err)
-			live_line(r, sp, &smp, sec);
+			live_line(r, sp, &smp, sec, step_s);
 	}
 	if (err)
 		return err;
@@ -1411,8 +1413,8 @@ static int run_step(struct run *r, struct stepper *sp, double rate,
 		/* Steps too short for a middle: every second. */
 		if (cpu_n[k])
 			st->proxy[k].cpu = cpu_sum[k] / cpu_n[k];
-		else if (e->step_s)
-			st->proxy[k].cpu = cpu_all[k] / e->step_s;
+		else if (step_s)
+			st->proxy[k].cpu = cpu_all[k] / step_s;
 		st->proxy[k].share = -1;
 		if (r->t->nodes[pidx[k]].role == TOPO_STATEFUL)
 			total_req += prev[k].requests - step0[k].requests;
@@ -1455,34 +1457,59 @@ static void say_step(struct run *r, const struct res_step *st,
 	    st->generator_bound ? " | generator bound" : "", verdict);
 }
 
-/* The seed's ramp: up by the step until a step misses the criteria. */
+/* The seed's ramp (common/schedule.h): up by the step until a step
+ * misses the criteria. */
 static int run_ramp(struct run *r)
 {
 	const struct topo_experiment *e = &r->t->exp;
+	struct sched_ramp_cfg cfg = {
+		.start = e->rate_start,
+		.step = e->rate_step,
+		.final = e->rate_final,
+		.success_pct = e->success_pct,
+		.ta_mean_limit_ms = e->ta_limit_ms,
+	};
+	struct sched_ramp ramp;
 	struct stepper sp;
-	double rate = e->rate_start;
-	struct call_acc *calls = NULL;
-	int err = 0;
+	bool more = true;
+	int err;
 
+	err = sched_ramp_init(&ramp, &cfg);
+	if (err)
+		return fail(r, err, "the ramp %u,%u,%u cannot run",
+			    e->rate_start, e->rate_step, e->rate_final);
 	stepper_init(r, &sp);
-	for (unsigned index = 0; rate <= e->rate_final && !err; index++) {
+	while (more) {
+		struct sched_result res;
 		struct res_step st;
+		char why[96];
 
-		err = run_step(r, &sp, rate, index, &st);
+		err = run_step(r, &sp, ramp.rate, ramp.steps, e->step_s, &st);
 		if (err)
 			break;
 		snprintf(st.phase, sizeof(st.phase), "ramp");
-		st.passed = st.success_pct >= e->success_pct &&
-			    st.ta_avg_ms <= e->ta_limit_ms && st.attempts > 0;
+		res = (struct sched_result){
+			.attempts = st.attempts,
+			.successes = st.successes,
+			.failures = st.failures,
+			.ta_mean_ms = st.ta_avg_ms,
+			.ta_p95_ms = st.p95_ms,
+		};
+		st.passed = sched_ramp_passes(&cfg, &res, why, sizeof(why));
+		more = sched_ramp_feed(&ramp, &res);
 		err = keep_step(r, &st);
 		if (err)
 			break;
-		say_step(r, &st, st.passed ? "" : " | criteria not met: stop");
-		if (!st.passed)
-			break;
-		rate += e->rate_step;
+		if (!st.passed) {
+			char verdict[128];
+
+			snprintf(verdict, sizeof(verdict),
+				 " | criteria not met (%s): stop", why);
+			say_step(r, &st, verdict);
+		} else {
+			say_step(r, &st, "");
+		}
 	}
-	free(calls);
 	return err;
 }
 
@@ -1574,20 +1601,18 @@ static int settle(struct run *r, struct res_step *st)
 }
 
 /*
- * The RFC 7502 search for the highest rate with zero failures over the
- * step duration: up from the start by the step (a clean trial's rate
- * is the lower bound) until a trial fails (the upper bound), then
- * halve the interval until it is within the granularity.  Every trial
- * is a step of the bundle.  RFC 7502's own procedure moves the rate by
- * a fraction of itself and halves that fraction after a failure; the
- * bisection reaches the same bounded answer in fewer, predictable
- * trials.
+ * "search": "bisect", not RFC 7502's procedure: the highest rate with
+ * zero failures over the step duration, up from the start by the step
+ * (a clean trial's rate is the lower bound) until a trial fails (the
+ * upper bound), then halving the interval until it is within the
+ * granularity.  Fewer and more predictable trials than the RFC's
+ * procedure (run_rfc7502) for a deterministic server.
  */
-static int run_rfc7502(struct run *r)
+static int run_bisect(struct run *r)
 {
 	const struct topo_experiment *e = &r->t->exp;
 	double lo = 0, hi = 0, rate = e->rate_start;
-	const unsigned max_trials = 40;
+	const unsigned max_trials = e->max_trials;
 	struct stepper sp;
 	unsigned index = 0;
 	int err = 0;
@@ -1597,7 +1622,7 @@ static int run_rfc7502(struct run *r)
 		bool up = hi == 0;
 		struct res_step st;
 
-		err = run_step(r, &sp, rate, index, &st);
+		err = run_step(r, &sp, rate, index, e->step_s, &st);
 		if (!err)
 			err = settle(r, &st);
 		if (err)
@@ -1611,8 +1636,7 @@ static int run_rfc7502(struct run *r)
 		if (err)
 			break;
 		say_step(r, &st,
-			 st.passed ? " | rfc7502: clean"
-				   : " | rfc7502: failed");
+			 st.passed ? " | bisect: clean" : " | bisect: failed");
 		index++;
 		if (st.passed)
 			lo = rate;
@@ -1634,13 +1658,117 @@ static int run_rfc7502(struct run *r)
 	}
 	if (!err) {
 		r->res.rfc7502_rate = lo;
+		snprintf(r->res.search_end, sizeof(r->res.search_end), "%s",
+			 hi > 0 ? "found" : "clean at the final rate");
 		say(r,
-		    "[rfc7502] %.0f/s with zero failures over %u s (%u "
+		    "[bisect] %.0f/s with zero failures over %u s (%u "
 		    "trials; %s)",
 		    lo, e->step_s, index,
 		    hi > 0 ? "the next failing rate within the granularity"
 			   : "no failure up to the final rate");
 	}
+	return err;
+}
+
+/* Times a failed trial runs again when the loaders were the limit. */
+#define RUN_RERUNS 2
+
+/*
+ * The RFC 7502 search (Appendix A, common/schedule.h): trials of
+ * step_duration_s after the warm-up, up by w * r while clean, down by
+ * d * r with finer steps after a failure, until the same highest clean
+ * rate has held for several trials and a failure lies within the
+ * granularity above it; rate.final is the ceiling, max_trials the
+ * bound, and with confirm_s the rate found runs once more for that long
+ * (RFC 7501's "extended period").  A trial that failed while a loader
+ * was generator bound says nothing of the proxies: it runs again (twice
+ * at most) before it counts, kept in the bundle as phase "discard".
+ */
+static int run_rfc7502(struct run *r)
+{
+	const struct topo_experiment *e = &r->t->exp;
+	struct sched_rfc7502_cfg cfg;
+	struct sched_rfc7502 *s = calloc(1, sizeof(*s));
+	unsigned index = 0, reruns = 0;
+	struct stepper sp;
+	bool more = true;
+	int err;
+
+	if (!s)
+		return ENOMEM;
+	sched_rfc7502_defaults(&cfg);
+	cfg.start_rate = e->rate_start;
+	cfg.max_rate = e->rate_final;
+	cfg.granularity = e->granularity;
+	cfg.granularity_pct = e->granularity_pct;
+	cfg.max_trials = e->max_trials;
+	cfg.confirm = e->confirm_s > 0;
+	err = sched_rfc7502_init(s, &cfg);
+	if (err) {
+		free(s);
+		return fail(r, err,
+			    "the RFC 7502 search cannot run from "
+			    "%u/s",
+			    e->rate_start);
+	}
+	stepper_init(r, &sp);
+	while (more) {
+		bool confirming = s->confirming;
+		struct res_step st;
+
+		err = run_step(r, &sp, s->rate, index,
+			       confirming ? e->confirm_s : e->step_s, &st);
+		if (!err)
+			err = settle(r, &st);
+		if (err)
+			break;
+		index++;
+		/* RFC 7501: a failure is a final 3xx-6xx or no final
+		 * response within the threshold; one fails the trial. */
+		st.passed = st.failures == 0 && st.timeouts == 0 &&
+			    st.attempts > 0;
+		if (!st.passed && st.generator_bound && reruns < RUN_RERUNS) {
+			reruns++;
+			snprintf(st.phase, sizeof(st.phase), "discard");
+			err = keep_step(r, &st);
+			if (err)
+				break;
+			say_step(r, &st,
+				 " | rfc7502: failed while generator bound, "
+				 "not counted: again");
+			continue;
+		}
+		reruns = 0;
+		snprintf(st.phase, sizeof(st.phase), "%s",
+			 confirming ? "confirm" : "trial");
+		more = sched_rfc7502_feed(s, st.attempts,
+					  st.failures + st.timeouts);
+		err = keep_step(r, &st);
+		if (err)
+			break;
+		say_step(r, &st,
+			 st.passed ? " | rfc7502: clean"
+				   : " | rfc7502: failed");
+	}
+	if (!err) {
+		snprintf(r->res.search_end, sizeof(r->res.search_end), "%s",
+			 sched_rfc7502_end_name(s->end));
+		if (s->end == SCHED_RFC7502_FOUND) {
+			r->res.rfc7502_rate = s->best;
+			say(r,
+			    "[rfc7502] %.0f/s with zero failures (%u trials; "
+			    "the lowest failing rate above it %.0f/s%s)",
+			    s->best, s->ntrials, s->fail_above,
+			    cfg.confirm ? "; confirmed over confirm_s" : "");
+		} else {
+			say(r,
+			    "[rfc7502] no answer: %s after %u trials (highest "
+			    "clean rate %.0f/s)",
+			    sched_rfc7502_end_name(s->end), s->ntrials,
+			    s->best);
+		}
+	}
+	free(s);
 	return err;
 }
 
@@ -1753,6 +1881,8 @@ static int run_steps(struct run *r)
 {
 	if (!strcmp(r->t->exp.search, "rfc7502"))
 		return run_rfc7502(r);
+	if (!strcmp(r->t->exp.search, "bisect"))
+		return run_bisect(r);
 	return run_ramp(r);
 }
 
@@ -1889,6 +2019,7 @@ static void write_bundle(struct run *r)
 	snprintf(res->search, sizeof(res->search), "%s", r->t->exp.search);
 	res->threshold_ms = r->t->exp.threshold_ms;
 	res->granularity = r->t->exp.granularity;
+	res->granularity_pct = r->t->exp.granularity_pct;
 	res->ta_limit_ms = r->t->exp.ta_limit_ms;
 	/* The inventory file never holds secrets (validation refuses one). */
 	setup = json_pack("{s:O,s:O,s:o,s:s}", "topology", r->t->json,

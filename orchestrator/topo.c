@@ -524,6 +524,9 @@ static const char *const exp_fields[] = {"test",
 					 "search",
 					 "threshold_ms",
 					 "granularity",
+					 "granularity_percent",
+					 "max_trials",
+					 "confirm_s",
 					 "baseline_s",
 					 "hold_ms",
 					 "mix",
@@ -556,7 +559,7 @@ bool topo_needs_callhandler(const struct topo_experiment *e)
 }
 static const char *const transports[] = {"udp", "tcp", "tls", NULL};
 static const char *const connections[] = {"persistent", "per-request", NULL};
-static const char *const searches[] = {"ramp", "rfc7502", NULL};
+static const char *const searches[] = {"ramp", "rfc7502", "bisect", NULL};
 
 static void parse_experiment(struct ctx *c, json_t *root, struct topo *t)
 {
@@ -599,6 +602,21 @@ static void parse_experiment(struct ctx *c, json_t *root, struct topo *t)
 		 &e->threshold_ms);
 	get_uint(c, obj, "/experiment", "granularity", 1, 1000000, 5,
 		 &e->granularity);
+	get_uint(c, obj, "/experiment", "max_trials", 1, 256, 40,
+		 &e->max_trials);
+	get_uint(c, obj, "/experiment", "confirm_s", 0, 86400, 0,
+		 &e->confirm_s);
+	e->granularity_pct = 1;
+	pct = json_object_get(obj, "granularity_percent");
+	if (pct) {
+		if (!json_is_number(pct) || json_number_value(pct) < 0 ||
+		    json_number_value(pct) >= 100)
+			err_at(c, "/experiment/granularity_percent", false,
+			       "\"granularity_percent\" must be a number in "
+			       "[0, 100)");
+		else
+			e->granularity_pct = json_number_value(pct);
+	}
 	get_uint(c, obj, "/experiment", "baseline_s", 0, 3600, 3,
 		 &e->baseline_s);
 	e->success_pct = 50;

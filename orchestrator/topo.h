@@ -94,11 +94,14 @@ struct topo_experiment {
 	unsigned warmup_s;
 	unsigned ta_limit_ms;
 	double success_pct;    /* a step below this fails */
-	char search[16];       /* ramp, rfc7502 */
+	char search[16];       /* ramp, rfc7502, bisect */
 	unsigned threshold_ms; /* no final response by then: a failure */
-	unsigned granularity;  /* rfc7502: the found rate's margin, /s */
-	unsigned baseline_s;   /* loaders straight to callhandlers; 0 off */
-	unsigned hold_ms;      /* invite: 200 -> BYE */
+	unsigned granularity; /* rfc7502, bisect: the found rate's margin, /s */
+	double granularity_pct; /* rfc7502: or this % of it, the larger */
+	unsigned max_trials;	/* rfc7502, bisect: the trials' bound */
+	unsigned confirm_s;	/* rfc7502: the confirmation trial; 0 none */
+	unsigned baseline_s;	/* loaders straight to callhandlers; 0 off */
+	unsigned hold_ms;	/* invite: 200 -> BYE */
 };
 
 struct topo {

@@ -478,7 +478,7 @@ TEST_TIMEOUT(loader_invite_udp_vs_sipp_uas, 25)
 	ASSERT_EQ(sipp_count("\nACK sip:"), att);
 	csv = test_read_file("rows.csv", &len);
 	ASSERT(strstr(csv, ",answered,completed,srd_p50_us,sdd_p50_us,"));
-	ASSERT(strstr(csv, ",tls_full,tls_resumed\n"));
+	ASSERT(strstr(csv, ",tls_full,tls_resumed,step\n"));
 	free(csv);
 	json_decref(j);
 }

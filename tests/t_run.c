@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pty.h>
@@ -499,43 +500,42 @@ static bool cap_cgroup(char *dir, size_t size, double frac)
 	return fclose(f) == 0;
 }
 
-TEST_TIMEOUT(run_rfc7502_search_finds_the_highest_clean_rate, 180)
+/*
+ * Runs a search ("experiment" fields after the rate in exp) against one
+ * proxy-stateful held to 3 % of a core in a cgroup, so that it fails
+ * well below what the loader can send, at a rate the search has to
+ * find.  Its output into out (NUL-terminated); the exit status must be
+ * 0.
+ */
+static void capped_search(const char *name, const char *exp, char *out,
+			  size_t outsz)
 {
-	char topo[2048], inv[600], dir[600], cg[300], path[800];
+	char topo[2048], inv[600], cg[300], path[800];
 	const char *argv[] = {"orchestrator", "run", "t.json",
 			      "--hosts",      inv,   "--results",
 			      "results",      NULL};
-	static char out[1 << 17];
-	double lo = 0, hi = 0, first_fail = 0;
-	size_t n = 0, fails = 0;
-	struct res_run run;
+	size_t n = 0;
 	struct proc p;
-	char *pidp, *text;
+	char *pidp;
 	int status;
 	long pid;
 	FILE *f;
 
+	out[0] = '\0';
 	need_root_and_mariadb();
 	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
 		 test_root_dir());
-	/* The proxy gets 3 % of a core: it fails well below what the
-	 * loader can send, at a rate the search has to find.  1 s without
-	 * a final response is a failure. */
 	if (!cap_cgroup(cg, sizeof(cg), 0.03))
 		test_skip("no cgroup CPU controller here");
 	snprintf(topo, sizeof(topo),
-		 "{\"name\": \"s0p1-rfc7502\", \"database\": {\"host\": "
+		 "{\"name\": \"%s\", \"database\": {\"host\": "
 		 "\"db\", \"port\": %u},\n"
 		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"proxy1\", "
 		 "\"listen\": [\"udp:%u\"], \"workers\": 1}],\n"
 		 " \"loaders\": [{\"name\": \"ld1\", \"host\": \"loader1\", "
 		 "\"threads\": 1}],\n"
-		 " \"experiment\": {\"users\": {\"count\": 100}, \"rate\": "
-		 "{\"start\": 200, \"step\": 800, \"final\": 20000},\n"
-		 "   \"step_duration_s\": 2, \"warmup_s\": 1, "
-		 "\"search\": \"rfc7502\",\n"
-		 "   \"threshold_ms\": 1000, \"granularity\": 100}}\n",
-		 proc_free_port(), proc_free_port());
+		 " \"experiment\": {\"users\": {\"count\": 100}, %s}}\n",
+		 name, proc_free_port(), proc_free_port(), exp);
 	test_write_file("t.json", topo);
 	proc_start(&p, argv);
 	/* The proxy into the capped cgroup before the first trial. */
@@ -551,7 +551,7 @@ TEST_TIMEOUT(run_rfc7502_search_finds_the_highest_clean_rate, 180)
 				waited += 100;
 				continue;
 			}
-			got = read(p.from_child, out + n, sizeof(out) - n - 1);
+			got = read(p.from_child, out + n, outsz - n - 1);
 			if (got <= 0)
 				break;
 			n += (size_t)got;
@@ -567,7 +567,7 @@ TEST_TIMEOUT(run_rfc7502_search_finds_the_highest_clean_rate, 180)
 	fprintf(f, "%ld\n", pid);
 	ASSERT(fclose(f) == 0);
 	/* Its output to the end (bounded), then its exit status. */
-	for (uint64_t waited = 0; waited < 150000 && n < sizeof(out) - 1;) {
+	for (uint64_t waited = 0; waited < 200000 && n < outsz - 1;) {
 		struct pollfd pfd = {p.from_child, POLLIN, 0};
 		ssize_t got;
 
@@ -575,7 +575,7 @@ TEST_TIMEOUT(run_rfc7502_search_finds_the_highest_clean_rate, 180)
 			waited += 100;
 			continue;
 		}
-		got = read(p.from_child, out + n, sizeof(out) - n - 1);
+		got = read(p.from_child, out + n, outsz - n - 1);
 		if (got <= 0)
 			break;
 		n += (size_t)got;
@@ -587,10 +587,30 @@ TEST_TIMEOUT(run_rfc7502_search_finds_the_highest_clean_rate, 180)
 	ASSERT_MSG(status == 0, "exit %d: %s", status, out);
 	fprintf(stderr, "%s",
 		strstr(out, "[step 1]") ? strstr(out, "[step 1]") : out);
-	ASSERT(strstr(out, "[rfc7502] "));
+}
+
+TEST_TIMEOUT(run_bisect_search_finds_the_highest_clean_rate, 180)
+{
+	char dir[600], path[800];
+	static char out[1 << 17];
+	double lo = 0, hi = 0, first_fail = 0;
+	size_t n = 0, fails = 0;
+	struct res_run run;
+	char *text;
+
+	/* 1 s without a final response is a failure. */
+	capped_search("s0p1-bisect",
+		      "\"rate\": {\"start\": 200, \"step\": 800, "
+		      "\"final\": 20000},\n"
+		      "   \"step_duration_s\": 2, \"warmup_s\": 1, "
+		      "\"search\": \"bisect\",\n"
+		      "   \"threshold_ms\": 1000, \"granularity\": 100",
+		      out, sizeof(out));
+	ASSERT(strstr(out, "[bisect] "));
 	load_bundle(&run, dir, sizeof(dir));
 	ASSERT_STR(run.status, "complete");
-	ASSERT_STR(run.search, "rfc7502");
+	ASSERT_STR(run.search, "bisect");
+	ASSERT_STR(run.search_end, "found");
 	ASSERT(run.nsteps >= 3);
 	/* Up by the step until a trial fails, then bisection: each trial
 	 * inside the interval the earlier ones left. */
@@ -640,6 +660,89 @@ TEST_TIMEOUT(run_rfc7502_search_finds_the_highest_clean_rate, 180)
 		ASSERT_EQ(lines, run.nsteps + 1);
 		res_run_clear(&run);
 	}
+	free(text);
+	snprintf(path, sizeof(path), "%s/report.html", dir);
+	text = test_read_file(path, &n);
+	ASSERT(strstr(text, "zero-failure rate by bisection"));
+	free(text);
+	assert_no_survivors("run.log");
+}
+
+TEST_TIMEOUT(run_rfc7502_search_moves_as_the_rfc_says, 260)
+{
+	char dir[600], path[800];
+	static char out[1 << 17];
+	double prev = 0, w = 0.10, best = 0, fail_above = 0;
+	bool prev_clean = false;
+	size_t n = 0, counted = 0;
+	struct res_run run;
+	char *text;
+
+	capped_search("s0p1-rfc7502",
+		      "\"rate\": {\"start\": 200, \"step\": 800, "
+		      "\"final\": 20000},\n"
+		      "   \"step_duration_s\": 2, \"warmup_s\": 1, "
+		      "\"search\": \"rfc7502\",\n"
+		      "   \"threshold_ms\": 1000, \"granularity\": 50, "
+		      "\"granularity_percent\": 10, \"max_trials\": 40",
+		      out, sizeof(out));
+	ASSERT(strstr(out, "[rfc7502] "));
+	load_bundle(&run, dir, sizeof(dir));
+	ASSERT_STR(run.status, "complete");
+	ASSERT_STR(run.search, "rfc7502");
+	ASSERT_MSG(!strcmp(run.search_end, "found"), "%s: %s", run.search_end,
+		   out);
+	for (size_t i = 0; i < run.nsteps; i++) {
+		const struct res_step *s = &run.steps[i];
+
+		ASSERT(s->attempts > 0);
+		if (!strcmp(s->phase, "discard")) {
+			/* failed while generator bound: the same rate again */
+			ASSERT(!s->passed && s->generator_bound);
+			continue;
+		}
+		ASSERT_STR(s->phase, "trial");
+		/* RFC 7502 Appendix A: the first at r, then r += w * r
+		 * after a clean trial, r -= d * r (d = 0.10 here) and w
+		 * halved after a failed one */
+		if (!counted) {
+			ASSERT(s->offered == 200);
+		} else {
+			double want = prev_clean ? prev * (1 + w) : prev * 0.9;
+
+			ASSERT_MSG(fabs(s->offered - want) < 1e-6 * want,
+				   "trial %zu at %.3f/s, not %.3f/s", i,
+				   s->offered, want);
+		}
+		ASSERT_EQ(s->passed, s->failures == 0 && s->timeouts == 0);
+		if (s->passed && s->offered > best)
+			best = s->offered;
+		if (!s->passed)
+			w /= 2;
+		prev = s->offered;
+		prev_clean = s->passed;
+		counted++;
+	}
+	ASSERT(counted <= 40);
+	for (size_t i = 0; i < run.nsteps; i++)
+		if (!run.steps[i].passed && run.steps[i].offered > best &&
+		    strcmp(run.steps[i].phase, "discard") &&
+		    (!fail_above || run.steps[i].offered < fail_above))
+			fail_above = run.steps[i].offered;
+	/* the answer: the highest clean rate, a failure within the
+	 * granularity (50/s or 10 %) above it */
+	ASSERT(run.rfc7502_rate == best && best > 0);
+	ASSERT_MSG(fail_above > best &&
+			   fail_above - best <= fmax(50, best / 10),
+		   "%.0f..%.0f", best, fail_above);
+	res_run_clear(&run);
+	snprintf(path, sizeof(path), "%s/steps.csv", dir);
+	text = test_read_file(path, &n);
+	ASSERT(strstr(text, ",trial\n") || strstr(text, ",trial,"));
+	free(text);
+	snprintf(path, sizeof(path), "%s/summary.json", dir);
+	text = test_read_file(path, &n);
+	ASSERT(strstr(text, "\"search_end\": \"found\""));
 	free(text);
 	snprintf(path, sizeof(path), "%s/report.html", dir);
 	text = test_read_file(path, &n);

@@ -494,6 +494,29 @@ TEST(topo_mix_weights_and_mistakes)
 	topo_errors_free(&errs);
 }
 
+TEST(topo_search_bounds_are_checked)
+{
+	const char *text =
+		"{\"name\": \"b\", \"stateful\": [{\"name\": \"sf1\", "
+		"\"host\": \"p1\", \"listen\": [\"udp:5060\"]}],\n"
+		" \"loaders\": [{\"name\": \"ld1\", \"host\": \"p1\"}],\n"
+		" \"experiment\": {\"search\": \"bisect\", \"max_trials\": 0, "
+		"\"granularity_percent\": 100, \"confirm_s\": -1}}\n";
+	struct topo_errors errs = {0};
+	struct topo *t = NULL;
+
+	ASSERT_EQ(topo_load(&t, test_write_file("b.json", text), NULL, &errs),
+		  EBADMSG);
+	ASSERT_EQ(errs.n, 3);
+	assert_msg(&errs, 3, 51,
+		   "\"max_trials\" must be an integer from 1 to 256");
+	assert_msg(&errs, 3, 77,
+		   "\"granularity_percent\" must be a number in [0, 100)");
+	assert_msg(&errs, 3, 95,
+		   "\"confirm_s\" must be an integer from 0 to 86400");
+	topo_errors_free(&errs);
+}
+
 TEST(topo_search_settings_and_their_overrides)
 {
 	struct topo_errors errs = {0};
@@ -507,6 +530,12 @@ TEST(topo_search_settings_and_their_overrides)
 	ASSERT_STR(t->exp.search, "ramp");
 	ASSERT_EQ(t->exp.threshold_ms, 32000);
 	ASSERT_EQ(t->exp.granularity, 5);
+	/* the RFC 7502 search's bounds */
+	ASSERT(t->exp.granularity_pct == 1);
+	ASSERT_EQ(t->exp.max_trials, 40);
+	ASSERT_EQ(t->exp.confirm_s, 0);
+	ASSERT_EQ(topo_override(t, "search", "bisect", why, sizeof(why)), 0);
+	ASSERT_STR(t->exp.search, "bisect");
 	ASSERT_EQ(topo_override(t, "search", "rfc7502", why, sizeof(why)), 0);
 	ASSERT_EQ(topo_override(t, "threshold-ms", "1500", why, sizeof(why)),
 		  0);

@@ -1524,6 +1524,14 @@ static void w_apply_rate(void *arg)
 	ev_timer_start(w->ev, &w->tick, 0, tick, w);
 }
 
+static void w_pause(void *arg)
+{
+	struct lg_worker *w = arg;
+
+	w->sending = false;
+	ev_timer_cancel(w->ev, &w->tick);
+}
+
 static void drain_timeout(void *arg)
 {
 	struct lg_worker *w = arg;
@@ -1545,10 +1553,12 @@ static void w_stop(void *arg)
 
 	/* A bounded run stopped at its end (the caller's timer, from the
 	 * same t0): the slots this thread has not reached yet, if it runs
-	 * late, are all due and still the run's.  Stopped early, only
-	 * what is due now goes, as the next tick would have sent it. */
+	 * a little late, are due and still the run's: a tick's worth of
+	 * them goes, as the next tick would have sent it.  A thread that
+	 * lost its pace does not flood the server at the end: what it
+	 * could not send counts against its pace (generator_bound). */
 	if (w->sending && w->lg->run_secs > 0)
-		send_due(w, ev_monotonic_ns(), UINT_MAX);
+		send_due(w, ev_monotonic_ns(), TICK_BURST);
 	w->sending = false;
 	ev_timer_cancel(w->ev, &w->tick);
 	w->draining = true;
@@ -1898,6 +1908,21 @@ int loadgen_set_rate(struct loadgen *lg, double rate)
 		return 0;
 	for (i = 0; i < lg->nw; i++) {
 		err = ev_call(lg->w[i].ev, w_apply_rate, &lg->w[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int loadgen_pause(struct loadgen *lg)
+{
+	unsigned i;
+	int err;
+
+	if (!atomic_load(&lg->started))
+		return EINVAL;
+	for (i = 0; i < lg->nw; i++) {
+		err = ev_call(lg->w[i].ev, w_pause, &lg->w[i]);
 		if (err)
 			return err;
 	}

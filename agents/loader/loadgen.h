@@ -243,6 +243,13 @@ int loadgen_start_for(struct loadgen *lg, double rate, uint64_t t0_ns,
 /* Changes the rate without restarting.  Returns 0 or EINVAL. */
 int loadgen_set_rate(struct loadgen *lg, double rate);
 
+/*
+ * Stops sending new transactions (those in flight go on: responses,
+ * retransmissions, timeouts) until the next loadgen_set_rate().  Returns
+ * 0, EINVAL (not started) or an errno from the threads' loops.
+ */
+int loadgen_pause(struct loadgen *lg);
+
 double loadgen_rate(const struct loadgen *lg);
 bool loadgen_started(const struct loadgen *lg);
 

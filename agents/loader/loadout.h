@@ -8,6 +8,8 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "loadgen.h"
@@ -18,16 +20,48 @@ struct loadout_ctx {
 	double secs; /* length of the interval the counts cover */
 	double cpu;  /* loader CPU over it, in cores (-1: unknown) */
 	unsigned threads;
-	bool cumulative;     /* counts since start: in_flight is meaningful */
+	unsigned cores;	 /* CPUs the process may run on (0: unknown) */
+	double asked;	 /* sends the pace asked for over it (< 0: unknown) */
+	bool poisson;	 /* asked is then a mean */
+	bool cumulative; /* counts since start: in_flight is meaningful */
+	int step;	 /* schedule step of a CSV row (-1: none) */
 	const uint32_t *mix; /* test mix: the weights (loadgen_cfg.mix) */
 };
 
 /*
- * True when the loader, not the server, may have been the limit: late
- * sends, or CPU above 90% of its threads' cores.
+ * The sends the pace asked for: the integral of the rate over time, so
+ * that an interval spanning a rate change still knows what was due.
+ */
+struct loadout_pace {
+	double rate; /* now; 0 while paused */
+	uint64_t t_ns;
+	double sends; /* due between the first rate and t_ns */
+};
+
+/* The rate changes to rate at now_ns (0: paused). */
+void loadout_pace_set(struct loadout_pace *p, double rate, uint64_t now_ns);
+
+/* Sends due from the first rate to now_ns. */
+double loadout_pace_sends(const struct loadout_pace *p, uint64_t now_ns);
+
+/* generator_bound: more than this share of the sends late, */
+#define LOADOUT_LATE_SHARE 0.10
+/* or fewer sends than this share of the ones due, */
+#define LOADOUT_PACE_SHARE 0.99
+/* or CPU above this share of the cores the threads can use. */
+#define LOADOUT_CPU_SHARE 0.90
+
+/*
+ * True when the loader, not the server, may have been the limit: it did
+ * not keep its pace (sends, skipped ones included, short of those due by
+ * more than 1 %, or more than 10 % of them LOADGEN_LATE_NS late), or its
+ * CPU passed 90 % of the cores its threads can use (min(threads, the
+ * CPUs of its affinity mask)).  When why is given and the answer is
+ * true, it says which, e.g. "sent 93.1% of the pace".
  */
 bool loadout_generator_bound(const struct loadgen_counts *c,
-			     const struct loadout_ctx *x);
+			     const struct loadout_ctx *x, char *why,
+			     size_t whysz);
 
 /* RFC 6076 IRA for REGISTER (ineffective attempts, %): failures over
  * completed attempts; 0 when none completed. */

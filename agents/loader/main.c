@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <malloc.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "hist.h"
 #include "loadgen.h"
 #include "loadout.h"
+#include "loadsched.h"
 #include "log.h"
 #include "obj.h"
 #include "procstat.h"
@@ -42,6 +44,13 @@ struct app {
 	struct procstat ps_prev, ps_step, ps0;
 	bool last_bound;
 	double last_cpu;
+	/* the sends due (every rate change goes through pace), read at
+	 * the last second's and the control step's start */
+	struct loadout_pace pace;
+	double pace_sec, pace_step;
+	unsigned cores;
+	struct loadsched_cfg sched; /* --ramp, --search */
+	struct loadsched *ls;
 };
 
 static void usage(FILE *f, const char *argv0)
@@ -66,6 +75,15 @@ static void usage(FILE *f, const char *argv0)
 		"[--tls-resume on|off]\n"
 		"        [--csv FILE] [--json] [--control] "
 		"[--log-level err|warn|info|debug]\n"
+		"        instead of --rate/--duration: --ramp "
+		"START,STEP,FINAL "
+		"--step-s S [--warmup-s S]\n"
+		"          [--success-percent P] [--ta-limit-ms MS] "
+		"[--ta-p95-limit-ms MS]\n"
+		"        or: --search rfc7502 [--trial-s S | --trial-attempts "
+		"N] [--start-rate R]\n"
+		"          [--max-trials K] [--granularity R] "
+		"[--granularity-pct P] [--confirm-s S]\n"
 		"   or: %s --config FILE.json [flags...]  (keys are the "
 		"flags' names)\n",
 		argv0, argv0);
@@ -101,6 +119,16 @@ static int parse_double(const char *s, double *v)
 	return errno || *end || !(*v > 0) ? EINVAL : 0;
 }
 
+/* A number >= 0 (0 allowed, unlike parse_double). */
+static int parse_nonneg(const char *s, double *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtod(s, &end);
+	return errno || end == s || *end || !(*v >= 0) ? EINVAL : 0;
+}
+
 static double secs_since(uint64_t t)
 {
 	return (double)(ev_monotonic_ns() - t) / 1e9;
@@ -115,8 +143,12 @@ static void ctx_of(struct app *a, struct loadout_ctx *x, double secs,
 	x->secs = secs;
 	x->cpu = p0 && p1 ? procstat_cpu(p0, p1) : -1;
 	x->threads = a->cfg.threads;
+	x->cores = a->cores;
+	x->poisson = a->cfg.poisson;
+	x->asked = -1;
 	x->cumulative = cumulative;
 	x->mix = a->cfg.mix;
+	x->step = -1;
 }
 
 /*
@@ -164,7 +196,10 @@ static void on_second(void *arg)
 		return;
 	ctx_of(a, &x, (double)(ps.t_ns - a->ps_prev.t_ns) / 1e9, &a->ps_prev,
 	       &ps, false);
-	a->last_bound = loadout_generator_bound(&a->d, &x);
+	x.asked = loadout_pace_sends(&a->pace, ps.t_ns) - a->pace_sec;
+	a->pace_sec += x.asked;
+	x.step = a->ls ? loadsched_step_now(a->ls) : (int)a->step;
+	a->last_bound = loadout_generator_bound(&a->d, &x, NULL, 0);
 	a->last_cpu = x.cpu;
 	if (a->csv) {
 		loadout_csv_row(a->csv, t, &a->d, &x);
@@ -172,9 +207,10 @@ static void on_second(void *arg)
 	}
 	if (a->tty && !a->control)
 		fprintf(stderr,
-			"\r%6.1fs  %8.0f/s  ok %llu  fail %llu  retr %llu  "
+			"\r%s%6.1fs  %8.0f/s  ok %llu  fail %llu  retr %llu  "
 			"p50 %.2f ms  p99 %.2f ms  cpu %3.0f%%%s   ",
-			t, x.secs > 0 ? a->d.attempts / x.secs : 0.0,
+			a->ls ? "[step] " : "", t,
+			x.secs > 0 ? a->d.attempts / x.secs : 0.0,
 			(unsigned long long)a->cur.successes,
 			(unsigned long long)a->cur.failures,
 			(unsigned long long)a->cur.retransmissions,
@@ -212,6 +248,7 @@ static int rate_arg(json_t *args, double *rate, const char **error)
 
 static void step_begin(struct app *a)
 {
+	a->pace_step = loadout_pace_sends(&a->pace, ev_monotonic_ns());
 	loadgen_snapshot(a->lg, &a->step_base);
 	if (procstat_read(0, false, &a->ps_step))
 		memset(&a->ps_step, 0, sizeof(a->ps_step));
@@ -249,6 +286,7 @@ static int cmd_start(struct ctl *ctl, json_t *args, json_t **result,
 		*error = "cannot start";
 		return err;
 	}
+	loadout_pace_set(&a->pace, rate, ev_monotonic_ns());
 	*result = json_pack("{sf}", "rate", rate);
 	return 0;
 }
@@ -271,6 +309,8 @@ static int cmd_set_rate(struct ctl *ctl, json_t *args, json_t **result,
 		*error = "cannot set the rate";
 		return err;
 	}
+	if (loadgen_started(a->lg))
+		loadout_pace_set(&a->pace, rate, ev_monotonic_ns());
 	*result = json_pack("{sf}", "rate", rate);
 	return 0;
 }
@@ -302,6 +342,7 @@ static int cmd_step(struct ctl *ctl, json_t *args, json_t **result,
 	if (err)
 		goto out;
 	ctx_of(a, &x, secs_since(a->t_step), &a->ps_step, &ps, false);
+	x.asked = loadout_pace_sends(&a->pace, ps.t_ns) - a->pace_step;
 	fig = loadout_json(d, &x);
 	if (!fig) {
 		err = ENOMEM;
@@ -314,6 +355,7 @@ static int cmd_step(struct ctl *ctl, json_t *args, json_t **result,
 	a->step_base = *now;
 	a->ps_step = ps;
 	a->t_step = ev_monotonic_ns();
+	a->pace_step += x.asked;
 out:
 	free(now);
 	free(d);
@@ -393,6 +435,21 @@ enum {
 	OPT_MIX,
 	OPT_REG_USERS,
 	OPT_HELP,
+	/* schedules: schedule_opt() */
+	OPT_RAMP,
+	OPT_STEP_S,
+	OPT_WARMUP_S,
+	OPT_SUCCESS_PCT,
+	OPT_TA_LIMIT,
+	OPT_TA_P95_LIMIT,
+	OPT_SEARCH,
+	OPT_TRIAL_S,
+	OPT_TRIAL_ATTEMPTS,
+	OPT_START_RATE,
+	OPT_MAX_TRIALS,
+	OPT_GRANULARITY,
+	OPT_GRANULARITY_PCT,
+	OPT_CONFIRM_S,
 };
 
 static const struct option opts[] = {
@@ -429,12 +486,212 @@ static const struct option opts[] = {
 	{"mix", required_argument, NULL, OPT_MIX},
 	{"register-users", required_argument, NULL, OPT_REG_USERS},
 	{"help", no_argument, NULL, OPT_HELP},
+	{"ramp", required_argument, NULL, OPT_RAMP},
+	{"step-s", required_argument, NULL, OPT_STEP_S},
+	{"warmup-s", required_argument, NULL, OPT_WARMUP_S},
+	{"success-percent", required_argument, NULL, OPT_SUCCESS_PCT},
+	{"ta-limit-ms", required_argument, NULL, OPT_TA_LIMIT},
+	{"ta-p95-limit-ms", required_argument, NULL, OPT_TA_P95_LIMIT},
+	{"search", required_argument, NULL, OPT_SEARCH},
+	{"trial-s", required_argument, NULL, OPT_TRIAL_S},
+	{"trial-attempts", required_argument, NULL, OPT_TRIAL_ATTEMPTS},
+	{"start-rate", required_argument, NULL, OPT_START_RATE},
+	{"max-trials", required_argument, NULL, OPT_MAX_TRIALS},
+	{"granularity", required_argument, NULL, OPT_GRANULARITY},
+	{"granularity-pct", required_argument, NULL, OPT_GRANULARITY_PCT},
+	{"confirm-s", required_argument, NULL, OPT_CONFIRM_S},
 	{NULL, 0, NULL, 0},
 };
+
+/* Which schedule options were given, for schedule_check(). */
+struct sched_opts {
+	bool ramp, step_s, warmup_s, criteria, search, trial_s, trial_n;
+	bool search_only; /* --start-rate, --max-trials, ... */
+};
+
+/* "A,B,C": three rates > 0. */
+static int parse_ramp(const char *s, struct sched_ramp_cfg *r)
+{
+	double v[3];
+	char *end;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		errno = 0;
+		v[i] = strtod(s, &end);
+		if (errno || end == s || !(v[i] >= 0) || v[i] > 1e7)
+			return EINVAL;
+		if (i < 2 && *end != ',')
+			return EINVAL;
+		s = end + 1;
+	}
+	if (*end || !(v[0] > 0) || v[2] < v[0] || (!(v[1] > 0) && v[2] > v[0]))
+		return EINVAL;
+	r->start = v[0];
+	r->step = v[1];
+	r->final = v[2];
+	return 0;
+}
+
+/*
+ * The schedule options (--ramp, --search and theirs): 0, 2 (bad value,
+ * said on stderr) or -1 when c is not one of them.
+ */
+static int schedule_opt(struct app *a, struct sched_opts *o, int c,
+			const char *me)
+{
+	struct loadsched_cfg *k = &a->sched;
+	unsigned long v;
+	double d;
+
+	switch (c) {
+	case OPT_RAMP:
+		if (parse_ramp(optarg, &k->ramp))
+			return bad(me, "--ramp (START,STEP,FINAL)", optarg);
+		o->ramp = true;
+		return 0;
+	case OPT_STEP_S:
+		if (parse_double(optarg, &k->step_s) || k->step_s > 86400)
+			return bad(me, "--step-s", optarg);
+		o->step_s = true;
+		return 0;
+	case OPT_WARMUP_S:
+		if (parse_nonneg(optarg, &d) || d > 3600)
+			return bad(me, "--warmup-s", optarg);
+		k->warmup_s = d;
+		o->warmup_s = true;
+		return 0;
+	case OPT_SUCCESS_PCT:
+		if (parse_double(optarg, &d) || d > 100)
+			return bad(me, "--success-percent (0, 100]", optarg);
+		k->ramp.success_pct = d;
+		o->criteria = true;
+		return 0;
+	case OPT_TA_LIMIT:
+	case OPT_TA_P95_LIMIT:
+		if (parse_uint(optarg, 3600000, &v) || !v)
+			return bad(me,
+				   c == OPT_TA_LIMIT ? "--ta-limit-ms"
+						     : "--ta-p95-limit-ms",
+				   optarg);
+		if (c == OPT_TA_LIMIT)
+			k->ramp.ta_mean_limit_ms = (double)v;
+		else
+			k->ramp.ta_p95_limit_ms = (double)v;
+		o->criteria = true;
+		return 0;
+	case OPT_SEARCH:
+		if (strcmp(optarg, "rfc7502"))
+			return bad(me, "--search (rfc7502)", optarg);
+		o->search = true;
+		return 0;
+	case OPT_TRIAL_S:
+		if (parse_double(optarg, &k->trial_s) || k->trial_s > 86400)
+			return bad(me, "--trial-s", optarg);
+		o->trial_s = true;
+		return 0;
+	case OPT_TRIAL_ATTEMPTS:
+		if (parse_uint(optarg, 1000000000, &v) || !v)
+			return bad(me, "--trial-attempts", optarg);
+		k->trial_attempts = v;
+		o->trial_n = true;
+		return 0;
+	case OPT_START_RATE:
+		if (parse_double(optarg, &d) || d > 1e7)
+			return bad(me, "--start-rate", optarg);
+		k->search.start_rate = d;
+		break;
+	case OPT_MAX_TRIALS:
+		if (parse_uint(optarg, SCHED_TRIALS_MAX, &v) || !v)
+			return bad(me, "--max-trials (1-256)", optarg);
+		k->search.max_trials = (unsigned)v;
+		break;
+	case OPT_GRANULARITY:
+		if (parse_double(optarg, &d))
+			return bad(me, "--granularity", optarg);
+		k->search.granularity = d;
+		break;
+	case OPT_GRANULARITY_PCT:
+		if (parse_nonneg(optarg, &d) || d >= 100)
+			return bad(me, "--granularity-pct [0, 100)", optarg);
+		k->search.granularity_pct = d;
+		break;
+	case OPT_CONFIRM_S:
+		if (parse_double(optarg, &k->confirm_s) ||
+		    k->confirm_s > 86400)
+			return bad(me, "--confirm-s", optarg);
+		k->search.confirm = true;
+		break;
+	default:
+		return -1;
+	}
+	o->search_only = true;
+	return 0;
+}
+
+/* Combinations that make no sense: one line, exit status 2. */
+static int schedule_check(struct app *a, const struct sched_opts *o,
+			  const char *me)
+{
+	struct loadsched_cfg *k = &a->sched;
+	const char *why = NULL;
+
+	if (o->ramp && o->search)
+		why = "--ramp and --search exclude each other";
+	else if ((o->ramp || o->search) && a->control)
+		why = "--ramp and --search are for the command line, not "
+		      "--control (the orchestrator runs its own schedule)";
+	else if ((o->ramp || o->search) && a->cfg.rate > 0)
+		why = o->ramp ? "--ramp sets the rates: no --rate"
+			      : "--search sets the rates: no --rate (use "
+				"--start-rate)";
+	else if ((o->ramp || o->search) && a->duration > 0)
+		why = o->ramp ? "--ramp steps last --step-s: no --duration"
+			      : "--search trials last --trial-s or "
+				"--trial-attempts: no --duration";
+	else if (o->ramp && !o->step_s)
+		why = "--ramp needs --step-s";
+	else if (!o->ramp && (o->step_s || o->warmup_s || o->criteria))
+		why = "--step-s, --warmup-s, --success-percent and the "
+		      "turnaround limits belong to --ramp";
+	else if (o->ramp && (o->trial_s || o->trial_n || o->search_only))
+		why = "the trial options belong to --search";
+	else if (!o->search && (o->trial_s || o->trial_n || o->search_only))
+		why = "--trial-s, --trial-attempts, --start-rate, "
+		      "--max-trials, --granularity and --confirm-s belong "
+		      "to --search";
+	else if (o->trial_s && o->trial_n)
+		why = "--trial-s and --trial-attempts exclude each other";
+	if (why) {
+		fprintf(stderr, "%s: %s\n", me, why);
+		return 2;
+	}
+	if (o->ramp)
+		k->kind = LOADSCHED_RAMP;
+	else if (o->search)
+		k->kind = LOADSCHED_RFC7502;
+	/* RFC 7502 Appendix A: trials of 50,000 attempts */
+	if (o->search && !o->trial_s && !o->trial_n)
+		k->trial_attempts = 50000;
+	return 0;
+}
+
+/* The schedules' defaults: the seed's criteria, the RFC's search. */
+static void schedule_defaults(struct app *a)
+{
+	struct loadsched_cfg *k = &a->sched;
+
+	memset(k, 0, sizeof(*k));
+	k->ramp.success_pct = 50;
+	k->ramp.ta_mean_limit_ms = 1000;
+	k->warmup_s = 2;
+	sched_rfc7502_defaults(&k->search);
+}
 
 static int parse(struct app *a, int argc, char **argv, const char **pwfile,
 		 const char **csv)
 {
+	struct sched_opts so = {0};
 	const char *me = argv[0], *mix = NULL, *reg_users = NULL;
 	char why[160];
 	bool have_server = false, have_users = false, have_tick = false;
@@ -448,8 +705,16 @@ static int parse(struct app *a, int argc, char **argv, const char **pwfile,
 	n = sysconf(_SC_NPROCESSORS_ONLN);
 	a->cfg.threads = n > 0 ? (unsigned)n : 1;
 	snprintf(a->cfg.domain, sizeof(a->cfg.domain), "example.com");
+	schedule_defaults(a);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		int r = schedule_opt(a, &so, c, me);
+
+		if (r >= 0) {
+			if (r)
+				return r;
+			continue;
+		}
 		switch (c) {
 		case OPT_TEST:
 			if (loadgen_test_decode(optarg, &a->cfg.test))
@@ -619,9 +884,13 @@ static int parse(struct app *a, int argc, char **argv, const char **pwfile,
 		return bad(me, "options", "--server is required");
 	if (!have_users)
 		return bad(me, "options", "--users is required");
-	if (!a->control && (!(a->cfg.rate > 0) || !(a->duration > 0)))
+	if (schedule_check(a, &so, me))
+		return 2;
+	if (!a->control && a->sched.kind == LOADSCHED_NONE &&
+	    (!(a->cfg.rate > 0) || !(a->duration > 0)))
 		return bad(me, "options",
-			   "--rate and --duration are required");
+			   "--rate and --duration are required (or --ramp, "
+			   "--search)");
 	/* Coalesced I/O keeps latencies exact only where the kernel
 	 * stamps each arrival: UDP. */
 	if (!have_tick)
@@ -658,6 +927,58 @@ static int parse(struct app *a, int argc, char **argv, const char **pwfile,
 	return 0;
 }
 
+/* ---- standalone schedules (--ramp, --search) ---- */
+
+static int schedule_start(struct app *a)
+{
+	struct loadout_ctx base;
+	uint32_t t1 = a->cfg.t1_ms ? a->cfg.t1_ms : 500;
+	int err;
+
+	/* every attempt has its outcome by Timer B/F (and a call by its
+	 * hold and BYE too) */
+	a->sched.settle_ms =
+		(a->cfg.timer_b_ms ? a->cfg.timer_b_ms : 64 * t1) +
+		(a->cfg.test == LOADGEN_INVITE ? a->cfg.hold_ms + 64 * t1
+					       : 0) +
+		1000;
+	ctx_of(a, &base, 0, NULL, NULL, false);
+	err = loadsched_alloc(&a->ls, &a->sched, a->ev, a->lg, &base, &a->pace,
+			      a->json ? stderr : stdout, a->tty);
+	if (err) {
+		log_err("schedule: %s", strerror(err));
+		return err;
+	}
+	err = loadsched_start(a->ls);
+	if (err)
+		log_err("schedule start: %s", strerror(err));
+	return err;
+}
+
+/* The per-step table or JSON; the exit status. */
+static int schedule_report(struct app *a, const struct loadgen_counts *fin,
+			   const struct loadout_ctx *x)
+{
+	if (a->json) {
+		json_t *sum = loadout_json(fin, x);
+		json_t *sched = loadsched_json(a->ls);
+
+		if (sum && sched)
+			json_object_set_new(sum, "schedule", sched);
+		else
+			json_decref(sched);
+		if (sum)
+			json_dumpf(sum, stdout, JSON_COMPACT);
+		fputc('\n', stdout);
+		json_decref(sum);
+	} else {
+		loadsched_table(a->ls, stdout);
+		fputc('\n', stdout);
+		loadout_table(stdout, fin, x);
+	}
+	return loadsched_found(a->ls) ? 0 : 1;
+}
+
 /* The command line with --config expanded (see argcfg.h). */
 static char **volatile config_argv;
 
@@ -670,7 +991,7 @@ int main(int argc, char **argv)
 	struct loadgen_counts *fin = NULL;
 	struct procstat ps_end;
 	struct loadout_ctx x;
-	double secs;
+	double secs, asked;
 	int err, rc = 1;
 
 	{
@@ -722,6 +1043,13 @@ int main(int argc, char **argv)
 		loadout_csv_header(a->csv, a->cfg.test);
 	}
 	a->tty = isatty(STDERR_FILENO);
+	{
+		cpu_set_t set;
+
+		/* what taskset or a cgroup leaves the threads */
+		if (sched_getaffinity(0, sizeof(set), &set) == 0)
+			a->cores = (unsigned)CPU_COUNT(&set);
+	}
 	ev_timer_init(&a->sec);
 	ev_timer_init(&a->end);
 	err = ev_alloc(&a->ev);
@@ -774,6 +1102,13 @@ int main(int argc, char **argv)
 				json_string(loadgen_conn_name(a->cfg.conn)));
 		ctl_event(a->ctl, "ready", ready);
 		json_decref(ready);
+	} else if (a->sched.kind != LOADSCHED_NONE) {
+		a->t0 = ev_monotonic_ns();
+		a->tick_k = 0;
+		sec_next(a);
+		err = schedule_start(a);
+		if (err)
+			goto out;
 	} else {
 		a->t0 = ev_monotonic_ns();
 		a->tick_k = 0;
@@ -786,9 +1121,11 @@ int main(int argc, char **argv)
 			log_err("start: %s", strerror(err));
 			goto out;
 		}
+		loadout_pace_set(&a->pace, a->cfg.rate, ev_monotonic_ns());
 	}
 	ev_run(a->ev);
 	secs = loadgen_started(a->lg) ? secs_since(a->t0) : 0;
+	asked = loadout_pace_sends(&a->pace, ev_monotonic_ns());
 	loadgen_stop(a->lg);
 	if (a->tty && !a->control)
 		fputc('\n', stderr);
@@ -798,12 +1135,15 @@ int main(int argc, char **argv)
 	loadgen_snapshot(a->lg, fin);
 	procstat_read(0, false, &ps_end);
 	ctx_of(a, &x, secs, &a->ps0, &ps_end, true);
+	x.asked = asked;
 	if (a->control) {
 		json_t *sum = loadout_json(fin, &x);
 
 		ctl_event(a->ctl, "summary", sum);
 		json_decref(sum);
 		rc = 0;
+	} else if (a->ls) {
+		rc = schedule_report(a, fin, &x);
 	} else {
 		if (a->json) {
 			json_t *sum = loadout_json(fin, &x);
@@ -819,6 +1159,7 @@ int main(int argc, char **argv)
 	}
 out:
 	free(fin);
+	loadsched_free(a->ls);
 	if (a->csv)
 		fclose(a->csv);
 	a->ctl = obj_deref(a->ctl);
