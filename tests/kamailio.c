@@ -1,0 +1,242 @@
+#include "kamailio.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "test.h"
+
+#define KAM_MODULES "/usr/lib/x86_64-linux-gnu/kamailio/modules"
+
+static bool on_path(const char *prog)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", prog);
+	return system(cmd) == 0;
+}
+
+bool kamailio_available(void)
+{
+	return on_path("kamailio") && on_path("kamcmd") &&
+	       !access(KAM_MODULES "/registrar.so", R_OK) &&
+	       !access(KAM_MODULES "/ctl.so", R_OK) &&
+	       !access(KAM_MODULES "/tmx.so", R_OK) &&
+	       !access(KAM_MODULES "/auth_db.so", R_OK) &&
+	       !access(KAM_MODULES "/db_text.so", R_OK);
+}
+
+/*
+ * The db_text directory auth_db reads: subscriber with plain passwords
+ * (calculate_ha1) and the version table, which auth_db checks at
+ * startup (subscriber version 7 in kamailio 5.x).
+ */
+static void write_users(const struct kamailio_opts *o)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/kamdb", test_tmp_dir());
+	ASSERT_MSG(!mkdir(path, 0755) || errno == EEXIST, "mkdir %s", path);
+	test_write_file("kamdb/version", "table_name(str) table_version(int)\n"
+					 "subscriber:7\n");
+	snprintf(path, sizeof(path), "%s/kamdb/subscriber", test_tmp_dir());
+	f = fopen(path, "w");
+	ASSERT_MSG(f, "cannot write %s", path);
+	fputs("id(int,auto) username(str) domain(str) password(str) "
+	      "ha1(str,null) ha1b(str,null)\n",
+	      f);
+	for (unsigned n = o->auth_first; n <= o->auth_last; n++)
+		fprintf(f, "%u:%s%u:127.0.0.1:pw-%s%u::\n",
+			n - o->auth_first + 1, o->auth_prefix, n,
+			o->auth_prefix, n);
+	ASSERT_MSG(!fclose(f), "cannot write %s", path);
+}
+
+/* The tls module's file: our certificate, no client certificates
+ * asked for, and none verified when kamailio connects out (the
+ * callhandler's certificate is the test's own). */
+static const char *write_tls_cfg(const struct kamailio_opts *o)
+{
+	char text[2048];
+
+	snprintf(text, sizeof(text),
+		 "[server:default]\nmethod = TLSv1.2+\n"
+		 "verify_certificate = no\nrequire_certificate = no\n"
+		 "certificate = %s\nprivate_key = %s\n\n"
+		 "[client:default]\nmethod = TLSv1.2+\n"
+		 "verify_certificate = no\nrequire_certificate = no\n",
+		 o->tls_cert, o->tls_key);
+	return test_write_file("kamtls.cfg", text);
+}
+
+/* One OPTIONS over UDP: whether anything answered within 100 ms. */
+static bool answers(uint16_t port)
+{
+	static const char opt[] = "OPTIONS sip:probe@127.0.0.1 SIP/2.0\r\n"
+				  "Via: SIP/2.0/UDP "
+				  "127.0.0.1:9;branch=z9hG4bKprobe;rport\r\n"
+				  "From: <sip:t@127.0.0.1>;tag=1\r\n"
+				  "To: <sip:probe@127.0.0.1>\r\n"
+				  "Call-ID: probe\r\nCSeq: 1 OPTIONS\r\n"
+				  "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+	struct timeval tv = {0, 100000};
+	struct sockaddr_in sa;
+	char buf[2048];
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ssize_t got;
+
+	ASSERT(fd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	sendto(fd, opt, sizeof(opt) - 1, 0, (struct sockaddr *)&sa,
+	       sizeof(sa));
+	got = recv(fd, buf, sizeof(buf), 0);
+	close(fd);
+	return got > 0;
+}
+
+void kamailio_start(struct kamailio *k, uint16_t port,
+		    const struct kamailio_opts *opts)
+{
+	static const struct kamailio_opts none;
+	const struct kamailio_opts *o = opts ? opts : &none;
+	char cfg[512], udp[64], tcp[64], tls[64], ctl_def[400], db_def[400];
+	char tls_def[400];
+	const char *argv[40];
+	size_t n = 0;
+	json_t *st;
+
+	memset(k, 0, sizeof(*k));
+	k->port = port;
+	/* A short path: a unix socket's is at most 107 bytes. */
+	snprintf(k->ctl, sizeof(k->ctl), "unix:%s/kamctl", test_tmp_dir());
+	ASSERT_MSG(strlen(k->ctl) < 100, "ctl path too long: %s", k->ctl);
+	snprintf(cfg, sizeof(cfg), "%s/tests/kamailio/registrar.cfg",
+		 test_root_dir());
+	snprintf(udp, sizeof(udp), "udp:127.0.0.1:%u", port);
+	snprintf(tcp, sizeof(tcp), "tcp:127.0.0.1:%u", port);
+	snprintf(tls, sizeof(tls), "tls:127.0.0.1:%u", o->tls_port);
+	snprintf(ctl_def, sizeof(ctl_def), "CTL_SOCKET=\"%s\"", k->ctl);
+	argv[n++] = "kamailio";
+	argv[n++] = "-f";
+	argv[n++] = cfg;
+	argv[n++] = "-L";
+	argv[n++] = KAM_MODULES;
+	argv[n++] = "-DD";
+	argv[n++] = "-E";
+	argv[n++] = "-l";
+	argv[n++] = udp;
+	if (o->tcp) {
+		argv[n++] = "-l";
+		argv[n++] = tcp;
+	}
+	argv[n++] = "-A";
+	argv[n++] = ctl_def;
+	if (o->auth_prefix) {
+		write_users(o);
+		snprintf(db_def, sizeof(db_def), "DB_URL=\"text://%s/kamdb\"",
+			 test_tmp_dir());
+		argv[n++] = "-A";
+		argv[n++] = "WITH_AUTH";
+		argv[n++] = "-A";
+		argv[n++] = db_def;
+	}
+	if (o->tls_cert) {
+		snprintf(tls_def, sizeof(tls_def), "TLS_CFG=\"%s\"",
+			 write_tls_cfg(o));
+		argv[n++] = "-l";
+		argv[n++] = tls;
+		argv[n++] = "-A";
+		argv[n++] = "WITH_TLS";
+		argv[n++] = "-A";
+		argv[n++] = tls_def;
+	}
+	argv[n++] = "-m";
+	argv[n++] = "32";
+	argv[n++] = "-M";
+	argv[n++] = "4";
+	argv[n++] = "-Y";
+	argv[n++] = test_tmp_dir();
+	argv[n] = NULL;
+	proc_start(&k->proc, argv);
+	/*
+	 * Ready when it answers an OPTIONS over UDP (bounded: 5 s).  A
+	 * TCP port that accepts is not enough: a connection made while
+	 * its TCP processes are still starting may never be served.
+	 */
+	for (int i = 0; i < 50; i++) {
+		if (answers(port)) {
+			usleep(200000); /* the TCP processes, likewise */
+			st = kamailio_stats(k);
+			json_decref(st);
+			return;
+		}
+		if (proc_exited(&k->proc))
+			break;
+	}
+	proc_dump_log(&k->proc);
+	ASSERT_MSG(0, "kamailio did not start (see kamailio.log)");
+}
+
+json_t *kamailio_stats(struct kamailio *k)
+{
+	const char *argv[] = {"kamcmd", "-s", k->ctl, "stats.get_statistics",
+			      "all", NULL};
+	char path[512], *text, *line, *save = NULL;
+	json_t *o;
+	size_t len;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/kamcmd.log", test_tmp_dir());
+	unlink(path); /* proc_run appends */
+	rc = proc_run(argv, "kamcmd.log", 5000);
+	text = test_read_file(path, &len);
+	ASSERT_MSG(rc == 0, "kamcmd exited %d: %.300s", rc, text);
+	o = json_object();
+	ASSERT(o);
+	/* One "group:name = value" a line. */
+	for (line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *eq = strstr(line, " = "), *end;
+		long long v;
+
+		if (!eq)
+			continue;
+		*eq = '\0';
+		errno = 0;
+		v = strtoll(eq + 3, &end, 10);
+		if (errno || end == eq + 3 || *end)
+			continue;
+		ASSERT(!json_object_set_new(o, line, json_integer(v)));
+	}
+	free(text);
+	ASSERT_MSG(json_object_size(o) > 0, "kamcmd printed no counters");
+	return o;
+}
+
+long long kamailio_stat_diff(json_t *after, json_t *before, const char *name)
+{
+	json_t *a = json_object_get(after, name);
+	json_t *b = json_object_get(before, name);
+
+	ASSERT_MSG(json_is_integer(a) && json_is_integer(b),
+		   "kamailio has no counter %s", name);
+	return json_integer_value(a) - json_integer_value(b);
+}
+
+void kamailio_stop(struct kamailio *k)
+{
+	proc_signal(&k->proc, SIGTERM);
+	proc_stop(&k->proc, 3000);
+}

@@ -1,0 +1,64 @@
+/*
+ * kamailio.h - kamailio as the independent registrar and proxy of the
+ * agents' end-to-end tests: tests/kamailio/registrar.cfg with listeners
+ * on a test-chosen loopback port, its runtime files, its db_text users
+ * and its ctl socket in the test's directory, ended by its PID.  Its own
+ * counters (kamcmd stats.get_statistics) are what the agents' counts are
+ * checked against.
+ */
+#ifndef SIPSTONE_TEST_KAMAILIO_H
+#define SIPSTONE_TEST_KAMAILIO_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proc.h"
+
+struct kamailio_opts {
+	bool tcp; /* a TCP listener on the UDP port too */
+	/*
+	 * With auth_prefix, REGISTER needs digest credentials: users
+	 * <auth_prefix><auth_first>..<auth_last>, password "pw-<user>".
+	 */
+	const char *auth_prefix;
+	unsigned auth_first, auth_last;
+	/* With tls_cert (and tls_key), a TLS listener on tls_port. */
+	const char *tls_cert, *tls_key;
+	uint16_t tls_port;
+};
+
+struct kamailio {
+	struct proc proc;
+	uint16_t port;
+	char ctl[300]; /* "unix:PATH" of the ctl socket */
+};
+
+/* Whether kamailio, kamcmd and the modules registrar.cfg loads are here. */
+bool kamailio_available(void);
+
+/*
+ * Starts kamailio on 127.0.0.1:port (UDP, and TCP/TLS as opts says;
+ * opts may be NULL) and waits, bounded (5 s), until it answers an
+ * OPTIONS over UDP and its ctl socket.  Fails the test when it cannot;
+ * call kamailio_available() first and skip without it.
+ */
+void kamailio_start(struct kamailio *k, uint16_t port,
+		    const struct kamailio_opts *opts);
+
+/*
+ * kamailio's counters now: an object of "group:name" -> integer (new
+ * reference, caller decrefs).  Fails the test when kamcmd fails.
+ */
+json_t *kamailio_stats(struct kamailio *k);
+
+/*
+ * A counter's growth from before to after (two kamailio_stats()).  Fails
+ * the test when it is absent from either.
+ */
+long long kamailio_stat_diff(json_t *after, json_t *before, const char *name);
+
+/* Stops it by its PID (SIGTERM, bounded wait, then SIGKILL). */
+void kamailio_stop(struct kamailio *k);
+
+#endif
