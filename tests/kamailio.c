@@ -86,7 +86,8 @@ static bool answers(uint16_t port)
 				  "From: <sip:t@127.0.0.1>;tag=1\r\n"
 				  "To: <sip:probe@127.0.0.1>\r\n"
 				  "Call-ID: probe\r\nCSeq: 1 OPTIONS\r\n"
-				  "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+				  "Max-Forwards: 70\r\nContent-Length: "
+				  "0\r\n\r\n";
 	struct timeval tv = {0, 100000};
 	struct sockaddr_in sa;
 	char buf[2048];
@@ -192,7 +193,7 @@ void kamailio_start(struct kamailio *k, uint16_t port,
 json_t *kamailio_stats(struct kamailio *k)
 {
 	const char *argv[] = {"kamcmd", "-s", k->ctl, "stats.get_statistics",
-			      "all", NULL};
+			      "all",	NULL};
 	char path[512], *text, *line, *save = NULL;
 	json_t *o;
 	size_t len;
