@@ -74,7 +74,7 @@ static void agree(const char *what, long long got, long long want,
 
 enum reg_auth {
 	REG_NO_AUTH,
-	REG_AUTH,	/* a 401 per REGISTER */
+	REG_AUTH,      /* a 401 per REGISTER */
 	REG_PRELOADED, /* a 401 per user, then credentials up front */
 };
 
@@ -141,7 +141,8 @@ static void register_via_kamailio(const char *tp, enum reg_auth auth)
 	 * retransmission, and answered every one of them statelessly
 	 * (a retransmission again): a 401 or a 200.
 	 */
-	k_reg = kamailio_stat_diff(after, before, "core:rcv_requests_register");
+	k_reg = kamailio_stat_diff(after, before,
+				   "core:rcv_requests_register");
 	k_200 = kamailio_stat_diff(after, before, "sl:200_replies");
 	k_401 = kamailio_stat_diff(after, before, "sl:401_replies");
 	ASSERT_MSG(k_reg == att + chal + retr,
@@ -164,7 +165,8 @@ static void register_via_kamailio(const char *tp, enum reg_auth auth)
 	ASSERT_EQ(jint(after, "usrloc:registered_users"), NUSERS);
 	/* Over TCP, the loader's one connection (one thread). */
 	if (!strcmp(tp, "tcp"))
-		ASSERT_EQ(kamailio_stat_diff(after, before, "tcp:passive_open"),
+		ASSERT_EQ(kamailio_stat_diff(after, before,
+					     "tcp:passive_open"),
 			  1);
 	json_decref(j);
 	json_decref(before);
@@ -200,4 +202,172 @@ TEST_TIMEOUT(agents_kamailio_register_udp_preloaded_auth, 20)
 TEST_TIMEOUT(agents_kamailio_register_tcp_preloaded_auth, 20)
 {
 	register_via_kamailio("tcp", REG_PRELOADED);
+}
+
+/* ------------------------------------------------------------------ */
+/* loader -> kamailio as proxy -> callhandler                          */
+
+/*
+ * Starts the callhandler listening on tp (its only listener, so its
+ * Contact) with the users registered through kamailio over tp; waits
+ * until every one is.  fail_486: the percentage it answers busy.
+ */
+static void callhandler_via(struct proc *ch, struct kamailio *k,
+			    const char *tp, const char *fail_486)
+{
+	char listen[64], via[64];
+	const char *argv[] = {"callhandler", "--control", "--listen",
+			      listen,	     "--users",	  USERS,
+			      "--domain",    "127.0.0.1", "--register-via",
+			      via,	     "--threads", "1",
+			      "--fail-486",  fail_486,	  NULL};
+	json_t *ev;
+
+	snprintf(listen, sizeof(listen), "%s:127.0.0.1:%u", tp,
+		 proc_free_port());
+	snprintf(via, sizeof(via), "%s:127.0.0.1:%u", tp, k->port);
+	proc_start(ch, argv);
+	ev = proc_wait_event(ch, "registered", 8000);
+	if (!ev) {
+		proc_dump_log(ch);
+		proc_dump_log(&k->proc);
+	}
+	ASSERT_MSG(ev, "the callhandler did not register through kamailio");
+	ASSERT_MSG(jint(ev, "registered") == NUSERS && !jint(ev, "failed"),
+		   "the callhandler registered %lld of %d users (%lld failed)",
+		   jint(ev, "registered"), NUSERS, jint(ev, "failed"));
+	json_decref(ev);
+}
+
+static json_t *stats_of(struct proc *p)
+{
+	json_t *r = proc_cmd(p, "stats", NULL, 3000);
+
+	ASSERT_MSG(r && json_is_true(json_object_get(r, "ok")), "%s: no stats",
+		   p->name);
+	return r;
+}
+
+/*
+ * Calls from the loader through kamailio (lookup, record_route, t_relay)
+ * to the callhandler, which answers 10% of them 486.  The ACKs and BYEs
+ * follow the Record-Route back through kamailio.
+ */
+static void invite_via_kamailio(const char *tp)
+{
+	struct kamailio_opts ko = {.tcp = true};
+	uint16_t port = proc_free_port();
+	char server[64];
+	const char *argv[] = {"loader",	   "--test",	"invite", "--server",
+			      server,	   "--users",	USERS,	  "--domain",
+			      "127.0.0.1", "--rate",	"50",	  "--duration",
+			      "2",	   "--threads", "1",	  "--hold-ms",
+			      "100",	   "--json",	NULL};
+	struct kamailio k;
+	struct proc ch;
+	json_t *before, *after, *j, *cs;
+	long long att, ans, busy, retr, slack;
+
+	need_kamailio();
+	kamailio_start(&k, port, &ko);
+	callhandler_via(&ch, &k, tp, "10");
+	snprintf(server, sizeof(server), "%s:127.0.0.1:%u", tp, port);
+	before = kamailio_stats(&k);
+	/* the 486s are failures: exit 1 */
+	j = loader_json(argv, 1);
+	after = kamailio_stats(&k);
+	cs = stats_of(&ch);
+	att = jint(j, "attempts");
+	ans = jint(json_object_get(j, "calls"), "answered");
+	busy = jint(json_object_get(j, "codes"), "486");
+	retr = jint(j, "retransmissions");
+	ASSERT_MSG(att >= 95 && att <= 101, "attempts %lld", att);
+	/* The loader and the callhandler agree call by call. */
+	ASSERT_EQ(busy, att / 10);
+	ASSERT_EQ(ans + busy, att);
+	ASSERT_EQ(jint(j, "successes"), ans);
+	ASSERT_EQ(jint(j, "failures"), busy);
+	ASSERT_EQ(jint(json_object_get(j, "calls"), "completed"), ans);
+	ASSERT_EQ(jint(cs, "invites"), att);
+	ASSERT_EQ(jint(cs, "fail_486"), busy);
+	ASSERT_EQ(jint(cs, "answered"), ans);
+	ASSERT_EQ(jint(cs, "acks"), ans);
+	ASSERT_EQ(jint(cs, "byes"), ans);
+	ASSERT_EQ(jint(cs, "calls_alive"), 0);
+	ASSERT_EQ(jint(cs, "bad_in"), 0);
+	/*
+	 * kamailio: a transaction per INVITE and per BYE (retransmissions
+	 * absorbed), ending 2xx or 486 as the agents say.  Every ACK
+	 * passed it: the 2xx ACKs along the Record-Route, end to end,
+	 * forwarded statelessly; the 486 ACKs hop by hop to its
+	 * transaction.  Each retransmission, by the loader or of a 2xx by
+	 * the callhandler (the loader ACKs it again), may add a message.
+	 */
+	slack = retr + jint(cs, "retrans_2xx");
+	ASSERT_MSG(kamailio_stat_diff(after, before, "tmx:UAS_transactions") ==
+			   att + ans,
+		   "kamailio made %lld transactions for %lld INVITEs and "
+		   "%lld BYEs",
+		   kamailio_stat_diff(after, before, "tmx:UAS_transactions"),
+		   att, ans);
+	ASSERT_EQ(kamailio_stat_diff(after, before, "tmx:2xx_transactions"),
+		  2 * ans);
+	ASSERT_EQ(kamailio_stat_diff(after, before, "tmx:4xx_transactions"),
+		  busy);
+	agree("INVITEs received",
+	      kamailio_stat_diff(after, before, "core:rcv_requests_invite"),
+	      att, slack);
+	agree("BYEs received",
+	      kamailio_stat_diff(after, before, "core:rcv_requests_bye"), ans,
+	      slack);
+	agree("ACKs received",
+	      kamailio_stat_diff(after, before, "core:rcv_requests_ack"),
+	      ans + busy, slack);
+	agree("2xx ACKs forwarded",
+	      kamailio_stat_diff(after, before, "core:fwd_requests"), ans,
+	      slack);
+	agree("486s from the callhandler",
+	      kamailio_stat_diff(after, before, "core:rcv_replies_486"), busy,
+	      slack);
+	agree("INVITE 2xx from the callhandler",
+	      kamailio_stat_diff(after, before, "core:rcv_replies_2xx_invite"),
+	      ans, slack);
+	agree("BYE 2xx from the callhandler",
+	      kamailio_stat_diff(after, before, "core:rcv_replies_2xx_bye"),
+	      ans, slack);
+	/* Nothing else came: no REGISTER refresh, no stray request. */
+	ASSERT_EQ(kamailio_stat_diff(after, before, "core:rcv_requests"),
+		  kamailio_stat_diff(after, before,
+				     "core:rcv_requests_invite") +
+			  kamailio_stat_diff(after, before,
+					     "core:rcv_requests_bye") +
+			  kamailio_stat_diff(after, before,
+					     "core:rcv_requests_ack"));
+	/* Over TCP: the loader's one connection in, one out to the
+	 * callhandler's listener (its Contact). */
+	if (!strcmp(tp, "tcp")) {
+		ASSERT_EQ(kamailio_stat_diff(after, before,
+					     "tcp:passive_open"),
+			  1);
+		ASSERT_EQ(kamailio_stat_diff(after, before,
+					     "tcp:connect_success"),
+			  1);
+		ASSERT(jint(cs, "conns_accepted") >= 1);
+	}
+	json_decref(j);
+	json_decref(cs);
+	json_decref(before);
+	json_decref(after);
+	ASSERT_EQ(proc_stop(&ch, 5000), 0);
+	kamailio_stop(&k);
+}
+
+TEST_TIMEOUT(agents_kamailio_invite_udp, 25)
+{
+	invite_via_kamailio("udp");
+}
+
+TEST_TIMEOUT(agents_kamailio_invite_tcp, 25)
+{
+	invite_via_kamailio("tcp");
 }
