@@ -47,10 +47,23 @@ void kamailio_start(struct kamailio *k, uint16_t port,
 		    const struct kamailio_opts *opts);
 
 /*
- * kamailio's counters now: an object of "group:name" -> integer (new
- * reference, caller decrefs).  Fails the test when kamcmd fails.
+ * kamailio's counters now: an object of name -> integer (new reference,
+ * caller decrefs): stats.get_statistics's "group:name" (core:, registrar:,
+ * usrloc:, tcp:...; not its sl: and tmx:, cached for seconds), and the
+ * sl.stats and tm.stats RPCs' members as "sl.stats:401",
+ * "tm.stats:total".  Fails the test when kamcmd fails.
  */
 json_t *kamailio_stats(struct kamailio *k);
+
+/*
+ * The counters once they have stopped moving: kamailio counts a reply
+ * after it has sent it, so an agent may have its answer (and the test
+ * go on) before kamailio's counter shows it, by as long as the machine
+ * keeps that process off the CPU.  Reads every 100 ms until two reads
+ * agree on every counter (gauges aside), bounded (5 s, then it fails
+ * the test).  New reference.
+ */
+json_t *kamailio_stats_settled(struct kamailio *k);
 
 /*
  * A counter's growth from before to after (two kamailio_stats()).  Fails

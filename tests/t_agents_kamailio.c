@@ -69,6 +69,22 @@ static void agree(const char *what, long long got, long long want,
 		   what, got, want, slack);
 }
 
+/* The replies kamailio sent statelessly (sl.stats's classes are
+ * disjoint: "2xx" is a 2xx other than 200 and 202). */
+static long long sl_replies(json_t *after, json_t *before)
+{
+	const char *name;
+	json_t *v;
+	long long n = 0;
+
+	json_object_foreach(after, name, v)
+	{
+		if (!strncmp(name, "sl.stats:", 9))
+			n += kamailio_stat_diff(after, before, name);
+	}
+	return n;
+}
+
 /* ------------------------------------------------------------------ */
 /* loader -> kamailio as registrar                                     */
 
@@ -116,9 +132,9 @@ static void register_via_kamailio(const char *tp, enum reg_auth auth)
 	}
 	kamailio_start(&k, port, &ko);
 	snprintf(server, sizeof(server), "%s:127.0.0.1:%u", tp, port);
-	before = kamailio_stats(&k);
+	before = kamailio_stats_settled(&k);
 	j = loader_json(argv, 0);
-	after = kamailio_stats(&k);
+	after = kamailio_stats_settled(&k);
 	att = jint(j, "attempts");
 	ok = jint(j, "successes");
 	chal = jint(j, "auth_challenges");
@@ -143,14 +159,15 @@ static void register_via_kamailio(const char *tp, enum reg_auth auth)
 	 */
 	k_reg = kamailio_stat_diff(after, before,
 				   "core:rcv_requests_register");
-	k_200 = kamailio_stat_diff(after, before, "sl:200_replies");
-	k_401 = kamailio_stat_diff(after, before, "sl:401_replies");
+	k_200 = kamailio_stat_diff(after, before, "sl.stats:200");
+	k_401 = kamailio_stat_diff(after, before, "sl.stats:401");
 	ASSERT_MSG(k_reg == att + chal + retr,
 		   "kamailio counted %lld REGISTERs, the loader sent %lld "
 		   "attempts + %lld answered challenges + %lld "
 		   "retransmissions",
 		   k_reg, att, chal, retr);
-	ASSERT_MSG(k_200 + k_401 == k_reg,
+	ASSERT_MSG(k_200 + k_401 == k_reg &&
+			   sl_replies(after, before) == k_reg,
 		   "kamailio sent %lld 200 + %lld 401 to %lld REGISTERs",
 		   k_200, k_401, k_reg);
 	agree("REGISTER 200s", k_200, ok, retr);
@@ -272,10 +289,10 @@ static void invite_via_kamailio(const char *tp)
 	kamailio_start(&k, port, &ko);
 	callhandler_via(&ch, &k, tp, "10");
 	snprintf(server, sizeof(server), "%s:127.0.0.1:%u", tp, port);
-	before = kamailio_stats(&k);
+	before = kamailio_stats_settled(&k);
 	/* the 486s are failures: exit 1 */
 	j = loader_json(argv, 1);
-	after = kamailio_stats(&k);
+	after = kamailio_stats_settled(&k);
 	cs = stats_of(&ch);
 	att = jint(j, "attempts");
 	ans = jint(json_object_get(j, "calls"), "answered");
@@ -304,16 +321,14 @@ static void invite_via_kamailio(const char *tp)
 	 * the callhandler (the loader ACKs it again), may add a message.
 	 */
 	slack = retr + jint(cs, "retrans_2xx");
-	ASSERT_MSG(kamailio_stat_diff(after, before, "tmx:UAS_transactions") ==
+	ASSERT_MSG(kamailio_stat_diff(after, before, "tm.stats:total") ==
 			   att + ans,
 		   "kamailio made %lld transactions for %lld INVITEs and "
 		   "%lld BYEs",
-		   kamailio_stat_diff(after, before, "tmx:UAS_transactions"),
-		   att, ans);
-	ASSERT_EQ(kamailio_stat_diff(after, before, "tmx:2xx_transactions"),
-		  2 * ans);
-	ASSERT_EQ(kamailio_stat_diff(after, before, "tmx:4xx_transactions"),
-		  busy);
+		   kamailio_stat_diff(after, before, "tm.stats:total"), att,
+		   ans);
+	ASSERT_EQ(kamailio_stat_diff(after, before, "tm.stats:2xx"), 2 * ans);
+	ASSERT_EQ(kamailio_stat_diff(after, before, "tm.stats:4xx"), busy);
 	agree("INVITEs received",
 	      kamailio_stat_diff(after, before, "core:rcv_requests_invite"),
 	      att, slack);
@@ -370,4 +385,69 @@ TEST_TIMEOUT(agents_kamailio_invite_udp, 25)
 TEST_TIMEOUT(agents_kamailio_invite_tcp, 25)
 {
 	invite_via_kamailio("tcp");
+}
+
+/*
+ * OPTIONS to the registered users: kamailio looks each one up and
+ * relays it in a transaction to the callhandler, which answers 200.
+ */
+static void options_via_kamailio(const char *tp)
+{
+	struct kamailio_opts ko = {.tcp = true};
+	uint16_t port = proc_free_port();
+	char server[64];
+	const char *argv[] = {"loader",	  "--test",    "options",
+			      "--server", server,      "--users",
+			      USERS,	  "--domain",  "127.0.0.1",
+			      "--rate",	  "100",       "--duration",
+			      "2",	  "--threads", "1",
+			      "--json",	  NULL};
+	struct kamailio k;
+	struct proc ch;
+	json_t *before, *after, *j, *cs;
+	long long att, retr;
+
+	need_kamailio();
+	kamailio_start(&k, port, &ko);
+	callhandler_via(&ch, &k, tp, "0");
+	snprintf(server, sizeof(server), "%s:127.0.0.1:%u", tp, port);
+	before = kamailio_stats_settled(&k);
+	j = loader_json(argv, 0);
+	after = kamailio_stats_settled(&k);
+	cs = stats_of(&ch);
+	att = jint(j, "attempts");
+	retr = jint(j, "retransmissions");
+	ASSERT_MSG(att >= 190 && att <= 202, "attempts %lld", att);
+	ASSERT_EQ(jint(j, "successes"), att);
+	ASSERT_EQ(jint(json_object_get(j, "codes"), "200"), att);
+	ASSERT_MSG(jint(cs, "options") == att,
+		   "the callhandler answered %lld OPTIONS, the loader sent "
+		   "%lld",
+		   jint(cs, "options"), att);
+	ASSERT_EQ(kamailio_stat_diff(after, before, "tm.stats:total"), att);
+	ASSERT_EQ(kamailio_stat_diff(after, before, "tm.stats:2xx"), att);
+	agree("OPTIONS received",
+	      kamailio_stat_diff(after, before, "core:rcv_requests_options"),
+	      att, retr);
+	agree("OPTIONS 200s from the callhandler",
+	      kamailio_stat_diff(after, before, "core:rcv_replies_2xx"), att,
+	      retr);
+	/* kamailio answered none itself (no 404: every user found). */
+	ASSERT_EQ(sl_replies(after, before), 0);
+	json_decref(j);
+	json_decref(cs);
+	json_decref(before);
+	json_decref(after);
+	ASSERT_EQ(proc_stop(&ch, 5000), 0);
+	kamailio_stop(&k);
+}
+
+TEST_TIMEOUT(agents_kamailio_options_udp, 25)
+{
+	options_via_kamailio("udp");
+}
+
+TEST_TIMEOUT(agents_kamailio_options_tcp, 25)
+{
+	options_via_kamailio("tcp");
 }
