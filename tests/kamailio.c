@@ -23,8 +23,10 @@ static bool on_path(const char *prog)
 	return system(cmd) == 0;
 }
 
-bool kamailio_available(void)
+bool kamailio_available(bool tls)
 {
+	if (tls && access(KAM_MODULES "/tls.so", R_OK))
+		return false;
 	return on_path("kamailio") && on_path("kamcmd") &&
 	       !access(KAM_MODULES "/registrar.so", R_OK) &&
 	       !access(KAM_MODULES "/ctl.so", R_OK) &&
@@ -60,21 +62,31 @@ static void write_users(const struct kamailio_opts *o)
 	ASSERT_MSG(!fclose(f), "cannot write %s", path);
 }
 
-/* The tls module's file: our certificate, no client certificates
- * asked for, and none verified when kamailio connects out (the
- * callhandler's certificate is the test's own). */
+/*
+ * The tls module's file: our certificate as server and, since a peer
+ * given a CA (the callhandler with --tls-ca) asks for one, as client;
+ * kamailio verifies no peer's (the test's agents check its instead).
+ */
 static const char *write_tls_cfg(const struct kamailio_opts *o)
 {
-	char text[2048];
+	char text[4096];
 
 	snprintf(text, sizeof(text),
 		 "[server:default]\nmethod = TLSv1.2+\n"
 		 "verify_certificate = no\nrequire_certificate = no\n"
 		 "certificate = %s\nprivate_key = %s\n\n"
 		 "[client:default]\nmethod = TLSv1.2+\n"
-		 "verify_certificate = no\nrequire_certificate = no\n",
-		 o->tls_cert, o->tls_key);
+		 "verify_certificate = no\nrequire_certificate = no\n"
+		 "certificate = %s\nprivate_key = %s\n",
+		 o->tls_cert, o->tls_key, o->tls_cert, o->tls_key);
 	return test_write_file("kamtls.cfg", text);
+}
+
+void kamailio_addr(const struct kamailio *k, const char *tp, char *buf,
+		   size_t size)
+{
+	snprintf(buf, size, "%s:127.0.0.1:%u", tp,
+		 !strcmp(tp, "tls") ? k->tls_port : k->port);
 }
 
 /* One OPTIONS over UDP: whether anything answered within 100 ms. */
@@ -127,7 +139,9 @@ void kamailio_start(struct kamailio *k, uint16_t port,
 		 test_root_dir());
 	snprintf(udp, sizeof(udp), "udp:127.0.0.1:%u", port);
 	snprintf(tcp, sizeof(tcp), "tcp:127.0.0.1:%u", port);
-	snprintf(tls, sizeof(tls), "tls:127.0.0.1:%u", o->tls_port);
+	if (o->tls_cert)
+		k->tls_port = proc_free_port();
+	snprintf(tls, sizeof(tls), "tls:127.0.0.1:%u", k->tls_port);
 	snprintf(ctl_def, sizeof(ctl_def), "CTL_SOCKET=\"%s\"", k->ctl);
 	argv[n++] = "kamailio";
 	argv[n++] = "-f";

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "proc.h"
@@ -23,23 +24,34 @@ struct kamailio_opts {
 	 */
 	const char *auth_prefix;
 	unsigned auth_first, auth_last;
-	/* With tls_cert (and tls_key), a TLS listener on tls_port. */
+	/*
+	 * With tls_cert and tls_key (absolute paths), a TLS listener on
+	 * a port of its own; kamailio verifies no peer's certificate.
+	 */
 	const char *tls_cert, *tls_key;
-	uint16_t tls_port;
 };
 
 struct kamailio {
 	struct proc proc;
-	uint16_t port;
-	char ctl[300]; /* "unix:PATH" of the ctl socket */
+	uint16_t port;	   /* UDP, and TCP with opts->tcp */
+	uint16_t tls_port; /* with opts->tls_cert, else 0 */
+	char ctl[300];	   /* "unix:PATH" of the ctl socket */
 };
 
-/* Whether kamailio, kamcmd and the modules registrar.cfg loads are here. */
-bool kamailio_available(void);
+/*
+ * Whether kamailio, kamcmd and the modules registrar.cfg loads are here
+ * (with tls, its tls module too).
+ */
+bool kamailio_available(bool tls);
+
+/* "tp:127.0.0.1:PORT" of its listener of transport tp ("udp", "tcp",
+ * "tls") into buf. */
+void kamailio_addr(const struct kamailio *k, const char *tp, char *buf,
+		   size_t size);
 
 /*
  * Starts kamailio on 127.0.0.1:port (UDP, and TCP/TLS as opts says;
- * opts may be NULL) and waits, bounded (5 s), until it answers an
+ * opts may be NULL; the TLS port is chosen here) and waits, bounded (5 s), until it answers an
  * OPTIONS over UDP and its ctl socket.  Fails the test when it cannot;
  * call kamailio_available() first and skip without it.
  */

@@ -4,14 +4,17 @@
  * as registrar (no auth, digest auth, preloaded credentials), and making
  * calls and OPTIONS through kamailio as proxy (usrloc lookup,
  * Record-Route) to bin/callhandler, which registered its users through
- * it; over UDP and TCP.  Every count is checked three ways: the loader's
+ * it; over UDP, TCP and TLS (a CA and a localhost certificate of the
+ * test's own, orchestrator/pki.c).  Every count is checked three ways: the loader's
  * figures, the callhandler's, and kamailio's own counters read over its
  * ctl socket (tests/kamailio.c).
  */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "kamailio.h"
+#include "pki.h"
 #include "proc.h"
 #include "test.h"
 
@@ -26,15 +29,77 @@ static long long jint(json_t *o, const char *key)
 	return json_integer_value(v);
 }
 
-static void need_kamailio(void)
+static bool is_tls(const char *tp)
 {
-	if (!kamailio_available())
-		test_skip("kamailio (registrar, auth_db, db_text, ctl, tmx) "
-			  "or kamcmd is not installed");
+	return !strcmp(tp, "tls");
 }
 
-/* Runs bin/loader with argv to its end; its --json summary. */
-static json_t *loader_json(const char *const *argv, int want_rc)
+/*
+ * Starts kamailio with UDP and TCP listeners, and over TLS a TLS one
+ * with a certificate for localhost and 127.0.0.1 signed by ca.pem (all
+ * in the test's directory); with auth, the users need digest
+ * credentials ("pw-<user>").
+ */
+static void kamailio_for(struct kamailio *k, const char *tp, bool auth)
+{
+	struct kamailio_opts ko = {.tcp = true};
+	char cert[PATH_MAX], key[PATH_MAX], why[256];
+	struct pki *pk = NULL;
+
+	if (!kamailio_available(is_tls(tp)))
+		test_skip("kamailio (registrar, auth_db, db_text, ctl, tmx%s) "
+			  "or kamcmd is not installed",
+			  is_tls(tp) ? ", tls" : "");
+	if (auth) {
+		ko.auth_prefix = "A";
+		ko.auth_first = 1000;
+		ko.auth_last = 1000 + NUSERS - 1;
+	}
+	if (is_tls(tp)) {
+		ASSERT_MSG(!pki_create(&pk, ".", 1, why, sizeof(why)), "%s",
+			   why);
+		ASSERT_MSG(!pki_issue(pk, "localhost", "127.0.0.1", why,
+				      sizeof(why)),
+			   "%s", why);
+		pki_free(pk);
+		snprintf(cert, sizeof(cert), "%s/localhost.pem",
+			 test_tmp_dir());
+		snprintf(key, sizeof(key), "%s/localhost.key", test_tmp_dir());
+		ko.tls_cert = cert;
+		ko.tls_key = key;
+	}
+	kamailio_start(k, proc_free_port(), &ko);
+}
+
+/* The loader's TLS flags: verify kamailio's certificate, by name. */
+/* Over TLS: the loader's one connection was a verified TLS session. */
+static void check_loader_tls(json_t *j, const char *tp)
+{
+	json_t *c = json_object_get(j, "connections");
+
+	if (!is_tls(tp))
+		return;
+	ASSERT_MSG(c, "no connection counters in the loader's summary");
+	ASSERT_EQ(jint(c, "tls_full"), 1);
+	ASSERT_EQ(jint(c, "failed"), 0);
+}
+
+static void loader_tls_args(const char **argv, size_t *n, const char *tp)
+{
+	if (!is_tls(tp))
+		return;
+	argv[(*n)++] = "--tls-ca";
+	argv[(*n)++] = "ca.pem";
+	argv[(*n)++] = "--tls-name";
+	argv[(*n)++] = "localhost";
+}
+
+/*
+ * Runs bin/loader with argv to its end; its --json summary.  When it
+ * fails, the logs of the loader and of its peers (NULL: none) show why.
+ */
+static json_t *loader_json(const char *const *argv, int want_rc,
+			   struct kamailio *k, struct proc *ch)
 {
 	struct proc ld;
 	json_t *j;
@@ -47,6 +112,10 @@ static json_t *loader_json(const char *const *argv, int want_rc)
 		char *d = j ? json_dumps(j, JSON_COMPACT) : NULL;
 
 		proc_dump_log(&ld);
+		if (k)
+			proc_dump_log(&k->proc);
+		if (ch)
+			proc_dump_log(ch);
 		fprintf(stderr, "loader summary: %s\n", d ? d : "none");
 		free(d);
 	}
@@ -96,44 +165,30 @@ enum reg_auth {
 
 static void register_via_kamailio(const char *tp, enum reg_auth auth)
 {
-	struct kamailio_opts ko = {.tcp = true};
-	uint16_t port = proc_free_port();
 	char server[64];
-	const char *argv[] = {"loader",
-			      "--test",
-			      "register",
-			      "--server",
-			      server,
-			      "--users",
-			      USERS,
-			      "--domain",
-			      "127.0.0.1",
-			      "--rate",
-			      "100",
-			      "--duration",
-			      "2",
-			      "--threads",
-			      "1",
-			      "--json",
-			      auth != REG_NO_AUTH ? "--password" : NULL,
-			      "pw-%u",
-			      auth == REG_PRELOADED ? "--preload-credentials"
-						    : NULL,
-			      NULL};
+	const char *argv[32] = {"loader",   "--test",	 "register",
+				"--server", server,	 "--users",
+				USERS,	    "--domain",	 "127.0.0.1",
+				"--rate",   "100",	 "--duration",
+				"2",	    "--threads", "1",
+				"--json"};
+	size_t n = 16;
 	struct kamailio k;
 	json_t *before, *after, *j;
 	long long att, ok, chal, retr, k_reg, k_200, k_401;
 
-	need_kamailio();
+	kamailio_for(&k, tp, auth != REG_NO_AUTH);
+	kamailio_addr(&k, tp, server, sizeof(server));
 	if (auth != REG_NO_AUTH) {
-		ko.auth_prefix = "A";
-		ko.auth_first = 1000;
-		ko.auth_last = 1009;
+		argv[n++] = "--password";
+		argv[n++] = "pw-%u";
 	}
-	kamailio_start(&k, port, &ko);
-	snprintf(server, sizeof(server), "%s:127.0.0.1:%u", tp, port);
+	if (auth == REG_PRELOADED)
+		argv[n++] = "--preload-credentials";
+	loader_tls_args(argv, &n, tp);
+	argv[n] = NULL;
 	before = kamailio_stats_settled(&k);
-	j = loader_json(argv, 0);
+	j = loader_json(argv, 0, &k, NULL);
 	after = kamailio_stats_settled(&k);
 	att = jint(j, "attempts");
 	ok = jint(j, "successes");
@@ -180,11 +235,12 @@ static void register_via_kamailio(const char *tp, enum reg_auth auth)
 	/* One binding per user: a new Call-ID each time, the same
 	 * Contact. */
 	ASSERT_EQ(jint(after, "usrloc:registered_users"), NUSERS);
-	/* Over TCP, the loader's one connection (one thread). */
-	if (!strcmp(tp, "tcp"))
+	/* Over TCP and TLS, the loader's one connection (one thread). */
+	if (strcmp(tp, "udp"))
 		ASSERT_EQ(kamailio_stat_diff(after, before,
 					     "tcp:passive_open"),
 			  1);
+	check_loader_tls(j, tp);
 	json_decref(j);
 	json_decref(before);
 	json_decref(after);
@@ -221,6 +277,21 @@ TEST_TIMEOUT(agents_kamailio_register_tcp_preloaded_auth, 20)
 	register_via_kamailio("tcp", REG_PRELOADED);
 }
 
+TEST_TIMEOUT(agents_kamailio_register_tls, 20)
+{
+	register_via_kamailio("tls", REG_NO_AUTH);
+}
+
+TEST_TIMEOUT(agents_kamailio_register_tls_auth, 20)
+{
+	register_via_kamailio("tls", REG_AUTH);
+}
+
+TEST_TIMEOUT(agents_kamailio_register_tls_preloaded_auth, 20)
+{
+	register_via_kamailio("tls", REG_PRELOADED);
+}
+
 /* ------------------------------------------------------------------ */
 /* loader -> kamailio as proxy -> callhandler                          */
 
@@ -233,16 +304,28 @@ static void callhandler_via(struct proc *ch, struct kamailio *k,
 			    const char *tp, const char *fail_486)
 {
 	char listen[64], via[64];
-	const char *argv[] = {"callhandler", "--control", "--listen",
-			      listen,	     "--users",	  USERS,
-			      "--domain",    "127.0.0.1", "--register-via",
-			      via,	     "--threads", "1",
-			      "--fail-486",  fail_486,	  NULL};
+	const char *argv[32] = {"callhandler", "--control", "--listen",
+				listen,	       "--users",   USERS,
+				"--domain",    "127.0.0.1", "--register-via",
+				via,	       "--threads", "1",
+				"--fail-486",  fail_486};
+	size_t n = 14;
 	json_t *ev;
 
 	snprintf(listen, sizeof(listen), "%s:127.0.0.1:%u", tp,
 		 proc_free_port());
-	snprintf(via, sizeof(via), "%s:127.0.0.1:%u", tp, k->port);
+	kamailio_addr(k, tp, via, sizeof(via));
+	/* Over TLS it serves with kamailio's certificate (localhost,
+	 * 127.0.0.1) and verifies kamailio's as the registrar's. */
+	if (is_tls(tp)) {
+		argv[n++] = "--tls-cert";
+		argv[n++] = "localhost.pem";
+		argv[n++] = "--tls-key";
+		argv[n++] = "localhost.key";
+		argv[n++] = "--tls-ca";
+		argv[n++] = "ca.pem";
+	}
+	argv[n] = NULL;
 	proc_start(ch, argv);
 	ev = proc_wait_event(ch, "registered", 8000);
 	if (!ev) {
@@ -272,26 +355,27 @@ static json_t *stats_of(struct proc *p)
  */
 static void invite_via_kamailio(const char *tp)
 {
-	struct kamailio_opts ko = {.tcp = true};
-	uint16_t port = proc_free_port();
 	char server[64];
-	const char *argv[] = {"loader",	   "--test",	"invite", "--server",
-			      server,	   "--users",	USERS,	  "--domain",
-			      "127.0.0.1", "--rate",	"50",	  "--duration",
-			      "2",	   "--threads", "1",	  "--hold-ms",
-			      "100",	   "--json",	NULL};
+	const char *argv[32] = {"loader",    "--test",	  "invite",
+				"--server",  server,	  "--users",
+				USERS,	     "--domain",  "127.0.0.1",
+				"--rate",    "50",	  "--duration",
+				"2",	     "--threads", "1",
+				"--hold-ms", "100",	  "--json"};
+	size_t n = 18;
 	struct kamailio k;
 	struct proc ch;
 	json_t *before, *after, *j, *cs;
 	long long att, ans, busy, retr, slack;
 
-	need_kamailio();
-	kamailio_start(&k, port, &ko);
+	kamailio_for(&k, tp, false);
 	callhandler_via(&ch, &k, tp, "10");
-	snprintf(server, sizeof(server), "%s:127.0.0.1:%u", tp, port);
+	kamailio_addr(&k, tp, server, sizeof(server));
+	loader_tls_args(argv, &n, tp);
+	argv[n] = NULL;
 	before = kamailio_stats_settled(&k);
 	/* the 486s are failures: exit 1 */
-	j = loader_json(argv, 1);
+	j = loader_json(argv, 1, &k, &ch);
 	after = kamailio_stats_settled(&k);
 	cs = stats_of(&ch);
 	att = jint(j, "attempts");
@@ -358,9 +442,9 @@ static void invite_via_kamailio(const char *tp)
 					     "core:rcv_requests_bye") +
 			  kamailio_stat_diff(after, before,
 					     "core:rcv_requests_ack"));
-	/* Over TCP: the loader's one connection in, one out to the
-	 * callhandler's listener (its Contact). */
-	if (!strcmp(tp, "tcp")) {
+	/* Over TCP and TLS: the loader's one connection in, one out to
+	 * the callhandler's listener (its Contact). */
+	if (strcmp(tp, "udp")) {
 		ASSERT_EQ(kamailio_stat_diff(after, before,
 					     "tcp:passive_open"),
 			  1);
@@ -369,6 +453,10 @@ static void invite_via_kamailio(const char *tp)
 			  1);
 		ASSERT(jint(cs, "conns_accepted") >= 1);
 	}
+	/* Over TLS, kamailio's connection to the callhandler too. */
+	check_loader_tls(j, tp);
+	if (is_tls(tp))
+		ASSERT(jint(cs, "tls_handshakes") >= 1);
 	json_decref(j);
 	json_decref(cs);
 	json_decref(before);
@@ -387,32 +475,37 @@ TEST_TIMEOUT(agents_kamailio_invite_tcp, 25)
 	invite_via_kamailio("tcp");
 }
 
+TEST_TIMEOUT(agents_kamailio_invite_tls, 25)
+{
+	invite_via_kamailio("tls");
+}
+
 /*
  * OPTIONS to the registered users: kamailio looks each one up and
  * relays it in a transaction to the callhandler, which answers 200.
  */
 static void options_via_kamailio(const char *tp)
 {
-	struct kamailio_opts ko = {.tcp = true};
-	uint16_t port = proc_free_port();
 	char server[64];
-	const char *argv[] = {"loader",	  "--test",    "options",
-			      "--server", server,      "--users",
-			      USERS,	  "--domain",  "127.0.0.1",
-			      "--rate",	  "100",       "--duration",
-			      "2",	  "--threads", "1",
-			      "--json",	  NULL};
+	const char *argv[32] = {"loader",   "--test",	 "options",
+				"--server", server,	 "--users",
+				USERS,	    "--domain",	 "127.0.0.1",
+				"--rate",   "100",	 "--duration",
+				"2",	    "--threads", "1",
+				"--json"};
+	size_t n = 16;
 	struct kamailio k;
 	struct proc ch;
 	json_t *before, *after, *j, *cs;
 	long long att, retr;
 
-	need_kamailio();
-	kamailio_start(&k, port, &ko);
+	kamailio_for(&k, tp, false);
 	callhandler_via(&ch, &k, tp, "0");
-	snprintf(server, sizeof(server), "%s:127.0.0.1:%u", tp, port);
+	kamailio_addr(&k, tp, server, sizeof(server));
+	loader_tls_args(argv, &n, tp);
+	argv[n] = NULL;
 	before = kamailio_stats_settled(&k);
-	j = loader_json(argv, 0);
+	j = loader_json(argv, 0, &k, &ch);
 	after = kamailio_stats_settled(&k);
 	cs = stats_of(&ch);
 	att = jint(j, "attempts");
@@ -434,6 +527,9 @@ static void options_via_kamailio(const char *tp)
 	      retr);
 	/* kamailio answered none itself (no 404: every user found). */
 	ASSERT_EQ(sl_replies(after, before), 0);
+	check_loader_tls(j, tp);
+	if (is_tls(tp))
+		ASSERT(jint(cs, "tls_handshakes") >= 1);
 	json_decref(j);
 	json_decref(cs);
 	json_decref(before);
@@ -450,4 +546,9 @@ TEST_TIMEOUT(agents_kamailio_options_udp, 25)
 TEST_TIMEOUT(agents_kamailio_options_tcp, 25)
 {
 	options_via_kamailio("tcp");
+}
+
+TEST_TIMEOUT(agents_kamailio_options_tls, 25)
+{
+	options_via_kamailio("tls");
 }
