@@ -158,14 +158,21 @@ void kamailio_start(struct kamailio *k, uint16_t port,
 	}
 	argv[n++] = "-A";
 	argv[n++] = ctl_def;
-	if (o->auth_prefix) {
+	if (o->auth_register || o->auth_invite) {
+		ASSERT_MSG(o->auth_prefix, "auth without users");
 		write_users(o);
 		snprintf(db_def, sizeof(db_def), "DB_URL=\"text://%s/kamdb\"",
 			 test_tmp_dir());
 		argv[n++] = "-A";
-		argv[n++] = "WITH_AUTH";
-		argv[n++] = "-A";
 		argv[n++] = db_def;
+	}
+	if (o->auth_register) {
+		argv[n++] = "-A";
+		argv[n++] = "WITH_AUTH";
+	}
+	if (o->auth_invite) {
+		argv[n++] = "-A";
+		argv[n++] = "WITH_INVITE_AUTH";
 	}
 	if (o->tls_cert) {
 		snprintf(tls_def, sizeof(tls_def), "TLS_CFG=\"%s\"",

@@ -19,11 +19,13 @@
 struct kamailio_opts {
 	bool tcp; /* a TCP listener on the UDP port too */
 	/*
-	 * With auth_prefix, REGISTER needs digest credentials: users
-	 * <auth_prefix><auth_first>..<auth_last>, password "pw-<user>".
+	 * The users digest auth knows: <auth_prefix><auth_first>..
+	 * <auth_last>, password "pw-<user>"; auth_register: REGISTER needs
+	 * credentials (401), auth_invite: initial INVITEs do (407).
 	 */
 	const char *auth_prefix;
 	unsigned auth_first, auth_last;
+	bool auth_register, auth_invite;
 	/*
 	 * With tls_cert and tls_key (absolute paths), a TLS listener on
 	 * a port of its own; kamailio verifies no peer's certificate.

@@ -37,10 +37,11 @@ static bool is_tls(const char *tp)
 /*
  * Starts kamailio with UDP and TCP listeners, and over TLS a TLS one
  * with a certificate for localhost and 127.0.0.1 signed by ca.pem (all
- * in the test's directory); with auth, the users need digest
- * credentials ("pw-<user>").
+ * in the test's directory); with reg_auth REGISTER and with invite_auth
+ * initial INVITEs need the users' digest credentials ("pw-<user>").
  */
-static void kamailio_for(struct kamailio *k, const char *tp, bool auth)
+static void kamailio_for(struct kamailio *k, const char *tp, bool reg_auth,
+			 bool invite_auth)
 {
 	struct kamailio_opts ko = {.tcp = true};
 	char cert[PATH_MAX], key[PATH_MAX], why[256];
@@ -50,11 +51,11 @@ static void kamailio_for(struct kamailio *k, const char *tp, bool auth)
 		test_skip("kamailio (registrar, auth_db, db_text, ctl, tmx%s) "
 			  "or kamcmd is not installed",
 			  is_tls(tp) ? ", tls" : "");
-	if (auth) {
-		ko.auth_prefix = "A";
-		ko.auth_first = 1000;
-		ko.auth_last = 1000 + NUSERS - 1;
-	}
+	ko.auth_prefix = "A";
+	ko.auth_first = 1000;
+	ko.auth_last = 1000 + NUSERS - 1;
+	ko.auth_register = reg_auth;
+	ko.auth_invite = invite_auth;
 	if (is_tls(tp)) {
 		ASSERT_MSG(!pki_create(&pk, ".", 1, why, sizeof(why)), "%s",
 			   why);
@@ -157,13 +158,13 @@ static long long sl_replies(json_t *after, json_t *before)
 /* ------------------------------------------------------------------ */
 /* loader -> kamailio as registrar                                     */
 
-enum reg_auth {
-	REG_NO_AUTH,
-	REG_AUTH,      /* a 401 per REGISTER */
-	REG_PRELOADED, /* a 401 per user, then credentials up front */
+enum auth_mode {
+	AUTH_NONE,
+	AUTH_DIGEST,	/* a challenge per request */
+	AUTH_PRELOADED, /* a challenge per user, then credentials up front */
 };
 
-static void register_via_kamailio(const char *tp, enum reg_auth auth)
+static void register_via_kamailio(const char *tp, enum auth_mode auth)
 {
 	char server[64];
 	const char *argv[32] = {"loader",   "--test",	 "register",
@@ -177,13 +178,13 @@ static void register_via_kamailio(const char *tp, enum reg_auth auth)
 	json_t *before, *after, *j;
 	long long att, ok, chal, retr, k_reg, k_200, k_401;
 
-	kamailio_for(&k, tp, auth != REG_NO_AUTH);
+	kamailio_for(&k, tp, auth != AUTH_NONE, false);
 	kamailio_addr(&k, tp, server, sizeof(server));
-	if (auth != REG_NO_AUTH) {
+	if (auth != AUTH_NONE) {
 		argv[n++] = "--password";
 		argv[n++] = "pw-%u";
 	}
-	if (auth == REG_PRELOADED)
+	if (auth == AUTH_PRELOADED)
 		argv[n++] = "--preload-credentials";
 	loader_tls_args(argv, &n, tp);
 	argv[n] = NULL;
@@ -199,9 +200,9 @@ static void register_via_kamailio(const char *tp, enum reg_auth auth)
 	ASSERT_EQ(ok, att);
 	ASSERT_EQ(jint(j, "failures"), 0);
 	ASSERT_EQ(jint(json_object_get(j, "codes"), "200"), att);
-	if (auth == REG_NO_AUTH)
+	if (auth == AUTH_NONE)
 		ASSERT_EQ(chal, 0);
-	else if (auth == REG_AUTH)
+	else if (auth == AUTH_DIGEST)
 		ASSERT_EQ(chal, att);
 	else
 		ASSERT_MSG(chal == NUSERS,
@@ -249,47 +250,47 @@ static void register_via_kamailio(const char *tp, enum reg_auth auth)
 
 TEST_TIMEOUT(agents_kamailio_register_udp, 20)
 {
-	register_via_kamailio("udp", REG_NO_AUTH);
+	register_via_kamailio("udp", AUTH_NONE);
 }
 
 TEST_TIMEOUT(agents_kamailio_register_tcp, 20)
 {
-	register_via_kamailio("tcp", REG_NO_AUTH);
+	register_via_kamailio("tcp", AUTH_NONE);
 }
 
 TEST_TIMEOUT(agents_kamailio_register_udp_auth, 20)
 {
-	register_via_kamailio("udp", REG_AUTH);
+	register_via_kamailio("udp", AUTH_DIGEST);
 }
 
 TEST_TIMEOUT(agents_kamailio_register_tcp_auth, 20)
 {
-	register_via_kamailio("tcp", REG_AUTH);
+	register_via_kamailio("tcp", AUTH_DIGEST);
 }
 
 TEST_TIMEOUT(agents_kamailio_register_udp_preloaded_auth, 20)
 {
-	register_via_kamailio("udp", REG_PRELOADED);
+	register_via_kamailio("udp", AUTH_PRELOADED);
 }
 
 TEST_TIMEOUT(agents_kamailio_register_tcp_preloaded_auth, 20)
 {
-	register_via_kamailio("tcp", REG_PRELOADED);
+	register_via_kamailio("tcp", AUTH_PRELOADED);
 }
 
 TEST_TIMEOUT(agents_kamailio_register_tls, 20)
 {
-	register_via_kamailio("tls", REG_NO_AUTH);
+	register_via_kamailio("tls", AUTH_NONE);
 }
 
 TEST_TIMEOUT(agents_kamailio_register_tls_auth, 20)
 {
-	register_via_kamailio("tls", REG_AUTH);
+	register_via_kamailio("tls", AUTH_DIGEST);
 }
 
 TEST_TIMEOUT(agents_kamailio_register_tls_preloaded_auth, 20)
 {
-	register_via_kamailio("tls", REG_PRELOADED);
+	register_via_kamailio("tls", AUTH_PRELOADED);
 }
 
 /* ------------------------------------------------------------------ */
@@ -351,9 +352,11 @@ static json_t *stats_of(struct proc *p)
 /*
  * Calls from the loader through kamailio (lookup, record_route, t_relay)
  * to the callhandler, which answers 10% of them 486.  The ACKs and BYEs
- * follow the Record-Route back through kamailio.
+ * follow the Record-Route back through kamailio.  With auth, kamailio
+ * challenges the initial INVITEs (407, statelessly) for the caller's
+ * credentials.
  */
-static void invite_via_kamailio(const char *tp)
+static void invite_via_kamailio(const char *tp, enum auth_mode auth)
 {
 	char server[64];
 	const char *argv[32] = {"loader",    "--test",	  "invite",
@@ -366,11 +369,17 @@ static void invite_via_kamailio(const char *tp)
 	struct kamailio k;
 	struct proc ch;
 	json_t *before, *after, *j, *cs;
-	long long att, ans, busy, retr, slack;
+	long long att, ans, busy, retr, slack, chal;
 
-	kamailio_for(&k, tp, false);
+	kamailio_for(&k, tp, false, auth != AUTH_NONE);
 	callhandler_via(&ch, &k, tp, "10");
 	kamailio_addr(&k, tp, server, sizeof(server));
+	if (auth != AUTH_NONE) {
+		argv[n++] = "--password";
+		argv[n++] = "pw-%u";
+	}
+	if (auth == AUTH_PRELOADED)
+		argv[n++] = "--preload-credentials";
 	loader_tls_args(argv, &n, tp);
 	argv[n] = NULL;
 	before = kamailio_stats_settled(&k);
@@ -382,7 +391,11 @@ static void invite_via_kamailio(const char *tp)
 	ans = jint(json_object_get(j, "calls"), "answered");
 	busy = jint(json_object_get(j, "codes"), "486");
 	retr = jint(j, "retransmissions");
+	chal = jint(j, "auth_challenges");
 	ASSERT_MSG(att >= 95 && att <= 101, "attempts %lld", att);
+	ASSERT_EQ(chal, auth == AUTH_NONE     ? 0
+			: auth == AUTH_DIGEST ? att
+					      : NUSERS);
 	/* The loader and the callhandler agree call by call. */
 	ASSERT_EQ(busy, att / 10);
 	ASSERT_EQ(ans + busy, att);
@@ -401,8 +414,10 @@ static void invite_via_kamailio(const char *tp)
 	 * absorbed), ending 2xx or 486 as the agents say.  Every ACK
 	 * passed it: the 2xx ACKs along the Record-Route, end to end,
 	 * forwarded statelessly; the 486 ACKs hop by hop to its
-	 * transaction.  Each retransmission, by the loader or of a 2xx by
-	 * the callhandler (the loader ACKs it again), may add a message.
+	 * transaction.  A challenged INVITE is answered statelessly, and
+	 * sl absorbs the ACK of its 407.  Each retransmission, by the
+	 * loader or of a 2xx by the callhandler (the loader ACKs it again),
+	 * may add a message.
 	 */
 	slack = retr + jint(cs, "retrans_2xx");
 	ASSERT_MSG(kamailio_stat_diff(after, before, "tm.stats:total") ==
@@ -415,13 +430,17 @@ static void invite_via_kamailio(const char *tp)
 	ASSERT_EQ(kamailio_stat_diff(after, before, "tm.stats:4xx"), busy);
 	agree("INVITEs received",
 	      kamailio_stat_diff(after, before, "core:rcv_requests_invite"),
-	      att, slack);
+	      att + chal, slack);
+	agree("407s sent", kamailio_stat_diff(after, before, "sl.stats:407"),
+	      chal, slack);
+	ASSERT_EQ(sl_replies(after, before),
+		  kamailio_stat_diff(after, before, "sl.stats:407"));
 	agree("BYEs received",
 	      kamailio_stat_diff(after, before, "core:rcv_requests_bye"), ans,
 	      slack);
 	agree("ACKs received",
 	      kamailio_stat_diff(after, before, "core:rcv_requests_ack"),
-	      ans + busy, slack);
+	      ans + busy + chal, slack);
 	agree("2xx ACKs forwarded",
 	      kamailio_stat_diff(after, before, "core:fwd_requests"), ans,
 	      slack);
@@ -467,17 +486,32 @@ static void invite_via_kamailio(const char *tp)
 
 TEST_TIMEOUT(agents_kamailio_invite_udp, 25)
 {
-	invite_via_kamailio("udp");
+	invite_via_kamailio("udp", AUTH_NONE);
 }
 
 TEST_TIMEOUT(agents_kamailio_invite_tcp, 25)
 {
-	invite_via_kamailio("tcp");
+	invite_via_kamailio("tcp", AUTH_NONE);
 }
 
 TEST_TIMEOUT(agents_kamailio_invite_tls, 25)
 {
-	invite_via_kamailio("tls");
+	invite_via_kamailio("tls", AUTH_NONE);
+}
+
+TEST_TIMEOUT(agents_kamailio_invite_udp_auth, 25)
+{
+	invite_via_kamailio("udp", AUTH_DIGEST);
+}
+
+TEST_TIMEOUT(agents_kamailio_invite_tcp_preloaded_auth, 25)
+{
+	invite_via_kamailio("tcp", AUTH_PRELOADED);
+}
+
+TEST_TIMEOUT(agents_kamailio_invite_tls_preloaded_auth, 25)
+{
+	invite_via_kamailio("tls", AUTH_PRELOADED);
 }
 
 /*
@@ -499,7 +533,7 @@ static void options_via_kamailio(const char *tp)
 	json_t *before, *after, *j, *cs;
 	long long att, retr;
 
-	kamailio_for(&k, tp, false);
+	kamailio_for(&k, tp, false, false);
 	callhandler_via(&ch, &k, tp, "0");
 	kamailio_addr(&k, tp, server, sizeof(server));
 	loader_tls_args(argv, &n, tp);
