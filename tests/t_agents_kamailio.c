@@ -293,6 +293,51 @@ TEST_TIMEOUT(agents_kamailio_register_tls_preloaded_auth, 20)
 	register_via_kamailio("tls", AUTH_PRELOADED);
 }
 
+/*
+ * A wrong password: kamailio challenges each REGISTER, refuses the
+ * credentials with another 401, and the loader, having answered one
+ * challenge, counts the second as the REGISTER's failure.
+ */
+TEST_TIMEOUT(agents_kamailio_register_udp_wrong_password, 20)
+{
+	char server[64];
+	const char *argv[] = {
+		"loader",     "--test",	    "register", "--server",  server,
+		"--users",    USERS,	    "--domain", "127.0.0.1", "--rate",
+		"50",	      "--duration", "1",	"--threads", "1",
+		"--password", "wrong-%u",   "--json",	NULL};
+	struct kamailio k;
+	json_t *before, *after, *j;
+	long long att, retr;
+
+	kamailio_for(&k, "udp", true, false);
+	kamailio_addr(&k, "udp", server, sizeof(server));
+	before = kamailio_stats_settled(&k);
+	j = loader_json(argv, 1, &k, NULL);
+	after = kamailio_stats_settled(&k);
+	att = jint(j, "attempts");
+	retr = jint(j, "retransmissions");
+	ASSERT_MSG(att >= 45 && att <= 52, "attempts %lld", att);
+	ASSERT_EQ(jint(j, "successes"), 0);
+	ASSERT_EQ(jint(j, "failures"), att);
+	ASSERT_EQ(jint(json_object_get(j, "codes"), "401"), att);
+	ASSERT_EQ(jint(j, "auth_challenges"), att);
+	agree("REGISTERs received",
+	      kamailio_stat_diff(after, before, "core:rcv_requests_register"),
+	      2 * att, retr);
+	agree("401s sent", kamailio_stat_diff(after, before, "sl.stats:401"),
+	      2 * att, retr);
+	ASSERT_EQ(sl_replies(after, before),
+		  kamailio_stat_diff(after, before, "sl.stats:401"));
+	ASSERT_EQ(kamailio_stat_diff(after, before, "registrar:accepted_regs"),
+		  0);
+	ASSERT_EQ(jint(after, "usrloc:registered_users"), 0);
+	json_decref(j);
+	json_decref(before);
+	json_decref(after);
+	kamailio_stop(&k);
+}
+
 /* ------------------------------------------------------------------ */
 /* loader -> kamailio as proxy -> callhandler                          */
 
@@ -512,6 +557,54 @@ TEST_TIMEOUT(agents_kamailio_invite_tcp_preloaded_auth, 25)
 TEST_TIMEOUT(agents_kamailio_invite_tls_preloaded_auth, 25)
 {
 	invite_via_kamailio("tls", AUTH_PRELOADED);
+}
+
+/*
+ * One user more on the loader's side than registered: the calls to
+ * A1010 find no binding and kamailio answers them 404 itself, the others
+ * reach the callhandler.  The failures agree as the successes do.
+ */
+TEST_TIMEOUT(agents_kamailio_invite_unregistered_callee_udp, 25)
+{
+	char server[64];
+	const char *argv[] = {
+		"loader",    "--test",	    "invite",	"--server",  server,
+		"--users",   "A1000-A1010", "--domain", "127.0.0.1", "--rate",
+		"50",	     "--duration",  "2",	"--threads", "1",
+		"--hold-ms", "50",	    "--json",	NULL};
+	struct kamailio k;
+	struct proc ch;
+	json_t *before, *after, *j, *cs;
+	long long att, n404, retr;
+
+	kamailio_for(&k, "udp", false, false);
+	callhandler_via(&ch, &k, "udp", "0");
+	kamailio_addr(&k, "udp", server, sizeof(server));
+	before = kamailio_stats_settled(&k);
+	j = loader_json(argv, 1, &k, &ch);
+	after = kamailio_stats_settled(&k);
+	cs = stats_of(&ch);
+	att = jint(j, "attempts");
+	n404 = jint(json_object_get(j, "codes"), "404");
+	retr = jint(j, "retransmissions");
+	ASSERT_MSG(att >= 95 && att <= 101, "attempts %lld", att);
+	ASSERT_MSG(n404 >= 1, "no call to the unregistered user failed");
+	ASSERT_EQ(jint(j, "failures"), n404);
+	ASSERT_EQ(jint(j, "successes"), att - n404);
+	ASSERT_EQ(jint(cs, "invites"), att - n404);
+	ASSERT_EQ(jint(cs, "byes"), att - n404);
+	agree("404s sent", kamailio_stat_diff(after, before, "sl.stats:404"),
+	      n404, retr);
+	ASSERT_EQ(sl_replies(after, before),
+		  kamailio_stat_diff(after, before, "sl.stats:404"));
+	ASSERT_EQ(kamailio_stat_diff(after, before, "tm.stats:total"),
+		  2 * (att - n404));
+	json_decref(j);
+	json_decref(cs);
+	json_decref(before);
+	json_decref(after);
+	ASSERT_EQ(proc_stop(&ch, 5000), 0);
+	kamailio_stop(&k);
 }
 
 /*
