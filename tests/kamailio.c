@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -82,6 +83,15 @@ static const char *write_tls_cfg(const struct kamailio_opts *o)
 	return test_write_file("kamtls.cfg", text);
 }
 
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t0->tv_sec) * 1000 +
+	       (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
 void kamailio_addr(const struct kamailio *k, const char *tp, char *buf,
 		   size_t size)
 {
@@ -128,6 +138,7 @@ void kamailio_start(struct kamailio *k, uint16_t port,
 	char tls_def[400];
 	const char *argv[40];
 	size_t n = 0;
+	struct timespec t0;
 	json_t *st;
 
 	memset(k, 0, sizeof(*k));
@@ -197,7 +208,8 @@ void kamailio_start(struct kamailio *k, uint16_t port,
 	 * TCP port that accepts is not enough: a connection made while
 	 * its TCP processes are still starting may never be served.
 	 */
-	for (int i = 0; i < 50; i++) {
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (ms_since(&t0) < 5000) {
 		if (answers(port)) {
 			usleep(200000); /* the TCP processes, likewise */
 			st = kamailio_stats(k);
@@ -206,6 +218,7 @@ void kamailio_start(struct kamailio *k, uint16_t port,
 		}
 		if (proc_exited(&k->proc))
 			break;
+		usleep(20000); /* a refused probe returns at once */
 	}
 	proc_dump_log(&k->proc);
 	ASSERT_MSG(0, "kamailio did not start (see kamailio.log)");

@@ -3,8 +3,8 @@
  * agents' end-to-end tests: tests/kamailio/registrar.cfg with listeners
  * on a test-chosen loopback port, its runtime files, its db_text users
  * and its ctl socket in the test's directory, ended by its PID.  Its own
- * counters (kamcmd stats.get_statistics) are what the agents' counts are
- * checked against.
+ * counters (kamcmd: stats.get_statistics, sl.stats, tm.stats) are what the
+ * agents' counts are checked against.
  */
 #ifndef SIPSTONE_TEST_KAMAILIO_H
 #define SIPSTONE_TEST_KAMAILIO_H
@@ -53,9 +53,10 @@ void kamailio_addr(const struct kamailio *k, const char *tp, char *buf,
 
 /*
  * Starts kamailio on 127.0.0.1:port (UDP, and TCP/TLS as opts says;
- * opts may be NULL; the TLS port is chosen here) and waits, bounded (5 s), until it answers an
- * OPTIONS over UDP and its ctl socket.  Fails the test when it cannot;
- * call kamailio_available() first and skip without it.
+ * opts may be NULL; the TLS port is chosen here) and waits, bounded
+ * (5 s), until it answers an OPTIONS over UDP and its ctl socket.  Fails
+ * the test when it cannot; call kamailio_available() first and skip
+ * without it.
  */
 void kamailio_start(struct kamailio *k, uint16_t port,
 		    const struct kamailio_opts *opts);

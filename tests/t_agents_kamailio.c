@@ -1,13 +1,14 @@
 /*
  * The agents against kamailio as the independent server (the agents
  * issue's interoperability matrix): bin/loader registering with kamailio
- * as registrar (no auth, digest auth, preloaded credentials), and making
- * calls and OPTIONS through kamailio as proxy (usrloc lookup,
- * Record-Route) to bin/callhandler, which registered its users through
- * it; over UDP, TCP and TLS (a CA and a localhost certificate of the
- * test's own, orchestrator/pki.c).  Every count is checked three ways: the loader's
- * figures, the callhandler's, and kamailio's own counters read over its
- * ctl socket (tests/kamailio.c).
+ * as registrar (no auth, digest auth, preloaded credentials, a wrong
+ * password), and making calls and OPTIONS through kamailio as proxy
+ * (usrloc lookup, Record-Route, digest on INVITE) to bin/callhandler,
+ * which registered its users through it; over UDP, TCP and TLS (a CA and
+ * a localhost certificate of the test's own, orchestrator/pki.c).  Every
+ * count is checked three ways: the loader's figures, the callhandler's,
+ * and kamailio's own counters read over its ctl socket
+ * (tests/kamailio.c).
  */
 #include <limits.h>
 #include <stdio.h>
