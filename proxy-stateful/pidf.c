@@ -80,7 +80,7 @@ static int skip_past(struct rd *r, const char *s)
 static int check_text(const char *p, size_t l)
 {
 	static const char *const names[] = {"lt;", "gt;", "amp;", "quot;",
-					     "apos;"};
+					    "apos;"};
 	size_t i = 0, k;
 
 	while (i < l) {
@@ -336,7 +336,8 @@ int pidf_decode(struct pidf_doc *doc, const char *xml, size_t len)
 		const char *lt = r.p;
 
 		if (*r.p != '<') {
-			const char *nx = memchr(r.p, '<', (size_t)(r.end - r.p));
+			const char *nx =
+				memchr(r.p, '<', (size_t)(r.end - r.p));
 			size_t l = nx ? (size_t)(nx - r.p)
 				      : (size_t)(r.end - r.p);
 			struct pl txt = {r.p, l};
@@ -490,7 +491,8 @@ static bool superseded(const struct pidf_doc *const *docs, size_t i,
 		for (k = 0; k < docs[j]->nelem; k++) {
 			const struct pidf_elem *o = &docs[j]->elem[k];
 
-			if (pl_eq(&o->local, &e->local) && pl_eq(&o->id, &e->id))
+			if (pl_eq(&o->local, &e->local) &&
+			    pl_eq(&o->id, &e->id))
 				return true;
 		}
 	return false;
@@ -539,9 +541,9 @@ int pidf_compose(struct buf *out, const char *entity,
 	size_t start = out->len, i, k;
 	int err;
 
-	err = buf_append_str(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-				  "<presence xmlns=\"" PIDF_NS
-				  "\" entity=\"");
+	err = buf_append_str(out, "<?xml version=\"1.0\" "
+				  "encoding=\"UTF-8\"?>\n"
+				  "<presence xmlns=\"" PIDF_NS "\" entity=\"");
 	if (!err)
 		err = append_escaped(out, entity);
 	if (!err)

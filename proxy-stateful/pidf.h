@@ -39,12 +39,12 @@ struct pidf_ns {
 
 /* A top-level element of the document (a child of <presence>). */
 struct pidf_elem {
-	struct pl xml;	 /* start tag to end tag, verbatim */
-	struct pl local; /* local name: "tuple", "person", "note" */
-	struct pl id;	 /* the id attribute, or empty */
-	struct pl basic; /* tuples: the <status><basic> text, or empty */
-	size_t name_end; /* offset in xml after the qualified name */
-	uint32_t own_ns; /* bit i: root declaration i redeclared here */
+	struct pl xml;	  /* start tag to end tag, verbatim */
+	struct pl local;  /* local name: "tuple", "person", "note" */
+	struct pl id;	  /* the id attribute, or empty */
+	struct pl basic;  /* tuples: the <status><basic> text, or empty */
+	size_t name_end;  /* offset in xml after the qualified name */
+	uint32_t own_ns;  /* bit i: root declaration i redeclared here */
 	bool own_default; /* declares the default namespace itself */
 	bool is_tuple;	  /* a <tuple> of the PIDF namespace */
 };
