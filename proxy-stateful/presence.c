@@ -102,7 +102,7 @@ struct presence_counters {
 	uint64_t subscribe_new, subscribe_refresh, subscribe_remove,
 		subscribe_expired, subscribe_481, subscribe_rejected;
 	uint64_t notify_sent, notify_answered, notify_failed,
-		notify_send_errors, subs_removed_by_notify;
+		notify_send_errors, subs_removed_by_notify, notify_jobs;
 	uint64_t publish_initial, publish_refresh, publish_modify,
 		publish_remove, publish_expired, publish_412, publish_rejected;
 };
@@ -643,6 +643,7 @@ static void post_job(struct presence *p, struct subscription *s,
 	j->s = obj_ref(s);
 	j->body = obj_ref(pb);
 	list_append(&bx->jobs, &j->le, j);
+	p->c.notify_jobs++;
 	bx->w = s->w;
 	if (!bx->posted && !ev_call(s->w->ev, drain, bx))
 		bx->posted = true;
@@ -1390,6 +1391,7 @@ void presence_stats(struct presence *p, json_t *stats)
 	NUM(x, "failed", c.notify_failed);
 	NUM(x, "send_errors", c.notify_send_errors);
 	NUM(x, "subscriptions_removed", c.subs_removed_by_notify);
+	NUM(x, "from_other_workers", c.notify_jobs);
 	json_object_set_new(o, "notify", x);
 	x = json_object();
 	NUM(x, "initial", c.publish_initial);

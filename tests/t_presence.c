@@ -1088,3 +1088,102 @@ TEST_TIMEOUT(presence_off_subscribe_is_proxied_and_bad_flags_exit_2, 20)
 	ASSERT_EQ(proc_run(bad1, "bad1.log", 5000), 2);
 	ASSERT(proc_run(bad2, "bad2.log", 5000) != 0);
 }
+
+/*
+ * Two workers: the kernel spreads the watchers' sockets over both, so
+ * a PUBLISH taken by one worker reaches the other's subscriptions as
+ * jobs (ev_call); every watcher still gets every change, in order.
+ */
+TEST_TIMEOUT(presence_two_workers_every_watcher_every_change, 30)
+{
+	enum { NW = 8, CHANGES = 5 };
+	struct proc p;
+	struct ua w[NW], pub;
+	uint16_t port = proc_free_port();
+	const char *extra[] = {"--workers", "2", NULL};
+	char b[2048], name[16], note[32];
+	size_t i, k;
+
+	/* start_proxy's "--workers 1" comes first: the later one wins. */
+	start_proxy(&p, port, extra);
+	for (i = 0; i < NW; i++) {
+		snprintf(name, sizeof(name), "w%zu", i);
+		ua_open(&w[i], i % 2 == 1, port, name);
+		ASSERT_EQ(ua_subscribe(&w[i], "alice", 600), 200);
+		expect_notify(&w[i], 3000, "active", "<presence", "<tuple");
+	}
+	for (k = 0; k < CHANGES; k++) {
+		/* A fresh socket each time: a fresh draw of the worker. */
+		char etag[64];
+
+		snprintf(etag, sizeof(etag), "%s", k ? pub.etag : "");
+		if (k)
+			ua_close(&pub);
+		ua_open(&pub, false, port, "alice");
+		snprintf(pub.etag, sizeof(pub.etag), "%s", etag);
+		snprintf(note, sizeof(note), "change-%zu", k);
+		ASSERT_EQ(ua_publish(&pub, "alice", 600, NULL,
+				     doc(b, sizeof(b), "t1", "open", note)),
+			  200);
+		for (i = 0; i < NW; i++)
+			expect_notify(&w[i], 3000, "active", note, NULL);
+	}
+	for (i = 0; i < NW; i++) {
+		ASSERT_EQ(ua_subscribe(&w[i], "alice", 0), 200);
+		expect_notify(&w[i], 3000, "terminated", NULL, NULL);
+	}
+	wait_stat(&p, NULL, "subscriptions", 0, 3000);
+	ASSERT_EQ(pres_stat(&p, "notify", "sent"), NW * (CHANGES + 2));
+	wait_stat(&p, "notify", "answered", NW * (CHANGES + 2), 3000);
+	/* 13 sockets all on one worker: 1 in 4096. */
+	ASSERT(pres_stat(&p, "notify", "from_other_workers") > 0);
+	ASSERT_EQ(pres_stat(&p, NULL, "publications"), 1);
+	for (i = 0; i < NW; i++)
+		ua_close(&w[i]);
+	ua_close(&pub);
+	ASSERT_EQ(proc_stop(&p, 5000), 0);
+}
+
+/* sipp (an independent implementation) as watcher and publisher. */
+static void sipp_watch_and_publish(const char *t)
+{
+	struct proc p, watcher;
+	uint16_t port = proc_free_port();
+	char scen_w[512], scen_p[512], dst[64];
+	const char *wargv[] = {"sipp", "-sf",	    scen_w, "-m", "1",
+			       "-i",   "127.0.0.1", "-t",   t,	  "-timeout",
+			       "20s",  "-nostdin",  dst,    NULL};
+	const char *pargv[] = {"sipp", "-sf",	    scen_p, "-m", "1",
+			       "-i",   "127.0.0.1", "-t",   t,	  "-timeout",
+			       "10s",  "-nostdin",  dst,    NULL};
+
+	if (access("/usr/bin/sipp", X_OK))
+		test_skip("sipp (sip-tester) is not installed");
+	snprintf(scen_w, sizeof(scen_w), "%s/tests/sipp/presence_watcher.xml",
+		 test_root_dir());
+	snprintf(scen_p, sizeof(scen_p),
+		 "%s/tests/sipp/presence_publisher.xml", test_root_dir());
+	snprintf(dst, sizeof(dst), "127.0.0.1:%u", port);
+	start_proxy(&p, port, NULL);
+	proc_start(&watcher, wargv);
+	wait_stat(&p, NULL, "subscriptions", 1, 5000);
+	wait_stat(&p, "notify", "answered", 1, 5000);
+	ASSERT_EQ(proc_run(pargv, "sipp-publisher.log", 15000), 0);
+	ASSERT_EQ(proc_stop(&watcher, 15000), 0);
+	ASSERT_EQ(pres_stat(&p, "publish", "initial"), 1);
+	ASSERT_EQ(pres_stat(&p, "publish", "unknown_etag"), 1);
+	ASSERT_EQ(pres_stat(&p, "publish", "removed"), 1);
+	ASSERT_EQ(pres_stat(&p, "notify", "answered"), 4);
+	ASSERT_EQ(pres_stat(&p, NULL, "subscriptions"), 0);
+	ASSERT_EQ(proc_stop(&p, 5000), 0);
+}
+
+TEST_TIMEOUT(presence_sipp_watcher_and_publisher_udp, 40)
+{
+	sipp_watch_and_publish("u1");
+}
+
+TEST_TIMEOUT(presence_sipp_watcher_and_publisher_tcp, 40)
+{
+	sipp_watch_and_publish("t1");
+}
