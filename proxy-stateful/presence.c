@@ -15,6 +15,7 @@
 #include "log.h"
 #include "obj.h"
 #include "pidf.h"
+#include "sdb.h"
 #include "sip_build.h"
 #include "sip_uri.h"
 #include "sproxy_int.h"
@@ -43,8 +44,11 @@ struct publication {
 	struct le ale; /* p->all_pubs, for the expiry sweep */
 	struct presentity *pr;
 	char etag[ETAG_SIZE];
+	uint64_t id;	  /* its row in the database */
+	uint64_t updated; /* p->pub_seq of its last change */
 	uint64_t expires; /* Unix s */
 	char *body;	  /* the PIDF as published; doc views into it */
+	size_t body_len;
 	struct pidf_doc doc;
 };
 
@@ -55,6 +59,7 @@ struct subscription {
 	struct presentity *pr;	 /* NULL once terminated */
 	struct sproxy_worker *w; /* owner; NULL once it stopped */
 	bool terminated;
+	bool in_db;	  /* a row of ours is (to be) in active_watchers */
 	uint64_t expires; /* Unix s */
 	uint32_t cseq;	  /* ours, for NOTIFY (§12.2.1.1) */
 	uint32_t remote_cseq;
@@ -65,6 +70,7 @@ struct subscription {
 	char *target;	  /* its Contact URI */
 	char *route;	  /* its Record-Route values, in order, or "" */
 	char watcher[LOCATION_AOR_MAX]; /* From user@host, for the filter */
+	char aor[LOCATION_AOR_MAX];	/* the presentity's */
 	struct sip_txn_dest dst;	/* where NOTIFYs go (conn: ours) */
 	struct sip_txn *ct[SUB_INFLIGHT_MAX];
 	unsigned nct;
@@ -105,6 +111,7 @@ struct presence_counters {
 		notify_send_errors, subs_removed_by_notify, notify_jobs;
 	uint64_t publish_initial, publish_refresh, publish_modify,
 		publish_remove, publish_expired, publish_412, publish_rejected;
+	uint64_t db_statements, db_errors;
 };
 
 struct presence {
@@ -118,7 +125,7 @@ struct presence {
 	struct filter_entry *filter; /* NULL: no filtering */
 	size_t nfilter;
 	const struct filter_entry *filter_default; /* the "*" line */
-	uint64_t etag_seq;
+	uint64_t etag_seq, pub_seq;
 	struct presence_counters c;
 };
 
@@ -235,7 +242,7 @@ int presence_alloc(struct presence **pp, struct sproxy *sp)
 		err = hash_init(&p->dialogs, 4096);
 	if (!err)
 		err = hash_init(&p->etags, 4096);
-	p->nboxes = sp->nworkers ? sp->nworkers : 1;
+	p->nboxes = sp->cfg.workers ? sp->cfg.workers : 1;
 	p->boxes = calloc(p->nboxes, sizeof(*p->boxes));
 	if (!err && !p->boxes)
 		err = ENOMEM;
@@ -288,10 +295,16 @@ static void presentity_maybe_free(struct presence *p, struct presentity *pr)
 	free(pr);
 }
 
-static void pub_free(struct presence *p, struct publication *pub)
+static void unpersist_pub(struct presence *p, const struct publication *pub);
+
+/* Frees a publication; removed from the database too when unpersist. */
+static void pub_free(struct presence *p, struct publication *pub,
+		     bool unpersist)
 {
 	struct presentity *pr = pub->pr;
 
+	if (unpersist)
+		unpersist_pub(p, pub);
 	list_unlink(&pub->ple);
 	list_unlink(&pub->hle);
 	list_unlink(&pub->ale);
@@ -334,7 +347,7 @@ void presence_free(struct presence *p)
 		}
 	}
 	while (p->all_pubs.head)
-		pub_free(p, p->all_pubs.head->data);
+		pub_free(p, p->all_pubs.head->data, false);
 	free(p->boxes);
 	for (k = 0; k < p->nfilter; k++) {
 		size_t n;
@@ -468,6 +481,8 @@ static void sub_release(struct presence *p, struct subscription *s)
 
 /* Ends the subscription: out of the tables at once, freed when its last
  * NOTIFY is over. */
+static void unpersist_sub(struct presence *p, struct subscription *s);
+
 static void sub_kill(struct presence *p, struct subscription *s)
 {
 	struct presentity *pr = s->pr;
@@ -475,6 +490,9 @@ static void sub_kill(struct presence *p, struct subscription *s)
 	if (s->terminated)
 		return;
 	s->terminated = true;
+	/* Not at shutdown (no owner any more): it is to be restored. */
+	if (s->w)
+		unpersist_sub(p, s);
 	list_unlink(&s->ple);
 	list_unlink(&s->hle);
 	s->pr = NULL;
@@ -649,6 +667,17 @@ static void post_job(struct presence *p, struct subscription *s,
 		bx->posted = true;
 }
 
+/*
+ * A subscription restored from the database has no owner until worker 0
+ * adopts it (here, or at its first tick); NULL once its owner stopped.
+ */
+static struct sproxy_worker *owner(struct presence *p, struct subscription *s)
+{
+	if (!s->w && !s->terminated && p->sp->w && !p->boxes[0].stopped)
+		s->w = &p->sp->w[0];
+	return s->w;
+}
+
 /* The NOTIFY of a change, for whichever worker owns s (lock held). */
 static void notify_change(struct presence *p, struct sproxy_worker *w,
 			  struct subscription *s, struct pbody *pb,
@@ -656,7 +685,7 @@ static void notify_change(struct presence *p, struct sproxy_worker *w,
 {
 	struct pbody *own = NULL;
 
-	if (s->terminated || !s->w)
+	if (s->terminated || !owner(p, s))
 		return;
 	if (s->w == w) {
 		notify_send(p, w, s, NULL, b->data, b->len);
@@ -730,6 +759,406 @@ static void notify_all(struct presence *p, struct sproxy_worker *w,
 out:
 	obj_deref(shared);
 	buf_free(&b);
+}
+
+/* ------------------------------------------------------------------ */
+/* Persistence (schema.sql: presentity, active_watchers)               */
+
+/* Whether this thread queued a statement for the current request. */
+static __thread bool tl_db_queued;
+
+static bool persisting(const struct presence *p)
+{
+	return p->sp->db && p->sp->cfg.db_mode != SPROXY_DB_MEMORY;
+}
+
+/* A string as an SQL hex literal: nothing to escape, any byte. */
+static int sql_hex(struct buf *b, const char *s, size_t l)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+	int err;
+
+	if (!l)
+		return buf_append_str(b, "''");
+	err = buf_reserve(b, 2 * l + 3);
+	if (err)
+		return err;
+	b->data[b->len++] = 'X';
+	b->data[b->len++] = '\'';
+	for (i = 0; i < l; i++) {
+		b->data[b->len++] = digits[(unsigned char)s[i] >> 4];
+		b->data[b->len++] = digits[(unsigned char)s[i] & 15];
+	}
+	return buf_append(b, "'", 1);
+}
+
+static int sql_str(struct buf *b, const char *s)
+{
+	int err = sql_hex(b, s, strlen(s));
+
+	return err ? err : buf_append(b, ",", 1);
+}
+
+static void db_exec(struct presence *p, struct buf *b, int err)
+{
+	if (!err)
+		err = sdb_exec(p->sp->db, b->data, b->len);
+	if (err) {
+		p->c.db_errors++;
+		log_warn("a presence change is not persisted: %s",
+			 strerror(err));
+	} else {
+		p->c.db_statements++;
+		tl_db_queued = true;
+	}
+	buf_free(b);
+}
+
+static void persist_sub(struct presence *p, struct subscription *s)
+{
+	struct buf b;
+	int err;
+
+	if (!persisting(p))
+		return;
+	buf_init(&b, 1 << 20);
+	err = buf_append_str(&b, "REPLACE INTO active_watchers VALUES (");
+	err = err ? err : sql_str(&b, s->call_id);
+	err = err ? err : sql_str(&b, s->local_tag);
+	err = err ? err : sql_str(&b, s->remote_tag);
+	err = err ? err : sql_str(&b, s->aor);
+	err = err ? err : sql_str(&b, s->watcher);
+	err = err ? err : sql_str(&b, s->local_uri);
+	err = err ? err : sql_str(&b, s->remote_uri);
+	err = err ? err : sql_str(&b, s->target);
+	err = err ? err : sql_str(&b, s->route);
+	err = err ? err
+		  : buf_printf(&b, "%llu,%u,%u,%u)",
+			       (unsigned long long)s->expires, s->cseq,
+			       s->remote_cseq, (unsigned)s->dst.tp);
+	s->in_db = true;
+	db_exec(p, &b, err);
+}
+
+static void unpersist_sub(struct presence *p, struct subscription *s)
+{
+	struct buf b;
+	int err;
+
+	if (!persisting(p) || !s->in_db)
+		return;
+	s->in_db = false;
+	buf_init(&b, 4096);
+	err = buf_append_str(&b, "DELETE FROM active_watchers WHERE call_id=");
+	err = err ? err : sql_hex(&b, s->call_id, strlen(s->call_id));
+	err = err ? err : buf_append_str(&b, " AND local_tag=");
+	err = err ? err : sql_hex(&b, s->local_tag, strlen(s->local_tag));
+	db_exec(p, &b, err);
+}
+
+static void persist_pub(struct presence *p, const struct publication *pub)
+{
+	struct buf b;
+	int err;
+
+	if (!persisting(p))
+		return;
+	buf_init(&b, 4 * PIDF_MAX_SIZE);
+	err = buf_printf(&b, "REPLACE INTO presentity VALUES (%llu,",
+			 (unsigned long long)pub->id);
+	err = err ? err : sql_str(&b, pub->pr->aor);
+	err = err ? err : sql_str(&b, pub->etag);
+	err = err ? err
+		  : buf_printf(&b, "%llu,%llu,",
+			       (unsigned long long)pub->expires,
+			       (unsigned long long)pub->updated);
+	err = err ? err : sql_hex(&b, pub->body, pub->body_len);
+	err = err ? err : buf_append(&b, ")", 1);
+	db_exec(p, &b, err);
+}
+
+static void unpersist_pub(struct presence *p, const struct publication *pub)
+{
+	struct buf b;
+
+	if (!persisting(p))
+		return;
+	buf_init(&b, 128);
+	db_exec(p, &b,
+		buf_printf(&b, "DELETE FROM presentity WHERE id=%llu",
+			   (unsigned long long)pub->id));
+}
+
+struct pending {
+	struct sproxy_worker *w;
+	struct sip_txn *st;
+	char *ok, *fail;
+	size_t ok_len, fail_len;
+};
+
+static void pending_destroy(void *arg)
+{
+	struct pending *pd = arg;
+
+	obj_deref(pd->st);
+	free(pd->ok);
+	free(pd->fail);
+}
+
+static void pending_done(int err, void *arg)
+{
+	struct pending *pd = arg;
+
+	if (err)
+		sproxy_send_reply(pd->w, pd->st, pd->fail, pd->fail_len);
+	else
+		sproxy_send_reply(pd->w, pd->st, pd->ok, pd->ok_len);
+	obj_deref(pd);
+}
+
+/*
+ * Sends the response built in w->out now, or with write-through once
+ * what this request queued is committed (500 if that fails), like the
+ * registrar's 200.
+ */
+static void send_reply(struct sproxy_worker *w, struct sip_txn *st,
+		       const struct sip_msg *msg)
+{
+	struct sproxy *sp = w->sp;
+	struct pending *pd = NULL;
+
+	if (!tl_db_queued || sp->cfg.db_mode != SPROXY_DB_WRITE_THROUGH) {
+		sproxy_send_reply(w, st, w->out.data, w->out.len);
+		return;
+	}
+	pd = obj_alloc(sizeof(*pd), pending_destroy);
+	if (!pd)
+		goto fail;
+	pd->w = w;
+	pd->st = obj_ref(st);
+	pd->ok_len = w->out.len;
+	pd->ok = malloc(pd->ok_len);
+	if (!pd->ok)
+		goto fail;
+	memcpy(pd->ok, w->out.data, pd->ok_len);
+	buf_reset(&w->out);
+	if (sip_build_response(&w->out, msg, 500, "Database Error", NULL))
+		goto fail;
+	pd->fail_len = w->out.len;
+	pd->fail = malloc(pd->fail_len);
+	if (!pd->fail)
+		goto fail;
+	memcpy(pd->fail, w->out.data, pd->fail_len);
+	if (sdb_wait(sp->db, sdb_thread_seq(), w->ev, pending_done, pd))
+		goto fail;
+	return;
+fail:
+	obj_deref(pd);
+	sproxy_reply(w, st, msg, 500, NULL, NULL);
+}
+
+/* Copies a column into a NUL-terminated string of at most max bytes. */
+static bool col_ok(char **row, unsigned i, size_t max)
+{
+	return row[i] && strlen(row[i]) < max;
+}
+
+static void load_pub_row(char **row, unsigned n, void *arg)
+{
+	struct presence *p = arg;
+	struct publication *pub = NULL;
+	struct presentity *pr;
+	struct pl v;
+	uint64_t id, expires, updated;
+	size_t count = 0;
+	struct le *le;
+
+	if (n != 6 || !col_ok(row, 0, 32) ||
+	    !col_ok(row, 1, LOCATION_AOR_MAX) || !col_ok(row, 2, ETAG_SIZE) ||
+	    !col_ok(row, 3, 32) || !col_ok(row, 4, 32) || !row[5])
+		goto bad;
+	pl_set_str(&v, row[0]);
+	if (pl_u64(&v, &id))
+		goto bad;
+	pl_set_str(&v, row[3]);
+	if (pl_u64(&v, &expires))
+		goto bad;
+	pl_set_str(&v, row[4]);
+	if (pl_u64(&v, &updated))
+		goto bad;
+	pub = calloc(1, sizeof(*pub));
+	if (!pub)
+		goto bad;
+	pub->body_len = strlen(row[5]);
+	pub->body = malloc(pub->body_len ? pub->body_len : 1);
+	if (!pub->body)
+		goto bad;
+	memcpy(pub->body, row[5], pub->body_len);
+	if (pidf_decode(&pub->doc, pub->body, pub->body_len))
+		goto bad;
+	pr = presentity_find(p, row[1], true);
+	if (!pr)
+		goto bad;
+	for (le = pr->pubs.head; le; le = le->next)
+		count++;
+	if (count >= PUBS_PER_PRESENTITY_MAX) {
+		presentity_maybe_free(p, pr);
+		goto bad;
+	}
+	pub->pr = pr;
+	pub->id = id;
+	pub->expires = expires;
+	pub->updated = updated;
+	snprintf(pub->etag, sizeof(pub->etag), "%s", row[2]);
+	pl_set_str(&v, pub->etag);
+	hash_append(&p->etags, hash_pl(&v), &pub->hle, pub);
+	/* The rows come newest first. */
+	list_append(&pr->pubs, &pub->ple, pub);
+	list_append(&p->all_pubs, &pub->ale, pub);
+	p->npubs++;
+	if (updated > p->pub_seq)
+		p->pub_seq = updated;
+	return;
+bad:
+	log_warn("presentity row %s: skipped", row[0] ? row[0] : "?");
+	if (pub)
+		free(pub->body);
+	free(pub);
+}
+
+/* The first value of a route set "v1, v2" (commas inside <> kept). */
+static struct pl route_first(const char *route)
+{
+	struct pl r;
+	int depth = 0;
+	size_t i;
+
+	for (i = 0; route[i]; i++) {
+		if (route[i] == '<')
+			depth++;
+		else if (route[i] == '>')
+			depth--;
+		else if (route[i] == ',' && depth <= 0)
+			break;
+	}
+	r.p = route;
+	r.l = i;
+	return r;
+}
+
+static void load_sub_row(char **row, unsigned n, void *arg)
+{
+	struct presence *p = arg;
+	struct subscription *s = NULL;
+	struct presentity *pr;
+	struct sip_addr ra;
+	struct sip_uri du;
+	struct pl first, v;
+	struct buf b;
+	size_t off[9], i;
+	uint32_t num[4];
+	uint64_t expires;
+	int err = 0;
+
+	buf_init(&b, 1 << 20);
+	if (n != 13 || !col_ok(row, 0, 256) || !col_ok(row, 1, SIP_TAG_SIZE) ||
+	    !col_ok(row, 2, 256) || !col_ok(row, 3, LOCATION_AOR_MAX) ||
+	    !col_ok(row, 4, LOCATION_AOR_MAX) ||
+	    !col_ok(row, 5, LOCATION_URI_MAX) ||
+	    !col_ok(row, 6, LOCATION_URI_MAX) || !row[7] || !row[8] ||
+	    !col_ok(row, 9, 32))
+		goto bad;
+	pl_set_str(&v, row[9]);
+	if (pl_u64(&v, &expires))
+		goto bad;
+	for (i = 0; i < 3; i++) {
+		if (!row[10 + i])
+			goto bad;
+		pl_set_str(&v, row[10 + i]);
+		if (pl_u32(&v, &num[i]))
+			goto bad;
+	}
+	/* call_id, tags, local and remote URI, target, route. */
+	for (i = 0; !err && i < 9; i++) {
+		if (i == 3 || i == 4)
+			continue; /* aor and watcher: not in the blob */
+		off[i] = b.len;
+		err = buf_append(&b, row[i], strlen(row[i]) + 1);
+	}
+	if (err)
+		goto bad;
+	s = obj_alloc(sizeof(*s), sub_destroy);
+	if (!s)
+		goto bad;
+	s->call_id = b.data + off[0];
+	s->local_tag = b.data + off[1];
+	s->remote_tag = b.data + off[2];
+	s->local_uri = b.data + off[5];
+	s->remote_uri = b.data + off[6];
+	s->target = b.data + off[7];
+	s->route = b.data + off[8];
+	b.data = NULL; /* the subscription's now */
+	snprintf(s->aor, sizeof(s->aor), "%s", row[3]);
+	snprintf(s->watcher, sizeof(s->watcher), "%s", row[4]);
+	s->expires = expires;
+	/* NOTIFYs after the row was written went unrecorded: jump well
+	 * past them, CSeq only has to grow (RFC 3261 §12.2.1.1). */
+	s->cseq = num[0] + 10000;
+	s->remote_cseq = num[1];
+	s->in_db = true;
+	first = route_first(s->route);
+	if (first.l ? sip_addr_decode(&ra, &first) ||
+			      sip_uri_decode(&du, &ra.uri)
+		    : sip_uri_decode(&du, &(struct pl){s->target,
+						       strlen(s->target)}))
+		goto bad;
+	if (sproxy_uri_dest(&du, (enum sip_transport)num[2], &s->dst))
+		goto bad;
+	pr = presentity_find(p, s->aor, true);
+	if (!pr)
+		goto bad;
+	s->pr = pr;
+	list_append(&pr->subs, &s->ple, s);
+	pl_set_str(&v, s->local_tag);
+	hash_append(&p->dialogs,
+		    dialog_key(&(struct pl){s->call_id, strlen(s->call_id)},
+			       &v),
+		    &s->hle, s);
+	/* Worker 0's from its first tick (presence_tick). */
+	list_append(&p->boxes[0].subs, &s->wle, s);
+	p->nsubs++;
+	return;
+bad:
+	log_warn("active_watchers row %s: skipped", row[0] ? row[0] : "?");
+	buf_free(&b);
+	obj_deref(s);
+}
+
+int presence_load(struct presence *p, struct sdb *db)
+{
+	char q[300];
+	int err;
+
+	snprintf(q, sizeof(q),
+		 "SELECT id, aor, etag, expires, updated, body FROM "
+		 "presentity WHERE expires > %llu ORDER BY updated DESC",
+		 (unsigned long long)sproxy_now_s());
+	err = sdb_select(db, q, load_pub_row, p);
+	if (err)
+		return err;
+	snprintf(q, sizeof(q),
+		 "SELECT call_id, local_tag, remote_tag, aor, watcher, "
+		 "local_uri, remote_uri, target, route, expires, cseq, "
+		 "remote_cseq, transport FROM active_watchers WHERE "
+		 "expires > %llu",
+		 (unsigned long long)sproxy_now_s());
+	err = sdb_select(db, q, load_sub_row, p);
+	if (!err)
+		log_info("%zu publications, %zu subscriptions from the "
+			 "database",
+			 p->npubs, p->nsubs);
+	return err;
 }
 
 /* ------------------------------------------------------------------ */
@@ -814,7 +1243,7 @@ static void reply_tagged(struct sproxy_worker *w, struct sip_txn *st,
 		sproxy_reply(w, st, msg, 500, NULL, NULL);
 		return;
 	}
-	sproxy_send_reply(w, st, w->out.data, w->out.len);
+	send_reply(w, st, msg);
 }
 
 /*
@@ -977,6 +1406,7 @@ static void handle_subscribe(struct sproxy_worker *w, struct sip_txn *st,
 	bool initial = !msg->to_tag.l;
 	struct buf b;
 
+	tl_db_queued = false;
 	if (!event_is_presence(msg)) {
 		/* RFC 6665 §4.2.1.1 */
 		p->c.subscribe_rejected++;
@@ -1014,6 +1444,7 @@ static void handle_subscribe(struct sproxy_worker *w, struct sip_txn *st,
 			goto out;
 		}
 		s->remote_cseq = msg->cseq.num;
+		owner(p, s);
 		obj_ref(s);
 	} else {
 		if (sub_new(w, st, msg, &from, watcher, &s)) {
@@ -1028,6 +1459,13 @@ static void handle_subscribe(struct sproxy_worker *w, struct sip_txn *st,
 		goto out;
 	}
 	s->expires = sproxy_now_s() + e;
+	if (initial)
+		snprintf(s->aor, sizeof(s->aor), "%s", aor);
+	/* Queued before the 200: write-through holds it for the commit. */
+	if (e)
+		persist_sub(p, s);
+	else
+		unpersist_sub(p, s);
 	our_contact(w, sip_txn_dest(st)->tp, "presence", contact,
 		    sizeof(contact));
 	{
@@ -1124,8 +1562,10 @@ static void handle_publish(struct sproxy_worker *w, struct sip_txn *st,
 	char *body = NULL;
 	uint32_t e;
 	bool changed = false;
+	char tag[SIP_TAG_SIZE];
 	int err;
 
+	tl_db_queued = false;
 	if (!event_is_presence(msg)) {
 		p->c.publish_rejected++;
 		sproxy_reply(w, st, msg, 489, NULL, ALLOW_EVENTS);
@@ -1205,7 +1645,7 @@ static void handle_publish(struct sproxy_worker *w, struct sip_txn *st,
 			goto out;
 		}
 		p->c.publish_remove++;
-		pub_free(p, pub);
+		pub_free(p, pub, true);
 		pub = NULL;
 		pr = presentity_find(p, aor, false);
 		changed = true;
@@ -1219,6 +1659,8 @@ static void handle_publish(struct sproxy_worker *w, struct sip_txn *st,
 				goto out;
 			}
 			pub->pr = pr;
+			pub->id = hash_mix64(++p->etag_seq ^ p->sp->secret ^
+					     0x9e3779b97f4a7c15ull);
 			list_append(&p->all_pubs, &pub->ale, pub);
 			p->npubs++;
 			p->c.publish_initial++;
@@ -1230,7 +1672,9 @@ static void handle_publish(struct sproxy_worker *w, struct sip_txn *st,
 		if (doc) {
 			free(pub->body);
 			pub->body = body;
+			pub->body_len = msg->body.l;
 			pub->doc = *doc;
+			pub->updated = ++p->pub_seq;
 			body = NULL;
 			changed = true;
 			/* Newest first: its tuples win the composition. */
@@ -1242,8 +1686,10 @@ static void handle_publish(struct sproxy_worker *w, struct sip_txn *st,
 		etag_new(p, pub);
 		snprintf(hdrs, sizeof(hdrs), "SIP-ETag: %s\r\nExpires: %u\r\n",
 			 pub->etag, e);
+		persist_pub(p, pub);
 	}
-	sproxy_reply(w, st, msg, 200, NULL, hdrs);
+	sip_build_tag(tag);
+	reply_tagged(w, st, msg, 200, tag, hdrs);
 	/* A presentity gone with its last publication had no watcher. */
 	if (changed && pr)
 		notify_all(p, w, pr);
@@ -1285,6 +1731,9 @@ void presence_tick(struct sproxy_worker *w)
 		struct subscription *s = le->data;
 
 		next = le->next;
+		/* Restored from the database: worker 0 adopts them. */
+		if (!s->w && !s->terminated)
+			s->w = w;
 		if (s->terminated || s->expires > now)
 			continue;
 		/* RFC 6665 §4.2.2: terminated;reason=timeout. */
@@ -1307,7 +1756,7 @@ void presence_tick(struct sproxy_worker *w)
 			/* RFC 3903 §6: an expired publication is removed. */
 			p->c.publish_expired++;
 			snprintf(aor, sizeof(aor), "%s", pr->aor);
-			pub_free(p, pub);
+			pub_free(p, pub, true);
 			pr = presentity_find(p, aor, false);
 			if (pr)
 				notify_all(p, w, pr);
@@ -1402,6 +1851,8 @@ void presence_stats(struct presence *p, json_t *stats)
 	NUM(x, "unknown_etag", c.publish_412);
 	NUM(x, "rejected", c.publish_rejected);
 	json_object_set_new(o, "publish", x);
+	NUM(o, "db_statements", c.db_statements);
+	NUM(o, "db_errors", c.db_errors);
 #undef NUM
 	json_object_set_new(stats, "presence", o);
 }

@@ -8,8 +8,11 @@
  * subscription belongs to the worker that accepted its SUBSCRIBE: its
  * NOTIFYs are client transactions of that worker's transaction layer
  * (the only one that may touch them), so a change seen by another
- * worker reaches it as a job through ev_call().  Memory only: nothing
- * of this is written to the database yet.
+ * worker reaches it as a job through ev_call().  With --db and a mode
+ * other than memory, every change is written to the tables presentity
+ * and active_watchers (schema.sql) through sdb_exec(); write-through
+ * holds the 200 until the commit (the NOTIFYs go at once: RFC 6665
+ * §4.1.2.4 lets a NOTIFY come before the 200).
  */
 #ifndef SIPSTONE_PRESENCE_H
 #define SIPSTONE_PRESENCE_H
@@ -18,6 +21,7 @@
 #include <stdbool.h>
 
 struct presence;
+struct sdb;
 struct sproxy;
 struct sproxy_worker;
 struct sip_txn;
@@ -29,6 +33,14 @@ struct sip_msg;
  * the file's errno / EBADMSG (a bad line, logged with its number).
  */
 int presence_alloc(struct presence **pp, struct sproxy *sp);
+
+/*
+ * Loads the live publications and subscriptions of the run's database
+ * (before sdb_start(): it queries on the start-up connection).  Loaded
+ * subscriptions belong to worker 0 from its first tick.  Returns 0 or
+ * EIO; a row that does not make sense is skipped with a warning.
+ */
+int presence_load(struct presence *p, struct sdb *db);
 
 /* Frees everything; every worker must have stopped. NULL is allowed. */
 void presence_free(struct presence *p);

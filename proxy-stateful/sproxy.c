@@ -1143,6 +1143,11 @@ int sproxy_start(struct sproxy **spp, const struct sproxy_cfg *cfg)
 		log_info("%zu users from %s", userdb_count(sp->users),
 			 cfg->users_file);
 	}
+	if (cfg->presence) {
+		err = presence_alloc(&sp->pres, sp);
+		if (err)
+			goto fail;
+	}
 	if (cfg->db_url[0]) {
 		err = sdb_open(&sp->db, cfg->db_url, cfg->db_mode,
 			       cfg->flush_ms);
@@ -1154,6 +1159,8 @@ int sproxy_start(struct sproxy **spp, const struct sproxy_cfg *cfg)
 		if (!err)
 			err = sdb_load_bindings(sp->db, sp->loc,
 						sproxy_now_s());
+		if (!err && sp->pres)
+			err = presence_load(sp->pres, sp->db);
 		if (!err && cfg->db_mode != SPROXY_DB_MEMORY) {
 			location_set_change_handler(sp->loc, sdb_change,
 						    sp->db);
@@ -1167,11 +1174,6 @@ int sproxy_start(struct sproxy **spp, const struct sproxy_cfg *cfg)
 	if (!sp->w) {
 		err = ENOMEM;
 		goto fail;
-	}
-	if (cfg->presence) {
-		err = presence_alloc(&sp->pres, sp);
-		if (err)
-			goto fail;
 	}
 	for (i = 0; i < sp->nworkers; i++) {
 		sp->w[i].sp = sp;

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mariadb.h"
 #include "pidf.h"
 #include "proc.h"
 #include "sip_auth.h"
@@ -1186,4 +1187,132 @@ TEST_TIMEOUT(presence_sipp_watcher_and_publisher_udp, 40)
 TEST_TIMEOUT(presence_sipp_watcher_and_publisher_tcp, 40)
 {
 	sipp_watch_and_publish("t1");
+}
+
+/*
+ * The database modes: subscriptions and publications in the run's
+ * tables (write-through: before the 200), kept over a clean stop and
+ * restored at start, where the restored dialog goes on (NOTIFY CSeq
+ * above the old ones, the old ETag still valid).
+ */
+static void db_case(const char *mode)
+{
+	struct mariadb m;
+	struct proc p;
+	struct ua w, pub;
+	uint16_t port = proc_free_port();
+	char schema[512], out[512], b[2048];
+	const char *extra[] = {"--db",	     m.url, "--db-mode", mode,
+			       "--flush-ms", "200", NULL};
+	bool wt = !strcmp(mode, "write-through");
+	struct rx r;
+	unsigned i;
+
+	if (!mariadb_available())
+		test_skip("mariadb-server is not installed");
+	snprintf(schema, sizeof(schema), "%s/proxy-stateful/schema.sql",
+		 test_root_dir());
+	mariadb_start(&m, "sipstone_presence", schema);
+	{
+		/* With --db the users come from subscriber: no digest. */
+		struct pl u = PL("alice"), ub = PL("bob"),
+			  realm = PL("example.com");
+		char ha1[SIP_AUTH_HEX_SIZE], ha1b[SIP_AUTH_HEX_SIZE];
+		char sql[512];
+
+		ASSERT_EQ(sip_auth_ha1(SIP_AUTH_ALG_MD5, &u, &realm, &u, ha1),
+			  0);
+		ASSERT_EQ(sip_auth_ha1(SIP_AUTH_ALG_MD5, &ub, &realm, &ub,
+				       ha1b),
+			  0);
+		snprintf(sql, sizeof(sql),
+			 "INSERT INTO subscriber (username, domain, ha1, "
+			 "auth_required) VALUES ('alice', 'example.com', "
+			 "'%s', 0), ('bob', 'example.com', '%s', 0)",
+			 ha1, ha1b);
+		ASSERT_EQ(mariadb_sql(&m, sql, NULL, 0), 0);
+	}
+	start_proxy(&p, port, extra);
+	ua_open(&w, false, port, "bob");
+	ua_open(&pub, false, port, "alice");
+	ASSERT_EQ(ua_subscribe(&w, "alice", 600), 200);
+	expect_notify(&w, 3000, "active", "<presence", NULL);
+	ASSERT_EQ(ua_publish(&pub, "alice", 600, NULL,
+			     doc(b, sizeof(b), "t1", "open", "kept")),
+		  200);
+	expect_notify(&w, 3000, "active", "<note>kept</note>", NULL);
+	if (wt) {
+		/* The 200s left after the commits. */
+		ASSERT_EQ(mariadb_sql(&m,
+				      "SELECT COUNT(*) FROM active_watchers",
+				      out, sizeof(out)),
+			  0);
+		ASSERT_STR(out, "1\n");
+		ASSERT_EQ(mariadb_sql(&m, "SELECT etag FROM presentity", out,
+				      sizeof(out)),
+			  0);
+		ASSERT(!strncmp(out, pub.etag, strlen(pub.etag)));
+	}
+	ASSERT_EQ(proc_stop(&p, 8000), 0);
+	ASSERT_EQ(mariadb_sql(&m,
+			      "SELECT aor, watcher, remote_tag FROM "
+			      "active_watchers",
+			      out, sizeof(out)),
+		  0);
+	snprintf(b, sizeof(b), "alice@example.com\tbob@example.com\t%s\n",
+		 w.tag);
+	ASSERT_STR(out, b);
+	ASSERT_EQ(mariadb_sql(&m, "SELECT aor, etag FROM presentity", out,
+			      sizeof(out)),
+		  0);
+	snprintf(b, sizeof(b), "alice@example.com\t%s\n", pub.etag);
+	ASSERT_STR(out, b);
+	/* Restored: the same dialog and publication go on. */
+	start_proxy(&p, port, extra);
+	ASSERT_EQ(pres_stat(&p, NULL, "subscriptions"), 1);
+	ASSERT_EQ(pres_stat(&p, NULL, "publications"), 1);
+	ASSERT_EQ(ua_publish(&pub, "alice", 600, NULL,
+			     doc(b, sizeof(b), "t1", "closed", "restored")),
+		  200);
+	ASSERT(ua_notify(&w, &r, 3000));
+	ASSERT(strstr(r.m.body.p, "<note>restored</note>"));
+	ASSERT(r.m.cseq.num > 10000);
+	rx_free(&r);
+	ASSERT_EQ(ua_subscribe(&w, "alice", 0), 200);
+	expect_notify(&w, 3000, "terminated", NULL, NULL);
+	ASSERT_EQ(ua_publish(&pub, "alice", 0, NULL, NULL), 200);
+	if (wt) {
+		ASSERT_EQ(mariadb_sql(&m,
+				      "SELECT (SELECT COUNT(*) FROM "
+				      "active_watchers) + (SELECT COUNT(*) "
+				      "FROM presentity)",
+				      out, sizeof(out)),
+			  0);
+		ASSERT_STR(out, "0\n");
+	}
+	ASSERT(pres_stat(&p, NULL, "db_statements") >= 3);
+	ASSERT_EQ(pres_stat(&p, NULL, "db_errors"), 0);
+	ASSERT_EQ(proc_stop(&p, 8000), 0);
+	for (i = 0; i < 2; i++) {
+		static const char *const tables[] = {"active_watchers", "prese"
+									"ntit"
+									"y"};
+
+		snprintf(b, sizeof(b), "SELECT COUNT(*) FROM %s", tables[i]);
+		ASSERT_EQ(mariadb_sql(&m, b, out, sizeof(out)), 0);
+		ASSERT_STR(out, "0\n");
+	}
+	ua_close(&w);
+	ua_close(&pub);
+	mariadb_stop(&m);
+}
+
+TEST_TIMEOUT(presence_db_write_through_rows_before_200_and_restored, 60)
+{
+	db_case("write-through");
+}
+
+TEST_TIMEOUT(presence_db_write_back_flushed_at_stop_and_restored, 60)
+{
+	db_case("write-back");
 }
