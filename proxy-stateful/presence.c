@@ -506,8 +506,8 @@ static void notify_event(struct sip_txn *t, enum sip_txn_event ev,
 			 const struct sip_msg *msg, int err, void *arg);
 
 /*
- * Sends one NOTIFY of s on w (its owner): active with body, or
- * terminated with reason (no body).  Called with the lock held.
+ * Sends one NOTIFY of s on w (its owner): active, or terminated with
+ * reason; with a PIDF body unless body is NULL.  Lock held.
  */
 static void notify_send(struct presence *p, struct sproxy_worker *w,
 			struct subscription *s, const char *reason,
@@ -1420,7 +1420,7 @@ static void handle_subscribe(struct sproxy_worker *w, struct sip_txn *st,
 		return;
 	}
 	/* In-dialog requests are not challenged again: the dialog's tags
-	 * are the proof (Kamailio's presence examples do the same). */
+	 * (ours random) are the proof. */
 	if (check_request(w, st, msg, initial, aor, watcher, &from) ||
 	    expires_get(w, st, msg, &e)) {
 		p->c.subscribe_rejected++;
@@ -1502,9 +1502,16 @@ static void handle_subscribe(struct sproxy_worker *w, struct sip_txn *st,
 		p->c.subscribe_remove++;
 	}
 	if (!e) {
-		/* An unsubscribe or a fetch: the state, then terminated. */
+		/* An unsubscribe or a fetch (RFC 6665 §4.4.3): the current
+		 * state in a terminated NOTIFY. */
 		if (s->w == w) {
-			notify_send(p, w, s, "timeout", NULL, 0);
+			bool ok = !compose(
+				p, pr,
+				p->filter ? filter_find(p, s->watcher) : NULL,
+				p->filter != NULL, &b);
+
+			notify_send(p, w, s, "timeout", ok ? b.data : NULL,
+				    ok ? b.len : 0);
 			sub_kill(p, s);
 		} else if (s->w) {
 			/* Its transactions are its owner's to start. */

@@ -861,7 +861,8 @@ static void lifecycle(bool tcp)
 	snprintf(w.peer_tag, sizeof(w.peer_tag), "%s", saved);
 	/* Unsubscribe: 200 and terminated. */
 	ASSERT_EQ(ua_subscribe(&w, "alice", 0), 200);
-	expect_notify(&w, 3000, "terminated", NULL, NULL);
+	expect_notify(&w, 3000, "terminated;reason=timeout", "<presence",
+		      NULL);
 	ASSERT_EQ(ua_subscribe(&w, "alice", 300), 481);
 	wait_stat(&p, NULL, "subscriptions", 0, 2000);
 	/* Expiry: a short subscription ends with reason=timeout. */
@@ -870,8 +871,19 @@ static void lifecycle(bool tcp)
 	expect_notify(&x, 3000, "active;expires=1", "<presence", NULL);
 	expect_notify(&x, 4000, "terminated;reason=timeout", NULL, NULL);
 	wait_stat(&p, NULL, "subscriptions", 0, 2000);
+	/* A fetch (RFC 6665 §4.4.3): the state, terminated at once. */
+	{
+		struct ua f;
+
+		ua_open(&f, tcp, port, "erin");
+		ASSERT_EQ(ua_subscribe(&f, "alice", 0), 200);
+		expect_notify(&f, 3000, "terminated", "<presence", NULL);
+		ua_close(&f);
+	}
+	wait_stat(&p, NULL, "subscriptions", 0, 2000);
 	ASSERT_EQ(pres_stat(&p, "subscribe", "expired"), 1);
 	ASSERT_EQ(pres_stat(&p, "subscribe", "refreshed"), 1);
+	ASSERT_EQ(pres_stat(&p, "subscribe", "new"), 3);
 	ASSERT_EQ(pres_stat(&p, "subscribe", "removed"), 1);
 	ASSERT_EQ(pres_stat(&p, "subscribe", "unknown_dialog"), 2);
 	/* A publication expires too: the watcher is told. */
@@ -1131,7 +1143,7 @@ TEST_TIMEOUT(presence_two_workers_every_watcher_every_change, 30)
 	}
 	for (i = 0; i < NW; i++) {
 		ASSERT_EQ(ua_subscribe(&w[i], "alice", 0), 200);
-		expect_notify(&w[i], 3000, "terminated", NULL, NULL);
+		expect_notify(&w[i], 3000, "terminated", "id=\"t1\"", NULL);
 	}
 	wait_stat(&p, NULL, "subscriptions", 0, 3000);
 	ASSERT_EQ(pres_stat(&p, "notify", "sent"), NW * (CHANGES + 2));
@@ -1279,7 +1291,8 @@ static void db_case(const char *mode)
 	ASSERT(r.m.cseq.num > 10000);
 	rx_free(&r);
 	ASSERT_EQ(ua_subscribe(&w, "alice", 0), 200);
-	expect_notify(&w, 3000, "terminated", NULL, NULL);
+	expect_notify(&w, 3000, "terminated;reason=timeout", "<presence",
+		      NULL);
 	ASSERT_EQ(ua_publish(&pub, "alice", 0, NULL, NULL), 200);
 	if (wt) {
 		ASSERT_EQ(mariadb_sql(&m,
