@@ -522,6 +522,8 @@ static json_t *role_config(struct run *r, const struct topo_node *n)
 		json_object_set_new(cfg, "auth", json_string(n->auth));
 		if (n->record_route)
 			json_object_set_new(cfg, "record-route", json_true());
+		if (n->presence)
+			json_object_set_new(cfg, "presence", json_true());
 		break;
 	}
 	case TOPO_STATELESS: {

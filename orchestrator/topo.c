@@ -310,10 +310,9 @@ static void get_listen(struct ctx *c, json_t *obj, const char *ptr,
 	}
 }
 
-static const char *const stateful_fields[] = {"name",	      "host",
-					      "listen",	      "workers",
-					      "db_mode",      "auth",
-					      "record_route", NULL};
+static const char *const stateful_fields[] = {
+	"name", "host",		"listen",   "workers", "db_mode",
+	"auth", "record_route", "presence", NULL};
 static const char *const stateless_fields[] = {
 	"name", "host", "listen",	"workers",
 	"next", "hash", "record_route", "probe_interval_ms",
@@ -359,6 +358,7 @@ static void parse_node(struct ctx *c, json_t *obj, enum topo_role role,
 			   sizeof(n->db_mode));
 		get_choice(c, obj, n->pointer, "auth", auth_modes, n->auth,
 			   sizeof(n->auth));
+		get_bool(c, obj, n->pointer, "presence", false, &n->presence);
 		break;
 	case TOPO_STATELESS:
 		get_choice(c, obj, n->pointer, "hash", hash_keys, n->hash,

@@ -61,6 +61,7 @@ struct topo_node {
 	char db_mode[16];  /* memory, write-through, write-back */
 	char auth[16];	   /* none, register, invite, all */
 	bool record_route; /* stateful and stateless */
+	bool presence;	   /* stateful: --presence */
 	/* stateless */
 	size_t next[TOPO_MAX_NEXT]; /* indexes of stateful nodes */
 	unsigned next_weight[TOPO_MAX_NEXT];

@@ -28,6 +28,8 @@ struct change_node {
 	struct le le;
 	uint64_t seq;
 	struct location_change ch;
+	char *sql; /* a statement of sdb_exec(), or NULL: ch */
+	size_t sql_len;
 };
 
 struct waiter {
@@ -286,16 +288,14 @@ int sdb_load_bindings(struct sdb *db, struct location *loc, uint64_t now)
 	return 0;
 }
 
-void sdb_change(const struct location_change *ch, void *arg)
+static void node_free(struct change_node *n)
 {
-	struct sdb *db = arg;
-	struct change_node *n = malloc(sizeof(*n));
+	free(n->sql);
+	free(n);
+}
 
-	if (!n) {
-		log_err("out of memory: a binding change is not persisted");
-		return;
-	}
-	n->ch = *ch;
+static void enqueue(struct sdb *db, struct change_node *n)
+{
 	pthread_mutex_lock(&db->mu);
 	n->seq = ++db->seq;
 	tl_seq = n->seq;
@@ -304,6 +304,58 @@ void sdb_change(const struct location_change *ch, void *arg)
 	if (db->mode == SPROXY_DB_WRITE_THROUGH && db->queue.count == 1)
 		pthread_cond_signal(&db->cv);
 	pthread_mutex_unlock(&db->mu);
+}
+
+void sdb_change(const struct location_change *ch, void *arg)
+{
+	struct sdb *db = arg;
+	struct change_node *n = calloc(1, sizeof(*n));
+
+	if (!n) {
+		log_err("out of memory: a binding change is not persisted");
+		return;
+	}
+	n->ch = *ch;
+	enqueue(db, n);
+}
+
+int sdb_exec(struct sdb *db, const char *sql, size_t len)
+{
+	struct change_node *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return ENOMEM;
+	n->sql = malloc(len);
+	if (!n->sql) {
+		free(n);
+		return ENOMEM;
+	}
+	memcpy(n->sql, sql, len);
+	n->sql_len = len;
+	enqueue(db, n);
+	return 0;
+}
+
+int sdb_select(struct sdb *db, const char *sql, sdb_row_h *h, void *arg)
+{
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	int err;
+
+	err = connect_db(db, true);
+	if (!err)
+		err = query(db, sql, strlen(sql), true);
+	if (err)
+		return err;
+	res = mysql_store_result(db->conn);
+	if (!res) {
+		log_err("%.60s: %s", sql, mysql_error(db->conn));
+		return EIO;
+	}
+	while ((row = mysql_fetch_row(res)))
+		h(row, mysql_num_fields(res), arg);
+	mysql_free_result(res);
+	return 0;
 }
 
 uint64_t sdb_thread_seq(void)
@@ -370,7 +422,10 @@ static int commit_batch(struct sdb *db, struct list *batch, bool log)
 		struct change_node *n = le->data;
 
 		buf_reset(&b);
-		if (n->ch.removed) {
+		if (n->sql) {
+			err = buf_append(&b, n->sql, n->sql_len);
+			le = le->next;
+		} else if (n->ch.removed) {
 			err = buf_append_str(&b, "DELETE FROM location WHERE "
 						 "aor=");
 			if (!err)
@@ -385,7 +440,8 @@ static int commit_batch(struct sdb *db, struct list *batch, bool log)
 			err = buf_append_str(&b, "REPLACE INTO location "
 						 "VALUES ");
 			while (!err && le &&
-			       !((struct change_node *)le->data)->ch.removed) {
+			       !((struct change_node *)le->data)->ch.removed &&
+			       !((struct change_node *)le->data)->sql) {
 				struct change_node *m = le->data;
 
 				if (m != n)
@@ -522,7 +578,7 @@ static void flush_once(struct sdb *db)
 	}
 	while ((le = batch.head)) {
 		list_unlink(le);
-		free(le->data);
+		node_free(le->data);
 	}
 	if (err)
 		note_failed(db, lo, upto);
@@ -606,7 +662,7 @@ void sdb_close(struct sdb *db)
 		log_err("%zu binding changes not persisted", db->queue.count);
 	while ((le = db->queue.head)) {
 		list_unlink(le);
-		free(le->data);
+		node_free(le->data);
 	}
 	while ((le = db->waiters.head)) {
 		list_unlink(le);

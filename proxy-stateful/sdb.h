@@ -47,6 +47,25 @@ int sdb_start(struct sdb *db);
 /* The location change hook (location_set_change_handler). */
 void sdb_change(const struct location_change *ch, void *arg);
 
+/*
+ * Queues one SQL statement (copied) in the same stream as the binding
+ * changes, with the same mode: committed in order in the next batch
+ * (write-through: sdb_wait() on sdb_thread_seq() waits for it), kept
+ * and retried on failure (write-back).  For the other tables of the run
+ * (the presence agent's); strings in it must be literals the caller
+ * made safe (presence.c writes them as hex).  Returns 0 or ENOMEM.
+ */
+int sdb_exec(struct sdb *db, const char *sql, size_t len);
+
+/* One row of sdb_select(): n columns, NULL for SQL NULL. */
+typedef void(sdb_row_h)(char **row, unsigned n, void *arg);
+
+/*
+ * Runs a SELECT now (blocking: at start-up, before sdb_start()) and
+ * calls h for every row.  Returns 0 or EIO (logged).
+ */
+int sdb_select(struct sdb *db, const char *sql, sdb_row_h *h, void *arg);
+
 /* The sequence number of the last change this thread queued. */
 uint64_t sdb_thread_seq(void);
 

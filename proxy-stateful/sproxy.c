@@ -380,12 +380,8 @@ static void pcall_event(struct sip_txn *t, enum sip_txn_event ev,
 /* ------------------------------------------------------------------ */
 /* Destinations                                                        */
 
-/*
- * Where a URI points (RFC 3263 in outline: numeric hosts only, no DNS
- * lookups on a worker).  dflt is the transport without a transport
- * param.  Returns 0, ENOENT (a name, not an address), EINVAL.
- */
-static int uri_dest(const struct sip_uri *u, enum sip_transport dflt,
+/* RFC 3263 in outline (sproxy_int.h). */
+int sproxy_uri_dest(const struct sip_uri *u, enum sip_transport dflt,
 		    struct sip_txn_dest *d)
 {
 	char host[64];
@@ -563,7 +559,7 @@ static void forward_ack(struct sproxy_worker *w, const struct sip_msg *msg)
 		SPROXY_CNT_INC(w->c.drops[SPROXY_DROP_STRAY_ACK]);
 		return;
 	}
-	if (uri_dest(&u, dflt, &d) ||
+	if (sproxy_uri_dest(&u, dflt, &d) ||
 	    sip_build_branch_stateless(branch, msg, sp->secret)) {
 		SPROXY_CNT_INC(w->c.drops[SPROXY_DROP_STRAY_ACK]);
 		return;
@@ -713,7 +709,7 @@ static void proxy_request(struct sproxy_worker *w, struct sip_txn *st,
 		sproxy_reply(w, st, msg, 403, "Foreign Domain", NULL);
 		return;
 	}
-	err = uri_dest(&u, dflt, &d);
+	err = sproxy_uri_dest(&u, dflt, &d);
 	if (err) {
 		sproxy_reply(w, st, msg, err == ENOENT ? 503 : 416,
 			     err == ENOENT ? "No DNS Here" : NULL, NULL);
@@ -822,6 +818,19 @@ static void on_request(void *arg, struct sip_txn *st,
 			return;
 		}
 		break;
+	case SIP_METHOD_SUBSCRIBE:
+	case SIP_METHOD_PUBLISH:
+		/* Our users' presence is ours with --presence (presence.h);
+		 * forwarded like any request otherwise. */
+		if (w->sp->pres && !sip_uri_decode(&u, &msg->ruri) &&
+		    (u.scheme_id == SIP_URI_SIP ||
+		     u.scheme_id == SIP_URI_SIPS) &&
+		    u.user.l && sproxy_is_us(w->sp, &u.host, u.port) &&
+		    !sip_msg_hdr(msg, SIP_HDR_ROUTE)) {
+			presence_handle(w, st, msg);
+			return;
+		}
+		break;
 	case SIP_METHOD_CANCEL:
 		handle_cancel(w, st, msg);
 		return;
@@ -923,6 +932,7 @@ static void tick(void *arg)
 	if (w->idx == 0)
 		location_sweep(w->sp->loc, sproxy_now_s(),
 			       64 * 1024 / (10000 / TICK_MS) + 1);
+	presence_tick(w);
 	for (le = w->done.head; le; le = next) {
 		struct pcall *c = le->data;
 
@@ -995,6 +1005,7 @@ static void worker_cleanup(struct sproxy_worker *w)
 	uint32_t b;
 
 	ev_timer_cancel(w->ev, &w->tick);
+	presence_worker_stop(w);
 	for (b = 0; w->calls.buckets && b <= w->calls.mask; b++)
 		while (w->calls.buckets[b].head)
 			obj_deref(w->calls.buckets[b].head->data);
@@ -1139,6 +1150,11 @@ int sproxy_start(struct sproxy **spp, const struct sproxy_cfg *cfg)
 		log_info("%zu users from %s", userdb_count(sp->users),
 			 cfg->users_file);
 	}
+	if (cfg->presence) {
+		err = presence_alloc(&sp->pres, sp);
+		if (err)
+			goto fail;
+	}
 	if (cfg->db_url[0]) {
 		err = sdb_open(&sp->db, cfg->db_url, cfg->db_mode,
 			       cfg->flush_ms);
@@ -1150,6 +1166,8 @@ int sproxy_start(struct sproxy **spp, const struct sproxy_cfg *cfg)
 		if (!err)
 			err = sdb_load_bindings(sp->db, sp->loc,
 						sproxy_now_s());
+		if (!err && sp->pres)
+			err = presence_load(sp->pres, sp->db);
 		if (!err && cfg->db_mode != SPROXY_DB_MEMORY) {
 			location_set_change_handler(sp->loc, sdb_change,
 						    sp->db);
@@ -1197,6 +1215,7 @@ void sproxy_free(struct sproxy *sp)
 	for (i = 0; sp->w && i < sp->nworkers; i++)
 		obj_deref(sp->w[i].ev);
 	free(sp->w);
+	presence_free(sp->pres);
 	location_free(sp->loc);
 	userdb_free(sp->users);
 	obj_deref(sp->auth);
@@ -1334,6 +1353,7 @@ void sproxy_stats(struct sproxy *sp, json_t *stats)
 
 		NUM("heap_bytes", mi.uordblks + mi.hblkhd);
 	}
+	presence_stats(sp->pres, stats);
 	if (sp->db) {
 		struct sdb_stats ds;
 

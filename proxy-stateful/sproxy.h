@@ -53,6 +53,13 @@ struct sproxy_cfg {
 	uint32_t default_expires; /* [3600] */
 	uint32_t flush_ms;	  /* write-back period [1000] */
 	uint32_t timer_c_ms;	  /* 0: RFC default */
+	/* The presence agent (presence.h): SUBSCRIBE and PUBLISH for our
+	 * users answered here instead of forwarded. */
+	bool presence;
+	char presence_filter[256];	   /* or empty: no filtering */
+	uint32_t presence_min_expires;	   /* 423 below it [1] */
+	uint32_t presence_max_expires;	   /* capped to it [3600] */
+	uint32_t presence_default_expires; /* [3600] */
 };
 
 /* Defaults for everything (no listener, domain "localhost"). */

@@ -20,6 +20,9 @@ void sproxy_cfg_init(struct sproxy_cfg *cfg)
 	cfg->max_expires = 7200;
 	cfg->default_expires = 3600;
 	cfg->flush_ms = 1000;
+	cfg->presence_min_expires = 1;
+	cfg->presence_max_expires = 3600;
+	cfg->presence_default_expires = 3600;
 }
 
 static int fail(char *err, size_t errsz, const char *fmt, ...)
@@ -142,13 +145,26 @@ static int apply(struct sproxy_cfg *cfg, const char *name, const char *v,
 	}
 	if (!strcmp(name, "timer-c-ms"))
 		return set_u32(&cfg->timer_c_ms, v, name, err, errsz);
+	if (!strcmp(name, "presence-filter"))
+		return set_str(cfg->presence_filter,
+			       sizeof(cfg->presence_filter), v, name, err,
+			       errsz);
+	if (!strcmp(name, "presence-min-expires"))
+		return set_u32(&cfg->presence_min_expires, v, name, err,
+			       errsz);
+	if (!strcmp(name, "presence-max-expires"))
+		return set_u32(&cfg->presence_max_expires, v, name, err,
+			       errsz);
+	if (!strcmp(name, "presence-default-expires"))
+		return set_u32(&cfg->presence_default_expires, v, name, err,
+			       errsz);
 	return fail(err, errsz, "unknown setting '%s'", name);
 }
 
 static bool is_flag(const char *name)
 {
 	return !strcmp(name, "record-route") || !strcmp(name, "closed") ||
-	       !strcmp(name, "control");
+	       !strcmp(name, "control") || !strcmp(name, "presence");
 }
 
 static int apply_flag(struct sproxy_cfg *cfg, const char *name, bool on,
@@ -160,6 +176,8 @@ static int apply_flag(struct sproxy_cfg *cfg, const char *name, bool on,
 		cfg->closed = on;
 	else if (!strcmp(name, "control"))
 		*control = on;
+	else if (!strcmp(name, "presence"))
+		cfg->presence = on;
 	return 0;
 }
 
@@ -273,5 +291,10 @@ int sproxy_cfg_parse(struct sproxy_cfg *cfg, int argc, char **argv,
 		return fail(err, errsz, "--db-mode needs --db");
 	if (cfg->min_expires > cfg->max_expires)
 		return fail(err, errsz, "min-expires above max-expires");
+	if (cfg->presence_min_expires > cfg->presence_max_expires)
+		return fail(err, errsz,
+			    "presence-min-expires above presence-max-expires");
+	if (cfg->presence_filter[0] && !cfg->presence)
+		return fail(err, errsz, "--presence-filter needs --presence");
 	return 0;
 }

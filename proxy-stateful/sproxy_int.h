@@ -13,11 +13,13 @@
 #include "hash.h"
 #include "list.h"
 #include "location.h"
+#include "presence.h"
 #include "sdb.h"
 #include "sip_auth.h"
 #include "sip_msg.h"
 #include "sip_tp.h"
 #include "sip_txn.h"
+#include "sip_uri.h"
 #include "sproxy.h"
 #include "userdb.h"
 
@@ -80,6 +82,7 @@ struct sproxy {
 	struct userdb *users; /* NULL: anyone may register */
 	struct sip_auth_server *auth;
 	struct sdb *db;
+	struct presence *pres; /* NULL without --presence */
 	struct sproxy_worker *w;
 	unsigned nworkers;
 	uint64_t secret; /* stateless ACK branches */
@@ -111,6 +114,14 @@ void sproxy_send_reply(struct sproxy_worker *w, struct sip_txn *st,
 int sproxy_auth_check(struct sproxy_worker *w, struct sip_txn *st,
 		      const struct sip_msg *msg, const struct pl *user,
 		      const struct pl *domain, bool proxy);
+
+/*
+ * Where URI u points (numeric hosts only, no DNS on a worker; dflt is
+ * the transport without a transport param).  Returns 0, ENOENT (a
+ * name, not an address), EINVAL (not sip/sips).
+ */
+int sproxy_uri_dest(const struct sip_uri *u, enum sip_transport dflt,
+		    struct sip_txn_dest *d);
 
 /* The registrar (RFC 3261 §10.3): answers REGISTER msg in st. */
 void registrar_handle(struct sproxy_worker *w, struct sip_txn *st,

@@ -189,6 +189,22 @@ TEST(topo_references_and_defaults_resolve)
 	ASSERT_STR(t->nodes[topo_node(t, "l")->server].name, "b");
 	ASSERT_EQ(topo_node(t, "b")->next_weight[0], 3);
 	ASSERT_STR(topo_node(t, "a")->db_mode, "memory");
+	ASSERT(!topo_node(t, "a")->presence);
+	topo_free(t);
+	ASSERT_EQ(topo_load(&t,
+			    test_write_file("pres.json", "{\"name\":\"p\","
+							 "\"stateful\":[{"
+							 "\"name\":\"a\","
+							 "\"host\":\"h\","
+							 "\"listen\":[\"udp:"
+							 "1\"],"
+							 "\"presence\":true}],"
+							 "\"loaders\":[{"
+							 "\"name\":\"l\","
+							 "\"host\":\"h\"}]}"),
+			    NULL, &errs),
+		  0);
+	ASSERT(topo_node(t, "a")->presence);
 	topo_free(t);
 }
 
@@ -228,7 +244,7 @@ TEST(topo_every_mistake_is_reported_with_its_place)
 	assert_msg(&errs, 4, 69,
 		   "unknown field \"wokers\" in stateful[0] (expected one of: "
 		   "name, host, listen, workers, db_mode, auth, "
-		   "record_route)");
+		   "record_route, presence)");
 	assert_msg(&errs, 5, 14, "name \"sf1\" is used twice");
 	assert_msg_starts(&errs, 5, 29,
 			  "unknown host \"p9\" (not in the "
