@@ -28,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 top = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -58,12 +59,17 @@ def free_port():
 
 
 def run(argv, cwd):
-    """Runs argv to completion; returns (rc, cpu_s, wall_s, stdout)."""
+    """Runs argv to completion, killed after 3 * SECONDS + 30 s (sipp can
+    stall on one lost answer whatever its -timeout says); returns (rc,
+    cpu_s, wall_s, stdout)."""
     t0 = time.monotonic()
     p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    killer = threading.Timer(3 * secs + 30, p.kill)
+    killer.start()
     out = p.stdout.read()
     _, status, ru = os.wait4(p.pid, 0)
+    killer.cancel()
     rc = os.waitstatus_to_exitcode(status)
     return (rc, ru.ru_utime + ru.ru_stime, time.monotonic() - t0,
             out.decode(errors="replace"))
