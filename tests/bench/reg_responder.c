@@ -13,8 +13,9 @@
  *	reg_responder PORT [SECONDS]   (on 127.0.0.1; SIGTERM ends it)
  *
  * At the end it prints "answered N bad M" on stdout (N: the requests
- * taken, ACKs included; M: datagrams that were no request).  Without arguments
- * (make bench runs every built benchmark) it says what it is and exits 0.
+ * taken, ACKs included; M: datagrams that were no request).  Without
+ * arguments (make bench runs every built benchmark) it says what it is
+ * and exits 0.
  */
 #include <arpa/inet.h>
 #include <poll.h>
@@ -51,9 +52,8 @@ static char out[2 * BATCH][OUT_SIZE];
  * The answer with status to the request m into o, with tag as the To
  * tag; its length, or 0 when it did not fit.
  */
-static size_t answer(const struct sip_msg *m, uint16_t status,
-		     const char *tag, const char *contact, char *o,
-		     size_t osize)
+static size_t answer(const struct sip_msg *m, uint16_t status, const char *tag,
+		     const char *contact, char *o, size_t osize)
 {
 	struct sip_build_resp_opts opts;
 	const struct sip_hdr *ct;
@@ -75,7 +75,8 @@ static size_t answer(const struct sip_msg *m, uint16_t status,
 		pl_set_str(&opts.hdrs, contact);
 	}
 	buf_init(&b, osize);
-	if (!sip_build_response(&b, m, status, NULL, &opts) && b.len <= osize) {
+	if (!sip_build_response(&b, m, status, NULL, &opts) &&
+	    b.len <= osize) {
 		memcpy(o, b.data, b.len);
 		l = b.len;
 	}
@@ -166,7 +167,8 @@ int main(int argc, char **argv)
 		for (i = 0; i < n; i++) {
 			size_t len[2];
 			int got = answers(in[i], min[i].msg_len, &out[k], len,
-					    answered + bad, contact), j;
+					  answered + bad, contact),
+			    j;
 
 			if (got < 0) {
 				bad++;
