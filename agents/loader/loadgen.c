@@ -71,6 +71,7 @@ struct lg_worker {
 	struct lg_req *reqs;
 	uint64_t outstanding;
 	struct loadcall *call; /* the invite test's calls, or NULL */
+	struct loadpres *pres; /* subscribe/publish dialogs, or NULL */
 	uint64_t rx_ns;	       /* kernel time of the response being handled */
 	struct buf out, hdrs;
 	pthread_mutex_t mu;
@@ -96,6 +97,10 @@ const char *loadgen_test_name(enum loadgen_test t)
 		return "options";
 	case LOADGEN_INVITE:
 		return "invite";
+	case LOADGEN_SUBSCRIBE:
+		return "subscribe";
+	case LOADGEN_PUBLISH:
+		return "publish";
 	}
 	return "?";
 }
@@ -110,6 +115,10 @@ int loadgen_test_decode(const char *s, enum loadgen_test *t)
 		*t = LOADGEN_OPTIONS;
 	else if (!strcmp(s, "invite"))
 		*t = LOADGEN_INVITE;
+	else if (!strcmp(s, "subscribe"))
+		*t = LOADGEN_SUBSCRIBE;
+	else if (!strcmp(s, "publish"))
+		*t = LOADGEN_PUBLISH;
 	else
 		return EINVAL;
 	return 0;
@@ -360,6 +369,7 @@ static void counts_init(struct loadgen_counts *c)
 	hist_init(&c->rtt);
 	hist_init(&c->rrd);
 	loadcall_counts_init(&c->call);
+	loadpres_counts_init(&c->pres);
 }
 
 static void counts_merge(struct loadgen_counts *d,
@@ -384,6 +394,7 @@ static void counts_merge(struct loadgen_counts *d,
 	hist_merge(&d->rtt, &s->rtt);
 	hist_merge(&d->rrd, &s->rrd);
 	loadcall_counts_merge(&d->call, &s->call);
+	loadpres_counts_merge(&d->pres, &s->pres);
 }
 
 #define SUB(f)                         \
@@ -415,7 +426,8 @@ int loadgen_counts_diff(struct loadgen_counts *out,
 		SUB(codes[i]);
 	if (hist_diff(&out->rtt, &a->rtt, &b->rtt) ||
 	    hist_diff(&out->rrd, &a->rrd, &b->rrd) ||
-	    loadcall_counts_diff(&out->call, &a->call, &b->call))
+	    loadcall_counts_diff(&out->call, &a->call, &b->call) ||
+	    loadpres_counts_diff(&out->pres, &a->pres, &b->pres))
 		return EINVAL;
 	return 0;
 }
@@ -718,7 +730,7 @@ static void tp_recv(const struct sip_tp_rx *rx, void *arg)
 	int err;
 
 	if (sip_msg_validate(rx->msg, &status, &why) ||
-	    (rx->msg->is_request && !w->call)) {
+	    (rx->msg->is_request && !w->call && !w->pres)) {
 		pthread_mutex_lock(&w->mu);
 		w->c.bad_msgs++;
 		pthread_mutex_unlock(&w->mu);
@@ -785,6 +797,29 @@ static void send_call(struct lg_worker *w, uint64_t sched, uint64_t now)
 		       &u->auth);
 }
 
+/* subscribe, publish: the next user's attempt (loadpres.c), unless
+ * that user's dialog or PUBLISH is still going. */
+static void send_pres(struct lg_worker *w, uint64_t sched, uint64_t now)
+{
+	size_t slot = w->next_user;
+	struct lg_user *u = &w->users[slot];
+
+	if (++w->next_user == w->nusers)
+		w->next_user = 0;
+	if (!loadpres_can_start(w->pres, slot)) {
+		pthread_mutex_lock(&w->mu);
+		w->c.throttled++;
+		pthread_mutex_unlock(&w->mu);
+		return;
+	}
+	pthread_mutex_lock(&w->mu);
+	w->c.attempts++;
+	if (now > sched + LOADGEN_LATE_NS)
+		w->c.late_sends++;
+	pthread_mutex_unlock(&w->mu);
+	loadpres_start(w->pres, slot, u->num, &u->auth);
+}
+
 static void send_one(struct lg_worker *w, uint64_t sched, uint64_t now)
 {
 	const struct loadgen_cfg *cfg = &w->lg->cfg;
@@ -793,6 +828,10 @@ static void send_one(struct lg_worker *w, uint64_t sched, uint64_t now)
 
 	if (w->call) {
 		send_call(w, sched, now);
+		return;
+	}
+	if (w->pres) {
+		send_pres(w, sched, now);
 		return;
 	}
 	if (cfg->max_outstanding && w->outstanding >= cfg->max_outstanding) {
@@ -906,6 +945,12 @@ static void w_stop(void *arg)
 		loadcall_drain(w->call); /* calls_idle() stops the loop */
 		return;
 	}
+	if (w->pres) {
+		ev_timer_start(w->ev, &w->drain, EV_MS(w->lg->cfg.drain_ms),
+			       drain_timeout, w);
+		loadpres_drain(w->pres); /* calls_idle() stops the loop */
+		return;
+	}
 	if (!w->outstanding) {
 		ev_stop(w->ev);
 		return;
@@ -934,6 +979,8 @@ static void worker_free(struct lg_worker *w)
 	w->draining = false;
 	loadcall_free(w->call);
 	w->call = NULL;
+	loadpres_free(w->pres);
+	w->pres = NULL;
 	w->txl = obj_deref(w->txl);
 	while (w->reqs)
 		req_free(w->reqs);
@@ -951,13 +998,41 @@ static void worker_free(struct lg_worker *w)
 	pthread_mutex_destroy(&w->mu);
 }
 
-/* The layer's request handler: the call module's. */
+/* The layer's request handler: the call or presence module's. */
 static void w_request(void *arg, struct sip_txn *st, const struct sip_msg *msg,
 		      const struct sip_txn_dest *src)
 {
 	struct lg_worker *w = arg;
 
-	loadcall_request(w->call, st, msg, src);
+	if (w->pres)
+		loadpres_request(w->pres, st, msg, src);
+	else
+		loadcall_request(w->call, st, msg, src);
+}
+
+static bool has_requests(enum loadgen_test t)
+{
+	return t == LOADGEN_INVITE || t == LOADGEN_SUBSCRIBE ||
+	       t == LOADGEN_PUBLISH;
+}
+
+static int pres_init(struct lg_worker *w)
+{
+	struct loadpres_env env;
+
+	memset(&env, 0, sizeof(env));
+	env.cfg = &w->lg->cfg;
+	env.ev = w->ev;
+	env.tp = w->tp;
+	env.txl = w->txl;
+	env.hostport = w->hostport;
+	env.rx_ns = &w->rx_ns;
+	env.mu = &w->mu;
+	env.c = &w->c;
+	env.nslots = w->nusers;
+	env.idle = calls_idle;
+	env.arg = w;
+	return loadpres_alloc(&w->pres, &env);
 }
 
 static int worker_init(struct loadgen *lg, struct lg_worker *w, unsigned idx)
@@ -1025,9 +1100,13 @@ static int worker_init(struct loadgen *lg, struct lg_worker *w, unsigned idx)
 	tc.buckets = 65536;
 	err = sip_txn_layer_alloc(
 		&w->txl, w->ev, &tc, txn_send,
-		cfg->test == LOADGEN_INVITE ? w_request : NULL, w);
-	if (err || cfg->test != LOADGEN_INVITE)
+		has_requests(cfg->test) ? w_request : NULL, w);
+	if (err)
 		return err;
+	if (cfg->test == LOADGEN_SUBSCRIBE || cfg->test == LOADGEN_PUBLISH)
+		return pres_init(w);
+	if (cfg->test != LOADGEN_INVITE)
+		return 0;
 	memset(&env, 0, sizeof(env));
 	env.cfg = cfg;
 	env.ev = w->ev;
@@ -1050,7 +1129,7 @@ int loadgen_alloc(struct loadgen **lgp, const struct loadgen_cfg *cfg)
 
 	if (!cfg->threads || cfg->ulast < cfg->ufirst ||
 	    (uint64_t)cfg->ulast - cfg->ufirst + 1 < cfg->threads ||
-	    !cfg->test || cfg->test > LOADGEN_INVITE ||
+	    !cfg->test || cfg->test > LOADGEN_PUBLISH ||
 	    (cfg->server.proto != SIP_TP_UDP &&
 	     cfg->server.proto != SIP_TP_TCP))
 		return EINVAL;
@@ -1173,8 +1252,9 @@ void loadgen_stop(struct loadgen *lg)
 		sip_txn_layer_stats(w->txl, &ts);
 		/* In-flight transactions left at the end are failures. */
 		pthread_mutex_lock(&w->mu);
-		left = w->call ? loadcall_outstanding(w->call)
-			       : w->outstanding;
+		left = w->call	 ? loadcall_outstanding(w->call)
+		       : w->pres ? loadpres_outstanding(w->pres)
+				 : w->outstanding;
 		w->c.retransmissions = ts.retransmissions;
 		w->c.unfinished += left;
 		w->c.failures += left;

@@ -19,6 +19,7 @@
 
 #include "hist.h"
 #include "loadcall.h"
+#include "loadpres.h"
 #include "sip_tp.h"
 
 enum loadgen_test {
@@ -26,6 +27,8 @@ enum loadgen_test {
 	LOADGEN_REREGISTER,   /* refresh: one Call-ID per user, CSeq++ */
 	LOADGEN_OPTIONS,      /* OPTIONS to each user, 200 */
 	LOADGEN_INVITE,	      /* calls: INVITE .. BYE (loadcall.h) */
+	LOADGEN_SUBSCRIBE,    /* SUBSCRIBE/NOTIFY dialogs (loadpres.h) */
+	LOADGEN_PUBLISH,      /* PUBLISH with PIDF bodies (loadpres.h) */
 };
 
 #define LOADGEN_NAME_MAX 64
@@ -62,6 +65,7 @@ struct loadgen_cfg {
 	 * event (over TCP, response times are then the reads').
 	 */
 	uint32_t tick_us;
+	struct loadpres_cfg pres; /* subscribe, publish */
 };
 
 /* A send later than this after its scheduled time counts as late. */
@@ -84,6 +88,7 @@ struct loadgen_counts {
 	struct hist rtt; /* request -> final response, any status, us */
 	struct hist rrd; /* REGISTER -> 2xx, auth round trip included */
 	struct loadcall_counts call; /* invite test only */
+	struct loadpres_counts pres; /* subscribe, publish */
 };
 
 struct loadgen;
