@@ -257,12 +257,13 @@ static void on_watching(struct watch *w, void *arg)
 		 (unsigned long long)s->active, (unsigned long long)s->dialogs,
 		 (unsigned long long)watch_done_ms(w));
 	if (a->ctl) {
-		json_t *ev = json_pack("{s:s,s:I,s:I,s:I,s:I}", "role",
+		json_t *ev = json_pack("{s:s,s:I,s:I,s:I,s:I,s:s}", "role",
 				       "callhandler", "dialogs",
 				       (json_int_t)s->dialogs, "active",
 				       (json_int_t)s->active, "failed",
 				       (json_int_t)s->failed, "ms",
-				       (json_int_t)watch_done_ms(w));
+				       (json_int_t)watch_done_ms(w), "contact",
+				       watch_hostport(w));
 
 		ctl_event(a->ctl, "watching", ev);
 		json_decref(ev);

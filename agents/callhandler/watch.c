@@ -701,6 +701,11 @@ void watch_stats(const struct watch *w, struct watch_stats *st)
 	st->retransmissions = xs.retransmissions;
 }
 
+const char *watch_hostport(const struct watch *w)
+{
+	return w->hostport;
+}
+
 uint64_t watch_done_ms(const struct watch *w)
 {
 	return w->done_ms;

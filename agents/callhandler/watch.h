@@ -90,6 +90,10 @@ void watch_start(struct watch *w);
 /* Counters (on the loop's thread); *st is large (a histogram). */
 void watch_stats(const struct watch *w, struct watch_stats *st);
 
+/* The watchers' listener, "host:port" (their Contact), valid while w
+ * lives. */
+const char *watch_hostport(const struct watch *w);
+
 /* Milliseconds from watch_start() to done, or 0 before it. */
 uint64_t watch_done_ms(const struct watch *w);
 
