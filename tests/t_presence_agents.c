@@ -105,13 +105,14 @@ static long long jint(json_t *o, const char *key)
 /* Kamailio's readiness: an OPTIONS over UDP answered (bounded). */
 static bool kam_answers(uint16_t port)
 {
-	static const char opt[] =
-		"OPTIONS sip:probe@127.0.0.1 SIP/2.0\r\n"
-		"Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKprobe;rport\r\n"
-		"From: <sip:t@127.0.0.1>;tag=1\r\n"
-		"To: <sip:probe@127.0.0.1>\r\n"
-		"Call-ID: probe\r\nCSeq: 1 OPTIONS\r\n"
-		"Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+	static const char opt[] = "OPTIONS sip:probe@127.0.0.1 SIP/2.0\r\n"
+				  "Via: SIP/2.0/UDP "
+				  "127.0.0.1:9;branch=z9hG4bKprobe;rport\r\n"
+				  "From: <sip:t@127.0.0.1>;tag=1\r\n"
+				  "To: <sip:probe@127.0.0.1>\r\n"
+				  "Call-ID: probe\r\nCSeq: 1 OPTIONS\r\n"
+				  "Max-Forwards: 70\r\nContent-Length: "
+				  "0\r\n\r\n";
 	struct timeval tv = {0, 100000};
 	struct sockaddr_in sa;
 	char buf[2048];
@@ -224,19 +225,14 @@ static void subscribe_vs_kamailio(const char *tp)
 {
 	uint16_t kport = proc_free_port();
 	char server[64];
-	const char *argv[] = {"loader",		"--test",
-			      "subscribe",	"--server",
-			      server,		"--users",
-			      "A1000-A1019",	"--presentities",
-			      "B1000-B1004",	"--domain",
-			      "127.0.0.1",	"--rate",
-			      "40",		"--duration",
-			      "2.2",		"--threads",
-			      "2",		"--refresh-s",
-			      "1",		"--expires",
-			      "60",		"--drain-ms",
-			      "5000",		"--json",
-			      NULL};
+	const char *argv[] = {
+		"loader",      "--test",      "subscribe",   "--server",
+		server,	       "--users",     "A1000-A1019", "--presentities",
+		"B1000-B1004", "--domain",    "127.0.0.1",   "--rate",
+		"40",	       "--duration",  "2.2",	     "--threads",
+		"2",	       "--refresh-s", "1",	     "--expires",
+		"60",	       "--drain-ms",  "5000",	     "--json",
+		NULL};
 	struct proc k;
 	json_t *j, *p;
 
@@ -318,8 +314,8 @@ static void watchers_start(struct proc *ch, const char *tp, uint16_t kport,
 	if (!ev)
 		proc_dump_log(ch);
 	ASSERT_MSG(ev, "no watching event");
-	ASSERT_EQ(jint(ev, "dialogs"), 5 * atoi(w));
-	ASSERT_EQ(jint(ev, "active"), 5 * atoi(w));
+	ASSERT_EQ(jint(ev, "dialogs"), 5 * strtol(w, NULL, 10));
+	ASSERT_EQ(jint(ev, "active"), 5 * strtol(w, NULL, 10));
 	ASSERT_EQ(jint(ev, "failed"), 0);
 	json_decref(ev);
 }
@@ -355,13 +351,12 @@ static void watchers_get_every_publication(const char *tp)
 {
 	uint16_t kport = proc_free_port();
 	char server[64];
-	const char *argv[] = {"loader",	     "--test",	     "publish",
-			      "--server",    server,	     "--users",
-			      "B1000-B1004", "--domain",     "127.0.0.1",
-			      "--rate",	     "60",	     "--duration",
-			      "1",	     "--threads",    "1",
-			      "--body-bytes", "700",	     "--json",
-			      NULL};
+	const char *argv[] = {
+		"loader",    "--test",	  "publish",	 "--server",
+		server,	     "--users",	  "B1000-B1004", "--domain",
+		"127.0.0.1", "--rate",	  "60",		 "--duration",
+		"1",	     "--threads", "1",		 "--body-bytes",
+		"700",	     "--json",	  NULL};
 	struct proc k, ch;
 	json_t *j, *p, *w, *h;
 	long long pubs;
@@ -418,11 +413,11 @@ static void publish_412_reinitial(const char *tp)
 {
 	uint16_t kport = proc_free_port();
 	char server[64];
-	const char *argv[] = {"loader",	     "--test",	   "publish",
-			      "--server",    server,	   "--users",
-			      "D1000-D1001", "--domain",   "127.0.0.1",
-			      "--rate",	     "4",	   "--duration",
-			      "4",	     "--threads",  "1",
+	const char *argv[] = {"loader",	     "--test",	  "publish",
+			      "--server",    server,	  "--users",
+			      "D1000-D1001", "--domain",  "127.0.0.1",
+			      "--rate",	     "4",	  "--duration",
+			      "4",	     "--threads", "1",
 			      "--json",	     NULL};
 	struct proc k, ld;
 	json_t *j, *p;
@@ -509,7 +504,7 @@ static uint16_t port_of(const char *addr)
 	const char *c = strrchr(addr, ':');
 
 	ASSERT(c);
-	return (uint16_t)atoi(c + 1);
+	return (uint16_t)strtoul(c + 1, NULL, 10);
 }
 
 /* A NOTIFY for no subscription gets 481, counted; junk no crash. */
@@ -517,23 +512,15 @@ TEST_TIMEOUT(presence_notify_outside_a_dialog_gets_481, 30)
 {
 	uint16_t kport = proc_free_port();
 	char server[64], listen[64], via[64];
-	const char *ld_argv[] = {"loader",	"--test",	"subscribe",
-				 "--server",	server,		"--users",
-				 "A1000-A1001", "--domain",	"127.0.0.1",
-				 "--threads",	"1",		"--control",
+	const char *ld_argv[] = {"loader",	"--test",   "subscribe",
+				 "--server",	server,	    "--users",
+				 "A1000-A1001", "--domain", "127.0.0.1",
+				 "--threads",	"1",	    "--control",
 				 NULL};
-	const char *ch_argv[] = {"callhandler",
-				 "--control",
-				 "--listen",
-				 listen,
-				 "--threads",
-				 "1",
-				 "--domain",
-				 "127.0.0.1",
-				 "--watch",
-				 "B1000",
-				 "--watch-via",
-				 via,
+	const char *ch_argv[] = {"callhandler", "--control",   "--listen",
+				 listen,	"--threads",   "1",
+				 "--domain",	"127.0.0.1",   "--watch",
+				 "B1000",	"--watch-via", via,
 				 NULL};
 	struct proc k, ch, ld;
 	json_t *ev, *w, *r, *l;
@@ -546,8 +533,8 @@ TEST_TIMEOUT(presence_notify_outside_a_dialog_gets_481, 30)
 	ev = proc_wait_event(&ch, "watching", 10000);
 	ASSERT_MSG(ev, "no watching event");
 	ASSERT_EQ(jint(ev, "active"), 1);
-	ASSERT_EQ(stray_notify(port_of(json_string_value(
-			  json_object_get(ev, "contact")))),
+	ASSERT_EQ(stray_notify(port_of(
+			  json_string_value(json_object_get(ev, "contact")))),
 		  481);
 	json_decref(ev);
 	w = watch_stats_of(&ch);
@@ -565,8 +552,8 @@ TEST_TIMEOUT(presence_notify_outside_a_dialog_gets_481, 30)
 	json_decref(ev);
 	r = proc_cmd(&ld, "stats", NULL, 3000);
 	ASSERT(r);
-	ASSERT_EQ(jint(json_object_get(json_object_get(r, "loader"),
-				       "presence"),
+	ASSERT_EQ(jint(json_object_get(json_object_get(r, "loader"), "presenc"
+								     "e"),
 		       "no_dialog"),
 		  1);
 	json_decref(r);

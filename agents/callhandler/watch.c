@@ -90,8 +90,8 @@ static int digits(const char *p, const char *end, uint64_t *v,
 	return 0;
 }
 
-int watch_stamp_decode(const struct pl *body, struct pl *entity,
-		       uint64_t *seq, uint64_t *ts_ns)
+int watch_stamp_decode(const struct pl *body, struct pl *entity, uint64_t *seq,
+		       uint64_t *ts_ns)
 {
 	const char *end = body->p + body->l, *p, *q;
 	struct pl rest;
@@ -322,13 +322,11 @@ static void on_txn(struct sip_txn *t, enum sip_txn_event ev,
 		dlg_failed(g);
 		return;
 	}
-	if ((msg->status == 401 || msg->status == 407) &&
-	    !challenge(g, msg))
+	if ((msg->status == 401 || msg->status == 407) && !challenge(g, msg))
 		return;
 	if (msg->status >= 300) {
 		w->st.rejected++;
-		log_debug("%s watching %s: %u", g->user, g->pres,
-			  msg->status);
+		log_debug("%s watching %s: %u", g->user, g->pres, msg->status);
 		dlg_failed(g);
 		return;
 	}
@@ -365,8 +363,7 @@ static void dlg_send(struct watch_dlg *g)
 
 	sip_build_branch(branch);
 	snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s;rport",
-		 sip_transport_name(w->cfg.server.proto), w->hostport,
-		 branch);
+		 sip_transport_name(w->cfg.server.proto), w->hostport, branch);
 	snprintf(from, sizeof(from), "<sip:%s@%s>", g->user, w->cfg.domain);
 	snprintf(to, sizeof(to), "<sip:%s@%s>", g->pres, w->cfg.domain);
 	/* in the dialog: to the remote target (RFC 6665 §4.1.2.1) */
@@ -382,9 +379,11 @@ static void dlg_send(struct watch_dlg *g)
 			 w->cfg.expires);
 	if (!err && g->auth && sip_auth_client_ready(g->auth)) {
 		pl_set_str(&uri, ruri);
-		err = buf_append_str(&w->hdrs, g->proxy_auth
-						       ? "Proxy-Authorization: "
-						       : "Authorization: ");
+		err = buf_append_str(&w->hdrs, g->proxy_auth ? "Proxy-"
+							       "Authorization:"
+							       " "
+							     : "Authorization:"
+							       " ");
 		if (!err)
 			err = sip_auth_client_print(g->auth, &w->hdrs, &method,
 						    &uri);
@@ -512,7 +511,8 @@ static void check_body(struct watch *w, struct watch_dlg *g,
 	}
 }
 
-static void on_request(void *arg, struct sip_txn *st, const struct sip_msg *msg,
+static void on_request(void *arg, struct sip_txn *st,
+		       const struct sip_msg *msg,
 		       const struct sip_txn_dest *src)
 {
 	struct watch *w = arg;
@@ -672,10 +672,9 @@ int watch_alloc(struct watch **wp, struct ev *ev, const struct watch_cfg *cfg,
 		if (!err)
 			err = chreg_users_name(&cfg->users, i % nu, g->user,
 					       sizeof(g->user));
-		if (!err &&
-		    (size_t)snprintf(g->entity, sizeof(g->entity), "sip:%s@%s",
-				     g->pres,
-				     cfg->domain) >= sizeof(g->entity))
+		if (!err && (size_t)snprintf(g->entity, sizeof(g->entity),
+					     "sip:%s@%s", g->pres,
+					     cfg->domain) >= sizeof(g->entity))
 			err = EOVERFLOW;
 		if (err)
 			goto out;

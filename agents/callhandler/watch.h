@@ -102,7 +102,7 @@ uint64_t watch_done_ms(const struct watch *w);
  * presence element's entity, and the note's seq and ts.  Returns 0,
  * ENOENT (no stamp), EBADMSG (a malformed one).
  */
-int watch_stamp_decode(const struct pl *body, struct pl *entity,
-		       uint64_t *seq, uint64_t *ts_ns);
+int watch_stamp_decode(const struct pl *body, struct pl *entity, uint64_t *seq,
+		       uint64_t *ts_ns);
 
 #endif

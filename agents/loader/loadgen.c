@@ -1098,9 +1098,9 @@ static int worker_init(struct loadgen *lg, struct lg_worker *w, unsigned idx)
 	/* Completed transactions linger for Timer K (T4, 5 s): at 10,000/s
 	 * that is 50,000 live ones; keep the hash chains short. */
 	tc.buckets = 65536;
-	err = sip_txn_layer_alloc(
-		&w->txl, w->ev, &tc, txn_send,
-		has_requests(cfg->test) ? w_request : NULL, w);
+	err = sip_txn_layer_alloc(&w->txl, w->ev, &tc, txn_send,
+				  has_requests(cfg->test) ? w_request : NULL,
+				  w);
 	if (err)
 		return err;
 	if (cfg->test == LOADGEN_SUBSCRIBE || cfg->test == LOADGEN_PUBLISH)

@@ -142,9 +142,11 @@ int loadpres_counts_diff(struct loadpres_counts *out,
 
 /* ---- the body ---- */
 
-static const char body_head[] =
-	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n"
-	"<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" entity=\"";
+static const char body_head[] = "<?xml version=\"1.0\" "
+				"encoding=\"UTF-8\"?>\r\n"
+				"<presence "
+				"xmlns=\"urn:ietf:params:xml:ns:pidf\" "
+				"entity=\"";
 static const char body_mid[] = "\">\r\n"
 			       "<tuple id=\"sipstone\"><status><basic>open"
 			       "</basic></status></tuple>\r\n"
@@ -528,8 +530,8 @@ static int sub_challenge(struct lp_sub *sb, const struct sip_msg *msg)
 	sb->proxy_auth = msg->status == 407;
 	sb->cseq++; /* RFC 3261 §22.2 */
 	count(lp, &lp->env.c->auth_challenges);
-	return sub_send(sb, sb->state == SUB_ENDING ? 0
-						    : lp->env.cfg->expires);
+	return sub_send(sb,
+			sb->state == SUB_ENDING ? 0 : lp->env.cfg->expires);
 }
 
 static void sub_event(struct sip_txn *t, enum sip_txn_event ev,
@@ -623,8 +625,7 @@ static void sub_start(struct loadpres *lp, struct lp_slot *s)
 	ev_timer_init(&sb->wait);
 	ev_timer_init(&sb->refresh);
 	sip_build_tag(sb->tag);
-	if (sip_build_call_id(sb->call_id, sizeof(sb->call_id),
-			      cfg->local_ip))
+	if (sip_build_call_id(sb->call_id, sizeof(sb->call_id), cfg->local_ip))
 		snprintf(sb->call_id, sizeof(sb->call_id), "%s", sb->tag);
 	hash_append(&lp->subs, hash_fnv32(sb->call_id, strlen(sb->call_id)),
 		    &sb->le, sb);
@@ -844,8 +845,7 @@ static void pub_event(struct sip_txn *t, enum sip_txn_event ev,
 	uint16_t status = ev == SIP_TXN_EV_RESPONSE ? msg->status : 0;
 
 	(void)err;
-	if (t != p->ct || ev == SIP_TXN_EV_TIMER_C ||
-	    (status && status < 200))
+	if (t != p->ct || ev == SIP_TXN_EV_TIMER_C || (status && status < 200))
 		return;
 	if ((status == 401 || status == 407) && has_password(lp) &&
 	    !loadgen_auth_answer(lp->env.cfg, p->s->num, p->s->auth,
@@ -872,8 +872,8 @@ static void pub_event(struct sip_txn *t, enum sip_txn_event ev,
 		return;
 	}
 	if (!status) {
-		pub_end(p, ev == SIP_TXN_EV_TIMEOUT ? OUT_TIMEOUT
-						    : OUT_TP_ERROR);
+		pub_end(p,
+			ev == SIP_TXN_EV_TIMEOUT ? OUT_TIMEOUT : OUT_TP_ERROR);
 		return;
 	}
 	final_of(lp, p->t_start, status);

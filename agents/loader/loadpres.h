@@ -112,8 +112,8 @@ struct loadpres_env {
 	struct ev *ev;
 	struct sip_tp *tp;
 	struct sip_txn_layer *txl;
-	const char *hostport; /* ours, for Via and Contact */
-	pthread_mutex_t *mu;  /* guards *c */
+	const char *hostport;  /* ours, for Via and Contact */
+	pthread_mutex_t *mu;   /* guards *c */
 	const uint64_t *rx_ns; /* as in loadcall_env */
 	struct loadgen_counts *c;
 	size_t nslots; /* the worker's users */

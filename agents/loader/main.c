@@ -47,7 +47,8 @@ struct app {
 static void usage(FILE *f, const char *argv0)
 {
 	fprintf(f,
-		"usage: %s --test register|reregister|options|invite|subscribe|"
+		"usage: %s --test "
+		"register|reregister|options|invite|subscribe|"
 		"publish --server "
 		"udp:HOST:PORT "
 		"--users A1000-A1999\n"
@@ -535,8 +536,9 @@ static int parse(struct app *a, int argc, char **argv, const char **pwfile,
 			memset(&p, 0, sizeof(p));
 			if (loadgen_users_parse(&p, optarg) ||
 			    strlen(p.prefix) >= sizeof(a->cfg.pres.prefix))
-				return bad(me, "--presentities (e.g. "
-					       "B1000-B1099)",
+				return bad(me,
+					   "--presentities (e.g. "
+					   "B1000-B1099)",
 					   optarg);
 			a->cfg.pres.set = true;
 			snprintf(a->cfg.pres.prefix,
@@ -610,8 +612,8 @@ static int parse(struct app *a, int argc, char **argv, const char **pwfile,
 		snprintf(uri, sizeof(uri), "sip:%s@%s", user, a->cfg.domain);
 		min = loadpres_body_min(uri);
 		if (a->cfg.pres.body_bytes < min) {
-			fprintf(stderr, "%s: --body-bytes: at least %zu\n",
-				me, min);
+			fprintf(stderr, "%s: --body-bytes: at least %zu\n", me,
+				min);
 			return 2;
 		}
 	}
