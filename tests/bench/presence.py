@@ -21,7 +21,7 @@ SERVER=ours      bin/proxy-stateful --presence (OURS_ARGS: its flags
 SERVER=both      both, in the same run, with the ratio
 
 Usage: presence.py [RATE] [SECS] [REPS]   (defaults 500 10 3)
-Env: P (100), W (10), BODY (500), BIN (bin), SRV_CPU (0), GEN_CPU (1).
+Env: P (1000), W (10), BODY (500), BIN (bin), SRV_CPU (0), GEN_CPU (1).
 Run it under `flock /tmp/sipstone-bench.lock`.
 """
 import glob
@@ -40,7 +40,7 @@ top = os.path.dirname(os.path.dirname(os.path.dirname(
 bindir = os.environ.get("BIN", os.path.join(top, "bin"))
 srv_cpu = os.environ.get("SRV_CPU", "0")
 gen_cpu = os.environ.get("GEN_CPU", "1")
-npres = int(os.environ.get("P", "100"))
+npres = int(os.environ.get("P", "1000"))
 wpp = int(os.environ.get("W", "10"))
 body = int(os.environ.get("BODY", "500"))
 which = os.environ.get("SERVER", "kamailio")
@@ -196,6 +196,7 @@ def one(kind, tmp):
         time.sleep(0.5)  # the initial NOTIFYs
         w0 = ch.stats()
         c0 = cpu_ns(srv.pid)
+        g0 = cpu_ns(ch.p.pid)
         t0 = time.time()
         ld = subprocess.run(
             ["taskset", "-c", gen_cpu, os.path.join(bindir, "loader"),
@@ -207,21 +208,25 @@ def one(kind, tmp):
             capture_output=True, text=True, timeout=secs + 60)
         pubs = json.loads(ld.stdout.splitlines()[-1])
         want = pubs["successes"] * wpp
-        # settle: until every NOTIFY came or none came for a second
-        last, still = -1, 0
+        # settle: until every NOTIFY came, none came for 3 s, or 15 s
+        last, still, polls = -1, 0, 0
         while True:
             w1 = ch.stats()
             got = w1["bodies_new"] - w0["bodies_new"]
-            if got >= want or still >= 10:
+            polls += 1
+            if got >= want or still >= 30 or polls >= 150:
                 break
             still = still + 1 if got == last else 0
             last = got
             time.sleep(0.1)
         t1 = time.time()
         c1 = cpu_ns(srv.pid)
+        g1 = cpu_ns(ch.p.pid)
     finally:
         ch.close()
         stop(srv)
+        if os.environ.get("KEEP_LOGS"):
+            shutil.copy(os.path.join(tmp, kind + ".log"), os.environ["KEEP_LOGS"])
     got = w1["bodies_new"] - w0["bodies_new"]
     d = w1["delay_us"]
     return {
@@ -229,7 +234,12 @@ def one(kind, tmp):
         "pub_fail": pubs["failures"], "want": want, "notifies": got,
         "notify_per_s": got / (t1 - t0),
         "cpu_us_per_notify": (c1 - c0) / 1000 / got if got else 0,
+        "server_cores": (c1 - c0) / 1e9 / (t1 - t0),
+        "watchers_cores": (g1 - g0) / 1e9 / (t1 - t0),
         "stale": w1["bodies_stale"] - w0["bodies_stale"],
+        "repeat": w1["bodies_repeat"] - w0["bodies_repeat"],
+        "terminated": w1["terminated"] - w0["terminated"],
+        "active_end": w1["active"],
         "mismatch": w1["bodies_mismatch"] - w0["bodies_mismatch"],
         "delay_p50_ms": d["p50"] / 1e3, "delay_p99_ms": d["p99"] / 1e3,
     }
@@ -265,13 +275,16 @@ def main():
     for k in kinds:
         m = {f: statistics.median(r[f] for r in res[k])
              for f in ("notify_per_s", "cpu_us_per_notify",
-                       "delay_p50_ms", "delay_p99_ms")}
+                       "delay_p50_ms", "delay_p99_ms", "server_cores",
+                       "watchers_cores")}
         lost = sum(r["want"] - r["notifies"] for r in res[k])
         med[k] = m
         print("  %-8s %9.0f NOTIFY/s  %6.1f us CPU/NOTIFY  delay p50 "
-              "%.2f p99 %.2f ms  lost %d  (runs: %s)" %
+              "%.2f p99 %.2f ms  lost %d  server %.2f cores, watchers "
+              "%.2f  (runs: %s)" %
               (k, m["notify_per_s"], m["cpu_us_per_notify"],
                m["delay_p50_ms"], m["delay_p99_ms"], lost,
+               m["server_cores"], m["watchers_cores"],
                " ".join("%.0f" % r["notify_per_s"] for r in res[k])))
     if len(kinds) == 2 and med["kamailio"]["notify_per_s"]:
         print("  ratio ours/kamailio: %.2fx NOTIFY/s (goal >= 2x), "
