@@ -136,7 +136,18 @@ static bool kam_answers(uint16_t port)
  * Kamailio with tests/kamailio/presence.cfg on udp: and tcp: port, its
  * db_text tables a fresh copy in the test's directory.
  */
+static void kam_start_with(struct proc *k, uint16_t port, bool auth);
+
 static void kam_start(struct proc *k, uint16_t port)
+{
+	kam_start_with(k, port, false);
+}
+
+/*
+ * With auth: digest on every PUBLISH and SUBSCRIBE, the users of
+ * A1000-A1009, B1000-B1004 and W100-W104 with the password "secret".
+ */
+static void kam_start_with(struct proc *k, uint16_t port, bool auth)
 {
 	char cfg[512], db[512], l1[64], l2[64], dburl[600], srv[80];
 	const char *cp[] = {"cp", "-r", db, "kamdb", NULL};
@@ -151,8 +162,24 @@ static void kam_start(struct proc *k, uint16_t port)
 		 test_root_dir());
 	snprintf(db, sizeof(db), "%s/tests/kamailio/presence-db",
 		 test_root_dir());
-	if (access("kamdb", F_OK))
+	if (access("kamdb", F_OK)) {
 		ASSERT_EQ(proc_run(cp, "cp.log", 5000), 0);
+		if (auth) {
+			static const char *const users[] = {"A100", "B100",
+							    "W10"};
+			FILE *f = fopen("kamdb/subscriber", "a");
+			unsigned id = 1;
+
+			ASSERT(f);
+			for (unsigned u = 0; u < 3; u++)
+				for (unsigned i = 0; i < (u ? 5 : 10); i++)
+					fprintf(f,
+						"%u:%s%u:127.0.0.1:secret:x:"
+						"x\n",
+						id++, users[u], i);
+			fclose(f);
+		}
+	}
 	snprintf(dburl, sizeof(dburl), "DB_URL=\"text://%s/kamdb\"",
 		 test_tmp_dir());
 	snprintf(srv, sizeof(srv), "SERVER_ADDRESS=\"sip:127.0.0.1:%u\"",
@@ -180,6 +207,10 @@ static void kam_start(struct proc *k, uint16_t port)
 	argv[n++] = dburl;
 	argv[n++] = "-A";
 	argv[n++] = srv;
+	if (auth) {
+		argv[n++] = "-A";
+		argv[n++] = "WITH_AUTH";
+	}
 	argv[n] = NULL;
 	proc_start(k, argv);
 	for (int i = 0; i < 50; i++) {
@@ -280,9 +311,21 @@ TEST_TIMEOUT(presence_loader_subscribe_tcp, 30)
 	subscribe_vs_kamailio("tcp");
 }
 
-/* The callhandler watching with W dialogs per presentity. */
+/* The callhandler watching with W dialogs per presentity (password:
+ * NULL for none). */
+static void watchers_start_pw(struct proc *ch, const char *tp, uint16_t kport,
+			      const char *presentities, const char *w,
+			      const char *password);
+
 static void watchers_start(struct proc *ch, const char *tp, uint16_t kport,
 			   const char *presentities, const char *w)
+{
+	watchers_start_pw(ch, tp, kport, presentities, w, NULL);
+}
+
+static void watchers_start_pw(struct proc *ch, const char *tp, uint16_t kport,
+			      const char *presentities, const char *w,
+			      const char *password)
 {
 	char listen[64], via[64];
 	const char *argv[] = {"callhandler",
@@ -303,8 +346,15 @@ static void watchers_start(struct proc *ch, const char *tp, uint16_t kport,
 			      "W100-W199",
 			      "--reg-timeout-ms",
 			      "2000",
+			      NULL,
+			      NULL,
 			      NULL};
 	json_t *ev;
+
+	if (password) {
+		argv[sizeof(argv) / sizeof(argv[0]) - 3] = "--password";
+		argv[sizeof(argv) / sizeof(argv[0]) - 2] = password;
+	}
 
 	snprintf(listen, sizeof(listen), "%s:127.0.0.1:%u", tp,
 		 proc_free_port());
@@ -558,5 +608,63 @@ TEST_TIMEOUT(presence_notify_outside_a_dialog_gets_481, 30)
 		  1);
 	json_decref(r);
 	ASSERT_EQ(proc_stop(&ld, 5000), 0);
+	kam_stop(&k);
+}
+
+/*
+ * Digest auth (RFC 3261 §22) on every PUBLISH and SUBSCRIBE, refreshes
+ * and unsubscribes included: the watchers, the loader's publish and
+ * subscribe tests answer the 401s and all of it still works.
+ */
+TEST_TIMEOUT(presence_digest_auth_watch_publish_subscribe_udp, 40)
+{
+	uint16_t kport = proc_free_port();
+	char server[64];
+	const char *pub[] = {
+		"loader",     "--test",	     "publish",	 "--server",  server,
+		"--users",    "B1000-B1004", "--domain", "127.0.0.1", "--rate",
+		"20",	      "--duration",  "1",	 "--threads", "1",
+		"--password", "secret",	     "--json",	 NULL};
+	const char *sub[] = {
+		"loader",      "--test",      "subscribe",   "--server",
+		server,	       "--users",     "A1000-A1009", "--presentities",
+		"B1000-B1004", "--domain",    "127.0.0.1",   "--rate",
+		"20",	       "--duration",  "1.5",	     "--threads",
+		"1",	       "--refresh-s", "1",	     "--password",
+		"secret",      "--drain-ms",  "5000",	     "--json",
+		NULL};
+	struct proc k, ch;
+	json_t *j, *w, *p;
+	long long pubs;
+
+	kam_start_with(&k, kport, true);
+	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", kport);
+	watchers_start_pw(&ch, "udp", kport, "B1000-B1004", "1", "secret");
+	w = watch_stats_of(&ch);
+	ASSERT_EQ(jint(w, "challenged"), 5);
+	json_decref(w);
+
+	j = loader_json(pub, 0);
+	pubs = jint(j, "attempts");
+	ASSERT(pubs >= 15);
+	ASSERT_EQ(jint(j, "successes"), pubs);
+	ASSERT_EQ(jint(j, "auth_challenges"), pubs);
+	json_decref(j);
+	w = watch_until(&ch, pubs);
+	ASSERT_EQ(jint(w, "bodies_new"), pubs);
+	ASSERT_EQ(jint(w, "bodies_mismatch"), 0);
+	json_decref(w);
+	ASSERT_EQ(proc_stop(&ch, 3000), 0);
+
+	j = loader_json(sub, 0);
+	p = json_object_get(j, "presence");
+	ASSERT_EQ(jint(j, "attempts"), 10);
+	ASSERT_EQ(jint(j, "successes"), 10);
+	ASSERT_EQ(jint(p, "refresh_failures"), 0);
+	ASSERT_EQ(jint(p, "unsubscribed"), 10);
+	/* the initial SUBSCRIBEs, the refreshes and the unsubscribes */
+	ASSERT_EQ(jint(j, "auth_challenges"),
+		  10 + jint(p, "refreshes") + jint(p, "unsubscribes"));
+	json_decref(j);
 	kam_stop(&k);
 }
