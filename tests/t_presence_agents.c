@@ -668,3 +668,34 @@ TEST_TIMEOUT(presence_digest_auth_watch_publish_subscribe_udp, 40)
 	json_decref(j);
 	kam_stop(&k);
 }
+
+/* --max-outstanding bounds the live dialogs of a thread. */
+TEST_TIMEOUT(presence_loader_subscribe_max_outstanding_caps_dialogs, 30)
+{
+	uint16_t kport = proc_free_port();
+	char server[64];
+	const char *argv[] = {"loader",	     "--test",
+			      "subscribe",   "--server",
+			      server,	     "--users",
+			      "A1000-A1019", "--presentities",
+			      "B1000",	     "--domain",
+			      "127.0.0.1",   "--rate",
+			      "40",	     "--duration",
+			      "1",	     "--threads",
+			      "1",	     "--max-outstanding",
+			      "5",	     "--json",
+			      NULL};
+	struct proc k;
+	json_t *j, *p;
+
+	kam_start(&k, kport);
+	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", kport);
+	j = loader_json(argv, 0);
+	p = json_object_get(j, "presence");
+	ASSERT_EQ(jint(j, "attempts"), 5);
+	ASSERT_EQ(jint(j, "successes"), 5);
+	ASSERT(jint(j, "throttled") >= 30);
+	ASSERT_EQ(jint(p, "unsubscribed"), 5);
+	json_decref(j);
+	kam_stop(&k);
+}

@@ -992,6 +992,11 @@ bool loadpres_can_start(const struct loadpres *lp, size_t slot)
 
 	if (slot >= lp->env.nslots || lp->draining)
 		return false;
+	/* --max-outstanding: live dialogs, or PUBLISHes in flight */
+	if (lp->env.cfg->max_outstanding &&
+	    (is_publish(lp) ? lp->npubs : lp->nsubs) >=
+		    lp->env.cfg->max_outstanding)
+		return false;
 	s = &lp->slots[slot];
 	return is_publish(lp) ? !s->pub : !s->sub;
 }

@@ -15,7 +15,8 @@
  * (0: at 4/5 of the expiry granted), and, when the run drains,
  * unsubscribed (Expires: 0), its terminated NOTIFY awaited.  A watcher
  * holds one subscription at a time: an attempt for a user who has one
- * counts as throttled, so the users bound the live dialogs.
+ * counts as throttled, so the users bound the live dialogs (and
+ * cfg->max_outstanding, per thread, when set).
  *
  * publish: each attempt is a PUBLISH (RFC 3903, Event: presence) by a
  * user of the thread for itself, with a PIDF body (RFC 3863) of exactly
@@ -132,7 +133,9 @@ int loadpres_alloc(struct loadpres **lpp, const struct loadpres_env *env);
 void loadpres_free(struct loadpres *lp);
 
 /* Whether slot (the worker's user index) may start an attempt now:
- * no subscription (subscribe) or no PUBLISH in flight (publish). */
+ * no subscription (subscribe) or no PUBLISH in flight (publish), and
+ * fewer than cfg->max_outstanding (if set) live dialogs or PUBLISHes
+ * in the worker. */
 bool loadpres_can_start(const struct loadpres *lp, size_t slot);
 
 /*
