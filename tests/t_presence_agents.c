@@ -699,3 +699,46 @@ TEST_TIMEOUT(presence_loader_subscribe_max_outstanding_caps_dialogs, 30)
 	json_decref(j);
 	kam_stop(&k);
 }
+
+/* Bad presence flags: one line on stderr, exit 2, nothing sent. */
+TEST(presence_bad_flags_exit_2)
+{
+	static const char *const loader[][16] = {
+		{"loader", "--test", "publish", "--server", "udp:127.0.0.1:9",
+		 "--users", "B1", "--rate", "1", "--duration", "1",
+		 "--body-bytes", "100", NULL},
+		{"loader", "--test", "publish", "--server", "udp:127.0.0.1:9",
+		 "--users", "B1", "--rate", "1", "--duration", "1",
+		 "--body-bytes", "60001", NULL},
+		{"loader", "--test", "subscribe", "--server",
+		 "udp:127.0.0.1:9", "--users", "B1", "--rate", "1",
+		 "--duration", "1", "--presentities", "B9-A2", NULL},
+		{"loader", "--test", "subscribe", "--server",
+		 "udp:127.0.0.1:9", "--users", "B1", "--rate", "1",
+		 "--duration", "1", "--refresh-s", "0", NULL},
+		{"callhandler", "--listen", "udp:127.0.0.1:0", "--watch",
+		 "B1-B2", NULL},
+		{"callhandler", "--listen", "udp:127.0.0.1:0", "--watch",
+		 "B1-B2", "--domain", "x", "--watch-via", "tls:127.0.0.1:9",
+		 NULL},
+		{"callhandler", "--listen", "udp:127.0.0.1:0", "--watch",
+		 "B1@x", "--domain", "x", "--watch-via", "udp:127.0.0.1:9",
+		 NULL},
+		{"callhandler", "--listen", "udp:127.0.0.1:0", "--watch",
+		 "B1-B2", "--domain", "x", "--watch-via", "udp:127.0.0.1:9",
+		 "--watchers-per-presentity", "0", NULL},
+	};
+
+	for (size_t i = 0; i < sizeof(loader) / sizeof(loader[0]); i++) {
+		char log[32];
+		char *text;
+		size_t len;
+
+		snprintf(log, sizeof(log), "bad%zu.log", i);
+		ASSERT_EQ(proc_run(loader[i], log, 5000), 2);
+		text = test_read_file(log, &len);
+		ASSERT_MSG(len > 0 && strchr(text, '\n') == text + len - 1,
+			   "%s: not one line: %s", log, text);
+		free(text);
+	}
+}

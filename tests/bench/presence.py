@@ -22,7 +22,8 @@ SERVER=both      both, in the same run, with the ratio
 
 Usage: presence.py [RATE] [SECS] [REPS]   (defaults 500 10 3)
 Env: P (1000), W (10), BODY (500), BIN (bin), SRV_CPU (0), GEN_CPU (1).
-Run it under `flock /tmp/sipstone-bench.lock`.
+KEEP_LOGS=FILE keeps the last server log.  Run it under
+`flock /tmp/sipstone-bench.lock`.
 """
 import glob
 import json
