@@ -18,15 +18,18 @@
 #include "argcfg.h"
 #include "ctl.h"
 #include "ev.h"
+#include "hist.h"
 #include "log.h"
 #include "obj.h"
 #include "sip_tp.h"
 #include "uas.h"
+#include "watch.h"
 
 struct app {
 	struct ev *ev;
 	struct uas *uas;
 	struct chreg *reg;
+	struct watch *watch;
 	struct ctl *ctl;
 };
 
@@ -38,6 +41,12 @@ static void usage(FILE *f)
 		   "          --register-via udp:HOST:PORT [--password PW]\n"
 		   "          [--expires S] [--reg-rate N] [--reg-retries "
 		   "N]]\n"
+		   "         [--watch B1000-B1099 --watchers-per-presentity "
+		   "W\n"
+		   "          [--watch-via udp:HOST:PORT] [--watch-users "
+		   "C1-C9]\n"
+		   "          [--watch-expires S] [--watch-refresh-s S] "
+		   "[--watch-rate N]]\n"
 		   "         [--ring-ms N] [--threads N] [--fail-486 PCT]\n"
 		   "         [--fail-503 PCT] [--tls-cert F --tls-key F]\n"
 		   "         [--tls-ca F] [--tls-no-verify] "
@@ -94,6 +103,46 @@ static int pct(const char *s, unsigned *bp)
 	return 0;
 }
 
+/* The watchers' counters and publish-to-notify delays. */
+static json_t *watch_json(const struct watch *w)
+{
+	struct watch_stats *s = malloc(sizeof(*s));
+	json_t *o;
+
+	if (!s)
+		return json_null();
+	watch_stats(w, s);
+	o = json_object();
+#define PUT(f) json_object_set_new(o, #f, json_integer((json_int_t)s->f))
+	PUT(dialogs);
+	PUT(active);
+	PUT(failed);
+	PUT(sent);
+	PUT(ok);
+	PUT(challenged);
+	PUT(rejected);
+	PUT(timeouts);
+	PUT(retries);
+	PUT(refreshes);
+	PUT(resubscribes);
+	PUT(notifies);
+	PUT(terminated);
+	PUT(no_dialog);
+	PUT(bodies_new);
+	PUT(bodies_repeat);
+	PUT(bodies_stale);
+	PUT(bodies_mismatch);
+	PUT(bodies_none);
+	PUT(bad_in);
+	PUT(retransmissions);
+#undef PUT
+	json_object_set_new(o, "done_ms",
+			    json_integer((json_int_t)watch_done_ms(w)));
+	json_object_set_new(o, "delay_us", hist_to_json(&s->delay));
+	free(s);
+	return o;
+}
+
 static json_t *stats_json(struct app *a, json_t *o)
 {
 	struct uas_stats s;
@@ -133,6 +182,8 @@ static json_t *stats_json(struct app *a, json_t *o)
 	PUT(conns_accepted);
 	PUT(tls_handshakes);
 #undef PUT
+	if (a->watch)
+		json_object_set_new(o, "watch", watch_json(a->watch));
 	if (a->reg) {
 		chreg_stats(a->reg, &r);
 		json_object_set_new(
@@ -197,6 +248,32 @@ static void on_registered(struct chreg *r, void *arg)
 	}
 }
 
+static void on_watching(struct watch *w, void *arg)
+{
+	struct app *a = arg;
+	struct watch_stats *s = malloc(sizeof(*s));
+
+	if (!s)
+		return;
+	watch_stats(w, s);
+	log_info("watching: %llu of %llu dialogs active in %llu ms",
+		 (unsigned long long)s->active, (unsigned long long)s->dialogs,
+		 (unsigned long long)watch_done_ms(w));
+	if (a->ctl) {
+		json_t *ev = json_pack("{s:s,s:I,s:I,s:I,s:I,s:s}", "role",
+				       "callhandler", "dialogs",
+				       (json_int_t)s->dialogs, "active",
+				       (json_int_t)s->active, "failed",
+				       (json_int_t)s->failed, "ms",
+				       (json_int_t)watch_done_ms(w), "contact",
+				       watch_hostport(w));
+
+		ctl_event(a->ctl, "watching", ev);
+		json_decref(ev);
+	}
+	free(s);
+}
+
 enum {
 	OPT_LISTEN = 256,
 	OPT_USERS,
@@ -217,6 +294,13 @@ enum {
 	OPT_TLS_CA,
 	OPT_TLS_NOVERIFY,
 	OPT_TLS_VERIFY_CLIENT,
+	OPT_WATCH,
+	OPT_WATCH_W,
+	OPT_WATCH_VIA,
+	OPT_WATCH_USERS,
+	OPT_WATCH_EXPIRES,
+	OPT_WATCH_REFRESH,
+	OPT_WATCH_RATE,
 	OPT_LOG,
 	OPT_HELP,
 };
@@ -241,6 +325,13 @@ static const struct option longopts[] = {
 	{"tls-ca", required_argument, NULL, OPT_TLS_CA},
 	{"tls-no-verify", no_argument, NULL, OPT_TLS_NOVERIFY},
 	{"tls-verify-client", no_argument, NULL, OPT_TLS_VERIFY_CLIENT},
+	{"watch", required_argument, NULL, OPT_WATCH},
+	{"watchers-per-presentity", required_argument, NULL, OPT_WATCH_W},
+	{"watch-via", required_argument, NULL, OPT_WATCH_VIA},
+	{"watch-users", required_argument, NULL, OPT_WATCH_USERS},
+	{"watch-expires", required_argument, NULL, OPT_WATCH_EXPIRES},
+	{"watch-refresh-s", required_argument, NULL, OPT_WATCH_REFRESH},
+	{"watch-rate", required_argument, NULL, OPT_WATCH_RATE},
 	{"log-level", required_argument, NULL, OPT_LOG},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
@@ -254,6 +345,9 @@ int main(int argc, char **argv)
 	static const int sigs[] = {SIGINT, SIGTERM};
 	struct uas_cfg ucfg;
 	struct chreg_cfg rcfg;
+	struct watch_cfg wcfg;
+	const char *watch = NULL, *watch_via = NULL, *watch_users = NULL;
+	char watch_ip[SIP_TP_ADDR_STRLEN];
 	struct sip_tp_tls_opts tls;
 	struct sip_tp_tls *tls_srv = NULL, *tls_cli = NULL;
 	struct app a;
@@ -268,6 +362,10 @@ int main(int argc, char **argv)
 	memset(&a, 0, sizeof(a));
 	memset(&ucfg, 0, sizeof(ucfg));
 	memset(&rcfg, 0, sizeof(rcfg));
+	memset(&wcfg, 0, sizeof(wcfg));
+	wcfg.expires = 3600;
+	wcfg.rate = 1000;
+	wcfg.per_presentity = 1;
 	memset(&tls, 0, sizeof(tls));
 	rcfg.expires = 3600;
 	rcfg.rate = 1000;
@@ -386,6 +484,46 @@ int main(int argc, char **argv)
 		case OPT_TLS_VERIFY_CLIENT:
 			verify_client = true;
 			break;
+		case OPT_WATCH:
+			watch = optarg;
+			if (chreg_users_decode(&wcfg.presentities, optarg))
+				return bad("--watch: not PREFIX1000-1999 or a "
+					   "name: %s",
+					   optarg);
+			break;
+		case OPT_WATCH_W:
+			if (num(optarg, 10000, &wcfg.per_presentity) ||
+			    !wcfg.per_presentity)
+				return bad("--watchers-per-presentity: "
+					   "1..10000: %s",
+					   optarg);
+			break;
+		case OPT_WATCH_VIA:
+			watch_via = optarg;
+			break;
+		case OPT_WATCH_USERS:
+			watch_users = optarg;
+			if (chreg_users_decode(&wcfg.users, optarg))
+				return bad("--watch-users: not PREFIX1000-1999"
+					   " or a name: %s",
+					   optarg);
+			break;
+		case OPT_WATCH_EXPIRES:
+			if (num(optarg, 86400, &wcfg.expires) || !wcfg.expires)
+				return bad("--watch-expires: 1..86400: %s",
+					   optarg);
+			break;
+		case OPT_WATCH_REFRESH:
+			if (num(optarg, 86400, &wcfg.refresh_s) ||
+			    !wcfg.refresh_s)
+				return bad("--watch-refresh-s: 1..86400: %s",
+					   optarg);
+			break;
+		case OPT_WATCH_RATE:
+			if (num(optarg, 1000000, &wcfg.rate) || !wcfg.rate)
+				return bad("--watch-rate: 1..1000000: %s",
+					   optarg);
+			break;
 		case OPT_LOG:
 			if (log_level_decode(optarg, &lvl))
 				return bad("--log-level: err|warn|info|debug: "
@@ -409,6 +547,24 @@ int main(int argc, char **argv)
 		return bad("%s", "--fail-486 + --fail-503 over 100%");
 	if (reg_via && (!users || !rcfg.domain))
 		return bad("%s", "--register-via needs --users and --domain");
+	if (watch && (!rcfg.domain || (!watch_via && !reg_via)))
+		return bad("%s", "--watch needs --domain and --watch-via (or "
+				 "--register-via)");
+	if (watch) {
+		if (!watch_via)
+			watch_via = reg_via;
+		if (sip_tp_addr_decode(&wcfg.server, NULL, watch_via) ||
+		    (wcfg.server.proto != SIP_TP_UDP &&
+		     wcfg.server.proto != SIP_TP_TCP))
+			return bad("--watch-via: not udp:|tcp:HOST:PORT: %s",
+				   watch_via);
+		if (!watch_users) {
+			if (users)
+				wcfg.users = rcfg.users;
+			else if (chreg_users_decode(&wcfg.users, "watcher"))
+				return bad("%s", "no watcher user");
+		}
+	}
 	if (has_tls && (!tls.cert_file || !tls.key_file))
 		return bad("%s", "a tls: listener needs --tls-cert and "
 				 "--tls-key");
@@ -475,6 +631,29 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (watch) {
+		char *colon;
+
+		/* The watchers listen on the first listener's address. */
+		err = sip_tp_addr_hostport(uas_listen_addr(a.uas, 0), watch_ip,
+					   sizeof(watch_ip));
+		if (err)
+			goto out;
+		colon = strrchr(watch_ip, ':');
+		if (colon)
+			*colon = '\0';
+		wcfg.local_ip = watch_ip;
+		wcfg.domain = rcfg.domain;
+		wcfg.password = rcfg.password;
+		wcfg.retries = rcfg.retries;
+		wcfg.retry_ms = rcfg.retry_ms;
+		wcfg.timeout_ms = rcfg.timeout_ms;
+		err = watch_alloc(&a.watch, a.ev, &wcfg, on_watching, &a);
+		if (err) {
+			log_err("watchers: %s", strerror(err));
+			goto out;
+		}
+	}
 	err = uas_start(a.uas);
 	if (err)
 		goto out;
@@ -499,6 +678,8 @@ int main(int argc, char **argv)
 	log_info("answering with %u thread(s)", ucfg.threads);
 	if (a.reg)
 		chreg_start(a.reg);
+	if (a.watch)
+		watch_start(a.watch);
 	err = ev_run(a.ev);
 	if (err)
 		goto out;
@@ -523,6 +704,7 @@ out:
 		log_err("%s", strerror(err));
 	a.ctl = obj_deref(a.ctl);
 	a.reg = obj_deref(a.reg);
+	a.watch = obj_deref(a.watch);
 	uas_free(a.uas);
 	obj_deref(tls_srv);
 	obj_deref(tls_cli);

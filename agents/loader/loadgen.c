@@ -83,6 +83,7 @@ struct lg_worker {
 	struct lg_user *users, *rusers; /* rusers: cfg.reg_users' */
 	size_t nusers, nrusers;
 	size_t next_user[LOADGEN_KINDS]; /* each kind's own walk */
+	size_t next_pres;		 /* subscribe, publish: the walk */
 	int64_t swrr[LOADGEN_KINDS];	 /* mix: the round-robin's state */
 	/* pacer */
 	struct ev_timer tick;
@@ -104,6 +105,8 @@ struct lg_worker {
 	unsigned npool;
 	uint64_t pool_t0;
 	struct ev_timer pool_check;
+	struct loadpres *pres; /* subscribe/publish dialogs, or NULL */
+	struct sip_txn_layer *pres_txl; /* theirs, or NULL */
 	uint64_t rx_ns; /* kernel time of the response being handled */
 	struct buf out, hdrs;
 	pthread_mutex_t mu;
@@ -141,6 +144,10 @@ const char *loadgen_test_name(enum loadgen_test t)
 		return "invite";
 	case LOADGEN_MIX:
 		return "mix";
+	case LOADGEN_SUBSCRIBE:
+		return "subscribe";
+	case LOADGEN_PUBLISH:
+		return "publish";
 	}
 	return "?";
 }
@@ -157,6 +164,10 @@ int loadgen_test_decode(const char *s, enum loadgen_test *t)
 		*t = LOADGEN_INVITE;
 	else if (!strcmp(s, "mix"))
 		*t = LOADGEN_MIX;
+	else if (!strcmp(s, "subscribe"))
+		*t = LOADGEN_SUBSCRIBE;
+	else if (!strcmp(s, "publish"))
+		*t = LOADGEN_PUBLISH;
 	else
 		return EINVAL;
 	return 0;
@@ -577,6 +588,7 @@ static void counts_init(struct loadgen_counts *c)
 	hist_init(&c->rtt);
 	hist_init(&c->rrd);
 	loadcall_counts_init(&c->call);
+	loadpres_counts_init(&c->pres);
 	for (k = 0; k < LOADGEN_KINDS; k++) {
 		hist_init(&c->kind[k].rtt);
 		hist_init(&c->kind[k].rrd);
@@ -658,6 +670,7 @@ static void counts_merge(struct loadgen_counts *d,
 	loadcall_counts_merge(&d->call, &s->call);
 	for (i = 0; i < LOADGEN_KINDS; i++)
 		kind_merge(&d->kind[i], &s->kind[i]);
+	loadpres_counts_merge(&d->pres, &s->pres);
 }
 
 #define SUB(f)                         \
@@ -698,7 +711,8 @@ int loadgen_counts_diff(struct loadgen_counts *out,
 		SUB(codes[i]);
 	if (hist_diff(&out->rtt, &a->rtt, &b->rtt) ||
 	    hist_diff(&out->rrd, &a->rrd, &b->rrd) ||
-	    loadcall_counts_diff(&out->call, &a->call, &b->call))
+	    loadcall_counts_diff(&out->call, &a->call, &b->call) ||
+	    loadpres_counts_diff(&out->pres, &a->pres, &b->pres))
 		return EINVAL;
 	for (unsigned k = 0; k < LOADGEN_KINDS; k++) {
 		const struct loadgen_kind_counts *ka = &a->kind[k];
@@ -1207,7 +1221,15 @@ static void txn_event(struct sip_txn *t, enum sip_txn_event ev,
 	}
 }
 
-/* invite: requests from the far end go to the call module. */
+/* The layer that takes the far end's requests: the presence module's
+ * (NOTIFYs) or the call module's. */
+static struct sip_txn_layer *req_layer(struct lg_worker *w)
+{
+	return w->pres_txl ? w->pres_txl : w->txl[LOADGEN_INVITE - 1];
+}
+
+/* invite, subscribe: requests from the far end go to the call or the
+ * presence module. */
 static void call_request(struct lg_worker *w, const struct sip_tp_rx *rx)
 {
 	struct sip_txn_dest src;
@@ -1227,12 +1249,11 @@ static void call_request(struct lg_worker *w, const struct sip_tp_rx *rx)
 		sl->incoming = true;
 		sl->conn = obj_ref(rx->conn);
 		src.conn = sl;
-		sip_txn_recv_request(w->txl[LOADGEN_INVITE - 1], rx->msg,
-				     &src);
+		sip_txn_recv_request(req_layer(w), rx->msg, &src);
 		obj_deref(sl);
 		return;
 	}
-	sip_txn_recv_request(w->txl[LOADGEN_INVITE - 1], rx->msg, &src);
+	sip_txn_recv_request(req_layer(w), rx->msg, &src);
 }
 
 static void tp_recv(const struct sip_tp_rx *rx, void *arg)
@@ -1243,7 +1264,7 @@ static void tp_recv(const struct sip_tp_rx *rx, void *arg)
 	int err;
 
 	if (sip_msg_validate(rx->msg, &status, &why) ||
-	    (rx->msg->is_request && !w->call)) {
+	    (rx->msg->is_request && !w->call && !w->pres)) {
 		pthread_mutex_lock(&w->mu);
 		w->c.bad_msgs++;
 		pthread_mutex_unlock(&w->mu);
@@ -1257,7 +1278,8 @@ static void tp_recv(const struct sip_tp_rx *rx, void *arg)
 	}
 	/* the layer of the kind whose transaction it is (a mix's REGISTER
 	 * may be either register kind's) */
-	err = ENOENT;
+	err = w->pres_txl ? sip_txn_recv_response(w->pres_txl, rx->msg)
+			  : ENOENT;
 	for (unsigned k = 0; k < LOADGEN_KINDS && err == ENOENT; k++)
 		if (w->txl[k])
 			err = sip_txn_recv_response(w->txl[k], rx->msg);
@@ -1368,6 +1390,29 @@ static void send_call(struct lg_worker *w, uint64_t sched, uint64_t now)
 		       &u->auth);
 }
 
+/* subscribe, publish: the next user's attempt (loadpres.c), unless
+ * that user's dialog or PUBLISH is still going. */
+static void send_pres(struct lg_worker *w, uint64_t sched, uint64_t now)
+{
+	size_t slot = w->next_pres;
+	struct lg_user *u = &w->users[slot];
+
+	if (++w->next_pres == w->nusers)
+		w->next_pres = 0;
+	if (!loadpres_can_start(w->pres, slot)) {
+		pthread_mutex_lock(&w->mu);
+		w->c.throttled++;
+		pthread_mutex_unlock(&w->mu);
+		return;
+	}
+	pthread_mutex_lock(&w->mu);
+	w->c.attempts++;
+	if (now > sched + LOADGEN_LATE_NS)
+		w->c.late_sends++;
+	pthread_mutex_unlock(&w->mu);
+	loadpres_start(w->pres, slot, u->num, &u->auth);
+}
+
 static void send_one(struct lg_worker *w, uint64_t sched, uint64_t now)
 {
 	enum loadgen_test t = next_kind(w);
@@ -1376,6 +1421,10 @@ static void send_one(struct lg_worker *w, uint64_t sched, uint64_t now)
 
 	if (t == LOADGEN_INVITE) {
 		send_call(w, sched, now);
+		return;
+	}
+	if (w->pres) {
+		send_pres(w, sched, now);
 		return;
 	}
 	if (!admit(w, t, sched, now))
@@ -1453,6 +1502,10 @@ static void read_retransmissions(struct lg_worker *w)
 			continue;
 		sip_txn_layer_stats(w->txl[k], &ts);
 		w->c.kind[k].retransmissions = ts.retransmissions;
+		sum += ts.retransmissions;
+	}
+	if (w->pres_txl) {
+		sip_txn_layer_stats(w->pres_txl, &ts);
 		sum += ts.retransmissions;
 	}
 	w->c.retransmissions = sum;
@@ -1562,6 +1615,13 @@ static void w_stop(void *arg)
 	w->sending = false;
 	ev_timer_cancel(w->ev, &w->tick);
 	w->draining = true;
+	if (w->pres) {
+		/* the dialogs end with their unsubscribes, in flight or not */
+		ev_timer_start(w->ev, &w->drain, EV_MS(w->lg->cfg.drain_ms),
+			       drain_timeout, w);
+		loadpres_drain(w->pres); /* calls_idle() stops the loop */
+		return;
+	}
 	if (!in_flight(w)) {
 		ev_stop(w->ev);
 		return;
@@ -1594,6 +1654,9 @@ static void worker_free(struct lg_worker *w)
 	w->draining = false;
 	loadcall_free(w->call);
 	w->call = NULL;
+	loadpres_free(w->pres);
+	w->pres = NULL;
+	w->pres_txl = obj_deref(w->pres_txl);
 	for (i = 0; i < LOADGEN_KINDS; i++)
 		w->txl[i] = obj_deref(w->txl[i]);
 	while (w->reqs)
@@ -1636,13 +1699,35 @@ static void call_conn_done(void *arg, void *conn)
 	slot_finish(conn);
 }
 
-/* The layer's request handler: the call module's. */
+/* The layer's request handler: the call or presence module's. */
 static void w_request(void *arg, struct sip_txn *st, const struct sip_msg *msg,
 		      const struct sip_txn_dest *src)
 {
 	struct lg_worker *w = arg;
 
-	loadcall_request(w->call, st, msg, src);
+	if (w->pres)
+		loadpres_request(w->pres, st, msg, src);
+	else
+		loadcall_request(w->call, st, msg, src);
+}
+
+static int pres_init(struct lg_worker *w)
+{
+	struct loadpres_env env;
+
+	memset(&env, 0, sizeof(env));
+	env.cfg = &w->lg->cfg;
+	env.ev = w->ev;
+	env.tp = w->tp;
+	env.txl = w->pres_txl;
+	env.hostport = w->hostport;
+	env.rx_ns = &w->rx_ns;
+	env.mu = &w->mu;
+	env.c = &w->c;
+	env.nslots = w->nusers;
+	env.idle = calls_idle;
+	env.arg = w;
+	return loadpres_alloc(&w->pres, &env);
 }
 
 /* Thread idx's share of first..last: the numbers j with j % nw == idx
@@ -1738,6 +1823,13 @@ static int worker_init(struct loadgen *lg, struct lg_worker *w, unsigned idx)
 	/* Completed transactions linger for Timer K (T4, 5 s): at 10,000/s
 	 * that is 50,000 live ones; keep the hash chains short. */
 	tc.buckets = 65536;
+	if (cfg->test == LOADGEN_SUBSCRIBE || cfg->test == LOADGEN_PUBLISH) {
+		err = sip_txn_layer_alloc(&w->pres_txl, w->ev, &tc, txn_send,
+					  w_request, w);
+		if (err)
+			return err;
+		return pres_init(w);
+	}
 	for (k = 0; k < LOADGEN_KINDS; k++) {
 		bool calls = k == LOADGEN_INVITE - 1;
 
@@ -1782,7 +1874,7 @@ int loadgen_alloc(struct loadgen **lgp, const struct loadgen_cfg *cfg)
 
 	if (!cfg->threads || cfg->ulast < cfg->ufirst ||
 	    (uint64_t)cfg->ulast - cfg->ufirst + 1 < cfg->threads ||
-	    !cfg->test || cfg->test > LOADGEN_MIX ||
+	    !cfg->test || cfg->test > LOADGEN_PUBLISH ||
 	    loadgen_mix_check(cfg, why, sizeof(why)) ||
 	    (cfg->server.proto != SIP_TP_UDP &&
 	     cfg->server.proto != SIP_TP_TCP &&
@@ -1977,6 +2069,12 @@ void loadgen_stop(struct loadgen *lg)
 			w->c.failures++;
 			w->c.kind[r->kind - 1].unfinished++;
 			w->c.kind[r->kind - 1].failures++;
+		}
+		if (w->pres) {
+			uint64_t left = loadpres_outstanding(w->pres);
+
+			w->c.unfinished += left;
+			w->c.failures += left;
 		}
 		pthread_mutex_unlock(&w->mu);
 		if (lg->cfg.server.proto != SIP_TP_UDP)

@@ -19,6 +19,7 @@
 
 #include "hist.h"
 #include "loadcall.h"
+#include "loadpres.h"
 #include "sip_tp.h"
 
 enum loadgen_test {
@@ -27,6 +28,8 @@ enum loadgen_test {
 	LOADGEN_OPTIONS,      /* OPTIONS to each user, 200 */
 	LOADGEN_INVITE,	      /* calls: INVITE .. BYE (loadcall.h) */
 	LOADGEN_MIX,	      /* the above by weight (cfg.mix) */
+	LOADGEN_SUBSCRIBE,    /* SUBSCRIBE/NOTIFY dialogs (loadpres.h) */
+	LOADGEN_PUBLISH,      /* PUBLISH with PIDF bodies (loadpres.h) */
 };
 
 /* The kinds a mix is made of: register .. invite, at index test - 1. */
@@ -102,6 +105,7 @@ struct loadgen_cfg {
 	bool tls_no_verify;
 	bool tls_no_resume; /* every connection a full handshake */
 	char tls_name[256];
+	struct loadpres_cfg pres; /* subscribe, publish */
 };
 
 /* A send later than this after its scheduled time counts as late. */
@@ -149,6 +153,7 @@ struct loadgen_counts {
 		uint64_t codes[LOADGEN_CODES];
 		struct hist rtt, rrd;
 	} kind[LOADGEN_KINDS];
+	struct loadpres_counts pres; /* subscribe, publish */
 };
 
 struct loadgen;

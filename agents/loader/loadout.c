@@ -222,6 +222,35 @@ static json_t *mix_json(const struct loadgen_counts *c,
 	return mix;
 }
 
+/* subscribe, publish: the presence counters and the SUB-to-NOTIFY
+ * delay. */
+static int pres_json(json_t *o, const struct loadgen_counts *c)
+{
+	const struct loadpres_counts *k = &c->pres;
+	json_t *p = json_object();
+	int err = !p;
+
+	err = err || set_u64(p, "sub_2xx", k->sub_2xx);
+	err = err || set_u64(p, "first_notifies", k->first_notifies);
+	err = err || set_u64(p, "no_notify", k->no_notify);
+	err = err || set_u64(p, "notifies", k->notifies);
+	err = err || set_u64(p, "terminated", k->terminated);
+	err = err || set_u64(p, "no_dialog", k->no_dialog);
+	err = err || set_u64(p, "refreshes", k->refreshes);
+	err = err || set_u64(p, "refresh_failures", k->refresh_failures);
+	err = err || set_u64(p, "unsubscribes", k->unsubscribes);
+	err = err || set_u64(p, "unsubscribed", k->unsubscribed);
+	err = err || set_u64(p, "unsub_failures", k->unsub_failures);
+	err = err || set_u64(p, "pub_initial", k->pub_initial);
+	err = err || set_u64(p, "pub_modify", k->pub_modify);
+	err = err || set_u64(p, "pub_412", k->pub_412);
+	err = err || set_u64(p, "pub_no_etag", k->pub_no_etag);
+	err = err || json_object_set(o, "presence", p);
+	json_decref(p);
+	err = err || set_hist(o, "snd_us", &k->snd);
+	return err ? ENOMEM : 0;
+}
+
 json_t *loadout_json(const struct loadgen_counts *c,
 		     const struct loadout_ctx *x)
 {
@@ -283,6 +312,8 @@ json_t *loadout_json(const struct loadgen_counts *c,
 		err = err || call_json(o, m, c);
 	else if (x->test == LOADGEN_MIX)
 		err = err || json_object_set_new(o, "mix", mix_json(c, x));
+	else if (x->test == LOADGEN_SUBSCRIBE || x->test == LOADGEN_PUBLISH)
+		err = err || pres_json(o, c);
 	else if (x->test != LOADGEN_OPTIONS) {
 		err = err || json_object_set(o, "rrd_us", h2);
 		/* RFC 6076 §4.1 RRD and §4.2 IRA */
@@ -455,6 +486,25 @@ void loadout_table(FILE *f, const struct loadgen_counts *c,
 			"SCR %.2f%%  (-1: none)\n",
 			loadcall_ser(c), loadcall_seer(c), loadcall_isa(c),
 			loadcall_scr(c));
+	} else if (x->test == LOADGEN_SUBSCRIBE ||
+		   x->test == LOADGEN_PUBLISH) {
+		const struct loadpres_counts *k = &c->pres;
+
+		row(f, "SUBSCRIBE 2xx", k->sub_2xx);
+		row(f, "first NOTIFYs", k->first_notifies);
+		row(f, "  none in Timer F", k->no_notify);
+		row(f, "NOTIFYs answered", k->notifies);
+		row(f, "  terminated", k->terminated);
+		row(f, "no dialog (481)", k->no_dialog);
+		row(f, "refreshes", k->refreshes);
+		row(f, "  failed", k->refresh_failures);
+		row(f, "unsubscribes", k->unsubscribes);
+		row(f, "  terminated NOTIFY", k->unsubscribed);
+		row(f, "  failed", k->unsub_failures);
+		row(f, "PUBLISH initial", k->pub_initial);
+		row(f, "PUBLISH modify", k->pub_modify);
+		row(f, "PUBLISH 412 (again)", k->pub_412);
+		lat(f, "SUB-NOT", &k->snd);
 	} else if (x->test == LOADGEN_REGISTER ||
 		   x->test == LOADGEN_REREGISTER) {
 		lat(f, "RRD", &c->rrd);

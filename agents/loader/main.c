@@ -56,7 +56,8 @@ struct app {
 static void usage(FILE *f, const char *argv0)
 {
 	fprintf(f,
-		"usage: %s --test register|reregister|options|invite|mix "
+		"usage: %s --test "
+		"register|reregister|options|invite|mix|subscribe|publish "
 		"--server udp:|tcp:|tls:HOST:PORT "
 		"--users A1000-A1999\n"
 		"        [--mix register=50,invite=30,options=20] "
@@ -73,6 +74,8 @@ static void usage(FILE *f, const char *argv0)
 		"[--tls-no-verify]\n"
 		"        [--tls-name NAME] [--tls-cert FILE --tls-key FILE] "
 		"[--tls-resume on|off]\n"
+		"        [--presentities B1000-B1099] [--refresh-s S] "
+		"[--body-bytes N]\n"
 		"        [--csv FILE] [--json] [--control] "
 		"[--log-level err|warn|info|debug]\n"
 		"        instead of --rate/--duration: --ramp "
@@ -421,6 +424,9 @@ enum {
 	OPT_DRAIN,
 	OPT_HOLD,
 	OPT_TICK,
+	OPT_PRESENTITIES,
+	OPT_REFRESH,
+	OPT_BODY,
 	OPT_CSV,
 	OPT_JSON,
 	OPT_CONTROL,
@@ -472,6 +478,9 @@ static const struct option opts[] = {
 	{"drain-ms", required_argument, NULL, OPT_DRAIN},
 	{"hold-ms", required_argument, NULL, OPT_HOLD},
 	{"tick-us", required_argument, NULL, OPT_TICK},
+	{"presentities", required_argument, NULL, OPT_PRESENTITIES},
+	{"refresh-s", required_argument, NULL, OPT_REFRESH},
+	{"body-bytes", required_argument, NULL, OPT_BODY},
 	{"csv", required_argument, NULL, OPT_CSV},
 	{"json", no_argument, NULL, OPT_JSON},
 	{"control", no_argument, NULL, OPT_CONTROL},
@@ -813,6 +822,35 @@ static int parse(struct app *a, int argc, char **argv, const char **pwfile,
 			a->cfg.tick_us = (uint32_t)v;
 			have_tick = true;
 			break;
+		case OPT_PRESENTITIES: {
+			struct loadgen_cfg p;
+
+			memset(&p, 0, sizeof(p));
+			if (loadgen_users_parse(&p, optarg) ||
+			    strlen(p.prefix) >= sizeof(a->cfg.pres.prefix))
+				return bad(me,
+					   "--presentities (e.g. "
+					   "B1000-B1099)",
+					   optarg);
+			a->cfg.pres.set = true;
+			snprintf(a->cfg.pres.prefix,
+				 sizeof(a->cfg.pres.prefix), "%s", p.prefix);
+			a->cfg.pres.first = p.ufirst;
+			a->cfg.pres.last = p.ulast;
+			a->cfg.pres.width = p.width;
+			break;
+		}
+		case OPT_REFRESH:
+			if (parse_uint(optarg, 86400, &v) || !v)
+				return bad(me, "--refresh-s", optarg);
+			a->cfg.pres.refresh_s = (uint32_t)v;
+			break;
+		case OPT_BODY:
+			if (parse_uint(optarg, 60000, &v))
+				return bad(me, "--body-bytes (<= 60000)",
+					   optarg);
+			a->cfg.pres.body_bytes = (uint32_t)v;
+			break;
 		case OPT_CSV:
 			*csv = optarg;
 			break;
@@ -924,6 +962,22 @@ static int parse(struct app *a, int argc, char **argv, const char **pwfile,
 			   "not with --passwords (use --password)");
 	if (loadgen_mix_check(&a->cfg, why, sizeof(why)))
 		return bad(me, "options", why);
+	if (a->cfg.test == LOADGEN_PUBLISH && a->cfg.pres.body_bytes) {
+		char user[LOADGEN_NAME_MAX * 2], uri[LOADGEN_NAME_MAX * 4];
+		size_t min;
+
+		/* the longest entity: the last user's */
+		if (loadgen_user_name(&a->cfg, a->cfg.ulast, user,
+				      sizeof(user)))
+			return bad(me, "--users", "names too long");
+		snprintf(uri, sizeof(uri), "sip:%s@%s", user, a->cfg.domain);
+		min = loadpres_body_min(uri);
+		if (a->cfg.pres.body_bytes < min) {
+			fprintf(stderr, "%s: --body-bytes: at least %zu\n", me,
+				min);
+			return 2;
+		}
+	}
 	return 0;
 }
 

@@ -1,0 +1,744 @@
+/*
+ * Tests for the agents' presence half: the PIDF publication stamp the
+ * loader writes and the callhandler's watchers read (unit), and end to
+ * end against Kamailio's presence server (presence + presence_xml,
+ * tests/kamailio/presence.cfg): the loader's subscribe test (every
+ * SUBSCRIBE answered 2xx and NOTIFYed, refreshed, unsubscribed with a
+ * terminated NOTIFY), the callhandler watching W dialogs per presentity
+ * while the loader publishes (every watcher gets every publication,
+ * bodies checked), and the 412 path (Kamailio restarted under the
+ * loader forgets the publications: each next modify gets 412 and is
+ * published anew), over UDP and TCP.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "loadpres.h"
+#include "proc.h"
+#include "test.h"
+#include "watch.h"
+
+/* ---- unit: the publication stamp ---- */
+
+TEST(presence_body_has_the_exact_size_and_its_stamp_reads_back)
+{
+	static char body[70000];
+	const char *entity = "sip:B1000@example.com";
+	size_t min = loadpres_body_min(entity);
+	size_t sizes[] = {0, min, min + 1, min + 2, 1000, 60000};
+	struct pl b, e;
+	uint64_t seq, ts;
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		ASSERT_EQ(loadpres_body(body, sizeof(body), entity, 42 + i,
+					1796160000123456789ull, sizes[i]),
+			  0);
+		ASSERT_EQ(strlen(body), sizes[i] ? sizes[i] : min);
+		ASSERT(strstr(body, "<presence xmlns=\"urn:ietf:params:xml:"
+				    "ns:pidf\""));
+		ASSERT(strstr(body, "</note>\r\n</presence>\r\n"));
+		pl_set_str(&b, body);
+		ASSERT_EQ(watch_stamp_decode(&b, &e, &seq, &ts), 0);
+		ASSERT_PL(&e, entity);
+		ASSERT_EQ(seq, 42 + i);
+		ASSERT_EQ(ts, 1796160000123456789ull);
+	}
+	ASSERT_EQ(loadpres_body(body, sizeof(body), entity, 1, 1, min - 1),
+		  EOVERFLOW);
+	ASSERT_EQ(loadpres_body(body, 100, entity, 1, 1, 0), EOVERFLOW);
+}
+
+TEST(presence_stamp_decode_rejects_bad_bodies)
+{
+	static const char *const bad[] = {
+		"<note>sipstone seq= ts=1</note> entity=\"sip:a@b\"",
+		"<note>sipstone seq=1 ts=</note> entity=\"sip:a@b\"",
+		"<note>sipstone seq=1ts=2</note> entity=\"sip:a@b\"",
+		"<note>sipstone seq=99999999999999999999999 ts=2</note>",
+		"<note>sipstone seq=1 ts=2</note> no entity",
+		"<note>sipstone seq=1 ts=2</note> entity=\"sip:unterminated",
+		"sipstone seq=1",
+	};
+	struct pl b, e;
+	uint64_t seq = 7, ts = 7;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		pl_set_str(&b, bad[i]);
+		ASSERT_MSG(watch_stamp_decode(&b, &e, &seq, &ts) == EBADMSG,
+			   "accepted: %s", bad[i]);
+	}
+	ASSERT_EQ(seq, 7);
+	pl_set_str(&b, "<presence entity=\"sip:a@b\"><note>hi</note>");
+	ASSERT_EQ(watch_stamp_decode(&b, &e, &seq, &ts), ENOENT);
+	b.p = "";
+	b.l = 0;
+	ASSERT_EQ(watch_stamp_decode(&b, &e, &seq, &ts), ENOENT);
+}
+
+/* ---- end to end, against Kamailio's presence server ---- */
+
+#define KAM_MODULES "/usr/lib/x86_64-linux-gnu/kamailio/modules"
+
+static bool have(const char *prog)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", prog);
+	return system(cmd) == 0;
+}
+
+static long long jint(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	ASSERT_MSG(json_is_integer(v), "no counter %s", key);
+	return json_integer_value(v);
+}
+
+/* Kamailio's readiness: an OPTIONS over UDP answered (bounded). */
+static bool kam_answers(uint16_t port)
+{
+	static const char opt[] = "OPTIONS sip:probe@127.0.0.1 SIP/2.0\r\n"
+				  "Via: SIP/2.0/UDP "
+				  "127.0.0.1:9;branch=z9hG4bKprobe;rport\r\n"
+				  "From: <sip:t@127.0.0.1>;tag=1\r\n"
+				  "To: <sip:probe@127.0.0.1>\r\n"
+				  "Call-ID: probe\r\nCSeq: 1 OPTIONS\r\n"
+				  "Max-Forwards: 70\r\nContent-Length: "
+				  "0\r\n\r\n";
+	struct timeval tv = {0, 100000};
+	struct sockaddr_in sa;
+	char buf[2048];
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	ssize_t got;
+
+	ASSERT(fd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	sendto(fd, opt, sizeof(opt) - 1, 0, (struct sockaddr *)&sa,
+	       sizeof(sa));
+	got = recv(fd, buf, sizeof(buf), 0);
+	close(fd);
+	return got > 0;
+}
+
+/*
+ * Kamailio with tests/kamailio/presence.cfg on udp: and tcp: port, its
+ * db_text tables a fresh copy in the test's directory.
+ */
+static void kam_start_with(struct proc *k, uint16_t port, bool auth);
+
+static void kam_start(struct proc *k, uint16_t port)
+{
+	kam_start_with(k, port, false);
+}
+
+/*
+ * With auth: digest on every PUBLISH and SUBSCRIBE, the users of
+ * A1000-A1009, B1000-B1004 and W100-W104 with the password "secret".
+ */
+static void kam_start_with(struct proc *k, uint16_t port, bool auth)
+{
+	char cfg[512], db[512], l1[64], l2[64], dburl[600], srv[80];
+	const char *cp[] = {"cp", "-r", db, "kamdb", NULL};
+	const char *argv[32];
+	size_t n = 0;
+
+	if (!have("kamailio") || access(KAM_MODULES "/presence.so", R_OK) ||
+	    access(KAM_MODULES "/presence_xml.so", R_OK))
+		test_skip("kamailio with presence and presence_xml is not "
+			  "installed");
+	snprintf(cfg, sizeof(cfg), "%s/tests/kamailio/presence.cfg",
+		 test_root_dir());
+	snprintf(db, sizeof(db), "%s/tests/kamailio/presence-db",
+		 test_root_dir());
+	if (access("kamdb", F_OK)) {
+		ASSERT_EQ(proc_run(cp, "cp.log", 5000), 0);
+		if (auth) {
+			static const char *const users[] = {"A100", "B100",
+							    "W10"};
+			FILE *f = fopen("kamdb/subscriber", "a");
+			unsigned id = 1;
+
+			ASSERT(f);
+			for (unsigned u = 0; u < 3; u++)
+				for (unsigned i = 0; i < (u ? 5 : 10); i++)
+					fprintf(f,
+						"%u:%s%u:127.0.0.1:secret:x:"
+						"x\n",
+						id++, users[u], i);
+			fclose(f);
+		}
+	}
+	snprintf(dburl, sizeof(dburl), "DB_URL=\"text://%s/kamdb\"",
+		 test_tmp_dir());
+	snprintf(srv, sizeof(srv), "SERVER_ADDRESS=\"sip:127.0.0.1:%u\"",
+		 port);
+	snprintf(l1, sizeof(l1), "udp:127.0.0.1:%u", port);
+	snprintf(l2, sizeof(l2), "tcp:127.0.0.1:%u", port);
+	argv[n++] = "kamailio";
+	argv[n++] = "-f";
+	argv[n++] = cfg;
+	argv[n++] = "-L";
+	argv[n++] = KAM_MODULES;
+	argv[n++] = "-DD";
+	argv[n++] = "-E";
+	argv[n++] = "-l";
+	argv[n++] = l1;
+	argv[n++] = "-l";
+	argv[n++] = l2;
+	argv[n++] = "-m";
+	argv[n++] = "64";
+	argv[n++] = "-M";
+	argv[n++] = "8";
+	argv[n++] = "-Y";
+	argv[n++] = test_tmp_dir();
+	argv[n++] = "-A";
+	argv[n++] = dburl;
+	argv[n++] = "-A";
+	argv[n++] = srv;
+	if (auth) {
+		argv[n++] = "-A";
+		argv[n++] = "WITH_AUTH";
+	}
+	argv[n] = NULL;
+	proc_start(k, argv);
+	for (int i = 0; i < 50; i++) {
+		if (kam_answers(port)) {
+			usleep(200000); /* its TCP processes, likewise */
+			return;
+		}
+		ASSERT_MSG(!proc_exited(k), "kamailio exited");
+	}
+	proc_dump_log(k);
+	ASSERT_MSG(0, "kamailio did not start");
+}
+
+static void kam_stop(struct proc *k)
+{
+	proc_signal(k, SIGTERM);
+	proc_stop(k, 3000);
+}
+
+/* Runs bin/loader (argv) to its end; its --json summary. */
+static json_t *loader_json(const char *const *argv, int want_rc)
+{
+	struct proc ld;
+	json_t *j;
+	int rc;
+
+	proc_start(&ld, argv);
+	j = proc_read_json(&ld, 20000);
+	rc = proc_stop(&ld, 5000);
+	if (!j || rc != want_rc) {
+		char *d = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+		proc_dump_log(&ld);
+		fprintf(stderr, "loader summary: %s\n", d ? d : "none");
+		free(d);
+	}
+	ASSERT(j);
+	ASSERT_EQ(rc, want_rc);
+	return j;
+}
+
+static void subscribe_vs_kamailio(const char *tp)
+{
+	uint16_t kport = proc_free_port();
+	char server[64];
+	const char *argv[] = {
+		"loader",      "--test",      "subscribe",   "--server",
+		server,	       "--users",     "A1000-A1019", "--presentities",
+		"B1000-B1004", "--domain",    "127.0.0.1",   "--rate",
+		"40",	       "--duration",  "2.2",	     "--threads",
+		"2",	       "--refresh-s", "1",	     "--expires",
+		"60",	       "--drain-ms",  "5000",	     "--json",
+		NULL};
+	struct proc k;
+	json_t *j, *p;
+
+	kam_start(&k, kport);
+	snprintf(server, sizeof(server), "%s:127.0.0.1:%u", tp, kport);
+	j = loader_json(argv, 0);
+	p = json_object_get(j, "presence");
+	ASSERT(p);
+	/* one subscription per watcher: 20, the other attempts wait */
+	ASSERT_EQ(jint(j, "attempts"), 20);
+	ASSERT_EQ(jint(j, "successes"), 20);
+	ASSERT_EQ(jint(j, "failures"), 0);
+	ASSERT(jint(j, "throttled") > 0);
+	ASSERT_EQ(jint(json_object_get(j, "codes"), "200") +
+			  (json_object_get(json_object_get(j, "codes"), "202")
+				   ? jint(json_object_get(j, "codes"), "202")
+				   : 0),
+		  20);
+	ASSERT_EQ(jint(p, "sub_2xx"), 20);
+	ASSERT_EQ(jint(p, "first_notifies"), 20);
+	ASSERT_EQ(jint(p, "no_notify"), 0);
+	ASSERT_EQ(jint(p, "no_dialog"), 0);
+	/* refreshed every second for 2 s, each answered 2xx */
+	ASSERT(jint(p, "refreshes") >= 20);
+	ASSERT_EQ(jint(p, "refresh_failures"), 0);
+	/* the drain: every dialog unsubscribed, its terminated NOTIFY */
+	ASSERT_EQ(jint(p, "unsubscribes"), 20);
+	ASSERT_EQ(jint(p, "unsubscribed"), 20);
+	ASSERT_EQ(jint(p, "unsub_failures"), 0);
+	ASSERT_EQ(jint(p, "terminated"), 20);
+	/* a NOTIFY per subscription, per refresh, per unsubscribe */
+	ASSERT(jint(p, "notifies") >= 20 + jint(p, "refreshes") + 20);
+	ASSERT_EQ(jint(json_object_get(j, "snd_us"), "count"), 20);
+	json_decref(j);
+	kam_stop(&k);
+}
+
+TEST_TIMEOUT(presence_loader_subscribe_udp, 30)
+{
+	subscribe_vs_kamailio("udp");
+}
+
+TEST_TIMEOUT(presence_loader_subscribe_tcp, 30)
+{
+	subscribe_vs_kamailio("tcp");
+}
+
+/* The callhandler watching with W dialogs per presentity (password:
+ * NULL for none). */
+static void watchers_start_pw(struct proc *ch, const char *tp, uint16_t kport,
+			      const char *presentities, const char *w,
+			      const char *password);
+
+static void watchers_start(struct proc *ch, const char *tp, uint16_t kport,
+			   const char *presentities, const char *w)
+{
+	watchers_start_pw(ch, tp, kport, presentities, w, NULL);
+}
+
+static void watchers_start_pw(struct proc *ch, const char *tp, uint16_t kport,
+			      const char *presentities, const char *w,
+			      const char *password)
+{
+	char listen[64], via[64];
+	const char *argv[] = {"callhandler",
+			      "--control",
+			      "--listen",
+			      listen,
+			      "--threads",
+			      "1",
+			      "--domain",
+			      "127.0.0.1",
+			      "--watch",
+			      presentities,
+			      "--watchers-per-presentity",
+			      w,
+			      "--watch-via",
+			      via,
+			      "--watch-users",
+			      "W100-W199",
+			      "--reg-timeout-ms",
+			      "2000",
+			      NULL,
+			      NULL,
+			      NULL};
+	json_t *ev;
+
+	if (password) {
+		argv[sizeof(argv) / sizeof(argv[0]) - 3] = "--password";
+		argv[sizeof(argv) / sizeof(argv[0]) - 2] = password;
+	}
+
+	snprintf(listen, sizeof(listen), "%s:127.0.0.1:%u", tp,
+		 proc_free_port());
+	snprintf(via, sizeof(via), "%s:127.0.0.1:%u", tp, kport);
+	proc_start(ch, argv);
+	ev = proc_wait_event(ch, "watching", 10000);
+	if (!ev)
+		proc_dump_log(ch);
+	ASSERT_MSG(ev, "no watching event");
+	ASSERT_EQ(jint(ev, "dialogs"), 5 * strtol(w, NULL, 10));
+	ASSERT_EQ(jint(ev, "active"), 5 * strtol(w, NULL, 10));
+	ASSERT_EQ(jint(ev, "failed"), 0);
+	json_decref(ev);
+}
+
+static json_t *watch_stats_of(struct proc *ch)
+{
+	json_t *r = proc_cmd(ch, "stats", NULL, 3000), *w;
+
+	ASSERT_MSG(r, "no stats reply");
+	w = json_object_get(r, "watch");
+	ASSERT_MSG(w, "no watch stats");
+	json_incref(w);
+	json_decref(r);
+	return w;
+}
+
+/* Polls the watchers until bodies_new reaches want (bounded: 5 s). */
+static json_t *watch_until(struct proc *ch, long long want)
+{
+	json_t *w = NULL;
+
+	for (int i = 0; i < 50; i++) {
+		json_decref(w);
+		w = watch_stats_of(ch);
+		if (jint(w, "bodies_new") >= want)
+			break;
+		usleep(100000);
+	}
+	return w;
+}
+
+static void watchers_get_every_publication(const char *tp)
+{
+	uint16_t kport = proc_free_port();
+	char server[64];
+	const char *argv[] = {
+		"loader",    "--test",	  "publish",	 "--server",
+		server,	     "--users",	  "B1000-B1004", "--domain",
+		"127.0.0.1", "--rate",	  "60",		 "--duration",
+		"1",	     "--threads", "1",		 "--body-bytes",
+		"700",	     "--json",	  NULL};
+	struct proc k, ch;
+	json_t *j, *p, *w, *h;
+	long long pubs;
+
+	kam_start(&k, kport);
+	watchers_start(&ch, tp, kport, "B1000-B1004", "3");
+	snprintf(server, sizeof(server), "%s:127.0.0.1:%u", tp, kport);
+	j = loader_json(argv, 0);
+	pubs = jint(j, "attempts");
+	ASSERT(pubs >= 50);
+	ASSERT_EQ(jint(j, "successes"), pubs);
+	ASSERT_EQ(jint(j, "failures"), 0);
+	p = json_object_get(j, "presence");
+	ASSERT_EQ(jint(p, "pub_initial"), 5);
+	ASSERT_EQ(jint(p, "pub_modify"), pubs - 5);
+	ASSERT_EQ(jint(p, "pub_412"), 0);
+	ASSERT_EQ(jint(p, "pub_no_etag"), 0);
+	/* every watcher, every publication, in order, its own body */
+	w = watch_until(&ch, pubs * 3);
+	ASSERT_EQ(jint(w, "bodies_new"), pubs * 3);
+	ASSERT_EQ(jint(w, "bodies_stale"), 0);
+	ASSERT_EQ(jint(w, "bodies_mismatch"), 0);
+	ASSERT_EQ(jint(w, "no_dialog"), 0);
+	ASSERT_EQ(jint(w, "notifies"), jint(w, "bodies_new") +
+					       jint(w, "bodies_repeat") +
+					       jint(w, "bodies_none"));
+	ASSERT_EQ(jint(w, "active"), 15);
+	h = json_object_get(w, "delay_us");
+	ASSERT_EQ(jint(h, "count"), pubs * 3);
+	/* a delay measured, under the Timer F of a lost NOTIFY */
+	ASSERT(jint(h, "max") > 0 && jint(h, "max") < 32000000);
+	json_decref(w);
+	json_decref(j);
+	ASSERT_EQ(proc_stop(&ch, 3000), 0);
+	kam_stop(&k);
+}
+
+TEST_TIMEOUT(presence_watchers_get_every_publication_udp, 30)
+{
+	watchers_get_every_publication("udp");
+}
+
+TEST_TIMEOUT(presence_watchers_get_every_publication_tcp, 30)
+{
+	watchers_get_every_publication("tcp");
+}
+
+/*
+ * RFC 3903 §6: Kamailio restarted (publications in memory only) no
+ * longer knows the loader's entity-tags: each presentity's next modify
+ * gets 412 and is published anew, none fails.
+ */
+static void publish_412_reinitial(const char *tp)
+{
+	uint16_t kport = proc_free_port();
+	char server[64];
+	const char *argv[] = {"loader",	     "--test",	  "publish",
+			      "--server",    server,	  "--users",
+			      "D1000-D1001", "--domain",  "127.0.0.1",
+			      "--rate",	     "4",	  "--duration",
+			      "4",	     "--threads", "1",
+			      "--json",	     NULL};
+	struct proc k, ld;
+	json_t *j, *p;
+	int rc;
+
+	kam_start(&k, kport);
+	snprintf(server, sizeof(server), "%s:127.0.0.1:%u", tp, kport);
+	proc_start(&ld, argv);
+	usleep(1200000);
+	kam_stop(&k);
+	kam_start(&k, kport);
+	j = proc_read_json(&ld, 15000);
+	rc = proc_stop(&ld, 5000);
+	if (!j || rc)
+		proc_dump_log(&ld);
+	ASSERT(j);
+	ASSERT_EQ(rc, 0);
+	p = json_object_get(j, "presence");
+	ASSERT_EQ(jint(j, "failures"), 0);
+	ASSERT_EQ(jint(j, "successes"), jint(j, "attempts"));
+	ASSERT_EQ(jint(p, "pub_412"), 2);
+	ASSERT_EQ(jint(p, "pub_initial"), 4);
+	ASSERT_EQ(jint(p, "pub_initial") + jint(p, "pub_modify"),
+		  jint(j, "attempts") + 2);
+	json_decref(j);
+	kam_stop(&k);
+}
+
+TEST_TIMEOUT(presence_publish_412_publishes_anew_udp, 30)
+{
+	publish_412_reinitial("udp");
+}
+
+/*
+ * Sends a NOTIFY for no dialog to 127.0.0.1:port over UDP, then junk;
+ * returns the status of the answer to the NOTIFY (0: none in 2 s).
+ */
+static unsigned stray_notify(uint16_t port)
+{
+	static const char junk[] = "NOTIFY sip:x SIP/2.0\r\nVia: \r\n\r\n";
+	char req[1024], buf[4096];
+	struct timeval tv = {2, 0};
+	struct sockaddr_in sa;
+	unsigned status = 0;
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), n;
+	ssize_t got;
+
+	ASSERT(fd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	n = snprintf(req, sizeof(req),
+		     "NOTIFY sip:W100@127.0.0.1:%u SIP/2.0\r\n"
+		     "Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKstray\r\n"
+		     "From: <sip:B1000@127.0.0.1>;tag=nobody\r\n"
+		     "To: <sip:W100@127.0.0.1>;tag=unknown\r\n"
+		     "Call-ID: no-such-dialog\r\nCSeq: 1 NOTIFY\r\n"
+		     "Max-Forwards: 70\r\nEvent: presence\r\n"
+		     "Subscription-State: active;expires=60\r\n"
+		     "Content-Length: 0\r\n\r\n",
+		     port);
+	sendto(fd, junk, sizeof(junk) - 1, 0, (struct sockaddr *)&sa,
+	       sizeof(sa));
+	sendto(fd, req, (size_t)n, 0, (struct sockaddr *)&sa, sizeof(sa));
+	for (;;) {
+		got = recv(fd, buf, sizeof(buf) - 1, 0);
+		if (got <= 0)
+			break;
+		buf[got] = '\0';
+		/* the answer to the NOTIFY, not the junk's 400 */
+		if (strstr(buf, "no-such-dialog") &&
+		    sscanf(buf, "SIP/2.0 %u", &status) == 1)
+			break;
+	}
+	close(fd);
+	return status;
+}
+
+/* The port of a "udp:127.0.0.1:PORT" or "127.0.0.1:PORT". */
+static uint16_t port_of(const char *addr)
+{
+	const char *c = strrchr(addr, ':');
+
+	ASSERT(c);
+	return (uint16_t)strtoul(c + 1, NULL, 10);
+}
+
+/* A NOTIFY for no subscription gets 481, counted; junk no crash. */
+TEST_TIMEOUT(presence_notify_outside_a_dialog_gets_481, 30)
+{
+	uint16_t kport = proc_free_port();
+	char server[64], listen[64], via[64];
+	const char *ld_argv[] = {"loader",	"--test",   "subscribe",
+				 "--server",	server,	    "--users",
+				 "A1000-A1001", "--domain", "127.0.0.1",
+				 "--threads",	"1",	    "--control",
+				 NULL};
+	const char *ch_argv[] = {"callhandler", "--control",   "--listen",
+				 listen,	"--threads",   "1",
+				 "--domain",	"127.0.0.1",   "--watch",
+				 "B1000",	"--watch-via", via,
+				 NULL};
+	struct proc k, ch, ld;
+	json_t *ev, *w, *r, *l;
+
+	kam_start(&k, kport);
+	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", kport);
+	snprintf(via, sizeof(via), "udp:127.0.0.1:%u", kport);
+	snprintf(listen, sizeof(listen), "udp:127.0.0.1:%u", proc_free_port());
+	proc_start(&ch, ch_argv);
+	ev = proc_wait_event(&ch, "watching", 10000);
+	ASSERT_MSG(ev, "no watching event");
+	ASSERT_EQ(jint(ev, "active"), 1);
+	ASSERT_EQ(stray_notify(port_of(
+			  json_string_value(json_object_get(ev, "contact")))),
+		  481);
+	json_decref(ev);
+	w = watch_stats_of(&ch);
+	ASSERT_EQ(jint(w, "no_dialog"), 1);
+	ASSERT_EQ(jint(w, "active"), 1);
+	json_decref(w);
+	ASSERT_EQ(proc_stop(&ch, 3000), 0);
+
+	proc_start(&ld, ld_argv);
+	ev = proc_wait_event(&ld, "ready", 5000);
+	ASSERT_MSG(ev, "loader not ready");
+	l = json_array_get(json_object_get(ev, "local"), 0);
+	ASSERT(json_is_string(l));
+	ASSERT_EQ(stray_notify(port_of(json_string_value(l))), 481);
+	json_decref(ev);
+	r = proc_cmd(&ld, "stats", NULL, 3000);
+	ASSERT(r);
+	ASSERT_EQ(jint(json_object_get(json_object_get(r, "loader"), "presenc"
+								     "e"),
+		       "no_dialog"),
+		  1);
+	json_decref(r);
+	ASSERT_EQ(proc_stop(&ld, 5000), 0);
+	kam_stop(&k);
+}
+
+/*
+ * Digest auth (RFC 3261 §22) on every PUBLISH and SUBSCRIBE, refreshes
+ * and unsubscribes included: the watchers, the loader's publish and
+ * subscribe tests answer the 401s and all of it still works.
+ */
+TEST_TIMEOUT(presence_digest_auth_watch_publish_subscribe_udp, 40)
+{
+	uint16_t kport = proc_free_port();
+	char server[64];
+	const char *pub[] = {
+		"loader",     "--test",	     "publish",	 "--server",  server,
+		"--users",    "B1000-B1004", "--domain", "127.0.0.1", "--rate",
+		"20",	      "--duration",  "1",	 "--threads", "1",
+		"--password", "secret",	     "--json",	 NULL};
+	const char *sub[] = {
+		"loader",      "--test",      "subscribe",   "--server",
+		server,	       "--users",     "A1000-A1009", "--presentities",
+		"B1000-B1004", "--domain",    "127.0.0.1",   "--rate",
+		"20",	       "--duration",  "1.5",	     "--threads",
+		"1",	       "--refresh-s", "1",	     "--password",
+		"secret",      "--drain-ms",  "5000",	     "--json",
+		NULL};
+	struct proc k, ch;
+	json_t *j, *w, *p;
+	long long pubs;
+
+	kam_start_with(&k, kport, true);
+	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", kport);
+	watchers_start_pw(&ch, "udp", kport, "B1000-B1004", "1", "secret");
+	w = watch_stats_of(&ch);
+	ASSERT_EQ(jint(w, "challenged"), 5);
+	json_decref(w);
+
+	j = loader_json(pub, 0);
+	pubs = jint(j, "attempts");
+	ASSERT(pubs >= 15);
+	ASSERT_EQ(jint(j, "successes"), pubs);
+	ASSERT_EQ(jint(j, "auth_challenges"), pubs);
+	json_decref(j);
+	w = watch_until(&ch, pubs);
+	ASSERT_EQ(jint(w, "bodies_new"), pubs);
+	ASSERT_EQ(jint(w, "bodies_mismatch"), 0);
+	json_decref(w);
+	ASSERT_EQ(proc_stop(&ch, 3000), 0);
+
+	j = loader_json(sub, 0);
+	p = json_object_get(j, "presence");
+	ASSERT_EQ(jint(j, "attempts"), 10);
+	ASSERT_EQ(jint(j, "successes"), 10);
+	ASSERT_EQ(jint(p, "refresh_failures"), 0);
+	ASSERT_EQ(jint(p, "unsubscribed"), 10);
+	/* the initial SUBSCRIBEs, the refreshes and the unsubscribes */
+	ASSERT_EQ(jint(j, "auth_challenges"),
+		  10 + jint(p, "refreshes") + jint(p, "unsubscribes"));
+	json_decref(j);
+	kam_stop(&k);
+}
+
+/* --max-outstanding bounds the live dialogs of a thread. */
+TEST_TIMEOUT(presence_loader_subscribe_max_outstanding_caps_dialogs, 30)
+{
+	uint16_t kport = proc_free_port();
+	char server[64];
+	const char *argv[] = {"loader",	     "--test",
+			      "subscribe",   "--server",
+			      server,	     "--users",
+			      "A1000-A1019", "--presentities",
+			      "B1000",	     "--domain",
+			      "127.0.0.1",   "--rate",
+			      "40",	     "--duration",
+			      "1",	     "--threads",
+			      "1",	     "--max-outstanding",
+			      "5",	     "--json",
+			      NULL};
+	struct proc k;
+	json_t *j, *p;
+
+	kam_start(&k, kport);
+	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", kport);
+	j = loader_json(argv, 0);
+	p = json_object_get(j, "presence");
+	ASSERT_EQ(jint(j, "attempts"), 5);
+	ASSERT_EQ(jint(j, "successes"), 5);
+	ASSERT(jint(j, "throttled") >= 30);
+	ASSERT_EQ(jint(p, "unsubscribed"), 5);
+	json_decref(j);
+	kam_stop(&k);
+}
+
+/* Bad presence flags: one line on stderr, exit 2, nothing sent. */
+TEST(presence_bad_flags_exit_2)
+{
+	static const char *const loader[][16] = {
+		{"loader", "--test", "publish", "--server", "udp:127.0.0.1:9",
+		 "--users", "B1", "--rate", "1", "--duration", "1",
+		 "--body-bytes", "100", NULL},
+		{"loader", "--test", "publish", "--server", "udp:127.0.0.1:9",
+		 "--users", "B1", "--rate", "1", "--duration", "1",
+		 "--body-bytes", "60001", NULL},
+		{"loader", "--test", "subscribe", "--server",
+		 "udp:127.0.0.1:9", "--users", "B1", "--rate", "1",
+		 "--duration", "1", "--presentities", "B9-A2", NULL},
+		{"loader", "--test", "subscribe", "--server",
+		 "udp:127.0.0.1:9", "--users", "B1", "--rate", "1",
+		 "--duration", "1", "--refresh-s", "0", NULL},
+		{"callhandler", "--listen", "udp:127.0.0.1:0", "--watch",
+		 "B1-B2", NULL},
+		{"callhandler", "--listen", "udp:127.0.0.1:0", "--watch",
+		 "B1-B2", "--domain", "x", "--watch-via", "tls:127.0.0.1:9",
+		 NULL},
+		{"callhandler", "--listen", "udp:127.0.0.1:0", "--watch",
+		 "B1@x", "--domain", "x", "--watch-via", "udp:127.0.0.1:9",
+		 NULL},
+		{"callhandler", "--listen", "udp:127.0.0.1:0", "--watch",
+		 "B1-B2", "--domain", "x", "--watch-via", "udp:127.0.0.1:9",
+		 "--watchers-per-presentity", "0", NULL},
+	};
+
+	for (size_t i = 0; i < sizeof(loader) / sizeof(loader[0]); i++) {
+		char log[32];
+		char *text;
+		size_t len;
+
+		snprintf(log, sizeof(log), "bad%zu.log", i);
+		ASSERT_EQ(proc_run(loader[i], log, 5000), 2);
+		text = test_read_file(log, &len);
+		ASSERT_MSG(len > 0 && strchr(text, '\n') == text + len - 1,
+			   "%s: not one line: %s", log, text);
+		free(text);
+	}
+}
