@@ -729,9 +729,9 @@ TEST_TIMEOUT(run_rfc7502_search_moves_as_the_rfc_says, 260)
 	char *text;
 
 	capped_search("s0p1-rfc7502",
-		      "\"rate\": {\"start\": 200, \"step\": 800, "
+		      "\"rate\": {\"start\": 600, \"step\": 800, "
 		      "\"final\": 20000},\n"
-		      "   \"step_duration_s\": 2, \"warmup_s\": 1, "
+		      "   \"step_duration_s\": 1, \"warmup_s\": 0, "
 		      "\"search\": \"rfc7502\",\n"
 		      "   \"threshold_ms\": 1000, \"granularity\": 50, "
 		      "\"granularity_percent\": 10, \"max_trials\": 40",
@@ -756,7 +756,7 @@ TEST_TIMEOUT(run_rfc7502_search_moves_as_the_rfc_says, 260)
 		 * after a clean trial, r -= d * r (d = 0.10 here) and w
 		 * halved after a failed one */
 		if (!counted) {
-			ASSERT(s->offered == 200);
+			ASSERT(s->offered == 600);
 		} else {
 			double want = prev_clean ? prev * (1 + w) : prev * 0.9;
 
