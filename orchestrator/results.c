@@ -1061,6 +1061,7 @@ static double ratio_to_first(const struct res_run *const *runs, size_t i)
 void res_compare_table(const struct res_run *const *runs, size_t n, FILE *f)
 {
 	char(*labels)[RES_LABEL_MAX] = calloc(n + 1, sizeof(*labels));
+	bool presence = false;
 	int width = 3;
 
 	if (!labels)
@@ -1069,13 +1070,27 @@ void res_compare_table(const struct res_run *const *runs, size_t n, FILE *f)
 	for (size_t i = 0; i < n; i++)
 		if ((int)strlen(labels[i]) > width)
 			width = (int)strlen(labels[i]);
-	fprintf(f, "%-*s %-10s %-5s %10s %8s %10s  %s\n", width, "run", "test",
-		"tp", "capacity/s", "ratio", "knee/s", "status");
 	for (size_t i = 0; i < n; i++)
-		fprintf(f, "%-*s %-10s %-5s %10.0f %7.2fx %10.0f  %s\n", width,
+		presence |= is_presence(runs[i]);
+	fprintf(f, "%-*s %-10s %-5s %10s %8s %10s  ", width, "run", "test",
+		"tp", "capacity/s", "ratio", "knee/s");
+	/* presence runs: the NOTIFYs at the capacity step, and the sum */
+	if (presence)
+		fprintf(f, "%10s %12s  ", "NOTIFY/s", "aggregate/s");
+	fputs("status\n", f);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(f, "%-*s %-10s %-5s %10.0f %7.2fx %10.0f  ", width,
 			labels[i], runs[i]->test, runs[i]->transport,
 			res_capacity(runs[i]), ratio_to_first(runs, i),
-			res_knee(runs[i]), runs[i]->status);
+			res_knee(runs[i]));
+		if (presence && res_capacity_aggregate(runs[i]) >= 0)
+			fprintf(f, "%10.0f %12.0f  ",
+				res_capacity_notify(runs[i]),
+				res_capacity_aggregate(runs[i]));
+		else if (presence)
+			fprintf(f, "%10s %12s  ", "-", "-");
+		fprintf(f, "%s\n", runs[i]->status);
+	}
 	free(labels);
 }
 

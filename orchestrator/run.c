@@ -1696,18 +1696,23 @@ static int keep_step(struct run *r, const struct res_step *st)
 static void say_step(struct run *r, const struct res_step *st,
 		     const char *verdict)
 {
-	char cpus[256] = "";
+	char cpus[256] = "", notifies[128] = "";
 	size_t used = 0;
 
 	for (size_t k = 0; k < r->res.nproxies && used < sizeof(cpus); k++)
 		used += (size_t)snprintf(cpus + used, sizeof(cpus) - used,
 					 " %s %.0f%%", r->res.proxy_names[k],
 					 st->proxy[k].cpu * 100);
+	if (topo_is_presence(&r->t->exp) && st->notify_per_s >= 0)
+		snprintf(notifies, sizeof(notifies),
+			 " | NOTIFY %.0f/s (%.2f per request) p95 %.2f ms",
+			 st->notify_per_s, st->notify_per_req,
+			 st->notify_p95_ms);
 	say(r,
 	    "[step %u] offered %.0f/s achieved %.0f/s success %.2f%% TA "
-	    "%.2f ms p95 %.2f ms |%s%s%s",
+	    "%.2f ms p95 %.2f ms%s |%s%s%s",
 	    st->index + 1, st->offered, st->achieved, st->success_pct,
-	    st->ta_avg_ms, st->p95_ms, cpus,
+	    st->ta_avg_ms, st->p95_ms, notifies, cpus,
 	    st->generator_bound ? " | generator bound" : "", verdict);
 }
 
