@@ -10,6 +10,7 @@
  *                    [--keep-db] [--keep-remote] [--deploy-only] [--quiet]
  *                    [--results DIR] [--upload URL [--post] [--token-env VAR]
  *                    [--ca FILE] [--tries N]] [experiment overrides]
+ *   orchestrator baseline TOPOLOGY.json... --hosts INVENTORY.json [as run]
  *
  * An override may be a list (--users 100,10000 --transport udp,tcp): the
  * runs are every topology file with every combination, one after another,
@@ -51,6 +52,11 @@ static const char usage_text[] =
 	"           [--granularity N] [--baseline-s S] [--hold-ms MS]\n"
 	"         each setting takes a list (--users 100,10000): a run per\n"
 	"         file and combination, then their comparison\n"
+	"       orchestrator baseline TOPOLOGY.json... --hosts "
+	"INVENTORY.json\n"
+	"           [the options of run]: deploy, then only the test bed\n"
+	"           baseline (loaders straight to the callhandlers, RFC\n"
+	"           7502 6.1; --baseline-s, default 5 s), no steps\n"
 	"       orchestrator report BUNDLE\n"
 	"       orchestrator compare BUNDLE... [--html FILE]\n"
 	"       orchestrator upload BUNDLE --url URL [--post]\n"
@@ -604,7 +610,8 @@ static bool upload_one(const char *file, const struct upload_opts *uo)
 	return true;
 }
 
-static int cmd_run(int argc, char **argv)
+/* run, or baseline (baseline_only: the test bed alone, RFC 7502 §6.1). */
+static int cmd_run(int argc, char **argv, bool baseline_only)
 {
 	/* The experiment settings (val 'o') in the order a list of runs
 	 * varies them; auth comes before preload-credentials, which
@@ -660,6 +667,7 @@ static int cmd_run(int argc, char **argv)
 	o.bin_dir = bin;
 	o.schema = schema;
 	o.results_dir = results;
+	o.baseline_only = baseline_only;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "", opts, &idx)) != -1) {
 		switch (opt) {
@@ -851,7 +859,7 @@ static int cmd_run(int argc, char **argv)
 			"orchestrator: interrupted: %zu of the %zu runs not "
 			"started\n",
 			total - k, total);
-	if (nruns > 1 && !o.deploy_only) {
+	if (nruns > 1 && !o.deploy_only && !o.baseline_only) {
 		compare_bundles(bundles, nruns, o.results_dir, html,
 				sizeof(html));
 		if (html[0] && uo.url && !interrupted) {
@@ -885,7 +893,9 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "upload"))
 		return cmd_upload(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "run"))
-		return cmd_run(argc - 1, argv + 1);
+		return cmd_run(argc - 1, argv + 1, false);
+	if (!strcmp(argv[1], "baseline"))
+		return cmd_run(argc - 1, argv + 1, true);
 	fprintf(stderr, "orchestrator: unknown command \"%s\"\n", argv[1]);
 	usage(stderr);
 	return EXIT_BAD_USAGE;

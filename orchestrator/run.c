@@ -2033,6 +2033,10 @@ static int run_rfc7502(struct run *r)
 
 static void stop_role(struct run *r, struct role *ro);
 
+/* The measured interval of `orchestrator baseline` when the experiment
+ * has none. */
+#define BASELINE_ONLY_S 5
+
 /*
  * The test bed's own reach (RFC 7502 §6.1): a loader of the same kind
  * next to each loader, sending straight to the callhandlers at the
@@ -2044,6 +2048,11 @@ static int run_baseline(struct run *r)
 {
 	const struct topo_experiment *e = &r->t->exp;
 	const char *test = strcmp(e->test, "invite") ? "options" : "invite";
+	/* `orchestrator baseline` measures it even when the experiment
+	 * leaves it out (baseline_s 0) */
+	unsigned baseline_s = e->baseline_s || !r->o->baseline_only
+				      ? e->baseline_s
+				      : BASELINE_ONLY_S;
 	size_t ch[TOPO_MAX_NEXT], nch = 0, nld = 0, started = 0;
 	struct topo_node *nodes = NULL;
 	struct role *roles = NULL;
@@ -2052,7 +2061,7 @@ static int run_baseline(struct run *r)
 	bool bound = false;
 	int err = 0;
 
-	if (!e->baseline_s)
+	if (!baseline_s)
 		return 0;
 	for (size_t i = 0; i < r->t->nnodes; i++) {
 		if (r->t->nodes[i].role == TOPO_CALLHANDLER &&
@@ -2061,6 +2070,10 @@ static int run_baseline(struct run *r)
 		nld += r->t->nodes[i].role == TOPO_LOADER;
 	}
 	if (!nch || !nld) {
+		if (r->o->baseline_only)
+			return fail(r, EINVAL,
+				    "the baseline needs a loader and a "
+				    "callhandler in the topology");
 		say(r, "[baseline] no callhandler to send to: not measured");
 		return 0;
 	}
@@ -2093,7 +2106,7 @@ static int run_baseline(struct run *r)
 	}
 	/* Warm-up, then the measured interval: two "step"s. */
 	for (int pass = 0; pass < 2 && !err; pass++) {
-		err = sleep_until(r, now_ms() + (pass ? e->baseline_s
+		err = sleep_until(r, now_ms() + (pass ? baseline_s
 						      : e->warmup_s) *
 							1000ull);
 		for (size_t k = 0; k < started && !err; k++) {
@@ -2369,9 +2382,16 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 		err = start_roles(r);
 	if (!err && !interrupted(r) && !o->deploy_only)
 		err = run_baseline(r);
-	if (!err && !interrupted(r) && !o->deploy_only)
+	if (!err && !interrupted(r) && !o->deploy_only && !o->baseline_only)
 		err = run_steps(r);
-	if (!err && !o->deploy_only && !interrupted(r))
+	if (!err && o->baseline_only && !interrupted(r)) {
+		snprintf(r->reason, sizeof(r->reason),
+			 "baseline only: %.0f/s from the loaders straight to "
+			 "the callhandlers; no load steps were run",
+			 r->res.baseline);
+		say(r, "[run] %s", r->reason);
+	}
+	if (!err && !o->deploy_only && !o->baseline_only && !interrupted(r))
 		say(r,
 		    "[run] capacity %.0f/s (the most a step that met the "
 		    "criteria delivered)",

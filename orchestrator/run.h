@@ -26,6 +26,7 @@ struct run_opts {
 	bool keep_db;		 /* leave the run's database */
 	bool keep_remote;	 /* leave remote run directories */
 	bool deploy_only;	 /* everything but the load steps */
+	bool baseline_only;	 /* deploy, the test bed baseline, no steps */
 	bool quiet;
 	unsigned ready_timeout_ms; /* per role; 0 = 20 s */
 	/* Set by a signal handler: tear down and mark the run aborted. */

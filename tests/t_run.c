@@ -263,6 +263,56 @@ static void assert_report_parses(const char *path)
 	ASSERT_EQ(proc_run(argv, "check.log", 10000), 0);
 }
 
+/* `orchestrator baseline`: the test bed alone (RFC 7502 §6.1), its own
+ * command: every role started, the loaders straight to the callhandler,
+ * no step, and a bundle that says so. */
+TEST_TIMEOUT(run_baseline_command_measures_the_bed_alone, 60)
+{
+	const char *argv[] = {
+		"orchestrator", "baseline", "t.json",	    "--hosts", NULL,
+		"--results",	"results",  "--baseline-s", "2",       NULL};
+	char topo[2048], inv[600], dir[600];
+	struct res_run run;
+	size_t len;
+	char *text;
+
+	need_root_and_mariadb();
+	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
+		 test_root_dir());
+	argv[4] = inv;
+	snprintf(topo, sizeof(topo),
+		 "{\"name\": \"s0p1-bed\", \"database\": {\"host\": \"db\", "
+		 "\"port\": %u},\n"
+		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"proxy1\", "
+		 "\"listen\": [\"udp:%u\"], \"workers\": 1}],\n"
+		 " \"callhandlers\": [{\"name\": \"ch1\", \"host\": "
+		 "\"handler1\", \"listen\": [\"udp:%u\"], \"threads\": 1}],\n"
+		 " \"loaders\": [{\"name\": \"ld1\", \"host\": \"loader1\", "
+		 "\"threads\": 1}],\n"
+		 " \"experiment\": {\"users\": {\"count\": 100}, \"rate\": "
+		 "{\"start\": 200, \"step\": 200, \"final\": 400},\n"
+		 "   \"step_duration_s\": 2, \"warmup_s\": 1, "
+		 "\"baseline_s\": 0}}\n",
+		 proc_free_port(), proc_free_port(), proc_free_port());
+	test_write_file("t.json", topo);
+	run_expect(argv, 0);
+	text = test_read_file("run.log", &len);
+	ASSERT(strstr(text, "[baseline] loaders straight to the callhandlers "
+			    "(options): offered 400/s"));
+	ASSERT(!strstr(text, "[step 1]"));
+	ASSERT(!strstr(text, "[run] capacity"));
+	free(text);
+	assert_no_survivors("run.log");
+	load_bundle(&run, dir, sizeof(dir));
+	ASSERT_STR(run.status, "complete");
+	ASSERT(strstr(run.reason, "baseline only"));
+	ASSERT_EQ(run.nsteps, 0);
+	/* 2 s at 400/s straight to the callhandler: all of it answered */
+	ASSERT_MSG(run.baseline > 380 && run.baseline < 420, "baseline %.1f/s",
+		   run.baseline);
+	res_run_clear(&run);
+}
+
 TEST_TIMEOUT(run_register_steps_produce_a_complete_bundle, 90)
 {
 	const char *argv[] = {"orchestrator", "run", "t.json",

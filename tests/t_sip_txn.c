@@ -425,8 +425,11 @@ TEST(sip_txn_ict_2xx_accepted_passes_every_2xx_timer_m)
 
 	fx_init(NULL);
 	t = client("INVITE", "z9hG4bKa7", &udp, false);
+	ASSERT(sip_txn_sent(t).l > 0);
 	ASSERT_EQ(feed_resp(200, "z9hG4bKa7", "INVITE"), 0);
 	ASSERT_STR(sip_txn_state_name(t), "Accepted");
+	/* Never sent again: the INVITE's bytes are not kept for Timer M. */
+	ASSERT_EQ(sip_txn_sent(t).l, 0);
 	ASSERT_EQ(feed_resp(200, "z9hG4bKa7", "INVITE"), 0);
 	ASSERT_EQ(feed_resp(180, "z9hG4bKa7", "INVITE"), 0);
 	/* Both 2xx to the TU, no ACK from the transaction. */

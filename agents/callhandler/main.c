@@ -49,7 +49,9 @@ static void usage(FILE *f)
 		   "[--watch-rate N]]\n"
 		   "         [--ring-ms N] [--threads N] [--fail-486 PCT]\n"
 		   "         [--fail-503 PCT] [--tls-cert F --tls-key F]\n"
-		   "         [--tls-ca F] [--tls-no-verify] [--control]\n"
+		   "         [--tls-ca F] [--tls-no-verify] "
+		   "[--tls-verify-client]\n"
+		   "         [--control]\n"
 		   "         [--log-level err|warn|info|debug]\n"
 		   "       callhandler --config FILE.json [flags...]  (keys "
 		   "are the flags' names)\n");
@@ -291,6 +293,7 @@ enum {
 	OPT_TLS_KEY,
 	OPT_TLS_CA,
 	OPT_TLS_NOVERIFY,
+	OPT_TLS_VERIFY_CLIENT,
 	OPT_WATCH,
 	OPT_WATCH_W,
 	OPT_WATCH_VIA,
@@ -321,6 +324,7 @@ static const struct option longopts[] = {
 	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
 	{"tls-ca", required_argument, NULL, OPT_TLS_CA},
 	{"tls-no-verify", no_argument, NULL, OPT_TLS_NOVERIFY},
+	{"tls-verify-client", no_argument, NULL, OPT_TLS_VERIFY_CLIENT},
 	{"watch", required_argument, NULL, OPT_WATCH},
 	{"watchers-per-presentity", required_argument, NULL, OPT_WATCH_W},
 	{"watch-via", required_argument, NULL, OPT_WATCH_VIA},
@@ -348,7 +352,7 @@ int main(int argc, char **argv)
 	struct sip_tp_tls *tls_srv = NULL, *tls_cli = NULL;
 	struct app a;
 	const char *users = NULL, *reg_via = NULL;
-	bool control = false, has_tls = false;
+	bool control = false, has_tls = false, verify_client = false;
 	struct pl host;
 	enum log_level lvl;
 	long ncpu;
@@ -477,6 +481,9 @@ int main(int argc, char **argv)
 		case OPT_TLS_NOVERIFY:
 			tls.no_verify = true;
 			break;
+		case OPT_TLS_VERIFY_CLIENT:
+			verify_client = true;
+			break;
 		case OPT_WATCH:
 			watch = optarg;
 			if (chreg_users_decode(&wcfg.presentities, optarg))
@@ -561,6 +568,9 @@ int main(int argc, char **argv)
 	if (has_tls && (!tls.cert_file || !tls.key_file))
 		return bad("%s", "a tls: listener needs --tls-cert and "
 				 "--tls-key");
+	if (verify_client && (!has_tls || !tls.ca_file))
+		return bad("%s", "--tls-verify-client needs a tls: listener "
+				 "and --tls-ca");
 
 	/* The Contact: the listener of the registrar's transport, else
 	 * the first. */
@@ -579,7 +589,14 @@ int main(int argc, char **argv)
 	if (err)
 		goto out;
 	if (has_tls) {
-		err = sip_tp_tls_alloc(&tls_srv, false, &tls);
+		/* --tls-ca is the CAs the registrar's certificate must
+		 * verify against; the listener asks the callers for a
+		 * certificate (against the same CAs) only when told. */
+		struct sip_tp_tls_opts so = tls;
+
+		if (!verify_client)
+			so.ca_file = NULL;
+		err = sip_tp_tls_alloc(&tls_srv, false, &so);
 		if (err)
 			goto out;
 		ucfg.tls_server = tls_srv;

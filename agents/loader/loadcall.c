@@ -427,11 +427,20 @@ static int dialog_req(struct lc_call *c, struct sip_build_req *br, char *via,
 	    user_of(lc, c->callee, callee, sizeof(callee)))
 		return EOVERFLOW;
 	sip_build_branch(branch);
-	snprintf(via, vsz, "SIP/2.0/%s %s;branch=%s;rport",
-		 sip_transport_name(cfg->server.proto), lc->env.hostport,
-		 branch);
-	snprintf(from, asz, "<sip:%s@%s>", user, cfg->domain);
-	snprintf(to, asz, "<sip:%s@%s>", callee, cfg->domain);
+	/* once per ACK and BYE: copies, not printf */
+	if (loadgen_cat(via, vsz,
+			(const char *const[]){
+				"SIP/2.0/",
+				sip_transport_name(cfg->server.proto), " ",
+				lc->env.hostport, ";branch=", branch, ";rport",
+				NULL}) ||
+	    loadgen_cat(from, asz,
+			(const char *const[]){"<sip:", user, "@", cfg->domain,
+					      ">", NULL}) ||
+	    loadgen_cat(to, asz,
+			(const char *const[]){"<sip:", callee, "@",
+					      cfg->domain, ">", NULL}))
+		return EOVERFLOW;
 	memset(br, 0, sizeof(*br));
 	br->ruri = pls(c->target);
 	br->via = pls(via);
@@ -603,14 +612,28 @@ static int send_invite(struct lc_call *c)
 	    user_of(lc, c->callee, callee, sizeof(callee)))
 		return EOVERFLOW;
 	sip_build_branch(branch);
-	snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s;rport",
-		 sip_transport_name(cfg->server.proto), lc->env.hostport,
-		 branch);
-	snprintf(from, sizeof(from), "<sip:%s@%s>", user, cfg->domain);
-	snprintf(to, sizeof(to), "<sip:%s@%s>", callee, cfg->domain);
-	snprintf(ruri, sizeof(ruri), "sip:%s@%s", callee, cfg->domain);
-	snprintf(contact, sizeof(contact), "<sip:%s@%s;transport=%s>", user,
-		 lc->env.hostport, tp_param(cfg->server.proto));
+	/* once per INVITE: copies, not printf */
+	if (loadgen_cat(via, sizeof(via),
+			(const char *const[]){
+				"SIP/2.0/",
+				sip_transport_name(cfg->server.proto), " ",
+				lc->env.hostport, ";branch=", branch, ";rport",
+				NULL}) ||
+	    loadgen_cat(from, sizeof(from),
+			(const char *const[]){"<sip:", user, "@", cfg->domain,
+					      ">", NULL}) ||
+	    loadgen_cat(to, sizeof(to),
+			(const char *const[]){"<sip:", callee, "@",
+					      cfg->domain, ">", NULL}) ||
+	    loadgen_cat(ruri, sizeof(ruri),
+			(const char *const[]){"sip:", callee, "@", cfg->domain,
+					      NULL}) ||
+	    loadgen_cat(contact, sizeof(contact),
+			(const char *const[]){
+				"<sip:", user, "@", lc->env.hostport,
+				";transport=", tp_param(cfg->server.proto),
+				">", NULL}))
+		return EOVERFLOW;
 	buf_reset(&lc->hdrs);
 	err = buf_append_str(&lc->hdrs, "Subject: sipstone invite test\r\n");
 	if (err)

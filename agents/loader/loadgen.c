@@ -431,9 +431,7 @@ int loadgen_user_name(const struct loadgen_cfg *cfg, uint32_t num, char *out,
 	return 0;
 }
 
-/* Concatenates the strings of a NULL-ended list into out (size > 0).
- * Returns 0, or EOVERFLOW when they do not fit. */
-static int cat(char *out, size_t size, const char *const *parts)
+int loadgen_cat(char *out, size_t size, const char *const *parts)
 {
 	size_t o = 0;
 
@@ -988,23 +986,25 @@ static int req_send(struct lg_req *r)
 	sip_build_tag(tag);
 	/* The Contact names our transport, so that the server reaches us
 	 * over the test's transport. */
-	if (cat(via, sizeof(via),
-		(const char *const[]){"SIP/2.0/", tpname, " ", w->hostport,
-				      ";branch=", branch, ";rport", NULL}) ||
-	    cat(aor, sizeof(aor),
-		(const char *const[]){"<sip:", user, "@", cfg->domain, ">",
-				      NULL}) ||
-	    cat(ruri, sizeof(ruri),
-		(const char *const[]){"sip:", reg ? cfg->domain : user,
-				      reg ? NULL : "@", cfg->domain, NULL}) ||
-	    cat(contact, sizeof(contact),
-		(const char *const[]){"<sip:", user, "@", w->hostport,
-				      ";transport=",
-				      cfg->server.proto == SIP_TP_UDP	? "udp"
-				      : cfg->server.proto == SIP_TP_TCP ? "tcp"
-									: "tl"
-									  "s",
-				      ">", NULL}))
+	if (loadgen_cat(via, sizeof(via),
+			(const char *const[]){"SIP/2.0/", tpname, " ",
+					      w->hostport, ";branch=", branch,
+					      ";rport", NULL}) ||
+	    loadgen_cat(aor, sizeof(aor),
+			(const char *const[]){"<sip:", user, "@", cfg->domain,
+					      ">", NULL}) ||
+	    loadgen_cat(ruri, sizeof(ruri),
+			(const char *const[]){"sip:", reg ? cfg->domain : user,
+					      reg ? NULL : "@", cfg->domain,
+					      NULL}) ||
+	    loadgen_cat(contact, sizeof(contact),
+			(const char *const[]){
+				"<sip:", user, "@", w->hostport, ";transport=",
+				cfg->server.proto == SIP_TP_UDP	  ? "udp"
+				: cfg->server.proto == SIP_TP_TCP ? "tcp"
+								  : "tl"
+								    "s",
+				">", NULL}))
 		return EOVERFLOW;
 	/* A reregister refreshes one binding: the same Call-ID for every
 	 * REGISTER of a user (§10.2), CSeq up by one.  Other tests start a

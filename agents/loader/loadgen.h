@@ -184,6 +184,10 @@ int loadgen_reg_users_parse(struct loadgen_cfg *cfg, const char *s);
  * one-line reason in why.
  */
 int loadgen_mix_check(const struct loadgen_cfg *cfg, char *why, size_t size);
+/* Concatenates the strings of a NULL-ended list into out (size > 0):
+ * the request builders' copies, once per request, instead of printf.
+ * Returns 0, or EOVERFLOW when they do not fit (out is then unusable). */
+int loadgen_cat(char *out, size_t size, const char *const *parts);
 
 /* Writes user number num's name into out.  Returns 0 or EOVERFLOW. */
 int loadgen_user_name(const struct loadgen_cfg *cfg, uint32_t num, char *out,

@@ -253,8 +253,9 @@ bool sip_txn_is_terminated(const struct sip_txn *t);
 /* The last response status sent (server) or received (client), or 0. */
 uint16_t sip_txn_status(const struct sip_txn *t);
 /* The bytes sent last: the request (client; the ACK once a non-2xx was
- * ACKed; nothing once a non-INVITE client has its final response) or
- * the last response (server).  Valid until the next call. */
+ * ACKed; nothing once a non-INVITE client has its final response or an
+ * INVITE client its 2xx) or the last response (server).  Valid until
+ * the next call. */
 struct pl sip_txn_sent(const struct sip_txn *t);
 /* The destination (client) or the source (server). */
 const struct sip_txn_dest *sip_txn_dest(const struct sip_txn *t);

@@ -645,8 +645,14 @@ static void ict_recv(struct sip_txn *t, const struct sip_msg *msg)
 		ev_timer_cancel(l->ev, &t->tmr_c);
 		if (sc < 300) {
 			/* RFC 6026 §8.4: Accepted, Timer M = 64*T1; later
-			 * 2xx go to the TU too. */
+			 * 2xx go to the TU too.  The INVITE is never sent
+			 * again (the TU ACKs a 2xx, §13.2.2.4, and CANCEL
+			 * is refused from here on): its bytes go, and what
+			 * lingers for Timer M is small. */
 			t->state = S_ACCEPTED;
+			free(t->out);
+			t->out = NULL;
+			t->outlen = 0;
 			ev_timer_start(l->ev, &t->tmr_end, ms(timer_64t1(l)),
 				       on_end, t);
 			notify(t, SIP_TXN_EV_RESPONSE, msg, 0);

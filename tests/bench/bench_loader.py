@@ -18,8 +18,18 @@ step up by STEP (1.25x) from START until a step fails; each step SECONDS
 long.  The responder is reg_responder (batched, one core) unless
 RESPONDER=sipp.
 
+--threads: the same steps for the loader with 1 thread on CPU 0 and
+with 2 threads on CPUs 0 and 1 (taskset -c 0,1), reg_responder on
+SRV_CPU all along: each step gives the CPU per transaction of both at
+the same total rate, and the last passing step the highest rate of
+each.  The machine may have only two cores: then the second thread
+shares its core with the responder, whose CPU is printed per step
+(from /proc), and the ratio says what two cores give with a responder
+on one of them, not what two free cores would.
+
 Usage: bench_loader.py [RATE] [SECONDS] [REPS]     (defaults 5000 10 3)
        bench_loader.py --max [SECONDS] [START]     (defaults 5 5000)
+       bench_loader.py --threads [SECONDS] [START] (defaults 5 5000)
 Env: BIN (bin dir, default bin), BENCH (bench binaries, build/rel/bench),
 GEN_CPU (0), SRV_CPU (1), RESPONDER (sipp for the same-rate runs,
 fast for --max: fast = reg_responder).
@@ -32,6 +42,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 top = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -40,7 +51,9 @@ bindir = os.environ.get("BIN", os.path.join(top, "bin"))
 benchdir = os.environ.get("BENCH", os.path.join(top, "build/rel/bench"))
 gen_cpu = os.environ.get("GEN_CPU", "0")
 srv_cpu = os.environ.get("SRV_CPU", "1")
-max_mode = len(sys.argv) > 1 and sys.argv[1] == "--max"
+mode = sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] in (
+    "--max", "--threads") else None
+max_mode = mode is not None
 args = sys.argv[2:] if max_mode else sys.argv[1:]
 if max_mode:
     secs = int(args[0]) if len(args) > 0 else 5
@@ -63,12 +76,17 @@ def free_port():
 
 
 def run(argv, cwd):
-    """Runs argv to completion; returns (rc, cpu_s, wall_s, stdout)."""
+    """Runs argv to completion, killed after 3 * SECONDS + 30 s (sipp can
+    stall on one lost answer whatever its -timeout says); returns (rc,
+    cpu_s, wall_s, stdout)."""
     t0 = time.monotonic()
     p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    killer = threading.Timer(3 * secs + 30, p.kill)
+    killer.start()
     out = p.stdout.read()
     _, status, ru = os.wait4(p.pid, 0)
+    killer.cancel()
     p.returncode = os.waitstatus_to_exitcode(status)
     return (p.returncode, ru.ru_utime + ru.ru_stime,
             time.monotonic() - t0, out.decode(errors="replace"))
@@ -87,6 +105,13 @@ def responder(cwd):
                          stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
     time.sleep(0.5)
     return p, port
+
+
+def cpu_of(pid):
+    """User + system CPU seconds of a running process, from /proc."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def loader(port, cwd, r, threads=1, cpus=None):
@@ -179,22 +204,27 @@ def same_rate():
                                    med["raw_uac"] / med["sipp"]))
 
 
-def highest():
+def highest(gens, what):
     best = {}
     with tempfile.TemporaryDirectory() as d:
         srv, port = responder(d)
         try:
-            for name, fn in (("loader", loader), ("sipp", sipp_uac)):
+            for name, fn in gens:
                 r, ok = start, None
                 for _ in range(16):
+                    srv0 = cpu_of(srv.pid)
                     cpu, n, failed, wall, achieved, retr = fn(port, d, r)
+                    srv_cpu_s = cpu_of(srv.pid) - srv0
                     # lost answers show as retransmissions first
                     good = n and failed <= 0.001 * n and \
                         retr <= 0.001 * n and achieved >= 0.99 * r
-                    print("  %-6s asked %8.0f/s achieved %8.0f/s  %7d tx "
-                          "%6d failed %6d retr  cpu %5.1f%%  %s" %
+                    print("  %-9s asked %8.0f/s achieved %8.0f/s  %7d tx "
+                          "%6d failed %6d retr  cpu %5.1f%% %6.2f us/tx  "
+                          "responder %5.1f%%  %s" %
                           (name, r, achieved, n, failed, retr,
                            100 * cpu / max(wall, 0.001),
+                           1e6 * cpu / max(n, 1),
+                           100 * srv_cpu_s / max(wall, 0.001),
                            "ok" if good else "FAIL"), flush=True)
                     if not good:
                         break
@@ -205,15 +235,25 @@ def highest():
             srv.send_signal(signal.SIGTERM)
             srv.wait(timeout=10)
     print("highest REGISTER rate with < 0.1%% failures, < 0.1%% "
-          "retransmissions and >= 99%% of the asked rate, %d s steps of x1.25 from %d/s, one core each "
-          "(CPU %s), responder %s on CPU %s:" %
-          (secs, start, gen_cpu, responder_kind, srv_cpu))
+          "retransmissions and >= 99%% of the asked rate, %d s steps of "
+          "x1.25 from %d/s, %s, responder %s on CPU %s:" %
+          (secs, start, what, responder_kind, srv_cpu))
     for k, v in best.items():
         print("  %s: %s/s" % (k, v if v else "< %d" % start))
-    if best.get("loader") and best.get("sipp"):
-        print("ratio loader/sipp = %.2f (goal >= 3)" %
-              (best["loader"] / best["sipp"]))
+    a, b = gens[0][0], gens[1][0]
+    if best.get(a) and best.get(b):
+        print("ratio %s/%s = %.2f (goal %s)" %
+              (b, a, best[b] / best[a], ">= 1.8" if mode == "--threads"
+               else ">= 3"))
 
 
 if __name__ == "__main__":
-    highest() if max_mode else same_rate()
+    if mode == "--max":
+        # sipp first in the ratio's denominator: loader/sipp
+        highest([("sipp", sipp_uac), ("loader", loader)],
+                "one core each (CPU %s)" % gen_cpu)
+    elif mode == "--threads":
+        highest([("loader", loader), ("loader x2", loader2)],
+                "1 thread on CPU %s, 2 threads on CPUs 0,1" % gen_cpu)
+    else:
+        same_rate()

@@ -1,14 +1,24 @@
 #!/usr/bin/env python3
 """Benchmark: the loader against sipp as INVITE call generators.
 
-Both generators make calls (INVITE, 180/200, ACK, BYE/200, no hold) at
-the same fixed rate to the same callee (sipp -sn uas), in the same run.
-The callee is pinned to one core, each generator in turn to the other
-(taskset).  We measure the generator's CPU (user + sys from wait4) per
-call and its failures; median of REPS runs.
+Same rate (default): both generators make calls (INVITE, 180/200, ACK,
+BYE/200, no hold) at the same fixed rate to the same callee, in the same
+run.  The callee is pinned to one core, each generator in turn to the
+other (taskset).  We measure the generator's CPU (user + sys from wait4)
+per call and its failures; median of REPS runs.
+
+--max: the highest call rate each generator (1 thread, one core)
+sustains with < 0.1% failed calls, < 0.1% retransmissions per call and
+at least 99% of the asked rate achieved (sipp: its calls over the time
+it took): rates step up by x1.25 from START until a step fails, SECONDS
+a step.  The callee is reg_responder (180 and 200 to an INVITE, 200 to
+a BYE, batched, one core) so that it is not the limit.
 
 Usage: bench_loader_invite.py [RATE] [SECONDS] [REPS]  (defaults 2000 10 3)
-Env: BIN (bin dir, default bin), GEN_CPU (default 0), SRV_CPU (1).
+       bench_loader_invite.py --max [SECONDS] [START]  (defaults 4 2000)
+Env: BIN (bin dir, default bin), BENCH (bench binaries, build/rel/bench),
+GEN_CPU (default 0), SRV_CPU (1), RESPONDER (the callee: sipp, sipp -sn
+uas, for the same-rate runs, fast, reg_responder, for --max).
 """
 import json
 import os
@@ -18,16 +28,26 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 top = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 bindir = os.environ.get("BIN", os.path.join(top, "bin"))
+benchdir = os.environ.get("BENCH", os.path.join(top, "build/rel/bench"))
 gen_cpu = os.environ.get("GEN_CPU", "0")
 srv_cpu = os.environ.get("SRV_CPU", "1")
-rate = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-secs = int(sys.argv[2]) if len(sys.argv) > 2 else 10
-reps = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+max_mode = len(sys.argv) > 1 and sys.argv[1] == "--max"
+args = sys.argv[2:] if max_mode else sys.argv[1:]
+if max_mode:
+    secs = int(args[0]) if len(args) > 0 else 4
+    start = float(args[1]) if len(args) > 1 else 2000
+    reps = 1
+else:
+    rate = int(args[0]) if len(args) > 0 else 2000
+    secs = int(args[1]) if len(args) > 1 else 10
+    reps = int(args[2]) if len(args) > 2 else 3
+responder_kind = os.environ.get("RESPONDER", "fast" if max_mode else "sipp")
 
 
 def free_port():
@@ -39,12 +59,17 @@ def free_port():
 
 
 def run(argv, cwd):
-    """Runs argv to completion; returns (rc, cpu_s, wall_s, stdout)."""
+    """Runs argv to completion, killed after 3 * SECONDS + 30 s (sipp can
+    stall on one lost answer whatever its -timeout says); returns (rc,
+    cpu_s, wall_s, stdout)."""
     t0 = time.monotonic()
     p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    killer = threading.Timer(3 * secs + 30, p.kill)
+    killer.start()
     out = p.stdout.read()
     _, status, ru = os.wait4(p.pid, 0)
+    killer.cancel()
     rc = os.waitstatus_to_exitcode(status)
     return (rc, ru.ru_utime + ru.ru_stime, time.monotonic() - t0,
             out.decode(errors="replace"))
@@ -52,16 +77,19 @@ def run(argv, cwd):
 
 def callee(cwd):
     port = free_port()
+    if responder_kind == "sipp":
+        argv = ["sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(port),
+                "-nostdin"]
+    else:
+        argv = [os.path.join(benchdir, "reg_responder"), str(port), "3600"]
     p = subprocess.Popen(
-        ["taskset", "-c", srv_cpu, "sipp", "-sn", "uas",
-         "-i", "127.0.0.1", "-p", str(port), "-nostdin"],
-        cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ["taskset", "-c", srv_cpu] + argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         stdin=subprocess.DEVNULL)
     time.sleep(0.5)
     return p, port
 
 
-def loader(port, cwd):
+def loader(port, cwd, rate):
     rc, cpu, wall, out = run(
         ["taskset", "-c", gen_cpu, os.path.join(bindir, "loader"),
          "--test", "invite", "--server", "udp:127.0.0.1:%d" % port,
@@ -69,18 +97,20 @@ def loader(port, cwd):
          "--duration", str(secs), "--threads", "1", "--hold-ms", "0",
          "--json"], cwd)
     j = json.loads(out.strip().splitlines()[-1])
-    return cpu, j["attempts"], j["failures"], wall
+    return cpu, j["attempts"], j["failures"], wall, j["attempts"] / secs, \
+        j["retransmissions"]
 
 
-def sipp_uac(port, cwd):
-    n = rate * secs
+def sipp_uac(port, cwd, rate):
+    n = int(rate * secs)
     stat = os.path.join(cwd, "uac.csv")
     if os.path.exists(stat):
         os.unlink(stat)
     rc, cpu, wall, out = run(
         ["taskset", "-c", gen_cpu, "sipp", "-sn", "uac", "-d", "0",
-         "-i", "127.0.0.1", "-p", str(free_port()), "-r", str(rate),
-         "-m", str(n), "-nostdin", "-trace_stat", "-stf", stat,
+         "-i", "127.0.0.1", "-p", str(free_port()), "-r", str(int(rate)),
+         "-m", str(n), "-nostdin", "-timeout", "%ds" % (3 * secs + 10),
+         "-trace_stat", "-stf", stat,
          "127.0.0.1:%d" % port], cwd)
     try:
         with open(stat) as f:
@@ -88,20 +118,26 @@ def sipp_uac(port, cwd):
         hdr, last = rows[0], rows[-1]
         failed = int(last[hdr.index("FailedCall(C)")])
         ok = int(last[hdr.index("SuccessfulCall(C)")])
+        retrans = int(last[hdr.index("Retransmissions(C)")])
     except (OSError, ValueError, IndexError):
         ok = n if rc == 0 else 0
         failed = n - ok
-    return cpu, ok + failed, failed, wall
+        retrans = 0
+    # sipp makes its -m calls however long it takes: its rate is the
+    # calls over the time it took (less the 0.1 s it waits to start);
+    # calls not ended by the timeout count as failed
+    return cpu, ok + failed, n - ok, wall, \
+        (ok + failed) / max(wall - 0.1, 0.001), retrans
 
 
-def main():
+def same_rate():
     res = {"loader": [], "sipp": []}
     with tempfile.TemporaryDirectory() as d:
         srv, port = callee(d)
         try:
             for i in range(reps):
                 for name, fn in (("loader", loader), ("sipp", sipp_uac)):
-                    cpu, n, failed, wall = fn(port, d)
+                    cpu, n, failed, wall, _, _ = fn(port, d, rate)
                     us = cpu / n * 1e6 if n else float("nan")
                     res[name].append((us, n, failed, wall))
                     print("  run %d %-6s %7d calls %5d failed  %6.2f s  "
@@ -114,8 +150,8 @@ def main():
     lo = statistics.median(r[0] for r in res["loader"])
     sp = statistics.median(r[0] for r in res["sipp"])
     print("INVITE calls (no hold) at %d/s for %d s, UDP, generator pinned "
-          "to CPU %s, callee sipp -sn uas on CPU %s, median of %d" %
-          (rate, secs, gen_cpu, srv_cpu, reps))
+          "to CPU %s, callee %s on CPU %s, median of %d" %
+          (rate, secs, gen_cpu, responder_kind, srv_cpu, reps))
     print("| generator | CPU us per call | failures |")
     print("| --- | --- | --- |")
     for name, key in (("loader (1 thread)", "loader"),
@@ -126,5 +162,41 @@ def main():
     print("ratio loader/sipp = %.3f (goal <= 0.33)" % (lo / sp))
 
 
+def highest():
+    best = {}
+    with tempfile.TemporaryDirectory() as d:
+        srv, port = callee(d)
+        try:
+            for name, fn in (("loader", loader), ("sipp", sipp_uac)):
+                r, ok = start, None
+                for _ in range(16):
+                    cpu, n, failed, wall, achieved, retr = fn(port, d, r)
+                    # lost answers show as retransmissions first
+                    good = n and failed <= 0.001 * n and \
+                        retr <= 0.001 * n and achieved >= 0.99 * r
+                    print("  %-6s asked %7.0f/s achieved %7.0f/s  %7d calls "
+                          "%6d failed %6d retr  cpu %5.1f%%  %s" %
+                          (name, r, achieved, n, failed, retr,
+                           100 * cpu / max(wall, 0.001),
+                           "ok" if good else "FAIL"), flush=True)
+                    if not good:
+                        break
+                    ok = r
+                    r = round(r * 1.25)
+                best[name] = ok
+        finally:
+            srv.send_signal(signal.SIGTERM)
+            srv.wait(timeout=10)
+    print("highest INVITE call rate (no hold) with < 0.1%% failed calls, "
+          "< 0.1%% retransmissions and >= 99%% of the asked rate, %d s "
+          "steps of x1.25 from %d/s, one core each (CPU %s), callee %s on "
+          "CPU %s:" % (secs, start, gen_cpu, responder_kind, srv_cpu))
+    for k, v in best.items():
+        print("  %s: %s/s" % (k, v if v else "< %d" % start))
+    if best.get("loader") and best.get("sipp"):
+        print("ratio loader/sipp = %.2f (goal >= 3)" %
+              (best["loader"] / best["sipp"]))
+
+
 if __name__ == "__main__":
-    main()
+    highest() if max_mode else same_rate()
