@@ -413,14 +413,19 @@ static void write_steps_csv(const struct res_run *run, FILE *f)
 	fputs("step,offered,achieved,attempts,successes,failures,timeouts,"
 	      "retransmissions,success_pct,ta_avg_ms,p50_ms,p90_ms,p95_ms,"
 	      "p99_ms,max_ms,rrd_ms,ira_pct,srd_ms,sdd_ms,ser_pct,seer_pct,"
-	      "isa_pct,scr_pct,generator_bound,passed,phase,notifies,"
-	      "notify_per_s,notify_per_req,notify_p50_ms,notify_p95_ms,"
-	      "notify_p99_ms,server_notify_per_s,aggregate_per_s",
+	      "isa_pct,scr_pct,generator_bound,passed,phase",
 	      f);
 	for (size_t i = 0; i < run->nproxies; i++)
 		fprintf(f, ",%s_cpu_pct,%s_rss_mb,%s_share_pct",
 			run->proxy_names[i], run->proxy_names[i],
 			run->proxy_names[i]);
+	/* presence tests' columns, presence runs only, last: the
+	 * others keep their places */
+	if (is_presence(run))
+		fputs(",notifies,notify_per_s,notify_per_req,notify_p50_ms,"
+		      "notify_p95_ms,notify_p99_ms,server_notify_per_s,"
+		      "aggregate_per_s",
+		      f);
 	fputc('\n', f);
 	for (size_t i = 0; i < run->nsteps; i++) {
 		const struct res_step *s = &run->steps[i];
@@ -446,6 +451,13 @@ static void write_steps_csv(const struct res_run *run, FILE *f)
 		csv_opt(f, s->scr_pct);
 		fprintf(f, ",%d,%d,%s", s->generator_bound, s->passed,
 			s->phase[0] ? s->phase : "ramp");
+		for (size_t k = 0; k < run->nproxies; k++) {
+			fprintf(f, ",%.1f,%.1f", s->proxy[k].cpu * 100,
+				s->proxy[k].rss_mb);
+			csv_opt(f, s->proxy[k].share < 0
+					   ? -1
+					   : s->proxy[k].share * 100);
+		}
 		if (is_presence(run) && s->notify_per_s >= 0) {
 			fprintf(f, ",%llu", (unsigned long long)s->notifies);
 			csv_opt(f, s->notify_per_s);
@@ -455,15 +467,8 @@ static void write_steps_csv(const struct res_run *run, FILE *f)
 			csv_opt(f, s->notify_p99_ms);
 			csv_opt(f, s->server_notify_per_s);
 			csv_opt(f, s->achieved + s->notify_per_s);
-		} else {
+		} else if (is_presence(run)) {
 			fputs(",,,,,,,,", f);
-		}
-		for (size_t k = 0; k < run->nproxies; k++) {
-			fprintf(f, ",%.1f,%.1f", s->proxy[k].cpu * 100,
-				s->proxy[k].rss_mb);
-			csv_opt(f, s->proxy[k].share < 0
-					   ? -1
-					   : s->proxy[k].share * 100);
 		}
 		fputc('\n', f);
 	}
