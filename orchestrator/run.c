@@ -1170,9 +1170,11 @@ static void loaders_read(struct run *r, struct loader_mark *m)
 	}
 }
 
-/* Presence tests: the NOTIFYs the agents answered so far (publish: the
- * callhandlers' watchers, subscribe: the loaders' dialogs) and their
- * delays, cumulative. */
+/* Presence tests: the NOTIFYs the agents answered so far and their
+ * delays, cumulative.  publish: the watchers' NOTIFYs that carried a new
+ * publication (bodies_new: neither a refresh's repeat nor a duplicate,
+ * which past the server's knee outnumber the NOTIFYs it says it sent);
+ * subscribe: every NOTIFY of the loaders' dialogs. */
 struct notify_mark {
 	uint64_t notifies;
 	struct hist delay;
@@ -1182,28 +1184,24 @@ static void notify_read(struct run *r, struct notify_mark *m)
 {
 	bool publish = !strcmp(r->t->exp.test, "publish");
 	enum topo_role role = publish ? TOPO_CALLHANDLER : TOPO_LOADER;
+	const char *where = publish ? "watch" : "loader";
+	const char *count = publish ? "bodies_new" : "notifies";
+	const char *delay = publish ? "delay_us" : "snd_us";
 
 	m->notifies = 0;
 	hist_init(&m->delay);
 	for (size_t i = 0; i < r->t->nnodes; i++) {
 		struct role *ro = &r->roles[i];
-		json_t *st, *fig;
+		json_t *st, *fig, *counts;
 		struct hist h;
 
 		if (r->t->nodes[i].role != role || !ro->proc)
 			continue;
 		st = command(r, ro, "stats", NULL, 3000);
-		fig = json_object_get(st, publish ? "watch" : "loader");
-		m->notifies += (uint64_t)num_of(
-			publish ? fig : json_object_get(fig, "presence"), "not"
-									  "ifi"
-									  "e"
-									  "s");
-		if (hist_from_json(&h, json_object_get(fig, publish ? "delay_"
-								      "us"
-								    : "snd_"
-								      "us")) ==
-		    0)
+		fig = json_object_get(st, where);
+		counts = publish ? fig : json_object_get(fig, "presence");
+		m->notifies += (uint64_t)num_of(counts, count);
+		if (hist_from_json(&h, json_object_get(fig, delay)) == 0)
 			hist_merge(&m->delay, &h);
 		json_decref(st);
 	}
