@@ -794,7 +794,6 @@ static void log_tail(const char *path, char *out, size_t size)
 	}
 }
 
-/* Starts node n as ro; test, when given, replaces a loader's test. */
 /*
  * "filter": on: the presence servers compose each watcher's document
  * for it (--presence-filter), the cost the setting measures.  The file,
@@ -833,6 +832,7 @@ static int add_filter(struct run *r, const struct topo_node *n, json_t *cfg)
 	return 0;
 }
 
+/* Starts node n as ro; test, when given, replaces a loader's test. */
 static int start_as(struct run *r, struct role *ro, const struct topo_node *n,
 		    const char *test)
 {
