@@ -241,9 +241,12 @@ static void write_s1p2(unsigned start, unsigned step, unsigned final,
 {
 	char topo[2048];
 
+	/* The database on h4, with the agents: the loss test drops packets
+	 * between the stages (h1 and h2/h3), and the stateful proxies'
+	 * database connections must not cross those links. */
 	snprintf(topo, sizeof(topo),
 		 "{\"name\": \"s1p2-testbed\", \"database\": {\"host\": "
-		 "\"h1\", \"port\": 33061},\n"
+		 "\"h4\", \"port\": 33061},\n"
 		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"h2\", "
 		 "\"listen\": [\"udp:5060\"], \"workers\": 1},\n"
 		 "  {\"name\": \"sf2\", \"host\": \"h3\", \"listen\": "
