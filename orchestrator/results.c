@@ -1,5 +1,6 @@
 #include "results.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -19,25 +20,59 @@ void res_run_clear(struct res_run *run)
 	run->nsteps = run->nsamples = 0;
 }
 
-double res_capacity(const struct res_run *run)
+/*
+ * The step whose delivered rate is the capacity, or NULL.  What a step
+ * delivered, not what it asked for: with an open-loop generator and a
+ * 32 s Timer B, an overloaded server queues rather than fails, so the
+ * seed's criteria can still pass while far fewer requests complete than
+ * were offered.
+ */
+static const struct res_step *capacity_step(const struct res_run *run)
 {
+	const struct res_step *at = NULL;
 	double best = 0;
 
-	/*
-	 * What a step delivered, not what it asked for: with an open-loop
-	 * generator and a 32 s Timer B, an overloaded server queues rather
-	 * than fails, so the seed's criteria can still pass while far fewer
-	 * requests complete than were offered.
-	 */
 	for (size_t i = 0; i < run->nsteps; i++) {
 		const struct res_step *s = &run->steps[i];
 		double got = s->achieved < s->offered ? s->achieved
 						      : s->offered;
 
-		if (s->passed && got > best)
+		if (s->passed && got > best) {
 			best = got;
+			at = s;
+		}
 	}
-	return best;
+	return at;
+}
+
+static bool is_presence(const struct res_run *run)
+{
+	return !strcmp(run->test, "subscribe") || !strcmp(run->test, "publis"
+								     "h");
+}
+
+double res_capacity_notify(const struct res_run *run)
+{
+	const struct res_step *s = capacity_step(run);
+
+	return is_presence(run) && s && s->notify_per_s >= 0 ? s->notify_per_s
+							     : -1;
+}
+
+double res_capacity_aggregate(const struct res_run *run)
+{
+	double n = res_capacity_notify(run);
+
+	return n >= 0 ? res_capacity(run) + n : -1;
+}
+
+double res_capacity(const struct res_run *run)
+{
+	const struct res_step *s = capacity_step(run);
+
+	if (!s)
+		return 0;
+	return s->achieved < s->offered ? s->achieved : s->offered;
 }
 
 double res_knee(const struct res_run *run)
@@ -110,6 +145,22 @@ static json_t *step_json(const struct res_run *run, const struct res_step *s)
 	json_object_set_new(j, "seer_pct", opt_real(s->seer_pct));
 	json_object_set_new(j, "isa_pct", opt_real(s->isa_pct));
 	json_object_set_new(j, "scr_pct", opt_real(s->scr_pct));
+	if (is_presence(run) && s->notify_per_s >= 0) {
+		json_object_set_new(j, "notifies",
+				    json_integer((json_int_t)s->notifies));
+		json_object_set_new(j, "notify_per_s",
+				    json_real(s->notify_per_s));
+		json_object_set_new(j, "notify_per_req",
+				    opt_real(s->notify_per_req));
+		json_object_set_new(j, "notify_p50_ms",
+				    opt_real(s->notify_p50_ms));
+		json_object_set_new(j, "notify_p95_ms",
+				    opt_real(s->notify_p95_ms));
+		json_object_set_new(j, "notify_p99_ms",
+				    opt_real(s->notify_p99_ms));
+		json_object_set_new(j, "server_notify_per_s",
+				    opt_real(s->server_notify_per_s));
+	}
 	json_object_set_new(j, "proxies", proxies_json(run, s->proxy));
 	return j;
 }
@@ -128,6 +179,20 @@ static json_t *sample_json(const struct res_run *run,
 		json_object_set_new(j, "db_threads", opt_real(s->db_threads));
 	}
 	return j;
+}
+
+/* A presence run's capacity by request type: its requests' (named
+ * by the test, upper case) and the NOTIFYs delivered at that step. */
+static json_t *capacity_by_type(const struct res_run *run)
+{
+	char method[16];
+	size_t i;
+
+	for (i = 0; run->test[i] && i < sizeof(method) - 1; i++)
+		method[i] = (char)toupper((unsigned char)run->test[i]);
+	method[i] = '\0';
+	return json_pack("{s:f,s:f}", method, res_capacity(run), "NOTIFY",
+			 res_capacity_notify(run));
 }
 
 static json_t *run_json(const struct res_run *run)
@@ -166,6 +231,13 @@ static json_t *run_json(const struct res_run *run)
 		if (run->search_end[0])
 			json_object_set_new(j, "search_end",
 					    json_string(run->search_end));
+		if (res_capacity_notify(run) >= 0)
+			json_object_set_new(j, "capacity_by_type",
+					    capacity_by_type(run));
+		if (res_capacity_aggregate(run) >= 0)
+			json_object_set_new(
+				j, "capacity_aggregate",
+				json_real(res_capacity_aggregate(run)));
 	}
 	if (j && run->setup)
 		json_object_set(j, "setup", run->setup);
@@ -291,6 +363,13 @@ int res_load(struct res_run *run, const char *dir, char *why, size_t whysz)
 		s->seer_pct = num(o, "seer_pct", -1);
 		s->isa_pct = num(o, "isa_pct", -1);
 		s->scr_pct = num(o, "scr_pct", -1);
+		s->notifies = (uint64_t)num(o, "notifies", 0);
+		s->notify_per_s = num(o, "notify_per_s", -1);
+		s->notify_per_req = num(o, "notify_per_req", -1);
+		s->notify_p50_ms = num(o, "notify_p50_ms", -1);
+		s->notify_p95_ms = num(o, "notify_p95_ms", -1);
+		s->notify_p99_ms = num(o, "notify_p99_ms", -1);
+		s->server_notify_per_s = num(o, "server_notify_per_s", -1);
 		s->generator_bound = json_is_true(json_object_get(o, "generato"
 								     "r_"
 								     "bound"));
@@ -340,6 +419,13 @@ static void write_steps_csv(const struct res_run *run, FILE *f)
 		fprintf(f, ",%s_cpu_pct,%s_rss_mb,%s_share_pct",
 			run->proxy_names[i], run->proxy_names[i],
 			run->proxy_names[i]);
+	/* presence tests' columns, presence runs only, last: the
+	 * others keep their places */
+	if (is_presence(run))
+		fputs(",notifies,notify_per_s,notify_per_req,notify_p50_ms,"
+		      "notify_p95_ms,notify_p99_ms,server_notify_per_s,"
+		      "aggregate_per_s",
+		      f);
 	fputc('\n', f);
 	for (size_t i = 0; i < run->nsteps; i++) {
 		const struct res_step *s = &run->steps[i];
@@ -371,6 +457,18 @@ static void write_steps_csv(const struct res_run *run, FILE *f)
 			csv_opt(f, s->proxy[k].share < 0
 					   ? -1
 					   : s->proxy[k].share * 100);
+		}
+		if (is_presence(run) && s->notify_per_s >= 0) {
+			fprintf(f, ",%llu", (unsigned long long)s->notifies);
+			csv_opt(f, s->notify_per_s);
+			csv_opt(f, s->notify_per_req);
+			csv_opt(f, s->notify_p50_ms);
+			csv_opt(f, s->notify_p95_ms);
+			csv_opt(f, s->notify_p99_ms);
+			csv_opt(f, s->server_notify_per_s);
+			csv_opt(f, s->achieved + s->notify_per_s);
+		} else if (is_presence(run)) {
+			fputs(",,,,,,,,", f);
 		}
 		fputc('\n', f);
 	}
@@ -595,6 +693,39 @@ static void setup_block(const struct res_run *run, FILE *f)
 	fputs("</table>\n", f);
 }
 
+/* Presence runs: NOTIFYs and requests per second against the offered
+ * rate, and the NOTIFYs' delay.  y has room for three series. */
+static void presence_charts(const struct res_run *run, FILE *f,
+			    const double *x, double *y, struct series *s)
+{
+	size_t n = run->nsteps;
+	double *a = y, *b = y + (n + 1), *c = y + 2 * (n + 1);
+
+	for (size_t i = 0; i < n; i++) {
+		a[i] = run->steps[i].notify_per_s;
+		b[i] = run->steps[i].achieved;
+		c[i] = run->steps[i].server_notify_per_s < 0
+			       ? 0
+			       : run->steps[i].server_notify_per_s;
+	}
+	s[0] = (struct series){"NOTIFYs delivered/s", x, a, n, false};
+	s[1] = (struct series){"requests/s", x, b, n, false};
+	s[2] = (struct series){"NOTIFYs sent by the servers/s", x, c, n, true};
+	svg_chart(f, "NOTIFYs per second", "offered rate (/s)", "/s", s, 3, 0);
+	for (size_t i = 0; i < n; i++) {
+		a[i] = run->steps[i].notify_p50_ms;
+		b[i] = run->steps[i].notify_p95_ms;
+		c[i] = run->steps[i].notify_p99_ms;
+	}
+	s[0] = (struct series){"p50", x, a, n, false};
+	s[1] = (struct series){"p95", x, b, n, false};
+	s[2] = (struct series){"p99", x, c, n, false};
+	svg_chart(f,
+		  strcmp(run->test, "publish") ? "SUBSCRIBE to first NOTIFY"
+					       : "PUBLISH to NOTIFY delay",
+		  "offered rate (/s)", "ms", s, 3, 0);
+}
+
 int res_report_html(const struct res_run *run, FILE *f)
 {
 	size_t n = run->nsteps, np = run->nproxies;
@@ -665,6 +796,12 @@ int res_report_html(const struct res_run *run, FILE *f)
 		fputs(")", f);
 	}
 	fputs(".</p>\n", f);
+	if (res_capacity_aggregate(run) >= 0)
+		fprintf(f,
+			"<p><b>Presence: %.0f NOTIFYs/s</b> delivered at that "
+			"step; aggregate %.0f requests + NOTIFYs per "
+			"second.</p>\n",
+			res_capacity_notify(run), res_capacity_aggregate(run));
 
 	/* Seed Figures 3-6: success rate and each proxy's CPU. */
 	for (size_t i = 0; i < n; i++)
@@ -700,6 +837,8 @@ int res_report_html(const struct res_run *run, FILE *f)
 		svg_chart(f, "Turnaround time", "offered rate (/s)", "ms", s,
 			  ns, 0);
 	}
+	if (n && is_presence(run) && run->steps[0].notify_per_s >= 0)
+		presence_charts(run, f, x, y + (np + 5) * (n + 1), s);
 	/* Per-proxy share of requests (load sharing). */
 	if (np > 1) {
 		ns = 0;
@@ -927,6 +1066,7 @@ static double ratio_to_first(const struct res_run *const *runs, size_t i)
 void res_compare_table(const struct res_run *const *runs, size_t n, FILE *f)
 {
 	char(*labels)[RES_LABEL_MAX] = calloc(n + 1, sizeof(*labels));
+	bool presence = false;
 	int width = 3;
 
 	if (!labels)
@@ -935,13 +1075,27 @@ void res_compare_table(const struct res_run *const *runs, size_t n, FILE *f)
 	for (size_t i = 0; i < n; i++)
 		if ((int)strlen(labels[i]) > width)
 			width = (int)strlen(labels[i]);
-	fprintf(f, "%-*s %-10s %-5s %10s %8s %10s  %s\n", width, "run", "test",
-		"tp", "capacity/s", "ratio", "knee/s", "status");
 	for (size_t i = 0; i < n; i++)
-		fprintf(f, "%-*s %-10s %-5s %10.0f %7.2fx %10.0f  %s\n", width,
+		presence |= is_presence(runs[i]);
+	fprintf(f, "%-*s %-10s %-5s %10s %8s %10s  ", width, "run", "test",
+		"tp", "capacity/s", "ratio", "knee/s");
+	/* presence runs: the NOTIFYs at the capacity step, and the sum */
+	if (presence)
+		fprintf(f, "%10s %12s  ", "NOTIFY/s", "aggregate/s");
+	fputs("status\n", f);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(f, "%-*s %-10s %-5s %10.0f %7.2fx %10.0f  ", width,
 			labels[i], runs[i]->test, runs[i]->transport,
 			res_capacity(runs[i]), ratio_to_first(runs, i),
-			res_knee(runs[i]), runs[i]->status);
+			res_knee(runs[i]));
+		if (presence && res_capacity_aggregate(runs[i]) >= 0)
+			fprintf(f, "%10.0f %12.0f  ",
+				res_capacity_notify(runs[i]),
+				res_capacity_aggregate(runs[i]));
+		else if (presence)
+			fprintf(f, "%10s %12s  ", "-", "-");
+		fprintf(f, "%s\n", runs[i]->status);
+	}
 	free(labels);
 }
 

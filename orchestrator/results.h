@@ -46,6 +46,16 @@ struct res_step {
 	double rrd_ms, ira_pct, srd_ms, sdd_ms, ser_pct, seer_pct, isa_pct,
 		scr_pct;
 	struct res_proxy proxy[RES_MAX_PROXIES];
+	/* Presence tests (< 0 otherwise): the NOTIFYs the agents answered
+	 * in the step (publish: the watchers', subscribe: the loaders'),
+	 * per second and per successful request, their delay percentiles
+	 * (publish: PUBLISH sent -> NOTIFY at a watcher; subscribe:
+	 * SUBSCRIBE -> first NOTIFY), and the NOTIFYs the servers sent per
+	 * second (stats.presence.notify.sent). */
+	uint64_t notifies;
+	double notify_per_s, notify_per_req;
+	double notify_p50_ms, notify_p95_ms, notify_p99_ms;
+	double server_notify_per_s;
 	bool generator_bound;
 	bool passed; /* met the criteria (rfc7502, bisect: zero failures) */
 	/* "ramp"; an RFC 7502 search's "trial", "confirm" (the longer
@@ -102,6 +112,14 @@ void res_run_clear(struct res_run *run);
  * min(offered, achieved) of a passed step, or 0.
  */
 double res_capacity(const struct res_run *run);
+
+/*
+ * A presence run's NOTIFYs delivered per second at the capacity step
+ * (the step res_capacity() took), and the aggregate, requests plus
+ * those NOTIFYs per second; -1 for other runs or without such a step.
+ */
+double res_capacity_notify(const struct res_run *run);
+double res_capacity_aggregate(const struct res_run *run);
 
 /*
  * The knee: the offered rate after which achieved throughput stops

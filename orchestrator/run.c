@@ -479,6 +479,80 @@ static const char *run_connection(const struct topo_experiment *e)
 	return e->connection[0] ? e->connection : "persistent";
 }
 
+/*
+ * Presence tests: node n's share of the users, as a range.  Each
+ * presentity is one loader's (the sequence numbers of its publications
+ * are that loader's, docs/agents.md) and, for publish, one
+ * callhandler's to watch: the k-th of the role's m nodes takes the
+ * users [first + k * count / m, first + (k + 1) * count / m), never
+ * empty (topo.c asks for count >= m).
+ */
+static void users_of_node(const struct run *r, const struct topo_node *n,
+			  char *out, size_t size)
+{
+	const struct topo_experiment *e = &r->t->exp;
+	int width = rundb_user_width(e->user_first, e->user_count);
+	uint64_t k = 0, m = 0, lo, hi;
+
+	for (size_t i = 0; i < r->t->nnodes; i++) {
+		if (r->t->nodes[i].role != n->role)
+			continue;
+		if (&r->t->nodes[i] == n)
+			k = m;
+		m++;
+	}
+	if (!m)
+		m = 1;
+	lo = e->user_first + k * e->user_count / m;
+	hi = e->user_first + (k + 1) * e->user_count / m - 1;
+	snprintf(out, size, "%s%0*llu-%s%0*llu", e->user_prefix, width,
+		 (unsigned long long)lo, e->user_prefix, width,
+		 (unsigned long long)hi);
+}
+
+/* publish: a callhandler is the watchers of its share of the
+ * presentities, W dialogs each, subscribed through its proxy before the
+ * steps; it registers no user (nothing is routed to it but NOTIFYs, to
+ * the watchers' Contact). */
+static void watcher_config(struct run *r, const struct topo_node *n,
+			   json_t *cfg)
+{
+	const struct topo_experiment *e = &r->t->exp;
+	char range[96], a[160];
+
+	users_of_node(r, n, range, sizeof(range));
+	json_object_set_new(cfg, "domain", json_string(r->t->domain));
+	json_object_set_new(cfg, "watch", json_string(range));
+	json_object_set_new(cfg, "watchers-per-presentity",
+			    json_integer(e->watchers));
+	if (addr_of(r, &r->t->nodes[n->server], e->transport, a, sizeof(a)))
+		json_object_set_new(cfg, "watch-via", json_string(a));
+	if (e->refresh_s)
+		json_object_set_new(cfg, "watch-refresh-s",
+				    json_integer(e->refresh_s));
+	if (e->auth)
+		json_object_set_new(cfg, "password",
+				    json_string(rundb_password(r->db)));
+}
+
+/* subscribe, publish: the loader's share of the users, and the
+ * test's own settings. */
+static void presence_loader_config(struct run *r, const struct topo_node *n,
+				   json_t *cfg)
+{
+	const struct topo_experiment *e = &r->t->exp;
+	char range[96];
+
+	users_of_node(r, n, range, sizeof(range));
+	json_object_set_new(cfg, "users", json_string(range));
+	if (!strcmp(e->test, "publish") && e->body_bytes)
+		json_object_set_new(cfg, "body-bytes",
+				    json_integer(e->body_bytes));
+	if (!strcmp(e->test, "subscribe") && e->refresh_s)
+		json_object_set_new(cfg, "refresh-s",
+				    json_integer(e->refresh_s));
+}
+
 /* The configuration of each role, in its own flags' names. */
 static json_t *role_config(struct run *r, const struct topo_node *n)
 {
@@ -522,7 +596,7 @@ static json_t *role_config(struct run *r, const struct topo_node *n)
 		json_object_set_new(cfg, "auth", json_string(n->auth));
 		if (n->record_route)
 			json_object_set_new(cfg, "record-route", json_true());
-		if (n->presence)
+		if (n->presence || topo_is_presence(e))
 			json_object_set_new(cfg, "presence", json_true());
 		break;
 	}
@@ -551,6 +625,10 @@ static json_t *role_config(struct run *r, const struct topo_node *n)
 		break;
 	}
 	case TOPO_CALLHANDLER:
+		if (!strcmp(e->test, "publish")) {
+			watcher_config(r, n, cfg);
+			break;
+		}
 		json_object_set_new(cfg, "users", json_string(users));
 		json_object_set_new(cfg, "domain", json_string(t->domain));
 		if (addr_of(r, &t->nodes[n->server], e->transport, a,
@@ -610,6 +688,8 @@ static json_t *role_config(struct run *r, const struct topo_node *n)
 		if (e->transport != SIP_TP_UDP)
 			json_object_set_new(cfg, "conn",
 					    json_string(run_connection(e)));
+		if (topo_is_presence(e))
+			presence_loader_config(r, n, cfg);
 		break;
 	}
 	case TOPO_ROLE_COUNT:
@@ -714,6 +794,44 @@ static void log_tail(const char *path, char *out, size_t size)
 	}
 }
 
+/*
+ * "filter": on: the presence servers compose each watcher's document
+ * for it (--presence-filter), the cost the setting measures.  The file,
+ * written for the run, lets every watcher see the loader's tuple
+ * ("sipstone", docs/agents.md), so that every publication still
+ * reaches every watcher.
+ */
+static int add_filter(struct run *r, const struct topo_node *n, json_t *cfg)
+{
+	static const char text[] = "# written by the orchestrator for this "
+				   "run: every watcher\n"
+				   "# sees the loader's tuple, composed for "
+				   "it\n"
+				   "* sipstone\n";
+	struct host *h = host_of(r, n->host);
+	char local[700], name[96], path[700];
+	FILE *f;
+	int err = 0;
+
+	snprintf(name, sizeof(name), "%s.filter", n->name);
+	snprintf(local, sizeof(local), "%.500s/%.100s", r->work, name);
+	f = fopen(local, "we");
+	if (!f)
+		return fail(r, errno, "cannot write %s", local);
+	if (fputs(text, f) == EOF)
+		err = EIO;
+	if (fclose(f) && !err)
+		err = errno;
+	if (err)
+		return fail(r, err, "cannot write %s", local);
+	err = put_file(r, h, local, name);
+	if (err)
+		return err;
+	path_on(r, h, name, path, sizeof(path));
+	json_object_set_new(cfg, "presence-filter", json_string(path));
+	return 0;
+}
+
 /* Starts node n as ro; test, when given, replaces a loader's test. */
 static int start_as(struct run *r, struct role *ro, const struct topo_node *n,
 		    const char *test)
@@ -734,6 +852,16 @@ static int start_as(struct run *r, struct role *ro, const struct topo_node *n,
 		json_object_set_new(cfg, "test", json_string(test));
 		json_object_del(cfg, "mix");
 		json_object_del(cfg, "register-users");
+		json_object_del(cfg, "body-bytes");
+		json_object_del(cfg, "refresh-s");
+	}
+	if (n->role == TOPO_STATEFUL && topo_is_presence(&r->t->exp) &&
+	    r->t->exp.filter) {
+		err = add_filter(r, n, cfg);
+		if (err) {
+			json_decref(cfg);
+			return err;
+		}
 	}
 	err = write_config(r, n, cfg, cfg_path, sizeof(cfg_path));
 	json_decref(cfg);
@@ -775,6 +903,43 @@ static int start_role(struct run *r, size_t idx)
 	return start_as(r, &r->roles[idx], &r->t->nodes[idx], NULL);
 }
 
+/* publish: waits until every callhandler has all its watchers
+ * subscribed; one that gave up on any fails the run (its presentities
+ * would count fewer NOTIFYs than publications x W). */
+static int wait_watchers(struct run *r)
+{
+	for (size_t i = 0; i < r->t->nnodes; i++) {
+		struct role *ro = &r->roles[i];
+		const char *name = r->t->nodes[i].name;
+		double dialogs, active;
+		json_t *ev;
+
+		if (r->t->nodes[i].role != TOPO_CALLHANDLER)
+			continue;
+		/* 60 s, and the time the dialogs take at the watchers'
+		 * default 1000 SUBSCRIBEs/s. */
+		ev = wait_event(r, ro, "watching",
+				60000 + r->t->exp.user_count *
+						r->t->exp.watchers);
+		if (!ev)
+			return interrupted(r) ? EINTR
+					      : fail(r, ETIMEDOUT,
+						     "%s did not subscribe "
+						     "its "
+						     "watchers in time",
+						     name);
+		dialogs = json_number_value(json_object_get(ev, "dialogs"));
+		active = json_number_value(json_object_get(ev, "active"));
+		json_decref(ev);
+		if (!(dialogs > 0) || active < dialogs)
+			return fail(r, EPROTO,
+				    "%s: %.0f of %.0f watchers active", name,
+				    active, dialogs);
+		say(r, "[start] %s: %.0f watchers active", name, active);
+	}
+	return 0;
+}
+
 static int start_roles(struct run *r)
 {
 	static const enum topo_role order[] = {TOPO_STATEFUL, TOPO_STATELESS,
@@ -792,9 +957,17 @@ static int start_roles(struct run *r)
 			if (err)
 				return err;
 		}
-		/* Callhandlers must have every user registered first. */
+		/* Callhandlers must have every user registered first (or
+		 * publish: every watcher active). */
 		if (order[k] != TOPO_CALLHANDLER)
 			continue;
+		if (!strcmp(r->t->exp.test, "publish")) {
+			int err = wait_watchers(r);
+
+			if (err)
+				return err;
+			continue;
+		}
 		for (size_t i = 0; i < r->t->nnodes; i++) {
 			struct role *ro = &r->roles[i];
 			json_t *ev;
@@ -891,6 +1064,7 @@ static size_t proxy_list(const struct run *r, size_t *idx, size_t max)
 
 struct proxy_mark {
 	uint64_t cpu_us, t_ms, requests;
+	uint64_t notify_sent; /* presence servers: stats.presence */
 	double rss_mb;
 	unsigned nthreads;
 	long tid[RES_MAX_THREADS];
@@ -956,6 +1130,9 @@ static bool proxy_read(struct run *r, struct role *ro, struct proxy_mark *m)
 					   num_of(t, "sys_us"));
 		}
 	}
+	m->notify_sent = (uint64_t)num_of(
+		json_object_get(json_object_get(st, "presence"), "notify"),
+		"sent");
 	m->requests = 0;
 	req = json_object_get(st, "requests");
 	json_object_foreach(req, key, v)
@@ -990,6 +1167,64 @@ static void loaders_read(struct run *r, struct loader_mark *m)
 			m->have_rtt = true;
 		}
 		json_decref(st);
+	}
+}
+
+/* Presence tests: the NOTIFYs the agents answered so far and their
+ * delays, cumulative.  publish: the watchers' NOTIFYs that carried a new
+ * publication (bodies_new: neither a refresh's repeat nor a duplicate,
+ * which past the server's knee outnumber the NOTIFYs it says it sent);
+ * subscribe: every NOTIFY of the loaders' dialogs. */
+struct notify_mark {
+	uint64_t notifies;
+	struct hist delay;
+};
+
+static void notify_read(struct run *r, struct notify_mark *m)
+{
+	bool publish = !strcmp(r->t->exp.test, "publish");
+	enum topo_role role = publish ? TOPO_CALLHANDLER : TOPO_LOADER;
+	const char *where = publish ? "watch" : "loader";
+	const char *count = publish ? "bodies_new" : "notifies";
+	const char *delay = publish ? "delay_us" : "snd_us";
+
+	m->notifies = 0;
+	hist_init(&m->delay);
+	for (size_t i = 0; i < r->t->nnodes; i++) {
+		struct role *ro = &r->roles[i];
+		json_t *st, *fig, *counts;
+		struct hist h;
+
+		if (r->t->nodes[i].role != role || !ro->proc)
+			continue;
+		st = command(r, ro, "stats", NULL, 3000);
+		fig = json_object_get(st, where);
+		counts = publish ? fig : json_object_get(fig, "presence");
+		m->notifies += (uint64_t)num_of(counts, count);
+		if (hist_from_json(&h, json_object_get(fig, delay)) == 0)
+			hist_merge(&m->delay, &h);
+		json_decref(st);
+	}
+}
+
+/* A presence step's NOTIFY figures, between marks a and b. */
+static void notify_step(const struct notify_mark *a,
+			const struct notify_mark *b, double secs,
+			struct res_step *st)
+{
+	struct hist d;
+
+	st->notifies = b->notifies > a->notifies ? b->notifies - a->notifies
+						 : 0;
+	st->notify_per_s = secs > 0 ? (double)st->notifies / secs : 0;
+	st->notify_per_req =
+		st->successes ? (double)st->notifies / (double)st->successes
+			      : -1;
+	st->notify_p50_ms = st->notify_p95_ms = st->notify_p99_ms = -1;
+	if (hist_diff(&d, &b->delay, &a->delay) == 0 && d.count) {
+		st->notify_p50_ms = (double)hist_quantile(&d, 0.50) / 1000;
+		st->notify_p95_ms = (double)hist_quantile(&d, 0.95) / 1000;
+		st->notify_p99_ms = (double)hist_quantile(&d, 0.99) / 1000;
 	}
 }
 
@@ -1290,7 +1525,9 @@ static int run_step(struct run *r, struct stepper *sp, double rate,
 	double cpu_all[RES_MAX_PROXIES] = {0};
 	unsigned cpu_n[RES_MAX_PROXIES] = {0};
 	struct call_acc *calls = NULL;
-	uint64_t t0;
+	struct notify_mark n0, n1;
+	bool presence = topo_is_presence(e);
+	uint64_t t0, notify_sent = 0;
 	bool bound = false;
 	size_t total_req = 0;
 	int err;
@@ -1312,6 +1549,8 @@ static int run_step(struct run *r, struct stepper *sp, double rate,
 		prev[k] = step0[k];
 	}
 	loaders_read(r, &sp->lprev);
+	if (presence)
+		notify_read(r, &n0);
 	{
 		struct res_sample first;
 
@@ -1386,6 +1625,8 @@ static int run_step(struct run *r, struct stepper *sp, double rate,
 		free(calls);
 		return err;
 	}
+	if (presence)
+		notify_read(r, &n1);
 	st->index = index;
 	st->offered = rate;
 	st->achieved = secs > 0 ? (double)st->successes / secs : 0;
@@ -1410,6 +1651,10 @@ static int run_step(struct run *r, struct stepper *sp, double rate,
 	if (calls)
 		call_acc_step(calls, st);
 	free(calls);
+	st->notify_per_s = st->notify_per_req = st->server_notify_per_s = -1;
+	st->notify_p50_ms = st->notify_p95_ms = st->notify_p99_ms = -1;
+	if (presence)
+		notify_step(&n0, &n1, secs, st);
 	st->generator_bound = bound;
 	for (size_t k = 0; k < np; k++) {
 		/* Steps too short for a middle: every second. */
@@ -1418,9 +1663,14 @@ static int run_step(struct run *r, struct stepper *sp, double rate,
 		else if (step_s)
 			st->proxy[k].cpu = cpu_all[k] / step_s;
 		st->proxy[k].share = -1;
-		if (r->t->nodes[pidx[k]].role == TOPO_STATEFUL)
+		if (r->t->nodes[pidx[k]].role == TOPO_STATEFUL) {
 			total_req += prev[k].requests - step0[k].requests;
+			notify_sent +=
+				prev[k].notify_sent - step0[k].notify_sent;
+		}
 	}
+	if (presence && secs > 0)
+		st->server_notify_per_s = (double)notify_sent / secs;
 	for (size_t k = 0; k < np && total_req; k++)
 		if (r->t->nodes[pidx[k]].role == TOPO_STATEFUL)
 			st->proxy[k].share = (double)(prev[k].requests -
@@ -1444,18 +1694,23 @@ static int keep_step(struct run *r, const struct res_step *st)
 static void say_step(struct run *r, const struct res_step *st,
 		     const char *verdict)
 {
-	char cpus[256] = "";
+	char cpus[256] = "", notifies[128] = "";
 	size_t used = 0;
 
 	for (size_t k = 0; k < r->res.nproxies && used < sizeof(cpus); k++)
 		used += (size_t)snprintf(cpus + used, sizeof(cpus) - used,
 					 " %s %.0f%%", r->res.proxy_names[k],
 					 st->proxy[k].cpu * 100);
+	if (topo_is_presence(&r->t->exp) && st->notify_per_s >= 0)
+		snprintf(notifies, sizeof(notifies),
+			 " | NOTIFY %.0f/s (%.2f per request) p95 %.2f ms",
+			 st->notify_per_s, st->notify_per_req,
+			 st->notify_p95_ms);
 	say(r,
 	    "[step %u] offered %.0f/s achieved %.0f/s success %.2f%% TA "
-	    "%.2f ms p95 %.2f ms |%s%s%s",
+	    "%.2f ms p95 %.2f ms%s |%s%s%s",
 	    st->index + 1, st->offered, st->achieved, st->success_pct,
-	    st->ta_avg_ms, st->p95_ms, cpus,
+	    st->ta_avg_ms, st->p95_ms, notifies, cpus,
 	    st->generator_bound ? " | generator bound" : "", verdict);
 }
 

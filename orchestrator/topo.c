@@ -530,11 +530,15 @@ static const char *const exp_fields[] = {"test",
 					 "baseline_s",
 					 "hold_ms",
 					 "mix",
+					 "presence",
 					 NULL};
 static const char *const users_fields[] = {"prefix", "first", "count", NULL};
 static const char *const rate_fields[] = {"start", "step", "final", NULL};
 static const char *const tests[] = {"register", "reregister", "invite",
-				    "options",	"mix",	      NULL};
+				    "options",	"mix",	      "subscribe",
+				    "publish",	NULL};
+static const char *const presence_fields[] = {
+	"watchers_per_presentity", "refresh_s", "body_bytes", "filter", NULL};
 const char *const topo_mix_kinds[TOPO_MIX_KINDS + 1] = {
 	"register", "reregister", "options", "invite", NULL};
 
@@ -555,11 +559,42 @@ bool topo_mix_splits_users(const struct topo_experiment *e)
 bool topo_needs_callhandler(const struct topo_experiment *e)
 {
 	return !strcmp(e->test, "invite") || mix_has(e, "invite") ||
-	       mix_has(e, "options");
+	       mix_has(e, "options") || !strcmp(e->test, "publish");
+}
+
+bool topo_is_presence(const struct topo_experiment *e)
+{
+	return !strcmp(e->test, "subscribe") || !strcmp(e->test, "publish");
 }
 static const char *const transports[] = {"udp", "tcp", "tls", NULL};
 static const char *const connections[] = {"persistent", "per-request", NULL};
 static const char *const searches[] = {"ramp", "rfc7502", "bisect", NULL};
+
+/* The "presence" object: only for the presence tests. */
+static void parse_presence(struct ctx *c, json_t *obj,
+			   struct topo_experiment *e)
+{
+	json_t *sub = json_object_get(obj, "presence");
+	const char *p = "/experiment/presence";
+
+	e->watchers = 2;
+	if (!sub)
+		return;
+	if (!topo_is_presence(e)) {
+		err_at(c, p, true,
+		       "\"presence\" is for \"test\": \"subscribe\" or "
+		       "\"publish\"");
+		return;
+	}
+	if (!check_object(c, sub, p, "presence", presence_fields))
+		return;
+	get_uint(c, sub, p, "watchers_per_presentity", 1, 1000, 2,
+		 &e->watchers);
+	get_uint(c, sub, p, "refresh_s", 0, 86400, 0, &e->refresh_s);
+	/* the loader names the least a body takes (its entity's size) */
+	get_uint(c, sub, p, "body_bytes", 0, 65536, 0, &e->body_bytes);
+	get_bool(c, sub, p, "filter", false, &e->filter);
+}
 
 static void parse_experiment(struct ctx *c, json_t *root, struct topo *t)
 {
@@ -688,6 +723,7 @@ static void parse_experiment(struct ctx *c, json_t *root, struct topo *t)
 		err_at(c, "/experiment/users/count", false,
 		       "a mix of REGISTERs with INVITEs or OPTIONS splits "
 		       "the users in two: \"count\" must be 2 or more");
+	parse_presence(c, obj, e);
 out:
 	json_decref(obj);
 }
@@ -710,6 +746,26 @@ static void check_semantics(struct ctx *c, struct topo *t)
 		err_at(c, "/experiment/test", false,
 		       "the %s test needs at least one callhandler",
 		       t->exp.test);
+	/* Each presentity is one loader's (its publications' sequence
+	 * numbers are that loader's) and one callhandler's to watch. */
+	if (topo_is_presence(&t->exp)) {
+		size_t most = count[TOPO_LOADER];
+
+		if (!strcmp(t->exp.test, "publish") &&
+		    count[TOPO_CALLHANDLER] > most)
+			most = count[TOPO_CALLHANDLER];
+		if (t->exp.user_count < most)
+			err_at(c, "/experiment/users/count", false,
+			       "the %s test shares the users out between "
+			       "%zu loaders or callhandlers: \"count\" must "
+			       "be %zu or more",
+			       t->exp.test, most, most);
+		if (t->exp.transport == SIP_TP_TLS)
+			err_at(c, "/experiment/transport", false,
+			       "the %s test runs over udp or tcp (the "
+			       "watchers have no TLS)",
+			       t->exp.test);
+	}
 
 	for (size_t i = 0; i < t->nnodes; i++) {
 		struct topo_node *n = &t->nodes[i];

@@ -79,7 +79,8 @@ struct topo_node {
 extern const char *const topo_mix_kinds[TOPO_MIX_KINDS + 1];
 
 struct topo_experiment {
-	char test[16]; /* register, reregister, invite, options, mix */
+	/* register, reregister, invite, options, mix, subscribe, publish */
+	char test[16];
 	/* mix: the weights by kind (topo_mix_kinds), 0 for a kind not in
 	 * it */
 	unsigned mix[TOPO_MIX_KINDS];
@@ -103,6 +104,15 @@ struct topo_experiment {
 	unsigned confirm_s;	/* rfc7502: the confirmation trial; 0 none */
 	unsigned baseline_s;	/* loaders straight to callhandlers; 0 off */
 	unsigned hold_ms;	/* invite: 200 -> BYE */
+	/* subscribe, publish ("presence"): publish's watchers per
+	 * presentity (the callhandlers'), the subscriptions' refresh
+	 * interval (0: at 4/5 of the expiry granted), the PUBLISH bodies'
+	 * size (0: the loader's natural one), and whether the servers
+	 * filter each watcher's document (a filter file per run) */
+	unsigned watchers;
+	unsigned refresh_s;
+	unsigned body_bytes;
+	bool filter;
 };
 
 struct topo {
@@ -183,6 +193,10 @@ bool topo_mix_splits_users(const struct topo_experiment *e);
 
 /* Whether e's loaders call or send OPTIONS to callhandlers' users. */
 bool topo_needs_callhandler(const struct topo_experiment *e);
+
+/* Whether e is a presence test (subscribe, publish): the stateful
+ * proxies then run as presence servers. */
+bool topo_is_presence(const struct topo_experiment *e);
 
 int topo_override(struct topo *t, const char *key, const char *value,
 		  char *why, size_t whysz);

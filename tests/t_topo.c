@@ -510,6 +510,93 @@ TEST(topo_mix_weights_and_mistakes)
 	topo_errors_free(&errs);
 }
 
+/* The presence tests' settings, and their mistakes placed. */
+TEST(topo_presence_settings_and_mistakes)
+{
+	const char *head = "{\"name\": \"p\", \"stateful\": [{\"name\": "
+			   "\"sf1\", \"host\": "
+			   "\"p1\", \"listen\": [\"udp:5060\"]}],\n"
+			   " \"callhandlers\": [{\"name\": \"ch1\", "
+			   "\"host\": \"p1\", \"listen\": [\"udp:5070\"]}],\n"
+			   " \"loaders\": [{\"name\": \"ld1\", \"host\": "
+			   "\"p1\", \"server\": \"sf1\"}, {\"name\": \"ld2\", "
+			   "\"host\": \"p1\", \"server\": \"sf1\"}],\n";
+	char text[1024];
+	struct topo_errors errs = {0};
+	struct topo *t = NULL;
+	char why[256];
+
+	snprintf(text, sizeof(text),
+		 "%s \"experiment\": {\"test\": \"publish\",\n"
+		 "  \"presence\": {\"watchers_per_presentity\": 4, "
+		 "\"refresh_s\": 30, \"body_bytes\": 800, \"filter\": "
+		 "true}}}\n",
+		 head);
+	ASSERT_EQ(topo_load(&t, test_write_file("p.json", text), NULL, &errs),
+		  0);
+	ASSERT(topo_is_presence(&t->exp));
+	ASSERT(topo_needs_callhandler(&t->exp));
+	ASSERT_EQ(t->exp.watchers, 4);
+	ASSERT_EQ(t->exp.refresh_s, 30);
+	ASSERT_EQ(t->exp.body_bytes, 800);
+	ASSERT(t->exp.filter);
+	/* subscribe needs no callhandler; register has no presence */
+	ASSERT_EQ(topo_override(t, "test", "subscribe", why, sizeof(why)), 0);
+	ASSERT(topo_is_presence(&t->exp));
+	ASSERT(!topo_needs_callhandler(&t->exp));
+	ASSERT_EQ(topo_override(t, "test", "register", why, sizeof(why)), 0);
+	ASSERT(!topo_is_presence(&t->exp));
+	topo_free(t);
+	t = NULL;
+
+	/* the default: 2 watchers, no filter */
+	snprintf(text, sizeof(text),
+		 "%s \"experiment\": {\"test\": \"subscribe\"}}\n", head);
+	ASSERT_EQ(topo_load(&t, test_write_file("p0.json", text), NULL, &errs),
+		  0);
+	ASSERT_EQ(t->exp.watchers, 2);
+	ASSERT(!t->exp.filter);
+	topo_free(t);
+	t = NULL;
+
+	snprintf(text, sizeof(text),
+		 "%s \"experiment\": {\"test\": \"publish\",\n"
+		 "  \"presence\": {\"watchers_per_presentity\": 0,\n"
+		 "    \"filter\": \"yes\", \"body_bytes\": -1, \"size\": 1},\n"
+		 "  \"users\": {\"count\": 1}, \"transport\": \"tls\"}}\n",
+		 head);
+	ASSERT_EQ(topo_load(&t, test_write_file("p2.json", text), NULL, &errs),
+		  EBADMSG);
+	assert_msg(&errs, 5, 43,
+		   "\"watchers_per_presentity\" must be an integer from 1 "
+		   "to 1000");
+	assert_msg(&errs, 6, 15, "\"filter\" must be true or false");
+	assert_msg(&errs, 6, 36,
+		   "\"body_bytes\" must be an integer from 0 to 65536");
+	assert_msg(&errs, 6, 40,
+		   "unknown field \"size\" in presence (expected one of: "
+		   "watchers_per_presentity, refresh_s, body_bytes, filter)");
+	assert_msg(&errs, 7, 22,
+		   "the publish test shares the users out between 2 loaders "
+		   "or callhandlers: \"count\" must be 2 or more");
+	assert_msg(&errs, 7, 39,
+		   "the publish test runs over udp or tcp (the watchers have "
+		   "no TLS)");
+	topo_errors_free(&errs);
+
+	snprintf(text, sizeof(text),
+		 "%s \"experiment\": {\"test\": \"invite\",\n"
+		 "  \"presence\": {\"filter\": true}}}\n",
+		 head);
+	ASSERT_EQ(topo_load(&t, test_write_file("p3.json", text), NULL, &errs),
+		  EBADMSG);
+	assert_msg(&errs, 5, 3,
+		   "\"presence\" is for \"test\": \"subscribe\" or "
+		   "\"publish\"");
+	ASSERT_EQ(errs.n, 1);
+	topo_errors_free(&errs);
+}
+
 TEST(topo_search_bounds_are_checked)
 {
 	const char *text =

@@ -22,16 +22,16 @@
 #include "sip_txn.h"
 
 #define WATCH_MAX_DIALOGS 1000000u
-#define NAME_MAX_ 64
+#define WATCH_NAME_MAX 64
 #define TARGET_MAX 256
 #define TICK_MS 1u
 
 struct watch_dlg {
 	struct le le; /* in w->dlgs, by Call-ID */
 	struct watch *w;
-	char pres[NAME_MAX_];
-	char user[NAME_MAX_];
-	char entity[NAME_MAX_ * 2 + 8]; /* sip:pres@domain */
+	char pres[WATCH_NAME_MAX];
+	char user[WATCH_NAME_MAX];
+	char entity[WATCH_NAME_MAX * 2 + 8]; /* sip:pres@domain */
 	char call_id[48];
 	char tag[SIP_TAG_SIZE];
 	char rtag[128];
