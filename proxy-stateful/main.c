@@ -67,7 +67,10 @@ int main(int argc, char **argv)
 		       "/name | --users-file F] [--db-mode memory|"
 		       "write-through|write-back] [--auth none|register|"
 		       "invite|all] [--record-route] [--closed] [--workers N]"
-		       " [--control] [--config FILE.json]\n",
+		       " [--presence [--presence-filter F] "
+		       "[--presence-min-expires S] [--presence-max-expires S] "
+		       "[--presence-default-expires S]] [--control] "
+		       "[--config FILE.json]\n",
 		       argv[0]);
 		return 0;
 	}
