@@ -25,10 +25,10 @@
 #include "ev.h"
 #include "hist.h"
 #include "loadgen.h"
-#include "sip_auth.h"
 #include "proc.h"
 #include "sip_build.h"
 #include "sip_msg.h"
+#include "stack.h"
 #include "test.h"
 
 TEST(loader_users_parse_ranges)
@@ -523,48 +523,6 @@ TEST_TIMEOUT(loader_invite_far_end_reinvite_and_bye, 25)
 
 /* ---- through proxy-stateful to the callhandler ---- */
 
-/* users.txt for the proxy: A1000..A1009, password "pw-<user>". */
-static void write_proxy_users(void)
-{
-	FILE *fp = fopen("users.txt", "w");
-
-	ASSERT(fp);
-	for (int i = 1000; i < 1010; i++) {
-		char u[16], pw[32], ha1[SIP_AUTH_HEX_SIZE];
-		struct pl pu, r = PL("example.com"), pp;
-
-		snprintf(u, sizeof(u), "A%d", i);
-		snprintf(pw, sizeof(pw), "pw-A%d", i);
-		pl_set_str(&pu, u);
-		pl_set_str(&pp, pw);
-		ASSERT_EQ(sip_auth_ha1(SIP_AUTH_ALG_MD5, &pu, &r, &pp, ha1),
-			  0);
-		fprintf(fp, "%s example.com %s - 0\n", u, ha1);
-	}
-	fclose(fp);
-}
-
-static void start_ready(struct proc *p, const char *const *argv,
-			const char *event)
-{
-	json_t *ev;
-
-	proc_start(p, argv);
-	ev = proc_wait_event(p, event, 15000);
-	if (!ev)
-		proc_dump_log(p);
-	ASSERT_MSG(ev, "%s: no %s event", argv[0], event);
-	json_decref(ev);
-}
-
-static json_t *stats_of(struct proc *p)
-{
-	json_t *r = proc_cmd(p, "stats", NULL, 3000);
-
-	ASSERT_MSG(r, "%s: no stats", p->name);
-	return r;
-}
-
 /*
  * loader -> proxy-stateful (--record-route, --auth invite) -> the
  * callhandler, which registered through it and answers 486 to 10% of
@@ -619,18 +577,18 @@ static void invite_via_proxy(const char *tp, bool preload)
 	json_t *j, *ps, *cs;
 	json_int_t att, ans, busy;
 
-	write_proxy_users();
+	stack_write_users();
 	snprintf(pudp, sizeof(pudp), "udp:127.0.0.1:%u", pport);
 	snprintf(ptcp, sizeof(ptcp), "tcp:127.0.0.1:%u", pport);
 	snprintf(clisten, sizeof(clisten), "%s:127.0.0.1:%u", tp, cport);
 	snprintf(via, sizeof(via), "%s:127.0.0.1:%u", tp, pport);
 	snprintf(server, sizeof(server), "%s:127.0.0.1:%u", tp, pport);
-	start_ready(&px, pargv, "ready");
-	start_ready(&ch, cargv, "registered");
+	stack_start_ready(&px, pargv, "ready");
+	stack_start_ready(&ch, cargv, "registered");
 	/* some calls fail (486): exit code 1 */
 	j = loader_json(largv, 1);
-	ps = stats_of(&px);
-	cs = stats_of(&ch);
+	ps = stack_stats(&px);
+	cs = stack_stats(&ch);
 	att = jint(j, "attempts");
 	ans = jcall(j, "answered");
 	busy = jint(json_object_get(j, "codes"), "486");
@@ -717,8 +675,8 @@ static void invite_exact_count(bool via_proxy)
 	snprintf(server, sizeof(server), "udp:127.0.0.1:%u",
 		 via_proxy ? pport : cport);
 	if (via_proxy)
-		start_ready(&px, pargv, "ready");
-	start_ready(&ch, cargv, via_proxy ? "registered" : "ready");
+		stack_start_ready(&px, pargv, "ready");
+	stack_start_ready(&ch, cargv, via_proxy ? "registered" : "ready");
 	for (int run = 0; run < 4; run++) {
 		json_t *j = loader_json(largv, 0), *cs;
 
@@ -728,7 +686,7 @@ static void invite_exact_count(bool via_proxy)
 		ASSERT_EQ(jint(j, "failures"), 0);
 		ASSERT_EQ(jint(j, "unfinished"), 0);
 		ASSERT_EQ(jcall(j, "completed"), 40);
-		cs = stats_of(&ch);
+		cs = stack_stats(&ch);
 		byes += 40;
 		ASSERT_MSG(jint(cs, "byes") == byes, "run %d: %lld BYEs", run,
 			   (long long)jint(cs, "byes"));
@@ -928,11 +886,11 @@ TEST_TIMEOUT(loader_mix_via_proxy_counts_per_kind, 40)
 	snprintf(pudp, sizeof(pudp), "udp:127.0.0.1:%u", pport);
 	snprintf(clisten, sizeof(clisten), "udp:127.0.0.1:%u", cport);
 	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", pport);
-	start_ready(&px, pargv, "ready");
-	start_ready(&ch, cargv, "registered");
+	stack_start_ready(&px, pargv, "ready");
+	stack_start_ready(&ch, cargv, "registered");
 	j = loader_json(largv, 0);
-	ps = stats_of(&px);
-	cs = stats_of(&ch);
+	ps = stack_stats(&px);
+	cs = stack_stats(&ch);
 	ASSERT_EQ(jint(j, "attempts"), 900);
 	ASSERT_EQ(jint(j, "successes"), 900);
 	ASSERT_EQ(jint(j, "failures"), 0);
@@ -1043,8 +1001,8 @@ TEST_TIMEOUT(loader_mix_control_mode_steps, 25)
 	json_int_t inv, opt, inv1, opt1;
 
 	snprintf(listen, sizeof(listen), "udp:127.0.0.1:%u", port);
-	start_ready(&ch, cargv, "ready");
-	start_ready(&ld, largv, "ready");
+	stack_start_ready(&ch, cargv, "ready");
+	stack_start_ready(&ld, largv, "ready");
 	args = json_pack("{si}", "rate", 100);
 	r = proc_cmd(&ld, "start", args, 2000);
 	ASSERT(r && json_is_true(json_object_get(r, "ok")));
@@ -1116,9 +1074,9 @@ TEST_TIMEOUT(loader_invite_failure_codes_and_ratios, 25)
 
 	snprintf(listen, sizeof(listen), "udp:127.0.0.1:%u", port);
 	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", port);
-	start_ready(&ch, cargv, "ready");
+	stack_start_ready(&ch, cargv, "ready");
 	j = loader_json(largv, 1);
-	cs = stats_of(&ch);
+	cs = stack_stats(&ch);
 	att = jint(j, "attempts");
 	codes = json_object_get(j, "codes");
 	ans = jcall(j, "answered");

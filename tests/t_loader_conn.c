@@ -24,7 +24,7 @@
 #include "kamailio.h"
 #include "pki.h"
 #include "proc.h"
-#include "sip_auth.h"
+#include "stack.h"
 #include "test.h"
 
 static json_int_t jint(json_t *o, const char *k)
@@ -68,48 +68,6 @@ static void make_pki(void)
 	pki_free(rogue);
 }
 
-/* users.txt: A1000..A1009, password "pw-<user>". */
-static void write_users(void)
-{
-	FILE *fp = fopen("users.txt", "w");
-
-	ASSERT(fp);
-	for (int i = 1000; i < 1010; i++) {
-		char u[16], pw[32], ha1[SIP_AUTH_HEX_SIZE];
-		struct pl pu, r = PL("example.com"), pp;
-
-		snprintf(u, sizeof(u), "A%d", i);
-		snprintf(pw, sizeof(pw), "pw-A%d", i);
-		pl_set_str(&pu, u);
-		pl_set_str(&pp, pw);
-		ASSERT_EQ(sip_auth_ha1(SIP_AUTH_ALG_MD5, &pu, &r, &pp, ha1),
-			  0);
-		fprintf(fp, "%s example.com %s - 0\n", u, ha1);
-	}
-	fclose(fp);
-}
-
-static void start_ready(struct proc *p, const char *const *argv,
-			const char *event)
-{
-	json_t *ev;
-
-	proc_start(p, argv);
-	ev = proc_wait_event(p, event, 15000);
-	if (!ev)
-		proc_dump_log(p);
-	ASSERT_MSG(ev, "%s: no %s event", argv[0], event);
-	json_decref(ev);
-}
-
-static json_t *stats_of(struct proc *p)
-{
-	json_t *r = proc_cmd(p, "stats", NULL, 3000);
-
-	ASSERT_MSG(r, "%s: no stats", p->name);
-	return r;
-}
-
 /* The proxy's connection counts are copied each 200 ms tick. */
 static json_int_t proxy_conns(struct proc *px, const char *k)
 {
@@ -117,7 +75,7 @@ static json_int_t proxy_conns(struct proc *px, const char *k)
 	json_int_t v;
 
 	usleep(300 * 1000);
-	st = stats_of(px);
+	st = stack_stats(px);
 	v = jsub(st, "connections", k);
 	json_decref(st);
 	return v;
@@ -161,7 +119,7 @@ static void proxy_start(struct setup *s, const char *auth)
 	snprintf(pudp, sizeof(pudp), "udp:127.0.0.1:%u", s->pport);
 	snprintf(ptcp, sizeof(ptcp), "tcp:127.0.0.1:%u", s->pport);
 	snprintf(ptls, sizeof(ptls), "tls:127.0.0.1:%u", s->tport);
-	start_ready(&s->px, pargv, "ready");
+	stack_start_ready(&s->px, pargv, "ready");
 }
 
 static void setup_start(struct setup *s, const char *auth, bool callee)
@@ -175,7 +133,7 @@ static void setup_start(struct setup *s, const char *auth, bool callee)
 
 	memset(s, 0, sizeof(*s));
 	make_pki();
-	write_users();
+	stack_write_users();
 	s->pport = proc_free_port();
 	s->tport = proc_free_port();
 	proxy_start(s, auth);
@@ -183,7 +141,7 @@ static void setup_start(struct setup *s, const char *auth, bool callee)
 		snprintf(clisten, sizeof(clisten), "udp:127.0.0.1:%u",
 			 proc_free_port());
 		snprintf(via, sizeof(via), "udp:127.0.0.1:%u", s->pport);
-		start_ready(&s->ch, cargv, "registered");
+		stack_start_ready(&s->ch, cargv, "registered");
 		s->with_ch = true;
 	}
 }
@@ -257,7 +215,7 @@ static void server_of(struct setup *s, const char *tp)
 static void check_registers(json_t *j, struct setup *s, json_int_t *att,
 			    json_int_t want)
 {
-	json_t *ps = stats_of(&s->px);
+	json_t *ps = stack_stats(&s->px);
 	json_int_t challenged;
 
 	*att = jint(j, "attempts");
@@ -414,7 +372,7 @@ TEST_TIMEOUT(loader_conn_pool_is_open_before_start, 30)
 /* invite through the proxy to the callhandler: the three agree. */
 static void check_calls(json_t *j, struct setup *s, json_int_t *att)
 {
-	json_t *ps = stats_of(&s->px), *cs = stats_of(&s->ch);
+	json_t *ps = stack_stats(&s->px), *cs = stack_stats(&s->ch);
 	json_int_t challenged;
 
 	*att = jint(j, "attempts");
@@ -545,7 +503,7 @@ TEST_TIMEOUT(loader_conn_tcp_dropped_pool_connection_is_reopened, 40)
 	ok2 = proxy_conns(&s.px, "accepted");
 	ASSERT_EQ(ok2, 1);
 	{
-		json_t *ps = stats_of(&s.px);
+		json_t *ps = stack_stats(&s.px);
 
 		ok2 = jint(ps, "registers_ok");
 		json_decref(ps);
