@@ -1,6 +1,7 @@
 #include "stack.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "sip_auth.h"
 #include "test.h"
@@ -44,4 +45,26 @@ json_t *stack_stats(struct proc *p)
 
 	ASSERT_MSG(r, "%s: no stats", p->name);
 	return r;
+}
+
+json_t *stack_loader_json(const char *const *argv, int want_rc,
+			  unsigned timeout_ms)
+{
+	struct proc ld;
+	json_t *j;
+	int rc;
+
+	proc_start(&ld, argv);
+	j = proc_read_json(&ld, timeout_ms);
+	rc = proc_stop(&ld, 5000);
+	if (!j || rc != want_rc) {
+		char *d = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+		proc_dump_log(&ld);
+		fprintf(stderr, "loader summary: %s\n", d ? d : "none");
+		free(d);
+	}
+	ASSERT(j);
+	ASSERT_EQ(rc, want_rc);
+	return j;
 }

@@ -387,28 +387,6 @@ static void sipp_uas(struct proc *p, uint16_t port, const char *scenario)
 	ASSERT_MSG(!proc_exited(p), "sipp did not start");
 }
 
-/* Runs bin/loader with argv to its end; its --json summary. */
-static json_t *loader_json(const char *const *argv, int want_rc)
-{
-	struct proc ld;
-	json_t *j;
-	int rc;
-
-	proc_start(&ld, argv);
-	j = proc_read_json(&ld, 15000);
-	rc = proc_stop(&ld, 5000);
-	if (!j || rc != want_rc) {
-		char *d = j ? json_dumps(j, JSON_COMPACT) : NULL;
-
-		proc_dump_log(&ld);
-		fprintf(stderr, "loader summary: %s\n", d ? d : "none");
-		free(d);
-	}
-	ASSERT(j);
-	ASSERT_EQ(rc, want_rc);
-	return j;
-}
-
 static json_int_t jcall(json_t *j, const char *k)
 {
 	return jint(json_object_get(j, "calls"), k);
@@ -441,7 +419,7 @@ TEST_TIMEOUT(loader_invite_udp_vs_sipp_uas, 25)
 
 	sipp_uas(&sipp, port, NULL);
 	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", port);
-	j = loader_json(argv, 0);
+	j = stack_loader_json(argv, 0, 15000);
 	att = jint(j, "attempts");
 	retr = jint(j, "retransmissions");
 	/* open loop: 100 calls/s for 2 s (within 1%) */
@@ -499,7 +477,7 @@ TEST_TIMEOUT(loader_invite_far_end_reinvite_and_bye, 25)
 
 	sipp_uas(&sipp, port, "uas_far_bye.xml");
 	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", port);
-	j = loader_json(argv, 0);
+	j = stack_loader_json(argv, 0, 15000);
 	att = jint(j, "attempts");
 	ASSERT(att >= 19 && att <= 21);
 	/* Each call: a re-INVITE answered 200, then the far end's BYE
@@ -586,7 +564,7 @@ static void invite_via_proxy(const char *tp, bool preload)
 	stack_start_ready(&px, pargv, "ready");
 	stack_start_ready(&ch, cargv, "registered");
 	/* some calls fail (486): exit code 1 */
-	j = loader_json(largv, 1);
+	j = stack_loader_json(largv, 1, 15000);
 	ps = stack_stats(&px);
 	cs = stack_stats(&ch);
 	att = jint(j, "attempts");
@@ -678,7 +656,7 @@ static void invite_exact_count(bool via_proxy)
 		stack_start_ready(&px, pargv, "ready");
 	stack_start_ready(&ch, cargv, via_proxy ? "registered" : "ready");
 	for (int run = 0; run < 4; run++) {
-		json_t *j = loader_json(largv, 0), *cs;
+		json_t *j = stack_loader_json(largv, 0, 15000), *cs;
 
 		ASSERT_MSG(jint(j, "attempts") == 40, "run %d: attempts %lld",
 			   run, (long long)jint(j, "attempts"));
@@ -888,7 +866,7 @@ TEST_TIMEOUT(loader_mix_via_proxy_counts_per_kind, 40)
 	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", pport);
 	stack_start_ready(&px, pargv, "ready");
 	stack_start_ready(&ch, cargv, "registered");
-	j = loader_json(largv, 0);
+	j = stack_loader_json(largv, 0, 15000);
 	ps = stack_stats(&px);
 	cs = stack_stats(&ch);
 	ASSERT_EQ(jint(j, "attempts"), 900);
@@ -1075,7 +1053,7 @@ TEST_TIMEOUT(loader_invite_failure_codes_and_ratios, 25)
 	snprintf(listen, sizeof(listen), "udp:127.0.0.1:%u", port);
 	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", port);
 	stack_start_ready(&ch, cargv, "ready");
-	j = loader_json(largv, 1);
+	j = stack_loader_json(largv, 1, 15000);
 	cs = stack_stats(&ch);
 	att = jint(j, "attempts");
 	codes = json_object_get(j, "codes");
@@ -1216,7 +1194,7 @@ TEST_TIMEOUT(loader_invite_lossy_relay_retransmits_loses_no_call, 40)
 	ASSERT_MSG(!proc_exited(&sipp), "sipp did not start");
 	ASSERT_EQ(pthread_create(&r.th, NULL, relay_main, &r), 0);
 	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", fport);
-	j = loader_json(argv, 0);
+	j = stack_loader_json(argv, 0, 15000);
 	atomic_store(&r.stop, true);
 	pthread_join(r.th, NULL);
 	att = jint(j, "attempts");
@@ -1253,7 +1231,7 @@ TEST_TIMEOUT(loader_invite_max_outstanding_caps_calls, 20)
 
 	sipp_uas(&sipp, port, NULL);
 	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", port);
-	j = loader_json(argv, 0);
+	j = stack_loader_json(argv, 0, 15000);
 	ASSERT_EQ(jint(j, "attempts"), 10);
 	ASSERT(jint(j, "throttled") >= 38 && jint(j, "throttled") <= 42);
 	/* the held calls were hung up at the end, all completed */
@@ -1281,7 +1259,7 @@ TEST_TIMEOUT(loader_invite_timer_b_is_the_threshold, 15)
 	json_int_t att;
 
 	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", port);
-	j = loader_json(argv, 1);
+	j = stack_loader_json(argv, 1, 15000);
 	att = jint(j, "attempts");
 	ASSERT(att >= 19 && att <= 21);
 	ASSERT_EQ(jint(j, "timeouts"), att);

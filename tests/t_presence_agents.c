@@ -23,6 +23,7 @@
 #include "kamailio.h"
 #include "loadpres.h"
 #include "proc.h"
+#include "stack.h"
 #include "test.h"
 #include "watch.h"
 
@@ -151,28 +152,6 @@ static void kam_start_with(struct kamailio *k, uint16_t port, bool auth)
 	kamailio_start(k, port, &o);
 }
 
-/* Runs bin/loader (argv) to its end; its --json summary. */
-static json_t *loader_json(const char *const *argv, int want_rc)
-{
-	struct proc ld;
-	json_t *j;
-	int rc;
-
-	proc_start(&ld, argv);
-	j = proc_read_json(&ld, 20000);
-	rc = proc_stop(&ld, 5000);
-	if (!j || rc != want_rc) {
-		char *d = j ? json_dumps(j, JSON_COMPACT) : NULL;
-
-		proc_dump_log(&ld);
-		fprintf(stderr, "loader summary: %s\n", d ? d : "none");
-		free(d);
-	}
-	ASSERT(j);
-	ASSERT_EQ(rc, want_rc);
-	return j;
-}
-
 static void subscribe_vs_kamailio(const char *tp)
 {
 	uint16_t kport = proc_free_port();
@@ -190,7 +169,7 @@ static void subscribe_vs_kamailio(const char *tp)
 
 	kam_start(&k, kport);
 	snprintf(server, sizeof(server), "%s:127.0.0.1:%u", tp, kport);
-	j = loader_json(argv, 0);
+	j = stack_loader_json(argv, 0, 20000);
 	p = json_object_get(j, "presence");
 	ASSERT(p);
 	/* one subscription per watcher: 20, the other attempts wait */
@@ -336,7 +315,7 @@ static void watchers_get_every_publication(const char *tp)
 	kam_start(&k, kport);
 	watchers_start(&ch, tp, kport, "B1000-B1004", "3");
 	snprintf(server, sizeof(server), "%s:127.0.0.1:%u", tp, kport);
-	j = loader_json(argv, 0);
+	j = stack_loader_json(argv, 0, 20000);
 	pubs = jint(j, "attempts");
 	ASSERT(pubs >= 50);
 	ASSERT_EQ(jint(j, "successes"), pubs);
@@ -569,7 +548,7 @@ TEST_TIMEOUT(presence_digest_auth_watch_publish_subscribe_udp, 40)
 	ASSERT_EQ(jint(w, "challenged"), 5);
 	json_decref(w);
 
-	j = loader_json(pub, 0);
+	j = stack_loader_json(pub, 0, 20000);
 	pubs = jint(j, "attempts");
 	ASSERT(pubs >= 15);
 	ASSERT_EQ(jint(j, "successes"), pubs);
@@ -581,7 +560,7 @@ TEST_TIMEOUT(presence_digest_auth_watch_publish_subscribe_udp, 40)
 	json_decref(w);
 	ASSERT_EQ(proc_stop(&ch, 3000), 0);
 
-	j = loader_json(sub, 0);
+	j = stack_loader_json(sub, 0, 20000);
 	p = json_object_get(j, "presence");
 	ASSERT_EQ(jint(j, "attempts"), 10);
 	ASSERT_EQ(jint(j, "successes"), 10);
@@ -615,7 +594,7 @@ TEST_TIMEOUT(presence_loader_subscribe_max_outstanding_caps_dialogs, 30)
 
 	kam_start(&k, kport);
 	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", kport);
-	j = loader_json(argv, 0);
+	j = stack_loader_json(argv, 0, 20000);
 	p = json_object_get(j, "presence");
 	ASSERT_EQ(jint(j, "attempts"), 5);
 	ASSERT_EQ(jint(j, "successes"), 5);
