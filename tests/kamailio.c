@@ -36,6 +36,14 @@ bool kamailio_available(bool tls)
 	       !access(KAM_MODULES "/db_text.so", R_OK);
 }
 
+bool kamailio_has_module(const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s.so", KAM_MODULES, name);
+	return on_path("kamailio") && !access(path, R_OK);
+}
+
 /*
  * The db_text directory auth_db reads: subscriber with plain passwords
  * (calculate_ha1) and the version table, which auth_db checks at
@@ -135,8 +143,8 @@ void kamailio_start(struct kamailio *k, uint16_t port,
 	static const struct kamailio_opts none;
 	const struct kamailio_opts *o = opts ? opts : &none;
 	char cfg[512], udp[64], tcp[64], tls[64], ctl_def[400], db_def[400];
-	char tls_def[400];
-	const char *argv[40];
+	char tls_def[400], shm[16], pkg[16];
+	const char *argv[60];
 	size_t n = 0;
 	struct timespec t0;
 	json_t *st;
@@ -146,8 +154,8 @@ void kamailio_start(struct kamailio *k, uint16_t port,
 	/* A short path: a unix socket's is at most 107 bytes. */
 	snprintf(k->ctl, sizeof(k->ctl), "unix:%s/kamctl", test_tmp_dir());
 	ASSERT_MSG(strlen(k->ctl) < 100, "ctl path too long: %s", k->ctl);
-	snprintf(cfg, sizeof(cfg), "%s/tests/kamailio/registrar.cfg",
-		 test_root_dir());
+	snprintf(cfg, sizeof(cfg), "%s/tests/kamailio/%s", test_root_dir(),
+		 o->cfg ? o->cfg : "registrar.cfg");
 	snprintf(udp, sizeof(udp), "udp:127.0.0.1:%u", port);
 	snprintf(tcp, sizeof(tcp), "tcp:127.0.0.1:%u", port);
 	if (o->tls_cert)
@@ -167,8 +175,10 @@ void kamailio_start(struct kamailio *k, uint16_t port,
 		argv[n++] = "-l";
 		argv[n++] = tcp;
 	}
-	argv[n++] = "-A";
-	argv[n++] = ctl_def;
+	if (!o->no_ctl) {
+		argv[n++] = "-A";
+		argv[n++] = ctl_def;
+	}
 	if (o->auth_register || o->auth_invite) {
 		ASSERT_MSG(o->auth_prefix, "auth without users");
 		write_users(o);
@@ -195,10 +205,19 @@ void kamailio_start(struct kamailio *k, uint16_t port,
 		argv[n++] = "-A";
 		argv[n++] = tls_def;
 	}
+	for (size_t i = 0; o->defines && o->defines[i]; i++) {
+		ASSERT_MSG(n + 12 < sizeof(argv) / sizeof(argv[0]), "too many "
+								    "kamailio "
+								    "defines");
+		argv[n++] = "-A";
+		argv[n++] = o->defines[i];
+	}
+	snprintf(shm, sizeof(shm), "%u", o->shm_mb ? o->shm_mb : 32);
+	snprintf(pkg, sizeof(pkg), "%u", o->pkg_mb ? o->pkg_mb : 4);
 	argv[n++] = "-m";
-	argv[n++] = "32";
+	argv[n++] = shm;
 	argv[n++] = "-M";
-	argv[n++] = "4";
+	argv[n++] = pkg;
 	argv[n++] = "-Y";
 	argv[n++] = test_tmp_dir();
 	argv[n] = NULL;
@@ -212,8 +231,10 @@ void kamailio_start(struct kamailio *k, uint16_t port,
 	while (ms_since(&t0) < 5000) {
 		if (answers(port)) {
 			usleep(200000); /* the TCP processes, likewise */
-			st = kamailio_stats(k);
-			json_decref(st);
+			if (!o->no_ctl) {
+				st = kamailio_stats(k);
+				json_decref(st);
+			}
 			return;
 		}
 		if (proc_exited(&k->proc))

@@ -31,6 +31,16 @@ struct kamailio_opts {
 	 * a port of its own; kamailio verifies no peer's certificate.
 	 */
 	const char *tls_cert, *tls_key;
+	/*
+	 * Another configuration of tests/kamailio/ (NULL: registrar.cfg).
+	 * One without the ctl module (presence.cfg, ratelimit.cfg) wants
+	 * no_ctl: no ctl socket, no counters (kamailio_stats fails).
+	 */
+	const char *cfg;
+	bool no_ctl;
+	/* More -A definitions ("NAME" or "NAME=value"), NULL-ended. */
+	const char *const *defines;
+	unsigned shm_mb, pkg_mb; /* -m and -M; 0: 32 and 4 */
 };
 
 struct kamailio {
@@ -46,6 +56,10 @@ struct kamailio {
  */
 bool kamailio_available(bool tls);
 
+/* Whether kamailio and its module name ("presence": presence.so) are
+ * here. */
+bool kamailio_has_module(const char *name);
+
 /* "tp:127.0.0.1:PORT" of its listener of transport tp ("udp", "tcp",
  * "tls") into buf. */
 void kamailio_addr(const struct kamailio *k, const char *tp, char *buf,
@@ -54,7 +68,8 @@ void kamailio_addr(const struct kamailio *k, const char *tp, char *buf,
 /*
  * Starts kamailio on 127.0.0.1:port (UDP, and TCP/TLS as opts says;
  * opts may be NULL; the TLS port is chosen here) and waits, bounded
- * (5 s), until it answers an OPTIONS over UDP and its ctl socket.  Fails
+ * (5 s), until it answers an OPTIONS over UDP and (but with no_ctl) its
+ * ctl socket.  Fails
  * the test when it cannot; call kamailio_available() first and skip
  * without it.
  */

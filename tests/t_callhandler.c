@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "chreg.h"
+#include "kamailio.h"
 #include "proc.h"
 #include "test.h"
 #include "uas.h"
@@ -394,81 +395,6 @@ TEST(callhandler_bad_input_counted)
 /* ------------------------------------------------------------------ */
 /* Through kamailio as registrar                                       */
 
-#define KAM_MODULES "/usr/lib/x86_64-linux-gnu/kamailio/modules"
-
-static void kam_start(struct proc *k, uint16_t port, bool tcp)
-{
-	char cfg[512], l1[64], l2[64];
-	const char *argv[24];
-	size_t n = 0;
-
-	if (!have("kamailio") || access(KAM_MODULES "/registrar.so", R_OK))
-		test_skip("kamailio (with registrar) is not installed");
-	snprintf(cfg, sizeof(cfg), "%s/tests/kamailio/registrar.cfg",
-		 test_root_dir());
-	snprintf(l1, sizeof(l1), "udp:127.0.0.1:%u", port);
-	snprintf(l2, sizeof(l2), "tcp:127.0.0.1:%u", port);
-	argv[n++] = "kamailio";
-	argv[n++] = "-f";
-	argv[n++] = cfg;
-	argv[n++] = "-L";
-	argv[n++] = KAM_MODULES;
-	argv[n++] = "-DD";
-	argv[n++] = "-E";
-	argv[n++] = "-l";
-	argv[n++] = l1;
-	if (tcp) {
-		argv[n++] = "-l";
-		argv[n++] = l2;
-	}
-	argv[n++] = "-m";
-	argv[n++] = "32";
-	argv[n++] = "-M";
-	argv[n++] = "4";
-	argv[n++] = "-Y";
-	argv[n++] = test_tmp_dir();
-	argv[n] = NULL;
-	proc_start(k, argv);
-	/*
-	 * Ready when it answers an OPTIONS over UDP (bounded: 5 s).  A
-	 * TCP port that accepts is not enough: a connection made while
-	 * its TCP processes are still starting may never be served.
-	 */
-	for (int i = 0; i < 50; i++) {
-		static const char opt[] =
-			"OPTIONS sip:probe@127.0.0.1 SIP/2.0\r\n"
-			"Via: SIP/2.0/UDP "
-			"127.0.0.1:9;branch=z9hG4bKprobe;rport\r\n"
-			"From: <sip:t@127.0.0.1>;tag=1\r\n"
-			"To: <sip:probe@127.0.0.1>\r\n"
-			"Call-ID: probe\r\nCSeq: 1 OPTIONS\r\n"
-			"Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
-		struct timeval tv = {0, 100000};
-		struct sockaddr_in sa;
-		char buf[2048];
-		int fd = socket(AF_INET, SOCK_DGRAM, 0);
-		ssize_t got;
-
-		ASSERT(fd >= 0);
-		memset(&sa, 0, sizeof(sa));
-		sa.sin_family = AF_INET;
-		sa.sin_port = htons(port);
-		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		sendto(fd, opt, sizeof(opt) - 1, 0, (struct sockaddr *)&sa,
-		       sizeof(sa));
-		got = recv(fd, buf, sizeof(buf), 0);
-		close(fd);
-		if (got > 0) {
-			usleep(200000); /* the TCP processes, likewise */
-			return;
-		}
-		ASSERT_MSG(!proc_exited(k), "kamailio exited");
-	}
-	proc_dump_log(k);
-	ASSERT_MSG(0, "kamailio did not start");
-}
-
 /*
  * Registers through kamailio over UDP with the Contact of the callhandler's
  * listener of proto (;transport=tcp for tcp), then calls reach it through
@@ -493,13 +419,17 @@ static void via_kamailio(const char *proto)
 			      "--reg-timeout-ms",
 			      "2000",
 			      NULL};
-	struct proc k, ch;
+	const struct kamailio_opts ko = {.tcp = true};
+	struct kamailio k;
+	struct proc ch;
 	json_t *ev, *st;
 	int rc;
 
 	if (!have("sipp"))
 		test_skip("sipp is not installed");
-	kam_start(&k, kport, true);
+	if (!kamailio_available(false))
+		test_skip("kamailio (with registrar) is not installed");
+	kamailio_start(&k, kport, &ko);
 	/* l2 first: without a listener of the registrar's transport the
 	 * Contact is the first listener. */
 	snprintf(l1, sizeof(l1), "udp:127.0.0.1:%u", cport);
@@ -514,7 +444,7 @@ static void via_kamailio(const char *proto)
 	ev = proc_wait_event(&ch, "registered", 8000);
 	if (!ev) {
 		proc_dump_log(&ch);
-		proc_dump_log(&k);
+		proc_dump_log(&k.proc);
 	}
 	ASSERT_MSG(ev, "no registered event");
 	ASSERT_EQ(jint(ev, "users"), 20);
@@ -545,8 +475,7 @@ static void via_kamailio(const char *proto)
 	}
 	json_decref(st);
 	ASSERT_EQ(proc_stop(&ch, 3000), 0);
-	proc_signal(&k, SIGTERM);
-	proc_stop(&k, 3000);
+	kamailio_stop(&k);
 }
 
 TEST_TIMEOUT(callhandler_kamailio_register_udp, 25)

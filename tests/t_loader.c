@@ -25,10 +25,10 @@
 #include "ev.h"
 #include "hist.h"
 #include "loadgen.h"
-#include "sip_auth.h"
 #include "proc.h"
 #include "sip_build.h"
 #include "sip_msg.h"
+#include "stack.h"
 #include "test.h"
 
 TEST(loader_users_parse_ranges)
@@ -387,28 +387,6 @@ static void sipp_uas(struct proc *p, uint16_t port, const char *scenario)
 	ASSERT_MSG(!proc_exited(p), "sipp did not start");
 }
 
-/* Runs bin/loader with argv to its end; its --json summary. */
-static json_t *loader_json(const char *const *argv, int want_rc)
-{
-	struct proc ld;
-	json_t *j;
-	int rc;
-
-	proc_start(&ld, argv);
-	j = proc_read_json(&ld, 15000);
-	rc = proc_stop(&ld, 5000);
-	if (!j || rc != want_rc) {
-		char *d = j ? json_dumps(j, JSON_COMPACT) : NULL;
-
-		proc_dump_log(&ld);
-		fprintf(stderr, "loader summary: %s\n", d ? d : "none");
-		free(d);
-	}
-	ASSERT(j);
-	ASSERT_EQ(rc, want_rc);
-	return j;
-}
-
 static json_int_t jcall(json_t *j, const char *k)
 {
 	return jint(json_object_get(j, "calls"), k);
@@ -441,7 +419,7 @@ TEST_TIMEOUT(loader_invite_udp_vs_sipp_uas, 25)
 
 	sipp_uas(&sipp, port, NULL);
 	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", port);
-	j = loader_json(argv, 0);
+	j = stack_loader_json(argv, 0, 15000);
 	att = jint(j, "attempts");
 	retr = jint(j, "retransmissions");
 	/* open loop: 100 calls/s for 2 s (within 1%) */
@@ -499,7 +477,7 @@ TEST_TIMEOUT(loader_invite_far_end_reinvite_and_bye, 25)
 
 	sipp_uas(&sipp, port, "uas_far_bye.xml");
 	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", port);
-	j = loader_json(argv, 0);
+	j = stack_loader_json(argv, 0, 15000);
 	att = jint(j, "attempts");
 	ASSERT(att >= 19 && att <= 21);
 	/* Each call: a re-INVITE answered 200, then the far end's BYE
@@ -522,48 +500,6 @@ TEST_TIMEOUT(loader_invite_far_end_reinvite_and_bye, 25)
 }
 
 /* ---- through proxy-stateful to the callhandler ---- */
-
-/* users.txt for the proxy: A1000..A1009, password "pw-<user>". */
-static void write_proxy_users(void)
-{
-	FILE *fp = fopen("users.txt", "w");
-
-	ASSERT(fp);
-	for (int i = 1000; i < 1010; i++) {
-		char u[16], pw[32], ha1[SIP_AUTH_HEX_SIZE];
-		struct pl pu, r = PL("example.com"), pp;
-
-		snprintf(u, sizeof(u), "A%d", i);
-		snprintf(pw, sizeof(pw), "pw-A%d", i);
-		pl_set_str(&pu, u);
-		pl_set_str(&pp, pw);
-		ASSERT_EQ(sip_auth_ha1(SIP_AUTH_ALG_MD5, &pu, &r, &pp, ha1),
-			  0);
-		fprintf(fp, "%s example.com %s - 0\n", u, ha1);
-	}
-	fclose(fp);
-}
-
-static void start_ready(struct proc *p, const char *const *argv,
-			const char *event)
-{
-	json_t *ev;
-
-	proc_start(p, argv);
-	ev = proc_wait_event(p, event, 15000);
-	if (!ev)
-		proc_dump_log(p);
-	ASSERT_MSG(ev, "%s: no %s event", argv[0], event);
-	json_decref(ev);
-}
-
-static json_t *stats_of(struct proc *p)
-{
-	json_t *r = proc_cmd(p, "stats", NULL, 3000);
-
-	ASSERT_MSG(r, "%s: no stats", p->name);
-	return r;
-}
 
 /*
  * loader -> proxy-stateful (--record-route, --auth invite) -> the
@@ -619,18 +555,18 @@ static void invite_via_proxy(const char *tp, bool preload)
 	json_t *j, *ps, *cs;
 	json_int_t att, ans, busy;
 
-	write_proxy_users();
+	stack_write_users();
 	snprintf(pudp, sizeof(pudp), "udp:127.0.0.1:%u", pport);
 	snprintf(ptcp, sizeof(ptcp), "tcp:127.0.0.1:%u", pport);
 	snprintf(clisten, sizeof(clisten), "%s:127.0.0.1:%u", tp, cport);
 	snprintf(via, sizeof(via), "%s:127.0.0.1:%u", tp, pport);
 	snprintf(server, sizeof(server), "%s:127.0.0.1:%u", tp, pport);
-	start_ready(&px, pargv, "ready");
-	start_ready(&ch, cargv, "registered");
+	stack_start_ready(&px, pargv, "ready");
+	stack_start_ready(&ch, cargv, "registered");
 	/* some calls fail (486): exit code 1 */
-	j = loader_json(largv, 1);
-	ps = stats_of(&px);
-	cs = stats_of(&ch);
+	j = stack_loader_json(largv, 1, 15000);
+	ps = stack_stats(&px);
+	cs = stack_stats(&ch);
 	att = jint(j, "attempts");
 	ans = jcall(j, "answered");
 	busy = jint(json_object_get(j, "codes"), "486");
@@ -717,10 +653,10 @@ static void invite_exact_count(bool via_proxy)
 	snprintf(server, sizeof(server), "udp:127.0.0.1:%u",
 		 via_proxy ? pport : cport);
 	if (via_proxy)
-		start_ready(&px, pargv, "ready");
-	start_ready(&ch, cargv, via_proxy ? "registered" : "ready");
+		stack_start_ready(&px, pargv, "ready");
+	stack_start_ready(&ch, cargv, via_proxy ? "registered" : "ready");
 	for (int run = 0; run < 4; run++) {
-		json_t *j = loader_json(largv, 0), *cs;
+		json_t *j = stack_loader_json(largv, 0, 15000), *cs;
 
 		ASSERT_MSG(jint(j, "attempts") == 40, "run %d: attempts %lld",
 			   run, (long long)jint(j, "attempts"));
@@ -728,7 +664,7 @@ static void invite_exact_count(bool via_proxy)
 		ASSERT_EQ(jint(j, "failures"), 0);
 		ASSERT_EQ(jint(j, "unfinished"), 0);
 		ASSERT_EQ(jcall(j, "completed"), 40);
-		cs = stats_of(&ch);
+		cs = stack_stats(&ch);
 		byes += 40;
 		ASSERT_MSG(jint(cs, "byes") == byes, "run %d: %lld BYEs", run,
 			   (long long)jint(cs, "byes"));
@@ -928,11 +864,11 @@ TEST_TIMEOUT(loader_mix_via_proxy_counts_per_kind, 40)
 	snprintf(pudp, sizeof(pudp), "udp:127.0.0.1:%u", pport);
 	snprintf(clisten, sizeof(clisten), "udp:127.0.0.1:%u", cport);
 	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", pport);
-	start_ready(&px, pargv, "ready");
-	start_ready(&ch, cargv, "registered");
-	j = loader_json(largv, 0);
-	ps = stats_of(&px);
-	cs = stats_of(&ch);
+	stack_start_ready(&px, pargv, "ready");
+	stack_start_ready(&ch, cargv, "registered");
+	j = stack_loader_json(largv, 0, 15000);
+	ps = stack_stats(&px);
+	cs = stack_stats(&ch);
 	ASSERT_EQ(jint(j, "attempts"), 900);
 	ASSERT_EQ(jint(j, "successes"), 900);
 	ASSERT_EQ(jint(j, "failures"), 0);
@@ -1043,8 +979,8 @@ TEST_TIMEOUT(loader_mix_control_mode_steps, 25)
 	json_int_t inv, opt, inv1, opt1;
 
 	snprintf(listen, sizeof(listen), "udp:127.0.0.1:%u", port);
-	start_ready(&ch, cargv, "ready");
-	start_ready(&ld, largv, "ready");
+	stack_start_ready(&ch, cargv, "ready");
+	stack_start_ready(&ld, largv, "ready");
 	args = json_pack("{si}", "rate", 100);
 	r = proc_cmd(&ld, "start", args, 2000);
 	ASSERT(r && json_is_true(json_object_get(r, "ok")));
@@ -1116,9 +1052,9 @@ TEST_TIMEOUT(loader_invite_failure_codes_and_ratios, 25)
 
 	snprintf(listen, sizeof(listen), "udp:127.0.0.1:%u", port);
 	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", port);
-	start_ready(&ch, cargv, "ready");
-	j = loader_json(largv, 1);
-	cs = stats_of(&ch);
+	stack_start_ready(&ch, cargv, "ready");
+	j = stack_loader_json(largv, 1, 15000);
+	cs = stack_stats(&ch);
 	att = jint(j, "attempts");
 	codes = json_object_get(j, "codes");
 	ans = jcall(j, "answered");
@@ -1258,7 +1194,7 @@ TEST_TIMEOUT(loader_invite_lossy_relay_retransmits_loses_no_call, 40)
 	ASSERT_MSG(!proc_exited(&sipp), "sipp did not start");
 	ASSERT_EQ(pthread_create(&r.th, NULL, relay_main, &r), 0);
 	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", fport);
-	j = loader_json(argv, 0);
+	j = stack_loader_json(argv, 0, 15000);
 	atomic_store(&r.stop, true);
 	pthread_join(r.th, NULL);
 	att = jint(j, "attempts");
@@ -1295,7 +1231,7 @@ TEST_TIMEOUT(loader_invite_max_outstanding_caps_calls, 20)
 
 	sipp_uas(&sipp, port, NULL);
 	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", port);
-	j = loader_json(argv, 0);
+	j = stack_loader_json(argv, 0, 15000);
 	ASSERT_EQ(jint(j, "attempts"), 10);
 	ASSERT(jint(j, "throttled") >= 38 && jint(j, "throttled") <= 42);
 	/* the held calls were hung up at the end, all completed */
@@ -1323,7 +1259,7 @@ TEST_TIMEOUT(loader_invite_timer_b_is_the_threshold, 15)
 	json_int_t att;
 
 	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", port);
-	j = loader_json(argv, 1);
+	j = stack_loader_json(argv, 1, 15000);
 	att = jint(j, "attempts");
 	ASSERT(att >= 19 && att <= 21);
 	ASSERT_EQ(jint(j, "timeouts"), att);

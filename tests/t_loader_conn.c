@@ -21,9 +21,10 @@
 #include <unistd.h>
 
 #include "ev.h"
+#include "kamailio.h"
 #include "pki.h"
 #include "proc.h"
-#include "sip_auth.h"
+#include "stack.h"
 #include "test.h"
 
 static json_int_t jint(json_t *o, const char *k)
@@ -67,48 +68,6 @@ static void make_pki(void)
 	pki_free(rogue);
 }
 
-/* users.txt: A1000..A1009, password "pw-<user>". */
-static void write_users(void)
-{
-	FILE *fp = fopen("users.txt", "w");
-
-	ASSERT(fp);
-	for (int i = 1000; i < 1010; i++) {
-		char u[16], pw[32], ha1[SIP_AUTH_HEX_SIZE];
-		struct pl pu, r = PL("example.com"), pp;
-
-		snprintf(u, sizeof(u), "A%d", i);
-		snprintf(pw, sizeof(pw), "pw-A%d", i);
-		pl_set_str(&pu, u);
-		pl_set_str(&pp, pw);
-		ASSERT_EQ(sip_auth_ha1(SIP_AUTH_ALG_MD5, &pu, &r, &pp, ha1),
-			  0);
-		fprintf(fp, "%s example.com %s - 0\n", u, ha1);
-	}
-	fclose(fp);
-}
-
-static void start_ready(struct proc *p, const char *const *argv,
-			const char *event)
-{
-	json_t *ev;
-
-	proc_start(p, argv);
-	ev = proc_wait_event(p, event, 15000);
-	if (!ev)
-		proc_dump_log(p);
-	ASSERT_MSG(ev, "%s: no %s event", argv[0], event);
-	json_decref(ev);
-}
-
-static json_t *stats_of(struct proc *p)
-{
-	json_t *r = proc_cmd(p, "stats", NULL, 3000);
-
-	ASSERT_MSG(r, "%s: no stats", p->name);
-	return r;
-}
-
 /* The proxy's connection counts are copied each 200 ms tick. */
 static json_int_t proxy_conns(struct proc *px, const char *k)
 {
@@ -116,7 +75,7 @@ static json_int_t proxy_conns(struct proc *px, const char *k)
 	json_int_t v;
 
 	usleep(300 * 1000);
-	st = stats_of(px);
+	st = stack_stats(px);
 	v = jsub(st, "connections", k);
 	json_decref(st);
 	return v;
@@ -160,7 +119,7 @@ static void proxy_start(struct setup *s, const char *auth)
 	snprintf(pudp, sizeof(pudp), "udp:127.0.0.1:%u", s->pport);
 	snprintf(ptcp, sizeof(ptcp), "tcp:127.0.0.1:%u", s->pport);
 	snprintf(ptls, sizeof(ptls), "tls:127.0.0.1:%u", s->tport);
-	start_ready(&s->px, pargv, "ready");
+	stack_start_ready(&s->px, pargv, "ready");
 }
 
 static void setup_start(struct setup *s, const char *auth, bool callee)
@@ -174,7 +133,7 @@ static void setup_start(struct setup *s, const char *auth, bool callee)
 
 	memset(s, 0, sizeof(*s));
 	make_pki();
-	write_users();
+	stack_write_users();
 	s->pport = proc_free_port();
 	s->tport = proc_free_port();
 	proxy_start(s, auth);
@@ -182,7 +141,7 @@ static void setup_start(struct setup *s, const char *auth, bool callee)
 		snprintf(clisten, sizeof(clisten), "udp:127.0.0.1:%u",
 			 proc_free_port());
 		snprintf(via, sizeof(via), "udp:127.0.0.1:%u", s->pport);
-		start_ready(&s->ch, cargv, "registered");
+		stack_start_ready(&s->ch, cargv, "registered");
 		s->with_ch = true;
 	}
 }
@@ -256,7 +215,7 @@ static void server_of(struct setup *s, const char *tp)
 static void check_registers(json_t *j, struct setup *s, json_int_t *att,
 			    json_int_t want)
 {
-	json_t *ps = stats_of(&s->px);
+	json_t *ps = stack_stats(&s->px);
 	json_int_t challenged;
 
 	*att = jint(j, "attempts");
@@ -413,7 +372,7 @@ TEST_TIMEOUT(loader_conn_pool_is_open_before_start, 30)
 /* invite through the proxy to the callhandler: the three agree. */
 static void check_calls(json_t *j, struct setup *s, json_int_t *att)
 {
-	json_t *ps = stats_of(&s->px), *cs = stats_of(&s->ch);
+	json_t *ps = stack_stats(&s->px), *cs = stack_stats(&s->ch);
 	json_int_t challenged;
 
 	*att = jint(j, "attempts");
@@ -544,7 +503,7 @@ TEST_TIMEOUT(loader_conn_tcp_dropped_pool_connection_is_reopened, 40)
 	ok2 = proxy_conns(&s.px, "accepted");
 	ASSERT_EQ(ok2, 1);
 	{
-		json_t *ps = stats_of(&s.px);
+		json_t *ps = stack_stats(&s.px);
 
 		ok2 = jint(ps, "registers_ok");
 		json_decref(ps);
@@ -650,113 +609,25 @@ TEST(loader_conn_bad_flags_and_files)
 
 /* ---- kamailio over TLS ---- */
 
-#define KAM_MODULES "/usr/lib/x86_64-linux-gnu/kamailio/modules"
-
-static bool have(const char *prog)
+/* kamailio (tests/kamailio/registrar.cfg) with a TLS listener (the
+ * certificate make_pki() wrote) and UDP on uport; digest auth of
+ * A1000..A1009 on REGISTER when auth. */
+static void kam_tls_start(struct kamailio *k, uint16_t uport, bool auth)
 {
-	char cmd[128];
+	char cert[600], key[600];
+	struct kamailio_opts o = {.tls_cert = cert, .tls_key = key};
 
-	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", prog);
-	return system(cmd) == 0;
-}
-
-/* A TCP connect to port succeeds (bounded by the caller's loop). */
-static bool accepts(uint16_t port)
-{
-	struct sockaddr_in sa;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
-
-	ASSERT(fd >= 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons(port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	close(fd);
-	return ok;
-}
-
-/*
- * kamailio's db_text directory for WITH_AUTH: subscriber rows for
- * A1000..A1009 (password "pw-<user>", checked as plain text) and the
- * table version auth_db wants.
- */
-static void kam_write_db(const char *dir)
-{
-	char path[700];
-	FILE *f;
-
-	ASSERT(mkdir(dir, 0700) == 0);
-	snprintf(path, sizeof(path), "%s/subscriber", dir);
-	f = fopen(path, "w");
-	ASSERT(f);
-	fputs("id(int,auto) username(str) domain(str) password(str) "
-	      "ha1(str,null) ha1b(str,null)\n",
-	      f);
-	for (int i = 0; i < 10; i++)
-		fprintf(f, "%d:A%d:127.0.0.1:pw-A%d::\n", i + 1, 1000 + i,
-			1000 + i);
-	fclose(f);
-	snprintf(path, sizeof(path), "%s/version", dir);
-	f = fopen(path, "w");
-	ASSERT(f);
-	fputs("table_name(str) table_version(int)\nsubscriber:7\n", f);
-	fclose(f);
-}
-
-/* kamailio (tests/kamailio/registrar.cfg, its TLS variant) with a TLS
- * listener on tport and UDP on uport; digest auth when auth. */
-static void kam_tls_start(struct proc *k, uint16_t uport, uint16_t tport,
-			  bool auth)
-{
-	char cfg[512], l1[64], l2[64], tlscfg[600], def[700], dburl[700];
-	const char *argv[] = {
-		"kamailio", "-f", cfg, "-L", KAM_MODULES,    "-DD", "-E", "-l",
-		l1,	    "-l", l2,  "-A", "WITH_TLS",     "-A",  def,  "-m",
-		"32",	    "-M", "4", "-Y", test_tmp_dir(), NULL,  NULL, NULL,
-		NULL,	    NULL};
-	FILE *f;
-	int i;
-
-	if (auth) {
-		char dir[500];
-
-		snprintf(dir, sizeof(dir), "%s/kdb", test_tmp_dir());
-		kam_write_db(dir);
-		snprintf(dburl, sizeof(dburl), "DB_URL=\"text://%s\"", dir);
-		argv[21] = "-A";
-		argv[22] = "WITH_AUTH";
-		argv[23] = "-A";
-		argv[24] = dburl;
-	}
-
-	if (!have("kamailio") || access(KAM_MODULES "/tls.so", R_OK))
+	if (!kamailio_available(true))
 		test_skip("kamailio with its tls module is not installed");
-	snprintf(cfg, sizeof(cfg), "%s/tests/kamailio/registrar.cfg",
-		 test_root_dir());
-	snprintf(l1, sizeof(l1), "udp:127.0.0.1:%u", uport);
-	snprintf(l2, sizeof(l2), "tls:127.0.0.1:%u", tport);
-	snprintf(tlscfg, sizeof(tlscfg), "%s/tls.cfg", test_tmp_dir());
-	f = fopen(tlscfg, "w");
-	ASSERT(f);
-	fprintf(f,
-		"[server:default]\nmethod = TLSv1.2+\n"
-		"certificate = %s/localhost.pem\n"
-		"private_key = %s/localhost.key\n"
-		"[client:default]\nmethod = TLSv1.2+\n"
-		"verify_certificate = no\n",
-		test_tmp_dir(), test_tmp_dir());
-	fclose(f);
-	snprintf(def, sizeof(def), "TLS_CFG=\"%s\"", tlscfg);
-	proc_start(k, argv);
-	for (i = 0; i < 50 && !accepts(tport); i++) {
-		ASSERT_MSG(!proc_exited(k), "kamailio exited");
-		usleep(100 * 1000);
+	snprintf(cert, sizeof(cert), "%s/localhost.pem", test_tmp_dir());
+	snprintf(key, sizeof(key), "%s/localhost.key", test_tmp_dir());
+	if (auth) {
+		o.auth_prefix = "A";
+		o.auth_first = 1000;
+		o.auth_last = 1009;
+		o.auth_register = true;
 	}
-	if (i == 50)
-		proc_dump_log(k);
-	ASSERT_MSG(i < 50, "kamailio's TLS port does not accept");
-	usleep(300 * 1000); /* its TCP workers, started after the port */
+	kamailio_start(k, uport, &o);
 }
 
 /*
@@ -766,8 +637,9 @@ static void kam_tls_start(struct proc *k, uint16_t uport, uint16_t tport,
  */
 TEST_TIMEOUT(loader_conn_tls_register_to_kamailio, 40)
 {
-	struct proc k, ld;
-	uint16_t uport = proc_free_port(), tport = proc_free_port();
+	struct kamailio k;
+	struct proc ld;
+	uint16_t uport = proc_free_port();
 	char server[64];
 	const char *argv[] = {
 		"loader",   "--test",	   "register",	 "--server",  server,
@@ -780,14 +652,14 @@ TEST_TIMEOUT(loader_conn_tls_register_to_kamailio, 40)
 	int rc;
 
 	make_pki();
-	kam_tls_start(&k, uport, tport, false);
-	snprintf(server, sizeof(server), "tls:127.0.0.1:%u", tport);
+	kam_tls_start(&k, uport, false);
+	kamailio_addr(&k, "tls", server, sizeof(server));
 	proc_start(&ld, argv);
 	j = proc_read_json(&ld, 15000);
 	rc = proc_stop(&ld, 5000);
 	if (!j || rc) {
 		proc_dump_log(&ld);
-		proc_dump_log(&k);
+		proc_dump_log(&k.proc);
 	}
 	ASSERT(j);
 	ASSERT_EQ(rc, 0);
@@ -816,8 +688,7 @@ TEST_TIMEOUT(loader_conn_tls_register_to_kamailio, 40)
 	ASSERT_EQ(jint(j, "successes"), 0);
 	ASSERT(jsub(j, "connections", "failed") >= 1);
 	json_decref(j);
-	proc_signal(&k, SIGTERM);
-	proc_stop(&k, 5000);
+	kamailio_stop(&k);
 }
 
 /* ---- through the orchestrator ---- */
@@ -938,8 +809,9 @@ TEST_TIMEOUT(loader_conn_orchestrator_tls_per_request_run, 120)
  * preloaded credentials: a challenge per user, then none. */
 TEST_TIMEOUT(loader_conn_tls_register_to_kamailio_digest_preloaded, 40)
 {
-	struct proc k, ld;
-	uint16_t uport = proc_free_port(), tport = proc_free_port();
+	struct kamailio k;
+	struct proc ld;
+	uint16_t uport = proc_free_port();
 	char server[64];
 	const char *argv[] = {"loader",	     "--test",
 			      "register",    "--server",
@@ -958,14 +830,14 @@ TEST_TIMEOUT(loader_conn_tls_register_to_kamailio_digest_preloaded, 40)
 	int rc;
 
 	make_pki();
-	kam_tls_start(&k, uport, tport, true);
-	snprintf(server, sizeof(server), "tls:127.0.0.1:%u", tport);
+	kam_tls_start(&k, uport, true);
+	kamailio_addr(&k, "tls", server, sizeof(server));
 	proc_start(&ld, argv);
 	j = proc_read_json(&ld, 15000);
 	rc = proc_stop(&ld, 5000);
 	if (!j || rc) {
 		proc_dump_log(&ld);
-		proc_dump_log(&k);
+		proc_dump_log(&k.proc);
 	}
 	ASSERT(j);
 	ASSERT_EQ(rc, 0);
@@ -977,6 +849,5 @@ TEST_TIMEOUT(loader_conn_tls_register_to_kamailio_digest_preloaded, 40)
 	ASSERT_EQ(jsub(j, "connections", "opened"), 1);
 	ASSERT_EQ(jsub(j, "connections", "tls_full"), 1);
 	json_decref(j);
-	proc_signal(&k, SIGTERM);
-	proc_stop(&k, 5000);
+	kamailio_stop(&k);
 }

@@ -16,11 +16,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "kamailio.h"
 #include "loadout.h"
 #include "proc.h"
 #include "test.h"
-
-#define KAM_MODULES "/usr/lib/x86_64-linux-gnu/kamailio/modules"
 
 TEST(loader_pace_integrates_the_rate_over_time)
 {
@@ -94,70 +93,21 @@ TEST(loader_generator_bound_rules)
 	ASSERT(!loadout_generator_bound(&c, &x, NULL, 0));
 }
 
-static bool have(const char *prog)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", prog);
-	return system(cmd) == 0;
-}
-
-/* One OPTIONS over UDP; whether a response came within 100 ms. */
-static bool answers(uint16_t port)
-{
-	static const char opt[] = "OPTIONS sip:probe@127.0.0.1 SIP/2.0\r\n"
-				  "Via: SIP/2.0/UDP "
-				  "127.0.0.1:9;branch=z9hG4bKprobe;rport\r\n"
-				  "From: <sip:t@127.0.0.1>;tag=1\r\n"
-				  "To: <sip:probe@127.0.0.1>\r\n"
-				  "Call-ID: probe\r\nCSeq: 1 OPTIONS\r\n"
-				  "Max-Forwards: 70\r\nContent-Length: "
-				  "0\r\n\r\n";
-	struct timeval tv = {0, 100000};
-	struct sockaddr_in sa;
-	char buf[2048];
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-	ssize_t got;
-
-	ASSERT(fd >= 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons(port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	sendto(fd, opt, sizeof(opt) - 1, 0, (struct sockaddr *)&sa,
-	       sizeof(sa));
-	got = recv(fd, buf, sizeof(buf), 0);
-	close(fd);
-	return got > 0;
-}
-
 /* kamailio answering OPTIONS 200 up to limit per second, 503 beyond. */
-static void kam_limited(struct proc *k, uint16_t port, unsigned limit)
+static void kam_limited(struct kamailio *k, uint16_t port, unsigned limit)
 {
-	char cfg[512], l[64], pipe[64];
-	const char *argv[] = {"kamailio", "-f", cfg,  "-L", KAM_MODULES,
-			      "-DD",	  "-E", "-l", l,    "-m",
-			      "32",	  "-M", "4",  "-Y", test_tmp_dir(),
-			      "-A",	  pipe, NULL};
+	char pipe[64];
+	const char *defs[] = {pipe, NULL};
+	const struct kamailio_opts o = {
+		.cfg = "ratelimit.cfg", .no_ctl = true, .defines = defs};
 
-	if (!have("kamailio") || access(KAM_MODULES "/ratelimit.so", R_OK))
+	if (!kamailio_has_module("ratelimit"))
 		test_skip("kamailio (with ratelimit) is not installed");
-	snprintf(cfg, sizeof(cfg), "%s/tests/kamailio/ratelimit.cfg",
-		 test_root_dir());
-	snprintf(l, sizeof(l), "udp:127.0.0.1:%u", port);
 	snprintf(pipe, sizeof(pipe), "RL_PIPE=\"1:TAILDROP:%u\"", limit);
-	proc_start(k, argv);
-	for (int i = 0; i < 50; i++) {
-		if (answers(port)) {
-			/* the probe was this second's first request */
-			usleep(1100 * 1000);
-			return;
-		}
-		ASSERT_MSG(!proc_exited(k), "kamailio exited");
-	}
-	proc_dump_log(k);
-	ASSERT_MSG(0, "kamailio did not start");
+	kamailio_start(k, port, &o);
+	/* The probe was this second's first request: 1.1 s after it
+	 * (kamailio_start waited 0.2 s of them). */
+	usleep(900 * 1000);
 }
 
 static double jnum(json_t *o, const char *k)
@@ -199,7 +149,7 @@ static json_t *run_loader(uint16_t port, const char *const *args,
 
 TEST_TIMEOUT(loader_schedule_ramp_stops_at_the_server_limit, 60)
 {
-	struct proc k;
+	struct kamailio k;
 	uint16_t port = proc_free_port();
 	const char *args[] = {"--ramp",
 			      "100,100,600",
@@ -264,13 +214,12 @@ TEST_TIMEOUT(loader_schedule_ramp_stops_at_the_server_limit, 60)
 	ASSERT(last_step >= 3);
 	free(csv);
 	json_decref(j);
-	proc_signal(&k, SIGTERM);
-	proc_stop(&k, 5000);
+	kamailio_stop(&k);
 }
 
 TEST_TIMEOUT(loader_schedule_rfc7502_search_finds_the_server_limit, 120)
 {
-	struct proc k;
+	struct kamailio k;
 	uint16_t port = proc_free_port();
 	const char *args[] = {"--search",
 			      "rfc7502",
@@ -353,13 +302,12 @@ TEST_TIMEOUT(loader_schedule_rfc7502_search_finds_the_server_limit, 120)
 	ASSERT(jnum(last, "rate") == found);
 	ASSERT(json_is_true(json_object_get(sched, "confirmed")));
 	json_decref(j);
-	proc_signal(&k, SIGTERM);
-	proc_stop(&k, 5000);
+	kamailio_stop(&k);
 }
 
 TEST_TIMEOUT(loader_generator_bound_off_when_comfortable_on_when_not, 40)
 {
-	struct proc k;
+	struct kamailio k;
 	uint16_t port = proc_free_port(), nobody = proc_free_port();
 	const char *easy[] = {"--rate", "200", "--duration", "2", NULL};
 	/* one thread cannot send a million a second (at most 256 a 1 ms
@@ -375,8 +323,7 @@ TEST_TIMEOUT(loader_generator_bound_off_when_comfortable_on_when_not, 40)
 	ASSERT(json_is_false(json_object_get(j, "generator_bound")));
 	ASSERT(!json_object_get(j, "generator_bound_why"));
 	json_decref(j);
-	proc_signal(&k, SIGTERM);
-	proc_stop(&k, 5000);
+	kamailio_stop(&k);
 
 	j = run_loader(nobody, impossible, 15000, 1);
 	ASSERT(json_is_true(json_object_get(j, "generator_bound")));

@@ -20,8 +20,10 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "kamailio.h"
 #include "loadpres.h"
 #include "proc.h"
+#include "stack.h"
 #include "test.h"
 #include "watch.h"
 
@@ -84,16 +86,6 @@ TEST(presence_stamp_decode_rejects_bad_bodies)
 
 /* ---- end to end, against Kamailio's presence server ---- */
 
-#define KAM_MODULES "/usr/lib/x86_64-linux-gnu/kamailio/modules"
-
-static bool have(const char *prog)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", prog);
-	return system(cmd) == 0;
-}
-
 static long long jint(json_t *o, const char *key)
 {
 	json_t *v = json_object_get(o, key);
@@ -102,43 +94,13 @@ static long long jint(json_t *o, const char *key)
 	return json_integer_value(v);
 }
 
-/* Kamailio's readiness: an OPTIONS over UDP answered (bounded). */
-static bool kam_answers(uint16_t port)
-{
-	static const char opt[] = "OPTIONS sip:probe@127.0.0.1 SIP/2.0\r\n"
-				  "Via: SIP/2.0/UDP "
-				  "127.0.0.1:9;branch=z9hG4bKprobe;rport\r\n"
-				  "From: <sip:t@127.0.0.1>;tag=1\r\n"
-				  "To: <sip:probe@127.0.0.1>\r\n"
-				  "Call-ID: probe\r\nCSeq: 1 OPTIONS\r\n"
-				  "Max-Forwards: 70\r\nContent-Length: "
-				  "0\r\n\r\n";
-	struct timeval tv = {0, 100000};
-	struct sockaddr_in sa;
-	char buf[2048];
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-	ssize_t got;
-
-	ASSERT(fd >= 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons(port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	sendto(fd, opt, sizeof(opt) - 1, 0, (struct sockaddr *)&sa,
-	       sizeof(sa));
-	got = recv(fd, buf, sizeof(buf), 0);
-	close(fd);
-	return got > 0;
-}
-
 /*
  * Kamailio with tests/kamailio/presence.cfg on udp: and tcp: port, its
  * db_text tables a fresh copy in the test's directory.
  */
-static void kam_start_with(struct proc *k, uint16_t port, bool auth);
+static void kam_start_with(struct kamailio *k, uint16_t port, bool auth);
 
-static void kam_start(struct proc *k, uint16_t port)
+static void kam_start(struct kamailio *k, uint16_t port)
 {
 	kam_start_with(k, port, false);
 }
@@ -147,19 +109,22 @@ static void kam_start(struct proc *k, uint16_t port)
  * With auth: digest on every PUBLISH and SUBSCRIBE, the users of
  * A1000-A1009, B1000-B1004 and W100-W104 with the password "secret".
  */
-static void kam_start_with(struct proc *k, uint16_t port, bool auth)
+static void kam_start_with(struct kamailio *k, uint16_t port, bool auth)
 {
-	char cfg[512], db[512], l1[64], l2[64], dburl[600], srv[80];
+	char db[512], dburl[600], srv[80];
 	const char *cp[] = {"cp", "-r", db, "kamdb", NULL};
-	const char *argv[32];
-	size_t n = 0;
+	const char *defs[] = {dburl, srv, auth ? "WITH_AUTH" : NULL, NULL};
+	const struct kamailio_opts o = {.tcp = true,
+					.cfg = "presence.cfg",
+					.no_ctl = true,
+					.defines = defs,
+					.shm_mb = 64,
+					.pkg_mb = 8};
 
-	if (!have("kamailio") || access(KAM_MODULES "/presence.so", R_OK) ||
-	    access(KAM_MODULES "/presence_xml.so", R_OK))
+	if (!kamailio_has_module("presence") || !kamailio_has_module("presence"
+								     "_xml"))
 		test_skip("kamailio with presence and presence_xml is not "
 			  "installed");
-	snprintf(cfg, sizeof(cfg), "%s/tests/kamailio/presence.cfg",
-		 test_root_dir());
 	snprintf(db, sizeof(db), "%s/tests/kamailio/presence-db",
 		 test_root_dir());
 	if (access("kamdb", F_OK)) {
@@ -184,72 +149,7 @@ static void kam_start_with(struct proc *k, uint16_t port, bool auth)
 		 test_tmp_dir());
 	snprintf(srv, sizeof(srv), "SERVER_ADDRESS=\"sip:127.0.0.1:%u\"",
 		 port);
-	snprintf(l1, sizeof(l1), "udp:127.0.0.1:%u", port);
-	snprintf(l2, sizeof(l2), "tcp:127.0.0.1:%u", port);
-	argv[n++] = "kamailio";
-	argv[n++] = "-f";
-	argv[n++] = cfg;
-	argv[n++] = "-L";
-	argv[n++] = KAM_MODULES;
-	argv[n++] = "-DD";
-	argv[n++] = "-E";
-	argv[n++] = "-l";
-	argv[n++] = l1;
-	argv[n++] = "-l";
-	argv[n++] = l2;
-	argv[n++] = "-m";
-	argv[n++] = "64";
-	argv[n++] = "-M";
-	argv[n++] = "8";
-	argv[n++] = "-Y";
-	argv[n++] = test_tmp_dir();
-	argv[n++] = "-A";
-	argv[n++] = dburl;
-	argv[n++] = "-A";
-	argv[n++] = srv;
-	if (auth) {
-		argv[n++] = "-A";
-		argv[n++] = "WITH_AUTH";
-	}
-	argv[n] = NULL;
-	proc_start(k, argv);
-	for (int i = 0; i < 50; i++) {
-		if (kam_answers(port)) {
-			usleep(200000); /* its TCP processes, likewise */
-			return;
-		}
-		ASSERT_MSG(!proc_exited(k), "kamailio exited");
-	}
-	proc_dump_log(k);
-	ASSERT_MSG(0, "kamailio did not start");
-}
-
-static void kam_stop(struct proc *k)
-{
-	proc_signal(k, SIGTERM);
-	proc_stop(k, 3000);
-}
-
-/* Runs bin/loader (argv) to its end; its --json summary. */
-static json_t *loader_json(const char *const *argv, int want_rc)
-{
-	struct proc ld;
-	json_t *j;
-	int rc;
-
-	proc_start(&ld, argv);
-	j = proc_read_json(&ld, 20000);
-	rc = proc_stop(&ld, 5000);
-	if (!j || rc != want_rc) {
-		char *d = j ? json_dumps(j, JSON_COMPACT) : NULL;
-
-		proc_dump_log(&ld);
-		fprintf(stderr, "loader summary: %s\n", d ? d : "none");
-		free(d);
-	}
-	ASSERT(j);
-	ASSERT_EQ(rc, want_rc);
-	return j;
+	kamailio_start(k, port, &o);
 }
 
 static void subscribe_vs_kamailio(const char *tp)
@@ -264,12 +164,12 @@ static void subscribe_vs_kamailio(const char *tp)
 		"2",	       "--refresh-s", "1",	     "--expires",
 		"60",	       "--drain-ms",  "5000",	     "--json",
 		NULL};
-	struct proc k;
+	struct kamailio k;
 	json_t *j, *p;
 
 	kam_start(&k, kport);
 	snprintf(server, sizeof(server), "%s:127.0.0.1:%u", tp, kport);
-	j = loader_json(argv, 0);
+	j = stack_loader_json(argv, 0, 20000);
 	p = json_object_get(j, "presence");
 	ASSERT(p);
 	/* one subscription per watcher: 20, the other attempts wait */
@@ -298,7 +198,7 @@ static void subscribe_vs_kamailio(const char *tp)
 	ASSERT(jint(p, "notifies") >= 20 + jint(p, "refreshes") + 20);
 	ASSERT_EQ(jint(json_object_get(j, "snd_us"), "count"), 20);
 	json_decref(j);
-	kam_stop(&k);
+	kamailio_stop(&k);
 }
 
 TEST_TIMEOUT(presence_loader_subscribe_udp, 30)
@@ -407,14 +307,15 @@ static void watchers_get_every_publication(const char *tp)
 		"127.0.0.1", "--rate",	  "60",		 "--duration",
 		"1",	     "--threads", "1",		 "--body-bytes",
 		"700",	     "--json",	  NULL};
-	struct proc k, ch;
+	struct kamailio k;
+	struct proc ch;
 	json_t *j, *p, *w, *h;
 	long long pubs;
 
 	kam_start(&k, kport);
 	watchers_start(&ch, tp, kport, "B1000-B1004", "3");
 	snprintf(server, sizeof(server), "%s:127.0.0.1:%u", tp, kport);
-	j = loader_json(argv, 0);
+	j = stack_loader_json(argv, 0, 20000);
 	pubs = jint(j, "attempts");
 	ASSERT(pubs >= 50);
 	ASSERT_EQ(jint(j, "successes"), pubs);
@@ -441,7 +342,7 @@ static void watchers_get_every_publication(const char *tp)
 	json_decref(w);
 	json_decref(j);
 	ASSERT_EQ(proc_stop(&ch, 3000), 0);
-	kam_stop(&k);
+	kamailio_stop(&k);
 }
 
 TEST_TIMEOUT(presence_watchers_get_every_publication_udp, 30)
@@ -469,7 +370,8 @@ static void publish_412_reinitial(const char *tp)
 			      "--rate",	     "4",	  "--duration",
 			      "4",	     "--threads", "1",
 			      "--json",	     NULL};
-	struct proc k, ld;
+	struct kamailio k;
+	struct proc ld;
 	json_t *j, *p;
 	int rc;
 
@@ -477,7 +379,7 @@ static void publish_412_reinitial(const char *tp)
 	snprintf(server, sizeof(server), "%s:127.0.0.1:%u", tp, kport);
 	proc_start(&ld, argv);
 	usleep(1200000);
-	kam_stop(&k);
+	kamailio_stop(&k);
 	kam_start(&k, kport);
 	j = proc_read_json(&ld, 15000);
 	rc = proc_stop(&ld, 5000);
@@ -493,7 +395,7 @@ static void publish_412_reinitial(const char *tp)
 	ASSERT_EQ(jint(p, "pub_initial") + jint(p, "pub_modify"),
 		  jint(j, "attempts") + 2);
 	json_decref(j);
-	kam_stop(&k);
+	kamailio_stop(&k);
 }
 
 TEST_TIMEOUT(presence_publish_412_publishes_anew_udp, 30)
@@ -572,7 +474,8 @@ TEST_TIMEOUT(presence_notify_outside_a_dialog_gets_481, 30)
 				 "--domain",	"127.0.0.1",   "--watch",
 				 "B1000",	"--watch-via", via,
 				 NULL};
-	struct proc k, ch, ld;
+	struct kamailio k;
+	struct proc ch, ld;
 	json_t *ev, *w, *r, *l;
 
 	kam_start(&k, kport);
@@ -608,7 +511,7 @@ TEST_TIMEOUT(presence_notify_outside_a_dialog_gets_481, 30)
 		  1);
 	json_decref(r);
 	ASSERT_EQ(proc_stop(&ld, 5000), 0);
-	kam_stop(&k);
+	kamailio_stop(&k);
 }
 
 /*
@@ -633,7 +536,8 @@ TEST_TIMEOUT(presence_digest_auth_watch_publish_subscribe_udp, 40)
 		"1",	       "--refresh-s", "1",	     "--password",
 		"secret",      "--drain-ms",  "5000",	     "--json",
 		NULL};
-	struct proc k, ch;
+	struct kamailio k;
+	struct proc ch;
 	json_t *j, *w, *p;
 	long long pubs;
 
@@ -644,7 +548,7 @@ TEST_TIMEOUT(presence_digest_auth_watch_publish_subscribe_udp, 40)
 	ASSERT_EQ(jint(w, "challenged"), 5);
 	json_decref(w);
 
-	j = loader_json(pub, 0);
+	j = stack_loader_json(pub, 0, 20000);
 	pubs = jint(j, "attempts");
 	ASSERT(pubs >= 15);
 	ASSERT_EQ(jint(j, "successes"), pubs);
@@ -656,7 +560,7 @@ TEST_TIMEOUT(presence_digest_auth_watch_publish_subscribe_udp, 40)
 	json_decref(w);
 	ASSERT_EQ(proc_stop(&ch, 3000), 0);
 
-	j = loader_json(sub, 0);
+	j = stack_loader_json(sub, 0, 20000);
 	p = json_object_get(j, "presence");
 	ASSERT_EQ(jint(j, "attempts"), 10);
 	ASSERT_EQ(jint(j, "successes"), 10);
@@ -666,7 +570,7 @@ TEST_TIMEOUT(presence_digest_auth_watch_publish_subscribe_udp, 40)
 	ASSERT_EQ(jint(j, "auth_challenges"),
 		  10 + jint(p, "refreshes") + jint(p, "unsubscribes"));
 	json_decref(j);
-	kam_stop(&k);
+	kamailio_stop(&k);
 }
 
 /* --max-outstanding bounds the live dialogs of a thread. */
@@ -685,19 +589,19 @@ TEST_TIMEOUT(presence_loader_subscribe_max_outstanding_caps_dialogs, 30)
 			      "1",	     "--max-outstanding",
 			      "5",	     "--json",
 			      NULL};
-	struct proc k;
+	struct kamailio k;
 	json_t *j, *p;
 
 	kam_start(&k, kport);
 	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", kport);
-	j = loader_json(argv, 0);
+	j = stack_loader_json(argv, 0, 20000);
 	p = json_object_get(j, "presence");
 	ASSERT_EQ(jint(j, "attempts"), 5);
 	ASSERT_EQ(jint(j, "successes"), 5);
 	ASSERT(jint(j, "throttled") >= 30);
 	ASSERT_EQ(jint(p, "unsubscribed"), 5);
 	json_decref(j);
-	kam_stop(&k);
+	kamailio_stop(&k);
 }
 
 /* Bad presence flags: one line on stderr, exit 2, nothing sent. */

@@ -241,47 +241,80 @@ static uint32_t granted(struct chreg *r, const struct chreg_user *cu,
 	return r->cfg.expires;
 }
 
-static void on_challenge(struct chreg_user *cu, const struct sip_msg *msg)
+int chreg_auth_challenge(struct sip_auth_client **auth, const char *user,
+			 const char *password, unsigned challenges,
+			 const struct sip_msg *msg)
 {
-	struct chreg *r = cu->r;
 	const struct sip_hdr *h;
 	struct sip_auth_challenge ch;
-	struct pl user, pw;
+	struct pl u, pw;
 	int err = ENOENT;
 
 	h = sip_msg_hdr(msg, msg->status == 401 ? SIP_HDR_WWW_AUTHENTICATE
 						: SIP_HDR_PROXY_AUTHENTICATE);
-	if (!r->cfg.password || !h || cu->challenges >= 2) {
-		r->st.rejected++;
-		user_failed(cu);
-		return;
-	}
-	if (!cu->auth) {
-		pl_set_str(&user, cu->name);
-		pl_set_str(&pw, r->cfg.password);
-		err = sip_auth_client_alloc(&cu->auth, &user, &pw);
+	if (!password || !h || challenges >= 2)
+		return EACCES;
+	if (!*auth) {
+		pl_set_str(&u, user);
+		pl_set_str(&pw, password);
+		err = sip_auth_client_alloc(auth, &u, &pw);
 		if (err)
-			goto fail;
+			return err;
 	}
 	for (; h; h = sip_msg_hdr_next(msg, h)) {
 		err = sip_auth_challenge_decode(&ch, &h->value);
 		if (!err)
-			err = sip_auth_client_challenge(cu->auth, &ch);
+			err = sip_auth_client_challenge(*auth, &ch);
 		if (!err)
 			break;
 	}
-	if (err)
-		goto fail;
+	return err;
+}
+
+int chreg_auth_print(struct buf *b, struct sip_auth_client *auth, bool proxy,
+		     const struct pl *method, const char *ruri)
+{
+	struct pl uri;
+	int err;
+
+	if (!auth || !sip_auth_client_ready(auth))
+		return 0;
+	pl_set_str(&uri, ruri);
+	err = buf_append_str(b, proxy ? "Proxy-Authorization: "
+				      : "Authorization: ");
+	if (!err)
+		err = sip_auth_client_print(auth, b, method, &uri);
+	if (!err)
+		err = buf_append_str(b, "\r\n");
+	return err;
+}
+
+uint32_t chreg_pace_due(uint64_t elapsed_ns, unsigned rate, uint32_t n)
+{
+	uint64_t due = elapsed_ns * rate / 1000000000ull + 1;
+
+	return due > n ? n : (uint32_t)due;
+}
+
+static void on_challenge(struct chreg_user *cu, const struct sip_msg *msg)
+{
+	struct chreg *r = cu->r;
+	int err;
+
+	err = chreg_auth_challenge(&cu->auth, cu->name, r->cfg.password,
+				   cu->challenges, msg);
+	if (err) {
+		if (err != EACCES)
+			log_warn("%s: cannot answer the challenge: %s",
+				 cu->name, strerror(err));
+		r->st.rejected++;
+		user_failed(cu);
+		return;
+	}
 	cu->proxy_auth = msg->status == 407;
 	cu->challenges++;
 	r->st.challenged++;
 	user_send(cu);
-	return;
-fail:
-	log_warn("%s: cannot answer the challenge: %s", cu->name,
-		 strerror(err));
-	r->st.rejected++;
-	user_failed(cu);
 }
 
 static void on_txn(struct sip_txn *t, enum sip_txn_event ev,
@@ -342,7 +375,7 @@ static void user_send(struct chreg_user *cu)
 	struct sip_build_req q;
 	struct sip_txn_creq c;
 	struct sip_txn_dest d;
-	struct pl method = PL("REGISTER"), uri;
+	struct pl method = PL("REGISTER");
 	int err;
 
 	memset(&q, 0, sizeof(q));
@@ -357,19 +390,9 @@ static void user_send(struct chreg_user *cu)
 	snprintf(hdrs, sizeof(hdrs), "Expires: %u\r\n", r->cfg.expires);
 	buf_reset(&r->auth);
 	err = buf_append_str(&r->auth, hdrs);
-	if (!err && cu->auth && sip_auth_client_ready(cu->auth)) {
-		pl_set_str(&uri, ruri);
-		err = buf_append_str(&r->auth, cu->proxy_auth ? "Proxy-"
-								"Authorization"
-								": "
-							      : "Authorization"
-								": ");
-		if (!err)
-			err = sip_auth_client_print(cu->auth, &r->auth,
-						    &method, &uri);
-		if (!err)
-			err = buf_append_str(&r->auth, "\r\n");
-	}
+	if (!err)
+		err = chreg_auth_print(&r->auth, cu->auth, cu->proxy_auth,
+				       &method, ruri);
 	if (err)
 		goto fail;
 	q.method = method;
@@ -411,11 +434,9 @@ fail:
 static void on_pace(void *arg)
 {
 	struct chreg *r = arg;
-	uint64_t elapsed = ev_now(r->ev) - r->start_ns;
-	uint64_t due = elapsed * r->cfg.rate / 1000000000ull + 1;
+	uint32_t due =
+		chreg_pace_due(ev_now(r->ev) - r->start_ns, r->cfg.rate, r->n);
 
-	if (due > r->n)
-		due = r->n;
 	while (r->next < due)
 		user_send(&r->users[r->next++]);
 	/* Timers run after the loop's flush hook: a TCP write queued

@@ -16,8 +16,12 @@
 
 #include "sip_tp.h"
 
+struct buf;
 struct ev;
 struct chreg;
+struct pl;
+struct sip_auth_client;
+struct sip_msg;
 
 /* A user range "A1000-A1999" (or one name "alice"). */
 struct chreg_users {
@@ -42,6 +46,35 @@ uint32_t chreg_users_count(const struct chreg_users *u);
 /* Writes user i (0-based) into out.  Returns 0 or EOVERFLOW. */
 int chreg_users_name(const struct chreg_users *u, uint32_t i, char *out,
 		     size_t size);
+
+/*
+ * The pacing, digest and challenge steps the registrations and the
+ * watchers (watch.h) share.
+ *
+ * chreg_pace_due: how many of n requests are due elapsed_ns after the
+ * start at rate per second (the first at once), at most n.
+ */
+uint32_t chreg_pace_due(uint64_t elapsed_ns, unsigned rate, uint32_t n);
+
+/*
+ * Takes up the 401/407 msg for user with password: allocates *auth on
+ * first use (caller frees it, sip_auth_client_free) and answers the
+ * first challenge of the response it can.  challenges is how many this
+ * attempt answered already: one answer, two when the nonce went stale
+ * meanwhile.  Returns 0, EACCES (no password, no challenge header, or
+ * two answered already), or the error of decoding or answering it.
+ */
+int chreg_auth_challenge(struct sip_auth_client **auth, const char *user,
+			 const char *password, unsigned challenges,
+			 const struct sip_msg *msg);
+
+/*
+ * Appends to b the Authorization (Proxy-Authorization with proxy) line
+ * of method to ruri when auth (may be NULL) has a challenge to answer,
+ * else nothing.  Returns 0 or the error of printing it.
+ */
+int chreg_auth_print(struct buf *b, struct sip_auth_client *auth, bool proxy,
+		     const struct pl *method, const char *ruri);
 
 struct chreg_cfg {
 	struct chreg_users users;

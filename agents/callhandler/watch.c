@@ -273,30 +273,10 @@ static void set_target(struct watch_dlg *g, const struct sip_msg *msg)
 static int challenge(struct watch_dlg *g, const struct sip_msg *msg)
 {
 	struct watch *w = g->w;
-	const struct sip_hdr *h;
-	struct sip_auth_challenge ch;
-	struct pl user, pw;
-	int err = ENOENT;
+	int err;
 
-	h = sip_msg_hdr(msg, msg->status == 401 ? SIP_HDR_WWW_AUTHENTICATE
-						: SIP_HDR_PROXY_AUTHENTICATE);
-	/* one answer, two when the nonce went stale meanwhile */
-	if (!w->cfg.password || !h || g->challenges >= 2)
-		return EACCES;
-	if (!g->auth) {
-		pl_set_str(&user, g->user);
-		pl_set_str(&pw, w->cfg.password);
-		err = sip_auth_client_alloc(&g->auth, &user, &pw);
-		if (err)
-			return err;
-	}
-	for (; h; h = sip_msg_hdr_next(msg, h)) {
-		err = sip_auth_challenge_decode(&ch, &h->value);
-		if (!err)
-			err = sip_auth_client_challenge(g->auth, &ch);
-		if (!err)
-			break;
-	}
+	err = chreg_auth_challenge(&g->auth, g->user, w->cfg.password,
+				   g->challenges, msg);
 	if (err)
 		return err;
 	g->proxy_auth = msg->status == 407;
@@ -358,7 +338,7 @@ static void dlg_send(struct watch_dlg *g)
 	struct sip_build_req q;
 	struct sip_txn_creq c;
 	struct sip_txn_dest d;
-	struct pl method = PL("SUBSCRIBE"), uri;
+	struct pl method = PL("SUBSCRIBE");
 	int err;
 
 	sip_build_branch(branch);
@@ -377,19 +357,9 @@ static void dlg_send(struct watch_dlg *g)
 			 "Accept: application/pidf+xml\r\n"
 			 "Expires: %u\r\n",
 			 w->cfg.expires);
-	if (!err && g->auth && sip_auth_client_ready(g->auth)) {
-		pl_set_str(&uri, ruri);
-		err = buf_append_str(&w->hdrs, g->proxy_auth ? "Proxy-"
-							       "Authorization:"
-							       " "
-							     : "Authorization:"
-							       " ");
-		if (!err)
-			err = sip_auth_client_print(g->auth, &w->hdrs, &method,
-						    &uri);
-		if (!err)
-			err = buf_append_str(&w->hdrs, "\r\n");
-	}
+	if (!err)
+		err = chreg_auth_print(&w->hdrs, g->auth, g->proxy_auth,
+				       &method, ruri);
 	if (err)
 		goto fail;
 	memset(&q, 0, sizeof(q));
@@ -555,11 +525,9 @@ static void on_request(void *arg, struct sip_txn *st,
 static void on_pace(void *arg)
 {
 	struct watch *w = arg;
-	uint64_t elapsed = ev_now(w->ev) - w->start_ns;
-	uint64_t due = elapsed * w->cfg.rate / 1000000000ull + 1;
+	uint32_t due =
+		chreg_pace_due(ev_now(w->ev) - w->start_ns, w->cfg.rate, w->n);
 
-	if (due > w->n)
-		due = w->n;
 	while (w->next < due)
 		dlg_send(&w->dlgs[w->next++]);
 	sip_tp_flush(w->tp);

@@ -357,23 +357,6 @@ static struct pl pls(const char *s)
 	return p;
 }
 
-static const char *tp_param(enum sip_transport tp)
-{
-	return tp == SIP_TP_UDP ? "udp" : tp == SIP_TP_TCP ? "tcp" : "tls";
-}
-
-/* The configured server as a destination. */
-static void dest_server(const struct loadcall *lc, struct sip_txn_dest *d)
-{
-	const struct loadgen_cfg *cfg = lc->env.cfg;
-
-	memset(d, 0, sizeof(*d));
-	d->tp = cfg->server.proto;
-	d->reliable = cfg->server.proto != SIP_TP_UDP;
-	memcpy(&d->addr, &cfg->server.u, sizeof(d->addr));
-	d->addrlen = sip_tp_addr_len(&cfg->server);
-}
-
 /*
  * The destination of a URI with a numeric host (RFC 3263 would resolve
  * names; a load generator must not block on a resolver).  Returns 0 or
@@ -628,11 +611,12 @@ static int send_invite(struct lc_call *c)
 	    loadgen_cat(ruri, sizeof(ruri),
 			(const char *const[]){"sip:", callee, "@", cfg->domain,
 					      NULL}) ||
-	    loadgen_cat(contact, sizeof(contact),
-			(const char *const[]){
-				"<sip:", user, "@", lc->env.hostport,
-				";transport=", tp_param(cfg->server.proto),
-				">", NULL}))
+	    loadgen_cat(
+		    contact, sizeof(contact),
+		    (const char *const[]){
+			    "<sip:", user, "@", lc->env.hostport,
+			    ";transport=", loadgen_tp_param(cfg->server.proto),
+			    ">", NULL}))
 		return EOVERFLOW;
 	buf_reset(&lc->hdrs);
 	err = buf_append_str(&lc->hdrs, "Subject: sipstone invite test\r\n");
@@ -641,22 +625,11 @@ static int send_invite(struct lc_call *c)
 	/* Credentials: after a challenge, or preloaded from the user's
 	 * last call (as Proxy-Authorization: INVITEs are challenged by
 	 * proxies with 407, §22.3). */
-	if (*c->auth && sip_auth_client_ready(*c->auth) &&
-	    (c->auth_tries || cfg->preload)) {
-		struct pl m = pls("INVITE"), uri = pls(ruri);
-
-		err = buf_append_str(&lc->hdrs, c->auth_tries && !c->proxy_auth
-							? "Authorization: "
-							: "Proxy-"
-							  "Authorization: ");
-		if (!err)
-			err = sip_auth_client_print(*c->auth, &lc->hdrs, &m,
-						    &uri);
-		if (!err)
-			err = buf_append_str(&lc->hdrs, "\r\n");
-		if (err)
-			return err;
-	}
+	err = loadgen_auth_hdr(&lc->hdrs, cfg, *c->auth, c->auth_tries,
+			       !c->auth_tries || c->proxy_auth, "INVITE",
+			       ruri);
+	if (err)
+		return err;
 	memset(&br, 0, sizeof(br));
 	br.method = pls("INVITE");
 	br.ruri = pls(ruri);
@@ -674,7 +647,7 @@ static int send_invite(struct lc_call *c)
 	err = sip_build_request(&lc->out, &br);
 	if (err)
 		return err;
-	dest_server(lc, &dst);
+	loadgen_dest_server(lc->env.cfg, &dst);
 	dst.conn = c->conn;
 	memset(&creq, 0, sizeof(creq));
 	creq.dst = &dst;
@@ -782,7 +755,7 @@ static int dialog_from(struct lc_call *c, const struct sip_msg *msg)
 		o += (size_t)k;
 	}
 	if (dest_of_uri(c->lc, &a.uri, &c->next))
-		dest_server(c->lc, &c->next);
+		loadgen_dest_server(c->lc->env.cfg, &c->next);
 	c->next.conn = c->conn; /* used when the hop is the server */
 	return 0;
 }
@@ -920,7 +893,7 @@ static void answer(struct loadcall *lc, struct sip_txn *st,
 		snprintf(contact, sizeof(contact),
 			 "Contact: <sip:loader@%s;transport=%s>\r\n",
 			 lc->env.hostport,
-			 tp_param(lc->env.cfg->server.proto));
+			 loadgen_tp_param(lc->env.cfg->server.proto));
 		o.hdrs = pls(contact);
 		o.ctype = pls("application/sdp");
 		o.body = pls(lc->sdp);
@@ -987,7 +960,7 @@ void loadcall_request(void *arg, struct sip_txn *st, const struct sip_msg *msg,
 		    !c->route[0]) {
 			/* no route set: the target is the hop */
 			if (dest_of_uri(lc, &a.uri, &c->next))
-				dest_server(lc, &c->next);
+				loadgen_dest_server(lc->env.cfg, &c->next);
 			c->next.conn = c->conn;
 		}
 		count(lc, &k->reinvites);

@@ -447,6 +447,40 @@ int loadgen_cat(char *out, size_t size, const char *const *parts)
 	return 0;
 }
 
+const char *loadgen_tp_param(enum sip_transport tp)
+{
+	return tp == SIP_TP_UDP ? "udp" : tp == SIP_TP_TCP ? "tcp" : "tls";
+}
+
+void loadgen_dest_server(const struct loadgen_cfg *cfg, struct sip_txn_dest *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->tp = cfg->server.proto;
+	d->reliable = cfg->server.proto != SIP_TP_UDP;
+	memcpy(&d->addr, &cfg->server.u, sizeof(d->addr));
+	d->addrlen = sip_tp_addr_len(&cfg->server);
+}
+
+int loadgen_auth_hdr(struct buf *b, const struct loadgen_cfg *cfg,
+		     struct sip_auth_client *auth, unsigned tries, bool proxy,
+		     const char *method, const char *uri)
+{
+	struct pl m, u;
+	int err;
+
+	if (!auth || !sip_auth_client_ready(auth) || !(tries || cfg->preload))
+		return 0;
+	pl_set_str(&m, method);
+	pl_set_str(&u, uri);
+	err = buf_append_str(b, proxy ? "Proxy-Authorization: "
+				      : "Authorization: ");
+	if (!err)
+		err = sip_auth_client_print(auth, b, &m, &u);
+	if (!err)
+		err = buf_append_str(b, "\r\n");
+	return err;
+}
+
 static int password_of(const struct loadgen_cfg *cfg, uint32_t num,
 		       const char *user, char *out, size_t size)
 {
@@ -1000,11 +1034,8 @@ static int req_send(struct lg_req *r)
 	    loadgen_cat(contact, sizeof(contact),
 			(const char *const[]){
 				"<sip:", user, "@", w->hostport, ";transport=",
-				cfg->server.proto == SIP_TP_UDP	  ? "udp"
-				: cfg->server.proto == SIP_TP_TCP ? "tcp"
-								  : "tl"
-								    "s",
-				">", NULL}))
+				loadgen_tp_param(cfg->server.proto), ">",
+				NULL}))
 		return EOVERFLOW;
 	/* A reregister refreshes one binding: the same Call-ID for every
 	 * REGISTER of a user (§10.2), CSeq up by one.  Other tests start a
@@ -1041,20 +1072,10 @@ static int req_send(struct lg_req *r)
 		if (err)
 			return err;
 	}
-	if (u->auth && sip_auth_client_ready(u->auth) &&
-	    (r->auth_tries || cfg->preload)) {
-		struct pl m = pls(reg ? "REGISTER" : "OPTIONS");
-		struct pl uri = pls(ruri);
-
-		err = buf_append_str(&w->hdrs, "Authorization: ");
-		if (!err)
-			err = sip_auth_client_print(u->auth, &w->hdrs, &m,
-						    &uri);
-		if (!err)
-			err = buf_append_str(&w->hdrs, "\r\n");
-		if (err)
-			return err;
-	}
+	err = loadgen_auth_hdr(&w->hdrs, cfg, u->auth, r->auth_tries, false,
+			       reg ? "REGISTER" : "OPTIONS", ruri);
+	if (err)
+		return err;
 	memset(&br, 0, sizeof(br));
 	br.method = pls(reg ? "REGISTER" : "OPTIONS");
 	br.ruri = pls(ruri);

@@ -221,6 +221,26 @@ int loadgen_auth_answer(const struct loadgen_cfg *cfg, uint32_t num,
 			struct sip_auth_client **auth, unsigned tries,
 			const struct sip_msg *msg);
 
+struct buf;
+struct sip_txn_dest;
+
+/*
+ * Appends to b the credentials of method to uri when *auth can answer
+ * and this request answered a challenge (tries) or cfg preloads them:
+ * "Proxy-Authorization" with proxy, else "Authorization".  Returns 0 or
+ * the error of printing them.
+ */
+int loadgen_auth_hdr(struct buf *b, const struct loadgen_cfg *cfg,
+		     struct sip_auth_client *auth, unsigned tries, bool proxy,
+		     const char *method, const char *uri);
+
+/* "udp", "tcp" or "tls": the ;transport= of our Contacts. */
+const char *loadgen_tp_param(enum sip_transport tp);
+
+/* Fills *d with cfg's server as a destination (no connection). */
+void loadgen_dest_server(const struct loadgen_cfg *cfg,
+			 struct sip_txn_dest *d);
+
 /*
  * Starts the worker threads (idle: nothing is sent before
  * loadgen_start).  cfg is copied (passwords and TLS paths are borrowed

@@ -220,22 +220,6 @@ static uint64_t us_since(const struct loadpres *lp, uint64_t t)
 	return now > t ? (now - t) / 1000u : 0;
 }
 
-static const char *tp_param(enum sip_transport tp)
-{
-	return tp == SIP_TP_UDP ? "udp" : tp == SIP_TP_TCP ? "tcp" : "tls";
-}
-
-static void dest_server(const struct loadpres *lp, struct sip_txn_dest *d)
-{
-	const struct loadgen_cfg *cfg = lp->env.cfg;
-
-	memset(d, 0, sizeof(*d));
-	d->tp = cfg->server.proto;
-	d->reliable = cfg->server.proto != SIP_TP_UDP;
-	memcpy(&d->addr, &cfg->server.u, sizeof(d->addr));
-	d->addrlen = sip_tp_addr_len(&cfg->server);
-}
-
 static bool is_publish(const struct loadpres *lp)
 {
 	return lp->env.cfg->test == LOADGEN_PUBLISH;
@@ -283,26 +267,6 @@ static void final_of(struct loadpres *lp, uint64_t t_start, uint16_t status)
 	if (status < LOADGEN_CODES)
 		k->codes[status]++;
 	pthread_mutex_unlock(lp->env.mu);
-}
-
-/* Credentials for method to uri, after a challenge or preloaded. */
-static int auth_hdr(struct loadpres *lp, struct sip_auth_client *auth,
-		    unsigned tries, bool proxy, const char *method,
-		    const char *uri)
-{
-	struct pl m = pls(method), u = pls(uri);
-	int err;
-
-	if (!auth || !sip_auth_client_ready(auth) ||
-	    !(tries || lp->env.cfg->preload))
-		return 0;
-	err = buf_append_str(&lp->hdrs, proxy ? "Proxy-Authorization: "
-					      : "Authorization: ");
-	if (!err)
-		err = sip_auth_client_print(auth, &lp->hdrs, &m, &u);
-	if (!err)
-		err = buf_append_str(&lp->hdrs, "\r\n");
-	return err;
 }
 
 static bool has_password(const struct loadpres *lp)
@@ -372,7 +336,7 @@ static int sub_send(struct lp_sub *sb, uint32_t expires)
 	else
 		snprintf(ruri, sizeof(ruri), "sip:%s@%s", pres, cfg->domain);
 	snprintf(contact, sizeof(contact), "<sip:%s@%s;transport=%s>", user,
-		 lp->env.hostport, tp_param(cfg->server.proto));
+		 lp->env.hostport, loadgen_tp_param(cfg->server.proto));
 	buf_reset(&lp->hdrs);
 	err = buf_printf(&lp->hdrs,
 			 "Event: presence\r\n"
@@ -380,8 +344,9 @@ static int sub_send(struct lp_sub *sb, uint32_t expires)
 			 "Expires: %u\r\n",
 			 expires);
 	if (!err)
-		err = auth_hdr(lp, *sb->s->auth, sb->auth_tries,
-			       sb->proxy_auth, "SUBSCRIBE", ruri);
+		err = loadgen_auth_hdr(&lp->hdrs, cfg, *sb->s->auth,
+				       sb->auth_tries, sb->proxy_auth,
+				       "SUBSCRIBE", ruri);
 	if (err)
 		return err;
 	memset(&br, 0, sizeof(br));
@@ -400,7 +365,7 @@ static int sub_send(struct lp_sub *sb, uint32_t expires)
 	err = sip_build_request(&lp->out, &br);
 	if (err)
 		return err;
-	dest_server(lp, &dst);
+	loadgen_dest_server(lp->env.cfg, &dst);
 	memset(&creq, 0, sizeof(creq));
 	creq.dst = &dst;
 	creq.branch = pls(branch);
@@ -803,8 +768,8 @@ static int pub_send(struct lp_pub *p)
 	if (!err && s->etag[0])
 		err = buf_printf(&lp->hdrs, "SIP-If-Match: %s\r\n", s->etag);
 	if (!err)
-		err = auth_hdr(lp, *s->auth, p->auth_tries, p->proxy_auth,
-			       "PUBLISH", ruri);
+		err = loadgen_auth_hdr(&lp->hdrs, cfg, *s->auth, p->auth_tries,
+				       p->proxy_auth, "PUBLISH", ruri);
 	if (err)
 		return err;
 	count(lp, s->etag[0] ? &lp->env.c->pres.pub_modify
@@ -825,7 +790,7 @@ static int pub_send(struct lp_pub *p)
 	err = sip_build_request(&lp->out, &br);
 	if (err)
 		return err;
-	dest_server(lp, &dst);
+	loadgen_dest_server(lp->env.cfg, &dst);
 	memset(&creq, 0, sizeof(creq));
 	creq.dst = &dst;
 	creq.branch = pls(branch);
