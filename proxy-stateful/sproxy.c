@@ -311,7 +311,9 @@ static void pcall_cancel(struct pcall *c)
 	if (c->final_sent || !c->ct || sip_txn_client_cancel(c->ct))
 		return;
 	c->cancel_at = ev_now(c->w->ev);
-	ev_timer_start(c->w->ev, &c->cancel_tmr, EV_MS(64 * SIP_TXN_T1_MS),
+	ev_timer_start(c->w->ev, &c->cancel_tmr,
+		       EV_MS(64 * (c->w->sp->cfg.t1_ms ? c->w->sp->cfg.t1_ms
+						       : SIP_TXN_T1_MS)),
 		       pcall_cancel_expired, c);
 }
 
@@ -1039,6 +1041,7 @@ static void *worker_main(void *arg)
 	 * CPU in the lookup). */
 	tc.buckets = 65536;
 	tc.timer_c_ms = sp->cfg.timer_c_ms;
+	tc.t1_ms = sp->cfg.t1_ms;
 	buf_init(&w->out, SIP_MSG_MAX_SIZE + 4096);
 	list_init(&w->done);
 	err = hash_init(&w->calls, 4096);

@@ -53,6 +53,7 @@ struct sproxy_cfg {
 	uint32_t default_expires; /* [3600] */
 	uint32_t flush_ms;	  /* write-back period [1000] */
 	uint32_t timer_c_ms;	  /* 0: RFC default */
+	uint32_t t1_ms; /* RFC 3261 T1 (0: 500 ms); the other timers follow */
 	/* The presence agent (presence.h): SUBSCRIBE and PUBLISH for our
 	 * users answered here instead of forwarded. */
 	bool presence;

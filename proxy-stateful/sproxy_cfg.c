@@ -145,6 +145,12 @@ static int apply(struct sproxy_cfg *cfg, const char *name, const char *v,
 	}
 	if (!strcmp(name, "timer-c-ms"))
 		return set_u32(&cfg->timer_c_ms, v, name, err, errsz);
+	if (!strcmp(name, "t1-ms")) {
+		e = set_u32(&cfg->t1_ms, v, name, err, errsz);
+		if (!e && (cfg->t1_ms < 10 || cfg->t1_ms > 60000))
+			return fail(err, errsz, "t1-ms: 10..60000");
+		return e;
+	}
 	if (!strcmp(name, "presence-filter"))
 		return set_str(cfg->presence_filter,
 			       sizeof(cfg->presence_filter), v, name, err,
