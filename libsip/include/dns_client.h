@@ -36,11 +36,11 @@ struct dns_client_opts {
 /*
  * err: 0 with the response (msg, len: valid during the call only; the
  * rcode is the caller's to read, NXDOMAIN included), ETIMEDOUT (no
- * answer), ECONNREFUSED, EPROTO (server failure, refusal or a reply
- * c-ares rejects), EINVAL (a name c-ares cannot encode) or ENOMEM.
+ * answer), ECONNREFUSED (every server refused: RCODE 5, or nothing
+ * listens on its port), EPROTO (server failure or a reply c-ares
+ * rejects), EINVAL (a name c-ares cannot encode) or ENOMEM.
  */
-typedef void(dns_client_h)(int err, const uint8_t *msg, size_t len,
-			   void *arg);
+typedef void(dns_client_h)(int err, const uint8_t *msg, size_t len, void *arg);
 typedef void(dns_client_done_h)(void *arg);
 
 /*

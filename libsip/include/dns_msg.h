@@ -52,9 +52,9 @@ struct dns_rr {
 		struct {
 			uint16_t order;
 			uint16_t preference;
-			char flags[16];	   /* lower case, truncated */
-			char service[32];  /* lower case, truncated */
-			bool has_regexp;   /* a non-empty regexp */
+			char flags[16];	  /* lower case, truncated */
+			char service[32]; /* lower case, truncated */
+			bool has_regexp;  /* a non-empty regexp */
 			char replacement[DNS_NAME_MAX]; /* "" for "." */
 		} naptr;
 	} u;
@@ -64,9 +64,9 @@ struct dns_rr {
 struct dns_msg {
 	const uint8_t *buf;
 	size_t len;
-	size_t off;	   /* the next answer record */
-	unsigned left;	   /* answer records not read yet */
-	unsigned nscount;  /* authority records (after the answers) */
+	size_t off;	  /* the next answer record */
+	unsigned left;	  /* answer records not read yet */
+	unsigned nscount; /* authority records (after the answers) */
 	enum dns_rcode rcode;
 	bool truncated;
 };

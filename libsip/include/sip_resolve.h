@@ -42,7 +42,7 @@
 /* Targets kept per result; more are dropped (the last in order). */
 #define SIP_RESOLVE_TARGETS_MAX 32
 
-struct sip_resolver; /* an obj: obj_deref() frees it */
+struct sip_resolver;	/* an obj: obj_deref() frees it */
 struct sip_resolve_res; /* an obj: obj_deref() frees it */
 struct sip_resolve_req; /* a pending resolution */
 
@@ -56,13 +56,13 @@ struct sip_resolve_opts {
 	/* first try's timeout; c-ares doubles it at each further try, so
 	 * one query gives up after about timeout*(2^tries-1) [2000] */
 	uint32_t timeout_ms;
-	unsigned tries;		/* [2] */
-	uint32_t down_ms;	/* how long a failed target is skipped [30000] */
-	uint32_t ttl_max_s;	/* cap on positive TTLs [3600] */
+	unsigned tries;	    /* [2] */
+	uint32_t down_ms;   /* how long a failed target is skipped [30000] */
+	uint32_t ttl_max_s; /* cap on positive TTLs [3600] */
 	uint32_t neg_ttl_max_s; /* cap on negative TTLs [300] */
 	uint32_t neg_ttl_s;	/* negative TTL without an SOA [30] */
 	uint32_t fail_ttl_ms;	/* failed queries are cached [1000] */
-	unsigned cache_max;	/* cached (name, type) answers [4096] */
+	unsigned cache_max;	/* (name, type) answers [4096], at least 128 */
 	bool no_ipv6;		/* ask no AAAA */
 	bool prefer_ipv6;	/* AAAA addresses before A ones */
 	uint64_t seed;		/* weighted choice; 0: from getrandom() */
@@ -102,8 +102,7 @@ struct sip_resolve_stats {
  * with res (a reference the handler owns: obj_deref() it), or err as
  * sip_resolve() returns it with res NULL.
  */
-typedef void(sip_resolve_h)(int err, struct sip_resolve_res *res,
-			    void *arg);
+typedef void(sip_resolve_h)(int err, struct sip_resolve_res *res, void *arg);
 
 /*
  * Creates a resolver on ev.  Returns 0, EINVAL (a bad servers string,
@@ -129,8 +128,10 @@ int sip_resolve_query_from_uri(struct sip_resolve_query *q,
  *     sip_resolve_cancel(*reqp) comes first (reqp may be NULL);
  *   EINVAL for a host that is not a valid name or address, ENOENT when
  *     DNS says there is no target, ETIMEDOUT when it did not answer,
- *     EPROTO when it failed, ENOMEM (the last three from cached
- *     failures, or through h later).
+ *     ECONNREFUSED when it refused (RCODE 5, or nothing listens),
+ *     EPROTO when it failed otherwise (SERVFAIL, a malformed answer),
+ *     ENOMEM (the errors but EINVAL come from cached answers at once,
+ *     or through h later).
  * q->host is copied: it need not outlive the call.
  */
 int sip_resolve(struct sip_resolver *r, const struct sip_resolve_query *q,

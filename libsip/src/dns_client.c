@@ -144,7 +144,8 @@ int dns_client_alloc(struct dns_client **cp, struct ev *ev,
 	ao.sock_state_cb_data = c;
 	rc = ares_init_options(&c->ch, &ao,
 			       ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
-				       ARES_OPT_FLAGS | ARES_OPT_SOCK_STATE_CB);
+				       ARES_OPT_FLAGS |
+				       ARES_OPT_SOCK_STATE_CB);
 	if (rc != ARES_SUCCESS) {
 		log_err("c-ares: init: %s", ares_strerror(rc));
 		err = rc == ARES_ENOMEM ? ENOMEM : EIO;
@@ -154,8 +155,8 @@ int dns_client_alloc(struct dns_client **cp, struct ev *ev,
 	if (opts && opts->servers && opts->servers[0]) {
 		rc = ares_set_servers_ports_csv(c->ch, opts->servers);
 		if (rc != ARES_SUCCESS) {
-			log_err("c-ares: DNS servers \"%s\": %s", opts->servers,
-				ares_strerror(rc));
+			log_err("c-ares: DNS servers \"%s\": %s",
+				opts->servers, ares_strerror(rc));
 			err = rc == ARES_ENOMEM ? ENOMEM : EINVAL;
 			goto out;
 		}
@@ -196,8 +197,8 @@ static int status_errno(int status)
 	}
 }
 
-static void on_answer(void *arg, int status, int timeouts,
-		      unsigned char *abuf, int alen)
+static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf,
+		      int alen)
 {
 	struct query *q = arg;
 

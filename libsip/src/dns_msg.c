@@ -74,8 +74,8 @@ static int read_name(const uint8_t *buf, size_t len, size_t *off, char *out,
 }
 
 /* Copies a <character-string> (RFC 1035 §3.3) lower-cased, truncated. */
-static int read_cstring(const uint8_t *buf, size_t end, size_t *off,
-			char *out, size_t outsz, size_t *lenp)
+static int read_cstring(const uint8_t *buf, size_t end, size_t *off, char *out,
+			size_t outsz, size_t *lenp)
 {
 	size_t l, n;
 
@@ -158,8 +158,8 @@ static int read_srv(const uint8_t *buf, size_t len, size_t rd, size_t rdlen,
 	return 0;
 }
 
-static int read_naptr(const uint8_t *buf, size_t len, size_t rd,
-		      size_t rdlen, struct dns_rr *rr)
+static int read_naptr(const uint8_t *buf, size_t len, size_t rd, size_t rdlen,
+		      struct dns_rr *rr)
 {
 	size_t off = rd + 4, end = rd + rdlen, relen = 0;
 	char regexp[2];

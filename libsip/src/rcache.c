@@ -81,8 +81,8 @@ struct rcache_entry *rcache_find(struct rcache *c, const char *name,
 	return NULL;
 }
 
-struct rcache_entry *rcache_add(struct rcache *c, const char *name,
-				size_t len, enum dns_type type)
+struct rcache_entry *rcache_add(struct rcache *c, const char *name, size_t len,
+				enum dns_type type)
 {
 	struct rcache_entry *e;
 
@@ -332,9 +332,8 @@ void rcache_down_free(struct rcache_downs *d)
 	hash_free(&d->table);
 }
 
-static struct rcache_down *down_find(struct rcache_downs *d,
-				     const struct sip_tp_addr *addr,
-				     uint32_t key)
+static struct rcache_down *
+down_find(struct rcache_downs *d, const struct sip_tp_addr *addr, uint32_t key)
 {
 	struct list *b = hash_bucket(&d->table, key);
 
@@ -357,7 +356,8 @@ void rcache_down_mark(struct rcache_downs *d, const struct sip_tp_addr *addr,
 	while (d->age.head) {
 		struct rcache_down *old = d->age.head->data;
 
-		if (old == x || (old->until_ns > now_ns && d->count < DOWN_MAX))
+		if (old == x ||
+		    (old->until_ns > now_ns && d->count < DOWN_MAX))
 			break;
 		down_free(d, old);
 	}

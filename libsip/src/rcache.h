@@ -27,8 +27,8 @@
 
 enum rcache_state {
 	RCACHE_PENDING,
-	RCACHE_OK,	 /* n > 0 records */
-	RCACHE_NEG,	 /* the name or the records do not exist */
+	RCACHE_OK,   /* n > 0 records */
+	RCACHE_NEG,  /* the name or the records do not exist */
 	RCACHE_FAIL, /* err: ETIMEDOUT, EPROTO, ... */
 };
 
@@ -112,11 +112,11 @@ void rcache_trim(struct rcache *c);
  * length len; NULL when absent.
  */
 struct rcache_entry *rcache_find(struct rcache *c, const char *name,
-			       size_t len, enum dns_type type);
+				 size_t len, enum dns_type type);
 
 /* Adds a pending entry.  Returns it, or NULL when out of memory. */
-struct rcache_entry *rcache_add(struct rcache *c, const char *name,
-			      size_t len, enum dns_type type);
+struct rcache_entry *rcache_add(struct rcache *c, const char *name, size_t len,
+				enum dns_type type);
 
 /* Makes e pending again (a new query for an expired answer). */
 void rcache_refresh(struct rcache *c, struct rcache_entry *e);
@@ -132,8 +132,8 @@ struct rcache_caps {
 	uint32_t fail_ttl_ms;
 };
 void rcache_fill(struct rcache *c, struct rcache_entry *e, int err,
-		   const uint8_t *msg, size_t len, uint64_t now_ns,
-		   const struct rcache_caps *caps);
+		 const uint8_t *msg, size_t len, uint64_t now_ns,
+		 const struct rcache_caps *caps);
 
 /* Returns 0 or ENOMEM. */
 int rcache_down_init(struct rcache_downs *d);
@@ -141,11 +141,11 @@ void rcache_down_free(struct rcache_downs *d);
 
 /* Marks addr down until until_ns (a later mark extends it). */
 void rcache_down_mark(struct rcache_downs *d, const struct sip_tp_addr *addr,
-		   uint64_t until_ns, uint64_t now_ns);
+		      uint64_t until_ns, uint64_t now_ns);
 
 /* Whether addr is marked down at now_ns (drops an expired mark). */
-bool rcache_down_is_down(struct rcache_downs *d, const struct sip_tp_addr *addr,
-		      uint64_t now_ns);
+bool rcache_down_is_down(struct rcache_downs *d,
+			 const struct sip_tp_addr *addr, uint64_t now_ns);
 
 void rcache_down_flush(struct rcache_downs *d);
 

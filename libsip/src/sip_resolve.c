@@ -48,7 +48,7 @@ struct sip_resolve_req {
 	struct nquery q;
 	sip_resolve_h *h;
 	void *arg;
-	uint64_t start_ns;  /* ev_now() at the start */
+	uint64_t start_ns;   /* ev_now() at the start */
 	uint64_t start_mono; /* for the time counters */
 };
 
@@ -513,7 +513,8 @@ static int normalise(struct nquery *nq, const struct sip_resolve_query *q)
 		if (nq->host[nq->len - 1] == '.')
 			nq->host[--nq->len] = '\0';
 		for (size_t i = 0; i < nq->len; i++)
-			nq->host[i] = (char)tolower((unsigned char)nq->host[i]);
+			nq->host[i] =
+				(char)tolower((unsigned char)nq->host[i]);
 	}
 	if (q->proto != SIP_TP_NONE && q->proto != SIP_TP_UDP &&
 	    q->proto != SIP_TP_TCP && q->proto != SIP_TP_TLS)
@@ -710,7 +711,12 @@ int sip_resolver_alloc(struct sip_resolver **rp, struct ev *ev,
 	if (!r->rng && getrandom(&r->rng, sizeof(r->rng), GRND_NONBLOCK) !=
 			       (ssize_t)sizeof(r->rng))
 		r->rng = ev_monotonic_ns();
-	err = rcache_init(&r->cache, OPT(opts->cache_max, 4096));
+	/* At least what one resolution can hold at once (NAPTR, three
+	 * SRV, A and AAAA of 32 targets), so that it never evicts its own
+	 * answers between passes. */
+	err = rcache_init(&r->cache, opts->cache_max > 128 ? opts->cache_max
+				     : opts->cache_max	   ? 128
+							   : 4096);
 	if (err)
 		goto out;
 	err = rcache_down_init(&r->downs);
