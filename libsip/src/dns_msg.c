@@ -275,7 +275,8 @@ int dns_name_check(const struct pl *name)
 			label = 0;
 			continue;
 		}
-		if (!isalnum(c) && c != '-' && c != '_')
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_'))
 			return EINVAL;
 		if (++label > 63)
 			return EINVAL;

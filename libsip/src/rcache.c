@@ -7,9 +7,14 @@
 
 #define DOWN_MAX 4096 /* marks kept; the oldest goes first */
 
-static uint32_t entry_key(const char *name, size_t len, enum dns_type type)
+uint32_t rcache_name_hash(const char *name, size_t len)
 {
-	return hash_fnv32(name, len) ^ ((uint32_t)type * 0x9e3779b1u);
+	return hash_fnv32(name, len);
+}
+
+static uint32_t entry_key(uint32_t h, enum dns_type type)
+{
+	return h ^ ((uint32_t)type * 0x9e3779b1u);
 }
 
 int rcache_init(struct rcache *c, size_t max)
@@ -66,23 +71,23 @@ void rcache_trim(struct rcache *c)
 }
 
 struct rcache_entry *rcache_find(struct rcache *c, const char *name,
-				 size_t len, enum dns_type type)
+				 size_t len, uint32_t h, enum dns_type type)
 {
-	uint32_t key = entry_key(name, len, type);
+	uint32_t key = entry_key(h, type);
 	struct list *b = hash_bucket(&c->table, key);
 
 	for (struct le *le = b->head; le; le = le->next) {
 		struct rcache_entry *e = le->data;
 
-		if (e->key == key && e->type == type &&
-		    strncmp(e->name, name, len) == 0 && e->name[len] == '\0')
+		if (e->key == key && e->type == type && e->len == len &&
+		    memcmp(e->name, name, len) == 0)
 			return e;
 	}
 	return NULL;
 }
 
 struct rcache_entry *rcache_add(struct rcache *c, const char *name, size_t len,
-				enum dns_type type)
+				uint32_t h, enum dns_type type)
 {
 	struct rcache_entry *e;
 
@@ -93,8 +98,9 @@ struct rcache_entry *rcache_add(struct rcache *c, const char *name, size_t len,
 		return NULL;
 	memcpy(e->name, name, len);
 	e->name[len] = '\0';
+	e->len = len;
 	e->type = type;
-	e->key = entry_key(name, len, type);
+	e->key = entry_key(h, type);
 	e->state = RCACHE_PENDING;
 	hash_append(&c->table, e->key, &e->hle, e);
 	list_append(&c->age, &e->ale, e);
@@ -178,6 +184,8 @@ static bool keep_record(enum dns_type type, const struct dns_rr *rr,
 		s->weight = rr->u.srv.weight;
 		s->port = rr->u.srv.port;
 		memcpy(s->target, rr->u.srv.target, sizeof(s->target));
+		s->target_len = (uint16_t)strlen(s->target);
+		s->target_hash = rcache_name_hash(s->target, s->target_len);
 		return true;
 	}
 	case DNS_T_NAPTR: {
@@ -190,6 +198,9 @@ static bool keep_record(enum dns_type type, const struct dns_rr *rr,
 		n->preference = rr->u.naptr.preference;
 		memcpy(n->replacement, rr->u.naptr.replacement,
 		       sizeof(n->replacement));
+		n->replacement_len = (uint16_t)strlen(n->replacement);
+		n->replacement_hash =
+			rcache_name_hash(n->replacement, n->replacement_len);
 		return true;
 	}
 	default:

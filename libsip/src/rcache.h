@@ -41,6 +41,8 @@ struct rcache_srv {
 	uint16_t priority;
 	uint16_t weight;
 	uint16_t port;
+	uint16_t target_len;
+	uint32_t target_hash;	   /* rcache_name_hash(), for lookups */
 	char target[DNS_NAME_MAX]; /* "" for "." (no service) */
 };
 
@@ -49,6 +51,8 @@ struct rcache_naptr {
 	uint16_t order;
 	uint16_t preference;
 	enum sip_transport proto;
+	uint16_t replacement_len;
+	uint32_t replacement_hash; /* rcache_name_hash() */
 	char replacement[DNS_NAME_MAX];
 };
 
@@ -69,6 +73,7 @@ struct rcache_entry {
 		void *any;
 	} rec;
 	void *owner; /* the resolver, for the query's handler */
+	size_t len;
 	char name[DNS_NAME_MAX];
 };
 
@@ -107,16 +112,19 @@ void rcache_flush(struct rcache *c);
  */
 void rcache_trim(struct rcache *c);
 
+/* The hash of a name that rcache_find() and rcache_add() take. */
+uint32_t rcache_name_hash(const char *name, size_t len);
+
 /*
  * The entry of (name, type), name lower case without a final dot, of
- * length len; NULL when absent.
+ * length len and hash h (rcache_name_hash()); NULL when absent.
  */
 struct rcache_entry *rcache_find(struct rcache *c, const char *name,
-				 size_t len, enum dns_type type);
+				 size_t len, uint32_t h, enum dns_type type);
 
 /* Adds a pending entry.  Returns it, or NULL when out of memory. */
 struct rcache_entry *rcache_add(struct rcache *c, const char *name, size_t len,
-				enum dns_type type);
+				uint32_t h, enum dns_type type);
 
 /* Makes e pending again (a new query for an expired answer). */
 void rcache_refresh(struct rcache *c, struct rcache_entry *e);

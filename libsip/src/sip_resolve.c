@@ -36,6 +36,7 @@ struct sip_resolver {
 struct nquery {
 	char host[DNS_NAME_MAX];
 	size_t len;
+	uint32_t hash; /* rcache_name_hash() of host */
 	bool numeric;
 	uint16_t port;
 	enum sip_transport proto;
@@ -114,7 +115,7 @@ static void on_answer(int err, const uint8_t *msg, size_t len, void *arg)
  * out for it (now sent, or already); EINVAL for a name DNS cannot
  * carry, ENOMEM.
  */
-static int lookup(struct walk *w, const char *name, size_t len,
+static int lookup(struct walk *w, const char *name, size_t len, uint32_t h,
 		  enum dns_type type, struct rcache_entry **ep)
 {
 	struct sip_resolver *r = w->r;
@@ -122,7 +123,7 @@ static int lookup(struct walk *w, const char *name, size_t len,
 
 	if (len == 0 || len >= DNS_NAME_MAX)
 		return EINVAL;
-	e = rcache_find(&r->cache, name, len, type);
+	e = rcache_find(&r->cache, name, len, h, type);
 	if (e && e->state == RCACHE_PENDING) {
 		w->pending = true;
 		return EINPROGRESS;
@@ -134,7 +135,7 @@ static int lookup(struct walk *w, const char *name, size_t len,
 	if (e) {
 		rcache_refresh(&r->cache, e);
 	} else {
-		e = rcache_add(&r->cache, name, len, type);
+		e = rcache_add(&r->cache, name, len, h, type);
 		if (!e) {
 			note_err(w, ENOMEM);
 			return ENOMEM;
@@ -198,12 +199,21 @@ static void add_entry_addrs(struct walk *w, const struct rcache_entry *e,
 		return;
 	for (size_t i = 0; i < e->n; i++)
 		add_target(w, proto, e->rec.addr[i].af, e->rec.addr[i].a, port,
-			   e->name, strlen(e->name));
+			   e->name, e->len);
 }
 
 /* Whether name (NUL ended) is an IPv4 or IPv6 address; *af, bytes. */
-static bool numeric(const char *name, int *af, uint8_t bytes[16])
+static bool numeric(const char *name, size_t len, int *af, uint8_t bytes[16])
 {
+	bool maybe = len > 0;
+
+	/* Most names are not: spare inet_pton() on every lookup. */
+	for (size_t i = 0; i < len && maybe; i++)
+		maybe = (name[i] >= '0' && name[i] <= '9') || name[i] == '.' ||
+			name[i] == ':' || (name[i] >= 'a' && name[i] <= 'f') ||
+			(name[i] >= 'A' && name[i] <= 'F');
+	if (!maybe)
+		return false;
 	if (inet_pton(AF_INET, name, bytes) == 1) {
 		*af = AF_INET;
 		return true;
@@ -216,23 +226,22 @@ static bool numeric(const char *name, int *af, uint8_t bytes[16])
 }
 
 /* RFC 3263 §4.2: the A and AAAA records of name, with port. */
-static void walk_addrs(struct walk *w, const char *name, uint16_t port,
-		       enum sip_transport proto)
+static void walk_addrs(struct walk *w, const char *name, size_t len,
+		       uint32_t h, uint16_t port, enum sip_transport proto)
 {
 	struct sip_resolver *r = w->r;
 	struct rcache_entry *e4 = NULL, *e6 = NULL;
-	size_t len = strlen(name);
 	uint8_t bytes[16];
 	int af, rc4 = 0, rc6 = 0;
 
-	if (numeric(name, &af, bytes)) {
+	if (numeric(name, len, &af, bytes)) {
 		add_target(w, proto, af, bytes, port, name, len);
 		return;
 	}
 	if (!r->no_ipv6 || !r->prefer_ipv6)
-		rc4 = lookup(w, name, len, DNS_T_A, &e4);
+		rc4 = lookup(w, name, len, h, DNS_T_A, &e4);
 	if (!r->no_ipv6)
-		rc6 = lookup(w, name, len, DNS_T_AAAA, &e6);
+		rc6 = lookup(w, name, len, h, DNS_T_AAAA, &e6);
 	if (rc4 == EINPROGRESS || rc6 == EINPROGRESS)
 		return;
 	if (rc4 == EINVAL || rc6 == EINVAL)
@@ -302,14 +311,14 @@ static void srv_order(struct sip_resolver *r, const struct rcache_entry *e,
 
 /* RFC 3263 §4.2: the SRV records of name, then their targets' address
  * records.  *found: the name has SRV records. */
-static void walk_srv(struct walk *w, const char *name, size_t len,
+static void walk_srv(struct walk *w, const char *name, size_t len, uint32_t h,
 		     enum sip_transport proto, bool *found)
 {
 	struct rcache_entry *e;
 	uint8_t idx[RCACHE_RECORDS_MAX];
 	int rc;
 
-	rc = lookup(w, name, len, DNS_T_SRV, &e);
+	rc = lookup(w, name, len, h, DNS_T_SRV, &e);
 	if (rc)
 		return;
 	if (e->state == RCACHE_FAIL)
@@ -324,7 +333,8 @@ static void walk_srv(struct walk *w, const char *name, size_t len,
 		/* "." as the target: decidedly not available here */
 		if (s->target[0] == '\0')
 			continue;
-		walk_addrs(w, s->target, s->port, proto);
+		walk_addrs(w, s->target, s->target_len, s->target_hash,
+			   s->port, proto);
 	}
 }
 
@@ -352,7 +362,8 @@ static void walk_srv_proto(struct walk *w, const struct nquery *q,
 	size_t len = srv_name(name, proto, q->host, q->len);
 
 	if (len)
-		walk_srv(w, name, len, proto, found);
+		walk_srv(w, name, len, rcache_name_hash(name, len), proto,
+			 found);
 }
 
 /* RFC 3263 §4.1 (transport) and §4.2 (port and address). */
@@ -365,14 +376,14 @@ static void walk(struct walk *w, const struct nquery *q)
 	if (q->proto != SIP_TP_NONE && !q->secure)
 		proto = q->proto;
 	if (q->numeric || q->port) {
-		walk_addrs(w, q->host, q->port ? q->port : default_port(proto),
-			   proto);
+		walk_addrs(w, q->host, q->len, q->hash,
+			   q->port ? q->port : default_port(proto), proto);
 		return;
 	}
 	if (q->proto != SIP_TP_NONE) {
 		walk_srv_proto(w, q, proto, &found);
 	} else {
-		if (lookup(w, q->host, q->len, DNS_T_NAPTR, &e))
+		if (lookup(w, q->host, q->len, q->hash, DNS_T_NAPTR, &e))
 			return;
 		if (e->state == RCACHE_FAIL) {
 			note_err(w, e->err);
@@ -385,8 +396,8 @@ static void walk(struct walk *w, const struct nquery *q)
 			if (q->secure && n->proto != SIP_TP_TLS)
 				continue;
 			usable = true;
-			walk_srv(w, n->replacement, strlen(n->replacement),
-				 n->proto, &found);
+			walk_srv(w, n->replacement, n->replacement_len,
+				 n->replacement_hash, n->proto, &found);
 		}
 		/* No NAPTR: SRV for each transport we speak, in our order
 		 * of preference. */
@@ -399,7 +410,8 @@ static void walk(struct walk *w, const struct nquery *q)
 	}
 	/* No SRV records: the host's addresses, default port (§4.2). */
 	if (!w->pending && !found && !w->err)
-		walk_addrs(w, q->host, default_port(proto), proto);
+		walk_addrs(w, q->host, q->len, q->hash, default_port(proto),
+			   proto);
 }
 
 static void walk_init(struct walk *w, struct sip_resolver *r,
@@ -506,7 +518,7 @@ static int normalise(struct nquery *nq, const struct sip_resolve_query *q)
 	memcpy(nq->host, h.p, h.l);
 	nq->host[h.l] = '\0';
 	nq->len = h.l;
-	nq->numeric = numeric(nq->host, &af, bytes);
+	nq->numeric = numeric(nq->host, nq->len, &af, bytes);
 	if (!nq->numeric) {
 		if (dns_name_check(&h))
 			return EINVAL;
@@ -516,6 +528,7 @@ static int normalise(struct nquery *nq, const struct sip_resolve_query *q)
 			nq->host[i] =
 				(char)tolower((unsigned char)nq->host[i]);
 	}
+	nq->hash = rcache_name_hash(nq->host, nq->len);
 	if (q->proto != SIP_TP_NONE && q->proto != SIP_TP_UDP &&
 	    q->proto != SIP_TP_TCP && q->proto != SIP_TP_TLS)
 		return EINVAL;
@@ -529,44 +542,42 @@ int sip_resolve(struct sip_resolver *r, const struct sip_resolve_query *q,
 		struct sip_resolve_res **resp, sip_resolve_h *h, void *arg,
 		struct sip_resolve_req **reqp)
 {
-	struct sip_resolve_req *req = NULL;
-	struct walk *w = NULL;
+	struct sip_resolve_req *req;
+	struct nquery nq;
+	struct walk w; /* on the stack: a cache hit allocates only *resp */
 	int err;
 
 	r->st.lookups++;
-	req = calloc(1, sizeof(*req));
-	w = malloc(sizeof(*w));
-	if (!req || !w) {
-		err = ENOMEM;
-		goto out;
-	}
-	err = normalise(&req->q, q);
+	err = normalise(&nq, q);
 	if (err)
 		goto out;
 	rcache_trim(&r->cache);
-	walk_init(w, r, ev_now(r->ev));
-	walk(w, &req->q);
-	if (!w->pending) {
+	walk_init(&w, r, ev_now(r->ev));
+	walk(&w, &nq);
+	if (!w.pending) {
 		r->st.hits++;
-		err = walk_result(w, resp);
+		err = walk_result(&w, resp);
 		goto out;
 	}
 	r->st.misses++;
+	req = calloc(1, sizeof(*req));
+	if (!req) {
+		err = ENOMEM;
+		goto out;
+	}
+	req->q = nq;
 	req->r = r;
 	req->h = h;
 	req->arg = arg;
-	req->start_ns = w->fresh_since;
+	req->start_ns = w.fresh_since;
 	req->start_mono = ev_monotonic_ns();
 	list_append(&r->reqs, &req->le, req);
 	if (reqp)
 		*reqp = req;
-	req = NULL;
 	err = EINPROGRESS;
 out:
 	if (err && err != EINPROGRESS)
 		r->st.failures++;
-	free(req);
-	free(w);
 	return err;
 }
 
