@@ -12,41 +12,16 @@
 #include "hash.h"
 #include "obj.h"
 #include "rcache.h"
+#include "rplan.h"
+#include "rwalk.h"
 
 #define LOG_MODULE "resolve"
 #include "log.h"
 
-#define NAMES_MAX 2048 /* bytes of target names per result */
-
-struct sip_resolver {
-	struct ev *ev;
-	struct dns_client *dns;
-	struct rcache cache;
-	struct rcache_downs downs;
-	struct rcache_caps caps;
-	uint64_t down_ns;
-	bool no_ipv6;
-	bool prefer_ipv6;
-	uint64_t rng;
-	struct list reqs; /* pending resolutions */
-	struct sip_resolve_stats st;
-};
-
-/* A query with its host normalised: lower case, no brackets or dot. */
-struct nquery {
-	char host[DNS_NAME_MAX];
-	size_t len;
-	uint32_t hash; /* rcache_name_hash() of host */
-	bool numeric;
-	uint16_t port;
-	enum sip_transport proto;
-	bool secure;
-};
-
 struct sip_resolve_req {
 	struct le le; /* in sip_resolver.reqs, or a batch being walked */
 	struct sip_resolver *r;
-	struct nquery q;
+	struct rwalk_query q;
 	sip_resolve_h *h;
 	void *arg;
 	uint64_t start_ns;   /* ev_now() at the start */
@@ -59,375 +34,8 @@ struct sip_resolve_res {
 	struct sip_resolve_target t[]; /* then the names */
 };
 
-/*
- * One pass of the RFC 3263 rules over the cache.  Whatever is missing
- * or expired is asked for (all that can be asked at this step, in
- * parallel) and the pass is "pending"; the resolution passes again
- * when answers come.  Answers that came since the resolution started
- * count even with a TTL of 0, so that each pass makes progress.
- */
-struct walk {
-	struct sip_resolver *r;
-	uint64_t now;
-	uint64_t fresh_since;
-	bool pending;
-	int err; /* the first failure seen */
-	size_t n;
-	struct sip_resolve_target t[SIP_RESOLVE_TARGETS_MAX];
-	size_t name_off[SIP_RESOLVE_TARGETS_MAX];
-	size_t names_len;
-	char names[NAMES_MAX];
-};
-
-/* splitmix64 */
-static uint64_t rnd(struct sip_resolver *r)
-{
-	r->rng += 0x9e3779b97f4a7c15ull;
-	return hash_mix64(r->rng);
-}
-
-static uint16_t default_port(enum sip_transport proto)
-{
-	return proto == SIP_TP_TLS ? 5061 : 5060; /* RFC 3261 §19.1.2 */
-}
-
-static void note_err(struct walk *w, int err)
-{
-	if (!w->err)
-		w->err = err;
-}
-
-static void on_answer(int err, const uint8_t *msg, size_t len, void *arg)
-{
-	struct rcache_entry *e = arg;
-	struct sip_resolver *r = e->owner;
-
-	rcache_fill(&r->cache, e, err, msg, len, ev_now(r->ev), &r->caps);
-	if (e->state == RCACHE_FAIL) {
-		r->st.query_failures++;
-		log_debug("%s type %d: %s", e->name, (int)e->type,
-			  strerror(e->err));
-	}
-}
-
-/*
- * The usable entry of (name, type) in *ep; EINPROGRESS when a query is
- * out for it (now sent, or already); EINVAL for a name DNS cannot
- * carry, ENOMEM.
- */
-static int lookup(struct walk *w, const char *name, size_t len, uint32_t h,
-		  enum dns_type type, struct rcache_entry **ep)
-{
-	struct sip_resolver *r = w->r;
-	struct rcache_entry *e;
-
-	if (len == 0 || len >= DNS_NAME_MAX)
-		return EINVAL;
-	e = rcache_find(&r->cache, name, len, h, type);
-	if (e && e->state == RCACHE_PENDING) {
-		w->pending = true;
-		return EINPROGRESS;
-	}
-	if (e && (e->expires_ns > w->now || e->filled_ns >= w->fresh_since)) {
-		*ep = e;
-		return 0;
-	}
-	if (e) {
-		rcache_refresh(&r->cache, e);
-	} else {
-		e = rcache_add(&r->cache, name, len, h, type);
-		if (!e) {
-			note_err(w, ENOMEM);
-			return ENOMEM;
-		}
-		e->owner = r;
-	}
-	r->st.queries++;
-	dns_client_query(r->dns, e->name, type, on_answer, e);
-	if (e->state != RCACHE_PENDING) { /* c-ares failed at once */
-		*ep = e;
-		return 0;
-	}
-	w->pending = true;
-	return EINPROGRESS;
-}
-
-static void add_target(struct walk *w, enum sip_transport proto, int af,
-		       const void *bytes, uint16_t port, const char *name,
-		       size_t len)
-{
-	struct sip_resolve_target *t;
-	size_t off = SIZE_MAX;
-
-	if (w->n >= SIP_RESOLVE_TARGETS_MAX)
-		return;
-	/* Consecutive targets mostly share their name: stored once. */
-	if (w->n > 0 && w->name_off[w->n - 1] != SIZE_MAX &&
-	    strncmp(w->names + w->name_off[w->n - 1], name, len) == 0 &&
-	    w->names[w->name_off[w->n - 1] + len] == '\0') {
-		off = w->name_off[w->n - 1];
-	} else if (w->names_len + len + 1 <= NAMES_MAX) {
-		off = w->names_len;
-		memcpy(w->names + off, name, len);
-		w->names[off + len] = '\0';
-		w->names_len += len + 1;
-	}
-	t = &w->t[w->n];
-	memset(&t->addr, 0, sizeof(t->addr));
-	t->addr.proto = proto;
-	if (af == AF_INET) {
-		t->addr.u.in.sin_family = AF_INET;
-		memcpy(&t->addr.u.in.sin_addr, bytes, 4);
-		t->addr.u.in.sin_port = htons(port);
-	} else {
-		t->addr.u.in6.sin6_family = AF_INET6;
-		memcpy(&t->addr.u.in6.sin6_addr, bytes, 16);
-		t->addr.u.in6.sin6_port = htons(port);
-	}
-	w->name_off[w->n] = off;
-	w->n++;
-}
-
-static void add_entry_addrs(struct walk *w, const struct rcache_entry *e,
-			    uint16_t port, enum sip_transport proto)
-{
-	if (!e)
-		return;
-	if (e->state == RCACHE_FAIL)
-		note_err(w, e->err);
-	if (e->state != RCACHE_OK)
-		return;
-	for (size_t i = 0; i < e->n; i++)
-		add_target(w, proto, e->rec.addr[i].af, e->rec.addr[i].a, port,
-			   e->name, e->len);
-}
-
-/* Whether name (NUL ended) is an IPv4 or IPv6 address; *af, bytes. */
-static bool numeric(const char *name, size_t len, int *af, uint8_t bytes[16])
-{
-	bool maybe = len > 0;
-
-	/* Most names are not: spare inet_pton() on every lookup. */
-	for (size_t i = 0; i < len && maybe; i++)
-		maybe = (name[i] >= '0' && name[i] <= '9') || name[i] == '.' ||
-			name[i] == ':' || (name[i] >= 'a' && name[i] <= 'f') ||
-			(name[i] >= 'A' && name[i] <= 'F');
-	if (!maybe)
-		return false;
-	if (inet_pton(AF_INET, name, bytes) == 1) {
-		*af = AF_INET;
-		return true;
-	}
-	if (inet_pton(AF_INET6, name, bytes) == 1) {
-		*af = AF_INET6;
-		return true;
-	}
-	return false;
-}
-
-/* RFC 3263 §4.2: the A and AAAA records of name, with port. */
-static void walk_addrs(struct walk *w, const char *name, size_t len,
-		       uint32_t h, uint16_t port, enum sip_transport proto)
-{
-	struct sip_resolver *r = w->r;
-	struct rcache_entry *e4 = NULL, *e6 = NULL;
-	uint8_t bytes[16];
-	int af, rc4 = 0, rc6 = 0;
-
-	if (numeric(name, len, &af, bytes)) {
-		add_target(w, proto, af, bytes, port, name, len);
-		return;
-	}
-	if (!r->no_ipv6 || !r->prefer_ipv6)
-		rc4 = lookup(w, name, len, h, DNS_T_A, &e4);
-	if (!r->no_ipv6)
-		rc6 = lookup(w, name, len, h, DNS_T_AAAA, &e6);
-	if (rc4 == EINPROGRESS || rc6 == EINPROGRESS)
-		return;
-	if (rc4 == EINVAL || rc6 == EINVAL)
-		note_err(w, EINVAL);
-	if (r->prefer_ipv6) {
-		add_entry_addrs(w, e6, port, proto);
-		add_entry_addrs(w, e4, port, proto);
-	} else {
-		add_entry_addrs(w, e4, port, proto);
-		add_entry_addrs(w, e6, port, proto);
-	}
-}
-
-/*
- * RFC 2782 ordering into idx: by priority, and within a priority a
- * weighted random choice repeated over the records not chosen yet.
- * RFC 2782 draws in 0..sum inclusive, which gives the first record one
- * chance too many (1:3 weights would split 2:3); the draw here is in
- * 1..sum, so that shares follow the weights, and records of weight 0
- * come last, in random order, as the RFC intends.
- */
-static void srv_order(struct sip_resolver *r, const struct rcache_entry *e,
-		      uint8_t *idx)
-{
-	const struct rcache_srv *s = e->rec.srv;
-	size_t n = e->n;
-
-	for (size_t i = 0; i < n; i++)
-		idx[i] = (uint8_t)i;
-	for (size_t i = 1; i < n; i++) { /* insertion sort: stable, n small */
-		uint8_t v = idx[i];
-		size_t j = i;
-
-		for (; j > 0 && s[idx[j - 1]].priority > s[v].priority; j--)
-			idx[j] = idx[j - 1];
-		idx[j] = v;
-	}
-	for (size_t g = 0; g < n;) {
-		size_t end = g;
-
-		while (end < n && s[idx[end]].priority == s[idx[g]].priority)
-			end++;
-		for (size_t i = g; i + 1 < end; i++) {
-			uint64_t sum = 0, run = 0, pick;
-			size_t k = i;
-
-			for (size_t j = i; j < end; j++)
-				sum += s[idx[j]].weight;
-			if (sum == 0) {
-				k = i + (size_t)(rnd(r) % (end - i));
-			} else {
-				pick = rnd(r) % sum + 1;
-				for (k = i; k < end; k++) {
-					run += s[idx[k]].weight;
-					if (run >= pick)
-						break;
-				}
-			}
-			uint8_t v = idx[k];
-
-			idx[k] = idx[i];
-			idx[i] = v;
-		}
-		g = end;
-	}
-}
-
-/* RFC 3263 §4.2: the SRV records of name, then their targets' address
- * records.  *found: the name has SRV records. */
-static void walk_srv(struct walk *w, const char *name, size_t len, uint32_t h,
-		     enum sip_transport proto, bool *found)
-{
-	struct rcache_entry *e;
-	uint8_t idx[RCACHE_RECORDS_MAX];
-	int rc;
-
-	rc = lookup(w, name, len, h, DNS_T_SRV, &e);
-	if (rc)
-		return;
-	if (e->state == RCACHE_FAIL)
-		note_err(w, e->err);
-	if (e->state != RCACHE_OK)
-		return;
-	*found = true;
-	srv_order(w->r, e, idx);
-	for (size_t i = 0; i < e->n; i++) {
-		const struct rcache_srv *s = &e->rec.srv[idx[i]];
-
-		/* "." as the target: decidedly not available here */
-		if (s->target[0] == '\0')
-			continue;
-		walk_addrs(w, s->target, s->target_len, s->target_hash,
-			   s->port, proto);
-	}
-}
-
-/* "_sip._udp." / "_sip._tcp." / "_sips._tcp." + host into buf. */
-static size_t srv_name(char *buf, enum sip_transport proto, const char *host,
-		       size_t len)
-{
-	const char *prefix = proto == SIP_TP_UDP   ? "_sip._udp."
-			     : proto == SIP_TP_TCP ? "_sip._tcp."
-						   : "_sips._tcp.";
-	size_t pl = strlen(prefix);
-
-	if (pl + len >= DNS_NAME_MAX)
-		return 0; /* too long for DNS: treated as no records */
-	memcpy(buf, prefix, pl);
-	memcpy(buf + pl, host, len);
-	buf[pl + len] = '\0';
-	return pl + len;
-}
-
-static void walk_srv_proto(struct walk *w, const struct nquery *q,
-			   enum sip_transport proto, bool *found)
-{
-	char name[DNS_NAME_MAX];
-	size_t len = srv_name(name, proto, q->host, q->len);
-
-	if (len)
-		walk_srv(w, name, len, rcache_name_hash(name, len), proto,
-			 found);
-}
-
-/* RFC 3263 §4.1 (transport) and §4.2 (port and address). */
-static void walk(struct walk *w, const struct nquery *q)
-{
-	enum sip_transport proto = q->secure ? SIP_TP_TLS : SIP_TP_UDP;
-	struct rcache_entry *e;
-	bool found = false, usable = false;
-
-	if (q->proto != SIP_TP_NONE && !q->secure)
-		proto = q->proto;
-	if (q->numeric || q->port) {
-		walk_addrs(w, q->host, q->len, q->hash,
-			   q->port ? q->port : default_port(proto), proto);
-		return;
-	}
-	if (q->proto != SIP_TP_NONE) {
-		walk_srv_proto(w, q, proto, &found);
-	} else {
-		if (lookup(w, q->host, q->len, q->hash, DNS_T_NAPTR, &e))
-			return;
-		if (e->state == RCACHE_FAIL) {
-			note_err(w, e->err);
-			return;
-		}
-		for (size_t i = 0; e->state == RCACHE_OK && i < e->n; i++) {
-			const struct rcache_naptr *n = &e->rec.naptr[i];
-
-			/* sips: only over TLS (RFC 3263 §4.1) */
-			if (q->secure && n->proto != SIP_TP_TLS)
-				continue;
-			usable = true;
-			walk_srv(w, n->replacement, n->replacement_len,
-				 n->replacement_hash, n->proto, &found);
-		}
-		/* No NAPTR: SRV for each transport we speak, in our order
-		 * of preference. */
-		if (!usable && !q->secure) {
-			walk_srv_proto(w, q, SIP_TP_UDP, &found);
-			walk_srv_proto(w, q, SIP_TP_TCP, &found);
-		}
-		if (!usable)
-			walk_srv_proto(w, q, SIP_TP_TLS, &found);
-	}
-	/* No SRV records: the host's addresses, default port (§4.2). */
-	if (!w->pending && !found && !w->err)
-		walk_addrs(w, q->host, q->len, q->hash, default_port(proto),
-			   proto);
-}
-
-static void walk_init(struct walk *w, struct sip_resolver *r,
-		      uint64_t fresh_since)
-{
-	w->r = r;
-	w->now = ev_now(r->ev);
-	w->fresh_since = fresh_since;
-	w->pending = false;
-	w->err = 0;
-	w->n = 0;
-	w->names_len = 0;
-}
-
 /* The walk's targets as a result object; or its error. */
-static int walk_result(const struct walk *w, struct sip_resolve_res **resp)
+static int walk_result(const struct rwalk *w, struct sip_resolve_res **resp)
 {
 	struct sip_resolve_res *res;
 	size_t tsz = w->n * sizeof(res->t[0]);
@@ -444,7 +52,7 @@ static int walk_result(const struct walk *w, struct sip_resolve_res **resp)
 	res->n = w->n;
 	for (size_t i = 0; i < w->n; i++) {
 		res->t[i].addr = w->t[i].addr;
-		res->t[i].name = w->name_off[i] == SIZE_MAX
+		res->t[i].name = w->name_off[i] == RPLAN_NO_NAME
 					 ? names + w->names_len
 					 : names + w->name_off[i];
 	}
@@ -452,9 +60,91 @@ static int walk_result(const struct walk *w, struct sip_resolve_res **resp)
 	return 0;
 }
 
+static struct rplan_key plan_key(const struct rwalk_query *q)
+{
+	struct rplan_key k = {q->host, q->len,	 q->hash,
+			      q->port, q->proto, q->secure};
+
+	return k;
+}
+
+/* Keeps a finished walk's outcome for the next hits, until the first
+ * answer it read expires. */
+static void plan_store(struct sip_resolver *r, const struct rwalk_query *q,
+		       const struct rwalk *w)
+{
+	struct rplan_key k = plan_key(q);
+	struct sip_tp_addr t[SIP_RESOLVE_TARGETS_MAX];
+	struct rplan_data d;
+
+	if (w->no_plan || w->err == ENOMEM || w->expires <= w->now)
+		return;
+	for (size_t i = 0; i < w->n; i++)
+		t[i] = w->t[i].addr;
+	d.expires_ns = w->expires;
+	d.err = w->err ? w->err : ENOENT;
+	d.n = w->n;
+	d.t = t;
+	d.name_off = w->name_off;
+	d.names = w->names;
+	d.names_len = w->names_len;
+	d.recs = w->recs;
+	d.nrecs = w->nrecs;
+	(void)rplan_put(&r->plans, &k, &d);
+}
+
+/* A result from a plan, the SRV weighted choice drawn again. */
+static int plan_result(struct sip_resolver *r, const struct rplan *p,
+		       struct sip_resolve_res **resp)
+{
+	struct sip_resolve_res *res;
+	size_t tsz = p->n * sizeof(res->t[0]), out = 0;
+	char *names;
+
+	if (p->n == 0)
+		return p->err;
+	res = obj_alloc(sizeof(*res) + tsz + p->names_len + 1, NULL);
+	if (!res)
+		return ENOMEM;
+	names = (char *)res->t + tsz;
+	memcpy(names, p->names, p->names_len + 1);
+	for (size_t i = 0; i < p->nrecs;) {
+		uint16_t weights[RPLAN_RECS_MAX];
+		uint8_t idx[RPLAN_RECS_MAX];
+		size_t j = i;
+
+		while (j < p->nrecs && p->recs[j].set == p->recs[i].set &&
+		       p->recs[j].priority == p->recs[i].priority) {
+			idx[j - i] = (uint8_t)(j - i);
+			weights[j - i] = p->recs[j].weight;
+			j++;
+		}
+		if (j - i > 1)
+			rplan_weighted_order(weights, idx, j - i, rwalk_rnd,
+					     r);
+		for (size_t k = 0; k < j - i; k++) {
+			const struct rplan_rec *rec = &p->recs[i + idx[k]];
+
+			for (size_t t = rec->first;
+			     t < (size_t)rec->first + rec->count && out < p->n;
+			     t++, out++) {
+				res->t[out].addr = p->t[t];
+				res->t[out].name =
+					p->name_off[t] == RPLAN_NO_NAME
+						? names + p->names_len
+						: names + p->name_off[t];
+			}
+		}
+		i = j;
+	}
+	res->n = out;
+	*resp = res;
+	return 0;
+}
+
 /* A pending resolution ends: counters, handler, free. */
 static void finish_req(struct sip_resolver *r, struct sip_resolve_req *req,
-		       const struct walk *w)
+		       const struct rwalk *w)
 {
 	struct sip_resolve_res *res = NULL;
 	uint64_t dt = ev_monotonic_ns() - req->start_mono;
@@ -475,7 +165,7 @@ static void on_dns_done(void *arg)
 	struct sip_resolver *r = arg;
 	struct list batch = LIST_INIT;
 	struct le *le;
-	struct walk *w;
+	struct rwalk *w;
 
 	w = malloc(sizeof(*w));
 	if (!w)
@@ -490,18 +180,20 @@ static void on_dns_done(void *arg)
 		struct sip_resolve_req *req = le->data;
 
 		list_unlink(le);
-		walk_init(w, r, req->start_ns);
-		walk(w, &req->q);
-		if (w->pending)
+		rwalk_init(w, r, req->start_ns);
+		rwalk_run(w, &req->q);
+		if (w->pending) {
 			list_append(&r->reqs, le, req);
-		else
-			finish_req(r, req, w);
+			continue;
+		}
+		plan_store(r, &req->q, w);
+		finish_req(r, req, w);
 	}
 	free(w);
 }
 
 /* Lower case, no brackets around an IPv6 reference, no final dot. */
-static int normalise(struct nquery *nq, const struct sip_resolve_query *q)
+static int normalise(struct rwalk_query *nq, const struct sip_resolve_query *q)
 {
 	struct pl h = q->host;
 	int af;
@@ -518,7 +210,7 @@ static int normalise(struct nquery *nq, const struct sip_resolve_query *q)
 	memcpy(nq->host, h.p, h.l);
 	nq->host[h.l] = '\0';
 	nq->len = h.l;
-	nq->numeric = numeric(nq->host, nq->len, &af, bytes);
+	nq->numeric = rwalk_numeric(nq->host, nq->len, &af, bytes);
 	if (!nq->numeric) {
 		if (dns_name_check(&h))
 			return EINVAL;
@@ -543,19 +235,31 @@ int sip_resolve(struct sip_resolver *r, const struct sip_resolve_query *q,
 		struct sip_resolve_req **reqp)
 {
 	struct sip_resolve_req *req;
-	struct nquery nq;
-	struct walk w; /* on the stack: a cache hit allocates only *resp */
+	struct rplan_key k;
+	struct rplan *p;
+	struct rwalk_query nq;
+	struct rwalk w; /* on the stack: a cache hit allocates only *resp */
 	int err;
 
 	r->st.lookups++;
 	err = normalise(&nq, q);
 	if (err)
 		goto out;
+	k = plan_key(&nq);
+	p = rplan_find(&r->plans, &k);
+	if (p && p->expires_ns > ev_now(r->ev)) {
+		r->st.hits++;
+		err = plan_result(r, p, resp);
+		goto out;
+	}
+	if (p)
+		rplan_drop(&r->plans, p);
 	rcache_trim(&r->cache);
-	walk_init(&w, r, ev_now(r->ev));
-	walk(&w, &nq);
+	rwalk_init(&w, r, ev_now(r->ev));
+	rwalk_run(&w, &nq);
 	if (!w.pending) {
 		r->st.hits++;
+		plan_store(r, &nq, &w);
 		err = walk_result(&w, resp);
 		goto out;
 	}
@@ -668,6 +372,7 @@ bool sip_resolver_is_down(struct sip_resolver *r,
 void sip_resolver_flush(struct sip_resolver *r)
 {
 	rcache_flush(&r->cache);
+	rplan_flush(&r->plans);
 	rcache_down_flush(&r->downs);
 }
 
@@ -690,6 +395,7 @@ static void resolver_destroy(void *arg)
 		free(le->data);
 	}
 	rcache_free(&r->cache);
+	rplan_free_all(&r->plans);
 	rcache_down_free(&r->downs);
 }
 
@@ -728,6 +434,9 @@ int sip_resolver_alloc(struct sip_resolver **rp, struct ev *ev,
 	err = rcache_init(&r->cache, opts->cache_max > 128 ? opts->cache_max
 				     : opts->cache_max	   ? 128
 							   : 4096);
+	if (err)
+		goto out;
+	err = rplan_init(&r->plans, r->cache.max);
 	if (err)
 		goto out;
 	err = rcache_down_init(&r->downs);

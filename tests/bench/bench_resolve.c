@@ -31,17 +31,19 @@
 
 #define ROUNDS 5
 
-static const char reg[] =
-	"REGISTER sip:registrar.biloxi.example.com SIP/2.0\r\n"
-	"Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKnashds7;rport\r\n"
-	"Max-Forwards: 70\r\n"
-	"To: Bob <sip:bob@biloxi.example.com>\r\n"
-	"From: Bob <sip:bob@biloxi.example.com>;tag=456248\r\n"
-	"Call-ID: 843817637684230@998sdasdh09\r\n"
-	"CSeq: 1826 REGISTER\r\n"
-	"Contact: <sip:bob@192.0.2.10:5060>\r\n"
-	"Expires: 7200\r\n"
-	"Content-Length: 0\r\n\r\n";
+static const char reg[] = "REGISTER sip:registrar.biloxi.example.com "
+			  "SIP/2.0\r\n"
+			  "Via: SIP/2.0/UDP "
+			  "192.0.2.10:5060;branch=z9hG4bKnashds7;rport\r\n"
+			  "Max-Forwards: 70\r\n"
+			  "To: Bob <sip:bob@biloxi.example.com>\r\n"
+			  "From: Bob "
+			  "<sip:bob@biloxi.example.com>;tag=456248\r\n"
+			  "Call-ID: 843817637684230@998sdasdh09\r\n"
+			  "CSeq: 1826 REGISTER\r\n"
+			  "Contact: <sip:bob@192.0.2.10:5060>\r\n"
+			  "Expires: 7200\r\n"
+			  "Content-Length: 0\r\n\r\n";
 
 static uint64_t cpu_ns(void)
 {
@@ -73,9 +75,8 @@ static int render(const char *fixture, const char *path, const char *dir,
 	in[n] = '\0';
 	snprintf(num, sizeof(num), "%u", port);
 	for (const char *p = in; *p && o + 300 < sizeof(out);) {
-		static const char *const keys[] = {"@DIR@", "@PORT@",
-						   "@SERIAL@", "@TTLADDR@",
-						   "@LATE@"};
+		static const char *const keys[] = {
+			"@DIR@", "@PORT@", "@SERIAL@", "@TTLADDR@", "@LATE@"};
 		const char *vals[] = {dir, num, "1", "127.0.3.1", ""};
 		size_t k;
 
@@ -115,9 +116,10 @@ static unsigned free_port(void)
 static pid_t start_knot(const char *root, char *dir, unsigned port)
 {
 	char fix[600], path[600];
-	const char *knotd = access("/usr/sbin/knotd", X_OK) == 0
-				    ? "/usr/sbin/knotd"
-				    : "/usr/bin/knotd";
+	const char *knotd = access("/usr/sbin/knotd", X_OK) == 0 ? "/usr/sbin/"
+								   "knotd"
+								 : "/usr/bin/"
+								   "knotd";
 	pid_t pid;
 
 	if (access(knotd, X_OK) != 0 || !mkdtemp(dir))
@@ -247,9 +249,10 @@ int main(int argc, char **argv)
 	struct sip_resolve_opts o = {.fail_ttl_ms = 1};
 	struct bench_case cases[] = {
 		{"numeric host (no DNS)", {{"192.0.2.7", 9}, 0, 0, false}},
-		{"A, port given", {{"plain.sipstone.test", 19}, 5060, 0, false}},
-		{"SRV 5 weighted + A", {{"weights.sipstone.test", 21}, 0,
-					SIP_TP_UDP, false}},
+		{"A, port given",
+		 {{"plain.sipstone.test", 19}, 5060, 0, false}},
+		{"SRV 5 weighted + A",
+		 {{"weights.sipstone.test", 21}, 0, SIP_TP_UDP, false}},
 		{"NAPTR 3 + SRV + A/AAAA",
 		 {{"naptr.sipstone.test", 19}, 0, SIP_TP_NONE, false}},
 	};
