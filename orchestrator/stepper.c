@@ -131,18 +131,18 @@ static int loaders_step(struct run *r, struct res_step *st, struct hist *rtt,
 					   r->t->nodes[i].name);
 		}
 		if (st) {
-			st->attempts +=
-				(uint64_t)runctx_json_number(reply, "attempt"
-								    "s");
+			st->attempts += (uint64_t)runctx_json_number(reply,
+								     "attempt"
+								     "s");
 			st->successes +=
 				(uint64_t)runctx_json_number(reply, "successe"
 								    "s");
-			st->failures +=
-				(uint64_t)runctx_json_number(reply, "failure"
-								    "s");
-			st->timeouts +=
-				(uint64_t)runctx_json_number(reply, "timeout"
-								    "s");
+			st->failures += (uint64_t)runctx_json_number(reply,
+								     "failure"
+								     "s");
+			st->timeouts += (uint64_t)runctx_json_number(reply,
+								     "timeout"
+								     "s");
 			st->retransmissions +=
 				(uint64_t)runctx_json_number(reply, "retran"
 								    "smissi"
