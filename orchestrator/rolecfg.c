@@ -295,6 +295,12 @@ static void loader_config(struct run *r, const struct topo_node *n,
 		presence_loader_config(r, n, cfg);
 }
 
+/* Each role's own settings, by enum topo_role. */
+static void (*const role_settings[TOPO_ROLE_COUNT])(struct run *r,
+						    const struct topo_node *n,
+						    json_t *cfg) = {
+	stateful_config, stateless_config, callhandler_config, loader_config};
+
 /* The configuration of each role, in its own flags' names. */
 static json_t *role_config(struct run *r, const struct topo_node *n)
 {
@@ -311,22 +317,8 @@ static json_t *role_config(struct run *r, const struct topo_node *n)
 				    json_integer(n->workers));
 	if (n->role != TOPO_LOADER)
 		json_object_set_new(cfg, "listen", listen_list(r, n));
-	switch (n->role) {
-	case TOPO_STATEFUL:
-		stateful_config(r, n, cfg);
-		break;
-	case TOPO_STATELESS:
-		stateless_config(r, n, cfg);
-		break;
-	case TOPO_CALLHANDLER:
-		callhandler_config(r, n, cfg);
-		break;
-	case TOPO_LOADER:
-		loader_config(r, n, cfg);
-		break;
-	case TOPO_ROLE_COUNT:
-		break;
-	}
+	if (n->role < TOPO_ROLE_COUNT)
+		role_settings[n->role](r, n, cfg);
 	/* The loader's certificate is its client certificate (and its
 	 * listener's); the CA verifies the proxy's. */
 	add_tls(r, n, cfg);
