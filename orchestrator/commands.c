@@ -8,6 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "res_bundle.h"
+#include "res_compare.h"
+#include "res_report.h"
 #include "results.h"
 #include "topo.h"
 

@@ -127,11 +127,8 @@ double res_capacity_aggregate(const struct res_run *run);
  */
 double res_knee(const struct res_run *run);
 
-/*
- * Writes the bundle into dir (created): summary.json, steps.csv,
- * samples.csv, report.html.  Returns 0 or an errno.
- */
-int res_write(const struct res_run *run, const char *dir);
+/* The run as summary.json has it (caller decrefs), or NULL. */
+json_t *res_run_json(const struct res_run *run);
 
 /*
  * Reads a bundle's summary.json.  Returns 0, ENOENT, or EBADMSG with
@@ -144,9 +141,5 @@ bool res_is_presence(const struct res_run *run);
 
 /* obj's number at key, or dflt when missing or not a number. */
 double res_json_number(json_t *obj, const char *key, double dflt);
-
-#include "res_bundle.h"
-#include "res_compare.h"
-#include "res_report.h"
 
 #endif

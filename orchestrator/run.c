@@ -13,6 +13,7 @@
 #include "database.h"
 #include "deploy.h"
 #include "log.h"
+#include "res_bundle.h"
 #include "roles.h"
 #include "runctx.h"
 #include "search.h"
@@ -79,22 +80,17 @@ static void write_bundle(struct run *r)
 	json_decref(setup);
 }
 
-int run_experiment(const struct topo *t, const struct inventory *inv,
-		   const struct run_opts *o, char *bundle, size_t size)
+/* The run's id ("s0p1-register-udp-20260101-120000", unique among the
+ * bundles), its start time, and its directories: the bundle, the
+ * remote run directory and the local private work directory. */
+static void name_run(struct run *r)
 {
-	struct run *r = calloc(1, sizeof(*r));
-	char stamp[32], logs[800];
+	const struct topo *t = r->t;
+	const struct run_opts *o = r->o;
+	char stamp[32];
 	struct tm tm;
 	time_t now;
-	int err;
 
-	if (!r)
-		return ENOMEM;
-	r->t = t;
-	r->inv = inv;
-	r->o = o;
-	snprintf(r->status, sizeof(r->status), "complete");
-	r->res.rfc7502_rate = -1;
 	now = time(NULL);
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
@@ -120,6 +116,23 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 	snprintf(r->remote, sizeof(r->remote), "/tmp/sipstone-%s", r->id);
 	snprintf(r->work, sizeof(r->work), "/tmp/sipstone-work-%s-%d", r->id,
 		 (int)getpid());
+}
+
+int run_experiment(const struct topo *t, const struct inventory *inv,
+		   const struct run_opts *o, char *bundle, size_t size)
+{
+	struct run *r = calloc(1, sizeof(*r));
+	char logs[800];
+	int err;
+
+	if (!r)
+		return ENOMEM;
+	r->t = t;
+	r->inv = inv;
+	r->o = o;
+	snprintf(r->status, sizeof(r->status), "complete");
+	r->res.rfc7502_rate = -1;
+	name_run(r);
 	snprintf(logs, sizeof(logs), "%s/logs", r->bundle);
 	r->hosts = calloc(inv->nhosts + 1, sizeof(*r->hosts));
 	r->roles = calloc(t->nnodes + 1, sizeof(*r->roles));

@@ -19,7 +19,7 @@
 #include "host.h"
 #include "preflight.h"
 #include "results.h"
-#include "run.h"
+#include "run_opts.h"
 #include "topo.h"
 
 struct pki;

@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "res_compare.h"
 #include "results.h"
+#include "topo_override.h"
 
 /* Which file and which value of each setting run number k has. */
 struct run_choice {

@@ -2,8 +2,8 @@
  * topo.h - the experiment description: a topology file (which roles run
  * on which named hosts, with what settings, and the experiment), placed
  * on an inventory (inventory.h: how to reach each named host), so that
- * one topology runs on the local testbed and on a real cluster alike;
- * topo_override.h changes a setting from the command line.
+ * one topology runs on the local testbed and on a real cluster alike
+ * (topo_override.h changes a setting from the command line).
  * docs/topology.md documents every field.
  *
  * Loading never stops at the first mistake: every one is collected with
@@ -19,7 +19,6 @@
 
 #include "inventory.h"
 #include "sip_msg.h"
-#include "topo_override.h"
 #include "topo_reader.h"
 
 #define TOPO_NAME_MAX 64
