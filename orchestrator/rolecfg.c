@@ -3,38 +3,59 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "deploy.h"
 #include "rundb.h"
 
-/* Writes the role's config (its long flags as JSON keys), mode 0600. */
-static int write_config(struct run *r, const struct topo_node *n, json_t *cfg,
-			char *remote_path, size_t size)
+/*
+ * Writes text to the file name of the run's work directory (created
+ * with mode), puts it on host h and gives its path there.  0 or an
+ * errno, the run marked failed.
+ */
+static int put_run_file(struct run *r, struct host *h, const char *name,
+			const char *text, mode_t mode, char *path, size_t size)
 {
-	struct host *h = runctx_host(r, n->host);
-	char local[700], name[96];
+	char local[700];
 	int fd, err = 0;
 	FILE *f;
 
-	snprintf(name, sizeof(name), "%s.json", n->name);
 	snprintf(local, sizeof(local), "%.500s/%.100s", r->work, name);
-	fd = open(local, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = open(local, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	f = fd >= 0 ? fdopen(fd, "w") : NULL;
 	if (!f) {
 		if (fd >= 0)
 			close(fd);
 		return runctx_fail(r, errno, "cannot write %s", local);
 	}
-	if (json_dumpf(cfg, f, JSON_INDENT(2)))
+	if (fputs(text, f) == EOF)
 		err = EIO;
 	if (fclose(f) && !err)
 		err = errno;
 	if (err)
 		return runctx_fail(r, err, "cannot write %s", local);
 	err = deploy_put_file(r, h, local, name);
-	runctx_path_on(r, h, name, remote_path, size);
+	if (!err)
+		runctx_path_on(r, h, name, path, size);
+	return err;
+}
+
+/* Writes the role's config (its long flags as JSON keys), mode 0600. */
+static int write_config(struct run *r, const struct topo_node *n, json_t *cfg,
+			char *remote_path, size_t size)
+{
+	char *text = json_dumps(cfg, JSON_INDENT(2));
+	char name[96];
+	int err;
+
+	if (!text)
+		return runctx_fail(r, ENOMEM, "out of memory");
+	snprintf(name, sizeof(name), "%s.json", n->name);
+	err = put_run_file(r, runctx_host(r, n->host), name, text, 0600,
+			   remote_path, size);
+	free(text);
 	return err;
 }
 
@@ -339,26 +360,14 @@ static int add_filter(struct run *r, const struct topo_node *n, json_t *cfg)
 				   "# sees the loader's tuple, composed for "
 				   "it\n"
 				   "* sipstone\n";
-	struct host *h = runctx_host(r, n->host);
-	char local[700], name[96], path[700];
-	FILE *f;
-	int err = 0;
+	char name[96], path[700];
+	int err;
 
 	snprintf(name, sizeof(name), "%s.filter", n->name);
-	snprintf(local, sizeof(local), "%.500s/%.100s", r->work, name);
-	f = fopen(local, "we");
-	if (!f)
-		return runctx_fail(r, errno, "cannot write %s", local);
-	if (fputs(text, f) == EOF)
-		err = EIO;
-	if (fclose(f) && !err)
-		err = errno;
-	if (err)
-		return runctx_fail(r, err, "cannot write %s", local);
-	err = deploy_put_file(r, h, local, name);
+	err = put_run_file(r, runctx_host(r, n->host), name, text, 0666, path,
+			   sizeof(path));
 	if (err)
 		return err;
-	runctx_path_on(r, h, name, path, sizeof(path));
 	json_object_set_new(cfg, "presence-filter", json_string(path));
 	return 0;
 }
