@@ -69,7 +69,7 @@ struct loadcall {
 
 /* ---- counters ---- */
 
-void loadcall_counts_init(struct loadcall_counts *c)
+void loadcount_call_init(struct loadcount_call *c)
 {
 	memset(c, 0, sizeof(*c));
 	hist_init(&c->srd);
@@ -92,8 +92,8 @@ void loadcall_counts_init(struct loadcall_counts *c)
 	X(in_dialog_other) \
 	X(no_dialog)
 
-void loadcall_counts_merge(struct loadcall_counts *d,
-			   const struct loadcall_counts *s)
+void loadcount_call_merge(struct loadcount_call *d,
+			   const struct loadcount_call *s)
 {
 #define ADD(f) d->f += s->f;
 	FIELDS(ADD)
@@ -103,9 +103,9 @@ void loadcall_counts_merge(struct loadcall_counts *d,
 	hist_merge(&d->sdt, &s->sdt);
 }
 
-int loadcall_counts_diff(struct loadcall_counts *out,
-			 const struct loadcall_counts *a,
-			 const struct loadcall_counts *b)
+int loadcount_call_diff(struct loadcount_call *out,
+			 const struct loadcount_call *a,
+			 const struct loadcount_call *b)
 {
 #define SUB(f)                 \
 	if (a->f < b->f)       \
@@ -120,12 +120,12 @@ int loadcall_counts_diff(struct loadcall_counts *out,
 	return 0;
 }
 
-static uint64_t codes_in(const struct loadgen_counts *c, unsigned lo,
+static uint64_t codes_in(const struct loadcount *c, unsigned lo,
 			 unsigned hi)
 {
 	uint64_t n = 0;
 
-	for (unsigned i = lo; i <= hi && i < LOADGEN_CODES; i++)
+	for (unsigned i = lo; i <= hi && i < LOADCOUNT_CODES; i++)
 		n += c->codes[i];
 	return n;
 }
@@ -136,7 +136,7 @@ static double pct(uint64_t num, uint64_t den)
 }
 
 /* RFC 6076 §4.6: answered over INVITEs less the redirected ones. */
-double loadcall_ser(const struct loadgen_counts *c)
+double loadmetric_ser(const struct loadcount *c)
 {
 	uint64_t den = c->call.invite_done - codes_in(c, 300, 399);
 
@@ -144,7 +144,7 @@ double loadcall_ser(const struct loadgen_counts *c)
 }
 
 /* §4.7: the answers that show the network worked (busy, declined...). */
-double loadcall_seer(const struct loadgen_counts *c)
+double loadmetric_seer(const struct loadcount *c)
 {
 	uint64_t den = c->call.invite_done - codes_in(c, 300, 399);
 	uint64_t ok = c->call.answered + c->codes[480] + c->codes[486] +
@@ -154,7 +154,7 @@ double loadcall_seer(const struct loadgen_counts *c)
 }
 
 /* §4.8: 408, 500, 503, 504 and no answer at all. */
-double loadcall_isa(const struct loadgen_counts *c)
+double loadmetric_isa(const struct loadcount *c)
 {
 	uint64_t bad = c->codes[408] + c->codes[500] + c->codes[503] +
 		       c->codes[504] + c->call.invite_timeouts;
@@ -165,7 +165,7 @@ double loadcall_isa(const struct loadgen_counts *c)
 /* §4.9: calls completed through BYE/2xx over the calls attempted,
  * counting the calls that ended in the interval (a call attempted in
  * one second ends in a later one after its hold time). */
-double loadcall_scr(const struct loadgen_counts *c)
+double loadmetric_scr(const struct loadcount *c)
 {
 	return pct(c->call.completed, c->successes + c->failures);
 }
@@ -303,7 +303,7 @@ static uint64_t us_since(const struct loadcall *lc, uint64_t t)
 static void call_end(struct lc_call *c, enum outcome o)
 {
 	struct loadcall *lc = c->lc;
-	struct loadgen_counts *k = lc->env.c;
+	struct loadcount *k = lc->env.c;
 
 	pthread_mutex_lock(lc->env.mu);
 	if (o == OUT_OK) {
@@ -322,7 +322,7 @@ static void call_end(struct lc_call *c, enum outcome o)
 /* The INVITE's outcome (final response, timeout or send error). */
 static void invite_done(struct lc_call *c, uint16_t status, bool timeout)
 {
-	struct loadgen_counts *k = c->lc->env.c;
+	struct loadcount *k = c->lc->env.c;
 	uint64_t us = us_since(c->lc, c->t_start);
 
 	pthread_mutex_lock(c->lc->env.mu);
@@ -331,7 +331,7 @@ static void invite_done(struct lc_call *c, uint16_t status, bool timeout)
 		k->call.invite_timeouts++;
 	if (status) {
 		hist_add(&k->rtt, us);
-		if (status < LOADGEN_CODES)
+		if (status < LOADCOUNT_CODES)
 			k->codes[status]++;
 	}
 	if (status >= 200 && status < 300) {
@@ -394,7 +394,7 @@ static int dest_of_uri(const struct loadcall *lc, const struct pl *text,
 static int user_of(const struct loadcall *lc, uint32_t num, char *out,
 		   size_t size)
 {
-	return loadgen_user_name(lc->env.cfg, num, out, size);
+	return loadcfg_user_name(lc->env.cfg, num, out, size);
 }
 
 /* Fills the parts of an in-dialog request common to ACK and BYE. */
@@ -403,24 +403,24 @@ static int dialog_req(struct lc_call *c, struct sip_build_req *br, char *via,
 		      char branch[SIP_BRANCH_SIZE])
 {
 	struct loadcall *lc = c->lc;
-	const struct loadgen_cfg *cfg = lc->env.cfg;
-	char user[LOADGEN_NAME_MAX * 2], callee[LOADGEN_NAME_MAX * 2];
+	const struct loadcfg *cfg = lc->env.cfg;
+	char user[LOADCFG_NAME_MAX * 2], callee[LOADCFG_NAME_MAX * 2];
 
 	if (user_of(lc, c->num, user, sizeof(user)) ||
 	    user_of(lc, c->callee, callee, sizeof(callee)))
 		return EOVERFLOW;
 	sip_build_branch(branch);
 	/* once per ACK and BYE: copies, not printf */
-	if (loadgen_cat(via, vsz,
+	if (loadmsg_cat(via, vsz,
 			(const char *const[]){
 				"SIP/2.0/",
 				sip_transport_name(cfg->server.proto), " ",
 				lc->env.hostport, ";branch=", branch, ";rport",
 				NULL}) ||
-	    loadgen_cat(from, asz,
+	    loadmsg_cat(from, asz,
 			(const char *const[]){"<sip:", user, "@", cfg->domain,
 					      ">", NULL}) ||
-	    loadgen_cat(to, asz,
+	    loadmsg_cat(to, asz,
 			(const char *const[]){"<sip:", callee, "@",
 					      cfg->domain, ">", NULL}))
 		return EOVERFLOW;
@@ -511,7 +511,7 @@ fail:
  */
 static uint64_t hold_left_ns(const struct lc_call *c, uint64_t now)
 {
-	const struct loadgen_cfg *cfg = c->lc->env.cfg;
+	const struct loadcfg *cfg = c->lc->env.cfg;
 	uint64_t hold = EV_MS(cfg->hold_ms), end;
 
 	if (c->lc->draining) {
@@ -540,7 +540,7 @@ static void bye_event(struct sip_txn *t, enum sip_txn_event ev,
 {
 	struct lc_call *c = arg;
 	struct loadcall *lc = c->lc;
-	struct loadcall_counts *k = &lc->env.c->call;
+	struct loadcount_call *k = &lc->env.c->call;
 
 	(void)t;
 	(void)err;
@@ -582,8 +582,8 @@ static void ict_event(struct sip_txn *t, enum sip_txn_event ev,
 static int send_invite(struct lc_call *c)
 {
 	struct loadcall *lc = c->lc;
-	const struct loadgen_cfg *cfg = lc->env.cfg;
-	char user[LOADGEN_NAME_MAX * 2], callee[LOADGEN_NAME_MAX * 2];
+	const struct loadcfg *cfg = lc->env.cfg;
+	char user[LOADCFG_NAME_MAX * 2], callee[LOADCFG_NAME_MAX * 2];
 	char branch[SIP_BRANCH_SIZE], via[256], from[256], to[256];
 	char ruri[256], contact[256];
 	struct sip_build_req br;
@@ -596,26 +596,26 @@ static int send_invite(struct lc_call *c)
 		return EOVERFLOW;
 	sip_build_branch(branch);
 	/* once per INVITE: copies, not printf */
-	if (loadgen_cat(via, sizeof(via),
+	if (loadmsg_cat(via, sizeof(via),
 			(const char *const[]){
 				"SIP/2.0/",
 				sip_transport_name(cfg->server.proto), " ",
 				lc->env.hostport, ";branch=", branch, ";rport",
 				NULL}) ||
-	    loadgen_cat(from, sizeof(from),
+	    loadmsg_cat(from, sizeof(from),
 			(const char *const[]){"<sip:", user, "@", cfg->domain,
 					      ">", NULL}) ||
-	    loadgen_cat(to, sizeof(to),
+	    loadmsg_cat(to, sizeof(to),
 			(const char *const[]){"<sip:", callee, "@",
 					      cfg->domain, ">", NULL}) ||
-	    loadgen_cat(ruri, sizeof(ruri),
+	    loadmsg_cat(ruri, sizeof(ruri),
 			(const char *const[]){"sip:", callee, "@", cfg->domain,
 					      NULL}) ||
-	    loadgen_cat(
+	    loadmsg_cat(
 		    contact, sizeof(contact),
 		    (const char *const[]){
 			    "<sip:", user, "@", lc->env.hostport,
-			    ";transport=", loadgen_tp_param(cfg->server.proto),
+			    ";transport=", loadmsg_tp_param(cfg->server.proto),
 			    ">", NULL}))
 		return EOVERFLOW;
 	buf_reset(&lc->hdrs);
@@ -625,7 +625,7 @@ static int send_invite(struct lc_call *c)
 	/* Credentials: after a challenge, or preloaded from the user's
 	 * last call (as Proxy-Authorization: INVITEs are challenged by
 	 * proxies with 407, §22.3). */
-	err = loadgen_auth_hdr(&lc->hdrs, cfg, *c->auth, c->auth_tries,
+	err = loadcred_header(&lc->hdrs, cfg, *c->auth, c->auth_tries,
 			       !c->auth_tries || c->proxy_auth, "INVITE",
 			       ruri);
 	if (err)
@@ -647,7 +647,7 @@ static int send_invite(struct lc_call *c)
 	err = sip_build_request(&lc->out, &br);
 	if (err)
 		return err;
-	loadgen_dest_server(lc->env.cfg, &dst);
+	loadmsg_dest_server(lc->env.cfg, &dst);
 	dst.conn = c->conn;
 	memset(&creq, 0, sizeof(creq));
 	creq.dst = &dst;
@@ -704,12 +704,12 @@ void loadcall_start(struct loadcall *lc, uint32_t num, uint32_t callee,
 static int answer_challenge(struct lc_call *c, const struct sip_msg *msg)
 {
 	struct loadcall *lc = c->lc;
-	const struct loadgen_cfg *cfg = lc->env.cfg;
+	const struct loadcfg *cfg = lc->env.cfg;
 	int err;
 
 	if (!cfg->password[0] && !cfg->passwords)
 		return EPERM;
-	err = loadgen_auth_answer(cfg, c->num, c->auth, c->auth_tries, msg);
+	err = loadcred_answer(cfg, c->num, c->auth, c->auth_tries, msg);
 	if (err)
 		return err;
 	c->auth_tries++;
@@ -755,7 +755,7 @@ static int dialog_from(struct lc_call *c, const struct sip_msg *msg)
 		o += (size_t)k;
 	}
 	if (dest_of_uri(c->lc, &a.uri, &c->next))
-		loadgen_dest_server(c->lc->env.cfg, &c->next);
+		loadmsg_dest_server(c->lc->env.cfg, &c->next);
 	c->next.conn = c->conn; /* used when the hop is the server */
 	return 0;
 }
@@ -893,7 +893,7 @@ static void answer(struct loadcall *lc, struct sip_txn *st,
 		snprintf(contact, sizeof(contact),
 			 "Contact: <sip:loader@%s;transport=%s>\r\n",
 			 lc->env.hostport,
-			 loadgen_tp_param(lc->env.cfg->server.proto));
+			 loadmsg_tp_param(lc->env.cfg->server.proto));
 		o.hdrs = pls(contact);
 		o.ctype = pls("application/sdp");
 		o.body = pls(lc->sdp);
@@ -910,7 +910,7 @@ void loadcall_request(void *arg, struct sip_txn *st, const struct sip_msg *msg,
 		      const struct sip_txn_dest *src)
 {
 	struct loadcall *lc = arg;
-	struct loadcall_counts *k = &lc->env.c->call;
+	struct loadcount_call *k = &lc->env.c->call;
 	struct lc_call *c = call_find(lc, &msg->call_id);
 	const struct sip_hdr *h;
 	struct sip_addr a;
@@ -960,7 +960,7 @@ void loadcall_request(void *arg, struct sip_txn *st, const struct sip_msg *msg,
 		    !c->route[0]) {
 			/* no route set: the target is the hop */
 			if (dest_of_uri(lc, &a.uri, &c->next))
-				loadgen_dest_server(lc->env.cfg, &c->next);
+				loadmsg_dest_server(lc->env.cfg, &c->next);
 			c->next.conn = c->conn;
 		}
 		count(lc, &k->reinvites);

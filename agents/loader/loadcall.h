@@ -40,12 +40,12 @@
 #include "sip_txn.h"
 
 struct ev;
-struct loadgen_cfg;
-struct loadgen_counts;
+struct loadcfg;
+struct loadcount;
 struct sip_auth_client;
 
-/* Call figures (part of struct loadgen_counts, cumulative). */
-struct loadcall_counts {
+/* Call figures (part of struct loadcount, cumulative). */
+struct loadcount_call {
 	uint64_t invite_done;	  /* INVITEs with an outcome: final,
 				   * timeout or send error */
 	uint64_t invite_timeouts; /* Timer B: no final response */
@@ -65,13 +65,13 @@ struct loadcall_counts {
 	struct hist sdt;	  /* 2xx to INVITE -> BYE (either), us */
 };
 
-void loadcall_counts_init(struct loadcall_counts *c);
-void loadcall_counts_merge(struct loadcall_counts *d,
-			   const struct loadcall_counts *s);
+void loadcount_call_init(struct loadcount_call *c);
+void loadcount_call_merge(struct loadcount_call *d,
+			   const struct loadcount_call *s);
 /* out = a - b (b earlier).  Returns 0 or EINVAL. */
-int loadcall_counts_diff(struct loadcall_counts *out,
-			 const struct loadcall_counts *a,
-			 const struct loadcall_counts *b);
+int loadcount_call_diff(struct loadcount_call *out,
+			 const struct loadcount_call *a,
+			 const struct loadcount_call *b);
 
 /*
  * RFC 6076 ratios (%) from the counters of an interval (REFERENCE.md
@@ -80,14 +80,14 @@ int loadcall_counts_diff(struct loadcall_counts *out,
  * 3xx; ISA over INVITEs with an outcome; SCR over the calls that
  * ended (successes + failures: all attempts once none is in flight).
  */
-double loadcall_ser(const struct loadgen_counts *c);
-double loadcall_seer(const struct loadgen_counts *c);
-double loadcall_isa(const struct loadgen_counts *c);
-double loadcall_scr(const struct loadgen_counts *c);
+double loadmetric_ser(const struct loadcount *c);
+double loadmetric_seer(const struct loadcount *c);
+double loadmetric_isa(const struct loadcount *c);
+double loadmetric_scr(const struct loadcount *c);
 
 /* What a worker lends its call module; everything outlives it. */
 struct loadcall_env {
-	const struct loadgen_cfg *cfg;
+	const struct loadcfg *cfg;
 	struct ev *ev;
 	struct sip_tp *tp;
 	struct sip_txn_layer *txl;
@@ -97,7 +97,7 @@ struct loadcall_env {
 	 * receive time, set around each dispatch, 0 when unknown), on
 	 * the monotonic clock; NULL: the module reads the clock itself. */
 	const uint64_t *rx_ns;
-	struct loadgen_counts *c;
+	struct loadcount *c;
 	/* Called when the last call ends while draining. */
 	void (*idle)(void *arg);
 	/* Sends a message outside a transaction (the ACK for a 2xx) as

@@ -60,7 +60,7 @@ struct lg_req {
 	struct lg_worker *w;
 	struct lg_user *u;
 	struct lg_slot *slot;	/* TCP/TLS */
-	enum loadgen_test kind; /* register, reregister or options */
+	enum loadcfg_test kind; /* register, reregister or options */
 	uint64_t t_start;	/* first request sent, ns */
 	unsigned auth_tries;
 	uint32_t cseq;
@@ -77,14 +77,14 @@ struct lg_worker {
 	/* A transaction layer per kind of the run (index test - 1, NULL
 	 * for the others), so that each kind's retransmissions are its
 	 * own; the invite kind's takes the far end's requests. */
-	struct sip_txn_layer *txl[LOADGEN_KINDS];
+	struct sip_txn_layer *txl[LOADCFG_KINDS];
 	struct sip_tp_addr local;
 	char hostport[SIP_TP_ADDR_STRLEN];
 	struct lg_user *users, *rusers; /* rusers: cfg.reg_users' */
 	size_t nusers, nrusers;
-	size_t next_user[LOADGEN_KINDS]; /* each kind's own walk */
+	size_t next_user[LOADCFG_KINDS]; /* each kind's own walk */
 	size_t next_pres;		 /* subscribe, publish: the walk */
-	int64_t swrr[LOADGEN_KINDS];	 /* mix: the round-robin's state */
+	int64_t swrr[LOADCFG_KINDS];	 /* mix: the round-robin's state */
 	/* pacer */
 	struct ev_timer tick;
 	bool sending, anchored;
@@ -110,12 +110,12 @@ struct lg_worker {
 	uint64_t rx_ns; /* kernel time of the response being handled */
 	struct buf out, hdrs;
 	pthread_mutex_t mu;
-	struct loadgen_counts c;  /* under mu: all but the calls' */
-	struct loadgen_counts cc; /* under mu: the call module's */
+	struct loadcount c;  /* under mu: all but the calls' */
+	struct loadcount cc; /* under mu: the call module's */
 };
 
 struct loadgen {
-	struct loadgen_cfg cfg;
+	struct loadcfg cfg;
 	struct lg_worker *w;
 	unsigned nw;
 	struct sip_tp_tls *tls_client, *tls_server;
@@ -131,56 +131,56 @@ struct loadgen {
 	double run_secs; /* 0: until loadgen_stop */
 };
 
-const char *loadgen_test_name(enum loadgen_test t)
+const char *loadcfg_test_name(enum loadcfg_test t)
 {
 	switch (t) {
-	case LOADGEN_REGISTER:
+	case LOADCFG_REGISTER:
 		return "register";
-	case LOADGEN_REREGISTER:
+	case LOADCFG_REREGISTER:
 		return "reregister";
-	case LOADGEN_OPTIONS:
+	case LOADCFG_OPTIONS:
 		return "options";
-	case LOADGEN_INVITE:
+	case LOADCFG_INVITE:
 		return "invite";
-	case LOADGEN_MIX:
+	case LOADCFG_MIX:
 		return "mix";
-	case LOADGEN_SUBSCRIBE:
+	case LOADCFG_SUBSCRIBE:
 		return "subscribe";
-	case LOADGEN_PUBLISH:
+	case LOADCFG_PUBLISH:
 		return "publish";
 	}
 	return "?";
 }
 
-int loadgen_test_decode(const char *s, enum loadgen_test *t)
+int loadcfg_test_decode(const char *s, enum loadcfg_test *t)
 {
 	if (!strcmp(s, "register"))
-		*t = LOADGEN_REGISTER;
+		*t = LOADCFG_REGISTER;
 	else if (!strcmp(s, "reregister"))
-		*t = LOADGEN_REREGISTER;
+		*t = LOADCFG_REREGISTER;
 	else if (!strcmp(s, "options"))
-		*t = LOADGEN_OPTIONS;
+		*t = LOADCFG_OPTIONS;
 	else if (!strcmp(s, "invite"))
-		*t = LOADGEN_INVITE;
+		*t = LOADCFG_INVITE;
 	else if (!strcmp(s, "mix"))
-		*t = LOADGEN_MIX;
+		*t = LOADCFG_MIX;
 	else if (!strcmp(s, "subscribe"))
-		*t = LOADGEN_SUBSCRIBE;
+		*t = LOADCFG_SUBSCRIBE;
 	else if (!strcmp(s, "publish"))
-		*t = LOADGEN_PUBLISH;
+		*t = LOADCFG_PUBLISH;
 	else
 		return EINVAL;
 	return 0;
 }
 
-int loadgen_conn_decode(struct loadgen_cfg *cfg, const char *s)
+int loadcfg_conn_decode(struct loadcfg *cfg, const char *s)
 {
 	static const char pers[] = "persistent";
 	size_t n = sizeof(pers) - 1;
 	unsigned long v = 0;
 
 	if (!strcmp(s, "per-request")) {
-		cfg->conn = LOADGEN_CONN_PER_REQUEST;
+		cfg->conn = LOADCFG_CONN_PER_REQUEST;
 		cfg->conns = 0;
 		return 0;
 	}
@@ -196,20 +196,20 @@ int loadgen_conn_decode(struct loadgen_cfg *cfg, const char *s)
 		if (errno || *end || !v || v > 65536)
 			return EINVAL;
 	}
-	cfg->conn = LOADGEN_CONN_PERSISTENT;
+	cfg->conn = LOADCFG_CONN_PERSISTENT;
 	cfg->conns = (unsigned)v;
 	return 0;
 }
 
-const char *loadgen_conn_name(enum loadgen_conn c)
+const char *loadcfg_conn_name(enum loadcfg_conn c)
 {
-	return c == LOADGEN_CONN_PER_REQUEST ? "per-request" : "persistent";
+	return c == LOADCFG_CONN_PER_REQUEST ? "per-request" : "persistent";
 }
 
-int loadgen_mix_parse(struct loadgen_cfg *cfg, const char *s, char *why,
+int loadcfg_mix_parse(struct loadcfg *cfg, const char *s, char *why,
 		      size_t size)
 {
-	uint32_t mix[LOADGEN_KINDS] = {0};
+	uint32_t mix[LOADCFG_KINDS] = {0};
 	unsigned pcts = 0, n = 0;
 	uint64_t sum = 0;
 	const char *p = s;
@@ -217,7 +217,7 @@ int loadgen_mix_parse(struct loadgen_cfg *cfg, const char *s, char *why,
 	while (*p) {
 		size_t kl = strcspn(p, "=,");
 		char kind[16], *end;
-		enum loadgen_test t;
+		enum loadcfg_test t;
 		unsigned long v;
 
 		if (kl >= sizeof(kind) || p[kl] != '=') {
@@ -227,7 +227,7 @@ int loadgen_mix_parse(struct loadgen_cfg *cfg, const char *s, char *why,
 		}
 		memcpy(kind, p, kl);
 		kind[kl] = '\0';
-		if (loadgen_test_decode(kind, &t) || t == LOADGEN_MIX) {
+		if (loadcfg_test_decode(kind, &t) || t == LOADCFG_MIX) {
 			snprintf(why, size,
 				 "unknown kind \"%s\" (register, reregister, "
 				 "options, invite)",
@@ -278,12 +278,12 @@ int loadgen_mix_parse(struct loadgen_cfg *cfg, const char *s, char *why,
 	return 0;
 }
 
-int loadgen_reg_users_parse(struct loadgen_cfg *cfg, const char *s)
+int loadcfg_reg_users_parse(struct loadcfg *cfg, const char *s)
 {
-	struct loadgen_cfg r;
+	struct loadcfg r;
 
 	memset(&r, 0, sizeof(r));
-	if (loadgen_users_parse(&r, s) || strcmp(r.prefix, cfg->prefix) ||
+	if (loadcfg_users_parse(&r, s) || strcmp(r.prefix, cfg->prefix) ||
 	    r.width != cfg->width)
 		return EINVAL;
 	cfg->rfirst = r.ufirst;
@@ -293,27 +293,27 @@ int loadgen_reg_users_parse(struct loadgen_cfg *cfg, const char *s)
 }
 
 /* Whether kind t is in cfg's run (the test itself, or in its mix). */
-static bool has_kind(const struct loadgen_cfg *cfg, enum loadgen_test t)
+static bool has_kind(const struct loadcfg *cfg, enum loadcfg_test t)
 {
-	return cfg->test == LOADGEN_MIX ? cfg->mix[t - 1] > 0 : cfg->test == t;
+	return cfg->test == LOADCFG_MIX ? cfg->mix[t - 1] > 0 : cfg->test == t;
 }
 
-int loadgen_mix_check(const struct loadgen_cfg *cfg, char *why, size_t size)
+int loadcfg_mix_check(const struct loadcfg *cfg, char *why, size_t size)
 {
-	bool reg = has_kind(cfg, LOADGEN_REGISTER) ||
-		   has_kind(cfg, LOADGEN_REREGISTER);
-	bool others = has_kind(cfg, LOADGEN_INVITE) ||
-		      has_kind(cfg, LOADGEN_OPTIONS);
+	bool reg = has_kind(cfg, LOADCFG_REGISTER) ||
+		   has_kind(cfg, LOADCFG_REREGISTER);
+	bool others = has_kind(cfg, LOADCFG_INVITE) ||
+		      has_kind(cfg, LOADCFG_OPTIONS);
 	unsigned k, n = 0;
 
-	if (cfg->test != LOADGEN_MIX) {
+	if (cfg->test != LOADCFG_MIX) {
 		if (cfg->reg_users) {
 			snprintf(why, size, "--register-users is for a mix");
 			return EINVAL;
 		}
 		return 0;
 	}
-	for (k = 0; k < LOADGEN_KINDS; k++)
+	for (k = 0; k < LOADCFG_KINDS; k++)
 		n += cfg->mix[k] > 0;
 	if (!n) {
 		snprintf(why, size, "--test mix needs --mix");
@@ -368,9 +368,9 @@ static int split_user(const char *s, size_t len, char *prefix, size_t psz,
 	return 0;
 }
 
-int loadgen_users_parse(struct loadgen_cfg *cfg, const char *s)
+int loadcfg_users_parse(struct loadcfg *cfg, const char *s)
 {
-	char p1[LOADGEN_NAME_MAX], p2[LOADGEN_NAME_MAX];
+	char p1[LOADCFG_NAME_MAX], p2[LOADCFG_NAME_MAX];
 	const char *dash = strrchr(s, '-');
 	uint32_t a, b;
 	unsigned w1, w2;
@@ -407,7 +407,7 @@ int loadgen_users_parse(struct loadgen_cfg *cfg, const char *s)
 	return 0;
 }
 
-int loadgen_user_name(const struct loadgen_cfg *cfg, uint32_t num, char *out,
+int loadcfg_user_name(const struct loadcfg *cfg, uint32_t num, char *out,
 		      size_t size)
 {
 	size_t pl = strlen(cfg->prefix), nd = 0, i;
@@ -431,7 +431,7 @@ int loadgen_user_name(const struct loadgen_cfg *cfg, uint32_t num, char *out,
 	return 0;
 }
 
-int loadgen_cat(char *out, size_t size, const char *const *parts)
+int loadmsg_cat(char *out, size_t size, const char *const *parts)
 {
 	size_t o = 0;
 
@@ -447,12 +447,12 @@ int loadgen_cat(char *out, size_t size, const char *const *parts)
 	return 0;
 }
 
-const char *loadgen_tp_param(enum sip_transport tp)
+const char *loadmsg_tp_param(enum sip_transport tp)
 {
 	return tp == SIP_TP_UDP ? "udp" : tp == SIP_TP_TCP ? "tcp" : "tls";
 }
 
-void loadgen_dest_server(const struct loadgen_cfg *cfg, struct sip_txn_dest *d)
+void loadmsg_dest_server(const struct loadcfg *cfg, struct sip_txn_dest *d)
 {
 	memset(d, 0, sizeof(*d));
 	d->tp = cfg->server.proto;
@@ -461,7 +461,7 @@ void loadgen_dest_server(const struct loadgen_cfg *cfg, struct sip_txn_dest *d)
 	d->addrlen = sip_tp_addr_len(&cfg->server);
 }
 
-int loadgen_auth_hdr(struct buf *b, const struct loadgen_cfg *cfg,
+int loadcred_header(struct buf *b, const struct loadcfg *cfg,
 		     struct sip_auth_client *auth, unsigned tries, bool proxy,
 		     const char *method, const char *uri)
 {
@@ -481,7 +481,7 @@ int loadgen_auth_hdr(struct buf *b, const struct loadgen_cfg *cfg,
 	return err;
 }
 
-static int password_of(const struct loadgen_cfg *cfg, uint32_t num,
+static int password_of(const struct loadcfg *cfg, uint32_t num,
 		       const char *user, char *out, size_t size)
 {
 	const char *p = cfg->password;
@@ -524,16 +524,16 @@ static int password_of(const struct loadgen_cfg *cfg, uint32_t num,
 	return 0;
 }
 
-int loadgen_user_password(const struct loadgen_cfg *cfg, uint32_t num,
+int loadcred_user_password(const struct loadcfg *cfg, uint32_t num,
 			  char *out, size_t size)
 {
-	char user[LOADGEN_NAME_MAX * 2];
-	int err = loadgen_user_name(cfg, num, user, sizeof(user));
+	char user[LOADCFG_NAME_MAX * 2];
+	int err = loadcfg_user_name(cfg, num, user, sizeof(user));
 
 	return err ? err : password_of(cfg, num, user, out, size);
 }
 
-void loadgen_passwords_free(struct loadgen_cfg *cfg)
+void loadcred_passwords_free(struct loadcfg *cfg)
 {
 	uint64_t i, n = (uint64_t)cfg->ulast - cfg->ufirst + 1;
 
@@ -545,10 +545,10 @@ void loadgen_passwords_free(struct loadgen_cfg *cfg)
 	cfg->passwords = NULL;
 }
 
-int loadgen_passwords_load(struct loadgen_cfg *cfg, const char *path)
+int loadcred_passwords_load(struct loadcfg *cfg, const char *path)
 {
 	uint64_t n = (uint64_t)cfg->ulast - cfg->ufirst + 1;
-	char line[512], name[LOADGEN_NAME_MAX * 2];
+	char line[512], name[LOADCFG_NAME_MAX * 2];
 	unsigned lineno = 0;
 	FILE *f;
 	int err = 0;
@@ -556,7 +556,7 @@ int loadgen_passwords_load(struct loadgen_cfg *cfg, const char *path)
 	f = fopen(path, "r");
 	if (!f)
 		return ENOENT;
-	loadgen_passwords_free(cfg);
+	loadcred_passwords_free(cfg);
 	cfg->passwords = calloc((size_t)n, sizeof(char *));
 	if (!cfg->passwords) {
 		fclose(f);
@@ -591,7 +591,7 @@ int loadgen_passwords_load(struct loadgen_cfg *cfg, const char *path)
 		}
 		/* keep the users of the range only */
 		for (i = 0; i < n; i++) {
-			if (loadgen_user_name(cfg, cfg->ufirst + (uint32_t)i,
+			if (loadcfg_user_name(cfg, cfg->ufirst + (uint32_t)i,
 					      name, sizeof(name)))
 				continue;
 			if (!strcmp(name, u))
@@ -608,22 +608,22 @@ int loadgen_passwords_load(struct loadgen_cfg *cfg, const char *path)
 	}
 	fclose(f);
 	if (err)
-		loadgen_passwords_free(cfg);
+		loadcred_passwords_free(cfg);
 	return err;
 }
 
 /* ---- counters ---- */
 
-static void counts_init(struct loadgen_counts *c)
+static void counts_init(struct loadcount *c)
 {
 	unsigned k;
 
 	memset(c, 0, sizeof(*c));
 	hist_init(&c->rtt);
 	hist_init(&c->rrd);
-	loadcall_counts_init(&c->call);
-	loadpres_counts_init(&c->pres);
-	for (k = 0; k < LOADGEN_KINDS; k++) {
+	loadcount_call_init(&c->call);
+	loadcount_pres_init(&c->pres);
+	for (k = 0; k < LOADCFG_KINDS; k++) {
 		hist_init(&c->kind[k].rtt);
 		hist_init(&c->kind[k].rrd);
 	}
@@ -641,37 +641,37 @@ static void counts_init(struct loadgen_counts *c)
 	X(late_sends)       \
 	X(throttled)
 
-static void kind_merge(struct loadgen_kind_counts *d,
-		       const struct loadgen_kind_counts *s)
+static void kind_merge(struct loadcount_kind *d,
+		       const struct loadcount_kind *s)
 {
 	size_t i;
 
 #define ADD(f) d->f += s->f;
 	KIND_FIELDS(ADD)
 #undef ADD
-	for (i = 0; i < LOADGEN_CODES; i++)
+	for (i = 0; i < LOADCOUNT_CODES; i++)
 		d->codes[i] += s->codes[i];
 	hist_merge(&d->rtt, &s->rtt);
 	hist_merge(&d->rrd, &s->rrd);
 }
 
-/* The call module counts in a struct loadgen_counts of its own: its
+/* The call module counts in a struct loadcount of its own: its
  * generic figures are the invite kind's. */
-static void kind_merge_calls(struct loadgen_kind_counts *d,
-			     const struct loadgen_counts *s)
+static void kind_merge_calls(struct loadcount_kind *d,
+			     const struct loadcount *s)
 {
 	size_t i;
 
 #define ADD(f) d->f += s->f;
 	KIND_FIELDS(ADD)
 #undef ADD
-	for (i = 0; i < LOADGEN_CODES; i++)
+	for (i = 0; i < LOADCOUNT_CODES; i++)
 		d->codes[i] += s->codes[i];
 	hist_merge(&d->rtt, &s->rtt);
 }
 
-static void counts_merge(struct loadgen_counts *d,
-			 const struct loadgen_counts *s)
+static void counts_merge(struct loadcount *d,
+			 const struct loadcount *s)
 {
 	size_t i;
 
@@ -697,14 +697,14 @@ static void counts_merge(struct loadgen_counts *d,
 		d->pool_open_us = s->pool_open_us;
 	d->stray += s->stray;
 	d->bad_msgs += s->bad_msgs;
-	for (i = 0; i < LOADGEN_CODES; i++)
+	for (i = 0; i < LOADCOUNT_CODES; i++)
 		d->codes[i] += s->codes[i];
 	hist_merge(&d->rtt, &s->rtt);
 	hist_merge(&d->rrd, &s->rrd);
-	loadcall_counts_merge(&d->call, &s->call);
-	for (i = 0; i < LOADGEN_KINDS; i++)
+	loadcount_call_merge(&d->call, &s->call);
+	for (i = 0; i < LOADCFG_KINDS; i++)
 		kind_merge(&d->kind[i], &s->kind[i]);
-	loadpres_counts_merge(&d->pres, &s->pres);
+	loadcount_pres_merge(&d->pres, &s->pres);
 }
 
 #define SUB(f)                         \
@@ -714,9 +714,9 @@ static void counts_merge(struct loadgen_counts *d,
 		out->f = a->f - b->f;  \
 	} while (0)
 
-int loadgen_counts_diff(struct loadgen_counts *out,
-			const struct loadgen_counts *a,
-			const struct loadgen_counts *b)
+int loadcount_diff(struct loadcount *out,
+			const struct loadcount *a,
+			const struct loadcount *b)
 {
 	size_t i;
 
@@ -741,17 +741,17 @@ int loadgen_counts_diff(struct loadgen_counts *out,
 	SUB(tls_full);
 	SUB(tls_resumed);
 	out->pool_open_us = a->pool_open_us;
-	for (i = 0; i < LOADGEN_CODES; i++)
+	for (i = 0; i < LOADCOUNT_CODES; i++)
 		SUB(codes[i]);
 	if (hist_diff(&out->rtt, &a->rtt, &b->rtt) ||
 	    hist_diff(&out->rrd, &a->rrd, &b->rrd) ||
-	    loadcall_counts_diff(&out->call, &a->call, &b->call) ||
-	    loadpres_counts_diff(&out->pres, &a->pres, &b->pres))
+	    loadcount_call_diff(&out->call, &a->call, &b->call) ||
+	    loadcount_pres_diff(&out->pres, &a->pres, &b->pres))
 		return EINVAL;
-	for (unsigned k = 0; k < LOADGEN_KINDS; k++) {
-		const struct loadgen_kind_counts *ka = &a->kind[k];
-		const struct loadgen_kind_counts *kb = &b->kind[k];
-		struct loadgen_kind_counts *ko = &out->kind[k];
+	for (unsigned k = 0; k < LOADCFG_KINDS; k++) {
+		const struct loadcount_kind *ka = &a->kind[k];
+		const struct loadcount_kind *kb = &b->kind[k];
+		struct loadcount_kind *ko = &out->kind[k];
 
 #define KSUB(f)                        \
 	do {                           \
@@ -761,7 +761,7 @@ int loadgen_counts_diff(struct loadgen_counts *out,
 	} while (0);
 		KIND_FIELDS(KSUB)
 #undef KSUB
-		for (i = 0; i < LOADGEN_CODES; i++) {
+		for (i = 0; i < LOADCOUNT_CODES; i++) {
 			if (ka->codes[i] < kb->codes[i])
 				return EINVAL;
 			ko->codes[i] = ka->codes[i] - kb->codes[i];
@@ -773,7 +773,7 @@ int loadgen_counts_diff(struct loadgen_counts *out,
 	return 0;
 }
 
-void loadgen_snapshot(struct loadgen *lg, struct loadgen_counts *out)
+void loadgen_snapshot(struct loadgen *lg, struct loadcount *out)
 {
 	unsigned i;
 
@@ -782,7 +782,7 @@ void loadgen_snapshot(struct loadgen *lg, struct loadgen_counts *out)
 		pthread_mutex_lock(&lg->w[i].mu);
 		counts_merge(out, &lg->w[i].c);
 		counts_merge(out, &lg->w[i].cc);
-		kind_merge_calls(&out->kind[LOADGEN_INVITE - 1], &lg->w[i].cc);
+		kind_merge_calls(&out->kind[LOADCFG_INVITE - 1], &lg->w[i].cc);
 		pthread_mutex_unlock(&lg->w[i].mu);
 	}
 }
@@ -837,7 +837,7 @@ static void tp_counts(struct lg_worker *w)
 /* Connects sl anew (a new connection even when others are open). */
 static int slot_open(struct lg_worker *w, struct lg_slot *sl)
 {
-	const struct loadgen_cfg *cfg = &w->lg->cfg;
+	const struct loadcfg *cfg = &w->lg->cfg;
 	struct sip_tp_conn *conn = NULL;
 	const char *name = cfg->server.proto == SIP_TP_TLS && cfg->tls_name[0]
 				   ? cfg->tls_name
@@ -1001,40 +1001,40 @@ static void txn_event(struct sip_txn *t, enum sip_txn_event ev,
 static int req_send(struct lg_req *r)
 {
 	struct lg_worker *w = r->w;
-	const struct loadgen_cfg *cfg = &w->lg->cfg;
+	const struct loadcfg *cfg = &w->lg->cfg;
 	struct lg_user *u = r->u;
-	char user[LOADGEN_NAME_MAX * 2], branch[SIP_BRANCH_SIZE];
+	char user[LOADCFG_NAME_MAX * 2], branch[SIP_BRANCH_SIZE];
 	char tag[SIP_TAG_SIZE];
 	char via[256], aor[256], ruri[256], contact[256];
 	const char *tpname = sip_transport_name(cfg->server.proto);
 	struct sip_build_req br;
 	struct sip_txn_dest dst;
 	struct sip_txn_creq creq;
-	bool reg = r->kind != LOADGEN_OPTIONS;
+	bool reg = r->kind != LOADCFG_OPTIONS;
 	int err;
 
-	err = loadgen_user_name(cfg, u->num, user, sizeof(user));
+	err = loadcfg_user_name(cfg, u->num, user, sizeof(user));
 	if (err)
 		return err;
 	sip_build_branch(branch);
 	sip_build_tag(tag);
 	/* The Contact names our transport, so that the server reaches us
 	 * over the test's transport. */
-	if (loadgen_cat(via, sizeof(via),
+	if (loadmsg_cat(via, sizeof(via),
 			(const char *const[]){"SIP/2.0/", tpname, " ",
 					      w->hostport, ";branch=", branch,
 					      ";rport", NULL}) ||
-	    loadgen_cat(aor, sizeof(aor),
+	    loadmsg_cat(aor, sizeof(aor),
 			(const char *const[]){"<sip:", user, "@", cfg->domain,
 					      ">", NULL}) ||
-	    loadgen_cat(ruri, sizeof(ruri),
+	    loadmsg_cat(ruri, sizeof(ruri),
 			(const char *const[]){"sip:", reg ? cfg->domain : user,
 					      reg ? NULL : "@", cfg->domain,
 					      NULL}) ||
-	    loadgen_cat(contact, sizeof(contact),
+	    loadmsg_cat(contact, sizeof(contact),
 			(const char *const[]){
 				"<sip:", user, "@", w->hostport, ";transport=",
-				loadgen_tp_param(cfg->server.proto), ">",
+				loadmsg_tp_param(cfg->server.proto), ">",
 				NULL}))
 		return EOVERFLOW;
 	/* A reregister refreshes one binding: the same Call-ID for every
@@ -1042,7 +1042,7 @@ static int req_send(struct lg_req *r)
 	 * new Call-ID per transaction; an auth retry keeps it, CSeq + 1
 	 * (§22.2). */
 	if (!r->call_id[0]) {
-		if (r->kind == LOADGEN_REREGISTER) {
+		if (r->kind == LOADCFG_REREGISTER) {
 			if (!u->call_id[0] &&
 			    sip_build_call_id(u->call_id, sizeof(u->call_id),
 					      cfg->local_ip))
@@ -1059,7 +1059,7 @@ static int req_send(struct lg_req *r)
 		}
 	} else {
 		r->cseq++;
-		if (r->kind == LOADGEN_REREGISTER)
+		if (r->kind == LOADCFG_REREGISTER)
 			u->cseq = r->cseq;
 	}
 	buf_reset(&w->hdrs);
@@ -1072,7 +1072,7 @@ static int req_send(struct lg_req *r)
 		if (err)
 			return err;
 	}
-	err = loadgen_auth_hdr(&w->hdrs, cfg, u->auth, r->auth_tries, false,
+	err = loadcred_header(&w->hdrs, cfg, u->auth, r->auth_tries, false,
 			       reg ? "REGISTER" : "OPTIONS", ruri);
 	if (err)
 		return err;
@@ -1124,13 +1124,13 @@ static void finish(struct lg_req *r, uint16_t status, bool timeout,
 	struct lg_worker *w = r->w;
 	uint64_t end = w->rx_ns ? w->rx_ns : ev_monotonic_ns();
 	uint64_t us = end > r->t_start ? (end - r->t_start) / 1000u : 0;
-	struct loadgen_kind_counts *k = &w->c.kind[r->kind - 1];
+	struct loadcount_kind *k = &w->c.kind[r->kind - 1];
 
 	pthread_mutex_lock(&w->mu);
 	if (status) {
 		hist_add(&w->c.rtt, us);
 		hist_add(&k->rtt, us);
-		if (status < LOADGEN_CODES) {
+		if (status < LOADCOUNT_CODES) {
 			w->c.codes[status]++;
 			k->codes[status]++;
 		}
@@ -1138,7 +1138,7 @@ static void finish(struct lg_req *r, uint16_t status, bool timeout,
 	if (status >= 200 && status < 300) {
 		w->c.successes++;
 		k->successes++;
-		if (r->kind != LOADGEN_OPTIONS) {
+		if (r->kind != LOADCFG_OPTIONS) {
 			hist_add(&w->c.rrd, us);
 			hist_add(&k->rrd, us);
 		}
@@ -1159,7 +1159,7 @@ static void finish(struct lg_req *r, uint16_t status, bool timeout,
 }
 
 /* Takes the challenge of a 401/407 and sends again.  0 when resent. */
-int loadgen_auth_answer(const struct loadgen_cfg *cfg, uint32_t num,
+int loadcred_answer(const struct loadcfg *cfg, uint32_t num,
 			struct sip_auth_client **auth, unsigned tries,
 			const struct sip_msg *msg)
 {
@@ -1175,10 +1175,10 @@ int loadgen_auth_answer(const struct loadgen_cfg *cfg, uint32_t num,
 	if (!h)
 		return EPROTO;
 	if (!*auth) {
-		char user[LOADGEN_NAME_MAX * 2], pw[256];
+		char user[LOADCFG_NAME_MAX * 2], pw[256];
 		struct pl pu, pp;
 
-		err = loadgen_user_name(cfg, num, user, sizeof(user));
+		err = loadcfg_user_name(cfg, num, user, sizeof(user));
 		if (!err)
 			err = password_of(cfg, num, user, pw, sizeof(pw));
 		if (err)
@@ -1202,7 +1202,7 @@ static int answer_challenge(struct lg_req *r, const struct sip_msg *msg)
 	struct lg_worker *w = r->w;
 	int err;
 
-	err = loadgen_auth_answer(&w->lg->cfg, r->u->num, &r->u->auth,
+	err = loadcred_answer(&w->lg->cfg, r->u->num, &r->u->auth,
 				  r->auth_tries, msg);
 	if (err)
 		return err;
@@ -1246,7 +1246,7 @@ static void txn_event(struct sip_txn *t, enum sip_txn_event ev,
  * (NOTIFYs) or the call module's. */
 static struct sip_txn_layer *req_layer(struct lg_worker *w)
 {
-	return w->pres_txl ? w->pres_txl : w->txl[LOADGEN_INVITE - 1];
+	return w->pres_txl ? w->pres_txl : w->txl[LOADCFG_INVITE - 1];
 }
 
 /* invite, subscribe: requests from the far end go to the call or the
@@ -1301,7 +1301,7 @@ static void tp_recv(const struct sip_tp_rx *rx, void *arg)
 	 * may be either register kind's) */
 	err = w->pres_txl ? sip_txn_recv_response(w->pres_txl, rx->msg)
 			  : ENOENT;
-	for (unsigned k = 0; k < LOADGEN_KINDS && err == ENOENT; k++)
+	for (unsigned k = 0; k < LOADCFG_KINDS && err == ENOENT; k++)
 		if (w->txl[k])
 			err = sip_txn_recv_response(w->txl[k], rx->msg);
 	if (err == ENOENT && w->call && !loadcall_response(w->call, rx->msg))
@@ -1339,30 +1339,30 @@ static double next_gap(struct lg_worker *w)
  * consecutive slots (W the sum of the weights) hold each kind exactly
  * its weight times.
  */
-static enum loadgen_test next_kind(struct lg_worker *w)
+static enum loadcfg_test next_kind(struct lg_worker *w)
 {
-	const struct loadgen_cfg *cfg = &w->lg->cfg;
+	const struct loadcfg *cfg = &w->lg->cfg;
 	int64_t total = 0;
-	unsigned k, best = LOADGEN_KINDS;
+	unsigned k, best = LOADCFG_KINDS;
 
-	if (cfg->test != LOADGEN_MIX)
+	if (cfg->test != LOADCFG_MIX)
 		return cfg->test;
-	for (k = 0; k < LOADGEN_KINDS; k++) {
+	for (k = 0; k < LOADCFG_KINDS; k++) {
 		if (!cfg->mix[k])
 			continue;
 		w->swrr[k] += cfg->mix[k];
 		total += cfg->mix[k];
-		if (best == LOADGEN_KINDS || w->swrr[k] > w->swrr[best])
+		if (best == LOADCFG_KINDS || w->swrr[k] > w->swrr[best])
 			best = k;
 	}
 	w->swrr[best] -= total;
-	return (enum loadgen_test)(best + 1);
+	return (enum loadcfg_test)(best + 1);
 }
 
 /* The next user of kind t's walk over its range. */
-static struct lg_user *next_user(struct lg_worker *w, enum loadgen_test t)
+static struct lg_user *next_user(struct lg_worker *w, enum loadcfg_test t)
 {
-	bool reg = t == LOADGEN_REGISTER || t == LOADGEN_REREGISTER;
+	bool reg = t == LOADCFG_REGISTER || t == LOADCFG_REREGISTER;
 	struct lg_user *us = reg && w->rusers ? w->rusers : w->users;
 	size_t n = reg && w->rusers ? w->nrusers : w->nusers;
 	size_t *i = &w->next_user[t - 1];
@@ -1374,11 +1374,11 @@ static struct lg_user *next_user(struct lg_worker *w, enum loadgen_test t)
 }
 
 /* Counts a slot not sent (max outstanding) or a new attempt. */
-static bool admit(struct lg_worker *w, enum loadgen_test t, uint64_t sched,
+static bool admit(struct lg_worker *w, enum loadcfg_test t, uint64_t sched,
 		  uint64_t now)
 {
-	const struct loadgen_cfg *cfg = &w->lg->cfg;
-	struct loadgen_kind_counts *k = &w->c.kind[t - 1];
+	const struct loadcfg *cfg = &w->lg->cfg;
+	struct loadcount_kind *k = &w->c.kind[t - 1];
 	bool ok = !cfg->max_outstanding || in_flight(w) < cfg->max_outstanding;
 
 	pthread_mutex_lock(&w->mu);
@@ -1388,7 +1388,7 @@ static bool admit(struct lg_worker *w, enum loadgen_test t, uint64_t sched,
 	} else {
 		w->c.attempts++;
 		k->attempts++;
-		if (now > sched + LOADGEN_LATE_NS) {
+		if (now > sched + LOADCOUNT_LATE_NS) {
 			w->c.late_sends++;
 			k->late_sends++;
 		}
@@ -1400,12 +1400,12 @@ static bool admit(struct lg_worker *w, enum loadgen_test t, uint64_t sched,
 /* invite: a new call (loadcall.c), to the next user of the range. */
 static void send_call(struct lg_worker *w, uint64_t sched, uint64_t now)
 {
-	const struct loadgen_cfg *cfg = &w->lg->cfg;
+	const struct loadcfg *cfg = &w->lg->cfg;
 	struct lg_user *u;
 
-	if (!admit(w, LOADGEN_INVITE, sched, now))
+	if (!admit(w, LOADCFG_INVITE, sched, now))
 		return;
-	u = next_user(w, LOADGEN_INVITE);
+	u = next_user(w, LOADCFG_INVITE);
 	loadcall_start(w->call, u->num,
 		       u->num < cfg->ulast ? u->num + 1 : cfg->ufirst,
 		       &u->auth);
@@ -1428,7 +1428,7 @@ static void send_pres(struct lg_worker *w, uint64_t sched, uint64_t now)
 	}
 	pthread_mutex_lock(&w->mu);
 	w->c.attempts++;
-	if (now > sched + LOADGEN_LATE_NS)
+	if (now > sched + LOADCOUNT_LATE_NS)
 		w->c.late_sends++;
 	pthread_mutex_unlock(&w->mu);
 	loadpres_start(w->pres, slot, u->num, &u->auth);
@@ -1436,11 +1436,11 @@ static void send_pres(struct lg_worker *w, uint64_t sched, uint64_t now)
 
 static void send_one(struct lg_worker *w, uint64_t sched, uint64_t now)
 {
-	enum loadgen_test t = next_kind(w);
+	enum loadcfg_test t = next_kind(w);
 	struct lg_req *r;
 	int err;
 
-	if (t == LOADGEN_INVITE) {
+	if (t == LOADCFG_INVITE) {
 		send_call(w, sched, now);
 		return;
 	}
@@ -1518,7 +1518,7 @@ static void read_retransmissions(struct lg_worker *w)
 	unsigned k;
 
 	pthread_mutex_lock(&w->mu);
-	for (k = 0; k < LOADGEN_KINDS; k++) {
+	for (k = 0; k < LOADCFG_KINDS; k++) {
 		if (!w->txl[k])
 			continue;
 		sip_txn_layer_stats(w->txl[k], &ts);
@@ -1678,7 +1678,7 @@ static void worker_free(struct lg_worker *w)
 	loadpres_free(w->pres);
 	w->pres = NULL;
 	w->pres_txl = obj_deref(w->pres_txl);
-	for (i = 0; i < LOADGEN_KINDS; i++)
+	for (i = 0; i < LOADCFG_KINDS; i++)
 		w->txl[i] = obj_deref(w->txl[i]);
 	while (w->reqs)
 		req_free(w->reqs);
@@ -1772,12 +1772,12 @@ static int users_of(struct lg_user **out, size_t *n, uint32_t first,
 
 static int worker_init(struct loadgen *lg, struct lg_worker *w, unsigned idx)
 {
-	const struct loadgen_cfg *cfg = &lg->cfg;
+	const struct loadcfg *cfg = &lg->cfg;
 	struct loadcall_env env;
 	struct sip_txn_cfg tc;
 	struct sip_tp_opts to;
 	struct sip_tp_addr la;
-	char spec[SIP_TP_ADDR_STRLEN + LOADGEN_NAME_MAX];
+	char spec[SIP_TP_ADDR_STRLEN + LOADCFG_NAME_MAX];
 	unsigned k;
 	int err;
 
@@ -1844,17 +1844,17 @@ static int worker_init(struct loadgen *lg, struct lg_worker *w, unsigned idx)
 	/* Completed transactions linger for Timer K (T4, 5 s): at 10,000/s
 	 * that is 50,000 live ones; keep the hash chains short. */
 	tc.buckets = 65536;
-	if (cfg->test == LOADGEN_SUBSCRIBE || cfg->test == LOADGEN_PUBLISH) {
+	if (cfg->test == LOADCFG_SUBSCRIBE || cfg->test == LOADCFG_PUBLISH) {
 		err = sip_txn_layer_alloc(&w->pres_txl, w->ev, &tc, txn_send,
 					  w_request, w);
 		if (err)
 			return err;
 		return pres_init(w);
 	}
-	for (k = 0; k < LOADGEN_KINDS; k++) {
-		bool calls = k == LOADGEN_INVITE - 1;
+	for (k = 0; k < LOADCFG_KINDS; k++) {
+		bool calls = k == LOADCFG_INVITE - 1;
 
-		if (!has_kind(cfg, (enum loadgen_test)(k + 1)))
+		if (!has_kind(cfg, (enum loadcfg_test)(k + 1)))
 			continue;
 		err = sip_txn_layer_alloc(&w->txl[k], w->ev, &tc, txn_send,
 					  calls ? w_request : NULL, w);
@@ -1862,18 +1862,18 @@ static int worker_init(struct loadgen *lg, struct lg_worker *w, unsigned idx)
 			return err;
 	}
 	if (cfg->server.proto != SIP_TP_UDP &&
-	    cfg->conn == LOADGEN_CONN_PERSISTENT) {
+	    cfg->conn == LOADCFG_CONN_PERSISTENT) {
 		err = pool_open(w);
 		if (err)
 			return err;
 	}
-	if (!has_kind(cfg, LOADGEN_INVITE))
+	if (!has_kind(cfg, LOADCFG_INVITE))
 		return 0;
 	memset(&env, 0, sizeof(env));
 	env.cfg = cfg;
 	env.ev = w->ev;
 	env.tp = w->tp;
-	env.txl = w->txl[LOADGEN_INVITE - 1];
+	env.txl = w->txl[LOADCFG_INVITE - 1];
 	env.hostport = w->hostport;
 	env.rx_ns = &w->rx_ns;
 	env.mu = &w->mu;
@@ -1886,7 +1886,7 @@ static int worker_init(struct loadgen *lg, struct lg_worker *w, unsigned idx)
 	return loadcall_alloc(&w->call, &env);
 }
 
-int loadgen_alloc(struct loadgen **lgp, const struct loadgen_cfg *cfg)
+int loadgen_alloc(struct loadgen **lgp, const struct loadcfg *cfg)
 {
 	struct loadgen *lg = NULL;
 	char why[160];
@@ -1895,13 +1895,13 @@ int loadgen_alloc(struct loadgen **lgp, const struct loadgen_cfg *cfg)
 
 	if (!cfg->threads || cfg->ulast < cfg->ufirst ||
 	    (uint64_t)cfg->ulast - cfg->ufirst + 1 < cfg->threads ||
-	    !cfg->test || cfg->test > LOADGEN_PUBLISH ||
-	    loadgen_mix_check(cfg, why, sizeof(why)) ||
+	    !cfg->test || cfg->test > LOADCFG_PUBLISH ||
+	    loadcfg_mix_check(cfg, why, sizeof(why)) ||
 	    (cfg->server.proto != SIP_TP_UDP &&
 	     cfg->server.proto != SIP_TP_TCP &&
 	     cfg->server.proto != SIP_TP_TLS) ||
 	    (cfg->server.proto != SIP_TP_UDP &&
-	     cfg->conn == LOADGEN_CONN_PERSISTENT && cfg->conns &&
+	     cfg->conn == LOADCFG_CONN_PERSISTENT && cfg->conns &&
 	     cfg->conns < cfg->threads) ||
 	    (!cfg->tls_cert != !cfg->tls_key))
 		return EINVAL;

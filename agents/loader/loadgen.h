@@ -6,7 +6,7 @@
  * and counting what comes back.
  *
  * Counters are cumulative from the engine's creation; readers take
- * snapshots and subtract (loadgen_counts_diff) for a second or a step.
+ * snapshots and subtract (loadcount_diff) for a second or a step.
  * Every figure is merged exactly across threads (sums and histogram
  * buckets).
  */
@@ -22,41 +22,41 @@
 #include "loadpres.h"
 #include "sip_tp.h"
 
-enum loadgen_test {
-	LOADGEN_REGISTER = 1, /* REGISTER, 200: a new Call-ID each */
-	LOADGEN_REREGISTER,   /* refresh: one Call-ID per user, CSeq++ */
-	LOADGEN_OPTIONS,      /* OPTIONS to each user, 200 */
-	LOADGEN_INVITE,	      /* calls: INVITE .. BYE (loadcall.h) */
-	LOADGEN_MIX,	      /* the above by weight (cfg.mix) */
-	LOADGEN_SUBSCRIBE,    /* SUBSCRIBE/NOTIFY dialogs (loadpres.h) */
-	LOADGEN_PUBLISH,      /* PUBLISH with PIDF bodies (loadpres.h) */
+enum loadcfg_test {
+	LOADCFG_REGISTER = 1, /* REGISTER, 200: a new Call-ID each */
+	LOADCFG_REREGISTER,   /* refresh: one Call-ID per user, CSeq++ */
+	LOADCFG_OPTIONS,      /* OPTIONS to each user, 200 */
+	LOADCFG_INVITE,	      /* calls: INVITE .. BYE (loadcall.h) */
+	LOADCFG_MIX,	      /* the above by weight (cfg.mix) */
+	LOADCFG_SUBSCRIBE,    /* SUBSCRIBE/NOTIFY dialogs (loadpres.h) */
+	LOADCFG_PUBLISH,      /* PUBLISH with PIDF bodies (loadpres.h) */
 };
 
 /* The kinds a mix is made of: register .. invite, at index test - 1. */
-#define LOADGEN_KINDS 4
+#define LOADCFG_KINDS 4
 
-#define LOADGEN_NAME_MAX 64
-#define LOADGEN_CODES 700
+#define LOADCFG_NAME_MAX 64
+#define LOADCOUNT_CODES 700
 
 /* How TCP/TLS requests use connections (RFC 7502's "connection reuse
  * strategy"); UDP ignores it. */
-enum loadgen_conn {
+enum loadcfg_conn {
 	/* A pool opened before the first send, split over the threads;
 	 * each user keeps one connection of its thread for all its
 	 * transactions (and a call's whole dialog).  One that drops is
 	 * opened again on its next send. */
-	LOADGEN_CONN_PERSISTENT = 0,
+	LOADCFG_CONN_PERSISTENT = 0,
 	/* A new connection per transaction (invite: per call, INVITE to
 	 * BYE), closed once it is over. */
-	LOADGEN_CONN_PER_REQUEST,
+	LOADCFG_CONN_PER_REQUEST,
 };
 
-struct loadgen_cfg {
-	enum loadgen_test test;
+struct loadcfg {
+	enum loadcfg_test test;
 	struct sip_tp_addr server;
-	char local_ip[LOADGEN_NAME_MAX]; /* bind address, "127.0.0.1" */
-	char domain[LOADGEN_NAME_MAX];
-	char prefix[LOADGEN_NAME_MAX]; /* users: prefix + number */
+	char local_ip[LOADCFG_NAME_MAX]; /* bind address, "127.0.0.1" */
+	char domain[LOADCFG_NAME_MAX];
+	char prefix[LOADCFG_NAME_MAX]; /* users: prefix + number */
 	uint32_t ufirst, ulast;	       /* inclusive range */
 	unsigned width;		       /* digits, zero-padded */
 	/*
@@ -65,7 +65,7 @@ struct loadgen_cfg {
 	 * round-robin per thread, so that any run of W = sum(weights)
 	 * slots of a thread holds exactly weight of each kind.
 	 */
-	uint32_t mix[LOADGEN_KINDS];
+	uint32_t mix[LOADCFG_KINDS];
 	/* mix: the register kinds' users, rfirst..rlast with the prefix
 	 * and width of the range above (which the invite and options
 	 * kinds keep: a callee's binding is never replaced), when
@@ -74,7 +74,7 @@ struct loadgen_cfg {
 	uint32_t rfirst, rlast;
 	/* Password of every user: "%u" stands for the user name.  Empty:
 	 * no auth (401/407 then count as failures). */
-	char password[LOADGEN_NAME_MAX];
+	char password[LOADCFG_NAME_MAX];
 	char **passwords; /* per user (index num - ufirst), or NULL */
 	bool preload;	  /* reuse the cached nonce with nc++ */
 	double rate;	  /* new transactions per second, all threads */
@@ -95,7 +95,7 @@ struct loadgen_cfg {
 	 * event (over TCP, response times are then the reads').
 	 */
 	uint32_t tick_us;
-	enum loadgen_conn conn;
+	enum loadcfg_conn conn;
 	unsigned conns; /* persistent: pool size, all threads; 0: one each */
 	/* --server tls: (borrowed paths).  tls_name is sent as SNI and
 	 * must match the server's certificate (unless tls_no_verify);
@@ -105,13 +105,13 @@ struct loadgen_cfg {
 	bool tls_no_verify;
 	bool tls_no_resume; /* every connection a full handshake */
 	char tls_name[256];
-	struct loadpres_cfg pres; /* subscribe, publish */
+	struct loadcfg_pres pres; /* subscribe, publish */
 };
 
 /* A send later than this after its scheduled time counts as late. */
-#define LOADGEN_LATE_NS (5ull * 1000000ull)
+#define LOADCOUNT_LATE_NS (5ull * 1000000ull)
 
-struct loadgen_counts {
+struct loadcount {
 	uint64_t attempts;	   /* new transactions (auth retries not) */
 	uint64_t successes;	   /* 2xx */
 	uint64_t failures;	   /* other finals, timeouts, errors */
@@ -120,14 +120,14 @@ struct loadgen_counts {
 	uint64_t unfinished;	   /* still in flight at shutdown */
 	uint64_t retransmissions;  /* requests re-sent (Timer E) */
 	uint64_t auth_challenges;  /* 401/407 answered */
-	uint64_t late_sends;	   /* sent > LOADGEN_LATE_NS late */
+	uint64_t late_sends;	   /* sent > LOADCOUNT_LATE_NS late */
 	uint64_t throttled;	   /* not sent: max outstanding reached */
 	uint64_t stray;		   /* responses matching nothing */
 	uint64_t bad_msgs;	   /* unparseable or unexpected */
-	uint64_t codes[LOADGEN_CODES]; /* final responses by status */
+	uint64_t codes[LOADCOUNT_CODES]; /* final responses by status */
 	struct hist rtt; /* request -> final response, any status, us */
 	struct hist rrd; /* REGISTER -> 2xx, auth round trip included */
-	struct loadcall_counts call; /* invite test only */
+	struct loadcount_call call; /* invite test only */
 	/* TCP/TLS connections (the transports' counts but reopened) */
 	uint64_t conns_opened;	 /* connects started */
 	uint64_t conns_failed;	 /* connect or TLS handshake failed */
@@ -146,21 +146,21 @@ struct loadgen_counts {
 	 * which belong to no kind).  retransmissions: requests re-sent by
 	 * the kind's transactions (responses re-sent count in the invite
 	 * kind's, the only one with server transactions). */
-	struct loadgen_kind_counts {
+	struct loadcount_kind {
 		uint64_t attempts, successes, failures, timeouts;
 		uint64_t transport_errors, unfinished, retransmissions;
 		uint64_t auth_challenges, late_sends, throttled;
-		uint64_t codes[LOADGEN_CODES];
+		uint64_t codes[LOADCOUNT_CODES];
 		struct hist rtt, rrd;
-	} kind[LOADGEN_KINDS];
-	struct loadpres_counts pres; /* subscribe, publish */
+	} kind[LOADCFG_KINDS];
+	struct loadcount_pres pres; /* subscribe, publish */
 };
 
 struct loadgen;
 
 /* Parses "A1000-A1999" (or "A1000-1999", or "alice" alone) into cfg's
  * prefix, ufirst, ulast and width.  Returns 0 or EINVAL. */
-int loadgen_users_parse(struct loadgen_cfg *cfg, const char *s);
+int loadcfg_users_parse(struct loadcfg *cfg, const char *s);
 
 /*
  * Parses a mix "register=50,invite=30,options=20" into cfg->mix: kinds
@@ -168,13 +168,13 @@ int loadgen_users_parse(struct loadgen_cfg *cfg, const char *s);
  * integers 1..1000000, or all percentages ("50%") adding up to 100.
  * Returns 0 or EINVAL with a one-line reason in why.
  */
-int loadgen_mix_parse(struct loadgen_cfg *cfg, const char *s, char *why,
+int loadcfg_mix_parse(struct loadcfg *cfg, const char *s, char *why,
 		      size_t size);
 
-/* Parses the register kinds' users (as loadgen_users_parse) into
+/* Parses the register kinds' users (as loadcfg_users_parse) into
  * cfg->rfirst, rlast, reg_users.  Returns 0, or EINVAL (syntax, or a
  * prefix or width other than cfg's users'). */
-int loadgen_reg_users_parse(struct loadgen_cfg *cfg, const char *s);
+int loadcfg_reg_users_parse(struct loadcfg *cfg, const char *s);
 
 /*
  * Whether cfg's mix can run: a mix with a register kind and an invite
@@ -183,14 +183,14 @@ int loadgen_reg_users_parse(struct loadgen_cfg *cfg, const char *s);
  * each thread needs users of each range.  Returns 0 or EINVAL with a
  * one-line reason in why.
  */
-int loadgen_mix_check(const struct loadgen_cfg *cfg, char *why, size_t size);
+int loadcfg_mix_check(const struct loadcfg *cfg, char *why, size_t size);
 /* Concatenates the strings of a NULL-ended list into out (size > 0):
  * the request builders' copies, once per request, instead of printf.
  * Returns 0, or EOVERFLOW when they do not fit (out is then unusable). */
-int loadgen_cat(char *out, size_t size, const char *const *parts);
+int loadmsg_cat(char *out, size_t size, const char *const *parts);
 
 /* Writes user number num's name into out.  Returns 0 or EOVERFLOW. */
-int loadgen_user_name(const struct loadgen_cfg *cfg, uint32_t num, char *out,
+int loadcfg_user_name(const struct loadcfg *cfg, uint32_t num, char *out,
 		      size_t size);
 
 /*
@@ -198,12 +198,12 @@ int loadgen_user_name(const struct loadgen_cfg *cfg, uint32_t num, char *out,
  * cfg into cfg->passwords.  Returns 0, ENOENT (unreadable), EBADMSG
  * (a line without a password; logged with file:line), ENOMEM.
  */
-int loadgen_passwords_load(struct loadgen_cfg *cfg, const char *path);
-void loadgen_passwords_free(struct loadgen_cfg *cfg);
+int loadcred_passwords_load(struct loadcfg *cfg, const char *path);
+void loadcred_passwords_free(struct loadcfg *cfg);
 
 /* The password of user num (name user) into out.  Returns 0, ENOENT
  * (none configured), EOVERFLOW. */
-int loadgen_user_password(const struct loadgen_cfg *cfg, uint32_t num,
+int loadcred_user_password(const struct loadcfg *cfg, uint32_t num,
 			  char *out, size_t size);
 
 struct sip_auth_client;
@@ -217,7 +217,7 @@ struct sip_msg;
  * challenge that is not stale: the credentials were refused), or an
  * errno from the name, the password or the auth module.
  */
-int loadgen_auth_answer(const struct loadgen_cfg *cfg, uint32_t num,
+int loadcred_answer(const struct loadcfg *cfg, uint32_t num,
 			struct sip_auth_client **auth, unsigned tries,
 			const struct sip_msg *msg);
 
@@ -230,15 +230,15 @@ struct sip_txn_dest;
  * "Proxy-Authorization" with proxy, else "Authorization".  Returns 0 or
  * the error of printing them.
  */
-int loadgen_auth_hdr(struct buf *b, const struct loadgen_cfg *cfg,
+int loadcred_header(struct buf *b, const struct loadcfg *cfg,
 		     struct sip_auth_client *auth, unsigned tries, bool proxy,
 		     const char *method, const char *uri);
 
 /* "udp", "tcp" or "tls": the ;transport= of our Contacts. */
-const char *loadgen_tp_param(enum sip_transport tp);
+const char *loadmsg_tp_param(enum sip_transport tp);
 
 /* Fills *d with cfg's server as a destination (no connection). */
-void loadgen_dest_server(const struct loadgen_cfg *cfg,
+void loadmsg_dest_server(const struct loadcfg *cfg,
 			 struct sip_txn_dest *d);
 
 /*
@@ -250,7 +250,7 @@ void loadgen_dest_server(const struct loadgen_cfg *cfg,
  * users, no threads, fewer pool connections than threads, unreadable
  * TLS files), or an errno from the transports (binding) or pthread.
  */
-int loadgen_alloc(struct loadgen **lgp, const struct loadgen_cfg *cfg);
+int loadgen_alloc(struct loadgen **lgp, const struct loadcfg *cfg);
 
 /* Starts sending at rate (per second, all threads).  Returns 0, EINVAL
  * (rate <= 0) or EALREADY. */
@@ -283,7 +283,7 @@ double loadgen_rate(const struct loadgen *lg);
 bool loadgen_started(const struct loadgen *lg);
 
 /* Merged cumulative counters of every thread (any thread may call). */
-void loadgen_snapshot(struct loadgen *lg, struct loadgen_counts *out);
+void loadgen_snapshot(struct loadgen *lg, struct loadcount *out);
 
 /*
  * Stops sending, waits up to drain_ms for in-flight transactions (left
@@ -296,9 +296,9 @@ void loadgen_stop(struct loadgen *lg);
 void loadgen_free(struct loadgen *lg);
 
 /* out = a - b (b an earlier snapshot).  Returns 0 or EINVAL. */
-int loadgen_counts_diff(struct loadgen_counts *out,
-			const struct loadgen_counts *a,
-			const struct loadgen_counts *b);
+int loadcount_diff(struct loadcount *out,
+			const struct loadcount *a,
+			const struct loadcount *b);
 
 /* The local addresses the threads send from, e.g. for logs. */
 int loadgen_local(const struct loadgen *lg, unsigned thread,
@@ -306,11 +306,11 @@ int loadgen_local(const struct loadgen *lg, unsigned thread,
 
 /* "persistent[:N]" or "per-request" into cfg->conn and cfg->conns.
  * Returns 0 or EINVAL. */
-int loadgen_conn_decode(struct loadgen_cfg *cfg, const char *s);
+int loadcfg_conn_decode(struct loadcfg *cfg, const char *s);
 /* "persistent" or "per-request". */
-const char *loadgen_conn_name(enum loadgen_conn c);
+const char *loadcfg_conn_name(enum loadcfg_conn c);
 
-const char *loadgen_test_name(enum loadgen_test t);
-int loadgen_test_decode(const char *s, enum loadgen_test *t);
+const char *loadcfg_test_name(enum loadcfg_test t);
+int loadcfg_test_decode(const char *s, enum loadcfg_test *t);
 
 #endif

@@ -82,7 +82,7 @@ struct lp_pub {
 
 struct loadpres {
 	struct loadpres_env env;
-	struct loadgen_cfg pcfg; /* the presentities' names */
+	struct loadcfg pcfg; /* the presentities' names */
 	struct lp_slot *slots;
 	struct hash subs;
 	uint64_t nsubs, npubs;
@@ -95,7 +95,7 @@ struct loadpres {
 
 /* ---- counters ---- */
 
-void loadpres_counts_init(struct loadpres_counts *c)
+void loadcount_pres_init(struct loadcount_pres *c)
 {
 	memset(c, 0, sizeof(*c));
 	hist_init(&c->snd);
@@ -118,8 +118,8 @@ void loadpres_counts_init(struct loadpres_counts *c)
 	X(pub_412)          \
 	X(pub_no_etag)
 
-void loadpres_counts_merge(struct loadpres_counts *d,
-			   const struct loadpres_counts *s)
+void loadcount_pres_merge(struct loadcount_pres *d,
+			   const struct loadcount_pres *s)
 {
 #define ADD(f) d->f += s->f;
 	FIELDS(ADD)
@@ -127,9 +127,9 @@ void loadpres_counts_merge(struct loadpres_counts *d,
 	hist_merge(&d->snd, &s->snd);
 }
 
-int loadpres_counts_diff(struct loadpres_counts *out,
-			 const struct loadpres_counts *a,
-			 const struct loadpres_counts *b)
+int loadcount_pres_diff(struct loadcount_pres *out,
+			 const struct loadcount_pres *a,
+			 const struct loadcount_pres *b)
 {
 #define SUB(f)                 \
 	if (a->f < b->f)       \
@@ -222,7 +222,7 @@ static uint64_t us_since(const struct loadpres *lp, uint64_t t)
 
 static bool is_publish(const struct loadpres *lp)
 {
-	return lp->env.cfg->test == LOADGEN_PUBLISH;
+	return lp->env.cfg->test == LOADCFG_PUBLISH;
 }
 
 static void maybe_idle(struct loadpres *lp)
@@ -241,7 +241,7 @@ enum outcome {
 
 static void outcome(struct loadpres *lp, enum outcome o)
 {
-	struct loadgen_counts *k = lp->env.c;
+	struct loadcount *k = lp->env.c;
 
 	lp->unsettled--;
 	pthread_mutex_lock(lp->env.mu);
@@ -260,11 +260,11 @@ static void outcome(struct loadpres *lp, enum outcome o)
 /* The final of an attempt's request: codes and rtt. */
 static void final_of(struct loadpres *lp, uint64_t t_start, uint16_t status)
 {
-	struct loadgen_counts *k = lp->env.c;
+	struct loadcount *k = lp->env.c;
 
 	pthread_mutex_lock(lp->env.mu);
 	hist_add(&k->rtt, us_since(lp, t_start));
-	if (status < LOADGEN_CODES)
+	if (status < LOADCOUNT_CODES)
 		k->codes[status]++;
 	pthread_mutex_unlock(lp->env.mu);
 }
@@ -312,8 +312,8 @@ static void sub_event(struct sip_txn *t, enum sip_txn_event ev,
 static int sub_send(struct lp_sub *sb, uint32_t expires)
 {
 	struct loadpres *lp = sb->lp;
-	const struct loadgen_cfg *cfg = lp->env.cfg;
-	char user[LOADGEN_NAME_MAX * 2], pres[LOADGEN_NAME_MAX * 2];
+	const struct loadcfg *cfg = lp->env.cfg;
+	char user[LOADCFG_NAME_MAX * 2], pres[LOADCFG_NAME_MAX * 2];
 	char branch[SIP_BRANCH_SIZE], via[256], from[256], to[256];
 	char ruri[TARGET_MAX], contact[256];
 	struct sip_build_req br;
@@ -321,8 +321,8 @@ static int sub_send(struct lp_sub *sb, uint32_t expires)
 	struct sip_txn_creq creq;
 	int err;
 
-	if (loadgen_user_name(cfg, sb->s->num, user, sizeof(user)) ||
-	    loadgen_user_name(&lp->pcfg, sb->pres, pres, sizeof(pres)))
+	if (loadcfg_user_name(cfg, sb->s->num, user, sizeof(user)) ||
+	    loadcfg_user_name(&lp->pcfg, sb->pres, pres, sizeof(pres)))
 		return EOVERFLOW;
 	sip_build_branch(branch);
 	snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s;rport",
@@ -336,7 +336,7 @@ static int sub_send(struct lp_sub *sb, uint32_t expires)
 	else
 		snprintf(ruri, sizeof(ruri), "sip:%s@%s", pres, cfg->domain);
 	snprintf(contact, sizeof(contact), "<sip:%s@%s;transport=%s>", user,
-		 lp->env.hostport, loadgen_tp_param(cfg->server.proto));
+		 lp->env.hostport, loadmsg_tp_param(cfg->server.proto));
 	buf_reset(&lp->hdrs);
 	err = buf_printf(&lp->hdrs,
 			 "Event: presence\r\n"
@@ -344,7 +344,7 @@ static int sub_send(struct lp_sub *sb, uint32_t expires)
 			 "Expires: %u\r\n",
 			 expires);
 	if (!err)
-		err = loadgen_auth_hdr(&lp->hdrs, cfg, *sb->s->auth,
+		err = loadcred_header(&lp->hdrs, cfg, *sb->s->auth,
 				       sb->auth_tries, sb->proxy_auth,
 				       "SUBSCRIBE", ruri);
 	if (err)
@@ -365,7 +365,7 @@ static int sub_send(struct lp_sub *sb, uint32_t expires)
 	err = sip_build_request(&lp->out, &br);
 	if (err)
 		return err;
-	loadgen_dest_server(lp->env.cfg, &dst);
+	loadmsg_dest_server(lp->env.cfg, &dst);
 	memset(&creq, 0, sizeof(creq));
 	creq.dst = &dst;
 	creq.branch = pls(branch);
@@ -391,7 +391,7 @@ static void refresh_arm(struct lp_sub *sb)
 
 static uint32_t timer_f_ms(const struct loadpres *lp)
 {
-	const struct loadgen_cfg *cfg = lp->env.cfg;
+	const struct loadcfg *cfg = lp->env.cfg;
 
 	if (cfg->timer_b_ms)
 		return cfg->timer_b_ms;
@@ -487,7 +487,7 @@ static int sub_challenge(struct lp_sub *sb, const struct sip_msg *msg)
 
 	if (!has_password(lp))
 		return EPERM;
-	err = loadgen_auth_answer(lp->env.cfg, sb->s->num, sb->s->auth,
+	err = loadcred_answer(lp->env.cfg, sb->s->num, sb->s->auth,
 				  sb->auth_tries, msg);
 	if (err)
 		return err;
@@ -504,7 +504,7 @@ static void sub_event(struct sip_txn *t, enum sip_txn_event ev,
 {
 	struct lp_sub *sb = arg;
 	struct loadpres *lp = sb->lp;
-	struct loadpres_counts *k = &lp->env.c->pres;
+	struct loadcount_pres *k = &lp->env.c->pres;
 	const struct sip_hdr *h;
 	struct sip_addr a;
 	uint16_t status = ev == SIP_TXN_EV_RESPONSE ? msg->status : 0;
@@ -571,7 +571,7 @@ static void sub_event(struct sip_txn *t, enum sip_txn_event ev,
 
 static void sub_start(struct loadpres *lp, struct lp_slot *s)
 {
-	const struct loadgen_cfg *cfg = lp->env.cfg;
+	const struct loadcfg *cfg = lp->env.cfg;
 	struct lp_sub *sb = calloc(1, sizeof(*sb));
 	uint64_t npres = (uint64_t)lp->pcfg.ulast - lp->pcfg.ufirst + 1;
 	int err;
@@ -653,7 +653,7 @@ void loadpres_request(void *arg, struct sip_txn *st, const struct sip_msg *msg,
 		      const struct sip_txn_dest *src)
 {
 	struct loadpres *lp = arg;
-	struct loadpres_counts *k = &lp->env.c->pres;
+	struct loadcount_pres *k = &lp->env.c->pres;
 	struct lp_sub *sb;
 	bool terminated;
 
@@ -734,9 +734,9 @@ static void pub_event(struct sip_txn *t, enum sip_txn_event ev,
 static int pub_send(struct lp_pub *p)
 {
 	struct loadpres *lp = p->lp;
-	const struct loadgen_cfg *cfg = lp->env.cfg;
+	const struct loadcfg *cfg = lp->env.cfg;
 	struct lp_slot *s = p->s;
-	char user[LOADGEN_NAME_MAX * 2], branch[SIP_BRANCH_SIZE], via[256];
+	char user[LOADCFG_NAME_MAX * 2], branch[SIP_BRANCH_SIZE], via[256];
 	char aor[256], ruri[256];
 	struct sip_build_req br;
 	struct sip_txn_dest dst;
@@ -744,7 +744,7 @@ static int pub_send(struct lp_pub *p)
 	struct timespec ts;
 	int err;
 
-	if (loadgen_user_name(cfg, s->num, user, sizeof(user)))
+	if (loadcfg_user_name(cfg, s->num, user, sizeof(user)))
 		return EOVERFLOW;
 	sip_build_branch(branch);
 	snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s;rport",
@@ -768,7 +768,7 @@ static int pub_send(struct lp_pub *p)
 	if (!err && s->etag[0])
 		err = buf_printf(&lp->hdrs, "SIP-If-Match: %s\r\n", s->etag);
 	if (!err)
-		err = loadgen_auth_hdr(&lp->hdrs, cfg, *s->auth, p->auth_tries,
+		err = loadcred_header(&lp->hdrs, cfg, *s->auth, p->auth_tries,
 				       p->proxy_auth, "PUBLISH", ruri);
 	if (err)
 		return err;
@@ -790,7 +790,7 @@ static int pub_send(struct lp_pub *p)
 	err = sip_build_request(&lp->out, &br);
 	if (err)
 		return err;
-	loadgen_dest_server(lp->env.cfg, &dst);
+	loadmsg_dest_server(lp->env.cfg, &dst);
 	memset(&creq, 0, sizeof(creq));
 	creq.dst = &dst;
 	creq.branch = pls(branch);
@@ -813,7 +813,7 @@ static void pub_event(struct sip_txn *t, enum sip_txn_event ev,
 	if (t != p->ct || ev == SIP_TXN_EV_TIMER_C || (status && status < 200))
 		return;
 	if ((status == 401 || status == 407) && has_password(lp) &&
-	    !loadgen_auth_answer(lp->env.cfg, p->s->num, p->s->auth,
+	    !loadcred_answer(lp->env.cfg, p->s->num, p->s->auth,
 				 p->auth_tries, msg)) {
 		p->auth_tries++;
 		p->proxy_auth = status == 407;
@@ -886,7 +886,7 @@ static void pub_start(struct loadpres *lp, struct lp_slot *s)
 
 int loadpres_alloc(struct loadpres **lpp, const struct loadpres_env *env)
 {
-	const struct loadgen_cfg *cfg = env->cfg;
+	const struct loadcfg *cfg = env->cfg;
 	struct loadpres *lp;
 	int err;
 

@@ -21,14 +21,14 @@
 #include "ev.h"
 #include "hist.h"
 #include "loadgen.h"
-#include "loadout.h"
-#include "loadsched.h"
+#include "loadreport.h"
+#include "loadstepper.h"
 #include "log.h"
 #include "obj.h"
 #include "procstat.h"
 
 struct app {
-	struct loadgen_cfg cfg;
+	struct loadcfg cfg;
 	struct loadgen *lg;
 	struct ev *ev;
 	struct ctl *ctl;
@@ -40,17 +40,17 @@ struct app {
 	bool tty;
 	uint64_t t0, t_step;
 	unsigned step;
-	struct loadgen_counts prev, step_base, cur, d;
+	struct loadcount prev, step_base, cur, d;
 	struct procstat ps_prev, ps_step, ps0;
 	bool last_bound;
 	double last_cpu;
 	/* the sends due (every rate change goes through pace), read at
 	 * the last second's and the control step's start */
-	struct loadout_pace pace;
+	struct loadreport_pace pace;
 	double pace_sec, pace_step;
 	unsigned cores;
-	struct loadsched_cfg sched; /* --ramp, --search */
-	struct loadsched *ls;
+	struct loadstepper_cfg sched; /* --ramp, --search */
+	struct loadstepper *ls;
 };
 
 static void usage(FILE *f, const char *argv0)
@@ -138,7 +138,7 @@ static double secs_since(uint64_t t)
 }
 
 /* Fills ctx for an interval and the CPU between two readings. */
-static void ctx_of(struct app *a, struct loadout_ctx *x, double secs,
+static void ctx_of(struct app *a, struct loadreport_ctx *x, double secs,
 		   const struct procstat *p0, const struct procstat *p1,
 		   bool cumulative)
 {
@@ -186,7 +186,7 @@ static void on_second(void *arg)
 {
 	struct app *a = arg;
 	struct procstat ps;
-	struct loadout_ctx x;
+	struct loadreport_ctx x;
 	double t = secs_since(a->t0);
 
 	sec_next(a);
@@ -195,17 +195,17 @@ static void on_second(void *arg)
 	if (procstat_read(0, false, &ps))
 		ps = a->ps_prev;
 	loadgen_snapshot(a->lg, &a->cur);
-	if (loadgen_counts_diff(&a->d, &a->cur, &a->prev))
+	if (loadcount_diff(&a->d, &a->cur, &a->prev))
 		return;
 	ctx_of(a, &x, (double)(ps.t_ns - a->ps_prev.t_ns) / 1e9, &a->ps_prev,
 	       &ps, false);
-	x.asked = loadout_pace_sends(&a->pace, ps.t_ns) - a->pace_sec;
+	x.asked = loadreport_pace_sends(&a->pace, ps.t_ns) - a->pace_sec;
 	a->pace_sec += x.asked;
-	x.step = a->ls ? loadsched_step_now(a->ls) : (int)a->step;
-	a->last_bound = loadout_generator_bound(&a->d, &x, NULL, 0);
+	x.step = a->ls ? loadstepper_step_now(a->ls) : (int)a->step;
+	a->last_bound = loadreport_generator_bound(&a->d, &x, NULL, 0);
 	a->last_cpu = x.cpu;
 	if (a->csv) {
-		loadout_csv_row(a->csv, t, &a->d, &x);
+		loadreport_csv_row(a->csv, t, &a->d, &x);
 		fflush(a->csv);
 	}
 	if (a->tty && !a->control)
@@ -251,7 +251,7 @@ static int rate_arg(json_t *args, double *rate, const char **error)
 
 static void step_begin(struct app *a)
 {
-	a->pace_step = loadout_pace_sends(&a->pace, ev_monotonic_ns());
+	a->pace_step = loadreport_pace_sends(&a->pace, ev_monotonic_ns());
 	loadgen_snapshot(a->lg, &a->step_base);
 	if (procstat_read(0, false, &a->ps_step))
 		memset(&a->ps_step, 0, sizeof(a->ps_step));
@@ -289,7 +289,7 @@ static int cmd_start(struct ctl *ctl, json_t *args, json_t **result,
 		*error = "cannot start";
 		return err;
 	}
-	loadout_pace_set(&a->pace, rate, ev_monotonic_ns());
+	loadreport_pace_set(&a->pace, rate, ev_monotonic_ns());
 	*result = json_pack("{sf}", "rate", rate);
 	return 0;
 }
@@ -313,7 +313,7 @@ static int cmd_set_rate(struct ctl *ctl, json_t *args, json_t **result,
 		return err;
 	}
 	if (loadgen_started(a->lg))
-		loadout_pace_set(&a->pace, rate, ev_monotonic_ns());
+		loadreport_pace_set(&a->pace, rate, ev_monotonic_ns());
 	*result = json_pack("{sf}", "rate", rate);
 	return 0;
 }
@@ -323,9 +323,9 @@ static int cmd_step(struct ctl *ctl, json_t *args, json_t **result,
 		    const char **error, void *arg)
 {
 	struct app *a = arg;
-	struct loadgen_counts *now = NULL, *d = NULL;
+	struct loadcount *now = NULL, *d = NULL;
 	struct procstat ps;
-	struct loadout_ctx x;
+	struct loadreport_ctx x;
 	json_t *fig;
 	int err = ENOMEM;
 
@@ -341,12 +341,12 @@ static int cmd_step(struct ctl *ctl, json_t *args, json_t **result,
 		goto out;
 	loadgen_snapshot(a->lg, now);
 	procstat_read(0, false, &ps);
-	err = loadgen_counts_diff(d, now, &a->step_base);
+	err = loadcount_diff(d, now, &a->step_base);
 	if (err)
 		goto out;
 	ctx_of(a, &x, secs_since(a->t_step), &a->ps_step, &ps, false);
-	x.asked = loadout_pace_sends(&a->pace, ps.t_ns) - a->pace_step;
-	fig = loadout_json(d, &x);
+	x.asked = loadreport_pace_sends(&a->pace, ps.t_ns) - a->pace_step;
+	fig = loadreport_json(d, &x);
 	if (!fig) {
 		err = ENOMEM;
 		goto out;
@@ -370,8 +370,8 @@ out:
 static void stats_cb(struct ctl *ctl, json_t *stats, void *arg)
 {
 	struct app *a = arg;
-	struct loadgen_counts *c = malloc(sizeof(*c));
-	struct loadout_ctx x;
+	struct loadcount *c = malloc(sizeof(*c));
+	struct loadreport_ctx x;
 	json_t *fig;
 
 	(void)ctl;
@@ -380,7 +380,7 @@ static void stats_cb(struct ctl *ctl, json_t *stats, void *arg)
 	loadgen_snapshot(a->lg, c);
 	ctx_of(a, &x, loadgen_started(a->lg) ? secs_since(a->t0) : 0, NULL,
 	       NULL, true);
-	fig = loadout_json(c, &x);
+	fig = loadreport_json(c, &x);
 	free(c);
 	if (!fig)
 		return;
@@ -549,7 +549,7 @@ static int parse_ramp(const char *s, struct sched_ramp_cfg *r)
 static int schedule_opt(struct app *a, struct sched_opts *o, int c,
 			const char *me)
 {
-	struct loadsched_cfg *k = &a->sched;
+	struct loadstepper_cfg *k = &a->sched;
 	unsigned long v;
 	double d;
 
@@ -642,7 +642,7 @@ static int schedule_opt(struct app *a, struct sched_opts *o, int c,
 static int schedule_check(struct app *a, const struct sched_opts *o,
 			  const char *me)
 {
-	struct loadsched_cfg *k = &a->sched;
+	struct loadstepper_cfg *k = &a->sched;
 	const char *why = NULL;
 
 	if (o->ramp && o->search)
@@ -676,9 +676,9 @@ static int schedule_check(struct app *a, const struct sched_opts *o,
 		return 2;
 	}
 	if (o->ramp)
-		k->kind = LOADSCHED_RAMP;
+		k->kind = LOADSTEPPER_RAMP;
 	else if (o->search)
-		k->kind = LOADSCHED_RFC7502;
+		k->kind = LOADSTEPPER_RFC7502;
 	/* RFC 7502 Appendix A: trials of 50,000 attempts */
 	if (o->search && !o->trial_s && !o->trial_n)
 		k->trial_attempts = 50000;
@@ -688,7 +688,7 @@ static int schedule_check(struct app *a, const struct sched_opts *o,
 /* The schedules' defaults: the seed's criteria, the RFC's search. */
 static void schedule_defaults(struct app *a)
 {
-	struct loadsched_cfg *k = &a->sched;
+	struct loadstepper_cfg *k = &a->sched;
 
 	memset(k, 0, sizeof(*k));
 	k->ramp.success_pct = 50;
@@ -710,7 +710,7 @@ static int parse(struct app *a, int argc, char **argv, const char **pwfile,
 	long n;
 	int c;
 
-	a->cfg.test = LOADGEN_REGISTER;
+	a->cfg.test = LOADCFG_REGISTER;
 	n = sysconf(_SC_NPROCESSORS_ONLN);
 	a->cfg.threads = n > 0 ? (unsigned)n : 1;
 	snprintf(a->cfg.domain, sizeof(a->cfg.domain), "example.com");
@@ -726,7 +726,7 @@ static int parse(struct app *a, int argc, char **argv, const char **pwfile,
 		}
 		switch (c) {
 		case OPT_TEST:
-			if (loadgen_test_decode(optarg, &a->cfg.test))
+			if (loadcfg_test_decode(optarg, &a->cfg.test))
 				return bad(me, "--test", optarg);
 			break;
 		case OPT_SERVER:
@@ -738,7 +738,7 @@ static int parse(struct app *a, int argc, char **argv, const char **pwfile,
 			have_server = true;
 			break;
 		case OPT_USERS:
-			if (loadgen_users_parse(&a->cfg, optarg))
+			if (loadcfg_users_parse(&a->cfg, optarg))
 				return bad(me, "--users (e.g. A1000-A1999)",
 					   optarg);
 			have_users = true;
@@ -823,10 +823,10 @@ static int parse(struct app *a, int argc, char **argv, const char **pwfile,
 			have_tick = true;
 			break;
 		case OPT_PRESENTITIES: {
-			struct loadgen_cfg p;
+			struct loadcfg p;
 
 			memset(&p, 0, sizeof(p));
-			if (loadgen_users_parse(&p, optarg) ||
+			if (loadcfg_users_parse(&p, optarg) ||
 			    strlen(p.prefix) >= sizeof(a->cfg.pres.prefix))
 				return bad(me,
 					   "--presentities (e.g. "
@@ -869,7 +869,7 @@ static int parse(struct app *a, int argc, char **argv, const char **pwfile,
 			break;
 		}
 		case OPT_CONN:
-			if (loadgen_conn_decode(&a->cfg, optarg))
+			if (loadcfg_conn_decode(&a->cfg, optarg))
 				return bad(me,
 					   "--conn (persistent[:N] or "
 					   "per-request)",
@@ -924,7 +924,7 @@ static int parse(struct app *a, int argc, char **argv, const char **pwfile,
 		return bad(me, "options", "--users is required");
 	if (schedule_check(a, &so, me))
 		return 2;
-	if (!a->control && a->sched.kind == LOADSCHED_NONE &&
+	if (!a->control && a->sched.kind == LOADSTEPPER_NONE &&
 	    (!(a->cfg.rate > 0) || !(a->duration > 0)))
 		return bad(me, "options",
 			   "--rate and --duration are required (or --ramp, "
@@ -945,29 +945,29 @@ static int parse(struct app *a, int argc, char **argv, const char **pwfile,
 		a->cfg.tls_name[0] = '\0';
 	/* A pool smaller than the threads: fewer threads, one each. */
 	if (a->cfg.server.proto != SIP_TP_UDP &&
-	    a->cfg.conn == LOADGEN_CONN_PERSISTENT && a->cfg.conns &&
+	    a->cfg.conn == LOADCFG_CONN_PERSISTENT && a->cfg.conns &&
 	    a->cfg.conns < a->cfg.threads)
 		a->cfg.threads = a->cfg.conns;
 	/* after --users: the register users must share its form */
-	if (mix && a->cfg.test != LOADGEN_MIX)
+	if (mix && a->cfg.test != LOADCFG_MIX)
 		return bad(me, "--mix", "needs --test mix");
-	if (mix && loadgen_mix_parse(&a->cfg, mix, why, sizeof(why)))
+	if (mix && loadcfg_mix_parse(&a->cfg, mix, why, sizeof(why)))
 		return bad(me, "--mix", why);
-	if (reg_users && loadgen_reg_users_parse(&a->cfg, reg_users))
+	if (reg_users && loadcfg_reg_users_parse(&a->cfg, reg_users))
 		return bad(me,
 			   "--register-users (the --users' prefix and digits)",
 			   reg_users);
 	if (reg_users && *pwfile)
 		return bad(me, "--register-users",
 			   "not with --passwords (use --password)");
-	if (loadgen_mix_check(&a->cfg, why, sizeof(why)))
+	if (loadcfg_mix_check(&a->cfg, why, sizeof(why)))
 		return bad(me, "options", why);
-	if (a->cfg.test == LOADGEN_PUBLISH && a->cfg.pres.body_bytes) {
-		char user[LOADGEN_NAME_MAX * 2], uri[LOADGEN_NAME_MAX * 4];
+	if (a->cfg.test == LOADCFG_PUBLISH && a->cfg.pres.body_bytes) {
+		char user[LOADCFG_NAME_MAX * 2], uri[LOADCFG_NAME_MAX * 4];
 		size_t min;
 
 		/* the longest entity: the last user's */
-		if (loadgen_user_name(&a->cfg, a->cfg.ulast, user,
+		if (loadcfg_user_name(&a->cfg, a->cfg.ulast, user,
 				      sizeof(user)))
 			return bad(me, "--users", "names too long");
 		snprintf(uri, sizeof(uri), "sip:%s@%s", user, a->cfg.domain);
@@ -985,7 +985,7 @@ static int parse(struct app *a, int argc, char **argv, const char **pwfile,
 
 static int schedule_start(struct app *a)
 {
-	struct loadout_ctx base;
+	struct loadreport_ctx base;
 	uint32_t t1 = a->cfg.t1_ms ? a->cfg.t1_ms : 500;
 	int err;
 
@@ -993,29 +993,29 @@ static int schedule_start(struct app *a)
 	 * hold and BYE too) */
 	a->sched.settle_ms =
 		(a->cfg.timer_b_ms ? a->cfg.timer_b_ms : 64 * t1) +
-		(a->cfg.test == LOADGEN_INVITE ? a->cfg.hold_ms + 64 * t1
+		(a->cfg.test == LOADCFG_INVITE ? a->cfg.hold_ms + 64 * t1
 					       : 0) +
 		1000;
 	ctx_of(a, &base, 0, NULL, NULL, false);
-	err = loadsched_alloc(&a->ls, &a->sched, a->ev, a->lg, &base, &a->pace,
+	err = loadstepper_alloc(&a->ls, &a->sched, a->ev, a->lg, &base, &a->pace,
 			      a->json ? stderr : stdout, a->tty);
 	if (err) {
 		log_err("schedule: %s", strerror(err));
 		return err;
 	}
-	err = loadsched_start(a->ls);
+	err = loadstepper_start(a->ls);
 	if (err)
 		log_err("schedule start: %s", strerror(err));
 	return err;
 }
 
 /* The per-step table or JSON; the exit status. */
-static int schedule_report(struct app *a, const struct loadgen_counts *fin,
-			   const struct loadout_ctx *x)
+static int schedule_report(struct app *a, const struct loadcount *fin,
+			   const struct loadreport_ctx *x)
 {
 	if (a->json) {
-		json_t *sum = loadout_json(fin, x);
-		json_t *sched = loadsched_json(a->ls);
+		json_t *sum = loadreport_json(fin, x);
+		json_t *sched = loadstepper_json(a->ls);
 
 		if (sum && sched)
 			json_object_set_new(sum, "schedule", sched);
@@ -1026,11 +1026,11 @@ static int schedule_report(struct app *a, const struct loadgen_counts *fin,
 		fputc('\n', stdout);
 		json_decref(sum);
 	} else {
-		loadsched_table(a->ls, stdout);
+		loadstepper_table(a->ls, stdout);
 		fputc('\n', stdout);
-		loadout_table(stdout, fin, x);
+		loadreport_table(stdout, fin, x);
 	}
-	return loadsched_found(a->ls) ? 0 : 1;
+	return loadstepper_found(a->ls) ? 0 : 1;
 }
 
 /* The command line with --config expanded (see argcfg.h). */
@@ -1042,9 +1042,9 @@ int main(int argc, char **argv)
 	struct app *a = &app;
 	const char *pwfile = NULL, *csv = NULL;
 	const int sigs[] = {SIGINT, SIGTERM};
-	struct loadgen_counts *fin = NULL;
+	struct loadcount *fin = NULL;
 	struct procstat ps_end;
-	struct loadout_ctx x;
+	struct loadreport_ctx x;
 	double secs, asked;
 	int err, rc = 1;
 
@@ -1080,7 +1080,7 @@ int main(int argc, char **argv)
 	mallopt(M_TOP_PAD, 64 * 1024 * 1024);
 	mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
 	if (pwfile) {
-		err = loadgen_passwords_load(&a->cfg, pwfile);
+		err = loadcred_passwords_load(&a->cfg, pwfile);
 		if (err) {
 			fprintf(stderr, "%s: --passwords %s: %s\n", argv[0],
 				pwfile, strerror(err));
@@ -1094,7 +1094,7 @@ int main(int argc, char **argv)
 				strerror(errno));
 			return 2;
 		}
-		loadout_csv_header(a->csv, a->cfg.test);
+		loadreport_csv_header(a->csv, a->cfg.test);
 	}
 	a->tty = isatty(STDERR_FILENO);
 	{
@@ -1153,10 +1153,10 @@ int main(int argc, char **argv)
 		if (ready && a->cfg.server.proto != SIP_TP_UDP)
 			json_object_set_new(
 				ready, "conn",
-				json_string(loadgen_conn_name(a->cfg.conn)));
+				json_string(loadcfg_conn_name(a->cfg.conn)));
 		ctl_event(a->ctl, "ready", ready);
 		json_decref(ready);
-	} else if (a->sched.kind != LOADSCHED_NONE) {
+	} else if (a->sched.kind != LOADSTEPPER_NONE) {
 		a->t0 = ev_monotonic_ns();
 		a->tick_k = 0;
 		sec_next(a);
@@ -1175,11 +1175,11 @@ int main(int argc, char **argv)
 			log_err("start: %s", strerror(err));
 			goto out;
 		}
-		loadout_pace_set(&a->pace, a->cfg.rate, ev_monotonic_ns());
+		loadreport_pace_set(&a->pace, a->cfg.rate, ev_monotonic_ns());
 	}
 	ev_run(a->ev);
 	secs = loadgen_started(a->lg) ? secs_since(a->t0) : 0;
-	asked = loadout_pace_sends(&a->pace, ev_monotonic_ns());
+	asked = loadreport_pace_sends(&a->pace, ev_monotonic_ns());
 	loadgen_stop(a->lg);
 	if (a->tty && !a->control)
 		fputc('\n', stderr);
@@ -1191,7 +1191,7 @@ int main(int argc, char **argv)
 	ctx_of(a, &x, secs, &a->ps0, &ps_end, true);
 	x.asked = asked;
 	if (a->control) {
-		json_t *sum = loadout_json(fin, &x);
+		json_t *sum = loadreport_json(fin, &x);
 
 		ctl_event(a->ctl, "summary", sum);
 		json_decref(sum);
@@ -1200,20 +1200,20 @@ int main(int argc, char **argv)
 		rc = schedule_report(a, fin, &x);
 	} else {
 		if (a->json) {
-			json_t *sum = loadout_json(fin, &x);
+			json_t *sum = loadreport_json(fin, &x);
 
 			if (sum)
 				json_dumpf(sum, stdout, JSON_COMPACT);
 			fputc('\n', stdout);
 			json_decref(sum);
 		} else {
-			loadout_table(stdout, fin, &x);
+			loadreport_table(stdout, fin, &x);
 		}
 		rc = fin->attempts && !fin->failures ? 0 : 1;
 	}
 out:
 	free(fin);
-	loadsched_free(a->ls);
+	loadstepper_free(a->ls);
 	if (a->csv)
 		fclose(a->csv);
 	a->ctl = obj_deref(a->ctl);
@@ -1223,6 +1223,6 @@ out:
 		ev_timer_cancel(a->ev, &a->end);
 	}
 	a->ev = obj_deref(a->ev);
-	loadgen_passwords_free(&a->cfg);
+	loadcred_passwords_free(&a->cfg);
 	return rc;
 }
