@@ -24,6 +24,7 @@
 #include "buf.h"
 #include "ev.h"
 #include "hist.h"
+#include "loadcred.h"
 #include "loadgen.h"
 #include "proc.h"
 #include "sip_build.h"

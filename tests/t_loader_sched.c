@@ -39,11 +39,11 @@ TEST(loader_generator_bound_rules)
 {
 	static struct loadcount c;
 	struct loadreport_ctx x = {.secs = 1,
-				.cpu = 0.5,
-				.threads = 2,
-				.cores = 2,
-				.asked = 1000,
-				.step = -1};
+				   .cpu = 0.5,
+				   .threads = 2,
+				   .cores = 2,
+				   .asked = 1000,
+				   .step = -1};
 	char why[64];
 
 	c.attempts = 1000;

@@ -14,7 +14,10 @@
 #include "buf.h"
 #include "ev.h"
 #include "hash.h"
-#include "loadgen.h"
+#include "loadcfg.h"
+#include "loadcount.h"
+#include "loadcred.h"
+#include "loadmsg.h"
 #include "log.h"
 #include "obj.h"
 #include "sip_auth.h"
@@ -66,109 +69,6 @@ struct loadcall {
 	char sdp[SDP_MAX];
 	char ip[64];
 };
-
-/* ---- counters ---- */
-
-void loadcount_call_init(struct loadcount_call *c)
-{
-	memset(c, 0, sizeof(*c));
-	hist_init(&c->srd);
-	hist_init(&c->sdd);
-	hist_init(&c->sdt);
-}
-
-#define FIELDS(X)          \
-	X(invite_done)     \
-	X(invite_timeouts) \
-	X(ringing)         \
-	X(answered)        \
-	X(completed)       \
-	X(far_byes)        \
-	X(bye_failures)    \
-	X(bye_timeouts)    \
-	X(acks)            \
-	X(acks_resent)     \
-	X(reinvites)       \
-	X(in_dialog_other) \
-	X(no_dialog)
-
-void loadcount_call_merge(struct loadcount_call *d,
-			   const struct loadcount_call *s)
-{
-#define ADD(f) d->f += s->f;
-	FIELDS(ADD)
-#undef ADD
-	hist_merge(&d->srd, &s->srd);
-	hist_merge(&d->sdd, &s->sdd);
-	hist_merge(&d->sdt, &s->sdt);
-}
-
-int loadcount_call_diff(struct loadcount_call *out,
-			 const struct loadcount_call *a,
-			 const struct loadcount_call *b)
-{
-#define SUB(f)                 \
-	if (a->f < b->f)       \
-		return EINVAL; \
-	out->f = a->f - b->f;
-	FIELDS(SUB)
-#undef SUB
-	if (hist_diff(&out->srd, &a->srd, &b->srd) ||
-	    hist_diff(&out->sdd, &a->sdd, &b->sdd) ||
-	    hist_diff(&out->sdt, &a->sdt, &b->sdt))
-		return EINVAL;
-	return 0;
-}
-
-static uint64_t codes_in(const struct loadcount *c, unsigned lo,
-			 unsigned hi)
-{
-	uint64_t n = 0;
-
-	for (unsigned i = lo; i <= hi && i < LOADCOUNT_CODES; i++)
-		n += c->codes[i];
-	return n;
-}
-
-static double pct(uint64_t num, uint64_t den)
-{
-	return den ? 100.0 * (double)num / (double)den : -1;
-}
-
-/* RFC 6076 §4.6: answered over INVITEs less the redirected ones. */
-double loadmetric_ser(const struct loadcount *c)
-{
-	uint64_t den = c->call.invite_done - codes_in(c, 300, 399);
-
-	return pct(c->call.answered, den);
-}
-
-/* §4.7: the answers that show the network worked (busy, declined...). */
-double loadmetric_seer(const struct loadcount *c)
-{
-	uint64_t den = c->call.invite_done - codes_in(c, 300, 399);
-	uint64_t ok = c->call.answered + c->codes[480] + c->codes[486] +
-		      c->codes[600] + c->codes[603];
-
-	return pct(ok, den);
-}
-
-/* §4.8: 408, 500, 503, 504 and no answer at all. */
-double loadmetric_isa(const struct loadcount *c)
-{
-	uint64_t bad = c->codes[408] + c->codes[500] + c->codes[503] +
-		       c->codes[504] + c->call.invite_timeouts;
-
-	return pct(bad, c->call.invite_done);
-}
-
-/* §4.9: calls completed through BYE/2xx over the calls attempted,
- * counting the calls that ended in the interval (a call attempted in
- * one second ends in a later one after its hold time). */
-double loadmetric_scr(const struct loadcount *c)
-{
-	return pct(c->call.completed, c->successes + c->failures);
-}
 
 /* ---- the module ---- */
 
@@ -349,14 +249,6 @@ static void count(struct loadcall *lc, uint64_t *field)
 	pthread_mutex_unlock(lc->env.mu);
 }
 
-static struct pl pls(const char *s)
-{
-	struct pl p;
-
-	pl_set_str(&p, s);
-	return p;
-}
-
 /*
  * The destination of a URI with a numeric host (RFC 3263 would resolve
  * names; a load generator must not block on a resolver).  Returns 0 or
@@ -425,14 +317,14 @@ static int dialog_req(struct lc_call *c, struct sip_build_req *br, char *via,
 					      cfg->domain, ">", NULL}))
 		return EOVERFLOW;
 	memset(br, 0, sizeof(*br));
-	br->ruri = pls(c->target);
-	br->via = pls(via);
-	br->from = pls(from);
-	br->from_tag = pls(c->tag);
-	br->to = pls(to);
-	br->to_tag = pls(c->rtag);
-	br->call_id = pls(c->call_id);
-	br->route = pls(c->route);
+	br->ruri = loadmsg_pl(c->target);
+	br->via = loadmsg_pl(via);
+	br->from = loadmsg_pl(from);
+	br->from_tag = loadmsg_pl(c->tag);
+	br->to = loadmsg_pl(to);
+	br->to_tag = loadmsg_pl(c->rtag);
+	br->call_id = loadmsg_pl(c->call_id);
+	br->route = loadmsg_pl(c->route);
 	return 0;
 }
 
@@ -448,7 +340,7 @@ static int send_ack(struct lc_call *c)
 			 branch);
 	if (err)
 		return err;
-	br.method = pls("ACK");
+	br.method = loadmsg_pl("ACK");
 	br.cseq = c->cseq;
 	buf_reset(&lc->out);
 	err = sip_build_request(&lc->out, &br);
@@ -476,7 +368,7 @@ static void send_bye(struct lc_call *c)
 			 branch);
 	if (err)
 		goto fail;
-	br.method = pls("BYE");
+	br.method = loadmsg_pl("BYE");
 	br.cseq = ++c->cseq;
 	buf_reset(&lc->out);
 	err = sip_build_request(&lc->out, &br);
@@ -484,7 +376,7 @@ static void send_bye(struct lc_call *c)
 		goto fail;
 	memset(&creq, 0, sizeof(creq));
 	creq.dst = &c->next;
-	creq.branch = pls(branch);
+	creq.branch = loadmsg_pl(branch);
 	creq.method = br.method;
 	creq.msg = buf_pl(&lc->out);
 	c->state = CALL_BYEING;
@@ -626,23 +518,22 @@ static int send_invite(struct lc_call *c)
 	 * last call (as Proxy-Authorization: INVITEs are challenged by
 	 * proxies with 407, §22.3). */
 	err = loadcred_header(&lc->hdrs, cfg, *c->auth, c->auth_tries,
-			       !c->auth_tries || c->proxy_auth, "INVITE",
-			       ruri);
+			      !c->auth_tries || c->proxy_auth, "INVITE", ruri);
 	if (err)
 		return err;
 	memset(&br, 0, sizeof(br));
-	br.method = pls("INVITE");
-	br.ruri = pls(ruri);
-	br.via = pls(via);
-	br.from = pls(from);
-	br.from_tag = pls(c->tag);
-	br.to = pls(to);
-	br.call_id = pls(c->call_id);
+	br.method = loadmsg_pl("INVITE");
+	br.ruri = loadmsg_pl(ruri);
+	br.via = loadmsg_pl(via);
+	br.from = loadmsg_pl(from);
+	br.from_tag = loadmsg_pl(c->tag);
+	br.to = loadmsg_pl(to);
+	br.call_id = loadmsg_pl(c->call_id);
 	br.cseq = c->cseq;
-	br.contact = pls(contact);
+	br.contact = loadmsg_pl(contact);
 	br.hdrs = buf_pl(&lc->hdrs);
-	br.ctype = pls("application/sdp");
-	br.body = pls(lc->sdp);
+	br.ctype = loadmsg_pl("application/sdp");
+	br.body = loadmsg_pl(lc->sdp);
 	buf_reset(&lc->out);
 	err = sip_build_request(&lc->out, &br);
 	if (err)
@@ -651,7 +542,7 @@ static int send_invite(struct lc_call *c)
 	dst.conn = c->conn;
 	memset(&creq, 0, sizeof(creq));
 	creq.dst = &dst;
-	creq.branch = pls(branch);
+	creq.branch = loadmsg_pl(branch);
 	creq.method = br.method;
 	creq.msg = buf_pl(&lc->out);
 	/* The challenged INVITE's transaction finishes alone (it ACKs a
@@ -894,9 +785,9 @@ static void answer(struct loadcall *lc, struct sip_txn *st,
 			 "Contact: <sip:loader@%s;transport=%s>\r\n",
 			 lc->env.hostport,
 			 loadmsg_tp_param(lc->env.cfg->server.proto));
-		o.hdrs = pls(contact);
-		o.ctype = pls("application/sdp");
-		o.body = pls(lc->sdp);
+		o.hdrs = loadmsg_pl(contact);
+		o.ctype = loadmsg_pl("application/sdp");
+		o.body = loadmsg_pl(lc->sdp);
 	}
 	buf_reset(&lc->out);
 	err = sip_build_response(&lc->out, msg, status, NULL, &o);

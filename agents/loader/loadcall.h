@@ -44,47 +44,6 @@ struct loadcfg;
 struct loadcount;
 struct sip_auth_client;
 
-/* Call figures (part of struct loadcount, cumulative). */
-struct loadcount_call {
-	uint64_t invite_done;	  /* INVITEs with an outcome: final,
-				   * timeout or send error */
-	uint64_t invite_timeouts; /* Timer B: no final response */
-	uint64_t ringing;	  /* calls that got a 180/183 */
-	uint64_t answered;	  /* INVITE answered 2xx */
-	uint64_t completed;	  /* ended by BYE/2xx (ours or theirs) */
-	uint64_t far_byes;	  /* ... of which the far end's BYE */
-	uint64_t bye_failures;	  /* our BYE: >= 300, timeout, error */
-	uint64_t bye_timeouts;	  /* ... of which Timer F */
-	uint64_t acks;		  /* ACKs sent for 2xx */
-	uint64_t acks_resent;	  /* ... for a retransmitted 2xx */
-	uint64_t reinvites;	  /* re-INVITEs from the far end, 200 */
-	uint64_t in_dialog_other; /* other in-dialog requests, 200 */
-	uint64_t no_dialog;	  /* requests for no call we know: 481 */
-	struct hist srd;	  /* INVITE -> first 180/183 or 2xx, us */
-	struct hist sdd;	  /* BYE -> its 2xx, us */
-	struct hist sdt;	  /* 2xx to INVITE -> BYE (either), us */
-};
-
-void loadcount_call_init(struct loadcount_call *c);
-void loadcount_call_merge(struct loadcount_call *d,
-			   const struct loadcount_call *s);
-/* out = a - b (b earlier).  Returns 0 or EINVAL. */
-int loadcount_call_diff(struct loadcount_call *out,
-			 const struct loadcount_call *a,
-			 const struct loadcount_call *b);
-
-/*
- * RFC 6076 ratios (%) from the counters of an interval (REFERENCE.md
- * §3), -1 when their denominator is 0.  c->codes are the INVITEs'
- * finals.  SER, SEER over INVITEs with an outcome less those answered
- * 3xx; ISA over INVITEs with an outcome; SCR over the calls that
- * ended (successes + failures: all attempts once none is in flight).
- */
-double loadmetric_ser(const struct loadcount *c);
-double loadmetric_seer(const struct loadcount *c);
-double loadmetric_isa(const struct loadcount *c);
-double loadmetric_scr(const struct loadcount *c);
-
 /* What a worker lends its call module; everything outlives it. */
 struct loadcall_env {
 	const struct loadcfg *cfg;

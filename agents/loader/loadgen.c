@@ -18,6 +18,10 @@
 
 #include "buf.h"
 #include "ev.h"
+#include "loadcall.h"
+#include "loadcred.h"
+#include "loadmsg.h"
+#include "loadpres.h"
 #include "log.h"
 #include "obj.h"
 #include "sip_auth.h"
@@ -131,658 +135,19 @@ struct loadgen {
 	double run_secs; /* 0: until loadgen_stop */
 };
 
-const char *loadcfg_test_name(enum loadcfg_test t)
-{
-	switch (t) {
-	case LOADCFG_REGISTER:
-		return "register";
-	case LOADCFG_REREGISTER:
-		return "reregister";
-	case LOADCFG_OPTIONS:
-		return "options";
-	case LOADCFG_INVITE:
-		return "invite";
-	case LOADCFG_MIX:
-		return "mix";
-	case LOADCFG_SUBSCRIBE:
-		return "subscribe";
-	case LOADCFG_PUBLISH:
-		return "publish";
-	}
-	return "?";
-}
-
-int loadcfg_test_decode(const char *s, enum loadcfg_test *t)
-{
-	if (!strcmp(s, "register"))
-		*t = LOADCFG_REGISTER;
-	else if (!strcmp(s, "reregister"))
-		*t = LOADCFG_REREGISTER;
-	else if (!strcmp(s, "options"))
-		*t = LOADCFG_OPTIONS;
-	else if (!strcmp(s, "invite"))
-		*t = LOADCFG_INVITE;
-	else if (!strcmp(s, "mix"))
-		*t = LOADCFG_MIX;
-	else if (!strcmp(s, "subscribe"))
-		*t = LOADCFG_SUBSCRIBE;
-	else if (!strcmp(s, "publish"))
-		*t = LOADCFG_PUBLISH;
-	else
-		return EINVAL;
-	return 0;
-}
-
-int loadcfg_conn_decode(struct loadcfg *cfg, const char *s)
-{
-	static const char pers[] = "persistent";
-	size_t n = sizeof(pers) - 1;
-	unsigned long v = 0;
-
-	if (!strcmp(s, "per-request")) {
-		cfg->conn = LOADCFG_CONN_PER_REQUEST;
-		cfg->conns = 0;
-		return 0;
-	}
-	if (strncmp(s, pers, n) || (s[n] && s[n] != ':'))
-		return EINVAL;
-	if (s[n] == ':') {
-		char *end;
-
-		if (!isdigit((unsigned char)s[n + 1]))
-			return EINVAL;
-		errno = 0;
-		v = strtoul(s + n + 1, &end, 10);
-		if (errno || *end || !v || v > 65536)
-			return EINVAL;
-	}
-	cfg->conn = LOADCFG_CONN_PERSISTENT;
-	cfg->conns = (unsigned)v;
-	return 0;
-}
-
-const char *loadcfg_conn_name(enum loadcfg_conn c)
-{
-	return c == LOADCFG_CONN_PER_REQUEST ? "per-request" : "persistent";
-}
-
-int loadcfg_mix_parse(struct loadcfg *cfg, const char *s, char *why,
-		      size_t size)
-{
-	uint32_t mix[LOADCFG_KINDS] = {0};
-	unsigned pcts = 0, n = 0;
-	uint64_t sum = 0;
-	const char *p = s;
-
-	while (*p) {
-		size_t kl = strcspn(p, "=,");
-		char kind[16], *end;
-		enum loadcfg_test t;
-		unsigned long v;
-
-		if (kl >= sizeof(kind) || p[kl] != '=') {
-			snprintf(why, size, "\"%.*s\": want KIND=WEIGHT",
-				 (int)strcspn(p, ","), p);
-			return EINVAL;
-		}
-		memcpy(kind, p, kl);
-		kind[kl] = '\0';
-		if (loadcfg_test_decode(kind, &t) || t == LOADCFG_MIX) {
-			snprintf(why, size,
-				 "unknown kind \"%s\" (register, reregister, "
-				 "options, invite)",
-				 kind);
-			return EINVAL;
-		}
-		if (mix[t - 1]) {
-			snprintf(why, size, "%s given twice", kind);
-			return EINVAL;
-		}
-		p += kl + 1;
-		errno = 0;
-		v = isdigit((unsigned char)*p) ? strtoul(p, &end, 10) : 0;
-		if (!isdigit((unsigned char)*p) || errno || !v ||
-		    v > 1000000 || (*end && *end != ',' && *end != '%') ||
-		    (*end == '%' && end[1] && end[1] != ',')) {
-			snprintf(why, size,
-				 "%s: the weight must be an integer "
-				 "1..1000000 "
-				 "or a percentage",
-				 kind);
-			return EINVAL;
-		}
-		if (*end == '%') {
-			pcts++;
-			end++;
-		}
-		mix[t - 1] = (uint32_t)v;
-		sum += v;
-		n++;
-		p = end;
-		if (*p == ',' && !*++p) {
-			snprintf(why, size, "a trailing comma");
-			return EINVAL;
-		}
-	}
-	if (!n) {
-		snprintf(why, size, "empty: want e.g. register=50,invite=50");
-		return EINVAL;
-	}
-	if (pcts && (pcts != n || sum != 100)) {
-		snprintf(why, size,
-			 "percentages must be given for every kind and add "
-			 "up to 100");
-		return EINVAL;
-	}
-	memcpy(cfg->mix, mix, sizeof(mix));
-	return 0;
-}
-
-int loadcfg_reg_users_parse(struct loadcfg *cfg, const char *s)
-{
-	struct loadcfg r;
-
-	memset(&r, 0, sizeof(r));
-	if (loadcfg_users_parse(&r, s) || strcmp(r.prefix, cfg->prefix) ||
-	    r.width != cfg->width)
-		return EINVAL;
-	cfg->rfirst = r.ufirst;
-	cfg->rlast = r.ulast;
-	cfg->reg_users = true;
-	return 0;
-}
-
-/* Whether kind t is in cfg's run (the test itself, or in its mix). */
-static bool has_kind(const struct loadcfg *cfg, enum loadcfg_test t)
-{
-	return cfg->test == LOADCFG_MIX ? cfg->mix[t - 1] > 0 : cfg->test == t;
-}
-
-int loadcfg_mix_check(const struct loadcfg *cfg, char *why, size_t size)
-{
-	bool reg = has_kind(cfg, LOADCFG_REGISTER) ||
-		   has_kind(cfg, LOADCFG_REREGISTER);
-	bool others = has_kind(cfg, LOADCFG_INVITE) ||
-		      has_kind(cfg, LOADCFG_OPTIONS);
-	unsigned k, n = 0;
-
-	if (cfg->test != LOADCFG_MIX) {
-		if (cfg->reg_users) {
-			snprintf(why, size, "--register-users is for a mix");
-			return EINVAL;
-		}
-		return 0;
-	}
-	for (k = 0; k < LOADCFG_KINDS; k++)
-		n += cfg->mix[k] > 0;
-	if (!n) {
-		snprintf(why, size, "--test mix needs --mix");
-		return EINVAL;
-	}
-	if (reg && others && !cfg->reg_users) {
-		snprintf(why, size,
-			 "a mix of REGISTERs with INVITEs or OPTIONS needs "
-			 "--register-users, apart from --users (the callees)");
-		return EINVAL;
-	}
-	if (cfg->reg_users && others && cfg->rfirst <= cfg->ulast &&
-	    cfg->ufirst <= cfg->rlast) {
-		snprintf(why, size, "--register-users overlaps --users");
-		return EINVAL;
-	}
-	if (cfg->reg_users && reg &&
-	    (uint64_t)cfg->rlast - cfg->rfirst + 1 < cfg->threads) {
-		snprintf(why, size, "fewer --register-users than --threads");
-		return EINVAL;
-	}
-	return 0;
-}
-
-static struct pl pls(const char *s)
-{
-	struct pl p;
-
-	pl_set_str(&p, s);
-	return p;
-}
-
 /* ---- users and passwords ---- */
-
-static int split_user(const char *s, size_t len, char *prefix, size_t psz,
-		      uint32_t *num, unsigned *width)
-{
-	size_t d = len;
-	unsigned long long v = 0;
-	size_t i;
-
-	while (d > 0 && isdigit((unsigned char)s[d - 1]))
-		d--;
-	if (d == len || len - d > 9 || d >= psz)
-		return EINVAL;
-	for (i = d; i < len; i++)
-		v = v * 10u + (unsigned)(s[i] - '0');
-	memcpy(prefix, s, d);
-	prefix[d] = '\0';
-	*num = (uint32_t)v;
-	*width = (unsigned)(len - d);
-	return 0;
-}
-
-int loadcfg_users_parse(struct loadcfg *cfg, const char *s)
-{
-	char p1[LOADCFG_NAME_MAX], p2[LOADCFG_NAME_MAX];
-	const char *dash = strrchr(s, '-');
-	uint32_t a, b;
-	unsigned w1, w2;
-	size_t i;
-
-	for (i = 0; s[i]; i++)
-		if (!isalnum((unsigned char)s[i]) && !strchr("-_.+", s[i]))
-			return EINVAL;
-	if (!dash || dash == s || !isdigit((unsigned char)dash[-1])) {
-		/* one user: a name, numbered or not */
-		if (!*s || strlen(s) >= sizeof(cfg->prefix))
-			return EINVAL;
-		if (split_user(s, strlen(s), p1, sizeof(p1), &a, &w1)) {
-			snprintf(cfg->prefix, sizeof(cfg->prefix), "%s", s);
-			cfg->ufirst = cfg->ulast = 0;
-			cfg->width = 0;
-			return 0;
-		}
-		snprintf(cfg->prefix, sizeof(cfg->prefix), "%s", p1);
-		cfg->ufirst = cfg->ulast = a;
-		cfg->width = w1;
-		return 0;
-	}
-	if (split_user(s, (size_t)(dash - s), p1, sizeof(p1), &a, &w1))
-		return EINVAL;
-	if (split_user(dash + 1, strlen(dash + 1), p2, sizeof(p2), &b, &w2))
-		return EINVAL;
-	if ((*p2 && strcmp(p1, p2)) || b < a)
-		return EINVAL;
-	snprintf(cfg->prefix, sizeof(cfg->prefix), "%s", p1);
-	cfg->ufirst = a;
-	cfg->ulast = b;
-	cfg->width = w1;
-	return 0;
-}
-
-int loadcfg_user_name(const struct loadcfg *cfg, uint32_t num, char *out,
-		      size_t size)
-{
-	size_t pl = strlen(cfg->prefix), nd = 0, i;
-	char d[10];
-
-	/* once per request: digits by hand, not printf */
-	if (cfg->width) {
-		do {
-			d[nd++] = (char)('0' + num % 10u);
-			num /= 10u;
-		} while (num && nd < sizeof(d));
-		while (nd < cfg->width && nd < sizeof(d))
-			d[nd++] = '0';
-	}
-	if (pl + nd >= size)
-		return EOVERFLOW;
-	memcpy(out, cfg->prefix, pl);
-	for (i = 0; i < nd; i++)
-		out[pl + i] = d[nd - 1 - i];
-	out[pl + nd] = '\0';
-	return 0;
-}
-
-int loadmsg_cat(char *out, size_t size, const char *const *parts)
-{
-	size_t o = 0;
-
-	for (; *parts; parts++) {
-		size_t l = strlen(*parts);
-
-		if (l >= size - o)
-			return EOVERFLOW;
-		memcpy(out + o, *parts, l);
-		o += l;
-	}
-	out[o] = '\0';
-	return 0;
-}
-
-const char *loadmsg_tp_param(enum sip_transport tp)
-{
-	return tp == SIP_TP_UDP ? "udp" : tp == SIP_TP_TCP ? "tcp" : "tls";
-}
-
-void loadmsg_dest_server(const struct loadcfg *cfg, struct sip_txn_dest *d)
-{
-	memset(d, 0, sizeof(*d));
-	d->tp = cfg->server.proto;
-	d->reliable = cfg->server.proto != SIP_TP_UDP;
-	memcpy(&d->addr, &cfg->server.u, sizeof(d->addr));
-	d->addrlen = sip_tp_addr_len(&cfg->server);
-}
-
-int loadcred_header(struct buf *b, const struct loadcfg *cfg,
-		     struct sip_auth_client *auth, unsigned tries, bool proxy,
-		     const char *method, const char *uri)
-{
-	struct pl m, u;
-	int err;
-
-	if (!auth || !sip_auth_client_ready(auth) || !(tries || cfg->preload))
-		return 0;
-	pl_set_str(&m, method);
-	pl_set_str(&u, uri);
-	err = buf_append_str(b, proxy ? "Proxy-Authorization: "
-				      : "Authorization: ");
-	if (!err)
-		err = sip_auth_client_print(auth, b, &m, &u);
-	if (!err)
-		err = buf_append_str(b, "\r\n");
-	return err;
-}
-
-static int password_of(const struct loadcfg *cfg, uint32_t num,
-		       const char *user, char *out, size_t size)
-{
-	const char *p = cfg->password;
-	size_t o = 0;
-
-	if (cfg->passwords) {
-		const char *pw;
-
-		/* the file's users are those of the range */
-		if (num < cfg->ufirst || num > cfg->ulast)
-			return ENOENT;
-		pw = cfg->passwords[num - cfg->ufirst];
-
-		if (!pw)
-			return ENOENT;
-		p = pw;
-		if (strlen(p) >= size)
-			return EOVERFLOW;
-		memcpy(out, p, strlen(p) + 1);
-		return 0;
-	}
-	if (!*p)
-		return ENOENT;
-	for (; *p; p++) {
-		if (p[0] == '%' && p[1] == 'u') {
-			size_t l = strlen(user);
-
-			if (o + l >= size)
-				return EOVERFLOW;
-			memcpy(out + o, user, l);
-			o += l;
-			p++;
-			continue;
-		}
-		if (o + 1 >= size)
-			return EOVERFLOW;
-		out[o++] = *p;
-	}
-	out[o] = '\0';
-	return 0;
-}
-
-int loadcred_user_password(const struct loadcfg *cfg, uint32_t num,
-			  char *out, size_t size)
-{
-	char user[LOADCFG_NAME_MAX * 2];
-	int err = loadcfg_user_name(cfg, num, user, sizeof(user));
-
-	return err ? err : password_of(cfg, num, user, out, size);
-}
-
-void loadcred_passwords_free(struct loadcfg *cfg)
-{
-	uint64_t i, n = (uint64_t)cfg->ulast - cfg->ufirst + 1;
-
-	if (!cfg->passwords)
-		return;
-	for (i = 0; i < n; i++)
-		free(cfg->passwords[i]);
-	free(cfg->passwords);
-	cfg->passwords = NULL;
-}
-
-int loadcred_passwords_load(struct loadcfg *cfg, const char *path)
-{
-	uint64_t n = (uint64_t)cfg->ulast - cfg->ufirst + 1;
-	char line[512], name[LOADCFG_NAME_MAX * 2];
-	unsigned lineno = 0;
-	FILE *f;
-	int err = 0;
-
-	f = fopen(path, "r");
-	if (!f)
-		return ENOENT;
-	loadcred_passwords_free(cfg);
-	cfg->passwords = calloc((size_t)n, sizeof(char *));
-	if (!cfg->passwords) {
-		fclose(f);
-		return ENOMEM;
-	}
-	while (fgets(line, sizeof(line), f)) {
-		char *u = line, *pw, *end;
-		uint64_t i;
-
-		lineno++;
-		line[strcspn(line, "\r\n")] = '\0';
-		while (isspace((unsigned char)*u))
-			u++;
-		if (!*u || *u == '#')
-			continue;
-		pw = u + strcspn(u, " \t:");
-		if (!*pw) {
-			log_err("%s:%u: no password", path, lineno);
-			err = EBADMSG;
-			break;
-		}
-		*pw++ = '\0';
-		while (isspace((unsigned char)*pw))
-			pw++;
-		end = pw + strlen(pw);
-		while (end > pw && isspace((unsigned char)end[-1]))
-			*--end = '\0';
-		if (!*pw) {
-			log_err("%s:%u: no password", path, lineno);
-			err = EBADMSG;
-			break;
-		}
-		/* keep the users of the range only */
-		for (i = 0; i < n; i++) {
-			if (loadcfg_user_name(cfg, cfg->ufirst + (uint32_t)i,
-					      name, sizeof(name)))
-				continue;
-			if (!strcmp(name, u))
-				break;
-		}
-		if (i == n)
-			continue;
-		free(cfg->passwords[i]);
-		cfg->passwords[i] = strdup(pw);
-		if (!cfg->passwords[i]) {
-			err = ENOMEM;
-			break;
-		}
-	}
-	fclose(f);
-	if (err)
-		loadcred_passwords_free(cfg);
-	return err;
-}
-
-/* ---- counters ---- */
-
-static void counts_init(struct loadcount *c)
-{
-	unsigned k;
-
-	memset(c, 0, sizeof(*c));
-	hist_init(&c->rtt);
-	hist_init(&c->rrd);
-	loadcount_call_init(&c->call);
-	loadcount_pres_init(&c->pres);
-	for (k = 0; k < LOADCFG_KINDS; k++) {
-		hist_init(&c->kind[k].rtt);
-		hist_init(&c->kind[k].rrd);
-	}
-}
-
-#define KIND_FIELDS(X)      \
-	X(attempts)         \
-	X(successes)        \
-	X(failures)         \
-	X(timeouts)         \
-	X(transport_errors) \
-	X(unfinished)       \
-	X(retransmissions)  \
-	X(auth_challenges)  \
-	X(late_sends)       \
-	X(throttled)
-
-static void kind_merge(struct loadcount_kind *d,
-		       const struct loadcount_kind *s)
-{
-	size_t i;
-
-#define ADD(f) d->f += s->f;
-	KIND_FIELDS(ADD)
-#undef ADD
-	for (i = 0; i < LOADCOUNT_CODES; i++)
-		d->codes[i] += s->codes[i];
-	hist_merge(&d->rtt, &s->rtt);
-	hist_merge(&d->rrd, &s->rrd);
-}
-
-/* The call module counts in a struct loadcount of its own: its
- * generic figures are the invite kind's. */
-static void kind_merge_calls(struct loadcount_kind *d,
-			     const struct loadcount *s)
-{
-	size_t i;
-
-#define ADD(f) d->f += s->f;
-	KIND_FIELDS(ADD)
-#undef ADD
-	for (i = 0; i < LOADCOUNT_CODES; i++)
-		d->codes[i] += s->codes[i];
-	hist_merge(&d->rtt, &s->rtt);
-}
-
-static void counts_merge(struct loadcount *d,
-			 const struct loadcount *s)
-{
-	size_t i;
-
-	d->attempts += s->attempts;
-	d->successes += s->successes;
-	d->failures += s->failures;
-	d->timeouts += s->timeouts;
-	d->transport_errors += s->transport_errors;
-	d->unfinished += s->unfinished;
-	d->retransmissions += s->retransmissions;
-	d->auth_challenges += s->auth_challenges;
-	d->late_sends += s->late_sends;
-	d->throttled += s->throttled;
-	d->conns_opened += s->conns_opened;
-	d->conns_failed += s->conns_failed;
-	d->conns_reopened += s->conns_reopened;
-	d->conns_closed += s->conns_closed;
-	d->conns_up += s->conns_up;
-	d->conn_setup_ns += s->conn_setup_ns;
-	d->tls_full += s->tls_full;
-	d->tls_resumed += s->tls_resumed;
-	if (s->pool_open_us > d->pool_open_us)
-		d->pool_open_us = s->pool_open_us;
-	d->stray += s->stray;
-	d->bad_msgs += s->bad_msgs;
-	for (i = 0; i < LOADCOUNT_CODES; i++)
-		d->codes[i] += s->codes[i];
-	hist_merge(&d->rtt, &s->rtt);
-	hist_merge(&d->rrd, &s->rrd);
-	loadcount_call_merge(&d->call, &s->call);
-	for (i = 0; i < LOADCFG_KINDS; i++)
-		kind_merge(&d->kind[i], &s->kind[i]);
-	loadcount_pres_merge(&d->pres, &s->pres);
-}
-
-#define SUB(f)                         \
-	do {                           \
-		if (a->f < b->f)       \
-			return EINVAL; \
-		out->f = a->f - b->f;  \
-	} while (0)
-
-int loadcount_diff(struct loadcount *out,
-			const struct loadcount *a,
-			const struct loadcount *b)
-{
-	size_t i;
-
-	SUB(attempts);
-	SUB(successes);
-	SUB(failures);
-	SUB(timeouts);
-	SUB(transport_errors);
-	SUB(unfinished);
-	SUB(retransmissions);
-	SUB(auth_challenges);
-	SUB(late_sends);
-	SUB(throttled);
-	SUB(stray);
-	SUB(bad_msgs);
-	SUB(conns_opened);
-	SUB(conns_failed);
-	SUB(conns_reopened);
-	SUB(conns_closed);
-	SUB(conns_up);
-	SUB(conn_setup_ns);
-	SUB(tls_full);
-	SUB(tls_resumed);
-	out->pool_open_us = a->pool_open_us;
-	for (i = 0; i < LOADCOUNT_CODES; i++)
-		SUB(codes[i]);
-	if (hist_diff(&out->rtt, &a->rtt, &b->rtt) ||
-	    hist_diff(&out->rrd, &a->rrd, &b->rrd) ||
-	    loadcount_call_diff(&out->call, &a->call, &b->call) ||
-	    loadcount_pres_diff(&out->pres, &a->pres, &b->pres))
-		return EINVAL;
-	for (unsigned k = 0; k < LOADCFG_KINDS; k++) {
-		const struct loadcount_kind *ka = &a->kind[k];
-		const struct loadcount_kind *kb = &b->kind[k];
-		struct loadcount_kind *ko = &out->kind[k];
-
-#define KSUB(f)                        \
-	do {                           \
-		if (ka->f < kb->f)     \
-			return EINVAL; \
-		ko->f = ka->f - kb->f; \
-	} while (0);
-		KIND_FIELDS(KSUB)
-#undef KSUB
-		for (i = 0; i < LOADCOUNT_CODES; i++) {
-			if (ka->codes[i] < kb->codes[i])
-				return EINVAL;
-			ko->codes[i] = ka->codes[i] - kb->codes[i];
-		}
-		if (hist_diff(&ko->rtt, &ka->rtt, &kb->rtt) ||
-		    hist_diff(&ko->rrd, &ka->rrd, &kb->rrd))
-			return EINVAL;
-	}
-	return 0;
-}
 
 void loadgen_snapshot(struct loadgen *lg, struct loadcount *out)
 {
 	unsigned i;
 
-	counts_init(out);
+	loadcount_init(out);
 	for (i = 0; i < lg->nw; i++) {
 		pthread_mutex_lock(&lg->w[i].mu);
-		counts_merge(out, &lg->w[i].c);
-		counts_merge(out, &lg->w[i].cc);
-		kind_merge_calls(&out->kind[LOADCFG_INVITE - 1], &lg->w[i].cc);
+		loadcount_merge(out, &lg->w[i].c);
+		loadcount_merge(out, &lg->w[i].cc);
+		loadcount_kind_merge_calls(&out->kind[LOADCFG_INVITE - 1],
+					   &lg->w[i].cc);
 		pthread_mutex_unlock(&lg->w[i].mu);
 	}
 }
@@ -1073,20 +438,20 @@ static int req_send(struct lg_req *r)
 			return err;
 	}
 	err = loadcred_header(&w->hdrs, cfg, u->auth, r->auth_tries, false,
-			       reg ? "REGISTER" : "OPTIONS", ruri);
+			      reg ? "REGISTER" : "OPTIONS", ruri);
 	if (err)
 		return err;
 	memset(&br, 0, sizeof(br));
-	br.method = pls(reg ? "REGISTER" : "OPTIONS");
-	br.ruri = pls(ruri);
-	br.via = pls(via);
-	br.from = pls(aor);
-	br.from_tag = pls(tag);
-	br.to = pls(aor);
-	br.call_id = pls(r->call_id);
+	br.method = loadmsg_pl(reg ? "REGISTER" : "OPTIONS");
+	br.ruri = loadmsg_pl(ruri);
+	br.via = loadmsg_pl(via);
+	br.from = loadmsg_pl(aor);
+	br.from_tag = loadmsg_pl(tag);
+	br.to = loadmsg_pl(aor);
+	br.call_id = loadmsg_pl(r->call_id);
 	br.cseq = r->cseq;
 	if (reg)
-		br.contact = pls(contact);
+		br.contact = loadmsg_pl(contact);
 	br.hdrs = buf_pl(&w->hdrs);
 	buf_reset(&w->out);
 	err = sip_build_request(&w->out, &br);
@@ -1111,7 +476,7 @@ static int req_send(struct lg_req *r)
 	}
 	memset(&creq, 0, sizeof(creq));
 	creq.dst = &dst;
-	creq.branch = pls(branch);
+	creq.branch = loadmsg_pl(branch);
 	creq.method = br.method;
 	creq.msg = buf_pl(&w->out);
 	return sip_txn_client_start(NULL, w->txl[r->kind - 1], &creq,
@@ -1158,52 +523,13 @@ static void finish(struct lg_req *r, uint16_t status, bool timeout,
 	req_free(r);
 }
 
-/* Takes the challenge of a 401/407 and sends again.  0 when resent. */
-int loadcred_answer(const struct loadcfg *cfg, uint32_t num,
-			struct sip_auth_client **auth, unsigned tries,
-			const struct sip_msg *msg)
-{
-	const struct sip_hdr *h;
-	struct sip_auth_challenge ch;
-	int err;
-
-	/* one retry, or two when the nonce went stale in between */
-	if (tries >= 2)
-		return EPROTO;
-	h = sip_msg_hdr(msg, msg->status == 401 ? SIP_HDR_WWW_AUTHENTICATE
-						: SIP_HDR_PROXY_AUTHENTICATE);
-	if (!h)
-		return EPROTO;
-	if (!*auth) {
-		char user[LOADCFG_NAME_MAX * 2], pw[256];
-		struct pl pu, pp;
-
-		err = loadcfg_user_name(cfg, num, user, sizeof(user));
-		if (!err)
-			err = password_of(cfg, num, user, pw, sizeof(pw));
-		if (err)
-			return err;
-		pu = pls(user);
-		pp = pls(pw);
-		err = sip_auth_client_alloc(auth, &pu, &pp);
-		if (err)
-			return err;
-	}
-	err = sip_auth_challenge_decode(&ch, &h->value);
-	if (err)
-		return err;
-	if (tries == 1 && !ch.stale)
-		return EACCES; /* the credentials were refused */
-	return sip_auth_client_challenge(*auth, &ch);
-}
-
 static int answer_challenge(struct lg_req *r, const struct sip_msg *msg)
 {
 	struct lg_worker *w = r->w;
 	int err;
 
 	err = loadcred_answer(&w->lg->cfg, r->u->num, &r->u->auth,
-				  r->auth_tries, msg);
+			      r->auth_tries, msg);
 	if (err)
 		return err;
 	r->auth_tries++;
@@ -1784,8 +1110,8 @@ static int worker_init(struct loadgen *lg, struct lg_worker *w, unsigned idx)
 	w->lg = lg;
 	w->idx = idx;
 	pthread_mutex_init(&w->mu, NULL);
-	counts_init(&w->c);
-	counts_init(&w->cc);
+	loadcount_init(&w->c);
+	loadcount_init(&w->cc);
 	buf_init(&w->out, SIP_MSG_MAX_SIZE);
 	buf_init(&w->hdrs, 4096);
 	ev_timer_init(&w->tick);
@@ -1854,7 +1180,7 @@ static int worker_init(struct loadgen *lg, struct lg_worker *w, unsigned idx)
 	for (k = 0; k < LOADCFG_KINDS; k++) {
 		bool calls = k == LOADCFG_INVITE - 1;
 
-		if (!has_kind(cfg, (enum loadcfg_test)(k + 1)))
+		if (!loadcfg_has_kind(cfg, (enum loadcfg_test)(k + 1)))
 			continue;
 		err = sip_txn_layer_alloc(&w->txl[k], w->ev, &tc, txn_send,
 					  calls ? w_request : NULL, w);
@@ -1867,7 +1193,7 @@ static int worker_init(struct loadgen *lg, struct lg_worker *w, unsigned idx)
 		if (err)
 			return err;
 	}
-	if (!has_kind(cfg, LOADCFG_INVITE))
+	if (!loadcfg_has_kind(cfg, LOADCFG_INVITE))
 		return 0;
 	memset(&env, 0, sizeof(env));
 	env.cfg = cfg;

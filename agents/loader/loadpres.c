@@ -14,7 +14,10 @@
 #include "buf.h"
 #include "ev.h"
 #include "hash.h"
-#include "loadgen.h"
+#include "loadcfg.h"
+#include "loadcount.h"
+#include "loadcred.h"
+#include "loadmsg.h"
 #include "log.h"
 #include "obj.h"
 #include "sip_auth.h"
@@ -93,53 +96,6 @@ struct loadpres {
 	char *body;
 };
 
-/* ---- counters ---- */
-
-void loadcount_pres_init(struct loadcount_pres *c)
-{
-	memset(c, 0, sizeof(*c));
-	hist_init(&c->snd);
-}
-
-#define FIELDS(X)           \
-	X(sub_2xx)          \
-	X(first_notifies)   \
-	X(no_notify)        \
-	X(notifies)         \
-	X(terminated)       \
-	X(no_dialog)        \
-	X(refreshes)        \
-	X(refresh_failures) \
-	X(unsubscribes)     \
-	X(unsubscribed)     \
-	X(unsub_failures)   \
-	X(pub_initial)      \
-	X(pub_modify)       \
-	X(pub_412)          \
-	X(pub_no_etag)
-
-void loadcount_pres_merge(struct loadcount_pres *d,
-			   const struct loadcount_pres *s)
-{
-#define ADD(f) d->f += s->f;
-	FIELDS(ADD)
-#undef ADD
-	hist_merge(&d->snd, &s->snd);
-}
-
-int loadcount_pres_diff(struct loadcount_pres *out,
-			 const struct loadcount_pres *a,
-			 const struct loadcount_pres *b)
-{
-#define SUB(f)                 \
-	if (a->f < b->f)       \
-		return EINVAL; \
-	out->f = a->f - b->f;
-	FIELDS(SUB)
-#undef SUB
-	return hist_diff(&out->snd, &a->snd, &b->snd) ? EINVAL : 0;
-}
-
 /* ---- the body ---- */
 
 static const char body_head[] = "<?xml version=\"1.0\" "
@@ -190,14 +146,6 @@ int loadpres_body(char *out, size_t outsz, const char *entity, uint64_t seq,
 }
 
 /* ---- helpers ---- */
-
-static struct pl pls(const char *s)
-{
-	struct pl p;
-
-	pl_set_str(&p, s);
-	return p;
-}
 
 static void count(struct loadpres *lp, uint64_t *field)
 {
@@ -345,21 +293,21 @@ static int sub_send(struct lp_sub *sb, uint32_t expires)
 			 expires);
 	if (!err)
 		err = loadcred_header(&lp->hdrs, cfg, *sb->s->auth,
-				       sb->auth_tries, sb->proxy_auth,
-				       "SUBSCRIBE", ruri);
+				      sb->auth_tries, sb->proxy_auth,
+				      "SUBSCRIBE", ruri);
 	if (err)
 		return err;
 	memset(&br, 0, sizeof(br));
-	br.method = pls("SUBSCRIBE");
-	br.ruri = pls(ruri);
-	br.via = pls(via);
-	br.from = pls(from);
-	br.from_tag = pls(sb->tag);
-	br.to = pls(to);
-	br.to_tag = pls(sb->rtag);
-	br.call_id = pls(sb->call_id);
+	br.method = loadmsg_pl("SUBSCRIBE");
+	br.ruri = loadmsg_pl(ruri);
+	br.via = loadmsg_pl(via);
+	br.from = loadmsg_pl(from);
+	br.from_tag = loadmsg_pl(sb->tag);
+	br.to = loadmsg_pl(to);
+	br.to_tag = loadmsg_pl(sb->rtag);
+	br.call_id = loadmsg_pl(sb->call_id);
 	br.cseq = sb->cseq;
-	br.contact = pls(contact);
+	br.contact = loadmsg_pl(contact);
 	br.hdrs = buf_pl(&lp->hdrs);
 	buf_reset(&lp->out);
 	err = sip_build_request(&lp->out, &br);
@@ -368,7 +316,7 @@ static int sub_send(struct lp_sub *sb, uint32_t expires)
 	loadmsg_dest_server(lp->env.cfg, &dst);
 	memset(&creq, 0, sizeof(creq));
 	creq.dst = &dst;
-	creq.branch = pls(branch);
+	creq.branch = loadmsg_pl(branch);
 	creq.method = br.method;
 	creq.msg = buf_pl(&lp->out);
 	sip_txn_client_detach(sb->ct);
@@ -488,7 +436,7 @@ static int sub_challenge(struct lp_sub *sb, const struct sip_msg *msg)
 	if (!has_password(lp))
 		return EPERM;
 	err = loadcred_answer(lp->env.cfg, sb->s->num, sb->s->auth,
-				  sb->auth_tries, msg);
+			      sb->auth_tries, msg);
 	if (err)
 		return err;
 	sb->auth_tries++;
@@ -769,23 +717,23 @@ static int pub_send(struct lp_pub *p)
 		err = buf_printf(&lp->hdrs, "SIP-If-Match: %s\r\n", s->etag);
 	if (!err)
 		err = loadcred_header(&lp->hdrs, cfg, *s->auth, p->auth_tries,
-				       p->proxy_auth, "PUBLISH", ruri);
+				      p->proxy_auth, "PUBLISH", ruri);
 	if (err)
 		return err;
 	count(lp, s->etag[0] ? &lp->env.c->pres.pub_modify
 			     : &lp->env.c->pres.pub_initial);
 	memset(&br, 0, sizeof(br));
-	br.method = pls("PUBLISH");
-	br.ruri = pls(ruri);
-	br.via = pls(via);
-	br.from = pls(aor);
-	br.from_tag = pls(p->tag);
-	br.to = pls(aor);
-	br.call_id = pls(p->call_id);
+	br.method = loadmsg_pl("PUBLISH");
+	br.ruri = loadmsg_pl(ruri);
+	br.via = loadmsg_pl(via);
+	br.from = loadmsg_pl(aor);
+	br.from_tag = loadmsg_pl(p->tag);
+	br.to = loadmsg_pl(aor);
+	br.call_id = loadmsg_pl(p->call_id);
 	br.cseq = p->cseq;
 	br.hdrs = buf_pl(&lp->hdrs);
-	br.ctype = pls("application/pidf+xml");
-	br.body = pls(lp->body);
+	br.ctype = loadmsg_pl("application/pidf+xml");
+	br.body = loadmsg_pl(lp->body);
 	buf_reset(&lp->out);
 	err = sip_build_request(&lp->out, &br);
 	if (err)
@@ -793,7 +741,7 @@ static int pub_send(struct lp_pub *p)
 	loadmsg_dest_server(lp->env.cfg, &dst);
 	memset(&creq, 0, sizeof(creq));
 	creq.dst = &dst;
-	creq.branch = pls(branch);
+	creq.branch = loadmsg_pl(branch);
 	creq.method = br.method;
 	creq.msg = buf_pl(&lp->out);
 	sip_txn_client_detach(p->ct);
@@ -813,8 +761,8 @@ static void pub_event(struct sip_txn *t, enum sip_txn_event ev,
 	if (t != p->ct || ev == SIP_TXN_EV_TIMER_C || (status && status < 200))
 		return;
 	if ((status == 401 || status == 407) && has_password(lp) &&
-	    !loadcred_answer(lp->env.cfg, p->s->num, p->s->auth,
-				 p->auth_tries, msg)) {
+	    !loadcred_answer(lp->env.cfg, p->s->num, p->s->auth, p->auth_tries,
+			     msg)) {
 		p->auth_tries++;
 		p->proxy_auth = status == 407;
 		p->cseq++;

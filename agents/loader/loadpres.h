@@ -46,53 +46,11 @@
 #include "sip_msg.h"
 #include "sip_txn.h"
 
-#define LOADCFG_NAME_MAX 64
-
 struct ev;
 struct sip_tp;
 struct loadcfg;
 struct loadcount;
 struct sip_auth_client;
-
-struct loadcfg_pres {
-	/* subscribe: presentities prefix + number, first..last; when
-	 * !set, the --users range */
-	bool set;
-	char prefix[LOADCFG_NAME_MAX];
-	uint32_t first, last;
-	unsigned width;
-	uint32_t refresh_s;  /* subscribe: refresh period; 0: 4/5 granted */
-	uint32_t body_bytes; /* publish: body size; 0: the natural size */
-};
-
-/* Presence figures (part of struct loadcount, cumulative). */
-struct loadcount_pres {
-	uint64_t sub_2xx;	   /* initial SUBSCRIBEs answered 2xx */
-	uint64_t first_notifies;   /* subscriptions that got a NOTIFY */
-	uint64_t no_notify;	   /* 2xx but no NOTIFY in Timer F */
-	uint64_t notifies;	   /* NOTIFYs in our dialogs, 200 */
-	uint64_t terminated;	   /* ... with Subscription-State:
-				    * terminated */
-	uint64_t no_dialog;	   /* NOTIFYs for no subscription: 481 */
-	uint64_t refreshes;	   /* in-dialog refreshes sent */
-	uint64_t refresh_failures; /* ... not answered 2xx */
-	uint64_t unsubscribes;	   /* Expires: 0 sent at the drain */
-	uint64_t unsubscribed;	   /* ... their terminated NOTIFY came */
-	uint64_t unsub_failures;   /* ... no 2xx, or no NOTIFY */
-	uint64_t pub_initial;	   /* initial PUBLISHes sent */
-	uint64_t pub_modify;	   /* with SIP-If-Match */
-	uint64_t pub_412;	   /* 412: sent again as initial */
-	uint64_t pub_no_etag;	   /* a 2xx without SIP-ETag */
-	struct hist snd;	   /* SUBSCRIBE -> first NOTIFY, us */
-};
-
-void loadcount_pres_init(struct loadcount_pres *c);
-void loadcount_pres_merge(struct loadcount_pres *d,
-			   const struct loadcount_pres *s);
-/* out = a - b (b earlier).  Returns 0 or EINVAL. */
-int loadcount_pres_diff(struct loadcount_pres *out,
-			 const struct loadcount_pres *a,
-			 const struct loadcount_pres *b);
 
 /*
  * The PIDF body of a publication by entity (a SIP URI) with sequence

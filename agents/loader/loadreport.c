@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-void loadreport_pace_set(struct loadreport_pace *p, double rate, uint64_t now_ns)
+#include "loadmetric.h"
+
+void loadreport_pace_set(struct loadreport_pace *p, double rate,
+			 uint64_t now_ns)
 {
 	p->sends = loadreport_pace_sends(p, now_ns);
 	p->rate = rate;
@@ -31,8 +34,8 @@ double loadreport_pace_sends(const struct loadreport_pace *p, uint64_t now_ns)
  * the pace or sends most requests late.
  */
 bool loadreport_generator_bound(const struct loadcount *c,
-			     const struct loadreport_ctx *x, char *why,
-			     size_t whysz)
+				const struct loadreport_ctx *x, char *why,
+				size_t whysz)
 {
 	uint64_t sent = c->attempts + c->throttled;
 	unsigned cores = x->threads;
@@ -69,13 +72,6 @@ bool loadreport_generator_bound(const struct loadcount *c,
 		return true;
 	}
 	return false;
-}
-
-double loadmetric_ira(const struct loadcount *c)
-{
-	uint64_t done = c->successes + c->failures;
-
-	return done ? 100.0 * (double)c->failures / (double)done : 0.0;
 }
 
 static int set_u64(json_t *o, const char *k, uint64_t v)
@@ -163,7 +159,7 @@ static int conns_json(json_t *o, const struct loadcount *c)
 /* Kind t of a mix as counters of its own, for a single test's layout
  * (the calls are the invite kind's).  Caller frees; NULL on ENOMEM. */
 static struct loadcount *kind_view(const struct loadcount *c,
-					enum loadcfg_test t)
+				   enum loadcfg_test t)
 {
 	const struct loadcount_kind *k = &c->kind[t - 1];
 	struct loadcount *v = calloc(1, sizeof(*v));
@@ -252,7 +248,7 @@ static int pres_json(json_t *o, const struct loadcount *c)
 }
 
 json_t *loadreport_json(const struct loadcount *c,
-		     const struct loadreport_ctx *x)
+			const struct loadreport_ctx *x)
 {
 	json_t *o = json_object(), *codes = json_object(), *m = json_object();
 	json_t *h1 = hist_to_json(&c->rtt), *h2 = hist_to_json(&c->rrd);
@@ -361,7 +357,7 @@ void loadreport_csv_header(FILE *f, enum loadcfg_test test)
 }
 
 void loadreport_csv_row(FILE *f, double t_s, const struct loadcount *c,
-		     const struct loadreport_ctx *x)
+			const struct loadreport_ctx *x)
 {
 	fprintf(f,
 		"%.3f,%llu,%llu,%llu,%llu,%llu,%lld,%.1f,%llu,%llu,%llu,"
@@ -423,7 +419,7 @@ static void lat(FILE *f, const char *name, const struct hist *h)
 }
 
 void loadreport_table(FILE *f, const struct loadcount *c,
-		   const struct loadreport_ctx *x)
+		      const struct loadreport_ctx *x)
 {
 	char why[64];
 	size_t i;
@@ -484,8 +480,8 @@ void loadreport_table(FILE *f, const struct loadcount *c,
 		fprintf(f,
 			"  RFC 6076: SER %.2f%%  SEER %.2f%%  ISA %.2f%%  "
 			"SCR %.2f%%  (-1: none)\n",
-			loadmetric_ser(c), loadmetric_seer(c), loadmetric_isa(c),
-			loadmetric_scr(c));
+			loadmetric_ser(c), loadmetric_seer(c),
+			loadmetric_isa(c), loadmetric_scr(c));
 	} else if (x->test == LOADCFG_SUBSCRIBE ||
 		   x->test == LOADCFG_PUBLISH) {
 		const struct loadcount_pres *k = &c->pres;

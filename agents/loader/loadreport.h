@@ -1,7 +1,7 @@
 /*
  * loadreport.h - the loader's figures as JSON (control events, --json), a
  * summary table and per-second CSV rows, with the RFC 6076 metrics
- * computed from the counters (REFERENCE.md §3).
+ * computed from the counters (RFC 6076 §4).
  */
 #ifndef LOADER_LOADREPORT_H
 #define LOADER_LOADREPORT_H
@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "loadgen.h"
+#include "loadcount.h"
 
 /* What the counters do not carry: the interval and the loader's CPU. */
 struct loadreport_ctx {
@@ -39,7 +39,8 @@ struct loadreport_pace {
 };
 
 /* The rate changes to rate at now_ns (0: paused). */
-void loadreport_pace_set(struct loadreport_pace *p, double rate, uint64_t now_ns);
+void loadreport_pace_set(struct loadreport_pace *p, double rate,
+			 uint64_t now_ns);
 
 /* Sends due from the first rate to now_ns. */
 double loadreport_pace_sends(const struct loadreport_pace *p, uint64_t now_ns);
@@ -60,8 +61,8 @@ double loadreport_pace_sends(const struct loadreport_pace *p, uint64_t now_ns);
  * true, it says which, e.g. "sent 93.1% of the pace".
  */
 bool loadreport_generator_bound(const struct loadcount *c,
-			     const struct loadreport_ctx *x, char *why,
-			     size_t whysz);
+				const struct loadreport_ctx *x, char *why,
+				size_t whysz);
 
 /* RFC 6076 IRA for REGISTER (ineffective attempts, %): failures over
  * completed attempts; 0 when none completed. */
@@ -74,17 +75,17 @@ double loadmetric_ira(const struct loadcount *c);
  * the layout of a single test of it, and its "weight".
  */
 json_t *loadreport_json(const struct loadcount *c,
-		     const struct loadreport_ctx *x);
+			const struct loadreport_ctx *x);
 
 /* The CSV header line and one row (t_s: seconds since start).  A mix's
  * rows go on with the same columns for each kind, register,
  * reregister, options, invite, prefixed "<kind>_" (docs/agents.md). */
 void loadreport_csv_header(FILE *f, enum loadcfg_test test);
 void loadreport_csv_row(FILE *f, double t_s, const struct loadcount *c,
-		     const struct loadreport_ctx *x);
+			const struct loadreport_ctx *x);
 
 /* The human summary table (a mix: the totals, then each kind's). */
 void loadreport_table(FILE *f, const struct loadcount *c,
-		   const struct loadreport_ctx *x);
+		      const struct loadreport_ctx *x);
 
 #endif

@@ -75,7 +75,8 @@ static int keep(struct loadstepper *ls, const struct loadstepper_step *st)
 	return 0;
 }
 
-static void say(const struct loadstepper *ls, const struct loadstepper_step *st)
+static void say(const struct loadstepper *ls,
+		const struct loadstepper_step *st)
 {
 	uint64_t done = st->successes + st->failures;
 
@@ -125,8 +126,8 @@ static int figures(struct loadstepper *ls, struct loadstepper_step *st)
 	memset(st, 0, sizeof(*st));
 	st->index = ls->nsteps;
 	st->phase = ls->cfg.kind == LOADSTEPPER_RAMP ? "ramp"
-		    : ls->confirming		   ? "confirm"
-						   : "trial";
+		    : ls->confirming		     ? "confirm"
+						     : "trial";
 	st->rate = ls->rate;
 	st->secs = (double)(ls->t_end - ls->t_begin) / 1e9;
 	st->attempts = ls->diff.attempts;
@@ -319,10 +320,10 @@ static void begin_step(struct loadstepper *ls)
 	measure_begin(ls);
 }
 
-int loadstepper_alloc(struct loadstepper **lsp, const struct loadstepper_cfg *cfg,
-		    struct ev *ev, struct loadgen *lg,
-		    const struct loadreport_ctx *base, struct loadreport_pace *pace,
-		    FILE *lines, bool tty)
+int loadstepper_alloc(struct loadstepper **lsp,
+		      const struct loadstepper_cfg *cfg, struct ev *ev,
+		      struct loadgen *lg, const struct loadreport_ctx *base,
+		      struct loadreport_pace *pace, FILE *lines, bool tty)
 {
 	struct loadstepper *ls;
 	int err = EINVAL;
@@ -388,7 +389,7 @@ bool loadstepper_found(const struct loadstepper *ls)
 }
 
 const struct loadstepper_step *loadstepper_steps(const struct loadstepper *ls,
-					     unsigned *n)
+						 unsigned *n)
 {
 	*n = ls->nsteps;
 	return ls->steps;
@@ -481,10 +482,12 @@ void loadstepper_table(const struct loadstepper *ls, FILE *f)
 			(unsigned long long)st->late_sends,
 			st->cpu >= 0 ? st->cpu * 100 : -1.0,
 			st->passed ? (ls->cfg.kind == LOADSTEPPER_RAMP ? "pass"
-								     : "clean")
+								       : "clea"
+									 "n")
 				   : (ls->cfg.kind == LOADSTEPPER_RAMP ? "fail"
-								     : "faile"
-								       "d"),
+								       : "fail"
+									 "e"
+									 "d"),
 			st->generator_bound ? " (generator bound)" : "");
 	}
 	result_line(ls, f);

@@ -74,10 +74,10 @@ struct loadstepper;
  * clear the live line on stderr.  Returns 0, EINVAL (a bad schedule),
  * ENOMEM.
  */
-int loadstepper_alloc(struct loadstepper **lsp, const struct loadstepper_cfg *cfg,
-		    struct ev *ev, struct loadgen *lg,
-		    const struct loadreport_ctx *base, struct loadreport_pace *pace,
-		    FILE *lines, bool tty);
+int loadstepper_alloc(struct loadstepper **lsp,
+		      const struct loadstepper_cfg *cfg, struct ev *ev,
+		      struct loadgen *lg, const struct loadreport_ctx *base,
+		      struct loadreport_pace *pace, FILE *lines, bool tty);
 
 /* Starts the first step.  When the schedule is over it stops ev. */
 int loadstepper_start(struct loadstepper *ls);
@@ -90,7 +90,7 @@ bool loadstepper_found(const struct loadstepper *ls);
 
 /* The steps so far. */
 const struct loadstepper_step *loadstepper_steps(const struct loadstepper *ls,
-					     unsigned *n);
+						 unsigned *n);
 
 /* The per-step table and the result line. */
 void loadstepper_table(const struct loadstepper *ls, FILE *f);

@@ -20,7 +20,9 @@
 #include "ctl.h"
 #include "ev.h"
 #include "hist.h"
+#include "loadcred.h"
 #include "loadgen.h"
+#include "loadpres.h"
 #include "loadreport.h"
 #include "loadstepper.h"
 #include "log.h"
@@ -997,8 +999,8 @@ static int schedule_start(struct app *a)
 					       : 0) +
 		1000;
 	ctx_of(a, &base, 0, NULL, NULL, false);
-	err = loadstepper_alloc(&a->ls, &a->sched, a->ev, a->lg, &base, &a->pace,
-			      a->json ? stderr : stdout, a->tty);
+	err = loadstepper_alloc(&a->ls, &a->sched, a->ev, a->lg, &base,
+				&a->pace, a->json ? stderr : stdout, a->tty);
 	if (err) {
 		log_err("schedule: %s", strerror(err));
 		return err;
