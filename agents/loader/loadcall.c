@@ -175,47 +175,10 @@ static struct lc_call *call_find(struct loadcall *lc, const struct pl *cid)
 	return NULL;
 }
 
-/* Ends call c; status is the INVITE's final (0 when it has none). */
-enum outcome {
-	OUT_OK = 1,
-	OUT_FAIL,
-	OUT_TIMEOUT,
-	OUT_TP_ERROR,
-};
-
-/* When the message being handled arrived: the transport's receive
- * time when the worker lends one, else now. */
-static uint64_t rx_now(const struct loadcall *lc)
+/* Ends call c with its outcome o. */
+static void call_end(struct lc_call *c, enum loadcount_outcome o)
 {
-	if (lc->env.rx_ns && *lc->env.rx_ns)
-		return *lc->env.rx_ns;
-	return ev_monotonic_ns();
-}
-
-/* Microseconds from t to the arrival being handled (0 if before). */
-static uint64_t us_since(const struct loadcall *lc, uint64_t t)
-{
-	uint64_t now = rx_now(lc);
-
-	return now > t ? (now - t) / 1000u : 0;
-}
-
-static void call_end(struct lc_call *c, enum outcome o)
-{
-	struct loadcall *lc = c->lc;
-	struct loadcount *k = lc->env.c;
-
-	pthread_mutex_lock(lc->env.mu);
-	if (o == OUT_OK) {
-		k->successes++;
-	} else {
-		k->failures++;
-		if (o == OUT_TIMEOUT)
-			k->timeouts++;
-		if (o == OUT_TP_ERROR)
-			k->transport_errors++;
-	}
-	pthread_mutex_unlock(lc->env.mu);
+	loadcount_outcome(c->lc->env.c, c->lc->env.mu, o);
 	call_free(c);
 }
 
@@ -223,7 +186,7 @@ static void call_end(struct lc_call *c, enum outcome o)
 static void invite_done(struct lc_call *c, uint16_t status, bool timeout)
 {
 	struct loadcount *k = c->lc->env.c;
-	uint64_t us = us_since(c->lc, c->t_start);
+	uint64_t us = loadcount_us_since(c->lc->env.rx_ns, c->t_start);
 
 	pthread_mutex_lock(c->lc->env.mu);
 	k->call.invite_done++;
@@ -240,13 +203,6 @@ static void invite_done(struct lc_call *c, uint16_t status, bool timeout)
 			hist_add(&k->call.srd, us);
 	}
 	pthread_mutex_unlock(c->lc->env.mu);
-}
-
-static void count(struct loadcall *lc, uint64_t *field)
-{
-	pthread_mutex_lock(lc->env.mu);
-	(*field)++;
-	pthread_mutex_unlock(lc->env.mu);
 }
 
 /*
@@ -303,18 +259,10 @@ static int dialog_req(struct lc_call *c, struct sip_build_req *br, char *via,
 		return EOVERFLOW;
 	sip_build_branch(branch);
 	/* once per ACK and BYE: copies, not printf */
-	if (loadmsg_cat(via, vsz,
-			(const char *const[]){
-				"SIP/2.0/",
-				sip_transport_name(cfg->server.proto), " ",
-				lc->env.hostport, ";branch=", branch, ";rport",
-				NULL}) ||
-	    loadmsg_cat(from, asz,
-			(const char *const[]){"<sip:", user, "@", cfg->domain,
-					      ">", NULL}) ||
-	    loadmsg_cat(to, asz,
-			(const char *const[]){"<sip:", callee, "@",
-					      cfg->domain, ">", NULL}))
+	if (loadmsg_via(via, vsz, cfg->server.proto, lc->env.hostport,
+			branch) ||
+	    loadmsg_addr(from, asz, user, cfg->domain, NULL) ||
+	    loadmsg_addr(to, asz, callee, cfg->domain, NULL))
 		return EOVERFLOW;
 	memset(br, 0, sizeof(*br));
 	br->ruri = loadmsg_pl(c->target);
@@ -358,7 +306,6 @@ static void send_bye(struct lc_call *c)
 {
 	struct loadcall *lc = c->lc;
 	struct sip_build_req br;
-	struct sip_txn_creq creq;
 	char via[256], from[256], to[256], branch[SIP_BRANCH_SIZE];
 	uint64_t now = ev_monotonic_ns();
 	int err;
@@ -374,24 +321,20 @@ static void send_bye(struct lc_call *c)
 	err = sip_build_request(&lc->out, &br);
 	if (err)
 		goto fail;
-	memset(&creq, 0, sizeof(creq));
-	creq.dst = &c->next;
-	creq.branch = loadmsg_pl(branch);
-	creq.method = br.method;
-	creq.msg = buf_pl(&lc->out);
 	c->state = CALL_BYEING;
 	c->t_bye = now;
 	pthread_mutex_lock(lc->env.mu);
 	hist_add(&lc->env.c->call.sdt, (now - c->t_answer) / 1000u);
 	pthread_mutex_unlock(lc->env.mu);
-	err = sip_txn_client_start(&c->bye, lc->env.txl, &creq, bye_event, c);
+	err = loadmsg_client_start(&c->bye, lc->env.txl, &c->next, branch,
+				   &br.method, &lc->out, bye_event, c);
 	if (err)
 		goto fail;
 	return;
 fail:
 	log_debug("BYE: %s", strerror(err));
-	count(lc, &lc->env.c->call.bye_failures);
-	call_end(c, OUT_TP_ERROR);
+	loadcount_bump(lc->env.mu, &lc->env.c->call.bye_failures);
+	call_end(c, LOADCOUNT_TP_ERROR);
 }
 
 /*
@@ -443,24 +386,25 @@ static void bye_event(struct sip_txn *t, enum sip_txn_event ev,
 		if (msg->status < 300) {
 			pthread_mutex_lock(lc->env.mu);
 			k->completed++;
-			hist_add(&k->sdd, us_since(lc, c->t_bye));
+			hist_add(&k->sdd,
+				 loadcount_us_since(lc->env.rx_ns, c->t_bye));
 			pthread_mutex_unlock(lc->env.mu);
-			call_end(c, OUT_OK);
+			call_end(c, LOADCOUNT_OK);
 			return;
 		}
-		count(lc, &k->bye_failures);
-		call_end(c, OUT_FAIL);
+		loadcount_bump(lc->env.mu, &k->bye_failures);
+		call_end(c, LOADCOUNT_FAIL);
 		return;
 	case SIP_TXN_EV_TIMEOUT:
 		pthread_mutex_lock(lc->env.mu);
 		k->bye_failures++;
 		k->bye_timeouts++;
 		pthread_mutex_unlock(lc->env.mu);
-		call_end(c, OUT_TIMEOUT);
+		call_end(c, LOADCOUNT_TIMEOUT);
 		return;
 	case SIP_TXN_EV_TRANSPORT_ERROR:
-		count(lc, &k->bye_failures);
-		call_end(c, OUT_TP_ERROR);
+		loadcount_bump(lc->env.mu, &k->bye_failures);
+		call_end(c, LOADCOUNT_TP_ERROR);
 		return;
 	case SIP_TXN_EV_TIMER_C:
 		return;
@@ -480,7 +424,6 @@ static int send_invite(struct lc_call *c)
 	char ruri[256], contact[256];
 	struct sip_build_req br;
 	struct sip_txn_dest dst;
-	struct sip_txn_creq creq;
 	int err;
 
 	if (user_of(lc, c->num, user, sizeof(user)) ||
@@ -488,27 +431,15 @@ static int send_invite(struct lc_call *c)
 		return EOVERFLOW;
 	sip_build_branch(branch);
 	/* once per INVITE: copies, not printf */
-	if (loadmsg_cat(via, sizeof(via),
-			(const char *const[]){
-				"SIP/2.0/",
-				sip_transport_name(cfg->server.proto), " ",
-				lc->env.hostport, ";branch=", branch, ";rport",
-				NULL}) ||
-	    loadmsg_cat(from, sizeof(from),
-			(const char *const[]){"<sip:", user, "@", cfg->domain,
-					      ">", NULL}) ||
-	    loadmsg_cat(to, sizeof(to),
-			(const char *const[]){"<sip:", callee, "@",
-					      cfg->domain, ">", NULL}) ||
+	if (loadmsg_via(via, sizeof(via), cfg->server.proto, lc->env.hostport,
+			branch) ||
+	    loadmsg_addr(from, sizeof(from), user, cfg->domain, NULL) ||
+	    loadmsg_addr(to, sizeof(to), callee, cfg->domain, NULL) ||
 	    loadmsg_cat(ruri, sizeof(ruri),
 			(const char *const[]){"sip:", callee, "@", cfg->domain,
 					      NULL}) ||
-	    loadmsg_cat(
-		    contact, sizeof(contact),
-		    (const char *const[]){
-			    "<sip:", user, "@", lc->env.hostport,
-			    ";transport=", loadmsg_tp_param(cfg->server.proto),
-			    ">", NULL}))
+	    loadmsg_addr(contact, sizeof(contact), user, lc->env.hostport,
+			 loadmsg_tp_param(cfg->server.proto)))
 		return EOVERFLOW;
 	buf_reset(&lc->hdrs);
 	err = buf_append_str(&lc->hdrs, "Subject: sipstone invite test\r\n");
@@ -540,17 +471,13 @@ static int send_invite(struct lc_call *c)
 		return err;
 	loadmsg_dest_server(lc->env.cfg, &dst);
 	dst.conn = c->conn;
-	memset(&creq, 0, sizeof(creq));
-	creq.dst = &dst;
-	creq.branch = loadmsg_pl(branch);
-	creq.method = br.method;
-	creq.msg = buf_pl(&lc->out);
 	/* The challenged INVITE's transaction finishes alone (it ACKs a
 	 * retransmitted 407): it must not call back into a call that may
 	 * be gone by then. */
 	sip_txn_client_detach(c->ict);
 	c->ict = obj_deref(c->ict);
-	return sip_txn_client_start(&c->ict, lc->env.txl, &creq, ict_event, c);
+	return loadmsg_client_start(&c->ict, lc->env.txl, &dst, branch,
+				    &br.method, &lc->out, ict_event, c);
 }
 
 void loadcall_start(struct loadcall *lc, uint32_t num, uint32_t callee,
@@ -587,7 +514,7 @@ void loadcall_start(struct loadcall *lc, uint32_t num, uint32_t callee,
 	if (err) {
 		log_debug("INVITE: %s", strerror(err));
 		invite_done(c, 0, false);
-		call_end(c, OUT_TP_ERROR);
+		call_end(c, LOADCOUNT_TP_ERROR);
 	}
 }
 
@@ -606,7 +533,7 @@ static int answer_challenge(struct lc_call *c, const struct sip_msg *msg)
 	c->auth_tries++;
 	c->proxy_auth = msg->status == 407;
 	c->cseq++; /* §22.2: the same Call-ID and tags, CSeq + 1 */
-	count(lc, &lc->env.c->auth_challenges);
+	loadcount_bump(lc->env.mu, &lc->env.c->auth_challenges);
 	return send_invite(c);
 }
 
@@ -668,7 +595,8 @@ static void ict_event(struct sip_txn *t, enum sip_txn_event ev,
 			 * another fork): ACK it again, same dialog only. */
 			if (msg->status >= 200 && msg->status < 300 &&
 			    pl_eq_str(&msg->to_tag, c->rtag) && !send_ack(c))
-				count(lc, &lc->env.c->call.acks_resent);
+				loadcount_bump(lc->env.mu,
+					       &lc->env.c->call.acks_resent);
 			return;
 		}
 		if (msg->status == 100)
@@ -680,7 +608,8 @@ static void ict_event(struct sip_txn *t, enum sip_txn_event ev,
 				pthread_mutex_lock(lc->env.mu);
 				lc->env.c->call.ringing++;
 				hist_add(&lc->env.c->call.srd,
-					 us_since(lc, c->t_start));
+					 loadcount_us_since(lc->env.rx_ns,
+							    c->t_start));
 				pthread_mutex_unlock(lc->env.mu);
 			}
 			return;
@@ -691,22 +620,22 @@ static void ict_event(struct sip_txn *t, enum sip_txn_event ev,
 		invite_done(c, msg->status, false);
 		if (msg->status >= 300) {
 			/* The layer ACKs a non-2xx itself (§17.1.1.3). */
-			call_end(c, OUT_FAIL);
+			call_end(c, LOADCOUNT_FAIL);
 			return;
 		}
-		now = rx_now(lc);
+		now = loadcount_rx_now(lc->env.rx_ns);
 		c->t_answer = now;
 		if (dialog_from(c, msg)) {
-			count(lc, &lc->env.c->bad_msgs);
-			call_end(c, OUT_FAIL);
+			loadcount_bump(lc->env.mu, &lc->env.c->bad_msgs);
+			call_end(c, LOADCOUNT_FAIL);
 			return;
 		}
 		c->state = CALL_HOLDING;
 		if (send_ack(c)) {
-			call_end(c, OUT_TP_ERROR);
+			call_end(c, LOADCOUNT_TP_ERROR);
 			return;
 		}
-		count(lc, &lc->env.c->call.acks);
+		loadcount_bump(lc->env.mu, &lc->env.c->call.acks);
 		if (!lc->env.cfg->hold_ms)
 			send_bye(c);
 		else
@@ -718,13 +647,13 @@ static void ict_event(struct sip_txn *t, enum sip_txn_event ev,
 		if (c->state != CALL_INVITING)
 			return;
 		invite_done(c, 0, true);
-		call_end(c, OUT_TIMEOUT);
+		call_end(c, LOADCOUNT_TIMEOUT);
 		return;
 	case SIP_TXN_EV_TRANSPORT_ERROR:
 		if (c->state != CALL_INVITING)
 			return;
 		invite_done(c, 0, false);
-		call_end(c, OUT_TP_ERROR);
+		call_end(c, LOADCOUNT_TP_ERROR);
 		return;
 	case SIP_TXN_EV_TIMER_C:
 		return;
@@ -767,7 +696,7 @@ int loadcall_response(struct loadcall *lc, const struct sip_msg *msg)
 	    msg->status >= 300 || !pl_eq_str(&msg->to_tag, c->rtag))
 		return ENOENT;
 	if (!send_ack(c))
-		count(lc, &lc->env.c->call.acks_resent);
+		loadcount_bump(lc->env.mu, &lc->env.c->call.acks_resent);
 	return 0;
 }
 
@@ -820,13 +749,13 @@ void loadcall_request(void *arg, struct sip_txn *st, const struct sip_msg *msg,
 			answer(lc, st, msg, 200, false);
 			return;
 		}
-		count(lc, &k->no_dialog);
+		loadcount_bump(lc->env.mu, &k->no_dialog);
 		answer(lc, st, msg, msg->to_tag.l ? 481 : 405, false);
 		return;
 	}
 	switch (msg->method_id) {
 	case SIP_METHOD_BYE: {
-		uint64_t now = rx_now(lc);
+		uint64_t now = loadcount_rx_now(lc->env.rx_ns);
 		bool held = c->state == CALL_HOLDING;
 
 		answer(lc, st, msg, 200, false);
@@ -840,7 +769,7 @@ void loadcall_request(void *arg, struct sip_txn *st, const struct sip_msg *msg,
 		pthread_mutex_unlock(lc->env.mu);
 		/* Our own BYE, if it crossed theirs, is dropped with the
 		 * call. */
-		call_end(c, OUT_OK);
+		call_end(c, LOADCOUNT_OK);
 		return;
 	}
 	case SIP_METHOD_INVITE:
@@ -854,11 +783,11 @@ void loadcall_request(void *arg, struct sip_txn *st, const struct sip_msg *msg,
 				loadmsg_dest_server(lc->env.cfg, &c->next);
 			c->next.conn = c->conn;
 		}
-		count(lc, &k->reinvites);
+		loadcount_bump(lc->env.mu, &k->reinvites);
 		answer(lc, st, msg, 200, true);
 		return;
 	default:
-		count(lc, &k->in_dialog_other);
+		loadcount_bump(lc->env.mu, &k->in_dialog_other);
 		answer(lc, st, msg, 200, false);
 		return;
 	}

@@ -6,6 +6,18 @@
 #include <errno.h>
 #include <string.h>
 
+#include "ev.h"
+
+/* The field-wise sum and difference of the merge and diff functions:
+ * d += s; out = a - b, EINVAL when a counter went backwards. */
+#define ADD(f) d->f += s->f;
+#define SUB(f)                         \
+	do {                           \
+		if (a->f < b->f)       \
+			return EINVAL; \
+		out->f = a->f - b->f;  \
+	} while (0);
+
 void loadcount_call_init(struct loadcount_call *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -32,9 +44,7 @@ void loadcount_call_init(struct loadcount_call *c)
 void loadcount_call_merge(struct loadcount_call *d,
 			  const struct loadcount_call *s)
 {
-#define ADD(f) d->f += s->f;
 	CALL_FIELDS(ADD)
-#undef ADD
 	hist_merge(&d->srd, &s->srd);
 	hist_merge(&d->sdd, &s->sdd);
 	hist_merge(&d->sdt, &s->sdt);
@@ -44,12 +54,7 @@ int loadcount_call_diff(struct loadcount_call *out,
 			const struct loadcount_call *a,
 			const struct loadcount_call *b)
 {
-#define SUB(f)                 \
-	if (a->f < b->f)       \
-		return EINVAL; \
-	out->f = a->f - b->f;
 	CALL_FIELDS(SUB)
-#undef SUB
 	if (hist_diff(&out->srd, &a->srd, &b->srd) ||
 	    hist_diff(&out->sdd, &a->sdd, &b->sdd) ||
 	    hist_diff(&out->sdt, &a->sdt, &b->sdt))
@@ -83,9 +88,7 @@ void loadcount_pres_init(struct loadcount_pres *c)
 void loadcount_pres_merge(struct loadcount_pres *d,
 			  const struct loadcount_pres *s)
 {
-#define ADD(f) d->f += s->f;
 	PRES_FIELDS(ADD)
-#undef ADD
 	hist_merge(&d->snd, &s->snd);
 }
 
@@ -93,12 +96,7 @@ int loadcount_pres_diff(struct loadcount_pres *out,
 			const struct loadcount_pres *a,
 			const struct loadcount_pres *b)
 {
-#define SUB(f)                 \
-	if (a->f < b->f)       \
-		return EINVAL; \
-	out->f = a->f - b->f;
 	PRES_FIELDS(SUB)
-#undef SUB
 	return hist_diff(&out->snd, &a->snd, &b->snd) ? EINVAL : 0;
 }
 
@@ -134,9 +132,7 @@ static void kind_merge(struct loadcount_kind *d,
 {
 	size_t i;
 
-#define ADD(f) d->f += s->f;
 	KIND_FIELDS(ADD)
-#undef ADD
 	for (i = 0; i < LOADCOUNT_CODES; i++)
 		d->codes[i] += s->codes[i];
 	hist_merge(&d->rtt, &s->rtt);
@@ -150,9 +146,7 @@ void loadcount_kind_merge_calls(struct loadcount_kind *d,
 {
 	size_t i;
 
-#define ADD(f) d->f += s->f;
 	KIND_FIELDS(ADD)
-#undef ADD
 	for (i = 0; i < LOADCOUNT_CODES; i++)
 		d->codes[i] += s->codes[i];
 	hist_merge(&d->rtt, &s->rtt);
@@ -194,41 +188,34 @@ void loadcount_merge(struct loadcount *d, const struct loadcount *s)
 	loadcount_pres_merge(&d->pres, &s->pres);
 }
 
-#define SUB(f)                         \
-	do {                           \
-		if (a->f < b->f)       \
-			return EINVAL; \
-		out->f = a->f - b->f;  \
-	} while (0)
-
 int loadcount_diff(struct loadcount *out, const struct loadcount *a,
 		   const struct loadcount *b)
 {
 	size_t i;
 
-	SUB(attempts);
-	SUB(successes);
-	SUB(failures);
-	SUB(timeouts);
-	SUB(transport_errors);
-	SUB(unfinished);
-	SUB(retransmissions);
-	SUB(auth_challenges);
-	SUB(late_sends);
-	SUB(throttled);
-	SUB(stray);
-	SUB(bad_msgs);
-	SUB(conns_opened);
-	SUB(conns_failed);
-	SUB(conns_reopened);
-	SUB(conns_closed);
-	SUB(conns_up);
-	SUB(conn_setup_ns);
-	SUB(tls_full);
-	SUB(tls_resumed);
+	SUB(attempts)
+	SUB(successes)
+	SUB(failures)
+	SUB(timeouts)
+	SUB(transport_errors)
+	SUB(unfinished)
+	SUB(retransmissions)
+	SUB(auth_challenges)
+	SUB(late_sends)
+	SUB(throttled)
+	SUB(stray)
+	SUB(bad_msgs)
+	SUB(conns_opened)
+	SUB(conns_failed)
+	SUB(conns_reopened)
+	SUB(conns_closed)
+	SUB(conns_up)
+	SUB(conn_setup_ns)
+	SUB(tls_full)
+	SUB(tls_resumed)
 	out->pool_open_us = a->pool_open_us;
 	for (i = 0; i < LOADCOUNT_CODES; i++)
-		SUB(codes[i]);
+		SUB(codes[i])
 	if (hist_diff(&out->rtt, &a->rtt, &b->rtt) ||
 	    hist_diff(&out->rrd, &a->rrd, &b->rrd) ||
 	    loadcount_call_diff(&out->call, &a->call, &b->call) ||
@@ -257,4 +244,41 @@ int loadcount_diff(struct loadcount *out, const struct loadcount *a,
 			return EINVAL;
 	}
 	return 0;
+}
+
+void loadcount_outcome(struct loadcount *k, pthread_mutex_t *mu,
+		       enum loadcount_outcome o)
+{
+	pthread_mutex_lock(mu);
+	if (o == LOADCOUNT_OK) {
+		k->successes++;
+	} else {
+		k->failures++;
+		if (o == LOADCOUNT_TIMEOUT)
+			k->timeouts++;
+		if (o == LOADCOUNT_TP_ERROR)
+			k->transport_errors++;
+	}
+	pthread_mutex_unlock(mu);
+}
+
+void loadcount_bump(pthread_mutex_t *mu, uint64_t *field)
+{
+	pthread_mutex_lock(mu);
+	(*field)++;
+	pthread_mutex_unlock(mu);
+}
+
+uint64_t loadcount_rx_now(const uint64_t *rx_ns)
+{
+	if (rx_ns && *rx_ns)
+		return *rx_ns;
+	return ev_monotonic_ns();
+}
+
+uint64_t loadcount_us_since(const uint64_t *rx_ns, uint64_t t)
+{
+	uint64_t now = loadcount_rx_now(rx_ns);
+
+	return now > t ? (now - t) / 1000u : 0;
 }

@@ -11,6 +11,7 @@
 #ifndef LOADER_LOADCOUNT_H
 #define LOADER_LOADCOUNT_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "hist.h"
@@ -138,5 +139,30 @@ void loadcount_kind_merge_calls(struct loadcount_kind *d,
 /* out = a - b (b an earlier snapshot).  Returns 0 or EINVAL. */
 int loadcount_diff(struct loadcount *out, const struct loadcount *a,
 		   const struct loadcount *b);
+
+/* An attempt's outcome (a call, a subscription, a publication). */
+enum loadcount_outcome {
+	LOADCOUNT_OK = 1,
+	LOADCOUNT_FAIL,
+	LOADCOUNT_TIMEOUT,
+	LOADCOUNT_TP_ERROR,
+};
+
+/* Counts o in k's generic figures (a success, or a failure and maybe a
+ * timeout or a transport error), under mu. */
+void loadcount_outcome(struct loadcount *k, pthread_mutex_t *mu,
+		       enum loadcount_outcome o);
+
+/* (*field)++ under mu. */
+void loadcount_bump(pthread_mutex_t *mu, uint64_t *field);
+
+/* When the message being handled arrived: *rx_ns (the transport's
+ * kernel receive time) when rx_ns and it are set, else now (ns,
+ * monotonic). */
+uint64_t loadcount_rx_now(const uint64_t *rx_ns);
+
+/* Microseconds from t (ns, monotonic) to loadcount_rx_now(rx_ns); 0
+ * when t is later. */
+uint64_t loadcount_us_since(const uint64_t *rx_ns, uint64_t t);
 
 #endif

@@ -6,8 +6,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include "sip_txn.h"
-
 struct pl loadmsg_pl(const char *s)
 {
 	struct pl p;
@@ -44,4 +42,39 @@ void loadmsg_dest_server(const struct loadcfg *cfg, struct sip_txn_dest *d)
 	d->reliable = cfg->server.proto != SIP_TP_UDP;
 	memcpy(&d->addr, &cfg->server.u, sizeof(d->addr));
 	d->addrlen = sip_tp_addr_len(&cfg->server);
+}
+
+int loadmsg_via(char *out, size_t size, enum sip_transport tp,
+		const char *hostport, const char *branch)
+{
+	return loadmsg_cat(out, size,
+			   (const char *const[]){"SIP/2.0/",
+						 sip_transport_name(tp), " ",
+						 hostport, ";branch=", branch,
+						 ";rport", NULL});
+}
+
+int loadmsg_addr(char *out, size_t size, const char *user, const char *host,
+		 const char *tp_param)
+{
+	return loadmsg_cat(
+		out, size,
+		(const char *const[]){"<sip:", user, "@", host,
+				      tp_param ? ";transport=" : ">",
+				      tp_param ? tp_param : NULL, ">", NULL});
+}
+
+int loadmsg_client_start(struct sip_txn **ctp, struct sip_txn_layer *l,
+			 const struct sip_txn_dest *dst, const char *branch,
+			 const struct pl *method, const struct buf *msg,
+			 sip_txn_event_h *h, void *arg)
+{
+	struct sip_txn_creq creq;
+
+	memset(&creq, 0, sizeof(creq));
+	creq.dst = dst;
+	creq.branch = loadmsg_pl(branch);
+	creq.method = *method;
+	creq.msg = buf_pl(msg);
+	return sip_txn_client_start(ctp, l, &creq, h, arg);
 }

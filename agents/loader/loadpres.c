@@ -147,27 +147,6 @@ int loadpres_body(char *out, size_t outsz, const char *entity, uint64_t seq,
 
 /* ---- helpers ---- */
 
-static void count(struct loadpres *lp, uint64_t *field)
-{
-	pthread_mutex_lock(lp->env.mu);
-	(*field)++;
-	pthread_mutex_unlock(lp->env.mu);
-}
-
-static uint64_t rx_now(const struct loadpres *lp)
-{
-	if (lp->env.rx_ns && *lp->env.rx_ns)
-		return *lp->env.rx_ns;
-	return ev_monotonic_ns();
-}
-
-static uint64_t us_since(const struct loadpres *lp, uint64_t t)
-{
-	uint64_t now = rx_now(lp);
-
-	return now > t ? (now - t) / 1000u : 0;
-}
-
 static bool is_publish(const struct loadpres *lp)
 {
 	return lp->env.cfg->test == LOADCFG_PUBLISH;
@@ -180,29 +159,11 @@ static void maybe_idle(struct loadpres *lp)
 }
 
 /* An attempt's outcome, once. */
-enum outcome {
-	OUT_OK = 1,
-	OUT_FAIL,
-	OUT_TIMEOUT,
-	OUT_TP_ERROR,
-};
 
-static void outcome(struct loadpres *lp, enum outcome o)
+static void outcome(struct loadpres *lp, enum loadcount_outcome o)
 {
-	struct loadcount *k = lp->env.c;
-
 	lp->unsettled--;
-	pthread_mutex_lock(lp->env.mu);
-	if (o == OUT_OK) {
-		k->successes++;
-	} else {
-		k->failures++;
-		if (o == OUT_TIMEOUT)
-			k->timeouts++;
-		if (o == OUT_TP_ERROR)
-			k->transport_errors++;
-	}
-	pthread_mutex_unlock(lp->env.mu);
+	loadcount_outcome(lp->env.c, lp->env.mu, o);
 }
 
 /* The final of an attempt's request: codes and rtt. */
@@ -211,7 +172,7 @@ static void final_of(struct loadpres *lp, uint64_t t_start, uint16_t status)
 	struct loadcount *k = lp->env.c;
 
 	pthread_mutex_lock(lp->env.mu);
-	hist_add(&k->rtt, us_since(lp, t_start));
+	hist_add(&k->rtt, loadcount_us_since(lp->env.rx_ns, t_start));
 	if (status < LOADCOUNT_CODES)
 		k->codes[status]++;
 	pthread_mutex_unlock(lp->env.mu);
@@ -243,7 +204,7 @@ static void sub_free(struct lp_sub *sb)
 }
 
 /* Ends an attempt that failed: outcome and the dialog go. */
-static void sub_fail(struct lp_sub *sb, enum outcome o)
+static void sub_fail(struct lp_sub *sb, enum loadcount_outcome o)
 {
 	if (!sb->settled) {
 		sb->settled = true;
@@ -266,25 +227,25 @@ static int sub_send(struct lp_sub *sb, uint32_t expires)
 	char ruri[TARGET_MAX], contact[256];
 	struct sip_build_req br;
 	struct sip_txn_dest dst;
-	struct sip_txn_creq creq;
 	int err;
 
 	if (loadcfg_user_name(cfg, sb->s->num, user, sizeof(user)) ||
 	    loadcfg_user_name(&lp->pcfg, sb->pres, pres, sizeof(pres)))
 		return EOVERFLOW;
 	sip_build_branch(branch);
-	snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s;rport",
-		 sip_transport_name(cfg->server.proto), lp->env.hostport,
-		 branch);
-	snprintf(from, sizeof(from), "<sip:%s@%s>", user, cfg->domain);
-	snprintf(to, sizeof(to), "<sip:%s@%s>", pres, cfg->domain);
+	if (loadmsg_via(via, sizeof(via), cfg->server.proto, lp->env.hostport,
+			branch) ||
+	    loadmsg_addr(from, sizeof(from), user, cfg->domain, NULL) ||
+	    loadmsg_addr(to, sizeof(to), pres, cfg->domain, NULL))
+		return EOVERFLOW;
 	/* §4.1.2.1 of RFC 6665: a refresh goes to the remote target */
 	if (sb->target[0])
 		snprintf(ruri, sizeof(ruri), "%s", sb->target);
 	else
 		snprintf(ruri, sizeof(ruri), "sip:%s@%s", pres, cfg->domain);
-	snprintf(contact, sizeof(contact), "<sip:%s@%s;transport=%s>", user,
-		 lp->env.hostport, loadmsg_tp_param(cfg->server.proto));
+	if (loadmsg_addr(contact, sizeof(contact), user, lp->env.hostport,
+			 loadmsg_tp_param(cfg->server.proto)))
+		return EOVERFLOW;
 	buf_reset(&lp->hdrs);
 	err = buf_printf(&lp->hdrs,
 			 "Event: presence\r\n"
@@ -314,15 +275,10 @@ static int sub_send(struct lp_sub *sb, uint32_t expires)
 	if (err)
 		return err;
 	loadmsg_dest_server(lp->env.cfg, &dst);
-	memset(&creq, 0, sizeof(creq));
-	creq.dst = &dst;
-	creq.branch = loadmsg_pl(branch);
-	creq.method = br.method;
-	creq.msg = buf_pl(&lp->out);
 	sip_txn_client_detach(sb->ct);
 	sb->ct = obj_deref(sb->ct);
-	return sip_txn_client_start(&sb->ct, lp->env.txl, &creq, sub_event,
-				    sb);
+	return loadmsg_client_start(&sb->ct, lp->env.txl, &dst, branch,
+				    &br.method, &lp->out, sub_event, sb);
 }
 
 static void on_refresh(void *arg);
@@ -357,7 +313,7 @@ static void sub_maybe_settle(struct lp_sub *sb)
 		return;
 	sb->settled = true;
 	ev_timer_cancel(lp->env.ev, &sb->wait);
-	outcome(lp, OUT_OK);
+	outcome(lp, LOADCOUNT_OK);
 	if (lp->draining)
 		unsubscribe(sb);
 	else
@@ -370,12 +326,12 @@ static void on_wait(void *arg)
 	struct loadpres *lp = sb->lp;
 
 	if (sb->state == SUB_ENDING) {
-		count(lp, &lp->env.c->pres.unsub_failures);
+		loadcount_bump(lp->env.mu, &lp->env.c->pres.unsub_failures);
 		sub_free(sb);
 		return;
 	}
-	count(lp, &lp->env.c->pres.no_notify);
-	sub_fail(sb, OUT_TIMEOUT);
+	loadcount_bump(lp->env.mu, &lp->env.c->pres.no_notify);
+	sub_fail(sb, LOADCOUNT_TIMEOUT);
 }
 
 static void unsubscribe(struct lp_sub *sb)
@@ -389,11 +345,11 @@ static void unsubscribe(struct lp_sub *sb)
 	sb->refreshing = false;
 	sb->auth_tries = 0;
 	sb->cseq++;
-	count(lp, &lp->env.c->pres.unsubscribes);
+	loadcount_bump(lp->env.mu, &lp->env.c->pres.unsubscribes);
 	err = sub_send(sb, 0);
 	if (err) {
 		log_debug("unsubscribe: %s", strerror(err));
-		count(lp, &lp->env.c->pres.unsub_failures);
+		loadcount_bump(lp->env.mu, &lp->env.c->pres.unsub_failures);
 		sub_free(sb);
 	}
 }
@@ -407,10 +363,10 @@ static void on_refresh(void *arg)
 	sb->refreshing = true;
 	sb->auth_tries = 0;
 	sb->cseq++;
-	count(lp, &lp->env.c->pres.refreshes);
+	loadcount_bump(lp->env.mu, &lp->env.c->pres.refreshes);
 	err = sub_send(sb, lp->env.cfg->expires);
 	if (err) {
-		count(lp, &lp->env.c->pres.refresh_failures);
+		loadcount_bump(lp->env.mu, &lp->env.c->pres.refresh_failures);
 		sub_free(sb);
 	}
 	/* Timers run after the loop's flush hook: send now. */
@@ -442,7 +398,7 @@ static int sub_challenge(struct lp_sub *sb, const struct sip_msg *msg)
 	sb->auth_tries++;
 	sb->proxy_auth = msg->status == 407;
 	sb->cseq++; /* RFC 3261 §22.2 */
-	count(lp, &lp->env.c->auth_challenges);
+	loadcount_bump(lp->env.mu, &lp->env.c->auth_challenges);
 	return sub_send(sb,
 			sb->state == SUB_ENDING ? 0 : lp->env.cfg->expires);
 }
@@ -470,7 +426,7 @@ static void sub_event(struct sip_txn *t, enum sip_txn_event ev,
 				       EV_MS(timer_f_ms(lp)), on_wait, sb);
 			return;
 		}
-		count(lp, &k->unsub_failures);
+		loadcount_bump(lp->env.mu, &k->unsub_failures);
 		sub_free(sb);
 		return;
 	}
@@ -482,7 +438,7 @@ static void sub_event(struct sip_txn *t, enum sip_txn_event ev,
 			return;
 		}
 		/* 481 and the like: the subscription is gone */
-		count(lp, &k->refresh_failures);
+		loadcount_bump(lp->env.mu, &k->refresh_failures);
 		sub_free(sb);
 		return;
 	}
@@ -490,22 +446,22 @@ static void sub_event(struct sip_txn *t, enum sip_txn_event ev,
 	if (status)
 		final_of(lp, sb->t_start, status);
 	if (!status) {
-		sub_fail(sb, ev == SIP_TXN_EV_TIMEOUT ? OUT_TIMEOUT
-						      : OUT_TP_ERROR);
+		sub_fail(sb, ev == SIP_TXN_EV_TIMEOUT ? LOADCOUNT_TIMEOUT
+						      : LOADCOUNT_TP_ERROR);
 		return;
 	}
 	if (status >= 300) {
-		sub_fail(sb, OUT_FAIL);
+		sub_fail(sb, LOADCOUNT_FAIL);
 		return;
 	}
-	count(lp, &k->sub_2xx);
+	loadcount_bump(lp->env.mu, &k->sub_2xx);
 	sb->got_2xx = true;
 	sb->state = SUB_ACTIVE;
 	sb->expires = granted(lp, msg);
 	if (!sb->rtag[0] &&
 	    pl_strcpy(&msg->to_tag, sb->rtag, sizeof(sb->rtag))) {
-		count(lp, &lp->env.c->bad_msgs);
-		sub_fail(sb, OUT_FAIL);
+		loadcount_bump(lp->env.mu, &lp->env.c->bad_msgs);
+		sub_fail(sb, LOADCOUNT_FAIL);
 		return;
 	}
 	h = sip_msg_hdr(msg, SIP_HDR_CONTACT);
@@ -526,7 +482,7 @@ static void sub_start(struct loadpres *lp, struct lp_slot *s)
 
 	lp->unsettled++;
 	if (!sb) {
-		outcome(lp, OUT_TP_ERROR);
+		outcome(lp, LOADCOUNT_TP_ERROR);
 		return;
 	}
 	sb->lp = lp;
@@ -547,7 +503,7 @@ static void sub_start(struct loadpres *lp, struct lp_slot *s)
 	err = sub_send(sb, cfg->expires);
 	if (err) {
 		log_debug("SUBSCRIBE: %s", strerror(err));
-		sub_fail(sb, OUT_TP_ERROR);
+		sub_fail(sb, LOADCOUNT_TP_ERROR);
 	}
 }
 
@@ -614,7 +570,7 @@ void loadpres_request(void *arg, struct sip_txn *st, const struct sip_msg *msg,
 			answer(lp, st, msg, 200);
 			return;
 		}
-		count(lp, &k->no_dialog);
+		loadcount_bump(lp->env.mu, &k->no_dialog);
 		/* RFC 6665 §4.1.3: a NOTIFY matching no subscription */
 		answer(lp, st, msg,
 		       msg->method_id == SIP_METHOD_NOTIFY ? 481 : 405);
@@ -630,7 +586,8 @@ void loadpres_request(void *arg, struct sip_txn *st, const struct sip_msg *msg,
 		k->terminated++;
 	if (!sb->got_notify) {
 		k->first_notifies++;
-		hist_add(&k->snd, us_since(lp, sb->t_start));
+		hist_add(&k->snd,
+			 loadcount_us_since(lp->env.rx_ns, sb->t_start));
 	}
 	pthread_mutex_unlock(lp->env.mu);
 	if (!sb->target[0]) {
@@ -645,9 +602,9 @@ void loadpres_request(void *arg, struct sip_txn *st, const struct sip_msg *msg,
 	sb->got_notify = true;
 	if (terminated) {
 		if (sb->state == SUB_ENDING)
-			count(lp, &k->unsubscribed);
+			loadcount_bump(lp->env.mu, &k->unsubscribed);
 		if (!sb->settled) /* refused or ended before its 2xx */
-			sub_fail(sb, OUT_FAIL);
+			sub_fail(sb, LOADCOUNT_FAIL);
 		else
 			sub_free(sb);
 		return;
@@ -670,7 +627,7 @@ static void pub_free(struct lp_pub *p)
 	maybe_idle(lp);
 }
 
-static void pub_end(struct lp_pub *p, enum outcome o)
+static void pub_end(struct lp_pub *p, enum loadcount_outcome o)
 {
 	outcome(p->lp, o);
 	pub_free(p);
@@ -688,17 +645,16 @@ static int pub_send(struct lp_pub *p)
 	char aor[256], ruri[256];
 	struct sip_build_req br;
 	struct sip_txn_dest dst;
-	struct sip_txn_creq creq;
 	struct timespec ts;
 	int err;
 
 	if (loadcfg_user_name(cfg, s->num, user, sizeof(user)))
 		return EOVERFLOW;
 	sip_build_branch(branch);
-	snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s;rport",
-		 sip_transport_name(cfg->server.proto), lp->env.hostport,
-		 branch);
-	snprintf(aor, sizeof(aor), "<sip:%s@%s>", user, cfg->domain);
+	if (loadmsg_via(via, sizeof(via), cfg->server.proto, lp->env.hostport,
+			branch) ||
+	    loadmsg_addr(aor, sizeof(aor), user, cfg->domain, NULL))
+		return EOVERFLOW;
 	snprintf(ruri, sizeof(ruri), "sip:%s@%s", user, cfg->domain);
 	/* The watchers compare this clock with theirs: the wall clock,
 	 * the one hosts keep in step. */
@@ -720,8 +676,8 @@ static int pub_send(struct lp_pub *p)
 				      p->proxy_auth, "PUBLISH", ruri);
 	if (err)
 		return err;
-	count(lp, s->etag[0] ? &lp->env.c->pres.pub_modify
-			     : &lp->env.c->pres.pub_initial);
+	loadcount_bump(lp->env.mu, s->etag[0] ? &lp->env.c->pres.pub_modify
+					      : &lp->env.c->pres.pub_initial);
 	memset(&br, 0, sizeof(br));
 	br.method = loadmsg_pl("PUBLISH");
 	br.ruri = loadmsg_pl(ruri);
@@ -739,14 +695,10 @@ static int pub_send(struct lp_pub *p)
 	if (err)
 		return err;
 	loadmsg_dest_server(lp->env.cfg, &dst);
-	memset(&creq, 0, sizeof(creq));
-	creq.dst = &dst;
-	creq.branch = loadmsg_pl(branch);
-	creq.method = br.method;
-	creq.msg = buf_pl(&lp->out);
 	sip_txn_client_detach(p->ct);
 	p->ct = obj_deref(p->ct);
-	return sip_txn_client_start(&p->ct, lp->env.txl, &creq, pub_event, p);
+	return loadmsg_client_start(&p->ct, lp->env.txl, &dst, branch,
+				    &br.method, &lp->out, pub_event, p);
 }
 
 static void pub_event(struct sip_txn *t, enum sip_txn_event ev,
@@ -766,10 +718,10 @@ static void pub_event(struct sip_txn *t, enum sip_txn_event ev,
 		p->auth_tries++;
 		p->proxy_auth = status == 407;
 		p->cseq++;
-		count(lp, &lp->env.c->auth_challenges);
+		loadcount_bump(lp->env.mu, &lp->env.c->auth_challenges);
 		if (!pub_send(p))
 			return;
-		pub_end(p, OUT_TP_ERROR);
+		pub_end(p, LOADCOUNT_TP_ERROR);
 		return;
 	}
 	/* RFC 3903 §6: 412, the entity-tag is unknown (the publication
@@ -778,28 +730,28 @@ static void pub_event(struct sip_txn *t, enum sip_txn_event ev,
 		p->retried_412 = true;
 		p->s->etag[0] = '\0';
 		p->cseq++;
-		count(lp, &lp->env.c->pres.pub_412);
+		loadcount_bump(lp->env.mu, &lp->env.c->pres.pub_412);
 		if (!pub_send(p))
 			return;
-		pub_end(p, OUT_TP_ERROR);
+		pub_end(p, LOADCOUNT_TP_ERROR);
 		return;
 	}
 	if (!status) {
-		pub_end(p,
-			ev == SIP_TXN_EV_TIMEOUT ? OUT_TIMEOUT : OUT_TP_ERROR);
+		pub_end(p, ev == SIP_TXN_EV_TIMEOUT ? LOADCOUNT_TIMEOUT
+						    : LOADCOUNT_TP_ERROR);
 		return;
 	}
 	final_of(lp, p->t_start, status);
 	if (status >= 300) {
-		pub_end(p, OUT_FAIL);
+		pub_end(p, LOADCOUNT_FAIL);
 		return;
 	}
 	h = sip_msg_hdr(msg, SIP_HDR_SIP_ETAG);
 	if (!h || pl_strcpy(&h->value, p->s->etag, sizeof(p->s->etag))) {
 		p->s->etag[0] = '\0';
-		count(lp, &lp->env.c->pres.pub_no_etag);
+		loadcount_bump(lp->env.mu, &lp->env.c->pres.pub_no_etag);
 	}
-	pub_end(p, OUT_OK);
+	pub_end(p, LOADCOUNT_OK);
 }
 
 static void pub_start(struct loadpres *lp, struct lp_slot *s)
@@ -809,7 +761,7 @@ static void pub_start(struct loadpres *lp, struct lp_slot *s)
 
 	lp->unsettled++;
 	if (!p) {
-		outcome(lp, OUT_TP_ERROR);
+		outcome(lp, LOADCOUNT_TP_ERROR);
 		return;
 	}
 	p->lp = lp;
@@ -826,7 +778,7 @@ static void pub_start(struct loadpres *lp, struct lp_slot *s)
 	err = pub_send(p);
 	if (err) {
 		log_debug("PUBLISH: %s", strerror(err));
-		pub_end(p, OUT_TP_ERROR);
+		pub_end(p, LOADCOUNT_TP_ERROR);
 	}
 }
 

@@ -47,10 +47,8 @@ static int req_send(struct loadreq *r)
 	char user[LOADCFG_NAME_MAX * 2], branch[SIP_BRANCH_SIZE];
 	char tag[SIP_TAG_SIZE];
 	char via[256], aor[256], ruri[256], contact[256];
-	const char *tpname = sip_transport_name(cfg->server.proto);
 	struct sip_build_req br;
 	struct sip_txn_dest dst;
-	struct sip_txn_creq creq;
 	bool reg = r->kind != LOADCFG_OPTIONS;
 	int err;
 
@@ -61,22 +59,15 @@ static int req_send(struct loadreq *r)
 	sip_build_tag(tag);
 	/* The Contact names our transport, so that the server reaches us
 	 * over the test's transport. */
-	if (loadmsg_cat(via, sizeof(via),
-			(const char *const[]){"SIP/2.0/", tpname, " ",
-					      w->hostport, ";branch=", branch,
-					      ";rport", NULL}) ||
-	    loadmsg_cat(aor, sizeof(aor),
-			(const char *const[]){"<sip:", user, "@", cfg->domain,
-					      ">", NULL}) ||
+	if (loadmsg_via(via, sizeof(via), cfg->server.proto, w->hostport,
+			branch) ||
+	    loadmsg_addr(aor, sizeof(aor), user, cfg->domain, NULL) ||
 	    loadmsg_cat(ruri, sizeof(ruri),
 			(const char *const[]){"sip:", reg ? cfg->domain : user,
 					      reg ? NULL : "@", cfg->domain,
 					      NULL}) ||
-	    loadmsg_cat(contact, sizeof(contact),
-			(const char *const[]){
-				"<sip:", user, "@", w->hostport, ";transport=",
-				loadmsg_tp_param(cfg->server.proto), ">",
-				NULL}))
+	    loadmsg_addr(contact, sizeof(contact), user, w->hostport,
+			 loadmsg_tp_param(cfg->server.proto)))
 		return EOVERFLOW;
 	/* A reregister refreshes one binding: the same Call-ID for every
 	 * REGISTER of a user (§10.2), CSeq up by one.  Other tests start a
@@ -133,11 +124,7 @@ static int req_send(struct loadreq *r)
 	err = sip_build_request(&w->out, &br);
 	if (err)
 		return err;
-	memset(&dst, 0, sizeof(dst));
-	dst.tp = cfg->server.proto;
-	dst.reliable = cfg->server.proto != SIP_TP_UDP;
-	memcpy(&dst.addr, &cfg->server.u, sizeof(dst.addr));
-	dst.addrlen = sip_tp_addr_len(&cfg->server);
+	loadmsg_dest_server(cfg, &dst);
 	if (dst.reliable) {
 		/* per-request: each transaction (an auth retry too) on a
 		 * connection of its own */
@@ -150,13 +137,8 @@ static int req_send(struct loadreq *r)
 		}
 		dst.conn = r->slot;
 	}
-	memset(&creq, 0, sizeof(creq));
-	creq.dst = &dst;
-	creq.branch = loadmsg_pl(branch);
-	creq.method = br.method;
-	creq.msg = buf_pl(&w->out);
-	return sip_txn_client_start(NULL, w->txl[r->kind - 1], &creq,
-				    txn_event, r);
+	return loadmsg_client_start(NULL, w->txl[r->kind - 1], &dst, branch,
+				    &br.method, &w->out, txn_event, r);
 }
 
 static void finish(struct loadreq *r, uint16_t status, bool timeout,
