@@ -1,6 +1,6 @@
 /*
  * loadcall.h - the loader's INVITE call test, one instance per worker
- * thread (loadgen.c owns the threads, sockets and pacing and hands each
+ * thread (the engine owns the threads, sockets and pacing and hands each
  * new call, each request and each unmatched response to this module).
  *
  * A call: INVITE with an SDP offer (RFC 3261 §13.2.1) in a client
@@ -24,7 +24,7 @@
  * Every call ends once, as a success (its BYE answered 2xx, or the far
  * end's BYE) or a failure (INVITE final >= 300 by code, Timer B, a send
  * error, BYE failure, or unfinished at shutdown); the generic counters
- * of loadgen.h then carry calls: attempts, successes, failures,
+ * of loadcount.h then carry calls: attempts, successes, failures,
  * timeouts, codes (the INVITE's final), rtt (INVITE to its final).
  */
 #ifndef LOADER_LOADCALL_H

@@ -19,7 +19,7 @@ static uint64_t codes_in(const struct loadcount *c, unsigned lo, unsigned hi)
 	return n;
 }
 
-static double pct(uint64_t num, uint64_t den)
+static double percent_of(uint64_t num, uint64_t den)
 {
 	return den ? 100.0 * (double)num / (double)den : -1;
 }
@@ -29,7 +29,7 @@ double loadmetric_ser(const struct loadcount *c)
 {
 	uint64_t den = c->call.invite_done - codes_in(c, 300, 399);
 
-	return pct(c->call.answered, den);
+	return percent_of(c->call.answered, den);
 }
 
 /* §4.7: the answers that show the network worked (busy, declined...). */
@@ -39,7 +39,7 @@ double loadmetric_seer(const struct loadcount *c)
 	uint64_t ok = c->call.answered + c->codes[480] + c->codes[486] +
 		      c->codes[600] + c->codes[603];
 
-	return pct(ok, den);
+	return percent_of(ok, den);
 }
 
 /* §4.8: 408, 500, 503, 504 and no answer at all. */
@@ -48,7 +48,7 @@ double loadmetric_isa(const struct loadcount *c)
 	uint64_t bad = c->codes[408] + c->codes[500] + c->codes[503] +
 		       c->codes[504] + c->call.invite_timeouts;
 
-	return pct(bad, c->call.invite_done);
+	return percent_of(bad, c->call.invite_done);
 }
 
 /* §4.9: calls completed through BYE/2xx over the calls attempted,
@@ -56,5 +56,5 @@ double loadmetric_isa(const struct loadcount *c)
  * one second ends in a later one after its hold time). */
 double loadmetric_scr(const struct loadcount *c)
 {
-	return pct(c->call.completed, c->successes + c->failures);
+	return percent_of(c->call.completed, c->successes + c->failures);
 }

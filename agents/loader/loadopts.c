@@ -55,7 +55,7 @@ void loadopts_usage(FILE *f, const char *argv0)
 		argv0, argv0);
 }
 
-static int bad(const char *argv0, const char *what, const char *val)
+static int bad_option(const char *argv0, const char *what, const char *val)
 {
 	fprintf(stderr, "%s: bad %s: %s\n", argv0, what, val ? val : "");
 	return 2;
@@ -247,33 +247,36 @@ static int schedule_opt(struct loadopts *o, struct sched_opts *so, int c,
 	switch (c) {
 	case OPT_RAMP:
 		if (parse_ramp(optarg, &k->ramp))
-			return bad(me, "--ramp (START,STEP,FINAL)", optarg);
+			return bad_option(me, "--ramp (START,STEP,FINAL)",
+					  optarg);
 		so->ramp = true;
 		return 0;
 	case OPT_STEP_S:
 		if (parse_double(optarg, &k->step_s) || k->step_s > 86400)
-			return bad(me, "--step-s", optarg);
+			return bad_option(me, "--step-s", optarg);
 		so->step_s = true;
 		return 0;
 	case OPT_WARMUP_S:
 		if (parse_nonneg(optarg, &d) || d > 3600)
-			return bad(me, "--warmup-s", optarg);
+			return bad_option(me, "--warmup-s", optarg);
 		k->warmup_s = d;
 		so->warmup_s = true;
 		return 0;
 	case OPT_SUCCESS_PCT:
 		if (parse_double(optarg, &d) || d > 100)
-			return bad(me, "--success-percent (0, 100]", optarg);
+			return bad_option(me, "--success-percent (0, 100]",
+					  optarg);
 		k->ramp.success_pct = d;
 		so->criteria = true;
 		return 0;
 	case OPT_TA_LIMIT:
 	case OPT_TA_P95_LIMIT:
 		if (parse_uint(optarg, 3600000, &v) || !v)
-			return bad(me,
-				   c == OPT_TA_LIMIT ? "--ta-limit-ms"
-						     : "--ta-p95-limit-ms",
-				   optarg);
+			return bad_option(me,
+					  c == OPT_TA_LIMIT ? "--ta-limit-ms"
+							    : "--ta-p95-limit-"
+							      "ms",
+					  optarg);
 		if (c == OPT_TA_LIMIT)
 			k->ramp.ta_mean_limit_ms = (double)v;
 		else
@@ -282,44 +285,45 @@ static int schedule_opt(struct loadopts *o, struct sched_opts *so, int c,
 		return 0;
 	case OPT_SEARCH:
 		if (strcmp(optarg, "rfc7502"))
-			return bad(me, "--search (rfc7502)", optarg);
+			return bad_option(me, "--search (rfc7502)", optarg);
 		so->search = true;
 		return 0;
 	case OPT_TRIAL_S:
 		if (parse_double(optarg, &k->trial_s) || k->trial_s > 86400)
-			return bad(me, "--trial-s", optarg);
+			return bad_option(me, "--trial-s", optarg);
 		so->trial_s = true;
 		return 0;
 	case OPT_TRIAL_ATTEMPTS:
 		if (parse_uint(optarg, 1000000000, &v) || !v)
-			return bad(me, "--trial-attempts", optarg);
+			return bad_option(me, "--trial-attempts", optarg);
 		k->trial_attempts = v;
 		so->trial_n = true;
 		return 0;
 	case OPT_START_RATE:
 		if (parse_double(optarg, &d) || d > 1e7)
-			return bad(me, "--start-rate", optarg);
+			return bad_option(me, "--start-rate", optarg);
 		k->search.start_rate = d;
 		break;
 	case OPT_MAX_TRIALS:
 		if (parse_uint(optarg, SCHED_TRIALS_MAX, &v) || !v)
-			return bad(me, "--max-trials (1-256)", optarg);
+			return bad_option(me, "--max-trials (1-256)", optarg);
 		k->search.max_trials = (unsigned)v;
 		break;
 	case OPT_GRANULARITY:
 		if (parse_double(optarg, &d))
-			return bad(me, "--granularity", optarg);
+			return bad_option(me, "--granularity", optarg);
 		k->search.granularity = d;
 		break;
 	case OPT_GRANULARITY_PCT:
 		if (parse_nonneg(optarg, &d) || d >= 100)
-			return bad(me, "--granularity-pct [0, 100)", optarg);
+			return bad_option(me, "--granularity-pct [0, 100)",
+					  optarg);
 		k->search.granularity_pct = d;
 		break;
 	case OPT_CONFIRM_S:
 		if (parse_double(optarg, &k->confirm_s) ||
 		    k->confirm_s > 86400)
-			return bad(me, "--confirm-s", optarg);
+			return bad_option(me, "--confirm-s", optarg);
 		k->search.confirm = true;
 		break;
 	default:
@@ -409,37 +413,38 @@ static int engine_opt(struct loadopts *o, struct seen *s, int c,
 	switch (c) {
 	case OPT_TEST:
 		if (loadcfg_test_decode(optarg, &o->cfg.test))
-			return bad(me, "--test", optarg);
+			return bad_option(me, "--test", optarg);
 		break;
 	case OPT_SERVER:
 		if (sip_tp_addr_decode(&o->cfg.server, &s->host, optarg))
-			return bad(me,
-				   "--server "
-				   "(udp:|tcp:|tls:HOST:PORT)",
-				   optarg);
+			return bad_option(me,
+					  "--server "
+					  "(udp:|tcp:|tls:HOST:PORT)",
+					  optarg);
 		s->server = true;
 		break;
 	case OPT_USERS:
 		if (loadcfg_users_parse(&o->cfg, optarg))
-			return bad(me, "--users (e.g. A1000-A1999)", optarg);
+			return bad_option(me, "--users (e.g. A1000-A1999)",
+					  optarg);
 		s->users = true;
 		break;
 	case OPT_DOMAIN:
 		if (!*optarg || strlen(optarg) >= sizeof(o->cfg.domain))
-			return bad(me, "--domain", optarg);
+			return bad_option(me, "--domain", optarg);
 		snprintf(o->cfg.domain, sizeof(o->cfg.domain), "%s", optarg);
 		break;
 	case OPT_RATE:
 		if (parse_double(optarg, &o->cfg.rate) || o->cfg.rate > 1e7)
-			return bad(me, "--rate", optarg);
+			return bad_option(me, "--rate", optarg);
 		break;
 	case OPT_DURATION:
 		if (parse_double(optarg, &o->duration))
-			return bad(me, "--duration", optarg);
+			return bad_option(me, "--duration", optarg);
 		break;
 	case OPT_THREADS:
 		if (parse_uint(optarg, 256, &v) || !v)
-			return bad(me, "--threads", optarg);
+			return bad_option(me, "--threads", optarg);
 		o->cfg.threads = (unsigned)v;
 		break;
 	case OPT_POISSON:
@@ -447,17 +452,17 @@ static int engine_opt(struct loadopts *o, struct seen *s, int c,
 		break;
 	case OPT_MAXOUT:
 		if (parse_uint(optarg, UINT32_MAX, &v))
-			return bad(me, "--max-outstanding", optarg);
+			return bad_option(me, "--max-outstanding", optarg);
 		o->cfg.max_outstanding = (uint32_t)v;
 		break;
 	case OPT_EXPIRES:
 		if (parse_uint(optarg, UINT32_MAX, &v))
-			return bad(me, "--expires", optarg);
+			return bad_option(me, "--expires", optarg);
 		o->cfg.expires = (uint32_t)v;
 		break;
 	case OPT_PASSWORD:
 		if (strlen(optarg) >= sizeof(o->cfg.password))
-			return bad(me, "--password", "too long");
+			return bad_option(me, "--password", "too long");
 		snprintf(o->cfg.password, sizeof(o->cfg.password), "%s",
 			 optarg);
 		break;
@@ -469,33 +474,33 @@ static int engine_opt(struct loadopts *o, struct seen *s, int c,
 		break;
 	case OPT_LOCAL:
 		if (!*optarg || strlen(optarg) >= sizeof(o->cfg.local_ip))
-			return bad(me, "--local", optarg);
+			return bad_option(me, "--local", optarg);
 		snprintf(o->cfg.local_ip, sizeof(o->cfg.local_ip), "%s",
 			 optarg);
 		break;
 	case OPT_T1:
 		if (parse_uint(optarg, 60000, &v) || !v)
-			return bad(me, "--t1-ms", optarg);
+			return bad_option(me, "--t1-ms", optarg);
 		o->cfg.t1_ms = (uint32_t)v;
 		break;
 	case OPT_TIMERB:
 		if (parse_uint(optarg, 3600000, &v) || !v)
-			return bad(me, "--timer-b-ms", optarg);
+			return bad_option(me, "--timer-b-ms", optarg);
 		o->cfg.timer_b_ms = (uint32_t)v;
 		break;
 	case OPT_DRAIN:
 		if (parse_uint(optarg, 3600000, &v) || !v)
-			return bad(me, "--drain-ms", optarg);
+			return bad_option(me, "--drain-ms", optarg);
 		o->cfg.drain_ms = (uint32_t)v;
 		break;
 	case OPT_HOLD:
 		if (parse_uint(optarg, 3600000, &v))
-			return bad(me, "--hold-ms", optarg);
+			return bad_option(me, "--hold-ms", optarg);
 		o->cfg.hold_ms = (uint32_t)v;
 		break;
 	case OPT_TICK:
 		if (parse_uint(optarg, 100000, &v))
-			return bad(me, "--tick-us", optarg);
+			return bad_option(me, "--tick-us", optarg);
 		o->cfg.tick_us = (uint32_t)v;
 		s->tick = true;
 		break;
@@ -521,10 +526,10 @@ static int other_opt(struct loadopts *o, struct seen *s, int c, const char *me)
 		memset(&p, 0, sizeof(p));
 		if (loadcfg_users_parse(&p, optarg) ||
 		    strlen(p.prefix) >= sizeof(o->cfg.pres.prefix))
-			return bad(me,
-				   "--presentities (e.g. "
-				   "B1000-B1099)",
-				   optarg);
+			return bad_option(me,
+					  "--presentities (e.g. "
+					  "B1000-B1099)",
+					  optarg);
 		o->cfg.pres.set = true;
 		snprintf(o->cfg.pres.prefix, sizeof(o->cfg.pres.prefix), "%s",
 			 p.prefix);
@@ -535,12 +540,13 @@ static int other_opt(struct loadopts *o, struct seen *s, int c, const char *me)
 	}
 	case OPT_REFRESH:
 		if (parse_uint(optarg, 86400, &v) || !v)
-			return bad(me, "--refresh-s", optarg);
+			return bad_option(me, "--refresh-s", optarg);
 		o->cfg.pres.refresh_s = (uint32_t)v;
 		break;
 	case OPT_BODY:
 		if (parse_uint(optarg, 60000, &v))
-			return bad(me, "--body-bytes (<= 60000)", optarg);
+			return bad_option(me, "--body-bytes (<= 60000)",
+					  optarg);
 		o->cfg.pres.body_bytes = (uint32_t)v;
 		break;
 	case OPT_CSV:
@@ -554,15 +560,15 @@ static int other_opt(struct loadopts *o, struct seen *s, int c, const char *me)
 		break;
 	case OPT_LOGLEVEL:
 		if (log_level_decode(optarg, &level))
-			return bad(me, "--log-level", optarg);
+			return bad_option(me, "--log-level", optarg);
 		o->log_level = (int)level;
 		break;
 	case OPT_CONN:
 		if (loadcfg_conn_decode(&o->cfg, optarg))
-			return bad(me,
-				   "--conn (persistent[:N] or "
-				   "per-request)",
-				   optarg);
+			return bad_option(me,
+					  "--conn (persistent[:N] or "
+					  "per-request)",
+					  optarg);
 		break;
 	case OPT_TLS_CA:
 		o->cfg.tls_ca = optarg;
@@ -572,7 +578,7 @@ static int other_opt(struct loadopts *o, struct seen *s, int c, const char *me)
 		break;
 	case OPT_TLS_NAME:
 		if (strlen(optarg) >= sizeof(o->cfg.tls_name))
-			return bad(me, "--tls-name", "too long");
+			return bad_option(me, "--tls-name", "too long");
 		snprintf(o->cfg.tls_name, sizeof(o->cfg.tls_name), "%s",
 			 optarg);
 		s->name = true;
@@ -585,7 +591,7 @@ static int other_opt(struct loadopts *o, struct seen *s, int c, const char *me)
 		break;
 	case OPT_TLS_RESUME:
 		if (strcmp(optarg, "on") && strcmp(optarg, "off"))
-			return bad(me, "--tls-resume (on|off)", optarg);
+			return bad_option(me, "--tls-resume (on|off)", optarg);
 		o->cfg.tls_no_resume = !strcmp(optarg, "off");
 		break;
 	case OPT_MIX:
@@ -608,18 +614,19 @@ static int opts_check(struct loadopts *o, struct seen *s, int argc,
 	char why[160];
 
 	if (optind < argc)
-		return bad(me, "argument", argv[optind]);
+		return bad_option(me, "argument", argv[optind]);
 	if (!s->server)
-		return bad(me, "options", "--server is required");
+		return bad_option(me, "options", "--server is required");
 	if (!s->users)
-		return bad(me, "options", "--users is required");
+		return bad_option(me, "options", "--users is required");
 	if (schedule_check(o, &s->so, me))
 		return 2;
 	if (!o->control && o->sched.kind == LOADSTEPPER_NONE &&
 	    (!(o->cfg.rate > 0) || !(o->duration > 0)))
-		return bad(me, "options",
-			   "--rate and --duration are required (or --ramp, "
-			   "--search)");
+		return bad_option(me, "options",
+				  "--rate and --duration are required (or "
+				  "--ramp, "
+				  "--search)");
 	/* Coalesced I/O keeps latencies exact only where the kernel
 	 * stamps each arrival: UDP. */
 	if (!s->tick)
@@ -627,8 +634,8 @@ static int opts_check(struct loadopts *o, struct seen *s, int argc,
 	if ((uint64_t)o->cfg.ulast - o->cfg.ufirst + 1 < o->cfg.threads)
 		o->cfg.threads = o->cfg.ulast - o->cfg.ufirst + 1;
 	if (!o->cfg.tls_cert != !o->cfg.tls_key)
-		return bad(me, "options",
-			   "--tls-cert and --tls-key go together");
+		return bad_option(me, "options",
+				  "--tls-cert and --tls-key go together");
 	/* The name verified is the server's host unless told otherwise
 	 * (an IP address is matched against the certificate's IPs). */
 	if (!s->name &&
@@ -641,18 +648,19 @@ static int opts_check(struct loadopts *o, struct seen *s, int argc,
 		o->cfg.threads = o->cfg.conns;
 	/* after --users: the register users must share its form */
 	if (s->mix && o->cfg.test != LOADCFG_MIX)
-		return bad(me, "--mix", "needs --test mix");
+		return bad_option(me, "--mix", "needs --test mix");
 	if (s->mix && loadcfg_mix_parse(&o->cfg, s->mix, why, sizeof(why)))
-		return bad(me, "--mix", why);
+		return bad_option(me, "--mix", why);
 	if (s->reg_users && loadcfg_reg_users_parse(&o->cfg, s->reg_users))
-		return bad(me,
-			   "--register-users (the --users' prefix and digits)",
-			   s->reg_users);
+		return bad_option(me,
+				  "--register-users (the --users' prefix and "
+				  "digits)",
+				  s->reg_users);
 	if (s->reg_users && o->pwfile)
-		return bad(me, "--register-users",
-			   "not with --passwords (use --password)");
+		return bad_option(me, "--register-users",
+				  "not with --passwords (use --password)");
 	if (loadcfg_mix_check(&o->cfg, why, sizeof(why)))
-		return bad(me, "options", why);
+		return bad_option(me, "options", why);
 	if (o->cfg.test == LOADCFG_PUBLISH && o->cfg.pres.body_bytes) {
 		char user[LOADCFG_NAME_MAX * 2], uri[LOADCFG_NAME_MAX * 4];
 		size_t min;
@@ -660,7 +668,7 @@ static int opts_check(struct loadopts *o, struct seen *s, int argc,
 		/* the longest entity: the last user's */
 		if (loadcfg_user_name(&o->cfg, o->cfg.ulast, user,
 				      sizeof(user)))
-			return bad(me, "--users", "names too long");
+			return bad_option(me, "--users", "names too long");
 		snprintf(uri, sizeof(uri), "sip:%s@%s", user, o->cfg.domain);
 		min = loadpres_body_min(uri);
 		if (o->cfg.pres.body_bytes < min) {

@@ -1,6 +1,6 @@
 /*
  * loadpres.h - the loader's presence tests, one instance per worker
- * thread (loadgen.c owns the threads, sockets and pacing and hands each
+ * thread (the engine owns the threads, sockets and pacing and hands each
  * new attempt and each request from the far end to this module).
  *
  * subscribe: each attempt is a SUBSCRIBE (RFC 6665 §4.1, Event:

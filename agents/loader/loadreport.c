@@ -402,12 +402,12 @@ void loadreport_csv_row(FILE *f, double t_s, const struct loadcount *c,
 	fputc('\n', f);
 }
 
-static void row(FILE *f, const char *name, unsigned long long v)
+static void table_row(FILE *f, const char *name, unsigned long long v)
 {
 	fprintf(f, "  %-22s %14llu\n", name, v);
 }
 
-static void lat(FILE *f, const char *name, const struct hist *h)
+static void table_latency(FILE *f, const char *name, const struct hist *h)
 {
 	fprintf(f,
 		"  %-8s count %llu  p50 %.3f  p90 %.3f  p95 %.3f  p99 %.3f  "
@@ -427,32 +427,32 @@ void loadreport_table(FILE *f, const struct loadcount *c,
 	fprintf(f, "loader %s: %.1f s, %.1f attempts/s, %u thread(s)\n",
 		loadcfg_test_name(x->test), x->secs,
 		x->secs > 0 ? (double)c->attempts / x->secs : 0.0, x->threads);
-	row(f, "attempts", c->attempts);
-	row(f, "successes", c->successes);
-	row(f, "failures", c->failures);
-	row(f, "  timeouts", c->timeouts);
-	row(f, "  transport errors", c->transport_errors);
-	row(f, "  unfinished", c->unfinished);
+	table_row(f, "attempts", c->attempts);
+	table_row(f, "successes", c->successes);
+	table_row(f, "failures", c->failures);
+	table_row(f, "  timeouts", c->timeouts);
+	table_row(f, "  transport errors", c->transport_errors);
+	table_row(f, "  unfinished", c->unfinished);
 	for (i = 300; i < LOADCOUNT_CODES; i++) {
 		char name[32];
 
 		if (!c->codes[i])
 			continue;
 		snprintf(name, sizeof(name), "  status %zu", i);
-		row(f, name, c->codes[i]);
+		table_row(f, name, c->codes[i]);
 	}
-	row(f, "retransmissions", c->retransmissions);
-	row(f, "auth challenges", c->auth_challenges);
-	row(f, "late sends", c->late_sends);
-	row(f, "throttled", c->throttled);
-	row(f, "stray responses", c->stray);
+	table_row(f, "retransmissions", c->retransmissions);
+	table_row(f, "auth challenges", c->auth_challenges);
+	table_row(f, "late sends", c->late_sends);
+	table_row(f, "throttled", c->throttled);
+	table_row(f, "stray responses", c->stray);
 	if (c->conns_opened) {
-		row(f, "connections opened", c->conns_opened);
-		row(f, "  failed", c->conns_failed);
-		row(f, "  reopened", c->conns_reopened);
-		row(f, "  closed", c->conns_closed);
-		row(f, "  TLS full handshakes", c->tls_full);
-		row(f, "  TLS resumed", c->tls_resumed);
+		table_row(f, "connections opened", c->conns_opened);
+		table_row(f, "  failed", c->conns_failed);
+		table_row(f, "  reopened", c->conns_reopened);
+		table_row(f, "  closed", c->conns_closed);
+		table_row(f, "  TLS full handshakes", c->tls_full);
+		table_row(f, "  TLS resumed", c->tls_resumed);
 		fprintf(f,
 			"  connection set-up mean %.3f ms, pool open %.3f "
 			"ms\n",
@@ -461,22 +461,22 @@ void loadreport_table(FILE *f, const struct loadcount *c,
 				    : 0.0,
 			(double)c->pool_open_us / 1e3);
 	}
-	lat(f, "rtt", &c->rtt);
+	table_latency(f, "rtt", &c->rtt);
 	if (x->test == LOADCFG_INVITE) {
 		const struct loadcount_call *k = &c->call;
 
-		row(f, "calls answered", k->answered);
-		row(f, "calls ringing", k->ringing);
-		row(f, "calls completed", k->completed);
-		row(f, "  by the far end", k->far_byes);
-		row(f, "INVITE timeouts", k->invite_timeouts);
-		row(f, "BYE failures", k->bye_failures);
-		row(f, "ACKs (resent)", k->acks_resent);
-		row(f, "re-INVITEs answered", k->reinvites);
-		row(f, "no dialog (481)", k->no_dialog);
-		lat(f, "SRD", &k->srd);
-		lat(f, "SDD", &k->sdd);
-		lat(f, "SDT", &k->sdt);
+		table_row(f, "calls answered", k->answered);
+		table_row(f, "calls ringing", k->ringing);
+		table_row(f, "calls completed", k->completed);
+		table_row(f, "  by the far end", k->far_byes);
+		table_row(f, "INVITE timeouts", k->invite_timeouts);
+		table_row(f, "BYE failures", k->bye_failures);
+		table_row(f, "ACKs (resent)", k->acks_resent);
+		table_row(f, "re-INVITEs answered", k->reinvites);
+		table_row(f, "no dialog (481)", k->no_dialog);
+		table_latency(f, "SRD", &k->srd);
+		table_latency(f, "SDD", &k->sdd);
+		table_latency(f, "SDT", &k->sdt);
 		fprintf(f,
 			"  RFC 6076: SER %.2f%%  SEER %.2f%%  ISA %.2f%%  "
 			"SCR %.2f%%  (-1: none)\n",
@@ -486,24 +486,24 @@ void loadreport_table(FILE *f, const struct loadcount *c,
 		   x->test == LOADCFG_PUBLISH) {
 		const struct loadcount_pres *k = &c->pres;
 
-		row(f, "SUBSCRIBE 2xx", k->sub_2xx);
-		row(f, "first NOTIFYs", k->first_notifies);
-		row(f, "  none in Timer F", k->no_notify);
-		row(f, "NOTIFYs answered", k->notifies);
-		row(f, "  terminated", k->terminated);
-		row(f, "no dialog (481)", k->no_dialog);
-		row(f, "refreshes", k->refreshes);
-		row(f, "  failed", k->refresh_failures);
-		row(f, "unsubscribes", k->unsubscribes);
-		row(f, "  terminated NOTIFY", k->unsubscribed);
-		row(f, "  failed", k->unsub_failures);
-		row(f, "PUBLISH initial", k->pub_initial);
-		row(f, "PUBLISH modify", k->pub_modify);
-		row(f, "PUBLISH 412 (again)", k->pub_412);
-		lat(f, "SUB-NOT", &k->snd);
+		table_row(f, "SUBSCRIBE 2xx", k->sub_2xx);
+		table_row(f, "first NOTIFYs", k->first_notifies);
+		table_row(f, "  none in Timer F", k->no_notify);
+		table_row(f, "NOTIFYs answered", k->notifies);
+		table_row(f, "  terminated", k->terminated);
+		table_row(f, "no dialog (481)", k->no_dialog);
+		table_row(f, "refreshes", k->refreshes);
+		table_row(f, "  failed", k->refresh_failures);
+		table_row(f, "unsubscribes", k->unsubscribes);
+		table_row(f, "  terminated NOTIFY", k->unsubscribed);
+		table_row(f, "  failed", k->unsub_failures);
+		table_row(f, "PUBLISH initial", k->pub_initial);
+		table_row(f, "PUBLISH modify", k->pub_modify);
+		table_row(f, "PUBLISH 412 (again)", k->pub_412);
+		table_latency(f, "SUB-NOT", &k->snd);
 	} else if (x->test == LOADCFG_REGISTER ||
 		   x->test == LOADCFG_REREGISTER) {
-		lat(f, "RRD", &c->rrd);
+		table_latency(f, "RRD", &c->rrd);
 		fprintf(f, "  RFC 6076: RRD %.3f ms, IRA %.3f%%\n",
 			hist_mean(&c->rrd) / 1e3, loadmetric_ira(c));
 	}

@@ -75,8 +75,8 @@ static int keep(struct loadstepper *ls, const struct loadstepper_step *st)
 	return 0;
 }
 
-static void say(const struct loadstepper *ls,
-		const struct loadstepper_step *st)
+static void print_step(const struct loadstepper *ls,
+		       const struct loadstepper_step *st)
 {
 	uint64_t done = st->successes + st->failures;
 
@@ -202,7 +202,7 @@ static void judge(struct loadstepper *ls, uint64_t unresolved)
 			ls->reruns++;
 			st.phase = "discarded";
 			err = keep(ls, &st);
-			say(ls, &st);
+			print_step(ls, &st);
 			if (err)
 				end_schedule(ls);
 			else
@@ -213,7 +213,7 @@ static void judge(struct loadstepper *ls, uint64_t unresolved)
 		more = sched_rfc7502_feed(&ls->search, st.attempts, failures);
 	}
 	err = keep(ls, &st);
-	say(ls, &st);
+	print_step(ls, &st);
 	if (err || !more) {
 		if (err)
 			log_err("step figures: %s", strerror(err));
