@@ -15,10 +15,10 @@
 #include "log.h"
 #include "obj.h"
 #include "pidf.h"
-#include "sdb.h"
+#include "dbqueue.h"
 #include "sip_build.h"
 #include "sip_uri.h"
-#include "sproxy_int.h"
+#include "stateful_int.h"
 
 /* NOTIFYs of one subscription in flight at once; past it the oldest is
  * forgotten (its retransmissions go on, its answer is not counted). */
@@ -57,7 +57,7 @@ struct subscription {
 	struct le hle;		 /* p->dialogs, while active */
 	struct le wle;		 /* box->subs: holds the table's reference */
 	struct presentity *pr;	 /* NULL once terminated */
-	struct sproxy_worker *w; /* owner; NULL once it stopped */
+	struct stateful_worker *w; /* owner; NULL once it stopped */
 	bool terminated;
 	bool in_db;	  /* a row of ours is (to be) in active_watchers */
 	uint64_t expires; /* Unix s */
@@ -92,7 +92,7 @@ struct pjob {
 /* Per worker: its subscriptions and the jobs other workers left it. */
 struct box {
 	struct presence *p;
-	struct sproxy_worker *w;
+	struct stateful_worker *w;
 	struct list subs, jobs;
 	uint64_t last_sweep_s;
 	bool posted, stopped;
@@ -115,7 +115,7 @@ struct presence_counters {
 };
 
 struct presence {
-	struct sproxy *sp;
+	struct stateful *sp;
 	pthread_mutex_t mu; /* everything below */
 	struct hash presentities, dialogs, etags;
 	struct list all_pubs;
@@ -226,7 +226,7 @@ static bool filter_allows(const struct pl *id, void *arg)
 /* ------------------------------------------------------------------ */
 /* Tables                                                              */
 
-int presence_alloc(struct presence **pp, struct sproxy *sp)
+int presence_alloc(struct presence **pp, struct stateful *sp)
 {
 	struct presence *p = calloc(1, sizeof(*p));
 	unsigned i;
@@ -457,7 +457,7 @@ static struct pbody *pbody_new(const struct buf *b)
 
 /* "<sip:user@host:port[;transport=x]>" from the worker's Record-Route
  * text "<sip:host:port[;transport=x];lr>". */
-static void our_contact(const struct sproxy_worker *w, enum sip_transport tp,
+static void our_contact(const struct stateful_worker *w, enum sip_transport tp,
 			const char *user, char *out, size_t size)
 {
 	const char *rr = w->rr[(int)tp < (int)SIP_TP_NPROTO ? tp : SIP_TP_UDP];
@@ -509,7 +509,7 @@ static void notify_event(struct sip_txn *t, enum sip_txn_event ev,
  * Sends one NOTIFY of s on w (its owner): active, or terminated with
  * reason; with a PIDF body unless body is NULL.  Lock held.
  */
-static void notify_send(struct presence *p, struct sproxy_worker *w,
+static void notify_send(struct presence *p, struct stateful_worker *w,
 			struct subscription *s, const char *reason,
 			const char *body, size_t body_len)
 {
@@ -519,7 +519,7 @@ static void notify_send(struct presence *p, struct sproxy_worker *w,
 	char branch[SIP_BRANCH_SIZE], via[SIP_TP_ADDR_STRLEN + 64];
 	char from[LOCATION_URI_MAX + 4], to[LOCATION_URI_MAX + 4];
 	char contact[SIP_TP_ADDR_STRLEN + 96], hdrs[160];
-	uint64_t now = sproxy_now_s();
+	uint64_t now = stateful_now_s();
 	int err;
 
 	if (s->nct == SUB_INFLIGHT_MAX) {
@@ -601,7 +601,7 @@ static void notify_event(struct sip_txn *t, enum sip_txn_event ev,
 			 const struct sip_msg *msg, int err, void *arg)
 {
 	struct subscription *s = arg;
-	struct sproxy_worker *w = s->w;
+	struct stateful_worker *w = s->w;
 	struct presence *p = w->sp->pres;
 	unsigned i;
 	bool kill = false;
@@ -671,7 +671,7 @@ static void post_job(struct presence *p, struct subscription *s,
  * A subscription restored from the database has no owner until worker 0
  * adopts it (here, or at its first tick); NULL once its owner stopped.
  */
-static struct sproxy_worker *owner(struct presence *p, struct subscription *s)
+static struct stateful_worker *owner(struct presence *p, struct subscription *s)
 {
 	if (!s->w && !s->terminated && p->sp->w && !p->boxes[0].stopped)
 		s->w = &p->sp->w[0];
@@ -679,7 +679,7 @@ static struct sproxy_worker *owner(struct presence *p, struct subscription *s)
 }
 
 /* The NOTIFY of a change, for whichever worker owns s (lock held). */
-static void notify_change(struct presence *p, struct sproxy_worker *w,
+static void notify_change(struct presence *p, struct stateful_worker *w,
 			  struct subscription *s, struct pbody *pb,
 			  const struct buf *b)
 {
@@ -728,7 +728,7 @@ static void drain(void *arg)
 }
 
 /* Every watcher of pr learns its new state (lock held). */
-static void notify_all(struct presence *p, struct sproxy_worker *w,
+static void notify_all(struct presence *p, struct stateful_worker *w,
 		       struct presentity *pr)
 {
 	struct pbody *shared = NULL;
@@ -769,7 +769,7 @@ static __thread bool tl_db_queued;
 
 static bool persisting(const struct presence *p)
 {
-	return p->sp->db && p->sp->cfg.db_mode != SPROXY_DB_MEMORY;
+	return p->sp->db && p->sp->cfg.db_mode != STATEFUL_DB_MEMORY;
 }
 
 /* A string as an SQL hex literal: nothing to escape, any byte. */
@@ -803,7 +803,7 @@ static int sql_str(struct buf *b, const char *s)
 static void db_exec(struct presence *p, struct buf *b, int err)
 {
 	if (!err)
-		err = sdb_exec(p->sp->db, b->data, b->len);
+		err = dbqueue_exec(p->sp->db, b->data, b->len);
 	if (err) {
 		p->c.db_errors++;
 		log_warn("a presence change is not persisted: %s",
@@ -891,7 +891,7 @@ static void unpersist_pub(struct presence *p, const struct publication *pub)
 }
 
 struct pending {
-	struct sproxy_worker *w;
+	struct stateful_worker *w;
 	struct sip_txn *st;
 	char *ok, *fail;
 	size_t ok_len, fail_len;
@@ -911,9 +911,9 @@ static void pending_done(int err, void *arg)
 	struct pending *pd = arg;
 
 	if (err)
-		sproxy_send_reply(pd->w, pd->st, pd->fail, pd->fail_len);
+		stateful_send_reply(pd->w, pd->st, pd->fail, pd->fail_len);
 	else
-		sproxy_send_reply(pd->w, pd->st, pd->ok, pd->ok_len);
+		stateful_send_reply(pd->w, pd->st, pd->ok, pd->ok_len);
 	obj_deref(pd);
 }
 
@@ -922,14 +922,14 @@ static void pending_done(int err, void *arg)
  * what this request queued is committed (500 if that fails), like the
  * registrar's 200.
  */
-static void send_reply(struct sproxy_worker *w, struct sip_txn *st,
+static void send_reply(struct stateful_worker *w, struct sip_txn *st,
 		       const struct sip_msg *msg)
 {
-	struct sproxy *sp = w->sp;
+	struct stateful *sp = w->sp;
 	struct pending *pd = NULL;
 
-	if (!tl_db_queued || sp->cfg.db_mode != SPROXY_DB_WRITE_THROUGH) {
-		sproxy_send_reply(w, st, w->out.data, w->out.len);
+	if (!tl_db_queued || sp->cfg.db_mode != STATEFUL_DB_WRITE_THROUGH) {
+		stateful_send_reply(w, st, w->out.data, w->out.len);
 		return;
 	}
 	pd = obj_alloc(sizeof(*pd), pending_destroy);
@@ -950,12 +950,12 @@ static void send_reply(struct sproxy_worker *w, struct sip_txn *st,
 	if (!pd->fail)
 		goto fail;
 	memcpy(pd->fail, w->out.data, pd->fail_len);
-	if (sdb_wait(sp->db, sdb_thread_seq(), w->ev, pending_done, pd))
+	if (dbqueue_wait(sp->db, dbqueue_thread_seq(), w->ev, pending_done, pd))
 		goto fail;
 	return;
 fail:
 	obj_deref(pd);
-	sproxy_reply(w, st, msg, 500, NULL, NULL);
+	stateful_reply(w, st, msg, 500, NULL, NULL);
 }
 
 /* Copies a column into a NUL-terminated string of at most max bytes. */
@@ -1113,7 +1113,7 @@ static void load_sub_row(char **row, unsigned n, void *arg)
 		    : sip_uri_decode(&du, &(struct pl){s->target,
 						       strlen(s->target)}))
 		goto bad;
-	if (sproxy_uri_dest(&du, (enum sip_transport)num[2], &s->dst))
+	if (stateful_uri_dest(&du, (enum sip_transport)num[2], &s->dst))
 		goto bad;
 	pr = presentity_find(p, s->aor, true);
 	if (!pr)
@@ -1135,7 +1135,7 @@ bad:
 	obj_deref(s);
 }
 
-int presence_load(struct presence *p, struct sdb *db)
+int presence_load(struct presence *p, struct dbqueue *db)
 {
 	char q[300];
 	int err;
@@ -1143,8 +1143,8 @@ int presence_load(struct presence *p, struct sdb *db)
 	snprintf(q, sizeof(q),
 		 "SELECT id, aor, etag, expires, updated, body FROM "
 		 "presentity WHERE expires > %llu ORDER BY updated DESC",
-		 (unsigned long long)sproxy_now_s());
-	err = sdb_select(db, q, load_pub_row, p);
+		 (unsigned long long)stateful_now_s());
+	err = dbqueue_select(db, q, load_pub_row, p);
 	if (err)
 		return err;
 	snprintf(q, sizeof(q),
@@ -1152,8 +1152,8 @@ int presence_load(struct presence *p, struct sdb *db)
 		 "local_uri, remote_uri, target, route, expires, cseq, "
 		 "remote_cseq, transport FROM active_watchers WHERE "
 		 "expires > %llu",
-		 (unsigned long long)sproxy_now_s());
-	err = sdb_select(db, q, load_sub_row, p);
+		 (unsigned long long)stateful_now_s());
+	err = dbqueue_select(db, q, load_sub_row, p);
 	if (!err)
 		log_info("%zu publications, %zu subscriptions from the "
 			 "database",
@@ -1203,23 +1203,23 @@ static bool accepts_pidf(const struct sip_msg *msg)
 }
 
 /* The Expires value bounded by the options; 423 or 400 answered. */
-static int expires_get(struct sproxy_worker *w, struct sip_txn *st,
+static int expires_get(struct stateful_worker *w, struct sip_txn *st,
 		       const struct sip_msg *msg, uint32_t *e)
 {
-	const struct sproxy_cfg *cfg = &w->sp->cfg;
+	const struct stateful_cfg *cfg = &w->sp->cfg;
 	const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_EXPIRES);
 	uint32_t v = cfg->presence_default_expires;
 	char hdr[64];
 
 	if (h && pl_u32(&h->value, &v)) {
-		sproxy_reply(w, st, msg, 400, "Bad Expires", NULL);
+		stateful_reply(w, st, msg, 400, "Bad Expires", NULL);
 		return EBADMSG;
 	}
 	if (v && v < cfg->presence_min_expires) {
 		/* RFC 6665 §4.2.1.1, RFC 3903 §6 step 5: 423. */
 		snprintf(hdr, sizeof(hdr), "Min-Expires: %u\r\n",
 			 cfg->presence_min_expires);
-		sproxy_reply(w, st, msg, 423, NULL, hdr);
+		stateful_reply(w, st, msg, 423, NULL, hdr);
 		return ERANGE;
 	}
 	if (v > cfg->presence_max_expires)
@@ -1229,7 +1229,7 @@ static int expires_get(struct sproxy_worker *w, struct sip_txn *st,
 }
 
 /* Sends a response with our To tag and extra lines (w->out). */
-static void reply_tagged(struct sproxy_worker *w, struct sip_txn *st,
+static void reply_tagged(struct stateful_worker *w, struct sip_txn *st,
 			 const struct sip_msg *msg, uint16_t status,
 			 const char *tag, const char *hdrs)
 {
@@ -1240,7 +1240,7 @@ static void reply_tagged(struct sproxy_worker *w, struct sip_txn *st,
 	pl_set_str(&ro.hdrs, hdrs);
 	buf_reset(&w->out);
 	if (sip_build_response(&w->out, msg, status, NULL, &ro)) {
-		sproxy_reply(w, st, msg, 500, NULL, NULL);
+		stateful_reply(w, st, msg, 500, NULL, NULL);
 		return;
 	}
 	send_reply(w, st, msg);
@@ -1252,11 +1252,11 @@ static void reply_tagged(struct sproxy_worker *w, struct sip_txn *st,
  * like INVITE (the From user, --auth invite/all or auth_required), but
  * with 401: this is the UAS.  Returns 0, else an answer was sent.
  */
-static int check_request(struct sproxy_worker *w, struct sip_txn *st,
+static int check_request(struct stateful_worker *w, struct sip_txn *st,
 			 const struct sip_msg *msg, bool authenticate,
 			 char *aor, char *from_aor, struct sip_addr *from)
 {
-	struct sproxy *sp = w->sp;
+	struct stateful *sp = w->sp;
 	const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_FROM);
 	struct sip_uri ru, fu;
 	struct pl dom;
@@ -1265,7 +1265,7 @@ static int check_request(struct sproxy_worker *w, struct sip_txn *st,
 	if (sip_uri_decode(&ru, &msg->ruri) || !ru.user.l ||
 	    snprintf(aor, LOCATION_AOR_MAX, "%.*s@%s", PL_FMT(&ru.user),
 		     sp->cfg.domain) >= LOCATION_AOR_MAX) {
-		sproxy_reply(w, st, msg, 404, NULL, NULL);
+		stateful_reply(w, st, msg, 404, NULL, NULL);
 		return ENOENT;
 	}
 	if (!h || sip_addr_decode(from, &h->value) ||
@@ -1273,11 +1273,11 @@ static int check_request(struct sproxy_worker *w, struct sip_txn *st,
 	    from->uri.l >= LOCATION_URI_MAX ||
 	    snprintf(from_aor, LOCATION_AOR_MAX, "%.*s@%.*s", PL_FMT(&fu.user),
 		     PL_FMT(&fu.host)) >= LOCATION_AOR_MAX) {
-		sproxy_reply(w, st, msg, 400, "Bad From", NULL);
+		stateful_reply(w, st, msg, 400, "Bad From", NULL);
 		return EBADMSG;
 	}
 	if (sp->users && !userdb_find(sp->users, &ru.user, &dom)) {
-		sproxy_reply(w, st, msg, 404, "User Not Found", NULL);
+		stateful_reply(w, st, msg, 404, "User Not Found", NULL);
 		return ENOENT;
 	}
 	if (authenticate) {
@@ -1285,16 +1285,16 @@ static int check_request(struct sproxy_worker *w, struct sip_txn *st,
 			sp->users ? userdb_find(sp->users, &fu.user, &dom)
 				  : NULL;
 
-		if (((sp->cfg.auth & SPROXY_AUTH_INVITE) ||
+		if (((sp->cfg.auth & STATEFUL_AUTH_INVITE) ||
 		     (u && u->auth_required)) &&
-		    sproxy_auth_check(w, st, msg, &fu.user, &dom, false))
+		    stateful_auth_check(w, st, msg, &fu.user, &dom, false))
 			return EACCES;
 	}
 	return 0;
 }
 
 /* The dialog of an initial SUBSCRIBE (RFC 3261 §12.1.1). */
-static int sub_new(struct sproxy_worker *w, struct sip_txn *st,
+static int sub_new(struct stateful_worker *w, struct sip_txn *st,
 		   const struct sip_msg *msg, const struct sip_addr *from,
 		   const char *watcher, struct subscription **sp_out)
 {
@@ -1312,12 +1312,12 @@ static int sub_new(struct sproxy_worker *w, struct sip_txn *st,
 
 	if (!h || sip_addr_decode(&ca, &h->value) || ca.star ||
 	    sip_uri_decode(&cu, &ca.uri)) {
-		sproxy_reply(w, st, msg, 400, "Bad Contact", NULL);
+		stateful_reply(w, st, msg, 400, "Bad Contact", NULL);
 		return EBADMSG;
 	}
 	h = sip_msg_hdr(msg, SIP_HDR_TO);
 	if (!h || sip_addr_decode(&ta, &h->value)) {
-		sproxy_reply(w, st, msg, 400, "Bad To", NULL);
+		stateful_reply(w, st, msg, 400, "Bad To", NULL);
 		return EBADMSG;
 	}
 	sip_build_tag(tag);
@@ -1357,14 +1357,14 @@ static int sub_new(struct sproxy_worker *w, struct sip_txn *st,
 	err = err ? err : buf_append(&b, "", 1);
 	if (err) {
 		buf_free(&b);
-		sproxy_reply(w, st, msg, err == EBADMSG ? 400 : 500,
+		stateful_reply(w, st, msg, err == EBADMSG ? 400 : 500,
 			     err == EBADMSG ? "Bad Record-Route" : NULL, NULL);
 		return err;
 	}
 	s = obj_alloc(sizeof(*s), sub_destroy);
 	if (!s) {
 		buf_free(&b);
-		sproxy_reply(w, st, msg, 500, NULL, NULL);
+		stateful_reply(w, st, msg, 500, NULL, NULL);
 		return ENOMEM;
 	}
 	blob = b.data; /* the buf's memory becomes the subscription's */
@@ -1382,8 +1382,8 @@ static int sub_new(struct sproxy_worker *w, struct sip_txn *st,
 	 * connection the SUBSCRIBE's own one is reused while it lasts (a
 	 * watcher behind a connection-oriented hop, RFC 5626 spirit). */
 	if (first.l ? sip_uri_decode(&du, &first) ||
-			      sproxy_uri_dest(&du, src->tp, &s->dst)
-		    : sproxy_uri_dest(&cu, src->tp, &s->dst)) {
+			      stateful_uri_dest(&du, src->tp, &s->dst)
+		    : stateful_uri_dest(&cu, src->tp, &s->dst)) {
 		s->dst = *src; /* a name we do not resolve: where it came */
 		s->dst.conn = NULL;
 	}
@@ -1393,7 +1393,7 @@ static int sub_new(struct sproxy_worker *w, struct sip_txn *st,
 	return 0;
 }
 
-static void handle_subscribe(struct sproxy_worker *w, struct sip_txn *st,
+static void handle_subscribe(struct stateful_worker *w, struct sip_txn *st,
 			     const struct sip_msg *msg)
 {
 	struct presence *p = w->sp->pres;
@@ -1410,12 +1410,12 @@ static void handle_subscribe(struct sproxy_worker *w, struct sip_txn *st,
 	if (!event_is_presence(msg)) {
 		/* RFC 6665 §4.2.1.1 */
 		p->c.subscribe_rejected++;
-		sproxy_reply(w, st, msg, 489, NULL, ALLOW_EVENTS);
+		stateful_reply(w, st, msg, 489, NULL, ALLOW_EVENTS);
 		return;
 	}
 	if (!accepts_pidf(msg)) {
 		p->c.subscribe_rejected++;
-		sproxy_reply(w, st, msg, 406, NULL,
+		stateful_reply(w, st, msg, 406, NULL,
 			     "Accept: " PIDF_CTYPE "\r\n");
 		return;
 	}
@@ -1434,13 +1434,13 @@ static void handle_subscribe(struct sproxy_worker *w, struct sip_txn *st,
 			/* RFC 6665 §4.1.2.2: 481 for an unknown dialog. */
 			p->c.subscribe_481++;
 			pthread_mutex_unlock(&p->mu);
-			sproxy_reply(w, st, msg, 481, NULL, NULL);
+			stateful_reply(w, st, msg, 481, NULL, NULL);
 			goto out;
 		}
 		if (msg->cseq.num <= s->remote_cseq) {
 			/* §12.2.2: a lower CSeq is out of order. */
 			pthread_mutex_unlock(&p->mu);
-			sproxy_reply(w, st, msg, 500, "Out Of Order", NULL);
+			stateful_reply(w, st, msg, 500, "Out Of Order", NULL);
 			goto out;
 		}
 		s->remote_cseq = msg->cseq.num;
@@ -1455,10 +1455,10 @@ static void handle_subscribe(struct sproxy_worker *w, struct sip_txn *st,
 	pr = initial ? presentity_find(p, aor, true) : s->pr;
 	if (!pr) {
 		pthread_mutex_unlock(&p->mu);
-		sproxy_reply(w, st, msg, 500, NULL, NULL);
+		stateful_reply(w, st, msg, 500, NULL, NULL);
 		goto out;
 	}
-	s->expires = sproxy_now_s() + e;
+	s->expires = stateful_now_s() + e;
 	if (initial)
 		snprintf(s->aor, sizeof(s->aor), "%s", aor);
 	/* Queued before the 200: write-through holds it for the commit. */
@@ -1555,7 +1555,7 @@ static void etag_new(struct presence *p, struct publication *pub)
 	hash_append(&p->etags, hash_pl(&t), &pub->hle, pub);
 }
 
-static void handle_publish(struct sproxy_worker *w, struct sip_txn *st,
+static void handle_publish(struct stateful_worker *w, struct sip_txn *st,
 			   const struct sip_msg *msg)
 {
 	struct presence *p = w->sp->pres;
@@ -1575,7 +1575,7 @@ static void handle_publish(struct sproxy_worker *w, struct sip_txn *st,
 	tl_db_queued = false;
 	if (!event_is_presence(msg)) {
 		p->c.publish_rejected++;
-		sproxy_reply(w, st, msg, 489, NULL, ALLOW_EVENTS);
+		stateful_reply(w, st, msg, 489, NULL, ALLOW_EVENTS);
 		return;
 	}
 	if (check_request(w, st, msg, true, aor, publisher, &from) ||
@@ -1587,21 +1587,21 @@ static void handle_publish(struct sproxy_worker *w, struct sip_txn *st,
 		/* RFC 3903 §6 step 4 */
 		if (!ct || !pidf_is_ctype(&ct->value)) {
 			p->c.publish_rejected++;
-			sproxy_reply(w, st, msg, 415, NULL,
+			stateful_reply(w, st, msg, 415, NULL,
 				     "Accept: " PIDF_CTYPE "\r\n");
 			return;
 		}
 		doc = malloc(sizeof(*doc));
 		body = malloc(msg->body.l);
 		if (!doc || !body) {
-			sproxy_reply(w, st, msg, 500, NULL, NULL);
+			stateful_reply(w, st, msg, 500, NULL, NULL);
 			goto out;
 		}
 		memcpy(body, msg->body.p, msg->body.l);
 		err = pidf_decode(doc, body, msg->body.l);
 		if (err) {
 			p->c.publish_rejected++;
-			sproxy_reply(w, st, msg, err == EOVERFLOW ? 413 : 400,
+			stateful_reply(w, st, msg, err == EOVERFLOW ? 413 : 400,
 				     err == EOVERFLOW ? NULL : "Bad PIDF",
 				     NULL);
 			goto out;
@@ -1609,7 +1609,7 @@ static void handle_publish(struct sproxy_worker *w, struct sip_txn *st,
 	} else if (!im) {
 		/* An initial publication carries state (§6 step 4). */
 		p->c.publish_rejected++;
-		sproxy_reply(w, st, msg, 400, "Missing Body", NULL);
+		stateful_reply(w, st, msg, 400, "Missing Body", NULL);
 		goto out;
 	}
 	pthread_mutex_lock(&p->mu);
@@ -1619,7 +1619,7 @@ static void handle_publish(struct sproxy_worker *w, struct sip_txn *st,
 			/* §6 step 3 */
 			p->c.publish_412++;
 			pthread_mutex_unlock(&p->mu);
-			sproxy_reply(w, st, msg, 412, NULL, NULL);
+			stateful_reply(w, st, msg, 412, NULL, NULL);
 			goto out;
 		}
 		pr = pub->pr;
@@ -1630,7 +1630,7 @@ static void handle_publish(struct sproxy_worker *w, struct sip_txn *st,
 		pr = presentity_find(p, aor, true);
 		if (!pr) {
 			pthread_mutex_unlock(&p->mu);
-			sproxy_reply(w, st, msg, 500, NULL, NULL);
+			stateful_reply(w, st, msg, 500, NULL, NULL);
 			goto out;
 		}
 		for (le = pr->pubs.head; le; le = le->next)
@@ -1638,7 +1638,7 @@ static void handle_publish(struct sproxy_worker *w, struct sip_txn *st,
 		if (n >= PUBS_PER_PRESENTITY_MAX) {
 			p->c.publish_rejected++;
 			pthread_mutex_unlock(&p->mu);
-			sproxy_reply(w, st, msg, 403, "Too Many Publications",
+			stateful_reply(w, st, msg, 403, "Too Many Publications",
 				     NULL);
 			goto out;
 		}
@@ -1648,7 +1648,7 @@ static void handle_publish(struct sproxy_worker *w, struct sip_txn *st,
 		if (!pub) {
 			presentity_maybe_free(p, pr);
 			pthread_mutex_unlock(&p->mu);
-			sproxy_reply(w, st, msg, 200, NULL, "Expires: 0\r\n");
+			stateful_reply(w, st, msg, 200, NULL, "Expires: 0\r\n");
 			goto out;
 		}
 		p->c.publish_remove++;
@@ -1662,7 +1662,7 @@ static void handle_publish(struct sproxy_worker *w, struct sip_txn *st,
 			pub = calloc(1, sizeof(*pub));
 			if (!pub) {
 				pthread_mutex_unlock(&p->mu);
-				sproxy_reply(w, st, msg, 500, NULL, NULL);
+				stateful_reply(w, st, msg, 500, NULL, NULL);
 				goto out;
 			}
 			pub->pr = pr;
@@ -1688,7 +1688,7 @@ static void handle_publish(struct sproxy_worker *w, struct sip_txn *st,
 			list_unlink(&pub->ple);
 			list_prepend(&pr->pubs, &pub->ple, pub);
 		}
-		pub->expires = sproxy_now_s() + e;
+		pub->expires = stateful_now_s() + e;
 		/* §6 step 8: a new entity-tag for every success. */
 		etag_new(p, pub);
 		snprintf(hdrs, sizeof(hdrs), "SIP-ETag: %s\r\nExpires: %u\r\n",
@@ -1706,7 +1706,7 @@ out:
 	free(body);
 }
 
-void presence_handle(struct sproxy_worker *w, struct sip_txn *st,
+void presence_handle(struct stateful_worker *w, struct sip_txn *st,
 		     const struct sip_msg *msg)
 {
 	if (msg->method_id == SIP_METHOD_SUBSCRIBE)
@@ -1718,12 +1718,12 @@ void presence_handle(struct sproxy_worker *w, struct sip_txn *st,
 /* ------------------------------------------------------------------ */
 /* Expiry, shutdown, stats                                             */
 
-void presence_tick(struct sproxy_worker *w)
+void presence_tick(struct stateful_worker *w)
 {
 	struct presence *p = w->sp->pres;
 	struct box *bx;
 	struct le *le, *next;
-	uint64_t now = sproxy_now_s();
+	uint64_t now = stateful_now_s();
 
 	if (!p)
 		return;
@@ -1772,7 +1772,7 @@ void presence_tick(struct sproxy_worker *w)
 	pthread_mutex_unlock(&p->mu);
 }
 
-void presence_worker_stop(struct sproxy_worker *w)
+void presence_worker_stop(struct stateful_worker *w)
 {
 	struct presence *p = w->sp->pres;
 	struct box *bx;

@@ -11,7 +11,7 @@
 #include "obj.h"
 #include "sip_build.h"
 #include "sip_uri.h"
-#include "sproxy_int.h"
+#include "stateful_int.h"
 
 /* A q-value (§20.10: "0" to "1" with up to three decimals) * 1000. */
 static int q_decode(const struct pl *v, uint16_t *q)
@@ -39,7 +39,7 @@ static int q_decode(const struct pl *v, uint16_t *q)
 }
 
 struct reg_pending {
-	struct sproxy_worker *w;
+	struct stateful_worker *w;
 	struct sip_txn *st;
 	char *ok, *fail;
 	size_t ok_len, fail_len;
@@ -60,9 +60,9 @@ static void pending_done(int err, void *arg)
 	struct reg_pending *p = arg;
 
 	if (err)
-		sproxy_send_reply(p->w, p->st, p->fail, p->fail_len);
+		stateful_send_reply(p->w, p->st, p->fail, p->fail_len);
 	else
-		sproxy_send_reply(p->w, p->st, p->ok, p->ok_len);
+		stateful_send_reply(p->w, p->st, p->ok, p->ok_len);
 	obj_deref(p);
 }
 
@@ -90,11 +90,11 @@ static int append_contacts(struct buf *b, const struct location_contact *c,
 	return err;
 }
 
-void registrar_handle(struct sproxy_worker *w, struct sip_txn *st,
+void registrar_handle(struct stateful_worker *w, struct sip_txn *st,
 		      const struct sip_msg *msg)
 {
-	struct sproxy *sp = w->sp;
-	const struct sproxy_cfg *cfg = &sp->cfg;
+	struct stateful *sp = w->sp;
+	const struct stateful_cfg *cfg = &sp->cfg;
 	struct location_update_contact uc[LOCATION_CONTACTS_MAX];
 	struct location_contact cur[LOCATION_CONTACTS_MAX];
 	const struct userdb_user *user = NULL;
@@ -107,7 +107,7 @@ void registrar_handle(struct sproxy_worker *w, struct sip_txn *st,
 	bool star = false, need_auth;
 	size_t nc = 0, n = 0;
 	enum location_result res;
-	uint64_t now = sproxy_now_s();
+	uint64_t now = stateful_now_s();
 	struct sip_build_resp_opts ro;
 	struct reg_pending *p = NULL;
 	struct buf b;
@@ -117,24 +117,24 @@ void registrar_handle(struct sproxy_worker *w, struct sip_txn *st,
 	h = sip_msg_hdr(msg, SIP_HDR_TO);
 	if (!h || sip_addr_decode(&to, &h->value) ||
 	    sip_uri_decode(&touri, &to.uri)) {
-		sproxy_reply(w, st, msg, 400, "Bad To", NULL);
+		stateful_reply(w, st, msg, 400, "Bad To", NULL);
 		return;
 	}
 	/* An AOR is a SIP or SIPS URI (RFC 4475 §3.3.4: 400). */
 	if (touri.scheme_id != SIP_URI_SIP &&
 	    touri.scheme_id != SIP_URI_SIPS) {
-		sproxy_reply(w, st, msg, 400, "AOR Not SIP", NULL);
+		stateful_reply(w, st, msg, 400, "AOR Not SIP", NULL);
 		return;
 	}
 	if (!touri.user.l) {
-		sproxy_reply(w, st, msg, 404, "Not Found (no user)", NULL);
+		stateful_reply(w, st, msg, 404, "Not Found (no user)", NULL);
 		return;
 	}
 	/* Step 1: the domain is ours (the caller forwarded it otherwise);
 	 * the AOR is user@domain in the configured spelling. */
 	if (snprintf(aorbuf, sizeof(aorbuf), "%.*s@%s", PL_FMT(&touri.user),
 		     cfg->domain) >= (int)sizeof(aorbuf)) {
-		sproxy_reply(w, st, msg, 400, "AOR Too Long", NULL);
+		stateful_reply(w, st, msg, 400, "AOR Too Long", NULL);
 		return;
 	}
 	pl_set_str(&aor, aorbuf);
@@ -144,25 +144,25 @@ void registrar_handle(struct sproxy_worker *w, struct sip_txn *st,
 		pl_set_str(&dom, cfg->domain);
 		user = userdb_find(sp->users, &touri.user, &dom);
 		if (!user) {
-			sproxy_reply(w, st, msg, 404, "User Not Found", NULL);
+			stateful_reply(w, st, msg, 404, "User Not Found", NULL);
 			return;
 		}
 	}
 	/* Steps 3-4: authentication, then the authenticated user may
-	 * only register its own AOR (checked by sproxy_auth_check). */
-	need_auth = (cfg->auth & SPROXY_AUTH_REGISTER) ||
+	 * only register its own AOR (checked by stateful_auth_check). */
+	need_auth = (cfg->auth & STATEFUL_AUTH_REGISTER) ||
 		    (user && user->auth_required);
 	if (need_auth) {
 		struct pl dom;
 
 		pl_set_str(&dom, cfg->domain);
-		if (sproxy_auth_check(w, st, msg, &touri.user, &dom, false))
+		if (stateful_auth_check(w, st, msg, &touri.user, &dom, false))
 			return;
 	}
 	/* Step 6: the Contacts, with their expiry (§10.2.1.1). */
 	h = sip_msg_hdr(msg, SIP_HDR_EXPIRES);
 	if (h && pl_u32(&h->value, &hexp)) {
-		sproxy_reply(w, st, msg, 400, "Bad Expires", NULL);
+		stateful_reply(w, st, msg, 400, "Bad Expires", NULL);
 		return;
 	}
 	for (h = sip_msg_hdr(msg, SIP_HDR_CONTACT); h;
@@ -173,7 +173,7 @@ void registrar_handle(struct sproxy_worker *w, struct sip_txn *st,
 		uint32_t e = hexp;
 
 		if (sip_addr_decode(&ca, &h->value)) {
-			sproxy_reply(w, st, msg, 400, "Bad Contact", NULL);
+			stateful_reply(w, st, msg, 400, "Bad Contact", NULL);
 			return;
 		}
 		if (ca.star) {
@@ -182,31 +182,31 @@ void registrar_handle(struct sproxy_worker *w, struct sip_txn *st,
 		}
 		if (sip_uri_decode(&cu, &ca.uri) ||
 		    ca.uri.l >= LOCATION_URI_MAX) {
-			sproxy_reply(w, st, msg, 400, "Bad Contact URI", NULL);
+			stateful_reply(w, st, msg, 400, "Bad Contact URI", NULL);
 			return;
 		}
 		if (nc == LOCATION_CONTACTS_MAX) {
-			sproxy_reply(w, st, msg, 403, "Too Many Contacts",
+			stateful_reply(w, st, msg, 403, "Too Many Contacts",
 				     NULL);
 			return;
 		}
 		if (!sip_param_get(&ca.params, "expires", &pv) &&
 		    pl_u32(&pv, &e)) {
-			sproxy_reply(w, st, msg, 400, "Bad Contact Expires",
+			stateful_reply(w, st, msg, 400, "Bad Contact Expires",
 				     NULL);
 			return;
 		}
 		uc[nc].q = 1000;
 		if (!sip_param_get(&ca.params, "q", &pv) &&
 		    q_decode(&pv, &uc[nc].q)) {
-			sproxy_reply(w, st, msg, 400, "Bad q-value", NULL);
+			stateful_reply(w, st, msg, 400, "Bad q-value", NULL);
 			return;
 		}
 		if (e && e < cfg->min_expires) {
 			/* §10.3 step 6: 423 with Min-Expires. */
 			snprintf(hdrs, sizeof(hdrs), "Min-Expires: %u\r\n",
 				 cfg->min_expires);
-			sproxy_reply(w, st, msg, 423, NULL, hdrs);
+			stateful_reply(w, st, msg, 423, NULL, hdrs);
 			return;
 		}
 		if (e > cfg->max_expires)
@@ -217,23 +217,23 @@ void registrar_handle(struct sproxy_worker *w, struct sip_txn *st,
 	}
 	/* §10.2.2: "*" only alone and with Expires: 0. */
 	if (star && (nc || hexp != 0 || !sip_msg_hdr(msg, SIP_HDR_EXPIRES))) {
-		sproxy_reply(w, st, msg, 400, "Bad Wildcard Contact", NULL);
+		stateful_reply(w, st, msg, 400, "Bad Wildcard Contact", NULL);
 		return;
 	}
 	err = location_update(sp->loc, &aor, &msg->call_id, msg->cseq.num,
 			      msg->via.tp, star, uc, nc, now, &res, cur,
 			      LOCATION_CONTACTS_MAX, &n);
 	if (err) {
-		sproxy_reply(w, st, msg, 500, NULL, NULL);
+		stateful_reply(w, st, msg, 500, NULL, NULL);
 		return;
 	}
 	if (res == LOCATION_OUT_OF_ORDER) {
 		/* §10.3 step 7: the update is aborted, the request fails. */
-		sproxy_reply(w, st, msg, 500, "Out Of Order", NULL);
+		stateful_reply(w, st, msg, 500, "Out Of Order", NULL);
 		return;
 	}
 	if (res == LOCATION_TOO_MANY) {
-		sproxy_reply(w, st, msg, 403, "Too Many Contacts", NULL);
+		stateful_reply(w, st, msg, 403, "Too Many Contacts", NULL);
 		return;
 	}
 	/* Step 8: 200 with every current binding. */
@@ -248,13 +248,13 @@ void registrar_handle(struct sproxy_worker *w, struct sip_txn *st,
 		err = sip_build_response(&w->out, msg, 200, NULL, &ro);
 	buf_free(&b);
 	if (err) {
-		sproxy_reply(w, st, msg, 500, NULL, NULL);
+		stateful_reply(w, st, msg, 500, NULL, NULL);
 		return;
 	}
-	SPROXY_CNT_INC(w->c.registers_ok);
-	if (!sp->db || cfg->db_mode != SPROXY_DB_WRITE_THROUGH ||
+	STATEFUL_CNT_INC(w->c.registers_ok);
+	if (!sp->db || cfg->db_mode != STATEFUL_DB_WRITE_THROUGH ||
 	    (!nc && !star)) {
-		sproxy_send_reply(w, st, w->out.data, w->out.len);
+		stateful_send_reply(w, st, w->out.data, w->out.len);
 		return;
 	}
 	/* write-through: the 200 leaves once the change is committed. */
@@ -276,10 +276,10 @@ void registrar_handle(struct sproxy_worker *w, struct sip_txn *st,
 	if (!p->fail)
 		goto fail;
 	memcpy(p->fail, w->out.data, p->fail_len);
-	if (sdb_wait(sp->db, sdb_thread_seq(), w->ev, pending_done, p))
+	if (dbqueue_wait(sp->db, dbqueue_thread_seq(), w->ev, pending_done, p))
 		goto fail;
 	return;
 fail:
 	obj_deref(p);
-	sproxy_reply(w, st, msg, 500, NULL, NULL);
+	stateful_reply(w, st, msg, 500, NULL, NULL);
 }

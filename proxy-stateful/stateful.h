@@ -1,5 +1,5 @@
 /*
- * sproxy.h - the stateful proxy server: N worker threads, each with its
+ * stateful.h - the stateful proxy server: N worker threads, each with its
  * own event loop, transports and transaction layer, sharing the
  * location table, the user table and the digest verifier.
  *
@@ -9,8 +9,8 @@
  * it adds, so downstream responses come back to the worker that owns
  * the client transaction (STYLE.md "Event loop and cores").
  */
-#ifndef SIPSTONE_SPROXY_H
-#define SIPSTONE_SPROXY_H
+#ifndef SIPSTONE_STATEFUL_H
+#define SIPSTONE_STATEFUL_H
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -19,32 +19,32 @@
 
 #include "sip_tp.h"
 
-#define SPROXY_LISTEN_MAX 8
+#define STATEFUL_LISTEN_MAX 8
 
-enum sproxy_db_mode {
-	SPROXY_DB_MEMORY = 0,
-	SPROXY_DB_WRITE_THROUGH,
-	SPROXY_DB_WRITE_BACK,
+enum stateful_db_mode {
+	STATEFUL_DB_MEMORY = 0,
+	STATEFUL_DB_WRITE_THROUGH,
+	STATEFUL_DB_WRITE_BACK,
 };
 
 /* Which requests are challenged for everyone (users whose
  * auth_required is set are challenged whatever this says). */
-enum sproxy_auth {
-	SPROXY_AUTH_NONE = 0,
-	SPROXY_AUTH_REGISTER = 1 << 0,
-	SPROXY_AUTH_INVITE = 1 << 1,
-	SPROXY_AUTH_ALL = SPROXY_AUTH_REGISTER | SPROXY_AUTH_INVITE,
+enum stateful_auth {
+	STATEFUL_AUTH_NONE = 0,
+	STATEFUL_AUTH_REGISTER = 1 << 0,
+	STATEFUL_AUTH_INVITE = 1 << 1,
+	STATEFUL_AUTH_ALL = STATEFUL_AUTH_REGISTER | STATEFUL_AUTH_INVITE,
 };
 
-struct sproxy_cfg {
-	char listen[SPROXY_LISTEN_MAX][SIP_TP_ADDR_STRLEN];
+struct stateful_cfg {
+	char listen[STATEFUL_LISTEN_MAX][SIP_TP_ADDR_STRLEN];
 	size_t nlisten;
 	char tls_cert[256], tls_key[256], tls_ca[256];
 	char domain[128];
 	char db_url[256];     /* mysql://user[:pw]@host:port/name */
 	char users_file[256]; /* or empty */
-	enum sproxy_db_mode db_mode;
-	unsigned auth; /* enum sproxy_auth bits */
+	enum stateful_db_mode db_mode;
+	unsigned auth; /* enum stateful_auth bits */
 	bool record_route;
 	bool closed; /* 403 for other domains instead of forwarding */
 	unsigned workers;
@@ -64,7 +64,7 @@ struct sproxy_cfg {
 };
 
 /* Defaults for everything (no listener, domain "localhost"). */
-void sproxy_cfg_init(struct sproxy_cfg *cfg);
+void stateful_cfg_init(struct stateful_cfg *cfg);
 
 /*
  * Parses the command line (argv[1..]) into cfg, after reading
@@ -72,23 +72,23 @@ void sproxy_cfg_init(struct sproxy_cfg *cfg);
  * writes one line into err (size errsz) and returns EINVAL.
  * *control is set for --control.
  */
-int sproxy_cfg_parse(struct sproxy_cfg *cfg, int argc, char **argv,
+int stateful_cfg_parse(struct stateful_cfg *cfg, int argc, char **argv,
 		     bool *control, char *err, size_t errsz);
 
-struct sproxy;
+struct stateful;
 
 /*
  * Loads users and bindings, binds every listener and starts the
- * workers.  Returns 0 or an errno (logged).  Free with sproxy_free(),
+ * workers.  Returns 0 or an errno (logged).  Free with stateful_free(),
  * which stops the workers, flushes the database (write-back) and frees.
  */
-int sproxy_start(struct sproxy **spp, const struct sproxy_cfg *cfg);
-void sproxy_free(struct sproxy *sp);
+int stateful_start(struct stateful **spp, const struct stateful_cfg *cfg);
+void stateful_free(struct stateful *sp);
 
 /* The bound listen addresses as "udp:127.0.0.1:5060" strings. */
-json_t *sproxy_listen_json(const struct sproxy *sp);
+json_t *stateful_listen_json(const struct stateful *sp);
 
 /* Adds every counter to a stats object (any thread). */
-void sproxy_stats(struct sproxy *sp, json_t *stats);
+void stateful_stats(struct stateful *sp, json_t *stats);
 
 #endif

@@ -1,9 +1,9 @@
 /*
- * sproxy.c - the workers of proxy-stateful: receive, validate, feed the
+ * stateful.c - the workers of proxy-stateful: receive, validate, feed the
  * transaction layer, and act as the TU of RFC 3261 §16 (stateful proxy)
  * for everything but REGISTER (registrar.c).
  */
-#include "sproxy.h"
+#include "stateful.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,12 +15,12 @@
 #include <sys/random.h>
 #include <time.h>
 
-#define LOG_MODULE "sproxy"
+#define LOG_MODULE "stateful"
 #include "log.h"
 #include "obj.h"
 #include "sip_build.h"
 #include "sip_uri.h"
-#include "sproxy_int.h"
+#include "stateful_int.h"
 
 #define TICK_MS 200
 #define COOKIE_LEN (sizeof(SIP_BRANCH_COOKIE) - 1)
@@ -31,7 +31,7 @@
 struct pcall {
 	struct le hle; /* w->calls, by server transaction */
 	struct le dle; /* w->done once final */
-	struct sproxy_worker *w;
+	struct stateful_worker *w;
 	struct sip_txn *st, *ct;
 	char *req; /* the request as received, for local answers */
 	size_t req_len;
@@ -40,7 +40,7 @@ struct pcall {
 	struct ev_timer cancel_tmr; /* no final 64*T1 after our CANCEL */
 };
 
-uint64_t sproxy_now_s(void)
+uint64_t stateful_now_s(void)
 {
 	struct timespec ts;
 
@@ -48,7 +48,7 @@ uint64_t sproxy_now_s(void)
 	return (uint64_t)ts.tv_sec;
 }
 
-bool sproxy_is_us(const struct sproxy *sp, const struct pl *host,
+bool stateful_is_us(const struct stateful *sp, const struct pl *host,
 		  uint16_t port)
 {
 	char hbuf[SIP_TP_ADDR_STRLEN];
@@ -77,7 +77,7 @@ bool sproxy_is_us(const struct sproxy *sp, const struct pl *host,
 /* ------------------------------------------------------------------ */
 /* Sending                                                             */
 
-static void count_out(struct sproxy_worker *w, const char *buf, size_t len)
+static void count_out(struct stateful_worker *w, const char *buf, size_t len)
 {
 	unsigned s;
 
@@ -86,19 +86,19 @@ static void count_out(struct sproxy_worker *w, const char *buf, size_t len)
 	s = (unsigned)(buf[8] - '0') * 100 + (unsigned)(buf[9] - '0') * 10 +
 	    (unsigned)(buf[10] - '0');
 	if (s < 700)
-		SPROXY_CNT_INC(w->c.resp_out[s]);
+		STATEFUL_CNT_INC(w->c.resp_out[s]);
 }
 
-void sproxy_send_reply(struct sproxy_worker *w, struct sip_txn *st,
+void stateful_send_reply(struct stateful_worker *w, struct sip_txn *st,
 		       const char *buf, size_t len)
 {
 	if (sip_txn_reply(st, buf, len))
-		SPROXY_CNT_INC(w->c.drops[SPROXY_DROP_SEND]);
+		STATEFUL_CNT_INC(w->c.drops[STATEFUL_DROP_SEND]);
 	else
 		count_out(w, buf, len);
 }
 
-static int build_reply(struct sproxy_worker *w, const struct sip_msg *msg,
+static int build_reply(struct stateful_worker *w, const struct sip_msg *msg,
 		       uint16_t status, const char *reason, const char *hdrs)
 {
 	struct sip_build_resp_opts ro;
@@ -113,22 +113,22 @@ static int build_reply(struct sproxy_worker *w, const struct sip_msg *msg,
 	return sip_build_response(&w->out, msg, status, reason, &ro);
 }
 
-void sproxy_reply(struct sproxy_worker *w, struct sip_txn *st,
+void stateful_reply(struct stateful_worker *w, struct sip_txn *st,
 		  const struct sip_msg *msg, uint16_t status,
 		  const char *reason, const char *hdrs)
 {
 	if (build_reply(w, msg, status, reason, hdrs)) {
-		SPROXY_CNT_INC(w->c.drops[SPROXY_DROP_SEND]);
+		STATEFUL_CNT_INC(w->c.drops[STATEFUL_DROP_SEND]);
 		return;
 	}
-	sproxy_send_reply(w, st, w->out.data, w->out.len);
+	stateful_send_reply(w, st, w->out.data, w->out.len);
 }
 
 /* The transaction layer's send callback. */
 static int txn_send(void *arg, const struct sip_txn_dest *dst, const char *buf,
 		    size_t len)
 {
-	struct sproxy_worker *w = arg;
+	struct stateful_worker *w = arg;
 	struct sip_tp_addr a;
 	bool resp = len >= 8 && !memcmp(buf, "SIP/2.0 ", 8);
 	int err;
@@ -146,10 +146,10 @@ static int txn_send(void *arg, const struct sip_txn_dest *dst, const char *buf,
 /* ------------------------------------------------------------------ */
 /* Authentication (RFC 3261 §22)                                       */
 
-static void challenge(struct sproxy_worker *w, struct sip_txn *st,
+static void challenge(struct stateful_worker *w, struct sip_txn *st,
 		      const struct sip_msg *msg, bool proxy, bool stale)
 {
-	struct sproxy *sp = w->sp;
+	struct stateful *sp = w->sp;
 	struct buf b;
 	struct pl realm;
 	char *hdr = NULL;
@@ -162,24 +162,24 @@ static void challenge(struct sproxy_worker *w, struct sip_txn *st,
 	if (!err)
 		err = sip_auth_challenge_print(sp->auth, &b, &realm,
 					       SIP_AUTH_ALG_MD5, NULL, stale,
-					       sproxy_now_s());
+					       stateful_now_s());
 	if (!err)
 		err = buf_append(&b, "\r\n", 3); /* with the NUL */
 	if (!err)
 		hdr = b.data;
-	SPROXY_CNT_INC(w->c.auth_challenges);
+	STATEFUL_CNT_INC(w->c.auth_challenges);
 	if (hdr)
-		sproxy_reply(w, st, msg, proxy ? 407 : 401, NULL, hdr);
+		stateful_reply(w, st, msg, proxy ? 407 : 401, NULL, hdr);
 	else
-		sproxy_reply(w, st, msg, 500, NULL, NULL);
+		stateful_reply(w, st, msg, 500, NULL, NULL);
 	buf_free(&b);
 }
 
-int sproxy_auth_check(struct sproxy_worker *w, struct sip_txn *st,
+int stateful_auth_check(struct stateful_worker *w, struct sip_txn *st,
 		      const struct sip_msg *msg, const struct pl *user,
 		      const struct pl *domain, bool proxy)
 {
-	struct sproxy *sp = w->sp;
+	struct stateful *sp = w->sp;
 	const struct userdb_user *u =
 		sp->users ? userdb_find(sp->users, user, domain) : NULL;
 	const struct sip_hdr *h;
@@ -188,8 +188,8 @@ int sproxy_auth_check(struct sproxy_worker *w, struct sip_txn *st,
 	enum sip_auth_result r;
 
 	if (!u) {
-		SPROXY_CNT_INC(w->c.auth_failures);
-		sproxy_reply(w, st, msg, 403, "Unknown User", NULL);
+		STATEFUL_CNT_INC(w->c.auth_failures);
+		stateful_reply(w, st, msg, 403, "Unknown User", NULL);
 		return EACCES;
 	}
 	for (h = sip_msg_hdr(msg, proxy ? SIP_HDR_PROXY_AUTHORIZATION
@@ -208,12 +208,12 @@ int sproxy_auth_check(struct sproxy_worker *w, struct sip_txn *st,
 	}
 	/* §22.4 and §10.3 step 4: the credentials are the AOR's own. */
 	if (!pl_eq(&cr.username, user)) {
-		SPROXY_CNT_INC(w->c.auth_failures);
-		sproxy_reply(w, st, msg, 403, "Wrong User", NULL);
+		STATEFUL_CNT_INC(w->c.auth_failures);
+		stateful_reply(w, st, msg, 403, "Wrong User", NULL);
 		return EACCES;
 	}
 	r = sip_auth_verify(sp->auth, &cr, &msg->method, domain, &u->ha1,
-			    sproxy_now_s());
+			    stateful_now_s());
 	switch (r) {
 	case SIP_AUTH_OK:
 		return 0;
@@ -221,12 +221,12 @@ int sproxy_auth_check(struct sproxy_worker *w, struct sip_txn *st,
 		challenge(w, st, msg, proxy, true);
 		return EACCES;
 	case SIP_AUTH_ERROR:
-		sproxy_reply(w, st, msg, 500, NULL, NULL);
+		stateful_reply(w, st, msg, 500, NULL, NULL);
 		return EIO;
 	default:
 		/* Bad digest, replayed count, foreign nonce: a fresh
 		 * challenge (what UAs expect after a wrong password). */
-		SPROXY_CNT_INC(w->c.auth_failures);
+		STATEFUL_CNT_INC(w->c.auth_failures);
 		challenge(w, st, msg, proxy, false);
 		return EACCES;
 	}
@@ -250,10 +250,10 @@ static void pcall_destroy(void *arg)
 	obj_deref(c->st);
 	obj_deref(c->ct);
 	free(c->req);
-	SPROXY_CNT_SET(c->w->c.calls_alive, c->w->c.calls_alive - 1);
+	STATEFUL_CNT_SET(c->w->c.calls_alive, c->w->c.calls_alive - 1);
 }
 
-static struct pcall *pcall_find(struct sproxy_worker *w,
+static struct pcall *pcall_find(struct stateful_worker *w,
 				const struct sip_txn *st)
 {
 	struct le *le;
@@ -286,7 +286,7 @@ static void pcall_reply(struct pcall *c, uint16_t status)
 		return;
 	if (!sip_msg_decode(&m, c->req, c->req_len, false) &&
 	    !sip_msg_validate(&m, &vs, &why))
-		sproxy_reply(c->w, c->st, &m, status, NULL, NULL);
+		stateful_reply(c->w, c->st, &m, status, NULL, NULL);
 	pcall_finish(c);
 }
 
@@ -321,7 +321,7 @@ static void pcall_event(struct sip_txn *t, enum sip_txn_event ev,
 			const struct sip_msg *msg, int err, void *arg)
 {
 	struct pcall *c = arg;
-	struct sproxy_worker *w = c->w;
+	struct stateful_worker *w = c->w;
 	struct sip_edits ed;
 	uint16_t s;
 
@@ -331,7 +331,7 @@ static void pcall_event(struct sip_txn *t, enum sip_txn_event ev,
 	case SIP_TXN_EV_RESPONSE:
 		s = msg->status;
 		if (s < 700)
-			SPROXY_CNT_INC(w->c.resp_in[s]);
+			STATEFUL_CNT_INC(w->c.resp_in[s]);
 		if (s == 100)
 			return; /* §16.7 step 3: a 100 is not forwarded */
 		if (s < 200) {
@@ -347,15 +347,15 @@ static void pcall_event(struct sip_txn *t, enum sip_txn_event ev,
 		sip_edits_init(&ed, msg);
 		if (sip_fwd_via_pop(&ed) ||
 		    (sip_msg_hdr(msg, SIP_HDR_VIA) == NULL)) {
-			SPROXY_CNT_INC(w->c.drops[SPROXY_DROP_INVALID_RESP]);
+			STATEFUL_CNT_INC(w->c.drops[STATEFUL_DROP_INVALID_RESP]);
 			return;
 		}
 		buf_reset(&w->out);
 		if (sip_edits_apply(&ed, &w->out)) {
-			SPROXY_CNT_INC(w->c.drops[SPROXY_DROP_SEND]);
+			STATEFUL_CNT_INC(w->c.drops[STATEFUL_DROP_SEND]);
 			return;
 		}
-		sproxy_send_reply(w, c->st, w->out.data, w->out.len);
+		stateful_send_reply(w, c->st, w->out.data, w->out.len);
 		if (s >= 200) {
 			c->final_2xx = c->final_2xx || s < 300;
 			pcall_finish(c);
@@ -382,8 +382,8 @@ static void pcall_event(struct sip_txn *t, enum sip_txn_event ev,
 /* ------------------------------------------------------------------ */
 /* Destinations                                                        */
 
-/* RFC 3263 in outline (sproxy_int.h). */
-int sproxy_uri_dest(const struct sip_uri *u, enum sip_transport dflt,
+/* RFC 3263 in outline (stateful_int.h). */
+int stateful_uri_dest(const struct sip_uri *u, enum sip_transport dflt,
 		    struct sip_txn_dest *d)
 {
 	char host[64];
@@ -409,7 +409,7 @@ int sproxy_uri_dest(const struct sip_uri *u, enum sip_transport dflt,
 }
 
 /* The top Route when it names us, else NULL. */
-static const struct sip_hdr *route_is_us(const struct sproxy *sp,
+static const struct sip_hdr *route_is_us(const struct stateful *sp,
 					 const struct sip_msg *msg)
 {
 	const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_ROUTE);
@@ -418,7 +418,7 @@ static const struct sip_hdr *route_is_us(const struct sproxy *sp,
 
 	if (!h || sip_addr_decode(&a, &h->value) || sip_uri_decode(&u, &a.uri))
 		return NULL;
-	return sproxy_is_us(sp, &u.host, u.port) ? h : NULL;
+	return stateful_is_us(sp, &u.host, u.port) ? h : NULL;
 }
 
 /* Feeds a view into a running 64-bit FNV-1a, with a separator. */
@@ -439,7 +439,7 @@ static uint64_t fnv_pl(uint64_t h, const struct pl *pl)
  * previous hop's, never the one we saw (RFC 5393 §4.2 comes to the
  * same).
  */
-static uint32_t loop_hash(const struct sproxy *sp, const struct sip_msg *msg)
+static uint32_t loop_hash(const struct stateful *sp, const struct sip_msg *msg)
 {
 	static const enum sip_hdr_id ids[] = {SIP_HDR_ROUTE,
 					      SIP_HDR_PROXY_REQUIRE,
@@ -469,7 +469,7 @@ static uint32_t loop_hash(const struct sproxy *sp, const struct sip_msg *msg)
  * hash means it looped; with another hash (the Request-URI was
  * retargeted, a Route changed) it is a spiral and goes on.
  */
-static bool looped(const struct sproxy_worker *w, const struct sip_msg *msg)
+static bool looped(const struct stateful_worker *w, const struct sip_msg *msg)
 {
 	const struct sip_hdr *h;
 	struct sip_via v;
@@ -521,9 +521,9 @@ static void next_hop(const struct sip_msg *msg, const struct sip_hdr *ours,
 }
 
 /* The ACK for a 2xx (§13.2.2.4): forwarded statelessly (§16.11). */
-static void forward_ack(struct sproxy_worker *w, const struct sip_msg *msg)
+static void forward_ack(struct stateful_worker *w, const struct sip_msg *msg)
 {
-	struct sproxy *sp = w->sp;
+	struct stateful *sp = w->sp;
 	const struct sip_hdr *ours = route_is_us(sp, msg);
 	struct sip_txn_dest d;
 	struct sip_tp_addr a;
@@ -537,11 +537,11 @@ static void forward_ack(struct sproxy_worker *w, const struct sip_msg *msg)
 
 	next_hop(msg, ours, &target);
 	if (!msg->to_tag.l || sip_uri_decode(&u, &target)) {
-		SPROXY_CNT_INC(w->c.drops[SPROXY_DROP_STRAY_ACK]);
+		STATEFUL_CNT_INC(w->c.drops[STATEFUL_DROP_STRAY_ACK]);
 		return;
 	}
 	if (target.p == msg->ruri.p && u.user.l &&
-	    sproxy_is_us(sp, &u.host, u.port)) {
+	    stateful_is_us(sp, &u.host, u.port)) {
 		/* A UA that did not follow our Record-Route (or none was
 		 * asked for) sends the ACK to us: the binding decides. */
 		char aorbuf[LOCATION_AOR_MAX];
@@ -550,20 +550,20 @@ static void forward_ack(struct sproxy_worker *w, const struct sip_msg *msg)
 		snprintf(aorbuf, sizeof(aorbuf), "%.*s@%s", PL_FMT(&u.user),
 			 sp->cfg.domain);
 		pl_set_str(&aor, aorbuf);
-		if (!location_lookup(sp->loc, &aor, sproxy_now_s(), &lc, 1,
+		if (!location_lookup(sp->loc, &aor, stateful_now_s(), &lc, 1,
 				     NULL) ||
 		    sip_uri_decode(&u, &(struct pl){lc.uri, strlen(lc.uri)})) {
-			SPROXY_CNT_INC(w->c.drops[SPROXY_DROP_STRAY_ACK]);
+			STATEFUL_CNT_INC(w->c.drops[STATEFUL_DROP_STRAY_ACK]);
 			return;
 		}
 		dflt = lc.tp;
-	} else if (!ours && sproxy_is_us(sp, &u.host, u.port)) {
-		SPROXY_CNT_INC(w->c.drops[SPROXY_DROP_STRAY_ACK]);
+	} else if (!ours && stateful_is_us(sp, &u.host, u.port)) {
+		STATEFUL_CNT_INC(w->c.drops[STATEFUL_DROP_STRAY_ACK]);
 		return;
 	}
-	if (sproxy_uri_dest(&u, dflt, &d) ||
+	if (stateful_uri_dest(&u, dflt, &d) ||
 	    sip_build_branch_stateless(branch, msg, sp->secret)) {
-		SPROXY_CNT_INC(w->c.drops[SPROXY_DROP_STRAY_ACK]);
+		STATEFUL_CNT_INC(w->c.drops[STATEFUL_DROP_STRAY_ACK]);
 		return;
 	}
 	snprintf(vbuf, sizeof(vbuf), "%s;branch=%s", w->via[d.tp], branch);
@@ -575,35 +575,35 @@ static void forward_ack(struct sproxy_worker *w, const struct sip_msg *msg)
 	    sip_edits_apply(&ed, &w->out) ||
 	    sip_tp_addr_set(&a, d.tp, &d.addr.sa, d.addrlen) ||
 	    sip_tp_send(w->priv, &a, w->out.data, w->out.len)) {
-		SPROXY_CNT_INC(w->c.drops[SPROXY_DROP_SEND]);
+		STATEFUL_CNT_INC(w->c.drops[STATEFUL_DROP_SEND]);
 		return;
 	}
-	SPROXY_CNT_INC(w->c.acks_forwarded);
+	STATEFUL_CNT_INC(w->c.acks_forwarded);
 }
 
 /* §16.10: CANCEL is answered here and cancels our client branch. */
-static void handle_cancel(struct sproxy_worker *w, struct sip_txn *st,
+static void handle_cancel(struct stateful_worker *w, struct sip_txn *st,
 			  const struct sip_msg *msg)
 {
 	struct sip_txn *ist = sip_txn_find_invite(w->txl, msg);
 	struct pcall *c;
 
 	if (!ist) {
-		sproxy_reply(w, st, msg, 481, NULL, NULL);
+		stateful_reply(w, st, msg, 481, NULL, NULL);
 		return;
 	}
-	sproxy_reply(w, st, msg, 200, NULL, NULL);
+	stateful_reply(w, st, msg, 200, NULL, NULL);
 	c = pcall_find(w, ist);
 	if (c)
 		pcall_cancel(c);
 	obj_deref(ist);
 }
 
-static void proxy_request(struct sproxy_worker *w, struct sip_txn *st,
+static void proxy_request(struct stateful_worker *w, struct sip_txn *st,
 			  const struct sip_msg *msg)
 {
-	struct sproxy *sp = w->sp;
-	const struct sproxy_cfg *cfg = &sp->cfg;
+	struct stateful *sp = w->sp;
+	const struct stateful_cfg *cfg = &sp->cfg;
 	const struct sip_hdr *ours, *h;
 	struct location_contact lc;
 	struct sip_txn_dest d;
@@ -620,11 +620,11 @@ static void proxy_request(struct sproxy_worker *w, struct sip_txn *st,
 
 	/* §16.3 step 3 */
 	if (msg->has_max_forwards && msg->max_forwards == 0) {
-		sproxy_reply(w, st, msg, 483, NULL, NULL);
+		stateful_reply(w, st, msg, 483, NULL, NULL);
 		return;
 	}
 	if (looped(w, msg)) {
-		sproxy_reply(w, st, msg, 482, NULL, NULL);
+		stateful_reply(w, st, msg, 482, NULL, NULL);
 		return;
 	}
 	/* §16.3 step 5: we support no extensions. */
@@ -635,21 +635,21 @@ static void proxy_request(struct sproxy_worker *w, struct sip_txn *st,
 		snprintf(hdr, sizeof(hdr), "Unsupported: %.*s\r\n",
 			 (int)(h->value.l > 256 ? 256 : h->value.l),
 			 h->value.p);
-		sproxy_reply(w, st, msg, 420, NULL, hdr);
+		stateful_reply(w, st, msg, 420, NULL, hdr);
 		return;
 	}
 	ours = route_is_us(sp, msg);
 	next_hop(msg, ours, &target);
 	if (sip_uri_decode(&u, &target)) {
-		sproxy_reply(w, st, msg, 400, "Bad Target URI", NULL);
+		stateful_reply(w, st, msg, 400, "Bad Target URI", NULL);
 		return;
 	}
 	if (target.p == msg->ruri.p && u.scheme_id != SIP_URI_SIP &&
 	    u.scheme_id != SIP_URI_SIPS) {
-		sproxy_reply(w, st, msg, 416, NULL, NULL);
+		stateful_reply(w, st, msg, 416, NULL, NULL);
 		return;
 	}
-	if (target.p == msg->ruri.p && sproxy_is_us(sp, &u.host, u.port)) {
+	if (target.p == msg->ruri.p && stateful_is_us(sp, &u.host, u.port)) {
 		/* §16.5: our domain: the location service decides. */
 		struct pl dom, aor;
 		char aorbuf[LOCATION_AOR_MAX];
@@ -658,7 +658,7 @@ static void proxy_request(struct sproxy_worker *w, struct sip_txn *st,
 
 		pl_set_str(&dom, cfg->domain);
 		if (!u.user.l) {
-			sproxy_reply(w, st, msg, 404, NULL, NULL);
+			stateful_reply(w, st, msg, 404, NULL, NULL);
 			return;
 		}
 		if (initial && msg->method_id == SIP_METHOD_INVITE) {
@@ -669,33 +669,33 @@ static void proxy_request(struct sproxy_worker *w, struct sip_txn *st,
 			h = sip_msg_hdr(msg, SIP_HDR_FROM);
 			if (!h || sip_addr_decode(&fa, &h->value) ||
 			    sip_uri_decode(&fru, &fa.uri)) {
-				sproxy_reply(w, st, msg, 400, "Bad From",
+				stateful_reply(w, st, msg, 400, "Bad From",
 					     NULL);
 				return;
 			}
 			if (sp->users)
 				fu = userdb_find(sp->users, &fru.user, &dom);
-			if (((cfg->auth & SPROXY_AUTH_INVITE) ||
+			if (((cfg->auth & STATEFUL_AUTH_INVITE) ||
 			     (fu && fu->auth_required)) &&
-			    sproxy_auth_check(w, st, msg, &fru.user, &dom,
+			    stateful_auth_check(w, st, msg, &fru.user, &dom,
 					      true))
 				return;
 		}
 		if (sp->users && !userdb_find(sp->users, &u.user, &dom)) {
-			sproxy_reply(w, st, msg, 404, NULL, NULL);
+			stateful_reply(w, st, msg, 404, NULL, NULL);
 			return;
 		}
 		if (snprintf(aorbuf, sizeof(aorbuf), "%.*s@%s",
 			     PL_FMT(&u.user),
 			     cfg->domain) >= (int)sizeof(aorbuf)) {
-			sproxy_reply(w, st, msg, 404, NULL, NULL);
+			stateful_reply(w, st, msg, 404, NULL, NULL);
 			return;
 		}
 		pl_set_str(&aor, aorbuf);
-		n = location_lookup(sp->loc, &aor, sproxy_now_s(), &lc, 1,
+		n = location_lookup(sp->loc, &aor, stateful_now_s(), &lc, 1,
 				    &known);
 		if (!n) {
-			sproxy_reply(w, st, msg,
+			stateful_reply(w, st, msg,
 				     known || sp->users ? 480 : 404, NULL,
 				     NULL);
 			return;
@@ -704,16 +704,16 @@ static void proxy_request(struct sproxy_worker *w, struct sip_txn *st,
 		pl_set_str(&newruri, lc.uri);
 		dflt = lc.tp;
 		if (sip_uri_decode(&u, &newruri)) {
-			sproxy_reply(w, st, msg, 480, NULL, NULL);
+			stateful_reply(w, st, msg, 480, NULL, NULL);
 			return;
 		}
 	} else if (initial && target.p == msg->ruri.p && cfg->closed) {
-		sproxy_reply(w, st, msg, 403, "Foreign Domain", NULL);
+		stateful_reply(w, st, msg, 403, "Foreign Domain", NULL);
 		return;
 	}
-	err = sproxy_uri_dest(&u, dflt, &d);
+	err = stateful_uri_dest(&u, dflt, &d);
 	if (err) {
-		sproxy_reply(w, st, msg, err == ENOENT ? 503 : 416,
+		stateful_reply(w, st, msg, err == ENOENT ? 503 : 416,
 			     err == ENOENT ? "No DNS Here" : NULL, NULL);
 		return;
 	}
@@ -759,7 +759,7 @@ static void proxy_request(struct sproxy_worker *w, struct sip_txn *st,
 	if (!err)
 		err = sip_edits_apply(&ed, &w->out);
 	if (err) {
-		sproxy_reply(w, st, msg, err == ELOOP ? 483 : 500, NULL, NULL);
+		stateful_reply(w, st, msg, err == ELOOP ? 483 : 500, NULL, NULL);
 		return;
 	}
 	c = obj_alloc(sizeof(*c), pcall_destroy);
@@ -773,7 +773,7 @@ static void proxy_request(struct sproxy_worker *w, struct sip_txn *st,
 	memcpy(c->req, msg->buf, msg->len);
 	c->req_len = msg->len;
 	c->st = obj_ref(st);
-	SPROXY_CNT_SET(w->c.calls_alive, w->c.calls_alive + 1);
+	STATEFUL_CNT_SET(w->c.calls_alive, w->c.calls_alive + 1);
 	memset(&cr, 0, sizeof(cr));
 	cr.dst = &d;
 	pl_set_str(&cr.branch, branch);
@@ -782,16 +782,16 @@ static void proxy_request(struct sproxy_worker *w, struct sip_txn *st,
 	cr.timer_c = msg->method_id == SIP_METHOD_INVITE;
 	err = sip_txn_client_start(&c->ct, w->txl, &cr, pcall_event, c);
 	if (err) {
-		sproxy_reply(w, st, msg, 503, NULL, NULL);
+		stateful_reply(w, st, msg, 503, NULL, NULL);
 		obj_deref(c);
 		return;
 	}
 	hash_append(&w->calls, st_key(st), &c->hle, c);
-	SPROXY_CNT_INC(w->c.calls_forwarded);
+	STATEFUL_CNT_INC(w->c.calls_forwarded);
 	return;
 fail:
 	obj_deref(c);
-	sproxy_reply(w, st, msg, 500, NULL, NULL);
+	stateful_reply(w, st, msg, 500, NULL, NULL);
 }
 
 /* The transaction layer's request handler. */
@@ -799,11 +799,11 @@ static void on_request(void *arg, struct sip_txn *st,
 		       const struct sip_msg *msg,
 		       const struct sip_txn_dest *src)
 {
-	struct sproxy_worker *w = arg;
+	struct stateful_worker *w = arg;
 	struct sip_uri u;
 
 	(void)src;
-	SPROXY_CNT_INC(w->c.req_in[msg->method_id]);
+	STATEFUL_CNT_INC(w->c.req_in[msg->method_id]);
 	if (!st) {
 		forward_ack(w, msg);
 		return;
@@ -813,7 +813,7 @@ static void on_request(void *arg, struct sip_txn *st,
 		if (!sip_uri_decode(&u, &msg->ruri) &&
 		    (u.scheme_id == SIP_URI_SIP ||
 		     u.scheme_id == SIP_URI_SIPS) &&
-		    sproxy_is_us(w->sp, &u.host, u.port) &&
+		    stateful_is_us(w->sp, &u.host, u.port) &&
 		    !route_is_us(w->sp, msg) &&
 		    !sip_msg_hdr(msg, SIP_HDR_ROUTE)) {
 			registrar_handle(w, st, msg);
@@ -827,7 +827,7 @@ static void on_request(void *arg, struct sip_txn *st,
 		if (w->sp->pres && !sip_uri_decode(&u, &msg->ruri) &&
 		    (u.scheme_id == SIP_URI_SIP ||
 		     u.scheme_id == SIP_URI_SIPS) &&
-		    u.user.l && sproxy_is_us(w->sp, &u.host, u.port) &&
+		    u.user.l && stateful_is_us(w->sp, &u.host, u.port) &&
 		    !sip_msg_hdr(msg, SIP_HDR_ROUTE)) {
 			presence_handle(w, st, msg);
 			return;
@@ -839,9 +839,9 @@ static void on_request(void *arg, struct sip_txn *st,
 	case SIP_METHOD_OPTIONS:
 		/* The first stage probes us with OPTIONS to ourselves. */
 		if (!sip_uri_decode(&u, &msg->ruri) && !u.user.l &&
-		    sproxy_is_us(w->sp, &u.host, u.port) &&
+		    stateful_is_us(w->sp, &u.host, u.port) &&
 		    !sip_msg_hdr(msg, SIP_HDR_ROUTE)) {
-			sproxy_reply(w, st, msg, 200, NULL,
+			stateful_reply(w, st, msg, 200, NULL,
 				     "Allow: INVITE, ACK, BYE, CANCEL, "
 				     "OPTIONS, REGISTER\r\n");
 			return;
@@ -856,7 +856,7 @@ static void on_request(void *arg, struct sip_txn *st,
 /* Both transports' receive handler. */
 static void on_recv(const struct sip_tp_rx *rx, void *arg)
 {
-	struct sproxy_worker *w = arg;
+	struct stateful_worker *w = arg;
 	struct sip_msg *msg = rx->msg;
 	struct sip_txn_dest d;
 	uint16_t status = 0;
@@ -867,13 +867,13 @@ static void on_recv(const struct sip_tp_rx *rx, void *arg)
 		    msg->method_id == SIP_METHOD_ACK) {
 			/* §16.7, §17.2.3: bad responses and ACKs are
 			 * dropped. */
-			SPROXY_CNT_INC(
+			STATEFUL_CNT_INC(
 				w->c.drops[msg->is_request
-						   ? SPROXY_DROP_INVALID_REQ
-						   : SPROXY_DROP_INVALID_RESP]);
+						   ? STATEFUL_DROP_INVALID_REQ
+						   : STATEFUL_DROP_INVALID_RESP]);
 			return;
 		}
-		SPROXY_CNT_INC(w->c.drops[SPROXY_DROP_INVALID_REQ]);
+		STATEFUL_CNT_INC(w->c.drops[STATEFUL_DROP_INVALID_REQ]);
 		if (!build_reply(w, msg, status, NULL, NULL) &&
 		    !sip_tp_reply(rx, w->out.data, w->out.len))
 			count_out(w, w->out.data, w->out.len);
@@ -881,7 +881,7 @@ static void on_recv(const struct sip_tp_rx *rx, void *arg)
 	}
 	if (!msg->is_request) {
 		if (sip_txn_recv_response(w->txl, msg) == ENOENT)
-			SPROXY_CNT_INC(w->c.drops[SPROXY_DROP_STRAY_RESP]);
+			STATEFUL_CNT_INC(w->c.drops[STATEFUL_DROP_STRAY_RESP]);
 		return;
 	}
 	memset(&d, 0, sizeof(d));
@@ -905,34 +905,34 @@ struct start_sync {
 };
 
 struct worker_arg {
-	struct sproxy_worker *w;
+	struct stateful_worker *w;
 	struct start_sync *sync;
 };
 
 static void tick(void *arg)
 {
-	struct sproxy_worker *w = arg;
+	struct stateful_worker *w = arg;
 	struct sip_txn_stats ts;
 	const struct sip_tp_stats *ps;
 	uint64_t now = ev_now(w->ev);
 	struct le *le, *next;
 
 	sip_txn_layer_stats(w->txl, &ts);
-	SPROXY_CNT_SET(w->c.txn_alive, ts.alive);
-	SPROXY_CNT_SET(w->c.txn_retrans, ts.retransmissions);
-	SPROXY_CNT_SET(w->c.txn_timeouts, ts.timeouts);
+	STATEFUL_CNT_SET(w->c.txn_alive, ts.alive);
+	STATEFUL_CNT_SET(w->c.txn_retrans, ts.retransmissions);
+	STATEFUL_CNT_SET(w->c.txn_timeouts, ts.timeouts);
 	ps = sip_tp_stats(w->tp);
-	SPROXY_CNT_SET(w->c.tp_drop_parse, ps->drop_parse);
-	SPROXY_CNT_SET(w->c.conns_accepted, ps->conns_accepted);
-	SPROXY_CNT_SET(w->c.conns_opened, ps->conns_opened);
-	SPROXY_CNT_SET(w->c.conns_closed, ps->conns_closed);
-	SPROXY_CNT_SET(w->c.conns_open, sip_tp_conn_count(w->tp));
-	SPROXY_CNT_SET(w->c.tls_full, ps->tls_full);
-	SPROXY_CNT_SET(w->c.tls_resumed, ps->tls_resumed);
-	SPROXY_CNT_SET(w->c.tls_failed, ps->tls_failed);
+	STATEFUL_CNT_SET(w->c.tp_drop_parse, ps->drop_parse);
+	STATEFUL_CNT_SET(w->c.conns_accepted, ps->conns_accepted);
+	STATEFUL_CNT_SET(w->c.conns_opened, ps->conns_opened);
+	STATEFUL_CNT_SET(w->c.conns_closed, ps->conns_closed);
+	STATEFUL_CNT_SET(w->c.conns_open, sip_tp_conn_count(w->tp));
+	STATEFUL_CNT_SET(w->c.tls_full, ps->tls_full);
+	STATEFUL_CNT_SET(w->c.tls_resumed, ps->tls_resumed);
+	STATEFUL_CNT_SET(w->c.tls_failed, ps->tls_failed);
 	/* Incremental sweep: every bucket about every 10 s. */
 	if (w->idx == 0)
-		location_sweep(w->sp->loc, sproxy_now_s(),
+		location_sweep(w->sp->loc, stateful_now_s(),
 			       64 * 1024 / (10000 / TICK_MS) + 1);
 	presence_tick(w);
 	for (le = w->done.head; le; le = next) {
@@ -948,9 +948,9 @@ static void tick(void *arg)
 	ev_timer_start(w->ev, &w->tick, EV_MS(TICK_MS), tick, w);
 }
 
-static int listen_all(struct sproxy_worker *w)
+static int listen_all(struct stateful_worker *w)
 {
-	struct sproxy *sp = w->sp;
+	struct stateful *sp = w->sp;
 	struct sip_tp_addr bound, priv;
 	char hp[SIP_TP_ADDR_STRLEN];
 	bool have_priv = false;
@@ -1002,7 +1002,7 @@ static int listen_all(struct sproxy_worker *w)
 	return 0;
 }
 
-static void worker_cleanup(struct sproxy_worker *w)
+static void worker_cleanup(struct stateful_worker *w)
 {
 	uint32_t b;
 
@@ -1023,8 +1023,8 @@ static void worker_cleanup(struct sproxy_worker *w)
 static void *worker_main(void *arg)
 {
 	struct worker_arg *wa = arg;
-	struct sproxy_worker *w = wa->w;
-	struct sproxy *sp = w->sp;
+	struct stateful_worker *w = wa->w;
+	struct stateful *sp = w->sp;
 	struct sip_tp_opts o;
 	struct sip_txn_cfg tc;
 	struct start_sync *sync = wa->sync;
@@ -1068,7 +1068,7 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static int worker_start(struct sproxy_worker *w)
+static int worker_start(struct stateful_worker *w)
 {
 	struct start_sync sync;
 	struct worker_arg wa = {w, &sync};
@@ -1103,9 +1103,9 @@ out:
 	return err;
 }
 
-int sproxy_start(struct sproxy **spp, const struct sproxy_cfg *cfg)
+int stateful_start(struct stateful **spp, const struct stateful_cfg *cfg)
 {
-	struct sproxy *sp;
+	struct stateful *sp;
 	struct sip_tp_tls_opts to;
 	size_t i;
 	int err;
@@ -1159,22 +1159,22 @@ int sproxy_start(struct sproxy **spp, const struct sproxy_cfg *cfg)
 			goto fail;
 	}
 	if (cfg->db_url[0]) {
-		err = sdb_open(&sp->db, cfg->db_url, cfg->db_mode,
+		err = dbqueue_open(&sp->db, cfg->db_url, cfg->db_mode,
 			       cfg->flush_ms);
 		if (!err && !sp->users) {
 			err = userdb_alloc(&sp->users);
 			if (!err)
-				err = sdb_load_users(sp->db, sp->users);
+				err = dbqueue_load_users(sp->db, sp->users);
 		}
 		if (!err)
-			err = sdb_load_bindings(sp->db, sp->loc,
-						sproxy_now_s());
+			err = dbqueue_load_bindings(sp->db, sp->loc,
+						stateful_now_s());
 		if (!err && sp->pres)
 			err = presence_load(sp->pres, sp->db);
-		if (!err && cfg->db_mode != SPROXY_DB_MEMORY) {
-			location_set_change_handler(sp->loc, sdb_change,
+		if (!err && cfg->db_mode != STATEFUL_DB_MEMORY) {
+			location_set_change_handler(sp->loc, dbqueue_change,
 						    sp->db);
-			err = sdb_start(sp->db);
+			err = dbqueue_start(sp->db);
 		}
 		if (err)
 			goto fail;
@@ -1195,11 +1195,11 @@ int sproxy_start(struct sproxy **spp, const struct sproxy_cfg *cfg)
 	*spp = sp;
 	return 0;
 fail:
-	sproxy_free(sp);
+	stateful_free(sp);
 	return err;
 }
 
-void sproxy_free(struct sproxy *sp)
+void stateful_free(struct stateful *sp)
 {
 	unsigned i;
 
@@ -1214,7 +1214,7 @@ void sproxy_free(struct sproxy *sp)
 	}
 	/* Write-back: what is queued is flushed before we go (and
 	 * write-through waiters are gone with their workers). */
-	sdb_close(sp->db);
+	dbqueue_close(sp->db);
 	for (i = 0; sp->w && i < sp->nworkers; i++)
 		obj_deref(sp->w[i].ev);
 	free(sp->w);
@@ -1227,7 +1227,7 @@ void sproxy_free(struct sproxy *sp)
 	free(sp);
 }
 
-json_t *sproxy_listen_json(const struct sproxy *sp)
+json_t *stateful_listen_json(const struct stateful *sp)
 {
 	json_t *a = json_array();
 	char s[SIP_TP_ADDR_STRLEN];
@@ -1254,45 +1254,45 @@ static void add_codes(json_t *o, const char *name, uint64_t *sum)
 	json_object_set_new(o, name, m);
 }
 
-void sproxy_stats(struct sproxy *sp, json_t *stats)
+void stateful_stats(struct stateful *sp, json_t *stats)
 {
-	static const char *drop_names[SPROXY_DROP_COUNT] = {
+	static const char *drop_names[STATEFUL_DROP_COUNT] = {
 		"invalid_request", "invalid_response", "stray_response",
 		"stray_ack", "send"};
-	struct sproxy_counters *t = calloc(1, sizeof(*t));
+	struct stateful_counters *t = calloc(1, sizeof(*t));
 	json_t *o;
 	unsigned i, k;
 
 	if (!t)
 		return;
 	for (i = 0; i < sp->nworkers; i++) {
-		struct sproxy_counters *c = &sp->w[i].c;
+		struct stateful_counters *c = &sp->w[i].c;
 
 		for (k = 0; k < SIP_METHOD_COUNT; k++)
-			t->req_in[k] += SPROXY_CNT_GET(c->req_in[k]);
+			t->req_in[k] += STATEFUL_CNT_GET(c->req_in[k]);
 		for (k = 0; k < 700; k++) {
-			t->resp_out[k] += SPROXY_CNT_GET(c->resp_out[k]);
-			t->resp_in[k] += SPROXY_CNT_GET(c->resp_in[k]);
+			t->resp_out[k] += STATEFUL_CNT_GET(c->resp_out[k]);
+			t->resp_in[k] += STATEFUL_CNT_GET(c->resp_in[k]);
 		}
-		for (k = 0; k < SPROXY_DROP_COUNT; k++)
-			t->drops[k] += SPROXY_CNT_GET(c->drops[k]);
-		t->registers_ok += SPROXY_CNT_GET(c->registers_ok);
-		t->auth_challenges += SPROXY_CNT_GET(c->auth_challenges);
-		t->auth_failures += SPROXY_CNT_GET(c->auth_failures);
-		t->calls_forwarded += SPROXY_CNT_GET(c->calls_forwarded);
-		t->acks_forwarded += SPROXY_CNT_GET(c->acks_forwarded);
-		t->txn_alive += SPROXY_CNT_GET(c->txn_alive);
-		t->txn_retrans += SPROXY_CNT_GET(c->txn_retrans);
-		t->txn_timeouts += SPROXY_CNT_GET(c->txn_timeouts);
-		t->tp_drop_parse += SPROXY_CNT_GET(c->tp_drop_parse);
-		t->calls_alive += SPROXY_CNT_GET(c->calls_alive);
-		t->conns_accepted += SPROXY_CNT_GET(c->conns_accepted);
-		t->conns_opened += SPROXY_CNT_GET(c->conns_opened);
-		t->conns_closed += SPROXY_CNT_GET(c->conns_closed);
-		t->conns_open += SPROXY_CNT_GET(c->conns_open);
-		t->tls_full += SPROXY_CNT_GET(c->tls_full);
-		t->tls_resumed += SPROXY_CNT_GET(c->tls_resumed);
-		t->tls_failed += SPROXY_CNT_GET(c->tls_failed);
+		for (k = 0; k < STATEFUL_DROP_COUNT; k++)
+			t->drops[k] += STATEFUL_CNT_GET(c->drops[k]);
+		t->registers_ok += STATEFUL_CNT_GET(c->registers_ok);
+		t->auth_challenges += STATEFUL_CNT_GET(c->auth_challenges);
+		t->auth_failures += STATEFUL_CNT_GET(c->auth_failures);
+		t->calls_forwarded += STATEFUL_CNT_GET(c->calls_forwarded);
+		t->acks_forwarded += STATEFUL_CNT_GET(c->acks_forwarded);
+		t->txn_alive += STATEFUL_CNT_GET(c->txn_alive);
+		t->txn_retrans += STATEFUL_CNT_GET(c->txn_retrans);
+		t->txn_timeouts += STATEFUL_CNT_GET(c->txn_timeouts);
+		t->tp_drop_parse += STATEFUL_CNT_GET(c->tp_drop_parse);
+		t->calls_alive += STATEFUL_CNT_GET(c->calls_alive);
+		t->conns_accepted += STATEFUL_CNT_GET(c->conns_accepted);
+		t->conns_opened += STATEFUL_CNT_GET(c->conns_opened);
+		t->conns_closed += STATEFUL_CNT_GET(c->conns_closed);
+		t->conns_open += STATEFUL_CNT_GET(c->conns_open);
+		t->tls_full += STATEFUL_CNT_GET(c->tls_full);
+		t->tls_resumed += STATEFUL_CNT_GET(c->tls_resumed);
+		t->tls_failed += STATEFUL_CNT_GET(c->tls_failed);
 	}
 	o = json_object();
 	for (k = 1; o && k < SIP_METHOD_COUNT; k++)
@@ -1307,7 +1307,7 @@ void sproxy_stats(struct sproxy *sp, json_t *stats)
 	add_codes(stats, "responses_sent", t->resp_out);
 	add_codes(stats, "responses_received", t->resp_in);
 	o = json_object();
-	for (k = 0; o && k < SPROXY_DROP_COUNT; k++)
+	for (k = 0; o && k < STATEFUL_DROP_COUNT; k++)
 		json_object_set_new(o, drop_names[k],
 				    json_integer((json_int_t)t->drops[k]));
 	if (o)
@@ -1358,9 +1358,9 @@ void sproxy_stats(struct sproxy *sp, json_t *stats)
 	}
 	presence_stats(sp->pres, stats);
 	if (sp->db) {
-		struct sdb_stats ds;
+		struct dbqueue_stats ds;
 
-		sdb_stats(sp->db, &ds);
+		dbqueue_stats(sp->db, &ds);
 		o = json_object();
 		json_object_set_new(o, "commits",
 				    json_integer((json_int_t)ds.commits));

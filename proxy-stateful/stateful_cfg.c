@@ -1,4 +1,4 @@
-/* sproxy_cfg.c - proxy-stateful's command line and --config JSON. */
+/* stateful_cfg.c - proxy-stateful's command line and --config JSON. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -7,9 +7,9 @@
 #include <unistd.h>
 
 #include "pl.h"
-#include "sproxy.h"
+#include "stateful.h"
 
-void sproxy_cfg_init(struct sproxy_cfg *cfg)
+void stateful_cfg_init(struct stateful_cfg *cfg)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -59,16 +59,16 @@ static int set_u32(uint32_t *dst, const char *v, const char *name, char *err,
 }
 
 /* One setting by name (CLI flag without "--", or JSON key). */
-static int apply(struct sproxy_cfg *cfg, const char *name, const char *v,
+static int apply(struct stateful_cfg *cfg, const char *name, const char *v,
 		 char *err, size_t errsz)
 {
 	uint32_t n;
 	int e;
 
 	if (!strcmp(name, "listen")) {
-		if (cfg->nlisten == SPROXY_LISTEN_MAX)
+		if (cfg->nlisten == STATEFUL_LISTEN_MAX)
 			return fail(err, errsz, "listen: at most %d",
-				    SPROXY_LISTEN_MAX);
+				    STATEFUL_LISTEN_MAX);
 		e = set_str(cfg->listen[cfg->nlisten], sizeof(cfg->listen[0]),
 			    v, name, err, errsz);
 		if (!e)
@@ -95,11 +95,11 @@ static int apply(struct sproxy_cfg *cfg, const char *name, const char *v,
 			       name, err, errsz);
 	if (!strcmp(name, "db-mode")) {
 		if (v && !strcmp(v, "memory"))
-			cfg->db_mode = SPROXY_DB_MEMORY;
+			cfg->db_mode = STATEFUL_DB_MEMORY;
 		else if (v && !strcmp(v, "write-through"))
-			cfg->db_mode = SPROXY_DB_WRITE_THROUGH;
+			cfg->db_mode = STATEFUL_DB_WRITE_THROUGH;
 		else if (v && !strcmp(v, "write-back"))
-			cfg->db_mode = SPROXY_DB_WRITE_BACK;
+			cfg->db_mode = STATEFUL_DB_WRITE_BACK;
 		else
 			return fail(err, errsz,
 				    "db-mode: memory, write-through or "
@@ -109,13 +109,13 @@ static int apply(struct sproxy_cfg *cfg, const char *name, const char *v,
 	}
 	if (!strcmp(name, "auth")) {
 		if (v && !strcmp(v, "none"))
-			cfg->auth = SPROXY_AUTH_NONE;
+			cfg->auth = STATEFUL_AUTH_NONE;
 		else if (v && !strcmp(v, "register"))
-			cfg->auth = SPROXY_AUTH_REGISTER;
+			cfg->auth = STATEFUL_AUTH_REGISTER;
 		else if (v && !strcmp(v, "invite"))
-			cfg->auth = SPROXY_AUTH_INVITE;
+			cfg->auth = STATEFUL_AUTH_INVITE;
 		else if (v && !strcmp(v, "all"))
-			cfg->auth = SPROXY_AUTH_ALL;
+			cfg->auth = STATEFUL_AUTH_ALL;
 		else
 			return fail(err, errsz,
 				    "auth: none, register, invite or all, "
@@ -173,7 +173,7 @@ static bool is_flag(const char *name)
 	       !strcmp(name, "control") || !strcmp(name, "presence");
 }
 
-static int apply_flag(struct sproxy_cfg *cfg, const char *name, bool on,
+static int apply_flag(struct stateful_cfg *cfg, const char *name, bool on,
 		      bool *control)
 {
 	if (!strcmp(name, "record-route"))
@@ -187,7 +187,7 @@ static int apply_flag(struct sproxy_cfg *cfg, const char *name, bool on,
 	return 0;
 }
 
-static int load_json(struct sproxy_cfg *cfg, const char *path, bool *control,
+static int load_json(struct stateful_cfg *cfg, const char *path, bool *control,
 		     char *err, size_t errsz)
 {
 	json_error_t je;
@@ -246,7 +246,7 @@ static int load_json(struct sproxy_cfg *cfg, const char *path, bool *control,
 	return e;
 }
 
-int sproxy_cfg_parse(struct sproxy_cfg *cfg, int argc, char **argv,
+int stateful_cfg_parse(struct stateful_cfg *cfg, int argc, char **argv,
 		     bool *control, char *err, size_t errsz)
 {
 	int i, e;
@@ -293,7 +293,7 @@ int sproxy_cfg_parse(struct sproxy_cfg *cfg, int argc, char **argv,
 				    "--listen %s needs --tls-cert and "
 				    "--tls-key",
 				    cfg->listen[i]);
-	if (cfg->db_mode != SPROXY_DB_MEMORY && !cfg->db_url[0])
+	if (cfg->db_mode != STATEFUL_DB_MEMORY && !cfg->db_url[0])
 		return fail(err, errsz, "--db-mode needs --db");
 	if (cfg->min_expires > cfg->max_expires)
 		return fail(err, errsz, "min-expires above max-expires");
