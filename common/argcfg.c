@@ -209,8 +209,8 @@ static int read_opts(int argc, char **argv, const struct option *opts,
 				 argv[optind - 1]);
 			return EINVAL;
 		}
-		rc = h(o->name, o->has_arg == no_argument ? NULL : optarg,
-		       arg, err, errsz);
+		rc = h(o->name, o->has_arg == no_argument ? NULL : optarg, arg,
+		       err, errsz);
 		if (rc)
 			return rc;
 	}

@@ -161,8 +161,8 @@ static int query(struct dbqueue *db, const char *q, size_t len, bool log)
 	return 0;
 }
 
-int dbqueue_open(struct dbqueue **dbp, const char *url, enum stateful_db_mode mode,
-	     uint32_t flush_ms)
+int dbqueue_open(struct dbqueue **dbp, const char *url,
+		 enum stateful_db_mode mode, uint32_t flush_ms)
 {
 	struct dbqueue *db = calloc(1, sizeof(*db));
 	int err;
@@ -232,7 +232,8 @@ int dbqueue_load_users(struct dbqueue *db, struct userdb *users)
 	return err;
 }
 
-int dbqueue_load_bindings(struct dbqueue *db, struct location *loc, uint64_t now)
+int dbqueue_load_bindings(struct dbqueue *db, struct location *loc,
+			  uint64_t now)
 {
 	char q[200];
 	MYSQL_RES *res;
@@ -336,7 +337,8 @@ int dbqueue_exec(struct dbqueue *db, const char *sql, size_t len)
 	return 0;
 }
 
-int dbqueue_select(struct dbqueue *db, const char *sql, dbqueue_row_h *h, void *arg)
+int dbqueue_select(struct dbqueue *db, const char *sql, dbqueue_row_h *h,
+		   void *arg)
 {
 	MYSQL_RES *res;
 	MYSQL_ROW row;
@@ -371,8 +373,8 @@ static void waiter_run(void *arg)
 	free(w);
 }
 
-int dbqueue_wait(struct dbqueue *db, uint64_t seq, struct ev *ev, dbqueue_done_h *h,
-	     void *arg)
+int dbqueue_wait(struct dbqueue *db, uint64_t seq, struct ev *ev,
+		 dbqueue_done_h *h, void *arg)
 {
 	struct waiter *w = calloc(1, sizeof(*w));
 
@@ -490,7 +492,8 @@ static uint64_t mono_ns(void)
 
 static void note_failed(struct dbqueue *db, uint64_t lo, uint64_t hi)
 {
-	unsigned last = (db->fail_next + DBQUEUE_FAIL_RUNS - 1) % DBQUEUE_FAIL_RUNS;
+	unsigned last =
+		(db->fail_next + DBQUEUE_FAIL_RUNS - 1) % DBQUEUE_FAIL_RUNS;
 
 	if (db->fail[last].hi && db->fail[last].hi + 1 == lo) {
 		db->fail[last].hi = hi;

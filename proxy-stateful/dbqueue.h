@@ -34,12 +34,13 @@ int dbqueue_url_decode(struct dbqueue_url *u, const char *url);
  * Connects (blocking: at start-up).  Returns 0 or an errno (the
  * library's message logged once).  Free with dbqueue_close().
  */
-int dbqueue_open(struct dbqueue **dbp, const char *url, enum stateful_db_mode mode,
-	     uint32_t flush_ms);
+int dbqueue_open(struct dbqueue **dbp, const char *url,
+		 enum stateful_db_mode mode, uint32_t flush_ms);
 
 /* Loads the subscriber table / the location table.  0 or errno. */
 int dbqueue_load_users(struct dbqueue *db, struct userdb *users);
-int dbqueue_load_bindings(struct dbqueue *db, struct location *loc, uint64_t now);
+int dbqueue_load_bindings(struct dbqueue *db, struct location *loc,
+			  uint64_t now);
 
 /* Starts the database thread.  0 or errno. */
 int dbqueue_start(struct dbqueue *db);
@@ -64,7 +65,8 @@ typedef void(dbqueue_row_h)(char **row, unsigned n, void *arg);
  * Runs a SELECT now (blocking: at start-up, before dbqueue_start()) and
  * calls h for every row.  Returns 0 or EIO (logged).
  */
-int dbqueue_select(struct dbqueue *db, const char *sql, dbqueue_row_h *h, void *arg);
+int dbqueue_select(struct dbqueue *db, const char *sql, dbqueue_row_h *h,
+		   void *arg);
 
 /* The sequence number of the last change this thread queued. */
 uint64_t dbqueue_thread_seq(void);
@@ -76,8 +78,8 @@ typedef void(dbqueue_done_h)(int err, void *arg);
  * Calls h(err, arg) on loop ev once every change up to seq is committed
  * (or failed).  Returns 0 or ENOMEM.
  */
-int dbqueue_wait(struct dbqueue *db, uint64_t seq, struct ev *ev, dbqueue_done_h *h,
-	     void *arg);
+int dbqueue_wait(struct dbqueue *db, uint64_t seq, struct ev *ev,
+		 dbqueue_done_h *h, void *arg);
 
 struct dbqueue_stats {
 	uint64_t commits, rows, failures, queued;

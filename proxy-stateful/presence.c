@@ -53,10 +53,10 @@ struct publication {
 };
 
 struct subscription {
-	struct le ple;		 /* presentity->subs, while active */
-	struct le hle;		 /* p->dialogs, while active */
-	struct le wle;		 /* box->subs: holds the table's reference */
-	struct presentity *pr;	 /* NULL once terminated */
+	struct le ple;		   /* presentity->subs, while active */
+	struct le hle;		   /* p->dialogs, while active */
+	struct le wle;		   /* box->subs: holds the table's reference */
+	struct presentity *pr;	   /* NULL once terminated */
 	struct stateful_worker *w; /* owner; NULL once it stopped */
 	bool terminated;
 	bool in_db;	  /* a row of ours is (to be) in active_watchers */
@@ -671,7 +671,8 @@ static void post_job(struct presence *p, struct subscription *s,
  * A subscription restored from the database has no owner until worker 0
  * adopts it (here, or at its first tick); NULL once its owner stopped.
  */
-static struct stateful_worker *owner(struct presence *p, struct subscription *s)
+static struct stateful_worker *owner(struct presence *p,
+				     struct subscription *s)
 {
 	if (!s->w && !s->terminated && p->sp->w && !p->boxes[0].stopped)
 		s->w = &p->sp->w[0];
@@ -950,7 +951,8 @@ static void send_reply(struct stateful_worker *w, struct sip_txn *st,
 	if (!pd->fail)
 		goto fail;
 	memcpy(pd->fail, w->out.data, pd->fail_len);
-	if (dbqueue_wait(sp->db, dbqueue_thread_seq(), w->ev, pending_done, pd))
+	if (dbqueue_wait(sp->db, dbqueue_thread_seq(), w->ev, pending_done,
+			 pd))
 		goto fail;
 	return;
 fail:
@@ -1358,7 +1360,8 @@ static int sub_new(struct stateful_worker *w, struct sip_txn *st,
 	if (err) {
 		buf_free(&b);
 		stateful_reply(w, st, msg, err == EBADMSG ? 400 : 500,
-			     err == EBADMSG ? "Bad Record-Route" : NULL, NULL);
+			       err == EBADMSG ? "Bad Record-Route" : NULL,
+			       NULL);
 		return err;
 	}
 	s = obj_alloc(sizeof(*s), sub_destroy);
@@ -1416,7 +1419,7 @@ static void handle_subscribe(struct stateful_worker *w, struct sip_txn *st,
 	if (!accepts_pidf(msg)) {
 		p->c.subscribe_rejected++;
 		stateful_reply(w, st, msg, 406, NULL,
-			     "Accept: " PIDF_CTYPE "\r\n");
+			       "Accept: " PIDF_CTYPE "\r\n");
 		return;
 	}
 	/* In-dialog requests are not challenged again: the dialog's tags
@@ -1588,7 +1591,7 @@ static void handle_publish(struct stateful_worker *w, struct sip_txn *st,
 		if (!ct || !pidf_is_ctype(&ct->value)) {
 			p->c.publish_rejected++;
 			stateful_reply(w, st, msg, 415, NULL,
-				     "Accept: " PIDF_CTYPE "\r\n");
+				       "Accept: " PIDF_CTYPE "\r\n");
 			return;
 		}
 		doc = malloc(sizeof(*doc));
@@ -1601,9 +1604,10 @@ static void handle_publish(struct stateful_worker *w, struct sip_txn *st,
 		err = pidf_decode(doc, body, msg->body.l);
 		if (err) {
 			p->c.publish_rejected++;
-			stateful_reply(w, st, msg, err == EOVERFLOW ? 413 : 400,
-				     err == EOVERFLOW ? NULL : "Bad PIDF",
-				     NULL);
+			stateful_reply(w, st, msg,
+				       err == EOVERFLOW ? 413 : 400,
+				       err == EOVERFLOW ? NULL : "Bad PIDF",
+				       NULL);
 			goto out;
 		}
 	} else if (!im) {
@@ -1638,8 +1642,8 @@ static void handle_publish(struct stateful_worker *w, struct sip_txn *st,
 		if (n >= PUBS_PER_PRESENTITY_MAX) {
 			p->c.publish_rejected++;
 			pthread_mutex_unlock(&p->mu);
-			stateful_reply(w, st, msg, 403, "Too Many Publications",
-				     NULL);
+			stateful_reply(w, st, msg, 403,
+				       "Too Many Publications", NULL);
 			goto out;
 		}
 	}
@@ -1648,7 +1652,8 @@ static void handle_publish(struct stateful_worker *w, struct sip_txn *st,
 		if (!pub) {
 			presentity_maybe_free(p, pr);
 			pthread_mutex_unlock(&p->mu);
-			stateful_reply(w, st, msg, 200, NULL, "Expires: 0\r\n");
+			stateful_reply(w, st, msg, 200, NULL,
+				       "Expires: 0\r\n");
 			goto out;
 		}
 		p->c.publish_remove++;

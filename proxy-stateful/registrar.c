@@ -144,7 +144,8 @@ void registrar_handle(struct stateful_worker *w, struct sip_txn *st,
 		pl_set_str(&dom, cfg->domain);
 		user = userdb_find(sp->users, &touri.user, &dom);
 		if (!user) {
-			stateful_reply(w, st, msg, 404, "User Not Found", NULL);
+			stateful_reply(w, st, msg, 404, "User Not Found",
+				       NULL);
 			return;
 		}
 	}
@@ -182,18 +183,19 @@ void registrar_handle(struct stateful_worker *w, struct sip_txn *st,
 		}
 		if (sip_uri_decode(&cu, &ca.uri) ||
 		    ca.uri.l >= LOCATION_URI_MAX) {
-			stateful_reply(w, st, msg, 400, "Bad Contact URI", NULL);
+			stateful_reply(w, st, msg, 400, "Bad Contact URI",
+				       NULL);
 			return;
 		}
 		if (nc == LOCATION_CONTACTS_MAX) {
 			stateful_reply(w, st, msg, 403, "Too Many Contacts",
-				     NULL);
+				       NULL);
 			return;
 		}
 		if (!sip_param_get(&ca.params, "expires", &pv) &&
 		    pl_u32(&pv, &e)) {
 			stateful_reply(w, st, msg, 400, "Bad Contact Expires",
-				     NULL);
+				       NULL);
 			return;
 		}
 		uc[nc].q = 1000;

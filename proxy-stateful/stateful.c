@@ -49,7 +49,7 @@ uint64_t stateful_now_s(void)
 }
 
 bool stateful_is_us(const struct stateful *sp, const struct pl *host,
-		  uint16_t port)
+		    uint16_t port)
 {
 	char hbuf[SIP_TP_ADDR_STRLEN];
 	size_t i;
@@ -90,7 +90,7 @@ static void count_out(struct stateful_worker *w, const char *buf, size_t len)
 }
 
 void stateful_send_reply(struct stateful_worker *w, struct sip_txn *st,
-		       const char *buf, size_t len)
+			 const char *buf, size_t len)
 {
 	if (sip_txn_reply(st, buf, len))
 		STATEFUL_CNT_INC(w->c.drops[STATEFUL_DROP_SEND]);
@@ -114,8 +114,8 @@ static int build_reply(struct stateful_worker *w, const struct sip_msg *msg,
 }
 
 void stateful_reply(struct stateful_worker *w, struct sip_txn *st,
-		  const struct sip_msg *msg, uint16_t status,
-		  const char *reason, const char *hdrs)
+		    const struct sip_msg *msg, uint16_t status,
+		    const char *reason, const char *hdrs)
 {
 	if (build_reply(w, msg, status, reason, hdrs)) {
 		STATEFUL_CNT_INC(w->c.drops[STATEFUL_DROP_SEND]);
@@ -176,8 +176,8 @@ static void challenge(struct stateful_worker *w, struct sip_txn *st,
 }
 
 int stateful_auth_check(struct stateful_worker *w, struct sip_txn *st,
-		      const struct sip_msg *msg, const struct pl *user,
-		      const struct pl *domain, bool proxy)
+			const struct sip_msg *msg, const struct pl *user,
+			const struct pl *domain, bool proxy)
 {
 	struct stateful *sp = w->sp;
 	const struct userdb_user *u =
@@ -347,7 +347,8 @@ static void pcall_event(struct sip_txn *t, enum sip_txn_event ev,
 		sip_edits_init(&ed, msg);
 		if (sip_fwd_via_pop(&ed) ||
 		    (sip_msg_hdr(msg, SIP_HDR_VIA) == NULL)) {
-			STATEFUL_CNT_INC(w->c.drops[STATEFUL_DROP_INVALID_RESP]);
+			STATEFUL_CNT_INC(
+				w->c.drops[STATEFUL_DROP_INVALID_RESP]);
 			return;
 		}
 		buf_reset(&w->out);
@@ -384,7 +385,7 @@ static void pcall_event(struct sip_txn *t, enum sip_txn_event ev,
 
 /* RFC 3263 in outline (stateful_int.h). */
 int stateful_uri_dest(const struct sip_uri *u, enum sip_transport dflt,
-		    struct sip_txn_dest *d)
+		      struct sip_txn_dest *d)
 {
 	char host[64];
 	enum sip_transport tp = dflt;
@@ -670,7 +671,7 @@ static void proxy_request(struct stateful_worker *w, struct sip_txn *st,
 			if (!h || sip_addr_decode(&fa, &h->value) ||
 			    sip_uri_decode(&fru, &fa.uri)) {
 				stateful_reply(w, st, msg, 400, "Bad From",
-					     NULL);
+					       NULL);
 				return;
 			}
 			if (sp->users)
@@ -678,7 +679,7 @@ static void proxy_request(struct stateful_worker *w, struct sip_txn *st,
 			if (((cfg->auth & STATEFUL_AUTH_INVITE) ||
 			     (fu && fu->auth_required)) &&
 			    stateful_auth_check(w, st, msg, &fru.user, &dom,
-					      true))
+						true))
 				return;
 		}
 		if (sp->users && !userdb_find(sp->users, &u.user, &dom)) {
@@ -696,8 +697,8 @@ static void proxy_request(struct stateful_worker *w, struct sip_txn *st,
 				    &known);
 		if (!n) {
 			stateful_reply(w, st, msg,
-				     known || sp->users ? 480 : 404, NULL,
-				     NULL);
+				       known || sp->users ? 480 : 404, NULL,
+				       NULL);
 			return;
 		}
 		/* One branch, the highest q (no forking). */
@@ -714,7 +715,7 @@ static void proxy_request(struct stateful_worker *w, struct sip_txn *st,
 	err = stateful_uri_dest(&u, dflt, &d);
 	if (err) {
 		stateful_reply(w, st, msg, err == ENOENT ? 503 : 416,
-			     err == ENOENT ? "No DNS Here" : NULL, NULL);
+			       err == ENOENT ? "No DNS Here" : NULL, NULL);
 		return;
 	}
 	/* §16.6: copy, edit, add our Via, send in a client transaction. */
@@ -759,7 +760,8 @@ static void proxy_request(struct stateful_worker *w, struct sip_txn *st,
 	if (!err)
 		err = sip_edits_apply(&ed, &w->out);
 	if (err) {
-		stateful_reply(w, st, msg, err == ELOOP ? 483 : 500, NULL, NULL);
+		stateful_reply(w, st, msg, err == ELOOP ? 483 : 500, NULL,
+			       NULL);
 		return;
 	}
 	c = obj_alloc(sizeof(*c), pcall_destroy);
@@ -842,8 +844,8 @@ static void on_request(void *arg, struct sip_txn *st,
 		    stateful_is_us(w->sp, &u.host, u.port) &&
 		    !sip_msg_hdr(msg, SIP_HDR_ROUTE)) {
 			stateful_reply(w, st, msg, 200, NULL,
-				     "Allow: INVITE, ACK, BYE, CANCEL, "
-				     "OPTIONS, REGISTER\r\n");
+				       "Allow: INVITE, ACK, BYE, CANCEL, "
+				       "OPTIONS, REGISTER\r\n");
 			return;
 		}
 		break;
@@ -1160,7 +1162,7 @@ int stateful_start(struct stateful **spp, const struct stateful_cfg *cfg)
 	}
 	if (cfg->db_url[0]) {
 		err = dbqueue_open(&sp->db, cfg->db_url, cfg->db_mode,
-			       cfg->flush_ms);
+				   cfg->flush_ms);
 		if (!err && !sp->users) {
 			err = userdb_alloc(&sp->users);
 			if (!err)
@@ -1168,7 +1170,7 @@ int stateful_start(struct stateful **spp, const struct stateful_cfg *cfg)
 		}
 		if (!err)
 			err = dbqueue_load_bindings(sp->db, sp->loc,
-						stateful_now_s());
+						    stateful_now_s());
 		if (!err && sp->pres)
 			err = presence_load(sp->pres, sp->db);
 		if (!err && cfg->db_mode != STATEFUL_DB_MEMORY) {

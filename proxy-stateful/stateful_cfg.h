@@ -66,6 +66,6 @@ void stateful_cfg_init(struct stateful_cfg *cfg);
  * *control is set for --control.
  */
 int stateful_cfg_parse(struct stateful_cfg *cfg, int argc, char **argv,
-		     bool *control, char *err, size_t errsz);
+		       bool *control, char *err, size_t errsz);
 
 #endif

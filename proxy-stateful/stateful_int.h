@@ -93,27 +93,27 @@ uint64_t stateful_now_s(void);
 
 /* Whether host[:port] of a URI is this server (listener or domain). */
 bool stateful_is_us(const struct stateful *sp, const struct pl *host,
-		  uint16_t port);
+		    uint16_t port);
 
 /*
  * Answers request msg in server transaction st with a status and
  * optional extra header lines (hdrs may be NULL).  Counts it.
  */
 void stateful_reply(struct stateful_worker *w, struct sip_txn *st,
-		  const struct sip_msg *msg, uint16_t status,
-		  const char *reason, const char *hdrs);
+		    const struct sip_msg *msg, uint16_t status,
+		    const char *reason, const char *hdrs);
 
 /* Sends a built response in st, counting it. */
 void stateful_send_reply(struct stateful_worker *w, struct sip_txn *st,
-		       const char *buf, size_t len);
+			 const char *buf, size_t len);
 
 /*
  * Digest check of msg for user@domain (RFC 3261 §22): returns 0 when
  * the request may go on, else an answer was sent (401/407/403/500).
  */
 int stateful_auth_check(struct stateful_worker *w, struct sip_txn *st,
-		      const struct sip_msg *msg, const struct pl *user,
-		      const struct pl *domain, bool proxy);
+			const struct sip_msg *msg, const struct pl *user,
+			const struct pl *domain, bool proxy);
 
 /*
  * Where URI u points (numeric hosts only, no DNS on a worker; dflt is
@@ -121,7 +121,7 @@ int stateful_auth_check(struct stateful_worker *w, struct sip_txn *st,
  * name, not an address), EINVAL (not sip/sips).
  */
 int stateful_uri_dest(const struct sip_uri *u, enum sip_transport dflt,
-		    struct sip_txn_dest *d);
+		      struct sip_txn_dest *d);
 
 /* The registrar (RFC 3261 §10.3): answers REGISTER msg in st. */
 void registrar_handle(struct stateful_worker *w, struct sip_txn *st,
