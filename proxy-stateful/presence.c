@@ -12,13 +12,17 @@
 #include <strings.h>
 
 #define LOG_MODULE "presence"
+#include "addressing.h"
+#include "dbqueue.h"
+#include "hash.h"
+#include "list.h"
+#include "location.h"
 #include "log.h"
 #include "obj.h"
 #include "pidf.h"
-#include "dbqueue.h"
+#include "reply.h"
 #include "sip_build.h"
 #include "sip_uri.h"
-#include "stateful_int.h"
 
 /* NOTIFYs of one subscription in flight at once; past it the oldest is
  * forgotten (its retransmissions go on, its answer is not counted). */
@@ -53,11 +57,12 @@ struct publication {
 };
 
 struct subscription {
-	struct le ple;		   /* presentity->subs, while active */
-	struct le hle;		   /* p->dialogs, while active */
-	struct le wle;		   /* box->subs: holds the table's reference */
-	struct presentity *pr;	   /* NULL once terminated */
-	struct stateful_worker *w; /* owner; NULL once it stopped */
+	struct le ple;	       /* presentity->subs, while active */
+	struct le hle;	       /* p->dialogs, while active */
+	struct le wle;	       /* box->subs: holds the table's reference */
+	struct presentity *pr; /* NULL once terminated */
+	struct presence *p;
+	struct worker_ctx *w; /* owner; NULL once it stopped */
 	bool terminated;
 	bool in_db;	  /* a row of ours is (to be) in active_watchers */
 	uint64_t expires; /* Unix s */
@@ -92,7 +97,7 @@ struct pjob {
 /* Per worker: its subscriptions and the jobs other workers left it. */
 struct box {
 	struct presence *p;
-	struct stateful_worker *w;
+	struct worker_ctx *w;
 	struct list subs, jobs;
 	uint64_t last_sweep_s;
 	bool posted, stopped;
@@ -115,7 +120,7 @@ struct presence_counters {
 };
 
 struct presence {
-	struct stateful *sp;
+	const struct presence_env *env;
 	pthread_mutex_t mu; /* everything below */
 	struct hash presentities, dialogs, etags;
 	struct list all_pubs;
@@ -226,7 +231,7 @@ static bool filter_allows(const struct pl *id, void *arg)
 /* ------------------------------------------------------------------ */
 /* Tables                                                              */
 
-int presence_alloc(struct presence **pp, struct stateful *sp)
+int presence_alloc(struct presence **pp, const struct presence_env *env)
 {
 	struct presence *p = calloc(1, sizeof(*p));
 	unsigned i;
@@ -234,7 +239,7 @@ int presence_alloc(struct presence **pp, struct stateful *sp)
 
 	if (!p)
 		return ENOMEM;
-	p->sp = sp;
+	p->env = env;
 	pthread_mutex_init(&p->mu, NULL);
 	list_init(&p->all_pubs);
 	err = hash_init(&p->presentities, 4096);
@@ -242,7 +247,7 @@ int presence_alloc(struct presence **pp, struct stateful *sp)
 		err = hash_init(&p->dialogs, 4096);
 	if (!err)
 		err = hash_init(&p->etags, 4096);
-	p->nboxes = sp->cfg.workers ? sp->cfg.workers : 1;
+	p->nboxes = env->nworkers;
 	p->boxes = calloc(p->nboxes, sizeof(*p->boxes));
 	if (!err && !p->boxes)
 		err = ENOMEM;
@@ -251,11 +256,11 @@ int presence_alloc(struct presence **pp, struct stateful *sp)
 		list_init(&p->boxes[i].subs);
 		list_init(&p->boxes[i].jobs);
 	}
-	if (!err && sp->cfg.presence_filter[0]) {
-		err = filter_load(p, sp->cfg.presence_filter);
+	if (!err && env->cfg->presence_filter[0]) {
+		err = filter_load(p, env->cfg->presence_filter);
 		if (!err)
 			log_info("presence filter: %zu watchers from %s",
-				 p->nfilter, sp->cfg.presence_filter);
+				 p->nfilter, env->cfg->presence_filter);
 	}
 	if (err) {
 		presence_free(p);
@@ -457,7 +462,7 @@ static struct pbody *pbody_new(const struct buf *b)
 
 /* "<sip:user@host:port[;transport=x]>" from the worker's Record-Route
  * text "<sip:host:port[;transport=x];lr>". */
-static void our_contact(const struct stateful_worker *w, enum sip_transport tp,
+static void our_contact(const struct worker_ctx *w, enum sip_transport tp,
 			const char *user, char *out, size_t size)
 {
 	const char *rr = w->rr[(int)tp < (int)SIP_TP_NPROTO ? tp : SIP_TP_UDP];
@@ -509,7 +514,7 @@ static void notify_event(struct sip_txn *t, enum sip_txn_event ev,
  * Sends one NOTIFY of s on w (its owner): active, or terminated with
  * reason; with a PIDF body unless body is NULL.  Lock held.
  */
-static void notify_send(struct presence *p, struct stateful_worker *w,
+static void notify_send(struct presence *p, struct worker_ctx *w,
 			struct subscription *s, const char *reason,
 			const char *body, size_t body_len)
 {
@@ -519,7 +524,7 @@ static void notify_send(struct presence *p, struct stateful_worker *w,
 	char branch[SIP_BRANCH_SIZE], via[SIP_TP_ADDR_STRLEN + 64];
 	char from[LOCATION_URI_MAX + 4], to[LOCATION_URI_MAX + 4];
 	char contact[SIP_TP_ADDR_STRLEN + 96], hdrs[160];
-	uint64_t now = stateful_now_s();
+	uint64_t now = worker_now_s();
 	int err;
 
 	if (s->nct == SUB_INFLIGHT_MAX) {
@@ -601,8 +606,7 @@ static void notify_event(struct sip_txn *t, enum sip_txn_event ev,
 			 const struct sip_msg *msg, int err, void *arg)
 {
 	struct subscription *s = arg;
-	struct stateful_worker *w = s->w;
-	struct presence *p = w->sp->pres;
+	struct presence *p = s->p;
 	unsigned i;
 	bool kill = false;
 
@@ -671,16 +675,15 @@ static void post_job(struct presence *p, struct subscription *s,
  * A subscription restored from the database has no owner until worker 0
  * adopts it (here, or at its first tick); NULL once its owner stopped.
  */
-static struct stateful_worker *owner(struct presence *p,
-				     struct subscription *s)
+static struct worker_ctx *owner(struct presence *p, struct subscription *s)
 {
-	if (!s->w && !s->terminated && p->sp->w && !p->boxes[0].stopped)
-		s->w = &p->sp->w[0];
+	if (!s->w && !s->terminated && p->env->worker0 && !p->boxes[0].stopped)
+		s->w = p->env->worker0;
 	return s->w;
 }
 
 /* The NOTIFY of a change, for whichever worker owns s (lock held). */
-static void notify_change(struct presence *p, struct stateful_worker *w,
+static void notify_change(struct presence *p, struct worker_ctx *w,
 			  struct subscription *s, struct pbody *pb,
 			  const struct buf *b)
 {
@@ -729,7 +732,7 @@ static void drain(void *arg)
 }
 
 /* Every watcher of pr learns its new state (lock held). */
-static void notify_all(struct presence *p, struct stateful_worker *w,
+static void notify_all(struct presence *p, struct worker_ctx *w,
 		       struct presentity *pr)
 {
 	struct pbody *shared = NULL;
@@ -770,7 +773,7 @@ static __thread bool tl_db_queued;
 
 static bool persisting(const struct presence *p)
 {
-	return p->sp->db && p->sp->cfg.db_mode != STATEFUL_DB_MEMORY;
+	return p->env->db && p->env->cfg->db_mode != STATEFUL_DB_MEMORY;
 }
 
 /* A string as an SQL hex literal: nothing to escape, any byte. */
@@ -804,7 +807,7 @@ static int sql_str(struct buf *b, const char *s)
 static void db_exec(struct presence *p, struct buf *b, int err)
 {
 	if (!err)
-		err = dbqueue_exec(p->sp->db, b->data, b->len);
+		err = dbqueue_exec(p->env->db, b->data, b->len);
 	if (err) {
 		p->c.db_errors++;
 		log_warn("a presence change is not persisted: %s",
@@ -891,73 +894,16 @@ static void unpersist_pub(struct presence *p, const struct publication *pub)
 			   (unsigned long long)pub->id));
 }
 
-struct pending {
-	struct stateful_worker *w;
-	struct sip_txn *st;
-	char *ok, *fail;
-	size_t ok_len, fail_len;
-};
-
-static void pending_destroy(void *arg)
+static void send_reply(struct presence *p, struct worker_ctx *w,
+		       struct sip_txn *st, const struct sip_msg *msg)
 {
-	struct pending *pd = arg;
+	const struct presence_env *env = p->env;
 
-	obj_deref(pd->st);
-	free(pd->ok);
-	free(pd->fail);
-}
-
-static void pending_done(int err, void *arg)
-{
-	struct pending *pd = arg;
-
-	if (err)
-		stateful_send_reply(pd->w, pd->st, pd->fail, pd->fail_len);
-	else
-		stateful_send_reply(pd->w, pd->st, pd->ok, pd->ok_len);
-	obj_deref(pd);
-}
-
-/*
- * Sends the response built in w->out now, or with write-through once
- * what this request queued is committed (500 if that fails), like the
- * registrar's 200.
- */
-static void send_reply(struct stateful_worker *w, struct sip_txn *st,
-		       const struct sip_msg *msg)
-{
-	struct stateful *sp = w->sp;
-	struct pending *pd = NULL;
-
-	if (!tl_db_queued || sp->cfg.db_mode != STATEFUL_DB_WRITE_THROUGH) {
-		stateful_send_reply(w, st, w->out.data, w->out.len);
+	if (!tl_db_queued || env->cfg->db_mode != STATEFUL_DB_WRITE_THROUGH) {
+		reply_send(w, st, w->out.data, w->out.len);
 		return;
 	}
-	pd = obj_alloc(sizeof(*pd), pending_destroy);
-	if (!pd)
-		goto fail;
-	pd->w = w;
-	pd->st = obj_ref(st);
-	pd->ok_len = w->out.len;
-	pd->ok = malloc(pd->ok_len);
-	if (!pd->ok)
-		goto fail;
-	memcpy(pd->ok, w->out.data, pd->ok_len);
-	buf_reset(&w->out);
-	if (sip_build_response(&w->out, msg, 500, "Database Error", NULL))
-		goto fail;
-	pd->fail_len = w->out.len;
-	pd->fail = malloc(pd->fail_len);
-	if (!pd->fail)
-		goto fail;
-	memcpy(pd->fail, w->out.data, pd->fail_len);
-	if (dbqueue_wait(sp->db, dbqueue_thread_seq(), w->ev, pending_done,
-			 pd))
-		goto fail;
-	return;
-fail:
-	obj_deref(pd);
-	stateful_reply(w, st, msg, 500, NULL, NULL);
+	reply_after_commit(w, env->db, st, msg);
 }
 
 /* Copies a column into a NUL-terminated string of at most max bytes. */
@@ -1091,6 +1037,8 @@ static void load_sub_row(char **row, unsigned n, void *arg)
 	if (err)
 		goto bad;
 	s = obj_alloc(sizeof(*s), sub_destroy);
+	if (s)
+		s->p = p;
 	if (!s)
 		goto bad;
 	s->call_id = b.data + off[0];
@@ -1115,7 +1063,7 @@ static void load_sub_row(char **row, unsigned n, void *arg)
 		    : sip_uri_decode(&du, &(struct pl){s->target,
 						       strlen(s->target)}))
 		goto bad;
-	if (stateful_uri_dest(&du, (enum sip_transport)num[2], &s->dst))
+	if (addressing_uri_dest(&du, (enum sip_transport)num[2], &s->dst))
 		goto bad;
 	pr = presentity_find(p, s->aor, true);
 	if (!pr)
@@ -1145,7 +1093,7 @@ int presence_load(struct presence *p, struct dbqueue *db)
 	snprintf(q, sizeof(q),
 		 "SELECT id, aor, etag, expires, updated, body FROM "
 		 "presentity WHERE expires > %llu ORDER BY updated DESC",
-		 (unsigned long long)stateful_now_s());
+		 (unsigned long long)worker_now_s());
 	err = dbqueue_select(db, q, load_pub_row, p);
 	if (err)
 		return err;
@@ -1154,7 +1102,7 @@ int presence_load(struct presence *p, struct dbqueue *db)
 		 "local_uri, remote_uri, target, route, expires, cseq, "
 		 "remote_cseq, transport FROM active_watchers WHERE "
 		 "expires > %llu",
-		 (unsigned long long)stateful_now_s());
+		 (unsigned long long)worker_now_s());
 	err = dbqueue_select(db, q, load_sub_row, p);
 	if (!err)
 		log_info("%zu publications, %zu subscriptions from the "
@@ -1205,23 +1153,24 @@ static bool accepts_pidf(const struct sip_msg *msg)
 }
 
 /* The Expires value bounded by the options; 423 or 400 answered. */
-static int expires_get(struct stateful_worker *w, struct sip_txn *st,
-		       const struct sip_msg *msg, uint32_t *e)
+static int expires_get(struct presence *p, struct worker_ctx *w,
+		       struct sip_txn *st, const struct sip_msg *msg,
+		       uint32_t *e)
 {
-	const struct stateful_cfg *cfg = &w->sp->cfg;
+	const struct stateful_cfg *cfg = p->env->cfg;
 	const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_EXPIRES);
 	uint32_t v = cfg->presence_default_expires;
 	char hdr[64];
 
 	if (h && pl_u32(&h->value, &v)) {
-		stateful_reply(w, st, msg, 400, "Bad Expires", NULL);
+		reply_status(w, st, msg, 400, "Bad Expires", NULL);
 		return EBADMSG;
 	}
 	if (v && v < cfg->presence_min_expires) {
 		/* RFC 6665 §4.2.1.1, RFC 3903 §6 step 5: 423. */
 		snprintf(hdr, sizeof(hdr), "Min-Expires: %u\r\n",
 			 cfg->presence_min_expires);
-		stateful_reply(w, st, msg, 423, NULL, hdr);
+		reply_status(w, st, msg, 423, NULL, hdr);
 		return ERANGE;
 	}
 	if (v > cfg->presence_max_expires)
@@ -1231,9 +1180,9 @@ static int expires_get(struct stateful_worker *w, struct sip_txn *st,
 }
 
 /* Sends a response with our To tag and extra lines (w->out). */
-static void reply_tagged(struct stateful_worker *w, struct sip_txn *st,
-			 const struct sip_msg *msg, uint16_t status,
-			 const char *tag, const char *hdrs)
+static void reply_tagged(struct presence *p, struct worker_ctx *w,
+			 struct sip_txn *st, const struct sip_msg *msg,
+			 uint16_t status, const char *tag, const char *hdrs)
 {
 	struct sip_build_resp_opts ro;
 
@@ -1242,10 +1191,10 @@ static void reply_tagged(struct stateful_worker *w, struct sip_txn *st,
 	pl_set_str(&ro.hdrs, hdrs);
 	buf_reset(&w->out);
 	if (sip_build_response(&w->out, msg, status, NULL, &ro)) {
-		stateful_reply(w, st, msg, 500, NULL, NULL);
+		reply_status(w, st, msg, 500, NULL, NULL);
 		return;
 	}
-	send_reply(w, st, msg);
+	send_reply(p, w, st, msg);
 }
 
 /*
@@ -1254,20 +1203,21 @@ static void reply_tagged(struct stateful_worker *w, struct sip_txn *st,
  * like INVITE (the From user, --auth invite/all or auth_required), but
  * with 401: this is the UAS.  Returns 0, else an answer was sent.
  */
-static int check_request(struct stateful_worker *w, struct sip_txn *st,
-			 const struct sip_msg *msg, bool authenticate,
-			 char *aor, char *from_aor, struct sip_addr *from)
+static int check_request(struct presence *p, struct worker_ctx *w,
+			 struct sip_txn *st, const struct sip_msg *msg,
+			 bool authenticate, char *aor, char *from_aor,
+			 struct sip_addr *from)
 {
-	struct stateful *sp = w->sp;
+	const struct presence_env *env = p->env;
 	const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_FROM);
 	struct sip_uri ru, fu;
 	struct pl dom;
 
-	pl_set_str(&dom, sp->cfg.domain);
+	pl_set_str(&dom, env->cfg->domain);
 	if (sip_uri_decode(&ru, &msg->ruri) || !ru.user.l ||
 	    snprintf(aor, LOCATION_AOR_MAX, "%.*s@%s", PL_FMT(&ru.user),
-		     sp->cfg.domain) >= LOCATION_AOR_MAX) {
-		stateful_reply(w, st, msg, 404, NULL, NULL);
+		     env->cfg->domain) >= LOCATION_AOR_MAX) {
+		reply_status(w, st, msg, 404, NULL, NULL);
 		return ENOENT;
 	}
 	if (!h || sip_addr_decode(from, &h->value) ||
@@ -1275,30 +1225,32 @@ static int check_request(struct stateful_worker *w, struct sip_txn *st,
 	    from->uri.l >= LOCATION_URI_MAX ||
 	    snprintf(from_aor, LOCATION_AOR_MAX, "%.*s@%.*s", PL_FMT(&fu.user),
 		     PL_FMT(&fu.host)) >= LOCATION_AOR_MAX) {
-		stateful_reply(w, st, msg, 400, "Bad From", NULL);
+		reply_status(w, st, msg, 400, "Bad From", NULL);
 		return EBADMSG;
 	}
-	if (sp->users && !userdb_find(sp->users, &ru.user, &dom)) {
-		stateful_reply(w, st, msg, 404, "User Not Found", NULL);
+	if (env->users && !userdb_find(env->users, &ru.user, &dom)) {
+		reply_status(w, st, msg, 404, "User Not Found", NULL);
 		return ENOENT;
 	}
 	if (authenticate) {
 		const struct userdb_user *u =
-			sp->users ? userdb_find(sp->users, &fu.user, &dom)
-				  : NULL;
+			env->users ? userdb_find(env->users, &fu.user, &dom)
+				   : NULL;
 
-		if (((sp->cfg.auth & STATEFUL_AUTH_INVITE) ||
+		if (((env->cfg->auth & STATEFUL_AUTH_INVITE) ||
 		     (u && u->auth_required)) &&
-		    stateful_auth_check(w, st, msg, &fu.user, &dom, false))
+		    reply_auth_check(w, env->auth, st, msg, &fu.user, &dom,
+				     false))
 			return EACCES;
 	}
 	return 0;
 }
 
 /* The dialog of an initial SUBSCRIBE (RFC 3261 §12.1.1). */
-static int sub_new(struct stateful_worker *w, struct sip_txn *st,
-		   const struct sip_msg *msg, const struct sip_addr *from,
-		   const char *watcher, struct subscription **sp_out)
+static int sub_new(struct presence *p, struct worker_ctx *w,
+		   struct sip_txn *st, const struct sip_msg *msg,
+		   const struct sip_addr *from, const char *watcher,
+		   struct subscription **sp_out)
 {
 	const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_CONTACT), *rr;
 	const struct sip_txn_dest *src = sip_txn_dest(st);
@@ -1314,12 +1266,12 @@ static int sub_new(struct stateful_worker *w, struct sip_txn *st,
 
 	if (!h || sip_addr_decode(&ca, &h->value) || ca.star ||
 	    sip_uri_decode(&cu, &ca.uri)) {
-		stateful_reply(w, st, msg, 400, "Bad Contact", NULL);
+		reply_status(w, st, msg, 400, "Bad Contact", NULL);
 		return EBADMSG;
 	}
 	h = sip_msg_hdr(msg, SIP_HDR_TO);
 	if (!h || sip_addr_decode(&ta, &h->value)) {
-		stateful_reply(w, st, msg, 400, "Bad To", NULL);
+		reply_status(w, st, msg, 400, "Bad To", NULL);
 		return EBADMSG;
 	}
 	sip_build_tag(tag);
@@ -1359,15 +1311,16 @@ static int sub_new(struct stateful_worker *w, struct sip_txn *st,
 	err = err ? err : buf_append(&b, "", 1);
 	if (err) {
 		buf_free(&b);
-		stateful_reply(w, st, msg, err == EBADMSG ? 400 : 500,
-			       err == EBADMSG ? "Bad Record-Route" : NULL,
-			       NULL);
+		reply_status(w, st, msg, err == EBADMSG ? 400 : 500,
+			     err == EBADMSG ? "Bad Record-Route" : NULL, NULL);
 		return err;
 	}
 	s = obj_alloc(sizeof(*s), sub_destroy);
+	if (s)
+		s->p = p;
 	if (!s) {
 		buf_free(&b);
-		stateful_reply(w, st, msg, 500, NULL, NULL);
+		reply_status(w, st, msg, 500, NULL, NULL);
 		return ENOMEM;
 	}
 	blob = b.data; /* the buf's memory becomes the subscription's */
@@ -1385,8 +1338,8 @@ static int sub_new(struct stateful_worker *w, struct sip_txn *st,
 	 * connection the SUBSCRIBE's own one is reused while it lasts (a
 	 * watcher behind a connection-oriented hop, RFC 5626 spirit). */
 	if (first.l ? sip_uri_decode(&du, &first) ||
-			      stateful_uri_dest(&du, src->tp, &s->dst)
-		    : stateful_uri_dest(&cu, src->tp, &s->dst)) {
+			      addressing_uri_dest(&du, src->tp, &s->dst)
+		    : addressing_uri_dest(&cu, src->tp, &s->dst)) {
 		s->dst = *src; /* a name we do not resolve: where it came */
 		s->dst.conn = NULL;
 	}
@@ -1396,10 +1349,9 @@ static int sub_new(struct stateful_worker *w, struct sip_txn *st,
 	return 0;
 }
 
-static void handle_subscribe(struct stateful_worker *w, struct sip_txn *st,
-			     const struct sip_msg *msg)
+static void handle_subscribe(struct presence *p, struct worker_ctx *w,
+			     struct sip_txn *st, const struct sip_msg *msg)
 {
-	struct presence *p = w->sp->pres;
 	struct subscription *s = NULL;
 	struct presentity *pr;
 	struct sip_addr from;
@@ -1413,19 +1365,19 @@ static void handle_subscribe(struct stateful_worker *w, struct sip_txn *st,
 	if (!event_is_presence(msg)) {
 		/* RFC 6665 §4.2.1.1 */
 		p->c.subscribe_rejected++;
-		stateful_reply(w, st, msg, 489, NULL, ALLOW_EVENTS);
+		reply_status(w, st, msg, 489, NULL, ALLOW_EVENTS);
 		return;
 	}
 	if (!accepts_pidf(msg)) {
 		p->c.subscribe_rejected++;
-		stateful_reply(w, st, msg, 406, NULL,
-			       "Accept: " PIDF_CTYPE "\r\n");
+		reply_status(w, st, msg, 406, NULL,
+			     "Accept: " PIDF_CTYPE "\r\n");
 		return;
 	}
 	/* In-dialog requests are not challenged again: the dialog's tags
 	 * (ours random) are the proof. */
-	if (check_request(w, st, msg, initial, aor, watcher, &from) ||
-	    expires_get(w, st, msg, &e)) {
+	if (check_request(p, w, st, msg, initial, aor, watcher, &from) ||
+	    expires_get(p, w, st, msg, &e)) {
 		p->c.subscribe_rejected++;
 		return;
 	}
@@ -1437,20 +1389,20 @@ static void handle_subscribe(struct stateful_worker *w, struct sip_txn *st,
 			/* RFC 6665 §4.1.2.2: 481 for an unknown dialog. */
 			p->c.subscribe_481++;
 			pthread_mutex_unlock(&p->mu);
-			stateful_reply(w, st, msg, 481, NULL, NULL);
+			reply_status(w, st, msg, 481, NULL, NULL);
 			goto out;
 		}
 		if (msg->cseq.num <= s->remote_cseq) {
 			/* §12.2.2: a lower CSeq is out of order. */
 			pthread_mutex_unlock(&p->mu);
-			stateful_reply(w, st, msg, 500, "Out Of Order", NULL);
+			reply_status(w, st, msg, 500, "Out Of Order", NULL);
 			goto out;
 		}
 		s->remote_cseq = msg->cseq.num;
 		owner(p, s);
 		obj_ref(s);
 	} else {
-		if (sub_new(w, st, msg, &from, watcher, &s)) {
+		if (sub_new(p, w, st, msg, &from, watcher, &s)) {
 			pthread_mutex_unlock(&p->mu);
 			goto out;
 		}
@@ -1458,10 +1410,10 @@ static void handle_subscribe(struct stateful_worker *w, struct sip_txn *st,
 	pr = initial ? presentity_find(p, aor, true) : s->pr;
 	if (!pr) {
 		pthread_mutex_unlock(&p->mu);
-		stateful_reply(w, st, msg, 500, NULL, NULL);
+		reply_status(w, st, msg, 500, NULL, NULL);
 		goto out;
 	}
-	s->expires = stateful_now_s() + e;
+	s->expires = worker_now_s() + e;
 	if (initial)
 		snprintf(s->aor, sizeof(s->aor), "%s", aor);
 	/* Queued before the 200: write-through holds it for the commit. */
@@ -1485,7 +1437,7 @@ static void handle_subscribe(struct stateful_worker *w, struct sip_txn *st,
 	snprintf(hdrs, sizeof(hdrs), "Expires: %u\r\nContact: %s\r\n", e,
 		 contact);
 	/* The 200 first, then the NOTIFY (RFC 6665 §4.2.1.2). */
-	reply_tagged(w, st, msg, 200, s->local_tag, hdrs);
+	reply_tagged(p, w, st, msg, 200, s->local_tag, hdrs);
 	if (initial) {
 		p->c.subscribe_new++;
 		s->pr = pr;
@@ -1553,15 +1505,14 @@ static void etag_new(struct presence *p, struct publication *pub)
 	/* A counter mixed with the process secret: unique, unguessable. */
 	snprintf(pub->etag, sizeof(pub->etag), "%016llx",
 		 (unsigned long long)hash_mix64(++p->etag_seq ^
-						p->sp->secret));
+						p->env->secret));
 	pl_set_str(&t, pub->etag);
 	hash_append(&p->etags, hash_pl(&t), &pub->hle, pub);
 }
 
-static void handle_publish(struct stateful_worker *w, struct sip_txn *st,
-			   const struct sip_msg *msg)
+static void handle_publish(struct presence *p, struct worker_ctx *w,
+			   struct sip_txn *st, const struct sip_msg *msg)
 {
-	struct presence *p = w->sp->pres;
 	const struct sip_hdr *im = sip_msg_hdr(msg, SIP_HDR_SIP_IF_MATCH);
 	const struct sip_hdr *ct = sip_msg_hdr(msg, SIP_HDR_CONTENT_TYPE);
 	struct publication *pub = NULL;
@@ -1578,11 +1529,11 @@ static void handle_publish(struct stateful_worker *w, struct sip_txn *st,
 	tl_db_queued = false;
 	if (!event_is_presence(msg)) {
 		p->c.publish_rejected++;
-		stateful_reply(w, st, msg, 489, NULL, ALLOW_EVENTS);
+		reply_status(w, st, msg, 489, NULL, ALLOW_EVENTS);
 		return;
 	}
-	if (check_request(w, st, msg, true, aor, publisher, &from) ||
-	    expires_get(w, st, msg, &e)) {
+	if (check_request(p, w, st, msg, true, aor, publisher, &from) ||
+	    expires_get(p, w, st, msg, &e)) {
 		p->c.publish_rejected++;
 		return;
 	}
@@ -1590,30 +1541,29 @@ static void handle_publish(struct stateful_worker *w, struct sip_txn *st,
 		/* RFC 3903 §6 step 4 */
 		if (!ct || !pidf_is_ctype(&ct->value)) {
 			p->c.publish_rejected++;
-			stateful_reply(w, st, msg, 415, NULL,
-				       "Accept: " PIDF_CTYPE "\r\n");
+			reply_status(w, st, msg, 415, NULL,
+				     "Accept: " PIDF_CTYPE "\r\n");
 			return;
 		}
 		doc = malloc(sizeof(*doc));
 		body = malloc(msg->body.l);
 		if (!doc || !body) {
-			stateful_reply(w, st, msg, 500, NULL, NULL);
+			reply_status(w, st, msg, 500, NULL, NULL);
 			goto out;
 		}
 		memcpy(body, msg->body.p, msg->body.l);
 		err = pidf_decode(doc, body, msg->body.l);
 		if (err) {
 			p->c.publish_rejected++;
-			stateful_reply(w, st, msg,
-				       err == EOVERFLOW ? 413 : 400,
-				       err == EOVERFLOW ? NULL : "Bad PIDF",
-				       NULL);
+			reply_status(w, st, msg, err == EOVERFLOW ? 413 : 400,
+				     err == EOVERFLOW ? NULL : "Bad PIDF",
+				     NULL);
 			goto out;
 		}
 	} else if (!im) {
 		/* An initial publication carries state (§6 step 4). */
 		p->c.publish_rejected++;
-		stateful_reply(w, st, msg, 400, "Missing Body", NULL);
+		reply_status(w, st, msg, 400, "Missing Body", NULL);
 		goto out;
 	}
 	pthread_mutex_lock(&p->mu);
@@ -1623,7 +1573,7 @@ static void handle_publish(struct stateful_worker *w, struct sip_txn *st,
 			/* §6 step 3 */
 			p->c.publish_412++;
 			pthread_mutex_unlock(&p->mu);
-			stateful_reply(w, st, msg, 412, NULL, NULL);
+			reply_status(w, st, msg, 412, NULL, NULL);
 			goto out;
 		}
 		pr = pub->pr;
@@ -1634,7 +1584,7 @@ static void handle_publish(struct stateful_worker *w, struct sip_txn *st,
 		pr = presentity_find(p, aor, true);
 		if (!pr) {
 			pthread_mutex_unlock(&p->mu);
-			stateful_reply(w, st, msg, 500, NULL, NULL);
+			reply_status(w, st, msg, 500, NULL, NULL);
 			goto out;
 		}
 		for (le = pr->pubs.head; le; le = le->next)
@@ -1642,8 +1592,8 @@ static void handle_publish(struct stateful_worker *w, struct sip_txn *st,
 		if (n >= PUBS_PER_PRESENTITY_MAX) {
 			p->c.publish_rejected++;
 			pthread_mutex_unlock(&p->mu);
-			stateful_reply(w, st, msg, 403,
-				       "Too Many Publications", NULL);
+			reply_status(w, st, msg, 403, "Too Many Publications",
+				     NULL);
 			goto out;
 		}
 	}
@@ -1652,8 +1602,7 @@ static void handle_publish(struct stateful_worker *w, struct sip_txn *st,
 		if (!pub) {
 			presentity_maybe_free(p, pr);
 			pthread_mutex_unlock(&p->mu);
-			stateful_reply(w, st, msg, 200, NULL,
-				       "Expires: 0\r\n");
+			reply_status(w, st, msg, 200, NULL, "Expires: 0\r\n");
 			goto out;
 		}
 		p->c.publish_remove++;
@@ -1667,11 +1616,11 @@ static void handle_publish(struct stateful_worker *w, struct sip_txn *st,
 			pub = calloc(1, sizeof(*pub));
 			if (!pub) {
 				pthread_mutex_unlock(&p->mu);
-				stateful_reply(w, st, msg, 500, NULL, NULL);
+				reply_status(w, st, msg, 500, NULL, NULL);
 				goto out;
 			}
 			pub->pr = pr;
-			pub->id = hash_mix64(++p->etag_seq ^ p->sp->secret ^
+			pub->id = hash_mix64(++p->etag_seq ^ p->env->secret ^
 					     0x9e3779b97f4a7c15ull);
 			list_append(&p->all_pubs, &pub->ale, pub);
 			p->npubs++;
@@ -1693,7 +1642,7 @@ static void handle_publish(struct stateful_worker *w, struct sip_txn *st,
 			list_unlink(&pub->ple);
 			list_prepend(&pr->pubs, &pub->ple, pub);
 		}
-		pub->expires = stateful_now_s() + e;
+		pub->expires = worker_now_s() + e;
 		/* §6 step 8: a new entity-tag for every success. */
 		etag_new(p, pub);
 		snprintf(hdrs, sizeof(hdrs), "SIP-ETag: %s\r\nExpires: %u\r\n",
@@ -1701,7 +1650,7 @@ static void handle_publish(struct stateful_worker *w, struct sip_txn *st,
 		persist_pub(p, pub);
 	}
 	sip_build_tag(tag);
-	reply_tagged(w, st, msg, 200, tag, hdrs);
+	reply_tagged(p, w, st, msg, 200, tag, hdrs);
 	/* A presentity gone with its last publication had no watcher. */
 	if (changed && pr)
 		notify_all(p, w, pr);
@@ -1711,24 +1660,23 @@ out:
 	free(body);
 }
 
-void presence_handle(struct stateful_worker *w, struct sip_txn *st,
-		     const struct sip_msg *msg)
+void presence_handle(struct presence *p, struct worker_ctx *w,
+		     struct sip_txn *st, const struct sip_msg *msg)
 {
 	if (msg->method_id == SIP_METHOD_SUBSCRIBE)
-		handle_subscribe(w, st, msg);
+		handle_subscribe(p, w, st, msg);
 	else
-		handle_publish(w, st, msg);
+		handle_publish(p, w, st, msg);
 }
 
 /* ------------------------------------------------------------------ */
 /* Expiry, shutdown, stats                                             */
 
-void presence_tick(struct stateful_worker *w)
+void presence_tick(struct presence *p, struct worker_ctx *w)
 {
-	struct presence *p = w->sp->pres;
 	struct box *bx;
 	struct le *le, *next;
-	uint64_t now = stateful_now_s();
+	uint64_t now = worker_now_s();
 
 	if (!p)
 		return;
@@ -1777,9 +1725,8 @@ void presence_tick(struct stateful_worker *w)
 	pthread_mutex_unlock(&p->mu);
 }
 
-void presence_worker_stop(struct stateful_worker *w)
+void presence_worker_stop(struct presence *p, struct worker_ctx *w)
 {
-	struct presence *p = w->sp->pres;
 	struct box *bx;
 
 	if (!p)

@@ -20,19 +20,39 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include <stdint.h>
+
+#include "reply.h"
+#include "stateful_cfg.h"
+#include "userdb.h"
+#include "worker_ctx.h"
+
 struct presence;
 struct dbqueue;
-struct stateful;
-struct stateful_worker;
-struct sip_txn;
-struct sip_msg;
 
 /*
- * Creates the presence agent of sp for sp->nworkers workers, loading
- * the --presence-filter file when one is set.  Returns 0, ENOMEM, or
- * the file's errno / EBADMSG (a bad line, logged with its number).
+ * What the presence agent works with.  The caller owns it and keeps it
+ * alive and unchanged while the workers run; db and worker0 may be
+ * filled in after presence_alloc(), before the workers start.
  */
-int presence_alloc(struct presence **pp, struct stateful *sp);
+struct presence_env {
+	const struct stateful_cfg *cfg; /* domain, auth, db mode, presence-* */
+	const struct userdb *users;	/* NULL: anyone is known */
+	const struct reply_auth *auth;
+	struct dbqueue *db; /* NULL: nothing is persisted */
+	uint64_t secret;    /* keys the ETags */
+	unsigned nworkers;
+	/* Owner of the subscriptions loaded from the database; NULL until
+	 * the workers exist. */
+	struct worker_ctx *worker0;
+};
+
+/*
+ * Creates the presence agent for env->nworkers workers, loading the
+ * --presence-filter file when one is set.  Returns 0, ENOMEM, or the
+ * file's errno / EBADMSG (a bad line, logged with its number).
+ */
+int presence_alloc(struct presence **pp, const struct presence_env *env);
 
 /*
  * Loads the live publications and subscriptions of the run's database
@@ -49,17 +69,19 @@ void presence_free(struct presence *p);
  * Answers SUBSCRIBE or PUBLISH msg (validated, for a user of our
  * domain) in server transaction st on worker w.
  */
-void presence_handle(struct stateful_worker *w, struct sip_txn *st,
-		     const struct sip_msg *msg);
+void presence_handle(struct presence *p, struct worker_ctx *w,
+		     struct sip_txn *st, const struct sip_msg *msg);
 
-/* Expiry of subscriptions (w's) and publications (worker 0): ~1/s. */
-void presence_tick(struct stateful_worker *w);
+/* Expiry of subscriptions (w's) and publications (worker 0): ~1/s.
+ * p may be NULL (no presence agent). */
+void presence_tick(struct presence *p, struct worker_ctx *w);
 
 /*
  * Drops every subscription of w, with no NOTIFY (shutdown): called on
  * w's thread before its transaction layer and transports are freed.
+ * p may be NULL.
  */
-void presence_worker_stop(struct stateful_worker *w);
+void presence_worker_stop(struct presence *p, struct worker_ctx *w);
 
 /* Adds the "presence" object of docs/agents.md to stats (any thread). */
 void presence_stats(struct presence *p, json_t *stats);
