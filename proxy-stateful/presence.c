@@ -288,22 +288,15 @@ static int expires_get(struct presence *p, struct worker_ctx *w,
 	const struct stateful_cfg *cfg = p->env->cfg;
 	const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_EXPIRES);
 	uint32_t v = cfg->presence_default_expires;
-	char hdr[64];
 
 	if (h && pl_u32(&h->value, &v)) {
 		reply_status(w, st, msg, 400, "Bad Expires", NULL);
 		return EBADMSG;
 	}
-	if (v && v < cfg->presence_min_expires) {
-		/* RFC 6665 §4.2.1.1, RFC 3903 §6 step 5: 423. */
-		snprintf(hdr, sizeof(hdr), "Min-Expires: %u\r\n",
-			 cfg->presence_min_expires);
-		reply_status(w, st, msg, 423, NULL, hdr);
+	/* RFC 6665 §4.2.1.1, RFC 3903 §6 step 5: 423. */
+	if (reply_expires_bound(w, st, msg, v, cfg->presence_min_expires,
+				cfg->presence_max_expires, e))
 		return ERANGE;
-	}
-	if (v > cfg->presence_max_expires)
-		v = cfg->presence_max_expires;
-	*e = v;
 	return 0;
 }
 

@@ -143,7 +143,6 @@ static int read_contacts(const struct registrar *reg, struct worker_ctx *w,
 	const struct stateful_cfg *cfg = reg->cfg;
 	const struct sip_hdr *h;
 	uint32_t hexp = cfg->default_expires;
-	char hdrs[512];
 
 	h = sip_msg_hdr(msg, SIP_HDR_EXPIRES);
 	if (h && pl_u32(&h->value, &hexp)) {
@@ -187,15 +186,10 @@ static int read_contacts(const struct registrar *reg, struct worker_ctx *w,
 			reply_status(w, st, msg, 400, "Bad q-value", NULL);
 			return EBADMSG;
 		}
-		if (e && e < cfg->min_expires) {
-			/* §10.3 step 6: 423 with Min-Expires. */
-			snprintf(hdrs, sizeof(hdrs), "Min-Expires: %u\r\n",
-				 cfg->min_expires);
-			reply_status(w, st, msg, 423, NULL, hdrs);
+		/* §10.3 step 6: 423 with Min-Expires. */
+		if (reply_expires_bound(w, st, msg, e, cfg->min_expires,
+					cfg->max_expires, &e))
 			return EBADMSG;
-		}
-		if (e > cfg->max_expires)
-			e = cfg->max_expires;
 		rq->uc[rq->nc].uri = ca.uri;
 		rq->uc[rq->nc].expires = e;
 		rq->nc++;

@@ -5,6 +5,7 @@
 #include "reply.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -207,4 +208,19 @@ void reply_after_commit(struct worker_ctx *w, struct dbqueue *db,
 fail:
 	obj_deref(h);
 	reply_status(w, st, msg, 500, NULL, NULL);
+}
+
+int reply_expires_bound(struct worker_ctx *w, struct sip_txn *st,
+			const struct sip_msg *msg, uint32_t v, uint32_t min,
+			uint32_t max, uint32_t *out)
+{
+	char hdr[64];
+
+	if (v && v < min) {
+		snprintf(hdr, sizeof(hdr), "Min-Expires: %u\r\n", min);
+		reply_status(w, st, msg, 423, NULL, hdr);
+		return ERANGE;
+	}
+	*out = v > max ? max : v;
+	return 0;
 }

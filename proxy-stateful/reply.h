@@ -53,6 +53,15 @@ int reply_auth_check(struct worker_ctx *w, const struct reply_auth *ra,
 		     const struct pl *user, const struct pl *domain,
 		     bool proxy);
 
+/*
+ * An expiry v bounded by the options: 0 with *out (v, capped to max; 0
+ * stays 0), or ERANGE with a 423 and Min-Expires sent for 0 < v < min
+ * (RFC 3261 §10.3 step 6, RFC 6665 §4.2.1.1, RFC 3903 §6 step 5).
+ */
+int reply_expires_bound(struct worker_ctx *w, struct sip_txn *st,
+			const struct sip_msg *msg, uint32_t v, uint32_t min,
+			uint32_t max, uint32_t *out);
+
 struct dbqueue;
 
 /*
