@@ -54,7 +54,7 @@ void dbqueue_change(const struct location_change *ch, void *arg);
  * (write-through: dbqueue_wait() on dbqueue_thread_seq() waits for it), kept
  * and retried on failure (write-back).  For the other tables of the run
  * (the presence agent's); strings in it must be literals the caller
- * made safe (presence.c writes them as hex).  Returns 0 or ENOMEM.
+ * made safe (presence_store.c writes them as hex).  Returns 0 or ENOMEM.
  */
 int dbqueue_exec(struct dbqueue *db, const char *sql, size_t len);
 

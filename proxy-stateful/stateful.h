@@ -1,13 +1,9 @@
 /*
- * stateful.h - the stateful proxy server: N worker threads, each with its
- * own event loop, transports and transaction layer, sharing the
- * location table, the user table and the digest verifier.
- *
- * Each worker listens on every --listen address with SO_REUSEPORT (the
- * kernel spreads datagrams and connections) and owns a second, private
- * UDP socket from which it forwards requests: that port is in the Via
- * it adds, so downstream responses come back to the worker that owns
- * the client transaction (STYLE.md "Event loop and cores").
+ * stateful.h - proxy-stateful as a whole: N worker threads
+ * (stateful_worker.h), each with its own event loop, transports and
+ * transaction layer, sharing the location table, the user table, the
+ * digest verifier, the database queue (dbqueue.h) and the presence
+ * agent (presence.h).  What main.c and the control channel use.
  */
 #ifndef SIPSTONE_STATEFUL_H
 #define SIPSTONE_STATEFUL_H

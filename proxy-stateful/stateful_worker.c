@@ -19,14 +19,6 @@
 
 #define TICK_MS 200
 
-uint64_t worker_now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec;
-}
-
 /*
  * The transaction layer's send callback: the libsip glue binding a
  * transaction to the transport it came on, kept here alone until libsip

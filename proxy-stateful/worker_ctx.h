@@ -10,6 +10,7 @@
 #define SIPSTONE_WORKER_CTX_H
 
 #include <stdint.h>
+#include <time.h>
 
 #include "buf.h"
 #include "ev.h"
@@ -60,6 +61,12 @@ struct worker_ctx {
 };
 
 /* Unix seconds now (binding and subscription expiry, digest nonces). */
-uint64_t worker_now_s(void);
+static inline uint64_t worker_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec;
+}
 
 #endif
