@@ -83,7 +83,6 @@ void presence_sub_release(struct presence *p, struct subscription *s)
 
 /* Ends the subscription: out of the tables at once, freed when its last
  * NOTIFY is over. */
-void presence_unpersist_sub(struct presence *p, struct subscription *s);
 
 void presence_sub_kill(struct presence *p, struct subscription *s)
 {

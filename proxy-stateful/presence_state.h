@@ -1,6 +1,6 @@
 /*
  * presence_state.h - the presence agent's tables and what its files
- * (presence.c: tables and requests, presence_notify.c: documents and
+ * (presence.c: tables, presence_request.c: SUBSCRIBE and PUBLISH, presence_notify.c: documents and
  * NOTIFYs, presence_store.c: the database) share; not for use outside
  * the presence agent (presence.h is its contract).
  *
@@ -20,6 +20,7 @@
 #include "pidf.h"
 #include "presence.h"
 #include "presence_filter.h"
+#include "sip_msg.h"
 #include "sip_txn.h"
 
 /* NOTIFYs of one subscription in flight at once; past it the oldest is
@@ -135,6 +136,14 @@ void presence_presentity_maybe_free(struct presence *p, struct presentity *pr);
 /* The presentity of aor; created when create (NULL: none, or ENOMEM). */
 struct presentity *presence_presentity_find(struct presence *p,
 					    const char *aor, bool create);
+
+/* Frees a publication; removed from the database too when unpersist. */
+void presence_pub_free(struct presence *p, struct publication *pub,
+		       bool unpersist);
+
+/* The active subscription of msg's dialog (its To tag ours), or NULL. */
+struct subscription *presence_dialog_find(struct presence *p,
+					  const struct sip_msg *msg);
 
 /* The key of a dialog in p->dialogs (Call-ID and our tag). */
 uint32_t presence_dialog_key(const struct pl *call_id, const struct pl *ltag);
