@@ -1296,7 +1296,7 @@ static int db_error_lines(const struct proc *p)
 	char *log = test_read_file(p->log_path, &len), *q = log;
 	int n = 0;
 
-	while ((q = strstr(q, " E sdb: ")))
+	while ((q = strstr(q, " E dbqueue: ")))
 		n++, q++;
 	free(log);
 	return n;
