@@ -23,6 +23,7 @@
 #include "ev.h"
 #include "kamailio.h"
 #include "pki.h"
+#include "orchrun.h"
 #include "proc.h"
 #include "stack.h"
 #include "test.h"
@@ -693,23 +694,6 @@ TEST_TIMEOUT(loader_conn_tls_register_to_kamailio, 40)
 
 /* ---- through the orchestrator ---- */
 
-/* The only bundle directory under results/. */
-static void bundle_dir(char *dir, size_t size)
-{
-	struct dirent *de;
-	DIR *d = opendir("results");
-	int found = 0;
-
-	ASSERT(d);
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.' && !strstr(de->d_name, ".tar.gz")) {
-			snprintf(dir, size, "results/%s", de->d_name);
-			found++;
-		}
-	closedir(d);
-	ASSERT_EQ(found, 1);
-}
-
 /*
  * orchestrator run over TLS with --connection per-request on the local
  * inventory: the per-run CA signs every role's certificate, the loader
@@ -718,51 +702,20 @@ static void bundle_dir(char *dir, size_t size)
  */
 TEST_TIMEOUT(loader_conn_orchestrator_tls_per_request_run, 120)
 {
-	const char *argv[] = {"orchestrator", "run",
-			      "t.json",	      "--hosts",
-			      NULL,	      "--results",
-			      "results",      "--connection",
-			      "per-request",  NULL};
-	char topo[2048], inv[600], dir[600], path[800], cmd[1400];
+	const char *argv[] = {
+		"orchestrator",	       "run",	    "t.json",  "--hosts",
+		orchrun_local_hosts(), "--results", "results", "--connection",
+		"per-request",	       NULL};
+	char dir[600], path[800], cmd[1400];
 	json_t *sum, *setup;
 	json_error_t jerr;
 	json_int_t att;
 	size_t len;
 	char *text;
-	int rc;
 
-	if (geteuid() != 0)
-		test_skip("a managed mariadbd runs as root here");
-	if (access("/usr/sbin/mariadbd", X_OK))
-		test_skip("no mariadbd: run scripts/install-deps");
-	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
-		 test_root_dir());
-	argv[4] = inv;
-	snprintf(topo, sizeof(topo),
-		 "{\"name\": \"s0p1-tls\", \"database\": {\"host\": \"db\", "
-		 "\"port\": %u},\n"
-		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"proxy1\", "
-		 "\"listen\": [\"udp:%u\", \"tls:%u\"], \"workers\": 1}],\n"
-		 " \"callhandlers\": [{\"name\": \"ch1\", \"host\": "
-		 "\"handler1\", \"listen\": [\"udp:%u\", \"tls:%u\"], "
-		 "\"threads\": 1}],\n"
-		 " \"loaders\": [{\"name\": \"ld1\", \"host\": \"loader1\", "
-		 "\"threads\": 1}],\n"
-		 " \"experiment\": {\"transport\": \"tls\", \"users\": "
-		 "{\"count\": 50}, \"rate\": {\"start\": 100, \"step\": 100, "
-		 "\"final\": 100},\n"
-		 "   \"step_duration_s\": 2, \"warmup_s\": 1}}\n",
-		 proc_free_port(), proc_free_port(), proc_free_port(),
-		 proc_free_port(), proc_free_port());
-	test_write_file("t.json", topo);
-	rc = proc_run(argv, "run.log", 100000);
-	if (rc != 0) {
-		text = test_read_file("run.log", &len);
-		fprintf(stderr, "%s", text);
-		free(text);
-	}
-	ASSERT_EQ(rc, 0);
-	bundle_dir(dir, sizeof(dir));
+	orchrun_prepare("s0p1-tls", NULL);
+	orchrun_expect(argv, 0, 100000);
+	orchrun_bundle_dir(dir, sizeof(dir));
 	/* The loader's own summary: a connection per REGISTER, each one
 	 * verified against the run's CA and closed. */
 	snprintf(path, sizeof(path), "%s/logs/ld1.summary.json", dir);

@@ -1,85 +1,14 @@
 /* End-to-end: orchestrated presence runs (publish, subscribe) on the
  * local inventory, with a managed MariaDB and the real agents. */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "proc.h"
+#include "orchrun.h"
 #include "results.h"
 #include "test.h"
-
-static void need_root_and_mariadb(void)
-{
-	struct stat st;
-
-	if (geteuid() != 0)
-		test_skip("a managed mariadbd runs as root here");
-	if (stat("/usr/sbin/mariadbd", &st) != 0)
-		test_skip("no mariadbd: run scripts/install-deps");
-}
-
-/* Runs the orchestrator on t.json; shows its output unless it exits 0. */
-static void run_ok(void)
-{
-	char inv[600];
-	const char *argv[] = {"orchestrator", "run", "t.json",
-			      "--hosts",      inv,   "--results",
-			      "results",      NULL};
-	int got;
-
-	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
-		 test_root_dir());
-	got = proc_run(argv, "run.log", 50000);
-	if (got) {
-		size_t len;
-		char *log = test_read_file("run.log", &len);
-
-		fprintf(stderr, "%s", log);
-		free(log);
-		test_fail(__FILE__, __LINE__, "orchestrator exited %d", got);
-	}
-}
-
-/* The bundle's directory: the only one under results/. */
-static void bundle_dir(char *dir, size_t size)
-{
-	DIR *d = opendir("results");
-	struct dirent *de;
-	int found = 0;
-
-	ASSERT(d);
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.' && !strstr(de->d_name, ".tar.gz")) {
-			snprintf(dir, size, "results/%s", de->d_name);
-			found++;
-		}
-	closedir(d);
-	ASSERT_EQ(found, 1);
-}
-
-/* s0p1 with one callhandler and one loader, the experiment given. */
-static void write_topology(const char *experiment)
-{
-	char topo[2048];
-
-	snprintf(topo, sizeof(topo),
-		 "{\"name\": \"s0p1-presence\", \"database\": {\"host\": "
-		 "\"db\", \"port\": %u},\n"
-		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"proxy1\", "
-		 "\"listen\": [\"udp:%u\"], \"workers\": 1}],\n"
-		 " \"callhandlers\": [{\"name\": \"ch1\", \"host\": "
-		 "\"handler1\", \"listen\": [\"udp:%u\"], \"threads\": 1, "
-		 "\"register_via\": \"sf1\"}],\n"
-		 " \"loaders\": [{\"name\": \"ld1\", \"host\": \"loader1\", "
-		 "\"server\": \"sf1\", \"threads\": 1}],\n"
-		 " \"experiment\": %s}\n",
-		 proc_free_port(), proc_free_port(), proc_free_port(),
-		 experiment);
-	test_write_file("t.json", topo);
-}
 
 /*
  * publish: 10 presentities, 3 watchers each (the callhandler's), two 2 s
@@ -96,21 +25,12 @@ TEST_TIMEOUT(run_presence_publish_counts_every_watchers_notify, 120)
 	const unsigned w = 3;
 	char dir[300], path[400];
 	struct res_run run;
-	char why[256] = "";
 	size_t len;
 	char *text;
 
-	need_root_and_mariadb();
-	write_topology("{\"test\": \"publish\", \"users\": {\"count\": 10},\n"
-		       "   \"rate\": {\"start\": 20, \"step\": 20, \"final\": "
-		       "40},\n"
-		       "   \"step_duration_s\": 2, \"warmup_s\": 1, "
-		       "\"baseline_s\": 0,\n"
-		       "   \"presence\": {\"watchers_per_presentity\": 3, "
-		       "\"body_bytes\": 600, \"filter\": true}}");
-	run_ok();
-	bundle_dir(dir, sizeof(dir));
-	ASSERT_MSG(res_load(&run, dir, why, sizeof(why)) == 0, "%s", why);
+	orchrun_prepare("s0p1-presence-publish", NULL);
+	orchrun_local("run", NULL, 0);
+	orchrun_load_bundle(&run, dir, sizeof(dir));
 	ASSERT_STR(run.status, "complete");
 	ASSERT_STR(run.test, "publish");
 	ASSERT_EQ(run.nsteps, 2);
@@ -174,18 +94,10 @@ TEST_TIMEOUT(run_presence_subscribe_steps_get_their_notifies, 120)
 {
 	char dir[300];
 	struct res_run run;
-	char why[256] = "";
 
-	need_root_and_mariadb();
-	write_topology("{\"test\": \"subscribe\", \"users\": {\"count\": "
-		       "200},\n"
-		       "   \"rate\": {\"start\": 20, \"step\": 20, \"final\": "
-		       "40},\n"
-		       "   \"step_duration_s\": 2, \"warmup_s\": 1, "
-		       "\"baseline_s\": 0}");
-	run_ok();
-	bundle_dir(dir, sizeof(dir));
-	ASSERT_MSG(res_load(&run, dir, why, sizeof(why)) == 0, "%s", why);
+	orchrun_prepare("s0p1-presence-subscribe", NULL);
+	orchrun_local("run", NULL, 0);
+	orchrun_load_bundle(&run, dir, sizeof(dir));
 	ASSERT_STR(run.status, "complete");
 	ASSERT_STR(run.test, "subscribe");
 	ASSERT_EQ(run.nsteps, 2);
