@@ -37,20 +37,17 @@ fast for --max: fast = reg_responder).
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
-top = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-bindir = os.environ.get("BIN", os.path.join(top, "bin"))
-benchdir = os.environ.get("BENCH", os.path.join(top, "build/rel/bench"))
-gen_cpu = os.environ.get("GEN_CPU", "0")
-srv_cpu = os.environ.get("SRV_CPU", "1")
+import benchlib
+from benchlib import free_port
+
+top, bindir, benchdir = benchlib.TOP, benchlib.BIN, benchlib.BENCH
+gen_cpu, srv_cpu = benchlib.cpus()
 mode = sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] in (
     "--max", "--threads") else None
 max_mode = mode is not None
@@ -67,29 +64,9 @@ else:
 responder_kind = os.environ.get("RESPONDER", "fast" if max_mode else "sipp")
 
 
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 def run(argv, cwd):
-    """Runs argv to completion, killed after 3 * SECONDS + 30 s (sipp can
-    stall on one lost answer whatever its -timeout says); returns (rc,
-    cpu_s, wall_s, stdout)."""
-    t0 = time.monotonic()
-    p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-    killer = threading.Timer(3 * secs + 30, p.kill)
-    killer.start()
-    out = p.stdout.read()
-    _, status, ru = os.wait4(p.pid, 0)
-    killer.cancel()
-    p.returncode = os.waitstatus_to_exitcode(status)
-    return (p.returncode, ru.ru_utime + ru.ru_stime,
-            time.monotonic() - t0, out.decode(errors="replace"))
+    """benchlib.run, killed after 3 * SECONDS + 30 s."""
+    return benchlib.run(argv, cwd, 3 * secs + 30)
 
 
 def responder(cwd):
@@ -105,13 +82,6 @@ def responder(cwd):
                          stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
     time.sleep(0.5)
     return p, port
-
-
-def cpu_of(pid):
-    """User + system CPU seconds of a running process, from /proc."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def loader(port, cwd, r, threads=1, cpus=None):
@@ -212,9 +182,9 @@ def highest(gens, what):
             for name, fn in gens:
                 r, ok = start, None
                 for _ in range(16):
-                    srv0 = cpu_of(srv.pid)
+                    srv0 = benchlib.cpu_of(srv.pid)
                     cpu, n, failed, wall, achieved, retr = fn(port, d, r)
-                    srv_cpu_s = cpu_of(srv.pid) - srv0
+                    srv_cpu_s = benchlib.cpu_of(srv.pid) - srv0
                     # lost answers show as retransmissions first
                     good = n and failed <= 0.001 * n and \
                         retr <= 0.001 * n and achieved >= 0.99 * r

@@ -23,20 +23,17 @@ uas, for the same-rate runs, fast, reg_responder, for --max).
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
-top = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-bindir = os.environ.get("BIN", os.path.join(top, "bin"))
-benchdir = os.environ.get("BENCH", os.path.join(top, "build/rel/bench"))
-gen_cpu = os.environ.get("GEN_CPU", "0")
-srv_cpu = os.environ.get("SRV_CPU", "1")
+import benchlib
+from benchlib import free_port
+
+top, bindir, benchdir = benchlib.TOP, benchlib.BIN, benchlib.BENCH
+gen_cpu, srv_cpu = benchlib.cpus()
 max_mode = len(sys.argv) > 1 and sys.argv[1] == "--max"
 args = sys.argv[2:] if max_mode else sys.argv[1:]
 if max_mode:
@@ -50,29 +47,9 @@ else:
 responder_kind = os.environ.get("RESPONDER", "fast" if max_mode else "sipp")
 
 
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 def run(argv, cwd):
-    """Runs argv to completion, killed after 3 * SECONDS + 30 s (sipp can
-    stall on one lost answer whatever its -timeout says); returns (rc,
-    cpu_s, wall_s, stdout)."""
-    t0 = time.monotonic()
-    p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-    killer = threading.Timer(3 * secs + 30, p.kill)
-    killer.start()
-    out = p.stdout.read()
-    _, status, ru = os.wait4(p.pid, 0)
-    killer.cancel()
-    rc = os.waitstatus_to_exitcode(status)
-    return (rc, ru.ru_utime + ru.ru_stime, time.monotonic() - t0,
-            out.decode(errors="replace"))
+    """benchlib.run, killed after 3 * SECONDS + 30 s."""
+    return benchlib.run(argv, cwd, 3 * secs + 30)
 
 
 def callee(cwd):

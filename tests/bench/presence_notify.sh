@@ -18,6 +18,7 @@
 #   each body composed per watcher), to measure what filtering costs.
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/bench/benchlib.sh"
 P=${P:-100}
 W=${W:-10}
 RATE=${RATE:-50}
@@ -26,16 +27,12 @@ RUNS=${RUNS:-3}
 SERVERS=${SERVERS:-proxy-stateful kamailio}
 FILTER=${FILTER:-}
 bin=${SIPSTONE_BIN:-$top/bin}
-for t in sipp kamailio taskset; do
-	command -v $t >/dev/null 2>&1 || { echo "SKIP: $t not installed"; exit 0; }
-done
-tmp=$(mktemp -d)
-cleanup() {
-	[ -n "${wpid:-}" ] && kill "$wpid" 2>/dev/null || true
-	[ -n "${spid:-}" ] && kill "$spid" 2>/dev/null || true
-	[ -n "${KEEP:-}" ] && echo "kept $tmp" >&2 || rm -rf "$tmp"
+bench_require sipp kamailio taskset
+bench_tmp
+bench_cleanup_extra() {
+	[ -z "${wpid:-}" ] || kill "$wpid" 2>/dev/null
+	[ -z "${spid:-}" ] || kill "$spid" 2>/dev/null
 }
-trap cleanup EXIT INT TERM
 
 {
 	echo SEQUENTIAL
@@ -45,16 +42,6 @@ trap cleanup EXIT INT TERM
 		i=$((i + 1))
 	done
 } > "$tmp/pres.csv"
-
-cpu_ns() {
-	all="$1 $(pgrep -P "$1" 2>/dev/null | tr '\n' ' ')"
-	cat $(for p in $all; do echo /proc/$p/task/*/schedstat; done) \
-		2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'
-}
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
 # NOTIFYs the watchers received: sipp's -trace_counts file (written
 # every second), the column of its loop's recv.
@@ -121,8 +108,6 @@ one() { # server -> prints "NOTIFYs-per-CPU-second us-per-NOTIFY delivered expec
 	awk -v d=$((c1 - c0)) -v n=$((n1 - n0)) -v want=$((N * 2 * W)) \
 		'BEGIN { if (!n) n = 1; printf "%.0f %.1f %d %d\n", n / (d / 1e9), d / 1000 / n, n, want }'
 }
-
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 : > "$tmp/proxy-stateful.res"
 : > "$tmp/kamailio.res"

@@ -25,6 +25,7 @@
 #   DIR/wt.data); KEEP=1: the temporary directory (logs) is kept.
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/bench/benchlib.sh"
 ROWS=${ROWS:-"auth-wb wt"}
 RATE=${RATE:-2500}
 N=${N:-15000}
@@ -37,20 +38,16 @@ LOAD_CPU=${LOAD_CPU:-1}
 bin=${SIPSTONE_BIN:-$top/bin}
 sc="$top/tests/sipp"
 ksql=/usr/share/kamailio/mysql
-for t in sipp kamailio taskset mariadbd mariadb-install-db mariadb; do
-	command -v $t >/dev/null 2>&1 || { echo "SKIP: $t not installed"; exit 0; }
-done
-tmp=$(mktemp -d /tmp/bench-sfdb.XXXXXX)
-pids=""
+bench_require sipp kamailio taskset mariadbd mariadb-install-db mariadb
 dbpid=""
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null || true; done
-	[ -n "$dbpid" ] && kill "$dbpid" 2>/dev/null || true
+bench_tmp /tmp/bench-sfdb.XXXXXX
+# The database last, after the servers that write to it.
+bench_cleanup_extra() {
+	[ -z "$dbpid" ] && return 0
+	kill "$dbpid" 2>/dev/null
 	sleep 1
-	for p in $pids $dbpid; do kill -9 "$p" 2>/dev/null || true; done
-	if [ -n "${KEEP:-}" ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
+	kill -9 "$dbpid" 2>/dev/null
 }
-trap cleanup EXIT INT TERM
 
 base=$((20000 + $$ % 20000))
 P=$base DBPORT=$((base + 1))
@@ -94,12 +91,6 @@ cat "$ksql/standard-create.sql" "$ksql/usrloc-create.sql" \
 	"$ksql/auth_db-create.sql" | sql kam
 sql kam < "$tmp/kam.sql"
 url="mysql://root@127.0.0.1:$DBPORT"
-
-cpu_ns() {
-	all="$1 $(pgrep -P "$1" 2>/dev/null | tr '\n' ' ')"
-	cat $(for p in $all; do echo /proc/$p/task/*/schedstat; done) \
-		2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'
-}
 
 start() { # server row
 	sql sps -e 'DELETE FROM location'
@@ -195,8 +186,6 @@ one_wt() { # server -> "registers_per_s ok failed rows"
 	awk -v t0="$t0" -v t1="$t1" -v n="$ok" -v b="$bad" -v r="$rows" \
 		'BEGIN { printf "%.0f %d %d %d\n", n / (t1 - t0), n, b, r }'
 }
-
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 for row in $ROWS; do
 	for s in proxy-stateful kamailio; do : > "$tmp/$s.res"; : > "$tmp/$s.runs"; done

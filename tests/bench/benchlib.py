@@ -1,0 +1,82 @@
+"""What the python benchmarks under tests/bench/ share: where the
+programs are, the CPUs they are pinned to (GEN_CPU, SRV_CPU), free ports
+on 127.0.0.1, running a generator to its end with the CPU it used, and
+stopping a server by its PID.
+
+Env: BIN (bin dir, default bin), BENCH (bench binaries, default
+build/rel/bench), GEN_CPU, SRV_CPU (defaults given by each benchmark).
+"""
+import os
+import socket
+import subprocess
+import threading
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+BIN = os.environ.get("BIN", os.path.join(TOP, "bin"))
+BENCH = os.environ.get("BENCH", os.path.join(TOP, "build/rel/bench"))
+
+
+def cpus(gen="0", srv="1"):
+    """(GEN_CPU, SRV_CPU) from the environment, with these defaults."""
+    return os.environ.get("GEN_CPU", gen), os.environ.get("SRV_CPU", srv)
+
+
+def free_port(kind=socket.SOCK_DGRAM):
+    """A port on 127.0.0.1 that a socket of kind could bind right now."""
+    s = socket.socket(socket.AF_INET, kind)
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def run(argv, cwd, kill_after=None):
+    """Runs argv to completion (killed after kill_after seconds when
+    given: sipp can stall on one lost answer whatever its -timeout says);
+    returns (rc, cpu_s, wall_s, stdout), cpu_s being user + sys from
+    wait4, start-up and shutdown included."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    killer = threading.Timer(kill_after, p.kill) if kill_after else None
+    if killer:
+        killer.start()
+    out = p.stdout.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    if killer:
+        killer.cancel()
+    rc = os.waitstatus_to_exitcode(status)
+    return (rc, ru.ru_utime + ru.ru_stime, time.monotonic() - t0,
+            out.decode(errors="replace"))
+
+
+def cpu_of(pid):
+    """User + system CPU seconds of a running process, from /proc."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stop(proc, grace=5):
+    """SIGTERM to proc (a Popen) if it still runs, SIGKILL after grace
+    seconds; reaps it."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def close_and_wait(proc, grace=10):
+    """Closes proc's stdin (the control protocol's stop, docs/agents.md),
+    waits grace seconds, then SIGKILL; reaps it."""
+    proc.stdin.close()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
