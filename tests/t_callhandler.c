@@ -12,6 +12,7 @@
 #include "chreg.h"
 #include "kamailio.h"
 #include "proc.h"
+#include "jsonq.h"
 #include "test.h"
 #include "uas.h"
 
@@ -135,14 +136,6 @@ static json_t *ch_stats(struct proc *p)
 	return r;
 }
 
-static long long jint(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-
-	ASSERT_MSG(json_is_integer(v), "no counter %s", key);
-	return json_integer_value(v);
-}
-
 /*
  * A column of the last row of a sipp -trace_stat file (';' separated,
  * a header row first).  Fails the test when absent.
@@ -259,15 +252,15 @@ static void sipp_uac(const char *tmode, const char *proto)
 	ASSERT_EQ(sipp_stat("stat.csv", "SuccessfulCall(C)"), 100);
 	ASSERT_EQ(sipp_stat("stat.csv", "FailedCall(C)"), 0);
 	/* ...and the callhandler saw exactly those calls. */
-	ASSERT_EQ(jint(st, "invites"), 100);
-	ASSERT_EQ(jint(st, "ringing"), 100);
-	ASSERT_EQ(jint(st, "answered"), 100);
-	ASSERT_EQ(jint(st, "acks"), 100);
-	ASSERT_EQ(jint(st, "byes"), 100);
-	ASSERT_EQ(jint(st, "calls_alive"), 0);
-	ASSERT_EQ(jint(st, "bad_in"), 0);
+	ASSERT_EQ(jsonq_int(st, "invites"), 100);
+	ASSERT_EQ(jsonq_int(st, "ringing"), 100);
+	ASSERT_EQ(jsonq_int(st, "answered"), 100);
+	ASSERT_EQ(jsonq_int(st, "acks"), 100);
+	ASSERT_EQ(jsonq_int(st, "byes"), 100);
+	ASSERT_EQ(jsonq_int(st, "calls_alive"), 0);
+	ASSERT_EQ(jsonq_int(st, "bad_in"), 0);
 	if (!strcmp(proto, "tcp"))
-		ASSERT(jint(st, "conns_accepted") >= 1);
+		ASSERT(jsonq_int(st, "conns_accepted") >= 1);
 	json_decref(st);
 	ASSERT_EQ(proc_stop(&ch, 3000), 0);
 }
@@ -300,11 +293,11 @@ TEST_TIMEOUT(callhandler_sipp_cancel, 20)
 	st = ch_stats(&ch);
 	ASSERT_EQ(rc, 0);
 	ASSERT_EQ(sipp_stat("stat.csv", "SuccessfulCall(C)"), 20);
-	ASSERT_EQ(jint(st, "invites"), 20);
-	ASSERT_EQ(jint(st, "cancels"), 20);
-	ASSERT_EQ(jint(st, "cancelled"), 20);
-	ASSERT_EQ(jint(st, "answered"), 0);
-	ASSERT_EQ(jint(st, "calls_alive"), 0);
+	ASSERT_EQ(jsonq_int(st, "invites"), 20);
+	ASSERT_EQ(jsonq_int(st, "cancels"), 20);
+	ASSERT_EQ(jsonq_int(st, "cancelled"), 20);
+	ASSERT_EQ(jsonq_int(st, "answered"), 0);
+	ASSERT_EQ(jsonq_int(st, "calls_alive"), 0);
 	json_decref(st);
 	ASSERT_EQ(proc_stop(&ch, 3000), 0);
 }
@@ -330,15 +323,15 @@ TEST_TIMEOUT(callhandler_failure_ratios, 20)
 	ASSERT_EQ(sipp_stat("stat.csv", "SuccessfulCall(C)"), 100);
 	/* One worker: the ratios are exact, but that on the 100th INVITE
 	 * both kinds fall due and the 486 waits for the next. */
-	ASSERT_EQ(jint(st, "invites"), 100);
-	ASSERT_EQ(jint(st, "fail_503"), 10);
-	ASSERT_EQ(jint(st, "fail_486"), 19);
-	ASSERT_EQ(jint(st, "answered"), 71);
-	ASSERT_EQ(jint(st, "acks"), 71);
-	ASSERT_EQ(jint(st, "byes"), 71);
+	ASSERT_EQ(jsonq_int(st, "invites"), 100);
+	ASSERT_EQ(jsonq_int(st, "fail_503"), 10);
+	ASSERT_EQ(jsonq_int(st, "fail_486"), 19);
+	ASSERT_EQ(jsonq_int(st, "answered"), 71);
+	ASSERT_EQ(jsonq_int(st, "acks"), 71);
+	ASSERT_EQ(jsonq_int(st, "byes"), 71);
 	/* The ACKs of the 486/503 were absorbed by their transactions. */
-	ASSERT_EQ(jint(st, "acks_stray"), 0);
-	ASSERT_EQ(jint(st, "txn_timeouts"), 0);
+	ASSERT_EQ(jsonq_int(st, "acks_stray"), 0);
+	ASSERT_EQ(jsonq_int(st, "txn_timeouts"), 0);
 	json_decref(st);
 	ASSERT_EQ(proc_stop(&ch, 3000), 0);
 }
@@ -379,14 +372,15 @@ TEST(callhandler_bad_input_counted)
 	/* Bounded wait for the datagrams to be read. */
 	for (i = 0; i < 50; i++) {
 		st = ch_stats(&ch);
-		if (jint(st, "drop_parse") == 5 && jint(st, "bad_in") == 5)
+		if (jsonq_int(st, "drop_parse") == 5 &&
+		    jsonq_int(st, "bad_in") == 5)
 			break;
 		json_decref(st);
 		st = NULL;
 		usleep(20000);
 	}
 	ASSERT_MSG(st, "bad input not counted");
-	ASSERT_EQ(jint(st, "requests"), 0);
+	ASSERT_EQ(jsonq_int(st, "requests"), 0);
 	json_decref(st);
 	ASSERT(!proc_exited(&ch));
 	ASSERT_EQ(proc_stop(&ch, 3000), 0);
@@ -447,9 +441,9 @@ static void via_kamailio(const char *proto)
 		proc_dump_log(&k.proc);
 	}
 	ASSERT_MSG(ev, "no registered event");
-	ASSERT_EQ(jint(ev, "users"), 20);
-	ASSERT_EQ(jint(ev, "registered"), 20);
-	ASSERT_EQ(jint(ev, "failed"), 0);
+	ASSERT_EQ(jsonq_int(ev, "users"), 20);
+	ASSERT_EQ(jsonq_int(ev, "registered"), 20);
+	ASSERT_EQ(jsonq_int(ev, "failed"), 0);
 	json_decref(ev);
 	/* Calls to a registered user reach us through the registrar
 	 * (over the Contact's transport); an unknown one gets 404. */
@@ -461,17 +455,17 @@ static void via_kamailio(const char *proto)
 	rc = run_sipp("uac", kport, "B9999", 1, 10, "u1");
 	ASSERT(rc != 0);
 	st = ch_stats(&ch);
-	ASSERT_EQ(jint(st, "invites"), 20);
-	ASSERT_EQ(jint(st, "answered"), 20);
-	ASSERT_EQ(jint(st, "byes"), 20);
+	ASSERT_EQ(jsonq_int(st, "invites"), 20);
+	ASSERT_EQ(jsonq_int(st, "answered"), 20);
+	ASSERT_EQ(jsonq_int(st, "byes"), 20);
 	if (!strcmp(proto, "tcp"))
-		ASSERT(jint(st, "conns_accepted") >= 1);
+		ASSERT(jsonq_int(st, "conns_accepted") >= 1);
 	{
 		json_t *reg = json_object_get(st, "register");
 
 		ASSERT(reg);
-		ASSERT_EQ(jint(reg, "ok"), 20);
-		ASSERT_EQ(jint(reg, "registered"), 20);
+		ASSERT_EQ(jsonq_int(reg, "ok"), 20);
+		ASSERT_EQ(jsonq_int(reg, "registered"), 20);
 	}
 	json_decref(st);
 	ASSERT_EQ(proc_stop(&ch, 3000), 0);

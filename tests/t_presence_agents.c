@@ -24,6 +24,7 @@
 #include "loadpres.h"
 #include "proc.h"
 #include "stack.h"
+#include "jsonq.h"
 #include "test.h"
 #include "watch.h"
 
@@ -85,14 +86,6 @@ TEST(presence_stamp_decode_rejects_bad_bodies)
 }
 
 /* ---- end to end, against Kamailio's presence server ---- */
-
-static long long jint(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-
-	ASSERT_MSG(json_is_integer(v), "no counter %s", key);
-	return json_integer_value(v);
-}
 
 /*
  * Kamailio with tests/kamailio/presence.cfg on udp: and tcp: port, its
@@ -173,30 +166,33 @@ static void subscribe_vs_kamailio(const char *tp)
 	p = json_object_get(j, "presence");
 	ASSERT(p);
 	/* one subscription per watcher: 20, the other attempts wait */
-	ASSERT_EQ(jint(j, "attempts"), 20);
-	ASSERT_EQ(jint(j, "successes"), 20);
-	ASSERT_EQ(jint(j, "failures"), 0);
-	ASSERT(jint(j, "throttled") > 0);
-	ASSERT_EQ(jint(json_object_get(j, "codes"), "200") +
+	ASSERT_EQ(jsonq_int(j, "attempts"), 20);
+	ASSERT_EQ(jsonq_int(j, "successes"), 20);
+	ASSERT_EQ(jsonq_int(j, "failures"), 0);
+	ASSERT(jsonq_int(j, "throttled") > 0);
+	ASSERT_EQ(jsonq_int(json_object_get(j, "codes"), "200") +
 			  (json_object_get(json_object_get(j, "codes"), "202")
-				   ? jint(json_object_get(j, "codes"), "202")
+				   ? jsonq_int(json_object_get(j, "codes"),
+					       "20"
+					       "2")
 				   : 0),
 		  20);
-	ASSERT_EQ(jint(p, "sub_2xx"), 20);
-	ASSERT_EQ(jint(p, "first_notifies"), 20);
-	ASSERT_EQ(jint(p, "no_notify"), 0);
-	ASSERT_EQ(jint(p, "no_dialog"), 0);
+	ASSERT_EQ(jsonq_int(p, "sub_2xx"), 20);
+	ASSERT_EQ(jsonq_int(p, "first_notifies"), 20);
+	ASSERT_EQ(jsonq_int(p, "no_notify"), 0);
+	ASSERT_EQ(jsonq_int(p, "no_dialog"), 0);
 	/* refreshed every second for 2 s, each answered 2xx */
-	ASSERT(jint(p, "refreshes") >= 20);
-	ASSERT_EQ(jint(p, "refresh_failures"), 0);
+	ASSERT(jsonq_int(p, "refreshes") >= 20);
+	ASSERT_EQ(jsonq_int(p, "refresh_failures"), 0);
 	/* the drain: every dialog unsubscribed, its terminated NOTIFY */
-	ASSERT_EQ(jint(p, "unsubscribes"), 20);
-	ASSERT_EQ(jint(p, "unsubscribed"), 20);
-	ASSERT_EQ(jint(p, "unsub_failures"), 0);
-	ASSERT_EQ(jint(p, "terminated"), 20);
+	ASSERT_EQ(jsonq_int(p, "unsubscribes"), 20);
+	ASSERT_EQ(jsonq_int(p, "unsubscribed"), 20);
+	ASSERT_EQ(jsonq_int(p, "unsub_failures"), 0);
+	ASSERT_EQ(jsonq_int(p, "terminated"), 20);
 	/* a NOTIFY per subscription, per refresh, per unsubscribe */
-	ASSERT(jint(p, "notifies") >= 20 + jint(p, "refreshes") + 20);
-	ASSERT_EQ(jint(json_object_get(j, "snd_us"), "count"), 20);
+	ASSERT(jsonq_int(p, "notifies") >=
+	       20 + jsonq_int(p, "refreshes") + 20);
+	ASSERT_EQ(jsonq_int(json_object_get(j, "snd_us"), "count"), 20);
 	json_decref(j);
 	kamailio_stop(&k);
 }
@@ -264,9 +260,9 @@ static void watchers_start_pw(struct proc *ch, const char *tp, uint16_t kport,
 	if (!ev)
 		proc_dump_log(ch);
 	ASSERT_MSG(ev, "no watching event");
-	ASSERT_EQ(jint(ev, "dialogs"), 5 * strtol(w, NULL, 10));
-	ASSERT_EQ(jint(ev, "active"), 5 * strtol(w, NULL, 10));
-	ASSERT_EQ(jint(ev, "failed"), 0);
+	ASSERT_EQ(jsonq_int(ev, "dialogs"), 5 * strtol(w, NULL, 10));
+	ASSERT_EQ(jsonq_int(ev, "active"), 5 * strtol(w, NULL, 10));
+	ASSERT_EQ(jsonq_int(ev, "failed"), 0);
 	json_decref(ev);
 }
 
@@ -290,7 +286,7 @@ static json_t *watch_until(struct proc *ch, long long want)
 	for (int i = 0; i < 50; i++) {
 		json_decref(w);
 		w = watch_stats_of(ch);
-		if (jint(w, "bodies_new") >= want)
+		if (jsonq_int(w, "bodies_new") >= want)
 			break;
 		usleep(100000);
 	}
@@ -316,29 +312,29 @@ static void watchers_get_every_publication(const char *tp)
 	watchers_start(&ch, tp, kport, "B1000-B1004", "3");
 	snprintf(server, sizeof(server), "%s:127.0.0.1:%u", tp, kport);
 	j = stack_loader_json(argv, 0, 20000);
-	pubs = jint(j, "attempts");
+	pubs = jsonq_int(j, "attempts");
 	ASSERT(pubs >= 50);
-	ASSERT_EQ(jint(j, "successes"), pubs);
-	ASSERT_EQ(jint(j, "failures"), 0);
+	ASSERT_EQ(jsonq_int(j, "successes"), pubs);
+	ASSERT_EQ(jsonq_int(j, "failures"), 0);
 	p = json_object_get(j, "presence");
-	ASSERT_EQ(jint(p, "pub_initial"), 5);
-	ASSERT_EQ(jint(p, "pub_modify"), pubs - 5);
-	ASSERT_EQ(jint(p, "pub_412"), 0);
-	ASSERT_EQ(jint(p, "pub_no_etag"), 0);
+	ASSERT_EQ(jsonq_int(p, "pub_initial"), 5);
+	ASSERT_EQ(jsonq_int(p, "pub_modify"), pubs - 5);
+	ASSERT_EQ(jsonq_int(p, "pub_412"), 0);
+	ASSERT_EQ(jsonq_int(p, "pub_no_etag"), 0);
 	/* every watcher, every publication, in order, its own body */
 	w = watch_until(&ch, pubs * 3);
-	ASSERT_EQ(jint(w, "bodies_new"), pubs * 3);
-	ASSERT_EQ(jint(w, "bodies_stale"), 0);
-	ASSERT_EQ(jint(w, "bodies_mismatch"), 0);
-	ASSERT_EQ(jint(w, "no_dialog"), 0);
-	ASSERT_EQ(jint(w, "notifies"), jint(w, "bodies_new") +
-					       jint(w, "bodies_repeat") +
-					       jint(w, "bodies_none"));
-	ASSERT_EQ(jint(w, "active"), 15);
+	ASSERT_EQ(jsonq_int(w, "bodies_new"), pubs * 3);
+	ASSERT_EQ(jsonq_int(w, "bodies_stale"), 0);
+	ASSERT_EQ(jsonq_int(w, "bodies_mismatch"), 0);
+	ASSERT_EQ(jsonq_int(w, "no_dialog"), 0);
+	ASSERT_EQ(jsonq_int(w, "notifies"),
+		  jsonq_int(w, "bodies_new") + jsonq_int(w, "bodies_repeat") +
+			  jsonq_int(w, "bodies_none"));
+	ASSERT_EQ(jsonq_int(w, "active"), 15);
 	h = json_object_get(w, "delay_us");
-	ASSERT_EQ(jint(h, "count"), pubs * 3);
+	ASSERT_EQ(jsonq_int(h, "count"), pubs * 3);
 	/* a delay measured, under the Timer F of a lost NOTIFY */
-	ASSERT(jint(h, "max") > 0 && jint(h, "max") < 32000000);
+	ASSERT(jsonq_int(h, "max") > 0 && jsonq_int(h, "max") < 32000000);
 	json_decref(w);
 	json_decref(j);
 	ASSERT_EQ(proc_stop(&ch, 3000), 0);
@@ -388,12 +384,12 @@ static void publish_412_reinitial(const char *tp)
 	ASSERT(j);
 	ASSERT_EQ(rc, 0);
 	p = json_object_get(j, "presence");
-	ASSERT_EQ(jint(j, "failures"), 0);
-	ASSERT_EQ(jint(j, "successes"), jint(j, "attempts"));
-	ASSERT_EQ(jint(p, "pub_412"), 2);
-	ASSERT_EQ(jint(p, "pub_initial"), 4);
-	ASSERT_EQ(jint(p, "pub_initial") + jint(p, "pub_modify"),
-		  jint(j, "attempts") + 2);
+	ASSERT_EQ(jsonq_int(j, "failures"), 0);
+	ASSERT_EQ(jsonq_int(j, "successes"), jsonq_int(j, "attempts"));
+	ASSERT_EQ(jsonq_int(p, "pub_412"), 2);
+	ASSERT_EQ(jsonq_int(p, "pub_initial"), 4);
+	ASSERT_EQ(jsonq_int(p, "pub_initial") + jsonq_int(p, "pub_modify"),
+		  jsonq_int(j, "attempts") + 2);
 	json_decref(j);
 	kamailio_stop(&k);
 }
@@ -485,14 +481,14 @@ TEST_TIMEOUT(presence_notify_outside_a_dialog_gets_481, 30)
 	proc_start(&ch, ch_argv);
 	ev = proc_wait_event(&ch, "watching", 10000);
 	ASSERT_MSG(ev, "no watching event");
-	ASSERT_EQ(jint(ev, "active"), 1);
+	ASSERT_EQ(jsonq_int(ev, "active"), 1);
 	ASSERT_EQ(stray_notify(port_of(
 			  json_string_value(json_object_get(ev, "contact")))),
 		  481);
 	json_decref(ev);
 	w = watch_stats_of(&ch);
-	ASSERT_EQ(jint(w, "no_dialog"), 1);
-	ASSERT_EQ(jint(w, "active"), 1);
+	ASSERT_EQ(jsonq_int(w, "no_dialog"), 1);
+	ASSERT_EQ(jsonq_int(w, "active"), 1);
 	json_decref(w);
 	ASSERT_EQ(proc_stop(&ch, 3000), 0);
 
@@ -505,9 +501,11 @@ TEST_TIMEOUT(presence_notify_outside_a_dialog_gets_481, 30)
 	json_decref(ev);
 	r = proc_cmd(&ld, "stats", NULL, 3000);
 	ASSERT(r);
-	ASSERT_EQ(jint(json_object_get(json_object_get(r, "loader"), "presenc"
-								     "e"),
-		       "no_dialog"),
+	ASSERT_EQ(jsonq_int(json_object_get(json_object_get(r, "loader"), "pre"
+									  "sen"
+									  "c"
+									  "e"),
+			    "no_dialog"),
 		  1);
 	json_decref(r);
 	ASSERT_EQ(proc_stop(&ld, 5000), 0);
@@ -545,30 +543,31 @@ TEST_TIMEOUT(presence_digest_auth_watch_publish_subscribe_udp, 40)
 	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", kport);
 	watchers_start_pw(&ch, "udp", kport, "B1000-B1004", "1", "secret");
 	w = watch_stats_of(&ch);
-	ASSERT_EQ(jint(w, "challenged"), 5);
+	ASSERT_EQ(jsonq_int(w, "challenged"), 5);
 	json_decref(w);
 
 	j = stack_loader_json(pub, 0, 20000);
-	pubs = jint(j, "attempts");
+	pubs = jsonq_int(j, "attempts");
 	ASSERT(pubs >= 15);
-	ASSERT_EQ(jint(j, "successes"), pubs);
-	ASSERT_EQ(jint(j, "auth_challenges"), pubs);
+	ASSERT_EQ(jsonq_int(j, "successes"), pubs);
+	ASSERT_EQ(jsonq_int(j, "auth_challenges"), pubs);
 	json_decref(j);
 	w = watch_until(&ch, pubs);
-	ASSERT_EQ(jint(w, "bodies_new"), pubs);
-	ASSERT_EQ(jint(w, "bodies_mismatch"), 0);
+	ASSERT_EQ(jsonq_int(w, "bodies_new"), pubs);
+	ASSERT_EQ(jsonq_int(w, "bodies_mismatch"), 0);
 	json_decref(w);
 	ASSERT_EQ(proc_stop(&ch, 3000), 0);
 
 	j = stack_loader_json(sub, 0, 20000);
 	p = json_object_get(j, "presence");
-	ASSERT_EQ(jint(j, "attempts"), 10);
-	ASSERT_EQ(jint(j, "successes"), 10);
-	ASSERT_EQ(jint(p, "refresh_failures"), 0);
-	ASSERT_EQ(jint(p, "unsubscribed"), 10);
+	ASSERT_EQ(jsonq_int(j, "attempts"), 10);
+	ASSERT_EQ(jsonq_int(j, "successes"), 10);
+	ASSERT_EQ(jsonq_int(p, "refresh_failures"), 0);
+	ASSERT_EQ(jsonq_int(p, "unsubscribed"), 10);
 	/* the initial SUBSCRIBEs, the refreshes and the unsubscribes */
-	ASSERT_EQ(jint(j, "auth_challenges"),
-		  10 + jint(p, "refreshes") + jint(p, "unsubscribes"));
+	ASSERT_EQ(jsonq_int(j, "auth_challenges"),
+		  10 + jsonq_int(p, "refreshes") +
+			  jsonq_int(p, "unsubscribes"));
 	json_decref(j);
 	kamailio_stop(&k);
 }
@@ -596,10 +595,10 @@ TEST_TIMEOUT(presence_loader_subscribe_max_outstanding_caps_dialogs, 30)
 	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", kport);
 	j = stack_loader_json(argv, 0, 20000);
 	p = json_object_get(j, "presence");
-	ASSERT_EQ(jint(j, "attempts"), 5);
-	ASSERT_EQ(jint(j, "successes"), 5);
-	ASSERT(jint(j, "throttled") >= 30);
-	ASSERT_EQ(jint(p, "unsubscribed"), 5);
+	ASSERT_EQ(jsonq_int(j, "attempts"), 5);
+	ASSERT_EQ(jsonq_int(j, "successes"), 5);
+	ASSERT(jsonq_int(j, "throttled") >= 30);
+	ASSERT_EQ(jsonq_int(p, "unsubscribed"), 5);
 	json_decref(j);
 	kamailio_stop(&k);
 }

@@ -20,6 +20,7 @@
 #include "sip_build.h"
 #include "sip_msg.h"
 #include "slcfg.h"
+#include "jsonq.h"
 #include "test.h"
 
 /* ------------------------------------------------------------------ */
@@ -338,24 +339,6 @@ static json_t *px_stats(struct px *px)
 	return r;
 }
 
-static long long jint(json_t *o, const char *path)
-{
-	char key[64];
-	const char *dot;
-	json_t *v = o;
-
-	while (v && (dot = strchr(path, '.'))) {
-		snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
-		v = isdigit((unsigned char)key[0])
-			    ? json_array_get(v, (size_t)strtoul(key, NULL, 10))
-			    : json_object_get(v, key);
-		path = dot + 1;
-	}
-	v = v ? json_object_get(v, path) : NULL;
-	ASSERT_MSG(json_is_integer(v) || json_is_boolean(v), "no %s", path);
-	return json_is_boolean(v) ? json_is_true(v) : json_integer_value(v);
-}
-
 static const char req_fmt[] = "%s sip:%s@127.0.0.1:%u SIP/2.0\r\n"
 			      "Via: SIP/2.0/UDP "
 			      "127.0.0.1:%u;branch=z9hG4bK%s;rport\r\n"
@@ -470,13 +453,13 @@ TEST_TIMEOUT(proxy_stateless_relays_requests_and_responses, 20)
 	ASSERT(strstr(buf, "Unsupported: foo\r\n"));
 
 	st = px_stats(&px);
-	ASSERT_EQ(jint(st, "forwarded.requests"), 3);
-	ASSERT_EQ(jint(st, "forwarded.responses"), 1);
-	ASSERT_EQ(jint(st, "forwarded.by_route"), 1);
-	ASSERT_EQ(jint(st, "next_hops.0.forwarded"), 2);
-	ASSERT_EQ(jint(st, "drops.stray_response"), 1);
-	ASSERT_EQ(jint(st, "answered.483"), 1);
-	ASSERT_EQ(jint(st, "answered.420"), 1);
+	ASSERT_EQ(jsonq_int(st, "forwarded.requests"), 3);
+	ASSERT_EQ(jsonq_int(st, "forwarded.responses"), 1);
+	ASSERT_EQ(jsonq_int(st, "forwarded.by_route"), 1);
+	ASSERT_EQ(jsonq_int(st, "next_hops.0.forwarded"), 2);
+	ASSERT_EQ(jsonq_int(st, "drops.stray_response"), 1);
+	ASSERT_EQ(jsonq_int(st, "answered.483"), 1);
+	ASSERT_EQ(jsonq_int(st, "answered.420"), 1);
 	json_decref(st);
 	ASSERT_EQ(proc_stop(&px.p, 5000), 0);
 	close(hop);
@@ -579,9 +562,9 @@ TEST_TIMEOUT(proxy_stateless_503_when_no_hop_answers_probes, 20)
 	ASSERT(strstr(buf, "Retry-After: 7\r\n"));
 	ASSERT(strstr(buf, "To: <sip:bob@x>;tag="));
 	st = px_stats(&px);
-	ASSERT_EQ(jint(st, "next_hops.0.up"), 0);
-	ASSERT(jint(st, "next_hops.0.probes.refused") >= 1);
-	ASSERT(jint(st, "answered.503") >= 1);
+	ASSERT_EQ(jsonq_bool(st, "next_hops.0.up"), 0);
+	ASSERT(jsonq_int(st, "next_hops.0.probes.refused") >= 1);
+	ASSERT(jsonq_int(st, "answered.503") >= 1);
 	json_decref(st);
 	ASSERT_EQ(proc_stop(&px.p, 5000), 0);
 	close(cli);

@@ -16,13 +16,8 @@
 
 #include "dispatch.h"
 #include "proc.h"
+#include "stack.h"
 #include "test.h"
-
-static void need_sipp(void)
-{
-	if (system("command -v sipp >/dev/null 2>&1") != 0)
-		test_skip("sipp (Debian sip-tester) is not installed");
-}
 
 static void write_users(const char *path, unsigned from, unsigned n)
 {
@@ -188,7 +183,7 @@ TEST_TIMEOUT(proxy_stateless_sipp_10000_users_reach_their_server, 40)
 	unsigned want[2], i;
 	int rc;
 
-	need_sipp();
+	stack_need_sipp();
 	px.port = proc_free_port();
 	snprintf(h0, sizeof(h0), "udp:127.0.0.1:%u", u0);
 	snprintf(h1, sizeof(h1), "udp:127.0.0.1:%u", u1);
@@ -250,7 +245,7 @@ TEST_TIMEOUT(proxy_stateless_sipp_failover_and_back, 40)
 	long long before;
 	int rc;
 
-	need_sipp();
+	stack_need_sipp();
 	px.port = proc_free_port();
 	snprintf(h0, sizeof(h0), "udp:127.0.0.1:%u", u0);
 	snprintf(h1, sizeof(h1), "udp:127.0.0.1:%u", u1);
@@ -366,7 +361,7 @@ TEST_TIMEOUT(proxy_stateless_sipp_calls_follow_record_route_tcp, 30)
 	uint16_t u = proc_free_port();
 	char next[64], lu[64], lt[64], target[64];
 
-	need_sipp();
+	stack_need_sipp();
 	px.port = proc_free_port();
 	snprintf(next, sizeof(next), "udp:127.0.0.1:%u", u);
 	snprintf(lu, sizeof(lu), "udp:127.0.0.1:%u", px.port);
@@ -432,7 +427,7 @@ TEST_TIMEOUT(proxy_stateless_sipp_calls_through_a_tls_hop, 30)
 	uint16_t u = proc_free_port();
 	char next_b[64], la[64], lb[64], next_a[64], target[64];
 
-	need_sipp();
+	stack_need_sipp();
 	make_certs();
 	a.port = proc_free_port();
 	b.port = proc_free_port();

@@ -48,19 +48,10 @@ from benchlib import free_port
 
 top, bindir, benchdir = benchlib.TOP, benchlib.BIN, benchlib.BENCH
 gen_cpu, srv_cpu = benchlib.cpus()
-mode = sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] in (
-    "--max", "--threads") else None
+mode, rate, secs, reps = benchlib.rate_args(
+    sys.argv, ("--max", "--threads"), (5000, 10, 3), (5, 5000))
 max_mode = mode is not None
-args = sys.argv[2:] if max_mode else sys.argv[1:]
-if max_mode:
-    secs = int(args[0]) if len(args) > 0 else 5
-    start = float(args[1]) if len(args) > 1 else 5000
-    rate = start
-    reps = 1
-else:
-    rate = int(args[0]) if len(args) > 0 else 5000
-    secs = int(args[1]) if len(args) > 1 else 10
-    reps = int(args[2]) if len(args) > 2 else 3
+start = rate
 responder_kind = os.environ.get("RESPONDER", "fast" if max_mode else "sipp")
 
 
@@ -101,10 +92,7 @@ def loader2(port, cwd, r):
 
 def sipp_uac(port, cwd, r):
     n = int(r * secs)
-    try:
-        os.unlink(os.path.join(cwd, "uac.csv"))
-    except OSError:
-        pass
+    benchlib.remove(os.path.join(cwd, "uac.csv"))
     rc, cpu, wall, out = run(
         ["taskset", "-c", gen_cpu, "sipp", "-sf",
          os.path.join(top, "tests/sipp/uac_register.xml"),
@@ -112,17 +100,8 @@ def sipp_uac(port, cwd, r):
          "-m", str(n), "-nostdin", "-timeout", "%ds" % (3 * secs + 10),
          "-trace_stat", "-stf", "uac.csv",
          "127.0.0.1:%d" % port], cwd)
-    failed = retrans = 0
-    try:
-        with open(os.path.join(cwd, "uac.csv")) as f:
-            rows = [x.split(";") for x in f.read().splitlines() if x]
-        hdr, last = rows[0], rows[-1]
-        failed = int(last[hdr.index("FailedCall(C)")])
-        ok = int(last[hdr.index("SuccessfulCall(C)")])
-        retrans = int(last[hdr.index("Retransmissions(C)")])
-    except (OSError, ValueError, IndexError):
-        ok = n if rc == 0 else 0
-        failed = n - ok
+    ok, failed, retrans = benchlib.sipp_counts(
+        os.path.join(cwd, "uac.csv"), n, rc)
     # sipp makes its -m calls however long it takes: its rate is the
     # calls over the time it took (less the 0.1 s it waits to start)
     # (calls not ended by the timeout count as failed)

@@ -90,10 +90,7 @@ def loader(server, conn, extra=()):
 def sipp(port, mode):
     def gen(cwd, r):
         n = int(r * secs)
-        try:
-            os.unlink(os.path.join(cwd, "uac.csv"))
-        except OSError:
-            pass
+        benchlib.remove(os.path.join(cwd, "uac.csv"))
         rc, cpu, wall, out = run(
             ["taskset", "-c", gen_cpu, "sipp", "-sf",
              os.path.join(top, "tests/sipp/uac_register.xml"),
@@ -101,13 +98,7 @@ def sipp(port, mode):
              "-r", str(int(r)),
              "-m", str(n), "-nostdin", "-timeout", "%ds" % (3 * secs + 10),
              "-trace_stat", "-stf", "uac.csv", "127.0.0.1:%d" % port], cwd)
-        try:
-            with open(os.path.join(cwd, "uac.csv")) as f:
-                rows = [x.split(";") for x in f.read().splitlines() if x]
-            hdr, last = rows[0], rows[-1]
-            ok = int(last[hdr.index("SuccessfulCall(C)")])
-        except (OSError, ValueError, IndexError):
-            ok = n if rc == 0 else 0
+        ok = benchlib.sipp_counts(os.path.join(cwd, "uac.csv"), n, rc)[0]
         return cpu, n, n - ok, wall, None
     return gen
 

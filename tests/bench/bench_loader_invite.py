@@ -34,16 +34,10 @@ from benchlib import free_port
 
 top, bindir, benchdir = benchlib.TOP, benchlib.BIN, benchlib.BENCH
 gen_cpu, srv_cpu = benchlib.cpus()
-max_mode = len(sys.argv) > 1 and sys.argv[1] == "--max"
-args = sys.argv[2:] if max_mode else sys.argv[1:]
-if max_mode:
-    secs = int(args[0]) if len(args) > 0 else 4
-    start = float(args[1]) if len(args) > 1 else 2000
-    reps = 1
-else:
-    rate = int(args[0]) if len(args) > 0 else 2000
-    secs = int(args[1]) if len(args) > 1 else 10
-    reps = int(args[2]) if len(args) > 2 else 3
+mode, rate, secs, reps = benchlib.rate_args(
+    sys.argv, ("--max",), (2000, 10, 3), (4, 2000))
+max_mode = mode is not None
+start = rate
 responder_kind = os.environ.get("RESPONDER", "fast" if max_mode else "sipp")
 
 
@@ -81,25 +75,14 @@ def loader(port, cwd, rate):
 def sipp_uac(port, cwd, rate):
     n = int(rate * secs)
     stat = os.path.join(cwd, "uac.csv")
-    if os.path.exists(stat):
-        os.unlink(stat)
+    benchlib.remove(stat)
     rc, cpu, wall, out = run(
         ["taskset", "-c", gen_cpu, "sipp", "-sn", "uac", "-d", "0",
          "-i", "127.0.0.1", "-p", str(free_port()), "-r", str(int(rate)),
          "-m", str(n), "-nostdin", "-timeout", "%ds" % (3 * secs + 10),
          "-trace_stat", "-stf", stat,
          "127.0.0.1:%d" % port], cwd)
-    try:
-        with open(stat) as f:
-            rows = [r.split(";") for r in f.read().splitlines() if r]
-        hdr, last = rows[0], rows[-1]
-        failed = int(last[hdr.index("FailedCall(C)")])
-        ok = int(last[hdr.index("SuccessfulCall(C)")])
-        retrans = int(last[hdr.index("Retransmissions(C)")])
-    except (OSError, ValueError, IndexError):
-        ok = n if rc == 0 else 0
-        failed = n - ok
-        retrans = 0
+    ok, failed, retrans = benchlib.sipp_counts(stat, n, rc)
     # sipp makes its -m calls however long it takes: its rate is the
     # calls over the time it took (less the 0.1 s it waits to start);
     # calls not ended by the timeout count as failed

@@ -80,3 +80,43 @@ def close_and_wait(proc, grace=10):
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def remove(path):
+    """Removes path if it is there (a stale sipp statistics file)."""
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def sipp_counts(stat, n, rc):
+    """(successful, failed, retransmissions) from the last row of sipp's
+    -trace_stat file stat; without one, all n calls succeeded if sipp
+    exited 0 and none did otherwise."""
+    try:
+        with open(stat) as f:
+            rows = [x.split(";") for x in f.read().splitlines() if x]
+        hdr, last = rows[0], rows[-1]
+        return (int(last[hdr.index("SuccessfulCall(C)")]),
+                int(last[hdr.index("FailedCall(C)")]),
+                int(last[hdr.index("Retransmissions(C)")]))
+    except (OSError, ValueError, IndexError):
+        ok = n if rc == 0 else 0
+        return ok, n - ok, 0
+
+
+def rate_args(argv, modes, fixed, searched):
+    """The command line of a generator benchmark: argv[1] may be one of
+    modes (then [SECONDS] [START] follow, defaults searched = (secs,
+    start)), else [RATE] [SECONDS] [REPS] (defaults fixed = (rate, secs,
+    reps)).  Returns (mode or None, rate or start, secs, reps)."""
+    mode = argv[1] if len(argv) > 1 and argv[1] in modes else None
+    args = argv[2:] if mode else argv[1:]
+    if mode:
+        secs = int(args[0]) if len(args) > 0 else searched[0]
+        start = float(args[1]) if len(args) > 1 else searched[1]
+        return mode, start, secs, 1
+    return (None, int(args[0]) if len(args) > 0 else fixed[0],
+            int(args[1]) if len(args) > 1 else fixed[1],
+            int(args[2]) if len(args) > 2 else fixed[2])

@@ -3,6 +3,11 @@
 #	. "$top/tests/bench/benchlib.sh"
 # Every process a benchmark starts is its own, ended by its PID.
 
+bin=${SIPSTONE_BIN:-$top/bin}
+sc="$top/tests/sipp"
+PROXY_CPU=${PROXY_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+
 # Exits 0 with "SKIP: ..." unless every tool named is installed (a
 # benchmark is no test: a machine without sipp or kamailio skips it).
 bench_require() {
@@ -64,4 +69,25 @@ median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 # call") in sipp's output FILE; 0 without one.
 sipp_count() { # file row
 	awk -F'|' -v row="$2" '$0 ~ row {gsub(/ /, "", $3); v = $3} END {print v + 0}' "$1"
+}
+
+# Runs "FN SERVER" RUNS times for each SERVER in turn (alternating, so
+# that a drift of the machine touches them alike).  Each output line
+# goes to $tmp/SERVER.runs, its first field to $tmp/SERVER.res.
+bench_alternate() { # fn server...
+	_fn=$1; shift
+	for _s in "$@"; do : > "$tmp/$_s.res"; : > "$tmp/$_s.runs"; done
+	_r=0
+	while [ $_r -lt "$RUNS" ]; do
+		for _s in "$@"; do
+			"$_fn" "$_s" | tee -a "$tmp/$_s.runs" | cut -d' ' -f1 \
+				>> "$tmp/$_s.res"
+		done
+		_r=$((_r + 1))
+	done
+}
+
+# Prints a / b with printf's format (e.g. "  ratio: %.2f (goal <= 0.5)").
+bench_ratio() { # a b format
+	awk -v a="$1" -v b="$2" -v f="$3\n" 'BEGIN { printf f, a / b }'
 }

@@ -26,7 +26,6 @@ N=${N:-1500}
 RUNS=${RUNS:-3}
 SERVERS=${SERVERS:-proxy-stateful kamailio}
 FILTER=${FILTER:-}
-bin=${SIPSTONE_BIN:-$top/bin}
 bench_require sipp kamailio taskset
 bench_tmp
 bench_cleanup_extra() {
@@ -111,18 +110,11 @@ one() { # server -> prints "NOTIFYs-per-CPU-second us-per-NOTIFY delivered expec
 
 : > "$tmp/proxy-stateful.res"
 : > "$tmp/kamailio.res"
-r=0
-while [ $r -lt "$RUNS" ]; do
-	for s in $SERVERS; do
-		one $s >> "$tmp/$s.res"
-	done
-	r=$((r + 1))
-done
+bench_alternate one $SERVERS
 echo "PUBLISH + remove, $P presentities x $W watchers, $RATE/s x $N (2x$W NOTIFYs each), UDP, 1 worker pinned${FILTER:+, proxy-stateful with --presence-filter}:"
 for s in $SERVERS; do
-	echo "  $s: $(cut -d' ' -f1 < "$tmp/$s.res" | median) NOTIFYs per CPU-second (runs, NOTIFYs/CPU-s us/NOTIFY delivered expected: $(tr '\n' ';' < "$tmp/$s.res"))"
+	echo "  $s: $(median < "$tmp/$s.res") NOTIFYs per CPU-second (runs, NOTIFYs/CPU-s us/NOTIFY delivered expected: $(tr '\n' ';' < "$tmp/$s.runs"))"
 done
 [ -s "$tmp/proxy-stateful.res" ] && [ -s "$tmp/kamailio.res" ] || exit 0
-ps=$(cut -d' ' -f1 < "$tmp/proxy-stateful.res" | median)
-ka=$(cut -d' ' -f1 < "$tmp/kamailio.res" | median)
-awk -v a="$ps" -v b="$ka" 'BEGIN { printf "  ratio: %.2fx (goal >= 2x)\n", a / b }'
+bench_ratio "$(median < "$tmp/proxy-stateful.res")" \
+	"$(median < "$tmp/kamailio.res")" "  ratio: %.2fx (goal >= 2x)"

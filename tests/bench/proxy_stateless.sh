@@ -24,14 +24,11 @@ set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/bench/benchlib.sh"
 out=${OUT:-build/rel}
-bin=${SIPSTONE_BIN:-$top/bin}
 refl="$top/$out/bench/sl_reflector"
 RATE=${RATE:-2000}
 CALL_RATE=${CALL_RATE:-400}
 SECS=${SECS:-8}
 RUNS=${RUNS:-3}
-PROXY_CPU=${PROXY_CPU:-0}
-LOAD_CPU=${LOAD_CPU:-1}
 KINDS=${KINDS:-"reg call"}
 TARGETS=${TARGETS:-"reflector proxy kamailio stateful"}
 

@@ -25,11 +25,8 @@
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/bench/benchlib.sh"
-bin=${SIPSTONE_BIN:-$top/bin}
 STEPS=${STEPS:-"2000 4000 6000 8000 10000 12000 14000"}
 STEP_SECS=${STEP_SECS:-5}
-PROXY_CPU=${PROXY_CPU:-0}
-LOAD_CPU=${LOAD_CPU:-1}
 TARGETS=${TARGETS:-"proxy kamailio"}
 CAP=${CAP:-}
 

@@ -13,13 +13,7 @@
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/bench/benchlib.sh"
-RATE=${RATE:-1000}
-N=${N:-10000}
-RUNS=${RUNS:-3}
-PROXY_CPU=${PROXY_CPU:-0}
-LOAD_CPU=${LOAD_CPU:-1}
-bin=${SIPSTONE_BIN:-$top/bin}
-sc="$top/tests/sipp"
+: "${RATE:=1000}" "${N:=10000}" "${RUNS:=3}"
 bench_require sipp kamailio taskset
 bench_tmp /tmp/bench-sfcalls.XXXXXX
 
@@ -69,18 +63,10 @@ one() { # server -> prints "us_per_call ok failed"
 		'BEGIN { printf "%.1f %d %d\n", n ? d / 1000 / n : 0, n, b }'
 }
 
-: > "$tmp/proxy-stateful.res"
-: > "$tmp/kamailio.res"
-r=0
-while [ $r -lt "$RUNS" ]; do
-	for s in proxy-stateful kamailio; do
-		one $s | tee -a "$tmp/$s.runs" | cut -d' ' -f1 >> "$tmp/$s.res"
-	done
-	r=$((r + 1))
-done
+bench_alternate one proxy-stateful kamailio
 ps=$(median < "$tmp/proxy-stateful.res")
 ka=$(median < "$tmp/kamailio.res")
 echo "INVITE calls with Record-Route, UDP, $RATE/s x $N, 1 worker pinned:"
 echo "  proxy-stateful: $ps us/call (runs: us ok failed: $(tr '\n' ',' < "$tmp/proxy-stateful.runs"))"
 echo "  kamailio:       $ka us/call (runs: us ok failed: $(tr '\n' ',' < "$tmp/kamailio.runs"))"
-awk -v a="$ps" -v b="$ka" 'BEGIN { printf "  ratio: %.2f (goal <= 0.4)\n", a / b }'
+bench_ratio "$ps" "$ka" "  ratio: %.2f (goal <= 0.4)"

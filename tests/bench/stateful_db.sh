@@ -33,10 +33,6 @@ WT_N=${WT_N:-20000}
 WT_LIMIT=${WT_LIMIT:-200}
 RUNS=${RUNS:-3}
 USERS=${USERS:-10000}
-PROXY_CPU=${PROXY_CPU:-0}
-LOAD_CPU=${LOAD_CPU:-1}
-bin=${SIPSTONE_BIN:-$top/bin}
-sc="$top/tests/sipp"
 ksql=/usr/share/kamailio/mysql
 bench_require sipp kamailio taskset mariadbd mariadb-install-db mariadb
 dbpid=""
@@ -187,16 +183,12 @@ one_wt() { # server -> "registers_per_s ok failed rows"
 		'BEGIN { printf "%.0f %d %d %d\n", n / (t1 - t0), n, b, r }'
 }
 
+one_of_row() { # server: this row's measurement
+	if [ $row = auth-wb ]; then one_auth "$1"; else one_wt "$1"; fi
+}
+
 for row in $ROWS; do
-	for s in proxy-stateful kamailio; do : > "$tmp/$s.res"; : > "$tmp/$s.runs"; done
-	r=0
-	while [ $r -lt "$RUNS" ]; do
-		for s in proxy-stateful kamailio; do
-			if [ $row = auth-wb ]; then one_auth $s; else one_wt $s; fi |
-				tee -a "$tmp/$s.runs" | cut -d' ' -f1 >> "$tmp/$s.res"
-		done
-		r=$((r + 1))
-	done
+	bench_alternate one_of_row proxy-stateful kamailio
 	ps=$(median < "$tmp/proxy-stateful.res")
 	ka=$(median < "$tmp/kamailio.res")
 	if [ $row = auth-wb ]; then
@@ -210,5 +202,5 @@ for row in $ROWS; do
 	fi
 	echo "  proxy-stateful: $ps $unit (runs: value ok failed rows: $(tr '\n' ',' < "$tmp/proxy-stateful.runs"))"
 	echo "  kamailio:       $ka $unit (runs: value ok failed rows: $(tr '\n' ',' < "$tmp/kamailio.runs"))"
-	awk -v a="$ps" -v b="$ka" -v f="  $goal\n" 'BEGIN { printf f, a / b }'
+	bench_ratio "$ps" "$ka" "  $goal"
 done

@@ -11,11 +11,7 @@
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/bench/benchlib.sh"
-RATE=${RATE:-5000}
-N=${N:-30000}
-RUNS=${RUNS:-3}
-USERS=${USERS:-1000}
-bin=${SIPSTONE_BIN:-$top/bin}
+: "${RATE:=5000}" "${N:=30000}" "${RUNS:=3}" "${USERS:=1000}"
 bench_require sipp kamailio taskset
 bench_tmp
 bench_cleanup_extra() { [ -z "${spid:-}" ] || kill "$spid" 2>/dev/null; }
@@ -60,18 +56,10 @@ one() { # server -> prints µs per request
 		'BEGIN { printf "%.1f\n", n ? d / 1000 / n : 0 }'
 }
 
-: > "$tmp/proxy-stateful.res"
-: > "$tmp/kamailio.res"
-r=0
-while [ $r -lt "$RUNS" ]; do
-	for s in proxy-stateful kamailio; do
-		one $s >> "$tmp/$s.res"
-	done
-	r=$((r + 1))
-done
+bench_alternate one proxy-stateful kamailio
 ps=$(median < "$tmp/proxy-stateful.res")
 ka=$(median < "$tmp/kamailio.res")
 echo "REGISTER no auth, memory, UDP, $RATE/s x $N, 1 worker pinned:"
 echo "  proxy-stateful: $ps us/request (runs: $(tr '\n' ' ' < "$tmp/proxy-stateful.res"))"
 echo "  kamailio:       $ka us/request (runs: $(tr '\n' ' ' < "$tmp/kamailio.res"))"
-awk -v a="$ps" -v b="$ka" 'BEGIN { printf "  ratio: %.2f (goal <= 0.5)\n", a / b }'
+bench_ratio "$ps" "$ka" "  ratio: %.2f (goal <= 0.5)"
