@@ -344,29 +344,23 @@ static void callhandler_via(struct proc *ch, struct kamailio *k,
 			    const char *tp, const char *fail_486)
 {
 	char listen[64], via[64];
-	const char *argv[32] = {"callhandler", "--control", "--listen",
-				listen,	       "--users",   USERS,
-				"--domain",    "127.0.0.1", "--register-via",
-				via,	       "--threads", "1",
-				"--fail-486",  fail_486};
-	size_t n = 14;
+	struct proc_argv argv = {.n = 0};
 	json_t *ev;
 
 	snprintf(listen, sizeof(listen), "%s:127.0.0.1:%u", tp,
 		 proc_free_port());
 	kamailio_addr(k, tp, via, sizeof(via));
+	proc_argv_add(&argv, "callhandler", "--control", "--listen", listen,
+		      "--users", USERS, "--domain", "127.0.0.1",
+		      "--register-via", via, "--threads", "1", "--fail-486",
+		      fail_486, NULL);
 	/* Over TLS it serves with kamailio's certificate (localhost,
 	 * 127.0.0.1) and verifies kamailio's as the registrar's. */
-	if (is_tls(tp)) {
-		argv[n++] = "--tls-cert";
-		argv[n++] = "localhost.pem";
-		argv[n++] = "--tls-key";
-		argv[n++] = "localhost.key";
-		argv[n++] = "--tls-ca";
-		argv[n++] = "ca.pem";
-	}
-	argv[n] = NULL;
-	proc_start(ch, argv);
+	if (is_tls(tp))
+		proc_argv_add(&argv, "--tls-cert", "localhost.pem",
+			      "--tls-key", "localhost.key", "--tls-ca",
+			      "ca.pem", NULL);
+	proc_start(ch, argv.v);
 	ev = proc_wait_event(ch, "registered", 8000);
 	if (!ev) {
 		proc_dump_log(ch);

@@ -13,6 +13,7 @@
 #include "kamailio.h"
 #include "proc.h"
 #include "jsonq.h"
+#include "stack.h"
 #include "test.h"
 #include "uas.h"
 
@@ -110,21 +111,11 @@ TEST(callhandler_bad_flags_exit_2)
 /* Starts bin/callhandler --control with args; waits for "ready". */
 static void ch_start(struct proc *p, const char *const *args)
 {
-	const char *argv[40];
-	size_t n = 0;
-	json_t *ev;
+	struct proc_argv argv = {.n = 0};
 
-	argv[n++] = "callhandler";
-	argv[n++] = "--control";
-	while (*args && n < 38)
-		argv[n++] = *args++;
-	argv[n] = NULL;
-	proc_start(p, argv);
-	ev = proc_wait_event(p, "ready", 5000);
-	if (!ev)
-		proc_dump_log(p);
-	ASSERT_MSG(ev, "callhandler not ready");
-	json_decref(ev);
+	proc_argv_add(&argv, "callhandler", "--control", NULL);
+	proc_argv_addv(&argv, args);
+	stack_start_ready(p, argv.v, "ready");
 }
 
 static json_t *ch_stats(struct proc *p)
@@ -190,45 +181,25 @@ static int run_sipp(const char *scenario, uint16_t port, const char *service,
 		    unsigned calls, unsigned rate, const char *tmode)
 {
 	char dst[64], m[16], r[16], lp[16], sf[512];
-	const char *argv[32];
-	size_t n = 0;
+	struct proc_argv argv = {.n = 0};
 
 	snprintf(dst, sizeof(dst), "127.0.0.1:%u", port);
 	snprintf(m, sizeof(m), "%u", calls);
 	snprintf(r, sizeof(r), "%u", rate);
 	snprintf(lp, sizeof(lp), "%u", proc_free_port());
-	argv[n++] = "sipp";
+	proc_argv_add(&argv, "sipp", NULL);
 	if (!strcmp(scenario, "uac")) {
-		argv[n++] = "-sn";
-		argv[n++] = "uac";
+		proc_argv_add(&argv, "-sn", "uac", NULL);
 	} else {
 		snprintf(sf, sizeof(sf), "%s/tests/sipp/%s", test_root_dir(),
 			 scenario);
-		argv[n++] = "-sf";
-		argv[n++] = sf;
+		proc_argv_add(&argv, "-sf", sf, NULL);
 	}
-	argv[n++] = dst;
-	argv[n++] = "-s";
-	argv[n++] = service;
-	argv[n++] = "-m";
-	argv[n++] = m;
-	argv[n++] = "-r";
-	argv[n++] = r;
-	argv[n++] = "-i";
-	argv[n++] = "127.0.0.1";
-	argv[n++] = "-p";
-	argv[n++] = lp;
-	argv[n++] = "-t";
-	argv[n++] = tmode;
-	argv[n++] = "-nostdin";
-	argv[n++] = "-timeout";
-	argv[n++] = "15s";
-	argv[n++] = "-trace_stat";
-	argv[n++] = "-stf";
-	argv[n++] = "stat.csv";
-	argv[n++] = "-trace_err";
-	argv[n] = NULL;
-	return proc_run(argv, "sipp.log", 18000);
+	proc_argv_add(&argv, dst, "-s", service, "-m", m, "-r", r, "-i",
+		      "127.0.0.1", "-p", lp, "-t", tmode, "-nostdin",
+		      "-timeout", "15s", "-trace_stat", "-stf", "stat.csv",
+		      "-trace_err", NULL);
+	return proc_run(argv.v, "sipp.log", 18000);
 }
 
 static void sipp_uac(const char *tmode, const char *proto)

@@ -407,18 +407,10 @@ static unsigned stray_notify(uint16_t port)
 {
 	static const char junk[] = "NOTIFY sip:x SIP/2.0\r\nVia: \r\n\r\n";
 	char req[1024], buf[4096];
-	struct timeval tv = {2, 0};
-	struct sockaddr_in sa;
 	unsigned status = 0;
-	int fd = socket(AF_INET, SOCK_DGRAM, 0), n;
+	int fd = proc_udp_to(port, 2000), n;
 	ssize_t got;
 
-	ASSERT(fd >= 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons(port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	n = snprintf(req, sizeof(req),
 		     "NOTIFY sip:W100@127.0.0.1:%u SIP/2.0\r\n"
 		     "Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKstray\r\n"
@@ -429,9 +421,8 @@ static unsigned stray_notify(uint16_t port)
 		     "Subscription-State: active;expires=60\r\n"
 		     "Content-Length: 0\r\n\r\n",
 		     port);
-	sendto(fd, junk, sizeof(junk) - 1, 0, (struct sockaddr *)&sa,
-	       sizeof(sa));
-	sendto(fd, req, (size_t)n, 0, (struct sockaddr *)&sa, sizeof(sa));
+	ASSERT(send(fd, junk, sizeof(junk) - 1, 0) > 0);
+	ASSERT(send(fd, req, (size_t)n, 0) == n);
 	for (;;) {
 		got = recv(fd, buf, sizeof(buf) - 1, 0);
 		if (got <= 0)
