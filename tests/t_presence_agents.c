@@ -166,9 +166,7 @@ static void subscribe_vs_kamailio(const char *tp)
 	p = json_object_get(j, "presence");
 	ASSERT(p);
 	/* one subscription per watcher: 20, the other attempts wait */
-	ASSERT_EQ(jsonq_int(j, "attempts"), 20);
-	ASSERT_EQ(jsonq_int(j, "successes"), 20);
-	ASSERT_EQ(jsonq_int(j, "failures"), 0);
+	JSONQ_EXPECT(j, {"attempts", 20}, {"successes", 20}, {"failures", 0});
 	ASSERT(jsonq_int(j, "throttled") > 0);
 	ASSERT_EQ(jsonq_int(json_object_get(j, "codes"), "200") +
 			  (json_object_get(json_object_get(j, "codes"), "202")
@@ -177,18 +175,14 @@ static void subscribe_vs_kamailio(const char *tp)
 					       "2")
 				   : 0),
 		  20);
-	ASSERT_EQ(jsonq_int(p, "sub_2xx"), 20);
-	ASSERT_EQ(jsonq_int(p, "first_notifies"), 20);
-	ASSERT_EQ(jsonq_int(p, "no_notify"), 0);
-	ASSERT_EQ(jsonq_int(p, "no_dialog"), 0);
+	JSONQ_EXPECT(p, {"sub_2xx", 20}, {"first_notifies", 20},
+		     {"no_notify", 0}, {"no_dialog", 0});
 	/* refreshed every second for 2 s, each answered 2xx */
 	ASSERT(jsonq_int(p, "refreshes") >= 20);
 	ASSERT_EQ(jsonq_int(p, "refresh_failures"), 0);
 	/* the drain: every dialog unsubscribed, its terminated NOTIFY */
-	ASSERT_EQ(jsonq_int(p, "unsubscribes"), 20);
-	ASSERT_EQ(jsonq_int(p, "unsubscribed"), 20);
-	ASSERT_EQ(jsonq_int(p, "unsub_failures"), 0);
-	ASSERT_EQ(jsonq_int(p, "terminated"), 20);
+	JSONQ_EXPECT(p, {"unsubscribes", 20}, {"unsubscribed", 20},
+		     {"unsub_failures", 0}, {"terminated", 20});
 	/* a NOTIFY per subscription, per refresh, per unsubscribe */
 	ASSERT(jsonq_int(p, "notifies") >=
 	       20 + jsonq_int(p, "refreshes") + 20);
@@ -260,9 +254,8 @@ static void watchers_start_pw(struct proc *ch, const char *tp, uint16_t kport,
 	if (!ev)
 		proc_dump_log(ch);
 	ASSERT_MSG(ev, "no watching event");
-	ASSERT_EQ(jsonq_int(ev, "dialogs"), 5 * strtol(w, NULL, 10));
-	ASSERT_EQ(jsonq_int(ev, "active"), 5 * strtol(w, NULL, 10));
-	ASSERT_EQ(jsonq_int(ev, "failed"), 0);
+	JSONQ_EXPECT(ev, {"dialogs", 5 * strtol(w, NULL, 10)},
+		     {"active", 5 * strtol(w, NULL, 10)}, {"failed", 0});
 	json_decref(ev);
 }
 
@@ -317,16 +310,12 @@ static void watchers_get_every_publication(const char *tp)
 	ASSERT_EQ(jsonq_int(j, "successes"), pubs);
 	ASSERT_EQ(jsonq_int(j, "failures"), 0);
 	p = json_object_get(j, "presence");
-	ASSERT_EQ(jsonq_int(p, "pub_initial"), 5);
-	ASSERT_EQ(jsonq_int(p, "pub_modify"), pubs - 5);
-	ASSERT_EQ(jsonq_int(p, "pub_412"), 0);
-	ASSERT_EQ(jsonq_int(p, "pub_no_etag"), 0);
+	JSONQ_EXPECT(p, {"pub_initial", 5}, {"pub_modify", pubs - 5},
+		     {"pub_412", 0}, {"pub_no_etag", 0});
 	/* every watcher, every publication, in order, its own body */
 	w = watch_until(&ch, pubs * 3);
-	ASSERT_EQ(jsonq_int(w, "bodies_new"), pubs * 3);
-	ASSERT_EQ(jsonq_int(w, "bodies_stale"), 0);
-	ASSERT_EQ(jsonq_int(w, "bodies_mismatch"), 0);
-	ASSERT_EQ(jsonq_int(w, "no_dialog"), 0);
+	JSONQ_EXPECT(w, {"bodies_new", pubs * 3}, {"bodies_stale", 0},
+		     {"bodies_mismatch", 0}, {"no_dialog", 0});
 	ASSERT_EQ(jsonq_int(w, "notifies"),
 		  jsonq_int(w, "bodies_new") + jsonq_int(w, "bodies_repeat") +
 			  jsonq_int(w, "bodies_none"));

@@ -21,6 +21,7 @@
 #include "sip_msg.h"
 #include "slcfg.h"
 #include "jsonq.h"
+#include "stack.h"
 #include "test.h"
 
 /* ------------------------------------------------------------------ */
@@ -301,29 +302,18 @@ static ssize_t recv_within(int fd, char *buf, size_t size, unsigned ms,
 
 static void px_start_tcp(struct px *px, const char *const *extra, bool tcp)
 {
-	const char *argv[32] = {"proxy-stateless", "--control", "--listen"};
+	struct proc_argv argv = {.n = 0};
 	char listen[64], listen_tcp[64];
-	unsigned n = 3;
-	json_t *r;
 
 	px->port = proc_free_port();
 	snprintf(listen, sizeof(listen), "udp:127.0.0.1:%u", px->port);
-	argv[n++] = listen;
-	if (tcp) {
-		snprintf(listen_tcp, sizeof(listen_tcp), "tcp:127.0.0.1:%u",
-			 px->port);
-		argv[n++] = "--listen";
-		argv[n++] = listen_tcp;
-	}
-	while (*extra && n < 31)
-		argv[n++] = *extra++;
-	argv[n] = NULL;
-	proc_start(&px->p, argv);
-	r = proc_wait_event(&px->p, "ready", 5000);
-	if (!r)
-		proc_dump_log(&px->p);
-	ASSERT(r);
-	json_decref(r);
+	snprintf(listen_tcp, sizeof(listen_tcp), "tcp:127.0.0.1:%u", px->port);
+	proc_argv_add(&argv, "proxy-stateless", "--control", "--listen",
+		      listen, NULL);
+	if (tcp)
+		proc_argv_add(&argv, "--listen", listen_tcp, NULL);
+	proc_argv_addv(&argv, extra);
+	stack_start_ready(&px->p, argv.v, "ready");
 }
 
 static void px_start(struct px *px, const char *const *extra)
@@ -453,13 +443,10 @@ TEST_TIMEOUT(proxy_stateless_relays_requests_and_responses, 20)
 	ASSERT(strstr(buf, "Unsupported: foo\r\n"));
 
 	st = px_stats(&px);
-	ASSERT_EQ(jsonq_int(st, "forwarded.requests"), 3);
-	ASSERT_EQ(jsonq_int(st, "forwarded.responses"), 1);
-	ASSERT_EQ(jsonq_int(st, "forwarded.by_route"), 1);
-	ASSERT_EQ(jsonq_int(st, "next_hops.0.forwarded"), 2);
-	ASSERT_EQ(jsonq_int(st, "drops.stray_response"), 1);
-	ASSERT_EQ(jsonq_int(st, "answered.483"), 1);
-	ASSERT_EQ(jsonq_int(st, "answered.420"), 1);
+	JSONQ_EXPECT(st, {"forwarded.requests", 3}, {"forwarded.responses", 1},
+		     {"forwarded.by_route", 1}, {"next_hops.0.forwarded", 2},
+		     {"drops.stray_response", 1}, {"answered.483", 1},
+		     {"answered.420", 1});
 	json_decref(st);
 	ASSERT_EQ(proc_stop(&px.p, 5000), 0);
 	close(hop);

@@ -125,19 +125,11 @@ struct px {
 
 static void px_start(struct px *px, const char *const *args)
 {
-	const char *argv[40] = {"proxy-stateless", "--control"};
-	unsigned n = 2;
-	json_t *r;
+	struct proc_argv argv = {.n = 0};
 
-	while (*args && n < 39)
-		argv[n++] = *args++;
-	argv[n] = NULL;
-	proc_start(&px->p, argv);
-	r = proc_wait_event(&px->p, "ready", 5000);
-	if (!r)
-		proc_dump_log(&px->p);
-	ASSERT(r);
-	json_decref(r);
+	proc_argv_add(&argv, "proxy-stateless", "--control", NULL);
+	proc_argv_addv(&argv, args);
+	stack_start_ready(&px->p, argv.v, "ready");
 }
 
 static long long hop_stat(struct px *px, unsigned i, const char *key)
