@@ -202,25 +202,45 @@ static int run_sipp(const char *scenario, uint16_t port, const char *service,
 	return proc_run(argv.v, "sipp.log", 18000);
 }
 
-static void sipp_uac(const char *tmode, const char *proto)
+/*
+ * Starts the callhandler as ch listening on proto:127.0.0.1:<fresh
+ * port>, with the options opts (NULL-terminated), and runs sipp's
+ * scenario (run_sipp(), transport tmode) calls at rate against it:
+ * sipp must exit 0 with every call successful.  Returns the
+ * callhandler's stats after (caller decrefs); ch still runs.
+ */
+static json_t *sipp_against_ch(struct proc *ch, const char *proto,
+			       const char *const *opts, const char *scenario,
+			       unsigned calls, unsigned rate,
+			       const char *tmode)
 {
-	char listen[64], port_s[8];
+	struct proc_argv args = {.n = 0};
 	uint16_t port = proc_free_port();
-	const char *args[] = {"--listen", listen, "--threads", "2", NULL};
-	struct proc ch;
+	char listen[64];
 	json_t *st;
 	int rc;
 
 	if (!have("sipp"))
 		test_skip("sipp is not installed");
 	snprintf(listen, sizeof(listen), "%s:127.0.0.1:%u", proto, port);
-	snprintf(port_s, sizeof(port_s), "%u", port);
-	ch_start(&ch, args);
-	rc = run_sipp("uac", port, "A1000", 100, 200, tmode);
-	st = ch_stats(&ch);
+	proc_argv_add(&args, "--listen", listen, NULL);
+	proc_argv_addv(&args, opts);
+	ch_start(ch, args.v);
+	rc = run_sipp(scenario, port, "A1000", calls, rate, tmode);
+	st = ch_stats(ch);
 	ASSERT_EQ(rc, 0);
+	ASSERT_EQ(sipp_stat("stat.csv", "SuccessfulCall(C)"), calls);
+	return st;
+}
+
+static void sipp_uac(const char *tmode, const char *proto)
+{
+	const char *opts[] = {"--threads", "2", NULL};
+	struct proc ch;
+	json_t *st;
+
 	/* sipp's own figures: every call made and successful. */
-	ASSERT_EQ(sipp_stat("stat.csv", "SuccessfulCall(C)"), 100);
+	st = sipp_against_ch(&ch, proto, opts, "uac", 100, 200, tmode);
 	ASSERT_EQ(sipp_stat("stat.csv", "FailedCall(C)"), 0);
 	/* ...and the callhandler saw exactly those calls. */
 	JSONQ_EXPECT(st, {"invites", 100}, {"ringing", 100}, {"answered", 100},
@@ -244,22 +264,12 @@ TEST_TIMEOUT(callhandler_sipp_uac_tcp, 20)
 
 TEST_TIMEOUT(callhandler_sipp_cancel, 20)
 {
-	char listen[64];
-	uint16_t port = proc_free_port();
-	const char *args[] = {"--listen",  listen, "--ring-ms", "10000",
-			      "--threads", "1",	   NULL};
+	const char *opts[] = {"--ring-ms", "10000", "--threads", "1", NULL};
 	struct proc ch;
 	json_t *st;
-	int rc;
 
-	if (!have("sipp"))
-		test_skip("sipp is not installed");
-	snprintf(listen, sizeof(listen), "udp:127.0.0.1:%u", port);
-	ch_start(&ch, args);
-	rc = run_sipp("uac_cancel.xml", port, "A1000", 20, 100, "u1");
-	st = ch_stats(&ch);
-	ASSERT_EQ(rc, 0);
-	ASSERT_EQ(sipp_stat("stat.csv", "SuccessfulCall(C)"), 20);
+	st = sipp_against_ch(&ch, "udp", opts, "uac_cancel.xml", 20, 100,
+			     "u1");
 	JSONQ_EXPECT(st, {"invites", 20}, {"cancels", 20}, {"cancelled", 20},
 		     {"answered", 0}, {"calls_alive", 0});
 	json_decref(st);
@@ -268,23 +278,12 @@ TEST_TIMEOUT(callhandler_sipp_cancel, 20)
 
 TEST_TIMEOUT(callhandler_failure_ratios, 20)
 {
-	char listen[64];
-	uint16_t port = proc_free_port();
-	const char *args[] = {"--listen",  listen,	 "--fail-486",
-			      "20",	   "--fail-503", "10",
-			      "--threads", "1",		 NULL};
+	const char *opts[] = {"--fail-486", "20", "--threads", "1",
+			      "--fail-503", "10", NULL};
 	struct proc ch;
 	json_t *st;
-	int rc;
 
-	if (!have("sipp"))
-		test_skip("sipp is not installed");
-	snprintf(listen, sizeof(listen), "udp:127.0.0.1:%u", port);
-	ch_start(&ch, args);
-	rc = run_sipp("uac_fail.xml", port, "A1000", 100, 200, "u1");
-	st = ch_stats(&ch);
-	ASSERT_EQ(rc, 0);
-	ASSERT_EQ(sipp_stat("stat.csv", "SuccessfulCall(C)"), 100);
+	st = sipp_against_ch(&ch, "udp", opts, "uac_fail.xml", 100, 200, "u1");
 	/* One worker: the ratios are exact, but that on the 100th INVITE
 	 * both kinds fall due and the 486 waits for the next. */
 	JSONQ_EXPECT(st, {"invites", 100}, {"fail_503", 10}, {"fail_486", 19},

@@ -11,6 +11,25 @@
 #include "test.h"
 
 /*
+ * Runs tests/data/topo/s0p1-presence-<test>.json on the local inventory
+ * and loads its bundle into run (dir: its directory): complete, of that
+ * test, with its two steps.
+ */
+static void run_two_steps(const char *test, struct res_run *run, char *dir,
+			  size_t size)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "s0p1-presence-%s", test);
+	orchrun_prepare(name, NULL);
+	orchrun_local("run", NULL, 0);
+	orchrun_load_bundle(run, dir, size);
+	ASSERT_STR(run->status, "complete");
+	ASSERT_STR(run->test, test);
+	ASSERT_EQ(run->nsteps, 2);
+}
+
+/*
  * publish: 10 presentities, 3 watchers each (the callhandler's), two 2 s
  * steps at 20 and 40 PUBLISHes/s, filtering on.  Each step's NOTIFYs
  * must be its publications x 3, within the steps' edges: the loader's
@@ -28,12 +47,7 @@ TEST_TIMEOUT(run_presence_publish_counts_every_watchers_notify, 120)
 	size_t len;
 	char *text;
 
-	orchrun_prepare("s0p1-presence-publish", NULL);
-	orchrun_local("run", NULL, 0);
-	orchrun_load_bundle(&run, dir, sizeof(dir));
-	ASSERT_STR(run.status, "complete");
-	ASSERT_STR(run.test, "publish");
-	ASSERT_EQ(run.nsteps, 2);
+	run_two_steps("publish", &run, dir, sizeof(dir));
 	for (size_t i = 0; i < run.nsteps; i++) {
 		const struct res_step *s = &run.steps[i];
 		double want = (double)s->successes * w;
@@ -95,12 +109,7 @@ TEST_TIMEOUT(run_presence_subscribe_steps_get_their_notifies, 120)
 	char dir[300];
 	struct res_run run;
 
-	orchrun_prepare("s0p1-presence-subscribe", NULL);
-	orchrun_local("run", NULL, 0);
-	orchrun_load_bundle(&run, dir, sizeof(dir));
-	ASSERT_STR(run.status, "complete");
-	ASSERT_STR(run.test, "subscribe");
-	ASSERT_EQ(run.nsteps, 2);
+	run_two_steps("subscribe", &run, dir, sizeof(dir));
 	for (size_t i = 0; i < run.nsteps; i++) {
 		const struct res_step *s = &run.steps[i];
 		double edge = s->offered * 0.1 > 2 ? s->offered * 0.1 : 2;
