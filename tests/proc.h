@@ -96,6 +96,12 @@ int proc_run(const char *const argv[], const char *log_name,
  */
 int proc_udp_to(uint16_t port, unsigned timeout_ms);
 
+/*
+ * A UDP socket bound to 127.0.0.1 on a port the kernel picks, written
+ * to *port.  Fails the test if it cannot; the caller closes it.
+ */
+int proc_udp_bound(uint16_t *port);
+
 /* A port on 127.0.0.1 free for both UDP and TCP right now. */
 uint16_t proc_free_port(void);
 

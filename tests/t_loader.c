@@ -1069,20 +1069,6 @@ struct relay {
 	pthread_t th;
 };
 
-static int udp_bound(uint16_t *port)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	ASSERT(fd >= 0);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ASSERT_EQ(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ASSERT_EQ(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	*port = ntohs(a.sin_port);
-	return fd;
-}
-
 static void *relay_main(void *arg)
 {
 	struct relay *r = arg;
@@ -1153,8 +1139,8 @@ TEST_TIMEOUT(loader_invite_lossy_relay_retransmits_loses_no_call, 40)
 	need("sipp");
 	memset(&r, 0, sizeof(r));
 	r.drop_every = 10;
-	r.front = udp_bound(&fport);
-	r.back = udp_bound(&bport);
+	r.front = proc_udp_bound(&fport);
+	r.back = proc_udp_bound(&bport);
 	r.server.sin_family = AF_INET;
 	r.server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	r.server.sin_port = htons(sport);

@@ -250,22 +250,11 @@ TEST_TIMEOUT(stateful_register_digest_auth_udp_tcp, 20)
 
 static int udp_to(uint16_t port, struct sockaddr_in *sa, uint16_t *lport)
 {
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-	struct sockaddr_in me;
-	socklen_t len = sizeof(me);
-
-	ASSERT(fd >= 0);
 	memset(sa, 0, sizeof(*sa));
 	sa->sin_family = AF_INET;
 	sa->sin_port = htons(port);
 	sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	memset(&me, 0, sizeof(me));
-	me.sin_family = AF_INET;
-	me.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ASSERT_EQ(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
-	ASSERT_EQ(getsockname(fd, (struct sockaddr *)&me, &len), 0);
-	*lport = ntohs(me.sin_port);
-	return fd;
+	return proc_udp_bound(lport);
 }
 
 #pragma GCC diagnostic push
@@ -882,22 +871,6 @@ TEST_TIMEOUT(stateful_own_proxy_authorization_not_forwarded, 15)
 
 /* ---- retransmissions through a lossy UDP relay ---- */
 
-static int udp_bound(uint16_t *port)
-{
-	struct sockaddr_in a;
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-
-	ASSERT(fd >= 0);
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ASSERT_EQ(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ASSERT_EQ(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	*port = ntohs(a.sin_port);
-	return fd;
-}
-
 /*
  * Two relays in a child process for ms: the caller's leg (caller <->
  * front, back <-> the proxy at pport) and the callee's (the proxy ->
@@ -992,8 +965,8 @@ TEST_TIMEOUT(stateful_calls_complete_through_a_relay_dropping_every_5th, 60)
 	struct proc p, ch;
 	uint16_t port = proc_free_port(), chport = proc_free_port();
 	uint16_t rport, bport, cfport, cbport;
-	int front = udp_bound(&rport), back = udp_bound(&bport);
-	int cfront = udp_bound(&cfport), cback = udp_bound(&cbport);
+	int front = proc_udp_bound(&rport), back = proc_udp_bound(&bport);
+	int cfront = proc_udp_bound(&cfport), cback = proc_udp_bound(&cbport);
 	char listen[64], contact[64], scen[512], dst[64], csv[64];
 	const char *ch_argv[] = {"callhandler", "--control", "--listen",
 				 listen,	"--threads", "1",

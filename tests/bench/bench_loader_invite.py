@@ -38,12 +38,8 @@ mode, rate, secs, reps = benchlib.rate_args(
     sys.argv, ("--max",), (2000, 10, 3), (4, 2000))
 max_mode = mode is not None
 start = rate
-responder_kind = os.environ.get("RESPONDER", "fast" if max_mode else "sipp")
-
-
-def run(argv, cwd):
-    """benchlib.run, killed after 3 * SECONDS + 30 s."""
-    return benchlib.run(argv, cwd, 3 * secs + 30)
+responder_kind = benchlib.responder_kind(max_mode)
+run = benchlib.runner(3 * secs + 30)
 
 
 def callee(cwd):

@@ -120,3 +120,16 @@ def rate_args(argv, modes, fixed, searched):
     return (None, int(args[0]) if len(args) > 0 else fixed[0],
             int(args[1]) if len(args) > 1 else fixed[1],
             int(args[2]) if len(args) > 2 else fixed[2])
+
+
+def runner(kill_after):
+    """run() with that kill_after: sipp can stall on one lost answer
+    whatever its -timeout says (3 * SECONDS + 30 s in the generator
+    benchmarks)."""
+    return lambda argv, cwd: run(argv, cwd, kill_after)
+
+
+def responder_kind(searching):
+    """RESPONDER from the environment: sipp for the same-rate runs,
+    fast (reg_responder) while searching a highest rate."""
+    return os.environ.get("RESPONDER", "fast" if searching else "sipp")

@@ -91,3 +91,14 @@ bench_alternate() { # fn server...
 bench_ratio() { # a b format
 	awk -v a="$1" -v b="$2" -v f="$3\n" 'BEGIN { printf f, a / b }'
 }
+
+# The report of a proxy-stateful vs kamailio benchmark run through
+# bench_alternate: the title, each server's median and runs, the ratio.
+bench_pair_report() { # title unit runs-label goal
+	_ps=$(median < "$tmp/proxy-stateful.res")
+	_ka=$(median < "$tmp/kamailio.res")
+	echo "$1"
+	echo "  proxy-stateful: $_ps $2 (runs: $3: $(tr '\n' ',' < "$tmp/proxy-stateful.runs"))"
+	echo "  kamailio:       $_ka $2 (runs: $3: $(tr '\n' ',' < "$tmp/kamailio.runs"))"
+	bench_ratio "$_ps" "$_ka" "  ratio: %.2f ($4)"
+}

@@ -33,14 +33,8 @@ bench_cleanup_extra() {
 	[ -z "${spid:-}" ] || kill "$spid" 2>/dev/null
 }
 
-{
-	echo SEQUENTIAL
-	i=0
-	while [ $i -lt "$P" ]; do
-		echo "pres$i;bench.test"
-		i=$((i + 1))
-	done
-} > "$tmp/pres.csv"
+awk -v n="$P" 'BEGIN { print "SEQUENTIAL"
+	for (i = 0; i < n; i++) printf "pres%d;bench.test\n", i }' > "$tmp/pres.csv"
 
 # NOTIFYs the watchers received: sipp's -trace_counts file (written
 # every second), the column of its loop's recv.

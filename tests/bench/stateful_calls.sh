@@ -64,9 +64,5 @@ one() { # server -> prints "us_per_call ok failed"
 }
 
 bench_alternate one proxy-stateful kamailio
-ps=$(median < "$tmp/proxy-stateful.res")
-ka=$(median < "$tmp/kamailio.res")
-echo "INVITE calls with Record-Route, UDP, $RATE/s x $N, 1 worker pinned:"
-echo "  proxy-stateful: $ps us/call (runs: us ok failed: $(tr '\n' ',' < "$tmp/proxy-stateful.runs"))"
-echo "  kamailio:       $ka us/call (runs: us ok failed: $(tr '\n' ',' < "$tmp/kamailio.runs"))"
-bench_ratio "$ps" "$ka" "  ratio: %.2f (goal <= 0.4)"
+bench_pair_report "INVITE calls with Record-Route, UDP, $RATE/s x $N, 1 worker pinned:" \
+	us/call "us ok failed" "goal <= 0.4"

@@ -189,18 +189,11 @@ one_of_row() { # server: this row's measurement
 
 for row in $ROWS; do
 	bench_alternate one_of_row proxy-stateful kamailio
-	ps=$(median < "$tmp/proxy-stateful.res")
-	ka=$(median < "$tmp/kamailio.res")
 	if [ $row = auth-wb ]; then
-		echo "REGISTER with digest auth, write-back DB, UDP, $RATE/s x $N, $USERS users, 1 worker pinned:"
-		unit="us/registration"
-		goal="ratio: %.2f (goal <= 0.5)"
+		bench_pair_report "REGISTER with digest auth, write-back DB, UDP, $RATE/s x $N, $USERS users, 1 worker pinned:" \
+			us/registration "value ok failed rows" "goal <= 0.5"
 	else
-		echo "REGISTER write-through throughput, UDP, $WT_N, $WT_LIMIT outstanding, 1 worker pinned:"
-		unit="REGISTER/s"
-		goal="ratio: %.2f (goal >= 5)"
+		bench_pair_report "REGISTER write-through throughput, UDP, $WT_N, $WT_LIMIT outstanding, 1 worker pinned:" \
+			REGISTER/s "value ok failed rows" "goal >= 5"
 	fi
-	echo "  proxy-stateful: $ps $unit (runs: value ok failed rows: $(tr '\n' ',' < "$tmp/proxy-stateful.runs"))"
-	echo "  kamailio:       $ka $unit (runs: value ok failed rows: $(tr '\n' ',' < "$tmp/kamailio.runs"))"
-	bench_ratio "$ps" "$ka" "  $goal"
 done

@@ -16,14 +16,9 @@ bench_require sipp kamailio taskset
 bench_tmp
 bench_cleanup_extra() { [ -z "${spid:-}" ] || kill "$spid" 2>/dev/null; }
 
-{
-	echo SEQUENTIAL
-	i=0
-	while [ $i -lt "$USERS" ]; do
-		echo "user$i;bench.test;x;127.0.0.1;$((20000 + i % 1000))"
-		i=$((i + 1))
-	done
-} > "$tmp/users.csv"
+awk -v n="$USERS" 'BEGIN { print "SEQUENTIAL"; for (i = 0; i < n; i++)
+	printf "user%d;bench.test;x;127.0.0.1;%d\n", i, 20000 + i % 1000 }' \
+	> "$tmp/users.csv"
 
 run_sipp() { # port
 	taskset -c 1 sipp -sf "$top/tests/sipp/stateful_register.xml" \
@@ -57,9 +52,5 @@ one() { # server -> prints µs per request
 }
 
 bench_alternate one proxy-stateful kamailio
-ps=$(median < "$tmp/proxy-stateful.res")
-ka=$(median < "$tmp/kamailio.res")
-echo "REGISTER no auth, memory, UDP, $RATE/s x $N, 1 worker pinned:"
-echo "  proxy-stateful: $ps us/request (runs: $(tr '\n' ' ' < "$tmp/proxy-stateful.res"))"
-echo "  kamailio:       $ka us/request (runs: $(tr '\n' ' ' < "$tmp/kamailio.res"))"
-bench_ratio "$ps" "$ka" "  ratio: %.2f (goal <= 0.5)"
+bench_pair_report "REGISTER no auth, memory, UDP, $RATE/s x $N, 1 worker pinned:" \
+	us/request us "goal <= 0.5"
