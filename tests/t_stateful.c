@@ -206,15 +206,27 @@ static int sipp_register(uint16_t port, const char *user, uint16_t cport,
 	return proc_run(argv, log, 15000);
 }
 
+/*
+ * Starts proxy-stateful as p with extra (stack_start_stateful()), then
+ * sipp registers alice over UDP and user (contact port cport) over
+ * TCP; both must succeed.
+ */
+static void register_two(struct proc *p, uint16_t port,
+			 const char *const *extra, const char *user,
+			 uint16_t cport)
+{
+	stack_need_sipp();
+	stack_start_stateful(p, port, false, extra);
+	ASSERT_EQ(sipp_register(port, "alice", 5999, "u1", "sipp-udp.log"), 0);
+	ASSERT_EQ(sipp_register(port, user, cport, "t1", "sipp-tcp.log"), 0);
+}
+
 TEST_TIMEOUT(stateful_register_udp_tcp_no_auth, 20)
 {
 	struct proc p;
 	uint16_t port = proc_free_port();
 
-	stack_need_sipp();
-	stack_start_stateful(&p, port, false, NULL);
-	ASSERT_EQ(sipp_register(port, "alice", 5999, "u1", "sipp-udp.log"), 0);
-	ASSERT_EQ(sipp_register(port, "bob", 5998, "t1", "sipp-tcp.log"), 0);
+	register_two(&p, port, NULL, "bob", 5998);
 	ASSERT_EQ(stat_int(&p, "registers_ok"), 2);
 	ASSERT_EQ(stat_int(&p, "bindings"), 2);
 	ASSERT_EQ(stat_sub(&p, "responses_sent", "200"), 2);
@@ -234,11 +246,8 @@ TEST_TIMEOUT(stateful_register_digest_auth_udp_tcp, 20)
 	uint16_t port = proc_free_port();
 	const char *extra[] = {"--users-file", "users.txt", NULL};
 
-	stack_need_sipp();
 	write_users(1);
-	stack_start_stateful(&p, port, false, extra);
-	ASSERT_EQ(sipp_register(port, "alice", 5999, "u1", "sipp-udp.log"), 0);
-	ASSERT_EQ(sipp_register(port, "carol", 5997, "t1", "sipp-tcp.log"), 0);
+	register_two(&p, port, extra, "carol", 5997);
 	ASSERT_EQ(stat_int(&p, "registers_ok"), 2);
 	ASSERT_EQ(stat_int(&p, "auth_challenges"), 2);
 	ASSERT_EQ(stat_sub(&p, "responses_sent", "401"), 2);

@@ -143,6 +143,17 @@ perf_stop() {
 	if [ -n "$ppid" ]; then kill -INT "$ppid"; wait "$ppid" || true; fi
 }
 
+# After a measurement: stops perf and the server; sets ok and bad
+# (sipp's counts) and rows (the location rows in the server's database).
+finish() { # server
+	perf_stop
+	kill $spid; wait $spid 2>/dev/null || true
+	ok=$(stat_of "SuccessfulCall(C)") bad=$(stat_of "FailedCall(C)")
+	rm -f "$tmp/stat.csv"
+	db=sps; [ "$1" = kamailio ] && db=kam
+	rows=$(sql $db -e 'SELECT COUNT(*) FROM location')
+}
+
 one_auth() { # server -> "us_per_registration ok failed rows"
 	start "$1" auth-wb
 	perf_start "$1" auth-wb
@@ -153,12 +164,7 @@ one_auth() { # server -> "us_per_registration ok failed rows"
 		-trace_stat -stf "$tmp/stat.csv" "127.0.0.1:$P" \
 		> "$tmp/sipp.out" 2>&1 || true
 	c1=$(cpu_ns $spid)
-	perf_stop
-	kill $spid; wait $spid 2>/dev/null || true
-	ok=$(stat_of "SuccessfulCall(C)") bad=$(stat_of "FailedCall(C)")
-	rm -f "$tmp/stat.csv"
-	db=sps; [ "$1" = kamailio ] && db=kam
-	rows=$(sql $db -e 'SELECT COUNT(*) FROM location')
+	finish "$1"
 	awk -v d=$((c1 - c0)) -v n="$ok" -v b="$bad" -v r="$rows" \
 		'BEGIN { printf "%.1f %d %d %d\n", n ? d / 1000 / n : 0, n, b, r }'
 }
@@ -173,12 +179,7 @@ one_wt() { # server -> "registers_per_s ok failed rows"
 		-trace_stat -stf "$tmp/stat.csv" "127.0.0.1:$P" \
 		> "$tmp/sipp.out" 2>&1 || true
 	t1=$(date +%s.%N)
-	perf_stop
-	kill $spid; wait $spid 2>/dev/null || true
-	ok=$(stat_of "SuccessfulCall(C)") bad=$(stat_of "FailedCall(C)")
-	rm -f "$tmp/stat.csv"
-	db=sps; [ "$1" = kamailio ] && db=kam
-	rows=$(sql $db -e 'SELECT COUNT(*) FROM location')
+	finish "$1"
 	awk -v t0="$t0" -v t1="$t1" -v n="$ok" -v b="$bad" -v r="$rows" \
 		'BEGIN { printf "%.0f %d %d %d\n", n / (t1 - t0), n, b, r }'
 }
