@@ -36,23 +36,35 @@ static void set2(struct dispatch_set *set, const char *a, const char *b)
 	ASSERT_EQ(dispatch_add(set, b, &why), 0);
 }
 
-TEST(proxy_stateless_hrw_uniform_over_10000_users)
+/*
+ * How many of the users <prefix>0 .. <prefix>(count - 1) the two hops a
+ * and b each get (every pick must be one of them).
+ */
+static void split2(const char *a, const char *b, const char *prefix,
+		   unsigned count, unsigned n[2])
 {
 	struct dispatch_set set;
-	unsigned n[2] = {0, 0}, i;
 	char user[32];
 	struct pl key;
 
-	set2(&set, "udp:127.0.0.1:5070", "udp:127.0.0.1:5071");
-	for (i = 0; i < 10000; i++) {
+	set2(&set, a, b);
+	n[0] = n[1] = 0;
+	for (unsigned i = 0; i < count; i++) {
 		int k;
 
-		snprintf(user, sizeof(user), "user%u", i);
+		snprintf(user, sizeof(user), "%s%u", prefix, i);
 		pl_set_str(&key, user);
 		k = dispatch_pick(&set, &key, true);
 		ASSERT(k == 0 || k == 1);
 		n[k]++;
 	}
+}
+
+TEST(proxy_stateless_hrw_uniform_over_10000_users)
+{
+	unsigned n[2];
+
+	split2("udp:127.0.0.1:5070", "udp:127.0.0.1:5071", "user", 10000, n);
 	/* Within ±5% of uniform. */
 	ASSERT_MSG(n[0] > 4750 && n[0] < 5250, "split %u / %u", n[0], n[1]);
 }
@@ -99,17 +111,10 @@ TEST(proxy_stateless_hrw_moves_only_the_removed_hops_users)
 
 TEST(proxy_stateless_hrw_weights_share_proportionally)
 {
-	struct dispatch_set set;
-	unsigned n[2] = {0, 0}, i;
-	char user[32];
-	struct pl key;
+	unsigned n[2];
 
-	set2(&set, "udp:127.0.0.1:5070;weight=3", "udp:127.0.0.1:5071");
-	for (i = 0; i < 20000; i++) {
-		snprintf(user, sizeof(user), "sipuser%u", i);
-		pl_set_str(&key, user);
-		n[dispatch_pick(&set, &key, true)]++;
-	}
+	split2("udp:127.0.0.1:5070;weight=3", "udp:127.0.0.1:5071", "sipuser",
+	       20000, n);
 	ASSERT_MSG(n[0] > 14400 && n[0] < 15600, "split %u / %u", n[0], n[1]);
 }
 
