@@ -155,14 +155,11 @@ def highest(gens, what):
         srv, port = responder(d)
         try:
             for name, fn in gens:
-                r, ok = start, None
-                for _ in range(16):
+                def trial(r):
                     srv0 = benchlib.cpu_of(srv.pid)
                     cpu, n, failed, wall, achieved, retr = fn(port, d, r)
                     srv_cpu_s = benchlib.cpu_of(srv.pid) - srv0
-                    # lost answers show as retransmissions first
-                    good = n and failed <= 0.001 * n and \
-                        retr <= 0.001 * n and achieved >= 0.99 * r
+                    good = benchlib.passes(n, failed, retr, achieved, r)
                     print("  %-9s asked %8.0f/s achieved %8.0f/s  %7d tx "
                           "%6d failed %6d retr  cpu %5.1f%% %6.2f us/tx  "
                           "responder %5.1f%%  %s" %
@@ -171,11 +168,8 @@ def highest(gens, what):
                            1e6 * cpu / max(n, 1),
                            100 * srv_cpu_s / max(wall, 0.001),
                            "ok" if good else "FAIL"), flush=True)
-                    if not good:
-                        break
-                    ok = r
-                    r = round(r * 1.25)
-                best[name] = ok
+                    return good
+                best[name] = benchlib.step_up(start, trial)
         finally:
             srv.send_signal(signal.SIGTERM)
             srv.wait(timeout=10)

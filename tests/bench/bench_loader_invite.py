@@ -124,22 +124,16 @@ def highest():
         srv, port = callee(d)
         try:
             for name, fn in (("loader", loader), ("sipp", sipp_uac)):
-                r, ok = start, None
-                for _ in range(16):
+                def trial(r):
                     cpu, n, failed, wall, achieved, retr = fn(port, d, r)
-                    # lost answers show as retransmissions first
-                    good = n and failed <= 0.001 * n and \
-                        retr <= 0.001 * n and achieved >= 0.99 * r
+                    good = benchlib.passes(n, failed, retr, achieved, r)
                     print("  %-6s asked %7.0f/s achieved %7.0f/s  %7d calls "
                           "%6d failed %6d retr  cpu %5.1f%%  %s" %
                           (name, r, achieved, n, failed, retr,
                            100 * cpu / max(wall, 0.001),
                            "ok" if good else "FAIL"), flush=True)
-                    if not good:
-                        break
-                    ok = r
-                    r = round(r * 1.25)
-                best[name] = ok
+                    return good
+                best[name] = benchlib.step_up(start, trial)
         finally:
             srv.send_signal(signal.SIGTERM)
             srv.wait(timeout=10)

@@ -133,3 +133,23 @@ def responder_kind(searching):
     """RESPONDER from the environment: sipp for the same-rate runs,
     fast (reg_responder) while searching a highest rate."""
     return os.environ.get("RESPONDER", "fast" if searching else "sipp")
+
+
+def passes(n, failed, retr, achieved, asked):
+    """A step of a highest-rate search passes with < 0.1% failures,
+    < 0.1% retransmissions (lost answers show as retransmissions
+    first) and at least 99% of the asked rate achieved."""
+    return bool(n) and failed <= 0.001 * n and retr <= 0.001 * n and \
+        achieved >= 0.99 * asked
+
+
+def step_up(start, trial, steps=16):
+    """Rates from start up by x1.25 while trial(rate) passes, at most
+    steps trials; returns the last rate that passed, or None."""
+    r, ok = start, None
+    for _ in range(steps):
+        if not trial(r):
+            break
+        ok = r
+        r = round(r * 1.25)
+    return ok
