@@ -101,6 +101,17 @@ void orchrun_load_bundle(struct res_run *run, char *dir, size_t size)
 	ASSERT_MSG(res_load(run, dir, why, sizeof(why)) == 0, "%s", why);
 }
 
+void orchrun_assert_full_step(const struct res_step *s, size_t i,
+			      const char *what)
+{
+	ASSERT_MSG(s->success_pct == 100, "step %zu: %.2f %%", i,
+		   s->success_pct);
+	ASSERT_MSG(s->attempts > 1.9 * s->offered &&
+			   s->attempts < 2.1 * s->offered,
+		   "step %zu: %llu %s at %.0f/s", i,
+		   (unsigned long long)s->attempts, what, s->offered);
+}
+
 void orchrun_assert_no_survivors(const char *log_name)
 {
 	size_t len;

@@ -47,6 +47,14 @@ void orchrun_bundle_dir(char *dir, size_t size);
  * clears it with res_run_clear()). */
 void orchrun_load_bundle(struct res_run *run, char *dir, size_t size);
 
+/*
+ * Step i of a 2 s-step run: every attempt succeeded (100 %) and its
+ * attempts are the step's rate for 2 s, within 5 % (what: "calls",
+ * "attempts", ... in the failure message).
+ */
+void orchrun_assert_full_step(const struct res_step *s, size_t i,
+			      const char *what);
+
 /* Every "pid N" that log_name (in the test's directory) names must be
  * gone, and it names at least one. */
 void orchrun_assert_no_survivors(const char *log_name);

@@ -333,6 +333,20 @@ int proc_udp_bound(uint16_t *port)
 	return fd;
 }
 
+void proc_expect_exits(const char *const *const *argvs, size_t n, int want)
+{
+	for (size_t k = 0; k < n; k++) {
+		char log[32];
+		int got;
+
+		snprintf(log, sizeof(log), "a%zu.log", k + 1);
+		got = proc_run(argvs[k], log, 5000);
+		ASSERT_MSG(got == want, "%s %s...: exit %d, not %d (%s)",
+			   argvs[k][0], argvs[k][1] ? argvs[k][1] : "", got,
+			   want, log);
+	}
+}
+
 uint16_t proc_free_port(void)
 {
 	for (int attempt = 0; attempt < 50; attempt++) {

@@ -102,6 +102,13 @@ int proc_udp_to(uint16_t port, unsigned timeout_ms);
  */
 int proc_udp_bound(uint16_t *port);
 
+/*
+ * Runs each of the n command lines (proc_run(), 5 s, output to
+ * a<k>.log for the k-th, from 1) and fails the test unless each exits
+ * with want.
+ */
+void proc_expect_exits(const char *const *const *argvs, size_t n, int want);
+
 /* A port on 127.0.0.1 free for both UDP and TCP right now. */
 uint16_t proc_free_port(void);
 

@@ -92,12 +92,8 @@ TEST(callhandler_bad_flags_exit_2)
 
 	snprintf(path, sizeof(path), "%s/callhandler", test_bin_dir());
 	a1[0] = a2[0] = a3[0] = a4[0] = a5[0] = a6[0] = path;
-	ASSERT_EQ(proc_run(a1, "a1.log", 5000), 2);
-	ASSERT_EQ(proc_run(a2, "a2.log", 5000), 2);
-	ASSERT_EQ(proc_run(a3, "a3.log", 5000), 2);
-	ASSERT_EQ(proc_run(a4, "a4.log", 5000), 2);
-	ASSERT_EQ(proc_run(a5, "a5.log", 5000), 2);
-	ASSERT_EQ(proc_run(a6, "a6.log", 5000), 2);
+	proc_expect_exits((const char *const *const[]){a1, a2, a3, a4, a5, a6},
+			  6, 2);
 	/* One line, naming the flag. */
 	log = test_read_file("a3.log", &len);
 	ASSERT(strstr(log, "--fail-486"));

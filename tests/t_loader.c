@@ -344,12 +344,8 @@ TEST(loader_bad_flags_exit_2)
 			    "invite2",	  "--rate",   "1",
 			    "--duration", "1",	      NULL};
 
-	ASSERT_EQ(proc_run(a1, "a1.log", 5000), 2);
-	ASSERT_EQ(proc_run(a2, "a2.log", 5000), 2);
-	ASSERT_EQ(proc_run(a3, "a3.log", 5000), 2);
-	ASSERT_EQ(proc_run(a4, "a4.log", 5000), 2);
-	ASSERT_EQ(proc_run(a5, "a5.log", 5000), 2);
-	ASSERT_EQ(proc_run(a6, "a6.log", 5000), 2);
+	proc_expect_exits((const char *const *const[]){a1, a2, a3, a4, a5, a6},
+			  6, 2);
 }
 
 /* ---- the invite test ---- */

@@ -54,12 +54,7 @@ TEST_TIMEOUT(run_presence_publish_counts_every_watchers_notify, 120)
 		double edge =
 			2 * w * (s->offered * 0.1 > 2 ? s->offered * 0.1 : 2);
 
-		ASSERT_MSG(s->success_pct == 100, "step %zu: %.2f %%", i,
-			   s->success_pct);
-		ASSERT_MSG(s->attempts > 1.9 * s->offered &&
-				   s->attempts < 2.1 * s->offered,
-			   "step %zu: %llu PUBLISHes at %.0f/s", i,
-			   (unsigned long long)s->attempts, s->offered);
+		orchrun_assert_full_step(s, i, "PUBLISHes");
 		ASSERT_MSG((double)s->notifies >= want - edge &&
 				   (double)s->notifies <= want + edge,
 			   "step %zu: %llu NOTIFYs for %llu PUBLISHes x %u", i,

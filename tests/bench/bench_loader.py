@@ -118,19 +118,12 @@ def same_rate():
     gens = [("loader", loader), ("sipp", sipp_uac), ("raw_uac", raw)]
     if (os.cpu_count() or 1) >= 2:
         gens.insert(1, ("loader x2", loader2))
-    res = {name: [] for name, _ in gens}
     with tempfile.TemporaryDirectory() as d:
         srv, port = responder(d)
         try:
-            for i in range(reps):
-                for name, fn in gens:
-                    cpu, n, failed, wall, _, _ = fn(port, d, rate)
-                    us = cpu / n * 1e6 if n else float("nan")
-                    res[name].append((us, n, failed, wall))
-                    print("  run %d %-9s %7d tx  %5d failed  %6.2f s  "
-                          "cpu %6.3f s  %6.2f us/tx" %
-                          (i + 1, name, n, failed, wall, cpu, us),
-                          flush=True)
+            res = benchlib.rounds(gens, reps, port, d, rate,
+                                  "  run %d %-9s %7d tx  %5d failed  "
+                                  "%6.2f s  cpu %6.3f s  %6.2f us/tx")
         finally:
             srv.send_signal(signal.SIGTERM)
             srv.wait(timeout=10)

@@ -87,19 +87,13 @@ def sipp_uac(port, cwd, rate):
 
 
 def same_rate():
-    res = {"loader": [], "sipp": []}
     with tempfile.TemporaryDirectory() as d:
         srv, port = callee(d)
         try:
-            for i in range(reps):
-                for name, fn in (("loader", loader), ("sipp", sipp_uac)):
-                    cpu, n, failed, wall, _, _ = fn(port, d, rate)
-                    us = cpu / n * 1e6 if n else float("nan")
-                    res[name].append((us, n, failed, wall))
-                    print("  run %d %-6s %7d calls %5d failed  %6.2f s  "
-                          "cpu %6.3f s  %7.2f us/call" %
-                          (i + 1, name, n, failed, wall, cpu, us),
-                          flush=True)
+            res = benchlib.rounds((("loader", loader), ("sipp", sipp_uac)),
+                                  reps, port, d, rate,
+                                  "  run %d %-6s %7d calls %5d failed  "
+                                  "%6.2f s  cpu %6.3f s  %7.2f us/call")
         finally:
             srv.send_signal(signal.SIGTERM)
             srv.wait(timeout=10)

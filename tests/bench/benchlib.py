@@ -153,3 +153,17 @@ def step_up(start, trial, steps=16):
         ok = r
         r = round(r * 1.25)
     return ok
+
+
+def rounds(gens, reps, port, cwd, rate, line):
+    """Runs each generator (name, fn(port, cwd, rate)) in turn, reps
+    rounds, printing line % (round, name, n, failed, wall, cpu, us) after
+    each; returns {name: [(us per transaction, n, failed, wall), ...]}."""
+    res = {name: [] for name, _ in gens}
+    for i in range(reps):
+        for name, fn in gens:
+            cpu, n, failed, wall, _, _ = fn(port, cwd, rate)
+            us = cpu / n * 1e6 if n else float("nan")
+            res[name].append((us, n, failed, wall))
+            print(line % (i + 1, name, n, failed, wall, cpu, us), flush=True)
+    return res
