@@ -7,6 +7,7 @@
 #include "fixture.h"
 #include "test.h"
 #include "topo.h"
+#include "topo_override.h"
 
 static const char *repo_file(const char *rel)
 {
