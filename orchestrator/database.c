@@ -37,6 +37,8 @@ int database_create(struct run *r)
 	char why[600] = "", pwbuf[256], dir[700];
 	const char *user, *password;
 	struct passwd *pw = getpwuid(getuid());
+	const char **clients;
+	size_t nclients = 0;
 	bool auth = false;
 	uint64_t t0;
 	int err;
@@ -59,8 +61,21 @@ int database_create(struct run *r)
 		user = r->inv->db_admin_user;
 		password = admin_password(r, pwbuf, sizeof(pwbuf));
 	}
+	/* The account is usable only from the topology's hosts. */
+	clients = calloc(r->t->nnodes + 1, sizeof(*clients));
+	if (!clients)
+		return runctx_fail(r, ENOMEM, "database: out of memory");
+	for (size_t i = 0; i < r->t->nnodes; i++) {
+		const struct inventory_host *nh =
+			runctx_inventory_host(r, r->t->nodes[i].host);
+
+		if (nh)
+			clients[nclients++] = nh->address;
+	}
 	err = rundb_create(&r->db, ih->address, r->t->db_port, user, password,
-			   pw ? pw->pw_name : "user", why, sizeof(why));
+			   pw ? pw->pw_name : "user", clients, why,
+			   sizeof(why));
+	free(clients);
 	if (err)
 		return runctx_fail(r, err, "database: %s", why);
 	err = rundb_apply(r->db, r->o->schema, why, sizeof(why));

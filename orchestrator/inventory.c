@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "jsonpos.h"
+#include "shquote.h"
 
 static const char *const inv_fields[] = {"hosts", "database", NULL};
 static const char *const host_fields[] = {"address", "local", "ssh", NULL};
@@ -25,8 +26,15 @@ static void parse_host(struct topo_reader *c, const char *name, json_t *obj,
 	snprintf(what, sizeof(what), "host \"%s\"", name);
 	if (!topo_reader_object(c, obj, p, what, host_fields))
 		return;
-	topo_reader_string(c, obj, p, "address", true, NULL, h->address,
-			   sizeof(h->address));
+	if (topo_reader_string(c, obj, p, "address", true, NULL, h->address,
+			       sizeof(h->address)) &&
+	    !shquote_safe_address(h->address)) {
+		snprintf(q, sizeof(q), "%s/address", p);
+		topo_reader_error(c, q, false,
+				  "address \"%.64s\" is not a host name or an "
+				  "IP address",
+				  h->address);
+	}
 	topo_reader_bool(c, obj, p, "local", false, &h->local);
 	ssh = json_object_get(obj, "ssh");
 	h->ssh_port = 22;
@@ -97,6 +105,22 @@ int inventory_load(struct inventory **ip, const char *path,
 		}
 		json_object_foreach(hosts, name, v)
 		{
+			if (!shquote_safe_name(name)) {
+				char p[INVENTORY_NAME_MAX * 2 + 16];
+
+				snprintf(p, sizeof(p), "/hosts/%.*s",
+					 INVENTORY_NAME_MAX * 2, name);
+				topo_reader_error(&c, p, true,
+						  "host name \"%.64s\" is not "
+						  "allowed: 1 "
+						  "to 64 of letters, digits, "
+						  "'.', '_' "
+						  "and '-', not starting with "
+						  "'.' or "
+						  "'-'",
+						  name);
+				continue;
+			}
 			if (strlen(name) >= INVENTORY_NAME_MAX) {
 				char p[INVENTORY_NAME_MAX * 2 + 16];
 

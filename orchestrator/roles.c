@@ -11,6 +11,7 @@
 #define LOG_MODULE "roles"
 #include "log.h"
 #include "rolecfg.h"
+#include "shquote.h"
 
 /* The next JSON line from a role, or NULL (timeout, end, not JSON). */
 static json_t *read_json(struct role *ro, uint64_t deadline)
@@ -109,7 +110,7 @@ static void log_tail(const char *path, char *out, size_t size)
 int roles_start_as(struct run *r, struct role *ro, const struct topo_node *n,
 		   const char *test)
 {
-	char cfg_path[700], bin[700], cmd[1600], why[SSH_WHY_MAX], tail[300];
+	char cfg_path[700], bin[700], cmd[1700], why[SSH_WHY_MAX], tail[300];
 	json_t *ready;
 	unsigned timeout = r->o->ready_timeout_ms ? r->o->ready_timeout_ms
 						  : 20000;
@@ -127,8 +128,16 @@ int roles_start_as(struct run *r, struct role *ro, const struct topo_node *n,
 	else
 		snprintf(bin, sizeof(bin), "%s/%s", r->remote,
 			 runctx_program(n->role));
-	snprintf(cmd, sizeof(cmd), "'%s' --config '%s' --control", bin,
-		 cfg_path);
+	{
+		char qbin[800], qcfg[800];
+
+		if (shquote(qbin, sizeof(qbin), bin) ||
+		    shquote(qcfg, sizeof(qcfg), cfg_path))
+			return runctx_fail(r, ENAMETOOLONG,
+					   "%s: path too long", n->name);
+		snprintf(cmd, sizeof(cmd), "%s --config %s --control", qbin,
+			 qcfg);
+	}
 	snprintf(ro->log, sizeof(ro->log), "%.600s/logs/%.64s.log", r->bundle,
 		 n->name);
 	err = host_spawn(ro->host, cmd, ro->log, &ro->proc, &ro->to_fd,

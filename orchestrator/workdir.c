@@ -1,0 +1,110 @@
+#include "workdir.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shquote.h"
+
+void workdir_random_hex(char *out, size_t nbytes)
+{
+	unsigned char raw[32];
+
+	if (nbytes > sizeof(raw))
+		nbytes = sizeof(raw);
+	/* A predictable name is what this module exists to avoid. */
+	if (RAND_bytes(raw, (int)nbytes) != 1)
+		abort();
+	for (size_t i = 0; i < nbytes; i++)
+		snprintf(out + 2 * i, 3, "%02x", raw[i]);
+}
+
+int workdir_local_create(const char *id, char *out, size_t size)
+{
+	int n = snprintf(out, size, WORKDIR_PREFIX "work-%s-XXXXXX", id);
+
+	if (n < 0 || (size_t)n >= size)
+		return ENAMETOOLONG;
+	/* mkdtemp: O_EXCL semantics and mode 700 (POSIX.1-2008). */
+	return mkdtemp(out) ? 0 : errno;
+}
+
+int workdir_remote_name(const char *id, char *out, size_t size)
+{
+	char hex[17];
+	int n;
+
+	workdir_random_hex(hex, 8);
+	n = snprintf(out, size, WORKDIR_PREFIX "%s-%s", id, hex);
+	return n < 0 || (size_t)n >= size ? ENAMETOOLONG : 0;
+}
+
+int workdir_remote_create(struct host *h, const char *dir, char *why,
+			  size_t whysz)
+{
+	char q[600], cmd[2600];
+	struct ssh_result res = {0};
+	int err;
+
+	if (shquote(q, sizeof(q), dir))
+		return ENAMETOOLONG;
+	/* mkdir without -p fails on anything already there, a symlink
+	 * included; then it must be a directory of ours, not a link. */
+	snprintf(cmd, sizeof(cmd),
+		 "umask 077 && mkdir -m 700 -- %s || exit 3; "
+		 "test -d %s && test ! -L %s || exit 4; "
+		 "test \"$(stat -c %%u -- %s)\" = \"$(id -u)\" || exit 4",
+		 q, q, q, q);
+	err = host_run(h, cmd, 10000, &res, why, whysz);
+	if (!err && res.status) {
+		err = res.status == 3 ? EEXIST : EACCES;
+		snprintf(why, whysz,
+			 "%s: cannot create a fresh private %s (%s)",
+			 host_name(h), dir,
+			 err == EEXIST ? "it exists or mkdir failed"
+				       : "not a directory of ours");
+	}
+	ssh_result_free(&res);
+	return err;
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag,
+		      struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		return rmdir(path) < 0 ? errno : 0;
+	return unlink(path) < 0 ? errno : 0;
+}
+
+int workdir_local_remove(const char *dir)
+{
+	int rc;
+
+	/* FTW_PHYS: a symlink is removed, never followed. */
+	rc = nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	if (rc < 0)
+		return errno == ENOENT ? 0 : errno;
+	return rc;
+}
+
+int workdir_remote_remove(struct host *h, const char *dir)
+{
+	char q[600], cmd[700], why[SSH_WHY_MAX];
+	struct ssh_result res = {0};
+	int err;
+
+	if (shquote(q, sizeof(q), dir))
+		return ENAMETOOLONG;
+	snprintf(cmd, sizeof(cmd), "rm -rf -- %s", q);
+	err = host_run(h, cmd, 30000, &res, why, sizeof(why));
+	if (!err && res.status)
+		err = EIO;
+	ssh_result_free(&res);
+	return err;
+}

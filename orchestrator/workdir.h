@@ -1,0 +1,48 @@
+/*
+ * workdir.h - the run's directories under /tmp, made fresh and private:
+ * a name nobody can guess ahead (mkdtemp locally; remotely a random
+ * name made with an exclusive mkdir -m 700 and checked to be ours and
+ * not a symlink), so that a directory or symlink planted by another
+ * user is never reused or followed (the orchestrator runs as root).
+ * Failing to make one is an error, never a fallback.
+ *
+ * Both kinds start with WORKDIR_PREFIX, which `orchestrator cleanup`
+ * looks for.
+ */
+#ifndef SIPSTONE_WORKDIR_H
+#define SIPSTONE_WORKDIR_H
+
+#include <stddef.h>
+
+#include "host.h"
+
+#define WORKDIR_PREFIX "/tmp/sipstone-"
+
+/*
+ * Makes "/tmp/sipstone-work-<id>-XXXXXX" (mode 700) locally; its path
+ * into out.  0 or the errno of mkdtemp (ENAMETOOLONG when out is short).
+ */
+int workdir_local_create(const char *id, char *out, size_t size);
+
+/* A fresh remote name "/tmp/sipstone-<id>-<16 random hex digits>"
+ * into out (the same on every host of a run); 0 or ENAMETOOLONG. */
+int workdir_remote_name(const char *id, char *out, size_t size);
+
+/*
+ * Makes dir on host h, mode 700, owned by the user we log in as.  0,
+ * EEXIST when something is there already, EACCES when the result is
+ * not a directory of ours, or the host_run errno; why says which.
+ */
+int workdir_remote_create(struct host *h, const char *dir, char *why,
+			  size_t whysz);
+
+/* Removes dir and what it holds without following symlinks; 0 or errno. */
+int workdir_local_remove(const char *dir);
+
+/* `rm -rf -- DIR` on h (dir quoted); 0, or the error of the command. */
+int workdir_remote_remove(struct host *h, const char *dir);
+
+/* Fills out with 2 * nbytes random hex digits (nbytes <= 32). */
+void workdir_random_hex(char *out, size_t nbytes);
+
+#endif
