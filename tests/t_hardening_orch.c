@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fixture.h"
@@ -247,5 +248,79 @@ TEST_TIMEOUT(hardening_parallel_accept_new_appends_once_keeps_comments, 40)
 	snprintf(spec, sizeof(spec), "[127.0.0.1]:%u ", s.port);
 	ASSERT_MSG(count_lines_with(text, spec) == 1, "%s", text);
 	free(text);
+	sshd_stop(&s);
+}
+
+/* The old remote run directory of a run of "remote" starting at now +
+ * k seconds: /tmp/sipstone-<topology>-<test>-<tp>-<UTC second>. */
+static void old_style_path(char *out, size_t size, int k)
+{
+	char stamp[32];
+	time_t when = time(NULL) + k;
+	struct tm tm;
+
+	gmtime_r(&when, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+	snprintf(out, size, "/tmp/sipstone-remote-register-udp-%s", stamp);
+}
+
+TEST_TIMEOUT(hardening_planted_work_dir_not_used_or_followed, 90)
+{
+	const char *argv[] = {"orchestrator", "run",	  "t.json",
+			      "--hosts",      "inv.json", "--deploy-only",
+			      "--results",    "results",  NULL};
+	enum { PLANTED = 40 };
+	char kh[600], trap[600], ssh_port[8], planted[PLANTED][80];
+	struct sshd s;
+	struct stat st;
+	size_t len;
+	char *text;
+	DIR *d;
+	struct dirent *e;
+	int entries = 0;
+
+	orchrun_prepare("remote", NULL);
+	sshd_start(&s);
+	snprintf(kh, sizeof(kh), "%s/kh", test_tmp_dir());
+	sshd_write_known_hosts(&s, kh, false);
+	snprintf(ssh_port, sizeof(ssh_port), "%u", s.port);
+	fixture_write("inv.json", "hosts/proxy1-over-ssh.json", "SSH_PORT",
+		      ssh_port, "SSH_KEY", s.client_key, "KNOWN_HOSTS", kh,
+		      NULL);
+	/* An attacker's symlinks at every name the run could have used
+	 * in the next 40 s, to a directory of theirs. */
+	snprintf(trap, sizeof(trap), "%s/trap", test_tmp_dir());
+	ASSERT_EQ(mkdir(trap, 0777), 0);
+	ASSERT_EQ(chmod(trap, 0777), 0);
+	for (int k = 0; k < PLANTED; k++) {
+		old_style_path(planted[k], sizeof(planted[k]), k);
+		unlink(planted[k]);
+		ASSERT_MSG(symlink(trap, planted[k]) == 0, "%s: %s",
+			   planted[k], strerror(errno));
+	}
+	orchrun_expect(argv, 0, 60000);
+	text = test_read_file("run.log", &len);
+	ASSERT_MSG(strstr(text, "[deploy] proxy1: /tmp/sipstone-remote-"),
+		   "%s", text);
+	free(text);
+	d = opendir(trap);
+	ASSERT(d);
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			entries++;
+	closedir(d);
+	ASSERT_EQ(stat(trap, &st), 0);
+	/* Not chmod'ed through the link either. */
+	ASSERT_EQ(st.st_mode & 0777, 0777);
+	for (int k = 0; k < PLANTED; k++) {
+		ASSERT_MSG(lstat(planted[k], &st) == 0 && S_ISLNK(st.st_mode),
+			   "%s was replaced", planted[k]);
+		unlink(planted[k]);
+	}
+	ASSERT_MSG(entries == 0,
+		   "the run wrote %d files through a planted "
+		   "symlink",
+		   entries);
+	ASSERT(!tmp_has("sipstone-work-remote-"));
 	sshd_stop(&s);
 }
