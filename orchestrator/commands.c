@@ -34,6 +34,8 @@ static const char usage_text[] =
 	"           [the options of run]: deploy, then only the test bed\n"
 	"           baseline (loaders straight to the callhandlers, RFC\n"
 	"           7502 6.1; --baseline-s, default 5 s), no steps\n"
+	"       orchestrator cleanup --hosts INVENTORY.json [--dry-run]\n"
+	"           list, then remove, what killed runs left behind\n"
 	"       orchestrator report BUNDLE\n"
 	"       orchestrator compare BUNDLE... [--html FILE]\n"
 	"       orchestrator upload BUNDLE --url URL [--post]\n"

@@ -11,6 +11,7 @@
  *                    [--results DIR] [--upload URL [--post] [--token-env VAR]
  *                    [--ca FILE] [--tries N]] [experiment overrides]
  *   orchestrator baseline TOPOLOGY.json... --hosts INVENTORY.json [as run]
+ *   orchestrator cleanup --hosts INVENTORY.json [--dry-run]
  *
  * An override may be a list (--users 100,10000 --transport udp,tcp): the
  * runs are every topology file with every combination, one after another,
@@ -21,6 +22,7 @@
  */
 #include <string.h>
 
+#include "cleanup.h"
 #include "commands.h"
 #include "runlist.h"
 
@@ -42,6 +44,8 @@ int main(int argc, char **argv)
 		return runlist_command(argc - 1, argv + 1, false);
 	if (!strcmp(argv[1], "baseline"))
 		return runlist_command(argc - 1, argv + 1, true);
+	if (!strcmp(argv[1], "cleanup"))
+		return cleanup_command(argc - 1, argv + 1);
 	fprintf(stderr, "orchestrator: unknown command \"%s\"\n", argv[1]);
 	commands_usage(stderr);
 	return COMMANDS_BAD_USAGE;

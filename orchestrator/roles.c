@@ -344,9 +344,11 @@ void roles_stop(struct run *r, struct role *ro)
 		close(ro->to_fd);
 		ro->to_fd = -1;
 	}
-	sum = roles_wait_event(
-		r, ro, "summary",
-		ro->node->role == TOPO_LOADER ? RUN_DRAIN_MS + 5000 : 5000);
+	sum = runctx_forced(r) ? NULL
+			       : roles_wait_event(r, ro, "summary",
+						  ro->node->role == TOPO_LOADER
+							  ? RUN_DRAIN_MS + 5000
+							  : 5000);
 	json_decref(sum);
 	if (ro->summary) {
 		char path[800];
@@ -357,11 +359,15 @@ void roles_stop(struct run *r, struct role *ro)
 		if (json_dump_file(ro->summary, path, JSON_INDENT(2)))
 			log_warn("cannot write %s", path);
 	}
-	for (int i = 0; i < 250 && !host_proc_done(ro->proc, &status); i++)
+	/* A forced exit (second Ctrl-C) skips the graceful waits. */
+	for (int i = 0; i < 250 && !runctx_forced(r) &&
+			!host_proc_done(ro->proc, &status);
+	     i++)
 		usleep(20000);
-	if (!host_proc_done(ro->proc, &status)) {
+	if (!host_proc_done(ro->proc, &status) && !runctx_forced(r)) {
 		host_proc_signal(ro->host, ro->proc, SIGTERM);
-		for (int i = 0; i < 150 && !host_proc_done(ro->proc, &status);
+		for (int i = 0; i < 150 && !runctx_forced(r) &&
+				!host_proc_done(ro->proc, &status);
 		     i++)
 			usleep(20000);
 	}

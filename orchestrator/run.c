@@ -122,7 +122,7 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 {
 	struct run *r = calloc(1, sizeof(*r));
 	char logs[800];
-	int err;
+	int err, lock_fd = -1;
 
 	if (!r)
 		return ENOMEM;
@@ -155,6 +155,14 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 			"in /tmp: %s\n",
 			strerror(err));
 		r->work[0] = '\0';
+		goto out;
+	}
+	/* Held until the end: cleanup leaves a live run alone. */
+	lock_fd = workdir_lock(r->work);
+	if (lock_fd < 0) {
+		err = errno;
+		fprintf(stderr, "orchestrator: cannot lock %s: %s\n", r->work,
+			strerror(err));
 		goto out;
 	}
 	runctx_say(r, "[run] %s", r->id);
@@ -202,6 +210,8 @@ out:
 	/* The private work dir holds keys and configs: never kept. */
 	if (r->work[0] && workdir_local_remove(r->work))
 		log_warn("could not remove %s", r->work);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	free(r->pf);
 	free(r->hosts);
 	for (size_t i = 0; r->roles && i < t->nnodes; i++)

@@ -19,7 +19,9 @@ struct run_opts {
 	bool baseline_only;	 /* deploy, the test bed baseline, no steps */
 	bool quiet;
 	unsigned ready_timeout_ms; /* per role; 0 = 20 s */
-	/* Set by a signal handler: tear down and mark the run aborted. */
+	/* Counted by a signal handler (SIGINT, SIGTERM, SIGHUP): 1 tear
+	 * down and mark the run aborted; 2 (a second Ctrl-C during the
+	 * teardown) end the roles at once, a short best-effort cleanup. */
 	volatile sig_atomic_t *interrupted;
 };
 

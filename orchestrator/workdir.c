@@ -1,14 +1,49 @@
 #include "workdir.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "shquote.h"
+
+const char *workdir_base(void)
+{
+	const char *env = getenv("SIPSTONE_TMPDIR");
+
+	static const char safe[] = "abcdefghijklmnopqrstuvwxyz"
+				   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-";
+
+	if (env && env[0] == '/' && strlen(env) < 200 &&
+	    strspn(env, safe) == strlen(env) && !strstr(env, "/."))
+		return env;
+	return "/tmp";
+}
+
+int workdir_lock(const char *dir)
+{
+	char path[800];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/" WORKDIR_LOCK, dir);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  0600);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int err = errno;
+
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
 
 void workdir_random_hex(char *out, size_t nbytes)
 {
@@ -25,7 +60,8 @@ void workdir_random_hex(char *out, size_t nbytes)
 
 int workdir_local_create(const char *id, char *out, size_t size)
 {
-	int n = snprintf(out, size, WORKDIR_PREFIX "work-%s-XXXXXX", id);
+	int n = snprintf(out, size, "%s/sipstone-work-%s-XXXXXX",
+			 workdir_base(), id);
 
 	if (n < 0 || (size_t)n >= size)
 		return ENAMETOOLONG;
@@ -39,7 +75,7 @@ int workdir_remote_name(const char *id, char *out, size_t size)
 	int n;
 
 	workdir_random_hex(hex, 8);
-	n = snprintf(out, size, WORKDIR_PREFIX "%s-%s", id, hex);
+	n = snprintf(out, size, "%s/sipstone-%s-%s", workdir_base(), id, hex);
 	return n < 0 || (size_t)n >= size ? ENAMETOOLONG : 0;
 }
 

@@ -6,8 +6,11 @@
  * user is never reused or followed (the orchestrator runs as root).
  * Failing to make one is an error, never a fallback.
  *
- * Both kinds start with WORKDIR_PREFIX, which `orchestrator cleanup`
- * looks for.
+ * Both live in workdir_base() ("/tmp", or $SIPSTONE_TMPDIR) and are
+ * named so that `orchestrator cleanup` (cleanup.h) finds them: local
+ * "sipstone-work-<id>-XXXXXX", remote "sipstone-<id>-<16 hex digits>".
+ * A running orchestrator holds an exclusive flock(2) on its local work
+ * directory's WORKDIR_LOCK, which tells cleanup that the run is alive.
  */
 #ifndef SIPSTONE_WORKDIR_H
 #define SIPSTONE_WORKDIR_H
@@ -16,15 +19,23 @@
 
 #include "host.h"
 
-#define WORKDIR_PREFIX "/tmp/sipstone-"
+#define WORKDIR_LOCK ".alive"
+
+/* "/tmp", or $SIPSTONE_TMPDIR when it is an absolute path of safe
+ * characters (tests keep their leftovers apart with it). */
+const char *workdir_base(void);
+
+/* Makes dir/WORKDIR_LOCK and locks it (LOCK_EX) for as long as the
+ * returned descriptor is open (close-on-exec); -1 with errno. */
+int workdir_lock(const char *dir);
 
 /*
- * Makes "/tmp/sipstone-work-<id>-XXXXXX" (mode 700) locally; its path
+ * Makes "<base>/sipstone-work-<id>-XXXXXX" (mode 700) locally; its path
  * into out.  0 or the errno of mkdtemp (ENAMETOOLONG when out is short).
  */
 int workdir_local_create(const char *id, char *out, size_t size);
 
-/* A fresh remote name "/tmp/sipstone-<id>-<16 random hex digits>"
+/* A fresh remote name "<base>/sipstone-<id>-<16 random hex digits>"
  * into out (the same on every host of a run); 0 or ENAMETOOLONG. */
 int workdir_remote_name(const char *id, char *out, size_t size);
 

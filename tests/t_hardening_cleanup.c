@@ -1,0 +1,185 @@
+/*
+ * Tests for what a killed or interrupted orchestrator leaves behind
+ * (issue 16, item 4): `orchestrator cleanup` after a kill -9 mid-run
+ * leaves no directory, process, mariadbd or database; SIGHUP tears down
+ * like SIGINT; a second SIGINT cuts the teardown short.  Each test
+ * keeps its run directories in its own SIPSTONE_TMPDIR, so cleanup
+ * never meets another test's (or engineer's) runs.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <mysql.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fixture.h"
+#include "orchrun.h"
+#include "proc.h"
+#include "results.h"
+#include "test.h"
+
+/* A fresh directory of the test's as SIPSTONE_TMPDIR for the
+ * orchestrators started from now on; its path into out.  Short, under
+ * /tmp: mariadbd's socket path in it must fit sun_path (108 bytes). */
+static void private_tmpdir(char *out, size_t size)
+{
+	snprintf(out, size, "/tmp/sshc-XXXXXX");
+	ASSERT(mkdtemp(out));
+	ASSERT_EQ(setenv("SIPSTONE_TMPDIR", out, 1), 0);
+}
+
+/* How many entries of dir start with "sipstone-". */
+static int run_dirs(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	ASSERT(d);
+	while ((e = readdir(d)))
+		n += !strncmp(e->d_name, "sipstone-", 9);
+	closedir(d);
+	return n;
+}
+
+/* How many processes have an argument naming something in dir (the
+ * roles' configs, a managed mariadbd's --datadir). */
+static int procs_using(const char *dir)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+
+	ASSERT(d);
+	while ((e = readdir(d))) {
+		char path[300], line[8192];
+		ssize_t got;
+		int fd;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9' ||
+		    atoi(e->d_name) == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		got = read(fd, line, sizeof(line) - 1);
+		close(fd);
+		for (ssize_t i = 0; i < got; i++)
+			if (!line[i])
+				line[i] = ' ';
+		line[got > 0 ? got : 0] = '\0';
+		n += strstr(line, dir) != NULL;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Starts `orchestrator run t.json` and reads its output until the
+ * loader is ready (inside the first 60 s step). */
+static void start_until_loading(struct proc *p, char *out, size_t *n,
+				size_t size)
+{
+	const char *argv[] = {
+		"orchestrator",	       "run",	    "t.json",  "--hosts",
+		orchrun_local_hosts(), "--results", "results", NULL};
+
+	proc_start(p, argv);
+	orchrun_read_until(p->from_child, out, n, size, "[start] ld1 (loader)",
+			   60000);
+	ASSERT_MSG(strstr(out, "[start] ld1 (loader)"), "%s", out);
+}
+
+static bool db_answers(uint16_t port)
+{
+	MYSQL *m = mysql_init(NULL);
+	unsigned timeout = 2;
+	bool up;
+
+	ASSERT(m);
+	mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	mysql_real_connect(m, "127.0.0.1", "nobody", "x", NULL, port, NULL, 0);
+	/* 1045 access denied: something answered. */
+	up = mysql_errno(m) != 2002 && mysql_errno(m) != 2003;
+	mysql_close(m);
+	return up;
+}
+
+TEST_TIMEOUT(hardening_cleanup_after_kill9_leaves_nothing, 150)
+{
+	static char out[65536];
+	const char *dry[] = {"orchestrator",	    "cleanup",	 "--hosts",
+			     orchrun_local_hosts(), "--dry-run", NULL};
+	const char *clean[] = {"orchestrator", "cleanup", "--hosts",
+			       orchrun_local_hosts(), NULL};
+	const char *again[] = {"orchestrator",
+			       "run",
+			       "t.json",
+			       "--hosts",
+			       orchrun_local_hosts(),
+			       "--deploy-only",
+			       "--results",
+			       "results2",
+			       NULL};
+	char tmp[600];
+	struct proc p;
+	size_t n = 0, len;
+	char *log;
+	uint16_t db_port;
+
+	orchrun_prepare("s0p1-int", NULL);
+	db_port = fixture_port(1);
+	private_tmpdir(tmp, sizeof(tmp));
+	start_until_loading(&p, out, &n, sizeof(out));
+	proc_signal(&p, SIGKILL);
+	proc_stop(&p, 10000);
+	test_write_file("run.log", out);
+	/* What a killed run leaves: its directory, mariadbd, roles. */
+	ASSERT_EQ(run_dirs(tmp), 1);
+	ASSERT_MSG(procs_using(tmp) >= 1, "nothing left running in %s", tmp);
+	ASSERT(db_answers(db_port));
+
+	/* The next run says so at its start. */
+	ASSERT(proc_run(again, "again.log", 60000) >= 0);
+	log = test_read_file("again.log", &len);
+	ASSERT_MSG(strstr(log, "warning: 1 work directory of earlier runs "
+			       "left in") &&
+			   strstr(log, "orchestrator cleanup --hosts"),
+		   "%s", log);
+	free(log);
+
+	/* --dry-run lists, removes nothing. */
+	ASSERT_EQ(proc_run(dry, "dry.log", 60000), 0);
+	log = test_read_file("dry.log", &len);
+	ASSERT_MSG(strstr(log, "local: directory ") &&
+			   strstr(log, "(--datadir=") &&
+			   strstr(log, "local: process "),
+		   "%s", log);
+	free(log);
+	ASSERT_EQ(run_dirs(tmp), 1);
+	ASSERT(procs_using(tmp) >= 1);
+
+	ASSERT_EQ(proc_run(clean, "clean.log", 60000), 0);
+	log = test_read_file("clean.log", &len);
+	ASSERT_MSG(strstr(log, "local: removed "), "%s", log);
+	free(log);
+	ASSERT_EQ(run_dirs(tmp), 0);
+	ASSERT_EQ(procs_using(tmp), 0);
+	/* Every role the killed run had started is gone, and mariadbd
+	 * with its database and accounts (they lived in its datadir). */
+	orchrun_assert_no_survivors("run.log");
+	ASSERT(!db_answers(db_port));
+	/* Nothing more to find. */
+	ASSERT_EQ(proc_run(clean, "clean2.log", 60000), 0);
+	log = test_read_file("clean2.log", &len);
+	ASSERT_MSG(strstr(log, "local: no leftovers"), "%s", log);
+	free(log);
+	ASSERT_EQ(rmdir(tmp), 0);
+}
