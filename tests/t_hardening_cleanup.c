@@ -183,3 +183,86 @@ TEST_TIMEOUT(hardening_cleanup_after_kill9_leaves_nothing, 150)
 	free(log);
 	ASSERT_EQ(rmdir(tmp), 0);
 }
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The bundle of the run says aborted (interrupted). */
+static void assert_aborted(void)
+{
+	char dir[600];
+	struct res_run run;
+
+	orchrun_load_bundle(&run, dir, sizeof(dir));
+	ASSERT_STR(run.status, "aborted");
+	ASSERT(strstr(run.reason, "interrupted"));
+	res_run_clear(&run);
+}
+
+TEST_TIMEOUT(hardening_sighup_tears_down_like_sigint, 120)
+{
+	static char out[65536];
+	char tmp[600];
+	struct proc p;
+	size_t n = 0;
+
+	orchrun_prepare("s0p1-int", NULL);
+	private_tmpdir(tmp, sizeof(tmp));
+	start_until_loading(&p, out, &n, sizeof(out));
+	/* The terminal went away. */
+	proc_signal(&p, SIGHUP);
+	orchrun_read_until(p.from_child, out, &n, sizeof(out), NULL, 60000);
+	ASSERT_EQ(proc_stop(&p, 60000), 1);
+	test_write_file("run.log", out);
+	ASSERT_MSG(strstr(out, "[db] managed server stopped"), "%s", out);
+	orchrun_assert_no_survivors("run.log");
+	ASSERT_EQ(run_dirs(tmp), 0);
+	ASSERT_EQ(procs_using(tmp), 0);
+	assert_aborted();
+	ASSERT_EQ(rmdir(tmp), 0);
+}
+
+TEST_TIMEOUT(hardening_second_sigint_cuts_the_teardown_short, 120)
+{
+	static char out[65536];
+	char tmp[600];
+	struct proc p;
+	size_t n = 0;
+	const char *sf;
+	long sf_pid;
+	uint64_t t0;
+
+	orchrun_prepare("s0p1-int", NULL);
+	private_tmpdir(tmp, sizeof(tmp));
+	start_until_loading(&p, out, &n, sizeof(out));
+	/* A frozen proxy makes the graceful teardown slow: the loader
+	 * drains its calls in flight for 8 s, the proxy never answers
+	 * "stop" (some 15 s in all). */
+	sf = strstr(out, "[start] sf1 (proxy-stateful) on proxy1 ready, pid ");
+	ASSERT_MSG(sf, "%s", out);
+	sf_pid = strtol(strstr(sf, "pid ") + 4, NULL, 10);
+	ASSERT(sf_pid > 1);
+	sleep(1);
+	ASSERT_EQ(kill((pid_t)sf_pid, SIGSTOP), 0);
+	proc_signal(&p, SIGINT);
+	usleep(500 * 1000);
+	t0 = now_ms();
+	proc_signal(&p, SIGINT);
+	orchrun_read_until(p.from_child, out, &n, sizeof(out), NULL, 60000);
+	ASSERT_EQ(proc_stop(&p, 60000), 1);
+	test_write_file("run.log", out);
+	ASSERT_MSG(now_ms() - t0 < 5000,
+		   "%llu ms from the second SIGINT to the exit",
+		   (unsigned long long)(now_ms() - t0));
+	/* Short, but still a cleanup. */
+	orchrun_assert_no_survivors("run.log");
+	ASSERT_EQ(run_dirs(tmp), 0);
+	ASSERT_EQ(procs_using(tmp), 0);
+	assert_aborted();
+	ASSERT_EQ(rmdir(tmp), 0);
+}
