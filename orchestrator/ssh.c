@@ -251,7 +251,13 @@ int ssh_connect(struct ssh_conn **cp, const struct ssh_opts *o, char *why,
 		err = rc == LIBSSH2_ERROR_EAGAIN ? ETIMEDOUT : EPROTO;
 		goto out;
 	}
-	err = ssh_knownhosts_check(c->session, c->name, o, port, why, whysz);
+	{
+		struct ssh_knownhosts_query q = {o->host, o->known_hosts,
+						 o->accept_new};
+
+		err = ssh_knownhosts_check(c->session, c->name, &q, port, why,
+					   whysz);
+	}
 	if (err)
 		goto out;
 	if (o->agent) {

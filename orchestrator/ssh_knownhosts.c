@@ -57,8 +57,8 @@ static int knownhost_type(int hostkey_type)
 
 /* Reads known_hosts into a fresh collection (an absent file is empty). */
 static int read_known(LIBSSH2_SESSION *session, const char *name,
-		      const struct ssh_opts *o, LIBSSH2_KNOWNHOSTS **khp,
-		      char *why, size_t whysz)
+		      const struct ssh_knownhosts_query *o,
+		      LIBSSH2_KNOWNHOSTS **khp, char *why, size_t whysz)
 {
 	LIBSSH2_KNOWNHOSTS *kh = libssh2_knownhost_init(session);
 	struct stat st;
@@ -84,8 +84,9 @@ static int read_known(LIBSSH2_SESSION *session, const char *name,
  * --accept-new): the second check, with no key type, finds the host's
  * keys of every type and makes any of another type a mismatch.
  */
-static int known_state(LIBSSH2_KNOWNHOSTS *kh, const struct ssh_opts *o,
-		       uint16_t port, const char *key, size_t len, int ktype)
+static int known_state(LIBSSH2_KNOWNHOSTS *kh,
+		       const struct ssh_knownhosts_query *o, uint16_t port,
+		       const char *key, size_t len, int ktype)
 {
 	int base = LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW;
 	int rc;
@@ -107,7 +108,7 @@ static int known_state(LIBSSH2_KNOWNHOSTS *kh, const struct ssh_opts *o,
  * rewriting the file, so no entry and no comment is lost.
  */
 static int append_known(LIBSSH2_SESSION *session, const char *name,
-			const struct ssh_opts *o, uint16_t port,
+			const struct ssh_knownhosts_query *o, uint16_t port,
 			const char *key, size_t len, int ktype, char *why,
 			size_t whysz)
 {
@@ -168,8 +169,8 @@ out:
 }
 
 int ssh_knownhosts_check(LIBSSH2_SESSION *session, const char *name,
-			 const struct ssh_opts *o, uint16_t port, char *why,
-			 size_t whysz)
+			 const struct ssh_knownhosts_query *o, uint16_t port,
+			 char *why, size_t whysz)
 {
 	LIBSSH2_KNOWNHOSTS *kh = NULL;
 	const char *key;

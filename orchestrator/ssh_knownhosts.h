@@ -11,10 +11,17 @@
 #define SIPSTONE_SSH_KNOWNHOSTS_H
 
 #include <libssh2.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ssh.h"
+/* What is checked: the address connected to, the file, and whether a
+ * host not in it may be added. */
+struct ssh_knownhosts_query {
+	const char *host;
+	const char *known_hosts;
+	bool accept_new;
+};
 
 /*
  * Checks the host key of session (connected to o->host port; name for
@@ -23,7 +30,7 @@
  * know), with why.
  */
 int ssh_knownhosts_check(LIBSSH2_SESSION *session, const char *name,
-			 const struct ssh_opts *o, uint16_t port, char *why,
-			 size_t whysz);
+			 const struct ssh_knownhosts_query *o, uint16_t port,
+			 char *why, size_t whysz);
 
 #endif
