@@ -64,7 +64,7 @@ static int procs_using(const char *dir)
 		int fd;
 
 		if (e->d_name[0] < '1' || e->d_name[0] > '9' ||
-		    atoi(e->d_name) == getpid())
+		    strtol(e->d_name, NULL, 10) == getpid())
 			continue;
 		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
