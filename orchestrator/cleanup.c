@@ -304,14 +304,6 @@ int cleanup_command(int argc, char **argv)
 		return COMMANDS_BAD_USAGE;
 	}
 	live_ids(live, sizeof(live));
-	/* This machine once (every local host of the inventory is it). */
-	snprintf(here.name, sizeof(here.name), "local");
-	snprintf(here.address, sizeof(here.address), "127.0.0.1");
-	here.local = true;
-	if (host_open(&h, &here, false, why, sizeof(why)) ||
-	    clean_host(h, live, dry_run))
-		status = 1;
-	host_close(h);
 	for (size_t i = 0; i < inv->nhosts; i++) {
 		if (inv->hosts[i].local)
 			continue;
@@ -325,6 +317,15 @@ int cleanup_command(int argc, char **argv)
 			status = 1;
 		host_close(h);
 	}
+	/* This machine last, once (every local host of the inventory is it). */
+	snprintf(here.name, sizeof(here.name), "local");
+	snprintf(here.address, sizeof(here.address), "127.0.0.1");
+	here.local = true;
+	h = NULL;
+	if (host_open(&h, &here, false, why, sizeof(why)) ||
+	    clean_host(h, live, dry_run))
+		status = 1;
+	host_close(h);
 	inventory_free(inv);
 	return status;
 }

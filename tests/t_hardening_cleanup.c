@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +25,7 @@
 #include "orchrun.h"
 #include "proc.h"
 #include "results.h"
+#include "sshd.h"
 #include "test.h"
 
 /* A fresh directory of the test's as SIPSTONE_TMPDIR for the
@@ -265,4 +268,91 @@ TEST_TIMEOUT(hardening_second_sigint_cuts_the_teardown_short, 120)
 	ASSERT_EQ(procs_using(tmp), 0);
 	assert_aborted();
 	ASSERT_EQ(rmdir(tmp), 0);
+}
+
+/* Copies /bin/sleep into dir and starts it from there for 60 s: a
+ * process of a run directory, as a role is.  Returns its PID. */
+static pid_t sleeper_in(const char *dir)
+{
+	char bin[700], cmd[1600];
+	const char *argv[] = {"sh", "-c", cmd, NULL};
+	pid_t pid;
+
+	snprintf(bin, sizeof(bin), "%s/role", dir);
+	snprintf(cmd, sizeof(cmd), "cp /bin/sleep '%s' && chmod 700 '%s'", bin,
+		 bin);
+	ASSERT_EQ(proc_run(argv, "cp.log", 5000), 0);
+	pid = fork();
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		execl(bin, bin, "60", (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+TEST_TIMEOUT(hardening_cleanup_over_ssh_spares_a_live_run, 60)
+{
+	const char *clean[] = {"orchestrator", "cleanup", "--hosts",
+			       "inv.json", NULL};
+	char tmp[600], kh[600], ssh_port[8], dead[700], live_remote[700],
+		live_work[700], lock[800];
+	struct sshd s;
+	struct stat st;
+	pid_t dead_pid, live_pid;
+	size_t len;
+	char *log;
+	int fd;
+
+	orchrun_need_root_and_mariadb();
+	private_tmpdir(tmp, sizeof(tmp));
+	sshd_start(&s);
+	snprintf(kh, sizeof(kh), "%s/kh", test_tmp_dir());
+	sshd_write_known_hosts(&s, kh, false);
+	snprintf(ssh_port, sizeof(ssh_port), "%u", s.port);
+	fixture_write("inv.json", "hosts/proxy1-over-ssh.json", "SSH_PORT",
+		      ssh_port, "SSH_KEY", s.client_key, "KNOWN_HOSTS", kh,
+		      NULL);
+	/* A dead run's remote directory with its role still running. */
+	snprintf(dead, sizeof(dead), "%s/sipstone-t-dead-1-%s", tmp,
+		 "0123456789abcdef");
+	ASSERT_EQ(mkdir(dead, 0700), 0);
+	dead_pid = sleeper_in(dead);
+	/* A live run: its local work directory locked, and its remote
+	 * directory with a role. */
+	snprintf(live_work, sizeof(live_work),
+		 "%s/sipstone-work-t-live-2-abcDEF", tmp);
+	ASSERT_EQ(mkdir(live_work, 0700), 0);
+	snprintf(lock, sizeof(lock), "%s/.alive", live_work);
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	ASSERT(fd >= 0 && flock(fd, LOCK_EX) == 0);
+	snprintf(live_remote, sizeof(live_remote), "%s/sipstone-t-live-2-%s",
+		 tmp, "fedcba9876543210");
+	ASSERT_EQ(mkdir(live_remote, 0700), 0);
+	live_pid = sleeper_in(live_remote);
+
+	ASSERT_EQ(proc_run(clean, "clean.log", 60000), 0);
+	log = test_read_file("clean.log", &len);
+	/* Found over SSH as well as here (one machine, really). */
+	ASSERT_MSG(strstr(log, "proxy1: directory ") && strstr(log, "proxy1: "
+								    "process"
+								    " "),
+		   "%s", log);
+	ASSERT_MSG(!strstr(log, "t-live-2"), "%s", log);
+	free(log);
+	ASSERT(stat(dead, &st) != 0);
+	ASSERT_EQ(waitpid(dead_pid, NULL, 0), dead_pid);
+	/* The live run is untouched. */
+	ASSERT_EQ(stat(live_remote, &st), 0);
+	ASSERT_EQ(stat(live_work, &st), 0);
+	ASSERT_EQ(kill(live_pid, 0), 0);
+	kill(live_pid, SIGKILL);
+	waitpid(live_pid, NULL, 0);
+	close(fd);
+	sshd_stop(&s);
+	{
+		const char *rm[] = {"rm", "-rf", "--", tmp, NULL};
+
+		ASSERT_EQ(proc_run(rm, "rm.log", 10000), 0);
+	}
 }
