@@ -13,6 +13,8 @@
 #include "commands.h"
 #include "host.h"
 #include "inventory.h"
+#include "rundb.h"
+#include "topo.h"
 #include "shquote.h"
 #include "workdir.h"
 
@@ -60,8 +62,25 @@ static void id_of(const char *base, char *out, size_t size)
 	snprintf(out, size, "%.*s", dash ? (int)(dash - start) : 0, start);
 }
 
-/* Ids of the runs alive on this machine, one per line in out. */
-static void live_ids(char *out, size_t size)
+/* Appends the database names of the live run in dir to keep. */
+static void keep_databases(const char *dir, char *keep, size_t size)
+{
+	char path[800];
+	size_t n = strlen(keep);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/" WORKDIR_DB_FILE, dir);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	while (n + 1 < size && fgets(keep + n, (int)(size - n), f))
+		n += strlen(keep + n);
+	fclose(f);
+}
+
+/* Ids of the runs alive on this machine, one per line in out; their
+ * databases and accounts into keep. */
+static void live_ids(char *out, size_t size, char *keep, size_t keepsz)
 {
 	DIR *d = opendir(workdir_base());
 	struct dirent *e;
@@ -77,6 +96,7 @@ static void live_ids(char *out, size_t size)
 		if (!alive(dir))
 			continue;
 		id_of(e->d_name, id, sizeof(id));
+		keep_databases(dir, keep, keepsz);
 		n += (size_t)snprintf(out + n, size - n, "%s\n", id);
 		if (n >= size)
 			break;
@@ -271,6 +291,49 @@ static int clean_host(struct host *h, const char *live, bool dry_run)
 	return err;
 }
 
+/* The per-run databases and accounts on the database of topology path
+ * when the inventory's admin manages it (a managed one lives in a run
+ * directory and goes with it). */
+static int clean_database(const struct inventory *inv, const char *path,
+			  const char *keep, bool dry_run)
+{
+	struct topo_errors errs = {0};
+	const struct inventory_host *ih;
+	char why[600], pw[256], label[400];
+	struct topo *t = NULL;
+	size_t found = 0;
+	int err;
+
+	err = topo_load(&t, path, inv, &errs);
+	if (err) {
+		topo_errors_sort(&errs);
+		for (size_t i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.lines[i]);
+		topo_errors_free(&errs);
+		return err;
+	}
+	ih = inventory_host(inv, t->db_host);
+	if (t->db_managed || !ih) {
+		topo_free(t);
+		return 0;
+	}
+	snprintf(label, sizeof(label), "database %s:%u", ih->address,
+		 t->db_port);
+	err = rundb_leftovers(ih->address, t->db_port, inv->db_admin_user,
+			      inventory_db_password(inv, pw, sizeof(pw)), keep,
+			      dry_run, label, stdout, &found, why,
+			      sizeof(why));
+	if (err)
+		fprintf(stderr, "orchestrator: %s: %s\n", label, why);
+	else if (!found)
+		printf("%s: no leftovers\n", label);
+	else if (!dry_run)
+		printf("%s: dropped %zu leftover%s\n", label, found,
+		       found == 1 ? "" : "s");
+	topo_free(t);
+	return err;
+}
+
 int cleanup_command(int argc, char **argv)
 {
 	struct topo_errors errs = {0};
@@ -278,7 +341,9 @@ int cleanup_command(int argc, char **argv)
 	struct inventory_host here = {0};
 	const char *hosts = NULL;
 	bool dry_run = false;
-	char why[SSH_WHY_MAX], live[8192];
+	char why[SSH_WHY_MAX], live[8192], keep[8192] = "";
+	const char **topos = calloc((size_t)argc, sizeof(*topos));
+	size_t ntopos = 0;
 	struct host *h = NULL;
 	int status = 0;
 
@@ -287,6 +352,8 @@ int cleanup_command(int argc, char **argv)
 			hosts = argv[++i];
 		else if (!strcmp(argv[i], "--dry-run"))
 			dry_run = true;
+		else if (argv[i][0] != '-' && topos)
+			topos[ntopos++] = argv[i];
 		else {
 			hosts = NULL;
 			break;
@@ -294,6 +361,7 @@ int cleanup_command(int argc, char **argv)
 	}
 	if (!hosts) {
 		commands_usage(stderr);
+		free(topos);
 		return COMMANDS_BAD_USAGE;
 	}
 	if (inventory_load(&inv, hosts, &errs)) {
@@ -301,9 +369,13 @@ int cleanup_command(int argc, char **argv)
 		for (size_t i = 0; i < errs.n; i++)
 			fprintf(stderr, "%s\n", errs.lines[i]);
 		topo_errors_free(&errs);
+		free(topos);
 		return COMMANDS_BAD_USAGE;
 	}
-	live_ids(live, sizeof(live));
+	live_ids(live, sizeof(live), keep, sizeof(keep));
+	for (size_t i = 0; i < ntopos; i++)
+		if (clean_database(inv, topos[i], keep, dry_run))
+			status = 1;
 	for (size_t i = 0; i < inv->nhosts; i++) {
 		if (inv->hosts[i].local)
 			continue;
@@ -327,5 +399,6 @@ int cleanup_command(int argc, char **argv)
 		status = 1;
 	host_close(h);
 	inventory_free(inv);
+	free(topos);
 	return status;
 }

@@ -6,7 +6,9 @@
  * keys, configs and the managed MariaDB's files in them) and every
  * process started from one of them (roles, a managed mariadbd, whose
  * run's database and accounts live in its data directory and go with
- * it).  A run still in progress (its local work directory's lock is
+ * it), and, on the database server of each topology given whose
+ * database is not managed, the per-run databases and accounts
+ * (rundb_leftovers).  A run still in progress (its local work directory's lock is
  * held) is left alone, and so are its remote directories.
  */
 #ifndef SIPSTONE_CLEANUP_H

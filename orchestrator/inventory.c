@@ -179,3 +179,23 @@ const struct inventory_host *inventory_host(const struct inventory *inv,
 			return &inv->hosts[i];
 	return NULL;
 }
+const char *inventory_db_password(const struct inventory *inv, char *buf,
+				  size_t size)
+{
+	const char *env = inv->db_password_env;
+
+	buf[0] = '\0';
+	if (env[0] && getenv(env))
+		return getenv(env);
+	if (inv->db_password_file[0]) {
+		FILE *f = fopen(inv->db_password_file, "r");
+
+		if (f) {
+			if (fgets(buf, (int)size, f))
+				buf[strcspn(buf, "\r\n")] = '\0';
+			fclose(f);
+			return buf;
+		}
+	}
+	return "";
+}

@@ -624,3 +624,108 @@ void rundb_free(struct rundb *db)
 	mysql_close(db->m);
 	free(db);
 }
+
+/* Whether name is one rundb_create makes: sipstone_<who>_<14 digits>. */
+static bool run_database_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len < strlen(RUNDB_DB_PREFIX) + 16 ||
+	    strncmp(name, RUNDB_DB_PREFIX, strlen(RUNDB_DB_PREFIX)) ||
+	    name[len - 15] != '_')
+		return false;
+	return strspn(name + len - 14, "0123456789") == 14;
+}
+
+static bool kept(const char *keep, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (const char *p = keep; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+
+		if (n == len && !strncmp(p, name, len))
+			return true;
+		p += n + (nl ? 1 : 0);
+	}
+	return false;
+}
+
+/* The first column of every row of sql, one a line, into out. */
+static int column(MYSQL *m, const char *sql, struct buf *out, char *why,
+		  size_t whysz)
+{
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	int err = 0;
+
+	if (mysql_real_query(m, sql, strlen(sql)) ||
+	    !(res = mysql_store_result(m)))
+		return db_error(m, why, whysz, "listing leftovers");
+	while (!err && (row = mysql_fetch_row(res)))
+		if (row[0] && strlen(row[0]) < 200 && !strchr(row[0], '\n'))
+			err = buf_printf(out, "%s\n", row[0]);
+	mysql_free_result(res);
+	return err;
+}
+
+int rundb_leftovers(const char *address, uint16_t port, const char *admin_user,
+		    const char *admin_password, const char *keep, bool dry_run,
+		    const char *label, FILE *out, size_t *found, char *why,
+		    size_t whysz)
+{
+	MYSQL *m = connect_db(address, port, admin_user, admin_password, 10);
+	struct buf dbs, users;
+	char sql[600];
+	int err;
+
+	*found = 0;
+	if (!m)
+		return ENOMEM;
+	buf_init(&dbs, 1u << 20);
+	buf_init(&users, 1u << 20);
+	if (mysql_errno(m)) {
+		err = db_error(m, why, whysz, "connecting as the admin");
+		goto out;
+	}
+	err = column(m, "SHOW DATABASES LIKE 'sipstone\\_%'", &dbs, why,
+		     whysz);
+	if (!err)
+		err = column(m,
+			     "SELECT DISTINCT User FROM mysql.user WHERE User "
+			     "LIKE 'sipstone\\_run\\_%'",
+			     &users, why, whysz);
+	if (!err)
+		err = buf_append(&dbs, "", 1);
+	if (!err)
+		err = buf_append(&users, "", 1);
+	for (char *save = NULL,
+		  *name = err ? NULL : strtok_r(dbs.data, "\n", &save);
+	     !err && name; name = strtok_r(NULL, "\n", &save)) {
+		if (!run_database_name(name) || kept(keep, name))
+			continue;
+		fprintf(out, "%s: database %s\n", label, name);
+		(*found)++;
+		snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS `%s`",
+			 name);
+		if (!dry_run)
+			err = query(m, sql, why, whysz, "dropping a leftover");
+	}
+	for (char *save = NULL,
+		  *name = err ? NULL : strtok_r(users.data, "\n", &save);
+	     !err && name; name = strtok_r(NULL, "\n", &save)) {
+		if (kept(keep, name))
+			continue;
+		fprintf(out, "%s: account %s\n", label, name);
+		(*found)++;
+		if (!dry_run)
+			err = drop_account(m, name, why, whysz);
+	}
+	fflush(out);
+out:
+	buf_free(&dbs);
+	buf_free(&users);
+	mysql_close(m);
+	return err;
+}

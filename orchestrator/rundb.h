@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "host.h"
 
@@ -59,6 +60,19 @@ int rundb_create(struct rundb **dbp, const char *address, uint16_t port,
  * "sipstone_run_" accounts (orchestrator cleanup looks for them). */
 #define RUNDB_DB_PREFIX "sipstone_"
 #define RUNDB_ACCOUNT_PREFIX "sipstone_run_"
+
+/*
+ * Leftovers of earlier runs on a database server: every database named
+ * like rundb_create's (sipstone_<who>_<14 digits>) and every
+ * sipstone_run_* account, except the names in keep (one a line: the
+ * runs alive).  Each is printed to out as "<label>: database NAME" or
+ * "<label>: account 'USER'@'HOST'", then dropped unless dry_run; *found
+ * counts them.  0 or an errno with why.
+ */
+int rundb_leftovers(const char *address, uint16_t port, const char *admin_user,
+		    const char *admin_password, const char *keep, bool dry_run,
+		    const char *label, FILE *out, size_t *found, char *why,
+		    size_t whysz);
 
 /* Runs the statements of an SQL file (the schema) in the database. */
 int rundb_apply(struct rundb *db, const char *sql_path, char *why,

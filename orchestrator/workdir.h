@@ -20,6 +20,9 @@
 #include "host.h"
 
 #define WORKDIR_LOCK ".alive"
+/* In the local work directory: the run's database and account names,
+ * one a line (cleanup spares them while the run is alive). */
+#define WORKDIR_DB_FILE "rundb.live"
 
 /* "/tmp", or $SIPSTONE_TMPDIR when it is an absolute path of safe
  * characters (tests keep their leftovers apart with it). */

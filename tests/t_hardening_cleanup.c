@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "fixture.h"
+#include "mariadb.h"
 #include "orchrun.h"
 #include "proc.h"
 #include "results.h"
@@ -355,4 +356,71 @@ TEST_TIMEOUT(hardening_cleanup_over_ssh_spares_a_live_run, 60)
 
 		ASSERT_EQ(proc_run(rm, "rm.log", 10000), 0);
 	}
+}
+
+TEST_TIMEOUT(hardening_cleanup_drops_leftover_databases_and_accounts, 150)
+{
+	static char out[65536];
+	const char *dry[] = {
+		"orchestrator", "cleanup", "--hosts", orchrun_local_hosts(),
+		"--dry-run",	"t.json",  NULL};
+	const char *clean[] = {"orchestrator",	      "cleanup", "--hosts",
+			       orchrun_local_hosts(), "t.json",	 NULL};
+	char tmp[600], port[8], sql_out[4096];
+	struct mariadb db;
+	struct proc p;
+	size_t n = 0, len;
+	char *log;
+
+	orchrun_need_root_and_mariadb();
+	mariadb_start(&db, "other", NULL);
+	snprintf(port, sizeof(port), "%u", db.port);
+	fixture_write("t.json", "topo/unmanaged-int.json", "DBPORT", port,
+		      NULL);
+	private_tmpdir(tmp, sizeof(tmp));
+	start_until_loading(&p, out, &n, sizeof(out));
+	proc_signal(&p, SIGKILL);
+	proc_stop(&p, 10000);
+	test_write_file("run.log", out);
+	ASSERT_EQ(mariadb_sql(&db,
+			      "SELECT COUNT(*) FROM information_schema."
+			      "schemata WHERE schema_name LIKE 'sipstone\\_%'",
+			      sql_out, sizeof(sql_out)),
+		  0);
+	ASSERT_STR(sql_out, "1\n");
+
+	ASSERT_EQ(proc_run(dry, "dry.log", 60000), 0);
+	log = test_read_file("dry.log", &len);
+	ASSERT_MSG(strstr(log, ": database sipstone_") && strstr(log, ": "
+								      "account"
+								      " sipsto"
+								      "ne_"
+								      "run_"),
+		   "%s", log);
+	free(log);
+	ASSERT_EQ(proc_run(clean, "clean.log", 60000), 0);
+	log = test_read_file("clean.log", &len);
+	ASSERT_MSG(strstr(log, "dropped 2 leftovers"), "%s", log);
+	free(log);
+	ASSERT_EQ(mariadb_sql(&db,
+			      "SELECT COUNT(*) FROM information_schema."
+			      "schemata WHERE schema_name LIKE 'sipstone\\_%'",
+			      sql_out, sizeof(sql_out)),
+		  0);
+	ASSERT_STR(sql_out, "0\n");
+	ASSERT_EQ(mariadb_sql(&db,
+			      "SELECT COUNT(*) FROM mysql.user WHERE User "
+			      "LIKE 'sipstone\\_run\\_%'",
+			      sql_out, sizeof(sql_out)),
+		  0);
+	ASSERT_STR(sql_out, "0\n");
+	/* The database the test made itself is not a run's. */
+	ASSERT_EQ(mariadb_sql(&db, "SHOW DATABASES LIKE 'other'", sql_out,
+			      sizeof(sql_out)),
+		  0);
+	ASSERT_STR(sql_out, "other\n");
+	orchrun_assert_no_survivors("run.log");
+	ASSERT_EQ(run_dirs(tmp), 0);
+	ASSERT_EQ(rmdir(tmp), 0);
+	mariadb_stop(&db);
 }
