@@ -82,26 +82,30 @@ int workdir_remote_name(const char *id, char *out, size_t size)
 int workdir_remote_create(struct host *h, const char *dir, char *why,
 			  size_t whysz)
 {
-	char q[600], cmd[2600];
+	char q[600], cmd[3400];
 	struct ssh_result res = {0};
 	int err;
 
 	if (shquote(q, sizeof(q), dir))
 		return ENAMETOOLONG;
-	/* mkdir without -p fails on anything already there, a symlink
-	 * included; then it must be a directory of ours, not a link. */
+	/* The name is random: nobody can plant it before we make it.  Two
+	 * inventory hosts may share one /tmp (one machine, network
+	 * namespaces): then the second finds the first's, which must be
+	 * a directory (not a symlink) of ours with mode 700. */
 	snprintf(cmd, sizeof(cmd),
-		 "umask 077 && mkdir -m 700 -- %s || exit 3; "
+		 "umask 077 && { mkdir -m 700 -- %s 2>/dev/null || "
+		 "test -d %s; } || exit 3; "
 		 "test -d %s && test ! -L %s || exit 4; "
-		 "test \"$(stat -c %%u -- %s)\" = \"$(id -u)\" || exit 4",
-		 q, q, q, q);
+		 "test \"$(stat -c %%u:%%a -- %s)\" = \"$(id -u):700\" || "
+		 "exit 4",
+		 q, q, q, q, q);
 	err = host_run(h, cmd, 10000, &res, why, whysz);
 	if (!err && res.status) {
 		err = res.status == 3 ? EEXIST : EACCES;
 		snprintf(why, whysz,
 			 "%s: cannot create a fresh private %s (%s)",
 			 host_name(h), dir,
-			 err == EEXIST ? "it exists or mkdir failed"
+			 err == EEXIST ? "mkdir failed"
 				       : "not a directory of ours");
 	}
 	ssh_result_free(&res);

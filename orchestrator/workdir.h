@@ -43,9 +43,11 @@ int workdir_local_create(const char *id, char *out, size_t size);
 int workdir_remote_name(const char *id, char *out, size_t size);
 
 /*
- * Makes dir on host h, mode 700, owned by the user we log in as.  0,
- * EEXIST when something is there already, EACCES when the result is
- * not a directory of ours, or the host_run errno; why says which.
+ * Makes dir on host h, mode 700, owned by the user we log in as (or
+ * finds it so, made by another host of the run sharing this /tmp).  0,
+ * EEXIST when it cannot be made, EACCES when what is there is not a
+ * directory of ours with mode 700 (a symlink, another owner), or the
+ * host_run errno; why says which.
  */
 int workdir_remote_create(struct host *h, const char *dir, char *why,
 			  size_t whysz);
