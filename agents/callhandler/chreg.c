@@ -18,6 +18,7 @@
 #include "sip_build.h"
 #include "sip_msg.h"
 #include "sip_txn.h"
+#include "sip_txn_tp.h"
 
 #define CHREG_MAX_USERS 1000000u
 #define CHREG_NAME_MAX 64
@@ -44,6 +45,7 @@ struct chreg {
 	struct ev *ev;
 	struct sip_tp *tp;
 	struct sip_txn_layer *txl;
+	struct sip_txn_tp bind; /* txl's sends: through tp */
 	chreg_done_h *done_h;
 	void *arg;
 	struct chreg_user *users;
@@ -130,27 +132,6 @@ int chreg_users_name(const struct chreg_users *u, uint32_t i, char *out,
 }
 
 /* ------------------------------------------------------------------ */
-
-static int tx_send(void *arg, const struct sip_txn_dest *dst, const char *buf,
-		   size_t len)
-{
-	struct chreg *r = arg;
-	struct sip_tp_conn *conn = NULL;
-	struct sip_tp_addr a;
-	int err;
-
-	err = sip_tp_addr_set(&a, dst->tp, &dst->addr.sa, dst->addrlen);
-	if (err)
-		return err;
-	if (a.proto == SIP_TP_UDP)
-		return sip_tp_send(r->tp, &a, buf, len);
-	err = sip_tp_conn_get(r->tp, &a, r->cfg.server_name, &conn);
-	if (err)
-		return err;
-	err = sip_tp_conn_send(conn, buf, len);
-	obj_deref(conn);
-	return err;
-}
 
 static void on_recv(const struct sip_tp_rx *rx, void *arg)
 {
@@ -409,11 +390,7 @@ static void user_send(struct chreg_user *cu)
 	err = sip_build_request(&r->out, &q);
 	if (err)
 		goto fail;
-	memset(&d, 0, sizeof(d));
-	d.tp = r->cfg.server.proto;
-	d.reliable = d.tp != SIP_TP_UDP;
-	memcpy(&d.addr, &r->cfg.server.u, sizeof(d.addr));
-	d.addrlen = sip_tp_addr_len(&r->cfg.server);
+	sip_txn_tp_dest(&d, &r->cfg.server, NULL);
 	memset(&c, 0, sizeof(c));
 	c.dst = &d;
 	pl_set_str(&c.branch, branch);
@@ -514,7 +491,9 @@ int chreg_alloc(struct chreg **rp, struct ev *ev, const struct chreg_cfg *cfg,
 		goto out;
 	memset(&tcfg, 0, sizeof(tcfg));
 	tcfg.timer_b_ms = cfg->timeout_ms ? cfg->timeout_ms : 4000;
-	err = sip_txn_layer_alloc(&r->txl, ev, &tcfg, tx_send, NULL, r);
+	r->bind.tp = r->tp;
+	r->bind.tls_name = r->cfg.server_name;
+	err = sip_txn_tp_layer_alloc(&r->txl, ev, &tcfg, &r->bind, NULL, r);
 	if (err)
 		goto out;
 	if (cfg->server.proto == SIP_TP_UDP) {

@@ -20,6 +20,7 @@
 #include "sip_build.h"
 #include "sip_msg.h"
 #include "sip_txn.h"
+#include "sip_txn_tp.h"
 
 #define WATCH_MAX_DIALOGS 1000000u
 #define WATCH_NAME_MAX 64
@@ -55,6 +56,7 @@ struct watch {
 	struct ev *ev;
 	struct sip_tp *tp;
 	struct sip_txn_layer *txl;
+	struct sip_txn_tp bind; /* txl's sends: through tp */
 	watch_done_h *done_h;
 	void *arg;
 	struct watch_dlg *dlgs;
@@ -123,35 +125,9 @@ int watch_stamp_decode(const struct pl *body, struct pl *entity, uint64_t *seq,
 
 /* ---- transport ---- */
 
-static int tx_send(void *arg, const struct sip_txn_dest *dst, const char *buf,
-		   size_t len)
-{
-	struct watch *w = arg;
-	struct sip_tp_conn *conn = NULL;
-	struct sip_tp_addr a;
-	int err;
-
-	/* RFC 3261 §18.2.2: a response goes back on the connection the
-	 * request came on. */
-	if (dst->conn && sip_tp_conn_is_open(dst->conn))
-		return sip_tp_conn_send(dst->conn, buf, len);
-	err = sip_tp_addr_set(&a, dst->tp, &dst->addr.sa, dst->addrlen);
-	if (err)
-		return err;
-	if (a.proto == SIP_TP_UDP)
-		return sip_tp_send(w->tp, &a, buf, len);
-	err = sip_tp_conn_get(w->tp, &a, NULL, &conn);
-	if (err)
-		return err;
-	err = sip_tp_conn_send(conn, buf, len);
-	obj_deref(conn);
-	return err;
-}
-
 static void on_recv(const struct sip_tp_rx *rx, void *arg)
 {
 	struct watch *w = arg;
-	struct sip_txn_dest d;
 	const char *why;
 	uint16_t status;
 
@@ -163,13 +139,7 @@ static void on_recv(const struct sip_tp_rx *rx, void *arg)
 		sip_txn_recv_response(w->txl, rx->msg);
 		return;
 	}
-	memset(&d, 0, sizeof(d));
-	d.tp = rx->proto;
-	d.reliable = rx->proto != SIP_TP_UDP;
-	memcpy(&d.addr, &rx->src.u, sizeof(d.addr));
-	d.addrlen = sip_tp_addr_len(&rx->src);
-	d.conn = rx->conn;
-	if (sip_txn_recv_request(w->txl, rx->msg, &d))
+	if (sip_txn_tp_recv_request(w->txl, rx))
 		w->st.bad_in++;
 }
 
@@ -380,11 +350,7 @@ static void dlg_send(struct watch_dlg *g)
 		goto fail;
 	/* In-dialog requests go to the server too: it is the notifier
 	 * (no route set is kept). */
-	memset(&d, 0, sizeof(d));
-	d.tp = w->cfg.server.proto;
-	d.reliable = d.tp != SIP_TP_UDP;
-	memcpy(&d.addr, &w->cfg.server.u, sizeof(d.addr));
-	d.addrlen = sip_tp_addr_len(&w->cfg.server);
+	sip_txn_tp_dest(&d, &w->cfg.server, NULL);
 	memset(&c, 0, sizeof(c));
 	c.dst = &d;
 	pl_set_str(&c.branch, branch);
@@ -609,7 +575,9 @@ int watch_alloc(struct watch **wp, struct ev *ev, const struct watch_cfg *cfg,
 		goto out;
 	memset(&tcfg, 0, sizeof(tcfg));
 	tcfg.timer_b_ms = cfg->timeout_ms ? cfg->timeout_ms : 4000;
-	err = sip_txn_layer_alloc(&w->txl, ev, &tcfg, tx_send, on_request, w);
+	w->bind.tp = w->tp;
+	err = sip_txn_tp_layer_alloc(&w->txl, ev, &tcfg, &w->bind, on_request,
+				     w);
 	if (err)
 		goto out;
 	/* One listener of the server's transport, port chosen by the
