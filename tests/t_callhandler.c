@@ -9,7 +9,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "chreg.h"
+#include "user_range.h"
 #include "kamailio.h"
 #include "proc.h"
 #include "test.h"
@@ -17,34 +17,34 @@
 
 TEST(callhandler_users_decode)
 {
-	struct chreg_users u;
+	struct user_range u;
 	char name[64];
 
-	ASSERT_EQ(chreg_users_decode(&u, "A1000-A1999"), 0);
+	ASSERT_EQ(user_range_decode(&u, "A1000-A1999"), 0);
 	ASSERT_STR(u.prefix, "A");
 	ASSERT_EQ(u.first, 1000);
 	ASSERT_EQ(u.last, 1999);
-	ASSERT_EQ(chreg_users_count(&u), 1000);
-	ASSERT_EQ(chreg_users_name(&u, 5, name, sizeof(name)), 0);
+	ASSERT_EQ(user_range_count(&u), 1000);
+	ASSERT_EQ(user_range_name(&u, 5, name, sizeof(name)), 0);
 	ASSERT_STR(name, "A1005");
 	/* Short form and zero padding. */
-	ASSERT_EQ(chreg_users_decode(&u, "user0001-0010"), 0);
-	ASSERT_EQ(chreg_users_count(&u), 10);
-	ASSERT_EQ(chreg_users_name(&u, 9, name, sizeof(name)), 0);
+	ASSERT_EQ(user_range_decode(&u, "user0001-0010"), 0);
+	ASSERT_EQ(user_range_count(&u), 10);
+	ASSERT_EQ(user_range_name(&u, 9, name, sizeof(name)), 0);
 	ASSERT_STR(name, "user0010");
 	/* One name. */
-	ASSERT_EQ(chreg_users_decode(&u, "alice"), 0);
-	ASSERT_EQ(chreg_users_count(&u), 1);
-	ASSERT_EQ(chreg_users_name(&u, 0, name, sizeof(name)), 0);
+	ASSERT_EQ(user_range_decode(&u, "alice"), 0);
+	ASSERT_EQ(user_range_count(&u), 1);
+	ASSERT_EQ(user_range_name(&u, 0, name, sizeof(name)), 0);
 	ASSERT_STR(name, "alice");
 	/* Refused: reversed, unequal widths, junk, empty, too many. */
-	ASSERT_EQ(chreg_users_decode(&u, "A1999-A1000"), EINVAL);
-	ASSERT_EQ(chreg_users_decode(&u, "A100-A1999"), EINVAL);
-	ASSERT_EQ(chreg_users_decode(&u, "A1000-A19x9"), EINVAL);
-	ASSERT_EQ(chreg_users_decode(&u, "A1000-B1999"), EINVAL);
-	ASSERT_EQ(chreg_users_decode(&u, ""), EINVAL);
-	ASSERT_EQ(chreg_users_decode(&u, "a@b"), EINVAL);
-	ASSERT_EQ(chreg_users_decode(&u, "0000000-9999999"), EINVAL);
+	ASSERT_EQ(user_range_decode(&u, "A1999-A1000"), EINVAL);
+	ASSERT_EQ(user_range_decode(&u, "A100-A1999"), EINVAL);
+	ASSERT_EQ(user_range_decode(&u, "A1000-A19x9"), EINVAL);
+	ASSERT_EQ(user_range_decode(&u, "A1000-B1999"), EINVAL);
+	ASSERT_EQ(user_range_decode(&u, ""), EINVAL);
+	ASSERT_EQ(user_range_decode(&u, "a@b"), EINVAL);
+	ASSERT_EQ(user_range_decode(&u, "0000000-9999999"), EINVAL);
 }
 
 TEST(callhandler_failure_injection_is_exact)

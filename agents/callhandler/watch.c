@@ -21,6 +21,7 @@
 #include "sip_msg.h"
 #include "sip_txn.h"
 #include "sip_txn_tp.h"
+#include "uac.h"
 
 #define WATCH_MAX_DIALOGS 1000000u
 #define WATCH_NAME_MAX 64
@@ -245,8 +246,8 @@ static int challenge(struct watch_dlg *g, const struct sip_msg *msg)
 	struct watch *w = g->w;
 	int err;
 
-	err = chreg_auth_challenge(&g->auth, g->user, w->cfg.password,
-				   g->challenges, msg);
+	err = uac_auth_challenge(&g->auth, g->user, w->cfg.password,
+				 g->challenges, msg);
 	if (err)
 		return err;
 	g->proxy_auth = msg->status == 407;
@@ -295,70 +296,50 @@ static void on_txn(struct sip_txn *t, enum sip_txn_event ev,
 	settle(w, g);
 }
 
-static const char *tp_param(enum sip_transport tp)
-{
-	return tp == SIP_TP_TCP ? ";transport=tcp" : "";
-}
-
 static void dlg_send(struct watch_dlg *g)
 {
 	struct watch *w = g->w;
-	char branch[SIP_BRANCH_SIZE], via[200], from[200], to[200];
-	char ruri[TARGET_MAX], contact[200];
-	struct sip_build_req q;
-	struct sip_txn_creq c;
-	struct sip_txn_dest d;
-	struct pl method = PL("SUBSCRIBE");
+	char from[200], to[200], ruri[TARGET_MAX], contact[200];
+	struct uac_req q;
 	int err;
 
-	sip_build_branch(branch);
-	snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s;rport",
-		 sip_transport_name(w->cfg.server.proto), w->hostport, branch);
 	snprintf(from, sizeof(from), "<sip:%s@%s>", g->user, w->cfg.domain);
 	snprintf(to, sizeof(to), "<sip:%s@%s>", g->pres, w->cfg.domain);
 	/* in the dialog: to the remote target (RFC 6665 §4.1.2.1) */
 	snprintf(ruri, sizeof(ruri), "%s",
 		 g->rtag[0] && g->target[0] ? g->target : g->entity);
 	snprintf(contact, sizeof(contact), "<sip:%s@%s%s>", g->user,
-		 w->hostport, tp_param(w->cfg.server.proto));
+		 w->hostport, uac_transport_param(w->cfg.server.proto));
 	buf_reset(&w->hdrs);
 	err = buf_printf(&w->hdrs,
 			 "Event: presence\r\n"
 			 "Accept: application/pidf+xml\r\n"
 			 "Expires: %u\r\n",
 			 w->cfg.expires);
-	if (!err)
-		err = chreg_auth_print(&w->hdrs, g->auth, g->proxy_auth,
-				       &method, ruri);
 	if (err)
 		goto fail;
 	memset(&q, 0, sizeof(q));
-	q.method = method;
-	pl_set_str(&q.ruri, ruri);
-	pl_set_str(&q.via, via);
-	pl_set_str(&q.from, from);
-	pl_set_str(&q.from_tag, g->tag);
-	pl_set_str(&q.to, to);
-	pl_set_str(&q.to_tag, g->rtag);
-	pl_set_str(&q.call_id, g->call_id);
-	q.cseq = ++g->cseq;
-	pl_set_str(&q.contact, contact);
-	q.hdrs = buf_pl(&w->hdrs);
-	buf_reset(&w->out);
-	err = sip_build_request(&w->out, &q);
-	if (err)
-		goto fail;
+	q.txl = w->txl;
 	/* In-dialog requests go to the server too: it is the notifier
 	 * (no route set is kept). */
-	sip_txn_tp_dest(&d, &w->cfg.server, NULL);
-	memset(&c, 0, sizeof(c));
-	c.dst = &d;
-	pl_set_str(&c.branch, branch);
-	c.method = method;
-	c.msg = buf_pl(&w->out);
-	sip_txn_client_detach(g->ct);
-	g->ct = obj_deref(g->ct);
-	err = sip_txn_client_start(&g->ct, w->txl, &c, on_txn, g);
+	q.server = &w->cfg.server;
+	q.via_hostport = w->hostport;
+	q.method = (struct pl)PL("SUBSCRIBE");
+	q.ruri = ruri;
+	q.from = from;
+	q.from_tag = g->tag;
+	q.to = to;
+	q.to_tag = g->rtag;
+	q.call_id = g->call_id;
+	q.cseq = ++g->cseq;
+	q.contact = contact;
+	q.hdrs = &w->hdrs;
+	q.auth = g->auth;
+	q.proxy_auth = g->proxy_auth;
+	q.out = &w->out;
+	q.h = on_txn;
+	q.arg = g;
+	err = uac_send(&q, &g->ct);
 	if (err)
 		goto fail;
 	w->st.sent++;
@@ -492,7 +473,7 @@ static void on_pace(void *arg)
 {
 	struct watch *w = arg;
 	uint32_t due =
-		chreg_pace_due(ev_now(w->ev) - w->start_ns, w->cfg.rate, w->n);
+		uac_pace_due(ev_now(w->ev) - w->start_ns, w->cfg.rate, w->n);
 
 	while (w->next < due)
 		dlg_send(&w->dlgs[w->next++]);
@@ -533,8 +514,8 @@ static void watch_destroy(void *arg)
 int watch_alloc(struct watch **wp, struct ev *ev, const struct watch_cfg *cfg,
 		watch_done_h *done_h, void *arg)
 {
-	uint64_t np = chreg_users_count(&cfg->presentities);
-	uint32_t nu = chreg_users_count(&cfg->users);
+	uint64_t np = user_range_count(&cfg->presentities);
+	uint32_t nu = user_range_count(&cfg->users);
 	struct sip_tp_opts topts;
 	struct sip_txn_cfg tcfg;
 	struct sip_tp_addr local, bound;
@@ -602,12 +583,12 @@ int watch_alloc(struct watch **wp, struct ev *ev, const struct watch_cfg *cfg,
 
 		g->w = w;
 		ev_timer_init(&g->timer);
-		err = chreg_users_name(&cfg->presentities,
-				       i / cfg->per_presentity, g->pres,
-				       sizeof(g->pres));
+		err = user_range_name(&cfg->presentities,
+				      i / cfg->per_presentity, g->pres,
+				      sizeof(g->pres));
 		if (!err)
-			err = chreg_users_name(&cfg->users, i % nu, g->user,
-					       sizeof(g->user));
+			err = user_range_name(&cfg->users, i % nu, g->user,
+					      sizeof(g->user));
 		if (!err && (size_t)snprintf(g->entity, sizeof(g->entity),
 					     "sip:%s@%s", g->pres,
 					     cfg->domain) >= sizeof(g->entity))
