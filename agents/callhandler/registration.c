@@ -23,7 +23,6 @@
 
 #define REGISTRATION_MAX_USERS 1000000u
 #define REGISTRATION_NAME_MAX 64
-#define REGISTRATION_TICK_MS 1u
 
 struct reg_user {
 	struct registration *r;
@@ -51,11 +50,7 @@ struct registration {
 	void *arg;
 	struct reg_user *users;
 	uint32_t n;
-	uint32_t next; /* first registrations sent */
-	uint32_t settled;
-	uint64_t start_ns;
-	uint64_t done_ms;
-	struct ev_timer pace;
+	struct uac_pacer pacer; /* first registrations; settled ones */
 	char via_hostport[SIP_TP_ADDR_STRLEN];
 	char contact_hostport[SIP_TP_ADDR_STRLEN];
 	struct buf out;
@@ -78,20 +73,6 @@ static void on_txn(struct sip_txn *t, enum sip_txn_event ev,
 		   const struct sip_msg *msg, int err, void *arg);
 static void user_send(struct reg_user *cu);
 
-static void settle(struct registration *r, struct reg_user *cu)
-{
-	if (cu->settled)
-		return;
-	cu->settled = true;
-	if (++r->settled == r->n) {
-		r->done_ms = (ev_now(r->ev) - r->start_ns) / EV_NS_PER_MS;
-		if (!r->done_ms)
-			r->done_ms = 1;
-		if (r->done_h)
-			r->done_h(r, r->arg);
-	}
-}
-
 static void on_user_timer(void *arg)
 {
 	struct reg_user *cu = arg;
@@ -99,7 +80,7 @@ static void on_user_timer(void *arg)
 	if (cu->registered)
 		cu->r->st.refreshes++;
 	user_send(cu);
-	sip_tp_flush(cu->r->tp); /* see on_pace */
+	sip_tp_flush(cu->r->tp); /* see pacer_tick() in uac.c */
 }
 
 static void user_failed(struct reg_user *cu)
@@ -120,7 +101,7 @@ static void user_failed(struct reg_user *cu)
 	r->st.failed++;
 	log_warn("%s: not registered after %u attempts", cu->name,
 		 cu->attempts);
-	settle(r, cu);
+	uac_pacer_settle(&r->pacer, &cu->settled);
 }
 
 /* The expiry the registrar granted our Contact (§10.2.4): its expires
@@ -213,7 +194,7 @@ static void on_txn(struct sip_txn *t, enum sip_txn_event ev,
 	ev_timer_start(r->ev, &cu->timer,
 		       exp > 1 ? EV_MS((uint64_t)exp * 800) : EV_MS(1000),
 		       on_user_timer, cu);
-	settle(r, cu);
+	uac_pacer_settle(&r->pacer, &cu->settled);
 }
 
 static void user_send(struct reg_user *cu)
@@ -261,27 +242,24 @@ fail:
 	user_failed(cu);
 }
 
-static void on_pace(void *arg)
+static void pace_send(uint32_t i, void *arg)
 {
 	struct registration *r = arg;
-	uint32_t due =
-		uac_pace_due(ev_now(r->ev) - r->start_ns, r->cfg.rate, r->n);
 
-	while (r->next < due)
-		user_send(&r->users[r->next++]);
-	/* Timers run after the loop's flush hook: a TCP write queued
-	 * here would otherwise wait for the next wake-up (for the last
-	 * users, their timeout). */
-	sip_tp_flush(r->tp);
-	if (r->next < r->n)
-		ev_timer_start(r->ev, &r->pace, EV_MS(REGISTRATION_TICK_MS),
-			       on_pace, r);
+	user_send(&r->users[i]);
+}
+
+static void pace_done(void *arg)
+{
+	struct registration *r = arg;
+
+	if (r->done_h)
+		r->done_h(r, r->arg);
 }
 
 void registration_start(struct registration *r)
 {
-	r->start_ns = ev_now(r->ev);
-	on_pace(r);
+	uac_pacer_start(&r->pacer, r->tp);
 }
 
 static void registration_destroy(void *arg)
@@ -289,8 +267,7 @@ static void registration_destroy(void *arg)
 	struct registration *r = arg;
 	uint32_t i;
 
-	if (r->ev)
-		ev_timer_cancel(r->ev, &r->pace);
+	uac_pacer_cancel(&r->pacer);
 	for (i = 0; r->users && i < r->n; i++) {
 		struct reg_user *cu = &r->users[i];
 
@@ -325,10 +302,11 @@ int registration_alloc(struct registration **rp, struct ev *ev,
 	r->ev = ev;
 	r->done_h = done_h;
 	r->arg = arg;
-	ev_timer_init(&r->pace);
 	buf_init(&r->out, SIP_MSG_MAX_SIZE);
 	buf_init(&r->auth, 4096);
 	r->n = user_range_count(&cfg->users);
+	uac_pacer_init(&r->pacer, ev, r->n, cfg->rate, pace_send, pace_done,
+		       r);
 	r->st.users = r->n;
 	r->users = calloc(r->n, sizeof(*r->users));
 	err = ENOMEM;
@@ -403,5 +381,5 @@ void registration_stats(const struct registration *r,
 
 uint64_t registration_done_ms(const struct registration *r)
 {
-	return r->done_ms;
+	return r->pacer.done_ms;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "ev.h"
 #include "obj.h"
 #include "sip_auth.h"
 #include "sip_build.h"
@@ -68,6 +69,63 @@ int uac_auth_print(struct buf *b, struct sip_auth_client *auth, bool proxy,
 	if (!err)
 		err = buf_append_str(b, "\r\n");
 	return err;
+}
+
+void uac_pacer_init(struct uac_pacer *p, struct ev *ev, uint32_t n,
+		    unsigned rate, uac_pacer_send_h *send,
+		    uac_pacer_done_h *done, void *arg)
+{
+	memset(p, 0, sizeof(*p));
+	p->ev = ev;
+	p->n = n;
+	p->rate = rate;
+	p->send = send;
+	p->done = done;
+	p->arg = arg;
+	ev_timer_init(&p->tick);
+}
+
+static void pacer_tick(void *arg)
+{
+	struct uac_pacer *p = arg;
+	uint32_t due =
+		uac_pace_due(ev_now(p->ev) - p->start_ns, p->rate, p->n);
+
+	while (p->next < due)
+		p->send(p->next++, p->arg);
+	/* Timers run after the loop's flush hook: a TCP write queued
+	 * here would otherwise wait for the next wake-up (for the last
+	 * ones, their timeout). */
+	sip_tp_flush(p->tp);
+	if (p->next < p->n)
+		ev_timer_start(p->ev, &p->tick, EV_MS(1), pacer_tick, p);
+}
+
+void uac_pacer_start(struct uac_pacer *p, struct sip_tp *tp)
+{
+	p->tp = tp;
+	p->start_ns = ev_now(p->ev);
+	pacer_tick(p);
+}
+
+void uac_pacer_settle(struct uac_pacer *p, bool *settled)
+{
+	if (*settled)
+		return;
+	*settled = true;
+	if (++p->settled == p->n) {
+		p->done_ms = (ev_now(p->ev) - p->start_ns) / EV_NS_PER_MS;
+		if (!p->done_ms)
+			p->done_ms = 1;
+		if (p->done)
+			p->done(p->arg);
+	}
+}
+
+void uac_pacer_cancel(struct uac_pacer *p)
+{
+	if (p->ev)
+		ev_timer_cancel(p->ev, &p->tick);
 }
 
 const char *uac_transport_param(enum sip_transport tp)

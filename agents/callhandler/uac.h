@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ev.h"
 #include "pl.h"
 #include "sip_tp.h"
 #include "sip_txn.h"
@@ -43,6 +44,41 @@ int uac_auth_challenge(struct sip_auth_client **auth, const char *user,
  */
 int uac_auth_print(struct buf *b, struct sip_auth_client *auth, bool proxy,
 		   const struct pl *method, const char *ruri);
+
+typedef void(uac_pacer_send_h)(uint32_t i, void *arg);
+typedef void(uac_pacer_done_h)(void *arg);
+
+/*
+ * n first requests (one per user or dialog) paced at rate per second
+ * from uac_pacer_start(), and the count of those settled (succeeded or
+ * given up for good): done_ms is the time from the start to the last
+ * one settling.  Lives inside its owner; runs on ev.
+ */
+struct uac_pacer {
+	struct ev *ev; /* NULL until uac_pacer_init() */
+	struct sip_tp *tp;
+	unsigned rate;
+	uint32_t n, next, settled;
+	uint64_t start_ns, done_ms;
+	struct ev_timer tick;
+	uac_pacer_send_h *send; /* sends the first request of i */
+	uac_pacer_done_h *done; /* every one settled (once; may be NULL) */
+	void *arg;
+};
+
+void uac_pacer_init(struct uac_pacer *p, struct ev *ev, uint32_t n,
+		    unsigned rate, uac_pacer_send_h *send,
+		    uac_pacer_done_h *done, void *arg);
+
+/* Starts now: the requests due go at once, the others on a 1 ms tick,
+ * and tp is flushed after each batch. */
+void uac_pacer_start(struct uac_pacer *p, struct sip_tp *tp);
+
+/* Counts one settled, the first time for its flag *settled. */
+void uac_pacer_settle(struct uac_pacer *p, bool *settled);
+
+/* Stops the tick (before the owner goes). */
+void uac_pacer_cancel(struct uac_pacer *p);
 
 /* ";transport=tcp" / ";transport=tls" for a Contact URI, "" for UDP. */
 const char *uac_transport_param(enum sip_transport tp);

@@ -26,7 +26,6 @@
 #define WATCH_MAX_DIALOGS 1000000u
 #define WATCH_NAME_MAX 64
 #define TARGET_MAX 256
-#define TICK_MS 1u
 
 struct watch_dlg {
 	struct le le; /* in w->dlgs, by Call-ID */
@@ -61,10 +60,9 @@ struct watch {
 	watch_done_h *done_h;
 	void *arg;
 	struct watch_dlg *dlgs;
-	uint32_t n, next, settled;
+	uint32_t n;
+	struct uac_pacer pacer; /* first SUBSCRIBEs; settled dialogs */
 	struct hash by_cid;
-	uint64_t start_ns, done_ms;
-	struct ev_timer pace;
 	char hostport[SIP_TP_ADDR_STRLEN];
 	struct buf out, hdrs;
 	struct watch_stats st;
@@ -148,20 +146,6 @@ static void on_recv(const struct sip_tp_rx *rx, void *arg)
 
 static void dlg_send(struct watch_dlg *g);
 
-static void settle(struct watch *w, struct watch_dlg *g)
-{
-	if (g->settled)
-		return;
-	g->settled = true;
-	if (++w->settled == w->n) {
-		w->done_ms = (ev_now(w->ev) - w->start_ns) / EV_NS_PER_MS;
-		if (!w->done_ms)
-			w->done_ms = 1;
-		if (w->done_h)
-			w->done_h(w, w->arg);
-	}
-}
-
 static void on_timer(void *arg)
 {
 	struct watch_dlg *g = arg;
@@ -209,7 +193,7 @@ static void dlg_failed(struct watch_dlg *g)
 	w->st.failed++;
 	log_warn("%s watching %s: not subscribed after %u attempts", g->user,
 		 g->pres, g->attempts);
-	settle(w, g);
+	uac_pacer_settle(&w->pacer, &g->settled);
 }
 
 static void refresh_arm(struct watch_dlg *g, uint32_t granted)
@@ -293,7 +277,7 @@ static void on_txn(struct sip_txn *t, enum sip_txn_event ev,
 		w->st.active++;
 	}
 	refresh_arm(g, granted(w, msg));
-	settle(w, g);
+	uac_pacer_settle(&w->pacer, &g->settled);
 }
 
 static void dlg_send(struct watch_dlg *g)
@@ -469,23 +453,24 @@ static void on_request(void *arg, struct sip_txn *st,
 
 /* ---- the module ---- */
 
-static void on_pace(void *arg)
+static void pace_send(uint32_t i, void *arg)
 {
 	struct watch *w = arg;
-	uint32_t due =
-		uac_pace_due(ev_now(w->ev) - w->start_ns, w->cfg.rate, w->n);
 
-	while (w->next < due)
-		dlg_send(&w->dlgs[w->next++]);
-	sip_tp_flush(w->tp);
-	if (w->next < w->n)
-		ev_timer_start(w->ev, &w->pace, EV_MS(TICK_MS), on_pace, w);
+	dlg_send(&w->dlgs[i]);
+}
+
+static void pace_done(void *arg)
+{
+	struct watch *w = arg;
+
+	if (w->done_h)
+		w->done_h(w, w->arg);
 }
 
 void watch_start(struct watch *w)
 {
-	w->start_ns = ev_now(w->ev);
-	on_pace(w);
+	uac_pacer_start(&w->pacer, w->tp);
 }
 
 static void watch_destroy(void *arg)
@@ -493,8 +478,7 @@ static void watch_destroy(void *arg)
 	struct watch *w = arg;
 	uint32_t i;
 
-	if (w->ev)
-		ev_timer_cancel(w->ev, &w->pace);
+	uac_pacer_cancel(&w->pacer);
 	for (i = 0; w->dlgs && i < w->n; i++) {
 		struct watch_dlg *g = &w->dlgs[i];
 
@@ -537,11 +521,12 @@ int watch_alloc(struct watch **wp, struct ev *ev, const struct watch_cfg *cfg,
 	w->ev = ev;
 	w->done_h = done_h;
 	w->arg = arg;
-	ev_timer_init(&w->pace);
 	buf_init(&w->out, SIP_MSG_MAX_SIZE);
 	buf_init(&w->hdrs, 4096);
 	hist_init(&w->st.delay);
 	w->n = (uint32_t)(np * cfg->per_presentity);
+	uac_pacer_init(&w->pacer, ev, w->n, cfg->rate, pace_send, pace_done,
+		       w);
 	w->st.dialogs = w->n;
 	err = hash_init(&w->by_cid, 4096);
 	if (err)
@@ -624,5 +609,5 @@ const char *watch_hostport(const struct watch *w)
 
 uint64_t watch_done_ms(const struct watch *w)
 {
-	return w->done_ms;
+	return w->pacer.done_ms;
 }
