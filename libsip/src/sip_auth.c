@@ -6,21 +6,13 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
 
 #define LOG_MODULE "sip_auth"
-#include "hash.h"
-#include "list.h"
 #include "log.h"
-#include "obj.h"
 #include "sip_auth_int.h"
 
 const char *sip_auth_alg_name(enum sip_auth_alg alg)

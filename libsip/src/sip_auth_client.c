@@ -5,22 +5,12 @@
 #include "sip_auth_int.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
-#define LOG_MODULE "sip_auth"
-#include "hash.h"
-#include "list.h"
-#include "log.h"
-#include "obj.h"
 
 #define CLIENT_MAX_USER 256u
 #define CLIENT_MAX_REALM 256u

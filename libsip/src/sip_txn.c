@@ -5,11 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LOG_MODULE "sip_txn"
-#include "buf.h"
-#include "log.h"
 #include "obj.h"
-#include "sip_build.h"
 #include "sip_txn_int.h"
 
 /* ------------------------------------------------------------------ */

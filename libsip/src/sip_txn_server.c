@@ -5,7 +5,6 @@
  */
 #include "sip_txn_int.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
