@@ -11,7 +11,6 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
-
 #define CLIENT_MAX_USER 256u
 #define CLIENT_MAX_REALM 256u
 #define CLIENT_MAX_NONCE 1024u

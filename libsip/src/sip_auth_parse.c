@@ -8,8 +8,6 @@
 #include <errno.h>
 #include <string.h>
 
-
-
 /* ----- lexing (RFC 3261 §25.1) ----- */
 
 static bool is_wsp(char c)
