@@ -235,6 +235,7 @@ static int remove_all(struct host *h, const struct found *f)
 		if (f->v[i].proc && np + 24 < sizeof(pids))
 			np += (size_t)snprintf(pids + np, sizeof(pids) - np,
 					       " %ld", f->v[i].pid);
+	/* pids holds only the numbers formatted above. */
 	n += (size_t)snprintf(cmd + n, 64 * 1024 - n,
 			      "P='%s'; [ -n \"$P\" ] && kill -TERM $P "
 			      "2>/dev/null; for p in $P; do i=0; while "
