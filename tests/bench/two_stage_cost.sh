@@ -190,12 +190,14 @@ m = ("OPTIONS sip:%s:%d SIP/2.0\r\nVia: SIP/2.0/UDP %s:%d;branch=z9hG4bKready%d\
      "Max-Forwards: 70\r\nFrom: <sip:probe@example.com>;tag=1\r\nTo: <sip:%s:%d>\r\n"
      "Call-ID: ready%d\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n" % (a, p, la, lp, lp, a, p, lp))
 for i in range(240):
-    s.send(m.encode())
     try:
+        s.send(m.encode())
         s.recv(4096)
         sys.exit(0)
     except socket.timeout:
         pass
+    except OSError:  # refused: not listening yet
+        time.sleep(0.5)
 sys.exit(1)
 PY
 }
