@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "datadir.h"
+#include "locate.h"
 #include "res_compare.h"
 #include "results.h"
 #include "topo_override.h"
@@ -399,6 +401,39 @@ static int split_settings(struct runlist *rl, const char **given)
 	return 0;
 }
 
+/* The topologies and the inventory given by name (locate.h) become
+ * paths: 0 or COMMANDS_BAD_USAGE (said, with every place looked in). */
+static int locate_names(struct runlist *rl)
+{
+	char path[1000], why[3000];
+
+	if (rl->nfiles > RUNLIST_MAX_RUNS) {
+		fprintf(stderr, "orchestrator: more than %d topology files\n",
+			RUNLIST_MAX_RUNS);
+		return COMMANDS_BAD_USAGE;
+	}
+	if (locate_file(LOCATE_INVENTORY, rl->hosts, rl->hosts_path,
+			sizeof(rl->hosts_path), why, sizeof(why))) {
+		fprintf(stderr, "orchestrator: --hosts %s\n", why);
+		return COMMANDS_BAD_USAGE;
+	}
+	rl->hosts = rl->hosts_path;
+	for (size_t i = 0; i < rl->nfiles; i++) {
+		if (locate_file(LOCATE_TOPOLOGY, rl->files[i], path,
+				sizeof(path), why, sizeof(why))) {
+			fprintf(stderr, "orchestrator: %s\n", why);
+			return COMMANDS_BAD_USAGE;
+		}
+		if (!strcmp(path, rl->files[i]))
+			continue;
+		rl->located[i] = strdup(path);
+		if (!rl->located[i])
+			return COMMANDS_BAD_USAGE;
+		rl->files[i] = rl->located[i];
+	}
+	return 0;
+}
+
 int runlist_parse(struct runlist *rl, int argc, char **argv,
 		  bool baseline_only)
 {
@@ -409,12 +444,18 @@ int runlist_parse(struct runlist *rl, int argc, char **argv,
 	find_root(rl->bin, sizeof(rl->bin), rl->root, sizeof(rl->root));
 	snprintf(rl->schema, sizeof(rl->schema),
 		 "%s/proxy-stateful/schema.sql", rl->root);
-	snprintf(rl->results, sizeof(rl->results), "%s/results", rl->root);
+	if (access(rl->schema, R_OK) != 0)
+		datadir_path(rl->schema, sizeof(rl->schema), "schema.sql");
 	rl->o.bin_dir = rl->bin;
 	rl->o.schema = rl->schema;
-	rl->o.results_dir = rl->results;
 	rl->o.baseline_only = baseline_only;
 	status = parse_options(rl, argc, argv, given);
+	/* Where the user stands, never next to the executable. */
+	snprintf(rl->results, sizeof(rl->results), "%s",
+		 locate_results_dir(rl->o.results_dir));
+	rl->o.results_dir = rl->results;
+	if (!status)
+		status = locate_names(rl);
 	if (!status)
 		status = check_upload(&rl->uo);
 	if (!status)
@@ -547,6 +588,8 @@ void runlist_free(struct runlist *rl)
 {
 	for (size_t i = 0; i < rl->nset; i++)
 		free(rl->set[i].copy);
+	for (size_t i = 0; i < RUNLIST_MAX_RUNS; i++)
+		free(rl->located[i]);
 	inventory_free(rl->inv);
 	rl->inv = NULL;
 	rl->nset = 0;
