@@ -17,6 +17,10 @@
 
 static const char usage_text[] =
 	"usage: orchestrator validate FILE... [--hosts INVENTORY.json]\n"
+	"       orchestrator init --hosts HOST,HOST... [--name NAME] "
+	"[--force]\n"
+	"         writes NAME.json and hosts/NAME.json (NAME: mybed), a\n"
+	"         starter topology and inventory for those hosts\n"
 	"       orchestrator run TOPOLOGY.json... --hosts INVENTORY.json\n"
 	"           [--accept-new] [--keep-db] [--keep-remote]\n"
 	"           [--deploy-only] [--quiet] [--results DIR]\n"
@@ -42,6 +46,10 @@ static const char usage_text[] =
 	"validate: FILE is a topology or an inventory (one with \"hosts\");\n"
 	"  topologies are placed on the inventory when one is given;\n"
 	"  every mistake is reported as FILE:LINE:COLUMN: what.\n"
+	"A TOPOLOGY or INVENTORY may be a name: NAME.json, then\n"
+	"  topologies/NAME.json (inventories: hosts/, topologies/hosts/),\n"
+	"  then the installed data directory. Results go to --results DIR,\n"
+	"  else $SIPSTONE_RESULTS, else ./results.\n"
 	"Exit: 0 done (every run complete), 1 a run or an upload failed,\n"
 	"  2 bad usage or files (nothing was run).\n";
 

@@ -35,8 +35,7 @@ static bool ends_with(const char *s, const char *suffix)
 }
 
 /* Adds "dir/file" to the places tried; 0, or ENAMETOOLONG. */
-static int candidate(char *out, size_t size, const char *dir,
-		     const char *file)
+static int candidate(char *out, size_t size, const char *dir, const char *file)
 {
 	int n = dir[0] ? snprintf(out, size, "%s/%s", dir, file)
 		       : snprintf(out, size, "%s", file);
@@ -44,11 +43,13 @@ static int candidate(char *out, size_t size, const char *dir,
 	return n < 0 || (size_t)n >= size ? ENAMETOOLONG : 0;
 }
 
-int locate_file(enum locate_kind kind, const char *arg, char *out,
-		size_t size, char *why, size_t whysz)
+int locate_file(enum locate_kind kind, const char *arg, char *out, size_t size,
+		char *why, size_t whysz)
 {
 	static const char *const topo_dirs[] = {"", "topologies", NULL};
-	static const char *const inv_dirs[] = {"", "hosts", "topologies/hosts",
+	/* Not NAME.json here: that is the topology of the same name
+	 * (orchestrator init writes NAME.json and hosts/NAME.json). */
+	static const char *const inv_dirs[] = {"hosts", "topologies/hosts",
 					       NULL};
 	const char *const *dirs = kind == LOCATE_TOPOLOGY ? topo_dirs
 							  : inv_dirs;
@@ -88,7 +89,8 @@ int locate_file(enum locate_kind kind, const char *arg, char *out,
 		}
 		if (used < whysz)
 			used += (size_t)snprintf(why + used, whysz - used,
-						 "%s %s", i ? "," : "; looked for",
+						 "%s %s",
+						 i ? "," : "; looked for",
 						 path);
 		if (!dirs[i])
 			break;

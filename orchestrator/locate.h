@@ -14,7 +14,7 @@
 
 enum locate_kind {
 	LOCATE_TOPOLOGY,  /* NAME.json, topologies/NAME.json */
-	LOCATE_INVENTORY, /* NAME.json, hosts/NAME.json, topologies/hosts/ */
+	LOCATE_INVENTORY, /* hosts/NAME.json, topologies/hosts/NAME.json */
 };
 
 /*
@@ -28,13 +28,13 @@ const char *locate_results_dir(const char *given);
 /*
  * The file a user means by arg.  An existing file is itself.  A name
  * without a '/' is then looked for as NAME (".json" added unless it
- * ends so) in the current directory, then below it (topologies/ for a
- * topology; hosts/, then topologies/hosts/ for an inventory), then in
+ * ends so): a topology in the current directory, then in topologies/;
+ * an inventory in hosts/, then topologies/hosts/; then in
  * the installed data directory (datadir.h: topologies/,
  * topologies/hosts/).  Returns 0 with the path in out, or ENOENT with
  * every place it looked in why; ENAMETOOLONG when a path does not fit.
  */
-int locate_file(enum locate_kind kind, const char *arg, char *out,
-		size_t size, char *why, size_t whysz);
+int locate_file(enum locate_kind kind, const char *arg, char *out, size_t size,
+		char *why, size_t whysz);
 
 #endif
