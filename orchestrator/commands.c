@@ -32,6 +32,8 @@ static const char usage_text[] =
 	"           [--warmup-s S] [--ta-limit-ms MS] [--success-percent P]\n"
 	"           [--search ramp|rfc7502] [--threshold-ms MS]\n"
 	"           [--granularity N] [--baseline-s S] [--hold-ms MS]\n"
+	"           [--users-prefix P] [--users-first N] [--watchers W]\n"
+	"           [--refresh-s S] [--body-bytes B] [--filter true|false]\n"
 	"         each setting takes a list (--users 100,10000): a run per\n"
 	"         file and combination, then their comparison\n"
 	"       orchestrator baseline TOPOLOGY.json... --hosts "

@@ -273,6 +273,12 @@ static const struct option run_options[] = {
 	{"granularity", required_argument, NULL, 'o'},
 	{"baseline-s", required_argument, NULL, 'o'},
 	{"hold-ms", required_argument, NULL, 'o'},
+	{"users-prefix", required_argument, NULL, 'o'},
+	{"users-first", required_argument, NULL, 'o'},
+	{"watchers", required_argument, NULL, 'o'},
+	{"refresh-s", required_argument, NULL, 'o'},
+	{"body-bytes", required_argument, NULL, 'o'},
+	{"filter", required_argument, NULL, 'o'},
 	{NULL, 0, NULL, 0}};
 enum { NOPTS = sizeof(run_options) / sizeof(run_options[0]) };
 

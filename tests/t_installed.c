@@ -173,14 +173,14 @@ TEST(installed_init_writes_what_validate_accepts)
 				      "--name",	      name,   NULL};
 		const char *val[] = {"orchestrator", "validate", name,
 				     "--hosts",	     name,	 NULL};
-		char host[40];
 		json_t *topo = NULL, *inv = NULL;
 		const char *addrs[9];
 		char why[300];
 
-		snprintf(host, sizeof(host), "%sn%u.example.net",
+		size_t used = strlen(list);
+
+		snprintf(list + used, sizeof(list) - used, "%sn%u.example.net",
 			 n > 1 ? "," : "", n);
-		strcat(list, host);
 		snprintf(name, sizeof(name), "bed%u", n);
 		ASSERT_EQ(proc_run(init, "init.log", 10000), 0);
 		ASSERT_EQ(proc_run(val, "validate.log", 10000), 0);
