@@ -17,6 +17,7 @@
 #include "roles.h"
 #include "runctx.h"
 #include "search.h"
+#include "versions.h"
 
 static void teardown(struct run *r)
 {
@@ -69,6 +70,7 @@ static void write_bundle(struct run *r)
 			  r->t->exp.transport == SIP_TP_UDP
 				  ? "none (udp)"
 				  : runctx_connection(&r->t->exp));
+	json_object_set_new(setup, "versions", versions_json(r));
 	res->setup = setup;
 	err = res_write(res, r->bundle);
 	if (!err)

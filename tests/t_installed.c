@@ -18,6 +18,7 @@
 #include "orchrun.h"
 #include "proc.h"
 #include "test.h"
+#include "version.h"
 
 static void make_dir(const char *path)
 {
@@ -157,7 +158,7 @@ TEST(installed_validate_finds_shipped_files_by_name)
 /* init for 1 to 9 hosts: validate accepts each, the SSH settings are
  * the user's, and the proxy never shares a host with the load when
  * there are two hosts or more. */
-TEST(installed_init_writes_what_validate_accepts)
+TEST_TIMEOUT(installed_init_writes_what_validate_accepts, 30)
 {
 	char home[600], key[700], list[400] = "", name[16];
 
@@ -259,11 +260,42 @@ static void only_dir(const char *dir, char *out, size_t size)
 	ASSERT_EQ(n, 1);
 }
 
+/* summary.json's setup.versions: the orchestrator's, and each role's
+ * from its ready event, all this build's. */
+static void assert_versions(const char *summary)
+{
+	json_error_t jerr;
+	json_t *j = json_load_file(summary, 0, &jerr), *v, *roles, *ro;
+	const char *name;
+	size_t n = 0;
+
+	ASSERT_MSG(j, "%s: %s", summary, jerr.text);
+	v = json_object_get(json_object_get(j, "setup"), "versions");
+	ASSERT_STR(json_string_value(json_object_get(v, "orchestrator")),
+		   version_string());
+	roles = json_object_get(v, "roles");
+	json_object_foreach(roles, name, ro)
+	{
+		ASSERT_STR(json_string_value(json_object_get(ro, "version")),
+			   version_string());
+		ASSERT(json_string_value(json_object_get(ro, "program")));
+		ASSERT(json_string_value(json_object_get(ro, "host")));
+		n++;
+	}
+	/* s0p1-short, deploy-only: sf1 and ch1 (loaders start only for
+	 * the steps). */
+	ASSERT_EQ(n, 2);
+	ASSERT(json_object_get(roles, "sf1") && json_object_get(roles, "ch1"));
+	ASSERT(json_is_true(json_object_get(v, "same")));
+	json_decref(j);
+}
+
 /*
  * A deploy-only run by names from an empty directory writes
- * ./results/<id>/summary.json there; with $SIPSTONE_RESULTS, there.
+ * ./results/<id>/summary.json there (with every role's version); with
+ * $SIPSTONE_RESULTS, there.
  */
-TEST(installed_run_writes_results_where_the_user_stands)
+TEST_TIMEOUT(installed_run_writes_results_where_the_user_stands, 90)
 {
 	const char *run[] = {"orchestrator", "run",   "mine",
 			     "--hosts",	     "local", "--deploy-only",
@@ -288,6 +320,7 @@ TEST(installed_run_writes_results_where_the_user_stands)
 	only_dir("results", bundle, sizeof(bundle));
 	snprintf(summary, sizeof(summary), "%s/summary.json", bundle);
 	ASSERT_MSG(stat(summary, &st) == 0, "no %s", summary);
+	assert_versions(summary);
 
 	snprintf(elsewhere, sizeof(elsewhere), "%s/elsewhere", test_tmp_dir());
 	setenv(LOCATE_RESULTS_ENV, elsewhere, 1);

@@ -124,7 +124,7 @@ TEST(override_presence_settings_only_for_presence_tests)
 /* From the command line to the bundle: a deploy-only publish run with
  * every new override keeps them in summary.json's topology, and a bad
  * one stops the command before anything runs. */
-TEST(override_extra_reach_the_bundle)
+TEST_TIMEOUT(override_extra_reach_the_bundle, 60)
 {
 	static const char *const extra[] = {"--deploy-only",
 					    "--watchers",
