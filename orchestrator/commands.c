@@ -24,6 +24,7 @@ static const char usage_text[] =
 	"       orchestrator run TOPOLOGY.json... --hosts INVENTORY.json\n"
 	"           [--accept-new] [--keep-db] [--keep-remote]\n"
 	"           [--deploy-only] [--quiet] [--results DIR]\n"
+	"           [--metrics HOST:PORT]\n"
 	"           [--upload URL [--post] [--token-env VAR] [--ca FILE]\n"
 	"           [--tries N]] [--test T] [--transport udp|tcp|tls]\n"
 	"           [--connection persistent|per-request]\n"

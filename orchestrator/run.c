@@ -13,6 +13,7 @@
 #include "database.h"
 #include "deploy.h"
 #include "log.h"
+#include "metrics.h"
 #include "res_bundle.h"
 #include "roles.h"
 #include "runctx.h"
@@ -154,6 +155,7 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 		goto out;
 	}
 	runctx_say(r, "[run] %s", r->id);
+	metrics_run_begin(o->metrics, r->id);
 	err = deploy_preflight(r);
 	if (!err && !runctx_interrupted(r))
 		err = deploy_open_hosts(r);
@@ -191,6 +193,7 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 	teardown(r);
 	if (runctx_interrupted(r))
 		err = EINTR;
+	metrics_run_end(o->metrics, r->status);
 	write_bundle(r);
 	runctx_say(r, "[run] %s: %s%s%s", r->status, r->bundle,
 		   r->reason[0] ? ": " : "", r->reason);

@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "datadir.h"
 #include "locate.h"
+#include "metrics.h"
 #include "res_compare.h"
 #include "results.h"
 #include "topo_override.h"
@@ -252,6 +253,7 @@ static const struct option run_options[] = {
 	{"deploy-only", no_argument, NULL, 'd'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"results", required_argument, NULL, 'r'},
+	{"metrics", required_argument, NULL, 'M'},
 	{"upload", required_argument, NULL, 'u'},
 	{"post", no_argument, NULL, 'p'},
 	{"token-env", required_argument, NULL, 't'},
@@ -314,6 +316,9 @@ static int parse_options(struct runlist *rl, int argc, char **argv,
 		case 'r':
 			rl->o.results_dir = optarg;
 			break;
+		case 'M':
+			rl->metrics_addr = optarg;
+			break;
 		case 'o':
 			if (given[idx]) {
 				fprintf(stderr,
@@ -337,6 +342,11 @@ static int parse_options(struct runlist *rl, int argc, char **argv,
 	}
 	if (optind >= argc || !rl->hosts) {
 		commands_usage(stderr);
+		return COMMANDS_BAD_USAGE;
+	}
+	if (rl->metrics_addr && !metrics_addr_ok(rl->metrics_addr)) {
+		fprintf(stderr, "orchestrator: --metrics %s: not HOST:PORT\n",
+			rl->metrics_addr);
 		return COMMANDS_BAD_USAGE;
 	}
 	rl->files = argv + optind;
@@ -539,6 +549,25 @@ static int run_one(struct runlist *rl, size_t k, char *bundle, size_t size)
 	return err ? 1 : 0;
 }
 
+/* --metrics HOST:PORT: serves the runs' live figures (metrics.h) for
+ * as long as the list goes.  0, or 1 (said) when it cannot listen. */
+static int start_metrics(struct runlist *rl)
+{
+	char why[400];
+
+	if (metrics_start(&rl->o.metrics, rl->metrics_addr, why,
+			  sizeof(why))) {
+		fprintf(stderr, "orchestrator: --metrics %s: %s\n",
+			rl->metrics_addr, why);
+		return 1;
+	}
+	if (!rl->o.quiet)
+		printf("metrics: http://%s/metrics (port %u)\n",
+		       rl->metrics_addr, metrics_port(rl->o.metrics));
+	fflush(stdout);
+	return 0;
+}
+
 int runlist_execute(struct runlist *rl)
 {
 	char(*bundles)[800] = calloc(rl->total, sizeof(*bundles));
@@ -554,6 +583,10 @@ int runlist_execute(struct runlist *rl)
 	sigaction(SIGTERM, &sa, NULL);
 	rl->o.interrupted = &interrupted;
 	rl->uo.interrupted = &interrupted;
+	if (rl->metrics_addr && start_metrics(rl)) {
+		free(bundles);
+		return 1;
+	}
 	rl->uo.progress = isatty(STDERR_FILENO);
 	for (k = 0; k < rl->total && !interrupted; k++) {
 		char archive[900];
@@ -587,6 +620,8 @@ int runlist_execute(struct runlist *rl)
 		}
 	}
 	free(bundles);
+	metrics_stop(rl->o.metrics);
+	rl->o.metrics = NULL;
 	return status;
 }
 

@@ -44,6 +44,7 @@ struct runlist {
 	/* The files found by name (locate.h), owned; files[i] points to
 	 * located[i] when set. */
 	char hosts_path[1000];
+	const char *metrics_addr; /* --metrics HOST:PORT, NULL: none */
 	char *located[RUNLIST_MAX_RUNS];
 };
 
