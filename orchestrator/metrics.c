@@ -17,21 +17,21 @@ static const double latency_le[] = {0.0005, 0.001, 0.002, 0.005, 0.01,
 				    1,	    2,	   5,	  10,	 32};
 #define NLE (sizeof(latency_le) / sizeof(latency_le[0]))
 
-static const char *const verdicts[] = {
-	"pending", "pass", "fail", "complete", "failed", "aborted", NULL};
+static const char *const verdicts[] = {"running", "pass",    "fail",
+				       "done",	  "aborted", NULL};
 
 struct metrics {
 	pthread_mutex_t lock;
 	struct httpd *httpd;
-	char run_id[128];
-	bool have_second;
 	double offered, achieved, success_ratio;
-	unsigned step;
+	unsigned step, cur_step;
+	uint64_t step_ok, step_bad;
+	bool in_step;
 	size_t nroles;
-	char role[RES_MAX_PROXIES][RES_NAME_MAX];
-	char host[RES_MAX_PROXIES][RES_NAME_MAX];
-	double cpu[RES_MAX_PROXIES], rss_bytes[RES_MAX_PROXIES];
-	bool have_latency;
+	char role[METRICS_MAX_ROLES][64];
+	char host[METRICS_MAX_ROLES][64];
+	double cpu[METRICS_MAX_ROLES], rss_bytes[METRICS_MAX_ROLES];
+	uint64_t cpu_us[METRICS_MAX_ROLES], t_ms[METRICS_MAX_ROLES];
 	uint64_t le_count[NLE], count;
 	double sum_s;
 	char verdict[16];
@@ -40,6 +40,14 @@ struct metrics {
 static char *serve_text(void *arg)
 {
 	return metrics_text(arg);
+}
+
+bool metrics_addr_ok(const char *hostport)
+{
+	char host[256];
+	uint16_t port;
+
+	return httpd_parse_addr(hostport, host, sizeof(host), &port) == 0;
 }
 
 int metrics_start(struct metrics **mp, const char *hostport, char *why,
@@ -51,7 +59,8 @@ int metrics_start(struct metrics **mp, const char *hostport, char *why,
 	if (!m)
 		return ENOMEM;
 	pthread_mutex_init(&m->lock, NULL);
-	snprintf(m->verdict, sizeof(m->verdict), "pending");
+	m->success_ratio = 1;
+	snprintf(m->verdict, sizeof(m->verdict), "running");
 	err = httpd_start(&m->httpd, hostport, "/metrics",
 			  METRICS_CONTENT_TYPE, serve_text, m, why, whysz);
 	if (err) {
@@ -61,14 +70,6 @@ int metrics_start(struct metrics **mp, const char *hostport, char *why,
 	}
 	*mp = m;
 	return 0;
-}
-
-bool metrics_addr_ok(const char *hostport)
-{
-	char host[256];
-	uint16_t port;
-
-	return httpd_parse_addr(hostport, host, sizeof(host), &port) == 0;
 }
 
 unsigned metrics_port(const struct metrics *m)
@@ -86,20 +87,29 @@ void metrics_stop(struct metrics *m)
 	free(m);
 }
 
-void metrics_run_begin(struct metrics *m, const char *run_id)
+void metrics_run_begin(struct metrics *m, const char *const *names,
+		       const char *const *hosts, size_t n)
 {
 	if (!m)
 		return;
 	pthread_mutex_lock(&m->lock);
-	m->have_second = m->have_latency = false;
-	m->offered = m->achieved = m->success_ratio = 0;
-	m->step = 0;
-	m->nroles = 0;
+	m->offered = m->achieved = 0;
+	/* "1 before any outcome" (docs/metrics.md) */
+	m->success_ratio = 1;
+	m->step = m->cur_step = 0;
+	m->step_ok = m->step_bad = 0;
+	m->in_step = false;
 	m->count = 0;
 	m->sum_s = 0;
 	memset(m->le_count, 0, sizeof(m->le_count));
-	snprintf(m->run_id, sizeof(m->run_id), "%s", run_id);
-	snprintf(m->verdict, sizeof(m->verdict), "pending");
+	m->nroles = n < METRICS_MAX_ROLES ? n : METRICS_MAX_ROLES;
+	for (size_t k = 0; k < m->nroles; k++) {
+		snprintf(m->role[k], sizeof(m->role[k]), "%s", names[k]);
+		snprintf(m->host[k], sizeof(m->host[k]), "%s", hosts[k]);
+		m->cpu[k] = m->rss_bytes[k] = 0;
+		m->cpu_us[k] = m->t_ms[k] = 0;
+	}
+	snprintf(m->verdict, sizeof(m->verdict), "running");
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -120,41 +130,57 @@ static void fold_latency(struct metrics *m, const struct hist *h)
 	}
 	m->count = h->count;
 	m->sum_s = (double)h->sum / 1e6;
-	m->have_latency = true;
 }
 
-void metrics_second(struct metrics *m, const struct res_sample *smp,
-		    const char (*names)[RES_NAME_MAX],
-		    const char *const *hosts, size_t n,
-		    const struct hist *rtt_us)
+void metrics_second(struct metrics *m, unsigned step, double offered,
+		    uint64_t ok, uint64_t bad, const struct hist *rtt_us)
 {
 	if (!m)
 		return;
 	pthread_mutex_lock(&m->lock);
-	m->have_second = true;
-	m->offered = smp->offered;
-	m->achieved = smp->achieved;
-	m->success_ratio = smp->success_pct / 100;
-	m->step = smp->step + 1;
-	m->nroles = n < RES_MAX_PROXIES ? n : RES_MAX_PROXIES;
-	for (size_t k = 0; k < m->nroles; k++) {
-		snprintf(m->role[k], RES_NAME_MAX, "%s", names[k]);
-		snprintf(m->host[k], RES_NAME_MAX, "%s", hosts[k]);
-		m->cpu[k] = smp->proxy[k].cpu;
-		m->rss_bytes[k] = smp->proxy[k].rss_mb * 1024 * 1024;
+	if (!m->in_step || step != m->cur_step) {
+		m->step_ok = m->step_bad = 0;
+		m->cur_step = step;
+		m->in_step = true;
 	}
+	m->step_ok += ok;
+	m->step_bad += bad;
+	m->offered = offered;
+	m->achieved = (double)(ok + bad);
+	m->success_ratio = m->step_ok + m->step_bad
+				   ? (double)m->step_ok /
+					     (double)(m->step_ok + m->step_bad)
+				   : 1;
+	m->step = step;
 	if (rtt_us)
 		fold_latency(m, rtt_us);
 	pthread_mutex_unlock(&m->lock);
 }
 
-void metrics_step(struct metrics *m, const struct res_step *st)
+void metrics_role_mark(struct metrics *m, size_t k, uint64_t cpu_us,
+		       uint64_t t_ms, double rss_bytes)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->lock);
+	if (k < m->nroles) {
+		if (m->t_ms[k] && t_ms > m->t_ms[k] && cpu_us >= m->cpu_us[k])
+			m->cpu[k] = (double)(cpu_us - m->cpu_us[k]) /
+				    ((double)(t_ms - m->t_ms[k]) * 1000);
+		m->cpu_us[k] = cpu_us;
+		m->t_ms[k] = t_ms;
+		m->rss_bytes[k] = rss_bytes;
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_step(struct metrics *m, bool passed)
 {
 	if (!m)
 		return;
 	pthread_mutex_lock(&m->lock);
 	snprintf(m->verdict, sizeof(m->verdict), "%s",
-		 st->passed ? "pass" : "fail");
+		 passed ? "pass" : "fail");
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -163,7 +189,8 @@ void metrics_run_end(struct metrics *m, const char *status)
 	if (!m)
 		return;
 	pthread_mutex_lock(&m->lock);
-	snprintf(m->verdict, sizeof(m->verdict), "%s", status);
+	snprintf(m->verdict, sizeof(m->verdict), "%s",
+		 !strcmp(status, "complete") ? "done" : "aborted");
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -220,14 +247,13 @@ static void put_label(struct text *t, const char *v)
 }
 
 static void put_gauge(struct text *t, const char *name, const char *help,
-		      const char *unit, bool have, double v)
+		      const char *unit, double v)
 {
 	put(t, "# TYPE %s gauge\n", name);
 	if (unit)
 		put(t, "# UNIT %s %s\n", name, unit);
 	put(t, "# HELP %s %s\n", name, help);
-	if (have)
-		put(t, "%s %.10g\n", name, v);
+	put(t, "%s %.10g\n", name, v);
 }
 
 static void put_roles(struct text *t, const struct metrics *m,
@@ -253,8 +279,6 @@ static void put_latency(struct text *t, const struct metrics *m)
 	       "# UNIT sipstone_latency_seconds seconds\n"
 	       "# HELP sipstone_latency_seconds The loaders' transaction "
 	       "round trips since the run began.\n");
-	if (!m->have_latency)
-		return;
 	/* Canonical numbers (OpenMetrics: "1.0", not "1"). */
 	for (size_t k = 0; k < NLE; k++)
 		put(t,
@@ -282,22 +306,22 @@ char *metrics_text(struct metrics *m)
 	pthread_mutex_lock(&m->lock);
 	put_gauge(&t, "sipstone_offered_rate",
 		  "Requests (or calls) per second the loaders are asked for.",
-		  NULL, m->have_second, m->offered);
+		  NULL, m->offered);
 	put_gauge(&t, "sipstone_achieved_rate",
-		  "Successful requests (or calls) in the last second.", NULL,
-		  m->have_second, m->achieved);
+		  "Attempts the loaders made in the last second.", NULL,
+		  m->achieved);
 	put_gauge(&t, "sipstone_success_ratio",
-		  "Successes over finished attempts in the last second.",
-		  "ratio", m->have_second, m->success_ratio);
+		  "Successes over outcomes of the current step so far.",
+		  "ratio", m->success_ratio);
 	put_latency(&t, m);
 	put_roles(&t, m, "sipstone_role_cpu_ratio",
-		  "A proxy's CPU in the last second, in cores.", "ratio",
+		  "A role's CPU over the last second, in cores.", NULL,
 		  m->cpu);
 	put_roles(&t, m, "sipstone_role_rss_bytes",
-		  "A proxy's resident memory.", "bytes", m->rss_bytes);
+		  "A role's resident memory.", "bytes", m->rss_bytes);
 	put_gauge(&t, "sipstone_step",
-		  "The step (or trial) the run is in, from 1; 0 before.", NULL,
-		  true, m->step);
+		  "The step (or trial) the run is in, 0 the first.", NULL,
+		  m->step);
 	put(&t, "# TYPE sipstone_verdict gauge\n"
 		"# HELP sipstone_verdict 1 for the run's verdict so far.\n");
 	for (size_t k = 0; verdicts[k]; k++)

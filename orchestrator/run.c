@@ -14,6 +14,7 @@
 #include "deploy.h"
 #include "log.h"
 #include "metrics.h"
+#include "metrics_feed.h"
 #include "res_bundle.h"
 #include "roles.h"
 #include "runctx.h"
@@ -155,7 +156,7 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 		goto out;
 	}
 	runctx_say(r, "[run] %s", r->id);
-	metrics_run_begin(o->metrics, r->id);
+	metrics_feed_begin(r);
 	err = deploy_preflight(r);
 	if (!err && !runctx_interrupted(r))
 		err = deploy_open_hosts(r);

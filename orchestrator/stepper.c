@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "metrics.h"
+#include "metrics_feed.h"
 #include "roles.h"
 #include "rundb.h"
 
@@ -308,21 +309,6 @@ static int step_begin(struct run *r, struct stepper *sp, double rate,
 	return 0;
 }
 
-/* The second's figures to --metrics (metrics.h), when it serves. */
-static void live_metrics(struct run *r, const struct stepper *sp,
-			 const struct res_sample *smp, const struct hist *rtt)
-{
-	const char *hosts[RES_MAX_PROXIES];
-
-	if (!r->o->metrics)
-		return;
-	for (size_t k = 0; k < sp->np; k++)
-		hosts[k] = r->t->nodes[sp->pidx[k]].host;
-	metrics_second(r->o->metrics, smp,
-		       (const char(*)[RES_NAME_MAX])r->res.proxy_names, hosts,
-		       sp->np, rtt);
-}
-
 /* Second sec of step_s: each proxy's CPU and RSS since the last second
  * (into cpu and st's peak RSS), the loaders' rate, success and p95, the
  * database's load; kept as a sample of the run and shown live. */
@@ -371,7 +357,8 @@ static int step_second(struct run *r, struct stepper *sp,
 	if (lcur.have_rtt && sp->lprev.have_rtt &&
 	    hist_diff(&d, &lcur.rtt, &sp->lprev.rtt) == 0)
 		smp->p95_ms = (double)hist_quantile(&d, 0.95) / 1000;
-	live_metrics(r, sp, smp, lcur.have_rtt ? &lcur.rtt : NULL);
+	metrics_feed_second(r, sp, smp, ok, bad,
+			    lcur.have_rtt ? &lcur.rtt : NULL);
 	sp->lprev = lcur;
 	return append_sample(r, smp);
 }
@@ -500,7 +487,7 @@ int stepper_keep(struct run *r, const struct res_step *st)
 	void *steps = r->res.steps;
 	int err = append(&steps, &r->res.nsteps, sizeof(*st), st);
 
-	metrics_step(r->o->metrics, st);
+	metrics_step(r->o->metrics, st->passed);
 	r->res.steps = steps;
 	return err;
 }

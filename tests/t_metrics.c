@@ -146,7 +146,7 @@ struct scrape {
 	struct family fam[32];
 	size_t nfam;
 	double offered, achieved, step;
-	double inf, count, last_le;
+	double inf, count, last_le, sf1_rss, ld1_cpu;
 	bool have_inf, have_count;
 	unsigned verdict_ones, roles;
 };
@@ -247,7 +247,7 @@ static void sample_line(struct scrape *sc, const char *line, int lno)
 	struct family *f = current(sc);
 	const char *p = line, *sp;
 	size_t n = strcspn(line, "{ ");
-	char name[160], le[128] = "", verdict[128] = "";
+	char name[160], le[128] = "", verdict[128] = "", role[128] = "";
 	double v;
 
 	ASSERT_MSG(f && f->type[0], "line %d: a sample before its TYPE", lno);
@@ -302,6 +302,8 @@ static void sample_line(struct scrape *sc, const char *line, int lno)
 				snprintf(le, sizeof(le), "%s", val);
 			if (!strcmp(lname, "verdict"))
 				snprintf(verdict, sizeof(verdict), "%s", val);
+			if (!strcmp(lname, "role"))
+				snprintf(role, sizeof(role), "%s", val);
 			if (*p == ',')
 				p++;
 			else
@@ -322,6 +324,10 @@ static void sample_line(struct scrape *sc, const char *line, int lno)
 		sc->step = v;
 	if (!strcmp(name, "sipstone_role_cpu_ratio"))
 		sc->roles++;
+	if (!strcmp(name, "sipstone_role_rss_bytes") && !strcmp(role, "sf1"))
+		sc->sf1_rss = v;
+	if (!strcmp(name, "sipstone_role_cpu_ratio") && !strcmp(role, "ld1"))
+		sc->ld1_cpu = v;
 	if (verdict[0] && v == 1)
 		sc->verdict_ones++;
 	if (!strcmp(name, "sipstone_latency_seconds_bucket")) {
@@ -456,19 +462,26 @@ TEST_TIMEOUT(metrics_scraped_during_a_run, 90)
 		ASSERT(has_family(&sc, "sipstone_role_rss_bytes", "gauge"));
 		ASSERT(has_family(&sc, "sipstone_step", "gauge"));
 		ASSERT(has_family(&sc, "sipstone_verdict", "gauge"));
-		if (sc.step >= 1 && sc.have_count && sc.count > 0 &&
-		    sc.roles == 1) {
+		/* Every role's series from the run's beginning on (none in
+		 * the moment before it began). */
+		ASSERT_MSG(sc.roles == 0 || sc.roles == 4, "%u roles",
+			   sc.roles);
+		ASSERT(sc.have_inf && sc.have_count);
+		if (sc.offered > 0 && sc.count > 0 && sc.sf1_rss > 0) {
 			during = sc;
 			seen = true;
 		}
 	}
 	ASSERT_EQ(proc_stop(&p, 60000), 0);
 	fprintf(stderr,
-		"%u scrapes; during a step: offered %.0f achieved "
-		"%.0f, %.0f round trips\n",
-		scrapes, during.offered, during.achieved, during.count);
+		"%u scrapes; during a step: step %.0f offered %.0f achieved "
+		"%.0f, %.0f round trips, sf1 RSS %.0f bytes, ld1 CPU %.3f\n",
+		scrapes, during.step, during.offered, during.achieved,
+		during.count, during.sf1_rss, during.ld1_cpu);
 	ASSERT(scrapes >= 10);
 	ASSERT_MSG(seen, "no scrape showed a step's figures");
 	ASSERT(during.offered == 200 || during.offered == 400);
 	ASSERT(during.achieved > 0);
+	/* The loaders' CPU too, not only the proxies'. */
+	ASSERT(during.ld1_cpu > 0);
 }
