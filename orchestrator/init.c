@@ -145,7 +145,7 @@ static json_t *roles_json(const char (*names)[64], const struct placement *p,
 	const char *front = p->stateless == SIZE_MAX ? "sf1" : "sl1";
 
 	for (size_t k = 0; k < p->stateful_n; k++) {
-		char name[16];
+		char name[32];
 
 		snprintf(name, sizeof(name), "sf%zu", k + 1);
 		json_array_append_new(
