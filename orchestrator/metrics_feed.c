@@ -19,16 +19,17 @@ void metrics_feed_begin(const struct run *r)
 	metrics_run_begin(r->o->metrics, names, hosts, n);
 }
 
-/* Whether node i is one of the stepper's proxies (k: which). */
-static bool is_proxy(const struct stepper *sp, size_t i, size_t *k)
+/* Whether node i is one of the proxies (k: which). */
+static bool is_proxy(const size_t *pidx, size_t np, size_t i, size_t *k)
 {
-	for (*k = 0; *k < sp->np; (*k)++)
-		if (sp->pidx[*k] == i)
+	for (*k = 0; *k < np; (*k)++)
+		if (pidx[*k] == i)
 			return true;
 	return false;
 }
 
-void metrics_feed_second(struct run *r, const struct stepper *sp,
+void metrics_feed_second(struct run *r, const size_t *pidx,
+			 const struct proxy_mark *marks, size_t np,
 			 const struct res_sample *smp, uint64_t ok,
 			 uint64_t bad, const struct hist *rtt_us)
 {
@@ -41,9 +42,9 @@ void metrics_feed_second(struct run *r, const struct stepper *sp,
 		struct proxy_mark mark;
 		size_t k;
 
-		if (is_proxy(sp, i, &k)) {
+		if (is_proxy(pidx, np, i, &k)) {
 			/* The stepper's own reading of this second. */
-			mark = sp->prev[k];
+			mark = marks[k];
 		} else if (!r->roles[i].proc || r->roles[i].to_fd < 0 ||
 			   !sampler_proxy_read(r, &r->roles[i], &mark)) {
 			continue;

@@ -13,18 +13,20 @@
 #include "hist.h"
 #include "results.h"
 #include "runctx.h"
-#include "stepper.h"
+#include "sampler.h"
 
 /* The run's roles (the topology's nodes) with their hosts. */
 void metrics_feed_begin(const struct run *r);
 
 /*
- * One second of a step: smp (its step, offered rate and each proxy's
- * CPU and RSS), the second's outcomes ok and bad, the loaders'
+ * One second of a step: smp (its step and offered rate), the proxies'
+ * readings of this second (marks[k] of node pidx[k], np of them: the
+ * stepper's), the second's outcomes ok and bad, the loaders'
  * cumulative round trips (NULL: none read).  The roles that are not
  * proxies are asked for their "stats" here (only with --metrics).
  */
-void metrics_feed_second(struct run *r, const struct stepper *sp,
+void metrics_feed_second(struct run *r, const size_t *pidx,
+			 const struct proxy_mark *marks, size_t np,
 			 const struct res_sample *smp, uint64_t ok,
 			 uint64_t bad, const struct hist *rtt_us);
 

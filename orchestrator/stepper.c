@@ -357,7 +357,7 @@ static int step_second(struct run *r, struct stepper *sp,
 	if (lcur.have_rtt && sp->lprev.have_rtt &&
 	    hist_diff(&d, &lcur.rtt, &sp->lprev.rtt) == 0)
 		smp->p95_ms = (double)hist_quantile(&d, 0.95) / 1000;
-	metrics_feed_second(r, sp, smp, ok, bad,
+	metrics_feed_second(r, sp->pidx, sp->prev, sp->np, smp, ok, bad,
 			    lcur.have_rtt ? &lcur.rtt : NULL);
 	sp->lprev = lcur;
 	return append_sample(r, smp);
