@@ -12,6 +12,7 @@
 #include "log.h"
 #include "rolecfg.h"
 #include "shquote.h"
+#include "versions.h"
 
 /* The next JSON line from a role, or NULL (timeout, end, not JSON). */
 static json_t *read_json(struct role *ro, uint64_t deadline)
@@ -155,6 +156,7 @@ int roles_start_as(struct run *r, struct role *ro, const struct topo_node *n,
 				   n->name, runctx_program(n->role), n->host,
 				   tail[0] ? ": " : "", tail);
 	}
+	versions_note_ready(ro, ready);
 	json_decref(ready);
 	runctx_say(r, "[start] %s (%s) on %s ready, pid %ld", n->name,
 		   runctx_program(n->role), n->host, host_proc_pid(ro->proc));
