@@ -86,6 +86,35 @@ static int procs_using(const char *dir)
 	return n;
 }
 
+/*
+ * Waits (10 s at most) until every "pid N" of log_name has ended and
+ * been reaped: the killed orchestrator's children belong to init (or
+ * to this process, when it is their subreaper), which reaps them a
+ * little after they die.
+ */
+static void wait_reaped(const char *log_name)
+{
+	size_t len;
+	char *log = test_read_file(log_name, &len);
+
+	for (int i = 0; i < 100; i++) {
+		bool alive = false;
+
+		for (char *p = log; (p = strstr(p, ", pid "));) {
+			long pid = strtol(p + 6, &p, 10);
+
+			if (pid > 1) {
+				waitpid((pid_t)pid, NULL, WNOHANG);
+				alive = alive || kill((pid_t)pid, 0) == 0;
+			}
+		}
+		if (!alive)
+			break;
+		usleep(100 * 1000);
+	}
+	free(log);
+}
+
 /* Starts `orchestrator run t.json` and reads its output until the
  * loader is ready (inside the first 60 s step). */
 static void start_until_loading(struct proc *p, char *out, size_t *n,
@@ -178,6 +207,7 @@ TEST_TIMEOUT(hardening_cleanup_after_kill9_leaves_nothing, 150)
 	ASSERT_EQ(procs_using(tmp), 0);
 	/* Every role the killed run had started is gone, and mariadbd
 	 * with its database and accounts (they lived in its datadir). */
+	wait_reaped("run.log");
 	orchrun_assert_no_survivors("run.log");
 	ASSERT(!db_answers(db_port));
 	/* Nothing more to find. */
@@ -422,6 +452,7 @@ TEST_TIMEOUT(hardening_cleanup_drops_leftover_databases_and_accounts, 150)
 			      sizeof(sql_out)),
 		  0);
 	ASSERT_STR(sql_out, "other\n");
+	wait_reaped("run.log");
 	orchrun_assert_no_survivors("run.log");
 	ASSERT_EQ(run_dirs(tmp), 0);
 	ASSERT_EQ(rmdir(tmp), 0);
