@@ -376,6 +376,9 @@ void roles_stop_all(struct run *r)
 	for (size_t i = r->t->nnodes; i-- > 0;)
 		if (r->roles[i].node && r->roles[i].node->role == TOPO_LOADER)
 			roles_stop(r, &r->roles[i]);
+	/* Every transaction has ended: the loaders' counts against the
+	 * proxies' while these still run. */
+	crosscheck_end(r);
 	for (size_t i = r->t->nnodes; i-- > 0;)
 		if (r->roles[i].node)
 			roles_stop(r, &r->roles[i]);

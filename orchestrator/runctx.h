@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crosscheck.h"
 #include "host.h"
 #include "preflight.h"
 #include "results.h"
@@ -70,6 +71,7 @@ struct run {
 	size_t npf;
 	char status[16];
 	char reason[512];
+	struct crosscheck_mark xc0; /* the counts at the first step */
 	struct res_run res;
 };
 
