@@ -27,9 +27,7 @@ static void write_steps_csv(const struct res_run *run, FILE *f)
 	fputs("step,offered,achieved,attempts,successes,failures,timeouts,"
 	      "retransmissions,success_pct,ta_avg_ms,p50_ms,p90_ms,p95_ms,"
 	      "p99_ms,max_ms,rrd_ms,ira_pct,srd_ms,sdd_ms,ser_pct,seer_pct,"
-	      "isa_pct,scr_pct,generator_bound,passed,phase,in_flight,"
-	      "machine_busy_pct,machine_steal_pct,machine_iowait_pct,"
-	      "machine_others_pct,interfered",
+	      "isa_pct,scr_pct,generator_bound,passed,phase",
 	      f);
 	for (size_t i = 0; i < run->nproxies; i++)
 		fprintf(f, ",%s_cpu_pct,%s_rss_mb,%s_share_pct",
@@ -42,7 +40,11 @@ static void write_steps_csv(const struct res_run *run, FILE *f)
 		      "notify_p95_ms,notify_p99_ms,server_notify_per_s,"
 		      "aggregate_per_s",
 		      f);
-	fputc('\n', f);
+	/* the step counts' and the machines' columns (issue 13), last:
+	 * the others keep their places */
+	fputs(",in_flight,machine_busy_pct,machine_steal_pct,"
+	      "machine_iowait_pct,machine_others_pct,interfered\n",
+	      f);
 	for (size_t i = 0; i < run->nsteps; i++) {
 		const struct res_step *s = &run->steps[i];
 
@@ -65,14 +67,8 @@ static void write_steps_csv(const struct res_run *run, FILE *f)
 		csv_opt(f, s->seer_pct);
 		csv_opt(f, s->isa_pct);
 		csv_opt(f, s->scr_pct);
-		fprintf(f, ",%d,%d,%s,%llu", s->generator_bound, s->passed,
-			s->phase[0] ? s->phase : "ramp",
-			(unsigned long long)s->in_flight);
-		csv_opt(f, s->mach_busy < 0 ? -1 : s->mach_busy * 100);
-		csv_opt(f, s->mach_steal < 0 ? -1 : s->mach_steal * 100);
-		csv_opt(f, s->mach_iowait < 0 ? -1 : s->mach_iowait * 100);
-		csv_opt(f, s->mach_others < 0 ? -1 : s->mach_others * 100);
-		fprintf(f, ",%d", s->interfered);
+		fprintf(f, ",%d,%d,%s", s->generator_bound, s->passed,
+			s->phase[0] ? s->phase : "ramp");
 		for (size_t k = 0; k < run->nproxies; k++) {
 			fprintf(f, ",%.1f,%.1f", s->proxy[k].cpu * 100,
 				s->proxy[k].rss_mb);
@@ -92,7 +88,12 @@ static void write_steps_csv(const struct res_run *run, FILE *f)
 		} else if (res_is_presence(run)) {
 			fputs(",,,,,,,,", f);
 		}
-		fputc('\n', f);
+		fprintf(f, ",%llu", (unsigned long long)s->in_flight);
+		csv_opt(f, s->mach_busy < 0 ? -1 : s->mach_busy * 100);
+		csv_opt(f, s->mach_steal < 0 ? -1 : s->mach_steal * 100);
+		csv_opt(f, s->mach_iowait < 0 ? -1 : s->mach_iowait * 100);
+		csv_opt(f, s->mach_others < 0 ? -1 : s->mach_others * 100);
+		fprintf(f, ",%d\n", s->interfered);
 	}
 }
 

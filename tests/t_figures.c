@@ -223,7 +223,7 @@ TEST_TIMEOUT(figures_burner_mid_run_flags_its_steps_only, 90)
 	free(text);
 	snprintf(path, sizeof(path), "%s/steps.csv", dir);
 	text = test_read_file(path, &len);
-	ASSERT(strstr(text, ",machine_others_pct,interfered,"));
+	ASSERT(strstr(text, ",machine_others_pct,interfered\n"));
 	free(text);
 	snprintf(path, sizeof(path), "%s/report.html", dir);
 	text = test_read_file(path, &len);
