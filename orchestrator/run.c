@@ -181,6 +181,13 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 			   "the "
 			   "criteria delivered)",
 			   res_capacity(&r->res));
+	if (!err && res_interfered_steps(&r->res))
+		runctx_say(r,
+			   "[run] %zu of %zu steps interfered: other work "
+			   "took "
+			   "more than %.0f %% of a machine during them",
+			   res_interfered_steps(&r->res), r->res.nsteps,
+			   r->t->exp.interference_max * 100);
 	if (!err && o->deploy_only && !runctx_interrupted(r)) {
 		snprintf(r->reason, sizeof(r->reason),
 			 "deploy-only: every role started and became ready; "
