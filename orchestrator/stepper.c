@@ -321,6 +321,10 @@ static int step_begin(struct run *r, struct stepper *sp, double rate,
 	sp->started = true;
 	err = runctx_sleep_until(r, runctx_now_ms() +
 					    (uint64_t)e->warmup_s * 1000);
+	/* The machines' first mark before the loaders' step begins: its
+	 * "stats" round trips must not lengthen the step. */
+	if (!err)
+		interfere_mark(r, &sp->mach0);
 	if (!err)
 		err = loaders_step(r, NULL, &rtt, &rrd, &secs, &bound, NULL,
 				   NULL);
@@ -333,7 +337,6 @@ static int step_begin(struct run *r, struct stepper *sp, double rate,
 	sampler_loaders_read(r, &sp->lprev);
 	if (topo_is_presence(e))
 		sampler_notify_read(r, n0);
-	interfere_mark(r, &sp->mach0);
 	db_sample(r, sp, &first); /* the mark the first second needs */
 	return 0;
 }
