@@ -14,79 +14,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "orchrun.h"
 #include "proc.h"
 #include "procstat.h"
 #include "results.h"
 #include "test.h"
-
-static void need_root_and_mariadb(void)
-{
-	struct stat st;
-
-	if (geteuid() != 0)
-		test_skip("a managed mariadbd runs as root here");
-	if (stat("/usr/sbin/mariadbd", &st) != 0)
-		test_skip("no mariadbd: run scripts/install-deps");
-}
-
-/* tests/data/figures/burn.json.in with fresh ports, the ramp's final
- * rate and the interference share, as t.json. */
-static void write_topology(unsigned final, const char *imax)
-{
-	char path[600], *in, *out, *p;
-	size_t len, used = 0;
-	struct {
-		const char *key;
-		char value[32];
-	} sub[] = {{"@DB_PORT@", ""},
-		   {"@SF_PORT@", ""},
-		   {"@CH_PORT@", ""},
-		   {"@FINAL@", ""},
-		   {"@IMAX@", ""}};
-
-	snprintf(sub[0].value, sizeof(sub[0].value), "%u", proc_free_port());
-	snprintf(sub[1].value, sizeof(sub[1].value), "%u", proc_free_port());
-	snprintf(sub[2].value, sizeof(sub[2].value), "%u", proc_free_port());
-	snprintf(sub[3].value, sizeof(sub[3].value), "%u", final);
-	snprintf(sub[4].value, sizeof(sub[4].value), "%s", imax);
-	snprintf(path, sizeof(path), "%s/tests/data/figures/burn.json.in",
-		 test_root_dir());
-	in = test_read_file(path, &len);
-	out = calloc(1, len + 256);
-	ASSERT(out);
-	for (p = in; *p;) {
-		size_t k;
-
-		for (k = 0; k < sizeof(sub) / sizeof(sub[0]); k++)
-			if (!strncmp(p, sub[k].key, strlen(sub[k].key)))
-				break;
-		if (k < sizeof(sub) / sizeof(sub[0])) {
-			used += (size_t)snprintf(out + used, len + 256 - used,
-						 "%s", sub[k].value);
-			p += strlen(sub[k].key);
-		} else {
-			out[used++] = *p++;
-		}
-	}
-	test_write_file("t.json", out);
-	free(in);
-	free(out);
-}
-
-/* The only bundle under results/, loaded; its path into dir. */
-static void load_bundle(struct res_run *run, char *dir, size_t size)
-{
-	char why[256] = "";
-	FILE *ls = popen("ls results | grep -v tar.gz", "r");
-	char name[300] = "";
-
-	ASSERT(ls);
-	ASSERT(fgets(name, sizeof(name), ls));
-	pclose(ls);
-	name[strcspn(name, "\n")] = '\0';
-	snprintf(dir, size, "results/%s", name);
-	ASSERT_MSG(res_load(run, dir, why, sizeof(why)) == 0, "%s", why);
-}
 
 /* The machine's busy share over ms milliseconds (nothing of ours runs
  * yet: all of it is other work). */
@@ -140,16 +72,15 @@ static void burner_stop(pid_t pid)
 static int run_watching(const char *after_line, pid_t *burners, char *out,
 			size_t size)
 {
-	char inv[600];
 	const char *argv[] = {"orchestrator", "run", "t.json",
-			      "--hosts",      inv,   "--results",
+			      "--hosts",      NULL,  "--results",
 			      "results",      NULL};
 	struct proc p;
 	size_t used = 0;
 	time_t end = time(NULL) + 80;
+	int status;
 
-	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
-		 test_root_dir());
+	argv[4] = orchrun_local_hosts();
 	proc_start(&p, argv);
 	while (time(NULL) < end) {
 		struct pollfd pfd = {.fd = p.from_child, .events = POLLIN};
@@ -170,7 +101,10 @@ static int run_watching(const char *after_line, pid_t *burners, char *out,
 			used = 0; /* keep reading; the bundle has it all */
 	}
 	out[used] = '\0';
-	return proc_stop(&p, 20000);
+	status = proc_stop(&p, 20000);
+	if (status)
+		proc_dump_log(&p);
+	return status;
 }
 
 TEST_TIMEOUT(figures_burner_mid_run_flags_its_steps_only, 90)
@@ -183,7 +117,7 @@ TEST_TIMEOUT(figures_burner_mid_run_flags_its_steps_only, 90)
 	char *text;
 	int status;
 
-	need_root_and_mariadb();
+	orchrun_need_root_and_mariadb();
 	ASSERT(out);
 	/* Other engineers share this machine: a run on a busy one cannot
 	 * tell our burner from theirs. */
@@ -192,13 +126,13 @@ TEST_TIMEOUT(figures_burner_mid_run_flags_its_steps_only, 90)
 		test_skip("the machine is busy (%.0f %% of it): the test "
 			  "needs a quiet one",
 			  background * 100);
-	write_topology(1200, "0.5");
+	orchrun_prepare("s0p1-figures", "FINAL", "1200", "IMAX", "0.5", NULL);
 	status = run_watching("[step 2]", burners, out, 1 << 16);
 	burner_stop(burners[0]);
 	burner_stop(burners[1]);
 	ASSERT_MSG(status == 0, "orchestrator exited %d:\n%s", status, out);
 	ASSERT_MSG(burners[0] > 0, "no [step 2] line:\n%s", out);
-	load_bundle(&run, dir, sizeof(dir));
+	orchrun_load_bundle(&run, dir, sizeof(dir));
 	ASSERT_EQ(run.nsteps, 4);
 	for (size_t i = 0; i < run.nsteps; i++) {
 		const struct res_step *s = &run.steps[i];
@@ -242,12 +176,11 @@ TEST_TIMEOUT(figures_step_counts_add_up_and_match_the_proxies, 60)
 	json_t *row;
 	int status;
 
-	need_root_and_mariadb();
 	ASSERT(out);
-	write_topology(1500, "1");
+	orchrun_prepare("s0p1-figures", "FINAL", "1500", "IMAX", "1", NULL);
 	status = run_watching("", NULL, out, 1 << 16);
 	ASSERT_MSG(status == 0, "orchestrator exited %d:\n%s", status, out);
-	load_bundle(&run, dir, sizeof(dir));
+	orchrun_load_bundle(&run, dir, sizeof(dir));
 	ASSERT_EQ(run.nsteps, 5);
 	for (i = 0; i < run.nsteps; i++) {
 		const struct res_step *s = &run.steps[i];
