@@ -11,12 +11,23 @@
 /* Series a chart holds at most (runs x proxies). */
 #define FIG_SERIES_MAX 48
 
+/* summary.json's "bound" of run, or "" (an older bundle). */
+static const char *bound_of(const struct res_run *run)
+{
+	json_t *b = json_object_get(run->loaded, "bound");
+
+	return json_is_string(b) ? json_string_value(b) : "";
+}
+
 bool res_figures_is_lower(const struct res_run *run)
 {
-	const char *b = json_string_value(json_object_get(run->loaded, "boun"
-								       "d"));
+	return !strcmp(bound_of(run), "lower");
+}
 
-	return b && !strcmp(b, "lower");
+/* "upper": the first step already failed, the capacity is below it. */
+static bool is_upper(const struct res_run *run)
+{
+	return !strcmp(bound_of(run), "upper");
 }
 
 /* A repetition: "of" > 1 in summary.json's "repeat", else 0. */
@@ -219,7 +230,7 @@ struct fig_bar {
 	char label[RES_LABEL_MAX];
 	double median, min, max;
 	size_t n;
-	bool lower;
+	bool lower, upper;
 	size_t color; /* the first run's index */
 };
 
@@ -279,6 +290,7 @@ static size_t bars_of(const struct res_run *const *runs, size_t n,
 			used[j] = true;
 			vals[nv++] = res_capacity(runs[j]);
 			b->lower |= res_figures_is_lower(runs[j]);
+			b->upper |= is_upper(runs[j]);
 		}
 		qsort(vals, nv, sizeof(*vals), cmp_double);
 		b->n = nv;
@@ -357,11 +369,24 @@ static void bar_draw(FILE *f, const struct fig_bar *b, double x, double bar,
 			cx - 6, label_y, cx + 6, label_y, cx, label_y - 9);
 		label_y -= 12;
 	}
+	if (b->upper && !b->lower) {
+		/* An upper bound: below the first step's rate. */
+		fprintf(f,
+			"<polygon class=\"upper\" points=\"%.1f,%.1f "
+			"%.1f,%.1f "
+			"%.1f,%.1f\" fill=\"#555\"><title>upper bound"
+			"</title></polygon>\n",
+			cx - 6, label_y - 9, cx + 6, label_y - 9, cx, label_y);
+		label_y -= 12;
+	}
 	fprintf(f,
 		"<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" "
 		"text-anchor=\"middle\">%s%.0f%s</text>\n",
-		cx, label_y, b->lower ? "&#8805; " : "", b->median,
-		b->n > 1 ? "*" : "");
+		cx, label_y,
+		b->lower   ? "&#8805; "
+		: b->upper ? "&lt; "
+			   : "",
+		b->median, b->n > 1 ? "*" : "");
 }
 
 /* The capacity of each run (or configuration) as a bar. */

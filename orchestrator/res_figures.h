@@ -8,7 +8,8 @@
  *
  * Two fields come from summary.json as written by the verdict's code
  * when present (res_run.loaded): "bound" ("lower": the capacity is a
- * lower bound, drawn ">= N" with a hatched bar and a triangle) and
+ * lower bound, drawn ">= N" with a hatched bar and a triangle; "upper":
+ * the first step failed, "< N" under a downward triangle) and
  * "repeat" {"index", "of"} (repetitions of one configuration are one
  * bar at their median, whiskers at their min and max).  Bundles without
  * them draw one plain bar per run.
