@@ -112,7 +112,10 @@ TEST_TIMEOUT(figures_burner_mid_run_flags_its_steps_only, 90)
 	pid_t burners[2] = {0, 0};
 	char *out = calloc(1, 1 << 16), dir[600], path[700];
 	struct res_run run;
-	double background;
+	double background = 1;
+	char want[64];
+	size_t nflagged;
+	bool quiet;
 	size_t len;
 	char *text;
 	int status;
@@ -120,12 +123,20 @@ TEST_TIMEOUT(figures_burner_mid_run_flags_its_steps_only, 90)
 	orchrun_need_root_and_mariadb();
 	ASSERT(out);
 	/* Other engineers share this machine: a run on a busy one cannot
-	 * tell our burner from theirs. */
-	background = machine_busy(1500);
-	if (background > 0.2)
-		test_skip("the machine is busy (%.0f %% of it): the test "
-			  "needs a quiet one",
-			  background * 100);
+	 * tell our burners from their work.  Wait (15 s at most) for a
+	 * quiet moment; on a busy machine only the burners' steps are
+	 * checked (flagged whatever else runs). */
+	for (int tries = 0; tries < 10; tries++) {
+		background = machine_busy(1500);
+		if (background <= 0.2)
+			break;
+	}
+	quiet = background <= 0.2;
+	if (!quiet)
+		fprintf(stderr,
+			"the machine is busy (%.0f %% of it): the steps "
+			"before the burners are not checked\n",
+			background * 100);
 	orchrun_prepare("s0p1-figures", "FINAL", "1200", "IMAX", "0.5", NULL);
 	status = run_watching("[step 2]", burners, out, 1 << 16);
 	burner_stop(burners[0]);
@@ -141,19 +152,23 @@ TEST_TIMEOUT(figures_burner_mid_run_flags_its_steps_only, 90)
 			   "step %zu not measured", i);
 		/* Steps 1 and 2 ran before the burners, 3 and 4 with them
 		 * (the whole of both cores between them). */
+		if (!quiet && i < 2)
+			continue;
 		ASSERT_MSG(s->interfered == (i >= 2),
 			   "step %zu: other work %.0f %% of the machine, "
 			   "busy %.0f %%, interfered %d",
 			   i + 1, (s->mach_others + s->mach_steal) * 100,
 			   s->mach_busy * 100, s->interfered);
 	}
-	ASSERT_EQ(res_interfered_steps(&run), 2);
+	nflagged = res_interfered_steps(&run);
+	ASSERT(nflagged == 2 || (!quiet && nflagged >= 2));
 	res_run_clear(&run);
 	ASSERT(strstr(out, "[step 3]"));
 	ASSERT(strstr(strstr(out, "[step 3]"), "interfered: other work"));
 	snprintf(path, sizeof(path), "%s/summary.json", dir);
 	text = test_read_file(path, &len);
-	ASSERT(strstr(text, "\"interfered_steps\": 2"));
+	snprintf(want, sizeof(want), "\"interfered_steps\": %zu", nflagged);
+	ASSERT(strstr(text, want));
 	free(text);
 	snprintf(path, sizeof(path), "%s/steps.csv", dir);
 	text = test_read_file(path, &len);
@@ -161,7 +176,8 @@ TEST_TIMEOUT(figures_burner_mid_run_flags_its_steps_only, 90)
 	free(text);
 	snprintf(path, sizeof(path), "%s/report.html", dir);
 	text = test_read_file(path, &len);
-	ASSERT(strstr(text, "Interfered: 2 of 4 steps"));
+	snprintf(want, sizeof(want), "Interfered: %zu of 4 steps", nflagged);
+	ASSERT(strstr(text, want));
 	ASSERT(strstr(text, "class=\"interfered\""));
 	free(text);
 	free(out);
