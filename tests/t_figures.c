@@ -214,9 +214,12 @@ TEST_TIMEOUT(figures_step_counts_add_up_and_match_the_proxies, 60)
 			   (unsigned long long)s->failures,
 			   (unsigned long long)s->in_flight,
 			   (unsigned long long)s->attempts);
-		/* 3 s at the step's rate, +-5 % */
-		ASSERT(s->attempts > 2.85 * s->offered &&
-		       s->attempts < 3.15 * s->offered);
+		/* the step's own: about 3 s at its rate (a loaded machine
+		 * or a sanitizer build loses some pace) */
+		ASSERT_MSG(s->attempts > 2.5 * s->offered &&
+				   s->attempts < 3.3 * s->offered,
+			   "step %zu: %llu attempts at %.0f/s", i + 1,
+			   (unsigned long long)s->attempts, s->offered);
 	}
 	ASSERT(run.crosscheck);
 	ASSERT(json_is_true(json_object_get(run.crosscheck, "made")));
