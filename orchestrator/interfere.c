@@ -160,5 +160,7 @@ int interfere_step(const struct interfere_mark *a,
 		st->mach_others = sh.others > 0 ? sh.others : 0;
 	}
 	st->interfered = at >= 0 && worst > max_share;
+	snprintf(st->mach_hosts, sizeof(st->mach_hosts), "%s",
+		 at >= 0 ? b->mach[at].hosts : "");
 	return at;
 }

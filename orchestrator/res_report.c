@@ -266,11 +266,14 @@ static void steps_table(const struct res_run *run, FILE *f)
 			fprintf(f, "<td>%.1f</td>", st->proxy[k].cpu * 100);
 		if (st->mach_others < 0)
 			fputs("<td>-</td>", f);
-		else
-			fprintf(f, "<td%s>%.0f%s</td>",
-				st->interfered ? " class=bad" : "",
+		else {
+			fprintf(f, "<td%s title=\"",
+				st->interfered ? " class=bad" : "");
+			res_html_text(f, st->mach_hosts);
+			fprintf(f, "\">%.0f%s</td>",
 				(st->mach_others + st->mach_steal) * 100,
 				st->interfered ? " interfered" : "");
+		}
 		fprintf(f, "<td%s>%s%s%s%s</td></tr>\n",
 			st->passed ? "" : " class=bad",
 			st->passed ? "yes" : "no",

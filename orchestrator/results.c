@@ -172,6 +172,7 @@ static json_t *step_json(const struct res_run *run, const struct res_step *s)
 	json_object_set_new(j, "machine_steal", opt_real(s->mach_steal));
 	json_object_set_new(j, "machine_iowait", opt_real(s->mach_iowait));
 	json_object_set_new(j, "machine_others", opt_real(s->mach_others));
+	json_object_set_new(j, "machine_hosts", json_string(s->mach_hosts));
 	json_object_set_new(j, "interfered", json_boolean(s->interfered));
 	return j;
 }
@@ -351,6 +352,7 @@ static void step_from(json_t *o, size_t i, size_t nproxies, struct res_step *s)
 	s->mach_iowait = res_json_number(o, "machine_iowait", -1);
 	s->mach_others = res_json_number(o, "machine_others", -1);
 	s->interfered = json_is_true(json_object_get(o, "interfered"));
+	copy_string(o, "machine_hosts", s->mach_hosts, sizeof(s->mach_hosts));
 	proxies_from(json_object_get(o, "proxies"), nproxies, s->proxy);
 }
 

@@ -64,6 +64,7 @@ struct res_step {
 	 * database).  interfered: others + steal over the run's
 	 * interference_max. */
 	double mach_busy, mach_steal, mach_iowait, mach_others;
+	char mach_hosts[128]; /* that machine's hosts, "proxy1 db ..." */
 	bool interfered;
 	/* Transactions sent in the step still without an outcome when its
 	 * figures were read (the loaders count each transaction in the
