@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "roles.h"
@@ -66,11 +67,14 @@ static void loader_add(json_t *fig, struct crosscheck_mark *m)
 
 void crosscheck_begin(struct run *r)
 {
-	struct crosscheck_mark *m = &r->xc0;
+	struct crosscheck_mark *m;
 	const char *method;
 	bool answers;
 
-	memset(m, 0, sizeof(*m));
+	free(r->xc0);
+	m = r->xc0 = calloc(1, sizeof(*m));
+	if (!m)
+		return;
 	method = test_method(&r->t->exp, &answers);
 	for (size_t i = 0; i < r->t->nnodes; i++) {
 		struct role *ro = &r->roles[i];
@@ -93,7 +97,7 @@ void crosscheck_end(struct run *r)
 	const char *method, *why = NULL;
 	bool answers, stateful = false;
 
-	if (!r->xc0.have)
+	if (!r->xc0)
 		return;
 	method = test_method(&r->t->exp, &answers);
 	for (size_t i = 0; i < r->t->nnodes; i++) {
@@ -114,8 +118,10 @@ void crosscheck_end(struct run *r)
 	if (!why)
 		proxies_read(r, method, &b);
 	json_decref(r->res.crosscheck);
-	r->res.crosscheck = crosscheck_json(&r->xc0, &b, why ? NULL : method,
-					    answers, why);
+	r->res.crosscheck =
+		crosscheck_json(r->xc0, &b, why ? NULL : method, answers, why);
+	free(r->xc0);
+	r->xc0 = NULL;
 }
 
 static double diff_pct(uint64_t a, uint64_t b)

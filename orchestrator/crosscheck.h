@@ -29,12 +29,13 @@ struct crosscheck_mark {
 	uint64_t px_requests, px_2xx, px_401, px_retrans;
 };
 
-/* The first mark (the loaders' and proxies' stats) into r->xc0. */
+/* The first mark (the loaders' and proxies' stats) into r->xc0 (made
+ * here; nothing when out of memory). */
 void crosscheck_begin(struct run *r);
 
 /* After the loaders stopped, before the proxies do: the comparison
  * into r->res.crosscheck (owned by it; unchanged without a first
- * mark). */
+ * mark), and r->xc0 freed. */
 void crosscheck_end(struct run *r);
 
 /*

@@ -220,7 +220,14 @@ int res_compare_html(const struct res_run *const *runs, size_t n, FILE *f)
 	fprintf(f, "<h1>Comparison of %zu runs</h1>\n", n);
 	/* The seed's figures: Figure 7 (throughput of every run on one
 	 * chart), the proxies' CPU, turnaround, capacity bars. */
-	err = res_figures_compare(runs, n, labels, f);
+	{
+		const char **names = calloc(n + 1, sizeof(*names));
+
+		for (size_t i = 0; names && i < n; i++)
+			names[i] = labels[i];
+		err = names ? res_figures_compare(runs, n, names, f) : ENOMEM;
+		free(names);
+	}
 	if (err)
 		goto out;
 	for (size_t i = 0; i < n; i++)

@@ -8,6 +8,9 @@
 #include "res_html.h"
 #include "results.h"
 
+/* A run's name in a chart (as res_compare.h's labels). */
+#define FIG_LABEL_MAX 160
+
 /* Series a chart holds at most (runs x proxies). */
 #define FIG_SERIES_MAX 48
 
@@ -119,7 +122,7 @@ static int series_of(struct fig_arrays *fa, const struct res_run *run, int v,
 
 /* One chart of value v for every run (colour by run). */
 static int chart_runs(const struct res_run *const *runs, size_t n,
-		      char (*labels)[RES_LABEL_MAX], int v, const char *title,
+		      const char *const *labels, int v, const char *title,
 		      const char *ylabel, double ymax, FILE *f)
 {
 	struct res_html_series s[FIG_SERIES_MAX + 1];
@@ -156,10 +159,10 @@ static int chart_runs(const struct res_run *const *runs, size_t n,
 /* Each proxy's CPU against the offered load: colour by run, the line's
  * style by proxy. */
 static int chart_cpu(const struct res_run *const *runs, size_t n,
-		     char (*labels)[RES_LABEL_MAX], FILE *f)
+		     const char *const *labels, FILE *f)
 {
 	struct res_html_series s[FIG_SERIES_MAX];
-	char(*names)[RES_LABEL_MAX + RES_NAME_MAX] =
+	char(*names)[FIG_LABEL_MAX + RES_NAME_MAX] =
 		calloc(FIG_SERIES_MAX, sizeof(*names));
 	struct fig_arrays fa = {.n = 0};
 	size_t ns = 0;
@@ -192,11 +195,11 @@ static int chart_cpu(const struct res_run *const *runs, size_t n,
 
 /* Turnaround p50 (solid), p95 (dashed), p99 (dotted) of every run. */
 static int chart_turnaround(const struct res_run *const *runs, size_t n,
-			    char (*labels)[RES_LABEL_MAX], FILE *f)
+			    const char *const *labels, FILE *f)
 {
 	static const char *const pn[] = {"p50", "p95", "p99"};
 	struct res_html_series s[FIG_SERIES_MAX];
-	char(*names)[RES_LABEL_MAX + 8] =
+	char(*names)[FIG_LABEL_MAX + 8] =
 		calloc(FIG_SERIES_MAX, sizeof(*names));
 	struct fig_arrays fa = {.n = 0};
 	size_t ns = 0;
@@ -227,7 +230,7 @@ static int chart_turnaround(const struct res_run *const *runs, size_t n,
 
 /* One bar: a run, or the repetitions of one configuration. */
 struct fig_bar {
-	char label[RES_LABEL_MAX];
+	char label[FIG_LABEL_MAX];
 	double median, min, max;
 	size_t n;
 	bool lower, upper;
@@ -256,7 +259,7 @@ static void base_label(const char *label, char *out, size_t size)
 /* The bars: repetitions (summary.json "repeat") of one base label
  * together, every other run alone.  Returns how many, or 0 (ENOMEM). */
 static size_t bars_of(const struct res_run *const *runs, size_t n,
-		      char (*labels)[RES_LABEL_MAX], struct fig_bar *bars,
+		      const char *const *labels, struct fig_bar *bars,
 		      double *vals)
 {
 	size_t nb = 0;
@@ -279,7 +282,7 @@ static size_t bars_of(const struct res_run *const *runs, size_t n,
 		else
 			snprintf(b->label, sizeof(b->label), "%s", labels[i]);
 		for (size_t j = i; j < n; j++) {
-			char other[RES_LABEL_MAX];
+			char other[FIG_LABEL_MAX];
 
 			if (used[j] || (j != i && (repeat_of(runs[i]) <= 1 ||
 						   repeat_of(runs[j]) <= 1)))
@@ -391,7 +394,7 @@ static void bar_draw(FILE *f, const struct fig_bar *b, double x, double bar,
 
 /* The capacity of each run (or configuration) as a bar. */
 static int capacity_bars(const struct res_run *const *runs, size_t n,
-			 char (*labels)[RES_LABEL_MAX], FILE *f)
+			 const char *const *labels, FILE *f)
 {
 	const double bar = 44, gap = 20, t = 50, ph = 220;
 	struct fig_bar *bars = calloc(n + 1, sizeof(*bars));
@@ -452,7 +455,7 @@ static int capacity_bars(const struct res_run *const *runs, size_t n,
 }
 
 int res_figures_compare(const struct res_run *const *runs, size_t n,
-			char (*labels)[RES_LABEL_MAX], FILE *f)
+			const char *const *labels, FILE *f)
 {
 	size_t interfered = 0;
 	int err;
@@ -538,12 +541,10 @@ static void crosscheck_text(const struct res_run *run, FILE *f)
 int res_figures_report(const struct res_run *run, FILE *f)
 {
 	const struct res_run *one[1] = {run};
-	char(*label)[RES_LABEL_MAX] = calloc(1, sizeof(*label));
+	const char *label[1] = {"achieved"};
 	size_t interfered = res_interfered_steps(run);
 	int err;
 
-	if (!label)
-		return ENOMEM;
 	if (interfered)
 		fprintf(f,
 			"<p class=bad><b>Interfered: %zu of %zu steps</b> "
@@ -557,10 +558,8 @@ int res_figures_report(const struct res_run *run, FILE *f)
 			"%% of every machine).</p>\n",
 			run->interference_max * 100);
 	crosscheck_text(run, f);
-	snprintf(label[0], RES_LABEL_MAX, "achieved");
 	err = chart_runs(one, 1, label, FIG_ACHIEVED,
 			 "Throughput achieved against offered load",
 			 "achieved (/s)", 0, f);
-	free(label);
 	return err ? err : (ferror(f) ? EIO : 0);
 }

@@ -21,8 +21,6 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "res_compare.h"
-
 struct res_run;
 
 /* Whether run's capacity is a lower bound (summary.json "bound"). */
@@ -39,6 +37,6 @@ int res_figures_report(const struct res_run *run, FILE *f);
 /* The charts and the capacity bars of the n runs named by labels.
  * Returns 0, ENOMEM or EIO. */
 int res_figures_compare(const struct res_run *const *runs, size_t n,
-			char (*labels)[RES_LABEL_MAX], FILE *f);
+			const char *const *labels, FILE *f);
 
 #endif

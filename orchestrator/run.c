@@ -12,6 +12,7 @@
 #include "baseline.h"
 #include "database.h"
 #include "deploy.h"
+#include "crosscheck.h"
 #include "log.h"
 #include "res_bundle.h"
 #include "roles.h"
@@ -20,6 +21,10 @@
 
 static void teardown(struct run *r)
 {
+	/* Every transaction has ended when the loaders have: their
+	 * counts against the proxies' while these still run. */
+	roles_stop_loaders(r);
+	crosscheck_end(r);
 	roles_stop_all(r);
 	database_drop(r);
 	deploy_cleanup(r);

@@ -16,13 +16,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "crosscheck.h"
 #include "host.h"
 #include "preflight.h"
 #include "results.h"
 #include "run_opts.h"
 #include "topo.h"
 
+struct crosscheck_mark;
 struct pki;
 struct rundb;
 struct rundb_server;
@@ -71,7 +71,9 @@ struct run {
 	size_t npf;
 	char status[16];
 	char reason[512];
-	struct crosscheck_mark xc0; /* the counts at the first step */
+	/* the counts at the first step (crosscheck.c's; freed by
+	 * crosscheck_end) */
+	struct crosscheck_mark *xc0;
 	struct res_run res;
 };
 

@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "crosscheck.h"
 #include "roles.h"
 #include "rundb.h"
 
