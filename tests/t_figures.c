@@ -215,14 +215,15 @@ TEST_TIMEOUT(figures_step_counts_add_up_and_match_the_proxies, 60)
 			   (unsigned long long)s->failures,
 			   (unsigned long long)s->in_flight,
 			   (unsigned long long)s->attempts);
-		/* the step's own attempts: its rate over the loader's own
-		 * interval (successes / achieved; 3 s and what the
-		 * orchestrator's marks add on a loaded machine) */
+		/* the step's own attempts: about its rate over the
+		 * loader's own interval (successes / achieved); a loader
+		 * starved on a loaded machine sends what was due late,
+		 * in the next step */
 		ASSERT(s->achieved > 0);
 		secs = (double)s->successes / s->achieved;
 		ASSERT_MSG(secs >= 2.9 && secs < 4.5 &&
-				   s->attempts > 0.93 * s->offered * secs &&
-				   s->attempts < 1.07 * s->offered * secs,
+				   s->attempts > 0.75 * s->offered * secs &&
+				   s->attempts < 1.25 * s->offered * secs,
 			   "step %zu: %llu attempts at %.0f/s in %.2f s",
 			   i + 1, (unsigned long long)s->attempts, s->offered,
 			   secs);
