@@ -334,6 +334,7 @@ TEST_TIMEOUT(hardening_cleanup_over_ssh_spares_a_live_run, 60)
 	struct sshd s;
 	struct stat st;
 	pid_t dead_pid, live_pid;
+	int status;
 	size_t len;
 	char *log;
 	int fd;
@@ -365,8 +366,9 @@ TEST_TIMEOUT(hardening_cleanup_over_ssh_spares_a_live_run, 60)
 	ASSERT_EQ(mkdir(live_remote, 0700), 0);
 	live_pid = sleeper_in(live_remote);
 
-	ASSERT_EQ(proc_run(clean, "clean.log", 60000), 0);
+	status = proc_run(clean, "clean.log", 60000);
 	log = test_read_file("clean.log", &len);
+	ASSERT_MSG(status == 0, "exit %d: %s", status, log);
 	/* Found over SSH as well as here (one machine, really). */
 	ASSERT_MSG(strstr(log, "proxy1: directory ") && strstr(log, "proxy1: "
 								    "process"
