@@ -158,6 +158,17 @@ static bool check_object(struct ctx *c, json_t *obj, const char *ptr,
 	return true;
 }
 
+/* "$schema", when there, is a location: a non-empty string. */
+static void check_schema_key(struct ctx *c, json_t *root)
+{
+	json_t *v = json_object_get(root, "$schema");
+
+	if (v && (!json_is_string(v) || json_string_length(v) == 0))
+		err_at(c, "/$schema", false,
+		       "\"$schema\" must be a non-empty string (the JSON "
+		       "Schema's location)");
+}
+
 static bool get_string(struct ctx *c, json_t *obj, const char *ptr,
 		       const char *key, bool required, const char *dflt,
 		       char *out, size_t size)
@@ -258,8 +269,11 @@ static bool parse_listen(const char *s, struct topo_listen *l)
 	l->tp = sip_transport_decode(&proto);
 	if (l->tp != SIP_TP_UDP && l->tp != SIP_TP_TCP && l->tp != SIP_TP_TLS)
 		return false;
-	if (proto.l != 3 || proto.p[0] < 'a')
-		return false; /* lower case only, as everywhere else */
+	if (proto.l != 3)
+		return false;
+	for (size_t i = 0; i < proto.l; i++)
+		if (proto.p[i] < 'a')
+			return false; /* lower case only, as everywhere else */
 	pl_set_str(&num, colon + 1);
 	if (pl_u32(&num, &port) || port == 0 || port > 65535)
 		return false;
@@ -506,9 +520,11 @@ static void resolve_server(struct ctx *c, struct topo *t, json_t *obj,
 	n->server = (size_t)k;
 }
 
+/* "$schema" names the JSON Schema for editors (topologies/schema/). */
 static const char *const top_fields[] = {
-	"name",	     "description",  "domain",	"database",   "stateful",
-	"stateless", "callhandlers", "loaders", "experiment", NULL};
+	"$schema",  "name",	  "description", "domain",
+	"database", "stateful",	  "stateless",	 "callhandlers",
+	"loaders",  "experiment", NULL};
 static const char *const db_fields[] = {"host", "managed", "port", NULL};
 static const char *const exp_fields[] = {"test",
 					 "transport",
@@ -993,6 +1009,7 @@ int topo_load(struct topo **tp, const char *path, const struct inventory *inv,
 		err = EBADMSG;
 		goto out;
 	}
+	check_schema_key(&c, root);
 	get_string(&c, root, "", "name", true, NULL, t->name, sizeof(t->name));
 	get_string(&c, root, "", "description", false, "", t->description,
 		   sizeof(t->description));
@@ -1094,7 +1111,8 @@ void topo_free(struct topo *t)
 	free(t);
 }
 
-static const char *const inv_fields[] = {"hosts", "database", NULL};
+static const char *const inv_fields[] = {"$schema", "hosts", "database", NULL};
+
 static const char *const host_fields[] = {"address", "local", "ssh", NULL};
 static const char *const ssh_fields[] = {"user",  "port",	 "key",
 					 "agent", "known_hosts", NULL};
@@ -1168,6 +1186,7 @@ int inventory_load(struct inventory **ip, const char *path,
 		err = EBADMSG;
 		goto out;
 	}
+	check_schema_key(&c, root);
 	hosts = json_object_get(root, "hosts");
 	if (!json_is_object(hosts) || json_object_size(hosts) == 0) {
 		err_at(&c, hosts ? "/hosts" : "", false,
