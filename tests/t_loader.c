@@ -24,6 +24,7 @@
 #include "buf.h"
 #include "ev.h"
 #include "hist.h"
+#include "loadcred.h"
 #include "loadgen.h"
 #include "proc.h"
 #include "sip_build.h"
@@ -33,61 +34,61 @@
 
 TEST(loader_users_parse_ranges)
 {
-	struct loadgen_cfg c;
+	struct loadcfg c;
 	char name[64];
 
 	memset(&c, 0, sizeof(c));
-	ASSERT_EQ(loadgen_users_parse(&c, "A1000-A1999"), 0);
+	ASSERT_EQ(loadcfg_users_parse(&c, "A1000-A1999"), 0);
 	ASSERT_STR(c.prefix, "A");
 	ASSERT_EQ(c.ufirst, 1000);
 	ASSERT_EQ(c.ulast, 1999);
-	ASSERT_EQ(loadgen_user_name(&c, 1234, name, sizeof(name)), 0);
+	ASSERT_EQ(loadcfg_user_name(&c, 1234, name, sizeof(name)), 0);
 	ASSERT_STR(name, "A1234");
-	ASSERT_EQ(loadgen_users_parse(&c, "user007-020"), 0);
+	ASSERT_EQ(loadcfg_users_parse(&c, "user007-020"), 0);
 	ASSERT_STR(c.prefix, "user");
 	ASSERT_EQ(c.ufirst, 7);
 	ASSERT_EQ(c.ulast, 20);
-	ASSERT_EQ(loadgen_user_name(&c, 9, name, sizeof(name)), 0);
+	ASSERT_EQ(loadcfg_user_name(&c, 9, name, sizeof(name)), 0);
 	ASSERT_STR(name, "user009");
-	ASSERT_EQ(loadgen_users_parse(&c, "alice"), 0);
-	ASSERT_EQ(loadgen_user_name(&c, 0, name, sizeof(name)), 0);
+	ASSERT_EQ(loadcfg_users_parse(&c, "alice"), 0);
+	ASSERT_EQ(loadcfg_user_name(&c, 0, name, sizeof(name)), 0);
 	ASSERT_STR(name, "alice");
-	ASSERT_EQ(loadgen_users_parse(&c, "A1999-A1000"), EINVAL);
-	ASSERT_EQ(loadgen_users_parse(&c, "A1-B2"), EINVAL);
-	ASSERT_EQ(loadgen_users_parse(&c, "A1-"), EINVAL);
-	ASSERT_EQ(loadgen_users_parse(&c, "a b"), EINVAL);
-	ASSERT_EQ(loadgen_users_parse(&c, ""), EINVAL);
-	ASSERT_EQ(loadgen_user_name(&c, 0, name, 3), EOVERFLOW);
+	ASSERT_EQ(loadcfg_users_parse(&c, "A1999-A1000"), EINVAL);
+	ASSERT_EQ(loadcfg_users_parse(&c, "A1-B2"), EINVAL);
+	ASSERT_EQ(loadcfg_users_parse(&c, "A1-"), EINVAL);
+	ASSERT_EQ(loadcfg_users_parse(&c, "a b"), EINVAL);
+	ASSERT_EQ(loadcfg_users_parse(&c, ""), EINVAL);
+	ASSERT_EQ(loadcfg_user_name(&c, 0, name, 3), EOVERFLOW);
 }
 
 TEST(loader_passwords_file)
 {
-	struct loadgen_cfg c;
+	struct loadcfg c;
 	FILE *f;
 
 	memset(&c, 0, sizeof(c));
-	ASSERT_EQ(loadgen_users_parse(&c, "u10-u12"), 0);
+	ASSERT_EQ(loadcfg_users_parse(&c, "u10-u12"), 0);
 	f = fopen("pw.txt", "w");
 	ASSERT(f);
 	fputs("# users\nu10 secret10\nu11:secret11\nother x\n", f);
 	fclose(f);
-	ASSERT_EQ(loadgen_passwords_load(&c, "pw.txt"), 0);
+	ASSERT_EQ(loadcred_passwords_load(&c, "pw.txt"), 0);
 	ASSERT_STR(c.passwords[0], "secret10");
 	ASSERT_STR(c.passwords[1], "secret11");
 	ASSERT(c.passwords[2] == NULL);
-	loadgen_passwords_free(&c);
+	loadcred_passwords_free(&c);
 	f = fopen("bad.txt", "w");
 	ASSERT(f);
 	fputs("u10 ok\nu11\n", f);
 	fclose(f);
-	ASSERT_EQ(loadgen_passwords_load(&c, "bad.txt"), EBADMSG);
+	ASSERT_EQ(loadcred_passwords_load(&c, "bad.txt"), EBADMSG);
 	ASSERT(c.passwords == NULL);
-	ASSERT_EQ(loadgen_passwords_load(&c, "missing.txt"), ENOENT);
+	ASSERT_EQ(loadcred_passwords_load(&c, "missing.txt"), ENOENT);
 }
 
 TEST(loader_counts_diff_subtracts_exactly)
 {
-	static struct loadgen_counts a, b, d;
+	static struct loadcount a, b, d;
 
 	memset(&a, 0, sizeof(a));
 	hist_init(&a.rtt);
@@ -101,14 +102,14 @@ TEST(loader_counts_diff_subtracts_exactly)
 	a.successes = 13;
 	a.codes[200] = 13;
 	hist_add(&a.rtt, 300);
-	ASSERT_EQ(loadgen_counts_diff(&d, &a, &b), 0);
+	ASSERT_EQ(loadcount_diff(&d, &a, &b), 0);
 	ASSERT_EQ(d.attempts, 5);
 	ASSERT_EQ(d.codes[200], 4);
 	ASSERT_EQ(d.rtt.count, 1);
 	/* the interval's bounds are its bucket's, clamped to the run's */
 	ASSERT_EQ(hist_bucket(d.rtt.min), hist_bucket(300));
 	ASSERT_EQ(d.rtt.max, 300);
-	ASSERT_EQ(loadgen_counts_diff(&d, &b, &a), EINVAL);
+	ASSERT_EQ(loadcount_diff(&d, &b, &a), EINVAL);
 }
 
 /* ---- end to end ---- */
@@ -691,47 +692,47 @@ TEST_TIMEOUT(loader_invite_exact_count_via_proxy, 40)
 
 TEST(loader_mix_parse)
 {
-	struct loadgen_cfg c;
+	struct loadcfg c;
 	char why[160];
 
 	memset(&c, 0, sizeof(c));
-	ASSERT_EQ(loadgen_mix_parse(&c, "register=50,invite=30,options=20",
+	ASSERT_EQ(loadcfg_mix_parse(&c, "register=50,invite=30,options=20",
 				    why, sizeof(why)),
 		  0);
-	ASSERT_EQ(c.mix[LOADGEN_REGISTER - 1], 50);
-	ASSERT_EQ(c.mix[LOADGEN_REREGISTER - 1], 0);
-	ASSERT_EQ(c.mix[LOADGEN_OPTIONS - 1], 20);
-	ASSERT_EQ(c.mix[LOADGEN_INVITE - 1], 30);
-	ASSERT_EQ(loadgen_mix_parse(&c, "reregister=25%,invite=75%", why,
+	ASSERT_EQ(c.mix[LOADCFG_REGISTER - 1], 50);
+	ASSERT_EQ(c.mix[LOADCFG_REREGISTER - 1], 0);
+	ASSERT_EQ(c.mix[LOADCFG_OPTIONS - 1], 20);
+	ASSERT_EQ(c.mix[LOADCFG_INVITE - 1], 30);
+	ASSERT_EQ(loadcfg_mix_parse(&c, "reregister=25%,invite=75%", why,
 				    sizeof(why)),
 		  0);
-	ASSERT_EQ(c.mix[LOADGEN_REGISTER - 1], 0);
-	ASSERT_EQ(c.mix[LOADGEN_REREGISTER - 1], 25);
+	ASSERT_EQ(c.mix[LOADCFG_REGISTER - 1], 0);
+	ASSERT_EQ(c.mix[LOADCFG_REREGISTER - 1], 25);
 	/* nothing is written on error */
-	ASSERT_EQ(loadgen_mix_parse(&c, "invite=1,invite=2", why, sizeof(why)),
+	ASSERT_EQ(loadcfg_mix_parse(&c, "invite=1,invite=2", why, sizeof(why)),
 		  EINVAL);
-	ASSERT_EQ(c.mix[LOADGEN_INVITE - 1], 75);
-	ASSERT_EQ(loadgen_mix_parse(&c, "invite=60%,options=30%", why,
+	ASSERT_EQ(c.mix[LOADCFG_INVITE - 1], 75);
+	ASSERT_EQ(loadcfg_mix_parse(&c, "invite=60%,options=30%", why,
 				    sizeof(why)),
 		  EINVAL);
 	ASSERT(strstr(why, "100"));
-	ASSERT_EQ(loadgen_mix_parse(&c, "invite=60%,options=40", why,
+	ASSERT_EQ(loadcfg_mix_parse(&c, "invite=60%,options=40", why,
 				    sizeof(why)),
 		  EINVAL);
-	ASSERT_EQ(loadgen_mix_parse(&c, "mix=1", why, sizeof(why)), EINVAL);
-	ASSERT_EQ(loadgen_mix_parse(&c, "invite", why, sizeof(why)), EINVAL);
-	ASSERT_EQ(loadgen_mix_parse(&c, "invite=-1", why, sizeof(why)),
+	ASSERT_EQ(loadcfg_mix_parse(&c, "mix=1", why, sizeof(why)), EINVAL);
+	ASSERT_EQ(loadcfg_mix_parse(&c, "invite", why, sizeof(why)), EINVAL);
+	ASSERT_EQ(loadcfg_mix_parse(&c, "invite=-1", why, sizeof(why)),
 		  EINVAL);
-	ASSERT_EQ(loadgen_mix_parse(&c, "invite=1x", why, sizeof(why)),
+	ASSERT_EQ(loadcfg_mix_parse(&c, "invite=1x", why, sizeof(why)),
 		  EINVAL);
-	ASSERT_EQ(loadgen_mix_parse(&c, "invite=1,", why, sizeof(why)),
+	ASSERT_EQ(loadcfg_mix_parse(&c, "invite=1,", why, sizeof(why)),
 		  EINVAL);
-	ASSERT_EQ(loadgen_mix_parse(&c, "", why, sizeof(why)), EINVAL);
+	ASSERT_EQ(loadcfg_mix_parse(&c, "", why, sizeof(why)), EINVAL);
 	/* the register users: the --users' prefix and digits */
-	ASSERT_EQ(loadgen_users_parse(&c, "A1000-A1009"), 0);
-	ASSERT_EQ(loadgen_reg_users_parse(&c, "B2000-B2009"), EINVAL);
-	ASSERT_EQ(loadgen_reg_users_parse(&c, "A200-A209"), EINVAL);
-	ASSERT_EQ(loadgen_reg_users_parse(&c, "A2000-A2009"), 0);
+	ASSERT_EQ(loadcfg_users_parse(&c, "A1000-A1009"), 0);
+	ASSERT_EQ(loadcfg_reg_users_parse(&c, "B2000-B2009"), EINVAL);
+	ASSERT_EQ(loadcfg_reg_users_parse(&c, "A200-A209"), EINVAL);
+	ASSERT_EQ(loadcfg_reg_users_parse(&c, "A2000-A2009"), 0);
 	ASSERT(c.reg_users && c.rfirst == 2000 && c.rlast == 2009);
 }
 

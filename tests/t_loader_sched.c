@@ -17,80 +17,80 @@
 #include <unistd.h>
 
 #include "kamailio.h"
-#include "loadout.h"
+#include "loadreport.h"
 #include "proc.h"
 #include "test.h"
 
 TEST(loader_pace_integrates_the_rate_over_time)
 {
-	struct loadout_pace p = {0};
+	struct loadreport_pace p = {0};
 	const uint64_t s = 1000000000ull;
 
-	ASSERT(loadout_pace_sends(&p, 5 * s) == 0); /* not started */
-	loadout_pace_set(&p, 100, 10 * s);
-	ASSERT(loadout_pace_sends(&p, 11 * s) == 100);
-	loadout_pace_set(&p, 200, 11 * s);
-	ASSERT(loadout_pace_sends(&p, 11 * s + s / 2) == 200);
-	loadout_pace_set(&p, 0, 12 * s); /* paused */
-	ASSERT(loadout_pace_sends(&p, 20 * s) == 300);
+	ASSERT(loadreport_pace_sends(&p, 5 * s) == 0); /* not started */
+	loadreport_pace_set(&p, 100, 10 * s);
+	ASSERT(loadreport_pace_sends(&p, 11 * s) == 100);
+	loadreport_pace_set(&p, 200, 11 * s);
+	ASSERT(loadreport_pace_sends(&p, 11 * s + s / 2) == 200);
+	loadreport_pace_set(&p, 0, 12 * s); /* paused */
+	ASSERT(loadreport_pace_sends(&p, 20 * s) == 300);
 }
 
 TEST(loader_generator_bound_rules)
 {
-	static struct loadgen_counts c;
-	struct loadout_ctx x = {.secs = 1,
-				.cpu = 0.5,
-				.threads = 2,
-				.cores = 2,
-				.asked = 1000,
-				.step = -1};
+	static struct loadcount c;
+	struct loadreport_ctx x = {.secs = 1,
+				   .cpu = 0.5,
+				   .threads = 2,
+				   .cores = 2,
+				   .asked = 1000,
+				   .step = -1};
 	char why[64];
 
 	c.attempts = 1000;
 	c.late_sends = 100; /* 10 %: not more than the share */
-	ASSERT(!loadout_generator_bound(&c, &x, why, sizeof(why)));
+	ASSERT(!loadreport_generator_bound(&c, &x, why, sizeof(why)));
 	c.late_sends = 101;
-	ASSERT(loadout_generator_bound(&c, &x, why, sizeof(why)));
+	ASSERT(loadreport_generator_bound(&c, &x, why, sizeof(why)));
 	ASSERT_STR(why, "10.1% of the sends late");
 	c.late_sends = 0;
 	/* the pace: 1 % short is within it, more is not; skipped sends
 	 * (max outstanding) are sends */
 	c.attempts = 990;
-	ASSERT(!loadout_generator_bound(&c, &x, NULL, 0));
+	ASSERT(!loadreport_generator_bound(&c, &x, NULL, 0));
 	c.attempts = 985;
-	ASSERT(loadout_generator_bound(&c, &x, why, sizeof(why)));
+	ASSERT(loadreport_generator_bound(&c, &x, why, sizeof(why)));
 	ASSERT_STR(why, "sent 98.5% of the pace");
 	c.throttled = 15;
-	ASSERT(!loadout_generator_bound(&c, &x, NULL, 0));
+	ASSERT(!loadreport_generator_bound(&c, &x, NULL, 0));
 	c.throttled = 0;
 	/* a low rate: a send either side of the edges */
 	x.asked = 10;
 	c.attempts = 8;
-	ASSERT(!loadout_generator_bound(&c, &x, NULL, 0));
+	ASSERT(!loadreport_generator_bound(&c, &x, NULL, 0));
 	c.attempts = 7;
-	ASSERT(loadout_generator_bound(&c, &x, NULL, 0));
+	ASSERT(loadreport_generator_bound(&c, &x, NULL, 0));
 	/* Poisson arrivals vary: 3 standard deviations more */
 	x.poisson = true;
 	x.asked = 100;
 	c.attempts = 70;
-	ASSERT(!loadout_generator_bound(&c, &x, NULL, 0));
+	ASSERT(!loadreport_generator_bound(&c, &x, NULL, 0));
 	x.poisson = false;
-	ASSERT(loadout_generator_bound(&c, &x, NULL, 0));
+	ASSERT(loadreport_generator_bound(&c, &x, NULL, 0));
 	/* unknown pace: not judged */
 	x.asked = -1;
-	ASSERT(!loadout_generator_bound(&c, &x, NULL, 0));
+	ASSERT(!loadreport_generator_bound(&c, &x, NULL, 0));
 	/* CPU: 90 % of the cores the threads can use */
 	x.cpu = 1.7;
-	ASSERT(!loadout_generator_bound(&c, &x, NULL, 0));
+	ASSERT(!loadreport_generator_bound(&c, &x, NULL, 0));
 	x.cpu = 1.84;
-	ASSERT(loadout_generator_bound(&c, &x, why, sizeof(why)));
+	ASSERT(loadreport_generator_bound(&c, &x, why, sizeof(why)));
 	ASSERT_STR(why, "CPU 92% of 2 core(s)");
 	x.cores = 1; /* taskset -c 1 */
 	x.cpu = 0.95;
-	ASSERT(loadout_generator_bound(&c, &x, why, sizeof(why)));
+	ASSERT(loadreport_generator_bound(&c, &x, why, sizeof(why)));
 	ASSERT_STR(why, "CPU 95% of 1 core(s)");
 	x.cores = 0; /* unknown: the threads */
-	ASSERT(!loadout_generator_bound(&c, &x, NULL, 0));
+	ASSERT(!loadreport_generator_bound(&c, &x, NULL, 0));
 }
 
 /* kamailio answering OPTIONS 200 up to limit per second, 503 beyond. */

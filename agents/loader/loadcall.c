@@ -14,7 +14,10 @@
 #include "buf.h"
 #include "ev.h"
 #include "hash.h"
-#include "loadgen.h"
+#include "loadcfg.h"
+#include "loadcount.h"
+#include "loadcred.h"
+#include "loadmsg.h"
 #include "log.h"
 #include "obj.h"
 #include "sip_auth.h"
@@ -66,109 +69,6 @@ struct loadcall {
 	char sdp[SDP_MAX];
 	char ip[64];
 };
-
-/* ---- counters ---- */
-
-void loadcall_counts_init(struct loadcall_counts *c)
-{
-	memset(c, 0, sizeof(*c));
-	hist_init(&c->srd);
-	hist_init(&c->sdd);
-	hist_init(&c->sdt);
-}
-
-#define FIELDS(X)          \
-	X(invite_done)     \
-	X(invite_timeouts) \
-	X(ringing)         \
-	X(answered)        \
-	X(completed)       \
-	X(far_byes)        \
-	X(bye_failures)    \
-	X(bye_timeouts)    \
-	X(acks)            \
-	X(acks_resent)     \
-	X(reinvites)       \
-	X(in_dialog_other) \
-	X(no_dialog)
-
-void loadcall_counts_merge(struct loadcall_counts *d,
-			   const struct loadcall_counts *s)
-{
-#define ADD(f) d->f += s->f;
-	FIELDS(ADD)
-#undef ADD
-	hist_merge(&d->srd, &s->srd);
-	hist_merge(&d->sdd, &s->sdd);
-	hist_merge(&d->sdt, &s->sdt);
-}
-
-int loadcall_counts_diff(struct loadcall_counts *out,
-			 const struct loadcall_counts *a,
-			 const struct loadcall_counts *b)
-{
-#define SUB(f)                 \
-	if (a->f < b->f)       \
-		return EINVAL; \
-	out->f = a->f - b->f;
-	FIELDS(SUB)
-#undef SUB
-	if (hist_diff(&out->srd, &a->srd, &b->srd) ||
-	    hist_diff(&out->sdd, &a->sdd, &b->sdd) ||
-	    hist_diff(&out->sdt, &a->sdt, &b->sdt))
-		return EINVAL;
-	return 0;
-}
-
-static uint64_t codes_in(const struct loadgen_counts *c, unsigned lo,
-			 unsigned hi)
-{
-	uint64_t n = 0;
-
-	for (unsigned i = lo; i <= hi && i < LOADGEN_CODES; i++)
-		n += c->codes[i];
-	return n;
-}
-
-static double pct(uint64_t num, uint64_t den)
-{
-	return den ? 100.0 * (double)num / (double)den : -1;
-}
-
-/* RFC 6076 §4.6: answered over INVITEs less the redirected ones. */
-double loadcall_ser(const struct loadgen_counts *c)
-{
-	uint64_t den = c->call.invite_done - codes_in(c, 300, 399);
-
-	return pct(c->call.answered, den);
-}
-
-/* §4.7: the answers that show the network worked (busy, declined...). */
-double loadcall_seer(const struct loadgen_counts *c)
-{
-	uint64_t den = c->call.invite_done - codes_in(c, 300, 399);
-	uint64_t ok = c->call.answered + c->codes[480] + c->codes[486] +
-		      c->codes[600] + c->codes[603];
-
-	return pct(ok, den);
-}
-
-/* §4.8: 408, 500, 503, 504 and no answer at all. */
-double loadcall_isa(const struct loadgen_counts *c)
-{
-	uint64_t bad = c->codes[408] + c->codes[500] + c->codes[503] +
-		       c->codes[504] + c->call.invite_timeouts;
-
-	return pct(bad, c->call.invite_done);
-}
-
-/* §4.9: calls completed through BYE/2xx over the calls attempted,
- * counting the calls that ended in the interval (a call attempted in
- * one second ends in a later one after its hold time). */
-double loadcall_scr(const struct loadgen_counts *c)
-{
-	return pct(c->call.completed, c->successes + c->failures);
-}
 
 /* ---- the module ---- */
 
@@ -275,55 +175,18 @@ static struct lc_call *call_find(struct loadcall *lc, const struct pl *cid)
 	return NULL;
 }
 
-/* Ends call c; status is the INVITE's final (0 when it has none). */
-enum outcome {
-	OUT_OK = 1,
-	OUT_FAIL,
-	OUT_TIMEOUT,
-	OUT_TP_ERROR,
-};
-
-/* When the message being handled arrived: the transport's receive
- * time when the worker lends one, else now. */
-static uint64_t rx_now(const struct loadcall *lc)
+/* Ends call c with its outcome o. */
+static void call_end(struct lc_call *c, enum loadcount_outcome o)
 {
-	if (lc->env.rx_ns && *lc->env.rx_ns)
-		return *lc->env.rx_ns;
-	return ev_monotonic_ns();
-}
-
-/* Microseconds from t to the arrival being handled (0 if before). */
-static uint64_t us_since(const struct loadcall *lc, uint64_t t)
-{
-	uint64_t now = rx_now(lc);
-
-	return now > t ? (now - t) / 1000u : 0;
-}
-
-static void call_end(struct lc_call *c, enum outcome o)
-{
-	struct loadcall *lc = c->lc;
-	struct loadgen_counts *k = lc->env.c;
-
-	pthread_mutex_lock(lc->env.mu);
-	if (o == OUT_OK) {
-		k->successes++;
-	} else {
-		k->failures++;
-		if (o == OUT_TIMEOUT)
-			k->timeouts++;
-		if (o == OUT_TP_ERROR)
-			k->transport_errors++;
-	}
-	pthread_mutex_unlock(lc->env.mu);
+	loadcount_outcome(c->lc->env.c, c->lc->env.mu, o);
 	call_free(c);
 }
 
 /* The INVITE's outcome (final response, timeout or send error). */
 static void invite_done(struct lc_call *c, uint16_t status, bool timeout)
 {
-	struct loadgen_counts *k = c->lc->env.c;
-	uint64_t us = us_since(c->lc, c->t_start);
+	struct loadcount *k = c->lc->env.c;
+	uint64_t us = loadcount_us_since(c->lc->env.rx_ns, c->t_start);
 
 	pthread_mutex_lock(c->lc->env.mu);
 	k->call.invite_done++;
@@ -331,7 +194,7 @@ static void invite_done(struct lc_call *c, uint16_t status, bool timeout)
 		k->call.invite_timeouts++;
 	if (status) {
 		hist_add(&k->rtt, us);
-		if (status < LOADGEN_CODES)
+		if (status < LOADCOUNT_CODES)
 			k->codes[status]++;
 	}
 	if (status >= 200 && status < 300) {
@@ -340,21 +203,6 @@ static void invite_done(struct lc_call *c, uint16_t status, bool timeout)
 			hist_add(&k->call.srd, us);
 	}
 	pthread_mutex_unlock(c->lc->env.mu);
-}
-
-static void count(struct loadcall *lc, uint64_t *field)
-{
-	pthread_mutex_lock(lc->env.mu);
-	(*field)++;
-	pthread_mutex_unlock(lc->env.mu);
-}
-
-static struct pl pls(const char *s)
-{
-	struct pl p;
-
-	pl_set_str(&p, s);
-	return p;
 }
 
 /*
@@ -394,7 +242,7 @@ static int dest_of_uri(const struct loadcall *lc, const struct pl *text,
 static int user_of(const struct loadcall *lc, uint32_t num, char *out,
 		   size_t size)
 {
-	return loadgen_user_name(lc->env.cfg, num, out, size);
+	return loadcfg_user_name(lc->env.cfg, num, out, size);
 }
 
 /* Fills the parts of an in-dialog request common to ACK and BYE. */
@@ -403,36 +251,28 @@ static int dialog_req(struct lc_call *c, struct sip_build_req *br, char *via,
 		      char branch[SIP_BRANCH_SIZE])
 {
 	struct loadcall *lc = c->lc;
-	const struct loadgen_cfg *cfg = lc->env.cfg;
-	char user[LOADGEN_NAME_MAX * 2], callee[LOADGEN_NAME_MAX * 2];
+	const struct loadcfg *cfg = lc->env.cfg;
+	char user[LOADCFG_NAME_MAX * 2], callee[LOADCFG_NAME_MAX * 2];
 
 	if (user_of(lc, c->num, user, sizeof(user)) ||
 	    user_of(lc, c->callee, callee, sizeof(callee)))
 		return EOVERFLOW;
 	sip_build_branch(branch);
 	/* once per ACK and BYE: copies, not printf */
-	if (loadgen_cat(via, vsz,
-			(const char *const[]){
-				"SIP/2.0/",
-				sip_transport_name(cfg->server.proto), " ",
-				lc->env.hostport, ";branch=", branch, ";rport",
-				NULL}) ||
-	    loadgen_cat(from, asz,
-			(const char *const[]){"<sip:", user, "@", cfg->domain,
-					      ">", NULL}) ||
-	    loadgen_cat(to, asz,
-			(const char *const[]){"<sip:", callee, "@",
-					      cfg->domain, ">", NULL}))
+	if (loadmsg_via(via, vsz, cfg->server.proto, lc->env.hostport,
+			branch) ||
+	    loadmsg_addr(from, asz, user, cfg->domain, NULL) ||
+	    loadmsg_addr(to, asz, callee, cfg->domain, NULL))
 		return EOVERFLOW;
 	memset(br, 0, sizeof(*br));
-	br->ruri = pls(c->target);
-	br->via = pls(via);
-	br->from = pls(from);
-	br->from_tag = pls(c->tag);
-	br->to = pls(to);
-	br->to_tag = pls(c->rtag);
-	br->call_id = pls(c->call_id);
-	br->route = pls(c->route);
+	br->ruri = loadmsg_pl(c->target);
+	br->via = loadmsg_pl(via);
+	br->from = loadmsg_pl(from);
+	br->from_tag = loadmsg_pl(c->tag);
+	br->to = loadmsg_pl(to);
+	br->to_tag = loadmsg_pl(c->rtag);
+	br->call_id = loadmsg_pl(c->call_id);
+	br->route = loadmsg_pl(c->route);
 	return 0;
 }
 
@@ -448,7 +288,7 @@ static int send_ack(struct lc_call *c)
 			 branch);
 	if (err)
 		return err;
-	br.method = pls("ACK");
+	br.method = loadmsg_pl("ACK");
 	br.cseq = c->cseq;
 	buf_reset(&lc->out);
 	err = sip_build_request(&lc->out, &br);
@@ -466,7 +306,6 @@ static void send_bye(struct lc_call *c)
 {
 	struct loadcall *lc = c->lc;
 	struct sip_build_req br;
-	struct sip_txn_creq creq;
 	char via[256], from[256], to[256], branch[SIP_BRANCH_SIZE];
 	uint64_t now = ev_monotonic_ns();
 	int err;
@@ -476,30 +315,26 @@ static void send_bye(struct lc_call *c)
 			 branch);
 	if (err)
 		goto fail;
-	br.method = pls("BYE");
+	br.method = loadmsg_pl("BYE");
 	br.cseq = ++c->cseq;
 	buf_reset(&lc->out);
 	err = sip_build_request(&lc->out, &br);
 	if (err)
 		goto fail;
-	memset(&creq, 0, sizeof(creq));
-	creq.dst = &c->next;
-	creq.branch = pls(branch);
-	creq.method = br.method;
-	creq.msg = buf_pl(&lc->out);
 	c->state = CALL_BYEING;
 	c->t_bye = now;
 	pthread_mutex_lock(lc->env.mu);
 	hist_add(&lc->env.c->call.sdt, (now - c->t_answer) / 1000u);
 	pthread_mutex_unlock(lc->env.mu);
-	err = sip_txn_client_start(&c->bye, lc->env.txl, &creq, bye_event, c);
+	err = loadmsg_client_start(&c->bye, lc->env.txl, &c->next, branch,
+				   &br.method, &lc->out, bye_event, c);
 	if (err)
 		goto fail;
 	return;
 fail:
 	log_debug("BYE: %s", strerror(err));
-	count(lc, &lc->env.c->call.bye_failures);
-	call_end(c, OUT_TP_ERROR);
+	loadcount_bump(lc->env.mu, &lc->env.c->call.bye_failures);
+	call_end(c, LOADCOUNT_TP_ERROR);
 }
 
 /*
@@ -511,7 +346,7 @@ fail:
  */
 static uint64_t hold_left_ns(const struct lc_call *c, uint64_t now)
 {
-	const struct loadgen_cfg *cfg = c->lc->env.cfg;
+	const struct loadcfg *cfg = c->lc->env.cfg;
 	uint64_t hold = EV_MS(cfg->hold_ms), end;
 
 	if (c->lc->draining) {
@@ -540,7 +375,7 @@ static void bye_event(struct sip_txn *t, enum sip_txn_event ev,
 {
 	struct lc_call *c = arg;
 	struct loadcall *lc = c->lc;
-	struct loadcall_counts *k = &lc->env.c->call;
+	struct loadcount_call *k = &lc->env.c->call;
 
 	(void)t;
 	(void)err;
@@ -551,24 +386,25 @@ static void bye_event(struct sip_txn *t, enum sip_txn_event ev,
 		if (msg->status < 300) {
 			pthread_mutex_lock(lc->env.mu);
 			k->completed++;
-			hist_add(&k->sdd, us_since(lc, c->t_bye));
+			hist_add(&k->sdd,
+				 loadcount_us_since(lc->env.rx_ns, c->t_bye));
 			pthread_mutex_unlock(lc->env.mu);
-			call_end(c, OUT_OK);
+			call_end(c, LOADCOUNT_OK);
 			return;
 		}
-		count(lc, &k->bye_failures);
-		call_end(c, OUT_FAIL);
+		loadcount_bump(lc->env.mu, &k->bye_failures);
+		call_end(c, LOADCOUNT_FAIL);
 		return;
 	case SIP_TXN_EV_TIMEOUT:
 		pthread_mutex_lock(lc->env.mu);
 		k->bye_failures++;
 		k->bye_timeouts++;
 		pthread_mutex_unlock(lc->env.mu);
-		call_end(c, OUT_TIMEOUT);
+		call_end(c, LOADCOUNT_TIMEOUT);
 		return;
 	case SIP_TXN_EV_TRANSPORT_ERROR:
-		count(lc, &k->bye_failures);
-		call_end(c, OUT_TP_ERROR);
+		loadcount_bump(lc->env.mu, &k->bye_failures);
+		call_end(c, LOADCOUNT_TP_ERROR);
 		return;
 	case SIP_TXN_EV_TIMER_C:
 		return;
@@ -582,13 +418,12 @@ static void ict_event(struct sip_txn *t, enum sip_txn_event ev,
 static int send_invite(struct lc_call *c)
 {
 	struct loadcall *lc = c->lc;
-	const struct loadgen_cfg *cfg = lc->env.cfg;
-	char user[LOADGEN_NAME_MAX * 2], callee[LOADGEN_NAME_MAX * 2];
+	const struct loadcfg *cfg = lc->env.cfg;
+	char user[LOADCFG_NAME_MAX * 2], callee[LOADCFG_NAME_MAX * 2];
 	char branch[SIP_BRANCH_SIZE], via[256], from[256], to[256];
 	char ruri[256], contact[256];
 	struct sip_build_req br;
 	struct sip_txn_dest dst;
-	struct sip_txn_creq creq;
 	int err;
 
 	if (user_of(lc, c->num, user, sizeof(user)) ||
@@ -596,27 +431,15 @@ static int send_invite(struct lc_call *c)
 		return EOVERFLOW;
 	sip_build_branch(branch);
 	/* once per INVITE: copies, not printf */
-	if (loadgen_cat(via, sizeof(via),
-			(const char *const[]){
-				"SIP/2.0/",
-				sip_transport_name(cfg->server.proto), " ",
-				lc->env.hostport, ";branch=", branch, ";rport",
-				NULL}) ||
-	    loadgen_cat(from, sizeof(from),
-			(const char *const[]){"<sip:", user, "@", cfg->domain,
-					      ">", NULL}) ||
-	    loadgen_cat(to, sizeof(to),
-			(const char *const[]){"<sip:", callee, "@",
-					      cfg->domain, ">", NULL}) ||
-	    loadgen_cat(ruri, sizeof(ruri),
+	if (loadmsg_via(via, sizeof(via), cfg->server.proto, lc->env.hostport,
+			branch) ||
+	    loadmsg_addr(from, sizeof(from), user, cfg->domain, NULL) ||
+	    loadmsg_addr(to, sizeof(to), callee, cfg->domain, NULL) ||
+	    loadmsg_cat(ruri, sizeof(ruri),
 			(const char *const[]){"sip:", callee, "@", cfg->domain,
 					      NULL}) ||
-	    loadgen_cat(
-		    contact, sizeof(contact),
-		    (const char *const[]){
-			    "<sip:", user, "@", lc->env.hostport,
-			    ";transport=", loadgen_tp_param(cfg->server.proto),
-			    ">", NULL}))
+	    loadmsg_addr(contact, sizeof(contact), user, lc->env.hostport,
+			 loadmsg_tp_param(cfg->server.proto)))
 		return EOVERFLOW;
 	buf_reset(&lc->hdrs);
 	err = buf_append_str(&lc->hdrs, "Subject: sipstone invite test\r\n");
@@ -625,41 +448,36 @@ static int send_invite(struct lc_call *c)
 	/* Credentials: after a challenge, or preloaded from the user's
 	 * last call (as Proxy-Authorization: INVITEs are challenged by
 	 * proxies with 407, §22.3). */
-	err = loadgen_auth_hdr(&lc->hdrs, cfg, *c->auth, c->auth_tries,
-			       !c->auth_tries || c->proxy_auth, "INVITE",
-			       ruri);
+	err = loadcred_header(&lc->hdrs, cfg, *c->auth, c->auth_tries,
+			      !c->auth_tries || c->proxy_auth, "INVITE", ruri);
 	if (err)
 		return err;
 	memset(&br, 0, sizeof(br));
-	br.method = pls("INVITE");
-	br.ruri = pls(ruri);
-	br.via = pls(via);
-	br.from = pls(from);
-	br.from_tag = pls(c->tag);
-	br.to = pls(to);
-	br.call_id = pls(c->call_id);
+	br.method = loadmsg_pl("INVITE");
+	br.ruri = loadmsg_pl(ruri);
+	br.via = loadmsg_pl(via);
+	br.from = loadmsg_pl(from);
+	br.from_tag = loadmsg_pl(c->tag);
+	br.to = loadmsg_pl(to);
+	br.call_id = loadmsg_pl(c->call_id);
 	br.cseq = c->cseq;
-	br.contact = pls(contact);
+	br.contact = loadmsg_pl(contact);
 	br.hdrs = buf_pl(&lc->hdrs);
-	br.ctype = pls("application/sdp");
-	br.body = pls(lc->sdp);
+	br.ctype = loadmsg_pl("application/sdp");
+	br.body = loadmsg_pl(lc->sdp);
 	buf_reset(&lc->out);
 	err = sip_build_request(&lc->out, &br);
 	if (err)
 		return err;
-	loadgen_dest_server(lc->env.cfg, &dst);
+	loadmsg_dest_server(lc->env.cfg, &dst);
 	dst.conn = c->conn;
-	memset(&creq, 0, sizeof(creq));
-	creq.dst = &dst;
-	creq.branch = pls(branch);
-	creq.method = br.method;
-	creq.msg = buf_pl(&lc->out);
 	/* The challenged INVITE's transaction finishes alone (it ACKs a
 	 * retransmitted 407): it must not call back into a call that may
 	 * be gone by then. */
 	sip_txn_client_detach(c->ict);
 	c->ict = obj_deref(c->ict);
-	return sip_txn_client_start(&c->ict, lc->env.txl, &creq, ict_event, c);
+	return loadmsg_client_start(&c->ict, lc->env.txl, &dst, branch,
+				    &br.method, &lc->out, ict_event, c);
 }
 
 void loadcall_start(struct loadcall *lc, uint32_t num, uint32_t callee,
@@ -696,7 +514,7 @@ void loadcall_start(struct loadcall *lc, uint32_t num, uint32_t callee,
 	if (err) {
 		log_debug("INVITE: %s", strerror(err));
 		invite_done(c, 0, false);
-		call_end(c, OUT_TP_ERROR);
+		call_end(c, LOADCOUNT_TP_ERROR);
 	}
 }
 
@@ -704,18 +522,18 @@ void loadcall_start(struct loadcall *lc, uint32_t num, uint32_t callee,
 static int answer_challenge(struct lc_call *c, const struct sip_msg *msg)
 {
 	struct loadcall *lc = c->lc;
-	const struct loadgen_cfg *cfg = lc->env.cfg;
+	const struct loadcfg *cfg = lc->env.cfg;
 	int err;
 
 	if (!cfg->password[0] && !cfg->passwords)
 		return EPERM;
-	err = loadgen_auth_answer(cfg, c->num, c->auth, c->auth_tries, msg);
+	err = loadcred_answer(cfg, c->num, c->auth, c->auth_tries, msg);
 	if (err)
 		return err;
 	c->auth_tries++;
 	c->proxy_auth = msg->status == 407;
 	c->cseq++; /* §22.2: the same Call-ID and tags, CSeq + 1 */
-	count(lc, &lc->env.c->auth_challenges);
+	loadcount_bump(lc->env.mu, &lc->env.c->auth_challenges);
 	return send_invite(c);
 }
 
@@ -755,7 +573,7 @@ static int dialog_from(struct lc_call *c, const struct sip_msg *msg)
 		o += (size_t)k;
 	}
 	if (dest_of_uri(c->lc, &a.uri, &c->next))
-		loadgen_dest_server(c->lc->env.cfg, &c->next);
+		loadmsg_dest_server(c->lc->env.cfg, &c->next);
 	c->next.conn = c->conn; /* used when the hop is the server */
 	return 0;
 }
@@ -777,7 +595,8 @@ static void ict_event(struct sip_txn *t, enum sip_txn_event ev,
 			 * another fork): ACK it again, same dialog only. */
 			if (msg->status >= 200 && msg->status < 300 &&
 			    pl_eq_str(&msg->to_tag, c->rtag) && !send_ack(c))
-				count(lc, &lc->env.c->call.acks_resent);
+				loadcount_bump(lc->env.mu,
+					       &lc->env.c->call.acks_resent);
 			return;
 		}
 		if (msg->status == 100)
@@ -789,7 +608,8 @@ static void ict_event(struct sip_txn *t, enum sip_txn_event ev,
 				pthread_mutex_lock(lc->env.mu);
 				lc->env.c->call.ringing++;
 				hist_add(&lc->env.c->call.srd,
-					 us_since(lc, c->t_start));
+					 loadcount_us_since(lc->env.rx_ns,
+							    c->t_start));
 				pthread_mutex_unlock(lc->env.mu);
 			}
 			return;
@@ -800,22 +620,22 @@ static void ict_event(struct sip_txn *t, enum sip_txn_event ev,
 		invite_done(c, msg->status, false);
 		if (msg->status >= 300) {
 			/* The layer ACKs a non-2xx itself (§17.1.1.3). */
-			call_end(c, OUT_FAIL);
+			call_end(c, LOADCOUNT_FAIL);
 			return;
 		}
-		now = rx_now(lc);
+		now = loadcount_rx_now(lc->env.rx_ns);
 		c->t_answer = now;
 		if (dialog_from(c, msg)) {
-			count(lc, &lc->env.c->bad_msgs);
-			call_end(c, OUT_FAIL);
+			loadcount_bump(lc->env.mu, &lc->env.c->bad_msgs);
+			call_end(c, LOADCOUNT_FAIL);
 			return;
 		}
 		c->state = CALL_HOLDING;
 		if (send_ack(c)) {
-			call_end(c, OUT_TP_ERROR);
+			call_end(c, LOADCOUNT_TP_ERROR);
 			return;
 		}
-		count(lc, &lc->env.c->call.acks);
+		loadcount_bump(lc->env.mu, &lc->env.c->call.acks);
 		if (!lc->env.cfg->hold_ms)
 			send_bye(c);
 		else
@@ -827,13 +647,13 @@ static void ict_event(struct sip_txn *t, enum sip_txn_event ev,
 		if (c->state != CALL_INVITING)
 			return;
 		invite_done(c, 0, true);
-		call_end(c, OUT_TIMEOUT);
+		call_end(c, LOADCOUNT_TIMEOUT);
 		return;
 	case SIP_TXN_EV_TRANSPORT_ERROR:
 		if (c->state != CALL_INVITING)
 			return;
 		invite_done(c, 0, false);
-		call_end(c, OUT_TP_ERROR);
+		call_end(c, LOADCOUNT_TP_ERROR);
 		return;
 	case SIP_TXN_EV_TIMER_C:
 		return;
@@ -876,7 +696,7 @@ int loadcall_response(struct loadcall *lc, const struct sip_msg *msg)
 	    msg->status >= 300 || !pl_eq_str(&msg->to_tag, c->rtag))
 		return ENOENT;
 	if (!send_ack(c))
-		count(lc, &lc->env.c->call.acks_resent);
+		loadcount_bump(lc->env.mu, &lc->env.c->call.acks_resent);
 	return 0;
 }
 
@@ -893,10 +713,10 @@ static void answer(struct loadcall *lc, struct sip_txn *st,
 		snprintf(contact, sizeof(contact),
 			 "Contact: <sip:loader@%s;transport=%s>\r\n",
 			 lc->env.hostport,
-			 loadgen_tp_param(lc->env.cfg->server.proto));
-		o.hdrs = pls(contact);
-		o.ctype = pls("application/sdp");
-		o.body = pls(lc->sdp);
+			 loadmsg_tp_param(lc->env.cfg->server.proto));
+		o.hdrs = loadmsg_pl(contact);
+		o.ctype = loadmsg_pl("application/sdp");
+		o.body = loadmsg_pl(lc->sdp);
 	}
 	buf_reset(&lc->out);
 	err = sip_build_response(&lc->out, msg, status, NULL, &o);
@@ -910,7 +730,7 @@ void loadcall_request(void *arg, struct sip_txn *st, const struct sip_msg *msg,
 		      const struct sip_txn_dest *src)
 {
 	struct loadcall *lc = arg;
-	struct loadcall_counts *k = &lc->env.c->call;
+	struct loadcount_call *k = &lc->env.c->call;
 	struct lc_call *c = call_find(lc, &msg->call_id);
 	const struct sip_hdr *h;
 	struct sip_addr a;
@@ -929,13 +749,13 @@ void loadcall_request(void *arg, struct sip_txn *st, const struct sip_msg *msg,
 			answer(lc, st, msg, 200, false);
 			return;
 		}
-		count(lc, &k->no_dialog);
+		loadcount_bump(lc->env.mu, &k->no_dialog);
 		answer(lc, st, msg, msg->to_tag.l ? 481 : 405, false);
 		return;
 	}
 	switch (msg->method_id) {
 	case SIP_METHOD_BYE: {
-		uint64_t now = rx_now(lc);
+		uint64_t now = loadcount_rx_now(lc->env.rx_ns);
 		bool held = c->state == CALL_HOLDING;
 
 		answer(lc, st, msg, 200, false);
@@ -949,7 +769,7 @@ void loadcall_request(void *arg, struct sip_txn *st, const struct sip_msg *msg,
 		pthread_mutex_unlock(lc->env.mu);
 		/* Our own BYE, if it crossed theirs, is dropped with the
 		 * call. */
-		call_end(c, OUT_OK);
+		call_end(c, LOADCOUNT_OK);
 		return;
 	}
 	case SIP_METHOD_INVITE:
@@ -960,14 +780,14 @@ void loadcall_request(void *arg, struct sip_txn *st, const struct sip_msg *msg,
 		    !c->route[0]) {
 			/* no route set: the target is the hop */
 			if (dest_of_uri(lc, &a.uri, &c->next))
-				loadgen_dest_server(lc->env.cfg, &c->next);
+				loadmsg_dest_server(lc->env.cfg, &c->next);
 			c->next.conn = c->conn;
 		}
-		count(lc, &k->reinvites);
+		loadcount_bump(lc->env.mu, &k->reinvites);
 		answer(lc, st, msg, 200, true);
 		return;
 	default:
-		count(lc, &k->in_dialog_other);
+		loadcount_bump(lc->env.mu, &k->in_dialog_other);
 		answer(lc, st, msg, 200, false);
 		return;
 	}

@@ -1,6 +1,6 @@
 /*
  * loadcall.h - the loader's INVITE call test, one instance per worker
- * thread (loadgen.c owns the threads, sockets and pacing and hands each
+ * thread (the engine owns the threads, sockets and pacing and hands each
  * new call, each request and each unmatched response to this module).
  *
  * A call: INVITE with an SDP offer (RFC 3261 §13.2.1) in a client
@@ -24,7 +24,7 @@
  * Every call ends once, as a success (its BYE answered 2xx, or the far
  * end's BYE) or a failure (INVITE final >= 300 by code, Timer B, a send
  * error, BYE failure, or unfinished at shutdown); the generic counters
- * of loadgen.h then carry calls: attempts, successes, failures,
+ * of loadcount.h then carry calls: attempts, successes, failures,
  * timeouts, codes (the INVITE's final), rtt (INVITE to its final).
  */
 #ifndef LOADER_LOADCALL_H
@@ -40,54 +40,13 @@
 #include "sip_txn.h"
 
 struct ev;
-struct loadgen_cfg;
-struct loadgen_counts;
+struct loadcfg;
+struct loadcount;
 struct sip_auth_client;
-
-/* Call figures (part of struct loadgen_counts, cumulative). */
-struct loadcall_counts {
-	uint64_t invite_done;	  /* INVITEs with an outcome: final,
-				   * timeout or send error */
-	uint64_t invite_timeouts; /* Timer B: no final response */
-	uint64_t ringing;	  /* calls that got a 180/183 */
-	uint64_t answered;	  /* INVITE answered 2xx */
-	uint64_t completed;	  /* ended by BYE/2xx (ours or theirs) */
-	uint64_t far_byes;	  /* ... of which the far end's BYE */
-	uint64_t bye_failures;	  /* our BYE: >= 300, timeout, error */
-	uint64_t bye_timeouts;	  /* ... of which Timer F */
-	uint64_t acks;		  /* ACKs sent for 2xx */
-	uint64_t acks_resent;	  /* ... for a retransmitted 2xx */
-	uint64_t reinvites;	  /* re-INVITEs from the far end, 200 */
-	uint64_t in_dialog_other; /* other in-dialog requests, 200 */
-	uint64_t no_dialog;	  /* requests for no call we know: 481 */
-	struct hist srd;	  /* INVITE -> first 180/183 or 2xx, us */
-	struct hist sdd;	  /* BYE -> its 2xx, us */
-	struct hist sdt;	  /* 2xx to INVITE -> BYE (either), us */
-};
-
-void loadcall_counts_init(struct loadcall_counts *c);
-void loadcall_counts_merge(struct loadcall_counts *d,
-			   const struct loadcall_counts *s);
-/* out = a - b (b earlier).  Returns 0 or EINVAL. */
-int loadcall_counts_diff(struct loadcall_counts *out,
-			 const struct loadcall_counts *a,
-			 const struct loadcall_counts *b);
-
-/*
- * RFC 6076 ratios (%) from the counters of an interval (REFERENCE.md
- * §3), -1 when their denominator is 0.  c->codes are the INVITEs'
- * finals.  SER, SEER over INVITEs with an outcome less those answered
- * 3xx; ISA over INVITEs with an outcome; SCR over the calls that
- * ended (successes + failures: all attempts once none is in flight).
- */
-double loadcall_ser(const struct loadgen_counts *c);
-double loadcall_seer(const struct loadgen_counts *c);
-double loadcall_isa(const struct loadgen_counts *c);
-double loadcall_scr(const struct loadgen_counts *c);
 
 /* What a worker lends its call module; everything outlives it. */
 struct loadcall_env {
-	const struct loadgen_cfg *cfg;
+	const struct loadcfg *cfg;
 	struct ev *ev;
 	struct sip_tp *tp;
 	struct sip_txn_layer *txl;
@@ -97,7 +56,7 @@ struct loadcall_env {
 	 * receive time, set around each dispatch, 0 when unknown), on
 	 * the monotonic clock; NULL: the module reads the clock itself. */
 	const uint64_t *rx_ns;
-	struct loadgen_counts *c;
+	struct loadcount *c;
 	/* Called when the last call ends while draining. */
 	void (*idle)(void *arg);
 	/* Sends a message outside a transaction (the ACK for a 2xx) as

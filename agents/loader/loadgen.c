@@ -5,10 +5,7 @@
 
 #define LOG_MODULE "loadgen"
 
-#include <ctype.h>
 #include <errno.h>
-#include <limits.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -18,1268 +15,37 @@
 
 #include "buf.h"
 #include "ev.h"
+#include "loadcall.h"
+#include "loadconn.h"
+#include "loadpace.h"
+#include "loadpres.h"
+#include "loadreq.h"
+#include "loadtxn.h"
+#include "loadworker.h"
 #include "log.h"
 #include "obj.h"
 #include "sip_auth.h"
-#include "sip_build.h"
 #include "sip_msg.h"
 #include "sip_txn.h"
 
-/* Sends per timer tick at most, so a thread far behind still reads. */
-#define TICK_BURST 256u
-#define CALL_ID_SIZE 48
-
-struct lg_user {
-	uint32_t num;
-	uint32_t cseq;
-	char call_id[CALL_ID_SIZE];
-	struct sip_auth_client *auth;
-};
-
-struct lg_worker;
-
-/*
- * A connection slot: the struct sip_txn_dest.conn of the transactions
- * sent over TCP/TLS (an obj: each transaction holds a reference), so
- * that txn_send() knows the connection a user or a call is bound to.
- * A slot's connection that dropped is opened again on the next send;
- * a per-request slot is closed when its transaction (call) is over and
- * sends on it fail from then on.
- */
-struct lg_slot {
-	struct sip_tp_conn *conn; /* NULL until first opened */
-	bool tried;		  /* opened once: the next open is a reopen */
-	bool per_request;
-	bool done;     /* per-request and over */
-	bool incoming; /* the far end's connection: never reopened */
-};
-
-/* One transaction in flight (and its auth retry). */
-struct lg_req {
-	struct lg_req *prev, *next;
-	struct lg_worker *w;
-	struct lg_user *u;
-	struct lg_slot *slot;	/* TCP/TLS */
-	enum loadgen_test kind; /* register, reregister or options */
-	uint64_t t_start;	/* first request sent, ns */
-	unsigned auth_tries;
-	uint32_t cseq;
-	char call_id[CALL_ID_SIZE];
-};
-
-struct lg_worker {
-	struct loadgen *lg;
-	unsigned idx;
-	pthread_t th;
-	bool th_started;
-	struct ev *ev;
-	struct sip_tp *tp;
-	/* A transaction layer per kind of the run (index test - 1, NULL
-	 * for the others), so that each kind's retransmissions are its
-	 * own; the invite kind's takes the far end's requests. */
-	struct sip_txn_layer *txl[LOADGEN_KINDS];
-	struct sip_tp_addr local;
-	char hostport[SIP_TP_ADDR_STRLEN];
-	struct lg_user *users, *rusers; /* rusers: cfg.reg_users' */
-	size_t nusers, nrusers;
-	size_t next_user[LOADGEN_KINDS]; /* each kind's own walk */
-	size_t next_pres;		 /* subscribe, publish: the walk */
-	int64_t swrr[LOADGEN_KINDS];	 /* mix: the round-robin's state */
-	/* pacer */
-	struct ev_timer tick;
-	bool sending, anchored;
-	double gap_ns;
-	uint64_t next_ns;
-	/* a bounded run (loadgen_start_for): this thread's slots left, and
-	 * for Poisson arrivals the time the run ends; else UINT64_MAX */
-	uint64_t slots_left, end_ns;
-	uint64_t rng;
-	/* drain */
-	bool draining;
-	struct ev_timer drain;
-	struct lg_req *reqs;
-	uint64_t outstanding;
-	struct loadcall *call; /* the invite test's calls, or NULL */
-	/* persistent TCP/TLS: this thread's share of the pool */
-	struct lg_slot **pool;
-	unsigned npool;
-	uint64_t pool_t0;
-	struct ev_timer pool_check;
-	struct loadpres *pres; /* subscribe/publish dialogs, or NULL */
-	struct sip_txn_layer *pres_txl; /* theirs, or NULL */
-	uint64_t rx_ns; /* kernel time of the response being handled */
-	struct buf out, hdrs;
-	pthread_mutex_t mu;
-	struct loadgen_counts c;  /* under mu: all but the calls' */
-	struct loadgen_counts cc; /* under mu: the call module's */
-};
-
-struct loadgen {
-	struct loadgen_cfg cfg;
-	struct lg_worker *w;
-	unsigned nw;
-	struct sip_tp_tls *tls_client, *tls_server;
-	/* threads whose pool is up (or failed), under pool_mu */
-	pthread_mutex_t pool_mu;
-	pthread_cond_t pool_cond;
-	unsigned pools_ready;
-	_Atomic uint64_t rate_bits;
-	atomic_bool started;
-	/* Written before the threads are told to start (ev_call orders
-	 * it): the time of slot 0 and the length of a bounded run. */
-	uint64_t anchor_ns;
-	double run_secs; /* 0: until loadgen_stop */
-};
-
-const char *loadgen_test_name(enum loadgen_test t)
-{
-	switch (t) {
-	case LOADGEN_REGISTER:
-		return "register";
-	case LOADGEN_REREGISTER:
-		return "reregister";
-	case LOADGEN_OPTIONS:
-		return "options";
-	case LOADGEN_INVITE:
-		return "invite";
-	case LOADGEN_MIX:
-		return "mix";
-	case LOADGEN_SUBSCRIBE:
-		return "subscribe";
-	case LOADGEN_PUBLISH:
-		return "publish";
-	}
-	return "?";
-}
-
-int loadgen_test_decode(const char *s, enum loadgen_test *t)
-{
-	if (!strcmp(s, "register"))
-		*t = LOADGEN_REGISTER;
-	else if (!strcmp(s, "reregister"))
-		*t = LOADGEN_REREGISTER;
-	else if (!strcmp(s, "options"))
-		*t = LOADGEN_OPTIONS;
-	else if (!strcmp(s, "invite"))
-		*t = LOADGEN_INVITE;
-	else if (!strcmp(s, "mix"))
-		*t = LOADGEN_MIX;
-	else if (!strcmp(s, "subscribe"))
-		*t = LOADGEN_SUBSCRIBE;
-	else if (!strcmp(s, "publish"))
-		*t = LOADGEN_PUBLISH;
-	else
-		return EINVAL;
-	return 0;
-}
-
-int loadgen_conn_decode(struct loadgen_cfg *cfg, const char *s)
-{
-	static const char pers[] = "persistent";
-	size_t n = sizeof(pers) - 1;
-	unsigned long v = 0;
-
-	if (!strcmp(s, "per-request")) {
-		cfg->conn = LOADGEN_CONN_PER_REQUEST;
-		cfg->conns = 0;
-		return 0;
-	}
-	if (strncmp(s, pers, n) || (s[n] && s[n] != ':'))
-		return EINVAL;
-	if (s[n] == ':') {
-		char *end;
-
-		if (!isdigit((unsigned char)s[n + 1]))
-			return EINVAL;
-		errno = 0;
-		v = strtoul(s + n + 1, &end, 10);
-		if (errno || *end || !v || v > 65536)
-			return EINVAL;
-	}
-	cfg->conn = LOADGEN_CONN_PERSISTENT;
-	cfg->conns = (unsigned)v;
-	return 0;
-}
-
-const char *loadgen_conn_name(enum loadgen_conn c)
-{
-	return c == LOADGEN_CONN_PER_REQUEST ? "per-request" : "persistent";
-}
-
-int loadgen_mix_parse(struct loadgen_cfg *cfg, const char *s, char *why,
-		      size_t size)
-{
-	uint32_t mix[LOADGEN_KINDS] = {0};
-	unsigned pcts = 0, n = 0;
-	uint64_t sum = 0;
-	const char *p = s;
-
-	while (*p) {
-		size_t kl = strcspn(p, "=,");
-		char kind[16], *end;
-		enum loadgen_test t;
-		unsigned long v;
-
-		if (kl >= sizeof(kind) || p[kl] != '=') {
-			snprintf(why, size, "\"%.*s\": want KIND=WEIGHT",
-				 (int)strcspn(p, ","), p);
-			return EINVAL;
-		}
-		memcpy(kind, p, kl);
-		kind[kl] = '\0';
-		if (loadgen_test_decode(kind, &t) || t == LOADGEN_MIX) {
-			snprintf(why, size,
-				 "unknown kind \"%s\" (register, reregister, "
-				 "options, invite)",
-				 kind);
-			return EINVAL;
-		}
-		if (mix[t - 1]) {
-			snprintf(why, size, "%s given twice", kind);
-			return EINVAL;
-		}
-		p += kl + 1;
-		errno = 0;
-		v = isdigit((unsigned char)*p) ? strtoul(p, &end, 10) : 0;
-		if (!isdigit((unsigned char)*p) || errno || !v ||
-		    v > 1000000 || (*end && *end != ',' && *end != '%') ||
-		    (*end == '%' && end[1] && end[1] != ',')) {
-			snprintf(why, size,
-				 "%s: the weight must be an integer "
-				 "1..1000000 "
-				 "or a percentage",
-				 kind);
-			return EINVAL;
-		}
-		if (*end == '%') {
-			pcts++;
-			end++;
-		}
-		mix[t - 1] = (uint32_t)v;
-		sum += v;
-		n++;
-		p = end;
-		if (*p == ',' && !*++p) {
-			snprintf(why, size, "a trailing comma");
-			return EINVAL;
-		}
-	}
-	if (!n) {
-		snprintf(why, size, "empty: want e.g. register=50,invite=50");
-		return EINVAL;
-	}
-	if (pcts && (pcts != n || sum != 100)) {
-		snprintf(why, size,
-			 "percentages must be given for every kind and add "
-			 "up to 100");
-		return EINVAL;
-	}
-	memcpy(cfg->mix, mix, sizeof(mix));
-	return 0;
-}
-
-int loadgen_reg_users_parse(struct loadgen_cfg *cfg, const char *s)
-{
-	struct loadgen_cfg r;
-
-	memset(&r, 0, sizeof(r));
-	if (loadgen_users_parse(&r, s) || strcmp(r.prefix, cfg->prefix) ||
-	    r.width != cfg->width)
-		return EINVAL;
-	cfg->rfirst = r.ufirst;
-	cfg->rlast = r.ulast;
-	cfg->reg_users = true;
-	return 0;
-}
-
-/* Whether kind t is in cfg's run (the test itself, or in its mix). */
-static bool has_kind(const struct loadgen_cfg *cfg, enum loadgen_test t)
-{
-	return cfg->test == LOADGEN_MIX ? cfg->mix[t - 1] > 0 : cfg->test == t;
-}
-
-int loadgen_mix_check(const struct loadgen_cfg *cfg, char *why, size_t size)
-{
-	bool reg = has_kind(cfg, LOADGEN_REGISTER) ||
-		   has_kind(cfg, LOADGEN_REREGISTER);
-	bool others = has_kind(cfg, LOADGEN_INVITE) ||
-		      has_kind(cfg, LOADGEN_OPTIONS);
-	unsigned k, n = 0;
-
-	if (cfg->test != LOADGEN_MIX) {
-		if (cfg->reg_users) {
-			snprintf(why, size, "--register-users is for a mix");
-			return EINVAL;
-		}
-		return 0;
-	}
-	for (k = 0; k < LOADGEN_KINDS; k++)
-		n += cfg->mix[k] > 0;
-	if (!n) {
-		snprintf(why, size, "--test mix needs --mix");
-		return EINVAL;
-	}
-	if (reg && others && !cfg->reg_users) {
-		snprintf(why, size,
-			 "a mix of REGISTERs with INVITEs or OPTIONS needs "
-			 "--register-users, apart from --users (the callees)");
-		return EINVAL;
-	}
-	if (cfg->reg_users && others && cfg->rfirst <= cfg->ulast &&
-	    cfg->ufirst <= cfg->rlast) {
-		snprintf(why, size, "--register-users overlaps --users");
-		return EINVAL;
-	}
-	if (cfg->reg_users && reg &&
-	    (uint64_t)cfg->rlast - cfg->rfirst + 1 < cfg->threads) {
-		snprintf(why, size, "fewer --register-users than --threads");
-		return EINVAL;
-	}
-	return 0;
-}
-
-static struct pl pls(const char *s)
-{
-	struct pl p;
-
-	pl_set_str(&p, s);
-	return p;
-}
-
-/* ---- users and passwords ---- */
-
-static int split_user(const char *s, size_t len, char *prefix, size_t psz,
-		      uint32_t *num, unsigned *width)
-{
-	size_t d = len;
-	unsigned long long v = 0;
-	size_t i;
-
-	while (d > 0 && isdigit((unsigned char)s[d - 1]))
-		d--;
-	if (d == len || len - d > 9 || d >= psz)
-		return EINVAL;
-	for (i = d; i < len; i++)
-		v = v * 10u + (unsigned)(s[i] - '0');
-	memcpy(prefix, s, d);
-	prefix[d] = '\0';
-	*num = (uint32_t)v;
-	*width = (unsigned)(len - d);
-	return 0;
-}
-
-int loadgen_users_parse(struct loadgen_cfg *cfg, const char *s)
-{
-	char p1[LOADGEN_NAME_MAX], p2[LOADGEN_NAME_MAX];
-	const char *dash = strrchr(s, '-');
-	uint32_t a, b;
-	unsigned w1, w2;
-	size_t i;
-
-	for (i = 0; s[i]; i++)
-		if (!isalnum((unsigned char)s[i]) && !strchr("-_.+", s[i]))
-			return EINVAL;
-	if (!dash || dash == s || !isdigit((unsigned char)dash[-1])) {
-		/* one user: a name, numbered or not */
-		if (!*s || strlen(s) >= sizeof(cfg->prefix))
-			return EINVAL;
-		if (split_user(s, strlen(s), p1, sizeof(p1), &a, &w1)) {
-			snprintf(cfg->prefix, sizeof(cfg->prefix), "%s", s);
-			cfg->ufirst = cfg->ulast = 0;
-			cfg->width = 0;
-			return 0;
-		}
-		snprintf(cfg->prefix, sizeof(cfg->prefix), "%s", p1);
-		cfg->ufirst = cfg->ulast = a;
-		cfg->width = w1;
-		return 0;
-	}
-	if (split_user(s, (size_t)(dash - s), p1, sizeof(p1), &a, &w1))
-		return EINVAL;
-	if (split_user(dash + 1, strlen(dash + 1), p2, sizeof(p2), &b, &w2))
-		return EINVAL;
-	if ((*p2 && strcmp(p1, p2)) || b < a)
-		return EINVAL;
-	snprintf(cfg->prefix, sizeof(cfg->prefix), "%s", p1);
-	cfg->ufirst = a;
-	cfg->ulast = b;
-	cfg->width = w1;
-	return 0;
-}
-
-int loadgen_user_name(const struct loadgen_cfg *cfg, uint32_t num, char *out,
-		      size_t size)
-{
-	size_t pl = strlen(cfg->prefix), nd = 0, i;
-	char d[10];
-
-	/* once per request: digits by hand, not printf */
-	if (cfg->width) {
-		do {
-			d[nd++] = (char)('0' + num % 10u);
-			num /= 10u;
-		} while (num && nd < sizeof(d));
-		while (nd < cfg->width && nd < sizeof(d))
-			d[nd++] = '0';
-	}
-	if (pl + nd >= size)
-		return EOVERFLOW;
-	memcpy(out, cfg->prefix, pl);
-	for (i = 0; i < nd; i++)
-		out[pl + i] = d[nd - 1 - i];
-	out[pl + nd] = '\0';
-	return 0;
-}
-
-int loadgen_cat(char *out, size_t size, const char *const *parts)
-{
-	size_t o = 0;
-
-	for (; *parts; parts++) {
-		size_t l = strlen(*parts);
-
-		if (l >= size - o)
-			return EOVERFLOW;
-		memcpy(out + o, *parts, l);
-		o += l;
-	}
-	out[o] = '\0';
-	return 0;
-}
-
-const char *loadgen_tp_param(enum sip_transport tp)
-{
-	return tp == SIP_TP_UDP ? "udp" : tp == SIP_TP_TCP ? "tcp" : "tls";
-}
-
-void loadgen_dest_server(const struct loadgen_cfg *cfg, struct sip_txn_dest *d)
-{
-	memset(d, 0, sizeof(*d));
-	d->tp = cfg->server.proto;
-	d->reliable = cfg->server.proto != SIP_TP_UDP;
-	memcpy(&d->addr, &cfg->server.u, sizeof(d->addr));
-	d->addrlen = sip_tp_addr_len(&cfg->server);
-}
-
-int loadgen_auth_hdr(struct buf *b, const struct loadgen_cfg *cfg,
-		     struct sip_auth_client *auth, unsigned tries, bool proxy,
-		     const char *method, const char *uri)
-{
-	struct pl m, u;
-	int err;
-
-	if (!auth || !sip_auth_client_ready(auth) || !(tries || cfg->preload))
-		return 0;
-	pl_set_str(&m, method);
-	pl_set_str(&u, uri);
-	err = buf_append_str(b, proxy ? "Proxy-Authorization: "
-				      : "Authorization: ");
-	if (!err)
-		err = sip_auth_client_print(auth, b, &m, &u);
-	if (!err)
-		err = buf_append_str(b, "\r\n");
-	return err;
-}
-
-static int password_of(const struct loadgen_cfg *cfg, uint32_t num,
-		       const char *user, char *out, size_t size)
-{
-	const char *p = cfg->password;
-	size_t o = 0;
-
-	if (cfg->passwords) {
-		const char *pw;
-
-		/* the file's users are those of the range */
-		if (num < cfg->ufirst || num > cfg->ulast)
-			return ENOENT;
-		pw = cfg->passwords[num - cfg->ufirst];
-
-		if (!pw)
-			return ENOENT;
-		p = pw;
-		if (strlen(p) >= size)
-			return EOVERFLOW;
-		memcpy(out, p, strlen(p) + 1);
-		return 0;
-	}
-	if (!*p)
-		return ENOENT;
-	for (; *p; p++) {
-		if (p[0] == '%' && p[1] == 'u') {
-			size_t l = strlen(user);
-
-			if (o + l >= size)
-				return EOVERFLOW;
-			memcpy(out + o, user, l);
-			o += l;
-			p++;
-			continue;
-		}
-		if (o + 1 >= size)
-			return EOVERFLOW;
-		out[o++] = *p;
-	}
-	out[o] = '\0';
-	return 0;
-}
-
-int loadgen_user_password(const struct loadgen_cfg *cfg, uint32_t num,
-			  char *out, size_t size)
-{
-	char user[LOADGEN_NAME_MAX * 2];
-	int err = loadgen_user_name(cfg, num, user, sizeof(user));
-
-	return err ? err : password_of(cfg, num, user, out, size);
-}
-
-void loadgen_passwords_free(struct loadgen_cfg *cfg)
-{
-	uint64_t i, n = (uint64_t)cfg->ulast - cfg->ufirst + 1;
-
-	if (!cfg->passwords)
-		return;
-	for (i = 0; i < n; i++)
-		free(cfg->passwords[i]);
-	free(cfg->passwords);
-	cfg->passwords = NULL;
-}
-
-int loadgen_passwords_load(struct loadgen_cfg *cfg, const char *path)
-{
-	uint64_t n = (uint64_t)cfg->ulast - cfg->ufirst + 1;
-	char line[512], name[LOADGEN_NAME_MAX * 2];
-	unsigned lineno = 0;
-	FILE *f;
-	int err = 0;
-
-	f = fopen(path, "r");
-	if (!f)
-		return ENOENT;
-	loadgen_passwords_free(cfg);
-	cfg->passwords = calloc((size_t)n, sizeof(char *));
-	if (!cfg->passwords) {
-		fclose(f);
-		return ENOMEM;
-	}
-	while (fgets(line, sizeof(line), f)) {
-		char *u = line, *pw, *end;
-		uint64_t i;
-
-		lineno++;
-		line[strcspn(line, "\r\n")] = '\0';
-		while (isspace((unsigned char)*u))
-			u++;
-		if (!*u || *u == '#')
-			continue;
-		pw = u + strcspn(u, " \t:");
-		if (!*pw) {
-			log_err("%s:%u: no password", path, lineno);
-			err = EBADMSG;
-			break;
-		}
-		*pw++ = '\0';
-		while (isspace((unsigned char)*pw))
-			pw++;
-		end = pw + strlen(pw);
-		while (end > pw && isspace((unsigned char)end[-1]))
-			*--end = '\0';
-		if (!*pw) {
-			log_err("%s:%u: no password", path, lineno);
-			err = EBADMSG;
-			break;
-		}
-		/* keep the users of the range only */
-		for (i = 0; i < n; i++) {
-			if (loadgen_user_name(cfg, cfg->ufirst + (uint32_t)i,
-					      name, sizeof(name)))
-				continue;
-			if (!strcmp(name, u))
-				break;
-		}
-		if (i == n)
-			continue;
-		free(cfg->passwords[i]);
-		cfg->passwords[i] = strdup(pw);
-		if (!cfg->passwords[i]) {
-			err = ENOMEM;
-			break;
-		}
-	}
-	fclose(f);
-	if (err)
-		loadgen_passwords_free(cfg);
-	return err;
-}
-
-/* ---- counters ---- */
-
-static void counts_init(struct loadgen_counts *c)
-{
-	unsigned k;
-
-	memset(c, 0, sizeof(*c));
-	hist_init(&c->rtt);
-	hist_init(&c->rrd);
-	loadcall_counts_init(&c->call);
-	loadpres_counts_init(&c->pres);
-	for (k = 0; k < LOADGEN_KINDS; k++) {
-		hist_init(&c->kind[k].rtt);
-		hist_init(&c->kind[k].rrd);
-	}
-}
-
-#define KIND_FIELDS(X)      \
-	X(attempts)         \
-	X(successes)        \
-	X(failures)         \
-	X(timeouts)         \
-	X(transport_errors) \
-	X(unfinished)       \
-	X(retransmissions)  \
-	X(auth_challenges)  \
-	X(late_sends)       \
-	X(throttled)
-
-static void kind_merge(struct loadgen_kind_counts *d,
-		       const struct loadgen_kind_counts *s)
-{
-	size_t i;
-
-#define ADD(f) d->f += s->f;
-	KIND_FIELDS(ADD)
-#undef ADD
-	for (i = 0; i < LOADGEN_CODES; i++)
-		d->codes[i] += s->codes[i];
-	hist_merge(&d->rtt, &s->rtt);
-	hist_merge(&d->rrd, &s->rrd);
-}
-
-/* The call module counts in a struct loadgen_counts of its own: its
- * generic figures are the invite kind's. */
-static void kind_merge_calls(struct loadgen_kind_counts *d,
-			     const struct loadgen_counts *s)
-{
-	size_t i;
-
-#define ADD(f) d->f += s->f;
-	KIND_FIELDS(ADD)
-#undef ADD
-	for (i = 0; i < LOADGEN_CODES; i++)
-		d->codes[i] += s->codes[i];
-	hist_merge(&d->rtt, &s->rtt);
-}
-
-static void counts_merge(struct loadgen_counts *d,
-			 const struct loadgen_counts *s)
-{
-	size_t i;
-
-	d->attempts += s->attempts;
-	d->successes += s->successes;
-	d->failures += s->failures;
-	d->timeouts += s->timeouts;
-	d->transport_errors += s->transport_errors;
-	d->unfinished += s->unfinished;
-	d->retransmissions += s->retransmissions;
-	d->auth_challenges += s->auth_challenges;
-	d->late_sends += s->late_sends;
-	d->throttled += s->throttled;
-	d->conns_opened += s->conns_opened;
-	d->conns_failed += s->conns_failed;
-	d->conns_reopened += s->conns_reopened;
-	d->conns_closed += s->conns_closed;
-	d->conns_up += s->conns_up;
-	d->conn_setup_ns += s->conn_setup_ns;
-	d->tls_full += s->tls_full;
-	d->tls_resumed += s->tls_resumed;
-	if (s->pool_open_us > d->pool_open_us)
-		d->pool_open_us = s->pool_open_us;
-	d->stray += s->stray;
-	d->bad_msgs += s->bad_msgs;
-	for (i = 0; i < LOADGEN_CODES; i++)
-		d->codes[i] += s->codes[i];
-	hist_merge(&d->rtt, &s->rtt);
-	hist_merge(&d->rrd, &s->rrd);
-	loadcall_counts_merge(&d->call, &s->call);
-	for (i = 0; i < LOADGEN_KINDS; i++)
-		kind_merge(&d->kind[i], &s->kind[i]);
-	loadpres_counts_merge(&d->pres, &s->pres);
-}
-
-#define SUB(f)                         \
-	do {                           \
-		if (a->f < b->f)       \
-			return EINVAL; \
-		out->f = a->f - b->f;  \
-	} while (0)
-
-int loadgen_counts_diff(struct loadgen_counts *out,
-			const struct loadgen_counts *a,
-			const struct loadgen_counts *b)
-{
-	size_t i;
-
-	SUB(attempts);
-	SUB(successes);
-	SUB(failures);
-	SUB(timeouts);
-	SUB(transport_errors);
-	SUB(unfinished);
-	SUB(retransmissions);
-	SUB(auth_challenges);
-	SUB(late_sends);
-	SUB(throttled);
-	SUB(stray);
-	SUB(bad_msgs);
-	SUB(conns_opened);
-	SUB(conns_failed);
-	SUB(conns_reopened);
-	SUB(conns_closed);
-	SUB(conns_up);
-	SUB(conn_setup_ns);
-	SUB(tls_full);
-	SUB(tls_resumed);
-	out->pool_open_us = a->pool_open_us;
-	for (i = 0; i < LOADGEN_CODES; i++)
-		SUB(codes[i]);
-	if (hist_diff(&out->rtt, &a->rtt, &b->rtt) ||
-	    hist_diff(&out->rrd, &a->rrd, &b->rrd) ||
-	    loadcall_counts_diff(&out->call, &a->call, &b->call) ||
-	    loadpres_counts_diff(&out->pres, &a->pres, &b->pres))
-		return EINVAL;
-	for (unsigned k = 0; k < LOADGEN_KINDS; k++) {
-		const struct loadgen_kind_counts *ka = &a->kind[k];
-		const struct loadgen_kind_counts *kb = &b->kind[k];
-		struct loadgen_kind_counts *ko = &out->kind[k];
-
-#define KSUB(f)                        \
-	do {                           \
-		if (ka->f < kb->f)     \
-			return EINVAL; \
-		ko->f = ka->f - kb->f; \
-	} while (0);
-		KIND_FIELDS(KSUB)
-#undef KSUB
-		for (i = 0; i < LOADGEN_CODES; i++) {
-			if (ka->codes[i] < kb->codes[i])
-				return EINVAL;
-			ko->codes[i] = ka->codes[i] - kb->codes[i];
-		}
-		if (hist_diff(&ko->rtt, &ka->rtt, &kb->rtt) ||
-		    hist_diff(&ko->rrd, &ka->rrd, &kb->rrd))
-			return EINVAL;
-	}
-	return 0;
-}
-
-void loadgen_snapshot(struct loadgen *lg, struct loadgen_counts *out)
+void loadgen_snapshot(struct loadgen *lg, struct loadcount *out)
 {
 	unsigned i;
 
-	counts_init(out);
+	loadcount_init(out);
 	for (i = 0; i < lg->nw; i++) {
 		pthread_mutex_lock(&lg->w[i].mu);
-		counts_merge(out, &lg->w[i].c);
-		counts_merge(out, &lg->w[i].cc);
-		kind_merge_calls(&out->kind[LOADGEN_INVITE - 1], &lg->w[i].cc);
+		loadcount_merge(out, &lg->w[i].c);
+		loadcount_merge(out, &lg->w[i].cc);
+		loadcount_kind_merge_calls(&out->kind[LOADCFG_INVITE - 1],
+					   &lg->w[i].cc);
 		pthread_mutex_unlock(&lg->w[i].mu);
 	}
 }
 
-/* ---- requests ---- */
-
-/* ---- connections ---- */
-
-static void slot_destroy(void *obj)
-{
-	struct lg_slot *sl = obj;
-
-	if (sl->per_request)
-		sip_tp_conn_close(sl->conn);
-	obj_deref(sl->conn);
-}
-
-static struct lg_slot *slot_alloc(bool per_request)
-{
-	struct lg_slot *sl = obj_alloc(sizeof(*sl), slot_destroy);
-
-	if (sl)
-		sl->per_request = per_request;
-	return sl;
-}
-
-/* A per-request slot's transaction (call) is over: close it now. */
-static void slot_finish(struct lg_slot *sl)
-{
-	if (!sl || !sl->per_request)
-		return;
-	sl->done = true;
-	sip_tp_conn_close(sl->conn);
-}
-
-/* Copies the transport's connection counts (this thread only). */
-static void tp_counts(struct lg_worker *w)
-{
-	const struct sip_tp_stats *ts = sip_tp_stats(w->tp);
-
-	pthread_mutex_lock(&w->mu);
-	w->c.conns_opened = ts->conns_opened;
-	w->c.conns_failed = ts->conns_failed;
-	w->c.conns_closed = ts->conns_closed;
-	w->c.conns_up = ts->conns_up;
-	w->c.conn_setup_ns = ts->conn_setup_ns;
-	w->c.tls_full = ts->tls_full;
-	w->c.tls_resumed = ts->tls_resumed;
-	pthread_mutex_unlock(&w->mu);
-}
-
-/* Connects sl anew (a new connection even when others are open). */
-static int slot_open(struct lg_worker *w, struct lg_slot *sl)
-{
-	const struct loadgen_cfg *cfg = &w->lg->cfg;
-	struct sip_tp_conn *conn = NULL;
-	const char *name = cfg->server.proto == SIP_TP_TLS && cfg->tls_name[0]
-				   ? cfg->tls_name
-				   : NULL;
-	bool again = sl->tried;
-	int err;
-
-	sl->tried = true;
-	err = sip_tp_conn_open(w->tp, &cfg->server, name, &conn);
-	if (err)
-		return err;
-	obj_deref(sl->conn);
-	sl->conn = conn;
-	if (again) {
-		pthread_mutex_lock(&w->mu);
-		w->c.conns_reopened++;
-		pthread_mutex_unlock(&w->mu);
-	}
-	return 0;
-}
-
-static int slot_send(struct lg_worker *w, struct lg_slot *sl, const char *buf,
-		     size_t len)
-{
-	int err;
-
-	if (!sl->conn || !sip_tp_conn_is_open(sl->conn)) {
-		if (sl->done)
-			return ENOTCONN;
-		err = slot_open(w, sl);
-		if (err)
-			return err;
-	}
-	return sip_tp_conn_send(sl->conn, buf, len);
-}
-
-/* The slot user u of w is bound to: its pool connection (persistent),
- * or a new one (per-request).  A new reference, or NULL (UDP, ENOMEM). */
-static struct lg_slot *slot_for(struct lg_worker *w, size_t user_idx)
-{
-	if (w->lg->cfg.server.proto == SIP_TP_UDP)
-		return NULL;
-	if (w->npool)
-		return obj_ref(w->pool[user_idx % w->npool]);
-	return slot_alloc(true);
-}
-
-/* Whether every pool connection is up or failed. */
-static bool pool_settled(const struct lg_worker *w)
-{
-	unsigned i;
-
-	for (i = 0; i < w->npool; i++) {
-		struct sip_tp_conn *c = w->pool[i]->conn;
-
-		if (c && sip_tp_conn_is_open(c) &&
-		    !sip_tp_conn_is_established(c))
-			return false;
-	}
-	return true;
-}
-
-static void pool_check(void *arg)
-{
-	struct lg_worker *w = arg;
-	struct loadgen *lg = w->lg;
-
-	if (!pool_settled(w)) {
-		ev_timer_start(w->ev, &w->pool_check, EV_MS(1), pool_check, w);
-		return;
-	}
-	tp_counts(w);
-	pthread_mutex_lock(&w->mu);
-	w->c.pool_open_us = (ev_monotonic_ns() - w->pool_t0) / 1000u;
-	pthread_mutex_unlock(&w->mu);
-	pthread_mutex_lock(&lg->pool_mu);
-	lg->pools_ready++;
-	pthread_cond_broadcast(&lg->pool_cond);
-	pthread_mutex_unlock(&lg->pool_mu);
-}
-
-/* Opens this thread's share of a persistent pool (its connects run on
- * the thread's loop; pool_check() sees them through). */
-static int pool_open(struct lg_worker *w)
-{
-	const struct loadgen *lg = w->lg;
-	unsigned total = lg->cfg.conns ? lg->cfg.conns : lg->nw, i;
-
-	w->npool = total / lg->nw + (w->idx < total % lg->nw ? 1 : 0);
-	if (!w->npool)
-		return EINVAL;
-	w->pool = calloc(w->npool, sizeof(*w->pool));
-	if (!w->pool)
-		return ENOMEM;
-	w->pool_t0 = ev_monotonic_ns();
-	for (i = 0; i < w->npool; i++) {
-		w->pool[i] = slot_alloc(false);
-		if (!w->pool[i])
-			return ENOMEM;
-		/* a failed connect is counted; sends open it again */
-		(void)slot_open(w, w->pool[i]);
-	}
-	ev_timer_start(w->ev, &w->pool_check, 0, pool_check, w);
-	return 0;
-}
-
-/* In flight: transactions and calls. */
-static uint64_t in_flight(const struct lg_worker *w)
-{
-	return w->outstanding + (w->call ? loadcall_outstanding(w->call) : 0);
-}
-
-static void req_free(struct lg_req *r)
-{
-	struct lg_worker *w = r->w;
-
-	slot_finish(r->slot);
-	obj_deref(r->slot);
-	if (r->prev)
-		r->prev->next = r->next;
-	else
-		w->reqs = r->next;
-	if (r->next)
-		r->next->prev = r->prev;
-	w->outstanding--;
-	free(r);
-	if (w->draining && !in_flight(w))
-		ev_stop(w->ev);
-}
-
-/*
- * Every message leaves here (the layer's send callback, and the call
- * module's ACKs): on its slot's connection when it goes to the server,
- * on the far end's connection for a reply to it, else on any connection
- * to the destination (a next hop other than the server).
- */
-static int txn_send(void *arg, const struct sip_txn_dest *dst, const char *buf,
-		    size_t len)
-{
-	struct lg_worker *w = arg;
-	struct lg_slot *sl = dst->conn;
-	struct sip_tp_addr a;
-	int err;
-
-	err = sip_tp_addr_set(&a, dst->tp, &dst->addr.sa, dst->addrlen);
-	if (err)
-		return err;
-	if (sl && sl->incoming) {
-		if (sip_tp_conn_is_open(sl->conn))
-			return sip_tp_conn_send(sl->conn, buf, len);
-	} else if (sl && sip_tp_addr_eq(&a, &w->lg->cfg.server)) {
-		return slot_send(w, sl, buf, len);
-	}
-	return sip_tp_send(w->tp, &a, buf, len);
-}
-
-static void txn_event(struct sip_txn *t, enum sip_txn_event ev,
-		      const struct sip_msg *msg, int err, void *arg);
-
-/* Builds and sends the request of r (a new transaction). */
-static int req_send(struct lg_req *r)
-{
-	struct lg_worker *w = r->w;
-	const struct loadgen_cfg *cfg = &w->lg->cfg;
-	struct lg_user *u = r->u;
-	char user[LOADGEN_NAME_MAX * 2], branch[SIP_BRANCH_SIZE];
-	char tag[SIP_TAG_SIZE];
-	char via[256], aor[256], ruri[256], contact[256];
-	const char *tpname = sip_transport_name(cfg->server.proto);
-	struct sip_build_req br;
-	struct sip_txn_dest dst;
-	struct sip_txn_creq creq;
-	bool reg = r->kind != LOADGEN_OPTIONS;
-	int err;
-
-	err = loadgen_user_name(cfg, u->num, user, sizeof(user));
-	if (err)
-		return err;
-	sip_build_branch(branch);
-	sip_build_tag(tag);
-	/* The Contact names our transport, so that the server reaches us
-	 * over the test's transport. */
-	if (loadgen_cat(via, sizeof(via),
-			(const char *const[]){"SIP/2.0/", tpname, " ",
-					      w->hostport, ";branch=", branch,
-					      ";rport", NULL}) ||
-	    loadgen_cat(aor, sizeof(aor),
-			(const char *const[]){"<sip:", user, "@", cfg->domain,
-					      ">", NULL}) ||
-	    loadgen_cat(ruri, sizeof(ruri),
-			(const char *const[]){"sip:", reg ? cfg->domain : user,
-					      reg ? NULL : "@", cfg->domain,
-					      NULL}) ||
-	    loadgen_cat(contact, sizeof(contact),
-			(const char *const[]){
-				"<sip:", user, "@", w->hostport, ";transport=",
-				loadgen_tp_param(cfg->server.proto), ">",
-				NULL}))
-		return EOVERFLOW;
-	/* A reregister refreshes one binding: the same Call-ID for every
-	 * REGISTER of a user (§10.2), CSeq up by one.  Other tests start a
-	 * new Call-ID per transaction; an auth retry keeps it, CSeq + 1
-	 * (§22.2). */
-	if (!r->call_id[0]) {
-		if (r->kind == LOADGEN_REREGISTER) {
-			if (!u->call_id[0] &&
-			    sip_build_call_id(u->call_id, sizeof(u->call_id),
-					      cfg->local_ip))
-				return EOVERFLOW;
-			memcpy(r->call_id, u->call_id, sizeof(r->call_id));
-			if (++u->cseq >= (1u << 30))
-				u->cseq = 1;
-			r->cseq = u->cseq;
-		} else {
-			if (sip_build_call_id(r->call_id, sizeof(r->call_id),
-					      cfg->local_ip))
-				return EOVERFLOW;
-			r->cseq = 1;
-		}
-	} else {
-		r->cseq++;
-		if (r->kind == LOADGEN_REREGISTER)
-			u->cseq = r->cseq;
-	}
-	buf_reset(&w->hdrs);
-	if (reg) {
-		err = buf_append_str(&w->hdrs, "Expires: ");
-		if (!err)
-			err = buf_append_u64(&w->hdrs, cfg->expires);
-		if (!err)
-			err = buf_append_str(&w->hdrs, "\r\n");
-		if (err)
-			return err;
-	}
-	err = loadgen_auth_hdr(&w->hdrs, cfg, u->auth, r->auth_tries, false,
-			       reg ? "REGISTER" : "OPTIONS", ruri);
-	if (err)
-		return err;
-	memset(&br, 0, sizeof(br));
-	br.method = pls(reg ? "REGISTER" : "OPTIONS");
-	br.ruri = pls(ruri);
-	br.via = pls(via);
-	br.from = pls(aor);
-	br.from_tag = pls(tag);
-	br.to = pls(aor);
-	br.call_id = pls(r->call_id);
-	br.cseq = r->cseq;
-	if (reg)
-		br.contact = pls(contact);
-	br.hdrs = buf_pl(&w->hdrs);
-	buf_reset(&w->out);
-	err = sip_build_request(&w->out, &br);
-	if (err)
-		return err;
-	memset(&dst, 0, sizeof(dst));
-	dst.tp = cfg->server.proto;
-	dst.reliable = cfg->server.proto != SIP_TP_UDP;
-	memcpy(&dst.addr, &cfg->server.u, sizeof(dst.addr));
-	dst.addrlen = sip_tp_addr_len(&cfg->server);
-	if (dst.reliable) {
-		/* per-request: each transaction (an auth retry too) on a
-		 * connection of its own */
-		if (!r->slot || r->slot->per_request) {
-			slot_finish(r->slot);
-			obj_deref(r->slot);
-			r->slot = slot_for(w, (size_t)(u - w->users));
-			if (!r->slot)
-				return ENOMEM;
-		}
-		dst.conn = r->slot;
-	}
-	memset(&creq, 0, sizeof(creq));
-	creq.dst = &dst;
-	creq.branch = pls(branch);
-	creq.method = br.method;
-	creq.msg = buf_pl(&w->out);
-	return sip_txn_client_start(NULL, w->txl[r->kind - 1], &creq,
-				    txn_event, r);
-}
-
-static void finish(struct lg_req *r, uint16_t status, bool timeout,
-		   bool tp_error)
-{
-	struct lg_worker *w = r->w;
-	uint64_t end = w->rx_ns ? w->rx_ns : ev_monotonic_ns();
-	uint64_t us = end > r->t_start ? (end - r->t_start) / 1000u : 0;
-	struct loadgen_kind_counts *k = &w->c.kind[r->kind - 1];
-
-	pthread_mutex_lock(&w->mu);
-	if (status) {
-		hist_add(&w->c.rtt, us);
-		hist_add(&k->rtt, us);
-		if (status < LOADGEN_CODES) {
-			w->c.codes[status]++;
-			k->codes[status]++;
-		}
-	}
-	if (status >= 200 && status < 300) {
-		w->c.successes++;
-		k->successes++;
-		if (r->kind != LOADGEN_OPTIONS) {
-			hist_add(&w->c.rrd, us);
-			hist_add(&k->rrd, us);
-		}
-	} else {
-		w->c.failures++;
-		k->failures++;
-		if (timeout) {
-			w->c.timeouts++;
-			k->timeouts++;
-		}
-		if (tp_error) {
-			w->c.transport_errors++;
-			k->transport_errors++;
-		}
-	}
-	pthread_mutex_unlock(&w->mu);
-	req_free(r);
-}
-
-/* Takes the challenge of a 401/407 and sends again.  0 when resent. */
-int loadgen_auth_answer(const struct loadgen_cfg *cfg, uint32_t num,
-			struct sip_auth_client **auth, unsigned tries,
-			const struct sip_msg *msg)
-{
-	const struct sip_hdr *h;
-	struct sip_auth_challenge ch;
-	int err;
-
-	/* one retry, or two when the nonce went stale in between */
-	if (tries >= 2)
-		return EPROTO;
-	h = sip_msg_hdr(msg, msg->status == 401 ? SIP_HDR_WWW_AUTHENTICATE
-						: SIP_HDR_PROXY_AUTHENTICATE);
-	if (!h)
-		return EPROTO;
-	if (!*auth) {
-		char user[LOADGEN_NAME_MAX * 2], pw[256];
-		struct pl pu, pp;
-
-		err = loadgen_user_name(cfg, num, user, sizeof(user));
-		if (!err)
-			err = password_of(cfg, num, user, pw, sizeof(pw));
-		if (err)
-			return err;
-		pu = pls(user);
-		pp = pls(pw);
-		err = sip_auth_client_alloc(auth, &pu, &pp);
-		if (err)
-			return err;
-	}
-	err = sip_auth_challenge_decode(&ch, &h->value);
-	if (err)
-		return err;
-	if (tries == 1 && !ch.stale)
-		return EACCES; /* the credentials were refused */
-	return sip_auth_client_challenge(*auth, &ch);
-}
-
-static int answer_challenge(struct lg_req *r, const struct sip_msg *msg)
-{
-	struct lg_worker *w = r->w;
-	int err;
-
-	err = loadgen_auth_answer(&w->lg->cfg, r->u->num, &r->u->auth,
-				  r->auth_tries, msg);
-	if (err)
-		return err;
-	r->auth_tries++;
-	pthread_mutex_lock(&w->mu);
-	w->c.auth_challenges++;
-	w->c.kind[r->kind - 1].auth_challenges++;
-	pthread_mutex_unlock(&w->mu);
-	return req_send(r);
-}
-
-static void txn_event(struct sip_txn *t, enum sip_txn_event ev,
-		      const struct sip_msg *msg, int err, void *arg)
-{
-	struct lg_req *r = arg;
-
-	(void)t;
-	(void)err;
-	switch (ev) {
-	case SIP_TXN_EV_RESPONSE:
-		if (msg->status < 200)
-			return;
-		if ((msg->status == 401 || msg->status == 407) &&
-		    (r->w->lg->cfg.password[0] || r->w->lg->cfg.passwords) &&
-		    !answer_challenge(r, msg))
-			return;
-		finish(r, msg->status, false, false);
-		return;
-	case SIP_TXN_EV_TIMEOUT:
-		finish(r, 0, true, false);
-		return;
-	case SIP_TXN_EV_TRANSPORT_ERROR:
-		finish(r, 0, false, true);
-		return;
-	case SIP_TXN_EV_TIMER_C:
-		return;
-	}
-}
-
-/* The layer that takes the far end's requests: the presence module's
- * (NOTIFYs) or the call module's. */
-static struct sip_txn_layer *req_layer(struct lg_worker *w)
-{
-	return w->pres_txl ? w->pres_txl : w->txl[LOADGEN_INVITE - 1];
-}
-
-/* invite, subscribe: requests from the far end go to the call or the
- * presence module. */
-static void call_request(struct lg_worker *w, const struct sip_tp_rx *rx)
-{
-	struct sip_txn_dest src;
-
-	memset(&src, 0, sizeof(src));
-	src.tp = rx->proto;
-	src.reliable = rx->proto != SIP_TP_UDP;
-	memcpy(&src.addr, &rx->src.u, sizeof(src.addr));
-	src.addrlen = sip_tp_addr_len(&rx->src);
-	if (rx->conn) {
-		/* The replies go back on the connection it came on
-		 * (RFC 3261 §18.2.2), through txn_send(). */
-		struct lg_slot *sl = slot_alloc(false);
-
-		if (!sl)
-			return;
-		sl->incoming = true;
-		sl->conn = obj_ref(rx->conn);
-		src.conn = sl;
-		sip_txn_recv_request(req_layer(w), rx->msg, &src);
-		obj_deref(sl);
-		return;
-	}
-	sip_txn_recv_request(req_layer(w), rx->msg, &src);
-}
-
 static void tp_recv(const struct sip_tp_rx *rx, void *arg)
 {
-	struct lg_worker *w = arg;
+	struct loadworker *w = arg;
 	uint16_t status;
 	const char *why;
 	int err;
@@ -1293,7 +59,7 @@ static void tp_recv(const struct sip_tp_rx *rx, void *arg)
 	}
 	w->rx_ns = rx->rx_ns;
 	if (rx->msg->is_request) {
-		call_request(w, rx);
+		loadtxn_request_in(w, rx);
 		w->rx_ns = 0;
 		return;
 	}
@@ -1301,7 +67,7 @@ static void tp_recv(const struct sip_tp_rx *rx, void *arg)
 	 * may be either register kind's) */
 	err = w->pres_txl ? sip_txn_recv_response(w->pres_txl, rx->msg)
 			  : ENOENT;
-	for (unsigned k = 0; k < LOADGEN_KINDS && err == ENOENT; k++)
+	for (unsigned k = 0; k < LOADCFG_KINDS && err == ENOENT; k++)
 		if (w->txl[k])
 			err = sip_txn_recv_response(w->txl[k], rx->msg);
 	if (err == ENOENT && w->call && !loadcall_response(w->call, rx->msg))
@@ -1316,306 +82,16 @@ static void tp_recv(const struct sip_tp_rx *rx, void *arg)
 	}
 }
 
-/* ---- pacing ---- */
-
-static double next_gap(struct lg_worker *w)
-{
-	double u;
-
-	if (!w->lg->cfg.poisson)
-		return w->gap_ns;
-	/* xorshift64*, then an exponential gap of mean gap_ns */
-	w->rng ^= w->rng >> 12;
-	w->rng ^= w->rng << 25;
-	w->rng ^= w->rng >> 27;
-	u = (double)((w->rng * 2685821657736338717ull) >> 11) * 0x1p-53;
-	return -log1p(-u) * w->gap_ns;
-}
-
-/*
- * The kind of the next slot: the test's, or a mix's by smooth weighted
- * round-robin (nginx's): each kind gains its weight, the one ahead is
- * taken and loses the total.  Deterministic and evenly spread: any W
- * consecutive slots (W the sum of the weights) hold each kind exactly
- * its weight times.
- */
-static enum loadgen_test next_kind(struct lg_worker *w)
-{
-	const struct loadgen_cfg *cfg = &w->lg->cfg;
-	int64_t total = 0;
-	unsigned k, best = LOADGEN_KINDS;
-
-	if (cfg->test != LOADGEN_MIX)
-		return cfg->test;
-	for (k = 0; k < LOADGEN_KINDS; k++) {
-		if (!cfg->mix[k])
-			continue;
-		w->swrr[k] += cfg->mix[k];
-		total += cfg->mix[k];
-		if (best == LOADGEN_KINDS || w->swrr[k] > w->swrr[best])
-			best = k;
-	}
-	w->swrr[best] -= total;
-	return (enum loadgen_test)(best + 1);
-}
-
-/* The next user of kind t's walk over its range. */
-static struct lg_user *next_user(struct lg_worker *w, enum loadgen_test t)
-{
-	bool reg = t == LOADGEN_REGISTER || t == LOADGEN_REREGISTER;
-	struct lg_user *us = reg && w->rusers ? w->rusers : w->users;
-	size_t n = reg && w->rusers ? w->nrusers : w->nusers;
-	size_t *i = &w->next_user[t - 1];
-	struct lg_user *u = &us[*i];
-
-	if (++*i == n)
-		*i = 0;
-	return u;
-}
-
-/* Counts a slot not sent (max outstanding) or a new attempt. */
-static bool admit(struct lg_worker *w, enum loadgen_test t, uint64_t sched,
-		  uint64_t now)
-{
-	const struct loadgen_cfg *cfg = &w->lg->cfg;
-	struct loadgen_kind_counts *k = &w->c.kind[t - 1];
-	bool ok = !cfg->max_outstanding || in_flight(w) < cfg->max_outstanding;
-
-	pthread_mutex_lock(&w->mu);
-	if (!ok) {
-		w->c.throttled++;
-		k->throttled++;
-	} else {
-		w->c.attempts++;
-		k->attempts++;
-		if (now > sched + LOADGEN_LATE_NS) {
-			w->c.late_sends++;
-			k->late_sends++;
-		}
-	}
-	pthread_mutex_unlock(&w->mu);
-	return ok;
-}
-
-/* invite: a new call (loadcall.c), to the next user of the range. */
-static void send_call(struct lg_worker *w, uint64_t sched, uint64_t now)
-{
-	const struct loadgen_cfg *cfg = &w->lg->cfg;
-	struct lg_user *u;
-
-	if (!admit(w, LOADGEN_INVITE, sched, now))
-		return;
-	u = next_user(w, LOADGEN_INVITE);
-	loadcall_start(w->call, u->num,
-		       u->num < cfg->ulast ? u->num + 1 : cfg->ufirst,
-		       &u->auth);
-}
-
-/* subscribe, publish: the next user's attempt (loadpres.c), unless
- * that user's dialog or PUBLISH is still going. */
-static void send_pres(struct lg_worker *w, uint64_t sched, uint64_t now)
-{
-	size_t slot = w->next_pres;
-	struct lg_user *u = &w->users[slot];
-
-	if (++w->next_pres == w->nusers)
-		w->next_pres = 0;
-	if (!loadpres_can_start(w->pres, slot)) {
-		pthread_mutex_lock(&w->mu);
-		w->c.throttled++;
-		pthread_mutex_unlock(&w->mu);
-		return;
-	}
-	pthread_mutex_lock(&w->mu);
-	w->c.attempts++;
-	if (now > sched + LOADGEN_LATE_NS)
-		w->c.late_sends++;
-	pthread_mutex_unlock(&w->mu);
-	loadpres_start(w->pres, slot, u->num, &u->auth);
-}
-
-static void send_one(struct lg_worker *w, uint64_t sched, uint64_t now)
-{
-	enum loadgen_test t = next_kind(w);
-	struct lg_req *r;
-	int err;
-
-	if (t == LOADGEN_INVITE) {
-		send_call(w, sched, now);
-		return;
-	}
-	if (w->pres) {
-		send_pres(w, sched, now);
-		return;
-	}
-	if (!admit(w, t, sched, now))
-		return;
-	r = calloc(1, sizeof(*r));
-	if (!r) {
-		/* counted as an attempt: end it as failed */
-		pthread_mutex_lock(&w->mu);
-		w->c.failures++;
-		w->c.transport_errors++;
-		w->c.kind[t - 1].failures++;
-		w->c.kind[t - 1].transport_errors++;
-		pthread_mutex_unlock(&w->mu);
-		return;
-	}
-	r->w = w;
-	r->kind = t;
-	r->u = next_user(w, t);
-	r->t_start = now;
-	r->next = w->reqs;
-	if (w->reqs)
-		w->reqs->prev = r;
-	w->reqs = r;
-	w->outstanding++;
-	err = req_send(r);
-	if (err) {
-		log_debug("send: %s", strerror(err));
-		finish(r, 0, false, true);
-	}
-}
-
-/* Whether the schedule has a slot left (a bounded run's end). */
-static bool slot_left(const struct lg_worker *w)
-{
-	return w->slots_left && w->next_ns < w->end_ns;
-}
-
-/* Sends what is due by now (max at most), then the batch. */
-static void send_due(struct lg_worker *w, uint64_t now, unsigned max)
-{
-	/* New requests go to the head of the list; this one is older and
-	 * cannot end during the loop (only responses and timers end one,
-	 * or a failed send, which ends only its own new request). */
-	struct lg_req *older = w->reqs, *r;
-	unsigned n = 0;
-
-	while (slot_left(w) && w->next_ns <= now && n < max) {
-		send_one(w, w->next_ns, now);
-		w->next_ns += (uint64_t)next_gap(w);
-		if (w->slots_left != UINT64_MAX)
-			w->slots_left--;
-		n++;
-	}
-	/*
-	 * The batch leaves now, not after the next wait (timers run after
-	 * the loop's flush hook); its requests were sent when the batch
-	 * was handed to the kernel, not when they were built.
-	 */
-	now = ev_monotonic_ns();
-	for (r = w->reqs; r && r != older; r = r->next)
-		r->t_start = now;
-	sip_tp_flush(w->tp);
-}
-
-/* The layers' retransmissions into the counters (they are cumulative). */
-static void read_retransmissions(struct lg_worker *w)
-{
-	struct sip_txn_stats ts;
-	uint64_t sum = 0;
-	unsigned k;
-
-	pthread_mutex_lock(&w->mu);
-	for (k = 0; k < LOADGEN_KINDS; k++) {
-		if (!w->txl[k])
-			continue;
-		sip_txn_layer_stats(w->txl[k], &ts);
-		w->c.kind[k].retransmissions = ts.retransmissions;
-		sum += ts.retransmissions;
-	}
-	if (w->pres_txl) {
-		sip_txn_layer_stats(w->pres_txl, &ts);
-		sum += ts.retransmissions;
-	}
-	w->c.retransmissions = sum;
-	pthread_mutex_unlock(&w->mu);
-}
-
-static void tick(void *arg)
-{
-	struct lg_worker *w = arg;
-	uint64_t now;
-
-	if (w->sending)
-		send_due(w, ev_monotonic_ns(), TICK_BURST);
-	read_retransmissions(w);
-	if (w->lg->cfg.server.proto != SIP_TP_UDP)
-		tp_counts(w);
-	/* a bounded run's last slot sent: nothing more to pace */
-	if (!w->sending || !slot_left(w))
-		return;
-	now = ev_monotonic_ns();
-	ev_timer_start(w->ev, &w->tick,
-		       w->next_ns > now ? w->next_ns - now : 0, tick, w);
-}
-
-/*
- * A bounded run of run_secs at rate (all threads): the global slots k
- * of k < round(rate * run_secs), of which this thread has those with
- * k % nw == idx; with Poisson arrivals, those before the end.
- */
-static void bound_run(struct lg_worker *w, double rate)
-{
-	const struct loadgen *lg = w->lg;
-	uint64_t total;
-
-	w->slots_left = w->end_ns = UINT64_MAX;
-	if (!(lg->run_secs > 0))
-		return;
-	if (lg->cfg.poisson) {
-		w->end_ns = lg->anchor_ns + (uint64_t)(lg->run_secs * 1e9);
-		return;
-	}
-	total = (uint64_t)llround(rate * lg->run_secs);
-	w->slots_left = total > w->idx ? (total - w->idx + lg->nw - 1) / lg->nw
-				       : 0;
-}
-
-static void w_apply_rate(void *arg)
-{
-	struct lg_worker *w = arg;
-	uint64_t bits = atomic_load(&w->lg->rate_bits);
-	double rate;
-
-	memcpy(&rate, &bits, sizeof(rate));
-	rate /= w->lg->nw;
-	w->gap_ns = 1e9 / rate;
-	/*
-	 * The first start: slot 0 at the engine's anchor, the same for
-	 * every thread (one schedule, the threads taking every nw-th slot
-	 * of it).  A new rate re-anchors: the new spacing starts now.
-	 * Either way with this thread's offset, so that threads
-	 * interleave rather than burst together.
-	 */
-	w->next_ns = (w->anchored ? ev_monotonic_ns() : w->lg->anchor_ns) +
-		     (uint64_t)(w->gap_ns * w->idx / w->lg->nw);
-	if (!w->anchored)
-		bound_run(w, rate * w->lg->nw);
-	w->anchored = true;
-	w->sending = true;
-	ev_timer_start(w->ev, &w->tick, 0, tick, w);
-}
-
-static void w_pause(void *arg)
-{
-	struct lg_worker *w = arg;
-
-	w->sending = false;
-	ev_timer_cancel(w->ev, &w->tick);
-}
-
 static void drain_timeout(void *arg)
 {
-	struct lg_worker *w = arg;
+	struct loadworker *w = arg;
 
 	ev_stop(w->ev);
 }
 
 static void calls_idle(void *arg)
 {
-	struct lg_worker *w = arg;
+	struct loadworker *w = arg;
 
 	if (!w->outstanding)
 		ev_stop(w->ev);
@@ -1623,7 +99,7 @@ static void calls_idle(void *arg)
 
 static void w_stop(void *arg)
 {
-	struct lg_worker *w = arg;
+	struct loadworker *w = arg;
 
 	/* A bounded run stopped at its end (the caller's timer, from the
 	 * same t0): the slots this thread has not reached yet, if it runs
@@ -1632,7 +108,7 @@ static void w_stop(void *arg)
 	 * lost its pace does not flood the server at the end: what it
 	 * could not send counts against its pace (generator_bound). */
 	if (w->sending && w->lg->run_secs > 0)
-		send_due(w, ev_monotonic_ns(), TICK_BURST);
+		loadpace_send_due(w, ev_monotonic_ns(), LOADPACE_BURST);
 	w->sending = false;
 	ev_timer_cancel(w->ev, &w->tick);
 	w->draining = true;
@@ -1643,21 +119,21 @@ static void w_stop(void *arg)
 		loadpres_drain(w->pres); /* calls_idle() stops the loop */
 		return;
 	}
-	if (!in_flight(w)) {
+	if (!loadworker_in_flight(w)) {
 		ev_stop(w->ev);
 		return;
 	}
 	ev_timer_start(w->ev, &w->drain, EV_MS(w->lg->cfg.drain_ms),
 		       drain_timeout, w);
 	/* The last call or transaction to end stops the loop
-	 * (calls_idle(), req_free()). */
+	 * (calls_idle(), loadreq_free()). */
 	if (w->call)
 		loadcall_drain(w->call);
 }
 
 static void *w_main(void *arg)
 {
-	struct lg_worker *w = arg;
+	struct loadworker *w = arg;
 	char name[16];
 
 	snprintf(name, sizeof(name), "loader-%u", w->idx);
@@ -1668,7 +144,7 @@ static void *w_main(void *arg)
 
 /* ---- the engine ---- */
 
-static void worker_free(struct lg_worker *w)
+static void worker_free(struct loadworker *w)
 {
 	size_t i;
 
@@ -1678,10 +154,10 @@ static void worker_free(struct lg_worker *w)
 	loadpres_free(w->pres);
 	w->pres = NULL;
 	w->pres_txl = obj_deref(w->pres_txl);
-	for (i = 0; i < LOADGEN_KINDS; i++)
+	for (i = 0; i < LOADCFG_KINDS; i++)
 		w->txl[i] = obj_deref(w->txl[i]);
 	while (w->reqs)
-		req_free(w->reqs);
+		loadreq_free(w->reqs);
 	for (i = 0; i < w->npool; i++)
 		obj_deref(w->pool[i]);
 	free(w->pool);
@@ -1708,23 +184,24 @@ static void worker_free(struct lg_worker *w)
 /* A call's connection: its caller's pool slot, or a new one. */
 static void *call_conn(void *arg, uint32_t num)
 {
-	struct lg_worker *w = arg;
+	struct loadworker *w = arg;
 
 	/* users num = ufirst + idx + j * threads (worker_init) */
-	return slot_for(w, (size_t)((num - w->lg->cfg.ufirst) / w->lg->nw));
+	return loadconn_slot_for(
+		w, (size_t)((num - w->lg->cfg.ufirst) / w->lg->nw));
 }
 
 static void call_conn_done(void *arg, void *conn)
 {
 	(void)arg;
-	slot_finish(conn);
+	loadconn_slot_finish(conn);
 }
 
 /* The layer's request handler: the call or presence module's. */
 static void w_request(void *arg, struct sip_txn *st, const struct sip_msg *msg,
 		      const struct sip_txn_dest *src)
 {
-	struct lg_worker *w = arg;
+	struct loadworker *w = arg;
 
 	if (w->pres)
 		loadpres_request(w->pres, st, msg, src);
@@ -1732,7 +209,7 @@ static void w_request(void *arg, struct sip_txn *st, const struct sip_msg *msg,
 		loadcall_request(w->call, st, msg, src);
 }
 
-static int pres_init(struct lg_worker *w)
+static int pres_init(struct loadworker *w)
 {
 	struct loadpres_env env;
 
@@ -1753,7 +230,7 @@ static int pres_init(struct lg_worker *w)
 
 /* Thread idx's share of first..last: the numbers j with j % nw == idx
  * (*out NULL when there are none). */
-static int users_of(struct lg_user **out, size_t *n, uint32_t first,
+static int users_of(struct loadworker_user **out, size_t *n, uint32_t first,
 		    uint32_t last, unsigned idx, unsigned nw)
 {
 	uint64_t all = (uint64_t)last - first + 1, j;
@@ -1770,22 +247,22 @@ static int users_of(struct lg_user **out, size_t *n, uint32_t first,
 	return 0;
 }
 
-static int worker_init(struct loadgen *lg, struct lg_worker *w, unsigned idx)
+static int worker_init(struct loadgen *lg, struct loadworker *w, unsigned idx)
 {
-	const struct loadgen_cfg *cfg = &lg->cfg;
+	const struct loadcfg *cfg = &lg->cfg;
 	struct loadcall_env env;
 	struct sip_txn_cfg tc;
 	struct sip_tp_opts to;
 	struct sip_tp_addr la;
-	char spec[SIP_TP_ADDR_STRLEN + LOADGEN_NAME_MAX];
+	char spec[SIP_TP_ADDR_STRLEN + LOADCFG_NAME_MAX];
 	unsigned k;
 	int err;
 
 	w->lg = lg;
 	w->idx = idx;
 	pthread_mutex_init(&w->mu, NULL);
-	counts_init(&w->c);
-	counts_init(&w->cc);
+	loadcount_init(&w->c);
+	loadcount_init(&w->cc);
 	buf_init(&w->out, SIP_MSG_MAX_SIZE);
 	buf_init(&w->hdrs, 4096);
 	ev_timer_init(&w->tick);
@@ -1809,8 +286,8 @@ static int worker_init(struct loadgen *lg, struct lg_worker *w, unsigned idx)
 		return err;
 	memset(&to, 0, sizeof(to));
 	to.udp_rx_timestamps = true;
-	/* a tick's sends (TICK_BURST at most) leave in one sendmmsg */
-	to.udp_batch = TICK_BURST;
+	/* a tick's sends (LOADPACE_BURST at most) leave in one sendmmsg */
+	to.udp_batch = LOADPACE_BURST;
 	to.tls_client = lg->tls_client;
 	to.tls_server = lg->tls_server;
 	err = sip_tp_alloc(&w->tp, w->ev, &to, tp_recv, w);
@@ -1844,49 +321,49 @@ static int worker_init(struct loadgen *lg, struct lg_worker *w, unsigned idx)
 	/* Completed transactions linger for Timer K (T4, 5 s): at 10,000/s
 	 * that is 50,000 live ones; keep the hash chains short. */
 	tc.buckets = 65536;
-	if (cfg->test == LOADGEN_SUBSCRIBE || cfg->test == LOADGEN_PUBLISH) {
-		err = sip_txn_layer_alloc(&w->pres_txl, w->ev, &tc, txn_send,
-					  w_request, w);
+	if (cfg->test == LOADCFG_SUBSCRIBE || cfg->test == LOADCFG_PUBLISH) {
+		err = sip_txn_layer_alloc(&w->pres_txl, w->ev, &tc,
+					  loadtxn_send, w_request, w);
 		if (err)
 			return err;
 		return pres_init(w);
 	}
-	for (k = 0; k < LOADGEN_KINDS; k++) {
-		bool calls = k == LOADGEN_INVITE - 1;
+	for (k = 0; k < LOADCFG_KINDS; k++) {
+		bool calls = k == LOADCFG_INVITE - 1;
 
-		if (!has_kind(cfg, (enum loadgen_test)(k + 1)))
+		if (!loadcfg_has_kind(cfg, (enum loadcfg_test)(k + 1)))
 			continue;
-		err = sip_txn_layer_alloc(&w->txl[k], w->ev, &tc, txn_send,
+		err = sip_txn_layer_alloc(&w->txl[k], w->ev, &tc, loadtxn_send,
 					  calls ? w_request : NULL, w);
 		if (err)
 			return err;
 	}
 	if (cfg->server.proto != SIP_TP_UDP &&
-	    cfg->conn == LOADGEN_CONN_PERSISTENT) {
-		err = pool_open(w);
+	    cfg->conn == LOADCFG_CONN_PERSISTENT) {
+		err = loadconn_pool_open(w);
 		if (err)
 			return err;
 	}
-	if (!has_kind(cfg, LOADGEN_INVITE))
+	if (!loadcfg_has_kind(cfg, LOADCFG_INVITE))
 		return 0;
 	memset(&env, 0, sizeof(env));
 	env.cfg = cfg;
 	env.ev = w->ev;
 	env.tp = w->tp;
-	env.txl = w->txl[LOADGEN_INVITE - 1];
+	env.txl = w->txl[LOADCFG_INVITE - 1];
 	env.hostport = w->hostport;
 	env.rx_ns = &w->rx_ns;
 	env.mu = &w->mu;
 	env.c = &w->cc;
 	env.idle = calls_idle;
-	env.send = txn_send;
+	env.send = loadtxn_send;
 	env.conn_for = call_conn;
 	env.conn_done = call_conn_done;
 	env.arg = w;
 	return loadcall_alloc(&w->call, &env);
 }
 
-int loadgen_alloc(struct loadgen **lgp, const struct loadgen_cfg *cfg)
+int loadgen_alloc(struct loadgen **lgp, const struct loadcfg *cfg)
 {
 	struct loadgen *lg = NULL;
 	char why[160];
@@ -1895,13 +372,13 @@ int loadgen_alloc(struct loadgen **lgp, const struct loadgen_cfg *cfg)
 
 	if (!cfg->threads || cfg->ulast < cfg->ufirst ||
 	    (uint64_t)cfg->ulast - cfg->ufirst + 1 < cfg->threads ||
-	    !cfg->test || cfg->test > LOADGEN_PUBLISH ||
-	    loadgen_mix_check(cfg, why, sizeof(why)) ||
+	    !cfg->test || cfg->test > LOADCFG_PUBLISH ||
+	    loadcfg_mix_check(cfg, why, sizeof(why)) ||
 	    (cfg->server.proto != SIP_TP_UDP &&
 	     cfg->server.proto != SIP_TP_TCP &&
 	     cfg->server.proto != SIP_TP_TLS) ||
 	    (cfg->server.proto != SIP_TP_UDP &&
-	     cfg->conn == LOADGEN_CONN_PERSISTENT && cfg->conns &&
+	     cfg->conn == LOADCFG_CONN_PERSISTENT && cfg->conns &&
 	     cfg->conns < cfg->threads) ||
 	    (!cfg->tls_cert != !cfg->tls_key))
 		return EINVAL;
@@ -2020,7 +497,7 @@ int loadgen_set_rate(struct loadgen *lg, double rate)
 	if (!atomic_load(&lg->started))
 		return 0;
 	for (i = 0; i < lg->nw; i++) {
-		err = ev_call(lg->w[i].ev, w_apply_rate, &lg->w[i]);
+		err = ev_call(lg->w[i].ev, loadpace_apply_rate, &lg->w[i]);
 		if (err)
 			return err;
 	}
@@ -2035,7 +512,7 @@ int loadgen_pause(struct loadgen *lg)
 	if (!atomic_load(&lg->started))
 		return EINVAL;
 	for (i = 0; i < lg->nw; i++) {
-		err = ev_call(lg->w[i].ev, w_pause, &lg->w[i]);
+		err = ev_call(lg->w[i].ev, loadpace_pause, &lg->w[i]);
 		if (err)
 			return err;
 	}
@@ -2070,16 +547,16 @@ void loadgen_stop(struct loadgen *lg)
 			ev_stop(lg->w[i].ev);
 	}
 	for (i = 0; i < lg->nw; i++) {
-		struct lg_worker *w = &lg->w[i];
+		struct loadworker *w = &lg->w[i];
 		uint64_t calls;
-		struct lg_req *r;
+		struct loadreq *r;
 
 		if (!w->th_started)
 			continue;
 		pthread_join(w->th, NULL);
 		w->th_started = false;
 		/* the retransmissions of the drain too (tick() is over) */
-		read_retransmissions(w);
+		loadpace_read_retransmissions(w);
 		/* In-flight transactions left at the end are failures. */
 		pthread_mutex_lock(&w->mu);
 		calls = w->call ? loadcall_outstanding(w->call) : 0;
@@ -2099,7 +576,7 @@ void loadgen_stop(struct loadgen *lg)
 		}
 		pthread_mutex_unlock(&w->mu);
 		if (lg->cfg.server.proto != SIP_TP_UDP)
-			tp_counts(w);
+			loadconn_tp_counts(w);
 	}
 }
 

@@ -14,7 +14,10 @@
 #include "buf.h"
 #include "ev.h"
 #include "hash.h"
-#include "loadgen.h"
+#include "loadcfg.h"
+#include "loadcount.h"
+#include "loadcred.h"
+#include "loadmsg.h"
 #include "log.h"
 #include "obj.h"
 #include "sip_auth.h"
@@ -82,7 +85,7 @@ struct lp_pub {
 
 struct loadpres {
 	struct loadpres_env env;
-	struct loadgen_cfg pcfg; /* the presentities' names */
+	struct loadcfg pcfg; /* the presentities' names */
 	struct lp_slot *slots;
 	struct hash subs;
 	uint64_t nsubs, npubs;
@@ -92,53 +95,6 @@ struct loadpres {
 	struct buf out, hdrs;
 	char *body;
 };
-
-/* ---- counters ---- */
-
-void loadpres_counts_init(struct loadpres_counts *c)
-{
-	memset(c, 0, sizeof(*c));
-	hist_init(&c->snd);
-}
-
-#define FIELDS(X)           \
-	X(sub_2xx)          \
-	X(first_notifies)   \
-	X(no_notify)        \
-	X(notifies)         \
-	X(terminated)       \
-	X(no_dialog)        \
-	X(refreshes)        \
-	X(refresh_failures) \
-	X(unsubscribes)     \
-	X(unsubscribed)     \
-	X(unsub_failures)   \
-	X(pub_initial)      \
-	X(pub_modify)       \
-	X(pub_412)          \
-	X(pub_no_etag)
-
-void loadpres_counts_merge(struct loadpres_counts *d,
-			   const struct loadpres_counts *s)
-{
-#define ADD(f) d->f += s->f;
-	FIELDS(ADD)
-#undef ADD
-	hist_merge(&d->snd, &s->snd);
-}
-
-int loadpres_counts_diff(struct loadpres_counts *out,
-			 const struct loadpres_counts *a,
-			 const struct loadpres_counts *b)
-{
-#define SUB(f)                 \
-	if (a->f < b->f)       \
-		return EINVAL; \
-	out->f = a->f - b->f;
-	FIELDS(SUB)
-#undef SUB
-	return hist_diff(&out->snd, &a->snd, &b->snd) ? EINVAL : 0;
-}
 
 /* ---- the body ---- */
 
@@ -191,38 +147,9 @@ int loadpres_body(char *out, size_t outsz, const char *entity, uint64_t seq,
 
 /* ---- helpers ---- */
 
-static struct pl pls(const char *s)
-{
-	struct pl p;
-
-	pl_set_str(&p, s);
-	return p;
-}
-
-static void count(struct loadpres *lp, uint64_t *field)
-{
-	pthread_mutex_lock(lp->env.mu);
-	(*field)++;
-	pthread_mutex_unlock(lp->env.mu);
-}
-
-static uint64_t rx_now(const struct loadpres *lp)
-{
-	if (lp->env.rx_ns && *lp->env.rx_ns)
-		return *lp->env.rx_ns;
-	return ev_monotonic_ns();
-}
-
-static uint64_t us_since(const struct loadpres *lp, uint64_t t)
-{
-	uint64_t now = rx_now(lp);
-
-	return now > t ? (now - t) / 1000u : 0;
-}
-
 static bool is_publish(const struct loadpres *lp)
 {
-	return lp->env.cfg->test == LOADGEN_PUBLISH;
+	return lp->env.cfg->test == LOADCFG_PUBLISH;
 }
 
 static void maybe_idle(struct loadpres *lp)
@@ -232,39 +159,21 @@ static void maybe_idle(struct loadpres *lp)
 }
 
 /* An attempt's outcome, once. */
-enum outcome {
-	OUT_OK = 1,
-	OUT_FAIL,
-	OUT_TIMEOUT,
-	OUT_TP_ERROR,
-};
 
-static void outcome(struct loadpres *lp, enum outcome o)
+static void outcome(struct loadpres *lp, enum loadcount_outcome o)
 {
-	struct loadgen_counts *k = lp->env.c;
-
 	lp->unsettled--;
-	pthread_mutex_lock(lp->env.mu);
-	if (o == OUT_OK) {
-		k->successes++;
-	} else {
-		k->failures++;
-		if (o == OUT_TIMEOUT)
-			k->timeouts++;
-		if (o == OUT_TP_ERROR)
-			k->transport_errors++;
-	}
-	pthread_mutex_unlock(lp->env.mu);
+	loadcount_outcome(lp->env.c, lp->env.mu, o);
 }
 
 /* The final of an attempt's request: codes and rtt. */
 static void final_of(struct loadpres *lp, uint64_t t_start, uint16_t status)
 {
-	struct loadgen_counts *k = lp->env.c;
+	struct loadcount *k = lp->env.c;
 
 	pthread_mutex_lock(lp->env.mu);
-	hist_add(&k->rtt, us_since(lp, t_start));
-	if (status < LOADGEN_CODES)
+	hist_add(&k->rtt, loadcount_us_since(lp->env.rx_ns, t_start));
+	if (status < LOADCOUNT_CODES)
 		k->codes[status]++;
 	pthread_mutex_unlock(lp->env.mu);
 }
@@ -295,7 +204,7 @@ static void sub_free(struct lp_sub *sb)
 }
 
 /* Ends an attempt that failed: outcome and the dialog go. */
-static void sub_fail(struct lp_sub *sb, enum outcome o)
+static void sub_fail(struct lp_sub *sb, enum loadcount_outcome o)
 {
 	if (!sb->settled) {
 		sb->settled = true;
@@ -312,31 +221,31 @@ static void sub_event(struct sip_txn *t, enum sip_txn_event ev,
 static int sub_send(struct lp_sub *sb, uint32_t expires)
 {
 	struct loadpres *lp = sb->lp;
-	const struct loadgen_cfg *cfg = lp->env.cfg;
-	char user[LOADGEN_NAME_MAX * 2], pres[LOADGEN_NAME_MAX * 2];
+	const struct loadcfg *cfg = lp->env.cfg;
+	char user[LOADCFG_NAME_MAX * 2], pres[LOADCFG_NAME_MAX * 2];
 	char branch[SIP_BRANCH_SIZE], via[256], from[256], to[256];
 	char ruri[TARGET_MAX], contact[256];
 	struct sip_build_req br;
 	struct sip_txn_dest dst;
-	struct sip_txn_creq creq;
 	int err;
 
-	if (loadgen_user_name(cfg, sb->s->num, user, sizeof(user)) ||
-	    loadgen_user_name(&lp->pcfg, sb->pres, pres, sizeof(pres)))
+	if (loadcfg_user_name(cfg, sb->s->num, user, sizeof(user)) ||
+	    loadcfg_user_name(&lp->pcfg, sb->pres, pres, sizeof(pres)))
 		return EOVERFLOW;
 	sip_build_branch(branch);
-	snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s;rport",
-		 sip_transport_name(cfg->server.proto), lp->env.hostport,
-		 branch);
-	snprintf(from, sizeof(from), "<sip:%s@%s>", user, cfg->domain);
-	snprintf(to, sizeof(to), "<sip:%s@%s>", pres, cfg->domain);
+	if (loadmsg_via(via, sizeof(via), cfg->server.proto, lp->env.hostport,
+			branch) ||
+	    loadmsg_addr(from, sizeof(from), user, cfg->domain, NULL) ||
+	    loadmsg_addr(to, sizeof(to), pres, cfg->domain, NULL))
+		return EOVERFLOW;
 	/* §4.1.2.1 of RFC 6665: a refresh goes to the remote target */
 	if (sb->target[0])
 		snprintf(ruri, sizeof(ruri), "%s", sb->target);
 	else
 		snprintf(ruri, sizeof(ruri), "sip:%s@%s", pres, cfg->domain);
-	snprintf(contact, sizeof(contact), "<sip:%s@%s;transport=%s>", user,
-		 lp->env.hostport, loadgen_tp_param(cfg->server.proto));
+	if (loadmsg_addr(contact, sizeof(contact), user, lp->env.hostport,
+			 loadmsg_tp_param(cfg->server.proto)))
+		return EOVERFLOW;
 	buf_reset(&lp->hdrs);
 	err = buf_printf(&lp->hdrs,
 			 "Event: presence\r\n"
@@ -344,37 +253,32 @@ static int sub_send(struct lp_sub *sb, uint32_t expires)
 			 "Expires: %u\r\n",
 			 expires);
 	if (!err)
-		err = loadgen_auth_hdr(&lp->hdrs, cfg, *sb->s->auth,
-				       sb->auth_tries, sb->proxy_auth,
-				       "SUBSCRIBE", ruri);
+		err = loadcred_header(&lp->hdrs, cfg, *sb->s->auth,
+				      sb->auth_tries, sb->proxy_auth,
+				      "SUBSCRIBE", ruri);
 	if (err)
 		return err;
 	memset(&br, 0, sizeof(br));
-	br.method = pls("SUBSCRIBE");
-	br.ruri = pls(ruri);
-	br.via = pls(via);
-	br.from = pls(from);
-	br.from_tag = pls(sb->tag);
-	br.to = pls(to);
-	br.to_tag = pls(sb->rtag);
-	br.call_id = pls(sb->call_id);
+	br.method = loadmsg_pl("SUBSCRIBE");
+	br.ruri = loadmsg_pl(ruri);
+	br.via = loadmsg_pl(via);
+	br.from = loadmsg_pl(from);
+	br.from_tag = loadmsg_pl(sb->tag);
+	br.to = loadmsg_pl(to);
+	br.to_tag = loadmsg_pl(sb->rtag);
+	br.call_id = loadmsg_pl(sb->call_id);
 	br.cseq = sb->cseq;
-	br.contact = pls(contact);
+	br.contact = loadmsg_pl(contact);
 	br.hdrs = buf_pl(&lp->hdrs);
 	buf_reset(&lp->out);
 	err = sip_build_request(&lp->out, &br);
 	if (err)
 		return err;
-	loadgen_dest_server(lp->env.cfg, &dst);
-	memset(&creq, 0, sizeof(creq));
-	creq.dst = &dst;
-	creq.branch = pls(branch);
-	creq.method = br.method;
-	creq.msg = buf_pl(&lp->out);
+	loadmsg_dest_server(lp->env.cfg, &dst);
 	sip_txn_client_detach(sb->ct);
 	sb->ct = obj_deref(sb->ct);
-	return sip_txn_client_start(&sb->ct, lp->env.txl, &creq, sub_event,
-				    sb);
+	return loadmsg_client_start(&sb->ct, lp->env.txl, &dst, branch,
+				    &br.method, &lp->out, sub_event, sb);
 }
 
 static void on_refresh(void *arg);
@@ -391,7 +295,7 @@ static void refresh_arm(struct lp_sub *sb)
 
 static uint32_t timer_f_ms(const struct loadpres *lp)
 {
-	const struct loadgen_cfg *cfg = lp->env.cfg;
+	const struct loadcfg *cfg = lp->env.cfg;
 
 	if (cfg->timer_b_ms)
 		return cfg->timer_b_ms;
@@ -409,7 +313,7 @@ static void sub_maybe_settle(struct lp_sub *sb)
 		return;
 	sb->settled = true;
 	ev_timer_cancel(lp->env.ev, &sb->wait);
-	outcome(lp, OUT_OK);
+	outcome(lp, LOADCOUNT_OK);
 	if (lp->draining)
 		unsubscribe(sb);
 	else
@@ -422,12 +326,12 @@ static void on_wait(void *arg)
 	struct loadpres *lp = sb->lp;
 
 	if (sb->state == SUB_ENDING) {
-		count(lp, &lp->env.c->pres.unsub_failures);
+		loadcount_bump(lp->env.mu, &lp->env.c->pres.unsub_failures);
 		sub_free(sb);
 		return;
 	}
-	count(lp, &lp->env.c->pres.no_notify);
-	sub_fail(sb, OUT_TIMEOUT);
+	loadcount_bump(lp->env.mu, &lp->env.c->pres.no_notify);
+	sub_fail(sb, LOADCOUNT_TIMEOUT);
 }
 
 static void unsubscribe(struct lp_sub *sb)
@@ -441,11 +345,11 @@ static void unsubscribe(struct lp_sub *sb)
 	sb->refreshing = false;
 	sb->auth_tries = 0;
 	sb->cseq++;
-	count(lp, &lp->env.c->pres.unsubscribes);
+	loadcount_bump(lp->env.mu, &lp->env.c->pres.unsubscribes);
 	err = sub_send(sb, 0);
 	if (err) {
 		log_debug("unsubscribe: %s", strerror(err));
-		count(lp, &lp->env.c->pres.unsub_failures);
+		loadcount_bump(lp->env.mu, &lp->env.c->pres.unsub_failures);
 		sub_free(sb);
 	}
 }
@@ -459,10 +363,10 @@ static void on_refresh(void *arg)
 	sb->refreshing = true;
 	sb->auth_tries = 0;
 	sb->cseq++;
-	count(lp, &lp->env.c->pres.refreshes);
+	loadcount_bump(lp->env.mu, &lp->env.c->pres.refreshes);
 	err = sub_send(sb, lp->env.cfg->expires);
 	if (err) {
-		count(lp, &lp->env.c->pres.refresh_failures);
+		loadcount_bump(lp->env.mu, &lp->env.c->pres.refresh_failures);
 		sub_free(sb);
 	}
 	/* Timers run after the loop's flush hook: send now. */
@@ -487,14 +391,14 @@ static int sub_challenge(struct lp_sub *sb, const struct sip_msg *msg)
 
 	if (!has_password(lp))
 		return EPERM;
-	err = loadgen_auth_answer(lp->env.cfg, sb->s->num, sb->s->auth,
-				  sb->auth_tries, msg);
+	err = loadcred_answer(lp->env.cfg, sb->s->num, sb->s->auth,
+			      sb->auth_tries, msg);
 	if (err)
 		return err;
 	sb->auth_tries++;
 	sb->proxy_auth = msg->status == 407;
 	sb->cseq++; /* RFC 3261 §22.2 */
-	count(lp, &lp->env.c->auth_challenges);
+	loadcount_bump(lp->env.mu, &lp->env.c->auth_challenges);
 	return sub_send(sb,
 			sb->state == SUB_ENDING ? 0 : lp->env.cfg->expires);
 }
@@ -504,7 +408,7 @@ static void sub_event(struct sip_txn *t, enum sip_txn_event ev,
 {
 	struct lp_sub *sb = arg;
 	struct loadpres *lp = sb->lp;
-	struct loadpres_counts *k = &lp->env.c->pres;
+	struct loadcount_pres *k = &lp->env.c->pres;
 	const struct sip_hdr *h;
 	struct sip_addr a;
 	uint16_t status = ev == SIP_TXN_EV_RESPONSE ? msg->status : 0;
@@ -522,7 +426,7 @@ static void sub_event(struct sip_txn *t, enum sip_txn_event ev,
 				       EV_MS(timer_f_ms(lp)), on_wait, sb);
 			return;
 		}
-		count(lp, &k->unsub_failures);
+		loadcount_bump(lp->env.mu, &k->unsub_failures);
 		sub_free(sb);
 		return;
 	}
@@ -534,7 +438,7 @@ static void sub_event(struct sip_txn *t, enum sip_txn_event ev,
 			return;
 		}
 		/* 481 and the like: the subscription is gone */
-		count(lp, &k->refresh_failures);
+		loadcount_bump(lp->env.mu, &k->refresh_failures);
 		sub_free(sb);
 		return;
 	}
@@ -542,22 +446,22 @@ static void sub_event(struct sip_txn *t, enum sip_txn_event ev,
 	if (status)
 		final_of(lp, sb->t_start, status);
 	if (!status) {
-		sub_fail(sb, ev == SIP_TXN_EV_TIMEOUT ? OUT_TIMEOUT
-						      : OUT_TP_ERROR);
+		sub_fail(sb, ev == SIP_TXN_EV_TIMEOUT ? LOADCOUNT_TIMEOUT
+						      : LOADCOUNT_TP_ERROR);
 		return;
 	}
 	if (status >= 300) {
-		sub_fail(sb, OUT_FAIL);
+		sub_fail(sb, LOADCOUNT_FAIL);
 		return;
 	}
-	count(lp, &k->sub_2xx);
+	loadcount_bump(lp->env.mu, &k->sub_2xx);
 	sb->got_2xx = true;
 	sb->state = SUB_ACTIVE;
 	sb->expires = granted(lp, msg);
 	if (!sb->rtag[0] &&
 	    pl_strcpy(&msg->to_tag, sb->rtag, sizeof(sb->rtag))) {
-		count(lp, &lp->env.c->bad_msgs);
-		sub_fail(sb, OUT_FAIL);
+		loadcount_bump(lp->env.mu, &lp->env.c->bad_msgs);
+		sub_fail(sb, LOADCOUNT_FAIL);
 		return;
 	}
 	h = sip_msg_hdr(msg, SIP_HDR_CONTACT);
@@ -571,14 +475,14 @@ static void sub_event(struct sip_txn *t, enum sip_txn_event ev,
 
 static void sub_start(struct loadpres *lp, struct lp_slot *s)
 {
-	const struct loadgen_cfg *cfg = lp->env.cfg;
+	const struct loadcfg *cfg = lp->env.cfg;
 	struct lp_sub *sb = calloc(1, sizeof(*sb));
 	uint64_t npres = (uint64_t)lp->pcfg.ulast - lp->pcfg.ufirst + 1;
 	int err;
 
 	lp->unsettled++;
 	if (!sb) {
-		outcome(lp, OUT_TP_ERROR);
+		outcome(lp, LOADCOUNT_TP_ERROR);
 		return;
 	}
 	sb->lp = lp;
@@ -599,7 +503,7 @@ static void sub_start(struct loadpres *lp, struct lp_slot *s)
 	err = sub_send(sb, cfg->expires);
 	if (err) {
 		log_debug("SUBSCRIBE: %s", strerror(err));
-		sub_fail(sb, OUT_TP_ERROR);
+		sub_fail(sb, LOADCOUNT_TP_ERROR);
 	}
 }
 
@@ -653,7 +557,7 @@ void loadpres_request(void *arg, struct sip_txn *st, const struct sip_msg *msg,
 		      const struct sip_txn_dest *src)
 {
 	struct loadpres *lp = arg;
-	struct loadpres_counts *k = &lp->env.c->pres;
+	struct loadcount_pres *k = &lp->env.c->pres;
 	struct lp_sub *sb;
 	bool terminated;
 
@@ -666,7 +570,7 @@ void loadpres_request(void *arg, struct sip_txn *st, const struct sip_msg *msg,
 			answer(lp, st, msg, 200);
 			return;
 		}
-		count(lp, &k->no_dialog);
+		loadcount_bump(lp->env.mu, &k->no_dialog);
 		/* RFC 6665 §4.1.3: a NOTIFY matching no subscription */
 		answer(lp, st, msg,
 		       msg->method_id == SIP_METHOD_NOTIFY ? 481 : 405);
@@ -682,7 +586,8 @@ void loadpres_request(void *arg, struct sip_txn *st, const struct sip_msg *msg,
 		k->terminated++;
 	if (!sb->got_notify) {
 		k->first_notifies++;
-		hist_add(&k->snd, us_since(lp, sb->t_start));
+		hist_add(&k->snd,
+			 loadcount_us_since(lp->env.rx_ns, sb->t_start));
 	}
 	pthread_mutex_unlock(lp->env.mu);
 	if (!sb->target[0]) {
@@ -697,9 +602,9 @@ void loadpres_request(void *arg, struct sip_txn *st, const struct sip_msg *msg,
 	sb->got_notify = true;
 	if (terminated) {
 		if (sb->state == SUB_ENDING)
-			count(lp, &k->unsubscribed);
+			loadcount_bump(lp->env.mu, &k->unsubscribed);
 		if (!sb->settled) /* refused or ended before its 2xx */
-			sub_fail(sb, OUT_FAIL);
+			sub_fail(sb, LOADCOUNT_FAIL);
 		else
 			sub_free(sb);
 		return;
@@ -722,7 +627,7 @@ static void pub_free(struct lp_pub *p)
 	maybe_idle(lp);
 }
 
-static void pub_end(struct lp_pub *p, enum outcome o)
+static void pub_end(struct lp_pub *p, enum loadcount_outcome o)
 {
 	outcome(p->lp, o);
 	pub_free(p);
@@ -734,23 +639,22 @@ static void pub_event(struct sip_txn *t, enum sip_txn_event ev,
 static int pub_send(struct lp_pub *p)
 {
 	struct loadpres *lp = p->lp;
-	const struct loadgen_cfg *cfg = lp->env.cfg;
+	const struct loadcfg *cfg = lp->env.cfg;
 	struct lp_slot *s = p->s;
-	char user[LOADGEN_NAME_MAX * 2], branch[SIP_BRANCH_SIZE], via[256];
+	char user[LOADCFG_NAME_MAX * 2], branch[SIP_BRANCH_SIZE], via[256];
 	char aor[256], ruri[256];
 	struct sip_build_req br;
 	struct sip_txn_dest dst;
-	struct sip_txn_creq creq;
 	struct timespec ts;
 	int err;
 
-	if (loadgen_user_name(cfg, s->num, user, sizeof(user)))
+	if (loadcfg_user_name(cfg, s->num, user, sizeof(user)))
 		return EOVERFLOW;
 	sip_build_branch(branch);
-	snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s;rport",
-		 sip_transport_name(cfg->server.proto), lp->env.hostport,
-		 branch);
-	snprintf(aor, sizeof(aor), "<sip:%s@%s>", user, cfg->domain);
+	if (loadmsg_via(via, sizeof(via), cfg->server.proto, lp->env.hostport,
+			branch) ||
+	    loadmsg_addr(aor, sizeof(aor), user, cfg->domain, NULL))
+		return EOVERFLOW;
 	snprintf(ruri, sizeof(ruri), "sip:%s@%s", user, cfg->domain);
 	/* The watchers compare this clock with theirs: the wall clock,
 	 * the one hosts keep in step. */
@@ -768,37 +672,33 @@ static int pub_send(struct lp_pub *p)
 	if (!err && s->etag[0])
 		err = buf_printf(&lp->hdrs, "SIP-If-Match: %s\r\n", s->etag);
 	if (!err)
-		err = loadgen_auth_hdr(&lp->hdrs, cfg, *s->auth, p->auth_tries,
-				       p->proxy_auth, "PUBLISH", ruri);
+		err = loadcred_header(&lp->hdrs, cfg, *s->auth, p->auth_tries,
+				      p->proxy_auth, "PUBLISH", ruri);
 	if (err)
 		return err;
-	count(lp, s->etag[0] ? &lp->env.c->pres.pub_modify
-			     : &lp->env.c->pres.pub_initial);
+	loadcount_bump(lp->env.mu, s->etag[0] ? &lp->env.c->pres.pub_modify
+					      : &lp->env.c->pres.pub_initial);
 	memset(&br, 0, sizeof(br));
-	br.method = pls("PUBLISH");
-	br.ruri = pls(ruri);
-	br.via = pls(via);
-	br.from = pls(aor);
-	br.from_tag = pls(p->tag);
-	br.to = pls(aor);
-	br.call_id = pls(p->call_id);
+	br.method = loadmsg_pl("PUBLISH");
+	br.ruri = loadmsg_pl(ruri);
+	br.via = loadmsg_pl(via);
+	br.from = loadmsg_pl(aor);
+	br.from_tag = loadmsg_pl(p->tag);
+	br.to = loadmsg_pl(aor);
+	br.call_id = loadmsg_pl(p->call_id);
 	br.cseq = p->cseq;
 	br.hdrs = buf_pl(&lp->hdrs);
-	br.ctype = pls("application/pidf+xml");
-	br.body = pls(lp->body);
+	br.ctype = loadmsg_pl("application/pidf+xml");
+	br.body = loadmsg_pl(lp->body);
 	buf_reset(&lp->out);
 	err = sip_build_request(&lp->out, &br);
 	if (err)
 		return err;
-	loadgen_dest_server(lp->env.cfg, &dst);
-	memset(&creq, 0, sizeof(creq));
-	creq.dst = &dst;
-	creq.branch = pls(branch);
-	creq.method = br.method;
-	creq.msg = buf_pl(&lp->out);
+	loadmsg_dest_server(lp->env.cfg, &dst);
 	sip_txn_client_detach(p->ct);
 	p->ct = obj_deref(p->ct);
-	return sip_txn_client_start(&p->ct, lp->env.txl, &creq, pub_event, p);
+	return loadmsg_client_start(&p->ct, lp->env.txl, &dst, branch,
+				    &br.method, &lp->out, pub_event, p);
 }
 
 static void pub_event(struct sip_txn *t, enum sip_txn_event ev,
@@ -813,15 +713,15 @@ static void pub_event(struct sip_txn *t, enum sip_txn_event ev,
 	if (t != p->ct || ev == SIP_TXN_EV_TIMER_C || (status && status < 200))
 		return;
 	if ((status == 401 || status == 407) && has_password(lp) &&
-	    !loadgen_auth_answer(lp->env.cfg, p->s->num, p->s->auth,
-				 p->auth_tries, msg)) {
+	    !loadcred_answer(lp->env.cfg, p->s->num, p->s->auth, p->auth_tries,
+			     msg)) {
 		p->auth_tries++;
 		p->proxy_auth = status == 407;
 		p->cseq++;
-		count(lp, &lp->env.c->auth_challenges);
+		loadcount_bump(lp->env.mu, &lp->env.c->auth_challenges);
 		if (!pub_send(p))
 			return;
-		pub_end(p, OUT_TP_ERROR);
+		pub_end(p, LOADCOUNT_TP_ERROR);
 		return;
 	}
 	/* RFC 3903 §6: 412, the entity-tag is unknown (the publication
@@ -830,28 +730,28 @@ static void pub_event(struct sip_txn *t, enum sip_txn_event ev,
 		p->retried_412 = true;
 		p->s->etag[0] = '\0';
 		p->cseq++;
-		count(lp, &lp->env.c->pres.pub_412);
+		loadcount_bump(lp->env.mu, &lp->env.c->pres.pub_412);
 		if (!pub_send(p))
 			return;
-		pub_end(p, OUT_TP_ERROR);
+		pub_end(p, LOADCOUNT_TP_ERROR);
 		return;
 	}
 	if (!status) {
-		pub_end(p,
-			ev == SIP_TXN_EV_TIMEOUT ? OUT_TIMEOUT : OUT_TP_ERROR);
+		pub_end(p, ev == SIP_TXN_EV_TIMEOUT ? LOADCOUNT_TIMEOUT
+						    : LOADCOUNT_TP_ERROR);
 		return;
 	}
 	final_of(lp, p->t_start, status);
 	if (status >= 300) {
-		pub_end(p, OUT_FAIL);
+		pub_end(p, LOADCOUNT_FAIL);
 		return;
 	}
 	h = sip_msg_hdr(msg, SIP_HDR_SIP_ETAG);
 	if (!h || pl_strcpy(&h->value, p->s->etag, sizeof(p->s->etag))) {
 		p->s->etag[0] = '\0';
-		count(lp, &lp->env.c->pres.pub_no_etag);
+		loadcount_bump(lp->env.mu, &lp->env.c->pres.pub_no_etag);
 	}
-	pub_end(p, OUT_OK);
+	pub_end(p, LOADCOUNT_OK);
 }
 
 static void pub_start(struct loadpres *lp, struct lp_slot *s)
@@ -861,7 +761,7 @@ static void pub_start(struct loadpres *lp, struct lp_slot *s)
 
 	lp->unsettled++;
 	if (!p) {
-		outcome(lp, OUT_TP_ERROR);
+		outcome(lp, LOADCOUNT_TP_ERROR);
 		return;
 	}
 	p->lp = lp;
@@ -878,7 +778,7 @@ static void pub_start(struct loadpres *lp, struct lp_slot *s)
 	err = pub_send(p);
 	if (err) {
 		log_debug("PUBLISH: %s", strerror(err));
-		pub_end(p, OUT_TP_ERROR);
+		pub_end(p, LOADCOUNT_TP_ERROR);
 	}
 }
 
@@ -886,7 +786,7 @@ static void pub_start(struct loadpres *lp, struct lp_slot *s)
 
 int loadpres_alloc(struct loadpres **lpp, const struct loadpres_env *env)
 {
-	const struct loadgen_cfg *cfg = env->cfg;
+	const struct loadcfg *cfg = env->cfg;
 	struct loadpres *lp;
 	int err;
 

@@ -1,6 +1,6 @@
 /*
  * loadpres.h - the loader's presence tests, one instance per worker
- * thread (loadgen.c owns the threads, sockets and pacing and hands each
+ * thread (the engine owns the threads, sockets and pacing and hands each
  * new attempt and each request from the far end to this module).
  *
  * subscribe: each attempt is a SUBSCRIBE (RFC 6665 §4.1, Event:
@@ -28,7 +28,7 @@
  * presentity in flight: an attempt for a user whose PUBLISH is
  * unanswered counts as throttled.
  *
- * Both answer 401/407 like the REGISTER path (loadgen_auth_answer).
+ * Both answer 401/407 like the REGISTER path (loadcred_answer).
  * In-dialog requests go to the configured server (the notifier: no
  * route set is kept).  Generic counters: attempts, successes, failures,
  * timeouts, codes (the final of the initial SUBSCRIBE or of the
@@ -46,53 +46,11 @@
 #include "sip_msg.h"
 #include "sip_txn.h"
 
-#define LOADPRES_NAME_MAX 64
-
 struct ev;
 struct sip_tp;
-struct loadgen_cfg;
-struct loadgen_counts;
+struct loadcfg;
+struct loadcount;
 struct sip_auth_client;
-
-struct loadpres_cfg {
-	/* subscribe: presentities prefix + number, first..last; when
-	 * !set, the --users range */
-	bool set;
-	char prefix[LOADPRES_NAME_MAX];
-	uint32_t first, last;
-	unsigned width;
-	uint32_t refresh_s;  /* subscribe: refresh period; 0: 4/5 granted */
-	uint32_t body_bytes; /* publish: body size; 0: the natural size */
-};
-
-/* Presence figures (part of struct loadgen_counts, cumulative). */
-struct loadpres_counts {
-	uint64_t sub_2xx;	   /* initial SUBSCRIBEs answered 2xx */
-	uint64_t first_notifies;   /* subscriptions that got a NOTIFY */
-	uint64_t no_notify;	   /* 2xx but no NOTIFY in Timer F */
-	uint64_t notifies;	   /* NOTIFYs in our dialogs, 200 */
-	uint64_t terminated;	   /* ... with Subscription-State:
-				    * terminated */
-	uint64_t no_dialog;	   /* NOTIFYs for no subscription: 481 */
-	uint64_t refreshes;	   /* in-dialog refreshes sent */
-	uint64_t refresh_failures; /* ... not answered 2xx */
-	uint64_t unsubscribes;	   /* Expires: 0 sent at the drain */
-	uint64_t unsubscribed;	   /* ... their terminated NOTIFY came */
-	uint64_t unsub_failures;   /* ... no 2xx, or no NOTIFY */
-	uint64_t pub_initial;	   /* initial PUBLISHes sent */
-	uint64_t pub_modify;	   /* with SIP-If-Match */
-	uint64_t pub_412;	   /* 412: sent again as initial */
-	uint64_t pub_no_etag;	   /* a 2xx without SIP-ETag */
-	struct hist snd;	   /* SUBSCRIBE -> first NOTIFY, us */
-};
-
-void loadpres_counts_init(struct loadpres_counts *c);
-void loadpres_counts_merge(struct loadpres_counts *d,
-			   const struct loadpres_counts *s);
-/* out = a - b (b earlier).  Returns 0 or EINVAL. */
-int loadpres_counts_diff(struct loadpres_counts *out,
-			 const struct loadpres_counts *a,
-			 const struct loadpres_counts *b);
 
 /*
  * The PIDF body of a publication by entity (a SIP URI) with sequence
@@ -109,14 +67,14 @@ size_t loadpres_body_min(const char *entity);
 
 /* What a worker lends its presence module; everything outlives it. */
 struct loadpres_env {
-	const struct loadgen_cfg *cfg;
+	const struct loadcfg *cfg;
 	struct ev *ev;
 	struct sip_tp *tp;
 	struct sip_txn_layer *txl;
 	const char *hostport;  /* ours, for Via and Contact */
 	pthread_mutex_t *mu;   /* guards *c */
 	const uint64_t *rx_ns; /* as in loadcall_env */
-	struct loadgen_counts *c;
+	struct loadcount *c;
 	size_t nslots; /* the worker's users */
 	/* Called when the last dialog or PUBLISH ends while draining. */
 	void (*idle)(void *arg);

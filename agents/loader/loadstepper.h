@@ -1,5 +1,5 @@
 /*
- * loadsched.h - the loader's schedules on the command line (--ramp,
+ * loadstepper.h - the loader's schedules on the command line (--ramp,
  * --search rfc7502): drives one engine through the steps or trials that
  * common/schedule.h names, changing its rate between them without a
  * restart, and keeps each step's figures for the per-step lines, the
@@ -12,8 +12,8 @@
  * late counts against the trial that caused it and no backlog reaches
  * the next.
  */
-#ifndef LOADER_LOADSCHED_H
-#define LOADER_LOADSCHED_H
+#ifndef LOADER_LOADSTEPPER_H
+#define LOADER_LOADSTEPPER_H
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -21,21 +21,21 @@
 #include <stdio.h>
 
 #include "loadgen.h"
-#include "loadout.h"
+#include "loadreport.h"
 #include "schedule.h"
 
 struct ev;
 
-#define LOADSCHED_RERUNS 2
+#define LOADSTEPPER_RERUNS 2
 
-enum loadsched_kind {
-	LOADSCHED_NONE = 0, /* the fixed rate of --rate --duration */
-	LOADSCHED_RAMP,
-	LOADSCHED_RFC7502,
+enum loadstepper_kind {
+	LOADSTEPPER_NONE = 0, /* the fixed rate of --rate --duration */
+	LOADSTEPPER_RAMP,
+	LOADSTEPPER_RFC7502,
 };
 
-struct loadsched_cfg {
-	enum loadsched_kind kind;
+struct loadstepper_cfg {
+	enum loadstepper_kind kind;
 	struct sched_ramp_cfg ramp;
 	double step_s, warmup_s; /* ramp */
 	struct sched_rfc7502_cfg search;
@@ -46,11 +46,11 @@ struct loadsched_cfg {
 };
 
 /* One finished step or trial. */
-struct loadsched_step {
+struct loadstepper_step {
 	unsigned index;
 	/* "ramp", "trial", "confirm", or "discarded": a trial that failed
 	 * while generator bound, not fed to the search and run again (at
-	 * most LOADSCHED_RERUNS times in a row) */
+	 * most LOADSTEPPER_RERUNS times in a row) */
 	const char *phase;
 	double rate, secs;
 	uint64_t attempts, successes, failures, timeouts, retransmissions;
@@ -64,7 +64,7 @@ struct loadsched_step {
 	char bound_why[64]; /* why generator bound */
 };
 
-struct loadsched;
+struct loadstepper;
 
 /*
  * A schedule for the engine lg on ev (both borrowed).  base gives the
@@ -74,32 +74,32 @@ struct loadsched;
  * clear the live line on stderr.  Returns 0, EINVAL (a bad schedule),
  * ENOMEM.
  */
-int loadsched_alloc(struct loadsched **lsp, const struct loadsched_cfg *cfg,
-		    struct ev *ev, struct loadgen *lg,
-		    const struct loadout_ctx *base, struct loadout_pace *pace,
-		    FILE *lines, bool tty);
+int loadstepper_alloc(struct loadstepper **lsp,
+		      const struct loadstepper_cfg *cfg, struct ev *ev,
+		      struct loadgen *lg, const struct loadreport_ctx *base,
+		      struct loadreport_pace *pace, FILE *lines, bool tty);
 
 /* Starts the first step.  When the schedule is over it stops ev. */
-int loadsched_start(struct loadsched *ls);
+int loadstepper_start(struct loadstepper *ls);
 
 /* The step running now (0, 1, ...), for the CSV rows. */
-int loadsched_step_now(const struct loadsched *ls);
+int loadstepper_step_now(const struct loadstepper *ls);
 
 /* Whether it ran to its end and found its answer (exit status 0). */
-bool loadsched_found(const struct loadsched *ls);
+bool loadstepper_found(const struct loadstepper *ls);
 
 /* The steps so far. */
-const struct loadsched_step *loadsched_steps(const struct loadsched *ls,
-					     unsigned *n);
+const struct loadstepper_step *loadstepper_steps(const struct loadstepper *ls,
+						 unsigned *n);
 
 /* The per-step table and the result line. */
-void loadsched_table(const struct loadsched *ls, FILE *f);
+void loadstepper_table(const struct loadstepper *ls, FILE *f);
 
 /* {"kind", "steps": [...], "end", "capacity" | "rfc7502_rate"}, a new
  * reference, NULL on ENOMEM. */
-json_t *loadsched_json(const struct loadsched *ls);
+json_t *loadstepper_json(const struct loadstepper *ls);
 
 /* NULL is allowed. */
-void loadsched_free(struct loadsched *ls);
+void loadstepper_free(struct loadstepper *ls);
 
 #endif

@@ -1,7 +1,7 @@
 /*
- * loadout.c - the loader's figures as JSON, CSV and a table.
+ * loadreport.c - the loader's figures as JSON, CSV and a table.
  */
-#include "loadout.h"
+#include "loadreport.h"
 
 #include <errno.h>
 #include <math.h>
@@ -9,14 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-void loadout_pace_set(struct loadout_pace *p, double rate, uint64_t now_ns)
+#include "loadmetric.h"
+
+void loadreport_pace_set(struct loadreport_pace *p, double rate,
+			 uint64_t now_ns)
 {
-	p->sends = loadout_pace_sends(p, now_ns);
+	p->sends = loadreport_pace_sends(p, now_ns);
 	p->rate = rate;
 	p->t_ns = now_ns;
 }
 
-double loadout_pace_sends(const struct loadout_pace *p, uint64_t now_ns)
+double loadreport_pace_sends(const struct loadreport_pace *p, uint64_t now_ns)
 {
 	if (!p->rate || now_ns <= p->t_ns)
 		return p->sends;
@@ -30,9 +33,9 @@ double loadout_pace_sends(const struct loadout_pace *p, uint64_t now_ns)
  * old rule) flagged every step; one that cannot keep up falls short of
  * the pace or sends most requests late.
  */
-bool loadout_generator_bound(const struct loadgen_counts *c,
-			     const struct loadout_ctx *x, char *why,
-			     size_t whysz)
+bool loadreport_generator_bound(const struct loadcount *c,
+				const struct loadreport_ctx *x, char *why,
+				size_t whysz)
 {
 	uint64_t sent = c->attempts + c->throttled;
 	unsigned cores = x->threads;
@@ -43,7 +46,7 @@ bool loadout_generator_bound(const struct loadgen_counts *c,
 		whysz = sizeof(dummy);
 	}
 	if (sent &&
-	    (double)c->late_sends > LOADOUT_LATE_SHARE * (double)sent) {
+	    (double)c->late_sends > LOADREPORT_LATE_SHARE * (double)sent) {
 		snprintf(why, whysz, "%.1f%% of the sends late",
 			 100.0 * (double)c->late_sends / (double)sent);
 		return true;
@@ -51,7 +54,7 @@ bool loadout_generator_bound(const struct loadgen_counts *c,
 	if (x->asked > 0) {
 		/* a send either side of the interval's edges; Poisson
 		 * arrivals vary by their standard deviation */
-		double slack = fmax((1 - LOADOUT_PACE_SHARE) * x->asked, 2);
+		double slack = fmax((1 - LOADREPORT_PACE_SHARE) * x->asked, 2);
 
 		if (x->poisson)
 			slack += 3 * sqrt(x->asked);
@@ -63,19 +66,12 @@ bool loadout_generator_bound(const struct loadgen_counts *c,
 	}
 	if (x->cores && x->cores < cores)
 		cores = x->cores;
-	if (x->cpu >= 0 && cores && x->cpu > LOADOUT_CPU_SHARE * cores) {
+	if (x->cpu >= 0 && cores && x->cpu > LOADREPORT_CPU_SHARE * cores) {
 		snprintf(why, whysz, "CPU %.0f%% of %u core(s)",
 			 100.0 * x->cpu / cores, cores);
 		return true;
 	}
 	return false;
-}
-
-double loadout_ira(const struct loadgen_counts *c)
-{
-	uint64_t done = c->successes + c->failures;
-
-	return done ? 100.0 * (double)c->failures / (double)done : 0.0;
 }
 
 static int set_u64(json_t *o, const char *k, uint64_t v)
@@ -95,9 +91,9 @@ static int set_hist(json_t *o, const char *k, const struct hist *h)
 }
 
 /* invite: the call counters, histograms and RFC 6076 session metrics. */
-static int call_json(json_t *o, json_t *m, const struct loadgen_counts *c)
+static int call_json(json_t *o, json_t *m, const struct loadcount *c)
 {
-	const struct loadcall_counts *k = &c->call;
+	const struct loadcount_call *k = &c->call;
 	json_t *calls = json_object();
 	int err = !calls;
 
@@ -127,16 +123,16 @@ static int call_json(json_t *o, json_t *m, const struct loadgen_counts *c)
 					 json_real(hist_mean(&k->sdd) / 1e3));
 	err = err || json_object_set_new(m, "sdt_ms",
 					 json_real(hist_mean(&k->sdt) / 1e3));
-	err = err || set_pct(m, "ser_pct", loadcall_ser(c));
-	err = err || set_pct(m, "seer_pct", loadcall_seer(c));
-	err = err || set_pct(m, "isa_pct", loadcall_isa(c));
-	err = err || set_pct(m, "scr_pct", loadcall_scr(c));
+	err = err || set_pct(m, "ser_pct", loadmetric_ser(c));
+	err = err || set_pct(m, "seer_pct", loadmetric_seer(c));
+	err = err || set_pct(m, "isa_pct", loadmetric_isa(c));
+	err = err || set_pct(m, "scr_pct", loadmetric_scr(c));
 	err = err || json_object_set(o, "rfc6076", m);
 	return err ? ENOMEM : 0;
 }
 
 /* TCP/TLS: the connections' counts and their mean set-up time. */
-static int conns_json(json_t *o, const struct loadgen_counts *c)
+static int conns_json(json_t *o, const struct loadcount *c)
 {
 	json_t *k = json_object();
 	int err = !k;
@@ -162,11 +158,11 @@ static int conns_json(json_t *o, const struct loadgen_counts *c)
 
 /* Kind t of a mix as counters of its own, for a single test's layout
  * (the calls are the invite kind's).  Caller frees; NULL on ENOMEM. */
-static struct loadgen_counts *kind_view(const struct loadgen_counts *c,
-					enum loadgen_test t)
+static struct loadcount *kind_view(const struct loadcount *c,
+				   enum loadcfg_test t)
 {
-	const struct loadgen_kind_counts *k = &c->kind[t - 1];
-	struct loadgen_counts *v = calloc(1, sizeof(*v));
+	const struct loadcount_kind *k = &c->kind[t - 1];
+	struct loadcount *v = calloc(1, sizeof(*v));
 
 	if (!v)
 		return NULL;
@@ -183,24 +179,24 @@ static struct loadgen_counts *kind_view(const struct loadgen_counts *c,
 	memcpy(v->codes, k->codes, sizeof(v->codes));
 	v->rtt = k->rtt;
 	v->rrd = k->rrd;
-	if (t == LOADGEN_INVITE)
+	if (t == LOADCFG_INVITE)
 		v->call = c->call;
 	else
-		loadcall_counts_init(&v->call);
+		loadcount_call_init(&v->call);
 	return v;
 }
 
 /* A mix's "mix" object: each kind's figures and weight. */
-static json_t *mix_json(const struct loadgen_counts *c,
-			const struct loadout_ctx *x)
+static json_t *mix_json(const struct loadcount *c,
+			const struct loadreport_ctx *x)
 {
 	json_t *mix = json_object();
 	unsigned k;
 
-	for (k = 0; mix && k < LOADGEN_KINDS; k++) {
-		enum loadgen_test t = (enum loadgen_test)(k + 1);
-		struct loadout_ctx kx = *x;
-		struct loadgen_counts *v;
+	for (k = 0; mix && k < LOADCFG_KINDS; k++) {
+		enum loadcfg_test t = (enum loadcfg_test)(k + 1);
+		struct loadreport_ctx kx = *x;
+		struct loadcount *v;
 		json_t *o;
 
 		if (!x->mix || !x->mix[k])
@@ -209,12 +205,12 @@ static json_t *mix_json(const struct loadgen_counts *c,
 		kx.mix = NULL;
 		kx.asked = -1; /* the pace is the mix's, not a kind's */
 		v = kind_view(c, t);
-		o = v ? loadout_json(v, &kx) : NULL;
+		o = v ? loadreport_json(v, &kx) : NULL;
 		free(v);
 		if (!o ||
 		    json_object_set_new(o, "weight",
 					json_integer(x->mix[k])) ||
-		    json_object_set_new(mix, loadgen_test_name(t), o)) {
+		    json_object_set_new(mix, loadcfg_test_name(t), o)) {
 			json_decref(mix);
 			return NULL;
 		}
@@ -224,9 +220,9 @@ static json_t *mix_json(const struct loadgen_counts *c,
 
 /* subscribe, publish: the presence counters and the SUB-to-NOTIFY
  * delay. */
-static int pres_json(json_t *o, const struct loadgen_counts *c)
+static int pres_json(json_t *o, const struct loadcount *c)
 {
-	const struct loadpres_counts *k = &c->pres;
+	const struct loadcount_pres *k = &c->pres;
 	json_t *p = json_object();
 	int err = !p;
 
@@ -251,8 +247,8 @@ static int pres_json(json_t *o, const struct loadgen_counts *c)
 	return err ? ENOMEM : 0;
 }
 
-json_t *loadout_json(const struct loadgen_counts *c,
-		     const struct loadout_ctx *x)
+json_t *loadreport_json(const struct loadcount *c,
+			const struct loadreport_ctx *x)
 {
 	json_t *o = json_object(), *codes = json_object(), *m = json_object();
 	json_t *h1 = hist_to_json(&c->rtt), *h2 = hist_to_json(&c->rrd);
@@ -263,7 +259,7 @@ json_t *loadout_json(const struct loadgen_counts *c,
 
 	if (!o || !codes || !m || !h1 || !h2)
 		goto fail;
-	for (i = 0; i < LOADGEN_CODES && !err; i++) {
+	for (i = 0; i < LOADCOUNT_CODES && !err; i++) {
 		if (!c->codes[i])
 			continue;
 		snprintf(k, sizeof(k), "%zu", i);
@@ -271,7 +267,7 @@ json_t *loadout_json(const struct loadgen_counts *c,
 	}
 	err = err ||
 	      json_object_set_new(o, "test",
-				  json_string(loadgen_test_name(x->test)));
+				  json_string(loadcfg_test_name(x->test)));
 	err = err || set_u64(o, "attempts", c->attempts);
 	err = err || set_u64(o, "successes", c->successes);
 	err = err || set_u64(o, "failures", c->failures);
@@ -299,7 +295,7 @@ json_t *loadout_json(const struct loadgen_counts *c,
 					    : 0.0));
 	if (x->cpu >= 0)
 		err = err || json_object_set_new(o, "cpu", json_real(x->cpu));
-	bound = loadout_generator_bound(c, x, why, sizeof(why));
+	bound = loadreport_generator_bound(c, x, why, sizeof(why));
 	err = err ||
 	      json_object_set_new(o, "generator_bound", json_boolean(bound));
 	if (bound)
@@ -308,20 +304,20 @@ json_t *loadout_json(const struct loadgen_counts *c,
 	err = err || json_object_set(o, "codes", codes);
 	err = err || conns_json(o, c);
 	err = err || json_object_set(o, "rtt_us", h1);
-	if (x->test == LOADGEN_INVITE)
+	if (x->test == LOADCFG_INVITE)
 		err = err || call_json(o, m, c);
-	else if (x->test == LOADGEN_MIX)
+	else if (x->test == LOADCFG_MIX)
 		err = err || json_object_set_new(o, "mix", mix_json(c, x));
-	else if (x->test == LOADGEN_SUBSCRIBE || x->test == LOADGEN_PUBLISH)
+	else if (x->test == LOADCFG_SUBSCRIBE || x->test == LOADCFG_PUBLISH)
 		err = err || pres_json(o, c);
-	else if (x->test != LOADGEN_OPTIONS) {
+	else if (x->test != LOADCFG_OPTIONS) {
 		err = err || json_object_set(o, "rrd_us", h2);
 		/* RFC 6076 §4.1 RRD and §4.2 IRA */
 		err = err || json_object_set_new(
 				     m, "rrd_ms",
 				     json_real(hist_mean(&c->rrd) / 1000.0));
 		err = err || json_object_set_new(m, "ira_pct",
-						 json_real(loadout_ira(c)));
+						 json_real(loadmetric_ira(c)));
 		err = err || json_object_set(o, "rfc6076", m);
 	}
 	if (err)
@@ -340,7 +336,7 @@ fail:
 	return NULL;
 }
 
-void loadout_csv_header(FILE *f, enum loadgen_test test)
+void loadreport_csv_header(FILE *f, enum loadcfg_test test)
 {
 	unsigned k;
 
@@ -349,8 +345,8 @@ void loadout_csv_header(FILE *f, enum loadgen_test test)
 		   "rtt_max_us,late_sends,cpu,generator_bound,answered,"
 		   "completed,srd_p50_us,sdd_p50_us,conns_opened,conns_failed,"
 		   "conns_reopened,tls_full,tls_resumed,step");
-	for (k = 0; test == LOADGEN_MIX && k < LOADGEN_KINDS; k++) {
-		const char *n = loadgen_test_name((enum loadgen_test)(k + 1));
+	for (k = 0; test == LOADCFG_MIX && k < LOADCFG_KINDS; k++) {
+		const char *n = loadcfg_test_name((enum loadcfg_test)(k + 1));
 
 		fprintf(f,
 			",%s_attempts,%s_successes,%s_failures,%s_timeouts,"
@@ -360,8 +356,8 @@ void loadout_csv_header(FILE *f, enum loadgen_test test)
 	fputc('\n', f);
 }
 
-void loadout_csv_row(FILE *f, double t_s, const struct loadgen_counts *c,
-		     const struct loadout_ctx *x)
+void loadreport_csv_row(FILE *f, double t_s, const struct loadcount *c,
+			const struct loadreport_ctx *x)
 {
 	fprintf(f,
 		"%.3f,%llu,%llu,%llu,%llu,%llu,%lld,%.1f,%llu,%llu,%llu,"
@@ -378,7 +374,7 @@ void loadout_csv_row(FILE *f, double t_s, const struct loadgen_counts *c,
 		(unsigned long long)hist_quantile(&c->rtt, 0.99),
 		(unsigned long long)c->rtt.max,
 		(unsigned long long)c->late_sends, x->cpu,
-		loadout_generator_bound(c, x, NULL, 0) ? 1 : 0,
+		loadreport_generator_bound(c, x, NULL, 0) ? 1 : 0,
 		(unsigned long long)c->call.answered,
 		(unsigned long long)c->call.completed,
 		(unsigned long long)hist_quantile(&c->call.srd, 0.5),
@@ -390,9 +386,9 @@ void loadout_csv_row(FILE *f, double t_s, const struct loadgen_counts *c,
 		(unsigned long long)c->tls_resumed);
 	if (x->step >= 0)
 		fprintf(f, "%d", x->step);
-	for (unsigned k = 0; x->test == LOADGEN_MIX && k < LOADGEN_KINDS;
+	for (unsigned k = 0; x->test == LOADCFG_MIX && k < LOADCFG_KINDS;
 	     k++) {
-		const struct loadgen_kind_counts *kc = &c->kind[k];
+		const struct loadcount_kind *kc = &c->kind[k];
 
 		fprintf(f, ",%llu,%llu,%llu,%llu,%llu,%llu,%llu",
 			(unsigned long long)kc->attempts,
@@ -406,12 +402,12 @@ void loadout_csv_row(FILE *f, double t_s, const struct loadgen_counts *c,
 	fputc('\n', f);
 }
 
-static void row(FILE *f, const char *name, unsigned long long v)
+static void table_row(FILE *f, const char *name, unsigned long long v)
 {
 	fprintf(f, "  %-22s %14llu\n", name, v);
 }
 
-static void lat(FILE *f, const char *name, const struct hist *h)
+static void table_latency(FILE *f, const char *name, const struct hist *h)
 {
 	fprintf(f,
 		"  %-8s count %llu  p50 %.3f  p90 %.3f  p95 %.3f  p99 %.3f  "
@@ -422,41 +418,41 @@ static void lat(FILE *f, const char *name, const struct hist *h)
 		h->count ? h->max / 1e3 : 0.0);
 }
 
-void loadout_table(FILE *f, const struct loadgen_counts *c,
-		   const struct loadout_ctx *x)
+void loadreport_table(FILE *f, const struct loadcount *c,
+		      const struct loadreport_ctx *x)
 {
 	char why[64];
 	size_t i;
 
 	fprintf(f, "loader %s: %.1f s, %.1f attempts/s, %u thread(s)\n",
-		loadgen_test_name(x->test), x->secs,
+		loadcfg_test_name(x->test), x->secs,
 		x->secs > 0 ? (double)c->attempts / x->secs : 0.0, x->threads);
-	row(f, "attempts", c->attempts);
-	row(f, "successes", c->successes);
-	row(f, "failures", c->failures);
-	row(f, "  timeouts", c->timeouts);
-	row(f, "  transport errors", c->transport_errors);
-	row(f, "  unfinished", c->unfinished);
-	for (i = 300; i < LOADGEN_CODES; i++) {
+	table_row(f, "attempts", c->attempts);
+	table_row(f, "successes", c->successes);
+	table_row(f, "failures", c->failures);
+	table_row(f, "  timeouts", c->timeouts);
+	table_row(f, "  transport errors", c->transport_errors);
+	table_row(f, "  unfinished", c->unfinished);
+	for (i = 300; i < LOADCOUNT_CODES; i++) {
 		char name[32];
 
 		if (!c->codes[i])
 			continue;
 		snprintf(name, sizeof(name), "  status %zu", i);
-		row(f, name, c->codes[i]);
+		table_row(f, name, c->codes[i]);
 	}
-	row(f, "retransmissions", c->retransmissions);
-	row(f, "auth challenges", c->auth_challenges);
-	row(f, "late sends", c->late_sends);
-	row(f, "throttled", c->throttled);
-	row(f, "stray responses", c->stray);
+	table_row(f, "retransmissions", c->retransmissions);
+	table_row(f, "auth challenges", c->auth_challenges);
+	table_row(f, "late sends", c->late_sends);
+	table_row(f, "throttled", c->throttled);
+	table_row(f, "stray responses", c->stray);
 	if (c->conns_opened) {
-		row(f, "connections opened", c->conns_opened);
-		row(f, "  failed", c->conns_failed);
-		row(f, "  reopened", c->conns_reopened);
-		row(f, "  closed", c->conns_closed);
-		row(f, "  TLS full handshakes", c->tls_full);
-		row(f, "  TLS resumed", c->tls_resumed);
+		table_row(f, "connections opened", c->conns_opened);
+		table_row(f, "  failed", c->conns_failed);
+		table_row(f, "  reopened", c->conns_reopened);
+		table_row(f, "  closed", c->conns_closed);
+		table_row(f, "  TLS full handshakes", c->tls_full);
+		table_row(f, "  TLS resumed", c->tls_resumed);
 		fprintf(f,
 			"  connection set-up mean %.3f ms, pool open %.3f "
 			"ms\n",
@@ -465,61 +461,61 @@ void loadout_table(FILE *f, const struct loadgen_counts *c,
 				    : 0.0,
 			(double)c->pool_open_us / 1e3);
 	}
-	lat(f, "rtt", &c->rtt);
-	if (x->test == LOADGEN_INVITE) {
-		const struct loadcall_counts *k = &c->call;
+	table_latency(f, "rtt", &c->rtt);
+	if (x->test == LOADCFG_INVITE) {
+		const struct loadcount_call *k = &c->call;
 
-		row(f, "calls answered", k->answered);
-		row(f, "calls ringing", k->ringing);
-		row(f, "calls completed", k->completed);
-		row(f, "  by the far end", k->far_byes);
-		row(f, "INVITE timeouts", k->invite_timeouts);
-		row(f, "BYE failures", k->bye_failures);
-		row(f, "ACKs (resent)", k->acks_resent);
-		row(f, "re-INVITEs answered", k->reinvites);
-		row(f, "no dialog (481)", k->no_dialog);
-		lat(f, "SRD", &k->srd);
-		lat(f, "SDD", &k->sdd);
-		lat(f, "SDT", &k->sdt);
+		table_row(f, "calls answered", k->answered);
+		table_row(f, "calls ringing", k->ringing);
+		table_row(f, "calls completed", k->completed);
+		table_row(f, "  by the far end", k->far_byes);
+		table_row(f, "INVITE timeouts", k->invite_timeouts);
+		table_row(f, "BYE failures", k->bye_failures);
+		table_row(f, "ACKs (resent)", k->acks_resent);
+		table_row(f, "re-INVITEs answered", k->reinvites);
+		table_row(f, "no dialog (481)", k->no_dialog);
+		table_latency(f, "SRD", &k->srd);
+		table_latency(f, "SDD", &k->sdd);
+		table_latency(f, "SDT", &k->sdt);
 		fprintf(f,
 			"  RFC 6076: SER %.2f%%  SEER %.2f%%  ISA %.2f%%  "
 			"SCR %.2f%%  (-1: none)\n",
-			loadcall_ser(c), loadcall_seer(c), loadcall_isa(c),
-			loadcall_scr(c));
-	} else if (x->test == LOADGEN_SUBSCRIBE ||
-		   x->test == LOADGEN_PUBLISH) {
-		const struct loadpres_counts *k = &c->pres;
+			loadmetric_ser(c), loadmetric_seer(c),
+			loadmetric_isa(c), loadmetric_scr(c));
+	} else if (x->test == LOADCFG_SUBSCRIBE ||
+		   x->test == LOADCFG_PUBLISH) {
+		const struct loadcount_pres *k = &c->pres;
 
-		row(f, "SUBSCRIBE 2xx", k->sub_2xx);
-		row(f, "first NOTIFYs", k->first_notifies);
-		row(f, "  none in Timer F", k->no_notify);
-		row(f, "NOTIFYs answered", k->notifies);
-		row(f, "  terminated", k->terminated);
-		row(f, "no dialog (481)", k->no_dialog);
-		row(f, "refreshes", k->refreshes);
-		row(f, "  failed", k->refresh_failures);
-		row(f, "unsubscribes", k->unsubscribes);
-		row(f, "  terminated NOTIFY", k->unsubscribed);
-		row(f, "  failed", k->unsub_failures);
-		row(f, "PUBLISH initial", k->pub_initial);
-		row(f, "PUBLISH modify", k->pub_modify);
-		row(f, "PUBLISH 412 (again)", k->pub_412);
-		lat(f, "SUB-NOT", &k->snd);
-	} else if (x->test == LOADGEN_REGISTER ||
-		   x->test == LOADGEN_REREGISTER) {
-		lat(f, "RRD", &c->rrd);
+		table_row(f, "SUBSCRIBE 2xx", k->sub_2xx);
+		table_row(f, "first NOTIFYs", k->first_notifies);
+		table_row(f, "  none in Timer F", k->no_notify);
+		table_row(f, "NOTIFYs answered", k->notifies);
+		table_row(f, "  terminated", k->terminated);
+		table_row(f, "no dialog (481)", k->no_dialog);
+		table_row(f, "refreshes", k->refreshes);
+		table_row(f, "  failed", k->refresh_failures);
+		table_row(f, "unsubscribes", k->unsubscribes);
+		table_row(f, "  terminated NOTIFY", k->unsubscribed);
+		table_row(f, "  failed", k->unsub_failures);
+		table_row(f, "PUBLISH initial", k->pub_initial);
+		table_row(f, "PUBLISH modify", k->pub_modify);
+		table_row(f, "PUBLISH 412 (again)", k->pub_412);
+		table_latency(f, "SUB-NOT", &k->snd);
+	} else if (x->test == LOADCFG_REGISTER ||
+		   x->test == LOADCFG_REREGISTER) {
+		table_latency(f, "RRD", &c->rrd);
 		fprintf(f, "  RFC 6076: RRD %.3f ms, IRA %.3f%%\n",
-			hist_mean(&c->rrd) / 1e3, loadout_ira(c));
+			hist_mean(&c->rrd) / 1e3, loadmetric_ira(c));
 	}
 	if (x->cpu >= 0)
 		fprintf(f, "  loader CPU %.1f%% of one core\n", x->cpu * 100);
-	if (loadout_generator_bound(c, x, why, sizeof(why)))
+	if (loadreport_generator_bound(c, x, why, sizeof(why)))
 		fprintf(f, "  GENERATOR BOUND: %s\n", why);
-	for (i = 0; x->test == LOADGEN_MIX && x->mix && i < LOADGEN_KINDS;
+	for (i = 0; x->test == LOADCFG_MIX && x->mix && i < LOADCFG_KINDS;
 	     i++) {
-		enum loadgen_test t = (enum loadgen_test)(i + 1);
-		struct loadout_ctx kx = *x;
-		struct loadgen_counts *v;
+		enum loadcfg_test t = (enum loadcfg_test)(i + 1);
+		struct loadreport_ctx kx = *x;
+		struct loadcount *v;
 
 		if (!x->mix[i])
 			continue;
@@ -530,9 +526,9 @@ void loadout_table(FILE *f, const struct loadgen_counts *c,
 		kx.mix = NULL;
 		kx.cpu = -1;   /* the loader's, shown once above */
 		kx.asked = -1; /* the pace is the mix's, not a kind's */
-		fprintf(f, "\n[%s, weight %u] ", loadgen_test_name(t),
+		fprintf(f, "\n[%s, weight %u] ", loadcfg_test_name(t),
 			x->mix[i]);
-		loadout_table(f, v, &kx);
+		loadreport_table(f, v, &kx);
 		free(v);
 	}
 }

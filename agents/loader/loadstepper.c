@@ -1,14 +1,14 @@
 /*
- * loadsched.c - the loader's command-line schedules (loadsched.h).
+ * loadstepper.c - the loader's command-line schedules (loadstepper.h).
  */
-#include "loadsched.h"
+#include "loadstepper.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define LOG_MODULE "loadsched"
+#define LOG_MODULE "loadstepper"
 
 #include "ev.h"
 #include "hist.h"
@@ -20,12 +20,12 @@
 
 enum phase { PH_IDLE, PH_WARMUP, PH_MEASURE, PH_SETTLE, PH_DONE };
 
-struct loadsched {
-	struct loadsched_cfg cfg;
+struct loadstepper {
+	struct loadstepper_cfg cfg;
 	struct ev *ev;
 	struct loadgen *lg;
-	struct loadout_ctx base;
-	struct loadout_pace *pace;
+	struct loadreport_ctx base;
+	struct loadreport_pace *pace;
 	FILE *lines;
 	bool tty;
 	struct sched_ramp ramp;
@@ -37,8 +37,8 @@ struct loadsched {
 	uint64_t t_begin, t_end, settle_until;
 	double pace0, asked;
 	struct procstat ps0, ps1;
-	struct loadgen_counts begin, now, diff;
-	struct loadsched_step *steps;
+	struct loadcount begin, now, diff;
+	struct loadstepper_step *steps;
 	unsigned nsteps, cap;
 	unsigned reruns; /* of the current trial, generator bound */
 	bool done;
@@ -49,21 +49,21 @@ static uint64_t now_ns(void)
 	return ev_monotonic_ns();
 }
 
-static void begin_step(struct loadsched *ls);
+static void begin_step(struct loadstepper *ls);
 static void measure_begin(void *arg);
 
-static void end_schedule(struct loadsched *ls)
+static void end_schedule(struct loadstepper *ls)
 {
 	ls->phase = PH_DONE;
 	ls->done = true;
 	ev_stop(ls->ev);
 }
 
-static int keep(struct loadsched *ls, const struct loadsched_step *st)
+static int keep(struct loadstepper *ls, const struct loadstepper_step *st)
 {
 	if (ls->nsteps == ls->cap) {
 		unsigned cap = ls->cap ? 2 * ls->cap : 16;
-		struct loadsched_step *more =
+		struct loadstepper_step *more =
 			realloc(ls->steps, cap * sizeof(*more));
 
 		if (!more)
@@ -75,7 +75,8 @@ static int keep(struct loadsched *ls, const struct loadsched_step *st)
 	return 0;
 }
 
-static void say(const struct loadsched *ls, const struct loadsched_step *st)
+static void print_step(const struct loadstepper *ls,
+		       const struct loadstepper_step *st)
 {
 	uint64_t done = st->successes + st->failures;
 
@@ -83,7 +84,7 @@ static void say(const struct loadsched *ls, const struct loadsched_step *st)
 		return;
 	if (ls->tty)
 		fputs("\r\033[K", stderr); /* the live line */
-	if (ls->cfg.kind == LOADSCHED_RAMP)
+	if (ls->cfg.kind == LOADSTEPPER_RAMP)
 		fprintf(ls->lines, "[step %u/%u]", st->index + 1,
 			sched_ramp_nsteps(&ls->cfg.ramp));
 	else
@@ -100,7 +101,7 @@ static void say(const struct loadsched *ls, const struct loadsched_step *st)
 		fprintf(ls->lines, " cpu %.0f%%", st->cpu * 100);
 	if (st->generator_bound)
 		fprintf(ls->lines, " | generator bound: %s", st->bound_why);
-	if (ls->cfg.kind == LOADSCHED_RAMP)
+	if (ls->cfg.kind == LOADSTEPPER_RAMP)
 		fprintf(ls->lines, " | %s%s\n", st->passed ? "pass" : "stop: ",
 			st->passed ? "" : st->why);
 	else if (!strcmp(st->phase, "discarded"))
@@ -112,21 +113,21 @@ static void say(const struct loadsched *ls, const struct loadsched_step *st)
 }
 
 /* The figures of the step that ends now into st. */
-static int figures(struct loadsched *ls, struct loadsched_step *st)
+static int figures(struct loadstepper *ls, struct loadstepper_step *st)
 {
-	struct loadout_ctx x = ls->base;
+	struct loadreport_ctx x = ls->base;
 	char why[64];
 	int err;
 
 	loadgen_snapshot(ls->lg, &ls->now);
-	err = loadgen_counts_diff(&ls->diff, &ls->now, &ls->begin);
+	err = loadcount_diff(&ls->diff, &ls->now, &ls->begin);
 	if (err)
 		return err;
 	memset(st, 0, sizeof(*st));
 	st->index = ls->nsteps;
-	st->phase = ls->cfg.kind == LOADSCHED_RAMP ? "ramp"
-		    : ls->confirming		   ? "confirm"
-						   : "trial";
+	st->phase = ls->cfg.kind == LOADSTEPPER_RAMP ? "ramp"
+		    : ls->confirming		     ? "confirm"
+						     : "trial";
 	st->rate = ls->rate;
 	st->secs = (double)(ls->t_end - ls->t_begin) / 1e9;
 	st->attempts = ls->diff.attempts;
@@ -149,15 +150,15 @@ static int figures(struct loadsched *ls, struct loadsched_step *st)
 	x.asked = st->asked;
 	x.cumulative = false;
 	st->generator_bound =
-		loadout_generator_bound(&ls->diff, &x, why, sizeof(why));
+		loadreport_generator_bound(&ls->diff, &x, why, sizeof(why));
 	if (st->generator_bound)
 		snprintf(st->bound_why, sizeof(st->bound_why), "%s", why);
 	return 0;
 }
 
-static void judge(struct loadsched *ls, uint64_t unresolved)
+static void judge(struct loadstepper *ls, uint64_t unresolved)
 {
-	struct loadsched_step st;
+	struct loadstepper_step st;
 	bool more;
 	int err;
 
@@ -167,7 +168,7 @@ static void judge(struct loadsched *ls, uint64_t unresolved)
 		end_schedule(ls);
 		return;
 	}
-	if (ls->cfg.kind == LOADSCHED_RAMP) {
+	if (ls->cfg.kind == LOADSTEPPER_RAMP) {
 		struct sched_result res = {
 			.attempts = st.attempts,
 			.successes = st.successes,
@@ -197,11 +198,11 @@ static void judge(struct loadsched *ls, uint64_t unresolved)
 		 * times, before it counts.
 		 */
 		if (!st.passed && st.generator_bound &&
-		    ls->reruns < LOADSCHED_RERUNS) {
+		    ls->reruns < LOADSTEPPER_RERUNS) {
 			ls->reruns++;
 			st.phase = "discarded";
 			err = keep(ls, &st);
-			say(ls, &st);
+			print_step(ls, &st);
 			if (err)
 				end_schedule(ls);
 			else
@@ -212,7 +213,7 @@ static void judge(struct loadsched *ls, uint64_t unresolved)
 		more = sched_rfc7502_feed(&ls->search, st.attempts, failures);
 	}
 	err = keep(ls, &st);
-	say(ls, &st);
+	print_step(ls, &st);
 	if (err || !more) {
 		if (err)
 			log_err("step figures: %s", strerror(err));
@@ -224,8 +225,8 @@ static void judge(struct loadsched *ls, uint64_t unresolved)
 
 static void settle_poll(void *arg)
 {
-	struct loadsched *ls = arg;
-	struct loadgen_counts *c = &ls->now;
+	struct loadstepper *ls = arg;
+	struct loadcount *c = &ls->now;
 	uint64_t done, open;
 
 	loadgen_snapshot(ls->lg, c);
@@ -241,15 +242,15 @@ static void settle_poll(void *arg)
 
 static void measure_end(void *arg)
 {
-	struct loadsched *ls = arg;
+	struct loadstepper *ls = arg;
 	uint64_t t = now_ns();
 	int err;
 
 	ls->t_end = t;
-	ls->asked = loadout_pace_sends(ls->pace, t) - ls->pace0;
+	ls->asked = loadreport_pace_sends(ls->pace, t) - ls->pace0;
 	if (procstat_read(0, false, &ls->ps1))
 		ls->ps1 = ls->ps0;
-	if (ls->cfg.kind == LOADSCHED_RAMP) {
+	if (ls->cfg.kind == LOADSTEPPER_RAMP) {
 		judge(ls, 0);
 		return;
 	}
@@ -259,15 +260,15 @@ static void measure_end(void *arg)
 		end_schedule(ls);
 		return;
 	}
-	loadout_pace_set(ls->pace, 0, t);
+	loadreport_pace_set(ls->pace, 0, t);
 	ls->phase = PH_SETTLE;
 	ls->settle_until = t + EV_MS(ls->cfg.settle_ms);
 	settle_poll(ls);
 }
 
-static double step_secs(const struct loadsched *ls)
+static double step_secs(const struct loadstepper *ls)
 {
-	if (ls->cfg.kind == LOADSCHED_RAMP)
+	if (ls->cfg.kind == LOADSTEPPER_RAMP)
 		return ls->cfg.step_s;
 	if (ls->confirming)
 		return ls->cfg.confirm_s;
@@ -278,23 +279,23 @@ static double step_secs(const struct loadsched *ls)
 
 static void measure_begin(void *arg)
 {
-	struct loadsched *ls = arg;
+	struct loadstepper *ls = arg;
 
 	loadgen_snapshot(ls->lg, &ls->begin);
 	if (procstat_read(0, false, &ls->ps0))
 		memset(&ls->ps0, 0, sizeof(ls->ps0));
 	ls->t_begin = now_ns();
-	ls->pace0 = loadout_pace_sends(ls->pace, ls->t_begin);
+	ls->pace0 = loadreport_pace_sends(ls->pace, ls->t_begin);
 	ls->phase = PH_MEASURE;
 	ev_timer_start(ls->ev, &ls->timer, (uint64_t)(step_secs(ls) * 1e9),
 		       measure_end, ls);
 }
 
-static void begin_step(struct loadsched *ls)
+static void begin_step(struct loadstepper *ls)
 {
 	int err;
 
-	if (ls->cfg.kind == LOADSCHED_RAMP) {
+	if (ls->cfg.kind == LOADSTEPPER_RAMP) {
 		ls->rate = ls->ramp.rate;
 		ls->confirming = false;
 	} else {
@@ -308,8 +309,8 @@ static void begin_step(struct loadsched *ls)
 		end_schedule(ls);
 		return;
 	}
-	loadout_pace_set(ls->pace, ls->rate, now_ns());
-	if (ls->cfg.kind == LOADSCHED_RAMP && ls->cfg.warmup_s > 0) {
+	loadreport_pace_set(ls->pace, ls->rate, now_ns());
+	if (ls->cfg.kind == LOADSTEPPER_RAMP && ls->cfg.warmup_s > 0) {
 		ls->phase = PH_WARMUP;
 		ev_timer_start(ls->ev, &ls->timer,
 			       (uint64_t)(ls->cfg.warmup_s * 1e9),
@@ -319,12 +320,12 @@ static void begin_step(struct loadsched *ls)
 	measure_begin(ls);
 }
 
-int loadsched_alloc(struct loadsched **lsp, const struct loadsched_cfg *cfg,
-		    struct ev *ev, struct loadgen *lg,
-		    const struct loadout_ctx *base, struct loadout_pace *pace,
-		    FILE *lines, bool tty)
+int loadstepper_alloc(struct loadstepper **lsp,
+		      const struct loadstepper_cfg *cfg, struct ev *ev,
+		      struct loadgen *lg, const struct loadreport_ctx *base,
+		      struct loadreport_pace *pace, FILE *lines, bool tty)
 {
-	struct loadsched *ls;
+	struct loadstepper *ls;
 	int err = EINVAL;
 
 	ls = calloc(1, sizeof(*ls));
@@ -339,19 +340,19 @@ int loadsched_alloc(struct loadsched **lsp, const struct loadsched_cfg *cfg,
 	ls->tty = tty;
 	ev_timer_init(&ls->timer);
 	switch (cfg->kind) {
-	case LOADSCHED_RAMP:
+	case LOADSTEPPER_RAMP:
 		if (!(cfg->step_s > 0) || !(cfg->warmup_s >= 0))
 			goto out;
 		err = sched_ramp_init(&ls->ramp, &cfg->ramp);
 		break;
-	case LOADSCHED_RFC7502:
+	case LOADSTEPPER_RFC7502:
 		if (!(cfg->trial_s > 0) && !cfg->trial_attempts)
 			goto out;
 		if (cfg->search.confirm && !(cfg->confirm_s > 0))
 			goto out;
 		err = sched_rfc7502_init(&ls->search, &cfg->search);
 		break;
-	case LOADSCHED_NONE:
+	case LOADSTEPPER_NONE:
 		break;
 	}
 out:
@@ -363,7 +364,7 @@ out:
 	return 0;
 }
 
-int loadsched_start(struct loadsched *ls)
+int loadstepper_start(struct loadstepper *ls)
 {
 	if (ls->phase != PH_IDLE)
 		return EALREADY;
@@ -371,24 +372,24 @@ int loadsched_start(struct loadsched *ls)
 	return ls->done && !ls->nsteps ? EIO : 0;
 }
 
-int loadsched_step_now(const struct loadsched *ls)
+int loadstepper_step_now(const struct loadstepper *ls)
 {
 	/* a row written after the last step belongs to it */
 	return ls->done && ls->nsteps ? (int)ls->nsteps - 1 : (int)ls->nsteps;
 }
 
-bool loadsched_found(const struct loadsched *ls)
+bool loadstepper_found(const struct loadstepper *ls)
 {
 	if (!ls->done)
 		return false;
-	if (ls->cfg.kind == LOADSCHED_RAMP)
+	if (ls->cfg.kind == LOADSTEPPER_RAMP)
 		return ls->ramp.end != SCHED_RAMP_RUNNING &&
 		       ls->ramp.capacity > 0;
 	return ls->search.end == SCHED_RFC7502_FOUND;
 }
 
-const struct loadsched_step *loadsched_steps(const struct loadsched *ls,
-					     unsigned *n)
+const struct loadstepper_step *loadstepper_steps(const struct loadstepper *ls,
+						 unsigned *n)
 {
 	*n = ls->nsteps;
 	return ls->steps;
@@ -407,13 +408,13 @@ static const char *ramp_end_name(enum sched_ramp_end end)
 	return "?";
 }
 
-static void result_line(const struct loadsched *ls, FILE *f)
+static void result_line(const struct loadstepper *ls, FILE *f)
 {
 	const struct sched_rfc7502 *s = &ls->search;
-	const struct loadsched_step *last =
+	const struct loadstepper_step *last =
 		ls->nsteps ? &ls->steps[ls->nsteps - 1] : NULL;
 
-	if (ls->cfg.kind == LOADSCHED_RAMP) {
+	if (ls->cfg.kind == LOADSTEPPER_RAMP) {
 		if (!ls->done || ls->ramp.end == SCHED_RAMP_RUNNING)
 			fprintf(f,
 				"capacity: unknown (interrupted after %u "
@@ -458,7 +459,7 @@ static void result_line(const struct loadsched *ls, FILE *f)
 	}
 }
 
-void loadsched_table(const struct loadsched *ls, FILE *f)
+void loadstepper_table(const struct loadstepper *ls, FILE *f)
 {
 	unsigned i;
 
@@ -466,7 +467,7 @@ void loadsched_table(const struct loadsched *ls, FILE *f)
 		"step", "phase", "rate/s", "secs", "attempts", "failures",
 		"success%", "TA ms", "p95 ms", "late", "cpu%", "verdict");
 	for (i = 0; i < ls->nsteps; i++) {
-		const struct loadsched_step *st = &ls->steps[i];
+		const struct loadstepper_step *st = &ls->steps[i];
 		uint64_t done = st->successes + st->failures;
 
 		fprintf(f,
@@ -480,17 +481,19 @@ void loadsched_table(const struct loadsched *ls, FILE *f)
 			st->ta_mean_ms, st->p95_ms,
 			(unsigned long long)st->late_sends,
 			st->cpu >= 0 ? st->cpu * 100 : -1.0,
-			st->passed ? (ls->cfg.kind == LOADSCHED_RAMP ? "pass"
-								     : "clean")
-				   : (ls->cfg.kind == LOADSCHED_RAMP ? "fail"
-								     : "faile"
-								       "d"),
+			st->passed ? (ls->cfg.kind == LOADSTEPPER_RAMP ? "pass"
+								       : "clea"
+									 "n")
+				   : (ls->cfg.kind == LOADSTEPPER_RAMP ? "fail"
+								       : "fail"
+									 "e"
+									 "d"),
 			st->generator_bound ? " (generator bound)" : "");
 	}
 	result_line(ls, f);
 }
 
-static json_t *step_json(const struct loadsched_step *st)
+static json_t *step_json(const struct loadstepper_step *st)
 {
 	uint64_t done = st->successes + st->failures;
 
@@ -513,7 +516,7 @@ static json_t *step_json(const struct loadsched_step *st)
 		st->bound_why, "passed", st->passed, "why", st->why);
 }
 
-json_t *loadsched_json(const struct loadsched *ls)
+json_t *loadstepper_json(const struct loadstepper *ls)
 {
 	const struct sched_rfc7502 *s = &ls->search;
 	json_t *o = json_object(), *steps = json_array();
@@ -522,7 +525,7 @@ json_t *loadsched_json(const struct loadsched *ls)
 
 	for (i = 0; i < ls->nsteps && !err; i++)
 		err = json_array_append_new(steps, step_json(&ls->steps[i]));
-	if (ls->cfg.kind == LOADSCHED_RAMP) {
+	if (ls->cfg.kind == LOADSTEPPER_RAMP) {
 		err = err ||
 		      json_object_set_new(o, "kind", json_string("ramp"));
 		err = err ||
@@ -577,7 +580,7 @@ json_t *loadsched_json(const struct loadsched *ls)
 	return o;
 }
 
-void loadsched_free(struct loadsched *ls)
+void loadstepper_free(struct loadstepper *ls)
 {
 	if (!ls)
 		return;
