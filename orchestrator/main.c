@@ -2,6 +2,7 @@
  * orchestrator: runs whole cluster experiments (docs/topology.md).
  *
  *   orchestrator validate FILE... [--hosts INVENTORY.json]
+ *   orchestrator init --hosts HOST,HOST... [--name NAME] [--force]
  *   orchestrator report BUNDLE
  *   orchestrator compare BUNDLE... [--html FILE]
  *   orchestrator upload BUNDLE --url URL [--post] [--token-env VAR]
@@ -23,6 +24,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "init.h"
 #define LOG_MODULE "orchestrator"
 #include "log.h"
 #include "runlist.h"
@@ -44,6 +46,8 @@ int main(int argc, char **argv)
 		return commands_compare(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "upload"))
 		return commands_upload(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "init"))
+		return init_command(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "run") || !strcmp(argv[1], "baseline")) {
 		log_info("orchestrator %s", version_string());
 		return runlist_command(argc - 1, argv + 1,

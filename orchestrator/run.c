@@ -13,10 +13,13 @@
 #include "database.h"
 #include "deploy.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_feed.h"
 #include "res_bundle.h"
 #include "roles.h"
 #include "runctx.h"
 #include "search.h"
+#include "versions.h"
 
 static void teardown(struct run *r)
 {
@@ -69,6 +72,7 @@ static void write_bundle(struct run *r)
 			  r->t->exp.transport == SIP_TP_UDP
 				  ? "none (udp)"
 				  : runctx_connection(&r->t->exp));
+	json_object_set_new(setup, "versions", versions_json(r));
 	res->setup = setup;
 	err = res_write(res, r->bundle);
 	if (!err)
@@ -152,6 +156,7 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 		goto out;
 	}
 	runctx_say(r, "[run] %s", r->id);
+	metrics_feed_begin(r);
 	err = deploy_preflight(r);
 	if (!err && !runctx_interrupted(r))
 		err = deploy_open_hosts(r);
@@ -189,6 +194,7 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 	teardown(r);
 	if (runctx_interrupted(r))
 		err = EINTR;
+	metrics_run_end(o->metrics, r->status);
 	write_bundle(r);
 	runctx_say(r, "[run] %s: %s%s%s", r->status, r->bundle,
 		   r->reason[0] ? ": " : "", r->reason);
