@@ -372,12 +372,17 @@ void roles_stop(struct run *r, struct role *ro)
 	ro->proc = NULL;
 }
 
-void roles_stop_all(struct run *r)
+void roles_stop_loaders(struct run *r)
 {
-	/* Reverse order: load first, the proxies last. */
 	for (size_t i = r->t->nnodes; i-- > 0;)
 		if (r->roles[i].node && r->roles[i].node->role == TOPO_LOADER)
 			roles_stop(r, &r->roles[i]);
+}
+
+void roles_stop_all(struct run *r)
+{
+	/* Reverse order: load first, the proxies last. */
+	roles_stop_loaders(r);
 	for (size_t i = r->t->nnodes; i-- > 0;)
 		if (r->roles[i].node)
 			roles_stop(r, &r->roles[i]);

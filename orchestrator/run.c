@@ -12,6 +12,7 @@
 #include "baseline.h"
 #include "database.h"
 #include "deploy.h"
+#include "crosscheck.h"
 #include "log.h"
 #include "metrics.h"
 #include "metrics_feed.h"
@@ -23,6 +24,10 @@
 
 static void teardown(struct run *r)
 {
+	/* Every transaction has ended when the loaders have: their
+	 * counts against the proxies' while these still run. */
+	roles_stop_loaders(r);
+	crosscheck_end(r);
 	roles_stop_all(r);
 	database_drop(r);
 	deploy_cleanup(r);
@@ -64,6 +69,7 @@ static void write_bundle(struct run *r)
 	res->threshold_ms = r->t->exp.threshold_ms;
 	res->granularity = r->t->exp.granularity;
 	res->granularity_pct = r->t->exp.granularity_pct;
+	res->interference_max = r->t->exp.interference_max;
 	res->ta_limit_ms = r->t->exp.ta_limit_ms;
 	/* The inventory file never holds secrets (validation refuses one). */
 	setup = json_pack("{s:O,s:O,s:o,s:s}", "topology", r->t->json,
@@ -185,6 +191,13 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 			   "the "
 			   "criteria delivered)",
 			   res_capacity(&r->res));
+	if (!err && res_interfered_steps(&r->res))
+		runctx_say(r,
+			   "[run] %zu of %zu steps interfered: other work "
+			   "took "
+			   "more than %.0f %% of a machine during them",
+			   res_interfered_steps(&r->res), r->res.nsteps,
+			   r->t->exp.interference_max * 100);
 	if (!err && o->deploy_only && !runctx_interrupted(r)) {
 		snprintf(r->reason, sizeof(r->reason),
 			 "deploy-only: every role started and became ready; "

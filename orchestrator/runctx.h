@@ -22,6 +22,7 @@
 #include "run_opts.h"
 #include "topo.h"
 
+struct crosscheck_mark;
 struct pki;
 struct rundb;
 struct rundb_server;
@@ -71,6 +72,9 @@ struct run {
 	size_t npf;
 	char status[16];
 	char reason[512];
+	/* the counts at the first step (crosscheck.c's; freed by
+	 * crosscheck_end) */
+	struct crosscheck_mark *xc0;
 	struct res_run res;
 };
 

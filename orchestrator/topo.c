@@ -320,6 +320,7 @@ static const char *const exp_fields[] = {"test",
 					 "max_trials",
 					 "confirm_s",
 					 "baseline_s",
+					 "interference_max",
 					 "hold_ms",
 					 "mix",
 					 "presence",
@@ -530,6 +531,18 @@ static void parse_experiment(struct topo_reader *c, json_t *root,
 	}
 	topo_reader_uint(c, obj, "/experiment", "baseline_s", 0, 3600, 3,
 			 &e->baseline_s);
+	e->interference_max = 0.15;
+	pct = json_object_get(obj, "interference_max");
+	if (pct) {
+		if (!json_is_number(pct) || !(json_number_value(pct) > 0) ||
+		    json_number_value(pct) > 1)
+			topo_reader_error(c, "/experiment/interference_max",
+					  false,
+					  "\"interference_max\" must be a "
+					  "number in (0, 1]");
+		else
+			e->interference_max = json_number_value(pct);
+	}
 	e->success_pct = 50;
 	pct = json_object_get(obj, "success_percent");
 	if (pct) {
