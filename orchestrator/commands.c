@@ -50,6 +50,7 @@ static const char usage_text[] =
 	"       orchestrator compare BUNDLE... [--html FILE]\n"
 	"       orchestrator upload BUNDLE --url URL [--post]\n"
 	"           [--token-env VAR] [--ca FILE] [--tries N]\n"
+	"       orchestrator --version | --help\n"
 	"validate: FILE is a topology or an inventory (one with \"hosts\");\n"
 	"  topologies are placed on the inventory when one is given;\n"
 	"  every mistake is reported as FILE:LINE:COLUMN: what.\n"
