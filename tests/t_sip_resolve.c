@@ -14,6 +14,7 @@
 #include "ev.h"
 #include "knot.h"
 #include "obj.h"
+#include "proc.h"
 #include "sip_resolve.h"
 #include "sip_uri.h"
 #include "test.h"
@@ -474,15 +475,10 @@ TEST_TIMEOUT(sip_resolve_down_target, 20)
 /* A UDP socket on 127.0.0.1 that is never read: a server that is dead. */
 static int silent_server(char *servers, size_t size)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	uint16_t port;
+	int fd = proc_udp_bound(&port);
 
-	ASSERT(fd >= 0);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ASSERT_EQ(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ASSERT_EQ(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	snprintf(servers, size, "127.0.0.1:%u", ntohs(sa.sin_port));
+	snprintf(servers, size, "127.0.0.1:%u", port);
 	return fd;
 }
 

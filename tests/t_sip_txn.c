@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "ev.h"
 #include "obj.h"
+#include "proc.h"
 #include "sip_build.h"
 #include "sip_msg.h"
 #include "sip_tp.h"
@@ -1443,16 +1444,14 @@ static void tp_run_until(struct ev *ev, const int *count, int want)
 /* A plain UDP socket on 127.0.0.1 (a peer outside the library). */
 static int raw_udp(struct sip_tp_addr *bound)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	uint16_t port;
+	int fd = proc_udp_bound(&port);
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 
-	ASSERT(fd >= 0);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ASSERT_EQ(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ASSERT_EQ(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
 	ASSERT_EQ(sip_tp_addr_set(bound, SIP_TP_UDP, (struct sockaddr *)&sa,
-				  len),
+				  sizeof(sa)),
 		  0);
 	return fd;
 }
