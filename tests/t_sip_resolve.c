@@ -192,15 +192,13 @@ TEST_TIMEOUT(sip_resolve_naptr_srv_a, 20)
 	struct sip_resolve_res *res = NULL;
 	struct sip_resolve_query q;
 	struct env e;
+	/* NAPTR (XMPP skipped) -> three SRV -> A and AAAA */
+	const char *targets = "udp:127.0.1.1:5070 tcp:127.0.1.1:5071 "
+			      "tls:127.0.1.2:5072 tls:[::1]:5072";
 
 	need_knot();
 	env_start(&e, &o, ZONE_V1);
-
-	/* NAPTR (XMPP skipped) -> three SRV -> A and AAAA */
-	expect_uri(&e, "sip:alice@naptr.sipstone.test",
-		   "udp:127.0.1.1:5070 tcp:127.0.1.1:5071 "
-		   "tls:127.0.1.2:5072 tls:[::1]:5072",
-		   true);
+	expect_uri(&e, "sip:alice@naptr.sipstone.test", targets, true);
 	sip_resolver_stats(e.r, &st);
 	ASSERT_EQ(st.lookups, 1);
 	ASSERT_EQ(st.misses, 1);
@@ -211,10 +209,7 @@ TEST_TIMEOUT(sip_resolve_naptr_srv_a, 20)
 
 	/* Again: all from the cache, at once, no query. */
 	q = query("naptr.sipstone.test", 0, SIP_TP_NONE, false);
-	expect(&e, &q,
-	       "udp:127.0.1.1:5070 tcp:127.0.1.1:5071 "
-	       "tls:127.0.1.2:5072 tls:[::1]:5072",
-	       false);
+	expect(&e, &q, targets, false);
 	sip_resolver_stats(e.r, &st);
 	ASSERT_EQ(st.hits, 1);
 	ASSERT_EQ(st.queries, 8);
