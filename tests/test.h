@@ -120,9 +120,13 @@ const char *test_bin_dir(void);
 /* The test's own temporary directory (its working directory too). */
 const char *test_tmp_dir(void);
 
+/* dir/name in a static buffer, valid for the next 15 calls of
+ * test_path() and test_write_file() together. */
+const char *test_path(const char *dir, const char *name);
+
 /*
  * Writes text to name in the test's directory and returns its path
- * (valid for the next 7 calls).  Fails the test if it cannot.
+ * (a test_path(): valid for the next 15 calls).  Fails the test if it cannot.
  */
 const char *test_write_file(const char *name, const char *text);
 
