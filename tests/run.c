@@ -117,6 +117,24 @@ char *test_read_file(const char *path, size_t *len)
 	return data;
 }
 
+char *test_crlf(const char *s, size_t len, size_t *out_len)
+{
+	char *d = malloc(2 * len + 1);
+	size_t o = 0;
+
+	if (!d)
+		test_fail(__FILE__, __LINE__, "out of memory");
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '\n')
+			d[o++] = '\r';
+		d[o++] = s[i];
+	}
+	d[o] = '\0';
+	if (out_len)
+		*out_len = o;
+	return d;
+}
+
 const char *test_path(const char *dir, const char *name)
 {
 	static char paths[16][PATH_MAX];

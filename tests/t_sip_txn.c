@@ -153,8 +153,7 @@ static struct sip_txn_stats stats(void)
 
 static char *crlf_fmt(const char *fmt, ...)
 {
-	char tmp[4096], *d;
-	size_t o = 0;
+	char tmp[4096];
 	va_list ap;
 	int n;
 
@@ -162,15 +161,7 @@ static char *crlf_fmt(const char *fmt, ...)
 	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
 	ASSERT(n > 0 && (size_t)n < sizeof(tmp));
-	d = malloc(2 * (size_t)n + 1);
-	ASSERT(d);
-	for (int i = 0; i < n; i++) {
-		if (tmp[i] == '\n')
-			d[o++] = '\r';
-		d[o++] = tmp[i];
-	}
-	d[o] = '\0';
-	return d;
+	return test_crlf(tmp, (size_t)n, NULL);
 }
 
 /* Decodes and validates text; the caller frees msg and text. */
