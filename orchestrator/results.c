@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "res_verdict.h"
+
 void res_run_clear(struct res_run *run)
 {
 	free(run->steps);
@@ -83,7 +85,7 @@ double res_knee(const struct res_run *run)
 		if (s->offered > 0 && s->achieved < 0.95 * s->offered)
 			return i ? run->steps[i - 1].offered : s->offered;
 	}
-	return 0;
+	return -1;
 }
 
 /* ---- summary.json ---------------------------------------------------- */
@@ -195,6 +197,37 @@ static json_t *capacity_by_type(const struct res_run *run)
 			 res_capacity_notify(run));
 }
 
+/* What bounded the capacity (res_verdict.h), the bed's limit and its
+ * probes, and the repetition this run is. */
+static void verdict_json(const struct res_run *run, json_t *j)
+{
+	struct res_verdict v;
+	json_t *probes = json_array();
+
+	res_verdict_of(run, &v);
+	json_object_set_new(j, "verdict",
+			    v.name ? json_string(v.name) : json_null());
+	json_object_set_new(j, "bound",
+			    v.name ? json_string(res_verdict_bound_name(v.bound))
+				   : json_null());
+	json_object_set_new(j, "verdict_reason", json_string(v.reason));
+	if (run->baseline_bound[0])
+		json_object_set_new(j, "baseline_bound",
+				    json_string(run->baseline_bound));
+	for (size_t i = 0; i < run->nprobes; i++)
+		json_array_append_new(
+			probes, json_pack("{s:f,s:f,s:b}", "offered",
+					  run->probes[i].offered, "achieved",
+					  run->probes[i].achieved, "clean",
+					  run->probes[i].clean));
+	json_object_set_new(j, "baseline_probes", probes);
+	if (run->repeat_of > 1)
+		json_object_set_new(j, "repeat",
+				    json_pack("{s:i,s:i}", "index",
+					      (int)run->repeat_index, "of",
+					      (int)run->repeat_of));
+}
+
 json_t *res_run_json(const struct res_run *run)
 {
 	json_t *j, *steps = json_array(), *samples = json_array(),
@@ -207,7 +240,7 @@ json_t *res_run_json(const struct res_run *run)
 				      sample_json(run, &run->samples[i]));
 	for (size_t i = 0; i < run->nproxies; i++)
 		json_array_append_new(names, json_string(run->proxy_names[i]));
-	j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:f,s:i,s:f,s:f,s:f,s:o,"
+	j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:f,s:i,s:f,s:o,s:f,s:o,"
 		      "s:o,s:o,s:o}",
 		      "id", run->id, "topology", run->topology, "test",
 		      run->test, "transport", run->transport, "status",
@@ -215,7 +248,7 @@ json_t *res_run_json(const struct res_run *run)
 		      run->started, "success_threshold_pct",
 		      run->success_threshold_pct, "ta_limit_ms",
 		      (int)run->ta_limit_ms, "capacity", res_capacity(run),
-		      "knee", res_knee(run), "baseline", run->baseline,
+		      "knee", opt_real(res_knee(run)), "baseline", run->baseline,
 		      "rfc7502_rate", opt_real(run->rfc7502_rate), "proxies",
 		      names, "steps", steps, "samples", samples);
 	if (j) {
@@ -239,6 +272,8 @@ json_t *res_run_json(const struct res_run *run)
 				j, "capacity_aggregate",
 				json_real(res_capacity_aggregate(run)));
 	}
+	if (j)
+		verdict_json(run, j);
 	if (j && run->setup)
 		json_object_set(j, "setup", run->setup);
 	return j;
@@ -333,6 +368,20 @@ static void sample_from(json_t *o, size_t nproxies, struct res_sample *s)
 	proxies_from(json_object_get(o, "proxies"), nproxies, s->proxy);
 }
 
+static void probes_from(json_t *arr, struct res_run *run)
+{
+	for (size_t i = 0; i < json_array_size(arr) && i < RES_MAX_PROBES;
+	     i++) {
+		json_t *o = json_array_get(arr, i);
+
+		run->probes[i].offered = res_json_number(o, "offered", 0);
+		run->probes[i].achieved = res_json_number(o, "achieved", 0);
+		run->probes[i].clean =
+			json_is_true(json_object_get(o, "clean"));
+		run->nprobes = i + 1;
+	}
+}
+
 int res_load(struct res_run *run, const char *dir, char *why, size_t whysz)
 {
 	json_t *j, *steps, *samples, *names;
@@ -375,6 +424,13 @@ int res_load(struct res_run *run, const char *dir, char *why, size_t whysz)
 	run->baseline = res_json_number(j, "baseline", 0);
 	run->rfc7502_rate = res_json_number(j, "rfc7502_rate", -1);
 	copy_string(j, "search", run->search, sizeof(run->search));
+	copy_string(j, "baseline_bound", run->baseline_bound,
+		    sizeof(run->baseline_bound));
+	probes_from(json_object_get(j, "baseline_probes"), run);
+	run->repeat_index = (unsigned)res_json_number(
+		json_object_get(j, "repeat"), "index", 0);
+	run->repeat_of =
+		(unsigned)res_json_number(json_object_get(j, "repeat"), "of", 0);
 	run->threshold_ms =
 		(unsigned)res_json_number(j, "threshold_ms", 32000);
 	run->granularity = (unsigned)res_json_number(j, "granularity", 0);

@@ -19,6 +19,9 @@ struct run_opts {
 	bool baseline_only;	 /* deploy, the test bed baseline, no steps */
 	bool quiet;
 	unsigned ready_timeout_ms; /* per role; 0 = 20 s */
+	/* --repeat: this run is repetition repeat_index (1-based) of
+	 * repeat_of; 0 of 0 (or 1 of 1) when not repeated */
+	unsigned repeat_index, repeat_of;
 	/* Set by a signal handler: tear down and mark the run aborted. */
 	volatile sig_atomic_t *interrupted;
 };

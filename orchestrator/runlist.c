@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "res_compare.h"
+#include "res_repeat.h"
 #include "results.h"
 #include "topo_override.h"
 
@@ -68,6 +69,26 @@ static void find_root(char *bin, size_t bsize, char *root, size_t rsize)
 		snprintf(root, rsize, "%s", env);
 }
 
+/* The comparison's figures (res_repeat_json: each configuration's
+ * verdict, capacity and ratio with their spread over the repetitions)
+ * as results/compare-STAMP.json, beside the page. */
+static void write_figures(const struct res_run *const *list, size_t n,
+			  const char *results_dir, const char *stamp)
+{
+	size_t ng = 0;
+	struct res_group *g = res_repeat_groups(list, n, &ng);
+	json_t *j = g ? res_repeat_json(list, g, ng) : NULL;
+	char path[1100];
+
+	snprintf(path, sizeof(path), "%s/compare-%s.json", results_dir, stamp);
+	if (!j || json_dump_file(j, path, JSON_INDENT(1)) != 0)
+		fprintf(stderr, "orchestrator: cannot write %s\n", path);
+	else
+		printf("figures: %s\n", path);
+	json_decref(j);
+	res_repeat_free(g, ng);
+}
+
 /*
  * Writes the comparison of the runs' bundles next to them; its page's
  * path goes to html (empty when none was written).
@@ -107,6 +128,7 @@ static void compare_bundles(char (*bundles)[800], size_t n,
 	f = fopen(html, "w");
 	if (f && res_compare_html(list, got, f) == 0 && fclose(f) == 0) {
 		printf("comparison: %s\n", html);
+		write_figures(list, got, results_dir, stamp);
 	} else {
 		fprintf(stderr, "orchestrator: cannot write %s: %s\n", html,
 			strerror(errno));
@@ -166,8 +188,8 @@ static int setting_split(struct runlist_setting *st, char *why, size_t whysz)
 }
 
 /*
- * Run k of the list: the files outermost, then the settings in the
- * order of the option table, the last one varying fastest.
+ * Configuration k of the list: the files outermost, then the settings
+ * in the order of the option table, the last one varying fastest.
  */
 static void run_choice_of(size_t k, char **files, size_t nfiles,
 			  const struct runlist_setting *set, size_t nset,
@@ -271,6 +293,8 @@ static const struct option run_options[] = {
 	{"granularity", required_argument, NULL, 'o'},
 	{"baseline-s", required_argument, NULL, 'o'},
 	{"hold-ms", required_argument, NULL, 'o'},
+	{"max-rate", required_argument, NULL, 'o'},
+	{"repeat", required_argument, NULL, 'R'},
 	{NULL, 0, NULL, 0}};
 enum { NOPTS = sizeof(run_options) / sizeof(run_options[0]) };
 
@@ -306,6 +330,20 @@ static int parse_options(struct runlist *rl, int argc, char **argv,
 		case 'r':
 			rl->o.results_dir = optarg;
 			break;
+		case 'R': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (*end || !optarg[0] || v < 1 || v > 64) {
+				fprintf(stderr,
+					"orchestrator: --repeat %s: give a "
+					"number of runs from 1 to 64\n",
+					optarg);
+				return COMMANDS_BAD_USAGE;
+			}
+			rl->repeat = (unsigned)v;
+			break;
+		}
 		case 'o':
 			if (given[idx]) {
 				fprintf(stderr,
@@ -370,7 +408,8 @@ static int check_upload(const struct upload_opts *uo)
  * rl->total.  0 or COMMANDS_BAD_USAGE (said). */
 static int split_settings(struct runlist *rl, const char **given)
 {
-	rl->total = rl->nfiles;
+	rl->repeats = rl->repeat ? rl->repeat : 1;
+	rl->total = rl->nfiles * rl->repeats;
 	for (size_t i = 0; i < NOPTS; i++) {
 		struct runlist_setting *st = &rl->set[rl->nset];
 		char why[400];
@@ -391,7 +430,8 @@ static int split_settings(struct runlist *rl, const char **given)
 		if (rl->total > RUNLIST_MAX_RUNS) {
 			fprintf(stderr,
 				"orchestrator: that is more than %d runs "
-				"(the files times every list)\n",
+				"(the files times every list times "
+				"--repeat)\n",
 				RUNLIST_MAX_RUNS);
 			return COMMANDS_BAD_USAGE;
 		}
@@ -419,6 +459,8 @@ int runlist_parse(struct runlist *rl, int argc, char **argv,
 		status = check_upload(&rl->uo);
 	if (!status)
 		status = split_settings(rl, given);
+	if (!status)
+		rl->configs = rl->total / rl->repeats;
 	return status;
 }
 
@@ -435,7 +477,7 @@ int runlist_check(struct runlist *rl)
 	}
 	/* Every run is checked before the first one starts: each file's
 	 * mistakes, then the first value that does not fit a file. */
-	for (size_t k = 0; k < rl->total; k++) {
+	for (size_t k = 0; k < rl->configs; k++) {
 		struct run_choice c;
 		struct topo *t = NULL;
 		char why[400];
@@ -445,7 +487,10 @@ int runlist_check(struct runlist *rl)
 		err = load_run(&t, &c, rl->inv, rl->set, rl->nset, &errs, why,
 			       sizeof(why));
 		topo_errors_sort(&errs);
-		if (err == EBADMSG && k % (rl->total / rl->nfiles) == 0)
+		/* no --repeat: the largest "repeat" of the files */
+		if (!err && !rl->repeat && t->exp.repeat > rl->repeats)
+			rl->repeats = t->exp.repeat;
+		if (err == EBADMSG && k % (rl->configs / rl->nfiles) == 0)
 			for (size_t i = 0; i < errs.n; i++)
 				fprintf(stderr, "%s\n", errs.lines[i]);
 		topo_errors_free(&errs);
@@ -456,6 +501,14 @@ int runlist_check(struct runlist *rl)
 		}
 		if (err)
 			status = COMMANDS_BAD_USAGE;
+	}
+	rl->total = rl->configs * rl->repeats;
+	if (!status && rl->total > RUNLIST_MAX_RUNS) {
+		fprintf(stderr,
+			"orchestrator: that is more than %d runs (the files "
+			"times every list times \"repeat\")\n",
+			RUNLIST_MAX_RUNS);
+		status = COMMANDS_BAD_USAGE;
 	}
 	return status;
 }
@@ -471,7 +524,14 @@ static int run_one(struct runlist *rl, size_t k, char *bundle, size_t size)
 	int err;
 
 	bundle[0] = '\0';
-	run_choice_of(k, rl->files, rl->nfiles, rl->set, rl->nset, &c);
+	/* Repeated trials (RFC 7502): every configuration
+	 * once, then again, so that a drift of the machine spreads over
+	 * all of them instead of biasing one. */
+	run_choice_of(k % rl->configs, rl->files, rl->nfiles, rl->set,
+		      rl->nset, &c);
+	rl->o.repeat_index = rl->repeats > 1 ? (unsigned)(k / rl->configs) + 1
+					     : 0;
+	rl->o.repeat_of = rl->repeats > 1 ? rl->repeats : 0;
 	if (load_run(&t, &c, rl->inv, rl->set, rl->nset, &errs, why,
 		     sizeof(why))) {
 		/* The file changed since it was checked. */
@@ -481,7 +541,14 @@ static int run_one(struct runlist *rl, size_t k, char *bundle, size_t size)
 	}
 	if (rl->total > 1 && !rl->o.quiet) {
 		run_title(title, sizeof(title), &c, rl->set, rl->nset);
-		printf("[list] run %zu of %zu: %s\n", k + 1, rl->total, title);
+		if (rl->repeats > 1)
+			printf("[list] run %zu of %zu: %s (repetition %u of "
+			       "%u)\n",
+			       k + 1, rl->total, title, rl->o.repeat_index,
+			       rl->repeats);
+		else
+			printf("[list] run %zu of %zu: %s\n", k + 1,
+			       rl->total, title);
 		fflush(stdout);
 	}
 	err = run_experiment(t, rl->inv, &rl->o, bundle, size);

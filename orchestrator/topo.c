@@ -316,6 +316,8 @@ static const char *const exp_fields[] = {"test",
 					 "confirm_s",
 					 "baseline_s",
 					 "hold_ms",
+					 "max_rate",
+					 "repeat",
 					 "mix",
 					 "presence",
 					 NULL};
@@ -525,6 +527,11 @@ static void parse_experiment(struct topo_reader *c, json_t *root,
 	}
 	topo_reader_uint(c, obj, "/experiment", "baseline_s", 0, 3600, 3,
 			 &e->baseline_s);
+	/* 0: the ramp's extension up to search.c's default cap */
+	topo_reader_uint(c, obj, "/experiment", "max_rate", 0, 10000000, 0,
+			 &e->max_rate);
+	topo_reader_uint(c, obj, "/experiment", "repeat", 1, 64, 1,
+			 &e->repeat);
 	e->success_pct = 50;
 	pct = json_object_get(obj, "success_percent");
 	if (pct) {
@@ -540,6 +547,12 @@ static void parse_experiment(struct topo_reader *c, json_t *root,
 	}
 
 	parse_users_and_rate(c, obj, e);
+	if (e->max_rate && e->max_rate < e->rate_final)
+		topo_reader_error(c, "/experiment/max_rate", false,
+				  "\"max_rate\" (%u) is below the final rate "
+				  "(%u): give at least the final rate (no "
+				  "extension) or 0 (the default cap)",
+				  e->max_rate, e->rate_final);
 	if (e->preload_credentials && !e->auth)
 		topo_reader_error(c, "/experiment/preload_credentials", false,
 				  "preload_credentials needs \"auth\": true");

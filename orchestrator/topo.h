@@ -96,6 +96,10 @@ struct topo_experiment {
 	unsigned confirm_s;	/* rfc7502: the confirmation trial; 0 none */
 	unsigned baseline_s;	/* loaders straight to callhandlers; 0 off */
 	unsigned hold_ms;	/* invite: 200 -> BYE */
+	/* ramp: every step passed up to rate_final, it goes on with
+	 * doubling increments up to this (0: search.c's default) */
+	unsigned max_rate;
+	unsigned repeat; /* runs of this configuration (RFC 7502 trials) */
 	/* subscribe, publish ("presence"): publish's watchers per
 	 * presentity (the callhandlers'), the subscriptions' refresh
 	 * interval (0: at 4/5 of the expiry granted), the PUBLISH bodies'
