@@ -128,11 +128,13 @@ static void group_verdict(const struct res_run *const *runs,
 						 count[i]);
 }
 
-/* Group g's ratio to group 0, repetition k with repetition k. */
+/* Group g's ratio to group 0, repetition k with repetition k (with
+ * the first group's k modulo its number: one reference run serves
+ * every repetition). */
 static void group_ratio(const struct res_run *const *runs,
 			const struct res_group *g0, struct res_group *g)
 {
-	size_t n = g->n < g0->n ? g->n : g0->n;
+	size_t n = g->n;
 	double *v = calloc(n + 1, sizeof(*v));
 	const char *prefix = NULL;
 
@@ -140,7 +142,7 @@ static void group_ratio(const struct res_run *const *runs,
 	g->ratio_prefix = "";
 	for (size_t k = 0; k < n && g->ratio_ok; k++) {
 		const struct res_run *a = runs[g->runs[k]];
-		const struct res_run *b = runs[g0->runs[k]];
+		const struct res_run *b = runs[g0->runs[k % g0->n]];
 		struct res_verdict va, vb;
 		const char *p;
 

@@ -12,7 +12,6 @@
 
 #include "commands.h"
 #include "res_compare.h"
-#include "res_repeat.h"
 #include "results.h"
 #include "topo_override.h"
 
@@ -69,26 +68,6 @@ static void find_root(char *bin, size_t bsize, char *root, size_t rsize)
 		snprintf(root, rsize, "%s", env);
 }
 
-/* The comparison's figures (res_repeat_json: each configuration's
- * verdict, capacity and ratio with their spread over the repetitions)
- * as results/compare-STAMP.json, beside the page. */
-static void write_figures(const struct res_run *const *list, size_t n,
-			  const char *results_dir, const char *stamp)
-{
-	size_t ng = 0;
-	struct res_group *g = res_repeat_groups(list, n, &ng);
-	json_t *j = g ? res_repeat_json(list, g, ng) : NULL;
-	char path[1100];
-
-	snprintf(path, sizeof(path), "%s/compare-%s.json", results_dir, stamp);
-	if (!j || json_dump_file(j, path, JSON_INDENT(1)) != 0)
-		fprintf(stderr, "orchestrator: cannot write %s\n", path);
-	else
-		printf("figures: %s\n", path);
-	json_decref(j);
-	res_repeat_free(g, ng);
-}
-
 /*
  * Writes the comparison of the runs' bundles next to them; its page's
  * path goes to html (empty when none was written).
@@ -128,7 +107,6 @@ static void compare_bundles(char (*bundles)[800], size_t n,
 	f = fopen(html, "w");
 	if (f && res_compare_html(list, got, f) == 0 && fclose(f) == 0) {
 		printf("comparison: %s\n", html);
-		write_figures(list, got, results_dir, stamp);
 	} else {
 		fprintf(stderr, "orchestrator: cannot write %s: %s\n", html,
 			strerror(errno));

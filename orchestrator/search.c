@@ -57,9 +57,6 @@ static int ramp_step(struct run *r, struct stepper *sp,
 	return 0;
 }
 
-/* The default cap of a ramp's extension (max_rate 0). */
-#define SEARCH_MAX_RATE 1000000u
-
 /*
  * A ramp that passed every step up to its final rate has not measured
  * anything but the ramp: it goes on, each step twice the last one's
@@ -73,7 +70,7 @@ static int extend_ramp(struct run *r, struct stepper *sp,
 		       unsigned index)
 {
 	const struct topo_experiment *e = &r->t->exp;
-	double cap = e->max_rate ? e->max_rate : SEARCH_MAX_RATE;
+	double cap = topo_max_rate(e);
 	double bed = !strcmp(r->res.baseline_bound, "exact")
 			     ? r->res.baseline
 			     : 0;
@@ -83,8 +80,6 @@ static int extend_ramp(struct run *r, struct stepper *sp,
 	bool passed = true;
 	int err = 0;
 
-	if (cap < e->rate_final)
-		cap = e->rate_final;
 	while (!err) {
 		const struct res_step *last = &r->res.steps[r->res.nsteps - 1];
 		double next;

@@ -864,3 +864,12 @@ void topo_free(struct topo *t)
 	free(t->nodes);
 	free(t);
 }
+
+unsigned topo_max_rate(const struct topo_experiment *e)
+{
+	unsigned cap = e->max_rate ? e->max_rate : TOPO_DEFAULT_MAX_RATE;
+
+	if (strcmp(e->search, "ramp") && e->search[0])
+		return e->rate_final;
+	return cap > e->rate_final ? cap : e->rate_final;
+}

@@ -136,6 +136,14 @@ int topo_load(struct topo **tp, const char *path, const struct inventory *inv,
 	      struct topo_errors *errs);
 void topo_free(struct topo *t);
 
+/* The default cap of a ramp's extension ("max_rate" 0). */
+#define TOPO_DEFAULT_MAX_RATE 1000000u
+
+/* The highest rate e's load steps may offer: a ramp's max_rate (its
+ * default when 0; never below the final rate), the searches' final
+ * rate. */
+unsigned topo_max_rate(const struct topo_experiment *e);
+
 /*
  * Whether e is a mix with a register kind beside invite or options:
  * its users are then split, the first half the callees (the

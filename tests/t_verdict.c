@@ -1,0 +1,532 @@
+/*
+ * What bounded a run's capacity (issue 13): the verdict of recorded
+ * runs (tests/data/verdict/), the comparison's bounds and spreads, and
+ * real runs on this machine whose ramp ends below the limit, whose
+ * loader cannot send what is asked, and whose proxy is held to a few
+ * per cent of a core.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "proc.h"
+#include "res_compare.h"
+#include "res_repeat.h"
+#include "res_verdict.h"
+#include "results.h"
+#include "test.h"
+
+/* tests/data/verdict/NAME, loaded into run. */
+static void load_fixture(struct res_run *run, const char *name)
+{
+	char dir[700], why[300] = "";
+
+	snprintf(dir, sizeof(dir), "%s/tests/data/verdict/%s",
+		 test_root_dir(), name);
+	ASSERT_MSG(res_load(run, dir, why, sizeof(why)) == 0, "%s", why);
+}
+
+TEST(verdict_of_recorded_runs)
+{
+	static const struct {
+		const char *fixture, *verdict, *capacity, *reason;
+		enum res_bound bound;
+	} want[] = {
+		{"server", "server", "2000", "failed the criteria while the "
+		 "bed had headroom", RES_BOUND_EXACT},
+		{"bed", "bed", ">= 4000", "generator bound at 4000/s",
+		 RES_BOUND_LOWER},
+		{"ramp", "ramp", ">= 3000", "raise the final rate",
+		 RES_BOUND_LOWER},
+		{"near-bed", "bed", ">= 2000", "within 15 % of the bed's own "
+		 "limit", RES_BOUND_LOWER},
+	};
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct res_run run;
+		struct res_verdict v;
+		char cap[48];
+
+		load_fixture(&run, want[i].fixture);
+		res_verdict_of(&run, &v);
+		ASSERT_MSG(v.name && !strcmp(v.name, want[i].verdict),
+			   "%s: %s", want[i].fixture, v.name ? v.name : "-");
+		ASSERT_EQ(v.bound, want[i].bound);
+		res_verdict_capacity_text(&v, cap, sizeof(cap));
+		ASSERT_STR(cap, want[i].capacity);
+		ASSERT_MSG(strstr(v.reason, want[i].reason), "%s: %s",
+			   want[i].fixture, v.reason);
+		res_run_clear(&run);
+	}
+}
+
+/* A knee that was not found is null, never 0; the verdict is in the
+ * bundle's summary. */
+TEST(verdict_knee_none_is_null_in_summary)
+{
+	struct res_run run;
+	json_t *j;
+
+	load_fixture(&run, "ramp");
+	ASSERT(res_knee(&run) < 0);
+	j = res_run_json(&run);
+	ASSERT(j);
+	ASSERT(json_is_null(json_object_get(j, "knee")));
+	ASSERT_STR(json_string_value(json_object_get(j, "verdict")), "ramp");
+	ASSERT_STR(json_string_value(json_object_get(j, "bound")), "lower");
+	ASSERT(strstr(json_string_value(json_object_get(j, "verdict_reason")),
+		      "no step failed up to 3000/s"));
+	json_decref(j);
+	res_run_clear(&run);
+	load_fixture(&run, "server");
+	j = res_run_json(&run);
+	ASSERT(json_number_value(json_object_get(j, "knee")) == 2000);
+	ASSERT_STR(json_string_value(json_object_get(j, "bound")), "exact");
+	json_decref(j);
+	res_run_clear(&run);
+}
+
+/* The comparison of runs as text, into a new string (caller frees). */
+static char *compare_text(const char *const *names, size_t n,
+			  struct res_run *runs)
+{
+	const struct res_run *list[16];
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	ASSERT(f && n <= 16);
+	for (size_t i = 0; i < n; i++) {
+		load_fixture(&runs[i], names[i]);
+		list[i] = &runs[i];
+	}
+	res_compare_table(list, n, f);
+	ASSERT(fclose(f) == 0);
+	return text;
+}
+
+TEST(verdict_ratios_carry_the_bound_and_say_what_is_not_comparable)
+{
+	static const char *const names[] = {"server", "bed", "ramp",
+					    "invite"};
+	struct res_run runs[4];
+	char *text = compare_text(names, 4, runs);
+
+	fprintf(stderr, "%s", text);
+	/* 4000 (at least) over 2000: at least 2x */
+	ASSERT_MSG(strstr(text, ">= 2.00x"), "%s", text);
+	ASSERT(strstr(text, ">= 4000"));
+	ASSERT(strstr(text, ">= 1.50x"));
+	ASSERT(strstr(text, "none below 3000"));
+	ASSERT(strstr(text, "bed "));
+	ASSERT(strstr(text, "not comparable: s0p1i invite with s0p1 register"));
+	ASSERT(strstr(text, "different tests (invite, register)"));
+	ASSERT(strstr(text, "s2p2 register: bed (a lower bound): the loaders "
+			    "were generator bound"));
+	for (size_t i = 0; i < 4; i++)
+		res_run_clear(&runs[i]);
+	free(text);
+	/* Against a lower bound, two lower bounds say nothing. */
+	{
+		static const char *const two[] = {"bed", "ramp"};
+
+		text = compare_text(two, 2, runs);
+		ASSERT_MSG(strstr(text, "not comparable: s1p2 with s2p2: both "
+					"are lower bounds"),
+			   "%s", text);
+		ASSERT(strstr(text, "n/c"));
+		res_run_clear(&runs[0]);
+		res_run_clear(&runs[1]);
+		free(text);
+	}
+}
+
+TEST(verdict_repetitions_give_median_min_max_and_interval)
+{
+	static const char *const names[] = {"server", "rep1", "rep2",
+					    "rep3",   "rep4", "rep5"};
+	struct res_run runs[6];
+	const struct res_run *list[6];
+	char *text = compare_text(names, 6, runs);
+	struct res_group *g;
+	size_t ng = 0;
+	json_t *j, *conf;
+
+	fprintf(stderr, "%s", text);
+	ASSERT_MSG(strstr(text, "s3p3 (x5)"), "%s", text);
+	ASSERT(strstr(text, "s3p3: capacity/s median 2200, min 2000, max "
+			    "2400; 95 % interval of the mean 2004-2396 (t, 5 "
+			    "runs)"));
+	/* Each repetition against the one s0p1 run: 2000/2000 .. */
+	ASSERT(strstr(text, "; ratio median 1.10x, min 1.00x, max 1.20x"));
+	free(text);
+	for (size_t i = 0; i < 6; i++)
+		list[i] = &runs[i];
+	g = res_repeat_groups(list, 6, &ng);
+	ASSERT(g);
+	ASSERT_EQ(ng, 2);
+	ASSERT_EQ(g[1].n, 5);
+	ASSERT(g[1].capacity.has_ci);
+	/* mean 2200, s = 158.1, t(4) = 2.776: 2200 -+ 196.3 */
+	ASSERT(fabs(g[1].capacity.ci_low - 2003.7) < 0.1);
+	ASSERT(fabs(g[1].capacity.ci_high - 2396.3) < 0.1);
+	j = res_repeat_json(list, g, ng);
+	conf = json_array_get(json_object_get(j, "configurations"), 1);
+	ASSERT_STR(json_string_value(json_object_get(conf, "verdict")),
+		   "server");
+	ASSERT(json_number_value(json_object_get(
+		       json_object_get(conf, "capacity"), "median")) == 2200);
+	ASSERT(json_number_value(json_object_get(
+		       json_object_get(conf, "ratio"), "max")) == 1.2);
+	ASSERT_EQ(json_array_size(json_object_get(conf, "runs")), 5);
+	json_decref(j);
+	res_repeat_free(g, ng);
+	for (size_t i = 0; i < 6; i++)
+		res_run_clear(&runs[i]);
+}
+
+/* ---- real runs on this machine ---------------------------------- */
+
+static void need_root_and_mariadb(void)
+{
+	struct stat st;
+
+	if (geteuid() != 0)
+		test_skip("a managed mariadbd runs as root here");
+	if (stat("/usr/sbin/mariadbd", &st) != 0)
+		test_skip("no mariadbd: run scripts/install-deps");
+}
+
+/* One proxy, one loader (one thread), a callhandler for the bed's
+ * baseline; exp: the experiment's fields. */
+static void write_topology(const char *name, const char *exp)
+{
+	char topo[2048];
+
+	snprintf(topo, sizeof(topo),
+		 "{\"name\": \"%s\", \"database\": {\"host\": \"db\", "
+		 "\"port\": %u},\n"
+		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"proxy1\", "
+		 "\"listen\": [\"udp:%u\"], \"workers\": 1}],\n"
+		 " \"callhandlers\": [{\"name\": \"ch1\", \"host\": "
+		 "\"handler1\", \"listen\": [\"udp:%u\"], \"threads\": 1}],\n"
+		 " \"loaders\": [{\"name\": \"ld1\", \"host\": \"loader1\", "
+		 "\"threads\": 1}],\n"
+		 " \"experiment\": {\"users\": {\"count\": 100}, %s}}\n",
+		 name, proc_free_port(), proc_free_port(), proc_free_port(),
+		 exp);
+	test_write_file("t.json", topo);
+}
+
+/* Runs argv to its end; its output (caller frees), exit status 0. */
+static char *run_ok(const char *const argv[])
+{
+	int got = proc_run(argv, "run.log", 100000);
+	size_t len;
+	char *log = test_read_file("run.log", &len);
+
+	ASSERT_MSG(got == 0, "exit %d: %s", got, log);
+	return log;
+}
+
+/* The bundle under results/ whose name starts with prefix, loaded. */
+static void load_bundle(struct res_run *run, const char *prefix)
+{
+	char dir[600] = "", why[300] = "";
+	struct dirent *de;
+	DIR *d = opendir("results");
+
+	ASSERT(d);
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, prefix, strlen(prefix)) &&
+		    !strstr(de->d_name, ".tar.gz"))
+			snprintf(dir, sizeof(dir), "results/%s", de->d_name);
+	closedir(d);
+	ASSERT_MSG(dir[0], "no bundle %s*", prefix);
+	ASSERT_MSG(res_load(run, dir, why, sizeof(why)) == 0, "%s", why);
+}
+
+static json_t *load_summary(const char *prefix)
+{
+	char path[700] = "";
+	struct dirent *de;
+	DIR *d = opendir("results");
+	json_t *j;
+
+	ASSERT(d);
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, prefix, strlen(prefix)) &&
+		    !strstr(de->d_name, ".tar.gz"))
+			snprintf(path, sizeof(path), "results/%s/summary.json",
+				 de->d_name);
+	closedir(d);
+	j = json_load_file(path, 0, NULL);
+	ASSERT_MSG(j, "%s", path);
+	return j;
+}
+
+TEST_TIMEOUT(verdict_ramp_ending_below_the_limit_is_a_lower_bound, 60)
+{
+	char inv[600];
+	const char *argv[] = {"orchestrator", "run",	 "t.json", "--hosts",
+			      inv,	      "--results", "results", NULL};
+	struct res_run run;
+	json_t *j;
+	char *out;
+
+	need_root_and_mariadb();
+	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
+		 test_root_dir());
+	/* 100 and 200/s, no extension: far below what the proxy does */
+	write_topology("vramp",
+		       "\"rate\": {\"start\": 100, \"step\": 100, \"final\": "
+		       "200}, \"max_rate\": 200,\n"
+		       "   \"step_duration_s\": 1, \"warmup_s\": 1, "
+		       "\"baseline_s\": 1");
+	out = run_ok(argv);
+	fprintf(stderr, "%s", strstr(out, "[baseline]") ? strstr(out, "[baseline]") : out);
+	ASSERT_MSG(strstr(out, "[run] capacity >= "), "%s", out);
+	ASSERT(strstr(out, "knee: none below 200/s"));
+	ASSERT(strstr(out, "[run] verdict: ramp, lower: no step failed up to "
+			   "200/s"));
+	ASSERT(strstr(out, "raise the final rate"));
+	/* The bed's limit: clean at twice the ramp's top, no more asked. */
+	ASSERT(strstr(out, "[baseline] the bed's own limit: at least "));
+	free(out);
+	j = load_summary("vramp-");
+	ASSERT(json_is_null(json_object_get(j, "knee")));
+	ASSERT_STR(json_string_value(json_object_get(j, "verdict")), "ramp");
+	ASSERT_STR(json_string_value(json_object_get(j, "bound")), "lower");
+	ASSERT_STR(json_string_value(json_object_get(j, "search_end")),
+		   "max rate");
+	ASSERT_STR(json_string_value(json_object_get(j, "baseline_bound")),
+		   "lower");
+	ASSERT_EQ(json_array_size(json_object_get(j, "baseline_probes")), 2);
+	json_decref(j);
+	load_bundle(&run, "vramp-");
+	ASSERT_EQ(run.nsteps, 2);
+	res_run_clear(&run);
+}
+
+/* A loader of one thread asked for far more than it can send: the
+ * bed, not the proxy, is the limit. */
+TEST_TIMEOUT(verdict_starved_generator_gives_bed, 60)
+{
+	char inv[600];
+	const char *argv[] = {"orchestrator", "run",	 "t.json", "--hosts",
+			      inv,	      "--results", "results", NULL};
+	json_t *j;
+	char *out;
+
+	need_root_and_mariadb();
+	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
+		 test_root_dir());
+	write_topology("vbed",
+		       "\"rate\": {\"start\": 1000000, \"step\": 1, "
+		       "\"final\": 1000000}, \"max_rate\": 1000000,\n"
+		       "   \"step_duration_s\": 2, \"warmup_s\": 1, "
+		       "\"baseline_s\": 0");
+	out = run_ok(argv);
+	fprintf(stderr, "%s", strstr(out, "[step") ? strstr(out, "[step") : out);
+	ASSERT_MSG(strstr(out, "| generator bound"), "%s", out);
+	ASSERT(strstr(out, "[run] verdict: bed, "));
+	ASSERT(strstr(out, "generator bound at 1000000/s"));
+	free(out);
+	j = load_summary("vbed-");
+	ASSERT_STR(json_string_value(json_object_get(j, "verdict")), "bed");
+	ASSERT(!strcmp(json_string_value(json_object_get(j, "bound")),
+		       "lower") ||
+	       !strcmp(json_string_value(json_object_get(j, "bound")),
+		       "upper"));
+	json_decref(j);
+}
+
+/*
+ * A CPU cgroup of the test's own capping a process at frac of a core
+ * (v2, or v1's cpu controller); its path into dir.  false when the
+ * machine has none.
+ */
+static bool cap_cgroup(char *dir, size_t size, double frac)
+{
+	char path[700], val[64];
+	struct stat st;
+	bool v2 = stat("/sys/fs/cgroup/cgroup.controllers", &st) == 0;
+	FILE *f;
+
+	if (v2)
+		snprintf(dir, size, "/sys/fs/cgroup/sipstone-v%d",
+			 (int)getpid());
+	else if (stat("/sys/fs/cgroup/cpu", &st) == 0)
+		snprintf(dir, size, "/sys/fs/cgroup/cpu/sipstone-v%d",
+			 (int)getpid());
+	else
+		return false;
+	rmdir(dir);
+	if (mkdir(dir, 0755) != 0)
+		return false;
+	snprintf(path, sizeof(path), "%s/%s", dir,
+		 v2 ? "cpu.max" : "cpu.cfs_quota_us");
+	snprintf(val, sizeof(val), v2 ? "%d 100000\n" : "%d\n",
+		 (int)(frac * 100000));
+	f = fopen(path, "w");
+	if (!f)
+		return false;
+	fputs(val, f);
+	return fclose(f) == 0;
+}
+
+/* Reads p's output into out[*n..] until want appears or ms pass. */
+static void read_until(struct proc *p, char *out, size_t outsz, size_t *n,
+		       const char *want, unsigned ms)
+{
+	for (unsigned waited = 0;
+	     (!want || !strstr(out, want)) && waited < ms && *n < outsz - 1;) {
+		struct pollfd pfd = {p->from_child, POLLIN, 0};
+		ssize_t got;
+
+		if (poll(&pfd, 1, 100) <= 0) {
+			waited += 100;
+			continue;
+		}
+		got = read(p->from_child, out + *n, outsz - *n - 1);
+		if (got <= 0)
+			break;
+		*n += (size_t)got;
+		out[*n] = '\0';
+	}
+}
+
+/* The proxy held to 3 % of a core fails a step far below what the bed
+ * sends: the figure is the server's. */
+TEST_TIMEOUT(verdict_cpu_capped_proxy_gives_server, 90)
+{
+	char inv[600], cg[300], path[800];
+	const char *argv[] = {"orchestrator", "run",	 "t.json", "--hosts",
+			      inv,	      "--results", "results", NULL};
+	static char out[1 << 17];
+	struct proc p;
+	size_t n = 0;
+	json_t *j;
+	char *pidp;
+	int status;
+	FILE *f;
+
+	out[0] = '\0';
+	need_root_and_mariadb();
+	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
+		 test_root_dir());
+	if (!cap_cgroup(cg, sizeof(cg), 0.03))
+		test_skip("no cgroup CPU controller here");
+	/* 1 s without a final response is a failure. */
+	write_topology("vserver",
+		       "\"rate\": {\"start\": 200, \"step\": 800, \"final\": "
+		       "20000},\n"
+		       "   \"step_duration_s\": 2, \"warmup_s\": 1, "
+		       "\"baseline_s\": 1, \"threshold_ms\": 1000");
+	proc_start(&p, argv);
+	read_until(&p, out, sizeof(out), &n, "[start] sf1 (proxy-stateful)",
+		   60000);
+	pidp = strstr(out, "[start] sf1 (proxy-stateful)");
+	read_until(&p, out, sizeof(out), &n, "\n", 1000);
+	ASSERT_MSG(pidp && strstr(pidp, ", pid "), "%s", out);
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+	f = fopen(path, "w");
+	ASSERT(f);
+	fprintf(f, "%ld\n", strtol(strstr(pidp, ", pid ") + 6, NULL, 10));
+	ASSERT(fclose(f) == 0);
+	read_until(&p, out, sizeof(out), &n, NULL, 85000);
+	status = proc_stop(&p, 30000);
+	test_write_file("run.log", out);
+	rmdir(cg);
+	fprintf(stderr, "%s", strstr(out, "[baseline]") ? strstr(out, "[baseline]") : out);
+	ASSERT_MSG(status == 0, "exit %d", status);
+	ASSERT(strstr(out, "criteria not met"));
+	ASSERT(strstr(out, "[run] verdict: server, exact: the step at "));
+	j = load_summary("vserver-");
+	ASSERT_STR(json_string_value(json_object_get(j, "verdict")),
+		   "server");
+	ASSERT_STR(json_string_value(json_object_get(j, "bound")), "exact");
+	ASSERT(json_number_value(json_object_get(j, "capacity")) <
+	       0.85 * json_number_value(json_object_get(j, "baseline")));
+	json_decref(j);
+}
+
+/* --repeat 3: three bundles, each saying which repetition it is, and a
+ * comparison with the median, min and max of the capacity. */
+TEST_TIMEOUT(verdict_repeat_three_gives_median_min_max, 90)
+{
+	char inv[600];
+	const char *argv[] = {"orchestrator", "run",	 "t.json",
+			      "--hosts",      inv,	 "--results",
+			      "results",      "--repeat", "3",
+			      NULL};
+	struct dirent *de;
+	size_t bundles = 0, seen[4] = {0};
+	DIR *d;
+	char *out;
+
+	need_root_and_mariadb();
+	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
+		 test_root_dir());
+	write_topology("vrep",
+		       "\"rate\": {\"start\": 200, \"step\": 200, \"final\": "
+		       "200}, \"max_rate\": 200,\n"
+		       "   \"step_duration_s\": 1, \"warmup_s\": 0, "
+		       "\"baseline_s\": 0");
+	out = run_ok(argv);
+	fprintf(stderr, "%s", strstr(out, "\nrun ") ? strstr(out, "\nrun ") : out);
+	ASSERT(strstr(out, "[list] run 1 of 3: t.json (repetition 1 of 3)"));
+	ASSERT(strstr(out, "[list] run 3 of 3: t.json (repetition 3 of 3)"));
+	ASSERT_MSG(strstr(out, "\nvrep (x3) "), "%s", out);
+	ASSERT(strstr(out, "vrep: capacity/s median "));
+	ASSERT(strstr(out, ", min "));
+	ASSERT(strstr(out, ", max "));
+	/* three runs: no interval (5 or more) */
+	ASSERT(!strstr(out, "95 % interval"));
+	free(out);
+	d = opendir("results");
+	ASSERT(d);
+	while ((de = readdir(d))) {
+		char path[700];
+		json_t *j, *rep;
+
+		if (strncmp(de->d_name, "vrep-", 5) ||
+		    strstr(de->d_name, ".tar.gz"))
+			continue;
+		snprintf(path, sizeof(path), "results/%s/summary.json",
+			 de->d_name);
+		j = json_load_file(path, 0, NULL);
+		ASSERT(j);
+		rep = json_object_get(j, "repeat");
+		ASSERT_EQ(json_integer_value(json_object_get(rep, "of")), 3);
+		seen[json_integer_value(json_object_get(rep, "index")) & 3]++;
+		bundles++;
+		json_decref(j);
+	}
+	closedir(d);
+	ASSERT_EQ(bundles, 3);
+	ASSERT(seen[1] == 1 && seen[2] == 1 && seen[3] == 1);
+	/* The page carries the figures for its charts. */
+	d = opendir("results");
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, "compare-", 8)) {
+			char path[700];
+			size_t len;
+			char *page;
+
+			snprintf(path, sizeof(path), "results/%s", de->d_name);
+			page = test_read_file(path, &len);
+			ASSERT(strstr(page, "id=\"sipstone-figures\""));
+			ASSERT(strstr(page, "\"median\""));
+			free(page);
+			bundles++;
+		}
+	closedir(d);
+	ASSERT_EQ(bundles, 4);
+}
