@@ -95,22 +95,25 @@ static int bed_rate(struct run *r, struct bed *b, double rate, bool first)
 static int bed_step(struct run *r, struct bed *b, struct probe *p)
 {
 	for (size_t k = 0; k < b->started; k++) {
-		json_t *st = roles_command(r, &b->roles[k], "step", NULL, 5000);
+		json_t *st =
+			roles_command(r, &b->roles[k], "step", NULL, 5000);
 
 		if (!st || !json_is_true(json_object_get(st, "ok"))) {
 			json_decref(st);
-			return runctx_fail(r, EPROTO, "%s did not end its step",
+			return runctx_fail(r, EPROTO,
+					   "%s did not end its step",
 					   b->nodes[k].name);
 		}
 		if (p) {
 			p->ok += (uint64_t)runctx_json_number(st, "successes");
 			p->bad += (uint64_t)runctx_json_number(st, "failures");
-			p->attempts +=
-				(uint64_t)runctx_json_number(st, "attempts");
+			p->attempts += (uint64_t)runctx_json_number(st, "attem"
+									"pts");
 			if (runctx_json_number(st, "secs") > p->secs)
 				p->secs = runctx_json_number(st, "secs");
-			p->bound |= json_is_true(
-				json_object_get(st, "generator_bound"));
+			p->bound |= json_is_true(json_object_get(st, "generato"
+								     "r_"
+								     "bound"));
 		}
 		json_decref(st);
 	}
@@ -173,8 +176,8 @@ static int search_limit(struct run *r, struct bed *b, unsigned secs)
 		struct res_probe *p = &r->res.probes[r->res.nprobes];
 		bool first = r->res.nprobes == 0;
 
-		if (!first && runctx_now_ms() - t0 + probe_ms >
-				      BASELINE_BUDGET_MS)
+		if (!first &&
+		    runctx_now_ms() - t0 + probe_ms > BASELINE_BUDGET_MS)
 			break;
 		err = probe_at(r, b, rate, first, secs, p);
 		if (err)

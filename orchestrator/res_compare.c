@@ -297,8 +297,9 @@ void res_compare_table(const struct res_run *const *runs, size_t n, FILE *f)
 		capacity_text(&g[k], cap, sizeof(cap));
 		ratio_text(&g[k], ratio, sizeof(ratio));
 		knee_text(runs, &g[k], knee, sizeof(knee));
-		fprintf(f, "%-*s %-10s %-5s %12s %10s %16s %-7s ", width, label,
-			r->test, r->transport, cap, ratio, knee, g[k].verdict);
+		fprintf(f, "%-*s %-10s %-5s %12s %10s %16s %-7s ", width,
+			label, r->test, r->transport, cap, ratio, knee,
+			g[k].verdict);
 		if (presence && g[k].n == 1 && res_capacity_aggregate(r) >= 0)
 			fprintf(f, "%10.0f %12.0f  ", res_capacity_notify(r),
 				res_capacity_aggregate(r));

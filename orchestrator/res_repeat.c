@@ -106,10 +106,7 @@ static void group_verdict(const struct res_run *const *runs,
 	}
 	for (size_t i = 0; i < 3; i++)
 		kinds += count[i] > 0;
-	g->bound = upper == g->n ? "< "
-		   : upper	 ? "mixed"
-		   : lower	 ? ">= "
-				 : "";
+	g->bound = upper == g->n ? "< " : upper ? "mixed" : lower ? ">= " : "";
 	g->verdict[0] = '\0';
 	if (kinds == 1) {
 		for (size_t i = 0; i < 3; i++)
@@ -275,8 +272,8 @@ json_t *res_repeat_json(const struct res_run *const *runs,
 			struct res_verdict v;
 
 			res_verdict_of(runs[g[k].runs[i]], &v);
-			json_array_append_new(ids,
-					      json_string(runs[g[k].runs[i]]->id));
+			json_array_append_new(
+				ids, json_string(runs[g[k].runs[i]]->id));
 			json_array_append_new(verdicts,
 					      v.name ? json_string(v.name)
 						     : json_null());
@@ -295,12 +292,13 @@ json_t *res_repeat_json(const struct res_run *const *runs,
 					    : json_null());
 		json_object_set_new(
 			o, "ratio_bound",
-			g[k].ratio_ok ? json_string(*g[k].ratio_prefix == '>'
-							    ? "lower"
-						    : *g[k].ratio_prefix == '<'
-							    ? "upper"
-							    : "exact")
-				      : json_null());
+			g[k].ratio_ok
+				? json_string(*g[k].ratio_prefix == '>' ? "low"
+									  "er"
+					      : *g[k].ratio_prefix == '<'
+						      ? "upper"
+						      : "exact")
+				: json_null());
 		json_object_set_new(o, "not_comparable",
 				    g[k].ratio_ok ? json_null()
 						  : json_string(g[k].why));

@@ -130,7 +130,8 @@ static void report_heading(const struct res_run *run, FILE *f)
 		fprintf(f, "; knee: none below %.0f/s", top);
 	if (run->baseline > 0)
 		fprintf(f, "; generators alone reached %s%.0f/s",
-			strcmp(run->baseline_bound, "lower") ? "" : "at least ",
+			strcmp(run->baseline_bound, "lower") ? ""
+							     : "at least ",
 			run->baseline);
 	else
 		fputs("; generator baseline not measured", f);
@@ -164,11 +165,11 @@ static void report_heading(const struct res_run *run, FILE *f)
 			strcmp(v.name, "server") ? " class=bad" : "");
 		res_html_text(f, v.name);
 		fputs("</b> (", f);
-		res_html_text(f, v.bound == RES_BOUND_EXACT
-					 ? "the servers' figure"
-				 : v.bound == RES_BOUND_LOWER
-					 ? "a lower bound"
-					 : "an upper bound");
+		res_html_text(f, v.bound == RES_BOUND_EXACT   ? "the servers' "
+								"figure"
+				 : v.bound == RES_BOUND_LOWER ? "a lower bound"
+							      : "an upper "
+								"bound");
 		fputs("): ", f);
 		res_html_text(f, v.reason);
 		fputs(".</p>\n", f);

@@ -70,7 +70,8 @@ static bool bed_bounded(const struct res_run *run, const struct res_step *cap,
 
 	if (fail && fail->generator_bound) {
 		snprintf(why, whysz,
-			 "the loaders were generator bound at %.0f/s, the step "
+			 "the loaders were generator bound at %.0f/s, the "
+			 "step "
 			 "that failed: the failure may be theirs",
 			 fail->offered);
 		return true;
@@ -87,7 +88,8 @@ static bool bed_bounded(const struct res_run *run, const struct res_step *cap,
 			 "%.0f/s delivered is within %.0f %% of the bed's own "
 			 "limit (%s%.0f/s, generators alone)",
 			 c, 100 * (1 - RES_VERDICT_BED_SHARE),
-			 strcmp(run->baseline_bound, "lower") ? "" : "at least ",
+			 strcmp(run->baseline_bound, "lower") ? ""
+							      : "at least ",
 			 run->baseline);
 		return true;
 	}
@@ -102,8 +104,7 @@ static bool bed_bounded(const struct res_run *run, const struct res_step *cap,
 }
 
 /* Whether the search or ramp ended with no step failing. */
-static bool ended_clean(const struct res_run *run,
-			const struct res_step *fail)
+static bool ended_clean(const struct res_run *run, const struct res_step *fail)
 {
 	if (!strcmp(run->search, "rfc7502") || !strcmp(run->search, "bisect"))
 		return !!strstr(run->search_end, "clean at");
@@ -113,7 +114,8 @@ static bool ended_clean(const struct res_run *run,
 void res_verdict_of(const struct res_run *run, struct res_verdict *v)
 {
 	const struct res_step *cap = capacity_step(run);
-	const struct res_step *fail = failing_step(run, cap ? cap->offered : 0);
+	const struct res_step *fail =
+		failing_step(run, cap ? cap->offered : 0);
 	char bed[200];
 
 	memset(v, 0, sizeof(*v));
@@ -154,18 +156,20 @@ void res_verdict_of(const struct res_run *run, struct res_verdict *v)
 		v->name = "server";
 		v->bound = RES_BOUND_EXACT;
 		snprintf(v->reason, sizeof(v->reason),
-			 "the step at %.0f/s failed the criteria while the bed "
+			 "the step at %.0f/s failed the criteria while the "
+			 "bed "
 			 "had headroom (%s%.0f/s with the generators alone)",
 			 fail ? fail->offered : cap->offered,
-			 run->baseline > 0 &&
-					 strcmp(run->baseline_bound, "lower")
+			 run->baseline > 0 && strcmp(run->baseline_bound, "low"
+									  "er")
 				 ? ""
 				 : "at least ",
 			 run->baseline);
 		if (run->baseline <= 0)
 			snprintf(v->reason, sizeof(v->reason),
 				 "the step at %.0f/s failed the criteria; the "
-				 "bed's own limit was not measured (baseline_s "
+				 "bed's own limit was not measured "
+				 "(baseline_s "
 				 "0 or no callhandler), only the loaders' "
 				 "generator-bound flags vouch for it",
 				 fail ? fail->offered : cap->offered);
@@ -223,8 +227,7 @@ bool res_verdict_ratio(const struct res_run *a, const struct res_verdict *va,
 	}
 	/* a/b: a's bound carries through as is, b's reversed. */
 	if (da && da == db) {
-		snprintf(why, whysz,
-			 "both are %s bounds (%s: %s, %s: %s)",
+		snprintf(why, whysz, "both are %s bounds (%s: %s, %s: %s)",
 			 da > 0 ? "lower" : "upper", a->topology, va->name,
 			 b->topology, vb->name);
 		return false;

@@ -207,9 +207,10 @@ static void verdict_json(const struct res_run *run, json_t *j)
 	res_verdict_of(run, &v);
 	json_object_set_new(j, "verdict",
 			    v.name ? json_string(v.name) : json_null());
-	json_object_set_new(j, "bound",
-			    v.name ? json_string(res_verdict_bound_name(v.bound))
-				   : json_null());
+	json_object_set_new(
+		j, "bound",
+		v.name ? json_string(res_verdict_bound_name(v.bound))
+		       : json_null());
 	json_object_set_new(j, "verdict_reason", json_string(v.reason));
 	if (run->baseline_bound[0])
 		json_object_set_new(j, "baseline_bound",
@@ -248,9 +249,10 @@ json_t *res_run_json(const struct res_run *run)
 		      run->started, "success_threshold_pct",
 		      run->success_threshold_pct, "ta_limit_ms",
 		      (int)run->ta_limit_ms, "capacity", res_capacity(run),
-		      "knee", opt_real(res_knee(run)), "baseline", run->baseline,
-		      "rfc7502_rate", opt_real(run->rfc7502_rate), "proxies",
-		      names, "steps", steps, "samples", samples);
+		      "knee", opt_real(res_knee(run)), "baseline",
+		      run->baseline, "rfc7502_rate",
+		      opt_real(run->rfc7502_rate), "proxies", names, "steps",
+		      steps, "samples", samples);
 	if (j) {
 		json_object_set_new(j, "search",
 				    json_string(run->search[0] ? run->search
@@ -376,8 +378,8 @@ static void probes_from(json_t *arr, struct res_run *run)
 
 		run->probes[i].offered = res_json_number(o, "offered", 0);
 		run->probes[i].achieved = res_json_number(o, "achieved", 0);
-		run->probes[i].clean =
-			json_is_true(json_object_get(o, "clean"));
+		run->probes[i].clean = json_is_true(json_object_get(o, "clea"
+								       "n"));
 		run->nprobes = i + 1;
 	}
 }
@@ -427,10 +429,12 @@ int res_load(struct res_run *run, const char *dir, char *why, size_t whysz)
 	copy_string(j, "baseline_bound", run->baseline_bound,
 		    sizeof(run->baseline_bound));
 	probes_from(json_object_get(j, "baseline_probes"), run);
-	run->repeat_index = (unsigned)res_json_number(
-		json_object_get(j, "repeat"), "index", 0);
-	run->repeat_of =
-		(unsigned)res_json_number(json_object_get(j, "repeat"), "of", 0);
+	run->repeat_index = (unsigned)res_json_number(json_object_get(j, "repe"
+									 "at"),
+						      "index", 0);
+	run->repeat_of = (unsigned)res_json_number(json_object_get(j, "repea"
+								      "t"),
+						   "of", 0);
 	run->threshold_ms =
 		(unsigned)res_json_number(j, "threshold_ms", 32000);
 	run->granularity = (unsigned)res_json_number(j, "granularity", 0);

@@ -525,8 +525,8 @@ static int run_one(struct runlist *rl, size_t k, char *bundle, size_t size)
 			       k + 1, rl->total, title, rl->o.repeat_index,
 			       rl->repeats);
 		else
-			printf("[list] run %zu of %zu: %s\n", k + 1,
-			       rl->total, title);
+			printf("[list] run %zu of %zu: %s\n", k + 1, rl->total,
+			       title);
 		fflush(stdout);
 	}
 	err = run_experiment(t, rl->inv, &rl->o, bundle, size);

@@ -71,9 +71,8 @@ static int extend_ramp(struct run *r, struct stepper *sp,
 {
 	const struct topo_experiment *e = &r->t->exp;
 	double cap = topo_max_rate(e);
-	double bed = !strcmp(r->res.baseline_bound, "exact")
-			     ? r->res.baseline
-			     : 0;
+	double bed = !strcmp(r->res.baseline_bound, "exact") ? r->res.baseline
+							     : 0;
 	double inc = e->rate_step;
 	const char *end = "max rate";
 	struct sched_result res;

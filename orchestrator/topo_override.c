@@ -285,8 +285,8 @@ static int check_setting(const struct topo *t, const char *key,
 	}
 	if (e->max_rate && e->max_rate < e->rate_final) {
 		snprintf(why, whysz,
-			 "--%s %s: max_rate %u is below the final rate %u", key,
-			 value, e->max_rate, e->rate_final);
+			 "--%s %s: max_rate %u is below the final rate %u",
+			 key, value, e->max_rate, e->rate_final);
 		return EINVAL;
 	}
 	return 0;

@@ -27,8 +27,8 @@ static void load_fixture(struct res_run *run, const char *name)
 {
 	char dir[700], why[300] = "";
 
-	snprintf(dir, sizeof(dir), "%s/tests/data/verdict/%s",
-		 test_root_dir(), name);
+	snprintf(dir, sizeof(dir), "%s/tests/data/verdict/%s", test_root_dir(),
+		 name);
 	ASSERT_MSG(res_load(run, dir, why, sizeof(why)) == 0, "%s", why);
 }
 
@@ -38,14 +38,18 @@ TEST(verdict_of_recorded_runs)
 		const char *fixture, *verdict, *capacity, *reason;
 		enum res_bound bound;
 	} want[] = {
-		{"server", "server", "2000", "failed the criteria while the "
-		 "bed had headroom", RES_BOUND_EXACT},
+		{"server", "server", "2000",
+		 "failed the criteria while the "
+		 "bed had headroom",
+		 RES_BOUND_EXACT},
 		{"bed", "bed", ">= 4000", "generator bound at 4000/s",
 		 RES_BOUND_LOWER},
 		{"ramp", "ramp", ">= 3000", "raise the final rate",
 		 RES_BOUND_LOWER},
-		{"near-bed", "bed", ">= 2000", "within 15 % of the bed's own "
-		 "limit", RES_BOUND_LOWER},
+		{"near-bed", "bed", ">= 2000",
+		 "within 15 % of the bed's own "
+		 "limit",
+		 RES_BOUND_LOWER},
 	};
 
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -113,8 +117,7 @@ static char *compare_text(const char *const *names, size_t n,
 
 TEST(verdict_ratios_carry_the_bound_and_say_what_is_not_comparable)
 {
-	static const char *const names[] = {"server", "bed", "ramp",
-					    "invite"};
+	static const char *const names[] = {"server", "bed", "ramp", "invite"};
 	struct res_run runs[4];
 	char *text = compare_text(names, 4, runs);
 
@@ -125,7 +128,8 @@ TEST(verdict_ratios_carry_the_bound_and_say_what_is_not_comparable)
 	ASSERT(strstr(text, ">= 1.50x"));
 	ASSERT(strstr(text, "none below 3000"));
 	ASSERT(strstr(text, "bed "));
-	ASSERT(strstr(text, "not comparable: s0p1i invite with s0p1 register"));
+	ASSERT(strstr(text, "not comparable: s0p1i invite with s0p1 "
+			    "register"));
 	ASSERT(strstr(text, "different tests (invite, register)"));
 	ASSERT(strstr(text, "s2p2 register: bed (a lower bound): the loaders "
 			    "were generator bound"));
@@ -178,12 +182,14 @@ TEST(verdict_repetitions_give_median_min_max_and_interval)
 	ASSERT(fabs(g[1].capacity.ci_high - 2396.3) < 0.1);
 	j = res_repeat_json(list, g, ng);
 	conf = json_array_get(json_object_get(j, "configurations"), 1);
-	ASSERT_STR(json_string_value(json_object_get(conf, "verdict")),
-		   "server");
-	ASSERT(json_number_value(json_object_get(
-		       json_object_get(conf, "capacity"), "median")) == 2200);
-	ASSERT(json_number_value(json_object_get(
-		       json_object_get(conf, "ratio"), "max")) == 1.2);
+	ASSERT_STR(json_string_value(json_object_get(conf, "verdict")), "serve"
+									"r");
+	ASSERT(json_number_value(json_object_get(json_object_get(conf, "capaci"
+								       "ty"),
+						 "median")) == 2200);
+	ASSERT(json_number_value(json_object_get(json_object_get(conf, "rati"
+								       "o"),
+						 "max")) == 1.2);
 	ASSERT_EQ(json_array_size(json_object_get(conf, "runs")), 5);
 	json_decref(j);
 	res_repeat_free(g, ng);
@@ -274,8 +280,9 @@ static json_t *load_summary(const char *prefix)
 TEST_TIMEOUT(verdict_ramp_ending_below_the_limit_is_a_lower_bound, 60)
 {
 	char inv[600];
-	const char *argv[] = {"orchestrator", "run",	 "t.json", "--hosts",
-			      inv,	      "--results", "results", NULL};
+	const char *argv[] = {"orchestrator", "run", "t.json",
+			      "--hosts",      inv,   "--results",
+			      "results",      NULL};
 	struct res_run run;
 	json_t *j;
 	char *out;
@@ -284,13 +291,14 @@ TEST_TIMEOUT(verdict_ramp_ending_below_the_limit_is_a_lower_bound, 60)
 	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
 		 test_root_dir());
 	/* 100 and 200/s, no extension: far below what the proxy does */
-	write_topology("vramp",
-		       "\"rate\": {\"start\": 100, \"step\": 100, \"final\": "
-		       "200}, \"max_rate\": 200,\n"
-		       "   \"step_duration_s\": 1, \"warmup_s\": 1, "
-		       "\"baseline_s\": 1");
+	write_topology("vramp", "\"rate\": {\"start\": 100, \"step\": 100, "
+				"\"final\": "
+				"200}, \"max_rate\": 200,\n"
+				"   \"step_duration_s\": 1, \"warmup_s\": 1, "
+				"\"baseline_s\": 1");
 	out = run_ok(argv);
-	fprintf(stderr, "%s", strstr(out, "[baseline]") ? strstr(out, "[baseline]") : out);
+	fprintf(stderr, "%s",
+		strstr(out, "[baseline]") ? strstr(out, "[baseline]") : out);
 	ASSERT_MSG(strstr(out, "[run] capacity >= "), "%s", out);
 	ASSERT(strstr(out, "knee: none below 200/s"));
 	ASSERT(strstr(out, "[run] verdict: ramp, lower: no step failed up to "
@@ -303,8 +311,9 @@ TEST_TIMEOUT(verdict_ramp_ending_below_the_limit_is_a_lower_bound, 60)
 	ASSERT(json_is_null(json_object_get(j, "knee")));
 	ASSERT_STR(json_string_value(json_object_get(j, "verdict")), "ramp");
 	ASSERT_STR(json_string_value(json_object_get(j, "bound")), "lower");
-	ASSERT_STR(json_string_value(json_object_get(j, "search_end")),
-		   "max rate");
+	ASSERT_STR(json_string_value(json_object_get(j, "search_end")), "max "
+									"rat"
+									"e");
 	ASSERT_STR(json_string_value(json_object_get(j, "baseline_bound")),
 		   "lower");
 	ASSERT_EQ(json_array_size(json_object_get(j, "baseline_probes")), 2);
@@ -319,31 +328,32 @@ TEST_TIMEOUT(verdict_ramp_ending_below_the_limit_is_a_lower_bound, 60)
 TEST_TIMEOUT(verdict_starved_generator_gives_bed, 60)
 {
 	char inv[600];
-	const char *argv[] = {"orchestrator", "run",	 "t.json", "--hosts",
-			      inv,	      "--results", "results", NULL};
+	const char *argv[] = {"orchestrator", "run", "t.json",
+			      "--hosts",      inv,   "--results",
+			      "results",      NULL};
 	json_t *j;
 	char *out;
 
 	need_root_and_mariadb();
 	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
 		 test_root_dir());
-	write_topology("vbed",
-		       "\"rate\": {\"start\": 1000000, \"step\": 1, "
-		       "\"final\": 1000000}, \"max_rate\": 1000000,\n"
-		       "   \"step_duration_s\": 2, \"warmup_s\": 1, "
-		       "\"baseline_s\": 0");
+	write_topology("vbed", "\"rate\": {\"start\": 1000000, \"step\": 1, "
+			       "\"final\": 1000000}, \"max_rate\": 1000000,\n"
+			       "   \"step_duration_s\": 2, \"warmup_s\": 1, "
+			       "\"baseline_s\": 0");
 	out = run_ok(argv);
-	fprintf(stderr, "%s", strstr(out, "[step") ? strstr(out, "[step") : out);
+	fprintf(stderr, "%s",
+		strstr(out, "[step") ? strstr(out, "[step") : out);
 	ASSERT_MSG(strstr(out, "| generator bound"), "%s", out);
 	ASSERT(strstr(out, "[run] verdict: bed, "));
 	ASSERT(strstr(out, "generator bound at 1000000/s"));
 	free(out);
 	j = load_summary("vbed-");
 	ASSERT_STR(json_string_value(json_object_get(j, "verdict")), "bed");
-	ASSERT(!strcmp(json_string_value(json_object_get(j, "bound")),
-		       "lower") ||
-	       !strcmp(json_string_value(json_object_get(j, "bound")),
-		       "upper"));
+	ASSERT(!strcmp(json_string_value(json_object_get(j, "bound")), "lowe"
+								       "r") ||
+	       !strcmp(json_string_value(json_object_get(j, "bound")), "uppe"
+								       "r"));
 	json_decref(j);
 }
 
@@ -407,8 +417,9 @@ static void read_until(struct proc *p, char *out, size_t outsz, size_t *n,
 TEST_TIMEOUT(verdict_cpu_capped_proxy_gives_server, 90)
 {
 	char inv[600], cg[300], path[800];
-	const char *argv[] = {"orchestrator", "run",	 "t.json", "--hosts",
-			      inv,	      "--results", "results", NULL};
+	const char *argv[] = {"orchestrator", "run", "t.json",
+			      "--hosts",      inv,   "--results",
+			      "results",      NULL};
 	static char out[1 << 17];
 	struct proc p;
 	size_t n = 0;
@@ -424,11 +435,12 @@ TEST_TIMEOUT(verdict_cpu_capped_proxy_gives_server, 90)
 	if (!cap_cgroup(cg, sizeof(cg), 0.03))
 		test_skip("no cgroup CPU controller here");
 	/* 1 s without a final response is a failure. */
-	write_topology("vserver",
-		       "\"rate\": {\"start\": 200, \"step\": 800, \"final\": "
-		       "20000},\n"
-		       "   \"step_duration_s\": 2, \"warmup_s\": 1, "
-		       "\"baseline_s\": 1, \"threshold_ms\": 1000");
+	write_topology("vserver", "\"rate\": {\"start\": 200, \"step\": 800, "
+				  "\"final\": "
+				  "20000},\n"
+				  "   \"step_duration_s\": 2, \"warmup_s\": "
+				  "1, "
+				  "\"baseline_s\": 1, \"threshold_ms\": 1000");
 	proc_start(&p, argv);
 	read_until(&p, out, sizeof(out), &n, "[start] sf1 (proxy-stateful)",
 		   60000);
@@ -444,13 +456,13 @@ TEST_TIMEOUT(verdict_cpu_capped_proxy_gives_server, 90)
 	status = proc_stop(&p, 30000);
 	test_write_file("run.log", out);
 	rmdir(cg);
-	fprintf(stderr, "%s", strstr(out, "[baseline]") ? strstr(out, "[baseline]") : out);
+	fprintf(stderr, "%s",
+		strstr(out, "[baseline]") ? strstr(out, "[baseline]") : out);
 	ASSERT_MSG(status == 0, "exit %d", status);
 	ASSERT(strstr(out, "criteria not met"));
 	ASSERT(strstr(out, "[run] verdict: server, exact: the step at "));
 	j = load_summary("vserver-");
-	ASSERT_STR(json_string_value(json_object_get(j, "verdict")),
-		   "server");
+	ASSERT_STR(json_string_value(json_object_get(j, "verdict")), "server");
 	ASSERT_STR(json_string_value(json_object_get(j, "bound")), "exact");
 	ASSERT(json_number_value(json_object_get(j, "capacity")) <
 	       0.85 * json_number_value(json_object_get(j, "baseline")));
@@ -462,10 +474,9 @@ TEST_TIMEOUT(verdict_cpu_capped_proxy_gives_server, 90)
 TEST_TIMEOUT(verdict_repeat_three_gives_median_min_max, 90)
 {
 	char inv[600];
-	const char *argv[] = {"orchestrator", "run",	 "t.json",
-			      "--hosts",      inv,	 "--results",
-			      "results",      "--repeat", "3",
-			      NULL};
+	const char *argv[] = {
+		"orchestrator", "run",	   "t.json",   "--hosts", inv,
+		"--results",	"results", "--repeat", "3",	  NULL};
 	struct dirent *de;
 	size_t bundles = 0, seen[4] = {0};
 	DIR *d;
@@ -474,13 +485,14 @@ TEST_TIMEOUT(verdict_repeat_three_gives_median_min_max, 90)
 	need_root_and_mariadb();
 	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
 		 test_root_dir());
-	write_topology("vrep",
-		       "\"rate\": {\"start\": 200, \"step\": 200, \"final\": "
-		       "200}, \"max_rate\": 200,\n"
-		       "   \"step_duration_s\": 1, \"warmup_s\": 0, "
-		       "\"baseline_s\": 0");
+	write_topology("vrep", "\"rate\": {\"start\": 200, \"step\": 200, "
+			       "\"final\": "
+			       "200}, \"max_rate\": 200,\n"
+			       "   \"step_duration_s\": 1, \"warmup_s\": 0, "
+			       "\"baseline_s\": 0");
 	out = run_ok(argv);
-	fprintf(stderr, "%s", strstr(out, "\nrun ") ? strstr(out, "\nrun ") : out);
+	fprintf(stderr, "%s",
+		strstr(out, "\nrun ") ? strstr(out, "\nrun ") : out);
 	ASSERT(strstr(out, "[list] run 1 of 3: t.json (repetition 1 of 3)"));
 	ASSERT(strstr(out, "[list] run 3 of 3: t.json (repetition 3 of 3)"));
 	ASSERT_MSG(strstr(out, "\nvrep (x3) "), "%s", out);
@@ -496,8 +508,10 @@ TEST_TIMEOUT(verdict_repeat_three_gives_median_min_max, 90)
 		char path[700];
 		json_t *j, *rep;
 
-		if (strncmp(de->d_name, "vrep-", 5) ||
-		    strstr(de->d_name, ".tar.gz"))
+		if (strncmp(de->d_name, "vrep-", 5) || strstr(de->d_name, ".ta"
+									  "r."
+									  "g"
+									  "z"))
 			continue;
 		snprintf(path, sizeof(path), "results/%s/summary.json",
 			 de->d_name);
