@@ -93,6 +93,19 @@ static bool bed_bounded(const struct res_run *run, const struct res_step *cap,
 			 run->baseline);
 		return true;
 	}
+	/* a failure where the bed itself had no headroom left says
+	 * nothing of the servers */
+	if (fail && run->baseline > 0 &&
+	    !strcmp(run->baseline_bound, "exact") &&
+	    fail->offered >= RES_VERDICT_BED_SHARE * run->baseline) {
+		snprintf(why, whysz,
+			 "the step that failed asked %.0f/s, within %.0f %% "
+			 "of "
+			 "the bed's own limit (%.0f/s, generators alone)",
+			 fail->offered, 100 * (1 - RES_VERDICT_BED_SHARE),
+			 run->baseline);
+		return true;
+	}
 	if (!strcmp(run->search_end, "bed limit")) {
 		snprintf(why, whysz,
 			 "the ramp stopped below the bed's own limit (%.0f/s, "

@@ -70,6 +70,27 @@ TEST(verdict_of_recorded_runs)
 	}
 }
 
+/* The same failure, but where the bed itself had no headroom left. */
+TEST(verdict_failure_at_the_beds_limit_is_the_beds)
+{
+	struct res_run run;
+	struct res_verdict v;
+
+	load_fixture(&run, "server");
+	run.baseline = 3200; /* 3000/s is within 15 % of it */
+	res_verdict_of(&run, &v);
+	ASSERT_STR(v.name, "bed");
+	ASSERT_EQ(v.bound, RES_BOUND_LOWER);
+	ASSERT_MSG(strstr(v.reason, "the step that failed asked 3000/s"), "%s",
+		   v.reason);
+	/* a bed limit only known from below vouches for nothing */
+	snprintf(run.baseline_bound, sizeof(run.baseline_bound), "lower");
+	res_verdict_of(&run, &v);
+	ASSERT_STR(v.name, "server");
+	ASSERT(strstr(v.reason, "at least 3200/s"));
+	res_run_clear(&run);
+}
+
 /* A knee that was not found is null, never 0; the verdict is in the
  * bundle's summary. */
 TEST(verdict_knee_none_is_null_in_summary)
@@ -320,6 +341,18 @@ TEST_TIMEOUT(verdict_ramp_ending_below_the_limit_is_a_lower_bound, 60)
 	json_decref(j);
 	load_bundle(&run, "vramp-");
 	ASSERT_EQ(run.nsteps, 2);
+	{
+		char path[800];
+		size_t len;
+		char *page;
+
+		snprintf(path, sizeof(path), "results/%s/report.html", run.id);
+		page = test_read_file(path, &len);
+		ASSERT(strstr(page, "<b>Capacity: &gt;= "));
+		ASSERT(strstr(page, "Verdict: ramp</b> (a lower bound)"));
+		ASSERT(strstr(page, "knee: none below 200/s"));
+		free(page);
+	}
 	res_run_clear(&run);
 }
 
