@@ -103,7 +103,7 @@ TEST_TIMEOUT(run_presence_publish_counts_every_watchers_notify, 120)
 	need_root_and_mariadb();
 	write_topology("{\"test\": \"publish\", \"users\": {\"count\": 10},\n"
 		       "   \"rate\": {\"start\": 20, \"step\": 20, \"final\": "
-		       "40},\n"
+		       "40}, \"max_rate\": 40,\n"
 		       "   \"step_duration_s\": 2, \"warmup_s\": 1, "
 		       "\"baseline_s\": 0,\n"
 		       "   \"presence\": {\"watchers_per_presentity\": 3, "
@@ -180,7 +180,7 @@ TEST_TIMEOUT(run_presence_subscribe_steps_get_their_notifies, 120)
 	write_topology("{\"test\": \"subscribe\", \"users\": {\"count\": "
 		       "200},\n"
 		       "   \"rate\": {\"start\": 20, \"step\": 20, \"final\": "
-		       "40},\n"
+		       "40}, \"max_rate\": 40,\n"
 		       "   \"step_duration_s\": 2, \"warmup_s\": 1, "
 		       "\"baseline_s\": 0}");
 	run_ok();
