@@ -21,6 +21,7 @@
 #include "res_verdict.h"
 #include "results.h"
 #include "test.h"
+#include "topo.h"
 
 /* tests/data/verdict/NAME, loaded into run. */
 static void load_fixture(struct res_run *run, const char *name)
@@ -216,6 +217,47 @@ TEST(verdict_repetitions_give_median_min_max_and_interval)
 	res_repeat_free(g, ng);
 	for (size_t i = 0; i < 6; i++)
 		res_run_clear(&runs[i]);
+}
+
+/* max_rate below the final rate and a repeat out of range are
+ * mistakes of the file, said where they are. */
+TEST(verdict_max_rate_and_repeat_are_checked)
+{
+	const char *text = "{\"name\": \"m\",\n"
+			   " \"stateful\": [{\"name\": \"sf1\", \"host\": "
+			   "\"p1\", "
+			   "\"listen\": [\"udp:5060\"]}],\n"
+			   " \"loaders\": [{\"name\": \"ld1\", \"host\": "
+			   "\"p1\"}],\n"
+			   " \"experiment\": {\"rate\": {\"start\": 100, "
+			   "\"step\": 100, "
+			   "\"final\": 500},\n"
+			   "   \"max_rate\": 400, \"repeat\": 0}}\n";
+	const char *inv_text = "{\"hosts\": {\"p1\": {\"address\": "
+			       "\"127.0.0.1\", \"local\": true}}}";
+	struct topo_errors errs = {0};
+	struct inventory *inv = NULL;
+	struct topo *t = NULL;
+	bool max_said = false, repeat_said = false;
+
+	ASSERT_EQ(inventory_load(&inv, test_write_file("inv.json", inv_text),
+				 &errs),
+		  0);
+	ASSERT_EQ(topo_load(&t, test_write_file("m.json", text), inv, &errs),
+		  EBADMSG);
+	for (size_t i = 0; i < errs.n; i++) {
+		max_said |= strstr(errs.lines[i], "m.json:5:16: \"max_rate\" "
+						  "(400) is below the final "
+						  "rate (500)") != NULL;
+		repeat_said |= strstr(errs.lines[i], "m.json:5:31: \"repeat\" "
+						     "must be") != NULL;
+	}
+	for (size_t i = 0; i < errs.n; i++)
+		fprintf(stderr, "%s\n", errs.lines[i]);
+	ASSERT(max_said && repeat_said);
+	topo_errors_free(&errs);
+	topo_free(t);
+	inventory_free(inv);
 }
 
 /* ---- real runs on this machine ---------------------------------- */
