@@ -280,8 +280,8 @@ void res_compare_table(const struct res_run *const *runs, size_t n, FILE *f)
 			width = (int)strlen(g[k].label) + (repeated ? 8 : 0);
 	for (size_t i = 0; i < n; i++)
 		presence |= res_is_presence(runs[i]);
-	fprintf(f, "%-*s %-10s %-5s %12s %10s %16s %-7s ", width, "run",
-		"test", "tp", "capacity/s", "ratio", "knee/s", "verdict");
+	fprintf(f, "%-*s %-10s %-5s %10s %8s %16s %-7s ", width, "run", "test",
+		"tp", "capacity/s", "ratio", "knee/s", "verdict");
 	/* presence runs: the NOTIFYs at the capacity step, and the sum */
 	if (presence)
 		fprintf(f, "%10s %12s  ", "NOTIFY/s", "aggregate/s");
@@ -297,9 +297,8 @@ void res_compare_table(const struct res_run *const *runs, size_t n, FILE *f)
 		capacity_text(&g[k], cap, sizeof(cap));
 		ratio_text(&g[k], ratio, sizeof(ratio));
 		knee_text(runs, &g[k], knee, sizeof(knee));
-		fprintf(f, "%-*s %-10s %-5s %12s %10s %16s %-7s ", width,
-			label, r->test, r->transport, cap, ratio, knee,
-			g[k].verdict);
+		fprintf(f, "%-*s %-10s %-5s %10s %8s %16s %-7s ", width, label,
+			r->test, r->transport, cap, ratio, knee, g[k].verdict);
 		if (presence && g[k].n == 1 && res_capacity_aggregate(r) >= 0)
 			fprintf(f, "%10.0f %12.0f  ", res_capacity_notify(r),
 				res_capacity_aggregate(r));
@@ -393,10 +392,9 @@ static int html_table(const struct res_run *const *runs, size_t n, FILE *f)
 	      f);
 	for (size_t k = 0; k < ng; k++) {
 		const struct res_run *r = runs[g[k].runs[0]];
-		char cap[32], ratio[32], knee[40], spread[400] = "";
+		char cap[32], knee[40], spread[400] = "";
 
 		capacity_text(&g[k], cap, sizeof(cap));
-		ratio_text(&g[k], ratio, sizeof(ratio));
 		knee_text(runs, &g[k], knee, sizeof(knee));
 		if (g[k].n > 1)
 			spread_text(&g[k].capacity, "", spread,
@@ -410,7 +408,12 @@ static int html_table(const struct res_run *const *runs, size_t n, FILE *f)
 		fputs("</td><td>", f);
 		res_html_text(f, cap);
 		fputs("</td><td>", f);
-		res_html_text(f, ratio);
+		if (g[k].ratio_ok) {
+			res_html_text(f, g[k].ratio_prefix);
+			fprintf(f, "%.2f&times;", g[k].ratio.median);
+		} else {
+			fputs("n/c", f);
+		}
 		fputs("</td><td>", f);
 		res_html_text(f, knee);
 		fputs("</td><td class=l>", f);
