@@ -260,6 +260,47 @@ TEST(verdict_max_rate_and_repeat_are_checked)
 	inventory_free(inv);
 }
 
+TEST(verdict_bad_repeat_and_max_rate_exit_2)
+{
+	char inv[600];
+	const char *bad[][12] = {
+		{"orchestrator", "run", "t.json", "--hosts", inv, "--repeat",
+		 "0", NULL},
+		{"orchestrator", "run", "t.json", "--hosts", inv, "--repeat",
+		 "x", NULL},
+		{"orchestrator", "run", "t.json", "--hosts", inv, "--max-rate",
+		 "100", NULL},
+	};
+	static const char *const said[] = {"--repeat 0: give a number of runs "
+					   "from 1 to 64",
+					   "--repeat x: give a number of runs "
+					   "from 1 to 64",
+					   "max_rate 100 is below the final "
+					   "rate 400"};
+
+	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
+		 test_root_dir());
+	test_write_file("t.json", "{\"name\": \"m\", \"stateful\": "
+				  "[{\"name\": \"sf1\", "
+				  "\"host\": \"proxy1\", \"listen\": "
+				  "[\"udp:5060\"]}],\n"
+				  " \"loaders\": [{\"name\": \"ld1\", "
+				  "\"host\": "
+				  "\"loader1\"}],\n"
+				  " \"experiment\": {\"rate\": {\"start\": "
+				  "200, \"step\": "
+				  "200, \"final\": 400}}}\n");
+	for (size_t i = 0; i < 3; i++) {
+		size_t len;
+		char *log;
+
+		ASSERT_EQ(proc_run(bad[i], "bad.log", 10000), 2);
+		log = test_read_file("bad.log", &len);
+		ASSERT_MSG(strstr(log, said[i]), "%s", log);
+		free(log);
+	}
+}
+
 /* ---- real runs on this machine ---------------------------------- */
 
 static void need_root_and_mariadb(void)
