@@ -153,6 +153,7 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 		   const struct run_opts *o, char *bundle, size_t size)
 {
 	struct run *r = calloc(1, sizeof(*r));
+	bool verdict = false;
 	char logs[800];
 	int err;
 
@@ -204,9 +205,9 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 			 r->res.baseline);
 		runctx_say(r, "[run] %s", r->reason);
 	}
-	if (!err && !o->deploy_only && !o->baseline_only &&
-	    !runctx_interrupted(r))
-		say_verdict(r);
+	/* said after the teardown's lines: the run's last words */
+	verdict = !err && !o->deploy_only && !o->baseline_only &&
+		  !runctx_interrupted(r);
 	if (!err && o->deploy_only && !runctx_interrupted(r)) {
 		snprintf(r->reason, sizeof(r->reason),
 			 "deploy-only: every role started and became ready; "
@@ -217,6 +218,8 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 	if (runctx_interrupted(r))
 		err = EINTR;
 	write_bundle(r);
+	if (verdict)
+		say_verdict(r);
 	runctx_say(r, "[run] %s: %s%s%s", r->status, r->bundle,
 		   r->reason[0] ? ": " : "", r->reason);
 out:
