@@ -18,6 +18,7 @@
 #include "fixture.h"
 #include "orchrun.h"
 #include "proc.h"
+#include "res_bundle.h"
 #include "res_compare.h"
 #include "res_repeat.h"
 #include "res_verdict.h"
@@ -118,6 +119,33 @@ TEST(verdict_knee_none_is_null_in_summary)
 	ASSERT_STR(json_string_value(json_object_get(j, "bound")), "exact");
 	json_decref(j);
 	res_run_clear(&run);
+}
+
+/* The bed's search and the repetition survive the bundle's round trip. */
+TEST(verdict_bed_probes_and_repeat_round_trip)
+{
+	struct res_run run, back;
+	char dir[700], why[300] = "";
+
+	load_fixture(&run, "server");
+	snprintf(run.baseline_bound, sizeof(run.baseline_bound), "exact");
+	run.probes[0] = (struct res_probe){3000, 2999, true};
+	run.probes[1] = (struct res_probe){6000, 4100, false};
+	run.nprobes = 2;
+	run.repeat_index = 2;
+	run.repeat_of = 3;
+	snprintf(dir, sizeof(dir), "%s/b", test_tmp_dir());
+	ASSERT_EQ(res_write(&run, dir), 0);
+	ASSERT_MSG(res_load(&back, dir, why, sizeof(why)) == 0, "%s", why);
+	ASSERT_STR(back.baseline_bound, "exact");
+	ASSERT_EQ(back.nprobes, 2);
+	ASSERT(back.probes[0].clean && !back.probes[1].clean);
+	ASSERT(back.probes[1].offered == 6000 &&
+	       back.probes[1].achieved == 4100);
+	ASSERT_EQ(back.repeat_index, 2);
+	ASSERT_EQ(back.repeat_of, 3);
+	res_run_clear(&run);
+	res_run_clear(&back);
 }
 
 /* The comparison of runs as text, into a new string (caller frees). */
