@@ -83,6 +83,15 @@ static bool bed_bounded(const struct res_run *run, const struct res_step *cap,
 			 cap->offered);
 		return true;
 	}
+	if (run->handler_bound_at > 0 &&
+	    ((fail && fail->offered >= run->handler_bound_at) ||
+	     (cap && cap->offered >= run->handler_bound_at))) {
+		snprintf(why, whysz, "%s at %.0f/s: the bed was out of CPU",
+			 run->handler_bound_why[0] ? run->handler_bound_why
+						   : "a callhandler",
+			 run->handler_bound_at);
+		return true;
+	}
 	if (run->baseline > 0 && c >= RES_VERDICT_BED_SHARE * run->baseline) {
 		snprintf(why, whysz,
 			 "%.0f/s delivered is within %.0f %% of the bed's own "

@@ -222,6 +222,13 @@ static void verdict_json(const struct res_run *run, json_t *j)
 					  run->probes[i].achieved, "clean",
 					  run->probes[i].clean));
 	json_object_set_new(j, "baseline_probes", probes);
+	json_object_set_new(j, "callhandler_bound_at",
+			    run->handler_bound_at > 0
+				    ? json_real(run->handler_bound_at)
+				    : json_null());
+	if (run->handler_bound_why[0])
+		json_object_set_new(j, "callhandler_bound_why",
+				    json_string(run->handler_bound_why));
 	if (run->repeat_of > 1)
 		json_object_set_new(j, "repeat",
 				    json_pack("{s:i,s:i}", "index",
@@ -429,6 +436,9 @@ int res_load(struct res_run *run, const char *dir, char *why, size_t whysz)
 	copy_string(j, "baseline_bound", run->baseline_bound,
 		    sizeof(run->baseline_bound));
 	probes_from(json_object_get(j, "baseline_probes"), run);
+	run->handler_bound_at = res_json_number(j, "callhandler_bound_at", 0);
+	copy_string(j, "callhandler_bound_why", run->handler_bound_why,
+		    sizeof(run->handler_bound_why));
 	run->repeat_index = (unsigned)res_json_number(json_object_get(j, "repe"
 									 "at"),
 						      "index", 0);

@@ -104,6 +104,10 @@ struct res_run {
 		bool clean;
 	} probes[RES_MAX_PROBES];
 	size_t nprobes;
+	/* the lowest offered rate of a step in which a callhandler ran out
+	 * of CPU (bedcpu.h), and which; 0 and "" when none did */
+	double handler_bound_at;
+	char handler_bound_why[128];
 	/* --repeat: this run is repetition repeat_index (1-based) of
 	 * repeat_of; 0 of 0 when not repeated */
 	unsigned repeat_index, repeat_of;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bedcpu.h"
 #include "res_verdict.h"
 #include "schedule.h"
 #include "stepper.h"
@@ -15,6 +16,27 @@
 static bool trial_is_clean(const struct res_step *st)
 {
 	return st->failures == 0 && st->timeouts == 0 && st->attempts > 0;
+}
+
+/* After a step (or trial) at rate whose callhandler CPU began at m0:
+ * a callhandler out of CPU is noted in r->res (the lowest such rate)
+ * and said; returns whether one was. */
+static bool bed_cpu_after(struct run *r, const struct bedcpu_mark *m0,
+			  double rate)
+{
+	struct bedcpu_mark m1;
+	char why[128];
+
+	bedcpu_mark(r, &m1);
+	if (!bedcpu_bound(r, m0, &m1, why, sizeof(why)))
+		return false;
+	if (!r->res.handler_bound_at || rate < r->res.handler_bound_at) {
+		r->res.handler_bound_at = rate;
+		snprintf(r->res.handler_bound_why,
+			 sizeof(r->res.handler_bound_why), "%s", why);
+	}
+	runctx_say(r, "[bed] %s at %.0f/s: the bed is out of CPU", why, rate);
+	return true;
 }
 
 /* One step of the ramp at rate, judged by the seed's criteria, kept
@@ -27,13 +49,16 @@ static int ramp_step(struct run *r, struct stepper *sp,
 {
 	const struct topo_experiment *e = &r->t->exp;
 	struct sched_result res;
+	struct bedcpu_mark m0;
 	struct res_step st;
 	char why[96], verdict[160];
 	int err;
 
+	bedcpu_mark(r, &m0);
 	err = stepper_run(r, sp, rate, index, e->step_s, &st);
 	if (err)
 		return err;
+	bed_cpu_after(r, &m0, rate);
 	snprintf(st.phase, sizeof(st.phase), "ramp");
 	res = (struct sched_result){
 		.attempts = st.attempts,
@@ -83,7 +108,9 @@ static int extend_ramp(struct run *r, struct stepper *sp,
 		const struct res_step *last = &r->res.steps[r->res.nsteps - 1];
 		double next;
 
-		if (last->generator_bound) {
+		if (last->generator_bound ||
+		    (r->res.handler_bound_at > 0 &&
+		     last->offered >= r->res.handler_bound_at)) {
 			end = "bed limit";
 			break;
 		}
@@ -179,9 +206,13 @@ static int run_bisect(struct run *r)
 	stepper_init(r, &sp);
 	while (!err && index < max_trials) {
 		bool up = hi == 0;
+		struct bedcpu_mark m0;
 		struct res_step st;
 
+		bedcpu_mark(r, &m0);
 		err = stepper_run(r, &sp, rate, index, e->step_s, &st);
+		if (!err)
+			bed_cpu_after(r, &m0, rate);
 		if (!err)
 			err = stepper_settle(r, &st);
 		if (err)
@@ -272,10 +303,14 @@ static int run_rfc7502(struct run *r)
 	stepper_init(r, &sp);
 	while (more) {
 		bool confirming = s->confirming;
+		struct bedcpu_mark m0;
 		struct res_step st;
 
+		bedcpu_mark(r, &m0);
 		err = stepper_run(r, &sp, s->rate, index,
 				  confirming ? e->confirm_s : e->step_s, &st);
+		if (!err)
+			bed_cpu_after(r, &m0, st.offered);
 		if (!err)
 			err = stepper_settle(r, &st);
 		if (err)

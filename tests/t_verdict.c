@@ -87,6 +87,22 @@ TEST(verdict_failure_at_the_beds_limit_is_the_beds)
 	ASSERT_EQ(v.bound, RES_BOUND_LOWER);
 	ASSERT_MSG(strstr(v.reason, "the step that failed asked 3000/s"), "%s",
 		   v.reason);
+	/* a callhandler out of CPU at the step that failed */
+	run.baseline = 30000;
+	run.handler_bound_at = 3000;
+	snprintf(run.handler_bound_why, sizeof(run.handler_bound_why),
+		 "callhandler ch1 at 97 %% of its 1 core");
+	res_verdict_of(&run, &v);
+	ASSERT_STR(v.name, "bed");
+	ASSERT_MSG(strstr(v.reason, "callhandler ch1 at 97 % of its 1 core at "
+				    "3000/s: the bed was out of CPU"),
+		   "%s", v.reason);
+	/* ... only above the steps that count, it says nothing */
+	run.handler_bound_at = 5000;
+	res_verdict_of(&run, &v);
+	ASSERT_STR(v.name, "server");
+	run.handler_bound_at = 0;
+	run.baseline = 3200;
 	/* a bed limit only known from below vouches for nothing */
 	snprintf(run.baseline_bound, sizeof(run.baseline_bound), "lower");
 	res_verdict_of(&run, &v);
