@@ -76,12 +76,22 @@ static bool bed_bounded(const struct res_run *run, const struct res_step *cap,
 			 fail->offered);
 		return true;
 	}
-	if (cap && cap->generator_bound) {
-		snprintf(why, whysz,
-			 "the loaders were generator bound at %.0f/s, the top "
-			 "step that passed",
-			 cap->offered);
-		return true;
+	/* a passed step at or above the capacity's whose loaders lost
+	 * their pace: what they delivered there was theirs to give */
+	for (size_t i = 0; cap && i < run->nsteps; i++) {
+		const struct res_step *s = &run->steps[i];
+
+		if (counted(s) && s->passed && s->generator_bound &&
+		    s->offered >= cap->offered) {
+			snprintf(why, whysz,
+				 "the loaders were generator bound at %.0f/s, "
+				 "%s",
+				 s->offered,
+				 s == cap ? "the top step that passed"
+					  : "a step that passed above the "
+					    "capacity's");
+			return true;
+		}
 	}
 	if (run->handler_bound_at > 0 &&
 	    ((fail && fail->offered >= run->handler_bound_at) ||
@@ -116,10 +126,17 @@ static bool bed_bounded(const struct res_run *run, const struct res_step *cap,
 		return true;
 	}
 	if (!strcmp(run->search_end, "bed limit")) {
-		snprintf(why, whysz,
-			 "the ramp stopped below the bed's own limit (%.0f/s, "
-			 "generators alone) with every step passing",
-			 run->baseline);
+		if (run->baseline > 0)
+			snprintf(why, whysz,
+				 "the ramp's extension stopped at the bed's "
+				 "own "
+				 "limit (%.0f/s, generators alone) with every "
+				 "step passing",
+				 run->baseline);
+		else
+			snprintf(why, whysz,
+				 "the ramp's extension stopped where the bed "
+				 "was the limit, every step passing");
 		return true;
 	}
 	return false;

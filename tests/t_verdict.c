@@ -50,6 +50,9 @@ TEST(verdict_of_recorded_runs)
 		 RES_BOUND_LOWER},
 		{"ramp", "ramp", ">= 3000", "raise the final rate",
 		 RES_BOUND_LOWER},
+		{"bed-above", "bed", ">= 2000",
+		 "generator bound at 3000/s, a step that passed above",
+		 RES_BOUND_LOWER},
 		{"near-bed", "bed", ">= 2000",
 		 "within 15 % of the bed's own "
 		 "limit",
