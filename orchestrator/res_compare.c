@@ -161,6 +161,24 @@ out:
 	json_decref(names);
 }
 
+struct res_group *res_compare_groups(const struct res_run *const *runs,
+				     size_t n, size_t *ngroups)
+{
+	char(*labels)[RES_LABEL_MAX] = calloc(n + 1, sizeof(*labels));
+	const char **names = calloc(n + 1, sizeof(*names));
+	struct res_group *g = NULL;
+
+	if (labels && names) {
+		res_compare_labels(runs, n, labels);
+		for (size_t i = 0; i < n; i++)
+			names[i] = labels[i];
+		g = res_repeat_groups(runs, names, n, ngroups);
+	}
+	free(labels);
+	free(names);
+	return g;
+}
+
 /* The knee of a group as text: its runs' median knee, or "none below
  * N" (N the highest rate any of them offered) when none had one. */
 static void knee_text(const struct res_run *const *runs,
@@ -268,7 +286,7 @@ static void table_notes(const struct res_run *const *runs,
 void res_compare_table(const struct res_run *const *runs, size_t n, FILE *f)
 {
 	size_t ng = 0;
-	struct res_group *g = res_repeat_groups(runs, n, &ng);
+	struct res_group *g = res_compare_groups(runs, n, &ng);
 	bool presence = false, repeated;
 	int width = 3;
 
@@ -377,7 +395,7 @@ static void svg_bars(FILE *f, const char *title, const char *ylabel,
 static int html_table(const struct res_run *const *runs, size_t n, FILE *f)
 {
 	size_t ng = 0;
-	struct res_group *g = res_repeat_groups(runs, n, &ng);
+	struct res_group *g = res_compare_groups(runs, n, &ng);
 	char *data;
 	json_t *j;
 

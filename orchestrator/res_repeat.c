@@ -186,17 +186,16 @@ static void self_ratio(struct res_group *g)
 }
 
 struct res_group *res_repeat_groups(const struct res_run *const *runs,
-				    size_t n, size_t *ngroups)
+				    const char *const *labels, size_t n,
+				    size_t *ngroups)
 {
-	char(*labels)[RES_LABEL_MAX] = calloc(n + 1, sizeof(*labels));
 	struct res_group *g = calloc(n + 1, sizeof(*g));
 	size_t ng = 0;
 
-	if (!labels || !g)
+	if (!g)
 		goto fail;
-	res_compare_labels(runs, n, labels);
 	for (size_t i = 0; i < n; i++) {
-		char base[RES_LABEL_MAX];
+		char base[RES_REPEAT_LABEL_MAX];
 		size_t k = ng;
 
 		if (runs[i]->repeat_of > 1) {
@@ -236,11 +235,9 @@ struct res_group *res_repeat_groups(const struct res_run *const *runs,
 		else
 			self_ratio(&g[0]);
 	}
-	free(labels);
 	*ngroups = ng;
 	return g;
 fail:
-	free(labels);
 	res_repeat_free(g, ng);
 	return NULL;
 }

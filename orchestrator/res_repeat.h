@@ -14,10 +14,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "res_compare.h"
 #include "res_verdict.h"
 
 struct res_run;
+
+/* A configuration's name (res_compare_labels' size). */
+#define RES_REPEAT_LABEL_MAX 160
 
 /* The interval is given from this many values on. */
 #define RES_REPEAT_CI_MIN 5
@@ -39,7 +41,7 @@ json_t *res_spread_json(const struct res_spread *s);
 /* One configuration: its runs (indexes into the comparison's list, in
  * the order given) and their figures. */
 struct res_group {
-	char label[RES_LABEL_MAX];
+	char label[RES_REPEAT_LABEL_MAX];
 	size_t *runs, n;
 	struct res_spread capacity;
 	/* capacity's bound: "" every run exact, ">= " a lower bound, "< "
@@ -55,13 +57,15 @@ struct res_group {
 };
 
 /*
- * Groups runs: those recorded as repetitions (summary.json "repeat")
- * with the same label but for its " #N" are one configuration; every
- * other run is its own.  Returns the groups (caller frees with
+ * Groups runs by their labels (res_compare_labels: labels[i] names
+ * runs[i]): those recorded as repetitions (summary.json "repeat") with
+ * the same label but for its " #N" are one configuration; every other
+ * run is its own.  Returns the groups (caller frees with
  * res_repeat_free) and their number in *ngroups, or NULL (ENOMEM).
  */
 struct res_group *res_repeat_groups(const struct res_run *const *runs,
-				    size_t n, size_t *ngroups);
+				    const char *const *labels, size_t n,
+				    size_t *ngroups);
 void res_repeat_free(struct res_group *g, size_t ngroups);
 
 /* Whether any group has more than one run. */

@@ -215,6 +215,20 @@ void res_verdict_of(const struct res_run *run, struct res_verdict *v)
 	}
 }
 
+void res_verdict_json(const struct res_run *run, json_t *j)
+{
+	struct res_verdict v;
+
+	res_verdict_of(run, &v);
+	json_object_set_new(j, "verdict",
+			    v.name ? json_string(v.name) : json_null());
+	json_object_set_new(
+		j, "bound",
+		v.name ? json_string(res_verdict_bound_name(v.bound))
+		       : json_null());
+	json_object_set_new(j, "verdict_reason", json_string(v.reason));
+}
+
 const char *res_verdict_bound_name(enum res_bound b)
 {
 	return b == RES_BOUND_LOWER   ? "lower"

@@ -10,6 +10,7 @@
 #ifndef SIPSTONE_RES_VERDICT_H
 #define SIPSTONE_RES_VERDICT_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -35,6 +36,10 @@ struct res_verdict {
 /* The verdict of run into *v (v->name NULL for a run without steps:
  * failed early, deploy or baseline only). */
 void res_verdict_of(const struct res_run *run, struct res_verdict *v);
+
+/* Adds run's verdict to its summary j (res_run_json's): "verdict"
+ * (null without steps), "bound" and "verdict_reason". */
+void res_verdict_json(const struct res_run *run, json_t *j);
 
 /* "exact", "lower", "upper" (static). */
 const char *res_verdict_bound_name(enum res_bound b);

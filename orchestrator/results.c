@@ -8,8 +8,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "res_verdict.h"
-
 void res_run_clear(struct res_run *run)
 {
 	free(run->steps);
@@ -197,21 +195,12 @@ static json_t *capacity_by_type(const struct res_run *run)
 			 res_capacity_notify(run));
 }
 
-/* What bounded the capacity (res_verdict.h), the bed's limit and its
- * probes, and the repetition this run is. */
-static void verdict_json(const struct res_run *run, json_t *j)
+/* The bed's limit and its probes, the callhandlers' CPU and the
+ * repetition this run is. */
+static void bed_json(const struct res_run *run, json_t *j)
 {
-	struct res_verdict v;
 	json_t *probes = json_array();
 
-	res_verdict_of(run, &v);
-	json_object_set_new(j, "verdict",
-			    v.name ? json_string(v.name) : json_null());
-	json_object_set_new(
-		j, "bound",
-		v.name ? json_string(res_verdict_bound_name(v.bound))
-		       : json_null());
-	json_object_set_new(j, "verdict_reason", json_string(v.reason));
 	if (run->baseline_bound[0])
 		json_object_set_new(j, "baseline_bound",
 				    json_string(run->baseline_bound));
@@ -282,7 +271,7 @@ json_t *res_run_json(const struct res_run *run)
 				json_real(res_capacity_aggregate(run)));
 	}
 	if (j)
-		verdict_json(run, j);
+		bed_json(run, j);
 	if (j && run->setup)
 		json_object_set(j, "setup", run->setup);
 	return j;

@@ -125,6 +125,7 @@ TEST(verdict_knee_none_is_null_in_summary)
 	ASSERT(res_knee(&run) < 0);
 	j = res_run_json(&run);
 	ASSERT(j);
+	res_verdict_json(&run, j);
 	ASSERT(json_is_null(json_object_get(j, "knee")));
 	ASSERT_STR(json_string_value(json_object_get(j, "verdict")), "ramp");
 	ASSERT_STR(json_string_value(json_object_get(j, "bound")), "lower");
@@ -134,6 +135,7 @@ TEST(verdict_knee_none_is_null_in_summary)
 	res_run_clear(&run);
 	load_fixture(&run, "server");
 	j = res_run_json(&run);
+	res_verdict_json(&run, j);
 	ASSERT(json_number_value(json_object_get(j, "knee")) == 2000);
 	ASSERT_STR(json_string_value(json_object_get(j, "bound")), "exact");
 	json_decref(j);
@@ -243,7 +245,7 @@ TEST(verdict_repetitions_give_median_min_max_and_interval)
 	free(text);
 	for (size_t i = 0; i < 6; i++)
 		list[i] = &runs[i];
-	g = res_repeat_groups(list, 6, &ng);
+	g = res_compare_groups(list, 6, &ng);
 	ASSERT(g);
 	ASSERT_EQ(ng, 2);
 	ASSERT_EQ(g[1].n, 5);
