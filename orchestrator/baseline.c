@@ -18,6 +18,8 @@
 /* The search stops when the clean and the failing rate are this close
  * (a fraction of the clean one). */
 #define BASELINE_RESOLUTION 0.05
+/* The shortest measured interval of a probe. */
+#define BASELINE_MIN_PROBE_S 2
 /* The most the doubling offers. */
 #define BASELINE_MAX_RATE 10000000.0
 
@@ -257,8 +259,13 @@ int baseline_run(struct run *r)
 		return 0;
 	}
 	err = bed_start(r, &b, ch, nch);
+	/* a probe of 1 s is mostly its edges (transactions in flight
+	 * when it starts and ends): 2 s at least */
 	if (!err)
-		err = search_limit(r, &b, baseline_s);
+		err = search_limit(r, &b,
+				   baseline_s < BASELINE_MIN_PROBE_S
+					   ? BASELINE_MIN_PROBE_S
+					   : baseline_s);
 	bed_stop(r, &b);
 	return err;
 }
