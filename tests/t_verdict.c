@@ -382,8 +382,10 @@ TEST_TIMEOUT(verdict_ramp_ending_below_the_limit_is_a_lower_bound, 60)
 	ASSERT(strstr(out, "[run] verdict: ramp, lower: no step failed up to "
 			   "200/s"));
 	ASSERT(strstr(out, "raise the final rate"));
-	/* The bed's limit: clean at twice the ramp's top, no more asked. */
-	ASSERT(strstr(out, "[baseline] the bed's own limit: at least "));
+	/* The bed's search began at the final rate. */
+	ASSERT(strstr(out, "[baseline] loaders straight to the callhandlers "
+			   "(options): offered 200/s"));
+	ASSERT(strstr(out, "[baseline] the bed's own limit: "));
 	free(out);
 	j = load_summary("vramp-");
 	ASSERT(json_is_null(json_object_get(j, "knee")));
@@ -392,9 +394,16 @@ TEST_TIMEOUT(verdict_ramp_ending_below_the_limit_is_a_lower_bound, 60)
 	ASSERT_STR(json_string_value(json_object_get(j, "search_end")), "max "
 									"rat"
 									"e");
-	ASSERT_STR(json_string_value(json_object_get(j, "baseline_bound")),
-		   "lower");
-	ASSERT_EQ(json_array_size(json_object_get(j, "baseline_probes")), 2);
+	/* clean at twice the ramp's top, no more asked; a machine too
+	 * busy for it finds the bed's limit below */
+	if (!strcmp(json_string_value(json_object_get(j, "baseline_bound")),
+		    "lower"))
+		ASSERT_EQ(json_array_size(json_object_get(j, "baseline_"
+							     "probes")),
+			  2);
+	else
+		ASSERT(json_number_value(json_object_get(j, "baseline")) <
+		       400);
 	json_decref(j);
 	orchrun_load_bundle(&run, dir, sizeof(dir));
 	ASSERT_EQ(run.nsteps, 2);
