@@ -354,6 +354,21 @@ static json_t *load_summary(const char *prefix)
 	return j;
 }
 
+/*
+ * A machine too busy for the loader to keep its pace (load averages of
+ * 15 were seen here, under ASan) makes the bed the limit, rightly: the
+ * verdict must then say bed, and the premise of the test (a bed with
+ * headroom) is gone, so it ends as skipped.
+ */
+static void skip_when_the_bed_was_busy(const char *out)
+{
+	if (!strstr(out, "| generator bound"))
+		return;
+	ASSERT(strstr(out, "[run] verdict: bed, "));
+	test_skip("the loader was generator bound: the machine is too busy "
+		  "for this test's premise (the verdict said bed, rightly)");
+}
+
 /* run.log, shown on stderr from its first line with from (caller
  * frees). */
 static char *run_log(const char *from)
@@ -377,6 +392,7 @@ TEST_TIMEOUT(verdict_ramp_ending_below_the_limit_is_a_lower_bound, 60)
 	orchrun_prepare("verdict-ramp", NULL);
 	orchrun_local("run", NULL, 0);
 	out = run_log("[baseline]");
+	skip_when_the_bed_was_busy(out);
 	ASSERT(strstr(out, "[run] capacity >= "));
 	ASSERT(strstr(out, "knee: none below 200/s"));
 	ASSERT(strstr(out, "[run] verdict: ramp, lower: no step failed up to "
@@ -479,6 +495,7 @@ TEST_TIMEOUT(verdict_cpu_capped_proxy_gives_server, 90)
 	rmdir(cg);
 	free(run_log("[baseline]"));
 	ASSERT_MSG(status == 0, "exit %d", status);
+	skip_when_the_bed_was_busy(out);
 	ASSERT(strstr(out, "criteria not met"));
 	ASSERT(strstr(out, "[run] verdict: server, exact: the step at "));
 	j = load_summary("vserver-");
