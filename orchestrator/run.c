@@ -12,15 +12,23 @@
 #include "baseline.h"
 #include "database.h"
 #include "deploy.h"
+#include "crosscheck.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_feed.h"
 #include "res_bundle.h"
 #include "res_verdict.h"
 #include "roles.h"
 #include "runctx.h"
 #include "search.h"
+#include "versions.h"
 
 static void teardown(struct run *r)
 {
+	/* Every transaction has ended when the loaders have: their
+	 * counts against the proxies' while these still run. */
+	roles_stop_loaders(r);
+	crosscheck_end(r);
 	roles_stop_all(r);
 	database_drop(r);
 	deploy_cleanup(r);
@@ -62,6 +70,7 @@ static void write_bundle(struct run *r)
 	res->threshold_ms = r->t->exp.threshold_ms;
 	res->granularity = r->t->exp.granularity;
 	res->granularity_pct = r->t->exp.granularity_pct;
+	res->interference_max = r->t->exp.interference_max;
 	res->ta_limit_ms = r->t->exp.ta_limit_ms;
 	res->repeat_index = r->o->repeat_index;
 	res->repeat_of = r->o->repeat_of;
@@ -72,6 +81,7 @@ static void write_bundle(struct run *r)
 			  r->t->exp.transport == SIP_TP_UDP
 				  ? "none (udp)"
 				  : runctx_connection(&r->t->exp));
+	json_object_set_new(setup, "versions", versions_json(r));
 	res->setup = setup;
 	err = res_write(res, r->bundle);
 	if (!err)
@@ -184,6 +194,7 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 		goto out;
 	}
 	runctx_say(r, "[run] %s", r->id);
+	metrics_feed_begin(r);
 	err = deploy_preflight(r);
 	if (!err && !runctx_interrupted(r))
 		err = deploy_open_hosts(r);
@@ -208,6 +219,13 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 	/* said after the teardown's lines: the run's last words */
 	verdict = !err && !o->deploy_only && !o->baseline_only &&
 		  !runctx_interrupted(r);
+	if (!err && res_interfered_steps(&r->res))
+		runctx_say(r,
+			   "[run] %zu of %zu steps interfered: other work "
+			   "took "
+			   "more than %.0f %% of a machine during them",
+			   res_interfered_steps(&r->res), r->res.nsteps,
+			   r->t->exp.interference_max * 100);
 	if (!err && o->deploy_only && !runctx_interrupted(r)) {
 		snprintf(r->reason, sizeof(r->reason),
 			 "deploy-only: every role started and became ready; "
@@ -217,6 +235,7 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 	teardown(r);
 	if (runctx_interrupted(r))
 		err = EINTR;
+	metrics_run_end(o->metrics, r->status);
 	write_bundle(r);
 	if (verdict)
 		say_verdict(r);

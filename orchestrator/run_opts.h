@@ -8,6 +8,8 @@
 #include <signal.h>
 #include <stdbool.h>
 
+struct metrics;
+
 struct run_opts {
 	const char *bin_dir;	 /* this machine's programs */
 	const char *results_dir; /* bundles go below it */
@@ -19,6 +21,7 @@ struct run_opts {
 	bool baseline_only;	 /* deploy, the test bed baseline, no steps */
 	bool quiet;
 	unsigned ready_timeout_ms; /* per role; 0 = 20 s */
+	struct metrics *metrics;   /* --metrics: live figures; NULL none */
 	/* --repeat: this run is repetition repeat_index (1-based) of
 	 * repeat_of; 0 of 0 (or 1 of 1) when not repeated */
 	unsigned repeat_index, repeat_of;

@@ -95,7 +95,11 @@ struct topo_experiment {
 	unsigned max_trials;	/* rfc7502, bisect: the trials' bound */
 	unsigned confirm_s;	/* rfc7502: the confirmation trial; 0 none */
 	unsigned baseline_s;	/* loaders straight to callhandlers; 0 off */
-	unsigned hold_ms;	/* invite: 200 -> BYE */
+	/* a step during which other work (a machine's busy time less our
+	 * processes', plus steal) took more than this share of the
+	 * machine is flagged interfered */
+	double interference_max;
+	unsigned hold_ms; /* invite: 200 -> BYE */
 	/* ramp: every step passed up to rate_final, it goes on with
 	 * doubling increments up to this (0: search.c's default) */
 	unsigned max_rate;
