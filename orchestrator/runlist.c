@@ -18,7 +18,9 @@
 #include "res_compare.h"
 #include "results.h"
 #include "topo_override.h"
+#include "version.h"
 #include "workdir.h"
+#include "log.h"
 
 /* Which file and which value of each setting run number k has. */
 struct run_choice {
@@ -634,6 +636,9 @@ int runlist_execute(struct runlist *rl)
 
 	if (!bundles)
 		return 1;
+	/* Logged once the options are known good, so that a bad value
+	 * stays the one line it is. */
+	log_info("orchestrator %s", version_string());
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
