@@ -1,0 +1,223 @@
+/*
+ * Hardening tests of the proxies (issue 16, the RFC details they owe):
+ * the To tag of every final response (RFC 3261 §8.2.6.2), the Via
+ * received/rport marks (§18.2.1, RFC 3581 §4), with proxy-stateful
+ * driven by raw datagrams from a bound loopback socket.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "proc.h"
+#include "sip_build.h"
+#include "sip_msg.h"
+#include "stack.h"
+#include "test.h"
+
+/* ------------------------------------------------------------------ */
+/* libsip                                                              */
+
+static const char register_req[] = "REGISTER sip:example.com SIP/2.0\r\n"
+				   "Via: SIP/2.0/UDP "
+				   "127.0.0.1:5999;branch=z9hG4bKreg\r\n"
+				   "Max-Forwards: 70\r\n"
+				   "From: <sip:alice@example.com>;tag=f1\r\n"
+				   "To: <sip:alice@example.com>\r\n"
+				   "Call-ID: reg-1\r\n"
+				   "CSeq: 1 REGISTER\r\n"
+				   "Content-Length: 0\r\n\r\n";
+
+TEST(sip_build_response_adds_a_to_tag_when_the_caller_passes_none)
+{
+	struct sip_msg *m = calloc(1, sizeof(*m));
+	struct sip_msg *r = calloc(1, sizeof(*r));
+	uint16_t st = 0;
+	const char *why = NULL;
+	struct buf b;
+
+	ASSERT(m && r);
+	ASSERT_EQ(sip_msg_decode(m, register_req, strlen(register_req), false),
+		  0);
+	ASSERT_EQ(sip_msg_validate(m, &st, &why), 0);
+	buf_init(&b, 4096);
+	/* §8.2.6.2: no caller tag, still one on a 200 ... */
+	ASSERT_EQ(sip_build_response(&b, m, 200, NULL, NULL), 0);
+	ASSERT_EQ(sip_msg_decode(r, b.data, b.len, false), 0);
+	ASSERT_EQ(sip_msg_validate(r, &st, &why), 0);
+	ASSERT_EQ(r->to_tag.l, SIP_TAG_SIZE - 1);
+	/* ... and none on a 100. */
+	buf_reset(&b);
+	ASSERT_EQ(sip_build_response(&b, m, 100, NULL, NULL), 0);
+	ASSERT(memmem(b.data, b.len, "To: <sip:alice@example.com>\r\n", 29));
+	buf_free(&b);
+	free(r);
+	free(m);
+}
+
+TEST(sip_fwd_via_mark_fills_rport_and_received)
+{
+	static const char req[] = "OPTIONS sip:bob@example.com SIP/2.0\r\n"
+				  "Via: SIP/2.0/UDP "
+				  "host.invalid:5999;rport;branch=z9hG4bKo\r\n"
+				  "Max-Forwards: 70\r\n"
+				  "From: <sip:alice@example.com>;tag=f1\r\n"
+				  "To: <sip:bob@example.com>\r\n"
+				  "Call-ID: o-1\r\n"
+				  "CSeq: 1 OPTIONS\r\n"
+				  "Content-Length: 0\r\n\r\n";
+	struct sip_msg *m = calloc(1, sizeof(*m));
+	struct sip_edits *ed = calloc(1, sizeof(*ed));
+	uint16_t st = 0;
+	const char *why = NULL;
+	struct buf b;
+
+	ASSERT(m && ed);
+	ASSERT_EQ(sip_msg_decode(m, register_req, strlen(register_req), false),
+		  0);
+	ASSERT_EQ(sip_msg_validate(m, &st, &why), 0);
+	/* Sent-by is the source, no rport asked: nothing owed. */
+	sip_edits_init(ed, m);
+	ASSERT_EQ(sip_fwd_via_mark(ed, "127.0.0.1", 9, 5999, false), 0);
+	ASSERT_EQ(ed->n, 0u);
+	ASSERT_EQ(sip_msg_decode(m, req, strlen(req), false), 0);
+	ASSERT_EQ(sip_msg_validate(m, &st, &why), 0);
+	sip_edits_init(ed, m);
+	ASSERT_EQ(sip_fwd_via_mark(ed, "127.0.0.1", 9, 40000, false), 0);
+	buf_init(&b, 4096);
+	ASSERT_EQ(sip_edits_apply(ed, &b), 0);
+	ASSERT_MSG(memmem(b.data, b.len,
+			  "Via: SIP/2.0/UDP host.invalid:5999;rport=40000;"
+			  "branch=z9hG4bKo;received=127.0.0.1\r\n",
+			  72),
+		   "%.*s", (int)b.len, b.data);
+	buf_free(&b);
+	free(ed);
+	free(m);
+}
+
+/* ------------------------------------------------------------------ */
+/* proxy-stateful, raw datagrams                                       */
+
+/*
+ * Sends req (a format with %u: our local port, at most twice) to
+ * 127.0.0.1:port from a fresh socket and copies the first final
+ * response within 3 s into out (NUL-terminated); returns its length or
+ * 0.  *lportp gets our port.
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+static size_t udp_exchange(uint16_t port, const char *fmt, char *out,
+			   size_t size, uint16_t *lportp)
+{
+	struct sockaddr_in sa;
+	uint16_t lport;
+	int fd = proc_udp_bound(&lport);
+	char msg[2048];
+	size_t got = 0;
+
+	ASSERT(fd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	snprintf(msg, sizeof(msg), fmt, lport, lport);
+	ASSERT(sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&sa,
+		      sizeof(sa)) > 0);
+	for (int i = 0; i < 10 && !got; i++) {
+		struct pollfd pfd = {fd, POLLIN, 0};
+		ssize_t n;
+
+		if (poll(&pfd, 1, 300) <= 0)
+			continue;
+		n = recv(fd, out, size - 1, 0);
+		if (n < 12 || strncmp(out, "SIP/2.0 ", 8) || out[8] == '1')
+			continue;
+		out[n] = '\0';
+		got = (size_t)n;
+	}
+	close(fd);
+	if (lportp)
+		*lportp = lport;
+	return got;
+}
+#pragma GCC diagnostic pop
+
+/* The response in text decoded and validated into *m (heap). */
+static struct sip_msg *decoded(const char *text, size_t len)
+{
+	struct sip_msg *m = calloc(1, sizeof(*m));
+	uint16_t st = 0;
+	const char *why = NULL;
+
+	ASSERT(m);
+	ASSERT_MSG(!sip_msg_decode(m, text, len, false) &&
+			   !sip_msg_validate(m, &st, &why),
+		   "bad response:\n%s", text);
+	return m;
+}
+
+TEST_TIMEOUT(stateful_register_200_carries_a_to_tag, 20)
+{
+	static const char reg[] = "REGISTER sip:example.com SIP/2.0\r\n"
+				  "Via: SIP/2.0/UDP "
+				  "127.0.0.1:%u;branch=z9hG4bKreg200\r\n"
+				  "Max-Forwards: 70\r\n"
+				  "From: <sip:alice@example.com>;tag=f1\r\n"
+				  "To: <sip:alice@example.com>\r\n"
+				  "Call-ID: reg-200-tag\r\n"
+				  "CSeq: 1 REGISTER\r\n"
+				  "Contact: <sip:alice@127.0.0.1:%u>\r\n"
+				  "Expires: 60\r\n"
+				  "Content-Length: 0\r\n\r\n";
+	struct proc p;
+	uint16_t port = proc_free_port();
+	char in[4096];
+	size_t n;
+	struct sip_msg *m;
+
+	stack_start_stateful(&p, port, false, NULL);
+	n = udp_exchange(port, reg, in, sizeof(in), NULL);
+	ASSERT_MSG(n, "no answer to REGISTER");
+	m = decoded(in, n);
+	ASSERT_MSG(!strncmp(in, "SIP/2.0 200 ", 12), "%s", in);
+	ASSERT_MSG(m->to_tag.l > 0, "no To tag:\n%s", in);
+	free(m);
+	ASSERT_EQ(proc_stop(&p, 5000), 0);
+}
+
+TEST_TIMEOUT(stateful_answer_fills_rport_and_received, 20)
+{
+	/* RFC 3581 §4: a bare rport gets the source port, and the
+	 * sent-by that is not the source address gets received=. */
+	static const char opt[] = "OPTIONS sip:nobody@example.com SIP/2.0\r\n"
+				  "Via: SIP/2.0/UDP "
+				  "host.invalid:%u;rport;branch=z9hG4bKrp\r\n"
+				  "Max-Forwards: 70\r\n"
+				  "From: <sip:alice@example.com>;tag=f1\r\n"
+				  "To: <sip:nobody@example.com>\r\n"
+				  "Call-ID: rport-1\r\n"
+				  "CSeq: 1 OPTIONS\r\n"
+				  "Content-Length: 0\r\n\r\n";
+	struct proc p;
+	uint16_t port = proc_free_port(), lport = 0;
+	char in[4096], want[128];
+	size_t n;
+	struct sip_msg *m;
+
+	stack_start_stateful(&p, port, false, NULL);
+	n = udp_exchange(port, opt, in, sizeof(in), &lport);
+	ASSERT_MSG(n, "no answer to OPTIONS");
+	m = decoded(in, n);
+	ASSERT_EQ(m->via.rport, lport);
+	ASSERT_MSG(pl_eq_str(&m->via.received, "127.0.0.1"), "%s", in);
+	snprintf(want, sizeof(want),
+		 ";rport=%u;branch=z9hG4bKrp;received=", lport);
+	ASSERT_MSG(strstr(in, want), "%s", in);
+	free(m);
+	ASSERT_EQ(proc_stop(&p, 5000), 0);
+}
