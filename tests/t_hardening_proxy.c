@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -220,4 +221,70 @@ TEST_TIMEOUT(stateful_answer_fills_rport_and_received, 20)
 	ASSERT_MSG(strstr(in, want), "%s", in);
 	free(m);
 	ASSERT_EQ(proc_stop(&p, 5000), 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* proxy-stateful, --domain as an IP address, sipp uac/uas             */
+
+/* sipp's injection file: user;domain;password;contact host;port. */
+static void csv_line(const char *path, const char *user, const char *domain,
+		     uint16_t cport)
+{
+	FILE *fp = fopen(path, "w");
+
+	ASSERT(fp);
+	fprintf(fp, "SEQUENTIAL\n%s;%s;pw-%s;127.0.0.1;%u\n", user, domain,
+		user, cport);
+	fclose(fp);
+}
+
+/*
+ * RFC 3261 §16.4, §19.1.4: with --domain 127.0.0.1 the callee's Contact
+ * (sip:127.0.0.1:UPORT, sipp's uas) is not us, so the in-dialog BYE
+ * that carries our Route and that Contact as Request-URI is forwarded
+ * by its Request-URI; it was taken for our domain and got 404.
+ */
+TEST_TIMEOUT(stateful_domain_ip_in_dialog_bye_reaches_callee, 40)
+{
+	struct proc p, uas;
+	uint16_t port = proc_free_port(), uport = proc_free_port();
+	char dst[64], up[16], reg[512], uac[512];
+	const char *extra[] = {"--domain", "127.0.0.1", "--record-route",
+			       NULL};
+	const char *uas_argv[] = {"sipp",     "-sn", "uas", "-i", "127.0.0.1",
+				  "-p",	      up,    "-t",  "u1", "-nostdin",
+				  "-timeout", "30s", NULL};
+	const char *reg_argv[] = {"sipp",      "-sf",	   reg,	 "-inf",
+				  "bob.csv",   "-m",	   "1",	 "-i",
+				  "127.0.0.1", "-t",	   "u1", "-timeout",
+				  "10s",       "-nostdin", dst,	 NULL};
+	const char *uac_argv[] = {"sipp",      "-sf",	   uac,	  "-inf",
+				  "alice.csv", "-s",	   "bob", "-m",
+				  "50",	       "-r",	   "25",  "-i",
+				  "127.0.0.1", "-t",	   "u1",  "-timeout",
+				  "20s",       "-nostdin", dst,	  NULL};
+	json_t *st;
+
+	stack_need_sipp();
+	stack_start_stateful(&p, port, false, extra);
+	snprintf(up, sizeof(up), "%u", uport);
+	snprintf(dst, sizeof(dst), "127.0.0.1:%u", port);
+	snprintf(reg, sizeof(reg), "%s/tests/sipp/stateful_register.xml",
+		 test_root_dir());
+	snprintf(uac, sizeof(uac), "%s/tests/sipp/stateful_uac.xml",
+		 test_root_dir());
+	csv_line("bob.csv", "bob", "127.0.0.1", uport);
+	csv_line("alice.csv", "alice", "127.0.0.1", 0);
+	proc_start(&uas, uas_argv);
+	ASSERT_EQ(proc_run(reg_argv, "sipp-reg.log", 15000), 0);
+	/* sipp exits 0 only when every call completed (BYE answered). */
+	ASSERT_EQ(proc_run(uac_argv, "sipp-uac.log", 30000), 0);
+	st = stack_stats(&p);
+	ASSERT_EQ(json_integer_value(json_object_get(
+			  json_object_get(st, "responses_sent"), "404")),
+		  0);
+	json_decref(st);
+	ASSERT_EQ(proc_stop(&p, 5000), 0);
+	proc_signal(&uas, SIGTERM);
+	proc_stop(&uas, 3000);
 }
