@@ -530,6 +530,10 @@ static void on_request(struct slfwd *w, const struct sip_tp_rx *rx,
 		return;
 	}
 	INC(w->st.fwd_req);
+	/* An ACK gets no answer: only what should be answered counts as
+	 * traffic given to the hop (slprobe.h). */
+	if (hop >= 0 && !ack)
+		dispatch_given(w->set, (unsigned)hop);
 	if (hop >= 0)
 		INC(w->st.fwd_hop[hop]);
 	else
@@ -631,10 +635,14 @@ static void on_response(struct slfwd *w, struct sip_msg *msg)
 
 void slfwd_handle(struct slfwd *w, const struct sip_tp_rx *rx)
 {
-	if (rx->msg->is_request)
+	if (rx->msg->is_request) {
 		on_request(w, rx, rx->msg);
-	else
-		on_response(w, rx->msg);
+		return;
+	}
+	/* A next hop that answers the traffic it is given is alive,
+	 * whether or not it answers OPTIONS (slprobe.h). */
+	dispatch_heard(w->set, &rx->src);
+	on_response(w, rx->msg);
 }
 
 static void on_recv(const struct sip_tp_rx *rx, void *arg)

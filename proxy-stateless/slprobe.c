@@ -245,10 +245,27 @@ static void on_tick(void *arg)
 	for (i = 0; i < p->set->n; i++) {
 		struct probe_hop *h = &p->hops[i];
 
-		if (h->outstanding) {
+		bool given = dispatch_take_given(p->set, i);
+
+		if (dispatch_take_heard(p->set, i)) {
+			/* Passive: it answered relayed requests during the
+			 * interval, so a missed OPTIONS is no sign of death
+			 * (a server may not answer OPTIONS at all). */
+			h->st.heard++;
+			h->misses = 0;
+			h->outstanding = false;
+			mark(h, true, NULL);
+		} else if (h->outstanding) {
 			h->st.missed++;
-			if (++h->misses >= p->max_misses)
-				mark(h, false, "no answer to OPTIONS");
+			/* A hop that never answered OPTIONS is judged by
+			 * the traffic it is given: silence counts only when
+			 * it was given requests and answered none. */
+			if ((h->st.answered || given) &&
+			    ++h->misses >= p->max_misses)
+				mark(h, false,
+				     given ? "no answer to OPTIONS nor to "
+					     "relayed requests"
+					   : "no answer to OPTIONS");
 		}
 		if (p->set->hops[i].addr.proto == SIP_TP_UDP)
 			probe_udp(p, h);

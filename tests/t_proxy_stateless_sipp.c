@@ -226,6 +226,68 @@ TEST_TIMEOUT(proxy_stateless_sipp_10000_users_reach_their_server, 40)
 	ASSERT_EQ(proc_stop(&px.p, 5000), 0);
 }
 
+/*
+ * Issue 16 item 13: second-stage servers that answer REGISTER but not
+ * OPTIONS (sipp without -aa) stay up under probing, because the
+ * responses they send to relayed requests count as answers: every
+ * REGISTER is answered 200, none 503 (it was 503 once both hops missed
+ * K probes).
+ */
+TEST_TIMEOUT(proxy_stateless_sipp_servers_without_options_stay_up, 40)
+{
+	struct px px;
+	struct proc uas[2];
+	uint16_t u0 = proc_free_port(), u1 = proc_free_port();
+	uint16_t c = proc_free_port();
+	char h0[64], h1[64], listen[64], args[1024];
+	unsigned i;
+	int rc;
+
+	stack_need_sipp();
+	px.port = proc_free_port();
+	snprintf(h0, sizeof(h0), "udp:127.0.0.1:%u", u0);
+	snprintf(h1, sizeof(h1), "udp:127.0.0.1:%u", u1);
+	snprintf(listen, sizeof(listen), "udp:127.0.0.1:%u", px.port);
+	write_users("users.csv", 0, 2000);
+	for (i = 0; i < 2; i++) {
+		snprintf(args, sizeof(args), "-sf %s -i 127.0.0.1 -p %u",
+			 scenario("pxsl_uas_register.xml"), i ? u1 : u0);
+		sipp_start(&uas[i], i ? "uas1.out" : "uas0.out", args);
+	}
+	{
+		/* 100 ms, K = 2: a hop would be out after 0.2 s. */
+		const char *a[] = {"--listen",
+				   listen,
+				   "--next",
+				   h0,
+				   "--next",
+				   h1,
+				   "--probe-interval",
+				   "100",
+				   "--probe-misses",
+				   "2",
+				   NULL};
+
+		px_start(&px, a);
+	}
+	snprintf(args, sizeof(args),
+		 "-sf %s -inf users.csv -i 127.0.0.1 -p %u 127.0.0.1:%u "
+		 "-m 2000 -r 500 -timeout 20s",
+		 scenario("pxsl_uac_register.xml"), c, px.port);
+	rc = sipp_run("uac.out", args, 25000);
+	ASSERT_MSG(rc == 0, "sipp uac exit %d (see uac.out)", rc);
+	ASSERT_EQ(stat2(&px, "answered", "503"), 0);
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(hop_stat(&px, i, "up"), 1);
+		ASSERT_EQ(hop_stat(&px, i, "downs"), 0);
+		ASSERT(hop_stat(&px, i, "heard") > 0);
+		ASSERT_EQ(hop_stat(&px, i, "answered"), 0);
+		proc_signal(&uas[i], SIGTERM);
+		proc_stop(&uas[i], 1000);
+	}
+	ASSERT_EQ(proc_stop(&px.p, 5000), 0);
+}
+
 TEST_TIMEOUT(proxy_stateless_sipp_failover_and_back, 40)
 {
 	struct px px;
