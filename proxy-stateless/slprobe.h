@@ -14,7 +14,10 @@
  * response counts as a miss, and for a hop that has never answered a
  * probe only when requests were relayed to it in that interval
  * (dispatch_given()): without that evidence a server that ignores
- * OPTIONS would be taken out before it ever saw traffic.  Workers read
+ * OPTIONS would be taken out before it ever saw traffic.  Such a hop,
+ * once out because it refused (ICMP unreachable, connect failure: not
+ * listening yet, restarting), is put back on trial after an interval
+ * without a refusal.  Workers read
  * the flags in the shared struct dispatch_set.
  */
 #ifndef SIPSTONE_SLPROBE_H
