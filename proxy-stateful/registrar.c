@@ -118,8 +118,11 @@ static int check_aor(const struct registrar *reg, struct worker_ctx *w,
 	pl_set_str(&rq->aor, rq->aorbuf);
 	if (reg->users) {
 		user = userdb_find(reg->users, &touri.user, &dom);
+		/* No user enumeration: an unknown user is challenged like
+		 * a known one (reply_auth_check() never lets it through). */
 		if (!user) {
-			reply_status(w, st, msg, 404, "User Not Found", NULL);
+			reply_auth_check(w, reg->auth, st, msg, &touri.user,
+					 &dom, false);
 			return ENOENT;
 		}
 	}

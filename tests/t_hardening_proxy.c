@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "proc.h"
+#include "sip_auth.h"
 #include "sip_build.h"
 #include "sip_msg.h"
 #include "stack.h"
@@ -287,4 +288,132 @@ TEST_TIMEOUT(stateful_domain_ip_in_dialog_bye_reaches_callee, 40)
 	ASSERT_EQ(proc_stop(&p, 5000), 0);
 	proc_signal(&uas, SIGTERM);
 	proc_stop(&uas, 3000);
+}
+
+/* ------------------------------------------------------------------ */
+/* proxy-stateful, digest (RFC 3261 §22, RFC 2617)                     */
+
+/* REGISTER for alice, branch/CSeq n, with the Authorization value
+ * auth (NULL: none); the first final response into out. */
+static size_t register_auth(uint16_t port, unsigned n, const char *user,
+			    const char *auth, char *out, size_t size)
+{
+	char fmt[2048];
+
+	snprintf(fmt, sizeof(fmt),
+		 "REGISTER sip:example.com SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 127.0.0.1:%%u;branch=z9hG4bKauth%u\r\n"
+		 "Max-Forwards: 70\r\n"
+		 "From: <sip:%s@example.com>;tag=f%u\r\n"
+		 "To: <sip:%s@example.com>\r\n"
+		 "Call-ID: auth-%u@127.0.0.1\r\n"
+		 "CSeq: %u REGISTER\r\n"
+		 "Contact: <sip:%s@127.0.0.1:%%u>\r\n"
+		 "%s%s%s"
+		 "Content-Length: 0\r\n\r\n",
+		 n, user, n, user, n, n, user, auth ? "Authorization: " : "",
+		 auth ? auth : "", auth ? "\r\n" : "");
+	return udp_exchange(port, fmt, out, size, NULL);
+}
+
+/* The nonce of the WWW-Authenticate in response text, into nonce. */
+static void nonce_of(const char *text, char nonce[SIP_AUTH_NONCE_LEN + 1])
+{
+	const char *p = strstr(text, "nonce=\"");
+
+	ASSERT_MSG(p, "no nonce in:\n%s", text);
+	p += 7;
+	ASSERT(strlen(p) > SIP_AUTH_NONCE_LEN);
+	memcpy(nonce, p, SIP_AUTH_NONCE_LEN);
+	nonce[SIP_AUTH_NONCE_LEN] = '\0';
+}
+
+/* Credentials of alice (password pw-alice) without qop for uri. */
+static void creds_no_qop(char *out, size_t size, const char *nonce,
+			 const char *uri)
+{
+	char ha1[SIP_AUTH_HEX_SIZE], resp[SIP_AUTH_HEX_SIZE];
+	struct pl u, r, p, n, h, m, du;
+
+	pl_set_str(&u, "alice");
+	pl_set_str(&r, "example.com");
+	pl_set_str(&p, "pw-alice");
+	pl_set_str(&n, nonce);
+	pl_set_str(&m, "REGISTER");
+	pl_set_str(&du, uri);
+	ASSERT_EQ(sip_auth_ha1(SIP_AUTH_ALG_MD5, &u, &r, &p, ha1), 0);
+	pl_set_str(&h, ha1);
+	ASSERT_EQ(sip_auth_response(SIP_AUTH_ALG_MD5, &h, &n, NULL, NULL, NULL,
+				    &m, &du, resp),
+		  0);
+	snprintf(out, size,
+		 "Digest username=\"alice\", realm=\"example.com\", "
+		 "nonce=\"%s\", uri=\"%s\", response=\"%s\", "
+		 "algorithm=MD5",
+		 nonce, uri, resp);
+}
+
+static void start_with_auth(struct proc *p, uint16_t port)
+{
+	static const char *const names[] = {"alice", "bob"};
+	const char *extra[] = {"--users-file", "users.txt", NULL};
+
+	stack_write_users_named(names, 2, 1);
+	stack_start_stateful(p, port, false, extra);
+}
+
+TEST_TIMEOUT(stateful_digest_without_qop_is_not_replayed, 20)
+{
+	struct proc p;
+	uint16_t port = proc_free_port();
+	char in[4096], nonce[SIP_AUTH_NONCE_LEN + 1], cred[512];
+
+	start_with_auth(&p, port);
+	ASSERT(register_auth(port, 1, "alice", NULL, in, sizeof(in)));
+	ASSERT_MSG(!strncmp(in, "SIP/2.0 401 ", 12), "%s", in);
+	nonce_of(in, nonce);
+	creds_no_qop(cred, sizeof(cred), nonce, "sip:example.com");
+	ASSERT(register_auth(port, 2, "alice", cred, in, sizeof(in)));
+	ASSERT_MSG(!strncmp(in, "SIP/2.0 200 ", 12), "%s", in);
+	/* The same Authorization in a new request: a replay. */
+	ASSERT(register_auth(port, 3, "alice", cred, in, sizeof(in)));
+	ASSERT_MSG(!strncmp(in, "SIP/2.0 401 ", 12), "replay taken:\n%s", in);
+	ASSERT_EQ(proc_stop(&p, 5000), 0);
+}
+
+TEST_TIMEOUT(stateful_digest_uri_must_be_the_request_uri, 20)
+{
+	struct proc p;
+	uint16_t port = proc_free_port();
+	char in[4096], nonce[SIP_AUTH_NONCE_LEN + 1], cred[512];
+
+	start_with_auth(&p, port);
+	ASSERT(register_auth(port, 1, "alice", NULL, in, sizeof(in)));
+	nonce_of(in, nonce);
+	/* RFC 2617 §3.2.2.5: credentials for another URI: 400. */
+	creds_no_qop(cred, sizeof(cred), nonce, "sip:other.example.net");
+	ASSERT(register_auth(port, 2, "alice", cred, in, sizeof(in)));
+	ASSERT_MSG(!strncmp(in, "SIP/2.0 400 ", 12), "%s", in);
+	ASSERT_EQ(proc_stop(&p, 5000), 0);
+}
+
+TEST_TIMEOUT(stateful_digest_unknown_user_is_challenged_like_a_known, 20)
+{
+	struct proc p;
+	uint16_t port = proc_free_port();
+	char in[4096], nonce[SIP_AUTH_NONCE_LEN + 1], cred[512], *c;
+
+	start_with_auth(&p, port);
+	/* No user enumeration: 401 for mallory as for alice. */
+	ASSERT(register_auth(port, 1, "mallory", NULL, in, sizeof(in)));
+	ASSERT_MSG(!strncmp(in, "SIP/2.0 401 ", 12), "%s", in);
+	ASSERT(strstr(in, "WWW-Authenticate: Digest realm=\"example.com\""));
+	/* And with credentials: challenged again, not 403. */
+	nonce_of(in, nonce);
+	creds_no_qop(cred, sizeof(cred), nonce, "sip:example.com");
+	c = strstr(cred, "alice");
+	memcpy(c, "malle", 5);
+	ASSERT(register_auth(port, 2, "malle", cred, in, sizeof(in)));
+	ASSERT_MSG(!strncmp(in, "SIP/2.0 401 ", 12), "%s", in);
+	ASSERT_EQ(proc_stop(&p, 5000), 0);
 }
