@@ -291,7 +291,7 @@ int location_update(struct location *loc, const struct pl *aor,
 	for (i = 0; i < nc; i++)
 		if (!c[i].uri.l || c[i].uri.l >= LOCATION_URI_MAX)
 			return EINVAL;
-	key = hash_fnv32(aor->p, aor->l);
+	key = hash_keyed32(aor->p, aor->l);
 	sh = shard_of(loc, key);
 	pthread_mutex_lock(&sh->mu);
 	r = rec_get(sh, key, aor);
@@ -387,7 +387,7 @@ size_t location_lookup(struct location *loc, const struct pl *aor,
 		       uint64_t now, struct location_contact *out, size_t max,
 		       bool *known)
 {
-	uint32_t key = hash_fnv32(aor->p, aor->l);
+	uint32_t key = hash_keyed32(aor->p, aor->l);
 	struct shard *sh = shard_of(loc, key);
 	struct aor_rec *r;
 	size_t n = 0;
@@ -416,7 +416,7 @@ int location_load(struct location *loc, const struct pl *aor,
 	pl_set_str(&cid, c->call_id);
 	if (!aor->l || aor->l >= LOCATION_AOR_MAX || !uri.l)
 		return EINVAL;
-	key = hash_fnv32(aor->p, aor->l);
+	key = hash_keyed32(aor->p, aor->l);
 	sh = shard_of(loc, key);
 	pthread_mutex_lock(&sh->mu);
 	r = rec_get(sh, key, aor);

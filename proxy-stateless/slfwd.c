@@ -35,6 +35,7 @@ struct slfwd {
 	bool started;
 	struct buf out;
 	uint64_t secret;
+	struct hash_key tag_key; /* from secret: our To tags */
 	struct local local[LOCAL_MAX];
 	unsigned nlocal;
 	/* Per outgoing transport: "SIP/2.0/UDP ip:port;branch=" and our
@@ -240,7 +241,7 @@ static void reply(struct slfwd *w, const struct sip_tp_rx *rx,
 	int err;
 
 	/* The same tag for a retransmission of the same request. */
-	h = hash_mix64(w->secret ^ hash_fnv64(msg->buf, msg->len));
+	h = hash_siphash(&w->tag_key, msg->buf, msg->len);
 	snprintf(tag, sizeof(tag), "%016llx", (unsigned long long)h);
 	pl_set_str(&o.to_tag, tag);
 	if (hdrs)
@@ -724,6 +725,8 @@ int slfwd_alloc(struct slfwd **wp, unsigned idx, const struct slcfg *cfg,
 	buf_init(&w->out, OUT_MAX);
 	if (getrandom(&w->secret, sizeof(w->secret), 0) != sizeof(w->secret))
 		w->secret = (uint64_t)(uintptr_t)w ^ 0x9e3779b97f4a7c15ull;
+	w->tag_key.k0 = hash_mix64(w->secret);
+	w->tag_key.k1 = hash_mix64(~w->secret);
 	err = ev_alloc(&w->ev);
 	if (err)
 		goto out;

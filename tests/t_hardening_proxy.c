@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "hash.h"
 #include "proc.h"
 #include "sip_auth.h"
 #include "sip_build.h"
@@ -100,6 +101,36 @@ TEST(sip_fwd_via_mark_fills_rport_and_received)
 	buf_free(&b);
 	free(ed);
 	free(m);
+}
+
+TEST(sip_hash_siphash_vectors_incremental_and_seeds)
+{
+	/* The reference vectors of SipHash-2-4 (the paper, appendix A):
+	 * key 00..0f, messages 00..(n-1). */
+	struct hash_key k = {0x0706050403020100ull, 0x0f0e0d0c0b0a0908ull};
+	struct hash_key k2 = {1, 2};
+	unsigned char m[64];
+	struct hash_sip s;
+	unsigned i, same = 0;
+
+	for (i = 0; i < sizeof(m); i++)
+		m[i] = (unsigned char)i;
+	ASSERT(hash_siphash(&k, m, 0) == 0x726fdb47dd0e0e31ull);
+	ASSERT(hash_siphash(&k, m, 15) == 0xa129ca6149be45e5ull);
+	/* Pieces give the whole. */
+	hash_sip_init(&s, &k);
+	hash_sip_add(&s, m, 3);
+	hash_sip_add(&s, m + 3, 9);
+	hash_sip_add(&s, m + 12, 3);
+	ASSERT(hash_sip_end(&s) == 0xa129ca6149be45e5ull);
+	/* Another key, another layout: of 64 inputs none hashes alike. */
+	for (i = 0; i < sizeof(m); i++)
+		same += hash_siphash(&k, m, i) == hash_siphash(&k2, m, i);
+	ASSERT_EQ(same, 0u);
+	/* The process key is drawn at random, not a constant. */
+	ASSERT(hash_process_key()->k0 || hash_process_key()->k1);
+	ASSERT_EQ(hash_keyed32("abc", 3),
+		  (uint32_t)hash_siphash(hash_process_key(), "abc", 3));
 }
 
 /* ------------------------------------------------------------------ */
@@ -416,4 +447,26 @@ TEST_TIMEOUT(stateful_digest_unknown_user_is_challenged_like_a_known, 20)
 	ASSERT(register_auth(port, 2, "malle", cred, in, sizeof(in)));
 	ASSERT_MSG(!strncmp(in, "SIP/2.0 401 ", 12), "%s", in);
 	ASSERT_EQ(proc_stop(&p, 5000), 0);
+}
+
+/* Two proxy-stateful processes key their hashes differently: the
+ * stateless ACK branch of the same request differs.  (Seen from the
+ * library: the branch of one message under two secrets.) */
+TEST(sip_build_branch_stateless_is_keyed_by_the_secret)
+{
+	struct sip_msg *m = calloc(1, sizeof(*m));
+	char b1[SIP_BRANCH_SIZE], b2[SIP_BRANCH_SIZE], b3[SIP_BRANCH_SIZE];
+	uint16_t st = 0;
+	const char *why = NULL;
+
+	ASSERT(m);
+	ASSERT_EQ(sip_msg_decode(m, register_req, strlen(register_req), false),
+		  0);
+	ASSERT_EQ(sip_msg_validate(m, &st, &why), 0);
+	ASSERT_EQ(sip_build_branch_stateless(b1, m, 1), 0);
+	ASSERT_EQ(sip_build_branch_stateless(b2, m, 2), 0);
+	ASSERT_EQ(sip_build_branch_stateless(b3, m, 1), 0);
+	ASSERT(strcmp(b1, b2));
+	ASSERT_STR(b1, b3);
+	free(m);
 }
