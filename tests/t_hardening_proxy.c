@@ -470,3 +470,77 @@ TEST(sip_build_branch_stateless_is_keyed_by_the_secret)
 	ASSERT_STR(b1, b3);
 	free(m);
 }
+
+/* ------------------------------------------------------------------ */
+/* A header line without a colon: 400, not silence                     */
+
+TEST(sip_msg_request_with_a_line_without_colon_is_answerable)
+{
+	char path[512], *text;
+	size_t len;
+	struct sip_msg *m = calloc(1, sizeof(*m));
+	uint16_t st = 0;
+	const char *why = NULL;
+	FILE *f;
+
+	ASSERT(m);
+	snprintf(path, sizeof(path), "%s/tests/data/013-no-colon.sip",
+		 test_root_dir());
+	f = fopen(path, "rb");
+	ASSERT(f);
+	text = calloc(1, 4096);
+	ASSERT(text);
+	len = fread(text, 1, 4095, f);
+	fclose(f);
+	/* The verdict stays (tests/data/013-no-colon.out) ... */
+	ASSERT_EQ(sip_msg_decode(m, text, len, false), EBADMSG);
+	/* ... but the request is there to answer. */
+	ASSERT(m->bad_line);
+	ASSERT(sip_msg_hdr(m, SIP_HDR_VIA));
+	ASSERT_EQ(sip_msg_validate(m, &st, &why), EBADMSG);
+	ASSERT_EQ(st, 400);
+	free(text);
+	free(m);
+}
+
+static const char no_colon_req[] = "OPTIONS sip:nobody@example.com SIP/2.0\r\n"
+				   "Via: SIP/2.0/UDP "
+				   "127.0.0.1:%u;branch=z9hG4bKnocolon\r\n"
+				   "Max-Forwards: 70\r\n"
+				   "This line has no colon\r\n"
+				   "From: <sip:alice@example.com>;tag=f1\r\n"
+				   "To: <sip:nobody@example.com>\r\n"
+				   "Call-ID: no-colon-%u\r\n"
+				   "CSeq: 1 OPTIONS\r\n"
+				   "Content-Length: 0\r\n\r\n";
+
+TEST_TIMEOUT(stateful_line_without_colon_gets_400, 20)
+{
+	struct proc p;
+	uint16_t port = proc_free_port();
+	char in[4096];
+
+	stack_start_stateful(&p, port, false, NULL);
+	ASSERT_MSG(udp_exchange(port, no_colon_req, in, sizeof(in), NULL),
+		   "no answer: silence");
+	ASSERT_MSG(!strncmp(in, "SIP/2.0 400 ", 12), "%s", in);
+	ASSERT_EQ(proc_stop(&p, 5000), 0);
+}
+
+TEST_TIMEOUT(proxy_stateless_line_without_colon_gets_400, 20)
+{
+	struct proc p;
+	uint16_t port = proc_free_port(), hop = proc_free_port();
+	char listen[64], next[64], in[4096];
+	const char *argv[] = {
+		"proxy-stateless",  "--listen", listen,	     "--next", next,
+		"--probe-interval", "0",	"--control", NULL};
+
+	snprintf(listen, sizeof(listen), "udp:127.0.0.1:%u", port);
+	snprintf(next, sizeof(next), "udp:127.0.0.1:%u", hop);
+	stack_start_ready(&p, argv, "ready");
+	ASSERT_MSG(udp_exchange(port, no_colon_req, in, sizeof(in), NULL),
+		   "no answer: silence");
+	ASSERT_MSG(!strncmp(in, "SIP/2.0 400 ", 12), "%s", in);
+	ASSERT_EQ(proc_stop(&p, 5000), 0);
+}
