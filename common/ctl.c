@@ -12,8 +12,10 @@
 #include "buf.h"
 #include "ev.h"
 #include "log.h"
+#include "machjson.h"
 #include "obj.h"
 #include "procstat.h"
+#include "version.h"
 
 struct ctl_cmd {
 	char *name;
@@ -152,6 +154,14 @@ json_t *ctl_stats_snapshot(struct ctl *ctl)
 	}
 	json_object_set_new(cpu, "threads", threads);
 	json_object_set_new(stats, "cpu", cpu);
+	{
+		/* The whole machine too: what else ran beside us (an
+		 * interfered step, issue 13). */
+		json_t *machine = machjson_read();
+
+		if (machine)
+			json_object_set_new(stats, "machine", machine);
+	}
 	free(ps);
 	if (ctl->stats_h)
 		ctl->stats_h(ctl, stats, ctl->stats_arg);
@@ -295,8 +305,8 @@ static void handle_line(struct ctl *ctl, const char *line, size_t len)
 		goto out;
 	}
 	if (strcmp(name, "ping") == 0) {
-		result = json_pack("{s:s,s:i}", "role", ctl->role, "pid",
-				   (int)getpid());
+		result = json_pack("{s:s,s:i,s:s}", "role", ctl->role, "pid",
+				   (int)getpid(), "version", version_string());
 		reply_ok(ctl, id, name, result);
 		goto out;
 	}
@@ -468,6 +478,10 @@ int ctl_event(struct ctl *ctl, const char *name, json_t *fields)
 	json_object_set_new(e, "event", json_string(name));
 	json_object_set_new(e, "role", json_string(ctl->role));
 	json_object_set_new(e, "t_ms", json_integer(ctl_unix_ms()));
+	/* Which code each role runs, for the bundle's per-role versions. */
+	if (!strcmp(name, "ready"))
+		json_object_set_new(e, "version",
+				    json_string(version_string()));
 	if (fields)
 		json_object_update_missing(e, fields);
 	err = send_json(ctl, e);

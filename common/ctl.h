@@ -49,8 +49,10 @@ int ctl_alloc(struct ctl **ctlp, struct ev *ev, int in_fd, int out_fd,
 int ctl_command(struct ctl *ctl, const char *name, ctl_cmd_h *h, void *arg);
 
 /*
- * Writes {"event": name, "t_ms": <unix ms>, ...fields} as one line.
- * fields (may be NULL) is borrowed.  Returns 0 or an errno from write.
+ * Writes {"event": name, "role": role, "t_ms": <unix ms>, ...fields} as
+ * one line; the "ready" event also carries "version" (version.h), so
+ * that the controller knows which code each role runs.  fields (may be
+ * NULL) is borrowed.  Returns 0 or an errno from write.
  */
 int ctl_event(struct ctl *ctl, const char *name, json_t *fields);
 
@@ -69,8 +71,9 @@ void ctl_stats_source(struct ctl *ctl, ctl_stats_h *h, void *arg);
 
 /*
  * A snapshot: {"uptime_ms", "rss_kb", "cpu": {"user_us", "sys_us",
- * "total_ns", "threads": [{"tid", "name", "user_us", "sys_us"}]}} plus
- * the role's counters.  user_us and sys_us come from /proc in clock
+ * "total_ns", "threads": [{"tid", "name", "user_us", "sys_us"}]},
+ * "machine": machjson_read()'s object (absent when /proc/stat cannot be
+ * read)} plus the role's counters.  user_us and sys_us come from /proc in clock
  * ticks (10 ms steps); total_ns (user + system) is exact.  Returns a new reference, or NULL when out of memory.
  */
 json_t *ctl_stats_snapshot(struct ctl *ctl);

@@ -12,14 +12,22 @@
 #include "baseline.h"
 #include "database.h"
 #include "deploy.h"
+#include "crosscheck.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_feed.h"
 #include "res_bundle.h"
 #include "roles.h"
 #include "runctx.h"
 #include "search.h"
+#include "versions.h"
 
 static void teardown(struct run *r)
 {
+	/* Every transaction has ended when the loaders have: their
+	 * counts against the proxies' while these still run. */
+	roles_stop_loaders(r);
+	crosscheck_end(r);
 	roles_stop_all(r);
 	database_drop(r);
 	deploy_cleanup(r);
@@ -61,6 +69,7 @@ static void write_bundle(struct run *r)
 	res->threshold_ms = r->t->exp.threshold_ms;
 	res->granularity = r->t->exp.granularity;
 	res->granularity_pct = r->t->exp.granularity_pct;
+	res->interference_max = r->t->exp.interference_max;
 	res->ta_limit_ms = r->t->exp.ta_limit_ms;
 	/* The inventory file never holds secrets (validation refuses one). */
 	setup = json_pack("{s:O,s:O,s:o,s:s}", "topology", r->t->json,
@@ -69,6 +78,7 @@ static void write_bundle(struct run *r)
 			  r->t->exp.transport == SIP_TP_UDP
 				  ? "none (udp)"
 				  : runctx_connection(&r->t->exp));
+	json_object_set_new(setup, "versions", versions_json(r));
 	res->setup = setup;
 	err = res_write(res, r->bundle);
 	if (!err)
@@ -152,6 +162,7 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 		goto out;
 	}
 	runctx_say(r, "[run] %s", r->id);
+	metrics_feed_begin(r);
 	err = deploy_preflight(r);
 	if (!err && !runctx_interrupted(r))
 		err = deploy_open_hosts(r);
@@ -180,6 +191,13 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 			   "the "
 			   "criteria delivered)",
 			   res_capacity(&r->res));
+	if (!err && res_interfered_steps(&r->res))
+		runctx_say(r,
+			   "[run] %zu of %zu steps interfered: other work "
+			   "took "
+			   "more than %.0f %% of a machine during them",
+			   res_interfered_steps(&r->res), r->res.nsteps,
+			   r->t->exp.interference_max * 100);
 	if (!err && o->deploy_only && !runctx_interrupted(r)) {
 		snprintf(r->reason, sizeof(r->reason),
 			 "deploy-only: every role started and became ready; "
@@ -189,6 +207,7 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 	teardown(r);
 	if (runctx_interrupted(r))
 		err = EINTR;
+	metrics_run_end(o->metrics, r->status);
 	write_bundle(r);
 	runctx_say(r, "[run] %s: %s%s%s", r->status, r->bundle,
 		   r->reason[0] ? ": " : "", r->reason);

@@ -22,6 +22,7 @@
 #include "run_opts.h"
 #include "topo.h"
 
+struct crosscheck_mark;
 struct pki;
 struct rundb;
 struct rundb_server;
@@ -51,6 +52,7 @@ struct role {
 	bool eof;
 	json_t *summary;
 	char log[700];
+	char version[64]; /* its ready event's (versions.h); "" not ready */
 };
 
 struct run {
@@ -70,6 +72,9 @@ struct run {
 	size_t npf;
 	char status[16];
 	char reason[512];
+	/* the counts at the first step (crosscheck.c's; freed by
+	 * crosscheck_end) */
+	struct crosscheck_mark *xc0;
 	struct res_run res;
 };
 

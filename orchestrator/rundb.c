@@ -200,6 +200,16 @@ fail:
 	return err;
 }
 
+long rundb_server_pid(const struct rundb_server *s)
+{
+	return s && s->proc ? host_proc_pid(s->proc) : 0;
+}
+
+bool rundb_server_is_local(const struct rundb_server *s)
+{
+	return s && host_is_local(s->host);
+}
+
 const char *rundb_server_user(const struct rundb_server *s)
 {
 	return s->user;

@@ -38,6 +38,11 @@ int rundb_server_start(struct rundb_server **sp, struct host *h,
 const char *rundb_server_user(const struct rundb_server *s);
 const char *rundb_server_password(const struct rundb_server *s);
 
+/* Its PID on its host, the machine of the host it was started on
+ * (0 until known), and whether that host is this machine. */
+long rundb_server_pid(const struct rundb_server *s);
+bool rundb_server_is_local(const struct rundb_server *s);
+
 /* Stops it by its PID and removes its data directory. */
 void rundb_server_stop(struct rundb_server *s);
 

@@ -95,7 +95,11 @@ struct topo_experiment {
 	unsigned max_trials;	/* rfc7502, bisect: the trials' bound */
 	unsigned confirm_s;	/* rfc7502: the confirmation trial; 0 none */
 	unsigned baseline_s;	/* loaders straight to callhandlers; 0 off */
-	unsigned hold_ms;	/* invite: 200 -> BYE */
+	/* a step during which other work (a machine's busy time less our
+	 * processes', plus steal) took more than this share of the
+	 * machine is flagged interfered */
+	double interference_max;
+	unsigned hold_ms; /* invite: 200 -> BYE */
 	/* subscribe, publish ("presence"): publish's watchers per
 	 * presentity (the callhandlers'), the subscriptions' refresh
 	 * interval (0: at 4/5 of the expiry granted), the PUBLISH bodies'
