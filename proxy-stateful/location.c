@@ -508,3 +508,31 @@ uint64_t location_aors(struct location *loc)
 {
 	return shard_sum(loc, true);
 }
+
+int location_restore(struct location *loc, const struct pl *aor,
+		     const struct location_contact *prev, size_t n)
+{
+	struct shard *sh;
+	struct aor_rec *r;
+	uint32_t key;
+	size_t i;
+	int err = 0;
+
+	if (!aor->l || aor->l >= LOCATION_AOR_MAX)
+		return EINVAL;
+	key = hash_keyed32(aor->p, aor->l);
+	sh = shard_of(loc, key);
+	pthread_mutex_lock(&sh->mu);
+	r = rec_find(sh, key, aor);
+	while (r && r->bindings.head) {
+		struct binding *b = r->bindings.head->data;
+
+		list_unlink(&b->le);
+		free(b);
+		sh->nbindings--;
+	}
+	pthread_mutex_unlock(&sh->mu);
+	for (i = 0; i < n && !err; i++)
+		err = location_load(loc, aor, &prev[i]);
+	return err;
+}

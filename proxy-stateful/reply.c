@@ -185,6 +185,8 @@ struct held_reply {
 	struct sip_txn *st;
 	char *ok, *fail;
 	size_t ok_len, fail_len;
+	reply_undo_h *undo;
+	void *undo_ctx;
 };
 
 static void held_destroy(void *arg)
@@ -194,6 +196,7 @@ static void held_destroy(void *arg)
 	obj_deref(h->st);
 	free(h->ok);
 	free(h->fail);
+	free(h->undo_ctx);
 }
 
 /* The commit (or its failure) came back to this loop. */
@@ -201,21 +204,30 @@ static void held_done(int err, void *arg)
 {
 	struct held_reply *h = arg;
 
-	if (err)
+	if (err) {
+		if (h->undo)
+			h->undo(h->undo_ctx);
 		reply_send(h->w, h->st, h->fail, h->fail_len);
-	else
+	} else
 		reply_send(h->w, h->st, h->ok, h->ok_len);
 	obj_deref(h);
 }
 
 void reply_after_commit(struct worker_ctx *w, struct dbqueue *db,
-			struct sip_txn *st, const struct sip_msg *msg)
+			struct sip_txn *st, const struct sip_msg *msg,
+			reply_undo_h *undo, void *ctx)
 {
 	struct held_reply *h = NULL;
 
 	h = obj_alloc(sizeof(*h), held_destroy);
-	if (!h)
+	if (!h) {
+		if (undo)
+			undo(ctx);
+		free(ctx);
 		goto fail;
+	}
+	h->undo = undo;
+	h->undo_ctx = ctx;
 	h->w = w;
 	h->st = obj_ref(st);
 	h->ok_len = w->out.len;
@@ -235,6 +247,10 @@ void reply_after_commit(struct worker_ctx *w, struct dbqueue *db,
 		goto fail;
 	return;
 fail:
+	if (h && h->undo) {
+		h->undo(h->undo_ctx);
+		h->undo = NULL;
+	}
 	obj_deref(h);
 	reply_status(w, st, msg, 500, NULL, NULL);
 }

@@ -69,11 +69,21 @@ int reply_expires_bound(struct worker_ctx *w, struct sip_txn *st,
 struct dbqueue;
 
 /*
+ * Called when the commit failed, before the 500 leaves: puts memory
+ * back as the database still is.  ctx is then freed (free()).
+ */
+typedef void(reply_undo_h)(void *ctx);
+
+/*
  * write-through: sends the response built in w->out in st once every
  * change this thread queued on db is committed, or a 500 "Database
- * Error" if the commit fails (a 500 now if memory runs out).
+ * Error" if the commit fails (a 500 now if memory runs out).  undo (may
+ * be NULL) runs with ctx on a failed commit, so that what was refused
+ * with 500 is not served from memory; ctx (malloc'd) is owned by the
+ * call from here on, freed in every case.
  */
 void reply_after_commit(struct worker_ctx *w, struct dbqueue *db,
-			struct sip_txn *st, const struct sip_msg *msg);
+			struct sip_txn *st, const struct sip_msg *msg,
+			reply_undo_h *undo, void *ctx);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "hash.h"
+#include "mariadb.h"
 #include "proc.h"
 #include "sip_auth.h"
 #include "sip_build.h"
@@ -543,4 +544,69 @@ TEST_TIMEOUT(proxy_stateless_line_without_colon_gets_400, 20)
 		   "no answer: silence");
 	ASSERT_MSG(!strncmp(in, "SIP/2.0 400 ", 12), "%s", in);
 	ASSERT_EQ(proc_stop(&p, 5000), 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* write-through: a failed commit undoes the binding it answered 500   */
+
+/* REGISTER user with contact (CSeq cseq); the final status or 0. */
+static int register_status(uint16_t port, const char *user,
+			   const char *contact, unsigned cseq)
+{
+	char fmt[1024], in[4096];
+
+	snprintf(fmt, sizeof(fmt),
+		 "REGISTER sip:example.com SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 127.0.0.1:%%u;branch=z9hG4bKwt%s%u\r\n"
+		 "From: <sip:%s@example.com>;tag=1\r\n"
+		 "To: <sip:%s@example.com>\r\nCall-ID: wt-%s@h\r\n"
+		 "CSeq: %u REGISTER\r\nContact: <%s>\r\nX-Port: %%u\r\n"
+		 "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+		 user, cseq, user, user, user, cseq, contact);
+	if (!udp_exchange(port, fmt, in, sizeof(in), NULL))
+		return 0;
+	return atoi(in + 8);
+}
+
+static long long bindings_of(struct proc *p)
+{
+	json_t *st = stack_stats(p);
+	long long v = json_integer_value(json_object_get(st, "bindings"));
+
+	json_decref(st);
+	return v;
+}
+
+TEST_TIMEOUT(stateful_write_through_failed_commit_undoes_the_binding, 60)
+{
+	struct mariadb m;
+	struct proc p;
+	uint16_t port = proc_free_port();
+	char schema[512];
+	const char *extra[] = {"--db", m.url, "--db-mode", "write-through",
+			       NULL};
+
+	if (!mariadb_available())
+		test_skip("mariadb-server is not installed");
+	snprintf(schema, sizeof(schema), "%s/proxy-stateful/schema.sql",
+		 test_root_dir());
+	mariadb_start(&m, "sipstone_undo", schema);
+	ASSERT_EQ(mariadb_sql(&m,
+			      "INSERT INTO subscriber (username, domain, "
+			      "auth_required) VALUES ('alice', 'example.com', "
+			      "0), ('bob', 'example.com', 0)",
+			      NULL, 0),
+		  0);
+	stack_start_stateful(&p, port, false, extra);
+	ASSERT_EQ(register_status(port, "alice", "sip:alice@127.0.0.1:1", 1),
+		  200);
+	ASSERT_EQ(bindings_of(&p), 1);
+	mariadb_stop(&m);
+	/* Refused with 500: neither a new binding (bob) nor a changed one
+	 * (alice's second contact) may stay in memory. */
+	ASSERT_EQ(register_status(port, "bob", "sip:bob@127.0.0.1:1", 1), 500);
+	ASSERT_EQ(register_status(port, "alice", "sip:alice@127.0.0.1:2", 2),
+		  500);
+	ASSERT_EQ(bindings_of(&p), 1);
+	ASSERT_EQ(proc_stop(&p, 8000), 0);
 }
