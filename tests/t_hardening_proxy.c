@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -565,7 +566,7 @@ static int register_status(uint16_t port, const char *user,
 		 user, cseq, user, user, user, cseq, contact);
 	if (!udp_exchange(port, fmt, in, sizeof(in), NULL))
 		return 0;
-	return atoi(in + 8);
+	return (int)strtol(in + 8, NULL, 10);
 }
 
 static long long bindings_of(struct proc *p)
