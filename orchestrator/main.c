@@ -12,6 +12,7 @@
  *                    [--results DIR] [--upload URL [--post] [--token-env VAR]
  *                    [--ca FILE] [--tries N]] [experiment overrides]
  *   orchestrator baseline TOPOLOGY.json... --hosts INVENTORY.json [as run]
+ *   orchestrator cleanup --hosts INVENTORY.json [--dry-run] [TOPOLOGY...]
  *   orchestrator --version | --help
  *
  * An override may be a list (--users 100,10000 --transport udp,tcp): the
@@ -23,6 +24,7 @@
  */
 #include <string.h>
 
+#include "cleanup.h"
 #include "commands.h"
 #include "init.h"
 #define LOG_MODULE "orchestrator"
@@ -53,6 +55,8 @@ int main(int argc, char **argv)
 		return runlist_command(argc - 1, argv + 1,
 				       !strcmp(argv[1], "baseline"));
 	}
+	if (!strcmp(argv[1], "cleanup"))
+		return cleanup_command(argc - 1, argv + 1);
 	fprintf(stderr, "orchestrator: unknown command \"%s\"\n", argv[1]);
 	commands_usage(stderr);
 	return COMMANDS_BAD_USAGE;

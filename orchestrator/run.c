@@ -21,6 +21,7 @@
 #include "runctx.h"
 #include "search.h"
 #include "versions.h"
+#include "workdir.h"
 
 static void teardown(struct run *r)
 {
@@ -35,7 +36,7 @@ static void teardown(struct run *r)
 
 static int mkdirs(const char *path)
 {
-	char tmp[700];
+	char tmp[820];
 
 	snprintf(tmp, sizeof(tmp), "%s", path);
 	for (char *p = tmp + 1; *p; p++) {
@@ -123,9 +124,7 @@ static void name_run(struct run *r)
 				 o->results_dir, r->id);
 		}
 	}
-	snprintf(r->remote, sizeof(r->remote), "/tmp/sipstone-%s", r->id);
-	snprintf(r->work, sizeof(r->work), "/tmp/sipstone-work-%s-%d", r->id,
-		 (int)getpid());
+	/* r->work and r->remote are made fresh later (workdir.h). */
 }
 
 int run_experiment(const struct topo *t, const struct inventory *inv,
@@ -133,7 +132,7 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 {
 	struct run *r = calloc(1, sizeof(*r));
 	char logs[800];
-	int err;
+	int err, lock_fd = -1;
 
 	if (!r)
 		return ENOMEM;
@@ -152,12 +151,27 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 	}
 	snprintf(bundle, size, "%s", r->bundle);
 	err = mkdirs(logs);
-	if (!err)
-		err = mkdirs(r->work);
-	if (!err)
-		chmod(r->work, 0700);
 	if (err) {
 		fprintf(stderr, "orchestrator: cannot create %s: %s\n", logs,
+			strerror(err));
+		goto out;
+	}
+	err = workdir_remote_name(r->id, r->remote, sizeof(r->remote));
+	if (!err)
+		err = workdir_local_create(r->id, r->work, sizeof(r->work));
+	if (err) {
+		fprintf(stderr,
+			"orchestrator: cannot create a private work directory "
+			"in /tmp: %s\n",
+			strerror(err));
+		r->work[0] = '\0';
+		goto out;
+	}
+	/* Held until the end: cleanup leaves a live run alone. */
+	lock_fd = workdir_lock(r->work);
+	if (lock_fd < 0) {
+		err = errno;
+		fprintf(stderr, "orchestrator: cannot lock %s: %s\n", r->work,
 			strerror(err));
 		goto out;
 	}
@@ -212,14 +226,11 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 	runctx_say(r, "[run] %s: %s%s%s", r->status, r->bundle,
 		   r->reason[0] ? ": " : "", r->reason);
 out:
-	if (r->work[0]) {
-		char cmd[800];
-
-		/* The private work dir holds keys and configs: never kept. */
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", r->work);
-		if (system(cmd) != 0)
-			log_warn("could not remove %s", r->work);
-	}
+	/* The private work dir holds keys and configs: never kept. */
+	if (r->work[0] && workdir_local_remove(r->work))
+		log_warn("could not remove %s", r->work);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	free(r->pf);
 	free(r->hosts);
 	for (size_t i = 0; r->roles && i < t->nnodes; i++)

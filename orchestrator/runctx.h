@@ -99,6 +99,10 @@ int runctx_fail(struct run *r, int err, const char *fmt, ...)
 /* True once a signal asked the run to end; marks it aborted. */
 bool runctx_interrupted(struct run *r);
 
+/* True once a second signal asked for a quick exit: the teardown ends
+ * the roles at once instead of waiting for their summaries. */
+bool runctx_forced(const struct run *r);
+
 /* Waits until the monotonic time when: 0, or EINTR when interrupted. */
 int runctx_sleep_until(struct run *r, uint64_t when);
 
