@@ -118,11 +118,17 @@ static int check_aor(const struct registrar *reg, struct worker_ctx *w,
 	pl_set_str(&rq->aor, rq->aorbuf);
 	if (reg->users) {
 		user = userdb_find(reg->users, &touri.user, &dom);
-		/* No user enumeration: an unknown user is challenged like
-		 * a known one (reply_auth_check() never lets it through). */
-		if (!user) {
+		/* No user enumeration where REGISTER is authenticated: an
+		 * unknown user is challenged like a known one
+		 * (reply_auth_check() never lets it through).  Without
+		 * authentication a known user's 200 tells anyway: 404. */
+		if (!user && (cfg->auth & STATEFUL_AUTH_REGISTER)) {
 			reply_auth_check(w, reg->auth, st, msg, &touri.user,
 					 &dom, false);
+			return ENOENT;
+		}
+		if (!user) {
+			reply_status(w, st, msg, 404, "User Not Found", NULL);
 			return ENOENT;
 		}
 	}
