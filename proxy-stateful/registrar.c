@@ -122,7 +122,8 @@ static int check_aor(const struct registrar *reg, struct worker_ctx *w,
 		 * unknown user is challenged like a known one
 		 * (reply_auth_check() never lets it through).  Without
 		 * authentication a known user's 200 tells anyway: 404. */
-		if (!user && (cfg->auth & STATEFUL_AUTH_REGISTER)) {
+		if (!user && ((cfg->auth & STATEFUL_AUTH_REGISTER) ||
+			      userdb_any_auth_required(reg->users))) {
 			reply_auth_check(w, reg->auth, st, msg, &touri.user,
 					 &dom, false);
 			return ENOENT;
