@@ -150,6 +150,20 @@ static bool ended_clean(const struct res_run *run, const struct res_step *fail)
 	return !fail;
 }
 
+/* A noisy run must look noisy: the verdict says how many of its steps
+ * other work disturbed, whatever bounded it. */
+static void say_interference(const struct res_run *run, struct res_verdict *v)
+{
+	size_t n = res_interfered_steps(run), len = strlen(v->reason);
+
+	if (!n || len >= sizeof(v->reason) - 1)
+		return;
+	snprintf(v->reason + len, sizeof(v->reason) - len,
+		 "; %zu of %zu steps interfered (other work above %.0f %% "
+		 "of a machine): repeat on a quiet machine",
+		 n, run->nsteps, run->interference_max * 100);
+}
+
 void res_verdict_of(const struct res_run *run, struct res_verdict *v)
 {
 	const struct res_step *cap = capacity_step(run);
@@ -213,6 +227,7 @@ void res_verdict_of(const struct res_run *run, struct res_verdict *v)
 				 "generator-bound flags vouch for it",
 				 fail ? fail->offered : cap->offered);
 	}
+	say_interference(run, v);
 }
 
 void res_verdict_json(const struct res_run *run, json_t *j)

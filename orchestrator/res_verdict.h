@@ -30,7 +30,7 @@ struct res_verdict {
 	const char *name; /* "server", "bed", "ramp"; NULL: no load steps */
 	enum res_bound bound;
 	double capacity; /* res_capacity(), or the first rate when UPPER */
-	char reason[320];
+	char reason[448];
 };
 
 /* The verdict of run into *v (v->name NULL for a run without steps:
