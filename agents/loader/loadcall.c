@@ -7,6 +7,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +46,8 @@ struct lc_call {
 	unsigned auth_tries;
 	bool proxy_auth; /* the last challenge was a 407 */
 	bool ringing;
+	bool active;		  /* answered, counted as concurrent */
+	uint64_t hold_ns;	  /* this call's holding time */
 	uint32_t cseq;		  /* of the INVITE (and then the BYE) */
 	struct sip_txn *ict;	  /* the INVITE's transaction (ref) */
 	struct sip_txn *bye;	  /* the BYE's (ref) */
@@ -64,6 +68,7 @@ struct loadcall {
 	struct loadcall_env env;
 	struct hash calls;
 	uint64_t n;
+	uint64_t rng; /* xorshift64* state: the holding times */
 	bool draining;
 	struct buf out, hdrs;
 	char sdp[SDP_MAX];
@@ -108,6 +113,7 @@ int loadcall_alloc(struct loadcall **lcp, const struct loadcall_env *env)
 	buf_init(&lc->out, SIP_MSG_MAX_SIZE);
 	buf_init(&lc->hdrs, 4096);
 	snprintf(lc->ip, sizeof(lc->ip), "%s", env->cfg->local_ip);
+	lc->rng = (ev_monotonic_ns() ^ (uint64_t)(uintptr_t)lc) | 1;
 	err = loadcall_sdp(lc->sdp, sizeof(lc->sdp), lc->ip);
 	if (err) {
 		loadcall_free(lc);
@@ -117,10 +123,54 @@ int loadcall_alloc(struct loadcall **lcp, const struct loadcall_env *env)
 	return 0;
 }
 
+/* c is concurrent from its 2xx to its end (delta +1, -1). */
+static void set_active(struct lc_call *c, int delta)
+{
+	struct loadcall *lc = c->lc;
+
+	c->active = delta > 0;
+	pthread_mutex_lock(lc->env.mu);
+	loadcount_call_settle(&lc->env.c->call, ev_monotonic_ns(), delta);
+	pthread_mutex_unlock(lc->env.mu);
+	if (!lc->env.active_all)
+		return;
+	if (delta > 0) {
+		uint64_t n = atomic_fetch_add(lc->env.active_all, 1) + 1;
+		uint64_t m = atomic_load(lc->env.active_max);
+
+		while (n > m && !atomic_compare_exchange_weak(
+					lc->env.active_max, &m, n))
+			;
+	} else {
+		atomic_fetch_sub(lc->env.active_all, 1);
+	}
+}
+
+/*
+ * A holding time: the configured one, or an exponential draw of that
+ * mean (SIPstone's call model: Poisson arrivals, exponential holding
+ * times), by inversion of a xorshift64* uniform.
+ */
+static uint64_t draw_hold_ns(struct loadcall *lc)
+{
+	const struct loadcfg *cfg = lc->env.cfg;
+	double u;
+
+	if (!cfg->hold_exp)
+		return EV_MS(cfg->hold_ms);
+	lc->rng ^= lc->rng >> 12;
+	lc->rng ^= lc->rng << 25;
+	lc->rng ^= lc->rng >> 27;
+	u = (double)((lc->rng * 2685821657736338717ull) >> 11) * 0x1p-53;
+	return (uint64_t)(-log1p(-u) * (double)EV_MS(cfg->hold_ms));
+}
+
 static void call_free(struct lc_call *c)
 {
 	struct loadcall *lc = c->lc;
 
+	if (c->active)
+		set_active(c, -1);
 	list_unlink(&c->le);
 	ev_timer_cancel(lc->env.ev, &c->hold);
 	/* The transactions finish their duties alone (absorbing
@@ -347,7 +397,7 @@ fail:
 static uint64_t hold_left_ns(const struct lc_call *c, uint64_t now)
 {
 	const struct loadcfg *cfg = c->lc->env.cfg;
-	uint64_t hold = EV_MS(cfg->hold_ms), end;
+	uint64_t hold = c->hold_ns, end;
 
 	if (c->lc->draining) {
 		uint64_t quick = EV_MS(2 * (cfg->t1_ms ? cfg->t1_ms : 500));
@@ -625,6 +675,8 @@ static void ict_event(struct sip_txn *t, enum sip_txn_event ev,
 		}
 		now = loadcount_rx_now(lc->env.rx_ns);
 		c->t_answer = now;
+		c->hold_ns = draw_hold_ns(lc);
+		set_active(c, +1);
 		if (dialog_from(c, msg)) {
 			loadcount_bump(lc->env.mu, &lc->env.c->bad_msgs);
 			call_end(c, LOADCOUNT_FAIL);
@@ -636,7 +688,7 @@ static void ict_event(struct sip_txn *t, enum sip_txn_event ev,
 			return;
 		}
 		loadcount_bump(lc->env.mu, &lc->env.c->call.acks);
-		if (!lc->env.cfg->hold_ms)
+		if (!c->hold_ns)
 			send_bye(c);
 		else
 			ev_timer_start(lc->env.ev, &c->hold,

@@ -52,6 +52,33 @@ int loadcfg_test_decode(const char *s, enum loadcfg_test *t)
 	return 0;
 }
 
+int loadcfg_hold_decode(struct loadcfg *cfg, const char *s)
+{
+	const char *colon = strchr(s, ':');
+	unsigned long v;
+	bool exp;
+	char *end;
+
+	if (!colon)
+		return EINVAL;
+	if ((size_t)(colon - s) == 5 && !strncmp(s, "fixed", 5))
+		exp = false;
+	else if ((size_t)(colon - s) == 3 && !strncmp(s, "exp", 3))
+		exp = true;
+	else
+		return EINVAL;
+	if (!isdigit((unsigned char)colon[1]))
+		return EINVAL;
+	errno = 0;
+	v = strtoul(colon + 1, &end, 10);
+	/* an exponential of mean 0 is no distribution */
+	if (errno || *end || v > 3600000 || (exp && !v))
+		return EINVAL;
+	cfg->hold_ms = (uint32_t)v;
+	cfg->hold_exp = exp;
+	return 0;
+}
+
 int loadcfg_conn_decode(struct loadcfg *cfg, const char *s)
 {
 	static const char pers[] = "persistent";

@@ -88,7 +88,8 @@ struct loadcfg {
 	uint32_t t1_ms;		  /* 0: 500 */
 	uint32_t timer_b_ms;	  /* establishment threshold; 0: 64*T1 */
 	uint32_t drain_ms;	  /* wait for in-flight at stop */
-	uint32_t hold_ms;	  /* invite: 2xx ACKed -> BYE */
+	uint32_t hold_ms;	  /* invite: 2xx ACKed -> BYE (mean) */
+	bool hold_exp; /* holds exponential with mean hold_ms, not fixed */
 	/*
 	 * I/O coalescing: each thread wakes at most once per tick_us,
 	 * reads every response that arrived meanwhile in one batch and
@@ -141,6 +142,10 @@ int loadcfg_mix_check(const struct loadcfg *cfg, char *why, size_t size);
 /* Writes user number num's name into out.  Returns 0 or EOVERFLOW. */
 int loadcfg_user_name(const struct loadcfg *cfg, uint32_t num, char *out,
 		      size_t size);
+
+/* "fixed:MS" or "exp:MEAN_MS" (the call holding time's distribution)
+ * into cfg->hold_ms and hold_exp.  Returns 0 or EINVAL. */
+int loadcfg_hold_decode(struct loadcfg *cfg, const char *s);
 
 /* "persistent[:N]" or "per-request" into cfg->conn and cfg->conns.
  * Returns 0 or EINVAL. */

@@ -41,7 +41,22 @@ struct loadcount_call {
 	struct hist srd;	  /* INVITE -> first 180/183 or 2xx, us */
 	struct hist sdd;	  /* BYE -> its 2xx, us */
 	struct hist sdt;	  /* 2xx to INVITE -> BYE (either), us */
+	/*
+	 * Concurrent calls: answered (2xx) and not yet ended.  active is
+	 * a gauge (diffs keep the later value); active_ns its integral
+	 * over time (calls x ns) up to active_t_ns, brought up to date by
+	 * loadcount_call_settle(), so that a difference over an interval
+	 * divided by its length is the time-average there; active_max the
+	 * highest since start (the engine's over all threads; diffs keep
+	 * the later value).
+	 */
+	uint64_t active, active_max, active_ns, active_t_ns;
 };
+
+/* Brings c's concurrency integral up to now_ns (monotonic); then
+ * active changes by delta (+1, -1 or 0). */
+void loadcount_call_settle(struct loadcount_call *c, uint64_t now_ns,
+			   int delta);
 
 void loadcount_call_init(struct loadcount_call *c);
 void loadcount_call_merge(struct loadcount_call *d,

@@ -33,6 +33,8 @@ void loadopts_usage(FILE *f, const char *argv0)
 		"[--local IP] [--t1-ms N]\n"
 		"        [--timer-b-ms N] [--drain-ms N] [--hold-ms N] "
 		"[--tick-us N]\n"
+		"        [--hold fixed:MS|exp:MEAN_MS] "
+		"[--arrivals poisson|uniform]\n"
 		"        [--conn persistent[:N]|per-request] [--tls-ca FILE] "
 		"[--tls-no-verify]\n"
 		"        [--tls-name NAME] [--tls-cert FILE --tls-key FILE] "
@@ -114,6 +116,8 @@ enum {
 	OPT_TIMERB,
 	OPT_DRAIN,
 	OPT_HOLD,
+	OPT_HOLD_DIST,
+	OPT_ARRIVALS,
 	OPT_TICK,
 	OPT_PRESENTITIES,
 	OPT_REFRESH,
@@ -168,6 +172,8 @@ static const struct option opts[] = {
 	{"timer-b-ms", required_argument, NULL, OPT_TIMERB},
 	{"drain-ms", required_argument, NULL, OPT_DRAIN},
 	{"hold-ms", required_argument, NULL, OPT_HOLD},
+	{"hold", required_argument, NULL, OPT_HOLD_DIST},
+	{"arrivals", required_argument, NULL, OPT_ARRIVALS},
 	{"tick-us", required_argument, NULL, OPT_TICK},
 	{"presentities", required_argument, NULL, OPT_PRESENTITIES},
 	{"refresh-s", required_argument, NULL, OPT_REFRESH},
@@ -497,6 +503,20 @@ static int engine_opt(struct loadopts *o, struct seen *s, int c,
 		if (parse_uint(optarg, 3600000, &v))
 			return bad_option(me, "--hold-ms", optarg);
 		o->cfg.hold_ms = (uint32_t)v;
+		o->cfg.hold_exp = false;
+		break;
+	case OPT_HOLD_DIST:
+		if (loadcfg_hold_decode(&o->cfg, optarg))
+			return bad_option(me,
+					  "--hold (fixed:MS or exp:MEAN_MS)",
+					  optarg);
+		break;
+	case OPT_ARRIVALS:
+		/* SIPstone's random call arrivals: a Poisson process */
+		if (strcmp(optarg, "poisson") && strcmp(optarg, "uniform"))
+			return bad_option(me, "--arrivals (poisson|uniform)",
+					  optarg);
+		o->cfg.poisson = !strcmp(optarg, "poisson");
 		break;
 	case OPT_TICK:
 		if (parse_uint(optarg, 100000, &v))

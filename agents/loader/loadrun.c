@@ -331,11 +331,14 @@ static int schedule_start(struct loadrun *a)
 	int err;
 
 	/* every attempt has its outcome by Timer B/F (and a call by its
-	 * hold and BYE too) */
+	 * hold and BYE too; an exponential hold passes 10 means once in
+	 * 22,000 calls) */
 	a->sched.settle_ms =
 		(a->cfg.timer_b_ms ? a->cfg.timer_b_ms : 64 * t1) +
-		(a->cfg.test == LOADCFG_INVITE ? a->cfg.hold_ms + 64 * t1
-					       : 0) +
+		(a->cfg.test == LOADCFG_INVITE
+			 ? a->cfg.hold_ms * (a->cfg.hold_exp ? 10 : 1) +
+				   64 * t1
+			 : 0) +
 		1000;
 	ctx_of(a, &base, 0, NULL, NULL, false);
 	err = loadstepper_alloc(&a->ls, &a->sched, a->ev, a->lg, &base,

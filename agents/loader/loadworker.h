@@ -122,6 +122,8 @@ struct loadgen {
 	pthread_cond_t pool_cond;
 	unsigned pools_ready;
 	_Atomic uint64_t rate_bits;
+	/* concurrent calls (answered, not ended) and their highest */
+	_Atomic uint64_t calls_active, calls_active_max;
 	atomic_bool started;
 	/* Written before the threads are told to start (ev_call orders
 	 * it): the time of slot 0 and the length of a bounded run. */
