@@ -47,6 +47,7 @@ struct lc_call {
 	bool proxy_auth; /* the last challenge was a 407 */
 	bool ringing;
 	bool active;		  /* answered, counted as concurrent */
+	bool unexpected;	  /* a 2xx where a failure was expected */
 	uint64_t hold_ns;	  /* this call's holding time */
 	uint32_t cseq;		  /* of the INVITE (and then the BYE) */
 	struct sip_txn *ict;	  /* the INVITE's transaction (ref) */
@@ -439,7 +440,8 @@ static void bye_event(struct sip_txn *t, enum sip_txn_event ev,
 			hist_add(&k->sdd,
 				 loadcount_us_since(lc->env.rx_ns, c->t_bye));
 			pthread_mutex_unlock(lc->env.mu);
-			call_end(c, LOADCOUNT_OK);
+			call_end(c, c->unexpected ? LOADCOUNT_FAIL
+						  : LOADCOUNT_OK);
 			return;
 		}
 		loadcount_bump(lc->env.mu, &k->bye_failures);
@@ -628,6 +630,28 @@ static int dialog_from(struct lc_call *c, const struct sip_msg *msg)
 	return 0;
 }
 
+/* The INVITE's final that makes the call a success (loadcfg.expect). */
+static uint16_t expected(const struct loadcall *lc)
+{
+	return lc->env.cfg->expect ? lc->env.cfg->expect : 200;
+}
+
+/* §8.1.3.4, §21.3: the targets a redirect's Contact offers. */
+static void count_contacts(struct lc_call *c, const struct sip_msg *msg)
+{
+	const struct sip_hdr *h;
+	uint64_t n = 0;
+
+	for (h = sip_msg_hdr(msg, SIP_HDR_CONTACT); h;
+	     h = sip_msg_hdr_next(msg, h))
+		n++;
+	pthread_mutex_lock(c->lc->env.mu);
+	c->lc->env.c->call.redirect_contacts += n;
+	if (!n)
+		c->lc->env.c->call.redirect_empty++;
+	pthread_mutex_unlock(c->lc->env.mu);
+}
+
 static void ict_event(struct sip_txn *t, enum sip_txn_event ev,
 		      const struct sip_msg *msg, int err, void *arg)
 {
@@ -669,10 +693,16 @@ static void ict_event(struct sip_txn *t, enum sip_txn_event ev,
 			return;
 		invite_done(c, msg->status, false);
 		if (msg->status >= 300) {
-			/* The layer ACKs a non-2xx itself (§17.1.1.3). */
-			call_end(c, LOADCOUNT_FAIL);
+			/* The layer ACKs a non-2xx itself (§17.1.1.3): the
+			 * ACK of the redirect and unsuccessful-call tests. */
+			if (msg->status == expected(lc) && msg->status < 400)
+				count_contacts(c, msg);
+			call_end(c, msg->status == expected(lc)
+					    ? LOADCOUNT_OK
+					    : LOADCOUNT_FAIL);
 			return;
 		}
+		c->unexpected = expected(lc) >= 300;
 		now = loadcount_rx_now(lc->env.rx_ns);
 		c->t_answer = now;
 		c->hold_ns = draw_hold_ns(lc);
@@ -688,7 +718,7 @@ static void ict_event(struct sip_txn *t, enum sip_txn_event ev,
 			return;
 		}
 		loadcount_bump(lc->env.mu, &lc->env.c->call.acks);
-		if (!c->hold_ns)
+		if (!c->hold_ns || c->unexpected)
 			send_bye(c);
 		else
 			ev_timer_start(lc->env.ev, &c->hold,

@@ -52,6 +52,43 @@ int loadcfg_test_decode(const char *s, enum loadcfg_test *t)
 	return 0;
 }
 
+/* SIPstone's call tests: an INVITE and the final it must get. */
+static const struct {
+	const char *name;
+	uint16_t expect;
+} call_tests[] = {
+	{"redirect", 302},
+	{"proxy480", 480},
+	{"proxy486", 486},
+};
+
+int loadcfg_test_parse(struct loadcfg *cfg, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(call_tests) / sizeof(call_tests[0]); i++) {
+		if (!strcmp(s, call_tests[i].name)) {
+			cfg->test = LOADCFG_INVITE;
+			cfg->expect = call_tests[i].expect;
+			return 0;
+		}
+	}
+	cfg->expect = 200;
+	return loadcfg_test_decode(s, &cfg->test);
+}
+
+const char *loadcfg_run_name(const struct loadcfg *cfg)
+{
+	size_t i;
+
+	if (cfg->test == LOADCFG_INVITE)
+		for (i = 0; i < sizeof(call_tests) / sizeof(call_tests[0]);
+		     i++)
+			if (cfg->expect == call_tests[i].expect)
+				return call_tests[i].name;
+	return loadcfg_test_name(cfg->test);
+}
+
 int loadcfg_hold_decode(struct loadcfg *cfg, const char *s)
 {
 	const char *colon = strchr(s, ':');

@@ -20,7 +20,8 @@ void loadopts_usage(FILE *f, const char *argv0)
 {
 	fprintf(f,
 		"usage: %s --test "
-		"register|reregister|options|invite|mix|subscribe|publish "
+		"register|reregister|options|invite|mix|subscribe|publish|"
+		"redirect|proxy480|proxy486 "
 		"--server udp:|tcp:|tls:HOST:PORT "
 		"--users A1000-A1999\n"
 		"        [--mix register=50,invite=30,options=20] "
@@ -418,7 +419,7 @@ static int engine_opt(struct loadopts *o, struct seen *s, int c,
 
 	switch (c) {
 	case OPT_TEST:
-		if (loadcfg_test_decode(optarg, &o->cfg.test))
+		if (loadcfg_test_parse(&o->cfg, optarg))
 			return bad_option(me, "--test", optarg);
 		break;
 	case OPT_SERVER:
@@ -707,6 +708,7 @@ static void opts_defaults(struct loadopts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->cfg.test = LOADCFG_REGISTER;
+	o->cfg.expect = 200;
 	o->log_level = -1;
 	n = sysconf(_SC_NPROCESSORS_ONLN);
 	o->cfg.threads = n > 0 ? (unsigned)n : 1;

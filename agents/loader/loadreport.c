@@ -90,6 +90,11 @@ static int set_hist(json_t *o, const char *k, const struct hist *h)
 	return json_object_set_new(o, k, hist_to_json(h));
 }
 
+static const char *test_name(const struct loadreport_ctx *x)
+{
+	return x->name ? x->name : loadcfg_test_name(x->test);
+}
+
 /* The time-average of the concurrent calls over an interval of secs. */
 static double active_mean(const struct loadcount_call *k, double secs)
 {
@@ -120,6 +125,8 @@ static int call_json(json_t *o, json_t *m, const struct loadcount *c,
 	err = err || set_u64(calls, "reinvites", k->reinvites);
 	err = err || set_u64(calls, "in_dialog_other", k->in_dialog_other);
 	err = err || set_u64(calls, "no_dialog", k->no_dialog);
+	err = err || set_u64(calls, "redirect_contacts", k->redirect_contacts);
+	err = err || set_u64(calls, "redirect_empty", k->redirect_empty);
 	/* concurrent calls: answered, not yet ended */
 	err = err || json_object_set(calls, "concurrent", conc);
 	err = err || json_object_set(o, "calls", calls);
@@ -210,6 +217,8 @@ static json_t *mix_json(const struct loadcount *c,
 		enum loadcfg_test t = (enum loadcfg_test)(k + 1);
 		struct loadreport_ctx kx = *x;
 		struct loadcount *v;
+
+		kx.name = NULL;
 		json_t *o;
 
 		if (!x->mix || !x->mix[k])
@@ -278,9 +287,7 @@ json_t *loadreport_json(const struct loadcount *c,
 		snprintf(k, sizeof(k), "%zu", i);
 		err = set_u64(codes, k, c->codes[i]);
 	}
-	err = err ||
-	      json_object_set_new(o, "test",
-				  json_string(loadcfg_test_name(x->test)));
+	err = err || json_object_set_new(o, "test", json_string(test_name(x)));
 	err = err || set_u64(o, "attempts", c->attempts);
 	err = err || set_u64(o, "successes", c->successes);
 	err = err || set_u64(o, "failures", c->failures);
@@ -438,7 +445,7 @@ void loadreport_table(FILE *f, const struct loadcount *c,
 	size_t i;
 
 	fprintf(f, "loader %s: %.1f s, %.1f attempts/s, %u thread(s)\n",
-		loadcfg_test_name(x->test), x->secs,
+		test_name(x), x->secs,
 		x->secs > 0 ? (double)c->attempts / x->secs : 0.0, x->threads);
 	table_row(f, "attempts", c->attempts);
 	table_row(f, "successes", c->successes);
@@ -532,6 +539,8 @@ void loadreport_table(FILE *f, const struct loadcount *c,
 		enum loadcfg_test t = (enum loadcfg_test)(i + 1);
 		struct loadreport_ctx kx = *x;
 		struct loadcount *v;
+
+		kx.name = NULL;
 
 		if (!x->mix[i])
 			continue;

@@ -63,6 +63,7 @@ static void ctx_of(struct loadrun *a, struct loadreport_ctx *x, double secs,
 		   bool cumulative)
 {
 	x->test = a->cfg.test;
+	x->name = loadcfg_run_name(&a->cfg);
 	x->secs = secs;
 	x->cpu = p0 && p1 ? procstat_cpu(p0, p1) : -1;
 	x->threads = a->cfg.threads;
