@@ -133,6 +133,23 @@ static bool scan_string(struct scan *s, char *out, size_t outsz, size_t *len)
 
 static bool scan_value(struct scan *s, int kline, int kcolumn);
 
+/* After a member or an element: a comma (another one follows: 1), the
+ * container's closer (it ends there: 0) or anything else (-1). */
+static int after_item(struct scan *s, char closer)
+{
+	skip_ws(s);
+	if (s->p < s->end && *s->p == ',') {
+		advance(s);
+		skip_ws(s);
+		return 1;
+	}
+	if (s->p < s->end && *s->p == closer) {
+		advance(s);
+		return 0;
+	}
+	return -1;
+}
+
 static bool scan_object(struct scan *s)
 {
 	advance(s);
@@ -144,7 +161,7 @@ static bool scan_object(struct scan *s)
 	while (s->p < s->end) {
 		char key[256];
 		size_t klen = 0, saved = s->plen;
-		int kline = s->line, kcolumn = s->column;
+		int kline = s->line, kcolumn = s->column, next;
 
 		if (!scan_string(s, key, sizeof(key), &klen))
 			return false;
@@ -158,17 +175,9 @@ static bool scan_object(struct scan *s)
 		if (!scan_value(s, kline, kcolumn))
 			return false;
 		s->plen = saved;
-		skip_ws(s);
-		if (s->p < s->end && *s->p == ',') {
-			advance(s);
-			skip_ws(s);
-			continue;
-		}
-		if (s->p < s->end && *s->p == '}') {
-			advance(s);
-			return true;
-		}
-		return false;
+		next = after_item(s, '}');
+		if (next <= 0)
+			return next == 0;
 	}
 	return false;
 }
@@ -186,24 +195,16 @@ static bool scan_array(struct scan *s)
 	while (s->p < s->end) {
 		char tok[24];
 		size_t saved = s->plen;
-		int n = snprintf(tok, sizeof(tok), "%zu", index++);
+		int n = snprintf(tok, sizeof(tok), "%zu", index++), next;
 
 		if (!push_token(s, tok, (size_t)n))
 			return false;
 		if (!scan_value(s, s->line, s->column))
 			return false;
 		s->plen = saved;
-		skip_ws(s);
-		if (s->p < s->end && *s->p == ',') {
-			advance(s);
-			skip_ws(s);
-			continue;
-		}
-		if (s->p < s->end && *s->p == ']') {
-			advance(s);
-			return true;
-		}
-		return false;
+		next = after_item(s, ']');
+		if (next <= 0)
+			return next == 0;
 	}
 	return false;
 }

@@ -127,14 +127,8 @@ double res_capacity_aggregate(const struct res_run *run);
  */
 double res_knee(const struct res_run *run);
 
-/*
- * Writes the bundle into dir (created): summary.json, steps.csv,
- * samples.csv, report.html.  Returns 0 or an errno.
- */
-int res_write(const struct res_run *run, const char *dir);
-
-/* Packs dir into dir.tar.gz (next to it).  Returns 0 or an errno. */
-int res_pack(const char *dir);
+/* The run as summary.json has it (caller decrefs), or NULL. */
+json_t *res_run_json(const struct res_run *run);
 
 /*
  * Reads a bundle's summary.json.  Returns 0, ENOENT, or EBADMSG with
@@ -142,27 +136,10 @@ int res_pack(const char *dir);
  */
 int res_load(struct res_run *run, const char *dir, char *why, size_t whysz);
 
-/* The report page of one run. */
-int res_report_html(const struct res_run *run, FILE *f);
+/* Whether run is of a presence test (subscribe, publish). */
+bool res_is_presence(const struct res_run *run);
 
-#define RES_LABEL_MAX 160
-
-/*
- * The name of each run in a comparison: its topology followed by the
- * experiment settings that differ between the runs, in the order they
- * appear ("s0p1 users=10000", "s0p1 tcp"), read from each run's setup;
- * runs alike in everything get " #N".  labels has room for n.
- */
-void res_compare_labels(const struct res_run *const *runs, size_t n,
-			char (*labels)[RES_LABEL_MAX]);
-
-/*
- * Runs side by side, each named by its label, with its capacity
- * relative to the first run's (the scaling ratio): a text table (for
- * the terminal) and a page (success against offered rate for every run
- * on one chart, and a bar of each run's capacity).
- */
-void res_compare_table(const struct res_run *const *runs, size_t n, FILE *f);
-int res_compare_html(const struct res_run *const *runs, size_t n, FILE *f);
+/* obj's number at key, or dflt when missing or not a number. */
+double res_json_number(json_t *obj, const char *key, double dflt);
 
 #endif

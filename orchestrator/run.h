@@ -12,26 +12,10 @@
 #ifndef SIPSTONE_RUN_H
 #define SIPSTONE_RUN_H
 
-#include <signal.h>
-#include <stdbool.h>
 #include <stddef.h>
 
+#include "run_opts.h"
 #include "topo.h"
-
-struct run_opts {
-	const char *bin_dir;	 /* this machine's programs */
-	const char *results_dir; /* bundles go below it */
-	const char *schema;	 /* proxy-stateful/schema.sql */
-	bool accept_new;	 /* add unknown host keys (never changed) */
-	bool keep_db;		 /* leave the run's database */
-	bool keep_remote;	 /* leave remote run directories */
-	bool deploy_only;	 /* everything but the load steps */
-	bool baseline_only;	 /* deploy, the test bed baseline, no steps */
-	bool quiet;
-	unsigned ready_timeout_ms; /* per role; 0 = 20 s */
-	/* Set by a signal handler: tear down and mark the run aborted. */
-	volatile sig_atomic_t *interrupted;
-};
 
 /*
  * Runs the experiment.  Returns 0 when it completed, EINTR when it was

@@ -509,6 +509,16 @@ static LIBSSH2_SFTP *sftp_open(struct ssh_conn *c, uint64_t deadline,
 	return sftp;
 }
 
+/* An SFTP read or write that returned n (< 0, or 0 for a write) into
+ * why ("host: writing FILE failed: ..."): ETIMEDOUT or EIO. */
+static int transfer_failed(struct ssh_conn *c, ssize_t n, const char *verb,
+			   const char *remote, char *why, size_t whysz)
+{
+	say(why, whysz, "%s: %s %s failed: %s", c->name, verb, remote,
+	    n == LIBSSH2_ERROR_EAGAIN ? "timed out" : last_error(c));
+	return n == LIBSSH2_ERROR_EAGAIN ? ETIMEDOUT : EIO;
+}
+
 int ssh_put_data(struct ssh_conn *c, const void *data, size_t len,
 		 const char *remote, int mode, char *why, size_t whysz)
 {
@@ -537,11 +547,8 @@ int ssh_put_data(struct ssh_conn *c, const void *data, size_t len,
 
 		AGAIN(c, deadline, n, libssh2_sftp_write(h, p, len));
 		if (n <= 0) {
-			say(why, whysz, "%s: writing %s failed: %s", c->name,
-			    remote,
-			    n == LIBSSH2_ERROR_EAGAIN ? "timed out"
-						      : last_error(c));
-			err = n == LIBSSH2_ERROR_EAGAIN ? ETIMEDOUT : EIO;
+			err = transfer_failed(c, n, "writing", remote, why,
+					      whysz);
 			goto out;
 		}
 		p += n;
@@ -646,11 +653,8 @@ int ssh_get(struct ssh_conn *c, const char *remote, const char *local,
 		if (n == 0)
 			break;
 		if (n < 0) {
-			say(why, whysz, "%s: reading %s failed: %s", c->name,
-			    remote,
-			    n == LIBSSH2_ERROR_EAGAIN ? "timed out"
-						      : last_error(c));
-			err = n == LIBSSH2_ERROR_EAGAIN ? ETIMEDOUT : EIO;
+			err = transfer_failed(c, n, "reading", remote, why,
+					      whysz);
 			goto out;
 		}
 		total += (size_t)n;
@@ -690,126 +694,173 @@ struct ssh_proc {
 	atomic_int status;
 };
 
+/* What the pump carries between its turns. */
+struct pump_state {
+	char pending[16384]; /* local input not yet sent */
+	size_t npending;
+	char pidline[32]; /* the remote PID line, until its newline */
+	size_t npid;
+	bool local_eof, have_pid;
+};
+
+/* Takes the PID line off the front of the remote stdout: the rest, past
+ * *q, is the process's own output. */
+static void take_pid(struct ssh_proc *p, struct pump_state *st, const char **q,
+		     size_t *left)
+{
+	while (!st->have_pid && *left > 0) {
+		char ch = *(*q)++;
+
+		(*left)--;
+		if (ch == '\n') {
+			st->pidline[st->npid] = '\0';
+			atomic_store(&p->pid, strtol(st->pidline, NULL, 10));
+			st->have_pid = true;
+		} else if (st->npid < sizeof(st->pidline) - 1) {
+			st->pidline[st->npid++] = ch;
+		}
+	}
+}
+
+/* Writes all of q to the caller's stdout pipe (unless stopped). */
+static void write_local(struct ssh_proc *p, const char *q, size_t left)
+{
+	while (left > 0 && !atomic_load(&p->stop)) {
+		ssize_t w = write(p->local_out, q, left);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			struct pollfd o = {p->local_out, POLLOUT, 0};
+
+			if (errno != EAGAIN)
+				break;
+			poll(&o, 1, 100);
+			continue;
+		}
+		q += w;
+		left -= (size_t)w;
+	}
+}
+
+/* Remote stdout to the local side (after the PID line), remote stderr
+ * to the log.  1 when something moved, 0 when nothing did, -1 when the
+ * connection is dead (the host went away: the process is as good as
+ * gone, not EAGAIN). */
+static int pump_from_remote(struct ssh_proc *p, struct pump_state *st)
+{
+	char chunk[16384];
+	int progress = 0;
+	ssize_t n;
+
+	n = libssh2_channel_read(p->ch, chunk, sizeof(chunk));
+	if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
+		return -1;
+	if (n > 0) {
+		const char *q = chunk;
+		size_t left = (size_t)n;
+
+		progress = 1;
+		take_pid(p, st, &q, &left);
+		write_local(p, q, left);
+	}
+	n = libssh2_channel_read_stderr(p->ch, chunk, sizeof(chunk));
+	if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
+		return -1;
+	if (n > 0) {
+		progress = 1;
+		if (p->logfd >= 0 && write(p->logfd, chunk, (size_t)n) != n)
+			log_debug("stderr log write failed");
+	}
+	return progress;
+}
+
+/* Local input to the remote stdin; its end becomes the channel's EOF.
+ * 1, 0 or -1 as pump_from_remote. */
+static int pump_to_remote(struct ssh_proc *p, struct pump_state *st)
+{
+	int progress = 0;
+	ssize_t n;
+
+	if (!st->local_eof && st->npending == 0) {
+		n = read(p->local_in, st->pending, sizeof(st->pending));
+		if (n > 0) {
+			st->npending = (size_t)n;
+			progress = 1;
+		} else if (n == 0) {
+			st->local_eof = true;
+			libssh2_channel_send_eof(p->ch);
+		}
+	}
+	if (st->npending > 0) {
+		n = libssh2_channel_write(p->ch, st->pending, st->npending);
+		if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
+			return -1;
+		if (n > 0) {
+			memmove(st->pending, st->pending + n,
+				st->npending - (size_t)n);
+			st->npending -= (size_t)n;
+			progress = 1;
+		}
+	}
+	return progress;
+}
+
+/* Closes the channel: the process's exit status, or -1 (killed by a
+ * signal, or no answer within 2 s). */
+static int close_channel(struct ssh_proc *p)
+{
+	struct ssh_conn *c = p->conn;
+	uint64_t deadline = now_ms() + 2000;
+	int rc, status = -1;
+
+	AGAIN(c, deadline, rc, libssh2_channel_close(p->ch));
+	AGAIN(c, deadline, rc, libssh2_channel_wait_closed(p->ch));
+	if (rc == 0) {
+		char *signame = NULL;
+
+		status = libssh2_channel_get_exit_status(p->ch);
+		libssh2_channel_get_exit_signal(p->ch, &signame, NULL, NULL,
+						NULL, NULL, NULL);
+		if (signame) {
+			status = -1;
+			libssh2_free(c->session, signame);
+		}
+	}
+	return status;
+}
+
 static void *pump(void *arg)
 {
 	struct ssh_proc *p = arg;
 	struct ssh_conn *c = p->conn;
-	char pending[16384], chunk[16384], pidline[32];
-	size_t npending = 0, npid = 0;
-	bool local_eof = false, have_pid = false;
-	int status = -1;
+	struct pump_state st = {.npending = 0};
+	int status;
 
 	while (!atomic_load(&p->stop)) {
 		struct pollfd pfd[2] = {{c->fd, POLLIN, 0},
 					{p->local_in, POLLIN, 0}};
-		bool progress = false;
-		ssize_t n;
+		int from = pump_from_remote(p, &st), to;
 
-		/* Remote stdout to the local side (after the PID line). */
-		n = libssh2_channel_read(p->ch, chunk, sizeof(chunk));
-		/* A dead connection (the host went away) is an error, not
-		 * EAGAIN: the process is as good as gone. */
-		if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
+		if (from < 0)
 			break;
-		if (n > 0) {
-			const char *q = chunk;
-			size_t left = (size_t)n;
-
-			progress = true;
-			while (!have_pid && left > 0) {
-				char ch = *q++;
-
-				left--;
-				if (ch == '\n') {
-					pidline[npid] = '\0';
-					atomic_store(&p->pid,
-						     strtol(pidline, NULL,
-							    10));
-					have_pid = true;
-				} else if (npid < sizeof(pidline) - 1) {
-					pidline[npid++] = ch;
-				}
-			}
-			while (left > 0 && !atomic_load(&p->stop)) {
-				ssize_t w = write(p->local_out, q, left);
-
-				if (w < 0 && errno == EINTR)
-					continue;
-				if (w < 0) {
-					struct pollfd o = {p->local_out,
-							   POLLOUT, 0};
-
-					if (errno != EAGAIN)
-						break;
-					poll(&o, 1, 100);
-					continue;
-				}
-				q += w;
-				left -= (size_t)w;
-			}
-		}
-		n = libssh2_channel_read_stderr(p->ch, chunk, sizeof(chunk));
-		if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
+		to = pump_to_remote(p, &st);
+		if (to < 0)
 			break;
-		if (n > 0) {
-			progress = true;
-			if (p->logfd >= 0 &&
-			    write(p->logfd, chunk, (size_t)n) != n)
-				log_debug("stderr log write failed");
-		}
-		/* Local input to the remote stdin. */
-		if (!local_eof && npending == 0) {
-			n = read(p->local_in, pending, sizeof(pending));
-			if (n > 0) {
-				npending = (size_t)n;
-				progress = true;
-			} else if (n == 0) {
-				local_eof = true;
-				libssh2_channel_send_eof(p->ch);
-			}
-		}
-		if (npending > 0) {
-			n = libssh2_channel_write(p->ch, pending, npending);
-			if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
-				break;
-			if (n > 0) {
-				memmove(pending, pending + n,
-					npending - (size_t)n);
-				npending -= (size_t)n;
-				progress = true;
-			}
-		}
-		if (libssh2_channel_eof(p->ch) && !progress)
+		if (libssh2_channel_eof(p->ch) && !from && !to)
 			break;
-		if (progress)
+		if (from || to)
 			continue;
 		if (!(libssh2_session_block_directions(c->session) &
 		      LIBSSH2_SESSION_BLOCK_OUTBOUND))
 			pfd[0].events = POLLIN;
 		else
 			pfd[0].events = POLLIN | POLLOUT;
-		if (local_eof || npending)
+		if (st.local_eof || st.npending)
 			pfd[1].fd = -1;
 		poll(pfd, 2, 100);
 	}
-	{
-		uint64_t deadline = now_ms() + 2000;
-		int rc;
-
-		AGAIN(c, deadline, rc, libssh2_channel_close(p->ch));
-		AGAIN(c, deadline, rc, libssh2_channel_wait_closed(p->ch));
-		if (rc == 0) {
-			char *signame = NULL;
-
-			status = libssh2_channel_get_exit_status(p->ch);
-			libssh2_channel_get_exit_signal(
-				p->ch, &signame, NULL, NULL, NULL, NULL, NULL);
-			if (signame) {
-				status = -1;
-				libssh2_free(c->session, signame);
-			}
-		}
-	}
+	status = close_channel(p);
 	/* The local reader sees end-of-file once the process is gone. */
 	close(p->local_out);
 	p->local_out = -1;

@@ -1,8 +1,9 @@
 /*
  * topo.h - the experiment description: a topology file (which roles run
- * on which named hosts, with what settings, and the experiment) and an
- * inventory file (how to reach each named host), so that one topology
- * runs on the local testbed and on a real cluster alike.
+ * on which named hosts, with what settings, and the experiment), placed
+ * on an inventory (inventory.h: how to reach each named host), so that
+ * one topology runs on the local testbed and on a real cluster alike
+ * (topo_override.h changes a setting from the command line).
  * docs/topology.md documents every field.
  *
  * Loading never stops at the first mistake: every one is collected with
@@ -16,22 +17,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "inventory.h"
 #include "sip_msg.h"
+#include "topo_reader.h"
 
 #define TOPO_NAME_MAX 64
 #define TOPO_MAX_LISTEN 4
 #define TOPO_MAX_NEXT 32
-
-/* Collected messages, each "file:line:column: text". */
-struct topo_errors {
-	char **lines;
-	size_t n;
-};
-
-void topo_errors_free(struct topo_errors *e);
-
-/* Orders the messages by file, line and column. */
-void topo_errors_sort(struct topo_errors *e);
 
 enum topo_role {
 	TOPO_STATEFUL = 0,
@@ -129,29 +121,6 @@ struct topo {
 	json_t *json; /* the file as read, for the result bundle */
 };
 
-struct inventory_host {
-	char name[TOPO_NAME_MAX];
-	char address[64];
-	bool local;
-	char ssh_user[64];
-	uint16_t ssh_port;
-	char ssh_key[256];
-	bool ssh_agent;
-	char known_hosts[256];
-};
-
-struct inventory {
-	char path[256];
-	struct inventory_host *hosts;
-	size_t nhosts;
-	char db_admin_user[64];
-	char db_password_env[64];
-	char db_password_file[256];
-	json_t *json;
-};
-
-struct inventory;
-
 /*
  * Reads and checks a topology file and, when inv is given, its placement
  * on that inventory (every host known, no two listeners on one address,
@@ -163,26 +132,6 @@ int topo_load(struct topo **tp, const char *path, const struct inventory *inv,
 	      struct topo_errors *errs);
 void topo_free(struct topo *t);
 
-/* The same for an inventory file. */
-int inventory_load(struct inventory **ip, const char *path,
-		   struct topo_errors *errs);
-void inventory_free(struct inventory *inv);
-
-/* The inventory's entry for host name, or NULL. */
-const struct inventory_host *inventory_host(const struct inventory *inv,
-					    const char *name);
-
-/*
- * Overrides one experiment setting from the command line: key is one of
- * test, transport, connection, auth (true|false), preload-credentials
- * (true|false), users (a count), rate (START:STEP:FINAL), step-s,
- * warmup-s, ta-limit-ms, success-percent, search, threshold-ms,
- * granularity, baseline-s, hold-ms.  The result is checked as the file
- * would be (every node on the path listens on the transport, a
- * challenging proxy needs auth, ...) and written into t->json's
- * "experiment", so that the bundle records the settings the run had.
- * Returns 0, or EINVAL with why saying what is wrong.
- */
 /*
  * Whether e is a mix with a register kind beside invite or options:
  * its users are then split, the first half the callees (the
@@ -198,8 +147,14 @@ bool topo_needs_callhandler(const struct topo_experiment *e);
  * proxies then run as presence servers. */
 bool topo_is_presence(const struct topo_experiment *e);
 
-int topo_override(struct topo *t, const char *key, const char *value,
-		  char *why, size_t whysz);
+/* The file's words for a test, a connection strategy and a search
+ * (NULL-terminated), shared with topo_override.c. */
+extern const char *const topo_tests[];
+extern const char *const topo_connections[];
+extern const char *const topo_searches[];
+
+/* Whether node n has a listener on transport tp. */
+bool topo_node_listens(const struct topo_node *n, enum sip_transport tp);
 
 /* The node called name, or NULL. */
 const struct topo_node *topo_node(const struct topo *t, const char *name);

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include "proc.h"
+#include "res_bundle.h"
+#include "res_compare.h"
 #include "results.h"
 #include "test.h"
 

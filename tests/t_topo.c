@@ -6,6 +6,7 @@
 #include "proc.h"
 #include "test.h"
 #include "topo.h"
+#include "topo_override.h"
 
 static const char *repo_file(const char *rel)
 {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "proc.h"
+#include "res_bundle.h"
 #include "results.h"
 #include "test.h"
 #include "upload.h"
