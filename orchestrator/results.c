@@ -13,9 +13,11 @@ void res_run_clear(struct res_run *run)
 	free(run->steps);
 	free(run->samples);
 	json_decref(run->setup);
+	json_decref(run->sipstone);
 	run->steps = NULL;
 	run->samples = NULL;
 	run->setup = NULL;
+	run->sipstone = NULL;
 	run->nsteps = run->nsamples = 0;
 }
 
@@ -239,6 +241,11 @@ json_t *res_run_json(const struct res_run *run)
 				j, "capacity_aggregate",
 				json_real(res_capacity_aggregate(run)));
 	}
+	if (j && run->sipstone) {
+		json_object_set(j, "sipstone", run->sipstone);
+		json_object_set_new(j, "sipstone_a",
+				    opt_real(run->sipstone_a));
+	}
 	if (j && run->setup)
 		json_object_set(j, "setup", run->setup);
 	return j;
@@ -401,6 +408,8 @@ int res_load(struct res_run *run, const char *dir, char *why, size_t whysz)
 		sample_from(json_array_get(samples, i), run->nproxies,
 			    &run->samples[run->nsamples++]);
 	run->setup = json_incref(json_object_get(j, "setup"));
+	run->sipstone = json_incref(json_object_get(j, "sipstone"));
+	run->sipstone_a = res_json_number(j, "sipstone_a", -1);
 	json_decref(j);
 	return 0;
 }

@@ -102,6 +102,10 @@ struct res_run {
 	unsigned granularity;	/* rfc7502, bisect: margin of the rate found */
 	double granularity_pct; /* rfc7502: or this % of it, the larger */
 	json_t *setup;		/* topology, experiment, hosts (no secrets) */
+	/* "test": "sipstone": each test's rate and weight and SIPstone-A
+	 * (sipstone.h), summary.json's "sipstone"; NULL otherwise */
+	json_t *sipstone;
+	double sipstone_a; /* the composite; < 0 when none */
 };
 
 /* Frees what the run owns (steps, samples, setup), not the struct. */

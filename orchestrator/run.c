@@ -17,6 +17,7 @@
 #include "roles.h"
 #include "runctx.h"
 #include "search.h"
+#include "sipstone.h"
 
 static void teardown(struct run *r)
 {
@@ -165,7 +166,8 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 		err = baseline_run(r);
 	if (!err && !runctx_interrupted(r) && !o->deploy_only &&
 	    !o->baseline_only)
-		err = search_run(r);
+		err = strcmp(t->exp.test, "sipstone") ? search_run(r)
+						      : sipstone_run(r);
 	if (!err && o->baseline_only && !runctx_interrupted(r)) {
 		snprintf(r->reason, sizeof(r->reason),
 			 "baseline only: %.0f/s from the loaders straight to "

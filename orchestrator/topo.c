@@ -1,5 +1,7 @@
 #include "topo.h"
 
+#include "topo_sipstone.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -316,14 +318,19 @@ static const char *const exp_fields[] = {"test",
 					 "confirm_s",
 					 "baseline_s",
 					 "hold_ms",
+					 "hold",
+					 "arrivals",
 					 "mix",
+					 "profile",
+					 "sipstone_weights",
 					 "presence",
 					 NULL};
 static const char *const users_fields[] = {"prefix", "first", "count", NULL};
 static const char *const rate_fields[] = {"start", "step", "final", NULL};
 const char *const topo_tests[] = {"register", "reregister", "invite",
 				  "options",  "mix",	    "subscribe",
-				  "publish",  NULL};
+				  "publish",  "redirect",   "proxy480",
+				  "proxy486", "sipstone",   NULL};
 static const char *const presence_fields[] = {
 	"watchers_per_presentity", "refresh_s", "body_bytes", "filter", NULL};
 const char *const topo_mix_kinds[TOPO_MIX_KINDS + 1] = {
@@ -345,8 +352,18 @@ bool topo_mix_splits_users(const struct topo_experiment *e)
 
 bool topo_needs_callhandler(const struct topo_experiment *e)
 {
+	/* redirect: the bindings the 302 lists are the callhandlers' */
 	return !strcmp(e->test, "invite") || mix_has(e, "invite") ||
-	       mix_has(e, "options") || !strcmp(e->test, "publish");
+	       mix_has(e, "options") || !strcmp(e->test, "publish") ||
+	       !strcmp(e->test, "redirect") || !strcmp(e->test, "proxy486") ||
+	       !strcmp(e->test, "sipstone");
+}
+
+unsigned topo_callee_count(const struct topo_experiment *e)
+{
+	if (!strcmp(e->test, "sipstone"))
+		return e->user_count / 3;
+	return topo_mix_splits_users(e) ? e->user_count / 2 : e->user_count;
 }
 
 bool topo_is_presence(const struct topo_experiment *e)
@@ -442,7 +459,7 @@ static void parse_mix(struct topo_reader *c, json_t *obj,
 			topo_reader_uint(c, sub, "/experiment/mix",
 					 topo_mix_kinds[k], 1, 1000000, 0,
 					 &e->mix[k]);
-	if (!strcmp(e->test, "mix") && !sub)
+	if (!strcmp(e->test, "mix") && !sub && !e->profile[0])
 		topo_reader_error(c, "/experiment/test", false,
 				  "the mix test needs \"mix\": {\"register\": "
 				  "50, "
@@ -544,8 +561,14 @@ static void parse_experiment(struct topo_reader *c, json_t *root,
 		topo_reader_error(c, "/experiment/preload_credentials", false,
 				  "preload_credentials needs \"auth\": true");
 
+	topo_sipstone_parse(c, obj, e);
 	parse_mix(c, obj, e);
 	parse_presence(c, obj, e);
+	if (!strcmp(e->test, "sipstone") && e->user_count < 3)
+		topo_reader_error(c, "/experiment/users/count", false,
+				  "sipstone splits the users in three "
+				  "(callees, registrations, unregistered "
+				  "callees): \"count\" must be 3 or more");
 out:
 	json_decref(obj);
 }

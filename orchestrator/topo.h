@@ -70,8 +70,12 @@ struct topo_node {
 #define TOPO_MIX_KINDS 4
 extern const char *const topo_mix_kinds[TOPO_MIX_KINDS + 1];
 
+/* The tests of "test": "sipstone" (topo_sipstone.h). */
+#define TOPO_SIPSTONE_TESTS 4
+
 struct topo_experiment {
-	/* register, reregister, invite, options, mix, subscribe, publish */
+	/* register, reregister, invite, options, mix, subscribe, publish,
+	 * redirect, proxy480, proxy486, sipstone */
 	char test[16];
 	/* mix: the weights by kind (topo_mix_kinds), 0 for a kind not in
 	 * it */
@@ -95,7 +99,13 @@ struct topo_experiment {
 	unsigned max_trials;	/* rfc7502, bisect: the trials' bound */
 	unsigned confirm_s;	/* rfc7502: the confirmation trial; 0 none */
 	unsigned baseline_s;	/* loaders straight to callhandlers; 0 off */
-	unsigned hold_ms;	/* invite: 200 -> BYE */
+	unsigned hold_ms;	/* invite: 200 -> BYE (the mean) */
+	bool hold_exp;		/* holds exponential, mean hold_ms */
+	bool poisson;		/* arrivals a Poisson process */
+	char profile[16];	/* mix: the named profile, or "" */
+	/* sipstone: each test's weight in SIPstone-A, by
+	 * topo_sipstone_names */
+	double sipstone_weights[TOPO_SIPSTONE_TESTS];
 	/* subscribe, publish ("presence"): publish's watchers per
 	 * presentity (the callhandlers'), the subscriptions' refresh
 	 * interval (0: at 4/5 of the expiry granted), the PUBLISH bodies'
@@ -139,6 +149,14 @@ void topo_free(struct topo *t);
  * loaders' REGISTERs' (docs/topology.md).
  */
 bool topo_mix_splits_users(const struct topo_experiment *e);
+
+/*
+ * How many of e's users are callees (registered by the callhandlers):
+ * all of them, half of a mix that splits them, a third of a sipstone
+ * run (then the registration test's third, then proxy480's unregistered
+ * third follow them).
+ */
+unsigned topo_callee_count(const struct topo_experiment *e);
 
 /* Whether e's loaders call or send OPTIONS to callhandlers' users. */
 bool topo_needs_callhandler(const struct topo_experiment *e);

@@ -58,11 +58,11 @@ static void start_proxy(struct proc *px, uint16_t port, const char *extra)
 static json_t *run_loader(const char *test, uint16_t port, int want_rc)
 {
 	char server[64];
-	const char *argv[] = {"loader",	     "--test",	    test,
-			      "--server",    server,	    "--users",
-			      "A1000-A1009", "--rate",	    "50",
-			      "--duration",  "2",	    "--threads",
-			      "1",	     "--t1-ms",	    "100",
+	const char *argv[] = {"loader",	     "--test",	test,
+			      "--server",    server,	"--users",
+			      "A1000-A1009", "--rate",	"50",
+			      "--duration",  "2",	"--threads",
+			      "1",	     "--t1-ms", "100",
 			      "--json",	     NULL};
 
 	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", port);
