@@ -167,10 +167,29 @@ static double ratio_to_first(const struct res_run *const *runs, size_t i)
 	return base > 0 ? res_capacity(runs[i]) / base : 0;
 }
 
+/* Whether a run of runs is a sipstone run: SIPstone-A then comes
+ * first, right after the run's name. */
+static bool any_sipstone(const struct res_run *const *runs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (runs[i]->sipstone)
+			return true;
+	return false;
+}
+
+/* SIPstone-A as a table cell: "-" when the run has none. */
+static void sipstone_cell(FILE *f, const struct res_run *run, int width)
+{
+	if (run->sipstone_a >= 0)
+		fprintf(f, "%*.0f ", width, run->sipstone_a);
+	else
+		fprintf(f, "%*s ", width, "-");
+}
+
 void res_compare_table(const struct res_run *const *runs, size_t n, FILE *f)
 {
 	char(*labels)[RES_LABEL_MAX] = calloc(n + 1, sizeof(*labels));
-	bool presence = false;
+	bool presence = false, sipstone = any_sipstone(runs, n);
 	int width = 3;
 
 	if (!labels)
@@ -181,17 +200,22 @@ void res_compare_table(const struct res_run *const *runs, size_t n, FILE *f)
 			width = (int)strlen(labels[i]);
 	for (size_t i = 0; i < n; i++)
 		presence |= res_is_presence(runs[i]);
-	fprintf(f, "%-*s %-10s %-5s %10s %8s %10s  ", width, "run", "test",
-		"tp", "capacity/s", "ratio", "knee/s");
+	fprintf(f, "%-*s ", width, "run");
+	if (sipstone)
+		fprintf(f, "%12s ", "SIPstone-A/s");
+	fprintf(f, "%-10s %-5s %10s %8s %10s  ", "test", "tp", "capacity/s",
+		"ratio", "knee/s");
 	/* presence runs: the NOTIFYs at the capacity step, and the sum */
 	if (presence)
 		fprintf(f, "%10s %12s  ", "NOTIFY/s", "aggregate/s");
 	fputs("status\n", f);
 	for (size_t i = 0; i < n; i++) {
-		fprintf(f, "%-*s %-10s %-5s %10.0f %7.2fx %10.0f  ", width,
-			labels[i], runs[i]->test, runs[i]->transport,
-			res_capacity(runs[i]), ratio_to_first(runs, i),
-			res_knee(runs[i]));
+		fprintf(f, "%-*s ", width, labels[i]);
+		if (sipstone)
+			sipstone_cell(f, runs[i], 12);
+		fprintf(f, "%-10s %-5s %10.0f %7.2fx %10.0f  ", runs[i]->test,
+			runs[i]->transport, res_capacity(runs[i]),
+			ratio_to_first(runs, i), res_knee(runs[i]));
 		if (presence && res_capacity_aggregate(runs[i]) >= 0)
 			fprintf(f, "%10.0f %12.0f  ",
 				res_capacity_notify(runs[i]),
@@ -301,7 +325,10 @@ int res_compare_html(const struct res_run *const *runs, size_t n, FILE *f)
 	res_html_chart(f, "Success rate against offered rate",
 		       "offered rate (/s)", "success %", s, ns, 100);
 	svg_bars(f, "Capacity of each run", "capacity (/s)", labels, cap, n);
-	fputs("<table>\n<tr><th class=l>run</th><th class=l>test</th>"
+	fputs("<table>\n<tr><th class=l>run</th>", f);
+	if (any_sipstone(runs, n))
+		fputs("<th>SIPstone-A/s</th>", f);
+	fputs("<th class=l>test</th>"
 	      "<th class=l>transport</th><th>capacity/s</th>"
 	      "<th>ratio to the first</th><th>knee/s</th>"
 	      "<th class=l>status</th><th class=l>bundle</th></tr>\n",
@@ -311,6 +338,10 @@ int res_compare_html(const struct res_run *const *runs, size_t n, FILE *f)
 
 		fputs("<tr><td class=l>", f);
 		res_html_text(f, labels[i]);
+		if (any_sipstone(runs, n) && runs[i]->sipstone_a >= 0)
+			fprintf(f, "</td><td>%.0f", runs[i]->sipstone_a);
+		else if (any_sipstone(runs, n))
+			fputs("</td><td>-", f);
 		fputs("</td><td class=l>", f);
 		res_html_text(f, runs[i]->test);
 		fputs("</td><td class=l>", f);

@@ -133,6 +133,7 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 	r->o = o;
 	snprintf(r->status, sizeof(r->status), "complete");
 	r->res.rfc7502_rate = -1;
+	r->res.sipstone_a = -1;
 	name_run(r);
 	snprintf(logs, sizeof(logs), "%s/logs", r->bundle);
 	r->hosts = calloc(inv->nhosts + 1, sizeof(*r->hosts));
