@@ -26,20 +26,22 @@ void loadcount_call_init(struct loadcount_call *c)
 	hist_init(&c->sdt);
 }
 
-#define CALL_FIELDS(X)     \
-	X(invite_done)     \
-	X(invite_timeouts) \
-	X(ringing)         \
-	X(answered)        \
-	X(completed)       \
-	X(far_byes)        \
-	X(bye_failures)    \
-	X(bye_timeouts)    \
-	X(acks)            \
-	X(acks_resent)     \
-	X(reinvites)       \
-	X(in_dialog_other) \
-	X(no_dialog)
+#define CALL_FIELDS(X)       \
+	X(invite_done)       \
+	X(invite_timeouts)   \
+	X(ringing)           \
+	X(answered)          \
+	X(completed)         \
+	X(far_byes)          \
+	X(bye_failures)      \
+	X(bye_timeouts)      \
+	X(acks)              \
+	X(acks_resent)       \
+	X(reinvites)         \
+	X(in_dialog_other)   \
+	X(no_dialog)         \
+	X(redirect_contacts) \
+	X(redirect_empty)
 
 void loadcount_call_settle(struct loadcount_call *c, uint64_t now_ns,
 			   int delta)
