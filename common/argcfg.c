@@ -1,6 +1,7 @@
 #include "argcfg.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,4 +152,84 @@ void argcfg_free(int argc, char **argv)
 	for (int i = 0; i < argc; i++)
 		free(argv[i]);
 	free(argv);
+}
+
+/* getopt_long's short option string: ':' first (a missing value is
+ * ':', not '?'), then every single-character alias. */
+static void short_opts(const struct option *opts, char *s, size_t size)
+{
+	size_t n = 0;
+
+	s[n++] = ':';
+	for (; opts->name && n + 2 < size; opts++)
+		if (!opts->flag && opts->val > 0 && opts->val < 128) {
+			s[n++] = (char)opts->val;
+			if (opts->has_arg == required_argument)
+				s[n++] = ':';
+		}
+	s[n] = '\0';
+}
+
+static int read_opts(int argc, char **argv, const struct option *opts,
+		     argcfg_opt_h *h, void *arg, char *err, size_t errsz)
+{
+	char shorts[64];
+	int c, idx, rc;
+
+	short_opts(opts, shorts, sizeof(shorts));
+	optind = 1;
+	opterr = 0;
+	for (;;) {
+		const struct option *o = NULL;
+
+		idx = -1;
+		c = getopt_long(argc, argv, shorts, opts, &idx);
+		if (c == -1)
+			break;
+		if (c == '?') {
+			snprintf(err, errsz, "unknown option %s",
+				 argv[optind - 1]);
+			return EINVAL;
+		}
+		if (c == ':') {
+			snprintf(err, errsz, "%s: missing value",
+				 argv[optind - 1]);
+			return EINVAL;
+		}
+		if (idx >= 0) {
+			o = &opts[idx];
+		} else {
+			for (o = opts; o->name && o->val != c; o++)
+				;
+			if (!o->name)
+				o = NULL;
+		}
+		if (!o) {
+			snprintf(err, errsz, "unknown option %s",
+				 argv[optind - 1]);
+			return EINVAL;
+		}
+		rc = h(o->name, o->has_arg == no_argument ? NULL : optarg, arg,
+		       err, errsz);
+		if (rc)
+			return rc;
+	}
+	if (optind < argc) {
+		snprintf(err, errsz, "unexpected argument %s", argv[optind]);
+		return EINVAL;
+	}
+	return 0;
+}
+
+int argcfg_parse(int argc, char **argv, const struct option *opts,
+		 argcfg_opt_h *h, void *arg, char *err, size_t errsz)
+{
+	char **xargv = NULL;
+	int xargc = 0, rc;
+
+	if (argcfg_expand(argc, argv, &xargc, &xargv, err, errsz))
+		return EINVAL;
+	rc = read_opts(xargc, xargv, opts, h, arg, err, errsz);
+	argcfg_free(xargc, xargv);
+	return rc;
 }

@@ -484,28 +484,27 @@ size_t location_sweep(struct location *loc, uint64_t now, size_t buckets)
 	return removed;
 }
 
-uint64_t location_bindings(struct location *loc)
+/* The sum over the shards of their bindings (or AORs), each under its
+ * lock. */
+static uint64_t shard_sum(struct location *loc, bool aors)
 {
 	uint64_t n = 0;
 	unsigned i;
 
 	for (i = 0; i < loc->nshards; i++) {
 		pthread_mutex_lock(&loc->shards[i].mu);
-		n += loc->shards[i].nbindings;
+		n += aors ? loc->shards[i].naors : loc->shards[i].nbindings;
 		pthread_mutex_unlock(&loc->shards[i].mu);
 	}
 	return n;
 }
 
+uint64_t location_bindings(struct location *loc)
+{
+	return shard_sum(loc, false);
+}
+
 uint64_t location_aors(struct location *loc)
 {
-	uint64_t n = 0;
-	unsigned i;
-
-	for (i = 0; i < loc->nshards; i++) {
-		pthread_mutex_lock(&loc->shards[i].mu);
-		n += loc->shards[i].naors;
-		pthread_mutex_unlock(&loc->shards[i].mu);
-	}
-	return n;
+	return shard_sum(loc, true);
 }

@@ -1,6 +1,6 @@
 /*
  * proxy-stateful: the second-stage server - transaction-stateful
- * proxy, registrar and location service (see sproxy.h).  main() parses
+ * proxy, registrar and location service (see stateful.h).  main() parses
  * the options, starts the workers and runs the control channel (or
  * just waits for SIGTERM/SIGINT) on the main thread.
  */
@@ -15,12 +15,12 @@
 #include "ev.h"
 #include "log.h"
 #include "obj.h"
-#include "sproxy.h"
+#include "stateful.h"
 
 struct app {
 	struct ev *ev;
 	struct ctl *ctl;
-	struct sproxy *sp;
+	struct stateful *sp;
 };
 
 static void on_stats(struct ctl *ctl, json_t *stats, void *arg)
@@ -28,7 +28,7 @@ static void on_stats(struct ctl *ctl, json_t *stats, void *arg)
 	struct app *a = arg;
 
 	(void)ctl;
-	sproxy_stats(a->sp, stats);
+	stateful_stats(a->sp, stats);
 }
 
 static void on_stop(struct ctl *ctl, void *arg)
@@ -50,7 +50,7 @@ static void on_signal(int signo, void *arg)
 int main(int argc, char **argv)
 {
 	static const int sigs[] = {SIGTERM, SIGINT};
-	struct sproxy_cfg cfg;
+	struct stateful_cfg cfg;
 	struct app a;
 	char err[512];
 	bool control = false;
@@ -58,7 +58,7 @@ int main(int argc, char **argv)
 	int e, rc = 1;
 
 	memset(&a, 0, sizeof(a));
-	sproxy_cfg_init(&cfg);
+	stateful_cfg_init(&cfg);
 	if (argc == 2 &&
 	    (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		printf("usage: %s --listen udp:HOST:PORT [--listen tcp:...] "
@@ -74,7 +74,7 @@ int main(int argc, char **argv)
 		       argv[0]);
 		return 0;
 	}
-	if (sproxy_cfg_parse(&cfg, argc, argv, &control, err, sizeof(err))) {
+	if (stateful_cfg_parse(&cfg, argc, argv, &control, err, sizeof(err))) {
 		fprintf(stderr, "proxy-stateful: %s\n", err);
 		return 2;
 	}
@@ -86,7 +86,7 @@ int main(int argc, char **argv)
 		log_err("event loop: %s", strerror(e));
 		goto out;
 	}
-	e = sproxy_start(&a.sp, &cfg);
+	e = stateful_start(&a.sp, &cfg);
 	if (e) {
 		log_err("start: %s", strerror(e));
 		goto out;
@@ -100,7 +100,7 @@ int main(int argc, char **argv)
 		}
 		ctl_stats_source(a.ctl, on_stats, &a);
 		ev = json_pack("{s:i, s:o}", "pid", (int)getpid(), "listen",
-			       sproxy_listen_json(a.sp));
+			       stateful_listen_json(a.sp));
 		ctl_event(a.ctl, "ready", ev);
 		json_decref(ev);
 	}
@@ -111,7 +111,7 @@ int main(int argc, char **argv)
 	}
 	rc = 0;
 out:
-	sproxy_free(a.sp);
+	stateful_free(a.sp);
 	if (a.ctl) {
 		if (sum)
 			ctl_event(a.ctl, "summary", sum);

@@ -314,6 +314,75 @@ static int child_start(struct pidf_doc *d, const struct stag *t,
 	return 0;
 }
 
+/* A child of the root ends at end: its XML span is complete. */
+static void elem_close(struct pidf_doc *d, const char *end)
+{
+	struct pidf_elem *e = &d->elem[d->nelem];
+
+	e->xml.l = (size_t)(end - e->xml.p);
+	d->ntuples += e->is_tuple;
+	d->nelem++;
+}
+
+/*
+ * Character data up to the next '<' (r moves past it): white space only
+ * outside the root; a tuple's <status><basic> value is kept.
+ */
+static int on_text(struct rd *r, struct pidf_doc *d, const struct pl *stack,
+		   size_t depth)
+{
+	const char *nx = memchr(r->p, '<', (size_t)(r->end - r->p));
+	size_t l = nx ? (size_t)(nx - r->p) : (size_t)(r->end - r->p);
+	struct pl txt = {r->p, l};
+	int err = 0;
+
+	if (!depth) {
+		/* Outside the root only white space. */
+		pl_trim(&txt);
+		if (txt.l)
+			err = EBADMSG;
+	} else {
+		err = check_text(r->p, l);
+		/* <tuple><status><basic>open</basic> */
+		if (!err && depth == 4 && d->nelem < PIDF_ELEMS_MAX &&
+		    d->elem[d->nelem].is_tuple) {
+			struct pl pfx, l3, l4;
+
+			split_qname(&stack[2], &pfx, &l3);
+			split_qname(&stack[3], &pfx, &l4);
+			pl_trim(&txt);
+			if (pl_eq_str(&l3, "status") && pl_eq_str(&l4, "basi"
+								       "c"))
+				d->elem[d->nelem].basic = txt;
+		}
+	}
+	r->p += l;
+	return err;
+}
+
+/* An end tag "</name>" (r at it): closes the open element of its name. */
+static int on_etag(struct rd *r, struct pidf_doc *d, const struct pl *stack,
+		   size_t *depth, bool *root_done)
+{
+	struct pl name;
+	int err;
+
+	r->p += 2;
+	err = read_name(r, &name);
+	if (err)
+		return err;
+	skip_ws(r);
+	if (!at(r, ">") || !*depth || !pl_eq(&name, &stack[*depth - 1]))
+		return EBADMSG;
+	r->p++;
+	(*depth)--;
+	if (*depth == 1)
+		elem_close(d, r->p);
+	else if (*depth == 0)
+		*root_done = true;
+	return 0;
+}
+
 int pidf_decode(struct pidf_doc *doc, const char *xml, size_t len)
 {
 	struct pl stack[PIDF_DEPTH_MAX];
@@ -336,34 +405,7 @@ int pidf_decode(struct pidf_doc *doc, const char *xml, size_t len)
 		const char *lt = r.p;
 
 		if (*r.p != '<') {
-			const char *nx =
-				memchr(r.p, '<', (size_t)(r.end - r.p));
-			size_t l = nx ? (size_t)(nx - r.p)
-				      : (size_t)(r.end - r.p);
-			struct pl txt = {r.p, l};
-
-			if (!depth) {
-				/* Outside the root only white space. */
-				pl_trim(&txt);
-				if (txt.l)
-					err = EBADMSG;
-			} else {
-				err = check_text(r.p, l);
-				/* <tuple><status><basic>open</basic> */
-				if (!err && depth == 4 &&
-				    d->nelem < PIDF_ELEMS_MAX &&
-				    d->elem[d->nelem].is_tuple) {
-					struct pl pfx, l3, l4;
-
-					split_qname(&stack[2], &pfx, &l3);
-					split_qname(&stack[3], &pfx, &l4);
-					pl_trim(&txt);
-					if (pl_eq_str(&l3, "status") &&
-					    pl_eq_str(&l4, "basic"))
-						d->elem[d->nelem].basic = txt;
-				}
-			}
-			r.p += l;
+			err = on_text(&r, d, stack, depth);
 			continue;
 		}
 		if (at(&r, "<!--")) {
@@ -391,29 +433,7 @@ int pidf_decode(struct pidf_doc *doc, const char *xml, size_t len)
 			break;
 		}
 		if (at(&r, "</")) {
-			struct pl name;
-
-			r.p += 2;
-			err = read_name(&r, &name);
-			if (err)
-				break;
-			skip_ws(&r);
-			if (!at(&r, ">") || !depth ||
-			    !pl_eq(&name, &stack[depth - 1])) {
-				err = EBADMSG;
-				break;
-			}
-			r.p++;
-			depth--;
-			if (depth == 1) {
-				struct pidf_elem *e = &d->elem[d->nelem];
-
-				e->xml.l = (size_t)(r.p - e->xml.p);
-				d->ntuples += e->is_tuple;
-				d->nelem++;
-			} else if (depth == 0) {
-				root_done = true;
-			}
+			err = on_etag(&r, d, stack, &depth, &root_done);
 			continue;
 		}
 		r.p++;
@@ -434,11 +454,7 @@ int pidf_decode(struct pidf_doc *doc, const char *xml, size_t len)
 			if (depth == 0) {
 				root_done = true;
 			} else if (depth == 1) {
-				struct pidf_elem *e = &d->elem[d->nelem];
-
-				e->xml.l = (size_t)(r.p - e->xml.p);
-				d->ntuples += e->is_tuple;
-				d->nelem++;
+				elem_close(d, r.p);
 			}
 			continue;
 		}

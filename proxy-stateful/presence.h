@@ -10,7 +10,7 @@
  * (the only one that may touch them), so a change seen by another
  * worker reaches it as a job through ev_call().  With --db and a mode
  * other than memory, every change is written to the tables presentity
- * and active_watchers (schema.sql) through sdb_exec(); write-through
+ * and active_watchers (schema.sql) through dbqueue_exec(); write-through
  * holds the 200 until the commit (the NOTIFYs go at once: RFC 6665
  * §4.1.2.4 lets a NOTIFY come before the 200).
  */
@@ -20,27 +20,47 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include <stdint.h>
+
+#include "reply.h"
+#include "stateful_cfg.h"
+#include "userdb.h"
+#include "worker_ctx.h"
+
 struct presence;
-struct sdb;
-struct sproxy;
-struct sproxy_worker;
-struct sip_txn;
-struct sip_msg;
+struct dbqueue;
 
 /*
- * Creates the presence agent of sp for sp->nworkers workers, loading
- * the --presence-filter file when one is set.  Returns 0, ENOMEM, or
- * the file's errno / EBADMSG (a bad line, logged with its number).
+ * What the presence agent works with.  The caller owns it and keeps it
+ * alive and unchanged while the workers run; db and worker0 may be
+ * filled in after presence_alloc(), before the workers start.
  */
-int presence_alloc(struct presence **pp, struct sproxy *sp);
+struct presence_env {
+	const struct stateful_cfg *cfg; /* domain, auth, db mode, presence-* */
+	const struct userdb *users;	/* NULL: anyone is known */
+	const struct reply_auth *auth;
+	struct dbqueue *db; /* NULL: nothing is persisted */
+	uint64_t secret;    /* keys the ETags */
+	unsigned nworkers;
+	/* Owner of the subscriptions loaded from the database; NULL until
+	 * the workers exist. */
+	struct worker_ctx *worker0;
+};
+
+/*
+ * Creates the presence agent for env->nworkers workers, loading the
+ * --presence-filter file when one is set.  Returns 0, ENOMEM, or the
+ * file's errno / EBADMSG (a bad line, logged with its number).
+ */
+int presence_alloc(struct presence **pp, const struct presence_env *env);
 
 /*
  * Loads the live publications and subscriptions of the run's database
- * (before sdb_start(): it queries on the start-up connection).  Loaded
+ * (before dbqueue_start(): it queries on the start-up connection).  Loaded
  * subscriptions belong to worker 0 from its first tick.  Returns 0 or
  * EIO; a row that does not make sense is skipped with a warning.
  */
-int presence_load(struct presence *p, struct sdb *db);
+int presence_load(struct presence *p, struct dbqueue *db);
 
 /* Frees everything; every worker must have stopped. NULL is allowed. */
 void presence_free(struct presence *p);
@@ -49,17 +69,19 @@ void presence_free(struct presence *p);
  * Answers SUBSCRIBE or PUBLISH msg (validated, for a user of our
  * domain) in server transaction st on worker w.
  */
-void presence_handle(struct sproxy_worker *w, struct sip_txn *st,
-		     const struct sip_msg *msg);
+void presence_handle(struct presence *p, struct worker_ctx *w,
+		     struct sip_txn *st, const struct sip_msg *msg);
 
-/* Expiry of subscriptions (w's) and publications (worker 0): ~1/s. */
-void presence_tick(struct sproxy_worker *w);
+/* Expiry of subscriptions (w's) and publications (worker 0): ~1/s.
+ * p may be NULL (no presence agent). */
+void presence_tick(struct presence *p, struct worker_ctx *w);
 
 /*
  * Drops every subscription of w, with no NOTIFY (shutdown): called on
  * w's thread before its transaction layer and transports are freed.
+ * p may be NULL.
  */
-void presence_worker_stop(struct sproxy_worker *w);
+void presence_worker_stop(struct presence *p, struct worker_ctx *w);
 
 /* Adds the "presence" object of docs/agents.md to stats (any thread). */
 void presence_stats(struct presence *p, json_t *stats);

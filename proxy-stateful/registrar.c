@@ -1,6 +1,9 @@
 /*
- * registrar.c - REGISTER (RFC 3261 §10.3) on the shared location table.
+ * registrar.c - REGISTER (RFC 3261 §10.3) on the shared location table
+ * (registrar.h).
  */
+#include "registrar.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +14,6 @@
 #include "obj.h"
 #include "sip_build.h"
 #include "sip_uri.h"
-#include "sproxy_int.h"
 
 /* A q-value (§20.10: "0" to "1" with up to three decimals) * 1000. */
 static int q_decode(const struct pl *v, uint16_t *q)
@@ -38,34 +40,6 @@ static int q_decode(const struct pl *v, uint16_t *q)
 	return 0;
 }
 
-struct reg_pending {
-	struct sproxy_worker *w;
-	struct sip_txn *st;
-	char *ok, *fail;
-	size_t ok_len, fail_len;
-};
-
-static void pending_destroy(void *arg)
-{
-	struct reg_pending *p = arg;
-
-	obj_deref(p->st);
-	free(p->ok);
-	free(p->fail);
-}
-
-/* write-through: the commit (or its failure) came back to this loop. */
-static void pending_done(int err, void *arg)
-{
-	struct reg_pending *p = arg;
-
-	if (err)
-		sproxy_send_reply(p->w, p->st, p->fail, p->fail_len);
-	else
-		sproxy_send_reply(p->w, p->st, p->ok, p->ok_len);
-	obj_deref(p);
-}
-
 static int append_contacts(struct buf *b, const struct location_contact *c,
 			   size_t n, uint64_t now)
 {
@@ -90,80 +64,90 @@ static int append_contacts(struct buf *b, const struct location_contact *c,
 	return err;
 }
 
-void registrar_handle(struct sproxy_worker *w, struct sip_txn *st,
-		      const struct sip_msg *msg)
-{
-	struct sproxy *sp = w->sp;
-	const struct sproxy_cfg *cfg = &sp->cfg;
+/* What a REGISTER asks for: its AOR and Contacts (§10.3 steps 5, 6). */
+struct reg_request {
 	struct location_update_contact uc[LOCATION_CONTACTS_MAX];
-	struct location_contact cur[LOCATION_CONTACTS_MAX];
+	size_t nc;
+	bool star;
+	struct pl aor;
+	char aorbuf[LOCATION_AOR_MAX];
+};
+
+/*
+ * §10.3 steps 5, 1, 3 and 4: the AOR is the To URI of one of our users,
+ * who authenticates when asked to.  Returns 0, or an error with the
+ * answer sent.
+ */
+static int check_aor(const struct registrar *reg, struct worker_ctx *w,
+		     struct sip_txn *st, const struct sip_msg *msg,
+		     struct reg_request *rq)
+{
+	const struct stateful_cfg *cfg = reg->cfg;
 	const struct userdb_user *user = NULL;
 	const struct sip_hdr *h;
 	struct sip_addr to;
 	struct sip_uri touri;
-	struct pl aor;
-	char aorbuf[LOCATION_AOR_MAX], hdrs[512];
-	uint32_t hexp = cfg->default_expires;
-	bool star = false, need_auth;
-	size_t nc = 0, n = 0;
-	enum location_result res;
-	uint64_t now = sproxy_now_s();
-	struct sip_build_resp_opts ro;
-	struct reg_pending *p = NULL;
-	struct buf b;
-	int err;
+	struct pl dom;
 
+	pl_set_str(&dom, cfg->domain);
 	/* §10.3 step 5: the AOR is the To URI. */
 	h = sip_msg_hdr(msg, SIP_HDR_TO);
 	if (!h || sip_addr_decode(&to, &h->value) ||
 	    sip_uri_decode(&touri, &to.uri)) {
-		sproxy_reply(w, st, msg, 400, "Bad To", NULL);
-		return;
+		reply_status(w, st, msg, 400, "Bad To", NULL);
+		return EBADMSG;
 	}
 	/* An AOR is a SIP or SIPS URI (RFC 4475 §3.3.4: 400). */
 	if (touri.scheme_id != SIP_URI_SIP &&
 	    touri.scheme_id != SIP_URI_SIPS) {
-		sproxy_reply(w, st, msg, 400, "AOR Not SIP", NULL);
-		return;
+		reply_status(w, st, msg, 400, "AOR Not SIP", NULL);
+		return EBADMSG;
 	}
 	if (!touri.user.l) {
-		sproxy_reply(w, st, msg, 404, "Not Found (no user)", NULL);
-		return;
+		reply_status(w, st, msg, 404, "Not Found (no user)", NULL);
+		return ENOENT;
 	}
 	/* Step 1: the domain is ours (the caller forwarded it otherwise);
 	 * the AOR is user@domain in the configured spelling. */
-	if (snprintf(aorbuf, sizeof(aorbuf), "%.*s@%s", PL_FMT(&touri.user),
-		     cfg->domain) >= (int)sizeof(aorbuf)) {
-		sproxy_reply(w, st, msg, 400, "AOR Too Long", NULL);
-		return;
+	if (snprintf(rq->aorbuf, sizeof(rq->aorbuf), "%.*s@%s",
+		     PL_FMT(&touri.user),
+		     cfg->domain) >= (int)sizeof(rq->aorbuf)) {
+		reply_status(w, st, msg, 400, "AOR Too Long", NULL);
+		return EOVERFLOW;
 	}
-	pl_set_str(&aor, aorbuf);
-	if (sp->users) {
-		struct pl dom;
-
-		pl_set_str(&dom, cfg->domain);
-		user = userdb_find(sp->users, &touri.user, &dom);
+	pl_set_str(&rq->aor, rq->aorbuf);
+	if (reg->users) {
+		user = userdb_find(reg->users, &touri.user, &dom);
 		if (!user) {
-			sproxy_reply(w, st, msg, 404, "User Not Found", NULL);
-			return;
+			reply_status(w, st, msg, 404, "User Not Found", NULL);
+			return ENOENT;
 		}
 	}
 	/* Steps 3-4: authentication, then the authenticated user may
-	 * only register its own AOR (checked by sproxy_auth_check). */
-	need_auth = (cfg->auth & SPROXY_AUTH_REGISTER) ||
-		    (user && user->auth_required);
-	if (need_auth) {
-		struct pl dom;
+	 * only register its own AOR (checked by reply_auth_check). */
+	if (((cfg->auth & STATEFUL_AUTH_REGISTER) ||
+	     (user && user->auth_required)) &&
+	    reply_auth_check(w, reg->auth, st, msg, &touri.user, &dom, false))
+		return EACCES;
+	return 0;
+}
 
-		pl_set_str(&dom, cfg->domain);
-		if (sproxy_auth_check(w, st, msg, &touri.user, &dom, false))
-			return;
-	}
-	/* Step 6: the Contacts, with their expiry (§10.2.1.1). */
+/*
+ * §10.3 step 6: the Contacts, with their expiry (§10.2.1.1) bounded by
+ * the options.  Returns 0, or an error with the answer sent.
+ */
+static int read_contacts(const struct registrar *reg, struct worker_ctx *w,
+			 struct sip_txn *st, const struct sip_msg *msg,
+			 struct reg_request *rq)
+{
+	const struct stateful_cfg *cfg = reg->cfg;
+	const struct sip_hdr *h;
+	uint32_t hexp = cfg->default_expires;
+
 	h = sip_msg_hdr(msg, SIP_HDR_EXPIRES);
 	if (h && pl_u32(&h->value, &hexp)) {
-		sproxy_reply(w, st, msg, 400, "Bad Expires", NULL);
-		return;
+		reply_status(w, st, msg, 400, "Bad Expires", NULL);
+		return EBADMSG;
 	}
 	for (h = sip_msg_hdr(msg, SIP_HDR_CONTACT); h;
 	     h = sip_msg_hdr_next(msg, h)) {
@@ -173,67 +157,83 @@ void registrar_handle(struct sproxy_worker *w, struct sip_txn *st,
 		uint32_t e = hexp;
 
 		if (sip_addr_decode(&ca, &h->value)) {
-			sproxy_reply(w, st, msg, 400, "Bad Contact", NULL);
-			return;
+			reply_status(w, st, msg, 400, "Bad Contact", NULL);
+			return EBADMSG;
 		}
 		if (ca.star) {
-			star = true;
+			rq->star = true;
 			continue;
 		}
 		if (sip_uri_decode(&cu, &ca.uri) ||
 		    ca.uri.l >= LOCATION_URI_MAX) {
-			sproxy_reply(w, st, msg, 400, "Bad Contact URI", NULL);
-			return;
+			reply_status(w, st, msg, 400, "Bad Contact URI", NULL);
+			return EBADMSG;
 		}
-		if (nc == LOCATION_CONTACTS_MAX) {
-			sproxy_reply(w, st, msg, 403, "Too Many Contacts",
+		if (rq->nc == LOCATION_CONTACTS_MAX) {
+			reply_status(w, st, msg, 403, "Too Many Contacts",
 				     NULL);
-			return;
+			return EBADMSG;
 		}
 		if (!sip_param_get(&ca.params, "expires", &pv) &&
 		    pl_u32(&pv, &e)) {
-			sproxy_reply(w, st, msg, 400, "Bad Contact Expires",
+			reply_status(w, st, msg, 400, "Bad Contact Expires",
 				     NULL);
-			return;
+			return EBADMSG;
 		}
-		uc[nc].q = 1000;
+		rq->uc[rq->nc].q = 1000;
 		if (!sip_param_get(&ca.params, "q", &pv) &&
-		    q_decode(&pv, &uc[nc].q)) {
-			sproxy_reply(w, st, msg, 400, "Bad q-value", NULL);
-			return;
+		    q_decode(&pv, &rq->uc[rq->nc].q)) {
+			reply_status(w, st, msg, 400, "Bad q-value", NULL);
+			return EBADMSG;
 		}
-		if (e && e < cfg->min_expires) {
-			/* §10.3 step 6: 423 with Min-Expires. */
-			snprintf(hdrs, sizeof(hdrs), "Min-Expires: %u\r\n",
-				 cfg->min_expires);
-			sproxy_reply(w, st, msg, 423, NULL, hdrs);
-			return;
-		}
-		if (e > cfg->max_expires)
-			e = cfg->max_expires;
-		uc[nc].uri = ca.uri;
-		uc[nc].expires = e;
-		nc++;
+		/* §10.3 step 6: 423 with Min-Expires. */
+		if (reply_expires_bound(w, st, msg, e, cfg->min_expires,
+					cfg->max_expires, &e))
+			return EBADMSG;
+		rq->uc[rq->nc].uri = ca.uri;
+		rq->uc[rq->nc].expires = e;
+		rq->nc++;
 	}
 	/* §10.2.2: "*" only alone and with Expires: 0. */
-	if (star && (nc || hexp != 0 || !sip_msg_hdr(msg, SIP_HDR_EXPIRES))) {
-		sproxy_reply(w, st, msg, 400, "Bad Wildcard Contact", NULL);
-		return;
+	if (rq->star &&
+	    (rq->nc || hexp != 0 || !sip_msg_hdr(msg, SIP_HDR_EXPIRES))) {
+		reply_status(w, st, msg, 400, "Bad Wildcard Contact", NULL);
+		return EBADMSG;
 	}
-	err = location_update(sp->loc, &aor, &msg->call_id, msg->cseq.num,
-			      msg->via.tp, star, uc, nc, now, &res, cur,
-			      LOCATION_CONTACTS_MAX, &n);
+	return 0;
+}
+
+void registrar_handle(const struct registrar *reg, struct worker_ctx *w,
+		      struct sip_txn *st, const struct sip_msg *msg)
+{
+	struct location_contact cur[LOCATION_CONTACTS_MAX];
+	struct reg_request rq;
+	size_t n = 0;
+	enum location_result res;
+	uint64_t now = worker_now_s();
+	struct sip_build_resp_opts ro;
+	struct buf b;
+	int err;
+
+	rq.nc = 0;
+	rq.star = false;
+	if (check_aor(reg, w, st, msg, &rq) ||
+	    read_contacts(reg, w, st, msg, &rq))
+		return;
+	err = location_update(reg->loc, &rq.aor, &msg->call_id, msg->cseq.num,
+			      msg->via.tp, rq.star, rq.uc, rq.nc, now, &res,
+			      cur, LOCATION_CONTACTS_MAX, &n);
 	if (err) {
-		sproxy_reply(w, st, msg, 500, NULL, NULL);
+		reply_status(w, st, msg, 500, NULL, NULL);
 		return;
 	}
 	if (res == LOCATION_OUT_OF_ORDER) {
 		/* §10.3 step 7: the update is aborted, the request fails. */
-		sproxy_reply(w, st, msg, 500, "Out Of Order", NULL);
+		reply_status(w, st, msg, 500, "Out Of Order", NULL);
 		return;
 	}
 	if (res == LOCATION_TOO_MANY) {
-		sproxy_reply(w, st, msg, 403, "Too Many Contacts", NULL);
+		reply_status(w, st, msg, 403, "Too Many Contacts", NULL);
 		return;
 	}
 	/* Step 8: 200 with every current binding. */
@@ -248,38 +248,15 @@ void registrar_handle(struct sproxy_worker *w, struct sip_txn *st,
 		err = sip_build_response(&w->out, msg, 200, NULL, &ro);
 	buf_free(&b);
 	if (err) {
-		sproxy_reply(w, st, msg, 500, NULL, NULL);
+		reply_status(w, st, msg, 500, NULL, NULL);
 		return;
 	}
-	SPROXY_CNT_INC(w->c.registers_ok);
-	if (!sp->db || cfg->db_mode != SPROXY_DB_WRITE_THROUGH ||
-	    (!nc && !star)) {
-		sproxy_send_reply(w, st, w->out.data, w->out.len);
+	STATEFUL_CNT_INC(w->c.registers_ok);
+	if (!reg->db || reg->cfg->db_mode != STATEFUL_DB_WRITE_THROUGH ||
+	    (!rq.nc && !rq.star)) {
+		reply_send(w, st, w->out.data, w->out.len);
 		return;
 	}
 	/* write-through: the 200 leaves once the change is committed. */
-	p = obj_alloc(sizeof(*p), pending_destroy);
-	if (!p)
-		goto fail;
-	p->w = w;
-	p->st = obj_ref(st);
-	p->ok_len = w->out.len;
-	p->ok = malloc(p->ok_len);
-	if (!p->ok)
-		goto fail;
-	memcpy(p->ok, w->out.data, p->ok_len);
-	buf_reset(&w->out);
-	if (sip_build_response(&w->out, msg, 500, "Database Error", NULL))
-		goto fail;
-	p->fail_len = w->out.len;
-	p->fail = malloc(p->fail_len);
-	if (!p->fail)
-		goto fail;
-	memcpy(p->fail, w->out.data, p->fail_len);
-	if (sdb_wait(sp->db, sdb_thread_seq(), w->ev, pending_done, p))
-		goto fail;
-	return;
-fail:
-	obj_deref(p);
-	sproxy_reply(w, st, msg, 500, NULL, NULL);
+	reply_after_commit(w, reg->db, st, msg);
 }

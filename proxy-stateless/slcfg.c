@@ -162,51 +162,24 @@ static int check(const struct slcfg *cfg, char *err, size_t errsz)
 	return 0;
 }
 
-/* getopt over argv, --config already expanded. */
-static int parse(struct slcfg *cfg, int argc, char **argv, char *err,
-		 size_t errsz)
+/* One option (argcfg_opt_h): --help prints the usage and stops. */
+static int on_opt(const char *name, const char *v, void *arg, char *err,
+		  size_t errsz)
 {
-	int c, idx, rc;
-
-	optind = 1;
-	opterr = 0;
-	for (;;) {
-		idx = -1;
-		c = getopt_long(argc, argv, "h", long_opts, &idx);
-		if (c == -1)
-			break;
-		if (c == 'h') {
-			fputs(usage, stdout);
-			return 1;
-		}
-		if (c != 0 || idx < 0) {
-			snprintf(err, errsz, "unknown or incomplete option %s",
-				 argv[optind - 1]);
-			return EINVAL;
-		}
-		rc = set_opt(cfg, long_opts[idx].name, optarg, err, errsz);
-		if (rc)
-			return rc;
+	if (!strcmp(name, "help")) {
+		fputs(usage, stdout);
+		return 1;
 	}
-	if (optind < argc) {
-		snprintf(err, errsz, "unexpected argument %s", argv[optind]);
-		return EINVAL;
-	}
-	return check(cfg, err, errsz);
+	return set_opt(arg, name, v, err, errsz);
 }
 
 int slcfg_parse_args(struct slcfg *cfg, int argc, char **argv, char *err,
 		     size_t errsz)
 {
-	char **xargv = NULL;
-	int xargc = 0, rc;
-
 	/* The agents' --config (common/argcfg.h): each key a flag. */
-	if (argcfg_expand(argc, argv, &xargc, &xargv, err, errsz))
-		return EINVAL;
-	rc = parse(cfg, xargc, xargv, err, errsz);
-	argcfg_free(xargc, xargv);
-	return rc;
+	int rc = argcfg_parse(argc, argv, long_opts, on_opt, cfg, err, errsz);
+
+	return rc ? rc : check(cfg, err, errsz);
 }
 
 bool slcfg_uses(const struct slcfg *cfg, enum sip_transport proto)

@@ -426,19 +426,119 @@ static int add_rr(struct slfwd *w, struct sip_edits *ed, enum sip_transport in,
 	return sip_fwd_rr_add(ed, &v);
 }
 
+/*
+ * §16.4: pops every Route value that is us (two with double
+ * Record-Route), whole lines or the front of one, as edits in ed.
+ * Returns 0 with *next the first Route left (or NULL), or an errno.
+ */
+static int pop_our_routes(struct slfwd *w, const struct sip_msg *msg,
+			  struct sip_edits *ed, const struct sip_hdr **next)
+{
+	const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_ROUTE);
+	const struct sip_hdr *start = NULL;
+	int err;
+
+	while (h && route_is_local(w, h)) {
+		const struct sip_hdr *nx = sip_msg_hdr_next(msg, h);
+		size_t off, del;
+
+		if (!start)
+			start = h; /* the first value of its line */
+		if (nx && nx->line_index == h->line_index &&
+		    route_is_local(w, nx)) {
+			h = nx;
+			continue;
+		}
+		if (nx && nx->line_index == h->line_index) {
+			off = (size_t)(start->value.p - msg->buf);
+			del = (size_t)(nx->value.p - start->value.p);
+		} else {
+			off = (size_t)(start->line.p - msg->buf);
+			del = start->line.l;
+		}
+		err = sip_edits_add(ed, off, del, NULL, 0);
+		if (err)
+			return err;
+		start = NULL;
+		h = nx;
+	}
+	*next = h;
+	return 0;
+}
+
+/*
+ * §16.6 step 8: our Via (stateless branch, §16.11) for a request that
+ * leaves over proto, with the received/rport marks on the sender's.
+ * Returns 0 or an errno.
+ */
+static int add_our_via(struct slfwd *w, struct sip_edits *ed,
+		       const struct sip_tp_rx *rx, const struct sip_msg *msg,
+		       enum sip_transport proto)
+{
+	char via[160];
+	struct pl vpl;
+	int err;
+
+	err = via_mark(ed, rx, msg);
+	if (err)
+		return err;
+	memcpy(via, w->via_pfx[proto], w->via_pfx_len[proto]);
+	err = sip_build_branch_stateless(via + w->via_pfx_len[proto], msg,
+					 w->secret);
+	if (err)
+		return err;
+	vpl.p = via;
+	vpl.l = w->via_pfx_len[proto] + strlen(via + w->via_pfx_len[proto]);
+	/* A stream belongs to this worker's transport: the response must
+	 * come back here, whichever worker the next hop's answer reaches
+	 * (SO_REUSEPORT spreads by address, not by request). */
+	if (rx->proto != SIP_TP_UDP && w->npeers > 1)
+		vpl.l += (size_t)snprintf(via + vpl.l, sizeof(via) - vpl.l,
+					  ";pxw=%u", w->idx);
+	return sip_fwd_via_add(ed, &vpl);
+}
+
+/*
+ * Sends w->out to *dst; when that next hop (*hop, from the hash) is
+ * plainly down, marks it so and tries the next choice for key once
+ * (*dst and *hop follow).  Returns 0 or the send's errno.
+ */
+static int send_failover(struct slfwd *w, struct sip_tp_addr *dst,
+			 const struct pl *key, int *hop)
+{
+	int err;
+
+	err = send_out(w, dst);
+	if (err && *hop >= 0 &&
+	    (err == ECONNREFUSED || err == EHOSTUNREACH ||
+	     err == ENETUNREACH || err == ECONNRESET)) {
+		/* Passive failure signal: out now, the prober brings it
+		 * back; the request goes to the next choice. */
+		if (dispatch_set_up(w->set, (unsigned)*hop, false)) {
+			INC(w->st.passive_down);
+			log_warn("next hop %s down: %s",
+				 w->set->hops[*hop].name, strerror(err));
+		}
+		*hop = dispatch_pick(w->set, key, true);
+		if (*hop >= 0) {
+			*dst = w->set->hops[*hop].addr;
+			err = send_out(w, dst);
+		}
+	}
+	return err;
+}
+
 static void on_request(struct slfwd *w, const struct sip_tp_rx *rx,
 		       struct sip_msg *msg)
 {
 	struct sip_edits ed;
 	struct sip_tp_addr dst;
 	const struct sip_hdr *h;
-	char via[160];
-	struct pl key = PL_INIT, vpl;
+	struct pl key = PL_INIT;
 	struct sip_addr ra;
 	struct sip_uri u;
 	const char *why = NULL;
 	uint16_t status = 0;
-	const struct sip_hdr *start;
 	bool ack, routed = false;
 	int hop = -1, err;
 
@@ -469,34 +569,9 @@ static void on_request(struct slfwd *w, const struct sip_tp_rx *rx,
 	}
 
 	sip_edits_init(&ed, msg);
-	/* §16.4: pop every Route value that is us (two with double
-	 * Record-Route), whole lines or the front of one. */
-	h = sip_msg_hdr(msg, SIP_HDR_ROUTE);
-	start = NULL;
-	while (h && route_is_local(w, h)) {
-		const struct sip_hdr *nx = sip_msg_hdr_next(msg, h);
-		size_t off, del;
-
-		if (!start)
-			start = h; /* the first value of its line */
-		if (nx && nx->line_index == h->line_index &&
-		    route_is_local(w, nx)) {
-			h = nx;
-			continue;
-		}
-		if (nx && nx->line_index == h->line_index) {
-			off = (size_t)(start->value.p - msg->buf);
-			del = (size_t)(nx->value.p - start->value.p);
-		} else {
-			off = (size_t)(start->line.p - msg->buf);
-			del = start->line.l;
-		}
-		err = sip_edits_add(&ed, off, del, NULL, 0);
-		if (err)
-			goto edit_fail;
-		start = NULL;
-		h = nx;
-	}
+	err = pop_our_routes(w, msg, &ed, &h);
+	if (err)
+		goto edit_fail;
 	/* §11: an OPTIONS to us (no user, no Route left) is a health
 	 * probe of this proxy: answered here, not forwarded. */
 	if (!h && msg->method_id == SIP_METHOD_OPTIONS &&
@@ -535,24 +610,7 @@ static void on_request(struct slfwd *w, const struct sip_tp_rx *rx,
 		dst = w->set->hops[hop].addr;
 	}
 
-	err = via_mark(&ed, rx, msg);
-	if (err)
-		goto edit_fail;
-	memcpy(via, w->via_pfx[dst.proto], w->via_pfx_len[dst.proto]);
-	err = sip_build_branch_stateless(via + w->via_pfx_len[dst.proto], msg,
-					 w->secret);
-	if (err)
-		goto edit_fail;
-	vpl.p = via;
-	vpl.l = w->via_pfx_len[dst.proto] +
-		strlen(via + w->via_pfx_len[dst.proto]);
-	/* A stream belongs to this worker's transport: the response must
-	 * come back here, whichever worker the next hop's answer reaches
-	 * (SO_REUSEPORT spreads by address, not by request). */
-	if (rx->proto != SIP_TP_UDP && w->npeers > 1)
-		vpl.l += (size_t)snprintf(via + vpl.l, sizeof(via) - vpl.l,
-					  ";pxw=%u", w->idx);
-	err = sip_fwd_via_add(&ed, &vpl);
+	err = add_our_via(w, &ed, rx, msg, dst.proto);
 	if (!err)
 		err = sip_fwd_max_forwards_dec(&ed);
 	if (!err && w->cfg->record_route && !pl_isset(&msg->to_tag) &&
@@ -566,23 +624,7 @@ static void on_request(struct slfwd *w, const struct sip_tp_rx *rx,
 	err = sip_edits_apply(&ed, &w->out);
 	if (err)
 		goto edit_fail;
-	err = send_out(w, &dst);
-	if (err && hop >= 0 &&
-	    (err == ECONNREFUSED || err == EHOSTUNREACH ||
-	     err == ENETUNREACH || err == ECONNRESET)) {
-		/* Passive failure signal: out now, the prober brings it
-		 * back; the request goes to the next choice. */
-		if (dispatch_set_up(w->set, (unsigned)hop, false)) {
-			INC(w->st.passive_down);
-			log_warn("next hop %s down: %s",
-				 w->set->hops[hop].name, strerror(err));
-		}
-		hop = dispatch_pick(w->set, &key, true);
-		if (hop >= 0) {
-			dst = w->set->hops[hop].addr;
-			err = send_out(w, &dst);
-		}
-	}
+	err = send_failover(w, &dst, &key, &hop);
 	if (err) {
 		INC(w->st.drop[SLFWD_DROP_SEND]);
 		return;

@@ -118,21 +118,14 @@ static bool answers(uint16_t port)
 				  "Call-ID: probe\r\nCSeq: 1 OPTIONS\r\n"
 				  "Max-Forwards: 70\r\nContent-Length: "
 				  "0\r\n\r\n";
-	struct timeval tv = {0, 100000};
-	struct sockaddr_in sa;
 	char buf[2048];
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int fd = proc_udp_to(port, 100);
 	ssize_t got;
 
-	ASSERT(fd >= 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons(port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	sendto(fd, opt, sizeof(opt) - 1, 0, (struct sockaddr *)&sa,
-	       sizeof(sa));
-	got = recv(fd, buf, sizeof(buf), 0);
+	if (send(fd, opt, sizeof(opt) - 1, 0) < 0)
+		got = -1;
+	else
+		got = recv(fd, buf, sizeof(buf), 0);
 	close(fd);
 	return got > 0;
 }
@@ -144,8 +137,7 @@ void kamailio_start(struct kamailio *k, uint16_t port,
 	const struct kamailio_opts *o = opts ? opts : &none;
 	char cfg[512], udp[64], tcp[64], tls[64], ctl_def[400], db_def[400];
 	char tls_def[400], shm[16], pkg[16];
-	const char *argv[60];
-	size_t n = 0;
+	struct proc_argv argv = {.n = 0};
 	struct timespec t0;
 	json_t *st;
 
@@ -162,66 +154,35 @@ void kamailio_start(struct kamailio *k, uint16_t port,
 		k->tls_port = proc_free_port();
 	snprintf(tls, sizeof(tls), "tls:127.0.0.1:%u", k->tls_port);
 	snprintf(ctl_def, sizeof(ctl_def), "CTL_SOCKET=\"%s\"", k->ctl);
-	argv[n++] = "kamailio";
-	argv[n++] = "-f";
-	argv[n++] = cfg;
-	argv[n++] = "-L";
-	argv[n++] = KAM_MODULES;
-	argv[n++] = "-DD";
-	argv[n++] = "-E";
-	argv[n++] = "-l";
-	argv[n++] = udp;
-	if (o->tcp) {
-		argv[n++] = "-l";
-		argv[n++] = tcp;
-	}
-	if (!o->no_ctl) {
-		argv[n++] = "-A";
-		argv[n++] = ctl_def;
-	}
+	proc_argv_add(&argv, "kamailio", "-f", cfg, "-L", KAM_MODULES, "-DD",
+		      "-E", "-l", udp, NULL);
+	if (o->tcp)
+		proc_argv_add(&argv, "-l", tcp, NULL);
+	if (!o->no_ctl)
+		proc_argv_add(&argv, "-A", ctl_def, NULL);
 	if (o->auth_register || o->auth_invite) {
 		ASSERT_MSG(o->auth_prefix, "auth without users");
 		write_users(o);
 		snprintf(db_def, sizeof(db_def), "DB_URL=\"text://%s/kamdb\"",
 			 test_tmp_dir());
-		argv[n++] = "-A";
-		argv[n++] = db_def;
+		proc_argv_add(&argv, "-A", db_def, NULL);
 	}
-	if (o->auth_register) {
-		argv[n++] = "-A";
-		argv[n++] = "WITH_AUTH";
-	}
-	if (o->auth_invite) {
-		argv[n++] = "-A";
-		argv[n++] = "WITH_INVITE_AUTH";
-	}
+	if (o->auth_register)
+		proc_argv_add(&argv, "-A", "WITH_AUTH", NULL);
+	if (o->auth_invite)
+		proc_argv_add(&argv, "-A", "WITH_INVITE_AUTH", NULL);
 	if (o->tls_cert) {
 		snprintf(tls_def, sizeof(tls_def), "TLS_CFG=\"%s\"",
 			 write_tls_cfg(o));
-		argv[n++] = "-l";
-		argv[n++] = tls;
-		argv[n++] = "-A";
-		argv[n++] = "WITH_TLS";
-		argv[n++] = "-A";
-		argv[n++] = tls_def;
+		proc_argv_add(&argv, "-l", tls, "-A", "WITH_TLS", "-A",
+			      tls_def, NULL);
 	}
-	for (size_t i = 0; o->defines && o->defines[i]; i++) {
-		ASSERT_MSG(n + 12 < sizeof(argv) / sizeof(argv[0]), "too many "
-								    "kamailio "
-								    "defines");
-		argv[n++] = "-A";
-		argv[n++] = o->defines[i];
-	}
+	for (size_t i = 0; o->defines && o->defines[i]; i++)
+		proc_argv_add(&argv, "-A", o->defines[i], NULL);
 	snprintf(shm, sizeof(shm), "%u", o->shm_mb ? o->shm_mb : 32);
 	snprintf(pkg, sizeof(pkg), "%u", o->pkg_mb ? o->pkg_mb : 4);
-	argv[n++] = "-m";
-	argv[n++] = shm;
-	argv[n++] = "-M";
-	argv[n++] = pkg;
-	argv[n++] = "-Y";
-	argv[n++] = test_tmp_dir();
-	argv[n] = NULL;
-	proc_start(&k->proc, argv);
+	proc_argv_add(&argv, "-m", shm, "-M", pkg, "-Y", test_tmp_dir(), NULL);
+	proc_start(&k->proc, argv.v);
 	/*
 	 * Ready when it answers an OPTIONS over UDP (bounded: 5 s).  A
 	 * TCP port that accepts is not enough: a connection made while

@@ -5,10 +5,12 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +23,30 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void proc_argv_addv(struct proc_argv *a, const char *const *list)
+{
+	for (; list && *list; list++) {
+		ASSERT_MSG(a->n + 1 < PROC_ARGV_MAX, "more than %d arguments",
+			   PROC_ARGV_MAX - 1);
+		a->v[a->n++] = *list;
+	}
+	a->v[a->n] = NULL;
+}
+
+void proc_argv_add(struct proc_argv *a, ...)
+{
+	const char *s;
+	va_list ap;
+
+	va_start(ap, a);
+	while ((s = va_arg(ap, const char *))) {
+		const char *one[] = {s, NULL};
+
+		proc_argv_addv(a, one);
+	}
+	va_end(ap);
 }
 
 static void resolve(const char *prog, char *path, size_t size)
@@ -276,6 +302,49 @@ int proc_run(const char *const argv[], const char *log_name,
 		return -1;
 	}
 	return exit_code(&p);
+}
+
+int proc_udp_to(uint16_t port, unsigned timeout_ms)
+{
+	struct timeval tv = {(time_t)(timeout_ms / 1000),
+			     (suseconds_t)(timeout_ms % 1000) * 1000};
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	ASSERT(fd >= 0);
+	sa.sin_port = htons(port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ASSERT(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0);
+	ASSERT(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	return fd;
+}
+
+int proc_udp_bound(uint16_t *port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	ASSERT(fd >= 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ASSERT_EQ(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ASSERT_EQ(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+void proc_expect_exits(const char *const *const *argvs, size_t n, int want)
+{
+	for (size_t k = 0; k < n; k++) {
+		char log[32];
+		int got;
+
+		snprintf(log, sizeof(log), "a%zu.log", k + 1);
+		got = proc_run(argvs[k], log, 5000);
+		ASSERT_MSG(got == want, "%s %s...: exit %d, not %d (%s)",
+			   argvs[k][0], argvs[k][1] ? argvs[k][1] : "", got,
+			   want, log);
+	}
 }
 
 uint16_t proc_free_port(void)

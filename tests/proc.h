@@ -25,6 +25,23 @@ struct proc {
 };
 
 /*
+ * A command line built piece by piece: v[0..n-1], NULL after them.
+ * Room for PROC_ARGV_MAX - 1 arguments; one more fails the test.
+ */
+#define PROC_ARGV_MAX 96
+struct proc_argv {
+	const char *v[PROC_ARGV_MAX];
+	size_t n;
+};
+
+/* Appends the strings given, up to the NULL (borrowed: they must
+ * outlive the use of a->v). */
+void proc_argv_add(struct proc_argv *a, ...) __attribute__((sentinel));
+
+/* Appends the NULL-terminated list (may be NULL). */
+void proc_argv_addv(struct proc_argv *a, const char *const *list);
+
+/*
  * Starts argv[0] (a path, or a program name looked up in test_bin_dir()
  * first and then PATH) with argv.  stderr goes to "<name>.log" in the
  * test's directory.  Fails the test when it cannot start.
@@ -71,6 +88,26 @@ bool proc_exited(struct proc *p);
  */
 int proc_run(const char *const argv[], const char *log_name,
 	     unsigned timeout_ms);
+
+/*
+ * A UDP socket connected to 127.0.0.1:port whose receives time out
+ * after timeout_ms (send() and recv() on it).  Fails the test if it
+ * cannot; the caller closes it.
+ */
+int proc_udp_to(uint16_t port, unsigned timeout_ms);
+
+/*
+ * A UDP socket bound to 127.0.0.1 on a port the kernel picks, written
+ * to *port.  Fails the test if it cannot; the caller closes it.
+ */
+int proc_udp_bound(uint16_t *port);
+
+/*
+ * Runs each of the n command lines (proc_run(), 5 s, output to
+ * a<k>.log for the k-th, from 1) and fails the test unless each exits
+ * with want.
+ */
+void proc_expect_exits(const char *const *const *argvs, size_t n, int want);
 
 /* A port on 127.0.0.1 free for both UDP and TCP right now. */
 uint16_t proc_free_port(void);

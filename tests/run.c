@@ -131,6 +131,26 @@ const char *test_write_file(const char *name, const char *text)
 	return path;
 }
 
+const struct test *test_registered(void)
+{
+	return tests;
+}
+
+bool test_find_duplicate(const struct test *list, const struct test **a,
+			 const struct test **b)
+{
+	/* Quadratic, but over some 500 names once per run: well under a
+	 * millisecond. */
+	for (const struct test *x = list; x; x = x->next)
+		for (const struct test *y = x->next; y; y = y->next)
+			if (!strcmp(x->name, y->name)) {
+				*a = x;
+				*b = y;
+				return true;
+			}
+	return false;
+}
+
 static int cmp_name(const void *a, const void *b)
 {
 	const struct test *const *x = a, *const *y = b;
@@ -326,6 +346,16 @@ int main(int argc, char **argv)
 	argv += optind;
 	find_dirs(argv[-optind]);
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	{
+		const struct test *a, *b;
+
+		if (test_find_duplicate(tests, &a, &b)) {
+			fprintf(stderr,
+				"run: two tests are named %s: %s and %s\n",
+				a->name, b->file, a->file);
+			return 2;
+		}
+	}
 
 	list = calloc(ntests ? ntests : 1, sizeof(*list));
 	slots = calloc((size_t)jobs, sizeof(*slots));

@@ -6,24 +6,65 @@
 #include "sip_auth.h"
 #include "test.h"
 
-void stack_write_users(void)
+void stack_need_sipp(void)
+{
+	if (system("command -v sipp >/dev/null 2>&1") != 0)
+		test_skip("sipp (Debian sip-tester) is not installed");
+}
+
+void stack_write_users_named(const char *const *names, size_t n,
+			     int auth_required)
 {
 	FILE *fp = fopen("users.txt", "w");
 
 	ASSERT(fp);
-	for (int i = 1000; i < 1010; i++) {
-		char u[16], pw[32], ha1[SIP_AUTH_HEX_SIZE];
+	for (size_t i = 0; i < n; i++) {
+		char pw[64], ha1[SIP_AUTH_HEX_SIZE];
 		struct pl pu, r = PL("example.com"), pp;
 
-		snprintf(u, sizeof(u), "A%d", i);
-		snprintf(pw, sizeof(pw), "pw-A%d", i);
-		pl_set_str(&pu, u);
+		snprintf(pw, sizeof(pw), "pw-%s", names[i]);
+		pl_set_str(&pu, names[i]);
 		pl_set_str(&pp, pw);
 		ASSERT_EQ(sip_auth_ha1(SIP_AUTH_ALG_MD5, &pu, &r, &pp, ha1),
 			  0);
-		fprintf(fp, "%s example.com %s - 0\n", u, ha1);
+		fprintf(fp, "%s example.com %s - %d\n", names[i], ha1,
+			auth_required);
 	}
-	fclose(fp);
+	ASSERT(fclose(fp) == 0);
+}
+
+void stack_write_users(void)
+{
+	char names[10][16];
+	const char *ptrs[10];
+
+	for (int i = 0; i < 10; i++) {
+		snprintf(names[i], sizeof(names[i]), "A%d", 1000 + i);
+		ptrs[i] = names[i];
+	}
+	stack_write_users_named(ptrs, 10, 0);
+}
+
+void stack_start_stateful(struct proc *p, uint16_t port, bool presence,
+			  const char *const *extra)
+{
+	char udp[64], tcp[64];
+	const char *argv[40] = {"proxy-stateful", "--listen",  udp,
+				"--listen",	  tcp,	       "--domain",
+				"example.com",	  "--workers", "1",
+				"--control"};
+	size_t n = 10;
+
+	snprintf(udp, sizeof(udp), "udp:127.0.0.1:%u", port);
+	snprintf(tcp, sizeof(tcp), "tcp:127.0.0.1:%u", port);
+	if (presence)
+		argv[n++] = "--presence";
+	for (; extra && *extra; extra++) {
+		ASSERT(n < sizeof(argv) / sizeof(argv[0]) - 1);
+		argv[n++] = *extra;
+	}
+	argv[n] = NULL;
+	stack_start_ready(p, argv, "ready");
 }
 
 void stack_start_ready(struct proc *p, const char *const *argv,

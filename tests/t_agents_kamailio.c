@@ -17,18 +17,11 @@
 #include "kamailio.h"
 #include "pki.h"
 #include "proc.h"
+#include "jsonq.h"
 #include "test.h"
 
 #define USERS "A1000-A1009"
 #define NUSERS 10
-
-static long long jint(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-
-	ASSERT_MSG(json_is_integer(v), "no counter %s", key);
-	return json_integer_value(v);
-}
 
 static bool is_tls(const char *tp)
 {
@@ -82,8 +75,8 @@ static void check_loader_tls(json_t *j, const char *tp)
 	if (!is_tls(tp))
 		return;
 	ASSERT_MSG(c, "no connection counters in the loader's summary");
-	ASSERT_EQ(jint(c, "tls_full"), 1);
-	ASSERT_EQ(jint(c, "failed"), 0);
+	ASSERT_EQ(jsonq_int(c, "tls_full"), 1);
+	ASSERT_EQ(jsonq_int(c, "failed"), 0);
 }
 
 static void loader_tls_args(const char **argv, size_t *n, const char *tp)
@@ -192,15 +185,15 @@ static void register_via_kamailio(const char *tp, enum auth_mode auth)
 	before = kamailio_stats_settled(&k);
 	j = loader_json(argv, 0, &k, NULL);
 	after = kamailio_stats_settled(&k);
-	att = jint(j, "attempts");
-	ok = jint(j, "successes");
-	chal = jint(j, "auth_challenges");
-	retr = jint(j, "retransmissions");
+	att = jsonq_int(j, "attempts");
+	ok = jsonq_int(j, "successes");
+	chal = jsonq_int(j, "auth_challenges");
+	retr = jsonq_int(j, "retransmissions");
 	/* 100/s for 2 s (the rate itself is t_loader's subject). */
 	ASSERT_MSG(att >= 190 && att <= 202, "attempts %lld", att);
 	ASSERT_EQ(ok, att);
-	ASSERT_EQ(jint(j, "failures"), 0);
-	ASSERT_EQ(jint(json_object_get(j, "codes"), "200"), att);
+	ASSERT_EQ(jsonq_int(j, "failures"), 0);
+	ASSERT_EQ(jsonq_int(json_object_get(j, "codes"), "200"), att);
 	if (auth == AUTH_NONE)
 		ASSERT_EQ(chal, 0);
 	else if (auth == AUTH_DIGEST)
@@ -236,7 +229,7 @@ static void register_via_kamailio(const char *tp, enum auth_mode auth)
 		  0);
 	/* One binding per user: a new Call-ID each time, the same
 	 * Contact. */
-	ASSERT_EQ(jint(after, "usrloc:registered_users"), NUSERS);
+	ASSERT_EQ(jsonq_int(after, "usrloc:registered_users"), NUSERS);
 	/* Over TCP and TLS, the loader's one connection (one thread). */
 	if (strcmp(tp, "udp"))
 		ASSERT_EQ(kamailio_stat_diff(after, before,
@@ -316,13 +309,13 @@ TEST_TIMEOUT(agents_kamailio_register_udp_wrong_password, 20)
 	before = kamailio_stats_settled(&k);
 	j = loader_json(argv, 1, &k, NULL);
 	after = kamailio_stats_settled(&k);
-	att = jint(j, "attempts");
-	retr = jint(j, "retransmissions");
+	att = jsonq_int(j, "attempts");
+	retr = jsonq_int(j, "retransmissions");
 	ASSERT_MSG(att >= 45 && att <= 52, "attempts %lld", att);
-	ASSERT_EQ(jint(j, "successes"), 0);
-	ASSERT_EQ(jint(j, "failures"), att);
-	ASSERT_EQ(jint(json_object_get(j, "codes"), "401"), att);
-	ASSERT_EQ(jint(j, "auth_challenges"), att);
+	ASSERT_EQ(jsonq_int(j, "successes"), 0);
+	ASSERT_EQ(jsonq_int(j, "failures"), att);
+	ASSERT_EQ(jsonq_int(json_object_get(j, "codes"), "401"), att);
+	ASSERT_EQ(jsonq_int(j, "auth_challenges"), att);
 	agree("REGISTERs received",
 	      kamailio_stat_diff(after, before, "core:rcv_requests_register"),
 	      2 * att, retr);
@@ -332,7 +325,7 @@ TEST_TIMEOUT(agents_kamailio_register_udp_wrong_password, 20)
 		  kamailio_stat_diff(after, before, "sl.stats:401"));
 	ASSERT_EQ(kamailio_stat_diff(after, before, "registrar:accepted_regs"),
 		  0);
-	ASSERT_EQ(jint(after, "usrloc:registered_users"), 0);
+	ASSERT_EQ(jsonq_int(after, "usrloc:registered_users"), 0);
 	json_decref(j);
 	json_decref(before);
 	json_decref(after);
@@ -351,38 +344,34 @@ static void callhandler_via(struct proc *ch, struct kamailio *k,
 			    const char *tp, const char *fail_486)
 {
 	char listen[64], via[64];
-	const char *argv[32] = {"callhandler", "--control", "--listen",
-				listen,	       "--users",   USERS,
-				"--domain",    "127.0.0.1", "--register-via",
-				via,	       "--threads", "1",
-				"--fail-486",  fail_486};
-	size_t n = 14;
+	struct proc_argv argv = {.n = 0};
 	json_t *ev;
 
 	snprintf(listen, sizeof(listen), "%s:127.0.0.1:%u", tp,
 		 proc_free_port());
 	kamailio_addr(k, tp, via, sizeof(via));
+	proc_argv_add(&argv, "callhandler", "--control", "--listen", listen,
+		      "--users", USERS, "--domain", "127.0.0.1",
+		      "--register-via", via, "--threads", "1", "--fail-486",
+		      fail_486, NULL);
 	/* Over TLS it serves with kamailio's certificate (localhost,
 	 * 127.0.0.1) and verifies kamailio's as the registrar's. */
-	if (is_tls(tp)) {
-		argv[n++] = "--tls-cert";
-		argv[n++] = "localhost.pem";
-		argv[n++] = "--tls-key";
-		argv[n++] = "localhost.key";
-		argv[n++] = "--tls-ca";
-		argv[n++] = "ca.pem";
-	}
-	argv[n] = NULL;
-	proc_start(ch, argv);
+	if (is_tls(tp))
+		proc_argv_add(&argv, "--tls-cert", "localhost.pem",
+			      "--tls-key", "localhost.key", "--tls-ca",
+			      "ca.pem", NULL);
+	proc_start(ch, argv.v);
 	ev = proc_wait_event(ch, "registered", 8000);
 	if (!ev) {
 		proc_dump_log(ch);
 		proc_dump_log(&k->proc);
 	}
 	ASSERT_MSG(ev, "the callhandler did not register through kamailio");
-	ASSERT_MSG(jint(ev, "registered") == NUSERS && !jint(ev, "failed"),
-		   "the callhandler registered %lld of %d users (%lld failed)",
-		   jint(ev, "registered"), NUSERS, jint(ev, "failed"));
+	ASSERT_MSG(
+		jsonq_int(ev, "registered") == NUSERS && !jsonq_int(ev, "faile"
+									"d"),
+		"the callhandler registered %lld of %d users (%lld failed)",
+		jsonq_int(ev, "registered"), NUSERS, jsonq_int(ev, "failed"));
 	json_decref(ev);
 }
 
@@ -433,11 +422,11 @@ static void invite_via_kamailio(const char *tp, enum auth_mode auth)
 	j = loader_json(argv, 1, &k, &ch);
 	after = kamailio_stats_settled(&k);
 	cs = stats_of(&ch);
-	att = jint(j, "attempts");
-	ans = jint(json_object_get(j, "calls"), "answered");
-	busy = jint(json_object_get(j, "codes"), "486");
-	retr = jint(j, "retransmissions");
-	chal = jint(j, "auth_challenges");
+	att = jsonq_int(j, "attempts");
+	ans = jsonq_int(json_object_get(j, "calls"), "answered");
+	busy = jsonq_int(json_object_get(j, "codes"), "486");
+	retr = jsonq_int(j, "retransmissions");
+	chal = jsonq_int(j, "auth_challenges");
 	ASSERT_MSG(att >= 95 && att <= 101, "attempts %lld", att);
 	ASSERT_EQ(chal, auth == AUTH_NONE     ? 0
 			: auth == AUTH_DIGEST ? att
@@ -445,16 +434,12 @@ static void invite_via_kamailio(const char *tp, enum auth_mode auth)
 	/* The loader and the callhandler agree call by call. */
 	ASSERT_EQ(busy, att / 10);
 	ASSERT_EQ(ans + busy, att);
-	ASSERT_EQ(jint(j, "successes"), ans);
-	ASSERT_EQ(jint(j, "failures"), busy);
-	ASSERT_EQ(jint(json_object_get(j, "calls"), "completed"), ans);
-	ASSERT_EQ(jint(cs, "invites"), att);
-	ASSERT_EQ(jint(cs, "fail_486"), busy);
-	ASSERT_EQ(jint(cs, "answered"), ans);
-	ASSERT_EQ(jint(cs, "acks"), ans);
-	ASSERT_EQ(jint(cs, "byes"), ans);
-	ASSERT_EQ(jint(cs, "calls_alive"), 0);
-	ASSERT_EQ(jint(cs, "bad_in"), 0);
+	ASSERT_EQ(jsonq_int(j, "successes"), ans);
+	ASSERT_EQ(jsonq_int(j, "failures"), busy);
+	ASSERT_EQ(jsonq_int(json_object_get(j, "calls"), "completed"), ans);
+	JSONQ_EXPECT(cs, {"invites", att}, {"fail_486", busy},
+		     {"answered", ans}, {"acks", ans}, {"byes", ans},
+		     {"calls_alive", 0}, {"bad_in", 0});
 	/*
 	 * kamailio: a transaction per INVITE and per BYE (retransmissions
 	 * absorbed), ending 2xx or 486 as the agents say.  Every ACK
@@ -465,7 +450,7 @@ static void invite_via_kamailio(const char *tp, enum auth_mode auth)
 	 * loader or of a 2xx by the callhandler (the loader ACKs it again),
 	 * may add a message.
 	 */
-	slack = retr + jint(cs, "retrans_2xx");
+	slack = retr + jsonq_int(cs, "retrans_2xx");
 	ASSERT_MSG(kamailio_stat_diff(after, before, "tm.stats:total") ==
 			   att + ans,
 		   "kamailio made %lld transactions for %lld INVITEs and "
@@ -516,12 +501,12 @@ static void invite_via_kamailio(const char *tp, enum auth_mode auth)
 		ASSERT_EQ(kamailio_stat_diff(after, before,
 					     "tcp:connect_success"),
 			  1);
-		ASSERT(jint(cs, "conns_accepted") >= 1);
+		ASSERT(jsonq_int(cs, "conns_accepted") >= 1);
 	}
 	/* Over TLS, kamailio's connection to the callhandler too. */
 	check_loader_tls(j, tp);
 	if (is_tls(tp))
-		ASSERT(jint(cs, "tls_handshakes") >= 1);
+		ASSERT(jsonq_int(cs, "tls_handshakes") >= 1);
 	json_decref(j);
 	json_decref(cs);
 	json_decref(before);
@@ -585,15 +570,15 @@ TEST_TIMEOUT(agents_kamailio_invite_unregistered_callee_udp, 25)
 	j = loader_json(argv, 1, &k, &ch);
 	after = kamailio_stats_settled(&k);
 	cs = stats_of(&ch);
-	att = jint(j, "attempts");
-	n404 = jint(json_object_get(j, "codes"), "404");
-	retr = jint(j, "retransmissions");
+	att = jsonq_int(j, "attempts");
+	n404 = jsonq_int(json_object_get(j, "codes"), "404");
+	retr = jsonq_int(j, "retransmissions");
 	ASSERT_MSG(att >= 95 && att <= 101, "attempts %lld", att);
 	ASSERT_MSG(n404 >= 1, "no call to the unregistered user failed");
-	ASSERT_EQ(jint(j, "failures"), n404);
-	ASSERT_EQ(jint(j, "successes"), att - n404);
-	ASSERT_EQ(jint(cs, "invites"), att - n404);
-	ASSERT_EQ(jint(cs, "byes"), att - n404);
+	ASSERT_EQ(jsonq_int(j, "failures"), n404);
+	ASSERT_EQ(jsonq_int(j, "successes"), att - n404);
+	ASSERT_EQ(jsonq_int(cs, "invites"), att - n404);
+	ASSERT_EQ(jsonq_int(cs, "byes"), att - n404);
 	agree("404s sent", kamailio_stat_diff(after, before, "sl.stats:404"),
 	      n404, retr);
 	ASSERT_EQ(sl_replies(after, before),
@@ -636,15 +621,15 @@ static void options_via_kamailio(const char *tp)
 	j = loader_json(argv, 0, &k, &ch);
 	after = kamailio_stats_settled(&k);
 	cs = stats_of(&ch);
-	att = jint(j, "attempts");
-	retr = jint(j, "retransmissions");
+	att = jsonq_int(j, "attempts");
+	retr = jsonq_int(j, "retransmissions");
 	ASSERT_MSG(att >= 190 && att <= 202, "attempts %lld", att);
-	ASSERT_EQ(jint(j, "successes"), att);
-	ASSERT_EQ(jint(json_object_get(j, "codes"), "200"), att);
-	ASSERT_MSG(jint(cs, "options") == att,
+	ASSERT_EQ(jsonq_int(j, "successes"), att);
+	ASSERT_EQ(jsonq_int(json_object_get(j, "codes"), "200"), att);
+	ASSERT_MSG(jsonq_int(cs, "options") == att,
 		   "the callhandler answered %lld OPTIONS, the loader sent "
 		   "%lld",
-		   jint(cs, "options"), att);
+		   jsonq_int(cs, "options"), att);
 	ASSERT_EQ(kamailio_stat_diff(after, before, "tm.stats:total"), att);
 	ASSERT_EQ(kamailio_stat_diff(after, before, "tm.stats:2xx"), att);
 	agree("OPTIONS received",
@@ -657,7 +642,7 @@ static void options_via_kamailio(const char *tp)
 	ASSERT_EQ(sl_replies(after, before), 0);
 	check_loader_tls(j, tp);
 	if (is_tls(tp))
-		ASSERT(jint(cs, "tls_handshakes") >= 1);
+		ASSERT(jsonq_int(cs, "tls_handshakes") >= 1);
 	json_decref(j);
 	json_decref(cs);
 	json_decref(before);

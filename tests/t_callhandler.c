@@ -12,11 +12,17 @@
 #include "chreg.h"
 #include "kamailio.h"
 #include "proc.h"
+#include "jsonq.h"
+#include "stack.h"
 #include "test.h"
 #include "uas.h"
 
 TEST(callhandler_users_decode)
 {
+	static const char *const refused[] = {
+		"A1999-A1000",	  "A100-A1999", "A1000-A19x9",
+		"A1000-B1999",	  "",		"a@b",
+		"0000000-9999999"};
 	struct chreg_users u;
 	char name[64];
 
@@ -38,13 +44,9 @@ TEST(callhandler_users_decode)
 	ASSERT_EQ(chreg_users_name(&u, 0, name, sizeof(name)), 0);
 	ASSERT_STR(name, "alice");
 	/* Refused: reversed, unequal widths, junk, empty, too many. */
-	ASSERT_EQ(chreg_users_decode(&u, "A1999-A1000"), EINVAL);
-	ASSERT_EQ(chreg_users_decode(&u, "A100-A1999"), EINVAL);
-	ASSERT_EQ(chreg_users_decode(&u, "A1000-A19x9"), EINVAL);
-	ASSERT_EQ(chreg_users_decode(&u, "A1000-B1999"), EINVAL);
-	ASSERT_EQ(chreg_users_decode(&u, ""), EINVAL);
-	ASSERT_EQ(chreg_users_decode(&u, "a@b"), EINVAL);
-	ASSERT_EQ(chreg_users_decode(&u, "0000000-9999999"), EINVAL);
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		ASSERT_MSG(chreg_users_decode(&u, refused[i]) == EINVAL,
+			   "\"%s\" accepted", refused[i]);
 }
 
 TEST(callhandler_failure_injection_is_exact)
@@ -90,12 +92,8 @@ TEST(callhandler_bad_flags_exit_2)
 
 	snprintf(path, sizeof(path), "%s/callhandler", test_bin_dir());
 	a1[0] = a2[0] = a3[0] = a4[0] = a5[0] = a6[0] = path;
-	ASSERT_EQ(proc_run(a1, "a1.log", 5000), 2);
-	ASSERT_EQ(proc_run(a2, "a2.log", 5000), 2);
-	ASSERT_EQ(proc_run(a3, "a3.log", 5000), 2);
-	ASSERT_EQ(proc_run(a4, "a4.log", 5000), 2);
-	ASSERT_EQ(proc_run(a5, "a5.log", 5000), 2);
-	ASSERT_EQ(proc_run(a6, "a6.log", 5000), 2);
+	proc_expect_exits((const char *const *const[]){a1, a2, a3, a4, a5, a6},
+			  6, 2);
 	/* One line, naming the flag. */
 	log = test_read_file("a3.log", &len);
 	ASSERT(strstr(log, "--fail-486"));
@@ -109,21 +107,11 @@ TEST(callhandler_bad_flags_exit_2)
 /* Starts bin/callhandler --control with args; waits for "ready". */
 static void ch_start(struct proc *p, const char *const *args)
 {
-	const char *argv[40];
-	size_t n = 0;
-	json_t *ev;
+	struct proc_argv argv = {.n = 0};
 
-	argv[n++] = "callhandler";
-	argv[n++] = "--control";
-	while (*args && n < 38)
-		argv[n++] = *args++;
-	argv[n] = NULL;
-	proc_start(p, argv);
-	ev = proc_wait_event(p, "ready", 5000);
-	if (!ev)
-		proc_dump_log(p);
-	ASSERT_MSG(ev, "callhandler not ready");
-	json_decref(ev);
+	proc_argv_add(&argv, "callhandler", "--control", NULL);
+	proc_argv_addv(&argv, args);
+	stack_start_ready(p, argv.v, "ready");
 }
 
 static json_t *ch_stats(struct proc *p)
@@ -133,14 +121,6 @@ static json_t *ch_stats(struct proc *p)
 	ASSERT_MSG(r, "no stats reply");
 	ASSERT(json_is_true(json_object_get(r, "ok")));
 	return r;
-}
-
-static long long jint(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-
-	ASSERT_MSG(json_is_integer(v), "no counter %s", key);
-	return json_integer_value(v);
 }
 
 /*
@@ -197,77 +177,73 @@ static int run_sipp(const char *scenario, uint16_t port, const char *service,
 		    unsigned calls, unsigned rate, const char *tmode)
 {
 	char dst[64], m[16], r[16], lp[16], sf[512];
-	const char *argv[32];
-	size_t n = 0;
+	struct proc_argv argv = {.n = 0};
 
 	snprintf(dst, sizeof(dst), "127.0.0.1:%u", port);
 	snprintf(m, sizeof(m), "%u", calls);
 	snprintf(r, sizeof(r), "%u", rate);
 	snprintf(lp, sizeof(lp), "%u", proc_free_port());
-	argv[n++] = "sipp";
+	proc_argv_add(&argv, "sipp", NULL);
 	if (!strcmp(scenario, "uac")) {
-		argv[n++] = "-sn";
-		argv[n++] = "uac";
+		proc_argv_add(&argv, "-sn", "uac", NULL);
 	} else {
 		snprintf(sf, sizeof(sf), "%s/tests/sipp/%s", test_root_dir(),
 			 scenario);
-		argv[n++] = "-sf";
-		argv[n++] = sf;
+		proc_argv_add(&argv, "-sf", sf, NULL);
 	}
-	argv[n++] = dst;
-	argv[n++] = "-s";
-	argv[n++] = service;
-	argv[n++] = "-m";
-	argv[n++] = m;
-	argv[n++] = "-r";
-	argv[n++] = r;
-	argv[n++] = "-i";
-	argv[n++] = "127.0.0.1";
-	argv[n++] = "-p";
-	argv[n++] = lp;
-	argv[n++] = "-t";
-	argv[n++] = tmode;
-	argv[n++] = "-nostdin";
-	argv[n++] = "-timeout";
-	argv[n++] = "15s";
-	argv[n++] = "-trace_stat";
-	argv[n++] = "-stf";
-	argv[n++] = "stat.csv";
-	argv[n++] = "-trace_err";
-	argv[n] = NULL;
-	return proc_run(argv, "sipp.log", 18000);
+	proc_argv_add(&argv, dst, "-s", service, "-m", m, "-r", r, "-i",
+		      "127.0.0.1", "-p", lp, "-t", tmode, "-nostdin",
+		      "-timeout", "15s", "-trace_stat", "-stf", "stat.csv",
+		      "-trace_err", NULL);
+	return proc_run(argv.v, "sipp.log", 18000);
 }
 
-static void sipp_uac(const char *tmode, const char *proto)
+/*
+ * Starts the callhandler as ch listening on proto:127.0.0.1:<fresh
+ * port>, with the options opts (NULL-terminated), and runs sipp's
+ * scenario (run_sipp(), transport tmode) calls at rate against it:
+ * sipp must exit 0 with every call successful.  Returns the
+ * callhandler's stats after (caller decrefs); ch still runs.
+ */
+static json_t *sipp_against_ch(struct proc *ch, const char *proto,
+			       const char *const *opts, const char *scenario,
+			       unsigned calls, unsigned rate,
+			       const char *tmode)
 {
-	char listen[64], port_s[8];
+	struct proc_argv args = {.n = 0};
 	uint16_t port = proc_free_port();
-	const char *args[] = {"--listen", listen, "--threads", "2", NULL};
-	struct proc ch;
+	char listen[64];
 	json_t *st;
 	int rc;
 
 	if (!have("sipp"))
 		test_skip("sipp is not installed");
 	snprintf(listen, sizeof(listen), "%s:127.0.0.1:%u", proto, port);
-	snprintf(port_s, sizeof(port_s), "%u", port);
-	ch_start(&ch, args);
-	rc = run_sipp("uac", port, "A1000", 100, 200, tmode);
-	st = ch_stats(&ch);
+	proc_argv_add(&args, "--listen", listen, NULL);
+	proc_argv_addv(&args, opts);
+	ch_start(ch, args.v);
+	rc = run_sipp(scenario, port, "A1000", calls, rate, tmode);
+	st = ch_stats(ch);
 	ASSERT_EQ(rc, 0);
+	ASSERT_EQ(sipp_stat("stat.csv", "SuccessfulCall(C)"), calls);
+	return st;
+}
+
+static void sipp_uac(const char *tmode, const char *proto)
+{
+	const char *opts[] = {"--threads", "2", NULL};
+	struct proc ch;
+	json_t *st;
+
 	/* sipp's own figures: every call made and successful. */
-	ASSERT_EQ(sipp_stat("stat.csv", "SuccessfulCall(C)"), 100);
+	st = sipp_against_ch(&ch, proto, opts, "uac", 100, 200, tmode);
 	ASSERT_EQ(sipp_stat("stat.csv", "FailedCall(C)"), 0);
 	/* ...and the callhandler saw exactly those calls. */
-	ASSERT_EQ(jint(st, "invites"), 100);
-	ASSERT_EQ(jint(st, "ringing"), 100);
-	ASSERT_EQ(jint(st, "answered"), 100);
-	ASSERT_EQ(jint(st, "acks"), 100);
-	ASSERT_EQ(jint(st, "byes"), 100);
-	ASSERT_EQ(jint(st, "calls_alive"), 0);
-	ASSERT_EQ(jint(st, "bad_in"), 0);
+	JSONQ_EXPECT(st, {"invites", 100}, {"ringing", 100}, {"answered", 100},
+		     {"acks", 100}, {"byes", 100}, {"calls_alive", 0},
+		     {"bad_in", 0});
 	if (!strcmp(proto, "tcp"))
-		ASSERT(jint(st, "conns_accepted") >= 1);
+		ASSERT(jsonq_int(st, "conns_accepted") >= 1);
 	json_decref(st);
 	ASSERT_EQ(proc_stop(&ch, 3000), 0);
 }
@@ -284,61 +260,33 @@ TEST_TIMEOUT(callhandler_sipp_uac_tcp, 20)
 
 TEST_TIMEOUT(callhandler_sipp_cancel, 20)
 {
-	char listen[64];
-	uint16_t port = proc_free_port();
-	const char *args[] = {"--listen",  listen, "--ring-ms", "10000",
-			      "--threads", "1",	   NULL};
+	const char *opts[] = {"--ring-ms", "10000", "--threads", "1", NULL};
 	struct proc ch;
 	json_t *st;
-	int rc;
 
-	if (!have("sipp"))
-		test_skip("sipp is not installed");
-	snprintf(listen, sizeof(listen), "udp:127.0.0.1:%u", port);
-	ch_start(&ch, args);
-	rc = run_sipp("uac_cancel.xml", port, "A1000", 20, 100, "u1");
-	st = ch_stats(&ch);
-	ASSERT_EQ(rc, 0);
-	ASSERT_EQ(sipp_stat("stat.csv", "SuccessfulCall(C)"), 20);
-	ASSERT_EQ(jint(st, "invites"), 20);
-	ASSERT_EQ(jint(st, "cancels"), 20);
-	ASSERT_EQ(jint(st, "cancelled"), 20);
-	ASSERT_EQ(jint(st, "answered"), 0);
-	ASSERT_EQ(jint(st, "calls_alive"), 0);
+	st = sipp_against_ch(&ch, "udp", opts, "uac_cancel.xml", 20, 100,
+			     "u1");
+	JSONQ_EXPECT(st, {"invites", 20}, {"cancels", 20}, {"cancelled", 20},
+		     {"answered", 0}, {"calls_alive", 0});
 	json_decref(st);
 	ASSERT_EQ(proc_stop(&ch, 3000), 0);
 }
 
 TEST_TIMEOUT(callhandler_failure_ratios, 20)
 {
-	char listen[64];
-	uint16_t port = proc_free_port();
-	const char *args[] = {"--listen",  listen,	 "--fail-486",
-			      "20",	   "--fail-503", "10",
-			      "--threads", "1",		 NULL};
+	const char *opts[] = {"--fail-486", "20", "--threads", "1",
+			      "--fail-503", "10", NULL};
 	struct proc ch;
 	json_t *st;
-	int rc;
 
-	if (!have("sipp"))
-		test_skip("sipp is not installed");
-	snprintf(listen, sizeof(listen), "udp:127.0.0.1:%u", port);
-	ch_start(&ch, args);
-	rc = run_sipp("uac_fail.xml", port, "A1000", 100, 200, "u1");
-	st = ch_stats(&ch);
-	ASSERT_EQ(rc, 0);
-	ASSERT_EQ(sipp_stat("stat.csv", "SuccessfulCall(C)"), 100);
+	st = sipp_against_ch(&ch, "udp", opts, "uac_fail.xml", 100, 200, "u1");
 	/* One worker: the ratios are exact, but that on the 100th INVITE
 	 * both kinds fall due and the 486 waits for the next. */
-	ASSERT_EQ(jint(st, "invites"), 100);
-	ASSERT_EQ(jint(st, "fail_503"), 10);
-	ASSERT_EQ(jint(st, "fail_486"), 19);
-	ASSERT_EQ(jint(st, "answered"), 71);
-	ASSERT_EQ(jint(st, "acks"), 71);
-	ASSERT_EQ(jint(st, "byes"), 71);
+	JSONQ_EXPECT(st, {"invites", 100}, {"fail_503", 10}, {"fail_486", 19},
+		     {"answered", 71}, {"acks", 71}, {"byes", 71});
 	/* The ACKs of the 486/503 were absorbed by their transactions. */
-	ASSERT_EQ(jint(st, "acks_stray"), 0);
-	ASSERT_EQ(jint(st, "txn_timeouts"), 0);
+	ASSERT_EQ(jsonq_int(st, "acks_stray"), 0);
+	ASSERT_EQ(jsonq_int(st, "txn_timeouts"), 0);
 	json_decref(st);
 	ASSERT_EQ(proc_stop(&ch, 3000), 0);
 }
@@ -379,14 +327,15 @@ TEST(callhandler_bad_input_counted)
 	/* Bounded wait for the datagrams to be read. */
 	for (i = 0; i < 50; i++) {
 		st = ch_stats(&ch);
-		if (jint(st, "drop_parse") == 5 && jint(st, "bad_in") == 5)
+		if (jsonq_int(st, "drop_parse") == 5 &&
+		    jsonq_int(st, "bad_in") == 5)
 			break;
 		json_decref(st);
 		st = NULL;
 		usleep(20000);
 	}
 	ASSERT_MSG(st, "bad input not counted");
-	ASSERT_EQ(jint(st, "requests"), 0);
+	ASSERT_EQ(jsonq_int(st, "requests"), 0);
 	json_decref(st);
 	ASSERT(!proc_exited(&ch));
 	ASSERT_EQ(proc_stop(&ch, 3000), 0);
@@ -447,9 +396,7 @@ static void via_kamailio(const char *proto)
 		proc_dump_log(&k.proc);
 	}
 	ASSERT_MSG(ev, "no registered event");
-	ASSERT_EQ(jint(ev, "users"), 20);
-	ASSERT_EQ(jint(ev, "registered"), 20);
-	ASSERT_EQ(jint(ev, "failed"), 0);
+	JSONQ_EXPECT(ev, {"users", 20}, {"registered", 20}, {"failed", 0});
 	json_decref(ev);
 	/* Calls to a registered user reach us through the registrar
 	 * (over the Contact's transport); an unknown one gets 404. */
@@ -461,17 +408,15 @@ static void via_kamailio(const char *proto)
 	rc = run_sipp("uac", kport, "B9999", 1, 10, "u1");
 	ASSERT(rc != 0);
 	st = ch_stats(&ch);
-	ASSERT_EQ(jint(st, "invites"), 20);
-	ASSERT_EQ(jint(st, "answered"), 20);
-	ASSERT_EQ(jint(st, "byes"), 20);
+	JSONQ_EXPECT(st, {"invites", 20}, {"answered", 20}, {"byes", 20});
 	if (!strcmp(proto, "tcp"))
-		ASSERT(jint(st, "conns_accepted") >= 1);
+		ASSERT(jsonq_int(st, "conns_accepted") >= 1);
 	{
 		json_t *reg = json_object_get(st, "register");
 
 		ASSERT(reg);
-		ASSERT_EQ(jint(reg, "ok"), 20);
-		ASSERT_EQ(jint(reg, "registered"), 20);
+		ASSERT_EQ(jsonq_int(reg, "ok"), 20);
+		ASSERT_EQ(jsonq_int(reg, "registered"), 20);
 	}
 	json_decref(st);
 	ASSERT_EQ(proc_stop(&ch, 3000), 0);

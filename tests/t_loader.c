@@ -30,10 +30,13 @@
 #include "sip_build.h"
 #include "sip_msg.h"
 #include "stack.h"
+#include "jsonq.h"
 #include "test.h"
 
 TEST(loader_users_parse_ranges)
 {
+	static const char *const refused[] = {"A1999-A1000", "A1-B2", "A1-",
+					      "a b", ""};
 	struct loadcfg c;
 	char name[64];
 
@@ -53,11 +56,9 @@ TEST(loader_users_parse_ranges)
 	ASSERT_EQ(loadcfg_users_parse(&c, "alice"), 0);
 	ASSERT_EQ(loadcfg_user_name(&c, 0, name, sizeof(name)), 0);
 	ASSERT_STR(name, "alice");
-	ASSERT_EQ(loadcfg_users_parse(&c, "A1999-A1000"), EINVAL);
-	ASSERT_EQ(loadcfg_users_parse(&c, "A1-B2"), EINVAL);
-	ASSERT_EQ(loadcfg_users_parse(&c, "A1-"), EINVAL);
-	ASSERT_EQ(loadcfg_users_parse(&c, "a b"), EINVAL);
-	ASSERT_EQ(loadcfg_users_parse(&c, ""), EINVAL);
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		ASSERT_MSG(loadcfg_users_parse(&c, refused[i]) == EINVAL,
+			   "\"%s\" accepted", refused[i]);
 	ASSERT_EQ(loadcfg_user_name(&c, 0, name, 3), EOVERFLOW);
 }
 
@@ -156,14 +157,6 @@ static long sipp_count(const char *line)
 	return n;
 }
 
-static json_int_t jint(json_t *o, const char *k)
-{
-	json_t *v = json_object_get(o, k);
-
-	ASSERT_MSG(json_is_integer(v), "no integer %s", k);
-	return json_integer_value(v);
-}
-
 static void register_vs_sipp(const char *tr, const char *scheme,
 			     const char *threads)
 {
@@ -188,21 +181,21 @@ static void register_vs_sipp(const char *tr, const char *scheme,
 		proc_dump_log(&ld);
 	ASSERT(j);
 	ASSERT_EQ(rc, 0);
-	att = jint(j, "attempts");
+	att = jsonq_int(j, "attempts");
 	/* Open loop from the clock: 300/s for 2 s is 600 sends (within
 	 * 1%: the last tick may fall either side of the end). */
 	ASSERT_MSG(att >= 594 && att <= 606, "attempts %lld", (long long)att);
-	ASSERT_EQ(jint(j, "successes"), att);
-	ASSERT_EQ(jint(j, "failures"), 0);
+	ASSERT_EQ(jsonq_int(j, "successes"), att);
+	ASSERT_EQ(jsonq_int(j, "failures"), 0);
 	codes = json_object_get(j, "codes");
-	ASSERT_EQ(jint(codes, "200"), att);
-	ASSERT_EQ(jint(json_object_get(j, "rrd_us"), "count"), att);
+	ASSERT_EQ(jsonq_int(codes, "200"), att);
+	ASSERT_EQ(jsonq_int(json_object_get(j, "rrd_us"), "count"), att);
 	proc_signal(&sipp, SIGTERM);
 	proc_stop(&sipp, 3000);
 	/* The peer's count agrees: every REGISTER reached sipp once
 	 * (retransmissions aside). */
 	ASSERT_EQ(sipp_count("REGISTER sip:example.com SIP/2.0"),
-		  att + jint(j, "retransmissions"));
+		  att + jsonq_int(j, "retransmissions"));
 	json_decref(j);
 }
 
@@ -261,8 +254,8 @@ TEST_TIMEOUT(loader_control_mode_steps_and_rates, 20)
 	usleep(1000 * 1000);
 	r = proc_cmd(&ld, "step", NULL, 2000);
 	ASSERT(r && json_is_true(json_object_get(r, "ok")));
-	ASSERT_EQ(jint(r, "step"), 0);
-	a0 = jint(r, "attempts");
+	ASSERT_EQ(jsonq_int(r, "step"), 0);
+	a0 = jsonq_int(r, "attempts");
 	json_decref(r);
 	args = json_pack("{si}", "rate", 600);
 	r = proc_cmd(&ld, "set-rate", args, 2000);
@@ -277,8 +270,8 @@ TEST_TIMEOUT(loader_control_mode_steps_and_rates, 20)
 	usleep(1000 * 1000);
 	r = proc_cmd(&ld, "step", NULL, 2000);
 	ASSERT(r);
-	ASSERT_EQ(jint(r, "step"), 1);
-	a1 = jint(r, "attempts");
+	ASSERT_EQ(jsonq_int(r, "step"), 1);
+	a1 = jsonq_int(r, "attempts");
 	json_decref(r);
 	/* generous bounds: the machine is shared; the ratio is what counts */
 	ASSERT_MSG(a0 >= 150 && a0 <= 260, "step 0: %lld", (long long)a0);
@@ -287,7 +280,7 @@ TEST_TIMEOUT(loader_control_mode_steps_and_rates, 20)
 	ASSERT(r);
 	s = json_object_get(r, "loader");
 	ASSERT(s);
-	ASSERT(jint(s, "attempts") >= a0 + a1);
+	ASSERT(jsonq_int(s, "attempts") >= a0 + a1);
 	ASSERT(json_object_get(r, "cpu"));
 	json_decref(r);
 	r = proc_cmd(&ld, "stop", NULL, 2000);
@@ -295,8 +288,8 @@ TEST_TIMEOUT(loader_control_mode_steps_and_rates, 20)
 	json_decref(r);
 	j = proc_wait_event(&ld, "summary", 5000);
 	ASSERT(j);
-	ASSERT_EQ(jint(j, "failures"), 0);
-	ASSERT_EQ(jint(j, "successes"), jint(j, "attempts"));
+	ASSERT_EQ(jsonq_int(j, "failures"), 0);
+	ASSERT_EQ(jsonq_int(j, "successes"), jsonq_int(j, "attempts"));
 	json_decref(j);
 	ASSERT_EQ(proc_stop(&ld, 5000), 0);
 	proc_signal(&sipp, SIGTERM);
@@ -323,13 +316,12 @@ TEST_TIMEOUT(loader_unreachable_server_times_out_with_retransmissions, 15)
 	j = proc_read_json(&ld, 8000);
 	ASSERT(j);
 	ASSERT_EQ(proc_stop(&ld, 3000), 1);
-	att = jint(j, "attempts");
+	att = jsonq_int(j, "attempts");
 	ASSERT(att >= 18 && att <= 22);
-	ASSERT_EQ(jint(j, "timeouts"), att);
-	ASSERT_EQ(jint(j, "failures"), att);
-	ASSERT_EQ(jint(j, "successes"), 0);
+	JSONQ_EXPECT(j, {"timeouts", att}, {"failures", att},
+		     {"successes", 0});
 	/* Timer E: 50, 100, 200 ms before Timer F at 400 */
-	ASSERT(jint(j, "retransmissions") >= 2 * att);
+	ASSERT(jsonq_int(j, "retransmissions") >= 2 * att);
 	json_decref(j);
 }
 
@@ -353,12 +345,8 @@ TEST(loader_bad_flags_exit_2)
 			    "invite2",	  "--rate",   "1",
 			    "--duration", "1",	      NULL};
 
-	ASSERT_EQ(proc_run(a1, "a1.log", 5000), 2);
-	ASSERT_EQ(proc_run(a2, "a2.log", 5000), 2);
-	ASSERT_EQ(proc_run(a3, "a3.log", 5000), 2);
-	ASSERT_EQ(proc_run(a4, "a4.log", 5000), 2);
-	ASSERT_EQ(proc_run(a5, "a5.log", 5000), 2);
-	ASSERT_EQ(proc_run(a6, "a6.log", 5000), 2);
+	proc_expect_exits((const char *const *const[]){a1, a2, a3, a4, a5, a6},
+			  6, 2);
 }
 
 /* ---- the invite test ---- */
@@ -390,7 +378,7 @@ static void sipp_uas(struct proc *p, uint16_t port, const char *scenario)
 
 static json_int_t jcall(json_t *j, const char *k)
 {
-	return jint(json_object_get(j, "calls"), k);
+	return jsonq_int(json_object_get(j, "calls"), k);
 }
 
 static double jreal(json_t *o, const char *k)
@@ -421,25 +409,25 @@ TEST_TIMEOUT(loader_invite_udp_vs_sipp_uas, 25)
 	sipp_uas(&sipp, port, NULL);
 	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", port);
 	j = stack_loader_json(argv, 0, 15000);
-	att = jint(j, "attempts");
-	retr = jint(j, "retransmissions");
+	att = jsonq_int(j, "attempts");
+	retr = jsonq_int(j, "retransmissions");
 	/* open loop: 100 calls/s for 2 s (within 1%) */
 	ASSERT_MSG(att >= 198 && att <= 202, "attempts %lld", (long long)att);
-	ASSERT_EQ(jint(j, "successes"), att);
-	ASSERT_EQ(jint(j, "failures"), 0);
-	ASSERT_EQ(jint(json_object_get(j, "codes"), "200"), att);
+	ASSERT_EQ(jsonq_int(j, "successes"), att);
+	ASSERT_EQ(jsonq_int(j, "failures"), 0);
+	ASSERT_EQ(jsonq_int(json_object_get(j, "codes"), "200"), att);
 	ASSERT_EQ(jcall(j, "invite_done"), att);
 	ASSERT_EQ(jcall(j, "ringing"), att); /* sipp's uas rings first */
 	ASSERT_EQ(jcall(j, "answered"), att);
 	ASSERT_EQ(jcall(j, "completed"), att);
 	ASSERT_EQ(jcall(j, "acks"), att);
-	ASSERT_EQ(jint(json_object_get(j, "srd_us"), "count"), att);
-	ASSERT_EQ(jint(json_object_get(j, "sdd_us"), "count"), att);
-	ASSERT_EQ(jint(json_object_get(j, "sdt_us"), "count"), att);
+	ASSERT_EQ(jsonq_int(json_object_get(j, "srd_us"), "count"), att);
+	ASSERT_EQ(jsonq_int(json_object_get(j, "sdd_us"), "count"), att);
+	ASSERT_EQ(jsonq_int(json_object_get(j, "sdt_us"), "count"), att);
 	/* The hold time is the session's duration, but for the calls cut
 	 * short at the end (BYE at once when the run stops). */
-	ASSERT(jint(json_object_get(j, "sdt_us"), "p50") >= 290000);
-	ASSERT(jint(json_object_get(j, "sdt_us"), "max") <= 400000);
+	ASSERT(jsonq_int(json_object_get(j, "sdt_us"), "p50") >= 290000);
+	ASSERT(jsonq_int(json_object_get(j, "sdt_us"), "max") <= 400000);
 	m = json_object_get(j, "rfc6076");
 	ASSERT(jreal(m, "ser_pct") == 100.0);
 	ASSERT(jreal(m, "seer_pct") == 100.0);
@@ -479,20 +467,20 @@ TEST_TIMEOUT(loader_invite_far_end_reinvite_and_bye, 25)
 	sipp_uas(&sipp, port, "uas_far_bye.xml");
 	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", port);
 	j = stack_loader_json(argv, 0, 15000);
-	att = jint(j, "attempts");
+	att = jsonq_int(j, "attempts");
 	ASSERT(att >= 19 && att <= 21);
 	/* Each call: a re-INVITE answered 200, then the far end's BYE
 	 * answered 200 (the last call may be hung up by us at the end
 	 * of the run, before its re-INVITE). */
-	ASSERT_EQ(jint(j, "successes"), att);
-	ASSERT_EQ(jint(j, "failures"), 0);
+	ASSERT_EQ(jsonq_int(j, "successes"), att);
+	ASSERT_EQ(jsonq_int(j, "failures"), 0);
 	ASSERT_EQ(jcall(j, "completed"), att);
 	ASSERT(jcall(j, "far_byes") >= att - 1);
 	ASSERT(jcall(j, "reinvites") >= att - 1);
 	ASSERT_EQ(jcall(j, "no_dialog"), 0);
-	ASSERT_EQ(jint(j, "bad_msgs"), 0);
+	ASSERT_EQ(jsonq_int(j, "bad_msgs"), 0);
 	/* the sessions lasted a few ms, not the 10 s hold */
-	ASSERT(jint(json_object_get(j, "sdt_us"), "p50") < 1000000);
+	ASSERT(jsonq_int(json_object_get(j, "sdt_us"), "p50") < 1000000);
 	proc_signal(&sipp, SIGTERM);
 	proc_stop(&sipp, 3000);
 	/* sipp saw our 200 (with SDP) to every re-INVITE and the BYE */
@@ -511,23 +499,9 @@ static void invite_via_proxy(const char *tp, bool preload)
 {
 	struct proc px, ch;
 	uint16_t pport = proc_free_port(), cport = proc_free_port();
-	char pudp[64], ptcp[64], clisten[64], via[64], server[64];
-	const char *pargv[] = {"proxy-stateful",
-			       "--listen",
-			       pudp,
-			       "--listen",
-			       ptcp,
-			       "--domain",
-			       "example.com",
-			       "--workers",
-			       "1",
-			       "--users-file",
-			       "users.txt",
-			       "--record-route",
-			       "--auth",
-			       "invite",
-			       "--control",
-			       NULL};
+	char clisten[64], via[64], server[64];
+	const char *pextra[] = {"--users-file", "users.txt", "--record-route",
+				"--auth",	"invite",    NULL};
 	const char *cargv[] = {
 		"callhandler", "--listen",  clisten,	   "--users",
 		"A1000-A1009", "--domain",  "example.com", "--register-via",
@@ -557,40 +531,36 @@ static void invite_via_proxy(const char *tp, bool preload)
 	json_int_t att, ans, busy;
 
 	stack_write_users();
-	snprintf(pudp, sizeof(pudp), "udp:127.0.0.1:%u", pport);
-	snprintf(ptcp, sizeof(ptcp), "tcp:127.0.0.1:%u", pport);
 	snprintf(clisten, sizeof(clisten), "%s:127.0.0.1:%u", tp, cport);
 	snprintf(via, sizeof(via), "%s:127.0.0.1:%u", tp, pport);
 	snprintf(server, sizeof(server), "%s:127.0.0.1:%u", tp, pport);
-	stack_start_ready(&px, pargv, "ready");
+	stack_start_stateful(&px, pport, false, pextra);
 	stack_start_ready(&ch, cargv, "registered");
 	/* some calls fail (486): exit code 1 */
 	j = stack_loader_json(largv, 1, 15000);
 	ps = stack_stats(&px);
 	cs = stack_stats(&ch);
-	att = jint(j, "attempts");
+	att = jsonq_int(j, "attempts");
 	ans = jcall(j, "answered");
-	busy = jint(json_object_get(j, "codes"), "486");
+	busy = jsonq_int(json_object_get(j, "codes"), "486");
 	ASSERT_MSG(att >= 99 && att <= 101, "attempts %lld", (long long)att);
 	/* The three agree: every call reached the callhandler once; its
 	 * 486s are the loader's failures, the rest completed. */
-	ASSERT_EQ(jint(cs, "invites"), att);
-	ASSERT_EQ(jint(cs, "fail_486"), busy);
+	ASSERT_EQ(jsonq_int(cs, "invites"), att);
+	ASSERT_EQ(jsonq_int(cs, "fail_486"), busy);
 	ASSERT_EQ(busy, att / 10);
-	ASSERT_EQ(jint(cs, "answered"), ans);
+	ASSERT_EQ(jsonq_int(cs, "answered"), ans);
 	ASSERT_EQ(ans + busy, att);
-	ASSERT_EQ(jint(j, "failures"), busy);
-	ASSERT_EQ(jint(j, "successes"), ans);
+	ASSERT_EQ(jsonq_int(j, "failures"), busy);
+	ASSERT_EQ(jsonq_int(j, "successes"), ans);
 	ASSERT_EQ(jcall(j, "completed"), ans);
-	ASSERT_EQ(jint(cs, "acks"), ans);
-	ASSERT_EQ(jint(cs, "byes"), ans);
-	ASSERT_EQ(jint(cs, "calls_alive"), 0);
+	JSONQ_EXPECT(cs, {"acks", ans}, {"byes", ans}, {"calls_alive", 0});
 	/* The ACKs (and BYEs) followed the Record-Route: through the
 	 * proxy, not straight to the callhandler's Contact. */
-	ASSERT_EQ(jint(ps, "acks_forwarded"), ans);
+	ASSERT_EQ(jsonq_int(ps, "acks_forwarded"), ans);
 	/* digest: a 407 per call, or one per user with preloading */
-	ASSERT_EQ(jint(j, "auth_challenges"), preload ? 10 : att);
-	ASSERT_EQ(jint(json_object_get(ps, "responses_sent"), "407"),
+	ASSERT_EQ(jsonq_int(j, "auth_challenges"), preload ? 10 : att);
+	ASSERT_EQ(jsonq_int(json_object_get(ps, "responses_sent"), "407"),
 		  preload ? 10 : att);
 	ASSERT(jreal(json_object_get(j, "rfc6076"), "seer_pct") == 100.0);
 	json_decref(j);
@@ -659,17 +629,17 @@ static void invite_exact_count(bool via_proxy)
 	for (int run = 0; run < 4; run++) {
 		json_t *j = stack_loader_json(largv, 0, 15000), *cs;
 
-		ASSERT_MSG(jint(j, "attempts") == 40, "run %d: attempts %lld",
-			   run, (long long)jint(j, "attempts"));
-		ASSERT_EQ(jint(j, "successes"), 40);
-		ASSERT_EQ(jint(j, "failures"), 0);
-		ASSERT_EQ(jint(j, "unfinished"), 0);
+		ASSERT_MSG(jsonq_int(j, "attempts") == 40,
+			   "run %d: attempts %lld", run,
+			   (long long)jsonq_int(j, "attempts"));
+		JSONQ_EXPECT(j, {"successes", 40}, {"failures", 0},
+			     {"unfinished", 0});
 		ASSERT_EQ(jcall(j, "completed"), 40);
 		cs = stack_stats(&ch);
 		byes += 40;
-		ASSERT_MSG(jint(cs, "byes") == byes, "run %d: %lld BYEs", run,
-			   (long long)jint(cs, "byes"));
-		ASSERT_EQ(jint(cs, "calls_alive"), 0);
+		ASSERT_MSG(jsonq_int(cs, "byes") == byes, "run %d: %lld BYEs",
+			   run, (long long)jsonq_int(cs, "byes"));
+		ASSERT_EQ(jsonq_int(cs, "calls_alive"), 0);
 		json_decref(cs);
 		json_decref(j);
 	}
@@ -870,31 +840,33 @@ TEST_TIMEOUT(loader_mix_via_proxy_counts_per_kind, 40)
 	j = stack_loader_json(largv, 0, 15000);
 	ps = stack_stats(&px);
 	cs = stack_stats(&ch);
-	ASSERT_EQ(jint(j, "attempts"), 900);
-	ASSERT_EQ(jint(j, "successes"), 900);
-	ASSERT_EQ(jint(j, "failures"), 0);
+	JSONQ_EXPECT(j, {"attempts", 900}, {"successes", 900},
+		     {"failures", 0});
 	mix = jobj(j, "mix");
 	ASSERT_EQ(json_object_size(mix), 3);
 	for (int k = 0; k < 3; k++) {
 		json_t *o = jobj(mix, kinds[k]);
 
-		att[k] = jint(o, "attempts");
+		att[k] = jsonq_int(o, "attempts");
 		sum += att[k];
 		ASSERT_MSG(fabs((double)att[k] - 900 * share[k]) <=
 				   0.01 * 900 * share[k],
 			   "%s: %lld attempts", kinds[k], (long long)att[k]);
-		ASSERT_EQ(jint(o, "successes"), att[k]);
-		ASSERT_EQ(jint(o, "failures"), 0);
-		ASSERT_EQ(jint(json_object_get(o, "codes"), "200"), att[k]);
-		ASSERT_EQ(jint(json_object_get(o, "rtt_us"), "count"), att[k]);
-		ASSERT_EQ(jint(o, "weight"), (json_int_t)(share[k] * 100));
+		ASSERT_EQ(jsonq_int(o, "successes"), att[k]);
+		ASSERT_EQ(jsonq_int(o, "failures"), 0);
+		ASSERT_EQ(jsonq_int(json_object_get(o, "codes"), "200"),
+			  att[k]);
+		ASSERT_EQ(jsonq_int(json_object_get(o, "rtt_us"), "count"),
+			  att[k]);
+		ASSERT_EQ(jsonq_int(o, "weight"),
+			  (json_int_t)(share[k] * 100));
 	}
 	ASSERT_EQ(sum, 900);
 	/* the kinds' retransmissions add up to the total */
-	ASSERT_EQ(jint(jobj(mix, "register"), "retransmissions") +
-			  jint(jobj(mix, "invite"), "retransmissions") +
-			  jint(jobj(mix, "options"), "retransmissions"),
-		  jint(j, "retransmissions"));
+	ASSERT_EQ(jsonq_int(jobj(mix, "register"), "retransmissions") +
+			  jsonq_int(jobj(mix, "invite"), "retransmissions") +
+			  jsonq_int(jobj(mix, "options"), "retransmissions"),
+		  jsonq_int(j, "retransmissions"));
 	/* the invite kind has the single invite test's layout */
 	ASSERT_EQ(jcall(jobj(mix, "invite"), "completed"), att[1]);
 	ASSERT(jreal(jobj(jobj(mix, "invite"), "rfc6076"), "ser_pct") ==
@@ -904,15 +876,13 @@ TEST_TIMEOUT(loader_mix_via_proxy_counts_per_kind, 40)
 	/* The callhandler got every call and every OPTIONS, no REGISTER
 	 * of the loader's took its users: the proxy holds the 10 callees
 	 * and the 100 register users apart. */
-	ASSERT_EQ(jint(cs, "invites"), att[1]);
-	ASSERT_EQ(jint(cs, "byes"), att[1]);
-	ASSERT_EQ(jint(cs, "calls_alive"), 0);
-	ASSERT_EQ(jint(cs, "options"), att[2]);
-	ASSERT_EQ(jint(ps, "aors"), 110);
+	JSONQ_EXPECT(cs, {"invites", att[1]}, {"byes", att[1]},
+		     {"calls_alive", 0}, {"options", att[2]});
+	ASSERT_EQ(jsonq_int(ps, "aors"), 110);
 	preq = jobj(ps, "requests");
-	ASSERT_EQ(jint(preq, "OPTIONS"),
-		  att[2] + jint(jobj(mix, "options"), "retransmissions"));
-	ASSERT_EQ(jint(ps, "registers_ok"), 10 + att[0]);
+	ASSERT_EQ(jsonq_int(preq, "OPTIONS"),
+		  att[2] + jsonq_int(jobj(mix, "options"), "retransmissions"));
+	ASSERT_EQ(jsonq_int(ps, "registers_ok"), 10 + att[0]);
 	/* CSV: the totals' columns, then each kind's */
 	f = fopen(csv, "r");
 	ASSERT(f);
@@ -991,9 +961,9 @@ TEST_TIMEOUT(loader_mix_control_mode_steps, 25)
 	r = proc_cmd(&ld, "step", NULL, 2000);
 	ASSERT(r && json_is_true(json_object_get(r, "ok")));
 	ASSERT_EQ(json_object_size(jobj(r, "mix")), 2);
-	inv = jint(jobj(jobj(r, "mix"), "invite"), "attempts");
-	opt = jint(jobj(jobj(r, "mix"), "options"), "attempts");
-	ASSERT_EQ(inv + opt, jint(r, "attempts"));
+	inv = jsonq_int(jobj(jobj(r, "mix"), "invite"), "attempts");
+	opt = jsonq_int(jobj(jobj(r, "mix"), "options"), "attempts");
+	ASSERT_EQ(inv + opt, jsonq_int(r, "attempts"));
 	/* 1:3, to a slot per thread and kind */
 	ASSERT_MSG(llabs(3 * inv - opt) <= 8, "invite %lld, options %lld",
 		   (long long)inv, (long long)opt);
@@ -1006,8 +976,8 @@ TEST_TIMEOUT(loader_mix_control_mode_steps, 25)
 	usleep(1000 * 1000);
 	r = proc_cmd(&ld, "step", NULL, 2000);
 	ASSERT(r && json_is_true(json_object_get(r, "ok")));
-	inv1 = jint(jobj(jobj(r, "mix"), "invite"), "attempts");
-	opt1 = jint(jobj(jobj(r, "mix"), "options"), "attempts");
+	inv1 = jsonq_int(jobj(jobj(r, "mix"), "invite"), "attempts");
+	opt1 = jsonq_int(jobj(jobj(r, "mix"), "options"), "attempts");
 	ASSERT_MSG(inv1 + opt1 >= 2 * (inv + opt), "step 1: %lld",
 		   (long long)(inv1 + opt1));
 	ASSERT(llabs(3 * inv1 - opt1) <= 8);
@@ -1021,11 +991,12 @@ TEST_TIMEOUT(loader_mix_control_mode_steps, 25)
 	json_decref(r);
 	j = proc_wait_event(&ld, "summary", 5000);
 	ASSERT(j);
-	ASSERT_EQ(jint(j, "failures"), 0);
-	ASSERT_EQ(jint(j, "successes"), jint(j, "attempts"));
-	ASSERT_EQ(jint(jobj(jobj(j, "mix"), "invite"), "successes") +
-			  jint(jobj(jobj(j, "mix"), "options"), "successes"),
-		  jint(j, "successes"));
+	ASSERT_EQ(jsonq_int(j, "failures"), 0);
+	ASSERT_EQ(jsonq_int(j, "successes"), jsonq_int(j, "attempts"));
+	ASSERT_EQ(jsonq_int(jobj(jobj(j, "mix"), "invite"), "successes") +
+			  jsonq_int(jobj(jobj(j, "mix"), "options"), "successe"
+								     "s"),
+		  jsonq_int(j, "successes"));
 	json_decref(j);
 	ASSERT_EQ(proc_stop(&ld, 5000), 0);
 	ASSERT_EQ(proc_stop(&ch, 5000), 0);
@@ -1056,22 +1027,20 @@ TEST_TIMEOUT(loader_invite_failure_codes_and_ratios, 25)
 	stack_start_ready(&ch, cargv, "ready");
 	j = stack_loader_json(largv, 1, 15000);
 	cs = stack_stats(&ch);
-	att = jint(j, "attempts");
+	att = jsonq_int(j, "attempts");
 	codes = json_object_get(j, "codes");
 	ans = jcall(j, "answered");
-	f486 = jint(cs, "fail_486");
-	f503 = jint(cs, "fail_503");
-	ASSERT_EQ(jint(cs, "invites"), att);
+	f486 = jsonq_int(cs, "fail_486");
+	f503 = jsonq_int(cs, "fail_503");
+	ASSERT_EQ(jsonq_int(cs, "invites"), att);
 	ASSERT(f486 >= 18 && f503 >= 9);
-	ASSERT_EQ(jint(codes, "486"), f486);
-	ASSERT_EQ(jint(codes, "503"), f503);
-	ASSERT_EQ(jint(codes, "200"), ans);
+	JSONQ_EXPECT(codes, {"486", f486}, {"503", f503}, {"200", ans});
 	ASSERT_EQ(ans + f486 + f503, att);
-	ASSERT_EQ(jint(j, "failures"), f486 + f503);
-	ASSERT_EQ(jint(j, "successes"), ans);
-	ASSERT_EQ(jint(cs, "byes"), ans);
+	ASSERT_EQ(jsonq_int(j, "failures"), f486 + f503);
+	ASSERT_EQ(jsonq_int(j, "successes"), ans);
+	ASSERT_EQ(jsonq_int(cs, "byes"), ans);
 	/* in dialog straight to the callhandler's Contact: no route set */
-	ASSERT_EQ(jint(cs, "acks"), ans);
+	ASSERT_EQ(jsonq_int(cs, "acks"), ans);
 	m = json_object_get(j, "rfc6076");
 	/* SER: answered; SEER: + 486 (the network worked); ISA: 503 */
 	ASSERT(fabs(jreal(m, "ser_pct") - 100.0 * ans / att) < 1e-9);
@@ -1096,20 +1065,6 @@ struct relay {
 	atomic_bool stop;
 	pthread_t th;
 };
-
-static int udp_bound(uint16_t *port)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	ASSERT(fd >= 0);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ASSERT_EQ(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ASSERT_EQ(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	*port = ntohs(a.sin_port);
-	return fd;
-}
 
 static void *relay_main(void *arg)
 {
@@ -1181,8 +1136,8 @@ TEST_TIMEOUT(loader_invite_lossy_relay_retransmits_loses_no_call, 40)
 	need("sipp");
 	memset(&r, 0, sizeof(r));
 	r.drop_every = 10;
-	r.front = udp_bound(&fport);
-	r.back = udp_bound(&bport);
+	r.front = proc_udp_bound(&fport);
+	r.back = proc_udp_bound(&bport);
 	r.server.sin_family = AF_INET;
 	r.server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	r.server.sin_port = htons(sport);
@@ -1198,16 +1153,16 @@ TEST_TIMEOUT(loader_invite_lossy_relay_retransmits_loses_no_call, 40)
 	j = stack_loader_json(argv, 0, 15000);
 	atomic_store(&r.stop, true);
 	pthread_join(r.th, NULL);
-	att = jint(j, "attempts");
+	att = jsonq_int(j, "attempts");
 	ASSERT_EQ(att, 40);
 	/* the relay did drop, both ways, the ACK and BYE crossed it */
 	ASSERT(r.dropped_c2s >= 8 && r.dropped_s2c >= 8);
 	ASSERT(r.n_c2s >= (unsigned long)(3 * att));
 	/* ... and yet no call was lost */
-	ASSERT_EQ(jint(j, "successes"), att);
-	ASSERT_EQ(jint(j, "failures"), 0);
+	ASSERT_EQ(jsonq_int(j, "successes"), att);
+	ASSERT_EQ(jsonq_int(j, "failures"), 0);
 	ASSERT_EQ(jcall(j, "completed"), att);
-	ASSERT(jint(j, "retransmissions") >= 1);
+	ASSERT(jsonq_int(j, "retransmissions") >= 1);
 	json_decref(j);
 	proc_signal(&sipp, SIGTERM);
 	proc_stop(&sipp, 3000);
@@ -1233,12 +1188,13 @@ TEST_TIMEOUT(loader_invite_max_outstanding_caps_calls, 20)
 	sipp_uas(&sipp, port, NULL);
 	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", port);
 	j = stack_loader_json(argv, 0, 15000);
-	ASSERT_EQ(jint(j, "attempts"), 10);
-	ASSERT(jint(j, "throttled") >= 38 && jint(j, "throttled") <= 42);
+	ASSERT_EQ(jsonq_int(j, "attempts"), 10);
+	ASSERT(jsonq_int(j, "throttled") >= 38 &&
+	       jsonq_int(j, "throttled") <= 42);
 	/* the held calls were hung up at the end, all completed */
-	ASSERT_EQ(jint(j, "successes"), 10);
+	ASSERT_EQ(jsonq_int(j, "successes"), 10);
 	ASSERT_EQ(jcall(j, "completed"), 10);
-	ASSERT(jint(json_object_get(j, "sdt_us"), "max") < 2000000);
+	ASSERT(jsonq_int(json_object_get(j, "sdt_us"), "max") < 2000000);
 	json_decref(j);
 	proc_signal(&sipp, SIGTERM);
 	proc_stop(&sipp, 3000);
@@ -1261,15 +1217,15 @@ TEST_TIMEOUT(loader_invite_timer_b_is_the_threshold, 15)
 
 	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", port);
 	j = stack_loader_json(argv, 1, 15000);
-	att = jint(j, "attempts");
+	att = jsonq_int(j, "attempts");
 	ASSERT(att >= 19 && att <= 21);
-	ASSERT_EQ(jint(j, "timeouts"), att);
-	ASSERT_EQ(jint(j, "failures"), att);
+	ASSERT_EQ(jsonq_int(j, "timeouts"), att);
+	ASSERT_EQ(jsonq_int(j, "failures"), att);
 	ASSERT_EQ(jcall(j, "invite_timeouts"), att);
 	ASSERT_EQ(jcall(j, "invite_done"), att);
 	ASSERT_EQ(jcall(j, "answered"), 0);
 	/* Timer A: 50, 100, 200 ms before Timer B at 400 */
-	ASSERT(jint(j, "retransmissions") >= 3 * att);
+	ASSERT(jsonq_int(j, "retransmissions") >= 3 * att);
 	m = json_object_get(j, "rfc6076");
 	ASSERT(jreal(m, "isa_pct") == 100.0);
 	ASSERT(jreal(m, "ser_pct") == 0.0);
@@ -1457,7 +1413,7 @@ static json_t *run_vs_dr(struct delay_resp *d, const char *rate,
 
 static uint64_t jq(json_t *j, const char *h, const char *q)
 {
-	return (uint64_t)jint(json_object_get(j, h), q);
+	return (uint64_t)jsonq_int(json_object_get(j, h), q);
 }
 
 /*
@@ -1481,9 +1437,9 @@ TEST_TIMEOUT(loader_latency_percentiles_match_an_injected_delay, 30)
 	 * so the answers wait in the socket for up to a tick */
 	j = run_vs_dr(&d, "2000", "2");
 	dr_stop(&d);
-	ASSERT_EQ(jint(j, "failures"), 0);
+	ASSERT_EQ(jsonq_int(j, "failures"), 0);
 	ASSERT_EQ(d.bad, 0);
-	ASSERT_EQ((json_int_t)d.held.count, jint(j, "successes"));
+	ASSERT_EQ((json_int_t)d.held.count, jsonq_int(j, "successes"));
 	for (int i = 0; i < 2; i++) {
 		uint64_t held = hist_quantile(&d.held, q[i]);
 		uint64_t got = jq(j, "rrd_us", name[i]);
@@ -1523,9 +1479,9 @@ TEST_TIMEOUT(loader_pacing_rate_and_gaps_measured_at_the_peer, 30)
 	dr_start(&d, 0);
 	j = run_vs_dr(&d, "1000", "3");
 	dr_stop(&d);
-	ASSERT_EQ(jint(j, "failures"), 0);
+	ASSERT_EQ(jsonq_int(j, "failures"), 0);
 	ASSERT_MSG(d.n >= 2970 && d.n <= 3030, "%zu requests", d.n);
-	ASSERT_EQ((json_int_t)d.n, jint(j, "attempts"));
+	ASSERT_EQ((json_int_t)d.n, jsonq_int(j, "attempts"));
 	rate = (double)(d.n - 1) * 1e9 /
 	       (double)(d.arrival[d.n - 1] - d.arrival[0]);
 	ASSERT_MSG(rate >= 990 && rate <= 1010, "achieved %.1f/s", rate);

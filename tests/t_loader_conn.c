@@ -23,24 +23,18 @@
 #include "ev.h"
 #include "kamailio.h"
 #include "pki.h"
+#include "orchrun.h"
 #include "proc.h"
 #include "stack.h"
+#include "jsonq.h"
 #include "test.h"
-
-static json_int_t jint(json_t *o, const char *k)
-{
-	json_t *v = json_object_get(o, k);
-
-	ASSERT_MSG(json_is_integer(v), "no integer %s", k);
-	return json_integer_value(v);
-}
 
 static json_int_t jsub(json_t *o, const char *obj, const char *k)
 {
 	json_t *sub = json_object_get(o, obj);
 
 	ASSERT_MSG(json_is_object(sub), "no object %s", obj);
-	return jint(sub, k);
+	return jsonq_int(sub, k);
 }
 
 /* ca.pem, localhost.pem/.key (for localhost and 127.0.0.1), and a CA of
@@ -50,7 +44,7 @@ static json_int_t jcode(json_t *o, const char *obj, const char *k)
 {
 	json_t *v = json_object_get(json_object_get(o, obj), k);
 
-	return v ? jint(json_object_get(o, obj), k) : 0;
+	return v ? jsonq_int(json_object_get(o, obj), k) : 0;
 }
 
 static void make_pki(void)
@@ -218,14 +212,14 @@ static void check_registers(json_t *j, struct setup *s, json_int_t *att,
 	json_t *ps = stack_stats(&s->px);
 	json_int_t challenged;
 
-	*att = jint(j, "attempts");
+	*att = jsonq_int(j, "attempts");
 	ASSERT_MSG(*att >= want - want / 20 && *att <= want + want / 20,
 		   "attempts %lld", (long long)*att);
-	ASSERT_EQ(jint(j, "successes"), *att);
-	ASSERT_EQ(jint(j, "failures"), 0);
-	ASSERT_EQ(jint(ps, "registers_ok"), *att);
+	ASSERT_EQ(jsonq_int(j, "successes"), *att);
+	ASSERT_EQ(jsonq_int(j, "failures"), 0);
+	ASSERT_EQ(jsonq_int(ps, "registers_ok"), *att);
 	challenged = jcode(ps, "responses_sent", "401");
-	ASSERT_EQ(challenged, jint(j, "auth_challenges"));
+	ASSERT_EQ(challenged, jsonq_int(j, "auth_challenges"));
 	json_decref(ps);
 }
 
@@ -248,7 +242,7 @@ TEST_TIMEOUT(loader_conn_tcp_register_auth_persistent_pool_of_3, 40)
 	loader_argv(argv, 40, s.server, "register", "50", extra);
 	j = loader_run(&s, argv, 0, 1000, &mid);
 	check_registers(j, &s, &att, 100);
-	ASSERT_EQ(jint(j, "auth_challenges"), att);
+	ASSERT_EQ(jsonq_int(j, "auth_challenges"), att);
 	ASSERT_EQ(mid, 3);
 	ASSERT_EQ(jsub(j, "connections", "opened"), 3);
 	ASSERT_EQ(jsub(j, "connections", "established"), 3);
@@ -285,7 +279,7 @@ TEST_TIMEOUT(loader_conn_tls_register_per_request_preloaded_resumes, 40)
 	/* one per user, and (rarely, on a loaded machine) one more for a
 	 * REGISTER that overtook its predecessor: the proxy's 401s are
 	 * the same count (check_registers) */
-	challenged = jint(j, "auth_challenges");
+	challenged = jsonq_int(j, "auth_challenges");
 	ASSERT_MSG(challenged >= 10 && challenged <= 12, "%lld challenges",
 		   (long long)challenged);
 	opened = jsub(j, "connections", "opened");
@@ -321,7 +315,7 @@ TEST_TIMEOUT(loader_conn_tls_register_per_request_no_resume_all_full, 40)
 	loader_argv(argv, 40, s.server, "register", "50", extra);
 	j = loader_run(&s, argv, 0, 0, NULL);
 	check_registers(j, &s, &att, 100);
-	ASSERT_EQ(jint(j, "auth_challenges"), 0);
+	ASSERT_EQ(jsonq_int(j, "auth_challenges"), 0);
 	ASSERT_EQ(jsub(j, "connections", "opened"), att);
 	ASSERT_EQ(jsub(j, "connections", "closed"), att);
 	ASSERT_EQ(jsub(j, "connections", "tls_full"), att);
@@ -357,7 +351,7 @@ TEST_TIMEOUT(loader_conn_pool_is_open_before_start, 30)
 	r = proc_cmd(&ld, "stats", NULL, 3000);
 	ASSERT(r);
 	st = json_object_get(r, "loader");
-	ASSERT_EQ(jint(st, "attempts"), 0);
+	ASSERT_EQ(jsonq_int(st, "attempts"), 0);
 	ASSERT_EQ(jsub(st, "connections", "opened"), 4);
 	ASSERT_EQ(jsub(st, "connections", "established"), 4);
 	ASSERT(jsub(st, "connections", "pool_open_us") > 0);
@@ -375,19 +369,17 @@ static void check_calls(json_t *j, struct setup *s, json_int_t *att)
 	json_t *ps = stack_stats(&s->px), *cs = stack_stats(&s->ch);
 	json_int_t challenged;
 
-	*att = jint(j, "attempts");
+	*att = jsonq_int(j, "attempts");
 	ASSERT_MSG(*att >= 38 && *att <= 42, "attempts %lld", (long long)*att);
-	ASSERT_EQ(jint(j, "successes"), *att);
-	ASSERT_EQ(jint(j, "failures"), 0);
+	ASSERT_EQ(jsonq_int(j, "successes"), *att);
+	ASSERT_EQ(jsonq_int(j, "failures"), 0);
 	ASSERT_EQ(jsub(j, "calls", "completed"), *att);
-	ASSERT_EQ(jint(cs, "invites"), *att);
-	ASSERT_EQ(jint(cs, "answered"), *att);
-	ASSERT_EQ(jint(cs, "acks"), *att);
-	ASSERT_EQ(jint(cs, "byes"), *att);
+	JSONQ_EXPECT(cs, {"invites", *att}, {"answered", *att}, {"acks", *att},
+		     {"byes", *att});
 	/* the ACKs followed the Record-Route, through the proxy */
-	ASSERT_EQ(jint(ps, "acks_forwarded"), *att);
+	ASSERT_EQ(jsonq_int(ps, "acks_forwarded"), *att);
 	challenged = jcode(ps, "responses_sent", "407");
-	ASSERT_EQ(challenged, jint(j, "auth_challenges"));
+	ASSERT_EQ(challenged, jsonq_int(j, "auth_challenges"));
 	json_decref(ps);
 	json_decref(cs);
 }
@@ -408,7 +400,7 @@ TEST_TIMEOUT(loader_conn_tls_invite_persistent_via_proxy, 40)
 	loader_argv(argv, 40, s.server, "invite", "20", extra);
 	j = loader_run(&s, argv, 0, 1000, &mid);
 	check_calls(j, &s, &att);
-	ASSERT_EQ(jint(j, "auth_challenges"), att);
+	ASSERT_EQ(jsonq_int(j, "auth_challenges"), att);
 	ASSERT_EQ(mid, 2);
 	ASSERT_EQ(jsub(j, "connections", "opened"), 2);
 	ASSERT_EQ(jsub(j, "connections", "reopened"), 0);
@@ -442,7 +434,7 @@ TEST_TIMEOUT(loader_conn_tcp_invite_per_request_preloaded, 40)
 	loader_argv(argv, 40, s.server, "invite", "20", extra);
 	j = loader_run(&s, argv, 0, 0, NULL);
 	check_calls(j, &s, &att);
-	ASSERT_EQ(jint(j, "auth_challenges"), 10);
+	ASSERT_EQ(jsonq_int(j, "auth_challenges"), 10);
 	ASSERT_EQ(jsub(j, "connections", "opened"), att);
 	ASSERT_EQ(jsub(j, "connections", "closed"), att);
 	ASSERT_EQ(proxy_conns(&s.px, "accepted"), att);
@@ -487,7 +479,7 @@ TEST_TIMEOUT(loader_conn_tcp_dropped_pool_connection_is_reopened, 40)
 	json_decref(r);
 	sum = proc_wait_event(&s.px, "summary", 5000);
 	ASSERT_MSG(sum, "no summary from the first proxy");
-	ok1 = jint(sum, "registers_ok");
+	ok1 = jsonq_int(sum, "registers_ok");
 	ASSERT(ok1 >= 40);
 	ASSERT_EQ(jsub(sum, "connections", "accepted"), 1);
 	json_decref(sum);
@@ -498,14 +490,14 @@ TEST_TIMEOUT(loader_conn_tcp_dropped_pool_connection_is_reopened, 40)
 	if (!j)
 		proc_dump_log(&ld);
 	ASSERT(j);
-	att = jint(j, "attempts");
-	ok = jint(j, "successes");
+	att = jsonq_int(j, "attempts");
+	ok = jsonq_int(j, "successes");
 	ok2 = proxy_conns(&s.px, "accepted");
 	ASSERT_EQ(ok2, 1);
 	{
 		json_t *ps = stack_stats(&s.px);
 
-		ok2 = jint(ps, "registers_ok");
+		ok2 = jsonq_int(ps, "registers_ok");
 		json_decref(ps);
 	}
 	ASSERT_MSG(ok2 >= 40, "after the restart: %lld", (long long)ok2);
@@ -515,9 +507,10 @@ TEST_TIMEOUT(loader_conn_tcp_dropped_pool_connection_is_reopened, 40)
 	ASSERT_MSG(ok + 2 >= ok1 + ok2 && ok <= ok1 + ok2 + 2,
 		   "loader %lld, proxies %lld + %lld", (long long)ok,
 		   (long long)ok1, (long long)ok2);
-	ASSERT_EQ(jint(j, "failures"), att - ok);
+	ASSERT_EQ(jsonq_int(j, "failures"), att - ok);
 	/* lost with the first server, or refused while it was away */
-	ASSERT_EQ(jint(j, "timeouts") + jint(j, "transport_errors"), att - ok);
+	ASSERT_EQ(jsonq_int(j, "timeouts") + jsonq_int(j, "transport_errors"),
+		  att - ok);
 	ASSERT(jsub(j, "connections", "reopened") >= 1);
 	ASSERT_EQ(jsub(j, "connections", "opened"),
 		  1 + jsub(j, "connections", "reopened"));
@@ -555,11 +548,11 @@ TEST_TIMEOUT(loader_conn_tls_wrong_ca_counts_failures_and_exits_1, 30)
 	j = loader_run(&s, argv, 1, 0, NULL);
 	/* 2 s of sending, 1 s of drain; start-up and exit in the rest */
 	ASSERT_MSG(now_s() - t0 < 5.0, "took %.1f s", now_s() - t0);
-	att = jint(j, "attempts");
+	att = jsonq_int(j, "attempts");
 	failed = jsub(j, "connections", "failed");
 	ASSERT(att >= 38 && att <= 42);
-	ASSERT_EQ(jint(j, "successes"), 0);
-	ASSERT_EQ(jint(j, "failures"), att);
+	ASSERT_EQ(jsonq_int(j, "successes"), 0);
+	ASSERT_EQ(jsonq_int(j, "failures"), att);
 	ASSERT(failed >= 1);
 	ASSERT_EQ(jsub(j, "connections", "tls_full"), 0);
 	ASSERT_EQ(jsub(j, "connections", "established"), 0);
@@ -663,10 +656,10 @@ TEST_TIMEOUT(loader_conn_tls_register_to_kamailio, 40)
 	}
 	ASSERT(j);
 	ASSERT_EQ(rc, 0);
-	att = jint(j, "attempts");
+	att = jsonq_int(j, "attempts");
 	opened = jsub(j, "connections", "opened");
 	ASSERT(att >= 48 && att <= 52);
-	ASSERT_EQ(jint(j, "successes"), att);
+	ASSERT_EQ(jsonq_int(j, "successes"), att);
 	ASSERT_EQ(jsub(j, "codes", "200"), att);
 	ASSERT_EQ(opened, att);
 	ASSERT_EQ(jsub(j, "connections", "closed"), att);
@@ -685,30 +678,13 @@ TEST_TIMEOUT(loader_conn_tls_register_to_kamailio, 40)
 	rc = proc_stop(&ld, 8000);
 	ASSERT(j);
 	ASSERT_EQ(rc, 1);
-	ASSERT_EQ(jint(j, "successes"), 0);
+	ASSERT_EQ(jsonq_int(j, "successes"), 0);
 	ASSERT(jsub(j, "connections", "failed") >= 1);
 	json_decref(j);
 	kamailio_stop(&k);
 }
 
 /* ---- through the orchestrator ---- */
-
-/* The only bundle directory under results/. */
-static void bundle_dir(char *dir, size_t size)
-{
-	struct dirent *de;
-	DIR *d = opendir("results");
-	int found = 0;
-
-	ASSERT(d);
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.' && !strstr(de->d_name, ".tar.gz")) {
-			snprintf(dir, size, "results/%s", de->d_name);
-			found++;
-		}
-	closedir(d);
-	ASSERT_EQ(found, 1);
-}
 
 /*
  * orchestrator run over TLS with --connection per-request on the local
@@ -718,58 +694,27 @@ static void bundle_dir(char *dir, size_t size)
  */
 TEST_TIMEOUT(loader_conn_orchestrator_tls_per_request_run, 120)
 {
-	const char *argv[] = {"orchestrator", "run",
-			      "t.json",	      "--hosts",
-			      NULL,	      "--results",
-			      "results",      "--connection",
-			      "per-request",  NULL};
-	char topo[2048], inv[600], dir[600], path[800], cmd[1400];
+	const char *argv[] = {
+		"orchestrator",	       "run",	    "t.json",  "--hosts",
+		orchrun_local_hosts(), "--results", "results", "--connection",
+		"per-request",	       NULL};
+	char dir[600], path[800], cmd[1400];
 	json_t *sum, *setup;
 	json_error_t jerr;
 	json_int_t att;
 	size_t len;
 	char *text;
-	int rc;
 
-	if (geteuid() != 0)
-		test_skip("a managed mariadbd runs as root here");
-	if (access("/usr/sbin/mariadbd", X_OK))
-		test_skip("no mariadbd: run scripts/install-deps");
-	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
-		 test_root_dir());
-	argv[4] = inv;
-	snprintf(topo, sizeof(topo),
-		 "{\"name\": \"s0p1-tls\", \"database\": {\"host\": \"db\", "
-		 "\"port\": %u},\n"
-		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"proxy1\", "
-		 "\"listen\": [\"udp:%u\", \"tls:%u\"], \"workers\": 1}],\n"
-		 " \"callhandlers\": [{\"name\": \"ch1\", \"host\": "
-		 "\"handler1\", \"listen\": [\"udp:%u\", \"tls:%u\"], "
-		 "\"threads\": 1}],\n"
-		 " \"loaders\": [{\"name\": \"ld1\", \"host\": \"loader1\", "
-		 "\"threads\": 1}],\n"
-		 " \"experiment\": {\"transport\": \"tls\", \"users\": "
-		 "{\"count\": 50}, \"rate\": {\"start\": 100, \"step\": 100, "
-		 "\"final\": 100},\n"
-		 "   \"step_duration_s\": 2, \"warmup_s\": 1}}\n",
-		 proc_free_port(), proc_free_port(), proc_free_port(),
-		 proc_free_port(), proc_free_port());
-	test_write_file("t.json", topo);
-	rc = proc_run(argv, "run.log", 100000);
-	if (rc != 0) {
-		text = test_read_file("run.log", &len);
-		fprintf(stderr, "%s", text);
-		free(text);
-	}
-	ASSERT_EQ(rc, 0);
-	bundle_dir(dir, sizeof(dir));
+	orchrun_prepare("s0p1-tls", NULL);
+	orchrun_expect(argv, 0, 100000);
+	orchrun_bundle_dir(dir, sizeof(dir));
 	/* The loader's own summary: a connection per REGISTER, each one
 	 * verified against the run's CA and closed. */
 	snprintf(path, sizeof(path), "%s/logs/ld1.summary.json", dir);
 	sum = json_load_file(path, 0, &jerr);
 	ASSERT_MSG(sum, "%s: %s", path, jerr.text);
-	att = jint(sum, "attempts");
-	if (jint(sum, "successes") != att) {
+	att = jsonq_int(sum, "attempts");
+	if (jsonq_int(sum, "successes") != att) {
 		char *d = json_dumps(sum, JSON_COMPACT);
 
 		fprintf(stderr, "ld1 summary: %s\n", d ? d : "?");
@@ -784,7 +729,7 @@ TEST_TIMEOUT(loader_conn_orchestrator_tls_per_request_run, 120)
 			fprintf(stderr, "no role logs\n");
 	}
 	ASSERT(att >= 250);
-	ASSERT_EQ(jint(sum, "successes"), att);
+	ASSERT_EQ(jsonq_int(sum, "successes"), att);
 	ASSERT_EQ(jsub(sum, "connections", "opened"), att);
 	ASSERT_EQ(jsub(sum, "connections", "closed"), att);
 	ASSERT_EQ(jsub(sum, "connections", "failed"), 0);
@@ -841,11 +786,11 @@ TEST_TIMEOUT(loader_conn_tls_register_to_kamailio_digest_preloaded, 40)
 	}
 	ASSERT(j);
 	ASSERT_EQ(rc, 0);
-	att = jint(j, "attempts");
+	att = jsonq_int(j, "attempts");
 	ASSERT(att >= 48 && att <= 52);
-	ASSERT_EQ(jint(j, "successes"), att);
+	ASSERT_EQ(jsonq_int(j, "successes"), att);
 	ASSERT_EQ(jsub(j, "codes", "200"), att);
-	ASSERT_EQ(jint(j, "auth_challenges"), 10);
+	ASSERT_EQ(jsonq_int(j, "auth_challenges"), 10);
 	ASSERT_EQ(jsub(j, "connections", "opened"), 1);
 	ASSERT_EQ(jsub(j, "connections", "tls_full"), 1);
 	json_decref(j);

@@ -20,6 +20,7 @@
 #include "sip_auth.h"
 #include "sip_build.h"
 #include "sip_msg.h"
+#include "stack.h"
 #include "test.h"
 
 /* ------------------------------------------------------------------ */
@@ -591,27 +592,12 @@ static void expect_notify(struct ua *u, int ms, const char *state,
 /* ------------------------------------------------------------------ */
 /* End to end                                                          */
 
-static void start_proxy(struct proc *p, uint16_t port, const char *extra[])
+/* users.txt: alice, bob with password "pw-<name>", auth required. */
+static void write_users(void)
 {
-	char udp[64], tcp[64];
-	const char *argv[40] = {"proxy-stateful", "--listen",  udp,
-				"--listen",	  tcp,	       "--domain",
-				"example.com",	  "--workers", "1",
-				"--control",	  "--presence"};
-	size_t n = 11, i;
-	json_t *ev;
+	static const char *const names[] = {"alice", "bob"};
 
-	snprintf(udp, sizeof(udp), "udp:127.0.0.1:%u", port);
-	snprintf(tcp, sizeof(tcp), "tcp:127.0.0.1:%u", port);
-	for (i = 0; extra && extra[i] && n < 38; i++)
-		argv[n++] = extra[i];
-	argv[n] = NULL;
-	proc_start(p, argv);
-	ev = proc_wait_event(p, "ready", 10000);
-	if (!ev)
-		proc_dump_log(p);
-	ASSERT_MSG(ev, "proxy-stateful did not get ready");
-	json_decref(ev);
+	stack_write_users_named(names, 2, 1);
 }
 
 /* stats.presence.<obj>.<key>, or stats.presence.<key> with obj NULL. */
@@ -657,7 +643,7 @@ static void subscribe_basics(bool tcp)
 	const char *extra[] = {"--presence-min-expires", "10", NULL};
 	char v[256];
 
-	start_proxy(&p, port, extra);
+	stack_start_stateful(&p, port, true, extra);
 	ua_open(&w, tcp, port, "bob");
 	ASSERT_EQ(ua_subscribe(&w, "alice", 120), 200);
 	/* The 200: our dialog's To tag, Expires, a Contact. */
@@ -737,7 +723,7 @@ static void publish_fanout(bool tcp)
 	char b[2048], old_etag[64];
 	size_t i;
 
-	start_proxy(&p, port, NULL);
+	stack_start_stateful(&p, port, true, NULL);
 	for (i = 0; i < W; i++) {
 		ua_open(&w[i], tcp, port, names[i]);
 		ASSERT_EQ(ua_subscribe(&w[i], "alice", 600), 200);
@@ -847,7 +833,7 @@ static void lifecycle(bool tcp)
 	uint16_t port = proc_free_port();
 	char saved[64];
 
-	start_proxy(&p, port, NULL);
+	stack_start_stateful(&p, port, true, NULL);
 	ua_open(&w, tcp, port, "bob");
 	ASSERT_EQ(ua_subscribe(&w, "alice", 2), 200);
 	expect_notify(&w, 3000, "active;expires=", "<presence", NULL);
@@ -927,7 +913,7 @@ TEST_TIMEOUT(presence_notify_481_removes_the_subscription, 20)
 	uint16_t port = proc_free_port();
 	char b[2048];
 
-	start_proxy(&p, port, NULL);
+	stack_start_stateful(&p, port, true, NULL);
 	ua_open(&w, false, port, "bob");
 	ua_open(&pub, false, port, "alice");
 	ASSERT_EQ(ua_subscribe(&w, "alice", 600), 200);
@@ -943,27 +929,6 @@ TEST_TIMEOUT(presence_notify_481_removes_the_subscription, 20)
 	ua_close(&w);
 	ua_close(&pub);
 	ASSERT_EQ(proc_stop(&p, 5000), 0);
-}
-
-/* users.txt: alice, bob with password "pw-<name>", auth required. */
-static void write_users(void)
-{
-	static const char *names[] = {"alice", "bob"};
-	FILE *fp = fopen("users.txt", "w");
-	size_t i;
-
-	ASSERT(fp);
-	for (i = 0; i < 2; i++) {
-		char pw[32], ha1[SIP_AUTH_HEX_SIZE];
-		struct pl u, r = PL("example.com"), pp;
-
-		snprintf(pw, sizeof(pw), "pw-%s", names[i]);
-		pl_set_str(&u, names[i]);
-		pl_set_str(&pp, pw);
-		ASSERT_EQ(sip_auth_ha1(SIP_AUTH_ALG_MD5, &u, &r, &pp, ha1), 0);
-		fprintf(fp, "%s example.com %s - 1\n", names[i], ha1);
-	}
-	fclose(fp);
 }
 
 static void auth_client(struct ua *u, const char *pw)
@@ -984,7 +949,7 @@ TEST_TIMEOUT(presence_digest_auth_subscribe_and_publish_udp_tcp, 25)
 	char b[2048];
 
 	write_users();
-	start_proxy(&p, port, extra);
+	stack_start_stateful(&p, port, true, extra);
 	/* Without credentials: a 401, no subscription. */
 	ua_open(&anon, false, port, "bob");
 	ASSERT_EQ(ua_subscribe(&anon, "alice", 60), 401);
@@ -1033,7 +998,7 @@ TEST_TIMEOUT(presence_filter_gives_each_watcher_its_allowed_tuples, 20)
 				      "bob@example.com  t1 t3\n"
 				      "\n"
 				      "dave@example.com t2\n");
-	start_proxy(&p, port, extra);
+	stack_start_stateful(&p, port, true, extra);
 	ua_open(&bob, false, port, "bob");
 	ua_open(&carol, true, port, "carol");
 	ua_open(&pub, false, port, "alice");
@@ -1117,8 +1082,8 @@ TEST_TIMEOUT(presence_two_workers_every_watcher_every_change, 30)
 	char b[2048], name[16], note[32];
 	size_t i, k;
 
-	/* start_proxy's "--workers 1" comes first: the later one wins. */
-	start_proxy(&p, port, extra);
+	/* stack_start_stateful's "--workers 1" comes first: the later one wins. */
+	stack_start_stateful(&p, port, true, extra);
 	for (i = 0; i < NW; i++) {
 		snprintf(name, sizeof(name), "w%zu", i);
 		ua_open(&w[i], i % 2 == 1, port, name);
@@ -1177,7 +1142,7 @@ static void sipp_watch_and_publish(const char *t)
 	snprintf(scen_p, sizeof(scen_p),
 		 "%s/tests/sipp/presence_publisher.xml", test_root_dir());
 	snprintf(dst, sizeof(dst), "127.0.0.1:%u", port);
-	start_proxy(&p, port, NULL);
+	stack_start_stateful(&p, port, true, NULL);
 	proc_start(&watcher, wargv);
 	wait_stat(&p, NULL, "subscriptions", 1, 5000);
 	wait_stat(&p, "notify", "answered", 1, 5000);
@@ -1244,7 +1209,7 @@ static void db_case(const char *mode)
 			 ha1, ha1b);
 		ASSERT_EQ(mariadb_sql(&m, sql, NULL, 0), 0);
 	}
-	start_proxy(&p, port, extra);
+	stack_start_stateful(&p, port, true, extra);
 	ua_open(&w, false, port, "bob");
 	ua_open(&pub, false, port, "alice");
 	ASSERT_EQ(ua_subscribe(&w, "alice", 600), 200);
@@ -1280,7 +1245,7 @@ static void db_case(const char *mode)
 	snprintf(b, sizeof(b), "alice@example.com\t%s\n", pub.etag);
 	ASSERT_STR(out, b);
 	/* Restored: the same dialog and publication go on. */
-	start_proxy(&p, port, extra);
+	stack_start_stateful(&p, port, true, extra);
 	ASSERT_EQ(pres_stat(&p, NULL, "subscriptions"), 1);
 	ASSERT_EQ(pres_stat(&p, NULL, "publications"), 1);
 	ASSERT_EQ(ua_publish(&pub, "alice", 600, NULL,

@@ -24,6 +24,7 @@
 #include "loadpres.h"
 #include "proc.h"
 #include "stack.h"
+#include "jsonq.h"
 #include "test.h"
 #include "watch.h"
 
@@ -85,14 +86,6 @@ TEST(presence_stamp_decode_rejects_bad_bodies)
 }
 
 /* ---- end to end, against Kamailio's presence server ---- */
-
-static long long jint(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-
-	ASSERT_MSG(json_is_integer(v), "no counter %s", key);
-	return json_integer_value(v);
-}
 
 /*
  * Kamailio with tests/kamailio/presence.cfg on udp: and tcp: port, its
@@ -173,30 +166,27 @@ static void subscribe_vs_kamailio(const char *tp)
 	p = json_object_get(j, "presence");
 	ASSERT(p);
 	/* one subscription per watcher: 20, the other attempts wait */
-	ASSERT_EQ(jint(j, "attempts"), 20);
-	ASSERT_EQ(jint(j, "successes"), 20);
-	ASSERT_EQ(jint(j, "failures"), 0);
-	ASSERT(jint(j, "throttled") > 0);
-	ASSERT_EQ(jint(json_object_get(j, "codes"), "200") +
+	JSONQ_EXPECT(j, {"attempts", 20}, {"successes", 20}, {"failures", 0});
+	ASSERT(jsonq_int(j, "throttled") > 0);
+	ASSERT_EQ(jsonq_int(json_object_get(j, "codes"), "200") +
 			  (json_object_get(json_object_get(j, "codes"), "202")
-				   ? jint(json_object_get(j, "codes"), "202")
+				   ? jsonq_int(json_object_get(j, "codes"),
+					       "20"
+					       "2")
 				   : 0),
 		  20);
-	ASSERT_EQ(jint(p, "sub_2xx"), 20);
-	ASSERT_EQ(jint(p, "first_notifies"), 20);
-	ASSERT_EQ(jint(p, "no_notify"), 0);
-	ASSERT_EQ(jint(p, "no_dialog"), 0);
+	JSONQ_EXPECT(p, {"sub_2xx", 20}, {"first_notifies", 20},
+		     {"no_notify", 0}, {"no_dialog", 0});
 	/* refreshed every second for 2 s, each answered 2xx */
-	ASSERT(jint(p, "refreshes") >= 20);
-	ASSERT_EQ(jint(p, "refresh_failures"), 0);
+	ASSERT(jsonq_int(p, "refreshes") >= 20);
+	ASSERT_EQ(jsonq_int(p, "refresh_failures"), 0);
 	/* the drain: every dialog unsubscribed, its terminated NOTIFY */
-	ASSERT_EQ(jint(p, "unsubscribes"), 20);
-	ASSERT_EQ(jint(p, "unsubscribed"), 20);
-	ASSERT_EQ(jint(p, "unsub_failures"), 0);
-	ASSERT_EQ(jint(p, "terminated"), 20);
+	JSONQ_EXPECT(p, {"unsubscribes", 20}, {"unsubscribed", 20},
+		     {"unsub_failures", 0}, {"terminated", 20});
 	/* a NOTIFY per subscription, per refresh, per unsubscribe */
-	ASSERT(jint(p, "notifies") >= 20 + jint(p, "refreshes") + 20);
-	ASSERT_EQ(jint(json_object_get(j, "snd_us"), "count"), 20);
+	ASSERT(jsonq_int(p, "notifies") >=
+	       20 + jsonq_int(p, "refreshes") + 20);
+	ASSERT_EQ(jsonq_int(json_object_get(j, "snd_us"), "count"), 20);
 	json_decref(j);
 	kamailio_stop(&k);
 }
@@ -264,9 +254,8 @@ static void watchers_start_pw(struct proc *ch, const char *tp, uint16_t kport,
 	if (!ev)
 		proc_dump_log(ch);
 	ASSERT_MSG(ev, "no watching event");
-	ASSERT_EQ(jint(ev, "dialogs"), 5 * strtol(w, NULL, 10));
-	ASSERT_EQ(jint(ev, "active"), 5 * strtol(w, NULL, 10));
-	ASSERT_EQ(jint(ev, "failed"), 0);
+	JSONQ_EXPECT(ev, {"dialogs", 5 * strtol(w, NULL, 10)},
+		     {"active", 5 * strtol(w, NULL, 10)}, {"failed", 0});
 	json_decref(ev);
 }
 
@@ -290,7 +279,7 @@ static json_t *watch_until(struct proc *ch, long long want)
 	for (int i = 0; i < 50; i++) {
 		json_decref(w);
 		w = watch_stats_of(ch);
-		if (jint(w, "bodies_new") >= want)
+		if (jsonq_int(w, "bodies_new") >= want)
 			break;
 		usleep(100000);
 	}
@@ -316,29 +305,25 @@ static void watchers_get_every_publication(const char *tp)
 	watchers_start(&ch, tp, kport, "B1000-B1004", "3");
 	snprintf(server, sizeof(server), "%s:127.0.0.1:%u", tp, kport);
 	j = stack_loader_json(argv, 0, 20000);
-	pubs = jint(j, "attempts");
+	pubs = jsonq_int(j, "attempts");
 	ASSERT(pubs >= 50);
-	ASSERT_EQ(jint(j, "successes"), pubs);
-	ASSERT_EQ(jint(j, "failures"), 0);
+	ASSERT_EQ(jsonq_int(j, "successes"), pubs);
+	ASSERT_EQ(jsonq_int(j, "failures"), 0);
 	p = json_object_get(j, "presence");
-	ASSERT_EQ(jint(p, "pub_initial"), 5);
-	ASSERT_EQ(jint(p, "pub_modify"), pubs - 5);
-	ASSERT_EQ(jint(p, "pub_412"), 0);
-	ASSERT_EQ(jint(p, "pub_no_etag"), 0);
+	JSONQ_EXPECT(p, {"pub_initial", 5}, {"pub_modify", pubs - 5},
+		     {"pub_412", 0}, {"pub_no_etag", 0});
 	/* every watcher, every publication, in order, its own body */
 	w = watch_until(&ch, pubs * 3);
-	ASSERT_EQ(jint(w, "bodies_new"), pubs * 3);
-	ASSERT_EQ(jint(w, "bodies_stale"), 0);
-	ASSERT_EQ(jint(w, "bodies_mismatch"), 0);
-	ASSERT_EQ(jint(w, "no_dialog"), 0);
-	ASSERT_EQ(jint(w, "notifies"), jint(w, "bodies_new") +
-					       jint(w, "bodies_repeat") +
-					       jint(w, "bodies_none"));
-	ASSERT_EQ(jint(w, "active"), 15);
+	JSONQ_EXPECT(w, {"bodies_new", pubs * 3}, {"bodies_stale", 0},
+		     {"bodies_mismatch", 0}, {"no_dialog", 0});
+	ASSERT_EQ(jsonq_int(w, "notifies"),
+		  jsonq_int(w, "bodies_new") + jsonq_int(w, "bodies_repeat") +
+			  jsonq_int(w, "bodies_none"));
+	ASSERT_EQ(jsonq_int(w, "active"), 15);
 	h = json_object_get(w, "delay_us");
-	ASSERT_EQ(jint(h, "count"), pubs * 3);
+	ASSERT_EQ(jsonq_int(h, "count"), pubs * 3);
 	/* a delay measured, under the Timer F of a lost NOTIFY */
-	ASSERT(jint(h, "max") > 0 && jint(h, "max") < 32000000);
+	ASSERT(jsonq_int(h, "max") > 0 && jsonq_int(h, "max") < 32000000);
 	json_decref(w);
 	json_decref(j);
 	ASSERT_EQ(proc_stop(&ch, 3000), 0);
@@ -388,12 +373,12 @@ static void publish_412_reinitial(const char *tp)
 	ASSERT(j);
 	ASSERT_EQ(rc, 0);
 	p = json_object_get(j, "presence");
-	ASSERT_EQ(jint(j, "failures"), 0);
-	ASSERT_EQ(jint(j, "successes"), jint(j, "attempts"));
-	ASSERT_EQ(jint(p, "pub_412"), 2);
-	ASSERT_EQ(jint(p, "pub_initial"), 4);
-	ASSERT_EQ(jint(p, "pub_initial") + jint(p, "pub_modify"),
-		  jint(j, "attempts") + 2);
+	ASSERT_EQ(jsonq_int(j, "failures"), 0);
+	ASSERT_EQ(jsonq_int(j, "successes"), jsonq_int(j, "attempts"));
+	ASSERT_EQ(jsonq_int(p, "pub_412"), 2);
+	ASSERT_EQ(jsonq_int(p, "pub_initial"), 4);
+	ASSERT_EQ(jsonq_int(p, "pub_initial") + jsonq_int(p, "pub_modify"),
+		  jsonq_int(j, "attempts") + 2);
 	json_decref(j);
 	kamailio_stop(&k);
 }
@@ -411,18 +396,10 @@ static unsigned stray_notify(uint16_t port)
 {
 	static const char junk[] = "NOTIFY sip:x SIP/2.0\r\nVia: \r\n\r\n";
 	char req[1024], buf[4096];
-	struct timeval tv = {2, 0};
-	struct sockaddr_in sa;
 	unsigned status = 0;
-	int fd = socket(AF_INET, SOCK_DGRAM, 0), n;
+	int fd = proc_udp_to(port, 2000), n;
 	ssize_t got;
 
-	ASSERT(fd >= 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons(port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	n = snprintf(req, sizeof(req),
 		     "NOTIFY sip:W100@127.0.0.1:%u SIP/2.0\r\n"
 		     "Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKstray\r\n"
@@ -433,9 +410,8 @@ static unsigned stray_notify(uint16_t port)
 		     "Subscription-State: active;expires=60\r\n"
 		     "Content-Length: 0\r\n\r\n",
 		     port);
-	sendto(fd, junk, sizeof(junk) - 1, 0, (struct sockaddr *)&sa,
-	       sizeof(sa));
-	sendto(fd, req, (size_t)n, 0, (struct sockaddr *)&sa, sizeof(sa));
+	ASSERT(send(fd, junk, sizeof(junk) - 1, 0) > 0);
+	ASSERT(send(fd, req, (size_t)n, 0) == n);
 	for (;;) {
 		got = recv(fd, buf, sizeof(buf) - 1, 0);
 		if (got <= 0)
@@ -485,14 +461,14 @@ TEST_TIMEOUT(presence_notify_outside_a_dialog_gets_481, 30)
 	proc_start(&ch, ch_argv);
 	ev = proc_wait_event(&ch, "watching", 10000);
 	ASSERT_MSG(ev, "no watching event");
-	ASSERT_EQ(jint(ev, "active"), 1);
+	ASSERT_EQ(jsonq_int(ev, "active"), 1);
 	ASSERT_EQ(stray_notify(port_of(
 			  json_string_value(json_object_get(ev, "contact")))),
 		  481);
 	json_decref(ev);
 	w = watch_stats_of(&ch);
-	ASSERT_EQ(jint(w, "no_dialog"), 1);
-	ASSERT_EQ(jint(w, "active"), 1);
+	ASSERT_EQ(jsonq_int(w, "no_dialog"), 1);
+	ASSERT_EQ(jsonq_int(w, "active"), 1);
 	json_decref(w);
 	ASSERT_EQ(proc_stop(&ch, 3000), 0);
 
@@ -505,9 +481,11 @@ TEST_TIMEOUT(presence_notify_outside_a_dialog_gets_481, 30)
 	json_decref(ev);
 	r = proc_cmd(&ld, "stats", NULL, 3000);
 	ASSERT(r);
-	ASSERT_EQ(jint(json_object_get(json_object_get(r, "loader"), "presenc"
-								     "e"),
-		       "no_dialog"),
+	ASSERT_EQ(jsonq_int(json_object_get(json_object_get(r, "loader"), "pre"
+									  "sen"
+									  "c"
+									  "e"),
+			    "no_dialog"),
 		  1);
 	json_decref(r);
 	ASSERT_EQ(proc_stop(&ld, 5000), 0);
@@ -545,30 +523,31 @@ TEST_TIMEOUT(presence_digest_auth_watch_publish_subscribe_udp, 40)
 	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", kport);
 	watchers_start_pw(&ch, "udp", kport, "B1000-B1004", "1", "secret");
 	w = watch_stats_of(&ch);
-	ASSERT_EQ(jint(w, "challenged"), 5);
+	ASSERT_EQ(jsonq_int(w, "challenged"), 5);
 	json_decref(w);
 
 	j = stack_loader_json(pub, 0, 20000);
-	pubs = jint(j, "attempts");
+	pubs = jsonq_int(j, "attempts");
 	ASSERT(pubs >= 15);
-	ASSERT_EQ(jint(j, "successes"), pubs);
-	ASSERT_EQ(jint(j, "auth_challenges"), pubs);
+	ASSERT_EQ(jsonq_int(j, "successes"), pubs);
+	ASSERT_EQ(jsonq_int(j, "auth_challenges"), pubs);
 	json_decref(j);
 	w = watch_until(&ch, pubs);
-	ASSERT_EQ(jint(w, "bodies_new"), pubs);
-	ASSERT_EQ(jint(w, "bodies_mismatch"), 0);
+	ASSERT_EQ(jsonq_int(w, "bodies_new"), pubs);
+	ASSERT_EQ(jsonq_int(w, "bodies_mismatch"), 0);
 	json_decref(w);
 	ASSERT_EQ(proc_stop(&ch, 3000), 0);
 
 	j = stack_loader_json(sub, 0, 20000);
 	p = json_object_get(j, "presence");
-	ASSERT_EQ(jint(j, "attempts"), 10);
-	ASSERT_EQ(jint(j, "successes"), 10);
-	ASSERT_EQ(jint(p, "refresh_failures"), 0);
-	ASSERT_EQ(jint(p, "unsubscribed"), 10);
+	ASSERT_EQ(jsonq_int(j, "attempts"), 10);
+	ASSERT_EQ(jsonq_int(j, "successes"), 10);
+	ASSERT_EQ(jsonq_int(p, "refresh_failures"), 0);
+	ASSERT_EQ(jsonq_int(p, "unsubscribed"), 10);
 	/* the initial SUBSCRIBEs, the refreshes and the unsubscribes */
-	ASSERT_EQ(jint(j, "auth_challenges"),
-		  10 + jint(p, "refreshes") + jint(p, "unsubscribes"));
+	ASSERT_EQ(jsonq_int(j, "auth_challenges"),
+		  10 + jsonq_int(p, "refreshes") +
+			  jsonq_int(p, "unsubscribes"));
 	json_decref(j);
 	kamailio_stop(&k);
 }
@@ -596,10 +575,10 @@ TEST_TIMEOUT(presence_loader_subscribe_max_outstanding_caps_dialogs, 30)
 	snprintf(server, sizeof(server), "udp:127.0.0.1:%u", kport);
 	j = stack_loader_json(argv, 0, 20000);
 	p = json_object_get(j, "presence");
-	ASSERT_EQ(jint(j, "attempts"), 5);
-	ASSERT_EQ(jint(j, "successes"), 5);
-	ASSERT(jint(j, "throttled") >= 30);
-	ASSERT_EQ(jint(p, "unsubscribed"), 5);
+	ASSERT_EQ(jsonq_int(j, "attempts"), 5);
+	ASSERT_EQ(jsonq_int(j, "successes"), 5);
+	ASSERT(jsonq_int(j, "throttled") >= 30);
+	ASSERT_EQ(jsonq_int(p, "unsubscribed"), 5);
 	json_decref(j);
 	kamailio_stop(&k);
 }

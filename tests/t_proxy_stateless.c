@@ -20,6 +20,8 @@
 #include "sip_build.h"
 #include "sip_msg.h"
 #include "slcfg.h"
+#include "jsonq.h"
+#include "stack.h"
 #include "test.h"
 
 /* ------------------------------------------------------------------ */
@@ -34,23 +36,35 @@ static void set2(struct dispatch_set *set, const char *a, const char *b)
 	ASSERT_EQ(dispatch_add(set, b, &why), 0);
 }
 
-TEST(proxy_stateless_hrw_uniform_over_10000_users)
+/*
+ * How many of the users <prefix>0 .. <prefix>(count - 1) the two hops a
+ * and b each get (every pick must be one of them).
+ */
+static void split2(const char *a, const char *b, const char *prefix,
+		   unsigned count, unsigned n[2])
 {
 	struct dispatch_set set;
-	unsigned n[2] = {0, 0}, i;
 	char user[32];
 	struct pl key;
 
-	set2(&set, "udp:127.0.0.1:5070", "udp:127.0.0.1:5071");
-	for (i = 0; i < 10000; i++) {
+	set2(&set, a, b);
+	n[0] = n[1] = 0;
+	for (unsigned i = 0; i < count; i++) {
 		int k;
 
-		snprintf(user, sizeof(user), "user%u", i);
+		snprintf(user, sizeof(user), "%s%u", prefix, i);
 		pl_set_str(&key, user);
 		k = dispatch_pick(&set, &key, true);
 		ASSERT(k == 0 || k == 1);
 		n[k]++;
 	}
+}
+
+TEST(proxy_stateless_hrw_uniform_over_10000_users)
+{
+	unsigned n[2];
+
+	split2("udp:127.0.0.1:5070", "udp:127.0.0.1:5071", "user", 10000, n);
 	/* Within ±5% of uniform. */
 	ASSERT_MSG(n[0] > 4750 && n[0] < 5250, "split %u / %u", n[0], n[1]);
 }
@@ -97,17 +111,10 @@ TEST(proxy_stateless_hrw_moves_only_the_removed_hops_users)
 
 TEST(proxy_stateless_hrw_weights_share_proportionally)
 {
-	struct dispatch_set set;
-	unsigned n[2] = {0, 0}, i;
-	char user[32];
-	struct pl key;
+	unsigned n[2];
 
-	set2(&set, "udp:127.0.0.1:5070;weight=3", "udp:127.0.0.1:5071");
-	for (i = 0; i < 20000; i++) {
-		snprintf(user, sizeof(user), "sipuser%u", i);
-		pl_set_str(&key, user);
-		n[dispatch_pick(&set, &key, true)]++;
-	}
+	split2("udp:127.0.0.1:5070;weight=3", "udp:127.0.0.1:5071", "sipuser",
+	       20000, n);
 	ASSERT_MSG(n[0] > 14400 && n[0] < 15600, "split %u / %u", n[0], n[1]);
 }
 
@@ -300,29 +307,18 @@ static ssize_t recv_within(int fd, char *buf, size_t size, unsigned ms,
 
 static void px_start_tcp(struct px *px, const char *const *extra, bool tcp)
 {
-	const char *argv[32] = {"proxy-stateless", "--control", "--listen"};
+	struct proc_argv argv = {.n = 0};
 	char listen[64], listen_tcp[64];
-	unsigned n = 3;
-	json_t *r;
 
 	px->port = proc_free_port();
 	snprintf(listen, sizeof(listen), "udp:127.0.0.1:%u", px->port);
-	argv[n++] = listen;
-	if (tcp) {
-		snprintf(listen_tcp, sizeof(listen_tcp), "tcp:127.0.0.1:%u",
-			 px->port);
-		argv[n++] = "--listen";
-		argv[n++] = listen_tcp;
-	}
-	while (*extra && n < 31)
-		argv[n++] = *extra++;
-	argv[n] = NULL;
-	proc_start(&px->p, argv);
-	r = proc_wait_event(&px->p, "ready", 5000);
-	if (!r)
-		proc_dump_log(&px->p);
-	ASSERT(r);
-	json_decref(r);
+	snprintf(listen_tcp, sizeof(listen_tcp), "tcp:127.0.0.1:%u", px->port);
+	proc_argv_add(&argv, "proxy-stateless", "--control", "--listen",
+		      listen, NULL);
+	if (tcp)
+		proc_argv_add(&argv, "--listen", listen_tcp, NULL);
+	proc_argv_addv(&argv, extra);
+	stack_start_ready(&px->p, argv.v, "ready");
 }
 
 static void px_start(struct px *px, const char *const *extra)
@@ -336,24 +332,6 @@ static json_t *px_stats(struct px *px)
 
 	ASSERT(r);
 	return r;
-}
-
-static long long jint(json_t *o, const char *path)
-{
-	char key[64];
-	const char *dot;
-	json_t *v = o;
-
-	while (v && (dot = strchr(path, '.'))) {
-		snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
-		v = isdigit((unsigned char)key[0])
-			    ? json_array_get(v, (size_t)strtoul(key, NULL, 10))
-			    : json_object_get(v, key);
-		path = dot + 1;
-	}
-	v = v ? json_object_get(v, path) : NULL;
-	ASSERT_MSG(json_is_integer(v) || json_is_boolean(v), "no %s", path);
-	return json_is_boolean(v) ? json_is_true(v) : json_integer_value(v);
 }
 
 static const char req_fmt[] = "%s sip:%s@127.0.0.1:%u SIP/2.0\r\n"
@@ -470,13 +448,10 @@ TEST_TIMEOUT(proxy_stateless_relays_requests_and_responses, 20)
 	ASSERT(strstr(buf, "Unsupported: foo\r\n"));
 
 	st = px_stats(&px);
-	ASSERT_EQ(jint(st, "forwarded.requests"), 3);
-	ASSERT_EQ(jint(st, "forwarded.responses"), 1);
-	ASSERT_EQ(jint(st, "forwarded.by_route"), 1);
-	ASSERT_EQ(jint(st, "next_hops.0.forwarded"), 2);
-	ASSERT_EQ(jint(st, "drops.stray_response"), 1);
-	ASSERT_EQ(jint(st, "answered.483"), 1);
-	ASSERT_EQ(jint(st, "answered.420"), 1);
+	JSONQ_EXPECT(st, {"forwarded.requests", 3}, {"forwarded.responses", 1},
+		     {"forwarded.by_route", 1}, {"next_hops.0.forwarded", 2},
+		     {"drops.stray_response", 1}, {"answered.483", 1},
+		     {"answered.420", 1});
 	json_decref(st);
 	ASSERT_EQ(proc_stop(&px.p, 5000), 0);
 	close(hop);
@@ -579,9 +554,9 @@ TEST_TIMEOUT(proxy_stateless_503_when_no_hop_answers_probes, 20)
 	ASSERT(strstr(buf, "Retry-After: 7\r\n"));
 	ASSERT(strstr(buf, "To: <sip:bob@x>;tag="));
 	st = px_stats(&px);
-	ASSERT_EQ(jint(st, "next_hops.0.up"), 0);
-	ASSERT(jint(st, "next_hops.0.probes.refused") >= 1);
-	ASSERT(jint(st, "answered.503") >= 1);
+	ASSERT_EQ(jsonq_bool(st, "next_hops.0.up"), 0);
+	ASSERT(jsonq_int(st, "next_hops.0.probes.refused") >= 1);
+	ASSERT(jsonq_int(st, "answered.503") >= 1);
 	json_decref(st);
 	ASSERT_EQ(proc_stop(&px.p, 5000), 0);
 	close(cli);

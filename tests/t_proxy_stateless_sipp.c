@@ -16,13 +16,8 @@
 
 #include "dispatch.h"
 #include "proc.h"
+#include "stack.h"
 #include "test.h"
-
-static void need_sipp(void)
-{
-	if (system("command -v sipp >/dev/null 2>&1") != 0)
-		test_skip("sipp (Debian sip-tester) is not installed");
-}
 
 static void write_users(const char *path, unsigned from, unsigned n)
 {
@@ -130,19 +125,11 @@ struct px {
 
 static void px_start(struct px *px, const char *const *args)
 {
-	const char *argv[40] = {"proxy-stateless", "--control"};
-	unsigned n = 2;
-	json_t *r;
+	struct proc_argv argv = {.n = 0};
 
-	while (*args && n < 39)
-		argv[n++] = *args++;
-	argv[n] = NULL;
-	proc_start(&px->p, argv);
-	r = proc_wait_event(&px->p, "ready", 5000);
-	if (!r)
-		proc_dump_log(&px->p);
-	ASSERT(r);
-	json_decref(r);
+	proc_argv_add(&argv, "proxy-stateless", "--control", NULL);
+	proc_argv_addv(&argv, args);
+	stack_start_ready(&px->p, argv.v, "ready");
 }
 
 static long long hop_stat(struct px *px, unsigned i, const char *key)
@@ -188,7 +175,7 @@ TEST_TIMEOUT(proxy_stateless_sipp_10000_users_reach_their_server, 40)
 	unsigned want[2], i;
 	int rc;
 
-	need_sipp();
+	stack_need_sipp();
 	px.port = proc_free_port();
 	snprintf(h0, sizeof(h0), "udp:127.0.0.1:%u", u0);
 	snprintf(h1, sizeof(h1), "udp:127.0.0.1:%u", u1);
@@ -250,7 +237,7 @@ TEST_TIMEOUT(proxy_stateless_sipp_failover_and_back, 40)
 	long long before;
 	int rc;
 
-	need_sipp();
+	stack_need_sipp();
 	px.port = proc_free_port();
 	snprintf(h0, sizeof(h0), "udp:127.0.0.1:%u", u0);
 	snprintf(h1, sizeof(h1), "udp:127.0.0.1:%u", u1);
@@ -366,7 +353,7 @@ TEST_TIMEOUT(proxy_stateless_sipp_calls_follow_record_route_tcp, 30)
 	uint16_t u = proc_free_port();
 	char next[64], lu[64], lt[64], target[64];
 
-	need_sipp();
+	stack_need_sipp();
 	px.port = proc_free_port();
 	snprintf(next, sizeof(next), "udp:127.0.0.1:%u", u);
 	snprintf(lu, sizeof(lu), "udp:127.0.0.1:%u", px.port);
@@ -432,7 +419,7 @@ TEST_TIMEOUT(proxy_stateless_sipp_calls_through_a_tls_hop, 30)
 	uint16_t u = proc_free_port();
 	char next_b[64], la[64], lb[64], next_a[64], target[64];
 
-	need_sipp();
+	stack_need_sipp();
 	make_certs();
 	a.port = proc_free_port();
 	b.port = proc_free_port();

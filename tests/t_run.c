@@ -13,104 +13,23 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fixture.h"
+#include "orchrun.h"
 #include "proc.h"
 #include "results.h"
 #include "sshd.h"
 #include "test.h"
 
-static void need_root_and_mariadb(void)
-{
-	struct stat st;
-
-	if (geteuid() != 0)
-		test_skip("a managed mariadbd and sshd run as root here");
-	if (stat("/usr/sbin/mariadbd", &st) != 0)
-		test_skip("no mariadbd: run scripts/install-deps");
-}
-
-/* Runs the orchestrator; shows its output when it does not exit with want. */
-static void run_expect(const char *const argv[], int want)
-{
-	int got = proc_run(argv, "run.log", 50000);
-
-	if (got != want) {
-		size_t len;
-		char *log = test_read_file("run.log", &len);
-
-		fprintf(stderr, "%s", log);
-		free(log);
-		test_fail(__FILE__, __LINE__, "orchestrator exited %d, not %d",
-			  got, want);
-	}
-}
-
-/* The only bundle under results/, loaded. */
-static void load_bundle(struct res_run *run, char *dir, size_t size)
-{
-	char why[256] = "";
-	struct dirent *de;
-	DIR *d = opendir("results");
-	int found = 0;
-
-	ASSERT(d);
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.' && !strstr(de->d_name, ".tar.gz")) {
-			snprintf(dir, size, "results/%s", de->d_name);
-			found++;
-		}
-	closedir(d);
-	ASSERT_EQ(found, 1);
-	ASSERT_MSG(res_load(run, dir, why, sizeof(why)) == 0, "%s", why);
-}
-
-/* Every "pid N" the run printed must be gone. */
-static void assert_no_survivors(const char *log_name)
-{
-	size_t len;
-	char *log = test_read_file(log_name, &len), *p = log;
-	int seen = 0;
-
-	while ((p = strstr(p, ", pid "))) {
-		long pid = strtol(p + 6, &p, 10);
-
-		ASSERT(pid > 1);
-		ASSERT_MSG(kill((pid_t)pid, 0) != 0, "pid %ld still runs",
-			   pid);
-		seen++;
-	}
-	ASSERT(seen > 0);
-	free(log);
-}
-
 TEST_TIMEOUT(run_deploy_only_locally_leaves_nothing_behind, 60)
 {
-	char topo[1024], dir[600];
-	const char *argv[] = {"orchestrator", "run",	 "t.json",
-			      "--hosts",      NULL,	 "--deploy-only",
-			      "--results",    "results", NULL};
-	char inv[600];
+	const char *deploy_only[] = {"--deploy-only", NULL};
+	char dir[600];
 	struct res_run run;
 	size_t len;
 	char *text;
 
-	need_root_and_mariadb();
-	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
-		 test_root_dir());
-	argv[4] = inv;
-	snprintf(topo, sizeof(topo),
-		 "{\"name\": \"mini\", \"database\": {\"host\": \"db\", "
-		 "\"port\": %u},\n"
-		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"proxy1\", "
-		 "\"listen\": [\"udp:%u\"], \"auth\": \"register\"}],\n"
-		 " \"callhandlers\": [{\"name\": \"ch1\", \"host\": "
-		 "\"handler1\", \"listen\": [\"udp:%u\"]}],\n"
-		 " \"loaders\": [{\"name\": \"ld1\", \"host\": "
-		 "\"loader1\"}],\n"
-		 " \"experiment\": {\"auth\": true, \"users\": {\"count\": "
-		 "2000}}}\n",
-		 proc_free_port(), proc_free_port(), proc_free_port());
-	test_write_file("t.json", topo);
-	run_expect(argv, 0);
+	orchrun_prepare("mini", NULL);
+	orchrun_local("run", deploy_only, 0);
 	text = test_read_file("run.log", &len);
 	ASSERT(strstr(text, "2000 users"));
 	ASSERT(strstr(text, "[start] sf1 (proxy-stateful) on proxy1 ready"));
@@ -119,8 +38,8 @@ TEST_TIMEOUT(run_deploy_only_locally_leaves_nothing_behind, 60)
 	ASSERT(strstr(text, "[db] dropped sipstone_"));
 	ASSERT(strstr(text, "[db] managed server stopped"));
 	free(text);
-	assert_no_survivors("run.log");
-	load_bundle(&run, dir, sizeof(dir));
+	orchrun_assert_no_survivors("run.log");
+	orchrun_load_bundle(&run, dir, sizeof(dir));
 	ASSERT_STR(run.status, "complete");
 	ASSERT(strstr(run.reason, "deploy-only"));
 	ASSERT(json_is_object(json_object_get(run.setup, "topology")));
@@ -139,35 +58,20 @@ TEST_TIMEOUT(run_deploy_only_locally_leaves_nothing_behind, 60)
 
 TEST_TIMEOUT(run_fails_cleanly_when_a_port_is_taken, 60)
 {
-	const char *argv[] = {"orchestrator", "run", "t.json",
-			      "--hosts",      NULL,  "--results",
-			      "results",      NULL};
 	struct sockaddr_in sa = {.sin_family = AF_INET};
-	char topo[1024], inv[600], dir[600];
-	uint16_t port = proc_free_port();
+	char dir[600];
 	struct res_run run;
 	int fd;
 
-	need_root_and_mariadb();
-	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
-		 test_root_dir());
-	argv[4] = inv;
-	snprintf(topo, sizeof(topo),
-		 "{\"name\": \"busy\", \"database\": {\"host\": \"db\", "
-		 "\"port\": %u},\n"
-		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"proxy1\", "
-		 "\"listen\": [\"udp:%u\"]}],\n"
-		 " \"loaders\": [{\"name\": \"ld1\", \"host\": "
-		 "\"loader1\"}]}\n",
-		 proc_free_port(), port);
-	test_write_file("t.json", topo);
-	sa.sin_port = htons(port);
+	orchrun_prepare("busy", NULL);
+	/* sf1's port (@PORT2@), taken before the run. */
+	sa.sin_port = htons(fixture_port(2));
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	fd = socket(AF_INET, SOCK_DGRAM, 0);
 	ASSERT_EQ(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	run_expect(argv, 1);
+	orchrun_local("run", NULL, 1);
 	close(fd);
-	load_bundle(&run, dir, sizeof(dir));
+	orchrun_load_bundle(&run, dir, sizeof(dir));
 	ASSERT_STR(run.status, "failed");
 	ASSERT_MSG(strstr(run.reason, "is in use") && strstr(run.reason, "sf1 "
 									 "need"
@@ -182,38 +86,23 @@ TEST_TIMEOUT(run_deploys_and_drives_a_role_over_ssh, 60)
 	const char *argv[] = {"orchestrator", "run",	  "t.json",
 			      "--hosts",      "inv.json", "--deploy-only",
 			      "--results",    "results",  NULL};
-	char topo[1024], inv[2048], dir[600], kh[600], remote[700];
+	char dir[600], kh[600], remote[700], ssh_port[8];
 	struct res_run run;
 	struct sshd s;
 	struct stat st;
 	size_t len;
 	char *text;
 
-	need_root_and_mariadb();
+	orchrun_prepare("remote", NULL);
 	sshd_start(&s);
 	snprintf(kh, sizeof(kh), "%s/kh", test_tmp_dir());
 	sshd_write_known_hosts(&s, kh, false);
 	/* proxy1 is "another machine" reached over SSH (this one, really). */
-	snprintf(inv, sizeof(inv),
-		 "{\"hosts\": {\"proxy1\": {\"address\": \"127.0.0.1\", "
-		 "\"ssh\": {\"user\": \"root\", \"port\": %u, \"key\": "
-		 "\"%s\", "
-		 "\"known_hosts\": \"%s\"}},\n"
-		 " \"db\": {\"address\": \"127.0.0.1\", \"local\": true},\n"
-		 " \"loader1\": {\"address\": \"127.0.0.1\", \"local\": "
-		 "true}}}\n",
-		 s.port, s.client_key, kh);
-	test_write_file("inv.json", inv);
-	snprintf(topo, sizeof(topo),
-		 "{\"name\": \"remote\", \"database\": {\"host\": \"db\", "
-		 "\"port\": %u},\n"
-		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"proxy1\", "
-		 "\"listen\": [\"udp:%u\", \"tls:%u\"]}],\n"
-		 " \"loaders\": [{\"name\": \"ld1\", \"host\": "
-		 "\"loader1\"}]}\n",
-		 proc_free_port(), proc_free_port(), proc_free_port());
-	test_write_file("t.json", topo);
-	run_expect(argv, 0);
+	snprintf(ssh_port, sizeof(ssh_port), "%u", s.port);
+	fixture_write("inv.json", "hosts/proxy1-over-ssh.json", "SSH_PORT",
+		      ssh_port, "SSH_KEY", s.client_key, "KNOWN_HOSTS", kh,
+		      NULL);
+	orchrun_expect(argv, 0, 50000);
 	text = test_read_file("run.log", &len);
 	ASSERT_MSG(strstr(text, "[deploy] proxy1: /tmp/sipstone-"), "%s",
 		   text);
@@ -230,8 +119,8 @@ TEST_TIMEOUT(run_deploys_and_drives_a_role_over_ssh, 60)
 			   remote);
 	}
 	free(text);
-	assert_no_survivors("run.log");
-	load_bundle(&run, dir, sizeof(dir));
+	orchrun_assert_no_survivors("run.log");
+	orchrun_load_bundle(&run, dir, sizeof(dir));
 	ASSERT_STR(run.status, "complete");
 	res_run_clear(&run);
 	/* The role's stderr came back over the SSH channel. */
@@ -268,42 +157,22 @@ static void assert_report_parses(const char *path)
  * no step, and a bundle that says so. */
 TEST_TIMEOUT(run_baseline_command_measures_the_bed_alone, 60)
 {
-	const char *argv[] = {
-		"orchestrator", "baseline", "t.json",	    "--hosts", NULL,
-		"--results",	"results",  "--baseline-s", "2",       NULL};
-	char topo[2048], inv[600], dir[600];
+	const char *baseline_s[] = {"--baseline-s", "2", NULL};
+	char dir[600];
 	struct res_run run;
 	size_t len;
 	char *text;
 
-	need_root_and_mariadb();
-	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
-		 test_root_dir());
-	argv[4] = inv;
-	snprintf(topo, sizeof(topo),
-		 "{\"name\": \"s0p1-bed\", \"database\": {\"host\": \"db\", "
-		 "\"port\": %u},\n"
-		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"proxy1\", "
-		 "\"listen\": [\"udp:%u\"], \"workers\": 1}],\n"
-		 " \"callhandlers\": [{\"name\": \"ch1\", \"host\": "
-		 "\"handler1\", \"listen\": [\"udp:%u\"], \"threads\": 1}],\n"
-		 " \"loaders\": [{\"name\": \"ld1\", \"host\": \"loader1\", "
-		 "\"threads\": 1}],\n"
-		 " \"experiment\": {\"users\": {\"count\": 100}, \"rate\": "
-		 "{\"start\": 200, \"step\": 200, \"final\": 400},\n"
-		 "   \"step_duration_s\": 2, \"warmup_s\": 1, "
-		 "\"baseline_s\": 0}}\n",
-		 proc_free_port(), proc_free_port(), proc_free_port());
-	test_write_file("t.json", topo);
-	run_expect(argv, 0);
+	orchrun_prepare("s0p1-bed", NULL);
+	orchrun_local("baseline", baseline_s, 0);
 	text = test_read_file("run.log", &len);
 	ASSERT(strstr(text, "[baseline] loaders straight to the callhandlers "
 			    "(options): offered 400/s"));
 	ASSERT(!strstr(text, "[step 1]"));
 	ASSERT(!strstr(text, "[run] capacity"));
 	free(text);
-	assert_no_survivors("run.log");
-	load_bundle(&run, dir, sizeof(dir));
+	orchrun_assert_no_survivors("run.log");
+	orchrun_load_bundle(&run, dir, sizeof(dir));
 	ASSERT_STR(run.status, "complete");
 	ASSERT(strstr(run.reason, "baseline only"));
 	ASSERT_EQ(run.nsteps, 0);
@@ -315,35 +184,13 @@ TEST_TIMEOUT(run_baseline_command_measures_the_bed_alone, 60)
 
 TEST_TIMEOUT(run_register_steps_produce_a_complete_bundle, 90)
 {
-	const char *argv[] = {"orchestrator", "run", "t.json",
-			      "--hosts",      NULL,  "--results",
-			      "results",      NULL};
-	char topo[2048], inv[600], dir[600], path[700];
+	char dir[600], path[700];
 	struct res_run run;
 	size_t len;
 	char *text;
 
-	need_root_and_mariadb();
-	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
-		 test_root_dir());
-	argv[4] = inv;
-	snprintf(topo, sizeof(topo),
-		 "{\"name\": \"s0p1-short\", \"database\": {\"host\": \"db\", "
-		 "\"port\": %u},\n"
-		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"proxy1\", "
-		 "\"listen\": [\"udp:%u\"], \"workers\": 1}],\n"
-		 " \"callhandlers\": [{\"name\": \"ch1\", \"host\": "
-		 "\"handler1\", \"listen\": [\"udp:%u\"], \"threads\": 1}],\n"
-		 " \"loaders\": [{\"name\": \"ld1\", \"host\": \"loader1\", "
-		 "\"threads\": 1},\n"
-		 "             {\"name\": \"ld2\", \"host\": \"loader2\", "
-		 "\"threads\": 1}],\n"
-		 " \"experiment\": {\"users\": {\"count\": 100}, \"rate\": "
-		 "{\"start\": 200, \"step\": 200, \"final\": 400},\n"
-		 "   \"step_duration_s\": 2, \"warmup_s\": 1}}\n",
-		 proc_free_port(), proc_free_port(), proc_free_port());
-	test_write_file("t.json", topo);
-	run_expect(argv, 0);
+	orchrun_prepare("s0p1-short", NULL);
+	orchrun_local("run", NULL, 0);
 	text = test_read_file("run.log", &len);
 	ASSERT(strstr(text, "[step 1] offered 200/s"));
 	ASSERT(strstr(text, "[step 2] offered 400/s"));
@@ -356,8 +203,8 @@ TEST_TIMEOUT(run_register_steps_produce_a_complete_bundle, 90)
 			    "(options): offered 400/s"));
 	ASSERT(strstr(text, "[baseline]") < strstr(text, "[step 1]"));
 	free(text);
-	assert_no_survivors("run.log");
-	load_bundle(&run, dir, sizeof(dir));
+	orchrun_assert_no_survivors("run.log");
+	orchrun_load_bundle(&run, dir, sizeof(dir));
 	ASSERT_STR(run.status, "complete");
 	ASSERT_EQ(run.nsteps, 2);
 	ASSERT_EQ(run.nsamples, 4);
@@ -365,14 +212,9 @@ TEST_TIMEOUT(run_register_steps_produce_a_complete_bundle, 90)
 	for (size_t i = 0; i < run.nsteps; i++) {
 		const struct res_step *s = &run.steps[i];
 
-		ASSERT_MSG(s->success_pct == 100, "step %zu: %.2f %%", i,
-			   s->success_pct);
-		ASSERT(s->passed);
 		/* Two loaders each sent half: 2 s at the step's rate, +-5 %. */
-		ASSERT_MSG(s->attempts > 1.9 * s->offered &&
-				   s->attempts < 2.1 * s->offered,
-			   "step %zu: %llu attempts at %.0f/s", i,
-			   (unsigned long long)s->attempts, s->offered);
+		orchrun_assert_full_step(s, i, "attempts");
+		ASSERT(s->passed);
 		ASSERT(s->p50_ms > 0 && s->p50_ms <= s->p99_ms);
 		ASSERT(s->rrd_ms > 0);
 		ASSERT(s->proxy[0].cpu > 0 && s->proxy[0].rss_mb > 0);
@@ -425,78 +267,52 @@ TEST_TIMEOUT(run_register_steps_produce_a_complete_bundle, 90)
 	}
 }
 
-TEST_TIMEOUT(run_interrupted_mid_step_tears_down_and_says_aborted, 90)
+/*
+ * Starts `orchestrator run t.json` (local inventory, extra arguments
+ * NULL-terminated or NULL), interrupts it 2 s after its loader is ready
+ * (inside the first step) and reads its output to the end into out
+ * (also run.log).  Returns its exit status.
+ */
+static int interrupt_in_first_step(const char *const *extra, char *out,
+				   size_t size)
 {
-	char topo[2048], inv[600], dir[600];
-	const char *argv[] = {"orchestrator", "run", "t.json",
-			      "--hosts",      inv,   "--results",
-			      "results",      NULL};
-	struct res_run run;
+	const char *argv[16] = {
+		"orchestrator",	       "run",	    "t.json", "--hosts",
+		orchrun_local_hosts(), "--results", "results"};
+	size_t n = 0, k = 7;
 	struct proc p;
 	int status;
 
-	need_root_and_mariadb();
-	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
-		 test_root_dir());
-	/* Long steps: the interrupt lands in the middle of the first. */
-	snprintf(topo, sizeof(topo),
-		 "{\"name\": \"s0p1-int\", \"database\": {\"host\": \"db\", "
-		 "\"port\": %u},\n"
-		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"proxy1\", "
-		 "\"listen\": [\"udp:%u\"], \"workers\": 1}],\n"
-		 " \"loaders\": [{\"name\": \"ld1\", \"host\": \"loader1\", "
-		 "\"threads\": 1}],\n"
-		 " \"experiment\": {\"users\": {\"count\": 100}, \"rate\": "
-		 "{\"start\": 100, \"step\": 100, \"final\": 1000},\n"
-		 "   \"step_duration_s\": 60, \"warmup_s\": 0}}\n",
-		 proc_free_port(), proc_free_port());
-	test_write_file("t.json", topo);
+	for (; extra && *extra; extra++)
+		argv[k++] = *extra;
+	argv[k] = NULL;
 	proc_start(&p, argv);
-	/* Read its output until the load runs (the loader is ready). */
-	{
-		static char out[65536];
-		size_t n = 0;
-		uint64_t waited = 0;
+	/* Its output until the load runs (the loader is ready). */
+	orchrun_read_until(p.from_child, out, &n, size, "[start] ld1 (loader)",
+			   60000);
+	ASSERT_MSG(strstr(out, "[start] ld1 (loader)"), "%s", out);
+	sleep(2); /* inside the first step */
+	ASSERT(!proc_exited(&p));
+	proc_signal(&p, SIGINT);
+	/* Its output to the end: the teardown and the PIDs it ended. */
+	orchrun_read_until(p.from_child, out, &n, size, NULL, 30000);
+	status = proc_stop(&p, 30000);
+	test_write_file("run.log", out);
+	return status;
+}
 
-		while (!strstr(out, "[start] ld1 (loader)") &&
-		       waited < 60000) {
-			struct pollfd pfd = {p.from_child, POLLIN, 0};
-			ssize_t got;
+TEST_TIMEOUT(run_interrupted_mid_step_tears_down_and_says_aborted, 90)
+{
+	static char out[65536];
+	char dir[600];
+	struct res_run run;
+	int status;
 
-			if (poll(&pfd, 1, 100) <= 0) {
-				waited += 100;
-				continue;
-			}
-			got = read(p.from_child, out + n, sizeof(out) - n - 1);
-			if (got <= 0)
-				break;
-			n += (size_t)got;
-			out[n] = '\0';
-		}
-		ASSERT_MSG(strstr(out, "[start] ld1 (loader)"), "%s", out);
-		sleep(2); /* inside the first step */
-		ASSERT(!proc_exited(&p));
-		proc_signal(&p, SIGINT);
-		/* Its output to the end: the teardown and the PIDs it ended. */
-		for (waited = 0; waited < 30000 && n < sizeof(out) - 1;) {
-			struct pollfd pfd = {p.from_child, POLLIN, 0};
-			ssize_t got;
-
-			if (poll(&pfd, 1, 100) <= 0) {
-				waited += 100;
-				continue;
-			}
-			got = read(p.from_child, out + n, sizeof(out) - n - 1);
-			if (got <= 0)
-				break;
-			n += (size_t)got;
-			out[n] = '\0';
-		}
-		status = proc_stop(&p, 30000);
-		test_write_file("run.log", out);
-	}
+	/* Long steps: the interrupt lands in the middle of the first. */
+	orchrun_prepare("s0p1-int", NULL);
+	status = interrupt_in_first_step(NULL, out, sizeof(out));
 	ASSERT_EQ(status, 1);
-	assert_no_survivors("run.log");
+	orchrun_assert_no_survivors("run.log");
 	{
 		size_t len;
 		char *text = test_read_file("run.log", &len);
@@ -507,7 +323,7 @@ TEST_TIMEOUT(run_interrupted_mid_step_tears_down_and_says_aborted, 90)
 			   "%s", text);
 		free(text);
 	}
-	load_bundle(&run, dir, sizeof(dir));
+	orchrun_load_bundle(&run, dir, sizeof(dir));
 	ASSERT_STR(run.status, "aborted");
 	ASSERT(strstr(run.reason, "interrupted"));
 	res_run_clear(&run);
@@ -551,19 +367,18 @@ static bool cap_cgroup(char *dir, size_t size, double frac)
 }
 
 /*
- * Runs a search ("experiment" fields after the rate in exp) against one
- * proxy-stateful held to 3 % of a core in a cgroup, so that it fails
- * well below what the loader can send, at a rate the search has to
- * find.  Its output into out (NUL-terminated); the exit status must be
- * 0.
+ * Runs a search (tests/data/topo/<name>.json: one proxy-stateful, one
+ * loader, the search in its experiment) against the proxy held to 3 %
+ * of a core in a cgroup, so that it fails well below what the loader
+ * can send, at a rate the search has to find.  Its output into out
+ * (NUL-terminated); the exit status must be 0.
  */
-static void capped_search(const char *name, const char *exp, char *out,
-			  size_t outsz)
+static void capped_search(const char *name, char *out, size_t outsz)
 {
-	char topo[2048], inv[600], cg[300], path[800];
-	const char *argv[] = {"orchestrator", "run", "t.json",
-			      "--hosts",      inv,   "--results",
-			      "results",      NULL};
+	char cg[300], path[800];
+	const char *argv[] = {
+		"orchestrator",	       "run",	    "t.json",  "--hosts",
+		orchrun_local_hosts(), "--results", "results", NULL};
 	size_t n = 0;
 	struct proc p;
 	char *pidp;
@@ -572,42 +387,13 @@ static void capped_search(const char *name, const char *exp, char *out,
 	FILE *f;
 
 	out[0] = '\0';
-	need_root_and_mariadb();
-	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
-		 test_root_dir());
+	orchrun_prepare(name, NULL);
 	if (!cap_cgroup(cg, sizeof(cg), 0.03))
 		test_skip("no cgroup CPU controller here");
-	snprintf(topo, sizeof(topo),
-		 "{\"name\": \"%s\", \"database\": {\"host\": "
-		 "\"db\", \"port\": %u},\n"
-		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"proxy1\", "
-		 "\"listen\": [\"udp:%u\"], \"workers\": 1}],\n"
-		 " \"loaders\": [{\"name\": \"ld1\", \"host\": \"loader1\", "
-		 "\"threads\": 1}],\n"
-		 " \"experiment\": {\"users\": {\"count\": 100}, %s}}\n",
-		 name, proc_free_port(), proc_free_port(), exp);
-	test_write_file("t.json", topo);
 	proc_start(&p, argv);
 	/* The proxy into the capped cgroup before the first trial. */
-	{
-		uint64_t waited = 0;
-
-		while (!strstr(out, "[start] sf1 (proxy-stateful)") &&
-		       waited < 60000) {
-			struct pollfd pfd = {p.from_child, POLLIN, 0};
-			ssize_t got;
-
-			if (poll(&pfd, 1, 100) <= 0) {
-				waited += 100;
-				continue;
-			}
-			got = read(p.from_child, out + n, outsz - n - 1);
-			if (got <= 0)
-				break;
-			n += (size_t)got;
-			out[n] = '\0';
-		}
-	}
+	orchrun_read_until(p.from_child, out, &n, outsz,
+			   "[start] sf1 (proxy-stateful)", 60000);
 	pidp = strstr(out, "[start] sf1 (proxy-stateful)");
 	ASSERT_MSG(pidp && strstr(pidp, ", pid "), "%s", out);
 	pid = strtol(strstr(pidp, ", pid ") + 6, NULL, 10);
@@ -617,20 +403,7 @@ static void capped_search(const char *name, const char *exp, char *out,
 	fprintf(f, "%ld\n", pid);
 	ASSERT(fclose(f) == 0);
 	/* Its output to the end (bounded), then its exit status. */
-	for (uint64_t waited = 0; waited < 200000 && n < outsz - 1;) {
-		struct pollfd pfd = {p.from_child, POLLIN, 0};
-		ssize_t got;
-
-		if (poll(&pfd, 1, 100) <= 0) {
-			waited += 100;
-			continue;
-		}
-		got = read(p.from_child, out + n, outsz - n - 1);
-		if (got <= 0)
-			break;
-		n += (size_t)got;
-		out[n] = '\0';
-	}
+	orchrun_read_until(p.from_child, out, &n, outsz, NULL, 200000);
 	status = proc_stop(&p, 30000);
 	test_write_file("run.log", out);
 	rmdir(cg);
@@ -649,15 +422,9 @@ TEST_TIMEOUT(run_bisect_search_finds_the_highest_clean_rate, 180)
 	char *text;
 
 	/* 1 s without a final response is a failure. */
-	capped_search("s0p1-bisect",
-		      "\"rate\": {\"start\": 200, \"step\": 800, "
-		      "\"final\": 20000},\n"
-		      "   \"step_duration_s\": 2, \"warmup_s\": 1, "
-		      "\"search\": \"bisect\",\n"
-		      "   \"threshold_ms\": 1000, \"granularity\": 100",
-		      out, sizeof(out));
+	capped_search("s0p1-bisect", out, sizeof(out));
 	ASSERT(strstr(out, "[bisect] "));
-	load_bundle(&run, dir, sizeof(dir));
+	orchrun_load_bundle(&run, dir, sizeof(dir));
 	ASSERT_STR(run.status, "complete");
 	ASSERT_STR(run.search, "bisect");
 	ASSERT_STR(run.search_end, "found");
@@ -706,7 +473,7 @@ TEST_TIMEOUT(run_bisect_search_finds_the_highest_clean_rate, 180)
 			lines += text[i] == '\n';
 		ASSERT(strstr(text, ",passed,phase,"));
 		ASSERT(strstr(text, ",bisect,"));
-		load_bundle(&run, dir, sizeof(dir));
+		orchrun_load_bundle(&run, dir, sizeof(dir));
 		ASSERT_EQ(lines, run.nsteps + 1);
 		res_run_clear(&run);
 	}
@@ -715,7 +482,7 @@ TEST_TIMEOUT(run_bisect_search_finds_the_highest_clean_rate, 180)
 	text = test_read_file(path, &n);
 	ASSERT(strstr(text, "zero-failure rate by bisection"));
 	free(text);
-	assert_no_survivors("run.log");
+	orchrun_assert_no_survivors("run.log");
 }
 
 TEST_TIMEOUT(run_rfc7502_search_moves_as_the_rfc_says, 260)
@@ -728,16 +495,9 @@ TEST_TIMEOUT(run_rfc7502_search_moves_as_the_rfc_says, 260)
 	struct res_run run;
 	char *text;
 
-	capped_search("s0p1-rfc7502",
-		      "\"rate\": {\"start\": 600, \"step\": 800, "
-		      "\"final\": 20000},\n"
-		      "   \"step_duration_s\": 1, \"warmup_s\": 0, "
-		      "\"search\": \"rfc7502\",\n"
-		      "   \"threshold_ms\": 1000, \"granularity\": 50, "
-		      "\"granularity_percent\": 10, \"max_trials\": 40",
-		      out, sizeof(out));
+	capped_search("s0p1-rfc7502", out, sizeof(out));
 	ASSERT(strstr(out, "[rfc7502] "));
-	load_bundle(&run, dir, sizeof(dir));
+	orchrun_load_bundle(&run, dir, sizeof(dir));
 	ASSERT_STR(run.status, "complete");
 	ASSERT_STR(run.search, "rfc7502");
 	ASSERT_MSG(!strcmp(run.search_end, "found"), "%s: %s", run.search_end,
@@ -800,35 +560,22 @@ TEST_TIMEOUT(run_rfc7502_search_moves_as_the_rfc_says, 260)
 	text = test_read_file(path, &n);
 	ASSERT(strstr(text, "RFC 7502 zero-failure rate"));
 	free(text);
-	assert_no_survivors("run.log");
+	orchrun_assert_no_survivors("run.log");
 }
 
 TEST_TIMEOUT(run_progress_redraws_one_line_on_a_terminal_only, 90)
 {
-	char topo[2048], inv[600], prog[700];
+	const char *inv = orchrun_local_hosts();
 	static char out[1 << 16];
+	char prog[700];
 	size_t n = 0, len;
 	struct winsize ws = {.ws_row = 24, .ws_col = 200};
 	int fd, status = -1;
 	char *text;
 	pid_t pid;
 
-	need_root_and_mariadb();
-	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
-		 test_root_dir());
+	orchrun_prepare("s0p1-tty", NULL);
 	snprintf(prog, sizeof(prog), "%s/orchestrator", test_bin_dir());
-	snprintf(topo, sizeof(topo),
-		 "{\"name\": \"s0p1-tty\", \"database\": {\"host\": \"db\", "
-		 "\"port\": %u},\n"
-		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"proxy1\", "
-		 "\"listen\": [\"udp:%u\"], \"workers\": 1}],\n"
-		 " \"loaders\": [{\"name\": \"ld1\", \"host\": \"loader1\", "
-		 "\"threads\": 1}],\n"
-		 " \"experiment\": {\"users\": {\"count\": 100}, \"rate\": "
-		 "{\"start\": 200, \"step\": 200, \"final\": 400},\n"
-		 "   \"step_duration_s\": 3, \"warmup_s\": 0}}\n",
-		 proc_free_port(), proc_free_port());
-	test_write_file("t.json", topo);
 	pid = forkpty(&fd, NULL, NULL, &ws);
 	ASSERT(pid >= 0);
 	if (pid == 0) {
@@ -836,21 +583,9 @@ TEST_TIMEOUT(run_progress_redraws_one_line_on_a_terminal_only, 90)
 		      "results", (char *)NULL);
 		_exit(127);
 	}
-	/* Its terminal's output to the end (bounded). */
-	for (unsigned waited = 0; waited < 60000 && n < sizeof(out) - 1;) {
-		struct pollfd pfd = {fd, POLLIN, 0};
-		ssize_t got;
-
-		if (poll(&pfd, 1, 100) <= 0) {
-			waited += 100;
-			continue;
-		}
-		got = read(fd, out + n, sizeof(out) - n - 1);
-		if (got <= 0)
-			break; /* EIO once the child has gone */
-		n += (size_t)got;
-		out[n] = '\0';
-	}
+	/* Its terminal's output to the end (bounded; EIO once the child
+	 * has gone). */
+	orchrun_read_until(fd, out, &n, sizeof(out), NULL, 60000);
 	close(fd);
 	for (int i = 0; i < 100 && waitpid(pid, &status, WNOHANG) == 0; i++)
 		usleep(100000);
@@ -872,7 +607,7 @@ TEST_TIMEOUT(run_progress_redraws_one_line_on_a_terminal_only, 90)
 				      "--hosts",      inv,   "--results",
 				      "results2",     NULL};
 
-		run_expect(argv, 0);
+		orchrun_expect(argv, 0, 50000);
 		text = test_read_file("run.log", &len);
 		ASSERT(strstr(text, "[step 2] offered 400/s"));
 		ASSERT(!strchr(text, '\033') && !strchr(text, '\r'));
@@ -886,51 +621,23 @@ TEST_TIMEOUT(run_progress_redraws_one_line_on_a_terminal_only, 90)
  * bundle's steps carry the RFC 6076 call metrics. */
 TEST_TIMEOUT(run_invite_steps_carry_call_metrics, 90)
 {
-	const char *argv[] = {"orchestrator", "run", "t.json",
-			      "--hosts",      NULL,  "--results",
-			      "results",      NULL};
-	char topo[2048], inv[600], dir[600], path[700];
+	char dir[600], path[700];
 	struct res_run run;
 	size_t len;
 	char *text;
 
-	need_root_and_mariadb();
-	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
-		 test_root_dir());
-	argv[4] = inv;
-	snprintf(topo, sizeof(topo),
-		 "{\"name\": \"s0p1-invite\", \"database\": {\"host\": "
-		 "\"db\", \"port\": %u},\n"
-		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"proxy1\", "
-		 "\"listen\": [\"udp:%u\"], \"workers\": 1, "
-		 "\"record_route\": true}],\n"
-		 " \"callhandlers\": [{\"name\": \"ch1\", \"host\": "
-		 "\"handler1\", \"listen\": [\"udp:%u\"], \"threads\": 1, "
-		 "\"register_via\": \"sf1\"}],\n"
-		 " \"loaders\": [{\"name\": \"ld1\", \"host\": \"loader1\", "
-		 "\"server\": \"sf1\", \"threads\": 1}],\n"
-		 " \"experiment\": {\"test\": \"invite\", \"hold_ms\": 100, "
-		 "\"users\": {\"count\": 20}, \"rate\": "
-		 "{\"start\": 50, \"step\": 50, \"final\": 100},\n"
-		 "   \"step_duration_s\": 2, \"warmup_s\": 1}}\n",
-		 proc_free_port(), proc_free_port(), proc_free_port());
-	test_write_file("t.json", topo);
-	run_expect(argv, 0);
-	assert_no_survivors("run.log");
-	load_bundle(&run, dir, sizeof(dir));
+	orchrun_prepare("s0p1-invite", NULL);
+	orchrun_local("run", NULL, 0);
+	orchrun_assert_no_survivors("run.log");
+	orchrun_load_bundle(&run, dir, sizeof(dir));
 	ASSERT_STR(run.status, "complete");
 	ASSERT_STR(run.test, "invite");
 	ASSERT_EQ(run.nsteps, 2);
 	for (size_t i = 0; i < run.nsteps; i++) {
 		const struct res_step *s = &run.steps[i];
 
-		ASSERT_MSG(s->success_pct == 100, "step %zu: %.2f %%", i,
-			   s->success_pct);
 		/* 2 s at the step's rate, +-5 % */
-		ASSERT_MSG(s->attempts > 1.9 * s->offered &&
-				   s->attempts < 2.1 * s->offered,
-			   "step %zu: %llu calls at %.0f/s", i,
-			   (unsigned long long)s->attempts, s->offered);
+		orchrun_assert_full_step(s, i, "calls");
 		/* SRD and SDD measured; the ratios those of a clean run;
 		 * no REGISTER metrics */
 		ASSERT(s->srd_ms > 0 && s->sdd_ms > 0);
@@ -955,23 +662,12 @@ TEST_TIMEOUT(run_invite_steps_carry_call_metrics, 90)
  */
 static void write_list_topology(unsigned step_s)
 {
-	char topo[2048];
-	uint16_t port = proc_free_port();
+	char final[16], step[16];
 
-	snprintf(topo, sizeof(topo),
-		 "{\"name\": \"s0p1-list\", \"database\": {\"host\": \"db\", "
-		 "\"port\": %u},\n"
-		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"proxy1\", "
-		 "\"listen\": [\"udp:%u\", \"tcp:%u\"], \"workers\": 1}],\n"
-		 " \"loaders\": [{\"name\": \"ld1\", \"host\": \"loader1\", "
-		 "\"threads\": 1}],\n"
-		 " \"experiment\": {\"users\": {\"count\": 100}, \"rate\": "
-		 "{\"start\": 200, \"step\": 200, \"final\": %u},\n"
-		 "   \"step_duration_s\": %u, \"warmup_s\": 0, "
-		 "\"baseline_s\": 0}}\n",
-		 proc_free_port(), port, port, step_s > 2 ? 1000 : 200,
-		 step_s);
-	test_write_file("t.json", topo);
+	snprintf(final, sizeof(final), "%u", step_s > 2 ? 1000 : 200);
+	snprintf(step, sizeof(step), "%u", step_s);
+	fixture_write("t.json", "topo/s0p1-list.json", "FINAL", final,
+		      "STEP_S", step, NULL);
 }
 
 /* The bundles under results/ (not the archives), oldest first. */
@@ -1023,7 +719,8 @@ static unsigned setup_users(const struct res_run *run)
 
 TEST_TIMEOUT(run_list_of_users_gives_a_bundle_each_and_a_comparison, 90)
 {
-	char inv[600], dirs[4][300];
+	const char *inv = orchrun_local_hosts();
+	char dirs[4][300];
 	const char *argv[] = {
 		"orchestrator", "run",	   "t.json",  "--hosts", inv,
 		"--results",	"results", "--users", "10,20",	 NULL};
@@ -1031,11 +728,9 @@ TEST_TIMEOUT(run_list_of_users_gives_a_bundle_each_and_a_comparison, 90)
 	size_t len;
 	char *text;
 
-	need_root_and_mariadb();
-	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
-		 test_root_dir());
+	orchrun_need_root_and_mariadb();
 	write_list_topology(2);
-	run_expect(argv, 0);
+	orchrun_expect(argv, 0, 50000);
 	text = test_read_file("run.log", &len);
 	ASSERT(strstr(text, "[list] run 1 of 2: t.json --users 10\n"));
 	ASSERT(strstr(text, "[list] run 2 of 2: t.json --users 20\n"));
@@ -1050,7 +745,7 @@ TEST_TIMEOUT(run_list_of_users_gives_a_bundle_each_and_a_comparison, 90)
 		   "%s", text);
 	ASSERT(strstr(text, "comparison: results/compare-"));
 	free(text);
-	assert_no_survivors("run.log");
+	orchrun_assert_no_survivors("run.log");
 	ASSERT_EQ(list_bundles(dirs, 4), 2);
 	for (size_t i = 0; i < 2; i++) {
 		char why[256] = "", archive[400];
@@ -1075,7 +770,8 @@ TEST_TIMEOUT(run_list_of_users_gives_a_bundle_each_and_a_comparison, 90)
 
 TEST_TIMEOUT(run_list_of_transports_is_uploaded_bundle_by_bundle, 90)
 {
-	char inv[600], dirs[4][300], url[128], script[600], port[8];
+	const char *inv = orchrun_local_hosts();
+	char dirs[4][300], url[128], script[600], port[8];
 	const char *argv[] = {"orchestrator", "run",	     "t.json",
 			      "--hosts",      inv,	     "--results",
 			      "results",      "--transport", "udp,tcp",
@@ -1087,9 +783,7 @@ TEST_TIMEOUT(run_list_of_transports_is_uploaded_bundle_by_bundle, 90)
 	size_t len;
 	char *text;
 
-	need_root_and_mariadb();
-	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
-		 test_root_dir());
+	orchrun_need_root_and_mariadb();
 	snprintf(script, sizeof(script), "%s/tests/data/http_sink.py",
 		 test_root_dir());
 	snprintf(port, sizeof(port), "%u", sink_port);
@@ -1099,13 +793,13 @@ TEST_TIMEOUT(run_list_of_transports_is_uploaded_bundle_by_bundle, 90)
 	/* The first upload comes after a whole run: the sink listens by
 	 * then (and a refused try is retried). */
 	write_list_topology(2);
-	run_expect(argv, 0);
+	orchrun_expect(argv, 0, 50000);
 	proc_stop(&p, 100);
 	text = test_read_file("run.log", &len);
 	ASSERT_MSG(strstr(text, "\ns0p1-list udp "), "%s", text);
 	ASSERT_MSG(strstr(text, "\ns0p1-list tcp "), "%s", text);
 	free(text);
-	assert_no_survivors("run.log");
+	orchrun_assert_no_survivors("run.log");
 	ASSERT_EQ(list_bundles(dirs, 4), 2);
 	/* Every bundle, as written, and the comparison reached the server. */
 	text = test_read_file("requests.log", &len);
@@ -1140,7 +834,8 @@ TEST_TIMEOUT(run_list_of_transports_is_uploaded_bundle_by_bundle, 90)
 
 TEST_TIMEOUT(run_list_with_a_failing_upload_keeps_every_bundle, 90)
 {
-	char inv[600], dirs[4][300], url[128];
+	const char *inv = orchrun_local_hosts();
+	char dirs[4][300], url[128];
 	const char *argv[] = {"orchestrator",
 			      "run",
 			      "t.json",
@@ -1160,14 +855,12 @@ TEST_TIMEOUT(run_list_with_a_failing_upload_keeps_every_bundle, 90)
 	char *text, *p;
 	int failures = 0;
 
-	need_root_and_mariadb();
-	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
-		 test_root_dir());
+	orchrun_need_root_and_mariadb();
 	/* Nobody listens there. */
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/in/",
 		 proc_free_port());
 	write_list_topology(2);
-	run_expect(argv, 1);
+	orchrun_expect(argv, 1, 50000);
 	text = test_read_file("run.log", &len);
 	/* Each bundle's failure is said, with which one and why, and the
 	 * comparison page's. */
@@ -1183,7 +876,7 @@ TEST_TIMEOUT(run_list_with_a_failing_upload_keeps_every_bundle, 90)
 	ASSERT(strstr(text, "compare-"));
 	ASSERT(strstr(text, "[list] run 2 of 2"));
 	free(text);
-	assert_no_survivors("run.log");
+	orchrun_assert_no_survivors("run.log");
 	ASSERT_EQ(list_bundles(dirs, 4), 2);
 	for (size_t i = 0; i < 2; i++) {
 		char why[256] = "";
@@ -1223,11 +916,9 @@ TEST_TIMEOUT(run_list_bad_values_exit_2_before_anything_runs, 30)
 		 "1:1:16,1:1:17",
 		 "--rate: at most 16 values\n"},
 	};
-	char inv[600];
+	const char *inv = orchrun_local_hosts();
 	struct stat st;
 
-	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
-		 test_root_dir());
 	write_list_topology(2);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *argv[] = {"orchestrator",
@@ -1309,59 +1000,20 @@ TEST_TIMEOUT(run_list_bad_values_exit_2_before_anything_runs, 30)
 
 TEST_TIMEOUT(run_list_interrupted_in_its_first_run_stops_the_list, 90)
 {
-	char inv[600], dirs[4][300];
-	const char *argv[] = {
-		"orchestrator", "run",	   "t.json",  "--hosts", inv,
-		"--results",	"results", "--users", "10,20",	 NULL};
+	const char *users[] = {"--users", "10,20", NULL};
 	static char out[65536];
+	char dirs[4][300];
 	struct res_run run;
-	struct proc p;
-	size_t n = 0, len;
-	uint64_t waited = 0;
+	size_t len;
 	char *text;
 	int status;
 
-	need_root_and_mariadb();
-	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
-		 test_root_dir());
+	orchrun_need_root_and_mariadb();
 	write_list_topology(60);
-	proc_start(&p, argv);
-	while (!strstr(out, "[start] ld1 (loader)") && waited < 60000) {
-		struct pollfd pfd = {p.from_child, POLLIN, 0};
-		ssize_t got;
-
-		if (poll(&pfd, 1, 100) <= 0) {
-			waited += 100;
-			continue;
-		}
-		got = read(p.from_child, out + n, sizeof(out) - n - 1);
-		if (got <= 0)
-			break;
-		n += (size_t)got;
-		out[n] = '\0';
-	}
-	ASSERT_MSG(strstr(out, "[start] ld1 (loader)"), "%s", out);
-	sleep(2); /* inside the first step of the first run */
-	ASSERT(!proc_exited(&p));
-	proc_signal(&p, SIGINT);
-	for (waited = 0; waited < 30000 && n < sizeof(out) - 1;) {
-		struct pollfd pfd = {p.from_child, POLLIN, 0};
-		ssize_t got;
-
-		if (poll(&pfd, 1, 100) <= 0) {
-			waited += 100;
-			continue;
-		}
-		got = read(p.from_child, out + n, sizeof(out) - n - 1);
-		if (got <= 0)
-			break;
-		n += (size_t)got;
-		out[n] = '\0';
-	}
-	status = proc_stop(&p, 30000);
-	test_write_file("run.log", out);
+	/* Interrupted inside the first step of the first run. */
+	status = interrupt_in_first_step(users, out, sizeof(out));
 	ASSERT_EQ(status, 1);
-	assert_no_survivors("run.log");
+	orchrun_assert_no_survivors("run.log");
 	/* No database left behind either. */
 	ASSERT_MSG(strstr(out, "[db] dropped sipstone_"), "%s", out);
 	ASSERT_MSG(strstr(out, "[db] managed server stopped"), "%s", out);
@@ -1392,50 +1044,19 @@ TEST_TIMEOUT(run_list_interrupted_in_its_first_run_stops_the_list, 90)
  * still reaches it: 100 %), steps.csv has the totals. */
 TEST_TIMEOUT(run_mix_steps_count_every_kind, 90)
 {
-	const char *argv[] = {"orchestrator", "run", "t.json",
-			      "--hosts",      NULL,  "--results",
-			      "results",      NULL};
-	char topo[2048], inv[600], dir[600], path[700];
+	char dir[600], path[700];
 	struct res_run run;
 	size_t len;
 	char *text;
 
-	need_root_and_mariadb();
-	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
-		 test_root_dir());
-	argv[4] = inv;
-	snprintf(topo, sizeof(topo),
-		 "{\"name\": \"s0p1-mix\", \"database\": {\"host\": "
-		 "\"db\", \"port\": %u},\n"
-		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"proxy1\", "
-		 "\"listen\": [\"udp:%u\"], \"workers\": 1, "
-		 "\"record_route\": true}],\n"
-		 " \"callhandlers\": [{\"name\": \"ch1\", \"host\": "
-		 "\"handler1\", \"listen\": [\"udp:%u\"], \"threads\": 1, "
-		 "\"register_via\": \"sf1\"}],\n"
-		 " \"loaders\": [{\"name\": \"ld1\", \"host\": \"loader1\", "
-		 "\"server\": \"sf1\", \"threads\": 1}],\n"
-		 " \"experiment\": {\"test\": \"mix\", \"mix\": "
-		 "{\"register\": "
-		 "50, \"invite\": 30, \"options\": 20}, \"hold_ms\": 100, "
-		 "\"users\": {\"count\": 20}, \"rate\": "
-		 "{\"start\": 100, \"step\": 100, \"final\": 100},\n"
-		 "   \"step_duration_s\": 2, \"warmup_s\": 1}}\n",
-		 proc_free_port(), proc_free_port(), proc_free_port());
-	test_write_file("t.json", topo);
-	run_expect(argv, 0);
-	assert_no_survivors("run.log");
-	load_bundle(&run, dir, sizeof(dir));
+	orchrun_prepare("s0p1-mix", NULL);
+	orchrun_local("run", NULL, 0);
+	orchrun_assert_no_survivors("run.log");
+	orchrun_load_bundle(&run, dir, sizeof(dir));
 	ASSERT_STR(run.status, "complete");
 	ASSERT_STR(run.test, "mix");
 	ASSERT_EQ(run.nsteps, 1);
-	ASSERT_MSG(run.steps[0].success_pct == 100, "%.2f %%",
-		   run.steps[0].success_pct);
-	ASSERT_MSG(run.steps[0].attempts > 1.9 * run.steps[0].offered &&
-			   run.steps[0].attempts < 2.1 * run.steps[0].offered,
-		   "%llu attempts at %.0f/s",
-		   (unsigned long long)run.steps[0].attempts,
-		   run.steps[0].offered);
+	orchrun_assert_full_step(&run.steps[0], 0, "attempts");
 	res_run_clear(&run);
 	snprintf(path, sizeof(path), "%s/steps.csv", dir);
 	text = test_read_file(path, &len);

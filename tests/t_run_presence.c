@@ -1,84 +1,32 @@
 /* End-to-end: orchestrated presence runs (publish, subscribe) on the
  * local inventory, with a managed MariaDB and the real agents. */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "proc.h"
+#include "orchrun.h"
 #include "results.h"
 #include "test.h"
 
-static void need_root_and_mariadb(void)
+/*
+ * Runs tests/data/topo/s0p1-presence-<test>.json on the local inventory
+ * and loads its bundle into run (dir: its directory): complete, of that
+ * test, with its two steps.
+ */
+static void run_two_steps(const char *test, struct res_run *run, char *dir,
+			  size_t size)
 {
-	struct stat st;
+	char name[64];
 
-	if (geteuid() != 0)
-		test_skip("a managed mariadbd runs as root here");
-	if (stat("/usr/sbin/mariadbd", &st) != 0)
-		test_skip("no mariadbd: run scripts/install-deps");
-}
-
-/* Runs the orchestrator on t.json; shows its output unless it exits 0. */
-static void run_ok(void)
-{
-	char inv[600];
-	const char *argv[] = {"orchestrator", "run", "t.json",
-			      "--hosts",      inv,   "--results",
-			      "results",      NULL};
-	int got;
-
-	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
-		 test_root_dir());
-	got = proc_run(argv, "run.log", 50000);
-	if (got) {
-		size_t len;
-		char *log = test_read_file("run.log", &len);
-
-		fprintf(stderr, "%s", log);
-		free(log);
-		test_fail(__FILE__, __LINE__, "orchestrator exited %d", got);
-	}
-}
-
-/* The bundle's directory: the only one under results/. */
-static void bundle_dir(char *dir, size_t size)
-{
-	DIR *d = opendir("results");
-	struct dirent *de;
-	int found = 0;
-
-	ASSERT(d);
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.' && !strstr(de->d_name, ".tar.gz")) {
-			snprintf(dir, size, "results/%s", de->d_name);
-			found++;
-		}
-	closedir(d);
-	ASSERT_EQ(found, 1);
-}
-
-/* s0p1 with one callhandler and one loader, the experiment given. */
-static void write_topology(const char *experiment)
-{
-	char topo[2048];
-
-	snprintf(topo, sizeof(topo),
-		 "{\"name\": \"s0p1-presence\", \"database\": {\"host\": "
-		 "\"db\", \"port\": %u},\n"
-		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"proxy1\", "
-		 "\"listen\": [\"udp:%u\"], \"workers\": 1}],\n"
-		 " \"callhandlers\": [{\"name\": \"ch1\", \"host\": "
-		 "\"handler1\", \"listen\": [\"udp:%u\"], \"threads\": 1, "
-		 "\"register_via\": \"sf1\"}],\n"
-		 " \"loaders\": [{\"name\": \"ld1\", \"host\": \"loader1\", "
-		 "\"server\": \"sf1\", \"threads\": 1}],\n"
-		 " \"experiment\": %s}\n",
-		 proc_free_port(), proc_free_port(), proc_free_port(),
-		 experiment);
-	test_write_file("t.json", topo);
+	snprintf(name, sizeof(name), "s0p1-presence-%s", test);
+	orchrun_prepare(name, NULL);
+	orchrun_local("run", NULL, 0);
+	orchrun_load_bundle(run, dir, size);
+	ASSERT_STR(run->status, "complete");
+	ASSERT_STR(run->test, test);
+	ASSERT_EQ(run->nsteps, 2);
 }
 
 /*
@@ -96,36 +44,17 @@ TEST_TIMEOUT(run_presence_publish_counts_every_watchers_notify, 120)
 	const unsigned w = 3;
 	char dir[300], path[400];
 	struct res_run run;
-	char why[256] = "";
 	size_t len;
 	char *text;
 
-	need_root_and_mariadb();
-	write_topology("{\"test\": \"publish\", \"users\": {\"count\": 10},\n"
-		       "   \"rate\": {\"start\": 20, \"step\": 20, \"final\": "
-		       "40},\n"
-		       "   \"step_duration_s\": 2, \"warmup_s\": 1, "
-		       "\"baseline_s\": 0,\n"
-		       "   \"presence\": {\"watchers_per_presentity\": 3, "
-		       "\"body_bytes\": 600, \"filter\": true}}");
-	run_ok();
-	bundle_dir(dir, sizeof(dir));
-	ASSERT_MSG(res_load(&run, dir, why, sizeof(why)) == 0, "%s", why);
-	ASSERT_STR(run.status, "complete");
-	ASSERT_STR(run.test, "publish");
-	ASSERT_EQ(run.nsteps, 2);
+	run_two_steps("publish", &run, dir, sizeof(dir));
 	for (size_t i = 0; i < run.nsteps; i++) {
 		const struct res_step *s = &run.steps[i];
 		double want = (double)s->successes * w;
 		double edge =
 			2 * w * (s->offered * 0.1 > 2 ? s->offered * 0.1 : 2);
 
-		ASSERT_MSG(s->success_pct == 100, "step %zu: %.2f %%", i,
-			   s->success_pct);
-		ASSERT_MSG(s->attempts > 1.9 * s->offered &&
-				   s->attempts < 2.1 * s->offered,
-			   "step %zu: %llu PUBLISHes at %.0f/s", i,
-			   (unsigned long long)s->attempts, s->offered);
+		orchrun_assert_full_step(s, i, "PUBLISHes");
 		ASSERT_MSG((double)s->notifies >= want - edge &&
 				   (double)s->notifies <= want + edge,
 			   "step %zu: %llu NOTIFYs for %llu PUBLISHes x %u", i,
@@ -174,21 +103,8 @@ TEST_TIMEOUT(run_presence_subscribe_steps_get_their_notifies, 120)
 {
 	char dir[300];
 	struct res_run run;
-	char why[256] = "";
 
-	need_root_and_mariadb();
-	write_topology("{\"test\": \"subscribe\", \"users\": {\"count\": "
-		       "200},\n"
-		       "   \"rate\": {\"start\": 20, \"step\": 20, \"final\": "
-		       "40},\n"
-		       "   \"step_duration_s\": 2, \"warmup_s\": 1, "
-		       "\"baseline_s\": 0}");
-	run_ok();
-	bundle_dir(dir, sizeof(dir));
-	ASSERT_MSG(res_load(&run, dir, why, sizeof(why)) == 0, "%s", why);
-	ASSERT_STR(run.status, "complete");
-	ASSERT_STR(run.test, "subscribe");
-	ASSERT_EQ(run.nsteps, 2);
+	run_two_steps("subscribe", &run, dir, sizeof(dir));
 	for (size_t i = 0; i < run.nsteps; i++) {
 		const struct res_step *s = &run.steps[i];
 		double edge = s->offered * 0.1 > 2 ? s->offered * 0.1 : 2;

@@ -23,6 +23,7 @@
 #include "sip_build.h"
 #include "sip_msg.h"
 #include "sip_auth.h"
+#include "stack.h"
 #include "test.h"
 #include "userdb.h"
 
@@ -144,32 +145,12 @@ TEST(stateful_userdb_file_and_bad_lines)
 /* ------------------------------------------------------------------ */
 /* End to end                                                          */
 
-static void need_sipp(void)
-{
-	if (access("/usr/bin/sipp", X_OK))
-		test_skip("sipp (sip-tester) is not installed");
-}
-
-/* Writes users.txt: alice, bob, carol with password "pw-<name>". */
+/* users.txt: alice, bob, carol with password "pw-<name>". */
 static void write_users(int auth_required)
 {
-	static const char *names[] = {"alice", "bob", "carol"};
-	FILE *fp = fopen("users.txt", "w");
-	size_t i;
+	static const char *const names[] = {"alice", "bob", "carol"};
 
-	ASSERT(fp);
-	for (i = 0; i < 3; i++) {
-		char pw[32], ha1[SIP_AUTH_HEX_SIZE];
-		struct pl u, r = PL("example.com"), p;
-
-		snprintf(pw, sizeof(pw), "pw-%s", names[i]);
-		pl_set_str(&u, names[i]);
-		pl_set_str(&p, pw);
-		ASSERT_EQ(sip_auth_ha1(SIP_AUTH_ALG_MD5, &u, &r, &p, ha1), 0);
-		fprintf(fp, "%s example.com %s - %d\n", names[i], ha1,
-			auth_required);
-	}
-	fclose(fp);
+	stack_write_users_named(names, 3, auth_required);
 }
 
 /* sipp's injection file: user;domain;password;contact host;port. */
@@ -181,29 +162,6 @@ static void write_csv(const char *path, const char *user, uint16_t cport)
 	fprintf(fp, "SEQUENTIAL\n%s;example.com;pw-%s;127.0.0.1;%u\n", user,
 		user, cport);
 	fclose(fp);
-}
-
-static void start_proxy(struct proc *p, uint16_t port, const char *extra[])
-{
-	char udp[64], tcp[64];
-	const char *argv[40] = {"proxy-stateful", "--listen",  udp,
-				"--listen",	  tcp,	       "--domain",
-				"example.com",	  "--workers", "1",
-				"--control"};
-	size_t n = 10, i;
-	json_t *ev;
-
-	snprintf(udp, sizeof(udp), "udp:127.0.0.1:%u", port);
-	snprintf(tcp, sizeof(tcp), "tcp:127.0.0.1:%u", port);
-	for (i = 0; extra && extra[i] && n < 38; i++)
-		argv[n++] = extra[i];
-	argv[n] = NULL;
-	proc_start(p, argv);
-	ev = proc_wait_event(p, "ready", 10000);
-	if (!ev)
-		proc_dump_log(p);
-	ASSERT_MSG(ev, "proxy-stateful did not get ready");
-	json_decref(ev);
 }
 
 static long long stat_int(struct proc *p, const char *key)
@@ -248,15 +206,27 @@ static int sipp_register(uint16_t port, const char *user, uint16_t cport,
 	return proc_run(argv, log, 15000);
 }
 
+/*
+ * Starts proxy-stateful as p with extra (stack_start_stateful()), then
+ * sipp registers alice over UDP and user (contact port cport) over
+ * TCP; both must succeed.
+ */
+static void register_two(struct proc *p, uint16_t port,
+			 const char *const *extra, const char *user,
+			 uint16_t cport)
+{
+	stack_need_sipp();
+	stack_start_stateful(p, port, false, extra);
+	ASSERT_EQ(sipp_register(port, "alice", 5999, "u1", "sipp-udp.log"), 0);
+	ASSERT_EQ(sipp_register(port, user, cport, "t1", "sipp-tcp.log"), 0);
+}
+
 TEST_TIMEOUT(stateful_register_udp_tcp_no_auth, 20)
 {
 	struct proc p;
 	uint16_t port = proc_free_port();
 
-	need_sipp();
-	start_proxy(&p, port, NULL);
-	ASSERT_EQ(sipp_register(port, "alice", 5999, "u1", "sipp-udp.log"), 0);
-	ASSERT_EQ(sipp_register(port, "bob", 5998, "t1", "sipp-tcp.log"), 0);
+	register_two(&p, port, NULL, "bob", 5998);
 	ASSERT_EQ(stat_int(&p, "registers_ok"), 2);
 	ASSERT_EQ(stat_int(&p, "bindings"), 2);
 	ASSERT_EQ(stat_sub(&p, "responses_sent", "200"), 2);
@@ -276,11 +246,8 @@ TEST_TIMEOUT(stateful_register_digest_auth_udp_tcp, 20)
 	uint16_t port = proc_free_port();
 	const char *extra[] = {"--users-file", "users.txt", NULL};
 
-	need_sipp();
 	write_users(1);
-	start_proxy(&p, port, extra);
-	ASSERT_EQ(sipp_register(port, "alice", 5999, "u1", "sipp-udp.log"), 0);
-	ASSERT_EQ(sipp_register(port, "carol", 5997, "t1", "sipp-tcp.log"), 0);
+	register_two(&p, port, extra, "carol", 5997);
 	ASSERT_EQ(stat_int(&p, "registers_ok"), 2);
 	ASSERT_EQ(stat_int(&p, "auth_challenges"), 2);
 	ASSERT_EQ(stat_sub(&p, "responses_sent", "401"), 2);
@@ -292,22 +259,11 @@ TEST_TIMEOUT(stateful_register_digest_auth_udp_tcp, 20)
 
 static int udp_to(uint16_t port, struct sockaddr_in *sa, uint16_t *lport)
 {
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-	struct sockaddr_in me;
-	socklen_t len = sizeof(me);
-
-	ASSERT(fd >= 0);
 	memset(sa, 0, sizeof(*sa));
 	sa->sin_family = AF_INET;
 	sa->sin_port = htons(port);
 	sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	memset(&me, 0, sizeof(me));
-	me.sin_family = AF_INET;
-	me.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ASSERT_EQ(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
-	ASSERT_EQ(getsockname(fd, (struct sockaddr *)&me, &len), 0);
-	*lport = ntohs(me.sin_port);
-	return fd;
+	return proc_udp_bound(lport);
 }
 
 #pragma GCC diagnostic push
@@ -366,7 +322,7 @@ TEST_TIMEOUT(stateful_options_errors_404_480_483_505, 20)
 	char ruri[64], req[1024];
 
 	write_users(0);
-	start_proxy(&p, port, extra);
+	stack_start_stateful(&p, port, false, extra);
 	/* OPTIONS to ourselves (the first stage's probe): 200. */
 	snprintf(ruri, sizeof(ruri), "sip:127.0.0.1:%u", port);
 	snprintf(req, sizeof(req),
@@ -458,9 +414,9 @@ static void invite_through(const char *t, int auth)
 				  "127.0.0.1", "-t",	   t,	    "-timeout",
 				  "10s",       "-nostdin", dst,	    NULL};
 
-	need_sipp();
+	stack_need_sipp();
 	write_users(0);
-	start_proxy(&p, port, extra);
+	stack_start_stateful(&p, port, false, extra);
 	snprintf(up, sizeof(up), "%u", uport);
 	uas_argv[8] = !strcmp(t, "t1") ? "t1" : "u1";
 	proc_start(&uas, uas_argv);
@@ -506,7 +462,7 @@ static void db_mode_case(const char *mode)
 			       mode,	     "--auth", "register",
 			       "--flush-ms", "200",    NULL};
 
-	need_sipp();
+	stack_need_sipp();
 	if (!mariadb_available())
 		test_skip("mariadb-server is not installed");
 	snprintf(schema, sizeof(schema), "%s/proxy-stateful/schema.sql",
@@ -520,7 +476,7 @@ static void db_mode_case(const char *mode)
 		 "('bob', 'example.com', '%s', 0)",
 		 ha1, ha1b);
 	ASSERT_EQ(mariadb_sql(&m, sql, NULL, 0), 0);
-	start_proxy(&p, port, extra);
+	stack_start_stateful(&p, port, false, extra);
 	ASSERT_EQ(sipp_register(port, "alice", 5999, "u1", "sipp-udp.log"), 0);
 	ASSERT_EQ(sipp_register(port, "bob", 5998, "t1", "sipp-tcp.log"), 0);
 	ASSERT_EQ(stat_int(&p, "registers_ok"), 2);
@@ -544,7 +500,7 @@ static void db_mode_case(const char *mode)
 				"transport=UDP\nbob@example.com\t"
 				"sip:bob@127.0.0.1:5998;transport=TCP\n");
 		/* Reloaded at start. */
-		start_proxy(&p, port, extra);
+		stack_start_stateful(&p, port, false, extra);
 		ASSERT_EQ(stat_int(&p, "bindings"), 2);
 		ASSERT_EQ(proc_stop(&p, 8000), 0);
 	}
@@ -618,8 +574,8 @@ TEST_TIMEOUT(stateful_cancel_200_upstream_cancel_downstream_487, 25)
 	struct proc p, ch;
 	uint16_t port = proc_free_port();
 
-	need_sipp();
-	start_proxy(&p, port, NULL);
+	stack_need_sipp();
+	stack_start_stateful(&p, port, false, NULL);
 	callee_start(&ch, port, "10000");
 	/* sipp: INVITE, 180, CANCEL; wants 200 (CANCEL) and 487. */
 	ASSERT_EQ(sipp_call(port, "uac_cancel.xml", "A1000", "5"), 0);
@@ -640,8 +596,8 @@ TEST_TIMEOUT(stateful_timer_c_cancels_a_ringing_callee_487, 25)
 	uint16_t port = proc_free_port();
 	const char *extra[] = {"--timer-c-ms", "1000", NULL};
 
-	need_sipp();
-	start_proxy(&p, port, extra);
+	stack_need_sipp();
+	stack_start_stateful(&p, port, false, extra);
 	callee_start(&ch, port, "20000");
 	ASSERT_EQ(sipp_call(port, "stateful_uac_noanswer.xml", "A1000", "2"),
 		  0);
@@ -757,8 +713,8 @@ TEST_TIMEOUT(stateful_timer_c_without_provisional_is_408, 25)
 	const char *extra[] = {"--timer-c-ms", "1000", NULL};
 	int fd, rc, invites;
 
-	need_sipp();
-	start_proxy(&p, port, extra);
+	stack_need_sipp();
+	stack_start_stateful(&p, port, false, extra);
 	fd = mute_callee(port, "mute");
 	invites = mute_around(fd, false, 3000, port, "mute", &rc);
 	ASSERT_EQ(rc, 0);
@@ -778,8 +734,8 @@ TEST_TIMEOUT(stateful_cancelled_branch_without_final_is_408_after_64t1, 30)
 	const char *extra[] = {"--timer-c-ms", "1000", "--t1-ms", "100", NULL};
 	int fd, rc;
 
-	need_sipp();
-	start_proxy(&p, port, extra);
+	stack_need_sipp();
+	stack_start_stateful(&p, port, false, extra);
 	fd = mute_callee(port, "deaf");
 	/* It rings, then ignores our CANCEL: 64*T1 after it the branch
 	 * is given up and the caller gets 408 (not a call hung for ever). */
@@ -821,7 +777,7 @@ TEST_TIMEOUT(stateful_spiral_goes_on_loop_is_482, 20)
 	ssize_t n;
 	struct pollfd pfd;
 
-	start_proxy(&p, port, NULL);
+	stack_start_stateful(&p, port, false, NULL);
 	/* "a" is bound to b at ourselves: a spiral (the Request-URI
 	 * changes), then b's binding, the test's socket. */
 	fd = mute_callee(port, "b");
@@ -894,7 +850,7 @@ TEST_TIMEOUT(stateful_own_proxy_authorization_not_forwarded, 15)
 	ssize_t n;
 	int fd;
 
-	start_proxy(&p, port, NULL);
+	stack_start_stateful(&p, port, false, NULL);
 	fd = mute_callee(port, "b");
 	/* No answer is awaited: only what reaches b matters. */
 	udp_request(port, REQ("MESSAGE", "sip:b@example.com",
@@ -923,22 +879,6 @@ TEST_TIMEOUT(stateful_own_proxy_authorization_not_forwarded, 15)
 }
 
 /* ---- retransmissions through a lossy UDP relay ---- */
-
-static int udp_bound(uint16_t *port)
-{
-	struct sockaddr_in a;
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-
-	ASSERT(fd >= 0);
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ASSERT_EQ(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ASSERT_EQ(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	*port = ntohs(a.sin_port);
-	return fd;
-}
 
 /*
  * Two relays in a child process for ms: the caller's leg (caller <->
@@ -1034,8 +974,8 @@ TEST_TIMEOUT(stateful_calls_complete_through_a_relay_dropping_every_5th, 60)
 	struct proc p, ch;
 	uint16_t port = proc_free_port(), chport = proc_free_port();
 	uint16_t rport, bport, cfport, cbport;
-	int front = udp_bound(&rport), back = udp_bound(&bport);
-	int cfront = udp_bound(&cfport), cback = udp_bound(&cbport);
+	int front = proc_udp_bound(&rport), back = proc_udp_bound(&bport);
+	int cfront = proc_udp_bound(&cfport), cback = proc_udp_bound(&cbport);
 	char listen[64], contact[64], scen[512], dst[64], csv[64];
 	const char *ch_argv[] = {"callhandler", "--control", "--listen",
 				 listen,	"--threads", "1",
@@ -1049,8 +989,8 @@ TEST_TIMEOUT(stateful_calls_complete_through_a_relay_dropping_every_5th, 60)
 	pid_t relay;
 	json_t *ev;
 
-	need_sipp();
-	start_proxy(&p, port, NULL);
+	stack_need_sipp();
+	stack_start_stateful(&p, port, false, NULL);
 	snprintf(listen, sizeof(listen), "udp:127.0.0.1:%u", chport);
 	proc_start(&ch, ch_argv);
 	ev = proc_wait_event(&ch, "ready", 5000);
@@ -1186,7 +1126,7 @@ static void replay_4475(bool tcp)
 	FILE *man;
 
 	memset(&socks, 0, sizeof(socks));
-	start_proxy(&p, port, NULL);
+	stack_start_stateful(&p, port, false, NULL);
 	hop = mute_callee(port, "user");
 	man = rfc4475_open();
 	while (rfc4475_next(man, &rc)) {
@@ -1296,7 +1236,7 @@ static int db_error_lines(const struct proc *p)
 	char *log = test_read_file(p->log_path, &len), *q = log;
 	int n = 0;
 
-	while ((q = strstr(q, " E sdb: ")))
+	while ((q = strstr(q, " E dbqueue: ")))
 		n++, q++;
 	free(log);
 	return n;
@@ -1345,7 +1285,7 @@ static void db_down_case(bool write_back)
 			      "'example.com', 0), ('dave', 'example.com', 0)",
 			      NULL, 0),
 		  0);
-	start_proxy(&p, port, extra);
+	stack_start_stateful(&p, port, false, extra);
 	ASSERT_EQ(register_contact(port, "alice", "sip:alice@127.0.0.1:1"),
 		  200);
 	db_rows(&m, "alice@example.com\n", 3000);
@@ -1409,7 +1349,7 @@ TEST_TIMEOUT(stateful_invite_bye_through_tls_listener, 30)
 	struct pki *pk;
 	int i;
 
-	need_sipp();
+	stack_need_sipp();
 	if (access("/usr/bin/socat", X_OK))
 		test_skip("socat is not installed");
 	ASSERT_MSG(!pki_create(&pk, ".", 1, why, sizeof(why)), "%s", why);
@@ -1417,7 +1357,7 @@ TEST_TIMEOUT(stateful_invite_bye_through_tls_listener, 30)
 		   "%s", why);
 	pki_free(pk);
 	snprintf(tls, sizeof(tls), "tls:127.0.0.1:%u", proc_free_port());
-	start_proxy(&p, port, extra);
+	stack_start_stateful(&p, port, false, extra);
 	callee_start(&ch, port, "0");
 	snprintf(lsn, sizeof(lsn), "TCP-LISTEN:%u,bind=127.0.0.1,reuseaddr",
 		 sport);

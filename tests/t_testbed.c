@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "orchrun.h"
 #include "proc.h"
 #include "results.h"
 #include "test.h"
@@ -265,36 +266,6 @@ static void write_s1p2(unsigned start, unsigned step, unsigned final,
 	test_write_file("t.json", topo);
 }
 
-/* The only bundle directory under results/. */
-static void find_bundle(char *bundle, size_t size)
-{
-	DIR *d = opendir("results");
-	struct dirent *de;
-	int found = 0;
-
-	ASSERT(d);
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.' && !strstr(de->d_name, ".tar.gz")) {
-			snprintf(bundle, size, "results/%s", de->d_name);
-			found++;
-		}
-	closedir(d);
-	ASSERT_EQ(found, 1);
-}
-
-static void run_or_fail(const char *const *argv)
-{
-	if (proc_run(argv, "run.log", 180000) != 0) {
-		size_t len;
-		char *log = test_read_file("run.log", &len);
-
-		fprintf(stderr, "%s", log);
-		free(log);
-		test_fail(__FILE__, __LINE__,
-			  "the run over the testbed failed");
-	}
-}
-
 TEST_TIMEOUT(testbed_s1p2_across_four_hosts_then_nothing_left, 240)
 {
 	const char *up[] = {"up", "--cpu", "0.5", "4", NULL};
@@ -306,8 +277,8 @@ TEST_TIMEOUT(testbed_s1p2_across_four_hosts_then_nothing_left, 240)
 
 	tb_up(&tb, "sstt", "10.201.0", up);
 	write_s1p2(200, 200, 400, 2, 1);
-	run_or_fail(run);
-	find_bundle(bundle, sizeof(bundle));
+	orchrun_expect(run, 0, 180000);
+	orchrun_bundle_dir(bundle, sizeof(bundle));
 	ASSERT_EQ(res_load(&r, bundle, why, sizeof(why)), 0);
 	ASSERT_STR(r.status, "complete");
 	ASSERT_EQ(r.nsteps, 2);
@@ -383,7 +354,7 @@ TEST_TIMEOUT(testbed_host_killed_mid_run_ends_in_a_clean_failed_bundle, 240)
 	ASSERT_MSG(status == 1, "exit %d: %s", status, out);
 
 	/* The bundle says what happened, naming the role and its host. */
-	find_bundle(bundle, sizeof(bundle));
+	orchrun_bundle_dir(bundle, sizeof(bundle));
 	ASSERT_EQ(res_load(&r, bundle, why, sizeof(why)), 0);
 	ASSERT_STR(r.status, "failed");
 	ASSERT_MSG(strstr(r.reason, "sf2") && strstr(r.reason, "h3"), "%s",
@@ -472,8 +443,8 @@ TEST_TIMEOUT(testbed_udp_with_5pct_loss_between_stages_completes_all, 240)
 	ASSERT_EQ(testbed(loss2, "loss2.log"), 0);
 	ASSERT_EQ(testbed(loss3, "loss3.log"), 0);
 	write_s1p2(200, 200, 400, 3, 1);
-	run_or_fail(run);
-	find_bundle(bundle, sizeof(bundle));
+	orchrun_expect(run, 0, 180000);
+	orchrun_bundle_dir(bundle, sizeof(bundle));
 	ASSERT_EQ(res_load(&r, bundle, why, sizeof(why)), 0);
 	ASSERT_STR(r.status, "complete");
 	ASSERT_EQ(r.nsteps, 2);

@@ -4,6 +4,7 @@
 
 #include "jsonpos.h"
 #include "proc.h"
+#include "fixture.h"
 #include "test.h"
 #include "topo.h"
 #include "topo_override.h"
@@ -49,6 +50,16 @@ static void assert_msg_starts(const struct topo_errors *e, int line, int col,
 	for (size_t i = 0; i < e->n; i++)
 		fprintf(stderr, "  got: %s\n", e->lines[i]);
 	test_fail(__FILE__, __LINE__, "no message starting %s", want);
+}
+
+/* tests/data/topo/check/<name>, written to the test's directory as
+ * name; its path. */
+static const char *check(const char *name)
+{
+	char fixture[300];
+
+	snprintf(fixture, sizeof(fixture), "topo/check/%s", name);
+	return fixture_write(name, fixture, NULL);
 }
 
 TEST(topo_jsonpos_places_values_keys_and_escapes)
@@ -162,23 +173,7 @@ TEST(topo_references_and_defaults_resolve)
 
 	/* Everything optional left out: defaults, first stateful's host. */
 	ASSERT_EQ(topo_load(&t,
-			    test_write_file("min.json", "{\"name\":\"m\","
-							"\"stateful\":[{"
-							"\"name\":"
-							"\"a\",\"host\":\"h\","
-							"\"listen\":[\"udp:"
-							"1\"]}],\"stateless\":"
-							"[{"
-							"\"name\":\"b\","
-							"\"host\":\"h\","
-							"\"listen\":["
-							"\"udp:2\"],"
-							"\"next\":[\"a;weight="
-							"3\"]}]"
-							",\"loaders\":"
-							"[{\"name\":\"l\","
-							"\"host\":"
-							"\"h\"}]}"),
+			    check("references_and_defaults_resolve-min.json"),
 			    NULL, &errs),
 		  0);
 	ASSERT_STR(t->db_host, "h");
@@ -193,16 +188,7 @@ TEST(topo_references_and_defaults_resolve)
 	ASSERT(!topo_node(t, "a")->presence);
 	topo_free(t);
 	ASSERT_EQ(topo_load(&t,
-			    test_write_file("pres.json", "{\"name\":\"p\","
-							 "\"stateful\":[{"
-							 "\"name\":\"a\","
-							 "\"host\":\"h\","
-							 "\"listen\":[\"udp:"
-							 "1\"],"
-							 "\"presence\":true}],"
-							 "\"loaders\":[{"
-							 "\"name\":\"l\","
-							 "\"host\":\"h\"}]}"),
+			    check("references_and_defaults_resolve-pres.json"),
 			    NULL, &errs),
 		  0);
 	ASSERT(topo_node(t, "a")->presence);
@@ -211,32 +197,19 @@ TEST(topo_references_and_defaults_resolve)
 
 TEST(topo_every_mistake_is_reported_with_its_place)
 {
-	const char *text =
-		"{\n"
-		"  \"name\": \"bad\",\n"
-		"  \"stateful\": [\n"
-		"    {\"name\": \"sf1\", \"host\": \"p1\", \"listen\": "
-		"[\"udp:5060\", \"udpp:1\"], \"wokers\": 2},\n"
-		"    {\"name\": \"sf1\", \"host\": \"p9\", \"listen\": "
-		"[\"udp:5060\"], \"db_mode\": \"sometimes\"}\n"
-		"  ],\n"
-		"  \"stateless\": [{\"name\": \"sl1\", \"host\": \"p1\", "
-		"\"listen\": [\"tcp:5062\"], \"next\": [\"nope\"]}],\n"
-		"  \"loaders\": [{\"name\": \"ld1\", \"host\": \"p1\", "
-		"\"server\": \"ch9\"}],\n"
-		"  \"experiment\": {\"test\": \"invite\", \"rate\": "
-		"{\"start\": 500, \"final\": 100}}\n"
-		"}\n";
-	const char *inv_text = "{\"hosts\": {\"p1\": {\"address\": "
-			       "\"127.0.0.1\", \"local\": true}}}";
 	struct topo_errors errs = {0};
 	struct inventory *inv = NULL;
 	struct topo *t = NULL;
 
-	ASSERT_EQ(inventory_load(&inv, test_write_file("inv.json", inv_text),
+	ASSERT_EQ(inventory_load(&inv,
+				 check("every_mistake_is_reported_with_its_"
+				       "place-inv.json"),
 				 &errs),
 		  0);
-	ASSERT_EQ(topo_load(&t, test_write_file("bad.json", text), inv, &errs),
+	ASSERT_EQ(topo_load(&t,
+			    check("every_mistake_is_reported_with_its_place-"
+				  "bad.json"),
+			    inv, &errs),
 		  EBADMSG);
 	ASSERT(t == NULL);
 	assert_msg(&errs, 4, 58,
@@ -274,20 +247,10 @@ TEST(topo_every_mistake_is_reported_with_its_place)
 
 TEST(topo_inventory_mistakes)
 {
-	const char *text = "{\"hosts\": {\n"
-			   "  \"a\": {\"address\": \"192.0.2.1\"},\n"
-			   "  \"b\": {\"address\": \"192.0.2.2\", \"ssh\": "
-			   "{\"user\": "
-			   "\"u\"}},\n"
-			   "  \"c\": {\"local\": true, \"adress\": \"x\"},\n"
-			   "  \"d\": {\"address\": \"192.0.2.4\", \"ssh\": "
-			   "{\"key\": "
-			   "\"k\", \"port\": 70000}}\n"
-			   "}, \"database\": {\"password\": \"secret\"}}\n";
 	struct topo_errors errs = {0};
 	struct inventory *inv = NULL;
 
-	ASSERT_EQ(inventory_load(&inv, test_write_file("inv.json", text),
+	ASSERT_EQ(inventory_load(&inv, check("inventory_mistakes-inv.json"),
 				 &errs),
 		  EBADMSG);
 	ASSERT(inv == NULL);
@@ -315,17 +278,16 @@ TEST(topo_syntax_errors_and_unreadable_files)
 	struct topo *t = NULL;
 
 	ASSERT_EQ(topo_load(&t,
-			    test_write_file("syn.json", "{\"name\": \"x\",\n"
-							"  \"stateful\": "
-							"[1,]\n}"),
+			    check("syntax_errors_and_unreadable_files-syn."
+				  "json"),
 			    NULL, &errs),
 		  EBADMSG);
 	ASSERT_EQ(errs.n, 1);
 	ASSERT(strstr(errs.lines[0], "syn.json:2:18: "));
 	topo_errors_free(&errs);
 	ASSERT_EQ(topo_load(&t,
-			    test_write_file("dup.json", "{\"name\": \"x\", "
-							"\"name\": \"y\"}"),
+			    check("syntax_errors_and_unreadable_files-dup."
+				  "json"),
 			    NULL, &errs),
 		  EBADMSG);
 	ASSERT(strstr(errs.lines[0], "duplicate"));
@@ -338,38 +300,19 @@ TEST(topo_syntax_errors_and_unreadable_files)
 TEST(topo_port_clashes_by_address_and_port_space)
 {
 	/* a and b are two names for one address; c is elsewhere. */
-	const char *inv_text = "{\"hosts\": {\"a\": {\"address\": "
-			       "\"127.0.0.1\", \"local\": "
-			       "true}, \"b\": {\"address\": \"127.0.0.1\", "
-			       "\"local\": true}, "
-			       "\"c\": {\"address\": \"127.0.0.2\", "
-			       "\"local\": true}}}";
-	const char *text = "{\"name\": \"clash\",\n"
-			   " \"database\": {\"host\": \"a\", \"port\": "
-			   "5070},\n"
-			   " \"stateful\": [\n"
-			   "  {\"name\": \"s1\", \"host\": \"a\", \"listen\": "
-			   "[\"udp:5060\", "
-			   "\"tcp:5070\"]},\n"
-			   "  {\"name\": \"s2\", \"host\": \"b\", \"listen\": "
-			   "[\"udp:5060\", "
-			   "\"tls:5070\"]},\n"
-			   "  {\"name\": \"s3\", \"host\": \"b\", \"listen\": "
-			   "[\"udp:5070\", "
-			   "\"tcp:5060\"]},\n"
-			   "  {\"name\": \"s4\", \"host\": \"c\", \"listen\": "
-			   "[\"udp:5060\"]}],\n"
-			   " \"loaders\": [{\"name\": \"l\", \"host\": "
-			   "\"c\"}]}\n";
 	struct topo_errors errs = {0};
 	struct inventory *inv = NULL;
 	struct topo *t = NULL;
 
-	ASSERT_EQ(inventory_load(&inv, test_write_file("inv.json", inv_text),
+	ASSERT_EQ(inventory_load(&inv,
+				 check("port_clashes_by_address_and_port_"
+				       "space-inv.json"),
 				 &errs),
 		  0);
-	ASSERT_EQ(topo_load(&t, test_write_file("clash.json", text), inv,
-			    &errs),
+	ASSERT_EQ(topo_load(&t,
+			    check("port_clashes_by_address_and_port_space-"
+				  "clash.json"),
+			    inv, &errs),
 		  EBADMSG);
 	/* s2 clashes with s1 twice (UDP 5060; TLS shares TCP's 5070)... */
 	assert_msg(&errs, 5, 42,
@@ -406,7 +349,7 @@ TEST(topo_validate_command_exit_codes)
 		 repo_file("topologies/hosts/local.json"));
 	snprintf(s2p2, sizeof(s2p2), "%s", repo_file("topologies/s2p2.json"));
 	snprintf(bad, sizeof(bad), "%s",
-		 test_write_file("bad.json", "{\"name\": 5, \"loaders\": 1}"));
+		 check("validate_command_exit_codes-bad.json"));
 	ASSERT_EQ(proc_run(ok, "ok.log", 5000), 0);
 	ASSERT_EQ(proc_run(wrong, "wrong.log", 5000), 2);
 	log = test_read_file("wrong.log", &len);
@@ -426,24 +369,12 @@ TEST(topo_validate_command_exit_codes)
 /* A mixed workload: its weights by kind, and its mistakes placed. */
 TEST(topo_mix_weights_and_mistakes)
 {
-	const char *head = "{\"name\": \"m\", \"stateful\": [{\"name\": "
-			   "\"sf1\", \"host\": "
-			   "\"p1\", \"listen\": [\"udp:5060\"]}],\n"
-			   " \"callhandlers\": [{\"name\": \"ch1\", "
-			   "\"host\": \"p1\", \"listen\": [\"udp:5070\"]}],\n"
-			   " \"loaders\": [{\"name\": \"ld1\", \"host\": "
-			   "\"p1\", \"server\": \"sf1\"}],\n";
-	char text[1024];
 	struct topo_errors errs = {0};
 	struct topo *t = NULL;
 	char why[256];
 
-	snprintf(text, sizeof(text),
-		 "%s \"experiment\": {\"test\": \"mix\", \"mix\": "
-		 "{\"register\": 50, \"invite\": 30, \"options\": 20}}}\n",
-		 head);
-	ASSERT_EQ(topo_load(&t, test_write_file("mix.json", text), NULL,
-			    &errs),
+	ASSERT_EQ(topo_load(&t, check("mix_weights_and_mistakes-mix.json"),
+			    NULL, &errs),
 		  0);
 	ASSERT_STR(t->exp.test, "mix");
 	ASSERT_EQ(t->exp.mix[0], 50); /* topo_mix_kinds' order */
@@ -460,13 +391,8 @@ TEST(topo_mix_weights_and_mistakes)
 	topo_free(t);
 	t = NULL;
 
-	snprintf(text, sizeof(text),
-		 "%s \"experiment\": {\"test\": \"mix\", \"mix\": "
-		 "{\"register\": 0, \"invite\": 30, \"bye\": 1}, "
-		 "\"users\": {\"count\": 1}}}\n",
-		 head);
-	ASSERT_EQ(topo_load(&t, test_write_file("mix2.json", text), NULL,
-			    &errs),
+	ASSERT_EQ(topo_load(&t, check("mix_weights_and_mistakes-mix2.json"),
+			    NULL, &errs),
 		  EBADMSG);
 	assert_msg(&errs, 4, 69,
 		   "unknown field \"bye\" in mix (expected one of: register, "
@@ -476,13 +402,8 @@ TEST(topo_mix_weights_and_mistakes)
 	ASSERT_EQ(errs.n, 2);
 	topo_errors_free(&errs);
 
-	snprintf(text, sizeof(text),
-		 "%s \"experiment\": {\"test\": \"mix\", \"mix\": "
-		 "{\"reregister\": 1, \"options\": 1}, "
-		 "\"users\": {\"count\": 1}}}\n",
-		 head);
-	ASSERT_EQ(topo_load(&t, test_write_file("mix3.json", text), NULL,
-			    &errs),
+	ASSERT_EQ(topo_load(&t, check("mix_weights_and_mistakes-mix3.json"),
+			    NULL, &errs),
 		  EBADMSG);
 	assert_msg(&errs, 4, 91,
 		   "a mix of REGISTERs with INVITEs or OPTIONS splits the "
@@ -490,20 +411,14 @@ TEST(topo_mix_weights_and_mistakes)
 	ASSERT_EQ(errs.n, 1);
 	topo_errors_free(&errs);
 
-	snprintf(text, sizeof(text),
-		 "%s \"experiment\": {\"test\": \"register\", \"mix\": "
-		 "{\"register\": 1}}}\n",
-		 head);
-	ASSERT_EQ(topo_load(&t, test_write_file("mix4.json", text), NULL,
-			    &errs),
+	ASSERT_EQ(topo_load(&t, check("mix_weights_and_mistakes-mix4.json"),
+			    NULL, &errs),
 		  EBADMSG);
 	assert_msg(&errs, 4, 37, "\"mix\" is for \"test\": \"mix\"");
 	topo_errors_free(&errs);
 
-	snprintf(text, sizeof(text),
-		 "%s \"experiment\": {\"test\": \"mix\"}}\n", head);
-	ASSERT_EQ(topo_load(&t, test_write_file("mix5.json", text), NULL,
-			    &errs),
+	ASSERT_EQ(topo_load(&t, check("mix_weights_and_mistakes-mix5.json"),
+			    NULL, &errs),
 		  EBADMSG);
 	assert_msg(&errs, 4, 25,
 		   "the mix test needs \"mix\": {\"register\": 50, "
@@ -514,26 +429,12 @@ TEST(topo_mix_weights_and_mistakes)
 /* The presence tests' settings, and their mistakes placed. */
 TEST(topo_presence_settings_and_mistakes)
 {
-	const char *head = "{\"name\": \"p\", \"stateful\": [{\"name\": "
-			   "\"sf1\", \"host\": "
-			   "\"p1\", \"listen\": [\"udp:5060\"]}],\n"
-			   " \"callhandlers\": [{\"name\": \"ch1\", "
-			   "\"host\": \"p1\", \"listen\": [\"udp:5070\"]}],\n"
-			   " \"loaders\": [{\"name\": \"ld1\", \"host\": "
-			   "\"p1\", \"server\": \"sf1\"}, {\"name\": \"ld2\", "
-			   "\"host\": \"p1\", \"server\": \"sf1\"}],\n";
-	char text[1024];
 	struct topo_errors errs = {0};
 	struct topo *t = NULL;
 	char why[256];
 
-	snprintf(text, sizeof(text),
-		 "%s \"experiment\": {\"test\": \"publish\",\n"
-		 "  \"presence\": {\"watchers_per_presentity\": 4, "
-		 "\"refresh_s\": 30, \"body_bytes\": 800, \"filter\": "
-		 "true}}}\n",
-		 head);
-	ASSERT_EQ(topo_load(&t, test_write_file("p.json", text), NULL, &errs),
+	ASSERT_EQ(topo_load(&t, check("presence_settings_and_mistakes-p.json"),
+			    NULL, &errs),
 		  0);
 	ASSERT(topo_is_presence(&t->exp));
 	ASSERT(topo_needs_callhandler(&t->exp));
@@ -551,22 +452,18 @@ TEST(topo_presence_settings_and_mistakes)
 	t = NULL;
 
 	/* the default: 2 watchers, no filter */
-	snprintf(text, sizeof(text),
-		 "%s \"experiment\": {\"test\": \"subscribe\"}}\n", head);
-	ASSERT_EQ(topo_load(&t, test_write_file("p0.json", text), NULL, &errs),
+	ASSERT_EQ(topo_load(&t,
+			    check("presence_settings_and_mistakes-p0.json"),
+			    NULL, &errs),
 		  0);
 	ASSERT_EQ(t->exp.watchers, 2);
 	ASSERT(!t->exp.filter);
 	topo_free(t);
 	t = NULL;
 
-	snprintf(text, sizeof(text),
-		 "%s \"experiment\": {\"test\": \"publish\",\n"
-		 "  \"presence\": {\"watchers_per_presentity\": 0,\n"
-		 "    \"filter\": \"yes\", \"body_bytes\": -1, \"size\": 1},\n"
-		 "  \"users\": {\"count\": 1}, \"transport\": \"tls\"}}\n",
-		 head);
-	ASSERT_EQ(topo_load(&t, test_write_file("p2.json", text), NULL, &errs),
+	ASSERT_EQ(topo_load(&t,
+			    check("presence_settings_and_mistakes-p2.json"),
+			    NULL, &errs),
 		  EBADMSG);
 	assert_msg(&errs, 5, 43,
 		   "\"watchers_per_presentity\" must be an integer from 1 "
@@ -585,11 +482,9 @@ TEST(topo_presence_settings_and_mistakes)
 		   "no TLS)");
 	topo_errors_free(&errs);
 
-	snprintf(text, sizeof(text),
-		 "%s \"experiment\": {\"test\": \"invite\",\n"
-		 "  \"presence\": {\"filter\": true}}}\n",
-		 head);
-	ASSERT_EQ(topo_load(&t, test_write_file("p3.json", text), NULL, &errs),
+	ASSERT_EQ(topo_load(&t,
+			    check("presence_settings_and_mistakes-p3.json"),
+			    NULL, &errs),
 		  EBADMSG);
 	assert_msg(&errs, 5, 3,
 		   "\"presence\" is for \"test\": \"subscribe\" or "
@@ -600,16 +495,11 @@ TEST(topo_presence_settings_and_mistakes)
 
 TEST(topo_search_bounds_are_checked)
 {
-	const char *text =
-		"{\"name\": \"b\", \"stateful\": [{\"name\": \"sf1\", "
-		"\"host\": \"p1\", \"listen\": [\"udp:5060\"]}],\n"
-		" \"loaders\": [{\"name\": \"ld1\", \"host\": \"p1\"}],\n"
-		" \"experiment\": {\"search\": \"bisect\", \"max_trials\": 0, "
-		"\"granularity_percent\": 100, \"confirm_s\": -1}}\n";
 	struct topo_errors errs = {0};
 	struct topo *t = NULL;
 
-	ASSERT_EQ(topo_load(&t, test_write_file("b.json", text), NULL, &errs),
+	ASSERT_EQ(topo_load(&t, check("search_bounds_are_checked-b.json"),
+			    NULL, &errs),
 		  EBADMSG);
 	ASSERT_EQ(errs.n, 3);
 	assert_msg(&errs, 3, 51,
@@ -726,16 +616,8 @@ TEST(topo_auth_override_cannot_silence_a_challenging_proxy)
 	struct topo_errors errs = {0};
 	struct topo *t = NULL;
 	char why[256];
-	const char *path = test_write_file("auth.json",
-					   "{\"name\": \"a\", \"stateful\": "
-					   "[{\"name\": \"sf1\", "
-					   "\"host\": \"proxy1\", \"listen\": "
-					   "[\"udp:5060\"], "
-					   "\"auth\": \"register\"}],\n "
-					   "\"loaders\": [{\"name\": "
-					   "\"ld1\", \"host\": "
-					   "\"loader1\"}],\n \"experiment\": "
-					   "{\"auth\": true}}\n");
+	const char *path = check("auth_override_cannot_silence_a_challenging_"
+				 "proxy-auth.json");
 	ASSERT_EQ(topo_load(&t, path, NULL, &errs), 0);
 	ASSERT_EQ(topo_override(t, "auth", "false", why, sizeof(why)), EINVAL);
 	ASSERT_MSG(strstr(why, "challenges"), "%s", why);

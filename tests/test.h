@@ -31,6 +31,21 @@ struct test {
 
 void test_register(struct test *t);
 
+/*
+ * The registered tests (a list through next, newest first): the
+ * runner's own, for the test that checks it.
+ */
+const struct test *test_registered(void);
+
+/*
+ * Whether two tests of the list (through next) share a name; if so *a
+ * and *b are the first such pair (b registered before a).  tests/run
+ * refuses to run when its own list has one: a prefix would select both
+ * and a report could not tell them apart.
+ */
+bool test_find_duplicate(const struct test *list, const struct test **a,
+			 const struct test **b);
+
 #define TEST_TIMEOUT(tname, secs)                                           \
 	static void test_fn_##tname(void);                                  \
 	static struct test test_##tname = {#tname, test_fn_##tname, (secs), \

@@ -37,59 +37,23 @@ fast for --max: fast = reg_responder).
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
-top = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-bindir = os.environ.get("BIN", os.path.join(top, "bin"))
-benchdir = os.environ.get("BENCH", os.path.join(top, "build/rel/bench"))
-gen_cpu = os.environ.get("GEN_CPU", "0")
-srv_cpu = os.environ.get("SRV_CPU", "1")
-mode = sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] in (
-    "--max", "--threads") else None
+import benchlib
+from benchlib import free_port
+
+top, bindir, benchdir = benchlib.TOP, benchlib.BIN, benchlib.BENCH
+gen_cpu, srv_cpu = benchlib.cpus()
+mode, rate, secs, reps = benchlib.rate_args(
+    sys.argv, ("--max", "--threads"), (5000, 10, 3), (5, 5000))
 max_mode = mode is not None
-args = sys.argv[2:] if max_mode else sys.argv[1:]
-if max_mode:
-    secs = int(args[0]) if len(args) > 0 else 5
-    start = float(args[1]) if len(args) > 1 else 5000
-    rate = start
-    reps = 1
-else:
-    rate = int(args[0]) if len(args) > 0 else 5000
-    secs = int(args[1]) if len(args) > 1 else 10
-    reps = int(args[2]) if len(args) > 2 else 3
-responder_kind = os.environ.get("RESPONDER", "fast" if max_mode else "sipp")
-
-
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def run(argv, cwd):
-    """Runs argv to completion, killed after 3 * SECONDS + 30 s (sipp can
-    stall on one lost answer whatever its -timeout says); returns (rc,
-    cpu_s, wall_s, stdout)."""
-    t0 = time.monotonic()
-    p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-    killer = threading.Timer(3 * secs + 30, p.kill)
-    killer.start()
-    out = p.stdout.read()
-    _, status, ru = os.wait4(p.pid, 0)
-    killer.cancel()
-    p.returncode = os.waitstatus_to_exitcode(status)
-    return (p.returncode, ru.ru_utime + ru.ru_stime,
-            time.monotonic() - t0, out.decode(errors="replace"))
+start = rate
+responder_kind = benchlib.responder_kind(max_mode)
+run = benchlib.runner(3 * secs + 30)
 
 
 def responder(cwd):
@@ -105,13 +69,6 @@ def responder(cwd):
                          stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
     time.sleep(0.5)
     return p, port
-
-
-def cpu_of(pid):
-    """User + system CPU seconds of a running process, from /proc."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def loader(port, cwd, r, threads=1, cpus=None):
@@ -131,10 +88,7 @@ def loader2(port, cwd, r):
 
 def sipp_uac(port, cwd, r):
     n = int(r * secs)
-    try:
-        os.unlink(os.path.join(cwd, "uac.csv"))
-    except OSError:
-        pass
+    benchlib.remove(os.path.join(cwd, "uac.csv"))
     rc, cpu, wall, out = run(
         ["taskset", "-c", gen_cpu, "sipp", "-sf",
          os.path.join(top, "tests/sipp/uac_register.xml"),
@@ -142,17 +96,8 @@ def sipp_uac(port, cwd, r):
          "-m", str(n), "-nostdin", "-timeout", "%ds" % (3 * secs + 10),
          "-trace_stat", "-stf", "uac.csv",
          "127.0.0.1:%d" % port], cwd)
-    failed = retrans = 0
-    try:
-        with open(os.path.join(cwd, "uac.csv")) as f:
-            rows = [x.split(";") for x in f.read().splitlines() if x]
-        hdr, last = rows[0], rows[-1]
-        failed = int(last[hdr.index("FailedCall(C)")])
-        ok = int(last[hdr.index("SuccessfulCall(C)")])
-        retrans = int(last[hdr.index("Retransmissions(C)")])
-    except (OSError, ValueError, IndexError):
-        ok = n if rc == 0 else 0
-        failed = n - ok
+    ok, failed, retrans = benchlib.sipp_counts(
+        os.path.join(cwd, "uac.csv"), n, rc)
     # sipp makes its -m calls however long it takes: its rate is the
     # calls over the time it took (less the 0.1 s it waits to start)
     # (calls not ended by the timeout count as failed)
@@ -173,19 +118,12 @@ def same_rate():
     gens = [("loader", loader), ("sipp", sipp_uac), ("raw_uac", raw)]
     if (os.cpu_count() or 1) >= 2:
         gens.insert(1, ("loader x2", loader2))
-    res = {name: [] for name, _ in gens}
     with tempfile.TemporaryDirectory() as d:
         srv, port = responder(d)
         try:
-            for i in range(reps):
-                for name, fn in gens:
-                    cpu, n, failed, wall, _, _ = fn(port, d, rate)
-                    us = cpu / n * 1e6 if n else float("nan")
-                    res[name].append((us, n, failed, wall))
-                    print("  run %d %-9s %7d tx  %5d failed  %6.2f s  "
-                          "cpu %6.3f s  %6.2f us/tx" %
-                          (i + 1, name, n, failed, wall, cpu, us),
-                          flush=True)
+            res = benchlib.rounds(gens, reps, port, d, rate,
+                                  "  run %d %-9s %7d tx  %5d failed  "
+                                  "%6.2f s  cpu %6.3f s  %6.2f us/tx")
         finally:
             srv.send_signal(signal.SIGTERM)
             srv.wait(timeout=10)
@@ -210,14 +148,11 @@ def highest(gens, what):
         srv, port = responder(d)
         try:
             for name, fn in gens:
-                r, ok = start, None
-                for _ in range(16):
-                    srv0 = cpu_of(srv.pid)
+                def trial(r):
+                    srv0 = benchlib.cpu_of(srv.pid)
                     cpu, n, failed, wall, achieved, retr = fn(port, d, r)
-                    srv_cpu_s = cpu_of(srv.pid) - srv0
-                    # lost answers show as retransmissions first
-                    good = n and failed <= 0.001 * n and \
-                        retr <= 0.001 * n and achieved >= 0.99 * r
+                    srv_cpu_s = benchlib.cpu_of(srv.pid) - srv0
+                    good = benchlib.passes(n, failed, retr, achieved, r)
                     print("  %-9s asked %8.0f/s achieved %8.0f/s  %7d tx "
                           "%6d failed %6d retr  cpu %5.1f%% %6.2f us/tx  "
                           "responder %5.1f%%  %s" %
@@ -226,11 +161,8 @@ def highest(gens, what):
                            1e6 * cpu / max(n, 1),
                            100 * srv_cpu_s / max(wall, 0.001),
                            "ok" if good else "FAIL"), flush=True)
-                    if not good:
-                        break
-                    ok = r
-                    r = round(r * 1.25)
-                best[name] = ok
+                    return good
+                best[name] = benchlib.step_up(start, trial)
         finally:
             srv.send_signal(signal.SIGTERM)
             srv.wait(timeout=10)

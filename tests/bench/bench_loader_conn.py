@@ -30,11 +30,11 @@ import sys
 import tempfile
 import time
 
-top = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-bindir = os.environ.get("BIN", os.path.join(top, "bin"))
-gen_cpu = os.environ.get("GEN_CPU", "0")
-srv_cpu = os.environ.get("SRV_CPU", "1")
+import benchlib
+from benchlib import run
+
+top, bindir = benchlib.TOP, benchlib.BIN
+gen_cpu, srv_cpu = benchlib.cpus()
 args = sys.argv[1:]
 rate = int(args[0]) if len(args) > 0 else 2000
 pr_rate = int(args[1]) if len(args) > 1 else 300
@@ -43,23 +43,7 @@ reps = int(args[3]) if len(args) > 3 else 3
 
 
 def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def run(argv, cwd):
-    """Runs argv to completion; returns (rc, cpu_s, wall_s, stdout)."""
-    t0 = time.monotonic()
-    p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-    out = p.stdout.read()
-    _, status, ru = os.wait4(p.pid, 0)
-    rc = os.waitstatus_to_exitcode(status)
-    return (rc, ru.ru_utime + ru.ru_stime, time.monotonic() - t0,
-            out.decode(errors="replace"))
+    return benchlib.free_port(socket.SOCK_STREAM)
 
 
 def certs(d):
@@ -106,10 +90,7 @@ def loader(server, conn, extra=()):
 def sipp(port, mode):
     def gen(cwd, r):
         n = int(r * secs)
-        try:
-            os.unlink(os.path.join(cwd, "uac.csv"))
-        except OSError:
-            pass
+        benchlib.remove(os.path.join(cwd, "uac.csv"))
         rc, cpu, wall, out = run(
             ["taskset", "-c", gen_cpu, "sipp", "-sf",
              os.path.join(top, "tests/sipp/uac_register.xml"),
@@ -117,13 +98,7 @@ def sipp(port, mode):
              "-r", str(int(r)),
              "-m", str(n), "-nostdin", "-timeout", "%ds" % (3 * secs + 10),
              "-trace_stat", "-stf", "uac.csv", "127.0.0.1:%d" % port], cwd)
-        try:
-            with open(os.path.join(cwd, "uac.csv")) as f:
-                rows = [x.split(";") for x in f.read().splitlines() if x]
-            hdr, last = rows[0], rows[-1]
-            ok = int(last[hdr.index("SuccessfulCall(C)")])
-        except (OSError, ValueError, IndexError):
-            ok = n if rc == 0 else 0
+        ok = benchlib.sipp_counts(os.path.join(cwd, "uac.csv"), n, rc)[0]
         return cpu, n, n - ok, wall, None
     return gen
 

@@ -23,56 +23,23 @@ uas, for the same-rate runs, fast, reg_responder, for --max).
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
-top = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-bindir = os.environ.get("BIN", os.path.join(top, "bin"))
-benchdir = os.environ.get("BENCH", os.path.join(top, "build/rel/bench"))
-gen_cpu = os.environ.get("GEN_CPU", "0")
-srv_cpu = os.environ.get("SRV_CPU", "1")
-max_mode = len(sys.argv) > 1 and sys.argv[1] == "--max"
-args = sys.argv[2:] if max_mode else sys.argv[1:]
-if max_mode:
-    secs = int(args[0]) if len(args) > 0 else 4
-    start = float(args[1]) if len(args) > 1 else 2000
-    reps = 1
-else:
-    rate = int(args[0]) if len(args) > 0 else 2000
-    secs = int(args[1]) if len(args) > 1 else 10
-    reps = int(args[2]) if len(args) > 2 else 3
-responder_kind = os.environ.get("RESPONDER", "fast" if max_mode else "sipp")
+import benchlib
+from benchlib import free_port
 
-
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def run(argv, cwd):
-    """Runs argv to completion, killed after 3 * SECONDS + 30 s (sipp can
-    stall on one lost answer whatever its -timeout says); returns (rc,
-    cpu_s, wall_s, stdout)."""
-    t0 = time.monotonic()
-    p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-    killer = threading.Timer(3 * secs + 30, p.kill)
-    killer.start()
-    out = p.stdout.read()
-    _, status, ru = os.wait4(p.pid, 0)
-    killer.cancel()
-    rc = os.waitstatus_to_exitcode(status)
-    return (rc, ru.ru_utime + ru.ru_stime, time.monotonic() - t0,
-            out.decode(errors="replace"))
+top, bindir, benchdir = benchlib.TOP, benchlib.BIN, benchlib.BENCH
+gen_cpu, srv_cpu = benchlib.cpus()
+mode, rate, secs, reps = benchlib.rate_args(
+    sys.argv, ("--max",), (2000, 10, 3), (4, 2000))
+max_mode = mode is not None
+start = rate
+responder_kind = benchlib.responder_kind(max_mode)
+run = benchlib.runner(3 * secs + 30)
 
 
 def callee(cwd):
@@ -104,25 +71,14 @@ def loader(port, cwd, rate):
 def sipp_uac(port, cwd, rate):
     n = int(rate * secs)
     stat = os.path.join(cwd, "uac.csv")
-    if os.path.exists(stat):
-        os.unlink(stat)
+    benchlib.remove(stat)
     rc, cpu, wall, out = run(
         ["taskset", "-c", gen_cpu, "sipp", "-sn", "uac", "-d", "0",
          "-i", "127.0.0.1", "-p", str(free_port()), "-r", str(int(rate)),
          "-m", str(n), "-nostdin", "-timeout", "%ds" % (3 * secs + 10),
          "-trace_stat", "-stf", stat,
          "127.0.0.1:%d" % port], cwd)
-    try:
-        with open(stat) as f:
-            rows = [r.split(";") for r in f.read().splitlines() if r]
-        hdr, last = rows[0], rows[-1]
-        failed = int(last[hdr.index("FailedCall(C)")])
-        ok = int(last[hdr.index("SuccessfulCall(C)")])
-        retrans = int(last[hdr.index("Retransmissions(C)")])
-    except (OSError, ValueError, IndexError):
-        ok = n if rc == 0 else 0
-        failed = n - ok
-        retrans = 0
+    ok, failed, retrans = benchlib.sipp_counts(stat, n, rc)
     # sipp makes its -m calls however long it takes: its rate is the
     # calls over the time it took (less the 0.1 s it waits to start);
     # calls not ended by the timeout count as failed
@@ -131,19 +87,13 @@ def sipp_uac(port, cwd, rate):
 
 
 def same_rate():
-    res = {"loader": [], "sipp": []}
     with tempfile.TemporaryDirectory() as d:
         srv, port = callee(d)
         try:
-            for i in range(reps):
-                for name, fn in (("loader", loader), ("sipp", sipp_uac)):
-                    cpu, n, failed, wall, _, _ = fn(port, d, rate)
-                    us = cpu / n * 1e6 if n else float("nan")
-                    res[name].append((us, n, failed, wall))
-                    print("  run %d %-6s %7d calls %5d failed  %6.2f s  "
-                          "cpu %6.3f s  %7.2f us/call" %
-                          (i + 1, name, n, failed, wall, cpu, us),
-                          flush=True)
+            res = benchlib.rounds((("loader", loader), ("sipp", sipp_uac)),
+                                  reps, port, d, rate,
+                                  "  run %d %-6s %7d calls %5d failed  "
+                                  "%6.2f s  cpu %6.3f s  %7.2f us/call")
         finally:
             srv.send_signal(signal.SIGTERM)
             srv.wait(timeout=10)
@@ -168,22 +118,16 @@ def highest():
         srv, port = callee(d)
         try:
             for name, fn in (("loader", loader), ("sipp", sipp_uac)):
-                r, ok = start, None
-                for _ in range(16):
+                def trial(r):
                     cpu, n, failed, wall, achieved, retr = fn(port, d, r)
-                    # lost answers show as retransmissions first
-                    good = n and failed <= 0.001 * n and \
-                        retr <= 0.001 * n and achieved >= 0.99 * r
+                    good = benchlib.passes(n, failed, retr, achieved, r)
                     print("  %-6s asked %7.0f/s achieved %7.0f/s  %7d calls "
                           "%6d failed %6d retr  cpu %5.1f%%  %s" %
                           (name, r, achieved, n, failed, retr,
                            100 * cpu / max(wall, 0.001),
                            "ok" if good else "FAIL"), flush=True)
-                    if not good:
-                        break
-                    ok = r
-                    r = round(r * 1.25)
-                best[name] = ok
+                    return good
+                best[name] = benchlib.step_up(start, trial)
         finally:
             srv.send_signal(signal.SIGTERM)
             srv.wait(timeout=10)

@@ -36,11 +36,11 @@ import sys
 import tempfile
 import time
 
-top = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-bindir = os.environ.get("BIN", os.path.join(top, "bin"))
-srv_cpu = os.environ.get("SRV_CPU", "0")
-gen_cpu = os.environ.get("GEN_CPU", "1")
+import benchlib
+from benchlib import free_port, stop
+
+top, bindir = benchlib.TOP, benchlib.BIN
+gen_cpu, srv_cpu = benchlib.cpus(gen="1", srv="0")
 npres = int(os.environ.get("P", "1000"))
 wpp = int(os.environ.get("W", "10"))
 body = int(os.environ.get("BODY", "500"))
@@ -51,14 +51,6 @@ rate = int(sys.argv[1]) if len(sys.argv) > 1 else 500
 secs = float(sys.argv[2]) if len(sys.argv) > 2 else 10
 reps = int(sys.argv[3]) if len(sys.argv) > 3 else 3
 kam_modules = "/usr/lib/x86_64-linux-gnu/kamailio/modules"
-
-
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def cpu_ns(pid):
@@ -126,16 +118,6 @@ def start_server(kind, port, tmp):
     sys.exit("%s did not start (see %s)" % (kind, log.name))
 
 
-def stop(proc):
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 class Control:
     """The callhandler's JSON-lines control channel (docs/agents.md)."""
 
@@ -169,12 +151,7 @@ class Control:
                 return j["watch"]
 
     def close(self):
-        self.p.stdin.close()
-        try:
-            self.p.wait(10)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
+        benchlib.close_and_wait(self.p)
 
 
 def one(kind, tmp):

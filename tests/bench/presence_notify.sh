@@ -18,6 +18,7 @@
 #   each body composed per watcher), to measure what filtering costs.
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/bench/benchlib.sh"
 P=${P:-100}
 W=${W:-10}
 RATE=${RATE:-50}
@@ -25,36 +26,15 @@ N=${N:-1500}
 RUNS=${RUNS:-3}
 SERVERS=${SERVERS:-proxy-stateful kamailio}
 FILTER=${FILTER:-}
-bin=${SIPSTONE_BIN:-$top/bin}
-for t in sipp kamailio taskset; do
-	command -v $t >/dev/null 2>&1 || { echo "SKIP: $t not installed"; exit 0; }
-done
-tmp=$(mktemp -d)
-cleanup() {
-	[ -n "${wpid:-}" ] && kill "$wpid" 2>/dev/null || true
-	[ -n "${spid:-}" ] && kill "$spid" 2>/dev/null || true
-	[ -n "${KEEP:-}" ] && echo "kept $tmp" >&2 || rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
-
-{
-	echo SEQUENTIAL
-	i=0
-	while [ $i -lt "$P" ]; do
-		echo "pres$i;bench.test"
-		i=$((i + 1))
-	done
-} > "$tmp/pres.csv"
-
-cpu_ns() {
-	all="$1 $(pgrep -P "$1" 2>/dev/null | tr '\n' ' ')"
-	cat $(for p in $all; do echo /proc/$p/task/*/schedstat; done) \
-		2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'
+bench_require sipp kamailio taskset
+bench_tmp
+bench_cleanup_extra() {
+	[ -z "${wpid:-}" ] || kill "$wpid" 2>/dev/null
+	[ -z "${spid:-}" ] || kill "$spid" 2>/dev/null
 }
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+awk -v n="$P" 'BEGIN { print "SEQUENTIAL"
+	for (i = 0; i < n; i++) printf "pres%d;bench.test\n", i }' > "$tmp/pres.csv"
 
 # NOTIFYs the watchers received: sipp's -trace_counts file (written
 # every second), the column of its loop's recv.
@@ -122,22 +102,13 @@ one() { # server -> prints "NOTIFYs-per-CPU-second us-per-NOTIFY delivered expec
 		'BEGIN { if (!n) n = 1; printf "%.0f %.1f %d %d\n", n / (d / 1e9), d / 1000 / n, n, want }'
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
 : > "$tmp/proxy-stateful.res"
 : > "$tmp/kamailio.res"
-r=0
-while [ $r -lt "$RUNS" ]; do
-	for s in $SERVERS; do
-		one $s >> "$tmp/$s.res"
-	done
-	r=$((r + 1))
-done
+bench_alternate one $SERVERS
 echo "PUBLISH + remove, $P presentities x $W watchers, $RATE/s x $N (2x$W NOTIFYs each), UDP, 1 worker pinned${FILTER:+, proxy-stateful with --presence-filter}:"
 for s in $SERVERS; do
-	echo "  $s: $(cut -d' ' -f1 < "$tmp/$s.res" | median) NOTIFYs per CPU-second (runs, NOTIFYs/CPU-s us/NOTIFY delivered expected: $(tr '\n' ';' < "$tmp/$s.res"))"
+	echo "  $s: $(median < "$tmp/$s.res") NOTIFYs per CPU-second (runs, NOTIFYs/CPU-s us/NOTIFY delivered expected: $(tr '\n' ';' < "$tmp/$s.runs"))"
 done
 [ -s "$tmp/proxy-stateful.res" ] && [ -s "$tmp/kamailio.res" ] || exit 0
-ps=$(cut -d' ' -f1 < "$tmp/proxy-stateful.res" | median)
-ka=$(cut -d' ' -f1 < "$tmp/kamailio.res" | median)
-awk -v a="$ps" -v b="$ka" 'BEGIN { printf "  ratio: %.2fx (goal >= 2x)\n", a / b }'
+bench_ratio "$(median < "$tmp/proxy-stateful.res")" \
+	"$(median < "$tmp/kamailio.res")" "  ratio: %.2fx (goal >= 2x)"

@@ -22,24 +22,17 @@
 #   KINDS="reg call" TARGETS="reflector proxy kamailio stateful"
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/bench/benchlib.sh"
 out=${OUT:-build/rel}
-bin=${SIPSTONE_BIN:-$top/bin}
 refl="$top/$out/bench/sl_reflector"
 RATE=${RATE:-2000}
 CALL_RATE=${CALL_RATE:-400}
 SECS=${SECS:-8}
 RUNS=${RUNS:-3}
-PROXY_CPU=${PROXY_CPU:-0}
-LOAD_CPU=${LOAD_CPU:-1}
 KINDS=${KINDS:-"reg call"}
 TARGETS=${TARGETS:-"reflector proxy kamailio stateful"}
 
-for t in sipp kamailio taskset; do
-	if ! command -v $t >/dev/null 2>&1; then
-		echo "proxy_stateless: SKIP: $t is not installed"
-		exit 0
-	fi
-done
+bench_require sipp kamailio taskset
 [ -x "$refl" ] || { echo "proxy_stateless: build $refl first (make bench)"; exit 1; }
 case " $TARGETS " in
 *" stateful "*)
@@ -47,15 +40,7 @@ case " $TARGETS " in
 		{ echo "proxy_stateless: build $bin/proxy-stateful first"; exit 1; } ;;
 esac
 
-tmp=$(mktemp -d /tmp/bench-pxsl.XXXXXX)
-pids=""
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null || true; done
-	sleep 0.3
-	for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
+bench_tmp /tmp/bench-pxsl.XXXXXX
 
 base=$((20000 + $$ % 20000))
 P=$base U0=$((base + 1)) U1=$((base + 2)) C=$((base + 3))
@@ -80,12 +65,6 @@ sed -e "s|@PORT@|$P|" -e "s|@LIST@|$tmp/ds.list|" \
 	"$top/tests/bench/kamailio-dispatcher.cfg" > "$tmp/kamailio.cfg"
 
 # Responders: REGISTER on U0/U1, calls on V0/V1 (OPTIONS probes: -aa).
-start_bg() { # name, command...
-	name=$1; shift
-	"$@" > "$tmp/$name.out" 2>&1 &
-	pids="$pids $!"
-	last=$!
-}
 start_bg uas0 taskset -c "$LOAD_CPU" sipp -sf "$sc/pxsl_uas_register.xml" \
 	-i 127.0.0.1 -p "$U0" -aa -nostdin
 start_bg uas1 taskset -c "$LOAD_CPU" sipp -sf "$sc/pxsl_uas_register.xml" \
@@ -95,13 +74,6 @@ start_bg uasc0 taskset -c "$LOAD_CPU" sipp -sf "$sc/pxsl_uas_call.xml" \
 start_bg uasc1 taskset -c "$LOAD_CPU" sipp -sf "$sc/pxsl_uas_call.xml" \
 	-i 127.0.0.1 -p "$V1" -aa -nostdin
 sleep 0.5
-
-# Time on CPU (ns) of a process's threads and of its children's.
-cpu_ns() {
-	all="$1 $(pgrep -P "$1" 2>/dev/null | tr '\n' ' ')"
-	cat $(for p in $all; do echo /proc/$p/task/*/schedstat; done) \
-		2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'
-}
 
 # Voluntary context switches (wake-ups) of the same threads.
 wakeups() {
@@ -169,14 +141,12 @@ measure() { # target, kind
 	c1=$(cpu_ns "$target")
 	w1=$(wakeups "$target")
 	stop_target
-	ok=$(awk -F'|' '/Successful call/ {gsub(/ /, "", $3); v = $3} END {print v + 0}' "$tmp/uac.out")
-	bad=$(awk -F'|' '/Failed call/ {gsub(/ /, "", $3); v = $3} END {print v + 0}' "$tmp/uac.out")
+	ok=$(sipp_count "$tmp/uac.out" "Successful call")
+	bad=$(sipp_count "$tmp/uac.out" "Failed call")
 	awk -v a="$c0" -v b="$c1" -v ok="$ok" -v bad="$bad" -v w="$((w1 - w0))" \
 		'BEGIN {printf "%.2f %d %d %.2f\n", ok ? (b - a) / 1000 / ok : 0,
 			ok, bad, ok ? w / ok : 0}'
 }
-
-median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
 echo "proxy_stateless: REGISTER $RATE/s and calls $CALL_RATE/s for ${SECS}s," \
 	"$RUNS runs, element on cpu $PROXY_CPU, load on cpu $LOAD_CPU"

@@ -24,32 +24,17 @@
 #   CAP=0.05 STEPS="500 1000 2000 3000 4000 5000" TARGETS="proxy kamailio stateful"
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${SIPSTONE_BIN:-$top/bin}
+. "$top/tests/bench/benchlib.sh"
 STEPS=${STEPS:-"2000 4000 6000 8000 10000 12000 14000"}
 STEP_SECS=${STEP_SECS:-5}
-PROXY_CPU=${PROXY_CPU:-0}
-LOAD_CPU=${LOAD_CPU:-1}
 TARGETS=${TARGETS:-"proxy kamailio"}
 CAP=${CAP:-}
 
-for t in sipp kamailio taskset; do
-	if ! command -v $t >/dev/null 2>&1; then
-		echo "proxy_stateless_maxrate: SKIP: $t is not installed"
-		exit 0
-	fi
-done
+bench_require sipp kamailio taskset
 
-tmp=$(mktemp -d /tmp/bench-pxslmax.XXXXXX)
-pids=""
 cg=""
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null || true; done
-	sleep 0.3
-	for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
-	[ -n "$cg" ] && rmdir "$cg" 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
+bench_tmp /tmp/bench-pxslmax.XXXXXX
+bench_cleanup_extra() { [ -z "$cg" ] || rmdir "$cg" 2>/dev/null; }
 
 # The capped CPU cgroup the element runs in (v2 cpu.max, else v1).
 if [ -n "$CAP" ]; then
@@ -92,12 +77,6 @@ printf '1 sip:127.0.0.1:%s\n1 sip:127.0.0.1:%s\n' "$U0" "$U1" > "$tmp/ds.list"
 sed -e "s|@PORT@|$P|" -e "s|@LIST@|$tmp/ds.list|" \
 	"$top/tests/bench/kamailio-dispatcher.cfg" > "$tmp/kamailio.cfg"
 
-start_bg() {
-	name=$1; shift
-	"$@" > "$tmp/$name.out" 2>&1 &
-	pids="$pids $!"
-	last=$!
-}
 start_bg uas0 taskset -c "$LOAD_CPU" sipp -sf "$sc/pxsl_uas_register.xml" \
 	-i 127.0.0.1 -p "$U0" -aa -nostdin
 uas0=$last
@@ -105,13 +84,6 @@ start_bg uas1 taskset -c "$LOAD_CPU" sipp -sf "$sc/pxsl_uas_register.xml" \
 	-i 127.0.0.1 -p "$U1" -aa -nostdin
 uas1=$last
 sleep 0.5
-
-cpu_ns() {
-	all=""
-	for p in "$@"; do all="$all $p $(pgrep -P "$p" 2>/dev/null | tr '\n' ' ')"; done
-	cat $(for p in $all; do echo /proc/$p/task/*/schedstat; done) \
-		2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'
-}
 
 # The element's command, in the capped cgroup when CAP is set (the
 # shell joins it and execs: Kamailio's children are forked inside).

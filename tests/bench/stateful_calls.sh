@@ -12,25 +12,10 @@
 #   sh tests/bench/stateful_calls.sh   (RATE=1000 N=10000 RUNS=3)
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
-RATE=${RATE:-1000}
-N=${N:-10000}
-RUNS=${RUNS:-3}
-PROXY_CPU=${PROXY_CPU:-0}
-LOAD_CPU=${LOAD_CPU:-1}
-bin=${SIPSTONE_BIN:-$top/bin}
-sc="$top/tests/sipp"
-for t in sipp kamailio taskset; do
-	command -v $t >/dev/null 2>&1 || { echo "SKIP: $t not installed"; exit 0; }
-done
-tmp=$(mktemp -d /tmp/bench-sfcalls.XXXXXX)
-pids=""
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null || true; done
-	sleep 0.3
-	for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
+. "$top/tests/bench/benchlib.sh"
+: "${RATE:=1000}" "${N:=10000}" "${RUNS:=3}"
+bench_require sipp kamailio taskset
+bench_tmp /tmp/bench-sfcalls.XXXXXX
 
 base=$((20000 + $$ % 20000))
 P=$base U=$((base + 1))
@@ -38,13 +23,6 @@ echo "SEQUENTIAL" > "$tmp/callee.csv"
 echo "bob;bench.test;x;127.0.0.1;$U" >> "$tmp/callee.csv"
 echo "SEQUENTIAL" > "$tmp/caller.csv"
 echo "alice;bench.test" >> "$tmp/caller.csv"
-
-# Time on CPU (ns) of a process's threads and of its children's.
-cpu_ns() {
-	all="$1 $(pgrep -P "$1" 2>/dev/null | tr '\n' ' ')"
-	cat $(for p in $all; do echo /proc/$p/task/*/schedstat; done) \
-		2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'
-}
 
 taskset -c "$LOAD_CPU" sipp -sn uas -i 127.0.0.1 -p "$U" -nostdin \
 	> "$tmp/uas.out" 2>&1 &
@@ -85,20 +63,6 @@ one() { # server -> prints "us_per_call ok failed"
 		'BEGIN { printf "%.1f %d %d\n", n ? d / 1000 / n : 0, n, b }'
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
-: > "$tmp/proxy-stateful.res"
-: > "$tmp/kamailio.res"
-r=0
-while [ $r -lt "$RUNS" ]; do
-	for s in proxy-stateful kamailio; do
-		one $s | tee -a "$tmp/$s.runs" | cut -d' ' -f1 >> "$tmp/$s.res"
-	done
-	r=$((r + 1))
-done
-ps=$(median < "$tmp/proxy-stateful.res")
-ka=$(median < "$tmp/kamailio.res")
-echo "INVITE calls with Record-Route, UDP, $RATE/s x $N, 1 worker pinned:"
-echo "  proxy-stateful: $ps us/call (runs: us ok failed: $(tr '\n' ',' < "$tmp/proxy-stateful.runs"))"
-echo "  kamailio:       $ka us/call (runs: us ok failed: $(tr '\n' ',' < "$tmp/kamailio.runs"))"
-awk -v a="$ps" -v b="$ka" 'BEGIN { printf "  ratio: %.2f (goal <= 0.4)\n", a / b }'
+bench_alternate one proxy-stateful kamailio
+bench_pair_report "INVITE calls with Record-Route, UDP, $RATE/s x $N, 1 worker pinned:" \
+	us/call "us ok failed" "goal <= 0.4"

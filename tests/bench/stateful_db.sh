@@ -25,6 +25,7 @@
 #   DIR/wt.data); KEEP=1: the temporary directory (logs) is kept.
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/bench/benchlib.sh"
 ROWS=${ROWS:-"auth-wb wt"}
 RATE=${RATE:-2500}
 N=${N:-15000}
@@ -32,25 +33,17 @@ WT_N=${WT_N:-20000}
 WT_LIMIT=${WT_LIMIT:-200}
 RUNS=${RUNS:-3}
 USERS=${USERS:-10000}
-PROXY_CPU=${PROXY_CPU:-0}
-LOAD_CPU=${LOAD_CPU:-1}
-bin=${SIPSTONE_BIN:-$top/bin}
-sc="$top/tests/sipp"
 ksql=/usr/share/kamailio/mysql
-for t in sipp kamailio taskset mariadbd mariadb-install-db mariadb; do
-	command -v $t >/dev/null 2>&1 || { echo "SKIP: $t not installed"; exit 0; }
-done
-tmp=$(mktemp -d /tmp/bench-sfdb.XXXXXX)
-pids=""
+bench_require sipp kamailio taskset mariadbd mariadb-install-db mariadb
 dbpid=""
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null || true; done
-	[ -n "$dbpid" ] && kill "$dbpid" 2>/dev/null || true
+bench_tmp /tmp/bench-sfdb.XXXXXX
+# The database last, after the servers that write to it.
+bench_cleanup_extra() {
+	[ -z "$dbpid" ] && return 0
+	kill "$dbpid" 2>/dev/null
 	sleep 1
-	for p in $pids $dbpid; do kill -9 "$p" 2>/dev/null || true; done
-	if [ -n "${KEEP:-}" ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
+	kill -9 "$dbpid" 2>/dev/null
 }
-trap cleanup EXIT INT TERM
 
 base=$((20000 + $$ % 20000))
 P=$base DBPORT=$((base + 1))
@@ -94,12 +87,6 @@ cat "$ksql/standard-create.sql" "$ksql/usrloc-create.sql" \
 	"$ksql/auth_db-create.sql" | sql kam
 sql kam < "$tmp/kam.sql"
 url="mysql://root@127.0.0.1:$DBPORT"
-
-cpu_ns() {
-	all="$1 $(pgrep -P "$1" 2>/dev/null | tr '\n' ' ')"
-	cat $(for p in $all; do echo /proc/$p/task/*/schedstat; done) \
-		2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'
-}
 
 start() { # server row
 	sql sps -e 'DELETE FROM location'
@@ -156,6 +143,17 @@ perf_stop() {
 	if [ -n "$ppid" ]; then kill -INT "$ppid"; wait "$ppid" || true; fi
 }
 
+# After a measurement: stops perf and the server; sets ok and bad
+# (sipp's counts) and rows (the location rows in the server's database).
+finish() { # server
+	perf_stop
+	kill $spid; wait $spid 2>/dev/null || true
+	ok=$(stat_of "SuccessfulCall(C)") bad=$(stat_of "FailedCall(C)")
+	rm -f "$tmp/stat.csv"
+	db=sps; [ "$1" = kamailio ] && db=kam
+	rows=$(sql $db -e 'SELECT COUNT(*) FROM location')
+}
+
 one_auth() { # server -> "us_per_registration ok failed rows"
 	start "$1" auth-wb
 	perf_start "$1" auth-wb
@@ -166,12 +164,7 @@ one_auth() { # server -> "us_per_registration ok failed rows"
 		-trace_stat -stf "$tmp/stat.csv" "127.0.0.1:$P" \
 		> "$tmp/sipp.out" 2>&1 || true
 	c1=$(cpu_ns $spid)
-	perf_stop
-	kill $spid; wait $spid 2>/dev/null || true
-	ok=$(stat_of "SuccessfulCall(C)") bad=$(stat_of "FailedCall(C)")
-	rm -f "$tmp/stat.csv"
-	db=sps; [ "$1" = kamailio ] && db=kam
-	rows=$(sql $db -e 'SELECT COUNT(*) FROM location')
+	finish "$1"
 	awk -v d=$((c1 - c0)) -v n="$ok" -v b="$bad" -v r="$rows" \
 		'BEGIN { printf "%.1f %d %d %d\n", n ? d / 1000 / n : 0, n, b, r }'
 }
@@ -186,40 +179,22 @@ one_wt() { # server -> "registers_per_s ok failed rows"
 		-trace_stat -stf "$tmp/stat.csv" "127.0.0.1:$P" \
 		> "$tmp/sipp.out" 2>&1 || true
 	t1=$(date +%s.%N)
-	perf_stop
-	kill $spid; wait $spid 2>/dev/null || true
-	ok=$(stat_of "SuccessfulCall(C)") bad=$(stat_of "FailedCall(C)")
-	rm -f "$tmp/stat.csv"
-	db=sps; [ "$1" = kamailio ] && db=kam
-	rows=$(sql $db -e 'SELECT COUNT(*) FROM location')
+	finish "$1"
 	awk -v t0="$t0" -v t1="$t1" -v n="$ok" -v b="$bad" -v r="$rows" \
 		'BEGIN { printf "%.0f %d %d %d\n", n / (t1 - t0), n, b, r }'
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+one_of_row() { # server: this row's measurement
+	if [ $row = auth-wb ]; then one_auth "$1"; else one_wt "$1"; fi
+}
 
 for row in $ROWS; do
-	for s in proxy-stateful kamailio; do : > "$tmp/$s.res"; : > "$tmp/$s.runs"; done
-	r=0
-	while [ $r -lt "$RUNS" ]; do
-		for s in proxy-stateful kamailio; do
-			if [ $row = auth-wb ]; then one_auth $s; else one_wt $s; fi |
-				tee -a "$tmp/$s.runs" | cut -d' ' -f1 >> "$tmp/$s.res"
-		done
-		r=$((r + 1))
-	done
-	ps=$(median < "$tmp/proxy-stateful.res")
-	ka=$(median < "$tmp/kamailio.res")
+	bench_alternate one_of_row proxy-stateful kamailio
 	if [ $row = auth-wb ]; then
-		echo "REGISTER with digest auth, write-back DB, UDP, $RATE/s x $N, $USERS users, 1 worker pinned:"
-		unit="us/registration"
-		goal="ratio: %.2f (goal <= 0.5)"
+		bench_pair_report "REGISTER with digest auth, write-back DB, UDP, $RATE/s x $N, $USERS users, 1 worker pinned:" \
+			us/registration "value ok failed rows" "goal <= 0.5"
 	else
-		echo "REGISTER write-through throughput, UDP, $WT_N, $WT_LIMIT outstanding, 1 worker pinned:"
-		unit="REGISTER/s"
-		goal="ratio: %.2f (goal >= 5)"
+		bench_pair_report "REGISTER write-through throughput, UDP, $WT_N, $WT_LIMIT outstanding, 1 worker pinned:" \
+			REGISTER/s "value ok failed rows" "goal >= 5"
 	fi
-	echo "  proxy-stateful: $ps $unit (runs: value ok failed rows: $(tr '\n' ',' < "$tmp/proxy-stateful.runs"))"
-	echo "  kamailio:       $ka $unit (runs: value ok failed rows: $(tr '\n' ',' < "$tmp/kamailio.runs"))"
-	awk -v a="$ps" -v b="$ka" -v f="  $goal\n" 'BEGIN { printf f, a / b }'
 done

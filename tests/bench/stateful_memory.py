@@ -20,7 +20,9 @@ fall back).  Median of RUNS.
 """
 import json, os, select, subprocess, sys, tempfile, time
 
-top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import benchlib
+
+top = benchlib.TOP
 binp = os.environ.get("SIPSTONE_BIN", os.path.join(top, "bin"))
 USERS = int(os.environ.get("USERS", "100000"))
 RATE = int(os.environ.get("RATE", "10000"))
@@ -74,12 +76,7 @@ class Proxy:
         return 0
 
     def stop(self):
-        self.p.stdin.close()
-        try:
-            self.p.wait(10)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
+        benchlib.close_and_wait(self.p)
 
 
 def one(tmp, port):

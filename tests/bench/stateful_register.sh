@@ -10,40 +10,15 @@
 #   sh tests/bench/stateful_register.sh   (RATE=5000 N=30000 RUNS=3)
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
-RATE=${RATE:-5000}
-N=${N:-30000}
-RUNS=${RUNS:-3}
-USERS=${USERS:-1000}
-bin=${SIPSTONE_BIN:-$top/bin}
-for t in sipp kamailio taskset; do
-	command -v $t >/dev/null 2>&1 || { echo "SKIP: $t not installed"; exit 0; }
-done
-tmp=$(mktemp -d)
-cleanup() {
-	[ -n "${spid:-}" ] && kill "$spid" 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
+. "$top/tests/bench/benchlib.sh"
+: "${RATE:=5000}" "${N:=30000}" "${RUNS:=3}" "${USERS:=1000}"
+bench_require sipp kamailio taskset
+bench_tmp
+bench_cleanup_extra() { [ -z "${spid:-}" ] || kill "$spid" 2>/dev/null; }
 
-{
-	echo SEQUENTIAL
-	i=0
-	while [ $i -lt "$USERS" ]; do
-		echo "user$i;bench.test;x;127.0.0.1;$((20000 + i % 1000))"
-		i=$((i + 1))
-	done
-} > "$tmp/users.csv"
-
-# Time on CPU (ns) of a process's threads and of its children's.
-cpu_ns() {
-	all="$1 $(pgrep -P "$1" 2>/dev/null | tr '\n' ' ')"
-	cat $(for p in $all; do echo /proc/$p/task/*/schedstat; done) \
-		2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'
-}
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+awk -v n="$USERS" 'BEGIN { print "SEQUENTIAL"; for (i = 0; i < n; i++)
+	printf "user%d;bench.test;x;127.0.0.1;%d\n", i, 20000 + i % 1000 }' \
+	> "$tmp/users.csv"
 
 run_sipp() { # port
 	taskset -c 1 sipp -sf "$top/tests/sipp/stateful_register.xml" \
@@ -71,25 +46,11 @@ one() { # server -> prints µs per request
 	c1=$(cpu_ns $spid)
 	kill $spid; wait $spid 2>/dev/null || true
 	spid=
-	ok=$(grep -E '^ +Successful call' "$tmp/sipp.out" | awk -F'|' '{gsub(/ /, "", $3); print $3}' | tail -1)
+	ok=$(sipp_count "$tmp/sipp.out" "Successful call")
 	awk -v d=$((c1 - c0)) -v n="${ok:-0}" \
 		'BEGIN { printf "%.1f\n", n ? d / 1000 / n : 0 }'
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
-: > "$tmp/proxy-stateful.res"
-: > "$tmp/kamailio.res"
-r=0
-while [ $r -lt "$RUNS" ]; do
-	for s in proxy-stateful kamailio; do
-		one $s >> "$tmp/$s.res"
-	done
-	r=$((r + 1))
-done
-ps=$(median < "$tmp/proxy-stateful.res")
-ka=$(median < "$tmp/kamailio.res")
-echo "REGISTER no auth, memory, UDP, $RATE/s x $N, 1 worker pinned:"
-echo "  proxy-stateful: $ps us/request (runs: $(tr '\n' ' ' < "$tmp/proxy-stateful.res"))"
-echo "  kamailio:       $ka us/request (runs: $(tr '\n' ' ' < "$tmp/kamailio.res"))"
-awk -v a="$ps" -v b="$ka" 'BEGIN { printf "  ratio: %.2f (goal <= 0.5)\n", a / b }'
+bench_alternate one proxy-stateful kamailio
+bench_pair_report "REGISTER no auth, memory, UDP, $RATE/s x $N, 1 worker pinned:" \
+	us/request us "goal <= 0.5"

@@ -1,15 +1,18 @@
-/* sproxy_cfg.c - proxy-stateful's command line and --config JSON. */
+/* stateful_cfg.c - proxy-stateful's options (stateful_cfg.h). */
+#include "stateful_cfg.h"
+
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "argcfg.h"
 #include "pl.h"
-#include "sproxy.h"
 
-void sproxy_cfg_init(struct sproxy_cfg *cfg)
+void stateful_cfg_init(struct stateful_cfg *cfg)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -59,16 +62,16 @@ static int set_u32(uint32_t *dst, const char *v, const char *name, char *err,
 }
 
 /* One setting by name (CLI flag without "--", or JSON key). */
-static int apply(struct sproxy_cfg *cfg, const char *name, const char *v,
+static int apply(struct stateful_cfg *cfg, const char *name, const char *v,
 		 char *err, size_t errsz)
 {
 	uint32_t n;
 	int e;
 
 	if (!strcmp(name, "listen")) {
-		if (cfg->nlisten == SPROXY_LISTEN_MAX)
+		if (cfg->nlisten == STATEFUL_LISTEN_MAX)
 			return fail(err, errsz, "listen: at most %d",
-				    SPROXY_LISTEN_MAX);
+				    STATEFUL_LISTEN_MAX);
 		e = set_str(cfg->listen[cfg->nlisten], sizeof(cfg->listen[0]),
 			    v, name, err, errsz);
 		if (!e)
@@ -95,11 +98,11 @@ static int apply(struct sproxy_cfg *cfg, const char *name, const char *v,
 			       name, err, errsz);
 	if (!strcmp(name, "db-mode")) {
 		if (v && !strcmp(v, "memory"))
-			cfg->db_mode = SPROXY_DB_MEMORY;
+			cfg->db_mode = STATEFUL_DB_MEMORY;
 		else if (v && !strcmp(v, "write-through"))
-			cfg->db_mode = SPROXY_DB_WRITE_THROUGH;
+			cfg->db_mode = STATEFUL_DB_WRITE_THROUGH;
 		else if (v && !strcmp(v, "write-back"))
-			cfg->db_mode = SPROXY_DB_WRITE_BACK;
+			cfg->db_mode = STATEFUL_DB_WRITE_BACK;
 		else
 			return fail(err, errsz,
 				    "db-mode: memory, write-through or "
@@ -109,13 +112,13 @@ static int apply(struct sproxy_cfg *cfg, const char *name, const char *v,
 	}
 	if (!strcmp(name, "auth")) {
 		if (v && !strcmp(v, "none"))
-			cfg->auth = SPROXY_AUTH_NONE;
+			cfg->auth = STATEFUL_AUTH_NONE;
 		else if (v && !strcmp(v, "register"))
-			cfg->auth = SPROXY_AUTH_REGISTER;
+			cfg->auth = STATEFUL_AUTH_REGISTER;
 		else if (v && !strcmp(v, "invite"))
-			cfg->auth = SPROXY_AUTH_INVITE;
+			cfg->auth = STATEFUL_AUTH_INVITE;
 		else if (v && !strcmp(v, "all"))
-			cfg->auth = SPROXY_AUTH_ALL;
+			cfg->auth = STATEFUL_AUTH_ALL;
 		else
 			return fail(err, errsz,
 				    "auth: none, register, invite or all, "
@@ -167,133 +170,73 @@ static int apply(struct sproxy_cfg *cfg, const char *name, const char *v,
 	return fail(err, errsz, "unknown setting '%s'", name);
 }
 
-static bool is_flag(const char *name)
-{
-	return !strcmp(name, "record-route") || !strcmp(name, "closed") ||
-	       !strcmp(name, "control") || !strcmp(name, "presence");
-}
+static const struct option long_opts[] = {
+	{"listen", required_argument, NULL, 0},
+	{"tls-cert", required_argument, NULL, 0},
+	{"tls-key", required_argument, NULL, 0},
+	{"tls-ca", required_argument, NULL, 0},
+	{"domain", required_argument, NULL, 0},
+	{"db", required_argument, NULL, 0},
+	{"users-file", required_argument, NULL, 0},
+	{"db-mode", required_argument, NULL, 0},
+	{"auth", required_argument, NULL, 0},
+	{"workers", required_argument, NULL, 0},
+	{"min-expires", required_argument, NULL, 0},
+	{"max-expires", required_argument, NULL, 0},
+	{"default-expires", required_argument, NULL, 0},
+	{"flush-ms", required_argument, NULL, 0},
+	{"timer-c-ms", required_argument, NULL, 0},
+	{"t1-ms", required_argument, NULL, 0},
+	{"presence-filter", required_argument, NULL, 0},
+	{"presence-min-expires", required_argument, NULL, 0},
+	{"presence-max-expires", required_argument, NULL, 0},
+	{"presence-default-expires", required_argument, NULL, 0},
+	{"record-route", no_argument, NULL, 0},
+	{"closed", no_argument, NULL, 0},
+	{"control", no_argument, NULL, 0},
+	{"presence", no_argument, NULL, 0},
+	{NULL, 0, NULL, 0},
+};
 
-static int apply_flag(struct sproxy_cfg *cfg, const char *name, bool on,
-		      bool *control)
+struct parse_ctx {
+	struct stateful_cfg *cfg;
+	bool *control;
+};
+
+/* One option (argcfg_opt_h): v is NULL for the flags. */
+static int on_opt(const char *name, const char *v, void *arg, char *err,
+		  size_t errsz)
 {
+	struct parse_ctx *pc = arg;
+
+	if (v)
+		return apply(pc->cfg, name, v, err, errsz);
 	if (!strcmp(name, "record-route"))
-		cfg->record_route = on;
+		pc->cfg->record_route = true;
 	else if (!strcmp(name, "closed"))
-		cfg->closed = on;
+		pc->cfg->closed = true;
 	else if (!strcmp(name, "control"))
-		*control = on;
+		*pc->control = true;
 	else if (!strcmp(name, "presence"))
-		cfg->presence = on;
+		pc->cfg->presence = true;
 	return 0;
 }
 
-static int load_json(struct sproxy_cfg *cfg, const char *path, bool *control,
-		     char *err, size_t errsz)
+/* What no single option can say wrong. */
+static int check(const struct stateful_cfg *cfg, char *err, size_t errsz)
 {
-	json_error_t je;
-	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-	const char *key;
-	json_t *v;
-	int e = 0;
+	size_t i;
 
-	if (!root)
-		return fail(err, errsz, "%s:%d:%d: %s", path, je.line,
-			    je.column, je.text);
-	if (!json_is_object(root)) {
-		json_decref(root);
-		return fail(err, errsz, "%s: expected an object", path);
-	}
-	json_object_foreach(root, key, v)
-	{
-		char num[32];
-		size_t i;
-
-		if (is_flag(key)) {
-			if (!json_is_boolean(v)) {
-				e = fail(err, errsz,
-					 "%s: %s: expected true "
-					 "or false",
-					 path, key);
-				break;
-			}
-			apply_flag(cfg, key, json_is_true(v), control);
-		} else if (!strcmp(key, "listen") && json_is_array(v)) {
-			json_t *x;
-
-			json_array_foreach(v, i, x)
-			{
-				e = apply(cfg, key, json_string_value(x), err,
-					  errsz);
-				if (e)
-					break;
-			}
-		} else if (json_is_string(v)) {
-			e = apply(cfg, key, json_string_value(v), err, errsz);
-		} else if (json_is_integer(v)) {
-			snprintf(num, sizeof(num), "%lld",
-				 (long long)json_integer_value(v));
-			e = apply(cfg, key, num, err, errsz);
-		} else {
-			e = fail(err, errsz, "%s: %s: bad value type", path,
-				 key);
-		}
-		if (e)
-			break;
-	}
-	json_decref(root);
-	if (e && !strchr(err, ':'))
-		return e;
-	return e;
-}
-
-int sproxy_cfg_parse(struct sproxy_cfg *cfg, int argc, char **argv,
-		     bool *control, char *err, size_t errsz)
-{
-	int i, e;
-
-	*control = false;
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--config")) {
-			if (i + 1 >= argc)
-				return fail(err, errsz, "--config: file?");
-			e = load_json(cfg, argv[i + 1], control, err, errsz);
-			if (e)
-				return e;
-		}
-	}
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (strncmp(a, "--", 2))
-			return fail(err, errsz, "unexpected argument '%s'", a);
-		a += 2;
-		if (!strcmp(a, "config")) {
-			i++;
-			continue;
-		}
-		if (is_flag(a)) {
-			apply_flag(cfg, a, true, control);
-			continue;
-		}
-		if (i + 1 >= argc)
-			return fail(err, errsz, "--%s: missing value", a);
-		e = apply(cfg, a, argv[++i], err, errsz);
-		if (e) {
-			if (!strncmp(err, "unknown setting", 15))
-				snprintf(err, errsz, "unknown option --%s", a);
-			return e;
-		}
-	}
 	if (!cfg->nlisten)
 		return fail(err, errsz, "at least one --listen is needed");
-	for (i = 0; i < (int)cfg->nlisten; i++)
+	for (i = 0; i < cfg->nlisten; i++)
 		if (!strncasecmp(cfg->listen[i], "tls:", 4) &&
 		    (!cfg->tls_cert[0] || !cfg->tls_key[0]))
 			return fail(err, errsz,
 				    "--listen %s needs --tls-cert and "
 				    "--tls-key",
 				    cfg->listen[i]);
-	if (cfg->db_mode != SPROXY_DB_MEMORY && !cfg->db_url[0])
+	if (cfg->db_mode != STATEFUL_DB_MEMORY && !cfg->db_url[0])
 		return fail(err, errsz, "--db-mode needs --db");
 	if (cfg->min_expires > cfg->max_expires)
 		return fail(err, errsz, "min-expires above max-expires");
@@ -303,4 +246,16 @@ int sproxy_cfg_parse(struct sproxy_cfg *cfg, int argc, char **argv,
 	if (cfg->presence_filter[0] && !cfg->presence)
 		return fail(err, errsz, "--presence-filter needs --presence");
 	return 0;
+}
+
+int stateful_cfg_parse(struct stateful_cfg *cfg, int argc, char **argv,
+		       bool *control, char *err, size_t errsz)
+{
+	struct parse_ctx pc = {cfg, control};
+	int e;
+
+	*control = false;
+	/* --config FILE.json: each key a flag (common/argcfg.h). */
+	e = argcfg_parse(argc, argv, long_opts, on_opt, &pc, err, errsz);
+	return e ? e : check(cfg, err, errsz);
 }

@@ -1,9 +1,9 @@
 /*
- * sdb.c - MariaDB persistence for proxy-stateful (see sdb.h).  The only
+ * dbqueue.c - MariaDB persistence for proxy-stateful (see dbqueue.h).  The only
  * module that talks to libmariadb; its errors become errno here with
  * one log line of context.
  */
-#include "sdb.h"
+#include "dbqueue.h"
 
 #include <errno.h>
 #include <mysql.h>
@@ -13,22 +13,22 @@
 #include <string.h>
 #include <time.h>
 
-#define LOG_MODULE "sdb"
+#define LOG_MODULE "dbqueue"
 #include "buf.h"
 #include "ev.h"
 #include "list.h"
 #include "log.h"
 
-#define SDB_ERR_LOG_NS (5ull * 1000000000ull)
-#define SDB_BATCH_MAX 2000
+#define DBQUEUE_ERR_LOG_NS (5ull * 1000000000ull)
+#define DBQUEUE_BATCH_MAX 2000
 /* Failed runs of sequence numbers remembered for late waiters. */
-#define SDB_FAIL_RUNS 16
+#define DBQUEUE_FAIL_RUNS 16
 
 struct change_node {
 	struct le le;
 	uint64_t seq;
 	struct location_change ch;
-	char *sql; /* a statement of sdb_exec(), or NULL: ch */
+	char *sql; /* a statement of dbqueue_exec(), or NULL: ch */
 	size_t sql_len;
 };
 
@@ -36,14 +36,14 @@ struct waiter {
 	struct le le;
 	uint64_t seq;
 	struct ev *ev;
-	sdb_done_h *h;
+	dbqueue_done_h *h;
 	void *arg;
 	int err;
 };
 
-struct sdb {
-	struct sdb_url url;
-	enum sproxy_db_mode mode;
+struct dbqueue {
+	struct dbqueue_url url;
+	enum stateful_db_mode mode;
 	uint32_t flush_ms;
 	MYSQL *conn; /* the database thread's (the loaders' before it) */
 	pthread_t th;
@@ -59,23 +59,23 @@ struct sdb {
 	 * Changes are committed in seq order, a batch at a time, so what
 	 * is done is 1..done_upto, in runs that were committed or failed
 	 * (write-through drops a failed batch).  A waiter may come after
-	 * its batch (sdb_change() and sdb_wait() are two calls, and any
+	 * its batch (dbqueue_change() and dbqueue_wait() are two calls, and any
 	 * worker's wait starts a flush): it is answered from these.
 	 */
 	uint64_t done_upto;
 	struct {
 		uint64_t lo, hi;
-	} fail[SDB_FAIL_RUNS];
+	} fail[DBQUEUE_FAIL_RUNS];
 	unsigned fail_next;
-	struct sdb_stats st;
+	struct dbqueue_stats st;
 };
 
 static __thread uint64_t tl_seq;
 
-int sdb_url_decode(struct sdb_url *u, const char *url)
+int dbqueue_url_decode(struct dbqueue_url *u, const char *url)
 {
 	const char *p, *at, *slash, *colon;
-	struct sdb_url r;
+	struct dbqueue_url r;
 
 	memset(&r, 0, sizeof(r));
 	r.port = 3306;
@@ -122,7 +122,7 @@ int sdb_url_decode(struct sdb_url *u, const char *url)
 }
 
 /* Opens the connection if there is none; logs a failure when log. */
-static int connect_db(struct sdb *db, bool log)
+static int connect_db(struct dbqueue *db, bool log)
 {
 	unsigned timeout = 3;
 
@@ -148,7 +148,7 @@ static int connect_db(struct sdb *db, bool log)
 	return 0;
 }
 
-static int query(struct sdb *db, const char *q, size_t len, bool log)
+static int query(struct dbqueue *db, const char *q, size_t len, bool log)
 {
 	if (mysql_real_query(db->conn, q, len)) {
 		if (log)
@@ -161,15 +161,15 @@ static int query(struct sdb *db, const char *q, size_t len, bool log)
 	return 0;
 }
 
-int sdb_open(struct sdb **dbp, const char *url, enum sproxy_db_mode mode,
-	     uint32_t flush_ms)
+int dbqueue_open(struct dbqueue **dbp, const char *url,
+		 enum stateful_db_mode mode, uint32_t flush_ms)
 {
-	struct sdb *db = calloc(1, sizeof(*db));
+	struct dbqueue *db = calloc(1, sizeof(*db));
 	int err;
 
 	if (!db)
 		return ENOMEM;
-	if (sdb_url_decode(&db->url, url)) {
+	if (dbqueue_url_decode(&db->url, url)) {
 		log_err("bad database URL "
 			"(mysql://user[:pw]@host[:port]/name)");
 		free(db);
@@ -183,14 +183,14 @@ int sdb_open(struct sdb **dbp, const char *url, enum sproxy_db_mode mode,
 	list_init(&db->waiters);
 	err = connect_db(db, true);
 	if (err) {
-		sdb_close(db);
+		dbqueue_close(db);
 		return err;
 	}
 	*dbp = db;
 	return 0;
 }
 
-int sdb_load_users(struct sdb *db, struct userdb *users)
+int dbqueue_load_users(struct dbqueue *db, struct userdb *users)
 {
 	static const char q[] = "SELECT username, domain, ha1, ha1b, "
 				"auth_required FROM subscriber";
@@ -232,7 +232,8 @@ int sdb_load_users(struct sdb *db, struct userdb *users)
 	return err;
 }
 
-int sdb_load_bindings(struct sdb *db, struct location *loc, uint64_t now)
+int dbqueue_load_bindings(struct dbqueue *db, struct location *loc,
+			  uint64_t now)
 {
 	char q[200];
 	MYSQL_RES *res;
@@ -294,21 +295,21 @@ static void node_free(struct change_node *n)
 	free(n);
 }
 
-static void enqueue(struct sdb *db, struct change_node *n)
+static void enqueue(struct dbqueue *db, struct change_node *n)
 {
 	pthread_mutex_lock(&db->mu);
 	n->seq = ++db->seq;
 	tl_seq = n->seq;
 	list_append(&db->queue, &n->le, n);
 	db->st.queued++;
-	if (db->mode == SPROXY_DB_WRITE_THROUGH && db->queue.count == 1)
+	if (db->mode == STATEFUL_DB_WRITE_THROUGH && db->queue.count == 1)
 		pthread_cond_signal(&db->cv);
 	pthread_mutex_unlock(&db->mu);
 }
 
-void sdb_change(const struct location_change *ch, void *arg)
+void dbqueue_change(const struct location_change *ch, void *arg)
 {
-	struct sdb *db = arg;
+	struct dbqueue *db = arg;
 	struct change_node *n = calloc(1, sizeof(*n));
 
 	if (!n) {
@@ -319,7 +320,7 @@ void sdb_change(const struct location_change *ch, void *arg)
 	enqueue(db, n);
 }
 
-int sdb_exec(struct sdb *db, const char *sql, size_t len)
+int dbqueue_exec(struct dbqueue *db, const char *sql, size_t len)
 {
 	struct change_node *n = calloc(1, sizeof(*n));
 
@@ -336,7 +337,8 @@ int sdb_exec(struct sdb *db, const char *sql, size_t len)
 	return 0;
 }
 
-int sdb_select(struct sdb *db, const char *sql, sdb_row_h *h, void *arg)
+int dbqueue_select(struct dbqueue *db, const char *sql, dbqueue_row_h *h,
+		   void *arg)
 {
 	MYSQL_RES *res;
 	MYSQL_ROW row;
@@ -358,7 +360,7 @@ int sdb_select(struct sdb *db, const char *sql, sdb_row_h *h, void *arg)
 	return 0;
 }
 
-uint64_t sdb_thread_seq(void)
+uint64_t dbqueue_thread_seq(void)
 {
 	return tl_seq;
 }
@@ -371,8 +373,8 @@ static void waiter_run(void *arg)
 	free(w);
 }
 
-int sdb_wait(struct sdb *db, uint64_t seq, struct ev *ev, sdb_done_h *h,
-	     void *arg)
+int dbqueue_wait(struct dbqueue *db, uint64_t seq, struct ev *ev,
+		 dbqueue_done_h *h, void *arg)
 {
 	struct waiter *w = calloc(1, sizeof(*w));
 
@@ -389,7 +391,7 @@ int sdb_wait(struct sdb *db, uint64_t seq, struct ev *ev, sdb_done_h *h,
 	return 0;
 }
 
-static int esc(struct sdb *db, struct buf *b, const char *s)
+static int esc(struct dbqueue *db, struct buf *b, const char *s)
 {
 	size_t l = strlen(s);
 	int err = buf_reserve(b, 2 * l + 3);
@@ -404,14 +406,14 @@ static int esc(struct sdb *db, struct buf *b, const char *s)
 }
 
 /* One transaction for the whole batch (the group commit). */
-static int commit_batch(struct sdb *db, struct list *batch, bool log)
+static int commit_batch(struct dbqueue *db, struct list *batch, bool log)
 {
 	struct buf b;
 	struct le *le;
 	int err;
 
 	/* While the database is down this runs for every batch: one log
-	 * line per SDB_ERR_LOG_NS (log), not one per REGISTER. */
+	 * line per DBQUEUE_ERR_LOG_NS (log), not one per REGISTER. */
 	err = connect_db(db, log);
 	if (err)
 		return EIO;
@@ -488,9 +490,10 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void note_failed(struct sdb *db, uint64_t lo, uint64_t hi)
+static void note_failed(struct dbqueue *db, uint64_t lo, uint64_t hi)
 {
-	unsigned last = (db->fail_next + SDB_FAIL_RUNS - 1) % SDB_FAIL_RUNS;
+	unsigned last =
+		(db->fail_next + DBQUEUE_FAIL_RUNS - 1) % DBQUEUE_FAIL_RUNS;
 
 	if (db->fail[last].hi && db->fail[last].hi + 1 == lo) {
 		db->fail[last].hi = hi;
@@ -498,14 +501,14 @@ static void note_failed(struct sdb *db, uint64_t lo, uint64_t hi)
 	}
 	db->fail[db->fail_next].lo = lo;
 	db->fail[db->fail_next].hi = hi;
-	db->fail_next = (db->fail_next + 1) % SDB_FAIL_RUNS;
+	db->fail_next = (db->fail_next + 1) % DBQUEUE_FAIL_RUNS;
 }
 
-static bool seq_failed(const struct sdb *db, uint64_t seq)
+static bool seq_failed(const struct dbqueue *db, uint64_t seq)
 {
 	unsigned i;
 
-	for (i = 0; i < SDB_FAIL_RUNS; i++)
+	for (i = 0; i < DBQUEUE_FAIL_RUNS; i++)
 		if (db->fail[i].hi && db->fail[i].lo <= seq &&
 		    seq <= db->fail[i].hi)
 			return true;
@@ -513,7 +516,7 @@ static bool seq_failed(const struct sdb *db, uint64_t seq)
 }
 
 /* Answers every waiter whose changes are done. */
-static void answer_waiters(struct sdb *db)
+static void answer_waiters(struct dbqueue *db)
 {
 	struct le *le, *next;
 
@@ -531,7 +534,7 @@ static void answer_waiters(struct sdb *db)
 }
 
 /* Takes the queue, commits it, answers the waiters it covers. */
-static void flush_once(struct sdb *db)
+static void flush_once(struct dbqueue *db)
 {
 	struct list batch = LIST_INIT;
 	struct le *le;
@@ -539,7 +542,7 @@ static void flush_once(struct sdb *db)
 	bool log;
 	int err;
 
-	while (db->queue.head && batch.count < SDB_BATCH_MAX) {
+	while (db->queue.head && batch.count < DBQUEUE_BATCH_MAX) {
 		le = db->queue.head;
 		list_unlink(le);
 		list_append(&batch, le, le->data);
@@ -551,7 +554,7 @@ static void flush_once(struct sdb *db)
 	lo = ((struct change_node *)batch.head->data)->seq;
 	upto = ((struct change_node *)batch.tail->data)->seq;
 	now = mono_ns();
-	log = now - db->last_err_log >= SDB_ERR_LOG_NS;
+	log = now - db->last_err_log >= DBQUEUE_ERR_LOG_NS;
 	pthread_mutex_unlock(&db->mu);
 	err = commit_batch(db, &batch, log);
 	pthread_mutex_lock(&db->mu);
@@ -568,7 +571,7 @@ static void flush_once(struct sdb *db)
 		db->st.commits++;
 		db->st.rows += batch.count;
 	}
-	if (err && db->mode == SPROXY_DB_WRITE_BACK) {
+	if (err && db->mode == STATEFUL_DB_WRITE_BACK) {
 		/* Kept, in order, ahead of what came since: retried. */
 		while ((le = batch.tail)) {
 			list_unlink(le);
@@ -588,11 +591,11 @@ static void flush_once(struct sdb *db)
 
 static void *db_main(void *arg)
 {
-	struct sdb *db = arg;
+	struct dbqueue *db = arg;
 
 	pthread_mutex_lock(&db->mu);
 	while (!db->stop) {
-		if (db->mode == SPROXY_DB_WRITE_THROUGH) {
+		if (db->mode == STATEFUL_DB_WRITE_THROUGH) {
 			while (!db->stop && !db->queue.head &&
 			       !db->waiters.head)
 				pthread_cond_wait(&db->cv, &db->mu);
@@ -611,7 +614,7 @@ static void *db_main(void *arg)
 		if (db->stop)
 			break;
 		flush_once(db);
-		if (db->mode == SPROXY_DB_WRITE_THROUGH && !db->queue.head &&
+		if (db->mode == STATEFUL_DB_WRITE_THROUGH && !db->queue.head &&
 		    db->waiters.head) {
 			/* Waiters of a failed batch's successors: wait for
 			 * the next change rather than spin. */
@@ -626,7 +629,7 @@ static void *db_main(void *arg)
 	return NULL;
 }
 
-int sdb_start(struct sdb *db)
+int dbqueue_start(struct dbqueue *db)
 {
 	int err = pthread_create(&db->th, NULL, db_main, db);
 
@@ -637,7 +640,7 @@ int sdb_start(struct sdb *db)
 	return 0;
 }
 
-void sdb_stats(struct sdb *db, struct sdb_stats *st)
+void dbqueue_stats(struct dbqueue *db, struct dbqueue_stats *st)
 {
 	pthread_mutex_lock(&db->mu);
 	*st = db->st;
@@ -645,7 +648,7 @@ void sdb_stats(struct sdb *db, struct sdb_stats *st)
 	pthread_mutex_unlock(&db->mu);
 }
 
-void sdb_close(struct sdb *db)
+void dbqueue_close(struct dbqueue *db)
 {
 	struct le *le;
 
