@@ -193,6 +193,7 @@ static const struct option long_opts[] = {
 	{"presence-default-expires", required_argument, NULL, 0},
 	{"record-route", no_argument, NULL, 0},
 	{"closed", no_argument, NULL, 0},
+	{"redirect", no_argument, NULL, 0},
 	{"control", no_argument, NULL, 0},
 	{"presence", no_argument, NULL, 0},
 	{NULL, 0, NULL, 0},
@@ -215,6 +216,8 @@ static int on_opt(const char *name, const char *v, void *arg, char *err,
 		pc->cfg->record_route = true;
 	else if (!strcmp(name, "closed"))
 		pc->cfg->closed = true;
+	else if (!strcmp(name, "redirect"))
+		pc->cfg->redirect = true;
 	else if (!strcmp(name, "control"))
 		*pc->control = true;
 	else if (!strcmp(name, "presence"))

@@ -105,7 +105,9 @@ TEST_TIMEOUT(loader_proxy480_counts_480_as_success, 25)
 	ASSERT_EQ(jint(j, "retransmissions"), 0);
 	ASSERT_EQ(jsub(ps, "responses_sent", "480"), att);
 	ASSERT_EQ(jsub(ps, "requests", "INVITE"), att);
-	/* every 480 ACKed: no Timer G retransmission, no Timer H */
+	/* every 480 ACKed and the ACK absorbed by its server transaction:
+	 * no Timer G retransmission, no Timer H */
+	ASSERT_EQ(jint(ps, "acks_absorbed"), att);
 	ASSERT_EQ(jint(ps, "retransmissions"), 0);
 	ASSERT_EQ(jint(ps, "timeouts"), 0);
 	ASSERT_EQ(jsub(ps, "drops", "stray_ack"), 0);
