@@ -4,59 +4,14 @@
  * the four tests in turn on one cluster, each with its steps, its rate
  * and weight, SIPstone-A in the bundle, and first in the comparison.
  */
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "proc.h"
+#include "orchrun.h"
 #include "results.h"
 #include "test.h"
-
-static void need_root_and_mariadb(void)
-{
-	struct stat st;
-
-	if (geteuid() != 0)
-		test_skip("a managed mariadbd runs as root here");
-	if (stat("/usr/sbin/mariadbd", &st) != 0)
-		test_skip("no mariadbd: run scripts/install-deps");
-}
-
-/* Runs argv; shows its output unless it exits 0. */
-static void run_ok(const char *const argv[], unsigned timeout_ms)
-{
-	int got = proc_run(argv, "run.log", timeout_ms);
-
-	if (got) {
-		size_t len;
-		char *log = test_read_file("run.log", &len);
-
-		fprintf(stderr, "%s", log);
-		free(log);
-		test_fail(__FILE__, __LINE__, "orchestrator exited %d", got);
-	}
-}
-
-/* The bundle's directory: the only one under results/. */
-static void bundle_dir(char *dir, size_t size)
-{
-	DIR *d = opendir("results");
-	struct dirent *de;
-	int found = 0;
-
-	ASSERT(d);
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.' && !strstr(de->d_name, ".tar.gz")) {
-			snprintf(dir, size, "results/%s", de->d_name);
-			found++;
-		}
-	closedir(d);
-	ASSERT_EQ(found, 1);
-}
 
 /* A status's count in a role's summary (responses_sent). */
 static long long sent(const char *dir, const char *role, const char *code)
@@ -76,10 +31,10 @@ static long long sent(const char *dir, const char *role, const char *code)
 
 TEST_TIMEOUT(run_sipstone_a_bundle_on_the_local_inventory, 200)
 {
-	char inv[600], topo[2048], dir[600], why[256];
 	const char *argv[] = {"orchestrator", "run", "t.json",
-			      "--hosts",      inv,   "--results",
+			      "--hosts",      NULL,  "--results",
 			      "results",      NULL};
+	char dir[600];
 	const char *cargv[] = {"orchestrator", "compare", dir, dir, NULL};
 	static const char *const names[] = {"register", "proxy200", "redirect",
 					    "proxy480"};
@@ -89,30 +44,12 @@ TEST_TIMEOUT(run_sipstone_a_bundle_on_the_local_inventory, 200)
 	size_t len;
 	char *text;
 
-	need_root_and_mariadb();
-	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
-		 test_root_dir());
-	snprintf(topo, sizeof(topo),
-		 "{\"name\": \"s0p1-sipstone\", \"database\": {\"host\": "
-		 "\"db\", \"port\": %u},\n"
-		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"proxy1\", "
-		 "\"listen\": [\"udp:%u\"], \"workers\": 1, "
-		 "\"record_route\": true}],\n"
-		 " \"callhandlers\": [{\"name\": \"ch1\", \"host\": "
-		 "\"handler1\", \"listen\": [\"udp:%u\"], \"threads\": 1, "
-		 "\"register_via\": \"sf1\"}],\n"
-		 " \"loaders\": [{\"name\": \"ld1\", \"host\": \"loader1\", "
-		 "\"server\": \"sf1\", \"threads\": 1}],\n"
-		 " \"experiment\": {\"test\": \"sipstone\", \"hold\": "
-		 "\"fixed:50\", \"users\": {\"count\": 30}, \"rate\": "
-		 "{\"start\": 100, \"step\": 100, \"final\": 200},\n"
-		 "   \"step_duration_s\": 2, \"warmup_s\": 1, \"baseline_s\": "
-		 "0}}\n",
-		 proc_free_port(), proc_free_port(), proc_free_port());
-	test_write_file("t.json", topo);
-	run_ok(argv, 180000);
-	bundle_dir(dir, sizeof(dir));
-	ASSERT_MSG(res_load(&run, dir, why, sizeof(why)) == 0, "%s", why);
+	orchrun_prepare("s0p1-sipstone", NULL);
+	argv[4] = orchrun_local_hosts();
+	/* four searches and three loader restarts: more than 50 s */
+	orchrun_expect(argv, 0, 180000);
+	orchrun_assert_no_survivors("run.log");
+	orchrun_load_bundle(&run, dir, sizeof(dir));
 	ASSERT_STR(run.status, "complete");
 	ASSERT_STR(run.test, "sipstone");
 	ASSERT(run.sipstone);
@@ -146,7 +83,7 @@ TEST_TIMEOUT(run_sipstone_a_bundle_on_the_local_inventory, 200)
 	 * unregistered callees */
 	ASSERT(sent(dir, "sf1", "302") > 0);
 	ASSERT(sent(dir, "sf1", "480") > 0);
-	run_ok(cargv, 30000);
+	orchrun_expect(cargv, 0, 30000);
 	text = test_read_file("run.log", &len);
 	/* SIPstone-A first, before the capacity and the rest */
 	ASSERT_MSG(strstr(text, "SIPstone-A/s") &&
@@ -163,10 +100,7 @@ TEST_TIMEOUT(run_sipstone_a_bundle_on_the_local_inventory, 200)
  */
 TEST_TIMEOUT(run_mix_profile_residential_weights_reach_the_loader, 90)
 {
-	char inv[600], topo[2048], dir[600], path[800];
-	const char *argv[] = {"orchestrator", "run", "t.json",
-			      "--hosts",      inv,   "--results",
-			      "results",      NULL};
+	char dir[600], path[800];
 	json_t *sum, *mix;
 	double att[4];
 	static const char *const kinds[] = {"register", "reregister",
@@ -174,29 +108,9 @@ TEST_TIMEOUT(run_mix_profile_residential_weights_reach_the_loader, 90)
 	static const double want[] = {5, 70, 5, 20};
 	double total = 0;
 
-	need_root_and_mariadb();
-	snprintf(inv, sizeof(inv), "%s/topologies/hosts/local.json",
-		 test_root_dir());
-	snprintf(topo, sizeof(topo),
-		 "{\"name\": \"s0p1-residential\", \"database\": {\"host\": "
-		 "\"db\", \"port\": %u},\n"
-		 " \"stateful\": [{\"name\": \"sf1\", \"host\": \"proxy1\", "
-		 "\"listen\": [\"udp:%u\"], \"workers\": 1}],\n"
-		 " \"callhandlers\": [{\"name\": \"ch1\", \"host\": "
-		 "\"handler1\", \"listen\": [\"udp:%u\"], \"threads\": 1, "
-		 "\"register_via\": \"sf1\"}],\n"
-		 " \"loaders\": [{\"name\": \"ld1\", \"host\": \"loader1\", "
-		 "\"server\": \"sf1\", \"threads\": 1}],\n"
-		 " \"experiment\": {\"test\": \"mix\", \"profile\": "
-		 "\"residential\", \"hold\": \"exp:50\", \"arrivals\": "
-		 "\"poisson\", \"users\": {\"count\": 40}, \"rate\": "
-		 "{\"start\": 200, \"step\": 100, \"final\": 200},\n"
-		 "   \"step_duration_s\": 2, \"warmup_s\": 1, \"baseline_s\": "
-		 "0}}\n",
-		 proc_free_port(), proc_free_port(), proc_free_port());
-	test_write_file("t.json", topo);
-	run_ok(argv, 60000);
-	bundle_dir(dir, sizeof(dir));
+	orchrun_prepare("s0p1-residential", NULL);
+	orchrun_local("run", NULL, 0);
+	orchrun_bundle_dir(dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/logs/ld1.summary.json", dir);
 	sum = json_load_file(path, 0, NULL);
 	ASSERT_MSG(sum, "no %s", path);
