@@ -176,9 +176,12 @@ TEST_TIMEOUT(loader_hold_fixed_littles_law, 40)
 
 	check_little(step, 600, 150, 5);
 	/* every hold is the one asked (and no call was cut short), to the
-	 * loop's tick or two: the timer runs in the tick it falls due in */
-	ASSERT_MSG(jnum(sdt, "min") >= 147000, "min %.0f", jnum(sdt, "min"));
-	ASSERT(jnum(sdt, "p99") <= 160000);
+	 * millisecond (the hold timer counts from the loop clock, never early);
+	 * a busy machine delays a few (the tail), not the median */
+	ASSERT_MSG(jnum(sdt, "min") >= 149000, "min %.0f", jnum(sdt, "min"));
+	ASSERT_MSG(jnum(sdt, "p50") >= 147000 && jnum(sdt, "p50") <= 156000,
+		   "p50 %.0f", jnum(sdt, "p50"));
+	ASSERT_MSG(jnum(sdt, "p90") <= 170000, "p90 %.0f", jnum(sdt, "p90"));
 	json_decref(step);
 }
 

@@ -652,12 +652,58 @@ static void count_contacts(struct lc_call *c, const struct sip_msg *msg)
 	pthread_mutex_unlock(c->lc->env.mu);
 }
 
+/*
+ * The INVITE's final response: a challenge answered; the expected
+ * non-2xx (redirect, proxy480, proxy486) or any other ends the call; a
+ * 2xx makes the dialog, ACKed (§13.2.2.4), then held and hung up (at
+ * once when a failure was expected).
+ */
+static void invite_final(struct lc_call *c, const struct sip_msg *msg)
+{
+	struct loadcall *lc = c->lc;
+
+	if ((msg->status == 401 || msg->status == 407) &&
+	    !answer_challenge(c, msg))
+		return;
+	invite_done(c, msg->status, false);
+	if (msg->status >= 300) {
+		/* The layer ACKs a non-2xx itself (§17.1.1.3): the ACK of
+		 * the redirect and unsuccessful-call tests. */
+		if (msg->status == expected(lc) && msg->status < 400)
+			count_contacts(c, msg);
+		call_end(c, msg->status == expected(lc) ? LOADCOUNT_OK
+							: LOADCOUNT_FAIL);
+		return;
+	}
+	c->unexpected = expected(lc) >= 300;
+	c->t_answer = loadcount_rx_now(lc->env.rx_ns);
+	c->hold_ns = draw_hold_ns(lc);
+	set_active(c, +1);
+	if (dialog_from(c, msg)) {
+		loadcount_bump(lc->env.mu, &lc->env.c->bad_msgs);
+		call_end(c, LOADCOUNT_FAIL);
+		return;
+	}
+	c->state = CALL_HOLDING;
+	if (send_ack(c)) {
+		call_end(c, LOADCOUNT_TP_ERROR);
+		return;
+	}
+	loadcount_bump(lc->env.mu, &lc->env.c->call.acks);
+	if (!c->hold_ns || c->unexpected)
+		send_bye(c);
+	else /* due at t_answer + hold: counted from the loop's clock,
+	      * which timers start from (it may lag the real one) */
+		ev_timer_start(lc->env.ev, &c->hold,
+			       hold_left_ns(c, ev_now(lc->env.ev)), on_hold,
+			       c);
+}
+
 static void ict_event(struct sip_txn *t, enum sip_txn_event ev,
 		      const struct sip_msg *msg, int err, void *arg)
 {
 	struct lc_call *c = arg;
 	struct loadcall *lc = c->lc;
-	uint64_t now;
 
 	(void)err;
 	if (t != c->ict)
@@ -688,42 +734,7 @@ static void ict_event(struct sip_txn *t, enum sip_txn_event ev,
 			}
 			return;
 		}
-		if ((msg->status == 401 || msg->status == 407) &&
-		    !answer_challenge(c, msg))
-			return;
-		invite_done(c, msg->status, false);
-		if (msg->status >= 300) {
-			/* The layer ACKs a non-2xx itself (§17.1.1.3): the
-			 * ACK of the redirect and unsuccessful-call tests. */
-			if (msg->status == expected(lc) && msg->status < 400)
-				count_contacts(c, msg);
-			call_end(c, msg->status == expected(lc)
-					    ? LOADCOUNT_OK
-					    : LOADCOUNT_FAIL);
-			return;
-		}
-		c->unexpected = expected(lc) >= 300;
-		now = loadcount_rx_now(lc->env.rx_ns);
-		c->t_answer = now;
-		c->hold_ns = draw_hold_ns(lc);
-		set_active(c, +1);
-		if (dialog_from(c, msg)) {
-			loadcount_bump(lc->env.mu, &lc->env.c->bad_msgs);
-			call_end(c, LOADCOUNT_FAIL);
-			return;
-		}
-		c->state = CALL_HOLDING;
-		if (send_ack(c)) {
-			call_end(c, LOADCOUNT_TP_ERROR);
-			return;
-		}
-		loadcount_bump(lc->env.mu, &lc->env.c->call.acks);
-		if (!c->hold_ns || c->unexpected)
-			send_bye(c);
-		else
-			ev_timer_start(lc->env.ev, &c->hold,
-				       hold_left_ns(c, ev_monotonic_ns()),
-				       on_hold, c);
+		invite_final(c, msg);
 		return;
 	case SIP_TXN_EV_TIMEOUT:
 		if (c->state != CALL_INVITING)
@@ -755,7 +766,7 @@ void loadcall_drain(struct loadcall *lc)
 	}
 	/* Cut the holds short (hold_left_ns); the timers send the BYEs,
 	 * so this walk ends no call. */
-	now = ev_monotonic_ns();
+	now = ev_now(lc->env.ev);
 	for (i = 0; i <= lc->calls.mask; i++) {
 		for (struct le *le = lc->calls.buckets[i].head; le;
 		     le = le->next) {
