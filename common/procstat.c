@@ -210,3 +210,276 @@ double procstat_thread_cpu(const struct procstat *a, const struct procstat *b,
 		return -1;
 	return (double)(cb - ca) * 1000.0 / (double)(b->t_ns - a->t_ns);
 }
+
+/* ------------------------------------------------------------------ */
+/* The machine: /proc/stat                                            */
+
+/* The next unsigned decimal at *pp (after blanks) into v. */
+static int next_u64(const char **pp, uint64_t *v)
+{
+	const char *p = *pp, *end;
+	struct pl num;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	end = p;
+	while (*end >= '0' && *end <= '9')
+		end++;
+	if (end == p || (*end && *end != ' ' && *end != '\t' && *end != '\n'))
+		return EBADMSG;
+	num.p = p;
+	num.l = (size_t)(end - p);
+	if (pl_u64(&num, v))
+		return EBADMSG;
+	*pp = end;
+	return 0;
+}
+
+int procstat_machine_parse(const char *text, struct procstat_machine *m)
+{
+	struct procstat_machine r;
+	uint64_t f[8];
+	const char *p;
+	int i;
+
+	memset(&r, 0, sizeof(r));
+	/* The aggregate comes first; "cpu " and not "cpu0". */
+	if (strncmp(text, "cpu ", 4) != 0)
+		return EBADMSG;
+	p = text + 4;
+	/* user nice system idle iowait irq softirq steal [guest guest_nice]
+	 * (proc(5)); kernels since 2.6.33 have all eight. */
+	for (i = 0; i < 8; i++)
+		if (next_u64(&p, &f[i]))
+			return EBADMSG;
+	r.user_us = ticks_to_us(f[0]);
+	r.nice_us = ticks_to_us(f[1]);
+	r.system_us = ticks_to_us(f[2]);
+	r.idle_us = ticks_to_us(f[3]);
+	r.iowait_us = ticks_to_us(f[4]);
+	r.irq_us = ticks_to_us(f[5]);
+	r.softirq_us = ticks_to_us(f[6]);
+	r.steal_us = ticks_to_us(f[7]);
+	for (p = strchr(p, '\n'); p; p = strchr(p + 1, '\n'))
+		if (strncmp(p + 1, "cpu", 3) == 0 && p[4] >= '0' &&
+		    p[4] <= '9')
+			r.ncpu++;
+	if (r.ncpu == 0)
+		return EBADMSG;
+	*m = r;
+	return 0;
+}
+
+int procstat_machine_read(struct procstat_machine *m)
+{
+	/* 2 CPUs need 200 bytes; "intr" with every IRQ's count can be
+	 * long, but it comes after the cpu lines, so a cut is harmless. */
+	char text[16384];
+	size_t len;
+	int err;
+
+	err = read_small_file("/proc/stat", text, sizeof(text), &len);
+	if (err)
+		return err;
+	err = procstat_machine_parse(text, m);
+	if (!err)
+		m->t_ns = monotonic_ns();
+	return err;
+}
+
+/* b - a into *d; false when it went backwards. */
+static bool grew(uint64_t a, uint64_t b, uint64_t *d)
+{
+	if (b < a)
+		return false;
+	*d = b - a;
+	return true;
+}
+
+int procstat_machine_share(const struct procstat_machine *a,
+			   const struct procstat_machine *b, uint64_t ours_us,
+			   struct procstat_share *out)
+{
+	uint64_t us, ni, sy, id, io, irq, sirq, st, busy, total;
+	struct procstat_share s;
+
+	if (b->t_ns <= a->t_ns || !grew(a->user_us, b->user_us, &us) ||
+	    !grew(a->nice_us, b->nice_us, &ni) ||
+	    !grew(a->system_us, b->system_us, &sy) ||
+	    !grew(a->idle_us, b->idle_us, &id) ||
+	    !grew(a->iowait_us, b->iowait_us, &io) ||
+	    !grew(a->irq_us, b->irq_us, &irq) ||
+	    !grew(a->softirq_us, b->softirq_us, &sirq) ||
+	    !grew(a->steal_us, b->steal_us, &st))
+		return EINVAL;
+	busy = us + ni + sy + irq + sirq;
+	total = busy + id + io + st;
+	memset(&s, 0, sizeof(s));
+	s.interval_s = (double)(b->t_ns - a->t_ns) / 1e9;
+	s.others = -1;
+	if (total == 0) {
+		/* Under one tick: nothing to tell yet. */
+		s.idle = 1;
+		if (ours_us != UINT64_MAX)
+			s.others = 0;
+		*out = s;
+		return 0;
+	}
+	s.busy = (double)busy / (double)total;
+	s.steal = (double)st / (double)total;
+	s.iowait = (double)io / (double)total;
+	s.idle = (double)id / (double)total;
+	if (ours_us != UINT64_MAX) {
+		/* Both are counted in ticks: ours can exceed the machine's
+		 * busy time by a tick per process; never below 0. */
+		double ours = (double)ours_us / (double)total;
+
+		s.others = s.busy > ours ? s.busy - ours : 0;
+	}
+	*out = s;
+	return 0;
+}
+
+int procstat_pids_cpu_us(const pid_t *pids, size_t n, uint64_t *us,
+			 size_t *found)
+{
+	struct procstat *ps = malloc(sizeof(*ps));
+	uint64_t sum = 0;
+	size_t i, nfound = 0;
+
+	if (!ps)
+		return ENOMEM;
+	for (i = 0; i < n; i++) {
+		if (pids[i] <= 0 || procstat_read(pids[i], false, ps))
+			continue;
+		sum += ps->user_us + ps->sys_us;
+		nfound++;
+	}
+	free(ps);
+	*us = sum;
+	if (found)
+		*found = nfound;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* A host as a cgroup                                                 */
+
+/* "key value" lines: the value of key, or false. */
+static bool keyed_u64(const char *text, const char *key, uint64_t *v)
+{
+	size_t kl = strlen(key);
+	const char *p = text;
+
+	while (p && *p) {
+		if (strncmp(p, key, kl) == 0 && p[kl] == ' ') {
+			const char *q = p + kl;
+
+			return next_u64(&q, v) == 0;
+		}
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return false;
+}
+
+/* The CPU of the processes listed in dir/cgroup.procs. */
+static int procs_cpu_us(const char *dir, uint64_t *us)
+{
+	char path[512], *text = NULL;
+	pid_t *pids = NULL;
+	size_t len, n = 0, cap = 0;
+	const char *p;
+	int err;
+
+	text = malloc(65536);
+	if (!text)
+		return ENOMEM;
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	err = read_small_file(path, text, 65536, &len);
+	if (err)
+		goto out;
+	for (p = text; *p;) {
+		uint64_t v;
+
+		if (next_u64(&p, &v) || v == 0 || v > INT32_MAX)
+			break;
+		if (n == cap) {
+			size_t nc = cap ? 2 * cap : 64;
+			pid_t *np = realloc(pids, nc * sizeof(*np));
+
+			if (!np) {
+				err = ENOMEM;
+				goto out;
+			}
+			pids = np;
+			cap = nc;
+		}
+		pids[n++] = (pid_t)v;
+		while (*p == '\n')
+			p++;
+	}
+	err = procstat_pids_cpu_us(pids, n, us, NULL);
+out:
+	free(pids);
+	free(text);
+	return err;
+}
+
+int procstat_cgroup_read(const char *dir, struct procstat_cgroup *cg)
+{
+	char path[512], text[4096];
+	struct procstat_cgroup r;
+	bool have_stat, have_usage = false;
+	uint64_t v;
+	size_t len;
+	int err;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	if (access(path, R_OK) != 0)
+		return ENOENT;
+	snprintf(path, sizeof(path), "%s/cpu.stat", dir);
+	have_stat = read_small_file(path, text, sizeof(text), &len) == 0;
+	if (have_stat) {
+		/* v2: usage_usec, nr_periods, nr_throttled, throttled_usec;
+		 * v1: nr_periods, nr_throttled, throttled_time (ns). */
+		if (keyed_u64(text, "usage_usec", &r.usage_us))
+			have_usage = true;
+		keyed_u64(text, "nr_periods", &r.nr_periods);
+		keyed_u64(text, "nr_throttled", &r.nr_throttled);
+		if (keyed_u64(text, "throttled_usec", &v))
+			r.throttled_us = v;
+		else if (keyed_u64(text, "throttled_time", &v))
+			r.throttled_us = v / 1000;
+	}
+	if (!have_usage) {
+		snprintf(path, sizeof(path), "%s/cpuacct.usage", dir);
+		if (read_small_file(path, text, sizeof(text), &len) == 0) {
+			const char *p = text;
+
+			if (next_u64(&p, &v) == 0) {
+				r.usage_us = v / 1000;
+				have_usage = true;
+			}
+		}
+	}
+	if (!have_usage) {
+		err = procs_cpu_us(dir, &r.usage_us);
+		if (err)
+			return err;
+	}
+	r.t_ns = monotonic_ns();
+	*cg = r;
+	return 0;
+}
+
+double procstat_cgroup_cpu(const struct procstat_cgroup *a,
+			   const struct procstat_cgroup *b)
+{
+	if (b->t_ns <= a->t_ns || b->usage_us < a->usage_us)
+		return 0;
+	return (double)(b->usage_us - a->usage_us) * 1000.0 /
+	       (double)(b->t_ns - a->t_ns);
+}

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "location.h"
-#include "stateful.h"
+#include "stateful_cfg.h"
 #include "userdb.h"
 
 struct dbqueue;

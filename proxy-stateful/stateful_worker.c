@@ -15,32 +15,10 @@
 #include "log.h"
 #include "obj.h"
 #include "reply.h"
+#include "sip_txn_tp.h"
 #include "sip_uri.h"
 
 #define TICK_MS 200
-
-/*
- * The transaction layer's send callback: the libsip glue binding a
- * transaction to the transport it came on, kept here alone until libsip
- * owns it.
- */
-static int txn_transport_send(void *arg, const struct sip_txn_dest *dst,
-			      const char *buf, size_t len)
-{
-	struct stateful_worker *w = arg;
-	struct sip_tp_addr a;
-	bool resp = len >= 8 && !memcmp(buf, "SIP/2.0 ", 8);
-	int err;
-
-	if (dst->conn && sip_tp_conn_is_open(dst->conn))
-		return sip_tp_conn_send(dst->conn, buf, len);
-	err = sip_tp_addr_set(&a, dst->tp, &dst->addr.sa, dst->addrlen);
-	if (err)
-		return err;
-	/* Responses leave from the shared port they were asked on;
-	 * requests from this worker's private one (its Via). */
-	return sip_tp_send(resp ? w->tp : w->ctx.priv, &a, buf, len);
-}
 
 /* The transaction layer's request handler. */
 static void on_request(void *arg, struct sip_txn *st,
@@ -107,7 +85,6 @@ static void on_recv(const struct sip_tp_rx *rx, void *arg)
 {
 	struct stateful_worker *w = arg;
 	struct sip_msg *msg = rx->msg;
-	struct sip_txn_dest d;
 	uint16_t status = 0;
 	const char *why = NULL;
 
@@ -135,14 +112,8 @@ static void on_recv(const struct sip_tp_rx *rx, void *arg)
 				w->ctx.c.drops[STATEFUL_DROP_STRAY_RESP]);
 		return;
 	}
-	memset(&d, 0, sizeof(d));
-	d.tp = rx->proto;
-	d.reliable = rx->proto != SIP_TP_UDP;
 	/* §18.2.2 with rport semantics: answer where it came from. */
-	memcpy(&d.addr, &rx->src.u, sizeof(d.addr));
-	d.addrlen = sip_tp_addr_len(&rx->src);
-	d.conn = rx->conn;
-	sip_txn_recv_request(w->ctx.txl, msg, &d);
+	sip_txn_tp_recv_request(w->ctx.txl, rx);
 }
 
 struct start_sync {
@@ -280,9 +251,14 @@ static void *worker_main(void *arg)
 		err = sip_tp_alloc(&w->tp, w->ctx.ev, &o, on_recv, w);
 	if (!err)
 		err = sip_tp_alloc(&w->ctx.priv, w->ctx.ev, &o, on_recv, w);
-	if (!err)
-		err = sip_txn_layer_alloc(&w->ctx.txl, w->ctx.ev, &tc,
-					  txn_transport_send, on_request, w);
+	if (!err) {
+		/* Responses leave from the shared port they were asked on;
+		 * requests from this worker's private one (its Via). */
+		w->bind.tp = w->tp;
+		w->bind.req_tp = w->ctx.priv;
+		err = sip_txn_tp_layer_alloc(&w->ctx.txl, w->ctx.ev, &tc,
+					     &w->bind, on_request, w);
+	}
 	if (!err)
 		err = listen_all(w);
 	pthread_mutex_lock(&sync->mu);

@@ -21,6 +21,7 @@
 #include "presence.h"
 #include "proxy_core.h"
 #include "registrar.h"
+#include "sip_txn_tp.h"
 #include "stateful_cfg.h"
 #include "worker_ctx.h"
 
@@ -43,7 +44,8 @@ struct stateful_worker {
 	const struct worker_env *env;
 	pthread_t th;
 	bool started;
-	struct sip_tp *tp; /* the shared listeners */
+	struct sip_tp *tp;	/* the shared listeners */
+	struct sip_txn_tp bind; /* ctx.txl's sends: through tp and ctx.priv */
 	struct ev_timer tick;
 	struct proxy_core core;
 };

@@ -9,7 +9,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "chreg.h"
+#include "user_range.h"
 #include "kamailio.h"
 #include "proc.h"
 #include "jsonq.h"
@@ -23,29 +23,29 @@ TEST(callhandler_users_decode)
 		"A1999-A1000",	  "A100-A1999", "A1000-A19x9",
 		"A1000-B1999",	  "",		"a@b",
 		"0000000-9999999"};
-	struct chreg_users u;
+	struct user_range u;
 	char name[64];
 
-	ASSERT_EQ(chreg_users_decode(&u, "A1000-A1999"), 0);
+	ASSERT_EQ(user_range_decode(&u, "A1000-A1999"), 0);
 	ASSERT_STR(u.prefix, "A");
 	ASSERT_EQ(u.first, 1000);
 	ASSERT_EQ(u.last, 1999);
-	ASSERT_EQ(chreg_users_count(&u), 1000);
-	ASSERT_EQ(chreg_users_name(&u, 5, name, sizeof(name)), 0);
+	ASSERT_EQ(user_range_count(&u), 1000);
+	ASSERT_EQ(user_range_name(&u, 5, name, sizeof(name)), 0);
 	ASSERT_STR(name, "A1005");
 	/* Short form and zero padding. */
-	ASSERT_EQ(chreg_users_decode(&u, "user0001-0010"), 0);
-	ASSERT_EQ(chreg_users_count(&u), 10);
-	ASSERT_EQ(chreg_users_name(&u, 9, name, sizeof(name)), 0);
+	ASSERT_EQ(user_range_decode(&u, "user0001-0010"), 0);
+	ASSERT_EQ(user_range_count(&u), 10);
+	ASSERT_EQ(user_range_name(&u, 9, name, sizeof(name)), 0);
 	ASSERT_STR(name, "user0010");
 	/* One name. */
-	ASSERT_EQ(chreg_users_decode(&u, "alice"), 0);
-	ASSERT_EQ(chreg_users_count(&u), 1);
-	ASSERT_EQ(chreg_users_name(&u, 0, name, sizeof(name)), 0);
+	ASSERT_EQ(user_range_decode(&u, "alice"), 0);
+	ASSERT_EQ(user_range_count(&u), 1);
+	ASSERT_EQ(user_range_name(&u, 0, name, sizeof(name)), 0);
 	ASSERT_STR(name, "alice");
 	/* Refused: reversed, unequal widths, junk, empty, too many. */
 	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
-		ASSERT_MSG(chreg_users_decode(&u, refused[i]) == EINVAL,
+		ASSERT_MSG(user_range_decode(&u, refused[i]) == EINVAL,
 			   "\"%s\" accepted", refused[i]);
 }
 

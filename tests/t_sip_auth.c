@@ -3,6 +3,9 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "buf.h"
 #include "obj.h"
 #include "pl.h"
@@ -764,6 +767,57 @@ TEST(sip_auth_nonce_round_trip)
 	ASSERT_EQ(sip_auth_nonce_check(s, &n, NOW + 100 * LIFE),
 		  SIP_AUTH_NONCE_STALE);
 	obj_deref(s);
+}
+
+/* base64url without padding (RFC 4648 §5), as the nonce is written. */
+static size_t b64url_decode(const char *in, unsigned char *out)
+{
+	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+				  "qrstuvwxyz0123456789-_";
+	size_t i, o = 0;
+	uint32_t v = 0;
+
+	for (i = 0; in[i]; i++) {
+		v = v << 6 | (uint32_t)(strchr(abc, in[i]) - abc);
+		if (i % 4 == 3) {
+			out[o++] = (unsigned char)(v >> 16);
+			out[o++] = (unsigned char)(v >> 8);
+			out[o++] = (unsigned char)v;
+			v = 0;
+		}
+	}
+	return o;
+}
+
+/* The nonce's MAC is HMAC-SHA256 (RFC 2104) of its first 20 bytes, as
+ * OpenSSL's own HMAC() computes it, for a short, a middle and a
+ * whole-block secret. */
+TEST(sip_auth_nonce_mac_is_hmac_sha256)
+{
+	static const size_t lens[] = {16, 32, 64};
+
+	for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+		unsigned char key[64], raw[64], want[EVP_MAX_MD_SIZE];
+		char nonce[SIP_AUTH_NONCE_LEN + 1];
+		struct sip_auth_server *s = NULL;
+		unsigned int wlen = 0;
+
+		for (size_t i = 0; i < lens[k]; i++)
+			key[i] = (unsigned char)(i * 7 + k + 1);
+		ASSERT_EQ(sip_auth_server_alloc(&s, key, lens[k], LIFE, 0), 0);
+		for (int n = 0; n < 3; n++) {
+			ASSERT_EQ(sip_auth_nonce_make(s, NOW + (uint64_t)n,
+						      nonce),
+				  0);
+			ASSERT_EQ(b64url_decode(nonce, raw), 36);
+			ASSERT(HMAC(EVP_sha256(), key, (int)lens[k], raw, 20,
+				    want, &wlen) != NULL);
+			ASSERT_MSG(memcmp(raw + 20, want, 16) == 0,
+				   "secret of %zu bytes, nonce %d", lens[k],
+				   n);
+		}
+		obj_deref(s);
+	}
 }
 
 TEST(sip_auth_nonce_tampered_is_bad)

@@ -1,16 +1,23 @@
 /*
  * Tests for sip_txn: the §17 state machines on a manual clock
- * (ev_clock_manual), with a capturing send callback.
+ * (ev_clock_manual), with a capturing send callback; and sip_txn_tp, the
+ * binding to real transports on 127.0.0.1 (kernel-chosen ports, every
+ * loop bounded in count and time).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "ev.h"
 #include "obj.h"
 #include "sip_build.h"
 #include "sip_msg.h"
+#include "sip_tp.h"
 #include "sip_txn.h"
+#include "sip_txn_tp.h"
 #include "test.h"
 
 #define MAXCAP 64
@@ -1331,4 +1338,311 @@ TEST(sip_txn_dest_literal_takes_addresses_not_names)
 	ASSERT_EQ(sip_txn_dest_literal(&d, SIP_TP_UDP, "[::1]", 5060), ENOENT);
 	ASSERT_EQ(sip_txn_dest_literal(&d, SIP_TP_UDP, "", 5060), ENOENT);
 	ASSERT(!memcmp(&d, &keep, sizeof(d)));
+}
+
+/* ------------------------------------------------------------------ */
+/* sip_txn_tp: transactions bound to real transports                   */
+
+/* A transport and its bound layer: a UAS that answers 200 to every
+ * request, or a UAC that records the responses of its transactions. */
+struct tpx {
+	struct ev *ev;
+	struct sip_tp *tp;
+	struct sip_txn_tp bind;
+	struct sip_txn_layer *l;
+	struct sip_tp_addr addr[2]; /* bound: UDP, TCP */
+	int requests, responses;
+	uint16_t status;
+	struct sip_tp_conn *req_conn; /* the last request's, a reference */
+};
+
+static void tpx_recv(const struct sip_tp_rx *rx, void *arg)
+{
+	struct tpx *x = arg;
+	uint16_t st;
+	const char *why;
+
+	ASSERT_EQ(sip_msg_validate(rx->msg, &st, &why), 0);
+	if (!rx->msg->is_request) {
+		ASSERT_EQ(sip_txn_recv_response(x->l, rx->msg), 0);
+		return;
+	}
+	obj_deref(x->req_conn);
+	x->req_conn = obj_ref(rx->conn);
+	ASSERT_EQ(sip_txn_tp_recv_request(x->l, rx), 0);
+}
+
+static void tpx_request(void *arg, struct sip_txn *st,
+			const struct sip_msg *msg,
+			const struct sip_txn_dest *src)
+{
+	struct tpx *x = arg;
+	char *text = crlf_fmt("SIP/2.0 200 OK\n"
+			      "Via: %.*s\n"
+			      "From: <sip:a@example.com>;tag=fa\n"
+			      "To: <sip:bob@example.com>;tag=tb\n"
+			      "Call-ID: call-1@example.com\n"
+			      "CSeq: 1 OPTIONS\n"
+			      "Content-Length: 0\n\n",
+			      (int)msg->hdrs[msg->first[SIP_HDR_VIA]].value.l,
+			      msg->hdrs[msg->first[SIP_HDR_VIA]].value.p);
+
+	(void)src;
+	ASSERT(st);
+	x->requests++;
+	ASSERT_EQ(sip_txn_reply(st, text, strlen(text)), 0);
+	free(text);
+}
+
+static void tpx_event(struct sip_txn *t, enum sip_txn_event ev,
+		      const struct sip_msg *msg, int err, void *arg)
+{
+	struct tpx *x = arg;
+
+	(void)t;
+	ASSERT_MSG(ev == SIP_TXN_EV_RESPONSE, "event %d, err %d", ev, err);
+	x->responses++;
+	x->status = msg->status;
+}
+
+static void tpx_init(struct tpx *x, struct ev *ev)
+{
+	struct sip_tp_addr want;
+
+	memset(x, 0, sizeof(*x));
+	x->ev = ev;
+	ASSERT_EQ(sip_tp_alloc(&x->tp, ev, NULL, tpx_recv, x), 0);
+	ASSERT_EQ(sip_tp_addr_decode(&want, NULL, "udp:127.0.0.1:0"), 0);
+	ASSERT_EQ(sip_tp_listen(x->tp, &want, 0, &x->addr[0]), 0);
+	ASSERT_EQ(sip_tp_addr_decode(&want, NULL, "tcp:127.0.0.1:0"), 0);
+	ASSERT_EQ(sip_tp_listen(x->tp, &want, 0, &x->addr[1]), 0);
+	x->bind.tp = x->tp;
+	ASSERT_EQ(sip_txn_tp_layer_alloc(&x->l, ev, NULL, &x->bind,
+					 tpx_request, x),
+		  0);
+}
+
+static void tpx_free(struct tpx *x)
+{
+	obj_deref(x->req_conn);
+	obj_deref(x->l);
+	obj_deref(x->tp);
+}
+
+static void tp_run_until(struct ev *ev, const int *count, int want)
+{
+	uint64_t end = ev_monotonic_ns() + EV_MS(3000);
+
+	for (int i = 0; i < 300 && *count < want; i++) {
+		ASSERT_EQ(ev_run_once(ev, EV_MS(10)), 0);
+		ASSERT_MSG(ev_monotonic_ns() < end, "waited too long");
+	}
+	ASSERT_EQ(*count, want);
+}
+
+/* A plain UDP socket on 127.0.0.1 (a peer outside the library). */
+static int raw_udp(struct sip_tp_addr *bound)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	ASSERT(fd >= 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ASSERT_EQ(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ASSERT_EQ(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	ASSERT_EQ(sip_tp_addr_set(bound, SIP_TP_UDP, (struct sockaddr *)&sa,
+				  len),
+		  0);
+	return fd;
+}
+
+/* Waits (bounded) for one datagram on fd; returns its length and the
+ * sender's port. */
+static size_t raw_recv(struct ev *ev, int fd, char *buf, size_t size,
+		       uint16_t *port)
+{
+	struct sockaddr_in from;
+
+	for (int i = 0; i < 300; i++) {
+		socklen_t len = sizeof(from);
+		ssize_t n = recvfrom(fd, buf, size - 1, MSG_DONTWAIT,
+				     (struct sockaddr *)&from, &len);
+
+		if (n > 0) {
+			buf[n] = '\0';
+			*port = ntohs(from.sin_port);
+			return (size_t)n;
+		}
+		ASSERT_EQ(ev_run_once(ev, EV_MS(10)), 0);
+	}
+	test_fail(__FILE__, __LINE__, "no datagram came");
+}
+
+TEST(sip_txn_tp_dest_and_src_fill_the_destination)
+{
+	struct sip_txn_dest d;
+	struct sip_tp_addr a;
+	struct sip_tp_rx rx;
+	void *conn = obj_alloc(16, NULL);
+
+	ASSERT(conn);
+	ASSERT_EQ(sip_tp_addr_decode(&a, NULL, "udp:127.0.0.1:5070"), 0);
+	sip_txn_tp_dest(&d, &a, NULL);
+	ASSERT_EQ(d.tp, SIP_TP_UDP);
+	ASSERT(!d.reliable && !d.conn);
+	ASSERT_EQ(d.addrlen, sizeof(d.addr.in));
+	ASSERT_EQ(ntohs(d.addr.in.sin_port), 5070);
+	ASSERT_EQ(sip_tp_addr_decode(&a, NULL, "tls:[::1]:5061"), 0);
+	sip_txn_tp_dest(&d, &a, conn);
+	ASSERT_EQ(d.tp, SIP_TP_TLS);
+	ASSERT(d.reliable && d.conn == conn);
+	ASSERT_EQ(d.addrlen, sizeof(d.addr.in6));
+	ASSERT_EQ(ntohs(d.addr.in6.sin6_port), 5061);
+	/* Borrowed: filling takes no reference. */
+	ASSERT_EQ(obj_refs(conn), 1);
+
+	memset(&rx, 0, sizeof(rx));
+	rx.proto = SIP_TP_TCP;
+	ASSERT_EQ(sip_tp_addr_decode(&rx.src, NULL, "tcp:127.0.0.1:40000"), 0);
+	rx.conn = conn;
+	sip_txn_tp_src(&d, &rx);
+	ASSERT_EQ(d.tp, SIP_TP_TCP);
+	ASSERT(d.reliable && d.conn == conn);
+	ASSERT_EQ(ntohs(d.addr.in.sin_port), 40000);
+	obj_deref(conn);
+}
+
+TEST(sip_txn_tp_layer_needs_a_transport)
+{
+	struct sip_txn_tp b = {0};
+	struct sip_txn_layer *l = NULL;
+	struct ev *ev = NULL;
+
+	ASSERT_EQ(ev_alloc(&ev), 0);
+	ASSERT_EQ(sip_txn_tp_layer_alloc(&l, ev, NULL, &b, NULL, NULL),
+		  EINVAL);
+	ASSERT_EQ(sip_txn_tp_layer_alloc(&l, ev, NULL, NULL, NULL, NULL),
+		  EINVAL);
+	ASSERT(!l);
+	obj_deref(ev);
+}
+
+/* UDP: the 200 goes back to the request's source address and port. */
+TEST(sip_txn_tp_udp_reply_goes_back_to_the_source)
+{
+	struct ev *ev = NULL;
+	struct tpx uas;
+	struct sip_tp_addr me;
+	char buf[2048], *req;
+	uint16_t from;
+	int fd;
+
+	ASSERT_EQ(ev_alloc(&ev), 0);
+	tpx_init(&uas, ev);
+	fd = raw_udp(&me);
+	req = mkreq("OPTIONS", "z9hG4bKtp1", "127.0.0.1", 1, "OPTIONS", NULL);
+	ASSERT_EQ(sendto(fd, req, strlen(req), 0, &uas.addr[0].u.sa,
+			 sip_tp_addr_len(&uas.addr[0])),
+		  (ssize_t)strlen(req));
+	free(req);
+	ASSERT(raw_recv(ev, fd, buf, sizeof(buf), &from) > 0);
+	ASSERT(!strncmp(buf, "SIP/2.0 200 ", 12));
+	ASSERT_EQ(from, sip_tp_addr_port(&uas.addr[0]));
+	ASSERT_EQ(uas.requests, 1);
+	close(fd);
+	tpx_free(&uas);
+	obj_deref(ev);
+}
+
+/*
+ * TCP: the client transaction goes out on the connection it was given,
+ * and the server's 200 comes back on the connection the request came on
+ * (§18.2.2): neither side opens another.
+ */
+TEST(sip_txn_tp_tcp_client_on_its_connection_reply_on_the_same)
+{
+	struct ev *ev = NULL;
+	struct tpx uas, uac;
+	struct sip_tp_conn *conn = NULL;
+	struct sip_txn_dest d;
+	struct sip_txn *t;
+	char *req;
+	struct sip_txn_creq r = {.dst = &d};
+
+	ASSERT_EQ(ev_alloc(&ev), 0);
+	tpx_init(&uas, ev);
+	tpx_init(&uac, ev);
+	/* Two connections to the server: the transaction keeps to the
+	 * second, not the first that a plain send would reuse. */
+	ASSERT_EQ(sip_tp_conn_open(uac.tp, &uas.addr[1], NULL, &conn), 0);
+	obj_deref(conn);
+	ASSERT_EQ(sip_tp_conn_open(uac.tp, &uas.addr[1], NULL, &conn), 0);
+	ASSERT_EQ(sip_tp_conn_count(uac.tp), 2);
+	sip_txn_tp_dest(&d, &uas.addr[1], conn);
+	req = mkreq("OPTIONS", "z9hG4bKtp2", "127.0.0.1", 1, "OPTIONS", NULL);
+	pl_set_str(&r.branch, "z9hG4bKtp2");
+	pl_set_str(&r.method, "OPTIONS");
+	pl_set_str(&r.msg, req);
+	ASSERT_EQ(sip_txn_client_start(&t, uac.l, &r, tpx_event, &uac), 0);
+	free(req);
+	tp_run_until(ev, &uac.responses, 1);
+	ASSERT_EQ(uac.status, 200);
+	ASSERT_EQ(uas.requests, 1);
+	ASSERT(uas.req_conn);
+	/* The request came on conn: the server's side of it has conn's
+	 * local address as its peer. */
+	ASSERT(sip_tp_addr_eq(sip_tp_conn_peer(uas.req_conn),
+			      sip_tp_conn_local(conn)));
+	ASSERT_EQ(sip_tp_stats(uas.tp)->conns_opened, 0);
+	ASSERT_EQ(sip_tp_stats(uac.tp)->conns_opened, 2);
+	ASSERT(sip_txn_dest(t)->conn == conn);
+	obj_deref(t);
+	obj_deref(conn);
+	tpx_free(&uac);
+	tpx_free(&uas);
+	obj_deref(ev);
+}
+
+/* Two transports: requests leave from req_tp, responses from tp. */
+TEST(sip_txn_tp_requests_leave_from_req_tp)
+{
+	struct ev *ev = NULL;
+	struct tpx shared, own;
+	struct sip_txn_tp b;
+	struct sip_txn_dest d;
+	struct sip_tp_addr peer;
+	char buf[2048], *req, *resp;
+	uint16_t from;
+	int fd;
+
+	ASSERT_EQ(ev_alloc(&ev), 0);
+	tpx_init(&shared, ev);
+	tpx_init(&own, ev);
+	fd = raw_udp(&peer);
+	b.tp = shared.tp;
+	b.req_tp = own.tp;
+	b.tls_name = NULL;
+	sip_txn_tp_dest(&d, &peer, NULL);
+	req = mkreq("OPTIONS", "z9hG4bKtp3", "127.0.0.1", 1, "OPTIONS", NULL);
+	resp = mkresp(200, "z9hG4bKtp3", "OPTIONS");
+	ASSERT_EQ(sip_txn_tp_send(&b, &d, req, strlen(req)), 0);
+	ASSERT(raw_recv(ev, fd, buf, sizeof(buf), &from) > 0);
+	ASSERT(!strncmp(buf, "OPTIONS ", 8));
+	ASSERT_EQ(from, sip_tp_addr_port(&own.addr[0]));
+	ASSERT_EQ(sip_txn_tp_send(&b, &d, resp, strlen(resp)), 0);
+	ASSERT(raw_recv(ev, fd, buf, sizeof(buf), &from) > 0);
+	ASSERT(!strncmp(buf, "SIP/2.0 200 ", 12));
+	ASSERT_EQ(from, sip_tp_addr_port(&shared.addr[0]));
+	/* One transport only: both from it. */
+	b.req_tp = NULL;
+	ASSERT_EQ(sip_txn_tp_send(&b, &d, req, strlen(req)), 0);
+	ASSERT(raw_recv(ev, fd, buf, sizeof(buf), &from) > 0);
+	ASSERT_EQ(from, sip_tp_addr_port(&shared.addr[0]));
+	free(req);
+	free(resp);
+	close(fd);
+	tpx_free(&own);
+	tpx_free(&shared);
+	obj_deref(ev);
 }

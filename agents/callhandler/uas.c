@@ -18,6 +18,7 @@
 #include "obj.h"
 #include "sip_build.h"
 #include "sip_txn.h"
+#include "sip_txn_tp.h"
 
 #define CALL_ID_MAX 256
 
@@ -55,6 +56,7 @@ struct uas_worker {
 	struct ev *ev;
 	struct sip_tp *tp;
 	struct sip_txn_layer *txl;
+	struct sip_txn_tp bind; /* txl's sends: through tp */
 	struct hash calls;
 	struct uas_fail fail;
 	struct buf out;
@@ -129,43 +131,6 @@ static struct call *call_find(struct uas_worker *w, const struct pl *call_id)
 static void call_end(struct call *c)
 {
 	obj_deref(c);
-}
-
-/* ------------------------------------------------------------------ */
-/* Transport glue                                                      */
-
-static int dest_to_addr(const struct sip_txn_dest *d, struct sip_tp_addr *a)
-{
-	return sip_tp_addr_set(a, d->tp, &d->addr.sa, d->addrlen);
-}
-
-static int tx_send(void *arg, const struct sip_txn_dest *dst, const char *buf,
-		   size_t len)
-{
-	struct uas_worker *w = arg;
-	struct sip_tp_addr a;
-	int err;
-
-	/* §18.2.2: a response goes back on the connection the request
-	 * came on while it is open. */
-	if (dst->conn && sip_tp_conn_is_open(dst->conn))
-		return sip_tp_conn_send(dst->conn, buf, len);
-	err = dest_to_addr(dst, &a);
-	if (err)
-		return err;
-	return sip_tp_send(w->tp, &a, buf, len);
-}
-
-static void rx_dest(const struct sip_tp_rx *rx, struct sip_txn_dest *d)
-{
-	memset(d, 0, sizeof(*d));
-	d->tp = rx->proto;
-	d->reliable = rx->proto != SIP_TP_UDP;
-	/* Responses over UDP go to the source address and port, as with
-	 * rport (RFC 3581), which is where sipp and proxies listen. */
-	memcpy(&d->addr, &rx->src.u, sizeof(d->addr));
-	d->addrlen = sip_tp_addr_len(&rx->src);
-	d->conn = rx->conn;
 }
 
 /* ------------------------------------------------------------------ */
@@ -492,7 +457,6 @@ static void on_recv(const struct sip_tp_rx *rx, void *arg)
 {
 	struct uas_worker *w = arg;
 	struct sip_msg *msg = rx->msg;
-	struct sip_txn_dest d;
 	const char *why = NULL;
 	uint16_t status = 0;
 
@@ -513,9 +477,8 @@ static void on_recv(const struct sip_tp_rx *rx, void *arg)
 			w->st.stray_responses++;
 		return;
 	}
-	rx_dest(rx, &d);
 	cur_rx = rx;
-	if (sip_txn_recv_request(w->txl, msg, &d))
+	if (sip_txn_tp_recv_request(w->txl, rx))
 		w->st.bad_in++;
 	cur_rx = NULL;
 }
@@ -614,8 +577,9 @@ static int worker_init(struct uas *u, struct uas_worker *w, unsigned idx)
 	if (err)
 		return err;
 	memset(&tcfg, 0, sizeof(tcfg));
-	err = sip_txn_layer_alloc(&w->txl, w->ev, &tcfg, tx_send, on_request,
-				  w);
+	w->bind.tp = w->tp;
+	err = sip_txn_tp_layer_alloc(&w->txl, w->ev, &tcfg, &w->bind,
+				     on_request, w);
 	if (err)
 		return err;
 	for (i = 0; i < u->cfg.nlisten; i++) {

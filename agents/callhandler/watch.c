@@ -20,11 +20,12 @@
 #include "sip_build.h"
 #include "sip_msg.h"
 #include "sip_txn.h"
+#include "sip_txn_tp.h"
+#include "uac.h"
 
 #define WATCH_MAX_DIALOGS 1000000u
 #define WATCH_NAME_MAX 64
 #define TARGET_MAX 256
-#define TICK_MS 1u
 
 struct watch_dlg {
 	struct le le; /* in w->dlgs, by Call-ID */
@@ -55,13 +56,13 @@ struct watch {
 	struct ev *ev;
 	struct sip_tp *tp;
 	struct sip_txn_layer *txl;
+	struct sip_txn_tp bind; /* txl's sends: through tp */
 	watch_done_h *done_h;
 	void *arg;
 	struct watch_dlg *dlgs;
-	uint32_t n, next, settled;
+	uint32_t n;
+	struct uac_pacer pacer; /* first SUBSCRIBEs; settled dialogs */
 	struct hash by_cid;
-	uint64_t start_ns, done_ms;
-	struct ev_timer pace;
 	char hostport[SIP_TP_ADDR_STRLEN];
 	struct buf out, hdrs;
 	struct watch_stats st;
@@ -123,35 +124,9 @@ int watch_stamp_decode(const struct pl *body, struct pl *entity, uint64_t *seq,
 
 /* ---- transport ---- */
 
-static int tx_send(void *arg, const struct sip_txn_dest *dst, const char *buf,
-		   size_t len)
-{
-	struct watch *w = arg;
-	struct sip_tp_conn *conn = NULL;
-	struct sip_tp_addr a;
-	int err;
-
-	/* RFC 3261 §18.2.2: a response goes back on the connection the
-	 * request came on. */
-	if (dst->conn && sip_tp_conn_is_open(dst->conn))
-		return sip_tp_conn_send(dst->conn, buf, len);
-	err = sip_tp_addr_set(&a, dst->tp, &dst->addr.sa, dst->addrlen);
-	if (err)
-		return err;
-	if (a.proto == SIP_TP_UDP)
-		return sip_tp_send(w->tp, &a, buf, len);
-	err = sip_tp_conn_get(w->tp, &a, NULL, &conn);
-	if (err)
-		return err;
-	err = sip_tp_conn_send(conn, buf, len);
-	obj_deref(conn);
-	return err;
-}
-
 static void on_recv(const struct sip_tp_rx *rx, void *arg)
 {
 	struct watch *w = arg;
-	struct sip_txn_dest d;
 	const char *why;
 	uint16_t status;
 
@@ -163,33 +138,13 @@ static void on_recv(const struct sip_tp_rx *rx, void *arg)
 		sip_txn_recv_response(w->txl, rx->msg);
 		return;
 	}
-	memset(&d, 0, sizeof(d));
-	d.tp = rx->proto;
-	d.reliable = rx->proto != SIP_TP_UDP;
-	memcpy(&d.addr, &rx->src.u, sizeof(d.addr));
-	d.addrlen = sip_tp_addr_len(&rx->src);
-	d.conn = rx->conn;
-	if (sip_txn_recv_request(w->txl, rx->msg, &d))
+	if (sip_txn_tp_recv_request(w->txl, rx))
 		w->st.bad_in++;
 }
 
 /* ---- dialogs ---- */
 
 static void dlg_send(struct watch_dlg *g);
-
-static void settle(struct watch *w, struct watch_dlg *g)
-{
-	if (g->settled)
-		return;
-	g->settled = true;
-	if (++w->settled == w->n) {
-		w->done_ms = (ev_now(w->ev) - w->start_ns) / EV_NS_PER_MS;
-		if (!w->done_ms)
-			w->done_ms = 1;
-		if (w->done_h)
-			w->done_h(w, w->arg);
-	}
-}
 
 static void on_timer(void *arg)
 {
@@ -238,7 +193,7 @@ static void dlg_failed(struct watch_dlg *g)
 	w->st.failed++;
 	log_warn("%s watching %s: not subscribed after %u attempts", g->user,
 		 g->pres, g->attempts);
-	settle(w, g);
+	uac_pacer_settle(&w->pacer, &g->settled);
 }
 
 static void refresh_arm(struct watch_dlg *g, uint32_t granted)
@@ -275,8 +230,8 @@ static int challenge(struct watch_dlg *g, const struct sip_msg *msg)
 	struct watch *w = g->w;
 	int err;
 
-	err = chreg_auth_challenge(&g->auth, g->user, w->cfg.password,
-				   g->challenges, msg);
+	err = uac_auth_challenge(&g->auth, g->user, w->cfg.password,
+				 g->challenges, msg);
 	if (err)
 		return err;
 	g->proxy_auth = msg->status == 407;
@@ -322,77 +277,53 @@ static void on_txn(struct sip_txn *t, enum sip_txn_event ev,
 		w->st.active++;
 	}
 	refresh_arm(g, granted(w, msg));
-	settle(w, g);
-}
-
-static const char *tp_param(enum sip_transport tp)
-{
-	return tp == SIP_TP_TCP ? ";transport=tcp" : "";
+	uac_pacer_settle(&w->pacer, &g->settled);
 }
 
 static void dlg_send(struct watch_dlg *g)
 {
 	struct watch *w = g->w;
-	char branch[SIP_BRANCH_SIZE], via[200], from[200], to[200];
-	char ruri[TARGET_MAX], contact[200];
-	struct sip_build_req q;
-	struct sip_txn_creq c;
-	struct sip_txn_dest d;
-	struct pl method = PL("SUBSCRIBE");
+	char from[200], to[200], ruri[TARGET_MAX], contact[200];
+	struct uac_req q;
 	int err;
 
-	sip_build_branch(branch);
-	snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s;rport",
-		 sip_transport_name(w->cfg.server.proto), w->hostport, branch);
 	snprintf(from, sizeof(from), "<sip:%s@%s>", g->user, w->cfg.domain);
 	snprintf(to, sizeof(to), "<sip:%s@%s>", g->pres, w->cfg.domain);
 	/* in the dialog: to the remote target (RFC 6665 §4.1.2.1) */
 	snprintf(ruri, sizeof(ruri), "%s",
 		 g->rtag[0] && g->target[0] ? g->target : g->entity);
 	snprintf(contact, sizeof(contact), "<sip:%s@%s%s>", g->user,
-		 w->hostport, tp_param(w->cfg.server.proto));
+		 w->hostport, uac_transport_param(w->cfg.server.proto));
 	buf_reset(&w->hdrs);
 	err = buf_printf(&w->hdrs,
 			 "Event: presence\r\n"
 			 "Accept: application/pidf+xml\r\n"
 			 "Expires: %u\r\n",
 			 w->cfg.expires);
-	if (!err)
-		err = chreg_auth_print(&w->hdrs, g->auth, g->proxy_auth,
-				       &method, ruri);
 	if (err)
 		goto fail;
 	memset(&q, 0, sizeof(q));
-	q.method = method;
-	pl_set_str(&q.ruri, ruri);
-	pl_set_str(&q.via, via);
-	pl_set_str(&q.from, from);
-	pl_set_str(&q.from_tag, g->tag);
-	pl_set_str(&q.to, to);
-	pl_set_str(&q.to_tag, g->rtag);
-	pl_set_str(&q.call_id, g->call_id);
-	q.cseq = ++g->cseq;
-	pl_set_str(&q.contact, contact);
-	q.hdrs = buf_pl(&w->hdrs);
-	buf_reset(&w->out);
-	err = sip_build_request(&w->out, &q);
-	if (err)
-		goto fail;
+	q.txl = w->txl;
 	/* In-dialog requests go to the server too: it is the notifier
 	 * (no route set is kept). */
-	memset(&d, 0, sizeof(d));
-	d.tp = w->cfg.server.proto;
-	d.reliable = d.tp != SIP_TP_UDP;
-	memcpy(&d.addr, &w->cfg.server.u, sizeof(d.addr));
-	d.addrlen = sip_tp_addr_len(&w->cfg.server);
-	memset(&c, 0, sizeof(c));
-	c.dst = &d;
-	pl_set_str(&c.branch, branch);
-	c.method = method;
-	c.msg = buf_pl(&w->out);
-	sip_txn_client_detach(g->ct);
-	g->ct = obj_deref(g->ct);
-	err = sip_txn_client_start(&g->ct, w->txl, &c, on_txn, g);
+	q.server = &w->cfg.server;
+	q.via_hostport = w->hostport;
+	q.method = (struct pl)PL("SUBSCRIBE");
+	q.ruri = ruri;
+	q.from = from;
+	q.from_tag = g->tag;
+	q.to = to;
+	q.to_tag = g->rtag;
+	q.call_id = g->call_id;
+	q.cseq = ++g->cseq;
+	q.contact = contact;
+	q.hdrs = &w->hdrs;
+	q.auth = g->auth;
+	q.proxy_auth = g->proxy_auth;
+	q.out = &w->out;
+	q.h = on_txn;
+	q.arg = g;
+	err = uac_send(&q, &g->ct);
 	if (err)
 		goto fail;
 	w->st.sent++;
@@ -522,23 +453,24 @@ static void on_request(void *arg, struct sip_txn *st,
 
 /* ---- the module ---- */
 
-static void on_pace(void *arg)
+static void pace_send(uint32_t i, void *arg)
 {
 	struct watch *w = arg;
-	uint32_t due =
-		chreg_pace_due(ev_now(w->ev) - w->start_ns, w->cfg.rate, w->n);
 
-	while (w->next < due)
-		dlg_send(&w->dlgs[w->next++]);
-	sip_tp_flush(w->tp);
-	if (w->next < w->n)
-		ev_timer_start(w->ev, &w->pace, EV_MS(TICK_MS), on_pace, w);
+	dlg_send(&w->dlgs[i]);
+}
+
+static void pace_done(void *arg)
+{
+	struct watch *w = arg;
+
+	if (w->done_h)
+		w->done_h(w, w->arg);
 }
 
 void watch_start(struct watch *w)
 {
-	w->start_ns = ev_now(w->ev);
-	on_pace(w);
+	uac_pacer_start(&w->pacer, w->tp);
 }
 
 static void watch_destroy(void *arg)
@@ -546,8 +478,7 @@ static void watch_destroy(void *arg)
 	struct watch *w = arg;
 	uint32_t i;
 
-	if (w->ev)
-		ev_timer_cancel(w->ev, &w->pace);
+	uac_pacer_cancel(&w->pacer);
 	for (i = 0; w->dlgs && i < w->n; i++) {
 		struct watch_dlg *g = &w->dlgs[i];
 
@@ -567,8 +498,8 @@ static void watch_destroy(void *arg)
 int watch_alloc(struct watch **wp, struct ev *ev, const struct watch_cfg *cfg,
 		watch_done_h *done_h, void *arg)
 {
-	uint64_t np = chreg_users_count(&cfg->presentities);
-	uint32_t nu = chreg_users_count(&cfg->users);
+	uint64_t np = user_range_count(&cfg->presentities);
+	uint32_t nu = user_range_count(&cfg->users);
 	struct sip_tp_opts topts;
 	struct sip_txn_cfg tcfg;
 	struct sip_tp_addr local, bound;
@@ -590,11 +521,12 @@ int watch_alloc(struct watch **wp, struct ev *ev, const struct watch_cfg *cfg,
 	w->ev = ev;
 	w->done_h = done_h;
 	w->arg = arg;
-	ev_timer_init(&w->pace);
 	buf_init(&w->out, SIP_MSG_MAX_SIZE);
 	buf_init(&w->hdrs, 4096);
 	hist_init(&w->st.delay);
 	w->n = (uint32_t)(np * cfg->per_presentity);
+	uac_pacer_init(&w->pacer, ev, w->n, cfg->rate, pace_send, pace_done,
+		       w);
 	w->st.dialogs = w->n;
 	err = hash_init(&w->by_cid, 4096);
 	if (err)
@@ -609,7 +541,9 @@ int watch_alloc(struct watch **wp, struct ev *ev, const struct watch_cfg *cfg,
 		goto out;
 	memset(&tcfg, 0, sizeof(tcfg));
 	tcfg.timer_b_ms = cfg->timeout_ms ? cfg->timeout_ms : 4000;
-	err = sip_txn_layer_alloc(&w->txl, ev, &tcfg, tx_send, on_request, w);
+	w->bind.tp = w->tp;
+	err = sip_txn_tp_layer_alloc(&w->txl, ev, &tcfg, &w->bind, on_request,
+				     w);
 	if (err)
 		goto out;
 	/* One listener of the server's transport, port chosen by the
@@ -634,12 +568,12 @@ int watch_alloc(struct watch **wp, struct ev *ev, const struct watch_cfg *cfg,
 
 		g->w = w;
 		ev_timer_init(&g->timer);
-		err = chreg_users_name(&cfg->presentities,
-				       i / cfg->per_presentity, g->pres,
-				       sizeof(g->pres));
+		err = user_range_name(&cfg->presentities,
+				      i / cfg->per_presentity, g->pres,
+				      sizeof(g->pres));
 		if (!err)
-			err = chreg_users_name(&cfg->users, i % nu, g->user,
-					       sizeof(g->user));
+			err = user_range_name(&cfg->users, i % nu, g->user,
+					      sizeof(g->user));
 		if (!err && (size_t)snprintf(g->entity, sizeof(g->entity),
 					     "sip:%s@%s", g->pres,
 					     cfg->domain) >= sizeof(g->entity))
@@ -675,5 +609,5 @@ const char *watch_hostport(const struct watch *w)
 
 uint64_t watch_done_ms(const struct watch *w)
 {
-	return w->done_ms;
+	return w->pacer.done_ms;
 }

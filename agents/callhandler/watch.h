@@ -3,7 +3,7 @@
  * subscribes W dialogs to each presentity of a range (RFC 6665 §4.1,
  * RFC 3856: Event: presence, Accept: application/pidf+xml), paced,
  * retried and answering digest challenges like its registrations
- * (chreg.h); it answers every NOTIFY 200 (481 for no dialog of ours),
+ * (registration.h); it answers every NOTIFY 200 (481 for no dialog of ours),
  * refreshes each dialog before its expiry and subscribes again when
  * the notifier ends one.
  *
@@ -24,7 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "chreg.h"
+#include "user_range.h"
 #include "hist.h"
 #include "sip_tp.h"
 
@@ -32,9 +32,9 @@ struct ev;
 struct watch;
 
 struct watch_cfg {
-	struct chreg_users presentities;
+	struct user_range presentities;
 	unsigned per_presentity;   /* W >= 1 */
-	struct chreg_users users;  /* the watchers' From users, taken in
+	struct user_range users;   /* the watchers' From users, taken in
 				    * turn */
 	const char *domain;	   /* To/From/Request-URI host */
 	struct sip_tp_addr server; /* where SUBSCRIBEs go (udp: or tcp:) */

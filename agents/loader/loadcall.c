@@ -24,6 +24,7 @@
 #include "obj.h"
 #include "sip_auth.h"
 #include "sip_build.h"
+#include "sip_txn_tp.h"
 #include "sip_uri.h"
 
 #define CALL_ID_SIZE 48
@@ -521,7 +522,7 @@ static int send_invite(struct lc_call *c)
 	err = sip_build_request(&lc->out, &br);
 	if (err)
 		return err;
-	loadmsg_dest_server(lc->env.cfg, &dst);
+	sip_txn_tp_dest(&dst, &lc->env.cfg->server, NULL);
 	dst.conn = c->conn;
 	/* The challenged INVITE's transaction finishes alone (it ACKs a
 	 * retransmitted 407): it must not call back into a call that may
@@ -625,7 +626,7 @@ static int dialog_from(struct lc_call *c, const struct sip_msg *msg)
 		o += (size_t)k;
 	}
 	if (dest_of_uri(c->lc, &a.uri, &c->next))
-		loadmsg_dest_server(c->lc->env.cfg, &c->next);
+		sip_txn_tp_dest(&c->next, &c->lc->env.cfg->server, NULL);
 	c->next.conn = c->conn; /* used when the hop is the server */
 	return 0;
 }
@@ -873,7 +874,8 @@ void loadcall_request(void *arg, struct sip_txn *st, const struct sip_msg *msg,
 		    !c->route[0]) {
 			/* no route set: the target is the hop */
 			if (dest_of_uri(lc, &a.uri, &c->next))
-				loadmsg_dest_server(lc->env.cfg, &c->next);
+				sip_txn_tp_dest(&c->next, &lc->env.cfg->server,
+						NULL);
 			c->next.conn = c->conn;
 		}
 		loadcount_bump(lc->env.mu, &k->reinvites);

@@ -35,15 +35,6 @@ const char *loadmsg_tp_param(enum sip_transport tp)
 	return tp == SIP_TP_UDP ? "udp" : tp == SIP_TP_TCP ? "tcp" : "tls";
 }
 
-void loadmsg_dest_server(const struct loadcfg *cfg, struct sip_txn_dest *d)
-{
-	memset(d, 0, sizeof(*d));
-	d->tp = cfg->server.proto;
-	d->reliable = cfg->server.proto != SIP_TP_UDP;
-	memcpy(&d->addr, &cfg->server.u, sizeof(d->addr));
-	d->addrlen = sip_tp_addr_len(&cfg->server);
-}
-
 int loadmsg_via(char *out, size_t size, enum sip_transport tp,
 		const char *hostport, const char *branch)
 {

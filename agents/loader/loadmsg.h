@@ -26,9 +26,6 @@ int loadmsg_cat(char *out, size_t size, const char *const *parts);
 /* "udp", "tcp" or "tls": the ;transport= of our Contacts. */
 const char *loadmsg_tp_param(enum sip_transport tp);
 
-/* Fills *d with cfg's server as a destination (no connection). */
-void loadmsg_dest_server(const struct loadcfg *cfg, struct sip_txn_dest *d);
-
 /* The Via value of a request we send: "SIP/2.0/<TP> hostport;branch=
  * branch;rport" (RFC 3261 §18.1.1, RFC 3581).  Returns 0 or
  * EOVERFLOW. */

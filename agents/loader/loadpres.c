@@ -23,6 +23,7 @@
 #include "sip_auth.h"
 #include "sip_build.h"
 #include "sip_tp.h"
+#include "sip_txn_tp.h"
 
 #define CALL_ID_SIZE 48
 #define TARGET_MAX 256
@@ -274,7 +275,7 @@ static int sub_send(struct lp_sub *sb, uint32_t expires)
 	err = sip_build_request(&lp->out, &br);
 	if (err)
 		return err;
-	loadmsg_dest_server(lp->env.cfg, &dst);
+	sip_txn_tp_dest(&dst, &lp->env.cfg->server, NULL);
 	sip_txn_client_detach(sb->ct);
 	sb->ct = obj_deref(sb->ct);
 	return loadmsg_client_start(&sb->ct, lp->env.txl, &dst, branch,
@@ -694,7 +695,7 @@ static int pub_send(struct lp_pub *p)
 	err = sip_build_request(&lp->out, &br);
 	if (err)
 		return err;
-	loadmsg_dest_server(lp->env.cfg, &dst);
+	sip_txn_tp_dest(&dst, &lp->env.cfg->server, NULL);
 	sip_txn_client_detach(p->ct);
 	p->ct = obj_deref(p->ct);
 	return loadmsg_client_start(&p->ct, lp->env.txl, &dst, branch,

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "obj.h"
 #include "sip_msg.h"
+#include "sip_txn_tp.h"
 
 void loadreq_free(struct loadreq *r)
 {
@@ -124,7 +125,7 @@ static int req_send(struct loadreq *r)
 	err = sip_build_request(&w->out, &br);
 	if (err)
 		return err;
-	loadmsg_dest_server(cfg, &dst);
+	sip_txn_tp_dest(&dst, &cfg->server, NULL);
 	if (dst.reliable) {
 		/* per-request: each transaction (an auth retry too) on a
 		 * connection of its own */

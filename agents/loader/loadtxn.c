@@ -7,31 +7,36 @@
 
 #include "loadconn.h"
 #include "obj.h"
+#include "sip_txn_tp.h"
 
 /*
  * Every message leaves here (the layer's send callback, and the call
- * module's ACKs): on its slot's connection when it goes to the server,
- * on the far end's connection for a reply to it, else on any connection
- * to the destination (a next hop other than the server).
+ * module's ACKs).  The loader's own rule: a message to the server goes
+ * on its slot's connection (loadconn.h: opened again when it dropped).
+ * The rest is libsip's (sip_txn_tp.h): a reply on the far end's
+ * connection while it is open, else a datagram or any connection to
+ * the destination.
  */
 int loadtxn_send(void *arg, const struct sip_txn_dest *dst, const char *buf,
 		 size_t len)
 {
 	struct loadworker *w = arg;
 	struct loadconn_slot *sl = dst->conn;
+	struct sip_txn_tp bind = {.tp = w->tp};
+	struct sip_txn_dest d = *dst;
 	struct sip_tp_addr a;
 	int err;
 
-	err = sip_tp_addr_set(&a, dst->tp, &dst->addr.sa, dst->addrlen);
-	if (err)
-		return err;
-	if (sl && sl->incoming) {
-		if (sip_tp_conn_is_open(sl->conn))
-			return sip_tp_conn_send(sl->conn, buf, len);
-	} else if (sl && sip_tp_addr_eq(&a, &w->lg->cfg.server)) {
-		return loadconn_slot_send(w, sl, buf, len);
+	if (sl && !sl->incoming) {
+		err = sip_tp_addr_set(&a, dst->tp, &dst->addr.sa,
+				      dst->addrlen);
+		if (err)
+			return err;
+		if (sip_tp_addr_eq(&a, &w->lg->cfg.server))
+			return loadconn_slot_send(w, sl, buf, len);
 	}
-	return sip_tp_send(w->tp, &a, buf, len);
+	d.conn = sl && sl->incoming ? sl->conn : NULL;
+	return sip_txn_tp_send(&bind, &d, buf, len);
 }
 
 /* The layer that takes the far end's requests: the presence module's
@@ -47,11 +52,7 @@ void loadtxn_request_in(struct loadworker *w, const struct sip_tp_rx *rx)
 {
 	struct sip_txn_dest src;
 
-	memset(&src, 0, sizeof(src));
-	src.tp = rx->proto;
-	src.reliable = rx->proto != SIP_TP_UDP;
-	memcpy(&src.addr, &rx->src.u, sizeof(src.addr));
-	src.addrlen = sip_tp_addr_len(&rx->src);
+	sip_txn_tp_src(&src, rx);
 	if (rx->conn) {
 		/* The replies go back on the connection it came on
 		 * (RFC 3261 §18.2.2), through loadtxn_send(). */

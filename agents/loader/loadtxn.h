@@ -2,9 +2,8 @@
  * loadtxn.h - the engine's glue between libsip's transaction layers and
  * its transport: where a transaction's messages go out (its connection
  * slot, the far end's connection, or a datagram) and the source a far
- * end's request is handed to the layer with.  This is the
- * "tx_send/loadtxn_send" binding that libsip is to own (issue 17): when it
- * does, this file goes.
+ * end's request is handed to the layer with.  What is not the loader's
+ * own (its connection slots) is libsip's sip_txn_tp.h.
  */
 #ifndef LOADER_LOADTXN_H
 #define LOADER_LOADTXN_H
@@ -16,9 +15,9 @@
 /*
  * The layers' send callback (sip_txn_send_h, arg the worker), and the
  * call module's for ACKs: on dst's slot's connection when it goes to
- * the server, on the far end's connection for a reply to it, else on
- * any connection to the destination.  Returns 0 or an errno of the
- * transport.
+ * the server, else as sip_txn_tp_send() does (the far end's connection
+ * for a reply to it, else a datagram or any connection to the
+ * destination).  Returns 0 or an errno of the transport.
  */
 int loadtxn_send(void *arg, const struct sip_txn_dest *dst, const char *buf,
 		 size_t len);

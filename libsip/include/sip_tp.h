@@ -37,80 +37,8 @@
 #include "ev.h"
 #include "pl.h"
 #include "sip_msg.h"
-
-/* An address with its transport: "udp:HOST:PORT" and the like. */
-struct sip_tp_addr {
-	enum sip_transport proto; /* SIP_TP_UDP, SIP_TP_TCP or SIP_TP_TLS */
-	union {
-		struct sockaddr sa;
-		struct sockaddr_in in;
-		struct sockaddr_in6 in6;
-	} u;
-};
-
-/* Enough for "tls:[ffff:...:ffff%scope]:65535" and a NUL. */
-#define SIP_TP_ADDR_STRLEN 80
-
-/*
- * Decodes "udp:HOST:PORT", "tcp:HOST:PORT" or "tls:HOST:PORT" (scheme
- * in any case).  HOST is an IPv4 address, an IPv6 address in brackets,
- * or a DNS name, resolved now with getaddrinfo (blocking: do it at
- * start-up, not per message); PORT is 0..65535 and required.  When host
- * is not NULL it receives a view of HOST inside str (without brackets),
- * e.g. for the TLS server name.  Returns 0, EINVAL for bad syntax, or
- * ENOENT when the name does not resolve.  Outputs written on success.
- */
-int sip_tp_addr_decode(struct sip_tp_addr *addr, struct pl *host,
-		       const char *str);
-
-/* Builds an address from a socket address.  Returns 0 or EAFNOSUPPORT. */
-int sip_tp_addr_set(struct sip_tp_addr *addr, enum sip_transport proto,
-		    const struct sockaddr *sa, socklen_t len);
-
-/*
- * Prints "udp:127.0.0.1:5060" / "tls:[::1]:5061" into buf (NUL ended).
- * Returns 0, or EOVERFLOW if size is too small (buf then unspecified).
- */
-int sip_tp_addr_print(const struct sip_tp_addr *addr, char *buf, size_t size);
-
-/* Prints "127.0.0.1:5060" / "[::1]:5060" (for Via, Contact). Same rc. */
-int sip_tp_addr_hostport(const struct sip_tp_addr *addr, char *buf,
-			 size_t size);
-
-uint16_t sip_tp_addr_port(const struct sip_tp_addr *addr);
-void sip_tp_addr_set_port(struct sip_tp_addr *addr, uint16_t port);
-socklen_t sip_tp_addr_len(const struct sip_tp_addr *addr);
-
-/* Same transport, family, address and port. */
-bool sip_tp_addr_eq(const struct sip_tp_addr *a, const struct sip_tp_addr *b);
-
-/* TLS contexts: an obj, shareable between the transports of threads. */
-struct sip_tp_tls;
-
-struct sip_tp_tls_opts {
-	const char *cert_file; /* PEM certificate chain (server: required) */
-	const char *key_file;  /* PEM private key of cert_file */
-	/*
-	 * Server: when set, clients must present a certificate that
-	 * verifies against these CAs.  Client: the CAs that server
-	 * certificates must verify against (unset: the system's).
-	 */
-	const char *ca_file;
-	bool no_verify; /* client: accept any server certificate */
-	/* client: keep no session, so that every new connection makes a
-	 * full handshake (none resumes) */
-	bool no_resume;
-};
-
-/*
- * Creates a server (client = false) or client context.  The server
- * side keeps a session cache and issues session tickets; the client
- * side's sessions are kept per destination by each transport.
- * Returns 0, EINVAL (unreadable or mismatched files: logged with
- * OpenSSL's reason) or ENOMEM.  obj_deref() frees it.
- */
-int sip_tp_tls_alloc(struct sip_tp_tls **tlsp, bool client,
-		     const struct sip_tp_tls_opts *opts);
+#include "sip_tp_addr.h"
+#include "sip_tp_tls.h"
 
 struct sip_tp;
 struct sip_tp_conn; /* an obj: obj_ref() / obj_deref() */
@@ -162,8 +90,6 @@ struct sip_tp_rx {
 };
 
 typedef void(sip_tp_recv_h)(const struct sip_tp_rx *rx, void *arg);
-
-enum sip_tp_proto_count { SIP_TP_NPROTO = SIP_TP_TLS + 1 };
 
 /* Counters, indexed by enum sip_transport where per transport. */
 struct sip_tp_stats {

@@ -618,13 +618,60 @@ static int content_length(const struct sip_msg *m, bool *has, uint32_t *cl)
 	return 0;
 }
 
+/*
+ * After the blank line at p: the Content-Length, the body and the
+ * message's length.  Streams are framed by Content-Length alone (§18.3);
+ * a datagram without a usable one takes the rest as its body.
+ */
+static int decode_body(struct sip_msg *m, const char *buf, const char *p,
+		       size_t len, bool stream)
+{
+	const char *end = buf + len;
+	size_t hlen, avail;
+	bool has_cl = false;
+	uint32_t cl = 0;
+	int err;
+
+	hlen = (size_t)(p - buf);
+	m->headers.l = hlen - (size_t)(m->headers.p - buf);
+	avail = len - hlen;
+
+	err = content_length(m, &has_cl, &cl);
+	if (err) {
+		/* A stream cannot be framed without it (§18.3). */
+		if (stream)
+			return EBADMSG;
+		m->framing_error = EBADMSG;
+		has_cl = false;
+	}
+	m->has_content_length = has_cl;
+	m->content_length = cl;
+
+	if (stream) {
+		if (cl > SIP_MSG_MAX_SIZE - hlen)
+			return EOVERFLOW;
+		if (cl > avail)
+			return ENODATA;
+		m->body = mkpl(p, p + cl);
+	} else if (has_cl && cl <= avail) {
+		/* Octets after the body are noise (RFC 3261 §18.3). */
+		m->body = mkpl(p, p + cl);
+	} else {
+		if (has_cl)
+			m->framing_error = EBADMSG;
+		m->body = mkpl(p, end);
+	}
+	m->len = hlen + m->body.l;
+	if (m->len > SIP_MSG_MAX_SIZE)
+		return EOVERFLOW;
+	return 0;
+}
+
 static int decode(struct sip_msg *m, struct hdr_state *st, const char *buf,
 		  size_t len, bool stream)
 {
 	const char *p = buf, *end = buf + len, *nl, *q, *ln;
-	size_t lim, hlen, avail;
-	bool has_cl = false;
-	uint32_t cl = 0;
+	size_t lim;
 	int err;
 
 	memset(m, 0, offsetof(struct sip_msg, hdrs));
@@ -712,39 +759,7 @@ static int decode(struct sip_msg *m, struct hdr_state *st, const char *buf,
 		if ((size_t)(p - buf) > SIP_MSG_MAX_SIZE)
 			return EOVERFLOW;
 	}
-	hlen = (size_t)(p - buf);
-	m->headers.l = hlen - (size_t)(m->headers.p - buf);
-	avail = len - hlen;
-
-	err = content_length(m, &has_cl, &cl);
-	if (err) {
-		/* A stream cannot be framed without it (§18.3). */
-		if (stream)
-			return EBADMSG;
-		m->framing_error = EBADMSG;
-		has_cl = false;
-	}
-	m->has_content_length = has_cl;
-	m->content_length = cl;
-
-	if (stream) {
-		if (cl > SIP_MSG_MAX_SIZE - hlen)
-			return EOVERFLOW;
-		if (cl > avail)
-			return ENODATA;
-		m->body = mkpl(p, p + cl);
-	} else if (has_cl && cl <= avail) {
-		/* Octets after the body are noise (RFC 3261 §18.3). */
-		m->body = mkpl(p, p + cl);
-	} else {
-		if (has_cl)
-			m->framing_error = EBADMSG;
-		m->body = mkpl(p, end);
-	}
-	m->len = hlen + m->body.l;
-	if (m->len > SIP_MSG_MAX_SIZE)
-		return EOVERFLOW;
-	return 0;
+	return decode_body(m, buf, p, len, stream);
 }
 
 int sip_msg_decode(struct sip_msg *msg, const char *buf, size_t len,
