@@ -1,7 +1,5 @@
 #include "topo.h"
 
-#include "topo_sipstone.h"
-
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -477,6 +475,29 @@ static void parse_mix(struct topo_reader *c, json_t *obj,
 				  "more");
 }
 
+_Static_assert(TOPO_SIPSTONE_MIX_KINDS == TOPO_MIX_KINDS, "a profile has a "
+							  "weight for each "
+							  "kind of a mix");
+
+/* The call model, a mix's profile and sipstone's weights
+ * (topo_sipstone.h), after "test" and "hold_ms". */
+static void parse_sipstone(struct topo_reader *c, json_t *obj,
+			   struct topo_experiment *e)
+{
+	struct topo_sipstone_cfg s;
+
+	topo_sipstone_parse(c, obj, e->test, &s);
+	if (s.hold_set) {
+		e->hold_ms = s.hold_ms;
+		e->hold_exp = s.hold_exp;
+	}
+	e->poisson = s.poisson;
+	snprintf(e->profile, sizeof(e->profile), "%s", s.profile);
+	if (s.profile[0])
+		memcpy(e->mix, s.mix, sizeof(e->mix));
+	memcpy(e->sipstone_weights, s.weights, sizeof(e->sipstone_weights));
+}
+
 static void parse_experiment(struct topo_reader *c, json_t *root,
 			     struct topo *t)
 {
@@ -561,7 +582,7 @@ static void parse_experiment(struct topo_reader *c, json_t *root,
 		topo_reader_error(c, "/experiment/preload_credentials", false,
 				  "preload_credentials needs \"auth\": true");
 
-	topo_sipstone_parse(c, obj, e);
+	parse_sipstone(c, obj, e);
 	parse_mix(c, obj, e);
 	parse_presence(c, obj, e);
 	if (!strcmp(e->test, "sipstone") && e->user_count < 3)

@@ -20,6 +20,7 @@
 #include "inventory.h"
 #include "sip_msg.h"
 #include "topo_reader.h"
+#include "topo_sipstone.h"
 
 #define TOPO_NAME_MAX 64
 #define TOPO_MAX_LISTEN 4
@@ -69,9 +70,6 @@ struct topo_node {
  * topo_experiment.mix (NULL-terminated). */
 #define TOPO_MIX_KINDS 4
 extern const char *const topo_mix_kinds[TOPO_MIX_KINDS + 1];
-
-/* The tests of "test": "sipstone" (topo_sipstone.h). */
-#define TOPO_SIPSTONE_TESTS 4
 
 struct topo_experiment {
 	/* register, reregister, invite, options, mix, subscribe, publish,

@@ -21,7 +21,7 @@ const char *const topo_sipstone_loader_tests[TOPO_SIPSTONE_TESTS] = {
  */
 static const struct {
 	const char *name;
-	unsigned mix[TOPO_MIX_KINDS];
+	unsigned mix[TOPO_SIPSTONE_MIX_KINDS];
 } profiles[] = {
 	{"residential", {5, 70, 5, 20}},
 	{"callcentre", {0, 15, 5, 80}},
@@ -30,7 +30,8 @@ static const struct {
 static const char *const profile_names[] = {"residential", "callcentre", NULL};
 static const char *const arrivals[] = {"uniform", "poisson", NULL};
 
-bool topo_sipstone_profile(const char *name, unsigned mix[TOPO_MIX_KINDS])
+bool topo_sipstone_profile(const char *name,
+			   unsigned mix[TOPO_SIPSTONE_MIX_KINDS])
 {
 	for (size_t i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++) {
 		if (strcmp(profiles[i].name, name))
@@ -49,7 +50,7 @@ bool topo_is_call_test(const char *test)
 
 /* "hold": "fixed:MS" or "exp:MEAN_MS" (not with "hold_ms"). */
 static void parse_hold(struct topo_reader *c, json_t *obj,
-		       struct topo_experiment *e)
+		       struct topo_sipstone_cfg *e)
 {
 	const char *p = "/experiment/hold";
 	json_t *v = json_object_get(obj, "hold");
@@ -74,6 +75,7 @@ static void parse_hold(struct topo_reader *c, json_t *obj,
 	if (errno || end == colon + 1 || *end || ms > 3600000 ||
 	    colon[1] == '-' || (!strncmp(s, "exp:", 4) && !ms))
 		goto bad;
+	e->hold_set = true;
 	e->hold_ms = (unsigned)ms;
 	e->hold_exp = !strncmp(s, "exp:", 4);
 	return;
@@ -84,14 +86,14 @@ bad:
 }
 
 /* "profile": a named mix (with "test": "mix", instead of "mix"). */
-static void parse_profile(struct topo_reader *c, json_t *obj,
-			  struct topo_experiment *e)
+static void parse_profile(struct topo_reader *c, json_t *obj, const char *test,
+			  struct topo_sipstone_cfg *e)
 {
 	const char *p = "/experiment/profile";
 
 	if (!json_object_get(obj, "profile"))
 		return;
-	if (strcmp(e->test, "mix")) {
+	if (strcmp(test, "mix")) {
 		topo_reader_error(c, p, true,
 				  "\"profile\" is for \"test\": \"mix\"");
 		return;
@@ -114,18 +116,18 @@ static void parse_profile(struct topo_reader *c, json_t *obj,
  * weighted average of its tests' rates, but the weights themselves
  * could not be read here (docs/topology.md).
  */
-static void parse_weights(struct topo_reader *c, json_t *obj,
-			  struct topo_experiment *e)
+static void parse_weights(struct topo_reader *c, json_t *obj, const char *test,
+			  struct topo_sipstone_cfg *e)
 {
 	const char *p = "/experiment/sipstone_weights";
 	json_t *w = json_object_get(obj, "sipstone_weights");
 	double sum = 0;
 
 	for (unsigned k = 0; k < TOPO_SIPSTONE_TESTS; k++)
-		e->sipstone_weights[k] = 1.0 / TOPO_SIPSTONE_TESTS;
+		e->weights[k] = 1.0 / TOPO_SIPSTONE_TESTS;
 	if (!w)
 		return;
-	if (strcmp(e->test, "sipstone")) {
+	if (strcmp(test, "sipstone")) {
 		topo_reader_error(c, p, true,
 				  "\"sipstone_weights\" is for \"test\": "
 				  "\"sipstone\"");
@@ -148,23 +150,24 @@ static void parse_weights(struct topo_reader *c, json_t *obj,
 			continue;
 		}
 		if (v)
-			e->sipstone_weights[k] = json_number_value(v);
-		sum += e->sipstone_weights[k];
+			e->weights[k] = json_number_value(v);
+		sum += e->weights[k];
 	}
 	if (!(sum > 0))
 		topo_reader_error(c, p, false,
 				  "at least one weight must be above 0");
 }
 
-void topo_sipstone_parse(struct topo_reader *c, json_t *obj,
-			 struct topo_experiment *e)
+void topo_sipstone_parse(struct topo_reader *c, json_t *obj, const char *test,
+			 struct topo_sipstone_cfg *e)
 {
 	char arr[16];
 
+	memset(e, 0, sizeof(*e));
 	parse_hold(c, obj, e);
 	if (topo_reader_choice(c, obj, "/experiment", "arrivals", arrivals,
 			       arr, sizeof(arr)))
 		e->poisson = !strcmp(arr, "poisson");
-	parse_profile(c, obj, e);
-	parse_weights(c, obj, e);
+	parse_profile(c, obj, test, e);
+	parse_weights(c, obj, test, e);
 }
