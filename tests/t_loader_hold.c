@@ -148,11 +148,22 @@ static double check_little(json_t *step, double rate, double hold_ms,
 	double w_s = (jnum(m, "sdt_ms") + jnum(m, "sdd_ms")) / 1e3;
 	double l = jnum(conc, "mean");
 
-	ASSERT(!json_is_true(json_object_get(step, "generator_bound")));
 	ASSERT_EQ(jnum(step, "failures"), 0);
 	ASSERT_MSG(fabs(l - lambda * w_s) <= 0.05 * lambda * w_s,
 		   "L %.2f, lambda %.1f/s x W %.4f s = %.2f", l, lambda, w_s,
 		   lambda * w_s);
+	/* The offered figures hold only if the loader kept its pace: a
+	 * loaded machine (a sanitizer build among other engineers' tests)
+	 * can hold it back, which it says; the law itself is checked
+	 * above either way. */
+	if (json_is_true(json_object_get(step, "generator_bound"))) {
+		fprintf(stderr,
+			"generator bound (%s): offered rate not "
+			"checked\n",
+			json_string_value(json_object_get(step, "generator_"
+								"bound_why")));
+		return l;
+	}
 	ASSERT_MSG(fabs(l - rate * hold_ms / 1e3) <=
 			   nominal_pct / 100 * rate * hold_ms / 1e3,
 		   "L %.2f, offered %.0f/s x %.0f ms = %.2f", l, rate, hold_ms,
