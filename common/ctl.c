@@ -14,6 +14,7 @@
 #include "log.h"
 #include "obj.h"
 #include "procstat.h"
+#include "version.h"
 
 struct ctl_cmd {
 	char *name;
@@ -295,8 +296,8 @@ static void handle_line(struct ctl *ctl, const char *line, size_t len)
 		goto out;
 	}
 	if (strcmp(name, "ping") == 0) {
-		result = json_pack("{s:s,s:i}", "role", ctl->role, "pid",
-				   (int)getpid());
+		result = json_pack("{s:s,s:i,s:s}", "role", ctl->role, "pid",
+				   (int)getpid(), "version", version_string());
 		reply_ok(ctl, id, name, result);
 		goto out;
 	}
@@ -468,6 +469,10 @@ int ctl_event(struct ctl *ctl, const char *name, json_t *fields)
 	json_object_set_new(e, "event", json_string(name));
 	json_object_set_new(e, "role", json_string(ctl->role));
 	json_object_set_new(e, "t_ms", json_integer(ctl_unix_ms()));
+	/* Which code each role runs, for the bundle's per-role versions. */
+	if (!strcmp(name, "ready"))
+		json_object_set_new(e, "version",
+				    json_string(version_string()));
 	if (fields)
 		json_object_update_missing(e, fields);
 	err = send_json(ctl, e);

@@ -49,8 +49,10 @@ int ctl_alloc(struct ctl **ctlp, struct ev *ev, int in_fd, int out_fd,
 int ctl_command(struct ctl *ctl, const char *name, ctl_cmd_h *h, void *arg);
 
 /*
- * Writes {"event": name, "t_ms": <unix ms>, ...fields} as one line.
- * fields (may be NULL) is borrowed.  Returns 0 or an errno from write.
+ * Writes {"event": name, "role": role, "t_ms": <unix ms>, ...fields} as
+ * one line; the "ready" event also carries "version" (version.h), so
+ * that the controller knows which code each role runs.  fields (may be
+ * NULL) is borrowed.  Returns 0 or an errno from write.
  */
 int ctl_event(struct ctl *ctl, const char *name, json_t *fields);
 

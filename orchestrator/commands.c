@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "locate.h"
 #include "res_bundle.h"
 #include "res_compare.h"
 #include "res_report.h"
@@ -16,9 +17,14 @@
 
 static const char usage_text[] =
 	"usage: orchestrator validate FILE... [--hosts INVENTORY.json]\n"
+	"       orchestrator init --hosts HOST,HOST... [--name NAME] "
+	"[--force]\n"
+	"         writes NAME.json and hosts/NAME.json (NAME: mybed), a\n"
+	"         starter topology and inventory for those hosts\n"
 	"       orchestrator run TOPOLOGY.json... --hosts INVENTORY.json\n"
 	"           [--accept-new] [--keep-db] [--keep-remote]\n"
 	"           [--deploy-only] [--quiet] [--results DIR]\n"
+	"           [--metrics HOST:PORT]\n"
 	"           [--upload URL [--post] [--token-env VAR] [--ca FILE]\n"
 	"           [--tries N]] [--test T] [--transport udp|tcp|tls]\n"
 	"           [--connection persistent|per-request]\n"
@@ -27,6 +33,8 @@ static const char usage_text[] =
 	"           [--warmup-s S] [--ta-limit-ms MS] [--success-percent P]\n"
 	"           [--search ramp|rfc7502] [--threshold-ms MS]\n"
 	"           [--granularity N] [--baseline-s S] [--hold-ms MS]\n"
+	"           [--users-prefix P] [--users-first N] [--watchers W]\n"
+	"           [--refresh-s S] [--body-bytes B] [--filter true|false]\n"
 	"         each setting takes a list (--users 100,10000): a run per\n"
 	"         file and combination, then their comparison\n"
 	"       orchestrator baseline TOPOLOGY.json... --hosts "
@@ -41,6 +49,10 @@ static const char usage_text[] =
 	"validate: FILE is a topology or an inventory (one with \"hosts\");\n"
 	"  topologies are placed on the inventory when one is given;\n"
 	"  every mistake is reported as FILE:LINE:COLUMN: what.\n"
+	"A TOPOLOGY or INVENTORY may be a name: NAME.json, then\n"
+	"  topologies/NAME.json (inventories: hosts/, topologies/hosts/),\n"
+	"  then the installed data directory. Results go to --results DIR,\n"
+	"  else $SIPSTONE_RESULTS, else ./results.\n"
 	"Exit: 0 done (every run complete), 1 a run or an upload failed,\n"
 	"  2 bad usage or files (nothing was run).\n";
 
@@ -60,6 +72,48 @@ static bool looks_like_inventory(const char *path)
 	return yes;
 }
 
+/* validate's files and --hosts given by name (locate.h) become paths
+ * (argv's and inv_paths' entries replaced by strings that owned[], of
+ * argc + ninv entries, holds for the caller to free).  0 or
+ * COMMANDS_BAD_USAGE (said). */
+static int commands_locate_args(int argc, char **argv, int first,
+				const char **inv_paths, size_t ninv,
+				char **owned)
+{
+	char path[1000], why[3000], why_inv[3000];
+	size_t nowned = 0;
+
+	for (size_t i = 0; i < ninv; i++) {
+		if (locate_file(LOCATE_INVENTORY, inv_paths[i], path,
+				sizeof(path), why, sizeof(why))) {
+			fprintf(stderr, "orchestrator: --hosts %s\n", why);
+			return COMMANDS_BAD_USAGE;
+		}
+		if (!strcmp(path, inv_paths[i]))
+			continue;
+		owned[nowned] = strdup(path);
+		if (!owned[nowned])
+			return COMMANDS_BAD_USAGE;
+		inv_paths[i] = owned[nowned++];
+	}
+	for (int i = first; i < argc; i++) {
+		if (locate_file(LOCATE_TOPOLOGY, argv[i], path, sizeof(path),
+				why, sizeof(why)) &&
+		    locate_file(LOCATE_INVENTORY, argv[i], path, sizeof(path),
+				why_inv, sizeof(why_inv))) {
+			fprintf(stderr, "orchestrator: %s\n", why);
+			return COMMANDS_BAD_USAGE;
+		}
+		if (!strcmp(path, argv[i]))
+			continue;
+		owned[nowned] = strdup(path);
+		if (!owned[nowned])
+			return COMMANDS_BAD_USAGE;
+		argv[i] = owned[nowned++];
+	}
+	return 0;
+}
+
 int commands_validate(int argc, char **argv)
 {
 	static const struct option opts[] = {{"hosts", required_argument, NULL,
@@ -69,13 +123,17 @@ int commands_validate(int argc, char **argv)
 	struct topo_errors errs = {0};
 	struct inventory **invs = NULL;
 	const char **inv_paths = NULL;
+	char **owned = NULL;
 	size_t ninv = 0, nbad = 0;
 	int opt, status = 0;
 
 	inv_paths = calloc((size_t)argc, sizeof(*inv_paths));
 	invs = calloc((size_t)argc, sizeof(*invs));
-	if (!inv_paths || !invs)
-		return COMMANDS_BAD_USAGE;
+	owned = calloc(2 * (size_t)argc, sizeof(*owned));
+	if (!inv_paths || !invs || !owned) {
+		status = COMMANDS_BAD_USAGE;
+		goto out;
+	}
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "H:h", opts, NULL)) != -1) {
 		switch (opt) {
@@ -96,6 +154,10 @@ int commands_validate(int argc, char **argv)
 		status = COMMANDS_BAD_USAGE;
 		goto out;
 	}
+	status = commands_locate_args(argc, argv, optind, inv_paths, ninv,
+				      owned);
+	if (status)
+		goto out;
 	for (int i = optind; i < argc; i++)
 		if (looks_like_inventory(argv[i]))
 			inv_paths[ninv++] = argv[i];
@@ -142,6 +204,9 @@ out:
 		inventory_free(invs[i]);
 	free(invs);
 	free(inv_paths);
+	for (int i = 0; owned && i < 2 * argc; i++)
+		free(owned[i]);
+	free(owned);
 	topo_errors_free(&errs);
 	return status;
 }

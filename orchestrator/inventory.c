@@ -7,7 +7,8 @@
 
 #include "jsonpos.h"
 
-static const char *const inv_fields[] = {"hosts", "database", NULL};
+/* "$schema" names the JSON Schema for editors (topologies/schema/). */
+static const char *const inv_fields[] = {"$schema", "hosts", "database", NULL};
 static const char *const host_fields[] = {"address", "local", "ssh", NULL};
 static const char *const ssh_fields[] = {"user",  "port",	 "key",
 					 "agent", "known_hosts", NULL};
@@ -83,6 +84,7 @@ int inventory_load(struct inventory **ip, const char *path,
 		err = EBADMSG;
 		goto out;
 	}
+	topo_reader_schema_key(&c, root);
 	hosts = json_object_get(root, "hosts");
 	if (!json_is_object(hosts) || json_object_size(hosts) == 0) {
 		topo_reader_error(&c, hosts ? "/hosts" : "", false,

@@ -2,6 +2,7 @@
  * orchestrator: runs whole cluster experiments (docs/topology.md).
  *
  *   orchestrator validate FILE... [--hosts INVENTORY.json]
+ *   orchestrator init --hosts HOST,HOST... [--name NAME] [--force]
  *   orchestrator report BUNDLE
  *   orchestrator compare BUNDLE... [--html FILE]
  *   orchestrator upload BUNDLE --url URL [--post] [--token-env VAR]
@@ -22,6 +23,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "init.h"
 #include "runlist.h"
 
 int main(int argc, char **argv)
@@ -38,6 +40,8 @@ int main(int argc, char **argv)
 		return commands_compare(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "upload"))
 		return commands_upload(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "init"))
+		return init_command(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "run"))
 		return runlist_command(argc - 1, argv + 1, false);
 	if (!strcmp(argv[1], "baseline"))

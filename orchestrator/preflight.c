@@ -1,6 +1,7 @@
 #include "preflight.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <sys/utsname.h>
 #include <time.h>
 
+#include "clocksync.h"
 #include "host.h"
 
 #define PREFLIGHT_TIMEOUT_MS 15000
@@ -55,6 +57,35 @@ static double realtime_s(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The host's clock offset as NTP measures it (clocksync.h); the
+ * probe's estimate stays, with a warning, when that fails. */
+static void measure_clock(struct host *h, struct preflight_host *ph)
+{
+	struct clocksync cs;
+	char why[SSH_WHY_MAX];
+
+	if (clocksync_measure(h, PREFLIGHT_TIMEOUT_MS, &cs, why,
+			      sizeof(why))) {
+		note(ph->warnings, &ph->nwarnings,
+		     "%s: clock offset only estimated (%.0f ms, from a "
+		     "command's round trip of %.0f ms): %s",
+		     ph->name, ph->clock_offset_ms, ph->clock_rtt_ms, why);
+		ph->clock_biases_delays = fabs(ph->clock_offset_ms) >=
+					  CLOCKSYNC_BIAS_MS;
+		return;
+	}
+	ph->clock_offset_ms = cs.offset_ms;
+	ph->clock_rtt_ms = cs.rtt_ms;
+	ph->clock_exchanges = cs.exchanges;
+	ph->clock_biases_delays = cs.biases_delays;
+	if (cs.biases_delays && fabs(cs.offset_ms) <= CLOCK_WARN_MS)
+		note(ph->warnings, &ph->nwarnings,
+		     "%s: clock is %.1f ms off this machine's (+/- %.1f): "
+		     "delays measured across hosts (publish -> NOTIFY) are "
+		     "off by as much (run NTP or chrony)",
+		     ph->name, cs.offset_ms, cs.rtt_ms / 2);
 }
 
 static const char *value_of(const char *out, const char *key, char *buf,
@@ -171,8 +202,11 @@ static void check_host(struct job *j)
 	value_of(res.out, "nofile", v, sizeof(v));
 	ph->nofile = !strcmp(v, "unlimited") ? -1 : strtol(v, NULL, 10);
 	remote = strtod(value_of(res.out, "time", v, sizeof(v)), NULL);
-	/* The probe ran between t0 and t1: compare with the midpoint. */
+	/* The probe ran between t0 and t1: compare with the midpoint,
+	 * unless the NTP-like exchanges (clocksync.h) can do better. */
 	ph->clock_offset_ms = (remote - (t0 + t1) / 2) * 1000;
+	ph->clock_rtt_ms = (t1 - t0) * 1000;
+	measure_clock(h, ph);
 
 	uname(&u);
 	snprintf(local_arch, sizeof(local_arch), "%s", u.machine);
@@ -301,15 +335,20 @@ json_t *preflight_json(const struct preflight_host *hosts, size_t n)
 		const struct preflight_host *h = &hosts[i];
 
 		json_array_append_new(
-			arr, json_pack("{s:s,s:s,s:b,s:s,s:s,s:s,s:i,s:I,s:I,"
-				       "s:f}",
-				       "name", h->name, "address", h->address,
-				       "local", h->local, "arch", h->arch,
-				       "kernel", h->kernel, "cpu", h->cpu,
-				       "cores", (int)h->cores, "mem_mb",
-				       (json_int_t)h->mem_mb, "nofile",
-				       (json_int_t)h->nofile,
-				       "clock_offset_ms", h->clock_offset_ms));
+			arr,
+			json_pack("{s:s,s:s,s:b,s:s,s:s,s:s,s:i,s:I,s:I,"
+				  "s:f,s:f,s:i,s:b}",
+				  "name", h->name, "address", h->address,
+				  "local", h->local, "arch", h->arch, "kernel",
+				  h->kernel, "cpu", h->cpu, "cores",
+				  (int)h->cores, "mem_mb",
+				  (json_int_t)h->mem_mb, "nofile",
+				  (json_int_t)h->nofile, "clock_offset_ms",
+				  h->clock_offset_ms, "clock_rtt_ms",
+				  h->clock_rtt_ms, "clock_exchanges",
+				  (int)h->clock_exchanges,
+				  "clock_biases_delays",
+				  h->clock_biases_delays));
 	}
 	return arr;
 }

@@ -28,6 +28,9 @@ struct preflight_host {
 	unsigned long mem_mb;
 	long nofile;
 	double clock_offset_ms;
+	double clock_rtt_ms;	  /* the offset's error is at most half */
+	unsigned clock_exchanges; /* 0: estimated from the probe alone */
+	bool clock_biases_delays; /* clocksync.h */
 	char problems[PREFLIGHT_MAX_NOTES][320];
 	size_t nproblems;
 	char warnings[PREFLIGHT_MAX_NOTES][320];

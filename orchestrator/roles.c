@@ -11,6 +11,7 @@
 #define LOG_MODULE "roles"
 #include "log.h"
 #include "rolecfg.h"
+#include "versions.h"
 
 /* The next JSON line from a role, or NULL (timeout, end, not JSON). */
 static json_t *read_json(struct role *ro, uint64_t deadline)
@@ -146,6 +147,7 @@ int roles_start_as(struct run *r, struct role *ro, const struct topo_node *n,
 				   n->name, runctx_program(n->role), n->host,
 				   tail[0] ? ": " : "", tail);
 	}
+	versions_note_ready(ro, ready);
 	json_decref(ready);
 	runctx_say(r, "[start] %s (%s) on %s ready, pid %ld", n->name,
 		   runctx_program(n->role), n->host, host_proc_pid(ro->proc));

@@ -13,11 +13,14 @@
 #include "database.h"
 #include "deploy.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_feed.h"
 #include "res_bundle.h"
 #include "roles.h"
 #include "runctx.h"
 #include "search.h"
 #include "sipstone.h"
+#include "versions.h"
 
 static void teardown(struct run *r)
 {
@@ -70,6 +73,7 @@ static void write_bundle(struct run *r)
 			  r->t->exp.transport == SIP_TP_UDP
 				  ? "none (udp)"
 				  : runctx_connection(&r->t->exp));
+	json_object_set_new(setup, "versions", versions_json(r));
 	res->setup = setup;
 	err = res_write(res, r->bundle);
 	if (!err)
@@ -154,6 +158,7 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 		goto out;
 	}
 	runctx_say(r, "[run] %s", r->id);
+	metrics_feed_begin(r);
 	err = deploy_preflight(r);
 	if (!err && !runctx_interrupted(r))
 		err = deploy_open_hosts(r);
@@ -192,6 +197,7 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 	teardown(r);
 	if (runctx_interrupted(r))
 		err = EINTR;
+	metrics_run_end(o->metrics, r->status);
 	write_bundle(r);
 	runctx_say(r, "[run] %s: %s%s%s", r->status, r->bundle,
 		   r->reason[0] ? ": " : "", r->reason);

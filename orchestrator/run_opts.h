@@ -8,6 +8,8 @@
 #include <signal.h>
 #include <stdbool.h>
 
+struct metrics;
+
 struct run_opts {
 	const char *bin_dir;	 /* this machine's programs */
 	const char *results_dir; /* bundles go below it */
@@ -19,6 +21,7 @@ struct run_opts {
 	bool baseline_only;	 /* deploy, the test bed baseline, no steps */
 	bool quiet;
 	unsigned ready_timeout_ms; /* per role; 0 = 20 s */
+	struct metrics *metrics;   /* --metrics: live figures; NULL none */
 	/* Set by a signal handler: tear down and mark the run aborted. */
 	volatile sig_atomic_t *interrupted;
 };

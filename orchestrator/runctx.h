@@ -51,6 +51,7 @@ struct role {
 	bool eof;
 	json_t *summary;
 	char log[700];
+	char version[64]; /* its ready event's (versions.h); "" not ready */
 };
 
 struct run {

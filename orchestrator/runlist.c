@@ -11,6 +11,9 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "datadir.h"
+#include "locate.h"
+#include "metrics.h"
 #include "res_compare.h"
 #include "results.h"
 #include "topo_override.h"
@@ -250,6 +253,7 @@ static const struct option run_options[] = {
 	{"deploy-only", no_argument, NULL, 'd'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"results", required_argument, NULL, 'r'},
+	{"metrics", required_argument, NULL, 'M'},
 	{"upload", required_argument, NULL, 'u'},
 	{"post", no_argument, NULL, 'p'},
 	{"token-env", required_argument, NULL, 't'},
@@ -271,6 +275,12 @@ static const struct option run_options[] = {
 	{"granularity", required_argument, NULL, 'o'},
 	{"baseline-s", required_argument, NULL, 'o'},
 	{"hold-ms", required_argument, NULL, 'o'},
+	{"users-prefix", required_argument, NULL, 'o'},
+	{"users-first", required_argument, NULL, 'o'},
+	{"watchers", required_argument, NULL, 'o'},
+	{"refresh-s", required_argument, NULL, 'o'},
+	{"body-bytes", required_argument, NULL, 'o'},
+	{"filter", required_argument, NULL, 'o'},
 	{NULL, 0, NULL, 0}};
 enum { NOPTS = sizeof(run_options) / sizeof(run_options[0]) };
 
@@ -306,6 +316,9 @@ static int parse_options(struct runlist *rl, int argc, char **argv,
 		case 'r':
 			rl->o.results_dir = optarg;
 			break;
+		case 'M':
+			rl->metrics_addr = optarg;
+			break;
 		case 'o':
 			if (given[idx]) {
 				fprintf(stderr,
@@ -329,6 +342,11 @@ static int parse_options(struct runlist *rl, int argc, char **argv,
 	}
 	if (optind >= argc || !rl->hosts) {
 		commands_usage(stderr);
+		return COMMANDS_BAD_USAGE;
+	}
+	if (rl->metrics_addr && !metrics_addr_ok(rl->metrics_addr)) {
+		fprintf(stderr, "orchestrator: --metrics %s: not HOST:PORT\n",
+			rl->metrics_addr);
 		return COMMANDS_BAD_USAGE;
 	}
 	rl->files = argv + optind;
@@ -399,6 +417,39 @@ static int split_settings(struct runlist *rl, const char **given)
 	return 0;
 }
 
+/* The topologies and the inventory given by name (locate.h) become
+ * paths: 0 or COMMANDS_BAD_USAGE (said, with every place looked in). */
+static int locate_names(struct runlist *rl)
+{
+	char path[1000], why[3000];
+
+	if (rl->nfiles > RUNLIST_MAX_RUNS) {
+		fprintf(stderr, "orchestrator: more than %d topology files\n",
+			RUNLIST_MAX_RUNS);
+		return COMMANDS_BAD_USAGE;
+	}
+	if (locate_file(LOCATE_INVENTORY, rl->hosts, rl->hosts_path,
+			sizeof(rl->hosts_path), why, sizeof(why))) {
+		fprintf(stderr, "orchestrator: --hosts %s\n", why);
+		return COMMANDS_BAD_USAGE;
+	}
+	rl->hosts = rl->hosts_path;
+	for (size_t i = 0; i < rl->nfiles; i++) {
+		if (locate_file(LOCATE_TOPOLOGY, rl->files[i], path,
+				sizeof(path), why, sizeof(why))) {
+			fprintf(stderr, "orchestrator: %s\n", why);
+			return COMMANDS_BAD_USAGE;
+		}
+		if (!strcmp(path, rl->files[i]))
+			continue;
+		rl->located[i] = strdup(path);
+		if (!rl->located[i])
+			return COMMANDS_BAD_USAGE;
+		rl->files[i] = rl->located[i];
+	}
+	return 0;
+}
+
 int runlist_parse(struct runlist *rl, int argc, char **argv,
 		  bool baseline_only)
 {
@@ -409,12 +460,18 @@ int runlist_parse(struct runlist *rl, int argc, char **argv,
 	find_root(rl->bin, sizeof(rl->bin), rl->root, sizeof(rl->root));
 	snprintf(rl->schema, sizeof(rl->schema),
 		 "%s/proxy-stateful/schema.sql", rl->root);
-	snprintf(rl->results, sizeof(rl->results), "%s/results", rl->root);
+	if (access(rl->schema, R_OK) != 0)
+		datadir_path(rl->schema, sizeof(rl->schema), "schema.sql");
 	rl->o.bin_dir = rl->bin;
 	rl->o.schema = rl->schema;
-	rl->o.results_dir = rl->results;
 	rl->o.baseline_only = baseline_only;
 	status = parse_options(rl, argc, argv, given);
+	/* Where the user stands, never next to the executable. */
+	snprintf(rl->results, sizeof(rl->results), "%s",
+		 locate_results_dir(rl->o.results_dir));
+	rl->o.results_dir = rl->results;
+	if (!status)
+		status = locate_names(rl);
 	if (!status)
 		status = check_upload(&rl->uo);
 	if (!status)
@@ -492,6 +549,25 @@ static int run_one(struct runlist *rl, size_t k, char *bundle, size_t size)
 	return err ? 1 : 0;
 }
 
+/* --metrics HOST:PORT: serves the runs' live figures (metrics.h) for
+ * as long as the list goes.  0, or 1 (said) when it cannot listen. */
+static int start_metrics(struct runlist *rl)
+{
+	char why[400];
+
+	if (metrics_start(&rl->o.metrics, rl->metrics_addr, why,
+			  sizeof(why))) {
+		fprintf(stderr, "orchestrator: --metrics %s: %s\n",
+			rl->metrics_addr, why);
+		return 1;
+	}
+	if (!rl->o.quiet)
+		printf("metrics: http://%s/metrics (port %u)\n",
+		       rl->metrics_addr, metrics_port(rl->o.metrics));
+	fflush(stdout);
+	return 0;
+}
+
 int runlist_execute(struct runlist *rl)
 {
 	char(*bundles)[800] = calloc(rl->total, sizeof(*bundles));
@@ -507,6 +583,10 @@ int runlist_execute(struct runlist *rl)
 	sigaction(SIGTERM, &sa, NULL);
 	rl->o.interrupted = &interrupted;
 	rl->uo.interrupted = &interrupted;
+	if (rl->metrics_addr && start_metrics(rl)) {
+		free(bundles);
+		return 1;
+	}
 	rl->uo.progress = isatty(STDERR_FILENO);
 	for (k = 0; k < rl->total && !interrupted; k++) {
 		char archive[900];
@@ -540,6 +620,8 @@ int runlist_execute(struct runlist *rl)
 		}
 	}
 	free(bundles);
+	metrics_stop(rl->o.metrics);
+	rl->o.metrics = NULL;
 	return status;
 }
 
@@ -547,6 +629,8 @@ void runlist_free(struct runlist *rl)
 {
 	for (size_t i = 0; i < rl->nset; i++)
 		free(rl->set[i].copy);
+	for (size_t i = 0; i < RUNLIST_MAX_RUNS; i++)
+		free(rl->located[i]);
 	inventory_free(rl->inv);
 	rl->inv = NULL;
 	rl->nset = 0;

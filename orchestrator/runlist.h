@@ -41,6 +41,11 @@ struct runlist {
 	struct run_opts o;     /* o.bin_dir etc. point into this struct */
 	struct upload_opts uo; /* uo.url NULL: no upload */
 	struct inventory *inv; /* runlist_check's, owned */
+	/* The files found by name (locate.h), owned; files[i] points to
+	 * located[i] when set. */
+	char hosts_path[1000];
+	const char *metrics_addr; /* --metrics HOST:PORT, NULL: none */
+	char *located[RUNLIST_MAX_RUNS];
 };
 
 /* Reads the options of run (baseline_only: of baseline) into *rl.

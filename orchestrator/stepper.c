@@ -7,6 +7,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "metrics.h"
+#include "metrics_feed.h"
 #include "roles.h"
 #include "rundb.h"
 #include "topo_sipstone.h"
@@ -356,6 +358,8 @@ static int step_second(struct run *r, struct stepper *sp,
 	if (lcur.have_rtt && sp->lprev.have_rtt &&
 	    hist_diff(&d, &lcur.rtt, &sp->lprev.rtt) == 0)
 		smp->p95_ms = (double)hist_quantile(&d, 0.95) / 1000;
+	metrics_feed_second(r, sp->pidx, sp->prev, sp->np, smp, ok, bad,
+			    lcur.have_rtt ? &lcur.rtt : NULL);
 	sp->lprev = lcur;
 	return append_sample(r, smp);
 }
@@ -484,6 +488,7 @@ int stepper_keep(struct run *r, const struct res_step *st)
 	void *steps = r->res.steps;
 	int err = append(&steps, &r->res.nsteps, sizeof(*st), st);
 
+	metrics_step(r->o->metrics, st->passed);
 	r->res.steps = steps;
 	return err;
 }

@@ -32,8 +32,11 @@ static bool parse_listen(const char *s, struct topo_listen *l)
 	l->tp = sip_transport_decode(&proto);
 	if (l->tp != SIP_TP_UDP && l->tp != SIP_TP_TCP && l->tp != SIP_TP_TLS)
 		return false;
-	if (proto.l != 3 || proto.p[0] < 'a')
-		return false; /* lower case only, as everywhere else */
+	if (proto.l != 3)
+		return false;
+	for (size_t i = 0; i < proto.l; i++)
+		if (proto.p[i] < 'a')
+			return false; /* lower case only, as everywhere else */
 	pl_set_str(&num, colon + 1);
 	if (pl_u32(&num, &port) || port == 0 || port > 65535)
 		return false;
@@ -293,9 +296,11 @@ static void resolve_server(struct topo_reader *c, struct topo *t, json_t *obj,
 	n->server = (size_t)k;
 }
 
+/* "$schema" names the JSON Schema for editors (topologies/schema/). */
 static const char *const top_fields[] = {
-	"name",	     "description",  "domain",	"database",   "stateful",
-	"stateless", "callhandlers", "loaders", "experiment", NULL};
+	"$schema",  "name",	  "description", "domain",
+	"database", "stateful",	  "stateless",	 "callhandlers",
+	"loaders",  "experiment", NULL};
 static const char *const db_fields[] = {"host", "managed", "port", NULL};
 static const char *const exp_fields[] = {"test",
 					 "transport",
@@ -791,6 +796,7 @@ int topo_load(struct topo **tp, const char *path, const struct inventory *inv,
 		err = EBADMSG;
 		goto out;
 	}
+	topo_reader_schema_key(&c, root);
 	topo_reader_string(&c, root, "", "name", true, NULL, t->name,
 			   sizeof(t->name));
 	topo_reader_string(&c, root, "", "description", false, "",

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "topo.h"
+#include "topo_override_extra.h"
 
 static bool parse_uint(const char *s, unsigned min, unsigned max,
 		       unsigned *out)
@@ -285,7 +286,11 @@ int topo_override(struct topo *t, const char *key, const char *value,
 		  char *why, size_t whysz)
 {
 	struct topo_experiment e = t->exp;
-	int err = read_value(t, key, value, &e, why, whysz);
+	int err = topo_override_extra(t, key, value, why, whysz);
+
+	if (err != ENOTSUP)
+		return err;
+	err = read_value(t, key, value, &e, why, whysz);
 
 	if (err == ENOENT)
 		snprintf(why, whysz, "--%s: bad value \"%s\"", key, value);

@@ -14,7 +14,8 @@ struct topo;
  * test, transport, connection, auth (true|false), preload-credentials
  * (true|false), users (a count), rate (START:STEP:FINAL), step-s,
  * warmup-s, ta-limit-ms, success-percent, search, threshold-ms,
- * granularity, baseline-s, hold-ms.  The result is checked as the file
+ * granularity, baseline-s, hold-ms, and topo_override_extra.h's
+ * (presence settings, the users' prefix and first number).  The result is checked as the file
  * would be (every node on the path listens on the transport, a
  * challenging proxy needs auth, ...) and written into t->json's
  * "experiment", so that the bundle records the settings the run had.

@@ -233,6 +233,16 @@ bool topo_reader_bool(struct topo_reader *c, json_t *obj, const char *ptr,
 	return true;
 }
 
+void topo_reader_schema_key(struct topo_reader *c, json_t *root)
+{
+	json_t *v = json_object_get(root, "$schema");
+
+	if (v && (!json_is_string(v) || json_string_length(v) == 0))
+		topo_reader_error(c, "/$schema", false,
+				  "\"$schema\" must be a non-empty string "
+				  "(the JSON Schema's location)");
+}
+
 static int read_file(const char *path, char **text, size_t *len)
 {
 	FILE *f = fopen(path, "rb");

@@ -74,4 +74,8 @@ bool topo_reader_uint(struct topo_reader *c, json_t *obj, const char *ptr,
 bool topo_reader_bool(struct topo_reader *c, json_t *obj, const char *ptr,
 		      const char *key, bool dflt, bool *out);
 
+/* The top level's "$schema" (the file's JSON Schema, for editors), when
+ * there, must be a non-empty string; a message otherwise. */
+void topo_reader_schema_key(struct topo_reader *c, json_t *root);
+
 #endif

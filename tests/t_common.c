@@ -14,6 +14,7 @@
 #include "obj.h"
 #include "procstat.h"
 #include "test.h"
+#include "version.h"
 
 struct harness {
 	struct ev *ev;
@@ -134,6 +135,8 @@ TEST(ctl_ping_and_unknown_command)
 	ASSERT_EQ(json_integer_value(json_object_get(a, "id")), 7);
 	ASSERT_STR(json_string_value(json_object_get(a, "role")), "tester");
 	ASSERT_EQ(json_integer_value(json_object_get(a, "pid")), getpid());
+	ASSERT_STR(json_string_value(json_object_get(a, "version")),
+		   version_string());
 	ASSERT(json_is_false(json_object_get(b, "ok")));
 	ASSERT(strstr(json_string_value(json_object_get(b, "error")), "unknown"
 								      " comman"
@@ -266,6 +269,27 @@ TEST(ctl_event_carries_role_time_and_fields)
 	ASSERT(json_integer_value(json_object_get(e, "t_ms")) >= before);
 	json_decref(e);
 	json_decref(f);
+	harness_free(&h);
+}
+
+TEST(ctl_ready_event_carries_the_version)
+{
+	struct harness h;
+	json_t *e;
+
+	harness_init(&h);
+	ASSERT_EQ(ctl_event(h.ctl, "stats", NULL), 0);
+	ASSERT_EQ(ctl_event(h.ctl, "ready", NULL), 0);
+	pump(&h, 2);
+	e = line_json(&h, 0);
+	ASSERT(!json_object_get(e, "version"));
+	json_decref(e);
+	e = line_json(&h, 1);
+	ASSERT_STR(json_string_value(json_object_get(e, "event")), "ready");
+	ASSERT(version_string()[0]);
+	ASSERT_STR(json_string_value(json_object_get(e, "version")),
+		   version_string());
+	json_decref(e);
 	harness_free(&h);
 }
 
