@@ -64,8 +64,9 @@ TEST_TIMEOUT(run_sipstone_a_bundle_on_the_local_inventory, 200)
 		ASSERT_STR(json_string_value(json_object_get(t, "test")),
 			   names[i]);
 		ASSERT(res_json_number(t, "weight", 0) == 0.25);
-		/* on an idle s0p1 each test passes both steps: 200/s */
-		ASSERT_MSG(rate >= 190 && rate <= 210, "%s: %.1f/s", names[i],
+		/* each test passes both steps: 200/s (what a step delivered:
+		 * a loaded machine delivers a few % less) */
+		ASSERT_MSG(rate >= 170 && rate <= 210, "%s: %.1f/s", names[i],
 			   rate);
 		ASSERT_EQ(first, 2 * i);
 		ASSERT_EQ(n, 2);
