@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "ev.h"
 #include "log.h"
+#include "machjson.h"
 #include "obj.h"
 #include "procstat.h"
 #include "version.h"
@@ -153,6 +154,14 @@ json_t *ctl_stats_snapshot(struct ctl *ctl)
 	}
 	json_object_set_new(cpu, "threads", threads);
 	json_object_set_new(stats, "cpu", cpu);
+	{
+		/* The whole machine too: what else ran beside us (an
+		 * interfered step, issue 13). */
+		json_t *machine = machjson_read();
+
+		if (machine)
+			json_object_set_new(stats, "machine", machine);
+	}
 	free(ps);
 	if (ctl->stats_h)
 		ctl->stats_h(ctl, stats, ctl->stats_arg);

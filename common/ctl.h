@@ -71,8 +71,9 @@ void ctl_stats_source(struct ctl *ctl, ctl_stats_h *h, void *arg);
 
 /*
  * A snapshot: {"uptime_ms", "rss_kb", "cpu": {"user_us", "sys_us",
- * "total_ns", "threads": [{"tid", "name", "user_us", "sys_us"}]}} plus
- * the role's counters.  user_us and sys_us come from /proc in clock
+ * "total_ns", "threads": [{"tid", "name", "user_us", "sys_us"}]},
+ * "machine": machjson_read()'s object (absent when /proc/stat cannot be
+ * read)} plus the role's counters.  user_us and sys_us come from /proc in clock
  * ticks (10 ms steps); total_ns (user + system) is exact.  Returns a new reference, or NULL when out of memory.
  */
 json_t *ctl_stats_snapshot(struct ctl *ctl);

@@ -8,24 +8,22 @@
 #include <unistd.h>
 
 #include "rundb.h"
+#include "workdir.h"
 
-static const char *admin_password(struct run *r, char *buf, size_t size)
+/* Names the run's database and account in the locked work directory,
+ * so that `orchestrator cleanup` leaves them alone while the run is
+ * alive (cleanup.h). */
+static void mark_live(struct run *r)
 {
-	const char *env = r->inv->db_password_env;
+	char path[800];
+	FILE *f;
 
-	if (env[0] && getenv(env))
-		return getenv(env);
-	if (r->inv->db_password_file[0]) {
-		FILE *f = fopen(r->inv->db_password_file, "r");
-
-		if (f) {
-			if (fgets(buf, (int)size, f))
-				buf[strcspn(buf, "\r\n")] = '\0';
-			fclose(f);
-			return buf;
-		}
-	}
-	return "";
+	snprintf(path, sizeof(path), "%s/" WORKDIR_DB_FILE, r->work);
+	f = fopen(path, "wx");
+	if (!f)
+		return;
+	fprintf(f, "%s\n%s\n", rundb_name(r->db), rundb_account(r->db));
+	fclose(f);
 }
 
 int database_create(struct run *r)
@@ -37,6 +35,8 @@ int database_create(struct run *r)
 	char why[600] = "", pwbuf[256], dir[700];
 	const char *user, *password;
 	struct passwd *pw = getpwuid(getuid());
+	const char **clients;
+	size_t nclients = 0;
 	bool auth = false;
 	uint64_t t0;
 	int err;
@@ -57,12 +57,26 @@ int database_create(struct run *r)
 		password = rundb_server_password(r->dbsrv);
 	} else {
 		user = r->inv->db_admin_user;
-		password = admin_password(r, pwbuf, sizeof(pwbuf));
+		password = inventory_db_password(r->inv, pwbuf, sizeof(pwbuf));
+	}
+	/* The account is usable only from the topology's hosts. */
+	clients = calloc(r->t->nnodes + 1, sizeof(*clients));
+	if (!clients)
+		return runctx_fail(r, ENOMEM, "database: out of memory");
+	for (size_t i = 0; i < r->t->nnodes; i++) {
+		const struct inventory_host *nh =
+			runctx_inventory_host(r, r->t->nodes[i].host);
+
+		if (nh)
+			clients[nclients++] = nh->address;
 	}
 	err = rundb_create(&r->db, ih->address, r->t->db_port, user, password,
-			   pw ? pw->pw_name : "user", why, sizeof(why));
+			   pw ? pw->pw_name : "user", clients, why,
+			   sizeof(why));
+	free(clients);
 	if (err)
 		return runctx_fail(r, err, "database: %s", why);
+	mark_live(r);
 	err = rundb_apply(r->db, r->o->schema, why, sizeof(why));
 	if (err)
 		return runctx_fail(r, err, "database: %s", why);

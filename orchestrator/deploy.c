@@ -7,6 +7,7 @@
 #define LOG_MODULE "deploy"
 #include "log.h"
 #include "pki.h"
+#include "workdir.h"
 
 /* ---- phases ----------------------------------------------------------- */
 
@@ -86,8 +87,7 @@ int deploy_put_file(struct run *r, struct host *h, const char *local,
 
 int deploy_files(struct run *r)
 {
-	char why[SSH_WHY_MAX], cmd[800], path[800];
-	struct ssh_result res;
+	char why[SSH_WHY_MAX], path[800];
 	int err;
 
 	if (needs_tls(r->t)) {
@@ -111,15 +111,9 @@ int deploy_files(struct run *r)
 		}
 		if (host_is_local(h))
 			continue;
-		snprintf(cmd, sizeof(cmd), "mkdir -p '%s' && chmod 700 '%s'",
-			 r->remote, r->remote);
-		err = host_run(h, cmd, 10000, &res, why, sizeof(why));
-		if (!err && res.status)
-			err = EACCES;
-		ssh_result_free(&res);
+		err = workdir_remote_create(h, r->remote, why, sizeof(why));
 		if (err)
-			return runctx_fail(r, err, "%s: cannot create %s",
-					   host_name(h), r->remote);
+			return runctx_fail(r, err, "%s", why);
 		for (size_t n = 0; n < r->t->nnodes; n++)
 			if (!strcmp(r->t->nodes[n].host, host_name(h)))
 				progs[r->t->nodes[n].role] = true;
@@ -157,20 +151,13 @@ int deploy_files(struct run *r)
 
 void deploy_cleanup(struct run *r)
 {
-	char why[600], cmd[400];
-	struct ssh_result res;
-
 	for (size_t i = 0; i < r->inv->nhosts; i++) {
 		struct host *h = r->hosts[i];
 
 		if (!h)
 			continue;
-		if (!host_is_local(h) && !r->o->keep_remote) {
-			snprintf(cmd, sizeof(cmd), "rm -rf '%s'", r->remote);
-			if (host_run(h, cmd, 30000, &res, why, sizeof(why)) ==
-			    0)
-				ssh_result_free(&res);
-		}
+		if (!host_is_local(h) && !r->o->keep_remote)
+			workdir_remote_remove(h, r->remote);
 		host_close(h);
 		r->hosts[i] = NULL;
 	}

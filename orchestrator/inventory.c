@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "jsonpos.h"
+#include "shquote.h"
 
 /* "$schema" names the JSON Schema for editors (topologies/schema/). */
 static const char *const inv_fields[] = {"$schema", "hosts", "database", NULL};
@@ -26,8 +27,15 @@ static void parse_host(struct topo_reader *c, const char *name, json_t *obj,
 	snprintf(what, sizeof(what), "host \"%s\"", name);
 	if (!topo_reader_object(c, obj, p, what, host_fields))
 		return;
-	topo_reader_string(c, obj, p, "address", true, NULL, h->address,
-			   sizeof(h->address));
+	if (topo_reader_string(c, obj, p, "address", true, NULL, h->address,
+			       sizeof(h->address)) &&
+	    !shquote_safe_address(h->address)) {
+		snprintf(q, sizeof(q), "%s/address", p);
+		topo_reader_error(c, q, false,
+				  "address \"%.64s\" is not a host name or an "
+				  "IP address",
+				  h->address);
+	}
 	topo_reader_bool(c, obj, p, "local", false, &h->local);
 	ssh = json_object_get(obj, "ssh");
 	h->ssh_port = 22;
@@ -99,6 +107,22 @@ int inventory_load(struct inventory **ip, const char *path,
 		}
 		json_object_foreach(hosts, name, v)
 		{
+			if (!shquote_safe_name(name)) {
+				char p[INVENTORY_NAME_MAX * 2 + 16];
+
+				snprintf(p, sizeof(p), "/hosts/%.*s",
+					 INVENTORY_NAME_MAX * 2, name);
+				topo_reader_error(&c, p, true,
+						  "host name \"%.64s\" is not "
+						  "allowed: 1 "
+						  "to 64 of letters, digits, "
+						  "'.', '_' "
+						  "and '-', not starting with "
+						  "'.' or "
+						  "'-'",
+						  name);
+				continue;
+			}
 			if (strlen(name) >= INVENTORY_NAME_MAX) {
 				char p[INVENTORY_NAME_MAX * 2 + 16];
 
@@ -156,4 +180,24 @@ const struct inventory_host *inventory_host(const struct inventory *inv,
 		if (strcmp(inv->hosts[i].name, name) == 0)
 			return &inv->hosts[i];
 	return NULL;
+}
+const char *inventory_db_password(const struct inventory *inv, char *buf,
+				  size_t size)
+{
+	const char *env = inv->db_password_env;
+
+	buf[0] = '\0';
+	if (env[0] && getenv(env))
+		return getenv(env);
+	if (inv->db_password_file[0]) {
+		FILE *f = fopen(inv->db_password_file, "r");
+
+		if (f) {
+			if (fgets(buf, (int)size, f))
+				buf[strcspn(buf, "\r\n")] = '\0';
+			fclose(f);
+			return buf;
+		}
+	}
+	return "";
 }

@@ -48,4 +48,10 @@ void inventory_free(struct inventory *inv);
 const struct inventory_host *inventory_host(const struct inventory *inv,
 					    const char *name);
 
+/* The database admin's password: $password_env, else the first line
+ * of password_file (into buf), else "".  Borrowed from the environment
+ * or buf. */
+const char *inventory_db_password(const struct inventory *inv, char *buf,
+				  size_t size);
+
 #endif

@@ -12,6 +12,8 @@
  *                    [--results DIR] [--upload URL [--post] [--token-env VAR]
  *                    [--ca FILE] [--tries N]] [experiment overrides]
  *   orchestrator baseline TOPOLOGY.json... --hosts INVENTORY.json [as run]
+ *   orchestrator cleanup --hosts INVENTORY.json [--dry-run] [TOPOLOGY...]
+ *   orchestrator --version | --help
  *
  * An override may be a list (--users 100,10000 --transport udp,tcp): the
  * runs are every topology file with every combination, one after another,
@@ -22,9 +24,13 @@
  */
 #include <string.h>
 
+#include "cleanup.h"
 #include "commands.h"
 #include "init.h"
+#define LOG_MODULE "orchestrator"
+#include "log.h"
 #include "runlist.h"
+#include "version.h"
 
 int main(int argc, char **argv)
 {
@@ -32,6 +38,8 @@ int main(int argc, char **argv)
 		commands_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? COMMANDS_BAD_USAGE : 0;
 	}
+	if (!strcmp(argv[1], "--version"))
+		return version_print(stdout, "orchestrator") ? 1 : 0;
 	if (!strcmp(argv[1], "validate"))
 		return commands_validate(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "report"))
@@ -42,10 +50,13 @@ int main(int argc, char **argv)
 		return commands_upload(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "init"))
 		return init_command(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "run"))
-		return runlist_command(argc - 1, argv + 1, false);
-	if (!strcmp(argv[1], "baseline"))
-		return runlist_command(argc - 1, argv + 1, true);
+	if (!strcmp(argv[1], "run") || !strcmp(argv[1], "baseline")) {
+		log_info("orchestrator %s", version_string());
+		return runlist_command(argc - 1, argv + 1,
+				       !strcmp(argv[1], "baseline"));
+	}
+	if (!strcmp(argv[1], "cleanup"))
+		return cleanup_command(argc - 1, argv + 1);
 	fprintf(stderr, "orchestrator: unknown command \"%s\"\n", argv[1]);
 	commands_usage(stderr);
 	return COMMANDS_BAD_USAGE;

@@ -40,7 +40,11 @@ static void write_steps_csv(const struct res_run *run, FILE *f)
 		      "notify_p95_ms,notify_p99_ms,server_notify_per_s,"
 		      "aggregate_per_s",
 		      f);
-	fputc('\n', f);
+	/* the step counts' and the machines' columns (issue 13), last:
+	 * the others keep their places */
+	fputs(",in_flight,machine_busy_pct,machine_steal_pct,"
+	      "machine_iowait_pct,machine_others_pct,interfered\n",
+	      f);
 	for (size_t i = 0; i < run->nsteps; i++) {
 		const struct res_step *s = &run->steps[i];
 
@@ -84,7 +88,12 @@ static void write_steps_csv(const struct res_run *run, FILE *f)
 		} else if (res_is_presence(run)) {
 			fputs(",,,,,,,,", f);
 		}
-		fputc('\n', f);
+		fprintf(f, ",%llu", (unsigned long long)s->in_flight);
+		csv_opt(f, s->mach_busy < 0 ? -1 : s->mach_busy * 100);
+		csv_opt(f, s->mach_steal < 0 ? -1 : s->mach_steal * 100);
+		csv_opt(f, s->mach_iowait < 0 ? -1 : s->mach_iowait * 100);
+		csv_opt(f, s->mach_others < 0 ? -1 : s->mach_others * 100);
+		fprintf(f, ",%d\n", s->interfered);
 	}
 }
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "res_figures.h"
 #include "res_html.h"
 #include "results.h"
 
@@ -227,72 +228,10 @@ void res_compare_table(const struct res_run *const *runs, size_t n, FILE *f)
 	free(labels);
 }
 
-/* The seed's Figure 10: one bar per run, its capacity. */
-static void svg_bars(FILE *f, const char *title, const char *ylabel,
-		     char (*names)[RES_LABEL_MAX], const double *v, size_t n)
-{
-	const double bar = 44, gap = 16, t = 30, ph = 200;
-	double l = 64, b, w, h, ymax = 0;
-	size_t longest = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (v[i] > ymax)
-			ymax = v[i];
-		if (strlen(names[i]) > longest)
-			longest = strlen(names[i]);
-	}
-	/* The names run down-left at 45 degrees under the bars (about 6
-	 * px a character at 10 px, 4.3 px each way): room below and, for
-	 * the first, to the left. */
-	b = 30 + 4.3 * (double)longest;
-	if (4.3 * (double)longest - 40 > l)
-		l = 4.3 * (double)longest - 40;
-	w = l + (double)n * (bar + gap) + gap;
-	h = t + ph + b;
-	ymax = res_html_nice_max(ymax);
-	res_html_svg_open(f, title, w, h, l);
-	for (int g = 0; g <= 5; g++) {
-		double y = t + ph * (1 - g / 5.0);
-
-		fprintf(f,
-			"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
-			"y2=\"%.1f\" stroke=\"#ddd\"/>\n<text x=\"%.1f\" "
-			"y=\"%.1f\" font-size=\"10\" "
-			"text-anchor=\"end\">%g</text>\n",
-			l, y, w, y, l - 4, y + 3, ymax * g / 5);
-	}
-	fprintf(f,
-		"<text x=\"14\" y=\"%.1f\" font-size=\"11\" "
-		"text-anchor=\"middle\" transform=\"rotate(-90 14 %.1f)\">",
-		t + ph / 2, t + ph / 2);
-	res_html_text(f, ylabel);
-	fputs("</text>\n", f);
-	for (size_t i = 0; i < n; i++) {
-		double x = l + gap + (double)i * (bar + gap);
-		double bh = ph * v[i] / ymax;
-
-		fprintf(f,
-			"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.0f\" "
-			"height=\"%.1f\" fill=\"%s\"/>\n<text x=\"%.1f\" "
-			"y=\"%.1f\" font-size=\"10\" "
-			"text-anchor=\"middle\">%.0f</text>\n"
-			"<text font-size=\"10\" text-anchor=\"end\" "
-			"transform=\"translate(%.1f %.1f) rotate(-45)\">",
-			x, t + ph - bh, bar, bh, res_html_color(i),
-			x + bar / 2, t + ph - bh - 3, v[i], x + bar / 2 + 4,
-			t + ph + 12);
-		res_html_text(f, names[i]);
-		fputs("</text>\n", f);
-	}
-	fputs("</svg>\n", f);
-}
-
 int res_compare_html(const struct res_run *const *runs, size_t n, FILE *f)
 {
 	char(*labels)[RES_LABEL_MAX] = NULL;
-	struct res_html_series s[16] = {0};
-	double *y[16] = {0}, cap[16];
-	size_t ns = 0;
+	double cap[16];
 	int err = 0;
 
 	if (n > 16)
@@ -303,28 +242,20 @@ int res_compare_html(const struct res_run *const *runs, size_t n, FILE *f)
 	res_compare_labels(runs, n, labels);
 	res_html_page_open(f, "Comparison");
 	fprintf(f, "<h1>Comparison of %zu runs</h1>\n", n);
-	/* The seed's Figure 7: success rate of every run on one chart. */
-	for (size_t i = 0; i < n; i++) {
-		const struct res_run *r = runs[i];
-		double *x = calloc(r->nsteps + 1, sizeof(double));
+	/* The seed's figures: Figure 7 (throughput of every run on one
+	 * chart), the proxies' CPU, turnaround, capacity bars. */
+	{
+		const char **names = calloc(n + 1, sizeof(*names));
 
-		y[i] = calloc(r->nsteps + 1, sizeof(double));
-		if (!x || !y[i]) {
-			free(x);
-			err = ENOMEM;
-			goto out;
-		}
-		for (size_t k = 0; k < r->nsteps; k++) {
-			x[k] = r->steps[k].offered;
-			y[i][k] = r->steps[k].success_pct;
-		}
-		s[ns++] = (struct res_html_series){labels[i], x, y[i],
-						   r->nsteps, false};
-		cap[i] = res_capacity(r);
+		for (size_t i = 0; names && i < n; i++)
+			names[i] = labels[i];
+		err = names ? res_figures_compare(runs, n, names, f) : ENOMEM;
+		free(names);
 	}
-	res_html_chart(f, "Success rate against offered rate",
-		       "offered rate (/s)", "success %", s, ns, 100);
-	svg_bars(f, "Capacity of each run", "capacity (/s)", labels, cap, n);
+	if (err)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		cap[i] = res_capacity(runs[i]);
 	fputs("<table>\n<tr><th class=l>run</th>", f);
 	if (any_sipstone(runs, n))
 		fputs("<th>SIPstone-A/s</th>", f);
@@ -362,10 +293,6 @@ int res_compare_html(const struct res_run *const *runs, size_t n, FILE *f)
 	fputs("</table>\n</body></html>\n", f);
 	err = ferror(f) ? EIO : 0;
 out:
-	for (size_t i = 0; i < n; i++) {
-		free((void *)s[i].x);
-		free(y[i]);
-	}
 	free(labels);
 	return err;
 }

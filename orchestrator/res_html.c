@@ -1,6 +1,7 @@
 #include "res_html.h"
 
 #include <stdbool.h>
+#include <math.h>
 #include <string.h>
 
 /* ---- HTML and SVG ------------------------------------------------- */
@@ -42,9 +43,10 @@ double res_html_nice_max(double v)
 		p *= 10;
 	while (p > v * 10)
 		p /= 10;
-	for (int k = 1; k <= 10; k++)
-		if (p * k >= v)
-			return p * k;
+	/* Half steps: 14,000 gets an axis to 15,000, not 20,000. */
+	for (int k = 2; k <= 20; k++)
+		if (p * k / 2 >= v)
+			return p * k / 2;
 	return v;
 }
 
@@ -52,7 +54,12 @@ static const char css[] =
 	"<style>body{font-family:sans-serif;margin:2em;max-width:60em}"
 	"table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid "
 	"#bbb;padding:3px 8px;text-align:right}th{background:#eee}"
-	"td.l,th.l{text-align:left}.bad{color:#b00}</style>\n";
+	"td.l,th.l{text-align:left}.bad{color:#b00}"
+	"table.steps{width:100%;table-layout:fixed;font-size:11px}"
+	"table.steps th{white-space:normal;padding:2px 3px}"
+	"table.steps td{padding:2px 3px;overflow-wrap:anywhere}"
+	"svg{display:block;margin:1em 0;max-width:100%;height:auto}"
+	".note{font-size:12px;color:#444}</style>\n";
 
 const char *res_html_color(size_t i)
 {
@@ -85,18 +92,53 @@ void res_html_svg_open(FILE *f, const char *title, double w, double h,
 	fputs("</text>\n", f);
 }
 
+struct res_html_series res_html_line(const char *name, const double *x,
+				     const double *y, size_t n, bool dashed)
+{
+	struct res_html_series s;
+
+	memset(&s, 0, sizeof(s));
+	s.name = name;
+	s.x = x;
+	s.y = y;
+	s.n = n;
+	s.dashed = dashed;
+	return s;
+}
+
+/* A chart's plot area and its axes' maxima. */
+struct plot {
+	double l, t, w, h; /* the area */
+	double xmax, ymax;
+};
+
+static double px(const struct plot *p, double x)
+{
+	return p->l + p->w * (x < 0 ? 0 : x) / p->xmax;
+}
+
+static double py(const struct plot *p, double y)
+{
+	if (y > p->ymax)
+		y = p->ymax;
+	if (!(y > 0)) /* negative: not measured; NaN */
+		y = 0;
+	return p->t + p->h * (1 - y / p->ymax);
+}
+
 void res_html_chart(FILE *f, const char *title, const char *xlabel,
 		    const char *ylabel, const struct res_html_series *s,
 		    size_t ns, double ymax_fixed)
 {
 	const double h = 300, l = 64, t = 30, b = 44;
 	double w, r = 150, xmax = 0, ymax = ymax_fixed;
+	struct plot pl;
 
 	/* The legend on the right is as wide as the longest name (a
 	 * comparison's labels), about 6 px a character at 11 px. */
 	for (size_t i = 0; i < ns; i++)
-		if (30 + 6.2 * (double)strlen(s[i].name) > r)
-			r = 30 + 6.2 * (double)strlen(s[i].name);
+		if (40 + 6.6 * (double)strlen(s[i].name) > r)
+			r = 40 + 6.6 * (double)strlen(s[i].name);
 	w = 490 + r;
 
 	for (size_t i = 0; i < ns; i++)
@@ -109,6 +151,11 @@ void res_html_chart(FILE *f, const char *title, const char *xlabel,
 	xmax = res_html_nice_max(xmax);
 	if (!ymax_fixed)
 		ymax = res_html_nice_max(ymax);
+	{
+		struct plot init = {l, t, w - l - r, h - t - b, xmax, ymax};
+
+		pl = init;
+	}
 	res_html_svg_open(f, title, w, h, l);
 	for (int g = 0; g <= 5; g++) {
 		double y = t + (h - t - b) * (1 - g / 5.0);
@@ -136,31 +183,47 @@ void res_html_chart(FILE *f, const char *title, const char *xlabel,
 	res_html_text(f, ylabel);
 	fputs("</text>\n", f);
 	for (size_t i = 0; i < ns; i++) {
-		const char *color = res_html_color(i);
+		const char *color = s[i].color ? s[i].color
+					       : res_html_color(i);
+		const char *dash = s[i].dashed	 ? " stroke-dasharray=\"6,3\""
+				   : s[i].dotted ? " stroke-dasharray=\"2,3\""
+						 : "";
 
 		if (s[i].n) {
 			fprintf(f,
 				"<polyline fill=\"none\" stroke=\"%s\" "
 				"stroke-width=\"2\"%s points=\"",
-				color,
-				s[i].dashed ? " stroke-dasharray=\"5,3\""
-					    : "");
-			for (size_t k = 0; k < s[i].n; k++) {
-				double y = s[i].y[k] > ymax ? ymax : s[i].y[k];
-
-				fprintf(f, "%.1f,%.1f ",
-					l + (w - l - r) * s[i].x[k] / xmax,
-					t + (h - t - b) * (1 - y / ymax));
-			}
+				color, dash);
+			for (size_t k = 0; k < s[i].n; k++)
+				fprintf(f, "%.1f,%.1f ", px(&pl, s[i].x[k]),
+					py(&pl, s[i].y[k]));
 			fputs("\"/>\n", f);
 		}
+		for (size_t k = 0; k < s[i].n; k++) {
+			if (s[i].dots)
+				fprintf(f,
+					"<circle cx=\"%.1f\" cy=\"%.1f\" "
+					"r=\"2.5\" fill=\"%s\"/>\n",
+					px(&pl, s[i].x[k]), py(&pl, s[i].y[k]),
+					color);
+			/* An interfered step: a ring the reader sees. */
+			if (s[i].flag && s[i].flag[k])
+				fprintf(f,
+					"<circle class=\"interfered\" "
+					"cx=\"%.1f\" cy=\"%.1f\" r=\"6\" "
+					"fill=\"none\" stroke=\"#e67e00\" "
+					"stroke-width=\"2\"><title>interfered "
+					"step</title></circle>\n",
+					px(&pl, s[i].x[k]),
+					py(&pl, s[i].y[k]));
+		}
 		fprintf(f,
-			"<rect x=\"%.1f\" y=\"%.1f\" width=\"12\" "
-			"height=\"3\" "
-			"fill=\"%s\"/>\n<text x=\"%.1f\" y=\"%.1f\" "
-			"font-size=\"11\">",
-			w - r + 10, t + 14.0 * (double)i + 2, color,
-			w - r + 26, t + 14.0 * (double)i + 6);
+			"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
+			"y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"%s/>\n"
+			"<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\">",
+			w - r + 8, t + 14.0 * (double)i + 2, w - r + 24,
+			t + 14.0 * (double)i + 2, color, dash, w - r + 28,
+			t + 14.0 * (double)i + 6);
 		res_html_text(f, s[i].name);
 		fputs("</text>\n", f);
 	}

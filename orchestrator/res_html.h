@@ -33,7 +33,17 @@ struct res_html_series {
 	const double *x, *y;
 	size_t n;
 	bool dashed;
+	bool dotted;	   /* a third line style */
+	const char *color; /* NULL: the palette's i-th */
+	/* points to ring (an interfered step), NULL for none; and dots
+	 * on every point */
+	const bool *flag;
+	bool dots;
 };
+
+/* A plain line (the other fields 0). */
+struct res_html_series res_html_line(const char *name, const double *x,
+				     const double *y, size_t n, bool dashed);
 
 /* A line chart of the ns series s, axes from 0 to round maxima (y to
  * ymax_fixed when above 0), the series named in a legend. */

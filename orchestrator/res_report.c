@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "res_figures.h"
 #include "res_html.h"
 #include "results.h"
 
@@ -38,7 +39,15 @@ static void setup_block(const struct res_run *run, FILE *f)
 	}
 	json_object_foreach(exp, key, v)
 	{
-		char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+		char *text;
+
+		/* Each setting once: the run's own are above. */
+		if (!strcmp(key, "test") || !strcmp(key, "transport"))
+			continue;
+		text = json_is_string(v)
+			       ? strdup(json_string_value(v))
+			       : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT |
+						       JSON_REAL_PRECISION(6));
 
 		fputs("<tr><th class=l>", f);
 		res_html_text(f, key);
@@ -66,10 +75,9 @@ static void presence_charts(const struct res_run *run, FILE *f,
 			       ? 0
 			       : run->steps[i].server_notify_per_s;
 	}
-	s[0] = (struct res_html_series){"NOTIFYs delivered/s", x, a, n, false};
-	s[1] = (struct res_html_series){"requests/s", x, b, n, false};
-	s[2] = (struct res_html_series){"NOTIFYs sent by the servers/s", x, c,
-					n, true};
+	s[0] = res_html_line("NOTIFYs delivered/s", x, a, n, false);
+	s[1] = res_html_line("requests/s", x, b, n, false);
+	s[2] = res_html_line("NOTIFYs sent by the servers/s", x, c, n, true);
 	res_html_chart(f, "NOTIFYs per second", "offered rate (/s)", "/s", s,
 		       3, 0);
 	for (size_t i = 0; i < n; i++) {
@@ -77,9 +85,9 @@ static void presence_charts(const struct res_run *run, FILE *f,
 		b[i] = run->steps[i].notify_p95_ms;
 		c[i] = run->steps[i].notify_p99_ms;
 	}
-	s[0] = (struct res_html_series){"p50", x, a, n, false};
-	s[1] = (struct res_html_series){"p95", x, b, n, false};
-	s[2] = (struct res_html_series){"p99", x, c, n, false};
+	s[0] = res_html_line("p50", x, a, n, false);
+	s[1] = res_html_line("p95", x, b, n, false);
+	s[2] = res_html_line("p99", x, c, n, false);
 	res_html_chart(f,
 		       strcmp(run->test, "publish") ? "SUBSCRIBE to first "
 						      "NOTIFY"
@@ -192,7 +200,7 @@ static void report_charts(const struct res_run *run, FILE *f, const double *x,
 	/* Seed Figures 3-6: success rate and each proxy's CPU. */
 	for (size_t i = 0; i < n; i++)
 		y[i] = run->steps[i].success_pct;
-	s[ns++] = (struct res_html_series){"success %", x, y, n, false};
+	s[ns++] = res_html_line("success %", x, y, n, false);
 	for (size_t k = 0; k < np; k++) {
 		double *yk = y + (k + 1) * (n + 1);
 
@@ -200,7 +208,7 @@ static void report_charts(const struct res_run *run, FILE *f, const double *x,
 			yk[i] = run->steps[i].proxy[k].cpu * 100;
 		snprintf(names[k], sizeof(names[k]), "%s CPU %%",
 			 run->proxy_names[k]);
-		s[ns++] = (struct res_html_series){names[k], x, yk, n, true};
+		s[ns++] = res_html_line(names[k], x, yk, n, true);
 	}
 	res_html_chart(f, "Success rate and proxy CPU", "offered rate (/s)",
 		       "%", s, ns, 100);
@@ -219,8 +227,7 @@ static void report_charts(const struct res_run *run, FILE *f, const double *x,
 		}
 		ns = 0;
 		for (int q = 0; q < 4; q++)
-			s[ns++] = (struct res_html_series){pn[q], x, p[q], n,
-							   q == 3};
+			s[ns++] = res_html_line(pn[q], x, p[q], n, q == 3);
 		res_html_chart(f, "Turnaround time", "offered rate (/s)", "ms",
 			       s, ns, 0);
 	}
@@ -240,8 +247,8 @@ static void report_charts(const struct res_run *run, FILE *f, const double *x,
 						? 0
 						: run->steps[i].proxy[k].share *
 							  100;
-			s[ns++] = (struct res_html_series){run->proxy_names[k],
-							   x, yk, n, false};
+			s[ns++] = res_html_line(run->proxy_names[k], x, yk, n,
+						false);
 		}
 		if (ns > 1)
 			res_html_chart(f, "Share of requests per proxy",
@@ -255,10 +262,13 @@ static void steps_table(const struct res_run *run, FILE *f)
 {
 	size_t n = run->nsteps, np = run->nproxies;
 
-	fputs("<h2>Steps</h2>\n<div style=\"overflow-x:auto\"><table>\n"
-	      "<tr><th>offered/s</th>"
-	      "<th>achieved/s</th><th>success %</th><th>TA avg ms</th>"
-	      "<th>p50</th><th>p95</th><th>p99</th><th>max</th>"
+	/* Fixed layout, small type, headers that wrap: the table fits the
+	 * page's width whatever the number of proxies. */
+	fputs("<h2>Steps</h2>\n<table class=steps>\n"
+	      "<tr><th>offered /s</th>"
+	      "<th>achieved /s</th><th>attempts</th><th>in flight at the "
+	      "end</th><th>success %</th><th>TA avg ms</th>"
+	      "<th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th>"
 	      "<th>timeouts</th><th>retrans.</th>",
 	      f);
 	for (size_t k = 0; k < np; k++) {
@@ -266,20 +276,33 @@ static void steps_table(const struct res_run *run, FILE *f)
 		res_html_text(f, run->proxy_names[k]);
 		fputs(" CPU %</th>", f);
 	}
-	fputs("<th>passed</th></tr>\n", f);
+	fputs("<th>other work % of a machine</th><th>passed</th></tr>\n", f);
 	for (size_t i = 0; i < n; i++) {
 		const struct res_step *st = &run->steps[i];
 
 		fprintf(f,
-			"<tr><td>%.0f</td><td>%.0f</td><td>%.2f</td>"
+			"<tr><td>%.0f</td><td>%.0f</td><td>%llu</td>"
+			"<td>%llu</td><td>%.2f</td>"
 			"<td>%.2f</td><td>%.2f</td><td>%.2f</td><td>%.2f</td>"
 			"<td>%.2f</td><td>%llu</td><td>%llu</td>",
-			st->offered, st->achieved, st->success_pct,
+			st->offered, st->achieved,
+			(unsigned long long)st->attempts,
+			(unsigned long long)st->in_flight, st->success_pct,
 			st->ta_avg_ms, st->p50_ms, st->p95_ms, st->p99_ms,
 			st->max_ms, (unsigned long long)st->timeouts,
 			(unsigned long long)st->retransmissions);
 		for (size_t k = 0; k < np; k++)
 			fprintf(f, "<td>%.1f</td>", st->proxy[k].cpu * 100);
+		if (st->mach_others < 0)
+			fputs("<td>-</td>", f);
+		else {
+			fprintf(f, "<td%s title=\"",
+				st->interfered ? " class=bad" : "");
+			res_html_text(f, st->mach_hosts);
+			fprintf(f, "\">%.0f%s</td>",
+				(st->mach_others + st->mach_steal) * 100,
+				st->interfered ? " interfered" : "");
+		}
 		fprintf(f, "<td%s>%s%s%s%s</td></tr>\n",
 			st->passed ? "" : " class=bad",
 			st->passed ? "yes" : "no",
@@ -289,7 +312,7 @@ static void steps_table(const struct res_run *run, FILE *f)
 			st->phase[0] && strcmp(st->phase, "ramp") ? st->phase
 								  : "");
 	}
-	fputs("</table></div>\n", f);
+	fputs("</table>\n", f);
 }
 
 int res_report_html(const struct res_run *run, FILE *f)
@@ -306,6 +329,7 @@ int res_report_html(const struct res_run *run, FILE *f)
 	for (size_t i = 0; i < n; i++)
 		x[i] = run->steps[i].offered;
 	report_heading(run, f);
+	res_figures_report(run, f);
 	report_charts(run, f, x, y);
 	steps_table(run, f);
 	setup_block(run, f);

@@ -13,10 +13,14 @@ void res_run_clear(struct res_run *run)
 	free(run->steps);
 	free(run->samples);
 	json_decref(run->setup);
-	json_decref(run->sipstone);
+	json_decref(run->crosscheck);
+	json_decref(run->loaded);
 	run->steps = NULL;
 	run->samples = NULL;
 	run->setup = NULL;
+	run->crosscheck = NULL;
+	run->loaded = NULL;
+	json_decref(run->sipstone);
 	run->sipstone = NULL;
 	run->nsteps = run->nsamples = 0;
 }
@@ -164,6 +168,14 @@ static json_t *step_json(const struct res_run *run, const struct res_step *s)
 				    opt_real(s->server_notify_per_s));
 	}
 	json_object_set_new(j, "proxies", proxies_json(run, s->proxy));
+	json_object_set_new(j, "in_flight",
+			    json_integer((json_int_t)s->in_flight));
+	json_object_set_new(j, "machine_busy", opt_real(s->mach_busy));
+	json_object_set_new(j, "machine_steal", opt_real(s->mach_steal));
+	json_object_set_new(j, "machine_iowait", opt_real(s->mach_iowait));
+	json_object_set_new(j, "machine_others", opt_real(s->mach_others));
+	json_object_set_new(j, "machine_hosts", json_string(s->mach_hosts));
+	json_object_set_new(j, "interfered", json_boolean(s->interfered));
 	return j;
 }
 
@@ -246,9 +258,27 @@ json_t *res_run_json(const struct res_run *run)
 		json_object_set_new(j, "sipstone_a",
 				    opt_real(run->sipstone_a));
 	}
+	if (j) {
+		json_object_set_new(j, "interference_max",
+				    json_real(run->interference_max));
+		json_object_set_new(
+			j, "interfered_steps",
+			json_integer((json_int_t)res_interfered_steps(run)));
+		if (run->crosscheck)
+			json_object_set(j, "crosscheck", run->crosscheck);
+	}
 	if (j && run->setup)
 		json_object_set(j, "setup", run->setup);
 	return j;
+}
+
+size_t res_interfered_steps(const struct res_run *run)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < run->nsteps; i++)
+		n += run->steps[i].interfered;
+	return n;
 }
 
 double res_json_number(json_t *obj, const char *key, double dflt)
@@ -323,6 +353,13 @@ static void step_from(json_t *o, size_t i, size_t nproxies, struct res_step *s)
 							     "bound"));
 	s->passed = json_is_true(json_object_get(o, "passed"));
 	copy_string(o, "phase", s->phase, sizeof(s->phase));
+	s->in_flight = (uint64_t)res_json_number(o, "in_flight", 0);
+	s->mach_busy = res_json_number(o, "machine_busy", -1);
+	s->mach_steal = res_json_number(o, "machine_steal", -1);
+	s->mach_iowait = res_json_number(o, "machine_iowait", -1);
+	s->mach_others = res_json_number(o, "machine_others", -1);
+	s->interfered = json_is_true(json_object_get(o, "interfered"));
+	copy_string(o, "machine_hosts", s->mach_hosts, sizeof(s->mach_hosts));
 	proxies_from(json_object_get(o, "proxies"), nproxies, s->proxy);
 }
 
@@ -410,6 +447,8 @@ int res_load(struct res_run *run, const char *dir, char *why, size_t whysz)
 	run->setup = json_incref(json_object_get(j, "setup"));
 	run->sipstone = json_incref(json_object_get(j, "sipstone"));
 	run->sipstone_a = res_json_number(j, "sipstone_a", -1);
-	json_decref(j);
+	run->interference_max = res_json_number(j, "interference_max", 0.15);
+	run->crosscheck = json_incref(json_object_get(j, "crosscheck"));
+	run->loaded = j;
 	return 0;
 }

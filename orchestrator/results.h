@@ -57,6 +57,19 @@ struct res_step {
 	double notify_p50_ms, notify_p95_ms, notify_p99_ms;
 	double server_notify_per_s;
 	bool generator_bound;
+	/* The machine's CPU over the step (interfere.c), shares of all
+	 * its CPUs in [0, 1], of the machine where other work took the
+	 * most when the run spans several; < 0 when not measured.
+	 * others: busy less our processes (roles, orchestrator, managed
+	 * database).  interfered: others + steal over the run's
+	 * interference_max. */
+	double mach_busy, mach_steal, mach_iowait, mach_others;
+	char mach_hosts[128]; /* that machine's hosts, "proxy1 db ..." */
+	bool interfered;
+	/* Transactions sent in the step still without an outcome when its
+	 * figures were read (the loaders count each transaction in the
+	 * step it was sent in): attempts = successes + failures + this */
+	uint64_t in_flight;
 	bool passed; /* met the criteria (rfc7502, bisect: zero failures) */
 	/* "ramp"; an RFC 7502 search's "trial", "confirm" (the longer
 	 * trial at the rate found) or "discard" (failed while generator
@@ -101,7 +114,16 @@ struct res_run {
 	unsigned threshold_ms;	/* establishment threshold */
 	unsigned granularity;	/* rfc7502, bisect: margin of the rate found */
 	double granularity_pct; /* rfc7502: or this % of it, the larger */
-	json_t *setup;		/* topology, experiment, hosts (no secrets) */
+	/* a step whose other work took more than this share of a machine
+	 * is interfered (experiment "interference_max") */
+	double interference_max;
+	/* the loaders' counts against the proxies' own (summary.json
+	 * "crosscheck"; NULL when not made): owned */
+	json_t *crosscheck;
+	json_t *setup; /* topology, experiment, hosts (no secrets) */
+	/* summary.json as res_load() read it (NULL for a run being made),
+	 * for fields other branches add ("bound", "repeat"): owned */
+	json_t *loaded;
 	/* "test": "sipstone": each test's rate and weight and SIPstone-A
 	 * (sipstone.h), summary.json's "sipstone"; NULL otherwise */
 	json_t *sipstone;
@@ -130,6 +152,9 @@ double res_capacity_aggregate(const struct res_run *run);
  * following the offered rate (achieved < 95 % of offered), or 0.
  */
 double res_knee(const struct res_run *run);
+
+/* How many of the run's steps were interfered. */
+size_t res_interfered_steps(const struct res_run *run);
 
 /* The run as summary.json has it (caller decrefs), or NULL. */
 json_t *res_run_json(const struct res_run *run);

@@ -11,6 +11,7 @@
 #define LOG_MODULE "roles"
 #include "log.h"
 #include "rolecfg.h"
+#include "shquote.h"
 #include "versions.h"
 
 /* The next JSON line from a role, or NULL (timeout, end, not JSON). */
@@ -110,7 +111,7 @@ static void log_tail(const char *path, char *out, size_t size)
 int roles_start_as(struct run *r, struct role *ro, const struct topo_node *n,
 		   const char *test)
 {
-	char cfg_path[700], bin[700], cmd[1600], why[SSH_WHY_MAX], tail[300];
+	char cfg_path[700], bin[700], cmd[1700], why[SSH_WHY_MAX], tail[300];
 	json_t *ready;
 	unsigned timeout = r->o->ready_timeout_ms ? r->o->ready_timeout_ms
 						  : 20000;
@@ -128,8 +129,16 @@ int roles_start_as(struct run *r, struct role *ro, const struct topo_node *n,
 	else
 		snprintf(bin, sizeof(bin), "%s/%s", r->remote,
 			 runctx_program(n->role));
-	snprintf(cmd, sizeof(cmd), "'%s' --config '%s' --control", bin,
-		 cfg_path);
+	{
+		char qbin[800], qcfg[800];
+
+		if (shquote(qbin, sizeof(qbin), bin) ||
+		    shquote(qcfg, sizeof(qcfg), cfg_path))
+			return runctx_fail(r, ENAMETOOLONG,
+					   "%s: path too long", n->name);
+		snprintf(cmd, sizeof(cmd), "%s --config %s --control", qbin,
+			 qcfg);
+	}
 	snprintf(ro->log, sizeof(ro->log), "%.600s/logs/%.64s.log", r->bundle,
 		 n->name);
 	err = host_spawn(ro->host, cmd, ro->log, &ro->proc, &ro->to_fd,
@@ -337,9 +346,11 @@ void roles_stop(struct run *r, struct role *ro)
 		close(ro->to_fd);
 		ro->to_fd = -1;
 	}
-	sum = roles_wait_event(
-		r, ro, "summary",
-		ro->node->role == TOPO_LOADER ? RUN_DRAIN_MS + 5000 : 5000);
+	sum = runctx_forced(r) ? NULL
+			       : roles_wait_event(r, ro, "summary",
+						  ro->node->role == TOPO_LOADER
+							  ? RUN_DRAIN_MS + 5000
+							  : 5000);
 	json_decref(sum);
 	if (ro->summary) {
 		char path[800];
@@ -350,11 +361,15 @@ void roles_stop(struct run *r, struct role *ro)
 		if (json_dump_file(ro->summary, path, JSON_INDENT(2)))
 			log_warn("cannot write %s", path);
 	}
-	for (int i = 0; i < 250 && !host_proc_done(ro->proc, &status); i++)
+	/* A forced exit (second Ctrl-C) skips the graceful waits. */
+	for (int i = 0; i < 250 && !runctx_forced(r) &&
+			!host_proc_done(ro->proc, &status);
+	     i++)
 		usleep(20000);
-	if (!host_proc_done(ro->proc, &status)) {
+	if (!host_proc_done(ro->proc, &status) && !runctx_forced(r)) {
 		host_proc_signal(ro->host, ro->proc, SIGTERM);
-		for (int i = 0; i < 150 && !host_proc_done(ro->proc, &status);
+		for (int i = 0; i < 150 && !runctx_forced(r) &&
+				!host_proc_done(ro->proc, &status);
 		     i++)
 			usleep(20000);
 	}
@@ -372,12 +387,17 @@ void roles_stop(struct run *r, struct role *ro)
 	ro->proc = NULL;
 }
 
-void roles_stop_all(struct run *r)
+void roles_stop_loaders(struct run *r)
 {
-	/* Reverse order: load first, the proxies last. */
 	for (size_t i = r->t->nnodes; i-- > 0;)
 		if (r->roles[i].node && r->roles[i].node->role == TOPO_LOADER)
 			roles_stop(r, &r->roles[i]);
+}
+
+void roles_stop_all(struct run *r)
+{
+	/* Reverse order: load first, the proxies last. */
+	roles_stop_loaders(r);
 	for (size_t i = r->t->nnodes; i-- > 0;)
 		if (r->roles[i].node)
 			roles_stop(r, &r->roles[i]);

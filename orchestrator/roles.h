@@ -46,4 +46,7 @@ void roles_stop(struct run *r, struct role *ro);
 /* Stops every started role, the loaders first. */
 void roles_stop_all(struct run *r);
 
+/* Stops the loaders only (each drains its transactions first). */
+void roles_stop_loaders(struct run *r);
+
 #endif

@@ -12,6 +12,7 @@
 #include "baseline.h"
 #include "database.h"
 #include "deploy.h"
+#include "crosscheck.h"
 #include "log.h"
 #include "metrics.h"
 #include "metrics_feed.h"
@@ -21,9 +22,14 @@
 #include "search.h"
 #include "sipstone.h"
 #include "versions.h"
+#include "workdir.h"
 
 static void teardown(struct run *r)
 {
+	/* Every transaction has ended when the loaders have: their
+	 * counts against the proxies' while these still run. */
+	roles_stop_loaders(r);
+	crosscheck_end(r);
 	roles_stop_all(r);
 	database_drop(r);
 	deploy_cleanup(r);
@@ -31,7 +37,7 @@ static void teardown(struct run *r)
 
 static int mkdirs(const char *path)
 {
-	char tmp[700];
+	char tmp[820];
 
 	snprintf(tmp, sizeof(tmp), "%s", path);
 	for (char *p = tmp + 1; *p; p++) {
@@ -65,6 +71,7 @@ static void write_bundle(struct run *r)
 	res->threshold_ms = r->t->exp.threshold_ms;
 	res->granularity = r->t->exp.granularity;
 	res->granularity_pct = r->t->exp.granularity_pct;
+	res->interference_max = r->t->exp.interference_max;
 	res->ta_limit_ms = r->t->exp.ta_limit_ms;
 	/* The inventory file never holds secrets (validation refuses one). */
 	setup = json_pack("{s:O,s:O,s:o,s:s}", "topology", r->t->json,
@@ -118,9 +125,7 @@ static void name_run(struct run *r)
 				 o->results_dir, r->id);
 		}
 	}
-	snprintf(r->remote, sizeof(r->remote), "/tmp/sipstone-%s", r->id);
-	snprintf(r->work, sizeof(r->work), "/tmp/sipstone-work-%s-%d", r->id,
-		 (int)getpid());
+	/* r->work and r->remote are made fresh later (workdir.h). */
 }
 
 int run_experiment(const struct topo *t, const struct inventory *inv,
@@ -128,7 +133,7 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 {
 	struct run *r = calloc(1, sizeof(*r));
 	char logs[800];
-	int err;
+	int err, lock_fd = -1;
 
 	if (!r)
 		return ENOMEM;
@@ -148,12 +153,27 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 	}
 	snprintf(bundle, size, "%s", r->bundle);
 	err = mkdirs(logs);
-	if (!err)
-		err = mkdirs(r->work);
-	if (!err)
-		chmod(r->work, 0700);
 	if (err) {
 		fprintf(stderr, "orchestrator: cannot create %s: %s\n", logs,
+			strerror(err));
+		goto out;
+	}
+	err = workdir_remote_name(r->id, r->remote, sizeof(r->remote));
+	if (!err)
+		err = workdir_local_create(r->id, r->work, sizeof(r->work));
+	if (err) {
+		fprintf(stderr,
+			"orchestrator: cannot create a private work directory "
+			"in /tmp: %s\n",
+			strerror(err));
+		r->work[0] = '\0';
+		goto out;
+	}
+	/* Held until the end: cleanup leaves a live run alone. */
+	lock_fd = workdir_lock(r->work);
+	if (lock_fd < 0) {
+		err = errno;
+		fprintf(stderr, "orchestrator: cannot lock %s: %s\n", r->work,
 			strerror(err));
 		goto out;
 	}
@@ -188,6 +208,13 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 			   "the "
 			   "criteria delivered)",
 			   res_capacity(&r->res));
+	if (!err && res_interfered_steps(&r->res))
+		runctx_say(r,
+			   "[run] %zu of %zu steps interfered: other work "
+			   "took "
+			   "more than %.0f %% of a machine during them",
+			   res_interfered_steps(&r->res), r->res.nsteps,
+			   r->t->exp.interference_max * 100);
 	if (!err && o->deploy_only && !runctx_interrupted(r)) {
 		snprintf(r->reason, sizeof(r->reason),
 			 "deploy-only: every role started and became ready; "
@@ -202,14 +229,11 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 	runctx_say(r, "[run] %s: %s%s%s", r->status, r->bundle,
 		   r->reason[0] ? ": " : "", r->reason);
 out:
-	if (r->work[0]) {
-		char cmd[800];
-
-		/* The private work dir holds keys and configs: never kept. */
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", r->work);
-		if (system(cmd) != 0)
-			log_warn("could not remove %s", r->work);
-	}
+	/* The private work dir holds keys and configs: never kept. */
+	if (r->work[0] && workdir_local_remove(r->work))
+		log_warn("could not remove %s", r->work);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	free(r->pf);
 	free(r->hosts);
 	for (size_t i = 0; r->roles && i < t->nnodes; i++)

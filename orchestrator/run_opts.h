@@ -22,7 +22,9 @@ struct run_opts {
 	bool quiet;
 	unsigned ready_timeout_ms; /* per role; 0 = 20 s */
 	struct metrics *metrics;   /* --metrics: live figures; NULL none */
-	/* Set by a signal handler: tear down and mark the run aborted. */
+	/* Counted by a signal handler (SIGINT, SIGTERM, SIGHUP): 1 tear
+	 * down and mark the run aborted; 2 (a second Ctrl-C during the
+	 * teardown) end the roles at once, a short best-effort cleanup. */
 	volatile sig_atomic_t *interrupted;
 };
 

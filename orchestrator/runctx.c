@@ -74,6 +74,11 @@ bool runctx_interrupted(struct run *r)
 	return false;
 }
 
+bool runctx_forced(const struct run *r)
+{
+	return r->o->interrupted && *r->o->interrupted >= 2;
+}
+
 size_t runctx_inventory_index(const struct run *r, const char *name)
 {
 	for (size_t i = 0; i < r->inv->nhosts; i++)

@@ -22,6 +22,7 @@
 #include "run_opts.h"
 #include "topo.h"
 
+struct crosscheck_mark;
 struct pki;
 struct rundb;
 struct rundb_server;
@@ -71,6 +72,9 @@ struct run {
 	size_t npf;
 	char status[16];
 	char reason[512];
+	/* the counts at the first step (crosscheck.c's; freed by
+	 * crosscheck_end) */
+	struct crosscheck_mark *xc0;
 	struct res_run res;
 	/* sipstone: the loader test running now (topo_sipstone.h); NULL
 	 * otherwise */
@@ -101,6 +105,10 @@ int runctx_fail(struct run *r, int err, const char *fmt, ...)
 
 /* True once a signal asked the run to end; marks it aborted. */
 bool runctx_interrupted(struct run *r);
+
+/* True once a second signal asked for a quick exit: the teardown ends
+ * the roles at once instead of waiting for their summaries. */
+bool runctx_forced(const struct run *r);
 
 /* Waits until the monotonic time when: 0, or EINTR when interrupted. */
 int runctx_sleep_until(struct run *r, uint64_t when);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <mysql.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #define LOG_MODULE "rundb"
 #include "buf.h"
 #include "log.h"
+#include "shquote.h"
 #include "sip_auth.h"
 
 #define RUNDB_BATCH 1000 /* users per INSERT */
@@ -47,6 +49,22 @@ static void random_hex(char *out, size_t nbytes)
 			raw[i] = (unsigned char)rand();
 	for (size_t i = 0; i < nbytes; i++)
 		snprintf(out + 2 * i, 3, "%02x", raw[i]);
+}
+
+/* MariaDB's mysql_native_password hash of password: "*" and the upper
+ * case hex of SHA1(SHA1(password)). */
+static int native_password_hash(const char *password, char *out, size_t size)
+{
+	unsigned char one[SHA_DIGEST_LENGTH], two[SHA_DIGEST_LENGTH];
+
+	if (size < 2 + 2 * SHA_DIGEST_LENGTH)
+		return ENAMETOOLONG;
+	SHA1((const unsigned char *)password, strlen(password), one);
+	SHA1(one, sizeof(one), two);
+	out[0] = '*';
+	for (size_t i = 0; i < sizeof(two); i++)
+		snprintf(out + 1 + 2 * i, 3, "%02X", two[i]);
+	return 0;
 }
 
 static uint64_t now_ms(void)
@@ -111,7 +129,8 @@ int rundb_server_start(struct rundb_server **sp, struct host *h,
 {
 	struct rundb_server *s;
 	struct ssh_result res = {0};
-	char cmd[4096], log[700];
+	char cmd[4096], log[700], tmpdir[620], qdir[700], qtmp[700],
+		qaddr[300], hash[48];
 	uint64_t deadline;
 	int err;
 
@@ -123,15 +142,26 @@ int rundb_server_start(struct rundb_server **sp, struct host *h,
 	snprintf(s->datadir, sizeof(s->datadir), "%s/mariadb", workdir);
 	snprintf(s->user, sizeof(s->user), "sipstone_admin");
 	random_hex(s->password, 16);
+	snprintf(tmpdir, sizeof(tmpdir), "%s.tmp", s->datadir);
 	/* --user=root: the tests and the testbed run as root.  A private
 	 * --tmpdir: bootstraps sharing /tmp collide on their temporary
-	 * table names and one of them aborts. */
+	 * table names and one of them aborts.  root@localhost keeps the
+	 * default unix_socket authentication: only the OS root of the DB
+	 * host gets in, and nobody over TCP. */
+	if (shquote(qdir, sizeof(qdir), s->datadir) ||
+	    shquote(qtmp, sizeof(qtmp), tmpdir) ||
+	    shquote(qaddr, sizeof(qaddr), address)) {
+		err = ENAMETOOLONG;
+		snprintf(why, whysz, "%s: work directory too long",
+			 host_name(h));
+		goto fail;
+	}
 	snprintf(cmd, sizeof(cmd),
-		 "mkdir -p '%s' '%s.tmp' && mariadb-install-db --no-defaults "
-		 "--datadir='%s' --tmpdir='%s.tmp' "
-		 "--auth-root-authentication-method=normal "
-		 "--skip-test-db --user=root >'%s.install.log' 2>&1",
-		 s->datadir, s->datadir, s->datadir, s->datadir, s->datadir);
+		 "umask 077 && mkdir -m 700 -- %s %s && "
+		 "mariadb-install-db --no-defaults "
+		 "--datadir=%s --tmpdir=%s "
+		 "--skip-test-db --user=root >%s.install.log 2>&1",
+		 qdir, qtmp, qdir, qtmp, qdir);
 	err = host_run(h, cmd, 120000, &res, why, whysz);
 	if (!err && res.status != 0) {
 		snprintf(why, whysz,
@@ -144,27 +174,33 @@ int rundb_server_start(struct rundb_server **sp, struct host *h,
 	if (err)
 		goto fail;
 	snprintf(cmd, sizeof(cmd),
-		 "mariadbd --no-defaults --datadir='%s' --tmpdir='%s.tmp' "
-		 "--socket='%s/sock' "
+		 "mariadbd --no-defaults --datadir=%s --tmpdir=%s "
+		 "--socket=%s/sock "
 		 "--port=%u --bind-address=%s --user=root "
-		 "--pid-file='%s/pid' --skip-log-bin "
+		 "--pid-file=%s/pid --skip-log-bin "
 		 "--innodb-buffer-pool-size=256M "
 		 "--max-connections=1000",
-		 s->datadir, s->datadir, s->datadir, port, address,
-		 s->datadir);
+		 qdir, qtmp, qdir, port, qaddr, qdir);
 	snprintf(log, sizeof(log), "%s.log", s->datadir);
 	/* Its log is local: the server's stderr comes back to us. */
 	err = host_spawn(h, cmd, host_is_local(h) ? log : NULL, &s->proc,
 			 &s->to_fd, &s->from_fd, why, whysz);
 	if (err)
 		goto fail;
-	/* Wait for its socket, then make an admin that can come over TCP. */
+	/* Wait for its socket, then make an admin that can come over TCP.
+	 * The command line (visible in ps on the DB host) carries only
+	 * the password's mysql_native_password hash, SHA1(SHA1(pw)),
+	 * which does not log in (the client must prove SHA1(pw)). */
+	err = native_password_hash(s->password, hash, sizeof(hash));
+	if (err) {
+		snprintf(why, whysz, "hashing the admin password failed");
+		goto fail;
+	}
 	snprintf(cmd, sizeof(cmd),
-		 "mariadb --no-defaults -S '%s/sock' -uroot -e "
-		 "\"CREATE USER '%s'@'%%' IDENTIFIED BY '%s'; GRANT ALL ON "
-		 "*.* "
-		 "TO '%s'@'%%' WITH GRANT OPTION;\"",
-		 s->datadir, s->user, s->password, s->user);
+		 "mariadb --no-defaults -S %s/sock -uroot -e "
+		 "\"CREATE USER '%s'@'%%' IDENTIFIED BY PASSWORD '%s'; "
+		 "GRANT ALL ON *.* TO '%s'@'%%' WITH GRANT OPTION;\"",
+		 qdir, s->user, hash, s->user);
 	deadline = now_ms() + 60000;
 	for (;;) {
 		int status;
@@ -200,6 +236,16 @@ fail:
 	return err;
 }
 
+long rundb_server_pid(const struct rundb_server *s)
+{
+	return s && s->proc ? host_proc_pid(s->proc) : 0;
+}
+
+bool rundb_server_is_local(const struct rundb_server *s)
+{
+	return s && host_is_local(s->host);
+}
+
 const char *rundb_server_user(const struct rundb_server *s)
 {
 	return s->user;
@@ -213,7 +259,7 @@ const char *rundb_server_password(const struct rundb_server *s)
 void rundb_server_stop(struct rundb_server *s)
 {
 	struct ssh_result res = {0};
-	char cmd[1400], why[SSH_WHY_MAX];
+	char cmd[2200], why[SSH_WHY_MAX];
 
 	if (!s)
 		return;
@@ -237,19 +283,58 @@ void rundb_server_stop(struct rundb_server *s)
 	if (s->from_fd >= 0)
 		close(s->from_fd);
 	if (s->datadir[0]) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s.tmp'", s->datadir,
-			 s->datadir);
-		if (host_run(s->host, cmd, 30000, &res, why, sizeof(why)) == 0)
-			ssh_result_free(&res);
+		char qdir[700];
+
+		if (!shquote(qdir, sizeof(qdir), s->datadir)) {
+			snprintf(cmd, sizeof(cmd),
+				 "rm -rf -- %s %s.tmp %s.install.log", qdir,
+				 qdir, qdir);
+			if (host_run(s->host, cmd, 30000, &res, why,
+				     sizeof(why)) == 0)
+				ssh_result_free(&res);
+		}
 	}
 	free(s);
 }
 
 /* ---- the run's database ---------------------------------------------- */
 
+/* The run's account, one per client host: what the servers need and
+ * no more (no DDL, no GRANT, no other database, no other host). */
+static int create_account(struct rundb *db, const char *const *clients,
+			  char *why, size_t whysz)
+{
+	static const char *const local[] = {"localhost", "127.0.0.1", NULL};
+	char sql[1024], host[300];
+	int err = 0;
+
+	if (!clients || !clients[0])
+		clients = local;
+	for (size_t i = 0; !err && clients[i]; i++) {
+		bool seen = false;
+
+		for (size_t k = 0; k < i; k++)
+			seen = seen || !strcmp(clients[k], clients[i]);
+		if (seen || strlen(clients[i]) > 140)
+			continue;
+		mysql_real_escape_string(db->m, host, clients[i],
+					 (unsigned long)strlen(clients[i]));
+		snprintf(sql, sizeof(sql),
+			 "CREATE USER '%s'@'%s' IDENTIFIED BY '%s'; "
+			 "GRANT SELECT, INSERT, UPDATE, DELETE ON `%s`.* TO "
+			 "'%s'@'%s'",
+			 db->account, host, db->account_password, db->name,
+			 db->account, host);
+		err = query(db->m, sql, why, whysz,
+			    "creating the run's account");
+	}
+	return err;
+}
+
 int rundb_create(struct rundb **dbp, const char *address, uint16_t port,
 		 const char *admin_user, const char *admin_password,
-		 const char *who, char *why, size_t whysz)
+		 const char *who, const char *const *clients, char *why,
+		 size_t whysz)
 {
 	struct rundb *db;
 	char stamp[32], clean[32], sql[512];
@@ -300,20 +385,14 @@ int rundb_create(struct rundb **dbp, const char *address, uint16_t port,
 	err = query(db->m, sql, why, whysz, "creating the run's database");
 	if (err)
 		goto fail;
-	snprintf(sql, sizeof(sql),
-		 "CREATE USER '%s'@'%%' IDENTIFIED BY '%s'; GRANT ALL ON "
-		 "`%s`.* TO '%s'@'%%'",
-		 db->account, db->account_password, db->name, db->account);
-	err = query(db->m, sql, why, whysz, "creating the run's account");
-	if (err) {
-		char drop[160];
-
-		snprintf(drop, sizeof(drop), "DROP DATABASE `%s`", db->name);
-		mysql_real_query(db->m, drop, strlen(drop));
-		goto fail;
-	}
-	if (mysql_select_db(db->m, db->name)) {
+	err = create_account(db, clients, why, whysz);
+	if (!err && mysql_select_db(db->m, db->name))
 		err = db_error(db->m, why, whysz, "selecting the database");
+	if (err) {
+		char ignored[200];
+
+		/* Nothing of a failed run's database stays behind. */
+		rundb_drop(db, ignored, sizeof(ignored));
 		goto fail;
 	}
 	log_info("created database %s and account %s", db->name, db->account);
@@ -504,6 +583,36 @@ int rundb_status(struct rundb *db, uint64_t *questions,
 	return 0;
 }
 
+/* Drops account at every host it has (one per client host). */
+static int drop_account(MYSQL *m, const char *account, char *why, size_t whysz)
+{
+	char sql[1400], ea[100], eh[600];
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	int err = 0;
+
+	if (strlen(account) > 48)
+		return EINVAL;
+	mysql_real_escape_string(m, ea, account,
+				 (unsigned long)strlen(account));
+	snprintf(sql, sizeof(sql),
+		 "SELECT Host FROM mysql.user WHERE User = '%s'", ea);
+	if (mysql_real_query(m, sql, strlen(sql)) ||
+	    !(res = mysql_store_result(m)))
+		return db_error(m, why, whysz, "listing the run's account");
+	while ((row = mysql_fetch_row(res)) && !err) {
+		if (!row[0] || strlen(row[0]) > 255)
+			continue;
+		mysql_real_escape_string(m, eh, row[0],
+					 (unsigned long)strlen(row[0]));
+		snprintf(sql, sizeof(sql), "DROP USER IF EXISTS '%s'@'%s'", ea,
+			 eh);
+		err = query(m, sql, why, whysz, "dropping the run's account");
+	}
+	mysql_free_result(res);
+	return err;
+}
+
 int rundb_drop(struct rundb *db, char *why, size_t whysz)
 {
 	char sql[256];
@@ -511,9 +620,7 @@ int rundb_drop(struct rundb *db, char *why, size_t whysz)
 
 	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS `%s`", db->name);
 	err = query(db->m, sql, why, whysz, "dropping the run's database");
-	snprintf(sql, sizeof(sql), "DROP USER IF EXISTS '%s'@'%%'",
-		 db->account);
-	err2 = query(db->m, sql, why, whysz, "dropping the run's account");
+	err2 = drop_account(db->m, db->account, why, whysz);
 	if (!err && !err2)
 		log_info("dropped database %s and account %s", db->name,
 			 db->account);
@@ -526,4 +633,109 @@ void rundb_free(struct rundb *db)
 		return;
 	mysql_close(db->m);
 	free(db);
+}
+
+/* Whether name is one rundb_create makes: sipstone_<who>_<14 digits>. */
+static bool run_database_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len < strlen(RUNDB_DB_PREFIX) + 16 ||
+	    strncmp(name, RUNDB_DB_PREFIX, strlen(RUNDB_DB_PREFIX)) ||
+	    name[len - 15] != '_')
+		return false;
+	return strspn(name + len - 14, "0123456789") == 14;
+}
+
+static bool kept(const char *keep, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (const char *p = keep; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+
+		if (n == len && !strncmp(p, name, len))
+			return true;
+		p += n + (nl ? 1 : 0);
+	}
+	return false;
+}
+
+/* The first column of every row of sql, one a line, into out. */
+static int column(MYSQL *m, const char *sql, struct buf *out, char *why,
+		  size_t whysz)
+{
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	int err = 0;
+
+	if (mysql_real_query(m, sql, strlen(sql)) ||
+	    !(res = mysql_store_result(m)))
+		return db_error(m, why, whysz, "listing leftovers");
+	while (!err && (row = mysql_fetch_row(res)))
+		if (row[0] && strlen(row[0]) < 200 && !strchr(row[0], '\n'))
+			err = buf_printf(out, "%s\n", row[0]);
+	mysql_free_result(res);
+	return err;
+}
+
+int rundb_leftovers(const char *address, uint16_t port, const char *admin_user,
+		    const char *admin_password, const char *keep, bool dry_run,
+		    const char *label, FILE *out, size_t *found, char *why,
+		    size_t whysz)
+{
+	MYSQL *m = connect_db(address, port, admin_user, admin_password, 10);
+	struct buf dbs, users;
+	char sql[600];
+	int err;
+
+	*found = 0;
+	if (!m)
+		return ENOMEM;
+	buf_init(&dbs, 1u << 20);
+	buf_init(&users, 1u << 20);
+	if (mysql_errno(m)) {
+		err = db_error(m, why, whysz, "connecting as the admin");
+		goto out;
+	}
+	err = column(m, "SHOW DATABASES LIKE 'sipstone\\_%'", &dbs, why,
+		     whysz);
+	if (!err)
+		err = column(m,
+			     "SELECT DISTINCT User FROM mysql.user WHERE User "
+			     "LIKE 'sipstone\\_run\\_%'",
+			     &users, why, whysz);
+	if (!err)
+		err = buf_append(&dbs, "", 1);
+	if (!err)
+		err = buf_append(&users, "", 1);
+	for (char *save = NULL,
+		  *name = err ? NULL : strtok_r(dbs.data, "\n", &save);
+	     !err && name; name = strtok_r(NULL, "\n", &save)) {
+		if (!run_database_name(name) || kept(keep, name))
+			continue;
+		fprintf(out, "%s: database %s\n", label, name);
+		(*found)++;
+		snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS `%s`",
+			 name);
+		if (!dry_run)
+			err = query(m, sql, why, whysz, "dropping a leftover");
+	}
+	for (char *save = NULL,
+		  *name = err ? NULL : strtok_r(users.data, "\n", &save);
+	     !err && name; name = strtok_r(NULL, "\n", &save)) {
+		if (kept(keep, name))
+			continue;
+		fprintf(out, "%s: account %s\n", label, name);
+		(*found)++;
+		if (!dry_run)
+			err = drop_account(m, name, why, whysz);
+	}
+	fflush(out);
+out:
+	buf_free(&dbs);
+	buf_free(&users);
+	mysql_close(m);
+	return err;
 }

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "host.h"
 
@@ -38,17 +39,45 @@ int rundb_server_start(struct rundb_server **sp, struct host *h,
 const char *rundb_server_user(const struct rundb_server *s);
 const char *rundb_server_password(const struct rundb_server *s);
 
+/* Its PID on its host, the machine of the host it was started on
+ * (0 until known), and whether that host is this machine. */
+long rundb_server_pid(const struct rundb_server *s);
+bool rundb_server_is_local(const struct rundb_server *s);
+
 /* Stops it by its PID and removes its data directory. */
 void rundb_server_stop(struct rundb_server *s);
 
 /*
  * Connects as the admin and creates the run's database and account.
  * who names the user in the database's name (letters, digits and '_'
- * are kept).  Returns 0 or an errno with why (MariaDB's message).
+ * are kept).  The account ("sipstone_run_<hex>") may only SELECT,
+ * INSERT, UPDATE and DELETE in the run's database, and only from
+ * clients (NULL-terminated host names or addresses; NULL: "localhost"
+ * and "127.0.0.1").  Returns 0 or an errno with why (MariaDB's
+ * message); on failure nothing it made is left behind.
  */
 int rundb_create(struct rundb **dbp, const char *address, uint16_t port,
 		 const char *admin_user, const char *admin_password,
-		 const char *who, char *why, size_t whysz);
+		 const char *who, const char *const *clients, char *why,
+		 size_t whysz);
+
+/* The prefixes of what rundb_create names: "sipstone_" databases and
+ * "sipstone_run_" accounts (orchestrator cleanup looks for them). */
+#define RUNDB_DB_PREFIX "sipstone_"
+#define RUNDB_ACCOUNT_PREFIX "sipstone_run_"
+
+/*
+ * Leftovers of earlier runs on a database server: every database named
+ * like rundb_create's (sipstone_<who>_<14 digits>) and every
+ * sipstone_run_* account, except the names in keep (one a line: the
+ * runs alive).  Each is printed to out as "<label>: database NAME" or
+ * "<label>: account 'USER'@'HOST'", then dropped unless dry_run; *found
+ * counts them.  0 or an errno with why.
+ */
+int rundb_leftovers(const char *address, uint16_t port, const char *admin_user,
+		    const char *admin_password, const char *keep, bool dry_run,
+		    const char *label, FILE *out, size_t *found, char *why,
+		    size_t whysz);
 
 /* Runs the statements of an SQL file (the schema) in the database. */
 int rundb_apply(struct rundb *db, const char *sql_path, char *why,

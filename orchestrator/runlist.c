@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "commands.h"
 #include "datadir.h"
 #include "locate.h"
@@ -17,6 +18,7 @@
 #include "res_compare.h"
 #include "results.h"
 #include "topo_override.h"
+#include "workdir.h"
 
 /* Which file and which value of each setting run number k has. */
 struct run_choice {
@@ -28,8 +30,17 @@ static volatile sig_atomic_t interrupted;
 
 static void on_signal(int sig)
 {
+	static const char msg[] = "\norchestrator: interrupted again: "
+				  "ending the roles now, a short cleanup\n";
+
 	(void)sig;
-	interrupted = 1;
+	if (interrupted >= 2)
+		_exit(130); /* a third time: out, whatever is left */
+	if (++interrupted == 2) {
+		ssize_t n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+
+		(void)n;
+	}
 }
 
 /*
@@ -581,6 +592,21 @@ int runlist_execute(struct runlist *rl)
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	/* A lost terminal tears down like Ctrl-C: nothing left behind. */
+	sigaction(SIGHUP, &sa, NULL);
+	{
+		size_t left = cleanup_count_local();
+
+		if (left)
+			fprintf(stderr,
+				"orchestrator: warning: %zu work director%s "
+				"of "
+				"earlier runs left in %s (orchestrator "
+				"cleanup --hosts %s [--dry-run] removes what "
+				"they left)\n",
+				left, left == 1 ? "y" : "ies", workdir_base(),
+				rl->hosts);
+	}
 	rl->o.interrupted = &interrupted;
 	rl->uo.interrupted = &interrupted;
 	if (rl->metrics_addr && start_metrics(rl)) {

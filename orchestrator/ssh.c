@@ -21,6 +21,7 @@
 #define LOG_MODULE "ssh"
 #include "buf.h"
 #include "log.h"
+#include "ssh_knownhosts.h"
 
 #define SSH_OUTPUT_MAX (4u << 20)
 #define SSH_GET_MAX (256u << 20)
@@ -160,105 +161,6 @@ out:
 	return err;
 }
 
-static int knownhost_type(int hostkey_type)
-{
-	switch (hostkey_type) {
-	case LIBSSH2_HOSTKEY_TYPE_RSA:
-		return LIBSSH2_KNOWNHOST_KEY_SSHRSA;
-	case LIBSSH2_HOSTKEY_TYPE_DSS:
-		return LIBSSH2_KNOWNHOST_KEY_SSHDSS;
-	case LIBSSH2_HOSTKEY_TYPE_ECDSA_256:
-		return LIBSSH2_KNOWNHOST_KEY_ECDSA_256;
-	case LIBSSH2_HOSTKEY_TYPE_ECDSA_384:
-		return LIBSSH2_KNOWNHOST_KEY_ECDSA_384;
-	case LIBSSH2_HOSTKEY_TYPE_ECDSA_521:
-		return LIBSSH2_KNOWNHOST_KEY_ECDSA_521;
-	case LIBSSH2_HOSTKEY_TYPE_ED25519:
-		return LIBSSH2_KNOWNHOST_KEY_ED25519;
-	default:
-		return 0;
-	}
-}
-
-static int check_host_key(struct ssh_conn *c, const struct ssh_opts *o,
-			  uint16_t port, char *why, size_t whysz)
-{
-	LIBSSH2_KNOWNHOSTS *kh = NULL;
-	const char *key;
-	size_t len;
-	int type, ktype, rc, err = 0;
-	char spec[200];
-	struct stat st;
-
-	if (!o->known_hosts || !o->known_hosts[0]) {
-		say(why, whysz, "%s: no known_hosts file given", c->name);
-		return EPERM;
-	}
-	key = libssh2_session_hostkey(c->session, &len, &type);
-	ktype = key ? knownhost_type(type) : 0;
-	if (!ktype) {
-		say(why, whysz, "%s: unsupported host key type", c->name);
-		return EPROTO;
-	}
-	kh = libssh2_knownhost_init(c->session);
-	if (!kh)
-		return ENOMEM;
-	if (stat(o->known_hosts, &st) == 0 &&
-	    libssh2_knownhost_readfile(kh, o->known_hosts,
-				       LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0) {
-		say(why, whysz, "%s: cannot read known_hosts %s: %s", c->name,
-		    o->known_hosts, last_error(c));
-		err = EPERM;
-		goto out;
-	}
-	rc = libssh2_knownhost_checkp(kh, o->host, port, key, len,
-				      LIBSSH2_KNOWNHOST_TYPE_PLAIN |
-					      LIBSSH2_KNOWNHOST_KEYENC_RAW |
-					      ktype,
-				      NULL);
-	if (rc == LIBSSH2_KNOWNHOST_CHECK_MATCH)
-		goto out;
-	if (rc == LIBSSH2_KNOWNHOST_CHECK_MISMATCH) {
-		say(why, whysz,
-		    "%s: host key differs from the one in %s: refusing (a "
-		    "reinstalled host or a man in the middle; if the change "
-		    "is expected, remove the old line with ssh-keygen -R "
-		    "'[%s]:%u' -f %s)",
-		    c->name, o->known_hosts, o->host, port, o->known_hosts);
-		err = EPERM;
-		goto out;
-	}
-	if (rc != LIBSSH2_KNOWNHOST_CHECK_NOTFOUND || !o->accept_new) {
-		say(why, whysz,
-		    "%s: host key not in %s: refusing (add it with "
-		    "ssh-keyscan -p %u %s >> %s, or run with --accept-new)",
-		    c->name, o->known_hosts, port, o->host, o->known_hosts);
-		err = EPERM;
-		goto out;
-	}
-	if (port == 22)
-		snprintf(spec, sizeof(spec), "%s", o->host);
-	else
-		snprintf(spec, sizeof(spec), "[%s]:%u", o->host, port);
-	if (libssh2_knownhost_addc(kh, spec, NULL, key, len, NULL, 0,
-				   LIBSSH2_KNOWNHOST_TYPE_PLAIN |
-					   LIBSSH2_KNOWNHOST_KEYENC_RAW |
-					   ktype,
-				   NULL) ||
-	    libssh2_knownhost_writefile(kh, o->known_hosts,
-					LIBSSH2_KNOWNHOST_FILE_OPENSSH)) {
-		say(why, whysz, "%s: cannot add its key to %s: %s", c->name,
-		    o->known_hosts, last_error(c));
-		err = EPERM;
-		goto out;
-	}
-	log_info("%s: new host key added to %s (accept-new)", c->name,
-		 o->known_hosts);
-out:
-	libssh2_knownhost_free(kh);
-	return err;
-}
-
 static int auth_agent(struct ssh_conn *c, const char *user, char *why,
 		      size_t whysz)
 {
@@ -349,7 +251,13 @@ int ssh_connect(struct ssh_conn **cp, const struct ssh_opts *o, char *why,
 		err = rc == LIBSSH2_ERROR_EAGAIN ? ETIMEDOUT : EPROTO;
 		goto out;
 	}
-	err = check_host_key(c, o, port, why, whysz);
+	{
+		struct ssh_knownhosts_query q = {o->host, o->known_hosts,
+						 o->accept_new};
+
+		err = ssh_knownhosts_check(c->session, c->name, &q, port, why,
+					   whysz);
+	}
 	if (err)
 		goto out;
 	if (o->agent) {

@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "crosscheck.h"
 #include "metrics.h"
 #include "metrics_feed.h"
 #include "roles.h"
@@ -108,7 +109,7 @@ static void call_acc_step(const struct call_acc *ca, struct res_step *st)
  * figures into ca, when not NULL). */
 static int loaders_step(struct run *r, struct res_step *st, struct hist *rtt,
 			struct hist *rrd, double *secs, bool *bound,
-			struct call_acc *ca)
+			struct call_acc *ca, struct res_step *prev)
 {
 	*secs = 0;
 	*bound = false;
@@ -134,15 +135,27 @@ static int loaders_step(struct run *r, struct res_step *st, struct hist *rtt,
 					   r->t->nodes[i].name);
 		}
 		if (st) {
-			st->attempts += (uint64_t)runctx_json_number(reply,
-								     "attempt"
-								     "s");
-			st->successes +=
-				(uint64_t)runctx_json_number(reply, "successe"
-								    "s");
-			st->failures += (uint64_t)runctx_json_number(reply,
-								     "failure"
-								     "s");
+			/* Each attempt in the step it was sent in: the
+			 * loader's cohort when it gives one, else what
+			 * ended in the window. */
+			json_t *co = json_object_get(reply, "cohort");
+
+			if (!co)
+				co = reply;
+			st->attempts += (uint64_t)runctx_json_number(co, "atte"
+									 "mpt"
+									 "s");
+			st->successes += (uint64_t)runctx_json_number(co, "suc"
+									  "ces"
+									  "se"
+									  "s");
+			st->failures += (uint64_t)runctx_json_number(co, "fail"
+									 "ure"
+									 "s");
+			st->in_flight += (uint64_t)runctx_json_number(co, "in_"
+									  "fli"
+									  "gh"
+									  "t");
 			st->timeouts += (uint64_t)runctx_json_number(reply,
 								     "timeout"
 								     "s");
@@ -161,6 +174,22 @@ static int loaders_step(struct run *r, struct res_step *st, struct hist *rtt,
 			hist_merge(rrd, &h);
 		if (ca)
 			call_acc_add(ca, reply);
+		if (prev) {
+			/* The step before's cohort as it stands now. */
+			json_t *pc = json_object_get(reply, "cohort_prev");
+
+			prev->attempts += (uint64_t)runctx_json_number(pc,
+								       "atte"
+								       "mpt"
+								       "s");
+			prev->successes +=
+				(uint64_t)runctx_json_number(pc, "successes");
+			prev->failures +=
+				(uint64_t)runctx_json_number(pc, "failures");
+			prev->in_flight +=
+				(uint64_t)runctx_json_number(pc, "in_flight");
+			prev->index += pc != NULL;
+		}
 		json_decref(reply);
 	}
 	return 0;
@@ -223,6 +252,7 @@ void stepper_init(struct run *r, struct stepper *sp)
 		sampler_proxy_read(r, &r->roles[sp->pidx[k]], &sp->prev[k]);
 	}
 	sampler_loaders_read(r, &sp->lprev);
+	crosscheck_begin(r);
 }
 
 /*
@@ -295,8 +325,13 @@ static int step_begin(struct run *r, struct stepper *sp, double rate,
 	sp->started = true;
 	err = runctx_sleep_until(r, runctx_now_ms() +
 					    (uint64_t)e->warmup_s * 1000);
+	/* The machines' first mark before the loaders' step begins: its
+	 * "stats" round trips must not lengthen the step. */
 	if (!err)
-		err = loaders_step(r, NULL, &rtt, &rrd, &secs, &bound, NULL);
+		interfere_mark(r, &sp->mach0);
+	if (!err)
+		err = loaders_step(r, NULL, &rtt, &rrd, &secs, &bound, NULL,
+				   NULL);
 	if (err)
 		return err;
 	for (size_t k = 0; k < sp->np; k++) {
@@ -465,10 +500,22 @@ int stepper_run(struct run *r, struct stepper *sp, double rate, unsigned index,
 		if (!calls)
 			return ENOMEM;
 	}
-	err = loaders_step(r, st, &rtt, &rrd, &secs, &bound, calls);
+	err = loaders_step(r, st, &rtt, &rrd, &secs, &bound, calls, NULL);
 	if (err) {
 		free(calls);
 		return err;
+	}
+	{
+		struct interfere_mark *mach1 = malloc(sizeof(*mach1));
+
+		st->mach_busy = st->mach_steal = st->mach_iowait = -1;
+		st->mach_others = -1;
+		if (mach1) {
+			interfere_mark(r, mach1);
+			interfere_step(&sp->mach0, mach1,
+				       r->t->exp.interference_max, st);
+			free(mach1);
+		}
 	}
 	if (presence)
 		sampler_notify_read(r, &n1);
@@ -495,7 +542,7 @@ int stepper_keep(struct run *r, const struct res_step *st)
 
 void stepper_say(struct run *r, const struct res_step *st, const char *verdict)
 {
-	char cpus[256] = "", notifies[128] = "";
+	char cpus[256] = "", notifies[128] = "", noise[96] = "";
 	size_t used = 0;
 
 	for (size_t k = 0; k < r->res.nproxies && used < sizeof(cpus); k++)
@@ -507,13 +554,18 @@ void stepper_say(struct run *r, const struct res_step *st, const char *verdict)
 			 " | NOTIFY %.0f/s (%.2f per request) p95 %.2f ms",
 			 st->notify_per_s, st->notify_per_req,
 			 st->notify_p95_ms);
+	if (st->interfered)
+		snprintf(noise, sizeof(noise),
+			 " | interfered: other work %.0f%% of a machine",
+			 (st->mach_others + st->mach_steal) * 100);
 	runctx_say(r,
 		   "[step %u] offered %.0f/s achieved %.0f/s success %.2f%% "
 		   "TA "
-		   "%.2f ms p95 %.2f ms%s |%s%s%s",
+		   "%.2f ms p95 %.2f ms%s |%s%s%s%s",
 		   st->index + 1, st->offered, st->achieved, st->success_pct,
 		   st->ta_avg_ms, st->p95_ms, notifies, cpus,
-		   st->generator_bound ? " | generator bound" : "", verdict);
+		   st->generator_bound ? " | generator bound" : "", noise,
+		   verdict);
 }
 
 /*
@@ -526,7 +578,7 @@ void stepper_say(struct run *r, const struct res_step *st, const char *verdict)
 int stepper_settle(struct run *r, struct res_step *st)
 {
 	uint64_t deadline = runctx_now_ms() + r->t->exp.threshold_ms + 1000;
-	struct res_step rest = {0};
+	struct res_step rest = {0}, trial = {0};
 	struct hist rtt, rrd;
 	double secs;
 	bool bound;
@@ -555,10 +607,23 @@ int stepper_settle(struct run *r, struct res_step *st)
 		last = cur;
 	}
 	if (!err)
-		err = loaders_step(r, &rest, &rtt, &rrd, &secs, &bound, NULL);
+		err = loaders_step(r, &rest, &rtt, &rrd, &secs, &bound, NULL,
+				   &trial);
 	if (err)
 		return err;
-	st->failures += rest.failures;
 	st->timeouts += rest.timeouts;
+	/* Every loader gave the trial's cohort as it ends now: its
+	 * outcomes replace those at the trial's edge. */
+	if (trial.index && trial.attempts == st->attempts) {
+		st->successes = trial.successes;
+		st->failures = trial.failures;
+		st->in_flight = trial.in_flight;
+		if (st->successes + st->failures)
+			st->success_pct =
+				100.0 * (double)st->successes /
+				(double)(st->successes + st->failures);
+	} else {
+		st->failures += rest.failures;
+	}
 	return 0;
 }

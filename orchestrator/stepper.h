@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "interfere.h"
 #include "results.h"
 #include "runctx.h"
 #include "sampler.h"
@@ -26,6 +27,8 @@ struct stepper {
 	/* the database's Questions at t_ms (have_db: a reading) */
 	uint64_t db_questions, db_t_ms;
 	bool have_db;
+	/* the machines at the step's start (interfere.h) */
+	struct interfere_mark mach0;
 };
 
 /* Starts the run's clock of samples and takes the first marks; names

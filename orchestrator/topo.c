@@ -123,10 +123,10 @@ static void parse_node(struct topo_reader *c, json_t *obj, enum topo_role role,
 	snprintf(what, sizeof(what), "%s[%zu]", role_keys[role], index);
 	if (!topo_reader_object(c, obj, n->pointer, what, role_fields[role]))
 		return;
-	topo_reader_string(c, obj, n->pointer, "name", true, NULL, n->name,
-			   sizeof(n->name));
-	topo_reader_string(c, obj, n->pointer, "host", true, NULL, n->host,
-			   sizeof(n->host));
+	topo_reader_name(c, obj, n->pointer, "name", true, "node name",
+			 n->name, sizeof(n->name));
+	topo_reader_name(c, obj, n->pointer, "host", true, "host name",
+			 n->host, sizeof(n->host));
 	if (role != TOPO_LOADER)
 		get_listen(c, obj, n->pointer, n);
 	topo_reader_uint(c, obj, n->pointer,
@@ -320,6 +320,7 @@ static const char *const exp_fields[] = {"test",
 					 "max_trials",
 					 "confirm_s",
 					 "baseline_s",
+					 "interference_max",
 					 "hold_ms",
 					 "hold",
 					 "arrivals",
@@ -568,6 +569,18 @@ static void parse_experiment(struct topo_reader *c, json_t *root,
 	}
 	topo_reader_uint(c, obj, "/experiment", "baseline_s", 0, 3600, 3,
 			 &e->baseline_s);
+	e->interference_max = 0.15;
+	pct = json_object_get(obj, "interference_max");
+	if (pct) {
+		if (!json_is_number(pct) || !(json_number_value(pct) > 0) ||
+		    json_number_value(pct) > 1)
+			topo_reader_error(c, "/experiment/interference_max",
+					  false,
+					  "\"interference_max\" must be a "
+					  "number in (0, 1]");
+		else
+			e->interference_max = json_number_value(pct);
+	}
 	e->success_pct = 50;
 	pct = json_object_get(obj, "success_percent");
 	if (pct) {
@@ -797,8 +810,8 @@ int topo_load(struct topo **tp, const char *path, const struct inventory *inv,
 		goto out;
 	}
 	topo_reader_schema_key(&c, root);
-	topo_reader_string(&c, root, "", "name", true, NULL, t->name,
-			   sizeof(t->name));
+	topo_reader_name(&c, root, "", "name", true, "topology name", t->name,
+			 sizeof(t->name));
 	topo_reader_string(&c, root, "", "description", false, "",
 			   t->description, sizeof(t->description));
 	topo_reader_string(&c, root, "", "domain", false, "example.com",
@@ -857,8 +870,8 @@ int topo_load(struct topo **tp, const char *path, const struct inventory *inv,
 	    topo_reader_object(&c, db, "/database", "database", db_fields)) {
 		unsigned port;
 
-		topo_reader_string(&c, db, "/database", "host", false, "",
-				   t->db_host, sizeof(t->db_host));
+		topo_reader_name(&c, db, "/database", "host", false,
+				 "host name", t->db_host, sizeof(t->db_host));
 		topo_reader_bool(&c, db, "/database", "managed", true,
 				 &t->db_managed);
 		if (topo_reader_uint(&c, db, "/database", "port", 1, 65535,

@@ -97,10 +97,14 @@ struct topo_experiment {
 	unsigned max_trials;	/* rfc7502, bisect: the trials' bound */
 	unsigned confirm_s;	/* rfc7502: the confirmation trial; 0 none */
 	unsigned baseline_s;	/* loaders straight to callhandlers; 0 off */
-	unsigned hold_ms;	/* invite: 200 -> BYE (the mean) */
-	bool hold_exp;		/* holds exponential, mean hold_ms */
-	bool poisson;		/* arrivals a Poisson process */
-	char profile[16];	/* mix: the named profile, or "" */
+	/* a step during which other work (a machine's busy time less our
+	 * processes', plus steal) took more than this share of the
+	 * machine is flagged interfered */
+	double interference_max;
+	unsigned hold_ms; /* invite: 200 -> BYE (the mean) */
+	bool hold_exp;	  /* holds exponential, mean hold_ms */
+	bool poisson;	  /* arrivals a Poisson process */
+	char profile[16]; /* mix: the named profile, or "" */
 	/* sipstone: each test's weight in SIPstone-A, by
 	 * topo_sipstone_names */
 	double sipstone_weights[TOPO_SIPSTONE_TESTS];

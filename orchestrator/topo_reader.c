@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "jsonpos.h"
+#include "shquote.h"
 
 void topo_errors_free(struct topo_errors *e)
 {
@@ -169,6 +170,28 @@ bool topo_reader_string(struct topo_reader *c, json_t *obj, const char *ptr,
 	}
 	snprintf(out, size, "%s", json_string_value(v));
 	return true;
+}
+
+bool topo_reader_name(struct topo_reader *c, json_t *obj, const char *ptr,
+		      const char *key, bool required, const char *what,
+		      char *out, size_t size)
+{
+	char p[256];
+
+	if (!topo_reader_string(c, obj, ptr, key, required, NULL, out, size))
+		return false;
+	if (!out[0] && !required)
+		return true;
+	if (shquote_safe_name(out))
+		return true;
+	topo_reader_child(p, sizeof(p), ptr, key);
+	topo_reader_error(c, p, false,
+			  "%s \"%.64s\" is not allowed: 1 to 64 of letters, "
+			  "digits, '.', '_' and '-', not starting with '.' "
+			  "or '-'",
+			  what, out);
+	out[0] = '\0';
+	return false;
 }
 
 bool topo_reader_choice(struct topo_reader *c, json_t *obj, const char *ptr,

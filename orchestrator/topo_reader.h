@@ -65,6 +65,11 @@ bool topo_reader_object(struct topo_reader *c, json_t *obj, const char *ptr,
 bool topo_reader_string(struct topo_reader *c, json_t *obj, const char *ptr,
 			const char *key, bool required, const char *dflt,
 			char *out, size_t size);
+/* topo_reader_string(), then shquote_safe_name(): a name that becomes
+ * part of paths and command lines (what: "node name", ...). */
+bool topo_reader_name(struct topo_reader *c, json_t *obj, const char *ptr,
+		      const char *key, bool required, const char *what,
+		      char *out, size_t size);
 bool topo_reader_choice(struct topo_reader *c, json_t *obj, const char *ptr,
 			const char *key, const char *const choices[],
 			char *out, size_t size);

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "obj.h"
 #include "stateful.h"
+#include "version.h"
 
 struct app {
 	struct ev *ev;
@@ -78,26 +79,15 @@ int main(int argc, char **argv)
 
 	memset(&a, 0, sizeof(a));
 	stateful_cfg_init(&cfg);
-	if (argc == 2 &&
-	    (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("usage: %s --listen udp:HOST:PORT [--listen tcp:...] "
-		       "[--listen tls:... --tls-cert F --tls-key F "
-		       "[--tls-ca F]] --domain D [--db mysql://user@host:port"
-		       "/name | --users-file F] [--db-mode memory|"
-		       "write-through|write-back] [--auth none|register|"
-		       "invite|all] [--record-route] [--closed] [--redirect] "
-		       "[--workers N]"
-		       " [--presence [--presence-filter F] "
-		       "[--presence-min-expires S] [--presence-max-expires S] "
-		       "[--presence-default-expires S]] [--control] "
-		       "[--config FILE.json]\n",
-		       argv[0]);
+	e = stateful_cfg_parse(&cfg, argc, argv, &control, err, sizeof(err));
+	if (e == STATEFUL_CFG_EXIT)
 		return 0;
+	if (e) {
+		fprintf(stderr, "proxy-stateful: %s\n",
+			e == EIO ? strerror(e) : err);
+		return e == EIO ? 1 : 2;
 	}
-	if (stateful_cfg_parse(&cfg, argc, argv, &control, err, sizeof(err))) {
-		fprintf(stderr, "proxy-stateful: %s\n", err);
-		return 2;
-	}
+	log_info("proxy-stateful %s", version_string());
 	signal(SIGPIPE, SIG_IGN);
 	e = ev_alloc(&a.ev);
 	if (!e)

@@ -11,6 +11,7 @@
 
 #include "argcfg.h"
 #include "pl.h"
+#include "version.h"
 
 void stateful_cfg_init(struct stateful_cfg *cfg)
 {
@@ -196,8 +197,35 @@ static const struct option long_opts[] = {
 	{"redirect", no_argument, NULL, 0},
 	{"control", no_argument, NULL, 0},
 	{"presence", no_argument, NULL, 0},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 0},
 	{NULL, 0, NULL, 0},
 };
+
+void stateful_cfg_usage(FILE *f)
+{
+	fputs("usage: proxy-stateful --listen udp:HOST:PORT [--listen "
+	      "tcp:...]\n"
+	      "         [--listen tls:... --tls-cert F --tls-key F "
+	      "[--tls-ca F]]\n"
+	      "         --domain D [--db mysql://user@host:port/name | "
+	      "--users-file F]\n"
+	      "         [--db-mode memory|write-through|write-back]\n"
+	      "         [--auth none|register|invite|all] [--record-route] "
+	      "[--closed] [--redirect]\n"
+	      "         [--workers N] [--min-expires S] [--max-expires S] "
+	      "[--default-expires S]\n"
+	      "         [--flush-ms MS] [--timer-c-ms MS] [--t1-ms MS]\n"
+	      "         [--presence [--presence-filter F] "
+	      "[--presence-min-expires S]\n"
+	      "          [--presence-max-expires S] "
+	      "[--presence-default-expires S]]\n"
+	      "         [--control]\n"
+	      "       proxy-stateful --config FILE.json [flags...]  (keys "
+	      "are the flags' names)\n"
+	      "       proxy-stateful --version | --help\n",
+	      f);
+}
 
 struct parse_ctx {
 	struct stateful_cfg *cfg;
@@ -212,6 +240,14 @@ static int on_opt(const char *name, const char *v, void *arg, char *err,
 
 	if (v)
 		return apply(pc->cfg, name, v, err, errsz);
+	if (!strcmp(name, "help")) {
+		stateful_cfg_usage(stdout);
+		return STATEFUL_CFG_EXIT;
+	}
+	if (!strcmp(name, "version"))
+		return version_print(stdout, "proxy-stateful")
+			       ? EIO
+			       : STATEFUL_CFG_EXIT;
 	if (!strcmp(name, "record-route"))
 		pc->cfg->record_route = true;
 	else if (!strcmp(name, "closed"))

@@ -6,6 +6,7 @@
 #define SIPSTONE_STATEFUL_CFG_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,12 +64,20 @@ struct stateful_cfg {
 /* Defaults for everything (no listener, domain "localhost"). */
 void stateful_cfg_init(struct stateful_cfg *cfg);
 
+/* stateful_cfg_parse(): --help or --version was given, the usage or
+ * the version went to stdout (exit 0). */
+#define STATEFUL_CFG_EXIT (-1)
+
+/* The usage text (--help). */
+void stateful_cfg_usage(FILE *f);
+
 /*
  * Parses the command line (argv[1..]) into cfg, after reading
  * --config FILE.json if one is given (the command line wins).  On error
  * writes one line into err (size errsz: "unknown option --foo",
- * "--foo: missing value", a bad value) and returns EINVAL.
- * *control is set for --control.
+ * "--foo: missing value", a bad value) and returns EINVAL; returns
+ * STATEFUL_CFG_EXIT after --help or --version.  *control is set for
+ * --control.
  */
 int stateful_cfg_parse(struct stateful_cfg *cfg, int argc, char **argv,
 		       bool *control, char *err, size_t errsz);

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "obj.h"
 #include "slproxy.h"
+#include "version.h"
 
 static void on_stop(struct ctl *ctl, void *arg)
 {
@@ -53,6 +54,7 @@ int main(int argc, char **argv)
 	}
 	if (cfg.log_level[0] && !log_level_decode(cfg.log_level, &level))
 		log_set_level(level);
+	log_info("proxy-stateless %s", version_string());
 	/* Workers inherit the mask: signals come to the main loop only. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);

@@ -8,6 +8,7 @@
 
 #include "argcfg.h"
 #include "log.h"
+#include "version.h"
 
 void slcfg_init(struct slcfg *cfg)
 {
@@ -123,6 +124,7 @@ static const struct option long_opts[] = {
 	{"tls-no-verify", no_argument, NULL, 0},
 	{"log-level", required_argument, NULL, 0},
 	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 0},
 	{NULL, 0, NULL, 0},
 };
 
@@ -134,7 +136,8 @@ static const char usage[] =
 	"         [--retry-after S] [--control] [--tls-cert PEM --tls-key "
 	"PEM]\n"
 	"         [--tls-ca PEM] [--tls-no-verify] [--log-level LEVEL]\n"
-	"       proxy-stateless --config FILE.json [flags...]\n";
+	"       proxy-stateless --config FILE.json [flags...]\n"
+	"       proxy-stateless --version | --help\n";
 
 static int check(const struct slcfg *cfg, char *err, size_t errsz)
 {
@@ -162,12 +165,17 @@ static int check(const struct slcfg *cfg, char *err, size_t errsz)
 	return 0;
 }
 
-/* One option (argcfg_opt_h): --help prints the usage and stops. */
+/* One option (argcfg_opt_h): --help prints the usage and stops,
+ * --version the version. */
 static int on_opt(const char *name, const char *v, void *arg, char *err,
 		  size_t errsz)
 {
 	if (!strcmp(name, "help")) {
 		fputs(usage, stdout);
+		return 1;
+	}
+	if (!strcmp(name, "version")) {
+		version_print(stdout, "proxy-stateless");
 		return 1;
 	}
 	return set_opt(arg, name, v, err, errsz);

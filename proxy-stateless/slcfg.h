@@ -41,9 +41,9 @@ void slcfg_init(struct slcfg *cfg);
  * Parses argv (argv[0] skipped); --config FILE is expanded where it
  * appears (argcfg_expand(): a JSON object whose keys are the flags'
  * names, true for a flag alone, a list to repeat one), so that later
- * flags win.  argv is not changed.  Returns 0, 1 when --help was asked
- * (usage printed to stdout), or EINVAL with one clear line in err
- * (FILE:LINE:COLUMN for JSON syntax).  Checks the result (at least one
+ * flags win.  argv is not changed.  Returns 0, 1 when --help or
+ * --version was asked (the usage or the version printed to stdout), or
+ * EINVAL with one clear line in err (FILE:LINE:COLUMN for JSON syntax).  Checks the result (at least one
  * --listen and one --next; TLS files when tls: is used).
  */
 int slcfg_parse_args(struct slcfg *cfg, int argc, char **argv, char *err,

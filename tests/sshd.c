@@ -15,13 +15,18 @@
 #include "proc.h"
 #include "test.h"
 
-static void keygen(const char *path)
+static void keygen_type(const char *path, const char *type)
 {
-	const char *argv[] = {"ssh-keygen", "-q", "-t", "ed25519", "-N",
+	const char *argv[] = {"ssh-keygen", "-q", "-t", type, "-N",
 			      "",	    "-f", path, NULL};
 
 	if (proc_run(argv, "ssh-keygen.log", 10000) != 0)
 		test_fail(__FILE__, __LINE__, "ssh-keygen -f %s failed", path);
+}
+
+static void keygen(const char *path)
+{
+	keygen_type(path, "ed25519");
 }
 
 static bool can_connect(uint16_t port)
@@ -40,6 +45,11 @@ static bool can_connect(uint16_t port)
 
 void sshd_start(struct sshd *s)
 {
+	sshd_start_typed(s, "ed25519");
+}
+
+void sshd_start_typed(struct sshd *s, const char *host_key_type)
+{
 	char path[700], conf[4096];
 	const char *sshd = "/usr/sbin/sshd";
 	struct stat st;
@@ -54,7 +64,7 @@ void sshd_start(struct sshd *s)
 	mkdir(s->dir, 0700);
 	snprintf(s->user, sizeof(s->user), "root");
 	snprintf(path, sizeof(path), "%s/host_key", s->dir);
-	keygen(path);
+	keygen_type(path, host_key_type);
 	snprintf(s->host_pub, sizeof(s->host_pub), "%s/host_key.pub", s->dir);
 	snprintf(s->client_key, sizeof(s->client_key), "%s/client_key",
 		 s->dir);

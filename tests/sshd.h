@@ -26,6 +26,10 @@ struct sshd {
 /* Starts it (or skips the test).  Waits until it accepts connections. */
 void sshd_start(struct sshd *s);
 
+/* The same with a host key of another type ("ecdsa", "rsa"; ssh-keygen
+ * -t); the client keys stay ed25519. */
+void sshd_start_typed(struct sshd *s, const char *host_key_type);
+
 /* Stops it by its PID. */
 void sshd_stop(struct sshd *s);
 

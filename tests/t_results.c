@@ -122,7 +122,11 @@ TEST(results_bundle_files_and_round_trip)
 	/* Step 2: offered 6000, CPU 45 %, absent metrics left empty. */
 	ASSERT(strstr(text, "\n2,6000.0,6000.0,"));
 	ASSERT(strstr(text, ",,,,,,0,1,ramp,45.0,10.0,50.000,45.0,11.0,50."
-			    "000\n"));
+			    "000,"));
+	/* the counts' and machines' columns last */
+	ASSERT(strstr(text, ",in_flight,machine_busy_pct,machine_steal_pct,"
+			    "machine_iowait_pct,machine_others_pct,"
+			    "interfered\n"));
 	free(text);
 	snprintf(path, sizeof(path), "%s/samples.csv", dir);
 	text = test_read_file(path, &len);

@@ -94,8 +94,8 @@ TEST_TIMEOUT(rundb_lifecycle_on_a_managed_server, 90)
 				      test_tmp_dir(), why, sizeof(why)) == 0,
 		   "%s", why);
 	ASSERT_MSG(rundb_create(&db, "127.0.0.1", port, rundb_server_user(srv),
-				rundb_server_password(srv), "Tester-1", why,
-				sizeof(why)) == 0,
+				rundb_server_password(srv), "Tester-1", NULL,
+				why, sizeof(why)) == 0,
 		   "%s", why);
 	snprintf(name, sizeof(name), "%s", rundb_name(db));
 	snprintf(account, sizeof(account), "%s", rundb_account(db));
@@ -190,8 +190,8 @@ TEST_TIMEOUT(rundb_refusals_are_said, 30)
 	uint16_t port = proc_free_port();
 
 	/* Nothing listens there. */
-	ASSERT_EQ(rundb_create(&db, "127.0.0.1", port, "root", "x", "me", why,
-			       sizeof(why)),
+	ASSERT_EQ(rundb_create(&db, "127.0.0.1", port, "root", "x", "me", NULL,
+			       why, sizeof(why)),
 		  ECONNREFUSED);
 	ASSERT_MSG(strstr(why, "connecting to 127.0.0.1:") && strstr(why, "Mar"
 									  "iaD"

@@ -14,6 +14,7 @@
 #include "argcfg.h"
 #include "pl.h"
 #include "user_range.h"
+#include "version.h"
 
 /* The usage lines, on f. */
 static void usage(FILE *f)
@@ -23,7 +24,8 @@ static void usage(FILE *f)
 		   "         [--users A1000-A1999 --domain example.com\n"
 		   "          --register-via udp:HOST:PORT [--password PW]\n"
 		   "          [--expires S] [--reg-rate N] [--reg-retries "
-		   "N]]\n"
+		   "N]\n"
+		   "          [--reg-timeout-ms MS]]\n"
 		   "         [--watch B1000-B1099 --watchers-per-presentity "
 		   "W\n"
 		   "          [--watch-via udp:HOST:PORT] [--watch-users "
@@ -37,7 +39,8 @@ static void usage(FILE *f)
 		   "         [--control]\n"
 		   "         [--log-level err|warn|info|debug]\n"
 		   "       callhandler --config FILE.json [flags...]  (keys "
-		   "are the flags' names)\n");
+		   "are the flags' names)\n"
+		   "       callhandler --version | --help\n");
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned *out)
@@ -100,6 +103,7 @@ enum {
 	OPT_WATCH_RATE,
 	OPT_LOG,
 	OPT_HELP,
+	OPT_VERSION,
 };
 
 static const struct option longopts[] = {
@@ -131,6 +135,7 @@ static const struct option longopts[] = {
 	{"watch-rate", required_argument, NULL, OPT_WATCH_RATE},
 	{"log-level", required_argument, NULL, OPT_LOG},
 	{"help", no_argument, NULL, OPT_HELP},
+	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
 
@@ -426,6 +431,10 @@ int callhandler_cfg_parse(struct callhandler_cfg *c, int argc, char **argv,
 	       -1) {
 		if (opt == OPT_HELP) {
 			usage(stdout);
+			return 1;
+		}
+		if (opt == OPT_VERSION) {
+			version_print(stdout, "callhandler");
 			return 1;
 		}
 		rc = opt_uas(c, &ps, opt, optarg);

@@ -48,7 +48,8 @@ void callhandler_cfg_init(struct callhandler_cfg *c);
 
 /*
  * Parses argv (argv[0] skipped) into c (initialised).  Returns 0, 1 when
- * --help was asked (the usage printed on stdout), or EINVAL with one
+ * --help or --version was asked (the usage or the version printed on
+ * stdout), or EINVAL with one
  * line in err (FILE:LINE:COLUMN for JSON syntax): an unknown option, a
  * bad value, or options that do not go together.  Whatever it returns,
  * callhandler_cfg_free() releases c afterwards.

@@ -22,6 +22,7 @@
 #include "obj.h"
 #include "sip_tp.h"
 #include "uas.h"
+#include "version.h"
 #include "registration.h"
 #include "watch.h"
 
@@ -363,6 +364,7 @@ int main(int argc, char **argv)
 	}
 	if (cfg.log_level_set)
 		log_set_level(cfg.log_level);
+	log_info("callhandler %s", version_string());
 	err = ev_alloc(&a.ev);
 	if (err)
 		goto out;

@@ -54,6 +54,7 @@ struct lc_call {
 	struct sip_txn *ict;	  /* the INVITE's transaction (ref) */
 	struct sip_txn *bye;	  /* the BYE's (ref) */
 	uint64_t t_start;	  /* first INVITE sent, ns */
+	unsigned cohort;	  /* sent in (loadcount.h) */
 	uint64_t t_answer;	  /* its 2xx, ns */
 	uint64_t t_bye;		  /* BYE sent, ns */
 	struct ev_timer hold;	  /* hold time, then BYE */
@@ -230,7 +231,7 @@ static struct lc_call *call_find(struct loadcall *lc, const struct pl *cid)
 /* Ends call c with its outcome o. */
 static void call_end(struct lc_call *c, enum loadcount_outcome o)
 {
-	loadcount_outcome(c->lc->env.c, c->lc->env.mu, o);
+	loadcount_outcome(c->lc->env.c, c->lc->env.mu, o, c->cohort);
 	call_free(c);
 }
 
@@ -543,11 +544,15 @@ void loadcall_start(struct loadcall *lc, uint32_t num, uint32_t callee,
 		/* counted as an attempt by the caller: end it as failed */
 		pthread_mutex_lock(lc->env.mu);
 		lc->env.c->failures++;
+		loadcount_cohort(lc->env.c,
+				 lc->env.cohort ? *lc->env.cohort : 0)
+			->failures++;
 		lc->env.c->transport_errors++;
 		pthread_mutex_unlock(lc->env.mu);
 		return;
 	}
 	c->lc = lc;
+	c->cohort = lc->env.cohort ? *lc->env.cohort : 0;
 	c->num = num;
 	c->callee = callee;
 	c->auth = auth;

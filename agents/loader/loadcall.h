@@ -60,6 +60,8 @@ struct loadcall_env {
 	 * the monotonic clock; NULL: the module reads the clock itself. */
 	const uint64_t *rx_ns;
 	struct loadcount *c;
+	/* The cohort of the call being started (loadcount.h); NULL: 0. */
+	const unsigned *cohort;
 	/* Called when the last call ends while draining. */
 	void (*idle)(void *arg);
 	/* Sends a message outside a transaction (the ACK for a 2xx) as

@@ -214,6 +214,11 @@ void loadcount_merge(struct loadcount *d, const struct loadcount *s)
 	for (i = 0; i < LOADCFG_KINDS; i++)
 		kind_merge(&d->kind[i], &s->kind[i]);
 	loadcount_pres_merge(&d->pres, &s->pres);
+	for (i = 0; i < LOADCOUNT_COHORTS; i++) {
+		d->cohort[i].attempts += s->cohort[i].attempts;
+		d->cohort[i].successes += s->cohort[i].successes;
+		d->cohort[i].failures += s->cohort[i].failures;
+	}
 }
 
 int loadcount_diff(struct loadcount *out, const struct loadcount *a,
@@ -244,6 +249,11 @@ int loadcount_diff(struct loadcount *out, const struct loadcount *a,
 	out->pool_open_us = a->pool_open_us;
 	for (i = 0; i < LOADCOUNT_CODES; i++)
 		SUB(codes[i])
+	for (i = 0; i < LOADCOUNT_COHORTS; i++) {
+		SUB(cohort[i].attempts)
+		SUB(cohort[i].successes)
+		SUB(cohort[i].failures)
+	}
 	if (hist_diff(&out->rtt, &a->rtt, &b->rtt) ||
 	    hist_diff(&out->rrd, &a->rrd, &b->rrd) ||
 	    loadcount_call_diff(&out->call, &a->call, &b->call) ||
@@ -274,14 +284,21 @@ int loadcount_diff(struct loadcount *out, const struct loadcount *a,
 	return 0;
 }
 
+struct loadcount_cohort *loadcount_cohort(struct loadcount *k, unsigned cohort)
+{
+	return &k->cohort[cohort % LOADCOUNT_COHORTS];
+}
+
 void loadcount_outcome(struct loadcount *k, pthread_mutex_t *mu,
-		       enum loadcount_outcome o)
+		       enum loadcount_outcome o, unsigned cohort)
 {
 	pthread_mutex_lock(mu);
 	if (o == LOADCOUNT_OK) {
 		k->successes++;
+		loadcount_cohort(k, cohort)->successes++;
 	} else {
 		k->failures++;
+		loadcount_cohort(k, cohort)->failures++;
 		if (o == LOADCOUNT_TIMEOUT)
 			k->timeouts++;
 		if (o == LOADCOUNT_TP_ERROR)

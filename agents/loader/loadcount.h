@@ -97,6 +97,22 @@ int loadcount_pres_diff(struct loadcount_pres *out,
 			const struct loadcount_pres *a,
 			const struct loadcount_pres *b);
 
+/*
+ * Cohorts: the attempts sent in one step of the control channel (the
+ * engine numbers them, loadgen_cohort_next) and their outcomes, whenever
+ * they come, so that a step counts each attempt in the step it was sent
+ * in and never more outcomes than attempts.  Cohort e is kept in slot
+ * e % LOADCOUNT_COHORTS, cumulative like the rest: a step's figures are
+ * the slot's difference over the step (an outcome 8 steps late lands in
+ * a later cohort of the same slot; Timer B is shorter than that at any
+ * step length the orchestrator uses).
+ */
+#define LOADCOUNT_COHORTS 8
+
+struct loadcount_cohort {
+	uint64_t attempts, successes, failures;
+};
+
 struct loadcount {
 	uint64_t attempts;	   /* new transactions (auth retries not) */
 	uint64_t successes;	   /* 2xx */
@@ -140,6 +156,7 @@ struct loadcount {
 		struct hist rtt, rrd;
 	} kind[LOADCFG_KINDS];
 	struct loadcount_pres pres; /* subscribe, publish */
+	struct loadcount_cohort cohort[LOADCOUNT_COHORTS];
 };
 
 /* Zeroes c and initialises its histograms. */
@@ -166,9 +183,14 @@ enum loadcount_outcome {
 };
 
 /* Counts o in k's generic figures (a success, or a failure and maybe a
- * timeout or a transport error), under mu. */
+ * timeout or a transport error) and in those of the cohort the attempt
+ * was sent in, under mu. */
 void loadcount_outcome(struct loadcount *k, pthread_mutex_t *mu,
-		       enum loadcount_outcome o);
+		       enum loadcount_outcome o, unsigned cohort);
+
+/* The cohort's slot in k (no lock: the caller holds it). */
+struct loadcount_cohort *loadcount_cohort(struct loadcount *k,
+					  unsigned cohort);
 
 /* (*field)++ under mu. */
 void loadcount_bump(pthread_mutex_t *mu, uint64_t *field);

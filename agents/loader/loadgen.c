@@ -227,6 +227,7 @@ static int pres_init(struct loadworker *w)
 	env.rx_ns = &w->rx_ns;
 	env.mu = &w->mu;
 	env.c = &w->c;
+	env.cohort = &w->send_cohort;
 	env.nslots = w->nusers;
 	env.idle = calls_idle;
 	env.arg = w;
@@ -360,6 +361,7 @@ static int worker_init(struct loadgen *lg, struct loadworker *w, unsigned idx)
 	env.rx_ns = &w->rx_ns;
 	env.mu = &w->mu;
 	env.c = &w->cc;
+	env.cohort = &w->send_cohort;
 	env.idle = calls_idle;
 	env.send = loadtxn_send;
 	env.conn_for = call_conn;
@@ -477,6 +479,11 @@ static void set_rate_bits(struct loadgen *lg, double rate)
 
 	memcpy(&bits, &rate, sizeof(bits));
 	atomic_store(&lg->rate_bits, bits);
+}
+
+unsigned loadgen_cohort_next(struct loadgen *lg)
+{
+	return atomic_fetch_add(&lg->cohort, 1) + 1;
 }
 
 double loadgen_rate(const struct loadgen *lg)

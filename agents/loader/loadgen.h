@@ -61,6 +61,10 @@ int loadgen_set_rate(struct loadgen *lg, double rate);
 int loadgen_pause(struct loadgen *lg);
 
 double loadgen_rate(const struct loadgen *lg);
+
+/* Starts the next cohort (loadcount.h): the attempts sent from now on
+ * are counted in it.  Returns its number (the first is 0). */
+unsigned loadgen_cohort_next(struct loadgen *lg);
 bool loadgen_started(const struct loadgen *lg);
 
 /* Merged cumulative counters of every thread (any thread may call). */

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "pl.h"
 #include "schedule.h"
+#include "version.h"
 
 void loadopts_usage(FILE *f, const char *argv0)
 {
@@ -54,8 +55,9 @@ void loadopts_usage(FILE *f, const char *argv0)
 		"          [--max-trials K] [--granularity R] "
 		"[--granularity-pct P] [--confirm-s S]\n"
 		"   or: %s --config FILE.json [flags...]  (keys are the "
-		"flags' names)\n",
-		argv0, argv0);
+		"flags' names)\n"
+		"   or: %s --version | --help\n",
+		argv0, argv0, argv0);
 }
 
 static int bad_option(const char *argv0, const char *what, const char *val)
@@ -137,6 +139,7 @@ enum {
 	OPT_MIX,
 	OPT_REG_USERS,
 	OPT_HELP,
+	OPT_VERSION,
 	/* schedules: schedule_opt() */
 	OPT_RAMP,
 	OPT_STEP_S,
@@ -193,6 +196,7 @@ static const struct option opts[] = {
 	{"mix", required_argument, NULL, OPT_MIX},
 	{"register-users", required_argument, NULL, OPT_REG_USERS},
 	{"help", no_argument, NULL, OPT_HELP},
+	{"version", no_argument, NULL, OPT_VERSION},
 	{"ramp", required_argument, NULL, OPT_RAMP},
 	{"step-s", required_argument, NULL, OPT_STEP_S},
 	{"warmup-s", required_argument, NULL, OPT_WARMUP_S},
@@ -740,6 +744,9 @@ int loadopts_parse(struct loadopts *o, int argc, char **argv)
 			loadopts_usage(stdout, me);
 			return LOADOPTS_HELP;
 		}
+		if (c == OPT_VERSION)
+			return version_print(stdout, "loader") ? 1
+							       : LOADOPTS_HELP;
 		fprintf(stderr, "%s: unknown or incomplete option %s\n", me,
 			argv[optind - 1]);
 		return 2;

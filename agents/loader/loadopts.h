@@ -25,7 +25,8 @@ struct loadopts {
 	const char *pwfile, *csv;
 };
 
-/* loadopts_parse(): --help was given, the usage went to stdout. */
+/* loadopts_parse(): --help or --version was given, the usage or the
+ * version went to stdout (exit 0). */
 #define LOADOPTS_HELP (-1)
 
 /*

@@ -81,6 +81,8 @@ static bool admit(struct loadworker *w, enum loadcfg_test t, uint64_t sched,
 		w->c.throttled++;
 		k->throttled++;
 	} else {
+		w->send_cohort = atomic_load(&w->lg->cohort);
+		loadcount_cohort(&w->c, w->send_cohort)->attempts++;
 		w->c.attempts++;
 		k->attempts++;
 		if (now > sched + LOADCOUNT_LATE_NS) {
@@ -122,6 +124,8 @@ static void send_pres(struct loadworker *w, uint64_t sched, uint64_t now)
 		return;
 	}
 	pthread_mutex_lock(&w->mu);
+	w->send_cohort = atomic_load(&w->lg->cohort);
+	loadcount_cohort(&w->c, w->send_cohort)->attempts++;
 	w->c.attempts++;
 	if (now > sched + LOADCOUNT_LATE_NS)
 		w->c.late_sends++;

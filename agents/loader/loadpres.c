@@ -63,6 +63,7 @@ struct lp_sub {
 	uint32_t expires; /* granted */
 	struct sip_txn *ct;
 	uint64_t t_start;
+	unsigned cohort;	 /* sent in (loadcount.h) */
 	struct ev_timer wait;	 /* first or terminated NOTIFY */
 	struct ev_timer refresh; /* the next refresh */
 	char call_id[CALL_ID_SIZE];
@@ -76,6 +77,7 @@ struct lp_pub {
 	struct lp_slot *s;
 	struct sip_txn *ct;
 	uint64_t t_start;
+	unsigned cohort; /* sent in (loadcount.h) */
 	unsigned auth_tries;
 	bool proxy_auth;
 	bool retried_412;
@@ -159,12 +161,19 @@ static void maybe_idle(struct loadpres *lp)
 		lp->env.idle(lp->env.arg);
 }
 
+/* The cohort of the attempt being started (loadcount.h). */
+static unsigned cohort_now(const struct loadpres *lp)
+{
+	return lp->env.cohort ? *lp->env.cohort : 0;
+}
+
 /* An attempt's outcome, once. */
 
-static void outcome(struct loadpres *lp, enum loadcount_outcome o)
+static void outcome(struct loadpres *lp, unsigned cohort,
+		    enum loadcount_outcome o)
 {
 	lp->unsettled--;
-	loadcount_outcome(lp->env.c, lp->env.mu, o);
+	loadcount_outcome(lp->env.c, lp->env.mu, o, cohort);
 }
 
 /* The final of an attempt's request: codes and rtt. */
@@ -209,7 +218,7 @@ static void sub_fail(struct lp_sub *sb, enum loadcount_outcome o)
 {
 	if (!sb->settled) {
 		sb->settled = true;
-		outcome(sb->lp, o);
+		outcome(sb->lp, sb->cohort, o);
 	}
 	sub_free(sb);
 }
@@ -314,7 +323,7 @@ static void sub_maybe_settle(struct lp_sub *sb)
 		return;
 	sb->settled = true;
 	ev_timer_cancel(lp->env.ev, &sb->wait);
-	outcome(lp, LOADCOUNT_OK);
+	outcome(lp, sb->cohort, LOADCOUNT_OK);
 	if (lp->draining)
 		unsubscribe(sb);
 	else
@@ -483,9 +492,10 @@ static void sub_start(struct loadpres *lp, struct lp_slot *s)
 
 	lp->unsettled++;
 	if (!sb) {
-		outcome(lp, LOADCOUNT_TP_ERROR);
+		outcome(lp, cohort_now(lp), LOADCOUNT_TP_ERROR);
 		return;
 	}
+	sb->cohort = cohort_now(lp);
 	sb->lp = lp;
 	sb->s = s;
 	sb->pres = lp->pcfg.ufirst + (uint32_t)(lp->next_pres++ % npres);
@@ -630,7 +640,7 @@ static void pub_free(struct lp_pub *p)
 
 static void pub_end(struct lp_pub *p, enum loadcount_outcome o)
 {
-	outcome(p->lp, o);
+	outcome(p->lp, p->cohort, o);
 	pub_free(p);
 }
 
@@ -762,9 +772,10 @@ static void pub_start(struct loadpres *lp, struct lp_slot *s)
 
 	lp->unsettled++;
 	if (!p) {
-		outcome(lp, LOADCOUNT_TP_ERROR);
+		outcome(lp, cohort_now(lp), LOADCOUNT_TP_ERROR);
 		return;
 	}
+	p->cohort = cohort_now(lp);
 	p->lp = lp;
 	p->s = s;
 	p->cseq = 1;

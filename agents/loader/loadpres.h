@@ -75,7 +75,8 @@ struct loadpres_env {
 	pthread_mutex_t *mu;   /* guards *c */
 	const uint64_t *rx_ns; /* as in loadcall_env */
 	struct loadcount *c;
-	size_t nslots; /* the worker's users */
+	const unsigned *cohort; /* as in loadcall_env */
+	size_t nslots;		/* the worker's users */
 	/* Called when the last dialog or PUBLISH ends while draining. */
 	void (*idle)(void *arg);
 	void *arg;

@@ -161,6 +161,7 @@ static void finish(struct loadreq *r, uint16_t status, bool timeout,
 	}
 	if (status >= 200 && status < 300) {
 		w->c.successes++;
+		loadcount_cohort(&w->c, r->cohort)->successes++;
 		k->successes++;
 		if (r->kind != LOADCFG_OPTIONS) {
 			hist_add(&w->c.rrd, us);
@@ -168,6 +169,7 @@ static void finish(struct loadreq *r, uint16_t status, bool timeout,
 		}
 	} else {
 		w->c.failures++;
+		loadcount_cohort(&w->c, r->cohort)->failures++;
 		k->failures++;
 		if (timeout) {
 			w->c.timeouts++;
@@ -237,6 +239,7 @@ void loadreq_start(struct loadworker *w, enum loadcfg_test kind,
 		/* counted as an attempt: end it as failed */
 		pthread_mutex_lock(&w->mu);
 		w->c.failures++;
+		loadcount_cohort(&w->c, w->send_cohort)->failures++;
 		w->c.transport_errors++;
 		w->c.kind[kind - 1].failures++;
 		w->c.kind[kind - 1].transport_errors++;
@@ -247,6 +250,7 @@ void loadreq_start(struct loadworker *w, enum loadcfg_test kind,
 	r->kind = kind;
 	r->u = u;
 	r->t_start = now;
+	r->cohort = w->send_cohort;
 	r->next = w->reqs;
 	if (w->reqs)
 		w->reqs->prev = r;

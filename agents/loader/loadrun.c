@@ -40,6 +40,10 @@ struct loadrun {
 	unsigned step;
 	struct loadcount prev, step_base, cur, d;
 	struct procstat ps_prev, ps_step, ps0;
+	/* the control steps' cohorts (loadcount.h): the one being sent
+	 * and the one before, each with its slot when it began */
+	unsigned cohort;
+	struct loadcount_cohort cohort_base, prev_base;
 	bool last_bound;
 	double last_cpu;
 	/* the sends due (every rate change goes through pace), read at
@@ -174,6 +178,8 @@ static void step_begin(struct loadrun *a)
 {
 	a->pace_step = loadreport_pace_sends(&a->pace, ev_monotonic_ns());
 	loadgen_snapshot(a->lg, &a->step_base);
+	a->cohort_base = *loadcount_cohort(&a->step_base, a->cohort);
+	a->prev_base = a->cohort_base;
 	if (procstat_read(0, false, &a->ps_step))
 		memset(&a->ps_step, 0, sizeof(a->ps_step));
 	a->t_step = ev_monotonic_ns();
@@ -239,12 +245,52 @@ static int cmd_set_rate(struct ctl *ctl, json_t *args, json_t **result,
 	return 0;
 }
 
+/* {"index", "attempts", "successes", "failures", "in_flight"}: cohort
+ * e as slot now has it less base (NULL when out of memory). */
+static json_t *cohort_json(unsigned e, struct loadcount *now,
+			   const struct loadcount_cohort *base)
+{
+	const struct loadcount_cohort *c = loadcount_cohort(now, e);
+	uint64_t att = c->attempts - base->attempts;
+	uint64_t ok = c->successes - base->successes;
+	uint64_t bad = c->failures - base->failures;
+
+	return json_pack("{s:i,s:I,s:I,s:I,s:I}", "index", (int)e, "attempts",
+			 (json_int_t)att, "successes", (json_int_t)ok,
+			 "failures", (json_int_t)bad, "in_flight",
+			 (json_int_t)(att > ok + bad ? att - ok - bad : 0));
+}
+
+/*
+ * The cohorts as a step ends: the one sent in this step, and the one
+ * of the step before as it stands now (what came in late: the
+ * orchestrator's settling after a trial).  The next cohort starts
+ * between two snapshots, so that each attempt is in one cohort and
+ * each cohort's base is taken before its first attempt.
+ */
+static void step_cohorts(struct loadrun *a, struct loadcount *now,
+			 struct loadcount *after, json_t *fig)
+{
+	unsigned next = loadgen_cohort_next(a->lg);
+
+	loadgen_snapshot(a->lg, after);
+	json_object_set_new(fig, "cohort",
+			    cohort_json(a->cohort, after, &a->cohort_base));
+	if (a->cohort > 0)
+		json_object_set_new(fig, "cohort_prev",
+				    cohort_json(a->cohort - 1, after,
+						&a->prev_base));
+	a->prev_base = a->cohort_base;
+	a->cohort_base = *loadcount_cohort(now, next);
+	a->cohort = next;
+}
+
 /* The figures of the step that ends now; a new step starts. */
 static int cmd_step(struct ctl *ctl, json_t *args, json_t **result,
 		    const char **error, void *arg)
 {
 	struct loadrun *a = arg;
-	struct loadcount *now = NULL, *d = NULL;
+	struct loadcount *now = NULL, *d = NULL, *after = NULL;
 	struct procstat ps;
 	struct loadreport_ctx x;
 	json_t *fig;
@@ -258,7 +304,8 @@ static int cmd_step(struct ctl *ctl, json_t *args, json_t **result,
 	}
 	now = malloc(sizeof(*now));
 	d = malloc(sizeof(*d));
-	if (!now || !d)
+	after = malloc(sizeof(*after));
+	if (!now || !d || !after)
 		goto out;
 	loadgen_snapshot(a->lg, now);
 	procstat_read(0, false, &ps);
@@ -274,6 +321,7 @@ static int cmd_step(struct ctl *ctl, json_t *args, json_t **result,
 	}
 	json_object_set_new(fig, "step", json_integer(a->step));
 	json_object_set_new(fig, "set_rate", json_real(loadgen_rate(a->lg)));
+	step_cohorts(a, now, after, fig);
 	*result = fig;
 	a->step++;
 	a->step_base = *now;
@@ -283,6 +331,7 @@ static int cmd_step(struct ctl *ctl, json_t *args, json_t **result,
 out:
 	free(now);
 	free(d);
+	free(after);
 	if (err)
 		*error = "step failed";
 	return err;

@@ -60,6 +60,7 @@ struct loadreq {
 	struct loadconn_slot *slot; /* TCP/TLS */
 	enum loadcfg_test kind;	    /* register, reregister or options */
 	uint64_t t_start;	    /* first request sent, ns */
+	unsigned cohort;	    /* sent in (loadcount.h) */
 	unsigned auth_tries;
 	uint32_t cseq;
 	char call_id[CALL_ID_SIZE];
@@ -68,6 +69,9 @@ struct loadreq {
 struct loadworker {
 	struct loadgen *lg;
 	unsigned idx;
+	/* the cohort of the attempt being started (admit()), lent to the
+	 * call and presence modules */
+	unsigned send_cohort;
 	pthread_t th;
 	bool th_started;
 	struct ev *ev;
@@ -125,6 +129,8 @@ struct loadgen {
 	/* concurrent calls (answered, not ended) and their highest */
 	_Atomic uint64_t calls_active, calls_active_max;
 	atomic_bool started;
+	/* the cohort new attempts are counted in (loadcount.h) */
+	atomic_uint cohort;
 	/* Written before the threads are told to start (ev_call orders
 	 * it): the time of slot 0 and the length of a bounded run. */
 	uint64_t anchor_ns;

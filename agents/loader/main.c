@@ -10,7 +10,9 @@
 #include "argcfg.h"
 #include "loadopts.h"
 #include "loadrun.h"
+#define LOG_MODULE "loader"
 #include "log.h"
+#include "version.h"
 
 /* The command line with --config expanded (see argcfg.h). */
 static char **volatile config_argv;
@@ -37,6 +39,7 @@ int main(int argc, char **argv)
 		return err;
 	if (opts.log_level >= 0)
 		log_set_level((enum log_level)opts.log_level);
+	log_info("loader %s", version_string());
 	/*
 	 * Transactions come and go by the thousand per second and live
 	 * for Timer K: the heap grows for seconds and then turns over.

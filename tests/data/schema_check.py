@@ -2,18 +2,24 @@
 """Validates topology and inventory files against topologies/schema/ with
 python3-jsonschema (draft 2020-12), for tests/t_schema.c.
 
-    schema_check.py ROOT [FILE...]
+    schema_check.py ROOT FILLDIR
 
-Without FILEs it checks every shipped file (topologies/*.json,
-topologies/hosts/*.json) and every JSON fixture under tests/ outside
-tests/data/schema-bad/.  A file is an inventory when its top level has
-"hosts" or its name starts with "inv-", else a topology.  Prints one line
-per file, "valid KIND PATH" or "invalid KIND PATH: why", and exits 0; 2
-when a schema itself is broken or jsonschema is missing.
+Checks every shipped file (topologies/*.json, topologies/hosts/*.json,
+group "shipped") and every JSON file under tests/: those of
+tests/data/schema-good/ ("good") and tests/data/schema-bad/ ("bad"),
+and the other fixtures ("fixture", some of them mistakes on purpose).
+A fixture's placeholders (@KEY@, tests/fixture.h) are filled first, a
+quoted one with text and any other with a number (a port, a rate), and
+the filled copy is written to FILLDIR and checked instead.  A file is an
+inventory when its top level has "hosts" or its name starts with "inv-"
+or ends with "-inv.json", else a topology.  Prints one line per file,
+"valid KIND GROUP PATH" or "invalid KIND GROUP PATH: why", and exits 0;
+2 when a schema itself is broken or jsonschema is missing.
 """
 import glob
 import json
 import os
+import re
 import sys
 
 try:
@@ -22,9 +28,12 @@ except ImportError:
     print("schema_check: python3-jsonschema is missing", file=sys.stderr)
     sys.exit(2)
 
+PLACEHOLDER = re.compile(r'("?)@([A-Z][A-Z0-9_]*)@("?)')
+
 
 def kind_of(path, doc):
-    if os.path.basename(path).startswith("inv-"):
+    name = os.path.basename(path)
+    if name.startswith("inv-") or name.endswith("-inv.json"):
         return "inventory"
     if isinstance(doc, dict) and "hosts" in doc:
         return "inventory"
@@ -32,22 +41,49 @@ def kind_of(path, doc):
 
 
 def discover(root):
-    files = sorted(glob.glob(os.path.join(root, "topologies", "*.json")))
-    files += sorted(glob.glob(os.path.join(root, "topologies", "hosts",
-                                           "*.json")))
-    bad = os.path.join(root, "tests", "data", "schema-bad") + os.sep
+    """(group, path) of every file to check."""
+    files = [("shipped", f) for f in
+             sorted(glob.glob(os.path.join(root, "topologies", "*.json"))) +
+             sorted(glob.glob(os.path.join(root, "topologies", "hosts",
+                                           "*.json")))]
+    data = os.path.join(root, "tests", "data")
     for f in sorted(glob.glob(os.path.join(root, "tests", "**", "*.json"),
                               recursive=True)):
-        if not f.startswith(bad):
-            files.append(f)
+        if f.startswith(os.path.join(data, "schema-good") + os.sep):
+            files.append(("good", f))
+        elif f.startswith(os.path.join(data, "schema-bad") + os.sep):
+            files.append(("bad", f))
+        else:
+            files.append(("fixture", f))
     return files
 
 
+def fill(root, path, text, filldir):
+    """The text with its placeholders filled, written to filldir; the
+    path to check."""
+    numbers = {}
+
+    def value(m):
+        if m.group(1) and m.group(3):
+            return '"placeholder"'
+        number = numbers.setdefault(m.group(2), 20000 + len(numbers))
+        return "%s%d%s" % (m.group(1), number, m.group(3))
+
+    filled = PLACEHOLDER.sub(value, text)
+    if filled == text:
+        return path
+    rel = os.path.relpath(path, root).replace(os.sep, "_")
+    out = os.path.join(filldir, rel)
+    with open(out, "w", encoding="utf-8") as f:
+        f.write(filled)
+    return out
+
+
 def main():
-    if len(sys.argv) < 2:
+    if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
         return 2
-    root = sys.argv[1]
+    root, filldir = sys.argv[1], sys.argv[2]
     validators = {}
     for kind in ("topology", "inventory"):
         path = os.path.join(root, "topologies", "schema",
@@ -61,22 +97,27 @@ def main():
                   file=sys.stderr)
             return 2
         validators[kind] = jsonschema.Draft202012Validator(schema)
-    for path in sys.argv[2:] or discover(root):
-        try:
+    for group, path in discover(root):
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        if group == "fixture":
+            path = fill(root, path, text, filldir)
             with open(path, encoding="utf-8") as f:
-                doc = json.load(f)
-        except (OSError, ValueError) as e:
-            print("invalid topology %s: %s" % (path, e))
+                text = f.read()
+        try:
+            doc = json.loads(text)
+        except ValueError as e:
+            print("invalid topology %s %s: %s" % (group, path, e))
             continue
         kind = kind_of(path, doc)
         errors = sorted(validators[kind].iter_errors(doc),
                         key=lambda e: list(e.absolute_path))
         if errors:
             where = "/".join(str(p) for p in errors[0].absolute_path)
-            print("invalid %s %s: /%s: %s" % (kind, path, where,
-                                              errors[0].message))
+            print("invalid %s %s %s: /%s: %s" % (kind, group, path, where,
+                                                 errors[0].message))
         else:
-            print("valid %s %s" % (kind, path))
+            print("valid %s %s %s" % (kind, group, path))
     return 0
 
 
