@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "enum_name.h"
+
 /* Rates are sums of steps: compare with a margin for rounding. */
 #define RATE_EPS 1e-9
 
@@ -252,17 +254,13 @@ bool sched_rfc7502_feed(struct sched_rfc7502 *s, uint64_t attempts,
 
 const char *sched_rfc7502_end_name(enum sched_rfc7502_end end)
 {
-	switch (end) {
-	case SCHED_RFC7502_RUNNING:
-		return "running";
-	case SCHED_RFC7502_FOUND:
-		return "found";
-	case SCHED_RFC7502_FLOOR:
-		return "below the floor rate";
-	case SCHED_RFC7502_MAX_RATE:
-		return "clean at the maximum rate";
-	case SCHED_RFC7502_MAX_TRIALS:
-		return "trial limit reached";
-	}
-	return "?";
+	static const char *const names[] = {
+		[SCHED_RFC7502_RUNNING] = "running",
+		[SCHED_RFC7502_FOUND] = "found",
+		[SCHED_RFC7502_FLOOR] = "below the floor rate",
+		[SCHED_RFC7502_MAX_RATE] = "clean at the maximum rate",
+		[SCHED_RFC7502_MAX_TRIALS] = "trial limit reached",
+	};
+
+	return enum_name(names, ENUM_NAMES_LEN(names), end, "?");
 }

@@ -4,18 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_view.h"
 #include "pidf.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void in(const struct pl *v, const char *base, size_t len)
-{
-	if (v->l == 0)
-		return;
-	if (!v->p || v->p < base || v->l > len ||
-	    (size_t)(v->p - base) > len - v->l)
-		abort();
-}
 
 static bool odd_ids(const struct pl *id, void *arg)
 {
@@ -37,19 +27,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(buf, data, size);
 	buf_init(&out, 1 << 20);
 	if (pidf_decode(a, buf, size) == 0) {
-		in(&a->entity, buf, size);
+		fuzz_view_in(&a->entity, buf, size);
 		if (a->nelem > PIDF_ELEMS_MAX || a->nns > PIDF_NS_MAX ||
 		    a->ntuples > a->nelem)
 			abort();
 		for (i = 0; i < a->nns; i++) {
-			in(&a->ns[i].prefix, buf, size);
-			in(&a->ns[i].uri, buf, size);
+			fuzz_view_in(&a->ns[i].prefix, buf, size);
+			fuzz_view_in(&a->ns[i].uri, buf, size);
 		}
 		for (i = 0; i < a->nelem; i++) {
-			in(&a->elem[i].xml, buf, size);
-			in(&a->elem[i].local, buf, size);
-			in(&a->elem[i].id, buf, size);
-			in(&a->elem[i].basic, buf, size);
+			fuzz_view_in(&a->elem[i].xml, buf, size);
+			fuzz_view_in(&a->elem[i].local, buf, size);
+			fuzz_view_in(&a->elem[i].id, buf, size);
+			fuzz_view_in(&a->elem[i].basic, buf, size);
 			if (a->elem[i].name_end > a->elem[i].xml.l)
 				abort();
 		}

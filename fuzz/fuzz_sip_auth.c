@@ -11,10 +11,9 @@
 #include <string.h>
 
 #include "buf.h"
+#include "fuzz_view.h"
 #include "pl.h"
 #include "sip_auth.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define NOW 1700000000u
 
@@ -38,15 +37,6 @@ static void setup(void)
 	pl_set_str(&ha1.sha256, sha);
 }
 
-static void check_view(const struct pl *v, const uint8_t *data, size_t size)
-{
-	if (v->l == 0)
-		return;
-	if ((const uint8_t *)v->p < data ||
-	    (const uint8_t *)v->p + v->l > data + size)
-		abort();
-}
-
 static void challenge(const struct pl *in, const uint8_t *data, size_t size)
 {
 	struct sip_auth_challenge ch;
@@ -59,10 +49,9 @@ static void challenge(const struct pl *in, const uint8_t *data, size_t size)
 
 	if (sip_auth_challenge_decode(&ch, in))
 		return;
-	check_view(&ch.realm, data, size);
-	check_view(&ch.nonce, data, size);
-	check_view(&ch.opaque, data, size);
-	check_view(&ch.qop, data, size);
+	fuzz_views_in((const struct pl *const[]){&ch.realm, &ch.nonce,
+						 &ch.opaque, &ch.qop},
+		      4, data, size);
 	(void)sip_auth_unquote(&ch.realm, tmp, sizeof(tmp));
 	(void)sip_auth_nonce_check(srv, &ch.nonce, NOW);
 	if (sip_auth_client_alloc(&c, &u, &pw))
@@ -91,9 +80,9 @@ static void credentials(const struct pl *in, const uint8_t *data, size_t size)
 
 	if (sip_auth_credentials_decode(&cr, in))
 		return;
-	check_view(&cr.username, data, size);
-	check_view(&cr.response, data, size);
-	check_view(&cr.nc, data, size);
+	fuzz_views_in((const struct pl *const[]){&cr.username, &cr.response,
+						 &cr.nc},
+		      3, data, size);
 	res = sip_auth_verify(srv, &cr, &m, &r, &ha1, NOW);
 	if (res == SIP_AUTH_OK || res == SIP_AUTH_ERROR)
 		abort(); /* no forged digest can pass; HA1 is sound */

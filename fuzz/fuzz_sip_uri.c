@@ -4,18 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_view.h"
 #include "sip_uri.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void in(const struct pl *v, const char *base, size_t len)
-{
-	if (v->l == 0)
-		return;
-	if (!v->p || v->p < base || v->l > len ||
-	    (size_t)(v->p - base) > len - v->l)
-		abort();
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -33,24 +23,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	t.p = buf;
 	t.l = size;
 	if (sip_uri_decode(&a, &t) == 0) {
-		in(&a.scheme, buf, size);
-		in(&a.opaque, buf, size);
-		in(&a.user, buf, size);
-		in(&a.password, buf, size);
-		in(&a.host, buf, size);
-		in(&a.params, buf, size);
-		in(&a.headers, buf, size);
-		in(&a.transport, buf, size);
-		in(&a.maddr, buf, size);
-		in(&a.user_param, buf, size);
-		in(&a.ttl, buf, size);
-		in(&a.method, buf, size);
+		const struct pl *views[] = {
+			&a.scheme, &a.opaque,	  &a.user,    &a.password,
+			&a.host,   &a.params,	  &a.headers, &a.transport,
+			&a.maddr,  &a.user_param, &a.ttl,     &a.method};
+
+		fuzz_views_in(views, sizeof(views) / sizeof(views[0]), buf,
+			      size);
 		if (!sip_uri_equal(&a, &a))
 			abort();
 		if (sip_uri_param_get(&a.params, "transport", &v) == 0)
-			in(&v, buf, size);
+			fuzz_view_in(&v, buf, size);
 		if (sip_uri_header_get(&a.headers, "subject", &v) == 0)
-			in(&v, buf, size);
+			fuzz_view_in(&v, buf, size);
 	}
 	/* split in two and compare, both ways */
 	half = size / 2;

@@ -50,11 +50,9 @@ int main(int argc, char **argv)
 		return commands_upload(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "init"))
 		return init_command(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "run") || !strcmp(argv[1], "baseline")) {
-		log_info("orchestrator %s", version_string());
+	if (!strcmp(argv[1], "run") || !strcmp(argv[1], "baseline"))
 		return runlist_command(argc - 1, argv + 1,
 				       !strcmp(argv[1], "baseline"));
-	}
 	if (!strcmp(argv[1], "cleanup"))
 		return cleanup_command(argc - 1, argv + 1);
 	fprintf(stderr, "orchestrator: unknown command \"%s\"\n", argv[1]);

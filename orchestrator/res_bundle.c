@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "res_report.h"
+#include "res_verdict.h"
 #include "results.h"
 
 /* ---- CSV ---------------------------------------------------------- */
@@ -163,6 +164,7 @@ static int summary(const struct res_run *run, FILE *f)
 
 	if (!j)
 		return ENOMEM;
+	res_verdict_json(run, j);
 	rc = json_dumpf(j, f, JSON_INDENT(1));
 	fputc('\n', f);
 	json_decref(j);

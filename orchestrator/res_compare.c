@@ -8,6 +8,8 @@
 
 #include "res_figures.h"
 #include "res_html.h"
+#include "res_repeat.h"
+#include "res_verdict.h"
 #include "results.h"
 
 /* ---- comparison ---------------------------------------------------- */
@@ -160,12 +162,126 @@ out:
 	json_decref(names);
 }
 
-/* Capacity relative to the first run's; 0 when that has none. */
-static double ratio_to_first(const struct res_run *const *runs, size_t i)
+struct res_group *res_compare_groups(const struct res_run *const *runs,
+				     size_t n, size_t *ngroups)
 {
-	double base = res_capacity(runs[0]);
+	char(*labels)[RES_LABEL_MAX] = calloc(n + 1, sizeof(*labels));
+	const char **names = calloc(n + 1, sizeof(*names));
+	struct res_group *g = NULL;
 
-	return base > 0 ? res_capacity(runs[i]) / base : 0;
+	if (labels && names) {
+		res_compare_labels(runs, n, labels);
+		for (size_t i = 0; i < n; i++)
+			names[i] = labels[i];
+		g = res_repeat_groups(runs, names, n, ngroups);
+	}
+	free(labels);
+	free(names);
+	return g;
+}
+
+/* The knee of a group as text: its runs' median knee, or "none below
+ * N" (N the highest rate any of them offered) when none had one. */
+static void knee_text(const struct res_run *const *runs,
+		      const struct res_group *g, char *out, size_t size)
+{
+	double v[64], top = 0;
+	size_t n = 0;
+
+	for (size_t i = 0; i < g->n; i++) {
+		const struct res_run *r = runs[g->runs[i]];
+
+		if (res_knee(r) >= 0 && n < 64)
+			v[n++] = res_knee(r);
+		for (size_t k = 0; k < r->nsteps; k++)
+			if (r->steps[k].offered > top)
+				top = r->steps[k].offered;
+	}
+	if (n) {
+		struct res_spread sp;
+
+		res_spread_of(v, n, &sp);
+		snprintf(out, size, "%.0f", sp.median);
+	} else if (top > 0) {
+		snprintf(out, size, "none below %.0f", top);
+	} else {
+		snprintf(out, size, "-");
+	}
+}
+
+/* A group's capacity as text: ">= 30000" (the median of its runs). */
+static void capacity_text(const struct res_group *g, char *out, size_t size)
+{
+	if (!strcmp(g->bound, "mixed"))
+		snprintf(out, size, "~%.0f", g->capacity.median);
+	else
+		snprintf(out, size, "%s%.0f", g->bound, g->capacity.median);
+}
+
+static void ratio_text(const struct res_group *g, char *out, size_t size)
+{
+	if (g->ratio_ok)
+		snprintf(out, size, "%s%.2fx", g->ratio_prefix,
+			 g->ratio.median);
+	else
+		snprintf(out, size, "n/c");
+}
+
+/* "median 21000, min 20500, max 21400 (3 runs); 95 % interval of the
+ * mean 20800-21200" */
+static void spread_text(const struct res_spread *s, const char *unit,
+			char *out, size_t size)
+{
+	int len = snprintf(out, size, "median %.*f%s, min %.*f%s, max %.*f%s",
+			   *unit ? 2 : 0, s->median, unit, *unit ? 2 : 0,
+			   s->min, unit, *unit ? 2 : 0, s->max, unit);
+
+	if (s->has_ci && len > 0 && (size_t)len < size)
+		snprintf(out + len, size - (size_t)len,
+			 "; 95 %% interval of the mean %.*f-%.*f%s (t, %zu "
+			 "runs)",
+			 *unit ? 2 : 0, s->ci_low, *unit ? 2 : 0, s->ci_high,
+			 unit, s->n);
+}
+
+/* Below the table: each repeated configuration's spread, what bounded
+ * each run that is not the servers', and the ratios that mean
+ * nothing. */
+static void table_notes(const struct res_run *const *runs,
+			const struct res_group *g, size_t ng, FILE *f)
+{
+	char a[200], b[200];
+
+	for (size_t k = 0; k < ng; k++) {
+		if (g[k].n < 2)
+			continue;
+		spread_text(&g[k].capacity, "", a, sizeof(a));
+		fprintf(f, "%s: capacity/s %s", g[k].label, a);
+		if (g[k].ratio_ok && k) {
+			spread_text(&g[k].ratio, "x", b, sizeof(b));
+			fprintf(f, "; ratio %s%s", g[k].ratio_prefix, b);
+		}
+		fputc('\n', f);
+	}
+	for (size_t k = 0; k < ng; k++)
+		for (size_t i = 0; i < g[k].n; i++) {
+			const struct res_run *r = runs[g[k].runs[i]];
+			struct res_verdict v;
+
+			res_verdict_of(r, &v);
+			if (!v.name || !strcmp(v.name, "server"))
+				continue;
+			fprintf(f, "%s%s: %s (%s): %s\n", g[k].label,
+				g[k].n > 1 ? " run" : "", v.name,
+				v.bound == RES_BOUND_LOWER ? "a lower bound"
+							   : "an upper bound",
+				v.reason);
+			break; /* one reason per configuration */
+		}
+	for (size_t k = 1; k < ng; k++)
+		if (!g[k].ratio_ok)
+			fprintf(f, "not comparable: %s with %s: %s\n",
+				g[k].label, g[0].label, g[k].why);
 }
 
 /* Whether a run of runs is a sipstone run: SIPstone-A then comes
@@ -189,49 +305,169 @@ static void sipstone_cell(FILE *f, const struct res_run *run, int width)
 
 void res_compare_table(const struct res_run *const *runs, size_t n, FILE *f)
 {
-	char(*labels)[RES_LABEL_MAX] = calloc(n + 1, sizeof(*labels));
-	bool presence = false, sipstone = any_sipstone(runs, n);
+	size_t ng = 0;
+	struct res_group *g = res_compare_groups(runs, n, &ng);
+	bool presence = false, repeated, sipstone = any_sipstone(runs, n);
 	int width = 3;
 
-	if (!labels)
+	if (!g)
 		return;
-	res_compare_labels(runs, n, labels);
-	for (size_t i = 0; i < n; i++)
-		if ((int)strlen(labels[i]) > width)
-			width = (int)strlen(labels[i]);
+	repeated = res_repeat_any(g, ng);
+	for (size_t k = 0; k < ng; k++)
+		if ((int)strlen(g[k].label) + (repeated ? 8 : 0) > width)
+			width = (int)strlen(g[k].label) + (repeated ? 8 : 0);
 	for (size_t i = 0; i < n; i++)
 		presence |= res_is_presence(runs[i]);
 	fprintf(f, "%-*s ", width, "run");
 	if (sipstone)
 		fprintf(f, "%12s ", "SIPstone-A/s");
-	fprintf(f, "%-10s %-5s %10s %8s %10s  ", "test", "tp", "capacity/s",
-		"ratio", "knee/s");
+	fprintf(f, "%-10s %-5s %10s %8s %16s %-7s ", "test", "tp",
+		"capacity/s", "ratio", "knee/s", "verdict");
 	/* presence runs: the NOTIFYs at the capacity step, and the sum */
 	if (presence)
 		fprintf(f, "%10s %12s  ", "NOTIFY/s", "aggregate/s");
 	fputs("status\n", f);
-	for (size_t i = 0; i < n; i++) {
-		fprintf(f, "%-*s ", width, labels[i]);
+	for (size_t k = 0; k < ng; k++) {
+		const struct res_run *r = runs[g[k].runs[0]];
+		char label[RES_LABEL_MAX + 16], cap[32], ratio[32], knee[40];
+
+		snprintf(label, sizeof(label), "%s", g[k].label);
+		if (g[k].n > 1)
+			snprintf(label, sizeof(label), "%s (x%zu)", g[k].label,
+				 g[k].n);
+		capacity_text(&g[k], cap, sizeof(cap));
+		ratio_text(&g[k], ratio, sizeof(ratio));
+		knee_text(runs, &g[k], knee, sizeof(knee));
+		fprintf(f, "%-*s ", width, label);
 		if (sipstone)
-			sipstone_cell(f, runs[i], 12);
-		fprintf(f, "%-10s %-5s %10.0f %7.2fx %10.0f  ", runs[i]->test,
-			runs[i]->transport, res_capacity(runs[i]),
-			ratio_to_first(runs, i), res_knee(runs[i]));
-		if (presence && res_capacity_aggregate(runs[i]) >= 0)
-			fprintf(f, "%10.0f %12.0f  ",
-				res_capacity_notify(runs[i]),
-				res_capacity_aggregate(runs[i]));
+			sipstone_cell(f, r, 12);
+		fprintf(f, "%-10s %-5s %10s %8s %16s %-7s ", r->test,
+			r->transport, cap, ratio, knee, g[k].verdict);
+		if (presence && g[k].n == 1 && res_capacity_aggregate(r) >= 0)
+			fprintf(f, "%10.0f %12.0f  ", res_capacity_notify(r),
+				res_capacity_aggregate(r));
 		else if (presence)
 			fprintf(f, "%10s %12s  ", "-", "-");
-		fprintf(f, "%s\n", runs[i]->status);
+		fprintf(f, "%s\n", r->status);
 	}
-	free(labels);
+	table_notes(runs, g, ng, f);
+	res_repeat_free(g, ng);
+}
+
+/* The runs' table: one row per configuration, its capacity with the
+ * bound, the spread of repetitions, the verdict; then the notes (what
+ * bounded, what is not comparable) and the figures as JSON for
+ * scripts and charts (res_repeat_json). */
+static int html_table(const struct res_run *const *runs, size_t n, FILE *f)
+{
+	size_t ng = 0;
+	struct res_group *g = res_compare_groups(runs, n, &ng);
+	char *data;
+	json_t *j;
+
+	if (!g)
+		return ENOMEM;
+	fputs("<table>\n<tr><th class=l>run</th>", f);
+	if (any_sipstone(runs, n))
+		fputs("<th>SIPstone-A/s</th>", f);
+	fputs("<th class=l>test</th>"
+	      "<th class=l>transport</th><th>capacity/s</th>"
+	      "<th>ratio to the first</th><th>knee/s</th>"
+	      "<th class=l>verdict</th><th class=l>spread "
+	      "(repetitions)</th><th class=l>status</th><th "
+	      "class=l>bundles</th></tr>\n",
+	      f);
+	for (size_t k = 0; k < ng; k++) {
+		const struct res_run *r = runs[g[k].runs[0]];
+		char cap[32], knee[40], spread[400] = "";
+
+		capacity_text(&g[k], cap, sizeof(cap));
+		knee_text(runs, &g[k], knee, sizeof(knee));
+		if (g[k].n > 1)
+			spread_text(&g[k].capacity, "", spread,
+				    sizeof(spread));
+		fputs("<tr><td class=l>", f);
+		res_html_text(f, g[k].label);
+		if (any_sipstone(runs, n) && r->sipstone_a >= 0)
+			fprintf(f, "</td><td>%.0f", r->sipstone_a);
+		else if (any_sipstone(runs, n))
+			fputs("</td><td>-", f);
+		fputs("</td><td class=l>", f);
+		res_html_text(f, r->test);
+		fputs("</td><td class=l>", f);
+		res_html_text(f, r->transport);
+		fputs("</td><td>", f);
+		res_html_text(f, cap);
+		fputs("</td><td>", f);
+		if (g[k].ratio_ok) {
+			res_html_text(f, g[k].ratio_prefix);
+			fprintf(f, "%.2f&times;", g[k].ratio.median);
+		} else {
+			fputs("n/c", f);
+		}
+		fputs("</td><td>", f);
+		res_html_text(f, knee);
+		fputs("</td><td class=l>", f);
+		res_html_text(f, g[k].verdict);
+		fputs("</td><td class=l>", f);
+		res_html_text(f, spread);
+		fputs("</td><td class=l>", f);
+		for (size_t i = 0; i < g[k].n; i++) {
+			const struct res_run *ri = runs[g[k].runs[i]];
+
+			res_html_text(f, ri->status);
+			if (ri->reason[0] && strcmp(ri->status, "complete")) {
+				fputs(": ", f);
+				res_html_text(f, ri->reason);
+			}
+			fputs(i + 1 < g[k].n ? ", " : "", f);
+		}
+		fputs("</td><td class=l>", f);
+		for (size_t i = 0; i < g[k].n; i++) {
+			res_html_text(f, runs[g[k].runs[i]]->id);
+			fputs(i + 1 < g[k].n ? " " : "", f);
+		}
+		fputs("</td></tr>\n", f);
+	}
+	fputs("</table>\n", f);
+	{
+		char *notes = NULL;
+		size_t len = 0;
+		FILE *m = open_memstream(&notes, &len);
+
+		if (m) {
+			table_notes(runs, g, ng, m);
+			fclose(m);
+			fputs("<pre>", f);
+			res_html_text(f, notes ? notes : "");
+			fputs("</pre>\n", f);
+		}
+		free(notes);
+	}
+	j = res_repeat_json(runs, g, ng);
+	data = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	if (data) {
+		/* "</" cannot occur: labels and ids are escaped by jansson
+		 * only as JSON, so it is replaced here. */
+		fputs("<script type=\"application/json\" "
+		      "id=\"sipstone-figures\">",
+		      f);
+		for (const char *c = data; *c; c++)
+			if (c[0] == '<' && c[1] == '/')
+				fputs("<\\", f);
+			else
+				fputc(*c, f);
+		fputs("</script>\n", f);
+	}
+	free(data);
+	json_decref(j);
+	res_repeat_free(g, ng);
+	return 0;
 }
 
 int res_compare_html(const struct res_run *const *runs, size_t n, FILE *f)
 {
 	char(*labels)[RES_LABEL_MAX] = NULL;
-	double cap[16];
 	int err = 0;
 
 	if (n > 16)
@@ -254,43 +490,10 @@ int res_compare_html(const struct res_run *const *runs, size_t n, FILE *f)
 	}
 	if (err)
 		goto out;
-	for (size_t i = 0; i < n; i++)
-		cap[i] = res_capacity(runs[i]);
-	fputs("<table>\n<tr><th class=l>run</th>", f);
-	if (any_sipstone(runs, n))
-		fputs("<th>SIPstone-A/s</th>", f);
-	fputs("<th class=l>test</th>"
-	      "<th class=l>transport</th><th>capacity/s</th>"
-	      "<th>ratio to the first</th><th>knee/s</th>"
-	      "<th class=l>status</th><th class=l>bundle</th></tr>\n",
-	      f);
-	for (size_t i = 0; i < n; i++) {
-		bool complete = !strcmp(runs[i]->status, "complete");
-
-		fputs("<tr><td class=l>", f);
-		res_html_text(f, labels[i]);
-		if (any_sipstone(runs, n) && runs[i]->sipstone_a >= 0)
-			fprintf(f, "</td><td>%.0f", runs[i]->sipstone_a);
-		else if (any_sipstone(runs, n))
-			fputs("</td><td>-", f);
-		fputs("</td><td class=l>", f);
-		res_html_text(f, runs[i]->test);
-		fputs("</td><td class=l>", f);
-		res_html_text(f, runs[i]->transport);
-		fprintf(f,
-			"</td><td>%.0f</td><td>%.2f&times;</td><td>%.0f</td>"
-			"<td class=l>",
-			cap[i], ratio_to_first(runs, i), res_knee(runs[i]));
-		res_html_text(f, runs[i]->status);
-		if (runs[i]->reason[0] && !complete) {
-			fputs(": ", f);
-			res_html_text(f, runs[i]->reason);
-		}
-		fputs("</td><td class=l>", f);
-		res_html_text(f, runs[i]->id);
-		fputs("</td></tr>\n", f);
-	}
-	fputs("</table>\n</body></html>\n", f);
+	err = html_table(runs, n, f);
+	if (err)
+		goto out;
+	fputs("</body></html>\n", f);
 	err = ferror(f) ? EIO : 0;
 out:
 	free(labels);

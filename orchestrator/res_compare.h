@@ -12,6 +12,8 @@
 
 #define RES_LABEL_MAX 160
 
+struct res_group;
+
 struct res_run;
 
 /*
@@ -22,6 +24,14 @@ struct res_run;
  */
 void res_compare_labels(const struct res_run *const *runs, size_t n,
 			char (*labels)[RES_LABEL_MAX]);
+
+/*
+ * The runs grouped by configuration (res_repeat_groups over their
+ * labels): the groups (res_repeat_free them) and their number in
+ * *ngroups, or NULL (ENOMEM).
+ */
+struct res_group *res_compare_groups(const struct res_run *const *runs,
+				     size_t n, size_t *ngroups);
 
 /*
  * Runs side by side, each named by its label, with its capacity

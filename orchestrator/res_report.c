@@ -8,6 +8,7 @@
 
 #include "res_figures.h"
 #include "res_html.h"
+#include "res_verdict.h"
 #include "results.h"
 
 static void setup_block(const struct res_run *run, FILE *f)
@@ -126,6 +127,13 @@ static void sipstone_block(const struct res_run *run, FILE *f)
 
 static void report_heading(const struct res_run *run, FILE *f)
 {
+	struct res_verdict v;
+	char cap[48];
+	double top = 0;
+
+	for (size_t i = 0; i < run->nsteps; i++)
+		if (run->steps[i].offered > top)
+			top = run->steps[i].offered;
 	res_html_page_open(f, run->id);
 	fputs("<h1>", f);
 	res_html_text(f, run->topology);
@@ -146,16 +154,20 @@ static void report_heading(const struct res_run *run, FILE *f)
 		fputs(": ", f);
 		res_html_text(f, run->reason);
 	}
-	fprintf(f,
-		".</p>\n<p><b>Capacity: %.0f/s</b> (the most a step that met "
-		"the criteria delivered)",
-		res_capacity(run));
-	if (res_knee(run) > 0)
+	res_verdict_of(run, &v);
+	res_verdict_capacity_text(&v, cap, sizeof(cap));
+	fputs(".</p>\n<p><b>Capacity: ", f);
+	res_html_text(f, cap);
+	fputs("/s</b> (the most a step that met the criteria delivered)", f);
+	if (res_knee(run) >= 0)
 		fprintf(f, "; knee %.0f/s", res_knee(run));
 	else
-		fputs("; no knee within these steps", f);
+		fprintf(f, "; knee: none below %.0f/s", top);
 	if (run->baseline > 0)
-		fprintf(f, "; generators alone reached %.0f/s", run->baseline);
+		fprintf(f, "; generators alone reached %s%.0f/s",
+			strcmp(run->baseline_bound, "lower") ? ""
+							     : "at least ",
+			run->baseline);
 	else
 		fputs("; generator baseline not measured", f);
 	if (run->rfc7502_rate >= 0 && !strcmp(run->search, "bisect"))
@@ -185,6 +197,20 @@ static void report_heading(const struct res_run *run, FILE *f)
 			"step; aggregate %.0f requests + NOTIFYs per "
 			"second.</p>\n",
 			res_capacity_notify(run), res_capacity_aggregate(run));
+	if (v.name) {
+		fprintf(f, "<p><b%s>Verdict: ",
+			strcmp(v.name, "server") ? " class=bad" : "");
+		res_html_text(f, v.name);
+		fputs("</b> (", f);
+		res_html_text(f, v.bound == RES_BOUND_EXACT   ? "the servers' "
+								"figure"
+				 : v.bound == RES_BOUND_LOWER ? "a lower bound"
+							      : "an upper "
+								"bound");
+		fputs("): ", f);
+		res_html_text(f, v.reason);
+		fputs(".</p>\n", f);
+	}
 }
 
 /* The charts against the offered rate; x holds the steps' offered

@@ -89,7 +89,7 @@ double res_knee(const struct res_run *run)
 		if (s->offered > 0 && s->achieved < 0.95 * s->offered)
 			return i ? run->steps[i - 1].offered : s->offered;
 	}
-	return 0;
+	return -1;
 }
 
 /* ---- summary.json ---------------------------------------------------- */
@@ -209,6 +209,36 @@ static json_t *capacity_by_type(const struct res_run *run)
 			 res_capacity_notify(run));
 }
 
+/* The bed's limit and its probes, the callhandlers' CPU and the
+ * repetition this run is. */
+static void bed_json(const struct res_run *run, json_t *j)
+{
+	json_t *probes = json_array();
+
+	if (run->baseline_bound[0])
+		json_object_set_new(j, "baseline_bound",
+				    json_string(run->baseline_bound));
+	for (size_t i = 0; i < run->nprobes; i++)
+		json_array_append_new(
+			probes, json_pack("{s:f,s:f,s:b}", "offered",
+					  run->probes[i].offered, "achieved",
+					  run->probes[i].achieved, "clean",
+					  run->probes[i].clean));
+	json_object_set_new(j, "baseline_probes", probes);
+	json_object_set_new(j, "callhandler_bound_at",
+			    run->handler_bound_at > 0
+				    ? json_real(run->handler_bound_at)
+				    : json_null());
+	if (run->handler_bound_why[0])
+		json_object_set_new(j, "callhandler_bound_why",
+				    json_string(run->handler_bound_why));
+	if (run->repeat_of > 1)
+		json_object_set_new(j, "repeat",
+				    json_pack("{s:i,s:i}", "index",
+					      (int)run->repeat_index, "of",
+					      (int)run->repeat_of));
+}
+
 json_t *res_run_json(const struct res_run *run)
 {
 	json_t *j, *steps = json_array(), *samples = json_array(),
@@ -221,7 +251,7 @@ json_t *res_run_json(const struct res_run *run)
 				      sample_json(run, &run->samples[i]));
 	for (size_t i = 0; i < run->nproxies; i++)
 		json_array_append_new(names, json_string(run->proxy_names[i]));
-	j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:f,s:i,s:f,s:f,s:f,s:o,"
+	j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:f,s:i,s:f,s:o,s:f,s:o,"
 		      "s:o,s:o,s:o}",
 		      "id", run->id, "topology", run->topology, "test",
 		      run->test, "transport", run->transport, "status",
@@ -229,9 +259,10 @@ json_t *res_run_json(const struct res_run *run)
 		      run->started, "success_threshold_pct",
 		      run->success_threshold_pct, "ta_limit_ms",
 		      (int)run->ta_limit_ms, "capacity", res_capacity(run),
-		      "knee", res_knee(run), "baseline", run->baseline,
-		      "rfc7502_rate", opt_real(run->rfc7502_rate), "proxies",
-		      names, "steps", steps, "samples", samples);
+		      "knee", opt_real(res_knee(run)), "baseline",
+		      run->baseline, "rfc7502_rate",
+		      opt_real(run->rfc7502_rate), "proxies", names, "steps",
+		      steps, "samples", samples);
 	if (j) {
 		json_object_set_new(j, "search",
 				    json_string(run->search[0] ? run->search
@@ -259,6 +290,7 @@ json_t *res_run_json(const struct res_run *run)
 				    opt_real(run->sipstone_a));
 	}
 	if (j) {
+		bed_json(run, j);
 		json_object_set_new(j, "interference_max",
 				    json_real(run->interference_max));
 		json_object_set_new(
@@ -377,6 +409,20 @@ static void sample_from(json_t *o, size_t nproxies, struct res_sample *s)
 	proxies_from(json_object_get(o, "proxies"), nproxies, s->proxy);
 }
 
+static void probes_from(json_t *arr, struct res_run *run)
+{
+	for (size_t i = 0; i < json_array_size(arr) && i < RES_MAX_PROBES;
+	     i++) {
+		json_t *o = json_array_get(arr, i);
+
+		run->probes[i].offered = res_json_number(o, "offered", 0);
+		run->probes[i].achieved = res_json_number(o, "achieved", 0);
+		run->probes[i].clean = json_is_true(json_object_get(o, "clea"
+								       "n"));
+		run->nprobes = i + 1;
+	}
+}
+
 int res_load(struct res_run *run, const char *dir, char *why, size_t whysz)
 {
 	json_t *j, *steps, *samples, *names;
@@ -419,6 +465,18 @@ int res_load(struct res_run *run, const char *dir, char *why, size_t whysz)
 	run->baseline = res_json_number(j, "baseline", 0);
 	run->rfc7502_rate = res_json_number(j, "rfc7502_rate", -1);
 	copy_string(j, "search", run->search, sizeof(run->search));
+	copy_string(j, "baseline_bound", run->baseline_bound,
+		    sizeof(run->baseline_bound));
+	probes_from(json_object_get(j, "baseline_probes"), run);
+	run->handler_bound_at = res_json_number(j, "callhandler_bound_at", 0);
+	copy_string(j, "callhandler_bound_why", run->handler_bound_why,
+		    sizeof(run->handler_bound_why));
+	run->repeat_index = (unsigned)res_json_number(json_object_get(j, "repe"
+									 "at"),
+						      "index", 0);
+	run->repeat_of = (unsigned)res_json_number(json_object_get(j, "repea"
+								      "t"),
+						   "of", 0);
 	run->threshold_ms =
 		(unsigned)res_json_number(j, "threshold_ms", 32000);
 	run->granularity = (unsigned)res_json_number(j, "granularity", 0);

@@ -22,6 +22,7 @@
 #define RES_NAME_MAX 64
 
 #define RES_MAX_THREADS 8
+#define RES_MAX_PROBES 16
 
 /* A proxy's figures over one step's steady middle or one second. */
 struct res_proxy {
@@ -106,6 +107,23 @@ struct res_run {
 	struct res_sample *samples;
 	size_t nsamples;
 	double baseline; /* the generators' reach without the proxies */
+	/* "exact": the bed's own limit (a higher rate failed: baseline.c's
+	 * search), "lower": clean at the highest rate it tried, "": an
+	 * older bundle, one rate only */
+	char baseline_bound[8];
+	/* the bed's probes, in the order run (baseline.c) */
+	struct res_probe {
+		double offered, achieved;
+		bool clean;
+	} probes[RES_MAX_PROBES];
+	size_t nprobes;
+	/* the lowest offered rate of a step in which a callhandler ran out
+	 * of CPU (bedcpu.h), and which; 0 and "" when none did */
+	double handler_bound_at;
+	char handler_bound_why[128];
+	/* --repeat: this run is repetition repeat_index (1-based) of
+	 * repeat_of; 0 of 0 when not repeated */
+	unsigned repeat_index, repeat_of;
 	/* the zero-failure rate the search found (search says which
 	 * procedure); < 0 when none ran or it found none */
 	double rfc7502_rate;
@@ -149,7 +167,9 @@ double res_capacity_aggregate(const struct res_run *run);
 
 /*
  * The knee: the offered rate after which achieved throughput stops
- * following the offered rate (achieved < 95 % of offered), or 0.
+ * following the offered rate (achieved < 95 % of offered), or -1 when
+ * no step fell behind (null in summary.json, "none below N" in text:
+ * never 0).
  */
 double res_knee(const struct res_run *run);
 

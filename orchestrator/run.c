@@ -17,6 +17,7 @@
 #include "metrics.h"
 #include "metrics_feed.h"
 #include "res_bundle.h"
+#include "res_verdict.h"
 #include "roles.h"
 #include "runctx.h"
 #include "search.h"
@@ -73,6 +74,8 @@ static void write_bundle(struct run *r)
 	res->granularity_pct = r->t->exp.granularity_pct;
 	res->interference_max = r->t->exp.interference_max;
 	res->ta_limit_ms = r->t->exp.ta_limit_ms;
+	res->repeat_index = r->o->repeat_index;
+	res->repeat_of = r->o->repeat_of;
 	/* The inventory file never holds secrets (validation refuses one). */
 	setup = json_pack("{s:O,s:O,s:o,s:s}", "topology", r->t->json,
 			  "inventory", r->inv->json, "hosts",
@@ -90,6 +93,34 @@ static void write_bundle(struct run *r)
 			strerror(err));
 	res->setup = NULL;
 	json_decref(setup);
+}
+
+/* The run's last lines: its capacity with its bound, the knee, and
+ * what bounded the figure (res_verdict.h). */
+static void say_verdict(struct run *r)
+{
+	struct res_verdict v;
+	char cap[48];
+	double knee = res_knee(&r->res), top = 0;
+
+	res_verdict_of(&r->res, &v);
+	res_verdict_capacity_text(&v, cap, sizeof(cap));
+	for (size_t i = 0; i < r->res.nsteps; i++)
+		if (r->res.steps[i].offered > top)
+			top = r->res.steps[i].offered;
+	if (knee >= 0)
+		runctx_say(r,
+			   "[run] capacity %s/s (the most a step that met the "
+			   "criteria delivered); knee %.0f/s",
+			   cap, knee);
+	else
+		runctx_say(r,
+			   "[run] capacity %s/s (the most a step that met the "
+			   "criteria delivered); knee: none below %.0f/s",
+			   cap, top);
+	runctx_say(r, "[run] verdict: %s, %s: %s", v.name ? v.name : "none",
+		   v.name ? res_verdict_bound_name(v.bound) : "-",
+		   v.name ? v.reason : "no load step ran");
 }
 
 /* The run's id ("s0p1-register-udp-20260101-120000", unique among the
@@ -132,6 +163,7 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 		   const struct run_opts *o, char *bundle, size_t size)
 {
 	struct run *r = calloc(1, sizeof(*r));
+	bool verdict = false;
 	char logs[800];
 	int err, lock_fd = -1;
 
@@ -201,13 +233,9 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 			 r->res.baseline);
 		runctx_say(r, "[run] %s", r->reason);
 	}
-	if (!err && !o->deploy_only && !o->baseline_only &&
-	    !runctx_interrupted(r))
-		runctx_say(r,
-			   "[run] capacity %.0f/s (the most a step that met "
-			   "the "
-			   "criteria delivered)",
-			   res_capacity(&r->res));
+	/* said after the teardown's lines: the run's last words */
+	verdict = !err && !o->deploy_only && !o->baseline_only &&
+		  !runctx_interrupted(r);
 	if (!err && res_interfered_steps(&r->res))
 		runctx_say(r,
 			   "[run] %zu of %zu steps interfered: other work "
@@ -226,6 +254,8 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 		err = EINTR;
 	metrics_run_end(o->metrics, r->status);
 	write_bundle(r);
+	if (verdict)
+		say_verdict(r);
 	runctx_say(r, "[run] %s: %s%s%s", r->status, r->bundle,
 		   r->reason[0] ? ": " : "", r->reason);
 out:

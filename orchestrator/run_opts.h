@@ -22,6 +22,9 @@ struct run_opts {
 	bool quiet;
 	unsigned ready_timeout_ms; /* per role; 0 = 20 s */
 	struct metrics *metrics;   /* --metrics: live figures; NULL none */
+	/* --repeat: this run is repetition repeat_index (1-based) of
+	 * repeat_of; 0 of 0 (or 1 of 1) when not repeated */
+	unsigned repeat_index, repeat_of;
 	/* Counted by a signal handler (SIGINT, SIGTERM, SIGHUP): 1 tear
 	 * down and mark the run aborted; 2 (a second Ctrl-C during the
 	 * teardown) end the roles at once, a short best-effort cleanup. */

@@ -18,7 +18,9 @@
 #include "res_compare.h"
 #include "results.h"
 #include "topo_override.h"
+#include "version.h"
 #include "workdir.h"
+#include "log.h"
 
 /* Which file and which value of each setting run number k has. */
 struct run_choice {
@@ -180,8 +182,8 @@ static int setting_split(struct runlist_setting *st, char *why, size_t whysz)
 }
 
 /*
- * Run k of the list: the files outermost, then the settings in the
- * order of the option table, the last one varying fastest.
+ * Configuration k of the list: the files outermost, then the settings
+ * in the order of the option table, the last one varying fastest.
  */
 static void run_choice_of(size_t k, char **files, size_t nfiles,
 			  const struct runlist_setting *set, size_t nset,
@@ -292,6 +294,8 @@ static const struct option run_options[] = {
 	{"refresh-s", required_argument, NULL, 'o'},
 	{"body-bytes", required_argument, NULL, 'o'},
 	{"filter", required_argument, NULL, 'o'},
+	{"max-rate", required_argument, NULL, 'o'},
+	{"repeat", required_argument, NULL, 'R'},
 	{NULL, 0, NULL, 0}};
 enum { NOPTS = sizeof(run_options) / sizeof(run_options[0]) };
 
@@ -327,6 +331,20 @@ static int parse_options(struct runlist *rl, int argc, char **argv,
 		case 'r':
 			rl->o.results_dir = optarg;
 			break;
+		case 'R': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (*end || !optarg[0] || v < 1 || v > 64) {
+				fprintf(stderr,
+					"orchestrator: --repeat %s: give a "
+					"number of runs from 1 to 64\n",
+					optarg);
+				return COMMANDS_BAD_USAGE;
+			}
+			rl->repeat = (unsigned)v;
+			break;
+		}
 		case 'M':
 			rl->metrics_addr = optarg;
 			break;
@@ -399,7 +417,8 @@ static int check_upload(const struct upload_opts *uo)
  * rl->total.  0 or COMMANDS_BAD_USAGE (said). */
 static int split_settings(struct runlist *rl, const char **given)
 {
-	rl->total = rl->nfiles;
+	rl->repeats = rl->repeat ? rl->repeat : 1;
+	rl->total = rl->nfiles * rl->repeats;
 	for (size_t i = 0; i < NOPTS; i++) {
 		struct runlist_setting *st = &rl->set[rl->nset];
 		char why[400];
@@ -420,7 +439,8 @@ static int split_settings(struct runlist *rl, const char **given)
 		if (rl->total > RUNLIST_MAX_RUNS) {
 			fprintf(stderr,
 				"orchestrator: that is more than %d runs "
-				"(the files times every list)\n",
+				"(the files times every list times "
+				"--repeat)\n",
 				RUNLIST_MAX_RUNS);
 			return COMMANDS_BAD_USAGE;
 		}
@@ -487,6 +507,8 @@ int runlist_parse(struct runlist *rl, int argc, char **argv,
 		status = check_upload(&rl->uo);
 	if (!status)
 		status = split_settings(rl, given);
+	if (!status)
+		rl->configs = rl->total / rl->repeats;
 	return status;
 }
 
@@ -503,7 +525,7 @@ int runlist_check(struct runlist *rl)
 	}
 	/* Every run is checked before the first one starts: each file's
 	 * mistakes, then the first value that does not fit a file. */
-	for (size_t k = 0; k < rl->total; k++) {
+	for (size_t k = 0; k < rl->configs; k++) {
 		struct run_choice c;
 		struct topo *t = NULL;
 		char why[400];
@@ -513,7 +535,10 @@ int runlist_check(struct runlist *rl)
 		err = load_run(&t, &c, rl->inv, rl->set, rl->nset, &errs, why,
 			       sizeof(why));
 		topo_errors_sort(&errs);
-		if (err == EBADMSG && k % (rl->total / rl->nfiles) == 0)
+		/* no --repeat: the largest "repeat" of the files */
+		if (!err && !rl->repeat && t->exp.repeat > rl->repeats)
+			rl->repeats = t->exp.repeat;
+		if (err == EBADMSG && k % (rl->configs / rl->nfiles) == 0)
 			for (size_t i = 0; i < errs.n; i++)
 				fprintf(stderr, "%s\n", errs.lines[i]);
 		topo_errors_free(&errs);
@@ -524,6 +549,14 @@ int runlist_check(struct runlist *rl)
 		}
 		if (err)
 			status = COMMANDS_BAD_USAGE;
+	}
+	rl->total = rl->configs * rl->repeats;
+	if (!status && rl->total > RUNLIST_MAX_RUNS) {
+		fprintf(stderr,
+			"orchestrator: that is more than %d runs (the files "
+			"times every list times \"repeat\")\n",
+			RUNLIST_MAX_RUNS);
+		status = COMMANDS_BAD_USAGE;
 	}
 	return status;
 }
@@ -539,7 +572,14 @@ static int run_one(struct runlist *rl, size_t k, char *bundle, size_t size)
 	int err;
 
 	bundle[0] = '\0';
-	run_choice_of(k, rl->files, rl->nfiles, rl->set, rl->nset, &c);
+	/* Repeated trials (RFC 7502): every configuration
+	 * once, then again, so that a drift of the machine spreads over
+	 * all of them instead of biasing one. */
+	run_choice_of(k % rl->configs, rl->files, rl->nfiles, rl->set,
+		      rl->nset, &c);
+	rl->o.repeat_index = rl->repeats > 1 ? (unsigned)(k / rl->configs) + 1
+					     : 0;
+	rl->o.repeat_of = rl->repeats > 1 ? rl->repeats : 0;
 	if (load_run(&t, &c, rl->inv, rl->set, rl->nset, &errs, why,
 		     sizeof(why))) {
 		/* The file changed since it was checked. */
@@ -549,7 +589,14 @@ static int run_one(struct runlist *rl, size_t k, char *bundle, size_t size)
 	}
 	if (rl->total > 1 && !rl->o.quiet) {
 		run_title(title, sizeof(title), &c, rl->set, rl->nset);
-		printf("[list] run %zu of %zu: %s\n", k + 1, rl->total, title);
+		if (rl->repeats > 1)
+			printf("[list] run %zu of %zu: %s (repetition %u of "
+			       "%u)\n",
+			       k + 1, rl->total, title, rl->o.repeat_index,
+			       rl->repeats);
+		else
+			printf("[list] run %zu of %zu: %s\n", k + 1, rl->total,
+			       title);
 		fflush(stdout);
 	}
 	err = run_experiment(t, rl->inv, &rl->o, bundle, size);
@@ -589,6 +636,9 @@ int runlist_execute(struct runlist *rl)
 
 	if (!bundles)
 		return 1;
+	/* Logged once the options are known good, so that a bad value
+	 * stays the one line it is. */
+	log_info("orchestrator %s", version_string());
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);

@@ -37,7 +37,10 @@ struct runlist {
 	size_t nfiles;
 	struct runlist_setting set[RUNLIST_MAX_SETTINGS];
 	size_t nset;
-	size_t total;	       /* runs: files times every list */
+	size_t configs;	       /* files times every list */
+	unsigned repeat;       /* --repeat N; 0: the files' "repeat" */
+	unsigned repeats;      /* the repetitions of each configuration */
+	size_t total;	       /* runs: configs times repeats */
 	struct run_opts o;     /* o.bin_dir etc. point into this struct */
 	struct upload_opts uo; /* uo.url NULL: no upload */
 	struct inventory *inv; /* runlist_check's, owned */

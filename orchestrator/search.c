@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bedcpu.h"
+#include "res_verdict.h"
 #include "schedule.h"
 #include "stepper.h"
 
@@ -16,8 +18,134 @@ static bool trial_is_clean(const struct res_step *st)
 	return st->failures == 0 && st->timeouts == 0 && st->attempts > 0;
 }
 
+/* After a step (or trial) at rate whose callhandler CPU began at m0:
+ * a callhandler out of CPU is noted in r->res (the lowest such rate)
+ * and said; returns whether one was. */
+static bool bed_cpu_after(struct run *r, const struct bedcpu_mark *m0,
+			  double rate)
+{
+	struct bedcpu_mark m1;
+	char why[128];
+
+	bedcpu_mark(r, &m1);
+	if (!bedcpu_bound(r, m0, &m1, why, sizeof(why)))
+		return false;
+	if (!r->res.handler_bound_at || rate < r->res.handler_bound_at) {
+		r->res.handler_bound_at = rate;
+		snprintf(r->res.handler_bound_why,
+			 sizeof(r->res.handler_bound_why), "%s", why);
+	}
+	runctx_say(r, "[bed] %s at %.0f/s: the bed is out of CPU", why, rate);
+	return true;
+}
+
+/* One step of the ramp at rate, judged by the seed's criteria, kept
+ * and said.  0 with *passed and its figures as the schedule reads them
+ * in *res, or an errno. */
+static int ramp_step(struct run *r, struct stepper *sp,
+		     const struct sched_ramp_cfg *cfg, double rate,
+		     unsigned index, const char *note, bool *passed,
+		     struct sched_result *out)
+{
+	const struct topo_experiment *e = &r->t->exp;
+	struct sched_result res;
+	struct bedcpu_mark m0;
+	struct res_step st;
+	char why[96], verdict[160];
+	int err;
+
+	bedcpu_mark(r, &m0);
+	err = stepper_run(r, sp, rate, index, e->step_s, &st);
+	if (err)
+		return err;
+	bed_cpu_after(r, &m0, rate);
+	snprintf(st.phase, sizeof(st.phase), "ramp");
+	res = (struct sched_result){
+		.attempts = st.attempts,
+		.successes = st.successes,
+		.failures = st.failures,
+		.ta_mean_ms = st.ta_avg_ms,
+		.ta_p95_ms = st.p95_ms,
+	};
+	st.passed = sched_ramp_passes(cfg, &res, why, sizeof(why));
+	err = stepper_keep(r, &st);
+	if (err)
+		return err;
+	if (!st.passed)
+		snprintf(verdict, sizeof(verdict),
+			 "%s | criteria not met (%s): stop", note, why);
+	else
+		snprintf(verdict, sizeof(verdict), "%s", note);
+	stepper_say(r, &st, verdict);
+	*passed = st.passed;
+	*out = res;
+	return 0;
+}
+
+/*
+ * A ramp that passed every step up to its final rate has not measured
+ * anything but the ramp: it goes on, each step twice the last one's
+ * increment, until a step fails, the bed becomes the limit (a step
+ * generator bound, or a rate within RES_VERDICT_BED_SHARE of the bed's
+ * own limit when baseline.c found it) or the next rate would pass
+ * max_rate.  How it ended goes to r->res.search_end.
+ */
+static int extend_ramp(struct run *r, struct stepper *sp,
+		       const struct sched_ramp_cfg *cfg, double rate,
+		       unsigned index)
+{
+	const struct topo_experiment *e = &r->t->exp;
+	double cap = topo_max_rate(e);
+	double bed = !strcmp(r->res.baseline_bound, "exact") ? r->res.baseline
+							     : 0;
+	double inc = e->rate_step;
+	const char *end = "max rate";
+	struct sched_result res;
+	bool passed = true;
+	int err = 0;
+
+	while (!err) {
+		const struct res_step *last = &r->res.steps[r->res.nsteps - 1];
+		double next;
+
+		if (last->generator_bound ||
+		    (r->res.handler_bound_at > 0 &&
+		     last->offered >= r->res.handler_bound_at)) {
+			end = "bed limit";
+			break;
+		}
+		if (bed > 0 && rate >= RES_VERDICT_BED_SHARE * bed) {
+			end = "bed limit";
+			break;
+		}
+		inc *= 2;
+		next = rate + inc;
+		if (bed > 0 && next > bed)
+			next = bed;
+		if (next > cap)
+			next = cap;
+		if (next <= rate)
+			break; /* at max_rate */
+		if (index == sched_ramp_nsteps(cfg))
+			runctx_say(r,
+				   "[ramp] every step passed up to the final "
+				   "rate %.0f/s: extending (the increment "
+				   "doubling each step, up to %.0f/s)",
+				   rate, cap);
+		rate = next;
+		err = ramp_step(r, sp, cfg, rate, index++, " | extension",
+				&passed, &res);
+		if (!err && !passed)
+			end = "failed";
+		if (!passed)
+			break;
+	}
+	snprintf(r->res.search_end, sizeof(r->res.search_end), "%s", end);
+	return err;
+}
+
 /* The seed's ramp (common/schedule.h): up by the step until a step
- * misses the criteria. */
+ * misses the criteria; then, every step passed, its extension. */
 static int run_ramp(struct run *r)
 {
 	const struct topo_experiment *e = &r->t->exp;
@@ -40,37 +168,22 @@ static int run_ramp(struct run *r)
 	stepper_init(r, &sp);
 	while (more) {
 		struct sched_result res;
-		struct res_step st;
-		char why[96];
+		bool passed;
 
-		err = stepper_run(r, &sp, ramp.rate, ramp.steps, e->step_s,
-				  &st);
+		err = ramp_step(r, &sp, &cfg, ramp.rate, ramp.steps, "",
+				&passed, &res);
 		if (err)
 			break;
-		snprintf(st.phase, sizeof(st.phase), "ramp");
-		res = (struct sched_result){
-			.attempts = st.attempts,
-			.successes = st.successes,
-			.failures = st.failures,
-			.ta_mean_ms = st.ta_avg_ms,
-			.ta_p95_ms = st.p95_ms,
-		};
-		st.passed = sched_ramp_passes(&cfg, &res, why, sizeof(why));
 		more = sched_ramp_feed(&ramp, &res);
-		err = stepper_keep(r, &st);
-		if (err)
-			break;
-		if (!st.passed) {
-			char verdict[128];
-
-			snprintf(verdict, sizeof(verdict),
-				 " | criteria not met (%s): stop", why);
-			stepper_say(r, &st, verdict);
-		} else {
-			stepper_say(r, &st, "");
-		}
 	}
-	return err;
+	if (err)
+		return err;
+	if (ramp.end != SCHED_RAMP_FINAL) {
+		snprintf(r->res.search_end, sizeof(r->res.search_end),
+			 "failed");
+		return 0;
+	}
+	return extend_ramp(r, &sp, &cfg, ramp.capacity, ramp.steps);
 }
 
 /*
@@ -93,9 +206,13 @@ static int run_bisect(struct run *r)
 	stepper_init(r, &sp);
 	while (!err && index < max_trials) {
 		bool up = hi == 0;
+		struct bedcpu_mark m0;
 		struct res_step st;
 
+		bedcpu_mark(r, &m0);
 		err = stepper_run(r, &sp, rate, index, e->step_s, &st);
+		if (!err)
+			bed_cpu_after(r, &m0, rate);
 		if (!err)
 			err = stepper_settle(r, &st);
 		if (err)
@@ -186,10 +303,14 @@ static int run_rfc7502(struct run *r)
 	stepper_init(r, &sp);
 	while (more) {
 		bool confirming = s->confirming;
+		struct bedcpu_mark m0;
 		struct res_step st;
 
+		bedcpu_mark(r, &m0);
 		err = stepper_run(r, &sp, s->rate, index,
 				  confirming ? e->confirm_s : e->step_s, &st);
+		if (!err)
+			bed_cpu_after(r, &m0, st.offered);
 		if (!err)
 			err = stepper_settle(r, &st);
 		if (err)

@@ -324,6 +324,8 @@ static const char *const exp_fields[] = {"test",
 					 "hold_ms",
 					 "hold",
 					 "arrivals",
+					 "max_rate",
+					 "repeat",
 					 "mix",
 					 "profile",
 					 "sipstone_weights",
@@ -569,6 +571,11 @@ static void parse_experiment(struct topo_reader *c, json_t *root,
 	}
 	topo_reader_uint(c, obj, "/experiment", "baseline_s", 0, 3600, 3,
 			 &e->baseline_s);
+	/* 0: the ramp's extension up to search.c's default cap */
+	topo_reader_uint(c, obj, "/experiment", "max_rate", 0, 10000000, 0,
+			 &e->max_rate);
+	topo_reader_uint(c, obj, "/experiment", "repeat", 1, 64, 1,
+			 &e->repeat);
 	e->interference_max = 0.15;
 	pct = json_object_get(obj, "interference_max");
 	if (pct) {
@@ -596,6 +603,12 @@ static void parse_experiment(struct topo_reader *c, json_t *root,
 	}
 
 	parse_users_and_rate(c, obj, e);
+	if (e->max_rate && e->max_rate < e->rate_final)
+		topo_reader_error(c, "/experiment/max_rate", false,
+				  "\"max_rate\" (%u) is below the final rate "
+				  "(%u): give at least the final rate (no "
+				  "extension) or 0 (the default cap)",
+				  e->max_rate, e->rate_final);
 	if (e->preload_credentials && !e->auth)
 		topo_reader_error(c, "/experiment/preload_credentials", false,
 				  "preload_credentials needs \"auth\": true");
@@ -913,4 +926,13 @@ void topo_free(struct topo *t)
 	json_decref(t->json);
 	free(t->nodes);
 	free(t);
+}
+
+unsigned topo_max_rate(const struct topo_experiment *e)
+{
+	unsigned cap = e->max_rate ? e->max_rate : TOPO_DEFAULT_MAX_RATE;
+
+	if (strcmp(e->search, "ramp") && e->search[0])
+		return e->rate_final;
+	return cap > e->rate_final ? cap : e->rate_final;
 }

@@ -108,6 +108,10 @@ struct topo_experiment {
 	/* sipstone: each test's weight in SIPstone-A, by
 	 * topo_sipstone_names */
 	double sipstone_weights[TOPO_SIPSTONE_TESTS];
+	/* ramp: every step passed up to rate_final, it goes on with
+	 * doubling increments up to this (0: search.c's default) */
+	unsigned max_rate;
+	unsigned repeat; /* runs of this configuration (RFC 7502 trials) */
 	/* subscribe, publish ("presence"): publish's watchers per
 	 * presentity (the callhandlers'), the subscriptions' refresh
 	 * interval (0: at 4/5 of the expiry granted), the PUBLISH bodies'
@@ -143,6 +147,14 @@ struct topo {
 int topo_load(struct topo **tp, const char *path, const struct inventory *inv,
 	      struct topo_errors *errs);
 void topo_free(struct topo *t);
+
+/* The default cap of a ramp's extension ("max_rate" 0). */
+#define TOPO_DEFAULT_MAX_RATE 1000000u
+
+/* The highest rate e's load steps may offer: a ramp's max_rate (its
+ * default when 0; never below the final rate), the searches' final
+ * rate. */
+unsigned topo_max_rate(const struct topo_experiment *e);
 
 /*
  * Whether e is a mix with a register kind beside invite or options:

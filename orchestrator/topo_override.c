@@ -105,6 +105,8 @@ static void record_override(struct topo *t, const char *key,
 			 offsetof(struct topo_experiment, baseline_s)},
 			{"hold-ms", "hold_ms",
 			 offsetof(struct topo_experiment, hold_ms)},
+			{"max-rate", "max_rate",
+			 offsetof(struct topo_experiment, max_rate)},
 		};
 
 		for (size_t i = 0; i < sizeof(uints) / sizeof(uints[0]); i++)
@@ -213,6 +215,9 @@ static int read_value(const struct topo *t, const char *key, const char *value,
 	} else if (!strcmp(key, "hold-ms")) {
 		if (!parse_uint(value, 0, 3600000, &e->hold_ms))
 			return ENOENT;
+	} else if (!strcmp(key, "max-rate")) {
+		if (!parse_uint(value, 0, 10000000, &e->max_rate))
+			return ENOENT;
 	} else if (!strcmp(key, "success-percent")) {
 		char *end;
 		double v = strtod(value, &end);
@@ -277,6 +282,12 @@ static int check_setting(const struct topo *t, const char *key,
 		snprintf(why, whysz,
 			 "--%s %s: preloaded credentials need --auth true",
 			 key, value);
+		return EINVAL;
+	}
+	if (e->max_rate && e->max_rate < e->rate_final) {
+		snprintf(why, whysz,
+			 "--%s %s: max_rate %u is below the final rate %u",
+			 key, value, e->max_rate, e->rate_final);
 		return EINVAL;
 	}
 	return 0;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "enum_name.h"
 #include "hash.h"
 #include "sip_uri.h"
 
@@ -22,14 +23,13 @@ int dispatch_hash_decode(const char *s, enum dispatch_hash *h)
 
 const char *dispatch_hash_name(enum dispatch_hash h)
 {
-	switch (h) {
-	case DISPATCH_HASH_CALLID:
-		return "callid";
-	case DISPATCH_HASH_FROM:
-		return "from";
-	default:
-		return "user";
-	}
+	/* DISPATCH_HASH_USER, and any other value, is the fallback. */
+	static const char *const names[] = {
+		[DISPATCH_HASH_CALLID] = "callid",
+		[DISPATCH_HASH_FROM] = "from",
+	};
+
+	return enum_name(names, ENUM_NAMES_LEN(names), h, "user");
 }
 
 int dispatch_add(struct dispatch_set *set, const char *spec, const char **why)

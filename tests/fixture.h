@@ -15,6 +15,7 @@
 #define SIPSTONE_TEST_FIXTURE_H
 
 #include <stdarg.h>
+#include <stdint.h>
 
 /*
  * Reads tests/data/<fixture>, fills its placeholders and writes the text

@@ -153,3 +153,36 @@ bool orchrun_read_until(int fd, char *out, size_t *n, size_t size,
 	}
 	return needle && strstr(out, needle);
 }
+
+bool orchrun_cap_cgroup(char *dir, size_t size, double frac)
+{
+	char path[700], val[64];
+	struct stat st;
+	bool v2 = stat("/sys/fs/cgroup/cgroup.controllers", &st) == 0;
+	FILE *f;
+
+	if (v2)
+		snprintf(dir, size, "/sys/fs/cgroup/sipstone-t%d",
+			 (int)getpid());
+	else if (stat("/sys/fs/cgroup/cpu", &st) == 0)
+		snprintf(dir, size, "/sys/fs/cgroup/cpu/sipstone-t%d",
+			 (int)getpid());
+	else
+		return false;
+	rmdir(dir);
+	if (mkdir(dir, 0755) != 0)
+		return false;
+	if (v2) {
+		snprintf(path, sizeof(path), "%s/cpu.max", dir);
+		snprintf(val, sizeof(val), "%d 100000\n",
+			 (int)(frac * 100000));
+	} else {
+		snprintf(path, sizeof(path), "%s/cpu.cfs_quota_us", dir);
+		snprintf(val, sizeof(val), "%d\n", (int)(frac * 100000));
+	}
+	f = fopen(path, "w");
+	if (!f)
+		return false;
+	fputs(val, f);
+	return fclose(f) == 0;
+}

@@ -68,4 +68,12 @@ void orchrun_assert_no_survivors(const char *log_name);
 bool orchrun_read_until(int fd, char *out, size_t *n, size_t size,
 			const char *needle, unsigned timeout_ms);
 
+/*
+ * A CPU cgroup of the test's own (v2, or v1's cpu controller) capping
+ * what is put into it at frac of a core; its path into dir (the caller
+ * puts PIDs in its cgroup.procs and removes it with rmdir).  false when
+ * the machine has none.
+ */
+bool orchrun_cap_cgroup(char *dir, size_t size, double frac);
+
 #endif

@@ -117,14 +117,39 @@ char *test_read_file(const char *path, size_t *len)
 	return data;
 }
 
+char *test_crlf(const char *s, size_t len, size_t *out_len)
+{
+	char *d = malloc(2 * len + 1);
+	size_t o = 0;
+
+	if (!d)
+		test_fail(__FILE__, __LINE__, "out of memory");
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '\n')
+			d[o++] = '\r';
+		d[o++] = s[i];
+	}
+	d[o] = '\0';
+	if (out_len)
+		*out_len = o;
+	return d;
+}
+
+const char *test_path(const char *dir, const char *name)
+{
+	static char paths[16][PATH_MAX];
+	static unsigned next;
+	char *path = paths[next++ % 16];
+
+	snprintf(path, PATH_MAX, "%.2000s/%.1000s", dir, name);
+	return path;
+}
+
 const char *test_write_file(const char *name, const char *text)
 {
-	static char paths[8][PATH_MAX];
-	static unsigned next;
-	char *path = paths[next++ % 8];
+	const char *path = test_path(tmp_dir, name);
 	FILE *f;
 
-	snprintf(path, PATH_MAX, "%.2000s/%.1000s", tmp_dir, name);
 	f = fopen(path, "w");
 	if (!f || fputs(text, f) < 0 || fclose(f) != 0)
 		test_fail(__FILE__, __LINE__, "cannot write %s", path);

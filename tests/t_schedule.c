@@ -28,6 +28,20 @@ static struct sched_ramp_cfg ramp_cfg(void)
 	return c;
 }
 
+/* Runs a ramp of c to its end against device_step(rate, cap); returns the
+ * last step's result. */
+static struct sched_result
+ramp_to_end(struct sched_ramp *r, const struct sched_ramp_cfg *c, double cap)
+{
+	struct sched_result res;
+
+	ASSERT_EQ(sched_ramp_init(r, c), 0);
+	do
+		res = device_step(r->rate, cap);
+	while (sched_ramp_feed(r, &res));
+	return res;
+}
+
 TEST(schedule_ramp_stops_at_the_first_step_below_the_success_rate)
 {
 	struct sched_ramp_cfg c = ramp_cfg();
@@ -53,36 +67,31 @@ TEST(schedule_ramp_stops_at_the_first_step_below_the_success_rate)
 
 TEST(schedule_ramp_stops_on_the_mean_or_p95_turnaround)
 {
+	/* success 50% at 50% passes; only the turnaround can stop it */
+	static const struct {
+		double mean_limit_ms, p95_limit_ms, device_cap, capacity;
+		const char *why;
+	} cases[] = {
+		{10, 0, 320, 300, "mean turnaround 40.00 ms > 10 ms"},
+		{0, 500, 820, 800, "p95 turnaround 900.00 ms > 500 ms"},
+	};
 	struct sched_ramp_cfg c = ramp_cfg();
 	struct sched_ramp r;
 	struct sched_result res;
 	char why[80];
 
-	/* success 50% at 50% passes; only the turnaround can stop it */
-	c.ta_mean_limit_ms = 10;
-	ASSERT_EQ(sched_ramp_init(&r, &c), 0);
-	do
-		res = device_step(r.rate, 320);
-	while (sched_ramp_feed(&r, &res));
-	ASSERT(r.capacity == 300);
-	ASSERT(!sched_ramp_passes(&c, &res, why, sizeof(why)));
-	ASSERT_STR(why, "mean turnaround 40.00 ms > 10 ms");
-
-	c.ta_mean_limit_ms = 0;
-	c.ta_p95_limit_ms = 500;
-	ASSERT_EQ(sched_ramp_init(&r, &c), 0);
-	do
-		res = device_step(r.rate, 820);
-	while (sched_ramp_feed(&r, &res));
-	ASSERT(r.capacity == 800);
-	ASSERT(!sched_ramp_passes(&c, &res, why, sizeof(why)));
-	ASSERT_STR(why, "p95 turnaround 900.00 ms > 500 ms");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		c.ta_mean_limit_ms = cases[i].mean_limit_ms;
+		c.ta_p95_limit_ms = cases[i].p95_limit_ms;
+		res = ramp_to_end(&r, &c, cases[i].device_cap);
+		ASSERT(r.capacity == cases[i].capacity);
+		ASSERT(!sched_ramp_passes(&c, &res, why, sizeof(why)));
+		ASSERT_STR(why, cases[i].why);
+	}
 	/* neither limit set and 50% success: the final step is reached */
+	c.ta_mean_limit_ms = 0;
 	c.ta_p95_limit_ms = 0;
-	ASSERT_EQ(sched_ramp_init(&r, &c), 0);
-	do
-		res = device_step(r.rate, 1);
-	while (sched_ramp_feed(&r, &res));
+	res = ramp_to_end(&r, &c, 1);
 	ASSERT_EQ(r.end, SCHED_RAMP_FINAL);
 }
 

@@ -19,19 +19,7 @@ struct tmsg {
 
 static char *crlf(const char *s, size_t *lenp)
 {
-	size_t n = strlen(s), o = 0;
-	char *d = malloc(2 * n + 1);
-
-	ASSERT(d);
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '\n')
-			d[o++] = '\r';
-		d[o++] = s[i];
-	}
-	d[o] = '\0';
-	if (lenp)
-		*lenp = o;
-	return d;
+	return test_crlf(s, strlen(s), lenp);
 }
 
 /* Decodes (datagram) and, when validate, validates; fails the test

@@ -127,7 +127,7 @@ static void dump(FILE *f, bool stream, const char *buf, size_t len)
 static bool run_case(const char *sip_path, bool regen)
 {
 	char out_path[PATH_MAX], *in, *want, *msg, *got = NULL;
-	size_t in_len, want_len, got_len = 0, n = 0;
+	size_t in_len, want_len, got_len = 0, n;
 	bool stream, ok;
 	FILE *f;
 
@@ -136,13 +136,7 @@ static bool run_case(const char *sip_path, bool regen)
 	in = test_read_file(sip_path, &in_len);
 	want = test_read_file(out_path, &want_len);
 	stream = !strncmp(want, "mode: stream\n", 13);
-	msg = malloc(in_len * 2 + 1);
-	ASSERT(msg);
-	for (size_t i = 0; i < in_len; i++) {
-		if (in[i] == '\n')
-			msg[n++] = '\r';
-		msg[n++] = in[i];
-	}
+	msg = test_crlf(in, in_len, &n);
 	f = open_memstream(&got, &got_len);
 	ASSERT(f);
 	dump(f, stream, msg, n);

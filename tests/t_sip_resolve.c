@@ -14,6 +14,7 @@
 #include "ev.h"
 #include "knot.h"
 #include "obj.h"
+#include "proc.h"
 #include "sip_resolve.h"
 #include "sip_uri.h"
 #include "test.h"
@@ -191,15 +192,13 @@ TEST_TIMEOUT(sip_resolve_naptr_srv_a, 20)
 	struct sip_resolve_res *res = NULL;
 	struct sip_resolve_query q;
 	struct env e;
+	/* NAPTR (XMPP skipped) -> three SRV -> A and AAAA */
+	const char *targets = "udp:127.0.1.1:5070 tcp:127.0.1.1:5071 "
+			      "tls:127.0.1.2:5072 tls:[::1]:5072";
 
 	need_knot();
 	env_start(&e, &o, ZONE_V1);
-
-	/* NAPTR (XMPP skipped) -> three SRV -> A and AAAA */
-	expect_uri(&e, "sip:alice@naptr.sipstone.test",
-		   "udp:127.0.1.1:5070 tcp:127.0.1.1:5071 "
-		   "tls:127.0.1.2:5072 tls:[::1]:5072",
-		   true);
+	expect_uri(&e, "sip:alice@naptr.sipstone.test", targets, true);
 	sip_resolver_stats(e.r, &st);
 	ASSERT_EQ(st.lookups, 1);
 	ASSERT_EQ(st.misses, 1);
@@ -210,10 +209,7 @@ TEST_TIMEOUT(sip_resolve_naptr_srv_a, 20)
 
 	/* Again: all from the cache, at once, no query. */
 	q = query("naptr.sipstone.test", 0, SIP_TP_NONE, false);
-	expect(&e, &q,
-	       "udp:127.0.1.1:5070 tcp:127.0.1.1:5071 "
-	       "tls:127.0.1.2:5072 tls:[::1]:5072",
-	       false);
+	expect(&e, &q, targets, false);
 	sip_resolver_stats(e.r, &st);
 	ASSERT_EQ(st.hits, 1);
 	ASSERT_EQ(st.queries, 8);
@@ -474,15 +470,10 @@ TEST_TIMEOUT(sip_resolve_down_target, 20)
 /* A UDP socket on 127.0.0.1 that is never read: a server that is dead. */
 static int silent_server(char *servers, size_t size)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	uint16_t port;
+	int fd = proc_udp_bound(&port);
 
-	ASSERT(fd >= 0);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ASSERT_EQ(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ASSERT_EQ(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	snprintf(servers, size, "127.0.0.1:%u", ntohs(sa.sin_port));
+	snprintf(servers, size, "127.0.0.1:%u", port);
 	return fd;
 }
 

@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "ev.h"
 #include "obj.h"
+#include "proc.h"
 #include "sip_build.h"
 #include "sip_msg.h"
 #include "sip_tp.h"
@@ -152,8 +153,7 @@ static struct sip_txn_stats stats(void)
 
 static char *crlf_fmt(const char *fmt, ...)
 {
-	char tmp[4096], *d;
-	size_t o = 0;
+	char tmp[4096];
 	va_list ap;
 	int n;
 
@@ -161,15 +161,7 @@ static char *crlf_fmt(const char *fmt, ...)
 	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
 	ASSERT(n > 0 && (size_t)n < sizeof(tmp));
-	d = malloc(2 * (size_t)n + 1);
-	ASSERT(d);
-	for (int i = 0; i < n; i++) {
-		if (tmp[i] == '\n')
-			d[o++] = '\r';
-		d[o++] = tmp[i];
-	}
-	d[o] = '\0';
-	return d;
+	return test_crlf(tmp, (size_t)n, NULL);
 }
 
 /* Decodes and validates text; the caller frees msg and text. */
@@ -1443,16 +1435,14 @@ static void tp_run_until(struct ev *ev, const int *count, int want)
 /* A plain UDP socket on 127.0.0.1 (a peer outside the library). */
 static int raw_udp(struct sip_tp_addr *bound)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	uint16_t port;
+	int fd = proc_udp_bound(&port);
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 
-	ASSERT(fd >= 0);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ASSERT_EQ(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ASSERT_EQ(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
 	ASSERT_EQ(sip_tp_addr_set(bound, SIP_TP_UDP, (struct sockaddr *)&sa,
-				  len),
+				  sizeof(sa)),
 		  0);
 	return fd;
 }

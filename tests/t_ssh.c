@@ -25,12 +25,27 @@ static void opts_for(const struct sshd *s, struct ssh_opts *o,
 
 static const char *tmp_path(const char *name)
 {
-	static char path[4][512];
-	static int next;
-	char *p = path[next++ % 4];
+	return test_path(test_tmp_dir(), name);
+}
 
-	snprintf(p, sizeof(path[0]), "%s/%s", test_tmp_dir(), name);
-	return p;
+/* Starts s, writes "kh" listing it with its real key (wrong = false) or
+ * another, and fills o to reach s through that file. */
+static void sshd_start_known(struct sshd *s, struct ssh_opts *o, bool wrong)
+{
+	sshd_start(s);
+	sshd_write_known_hosts(s, tmp_path("kh"), wrong);
+	opts_for(s, o, tmp_path("kh"));
+}
+
+/* ssh_connect() through o fails with want; its reason names a and b. */
+static void expect_refused(const struct ssh_opts *o, int want, const char *a,
+			   const char *b)
+{
+	char why[SSH_WHY_MAX] = "";
+	struct ssh_conn *c = NULL;
+
+	ASSERT_EQ(ssh_connect(&c, o, why, sizeof(why)), want);
+	ASSERT_MSG(strstr(why, a) && strstr(why, b), "%s", why);
 }
 
 TEST_TIMEOUT(ssh_run_collects_output_and_status, 20)
@@ -41,9 +56,7 @@ TEST_TIMEOUT(ssh_run_collects_output_and_status, 20)
 	struct ssh_opts o;
 	struct sshd s;
 
-	sshd_start(&s);
-	sshd_write_known_hosts(&s, tmp_path("kh"), false);
-	opts_for(&s, &o, tmp_path("kh"));
+	sshd_start_known(&s, &o, false);
 	ASSERT_MSG(ssh_connect(&c, &o, why, sizeof(why)) == 0, "%s", why);
 	ASSERT_EQ(ssh_run(c, "echo hello; echo oops >&2; exit 3", &r, why,
 			  sizeof(why)),
@@ -72,10 +85,7 @@ TEST_TIMEOUT(ssh_unknown_host_key_refused_unless_accept_new, 20)
 
 	sshd_start(&s);
 	opts_for(&s, &o, kh);
-	ASSERT_EQ(ssh_connect(&c, &o, why, sizeof(why)), EPERM);
-	ASSERT_MSG(strstr(why, "host key not in") && strstr(why, "--accept-"
-								 "new"),
-		   "%s", why);
+	expect_refused(&o, EPERM, "host key not in", "--accept-new");
 	o.accept_new = true;
 	ASSERT_MSG(ssh_connect(&c, &o, why, sizeof(why)) == 0, "%s", why);
 	ssh_close(c);
@@ -91,45 +101,29 @@ TEST_TIMEOUT(ssh_unknown_host_key_refused_unless_accept_new, 20)
 
 TEST_TIMEOUT(ssh_changed_host_key_refused_even_with_accept_new, 20)
 {
-	char why[SSH_WHY_MAX] = "";
-	struct ssh_conn *c = NULL;
 	struct ssh_opts o;
 	struct sshd s;
 
-	sshd_start(&s);
-	sshd_write_known_hosts(&s, tmp_path("kh"), true);
-	opts_for(&s, &o, tmp_path("kh"));
+	sshd_start_known(&s, &o, true);
 	o.accept_new = true;
-	ASSERT_EQ(ssh_connect(&c, &o, why, sizeof(why)), EPERM);
-	ASSERT_MSG(strstr(why, "host key differs") && strstr(why, "ssh-keygen "
-								  "-R"),
-		   "%s", why);
+	expect_refused(&o, EPERM, "host key differs", "ssh-keygen -R");
 	sshd_stop(&s);
 }
 
 TEST_TIMEOUT(ssh_wrong_key_and_closed_port_said_exactly, 20)
 {
-	char why[SSH_WHY_MAX] = "";
-	struct ssh_conn *c = NULL;
 	struct ssh_opts o;
 	struct sshd s;
 	uint16_t port;
 
-	sshd_start(&s);
-	sshd_write_known_hosts(&s, tmp_path("kh"), false);
-	opts_for(&s, &o, tmp_path("kh"));
+	sshd_start_known(&s, &o, false);
 	o.key_file = s.wrong_key;
-	ASSERT_EQ(ssh_connect(&c, &o, why, sizeof(why)), EACCES);
-	ASSERT_MSG(strstr(why, "refused") && strstr(why, "authorized_keys"),
-		   "%s", why);
+	expect_refused(&o, EACCES, "refused", "authorized_keys");
 	port = s.port;
 	sshd_stop(&s);
 	o.key_file = s.client_key;
 	o.port = port;
-	ASSERT_EQ(ssh_connect(&c, &o, why, sizeof(why)), ECONNREFUSED);
-	ASSERT_MSG(strstr(why, "127.0.0.1 port") && strstr(why, "cannot "
-								"connect"),
-		   "%s", why);
+	expect_refused(&o, ECONNREFUSED, "127.0.0.1 port", "cannot connect");
 }
 
 TEST_TIMEOUT(ssh_sftp_put_and_get_round_trip, 20)
@@ -147,9 +141,7 @@ TEST_TIMEOUT(ssh_sftp_put_and_get_round_trip, 20)
 
 	for (size_t i = 0; i < sizeof(big); i++)
 		big[i] = (char)(i * 7 + i / 251);
-	sshd_start(&s);
-	sshd_write_known_hosts(&s, tmp_path("kh"), false);
-	opts_for(&s, &o, tmp_path("kh"));
+	sshd_start_known(&s, &o, false);
 	ASSERT_MSG(ssh_connect(&c, &o, why, sizeof(why)) == 0, "%s", why);
 	snprintf(remote, sizeof(remote), "%s/remote.bin", test_tmp_dir());
 	ASSERT_MSG(ssh_put_data(c, big, sizeof(big), remote, 0600, why,
@@ -223,9 +215,7 @@ TEST_TIMEOUT(ssh_spawn_pipes_stdio_and_ends_on_eof, 20)
 	size_t len;
 	char *log;
 
-	sshd_start(&s);
-	sshd_write_known_hosts(&s, tmp_path("kh"), false);
-	opts_for(&s, &o, tmp_path("kh"));
+	sshd_start_known(&s, &o, false);
 	ASSERT_MSG(ssh_spawn(&p, &o, "sh -c 'echo started >&2; cat'",
 			     tmp_path("err.log"), &to, &from, why,
 			     sizeof(why)) == 0,
@@ -258,9 +248,7 @@ TEST_TIMEOUT(ssh_spawned_process_ended_by_pid, 20)
 	struct sshd s;
 	int to, from, status = 99;
 
-	sshd_start(&s);
-	sshd_write_known_hosts(&s, tmp_path("kh"), false);
-	opts_for(&s, &o, tmp_path("kh"));
+	sshd_start_known(&s, &o, false);
 	ASSERT_MSG(ssh_spawn(&p, &o, "sleep 60", NULL, &to, &from, why,
 			     sizeof(why)) == 0,
 		   "%s", why);

@@ -11,12 +11,7 @@
 
 static const char *repo_file(const char *rel)
 {
-	static char path[4][512];
-	static int next;
-	char *p = path[next++ % 4];
-
-	snprintf(p, sizeof(path[0]), "%s/%s", test_root_dir(), rel);
-	return p;
+	return test_path(test_root_dir(), rel);
 }
 
 /* Asserts that some message ends with ":line:col: text". */

@@ -120,9 +120,17 @@ const char *test_bin_dir(void);
 /* The test's own temporary directory (its working directory too). */
 const char *test_tmp_dir(void);
 
+/* A copy of s[0..len) with every "\n" made "\r\n" (SIP's line end),
+ * NUL-terminated; *out_len (if not NULL) is its length.  Caller frees. */
+char *test_crlf(const char *s, size_t len, size_t *out_len);
+
+/* dir/name in a static buffer, valid for the next 15 calls of
+ * test_path() and test_write_file() together. */
+const char *test_path(const char *dir, const char *name);
+
 /*
  * Writes text to name in the test's directory and returns its path
- * (valid for the next 7 calls).  Fails the test if it cannot.
+ * (a test_path(): valid for the next 15 calls).  Fails the test if it cannot.
  */
 const char *test_write_file(const char *name, const char *text);
 

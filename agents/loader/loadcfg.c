@@ -10,25 +10,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "enum_name.h"
+
 const char *loadcfg_test_name(enum loadcfg_test t)
 {
-	switch (t) {
-	case LOADCFG_REGISTER:
-		return "register";
-	case LOADCFG_REREGISTER:
-		return "reregister";
-	case LOADCFG_OPTIONS:
-		return "options";
-	case LOADCFG_INVITE:
-		return "invite";
-	case LOADCFG_MIX:
-		return "mix";
-	case LOADCFG_SUBSCRIBE:
-		return "subscribe";
-	case LOADCFG_PUBLISH:
-		return "publish";
-	}
-	return "?";
+	static const char *const names[] = {
+		[LOADCFG_REGISTER] = "register",
+		[LOADCFG_REREGISTER] = "reregister",
+		[LOADCFG_OPTIONS] = "options",
+		[LOADCFG_INVITE] = "invite",
+		[LOADCFG_MIX] = "mix",
+		[LOADCFG_SUBSCRIBE] = "subscribe",
+		[LOADCFG_PUBLISH] = "publish",
+	};
+
+	return enum_name(names, ENUM_NAMES_LEN(names), t, "?");
 }
 
 int loadcfg_test_decode(const char *s, enum loadcfg_test *t)

@@ -12,19 +12,18 @@
 #include <openssl/evp.h>
 
 #define LOG_MODULE "sip_auth"
+#include "enum_name.h"
 #include "log.h"
 #include "sip_auth_int.h"
 
 const char *sip_auth_alg_name(enum sip_auth_alg alg)
 {
-	switch (alg) {
-	case SIP_AUTH_ALG_MD5:
-		return "MD5";
-	case SIP_AUTH_ALG_SHA256:
-		return "SHA-256";
-	default:
-		return "";
-	}
+	static const char *const names[] = {
+		[SIP_AUTH_ALG_MD5] = "MD5",
+		[SIP_AUTH_ALG_SHA256] = "SHA-256",
+	};
+
+	return enum_name(names, ENUM_NAMES_LEN(names), alg, "");
 }
 
 size_t sip_auth_hex_len(enum sip_auth_alg alg)

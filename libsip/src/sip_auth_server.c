@@ -16,6 +16,7 @@
 #include <openssl/rand.h>
 
 #define LOG_MODULE "sip_auth"
+#include "enum_name.h"
 #include "hash.h"
 #include "list.h"
 #include "log.h"
@@ -474,25 +475,18 @@ int sip_auth_challenge_print(struct sip_auth_server *s, struct buf *b,
 
 const char *sip_auth_result_name(enum sip_auth_result r)
 {
-	switch (r) {
-	case SIP_AUTH_OK:
-		return "ok";
-	case SIP_AUTH_STALE:
-		return "stale";
-	case SIP_AUTH_BAD_NONCE:
-		return "bad nonce";
-	case SIP_AUTH_BAD_REALM:
-		return "bad realm";
-	case SIP_AUTH_BAD_DIGEST:
-		return "bad digest";
-	case SIP_AUTH_REPLAY:
-		return "replay";
-	case SIP_AUTH_UNSUPPORTED:
-		return "unsupported";
-	case SIP_AUTH_ERROR:
-		return "error";
-	}
-	return "?";
+	static const char *const names[] = {
+		[SIP_AUTH_OK] = "ok",
+		[SIP_AUTH_STALE] = "stale",
+		[SIP_AUTH_BAD_NONCE] = "bad nonce",
+		[SIP_AUTH_BAD_REALM] = "bad realm",
+		[SIP_AUTH_BAD_DIGEST] = "bad digest",
+		[SIP_AUTH_REPLAY] = "replay",
+		[SIP_AUTH_UNSUPPORTED] = "unsupported",
+		[SIP_AUTH_ERROR] = "error",
+	};
+
+	return enum_name(names, ENUM_NAMES_LEN(names), r, "?");
 }
 
 enum sip_auth_result sip_auth_verify(struct sip_auth_server *s,

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "enum_name.h"
+
 /* Character classes of RFC 3261 §25.1 (escaped is handled apart). */
 enum {
 	U_UNRES = 1 << 0, /* unreserved = alphanum / mark */
@@ -553,16 +555,13 @@ int sip_uri_header_get(const struct pl *headers, const char *name,
 
 const char *sip_uri_scheme_name(enum sip_uri_scheme s)
 {
-	switch (s) {
-	case SIP_URI_SIP:
-		return "sip";
-	case SIP_URI_SIPS:
-		return "sips";
-	case SIP_URI_TEL:
-		return "tel";
-	default:
-		return "";
-	}
+	static const char *const names[] = {
+		[SIP_URI_SIP] = "sip",
+		[SIP_URI_SIPS] = "sips",
+		[SIP_URI_TEL] = "tel",
+	};
+
+	return enum_name(names, ENUM_NAMES_LEN(names), s, "");
 }
 
 /* ---------------------------------------------------------------- */

@@ -24,7 +24,6 @@ import json
 import os
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,17 +42,8 @@ run = benchlib.runner(3 * secs + 30)
 
 
 def callee(cwd):
-    port = free_port()
-    if responder_kind == "sipp":
-        argv = ["sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(port),
-                "-nostdin"]
-    else:
-        argv = [os.path.join(benchdir, "reg_responder"), str(port), "3600"]
-    p = subprocess.Popen(
-        ["taskset", "-c", srv_cpu] + argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL)
-    time.sleep(0.5)
-    return p, port
+    return benchlib.start_responder(responder_kind, ["-sn", "uas"], srv_cpu,
+                                    cwd)
 
 
 def loader(port, cwd, rate):

@@ -135,6 +135,24 @@ def responder_kind(searching):
     return os.environ.get("RESPONDER", "fast" if searching else "sipp")
 
 
+def start_responder(kind, sipp_scenario, cpu, cwd):
+    """Starts the UAS on a free UDP port of 127.0.0.1, pinned to cpu:
+    sipp with sipp_scenario (its -sf/-sn arguments) when kind is "sipp",
+    else reg_responder.  Returns (process, port) once it had 0.5 s to
+    bind; the caller stops it (stop())."""
+    port = free_port()
+    if kind == "sipp":
+        argv = ["sipp"] + sipp_scenario + [
+            "-i", "127.0.0.1", "-p", str(port), "-nostdin"]
+    else:
+        argv = [os.path.join(BENCH, "reg_responder"), str(port), "3600"]
+    p = subprocess.Popen(["taskset", "-c", cpu] + argv, cwd=cwd,
+                         stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    time.sleep(0.5)
+    return p, port
+
+
 def passes(n, failed, retr, achieved, asked):
     """A step of a highest-rate search passes with < 0.1% failures,
     < 0.1% retransmissions (lost answers show as retransmissions

@@ -37,7 +37,8 @@ def cpu_s(pid):
 def one(topo, users, results):
     argv = [f"{TOP}/bin/orchestrator", "run", topo, "--hosts",
             f"{TOP}/topologies/hosts/local.json", "--users", str(users),
-            "--rate", "1000:1000:2000", "--step-s", "10", "--warmup-s", "1",
+            "--rate", "1000:1000:2000", "--max-rate", "2000", "--step-s",
+            "10", "--warmup-s", "1",
             "--baseline-s", "2", "--results", results]
     t0 = time.monotonic()
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "mmsg_batch.h"
 #include "sip_build.h"
 #include "sip_msg.h"
 
@@ -151,16 +152,7 @@ int main(int argc, char **argv)
 
 		if (poll(&pfd, 1, 200) <= 0)
 			continue;
-		memset(min, 0, sizeof(min));
-		for (i = 0; i < BATCH; i++) {
-			iin[i].iov_base = in[i];
-			iin[i].iov_len = MTU;
-			min[i].msg_hdr.msg_iov = &iin[i];
-			min[i].msg_hdr.msg_iovlen = 1;
-			min[i].msg_hdr.msg_name = &src[i];
-			min[i].msg_hdr.msg_namelen = sizeof(src[i]);
-		}
-		n = recvmmsg(fd, min, BATCH, MSG_DONTWAIT, NULL);
+		n = mmsg_batch_recv(fd, min, iin, src, in[0], MTU, BATCH);
 		if (n <= 0)
 			continue;
 		memset(mout, 0, sizeof(mout));

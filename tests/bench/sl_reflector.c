@@ -22,6 +22,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "mmsg_batch.h"
+
 #define BATCH 32
 #define MTU 65536
 
@@ -62,16 +64,7 @@ static void relay(int from, int to, bool to_server, struct sockaddr_in *last)
 	struct sockaddr_in src[BATCH];
 	int n, i;
 
-	memset(in, 0, sizeof(in));
-	for (i = 0; i < BATCH; i++) {
-		iov[i].iov_base = bufs[i];
-		iov[i].iov_len = MTU;
-		in[i].msg_hdr.msg_iov = &iov[i];
-		in[i].msg_hdr.msg_iovlen = 1;
-		in[i].msg_hdr.msg_name = &src[i];
-		in[i].msg_hdr.msg_namelen = sizeof(src[i]);
-	}
-	n = recvmmsg(from, in, BATCH, MSG_DONTWAIT, NULL);
+	n = mmsg_batch_recv(from, in, iov, src, bufs[0], MTU, BATCH);
 	if (n <= 0)
 		return;
 	memset(out, 0, sizeof(out));
