@@ -13,8 +13,17 @@ bool addressing_is_us(const struct addressing *ad, const struct pl *host,
 	char hbuf[SIP_TP_ADDR_STRLEN];
 	size_t i;
 
-	if (pl_caseeq_str(host, ad->domain))
-		return true;
+	/* §16.4, §19.1.4: host AND port.  Our domain without a port is
+	 * ours; with one it must be a port we listen on: with --domain
+	 * 127.0.0.1 a callee's Contact sip:bob@127.0.0.1:5070 is not us
+	 * (an in-dialog BYE to it was looked up and got 404). */
+	if (pl_caseeq_str(host, ad->domain)) {
+		if (!port)
+			return true;
+		for (i = 0; i < ad->nlisten; i++)
+			if (sip_tp_addr_port(&ad->listen[i]) == port)
+				return true;
+	}
 	for (i = 0; i < ad->nlisten; i++) {
 		const struct sip_tp_addr *a = &ad->listen[i];
 		uint16_t lp = sip_tp_addr_port(a);

@@ -22,7 +22,13 @@ struct addressing {
 	size_t nlisten;
 };
 
-/* Whether host[:port] of a URI is this server (listener or domain). */
+/*
+ * Whether host[:port] of a URI is this server: one of its listeners
+ * (port 0: the transport's default), or its domain without a port or
+ * with the port of one of its listeners (RFC 3261 §16.4: host and
+ * port, so that a UA at the domain's address on another port is not
+ * taken for us).
+ */
 bool addressing_is_us(const struct addressing *a, const struct pl *host,
 		      uint16_t port);
 

@@ -291,7 +291,7 @@ int location_update(struct location *loc, const struct pl *aor,
 	for (i = 0; i < nc; i++)
 		if (!c[i].uri.l || c[i].uri.l >= LOCATION_URI_MAX)
 			return EINVAL;
-	key = hash_fnv32(aor->p, aor->l);
+	key = hash_keyed32(aor->p, aor->l);
 	sh = shard_of(loc, key);
 	pthread_mutex_lock(&sh->mu);
 	r = rec_get(sh, key, aor);
@@ -387,7 +387,7 @@ size_t location_lookup(struct location *loc, const struct pl *aor,
 		       uint64_t now, struct location_contact *out, size_t max,
 		       bool *known)
 {
-	uint32_t key = hash_fnv32(aor->p, aor->l);
+	uint32_t key = hash_keyed32(aor->p, aor->l);
 	struct shard *sh = shard_of(loc, key);
 	struct aor_rec *r;
 	size_t n = 0;
@@ -416,7 +416,7 @@ int location_load(struct location *loc, const struct pl *aor,
 	pl_set_str(&cid, c->call_id);
 	if (!aor->l || aor->l >= LOCATION_AOR_MAX || !uri.l)
 		return EINVAL;
-	key = hash_fnv32(aor->p, aor->l);
+	key = hash_keyed32(aor->p, aor->l);
 	sh = shard_of(loc, key);
 	pthread_mutex_lock(&sh->mu);
 	r = rec_get(sh, key, aor);
@@ -507,4 +507,32 @@ uint64_t location_bindings(struct location *loc)
 uint64_t location_aors(struct location *loc)
 {
 	return shard_sum(loc, true);
+}
+
+int location_restore(struct location *loc, const struct pl *aor,
+		     const struct location_contact *prev, size_t n)
+{
+	struct shard *sh;
+	struct aor_rec *r;
+	uint32_t key;
+	size_t i;
+	int err = 0;
+
+	if (!aor->l || aor->l >= LOCATION_AOR_MAX)
+		return EINVAL;
+	key = hash_keyed32(aor->p, aor->l);
+	sh = shard_of(loc, key);
+	pthread_mutex_lock(&sh->mu);
+	r = rec_find(sh, key, aor);
+	while (r && r->bindings.head) {
+		struct binding *b = r->bindings.head->data;
+
+		list_unlink(&b->le);
+		free(b);
+		sh->nbindings--;
+	}
+	pthread_mutex_unlock(&sh->mu);
+	for (i = 0; i < n && !err; i++)
+		err = location_load(loc, aor, &prev[i]);
+	return err;
 }

@@ -105,6 +105,17 @@ int location_load(struct location *loc, const struct pl *aor,
 		  const struct location_contact *c);
 
 /*
+ * Puts back the n bindings prev of aor as they were (a snapshot from
+ * location_lookup() taken before a location_update() whose write-through
+ * commit failed): every current binding of aor is dropped first.  No
+ * change event (the database kept its old rows).  A REGISTER for the
+ * same AOR between the snapshot and the undo is undone too.  Returns 0,
+ * EINVAL, ENOMEM (then some of prev may be missing).
+ */
+int location_restore(struct location *loc, const struct pl *aor,
+		     const struct location_contact *prev, size_t n);
+
+/*
  * Frees expired bindings in the next `buckets` buckets of the table
  * (round robin over all shards).  Returns how many were removed.
  */

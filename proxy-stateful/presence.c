@@ -162,7 +162,7 @@ void presence_free(struct presence *p)
 
 static uint32_t str_key(const char *s)
 {
-	return (uint32_t)hash_fnv64(s, strlen(s));
+	return hash_keyed32(s, strlen(s));
 }
 
 struct presentity *presence_presentity_find(struct presence *p,
@@ -194,9 +194,16 @@ struct presentity *presence_presentity_find(struct presence *p,
 
 uint32_t presence_dialog_key(const struct pl *call_id, const struct pl *ltag)
 {
-	uint64_t h = hash_fnv64(call_id->p, call_id->l);
+	/* Keyed: the peer chooses the Call-ID (and the tag, in a
+	 * forged request). */
+	static const unsigned char sep = 0xff;
+	struct hash_sip h;
 
-	return (uint32_t)hash_mix64(h ^ hash_fnv64(ltag->p, ltag->l));
+	hash_sip_init(&h, hash_process_key());
+	hash_sip_add(&h, call_id->p, call_id->l);
+	hash_sip_add(&h, &sep, 1);
+	hash_sip_add(&h, ltag->p, ltag->l);
+	return (uint32_t)hash_sip_end(&h);
 }
 
 struct subscription *presence_dialog_find(struct presence *p,

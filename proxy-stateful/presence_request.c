@@ -47,7 +47,7 @@ static void send_reply(struct presence *p, struct worker_ctx *w,
 		reply_send(w, st, w->out.data, w->out.len);
 		return;
 	}
-	reply_after_commit(w, env->db, st, msg);
+	reply_after_commit(w, env->db, st, msg, NULL, NULL);
 }
 
 /* Whether the Event header names the presence package (§7.2.1). */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "obj.h"
 #include "sip_build.h"
 
@@ -176,14 +177,13 @@ static void pcall_event(struct sip_txn *t, enum sip_txn_event ev,
 	}
 }
 
-/* Feeds a view into a running 64-bit FNV-1a, with a separator. */
-static uint64_t fnv_pl(uint64_t h, const struct pl *pl)
+/* Feeds a view into the keyed hash, with a separator. */
+static void sip_pl(struct hash_sip *h, const struct pl *pl)
 {
-	size_t i;
+	static const unsigned char sep = 0xff;
 
-	for (i = 0; i < pl->l; i++)
-		h = (h ^ (uint8_t)pl->p[i]) * 0x100000001b3ull;
-	return (h ^ 0xff) * 0x100000001b3ull;
+	hash_sip_add(h, pl->p, pl->l);
+	hash_sip_add(h, &sep, 1);
 }
 
 /*
@@ -199,24 +199,24 @@ static uint32_t loop_hash(uint64_t secret, const struct sip_msg *msg)
 	static const enum sip_hdr_id ids[] = {SIP_HDR_ROUTE,
 					      SIP_HDR_PROXY_REQUIRE,
 					      SIP_HDR_PROXY_AUTHORIZATION};
-	uint64_t h = 0xcbf29ce484222325ull ^ secret;
+	/* SipHash keyed with our secret: peers choose these fields. */
+	struct hash_key key = {hash_mix64(secret), hash_mix64(~secret)};
+	struct hash_sip h;
 	const struct sip_hdr *hd;
-	struct pl num;
-	char nb[16];
+	uint32_t num = msg->cseq.num;
 	size_t i;
 
-	h = fnv_pl(h, &msg->ruri);
-	h = fnv_pl(h, &msg->call_id);
-	h = fnv_pl(h, &msg->from_tag);
-	h = fnv_pl(h, &msg->to_tag);
-	snprintf(nb, sizeof(nb), "%u", (unsigned)msg->cseq.num);
-	pl_set_str(&num, nb);
-	h = fnv_pl(h, &num);
+	hash_sip_init(&h, &key);
+	sip_pl(&h, &msg->ruri);
+	sip_pl(&h, &msg->call_id);
+	sip_pl(&h, &msg->from_tag);
+	sip_pl(&h, &msg->to_tag);
+	hash_sip_add(&h, &num, sizeof(num));
 	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
 		for (hd = sip_msg_hdr(msg, ids[i]); hd;
 		     hd = sip_msg_hdr_next(msg, hd))
-			h = fnv_pl(h, &hd->value);
-	return (uint32_t)hash_mix64(h);
+			sip_pl(&h, &hd->value);
+	return (uint32_t)hash_sip_end(&h);
 }
 
 /*

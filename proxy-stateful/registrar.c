@@ -118,6 +118,16 @@ static int check_aor(const struct registrar *reg, struct worker_ctx *w,
 	pl_set_str(&rq->aor, rq->aorbuf);
 	if (reg->users) {
 		user = userdb_find(reg->users, &touri.user, &dom);
+		/* No user enumeration where REGISTER is authenticated: an
+		 * unknown user is challenged like a known one
+		 * (reply_auth_check() never lets it through).  Without
+		 * authentication a known user's 200 tells anyway: 404. */
+		if (!user && ((cfg->auth & STATEFUL_AUTH_REGISTER) ||
+			      userdb_any_auth_required(reg->users))) {
+			reply_auth_check(w, reg->auth, st, msg, &touri.user,
+					 &dom, false);
+			return ENOENT;
+		}
 		if (!user) {
 			reply_status(w, st, msg, 404, "User Not Found", NULL);
 			return ENOENT;
@@ -203,6 +213,44 @@ static int read_contacts(const struct registrar *reg, struct worker_ctx *w,
 	return 0;
 }
 
+/* What a failed write-through commit puts back (reply_after_commit). */
+struct reg_undo {
+	struct location *loc;
+	char aor[LOCATION_AOR_MAX];
+	size_t n;
+	struct location_contact prev[LOCATION_CONTACTS_MAX];
+};
+
+static void reg_undo_run(void *arg)
+{
+	struct reg_undo *u = arg;
+	struct pl aor;
+
+	pl_set_str(&aor, u->aor);
+	if (location_restore(u->loc, &aor, u->prev, u->n))
+		log_warn("cannot restore the bindings of %s", u->aor);
+}
+
+/* The bindings of aor before the update, when a commit may fail. */
+static struct reg_undo *reg_undo_take(const struct registrar *reg,
+				      const struct pl *aor, uint64_t now)
+{
+	struct reg_undo *u;
+
+	if (!reg->db || reg->cfg->db_mode != STATEFUL_DB_WRITE_THROUGH)
+		return NULL;
+	u = malloc(sizeof(*u));
+	if (!u)
+		return NULL;
+	u->loc = reg->loc;
+	snprintf(u->aor, sizeof(u->aor), "%.*s", PL_FMT(aor));
+	u->n = location_lookup(reg->loc, aor, now, u->prev,
+			       LOCATION_CONTACTS_MAX, NULL);
+	if (u->n > LOCATION_CONTACTS_MAX)
+		u->n = LOCATION_CONTACTS_MAX;
+	return u;
+}
+
 void registrar_handle(const struct registrar *reg, struct worker_ctx *w,
 		      struct sip_txn *st, const struct sip_msg *msg)
 {
@@ -212,6 +260,7 @@ void registrar_handle(const struct registrar *reg, struct worker_ctx *w,
 	enum location_result res;
 	uint64_t now = worker_now_s();
 	struct sip_build_resp_opts ro;
+	struct reg_undo *undo = NULL;
 	struct buf b;
 	int err;
 
@@ -220,21 +269,23 @@ void registrar_handle(const struct registrar *reg, struct worker_ctx *w,
 	if (check_aor(reg, w, st, msg, &rq) ||
 	    read_contacts(reg, w, st, msg, &rq))
 		return;
+	if (rq.nc || rq.star)
+		undo = reg_undo_take(reg, &rq.aor, now);
 	err = location_update(reg->loc, &rq.aor, &msg->call_id, msg->cseq.num,
 			      msg->via.tp, rq.star, rq.uc, rq.nc, now, &res,
 			      cur, LOCATION_CONTACTS_MAX, &n);
 	if (err) {
 		reply_status(w, st, msg, 500, NULL, NULL);
-		return;
+		goto out;
 	}
 	if (res == LOCATION_OUT_OF_ORDER) {
 		/* §10.3 step 7: the update is aborted, the request fails. */
 		reply_status(w, st, msg, 500, "Out Of Order", NULL);
-		return;
+		goto out;
 	}
 	if (res == LOCATION_TOO_MANY) {
 		reply_status(w, st, msg, 403, "Too Many Contacts", NULL);
-		return;
+		goto out;
 	}
 	/* Step 8: 200 with every current binding. */
 	buf_init(&b, 8192);
@@ -249,14 +300,18 @@ void registrar_handle(const struct registrar *reg, struct worker_ctx *w,
 	buf_free(&b);
 	if (err) {
 		reply_status(w, st, msg, 500, NULL, NULL);
-		return;
+		goto out;
 	}
 	STATEFUL_CNT_INC(w->c.registers_ok);
 	if (!reg->db || reg->cfg->db_mode != STATEFUL_DB_WRITE_THROUGH ||
 	    (!rq.nc && !rq.star)) {
 		reply_send(w, st, w->out.data, w->out.len);
-		return;
+		goto out;
 	}
-	/* write-through: the 200 leaves once the change is committed. */
-	reply_after_commit(w, reg->db, st, msg);
+	/* write-through: the 200 leaves once the change is committed;
+	 * a failed commit puts the bindings back before its 500. */
+	reply_after_commit(w, reg->db, st, msg, reg_undo_run, undo);
+	undo = NULL;
+out:
+	free(undo);
 }

@@ -14,6 +14,7 @@
 #include "obj.h"
 #include "dbqueue.h"
 #include "sip_build.h"
+#include "sip_uri.h"
 
 void reply_count(struct worker_ctx *w, const char *buf, size_t len)
 {
@@ -93,6 +94,29 @@ static void challenge(struct worker_ctx *w, const struct reply_auth *ra,
 	buf_free(&b);
 }
 
+/*
+ * RFC 2617 §3.2.2.5: the digest-uri must be the Request-URI, so that
+ * credentials captured for one request do not serve another.  A URI
+ * naming this server without a user is taken too: sipp, our load peer,
+ * writes the address it sends to (the proxy) there.
+ */
+static bool digest_uri_ok(const struct reply_auth *ra,
+			  const struct sip_auth_credentials *cr,
+			  const struct sip_msg *msg)
+{
+	char buf[256];
+	struct pl du;
+	struct sip_uri u;
+
+	if (sip_auth_uri_matches(cr, &msg->ruri))
+		return true;
+	if (!ra->addr || sip_auth_unquote(&cr->uri, buf, sizeof(buf)))
+		return false;
+	pl_set_str(&du, buf);
+	return !sip_uri_decode(&u, &du) && !u.user.l &&
+	       addressing_is_us(ra->addr, &u.host, u.port);
+}
+
 int reply_auth_check(struct worker_ctx *w, const struct reply_auth *ra,
 		     struct sip_txn *st, const struct sip_msg *msg,
 		     const struct pl *user, const struct pl *domain,
@@ -105,11 +129,6 @@ int reply_auth_check(struct worker_ctx *w, const struct reply_auth *ra,
 	bool found = false;
 	enum sip_auth_result r;
 
-	if (!u) {
-		STATEFUL_CNT_INC(w->c.auth_failures);
-		reply_status(w, st, msg, 403, "Unknown User", NULL);
-		return EACCES;
-	}
 	for (h = sip_msg_hdr(msg, proxy ? SIP_HDR_PROXY_AUTHORIZATION
 					: SIP_HDR_AUTHORIZATION);
 	     h; h = sip_msg_hdr_next(msg, h)) {
@@ -120,8 +139,18 @@ int reply_auth_check(struct worker_ctx *w, const struct reply_auth *ra,
 			break;
 		}
 	}
-	if (!found) {
+	/* An unknown user gets the challenge a known one gets, and its
+	 * credentials a fresh one: a 403 would tell which users exist. */
+	if (!u || !found) {
+		if (found)
+			STATEFUL_CNT_INC(w->c.auth_failures);
 		challenge(w, ra, st, msg, proxy, false);
+		return EACCES;
+	}
+	/* RFC 2617 §3.2.2.5: credentials for another request-URI. */
+	if (!digest_uri_ok(ra, &cr, msg)) {
+		STATEFUL_CNT_INC(w->c.auth_failures);
+		reply_status(w, st, msg, 400, "Digest URI Mismatch", NULL);
 		return EACCES;
 	}
 	/* §22.4 and §10.3 step 4: the credentials are the AOR's own. */
@@ -156,6 +185,8 @@ struct held_reply {
 	struct sip_txn *st;
 	char *ok, *fail;
 	size_t ok_len, fail_len;
+	reply_undo_h *undo;
+	void *undo_ctx;
 };
 
 static void held_destroy(void *arg)
@@ -165,6 +196,7 @@ static void held_destroy(void *arg)
 	obj_deref(h->st);
 	free(h->ok);
 	free(h->fail);
+	free(h->undo_ctx);
 }
 
 /* The commit (or its failure) came back to this loop. */
@@ -172,21 +204,30 @@ static void held_done(int err, void *arg)
 {
 	struct held_reply *h = arg;
 
-	if (err)
+	if (err) {
+		if (h->undo)
+			h->undo(h->undo_ctx);
 		reply_send(h->w, h->st, h->fail, h->fail_len);
-	else
+	} else
 		reply_send(h->w, h->st, h->ok, h->ok_len);
 	obj_deref(h);
 }
 
 void reply_after_commit(struct worker_ctx *w, struct dbqueue *db,
-			struct sip_txn *st, const struct sip_msg *msg)
+			struct sip_txn *st, const struct sip_msg *msg,
+			reply_undo_h *undo, void *ctx)
 {
 	struct held_reply *h = NULL;
 
 	h = obj_alloc(sizeof(*h), held_destroy);
-	if (!h)
+	if (!h) {
+		if (undo)
+			undo(ctx);
+		free(ctx);
 		goto fail;
+	}
+	h->undo = undo;
+	h->undo_ctx = ctx;
 	h->w = w;
 	h->st = obj_ref(st);
 	h->ok_len = w->out.len;
@@ -206,6 +247,10 @@ void reply_after_commit(struct worker_ctx *w, struct dbqueue *db,
 		goto fail;
 	return;
 fail:
+	if (h && h->undo) {
+		h->undo(h->undo_ctx);
+		h->undo = NULL;
+	}
 	obj_deref(h);
 	reply_status(w, st, msg, 500, NULL, NULL);
 }

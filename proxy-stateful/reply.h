@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "addressing.h"
 #include "sip_auth.h"
 #include "userdb.h"
 #include "worker_ctx.h"
@@ -20,8 +21,9 @@
 /* The digest verifier and whom it knows; shared by every worker. */
 struct reply_auth {
 	struct sip_auth_server *server;
-	const struct userdb *users; /* NULL: nobody is known (403) */
-	const char *realm;	    /* our domain */
+	const struct userdb *users;    /* NULL: nobody is known (403) */
+	const char *realm;	       /* our domain */
+	const struct addressing *addr; /* who we are (digest-uri check) */
 };
 
 /* Counts a response about to leave (buf is its text) by status. */
@@ -45,8 +47,10 @@ void reply_status(struct worker_ctx *w, struct sip_txn *st,
 
 /*
  * Digest check of msg for user@domain (RFC 3261 §22): returns 0 when
- * the request may go on, else an answer was sent (401/407/403/500) and
- * the result is EACCES or EIO.
+ * the request may go on, else an answer was sent and the result is
+ * EACCES or EIO: 401/407 (no credentials, wrong ones, a replay, and an
+ * unknown user alike: no user enumeration), 403 (credentials of another
+ * user), 400 (digest-uri not the Request-URI, RFC 2617 §3.2.2.5), 500.
  */
 int reply_auth_check(struct worker_ctx *w, const struct reply_auth *ra,
 		     struct sip_txn *st, const struct sip_msg *msg,
@@ -65,11 +69,21 @@ int reply_expires_bound(struct worker_ctx *w, struct sip_txn *st,
 struct dbqueue;
 
 /*
+ * Called when the commit failed, before the 500 leaves: puts memory
+ * back as the database still is.  ctx is then freed (free()).
+ */
+typedef void(reply_undo_h)(void *ctx);
+
+/*
  * write-through: sends the response built in w->out in st once every
  * change this thread queued on db is committed, or a 500 "Database
- * Error" if the commit fails (a 500 now if memory runs out).
+ * Error" if the commit fails (a 500 now if memory runs out).  undo (may
+ * be NULL) runs with ctx on a failed commit, so that what was refused
+ * with 500 is not served from memory; ctx (malloc'd) is owned by the
+ * call from here on, freed in every case.
  */
 void reply_after_commit(struct worker_ctx *w, struct dbqueue *db,
-			struct sip_txn *st, const struct sip_msg *msg);
+			struct sip_txn *st, const struct sip_msg *msg,
+			reply_undo_h *undo, void *ctx);
 
 #endif

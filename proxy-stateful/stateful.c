@@ -55,7 +55,7 @@ static void wire(struct stateful *sp)
 	sp->addr = (struct addressing){sp->cfg.domain, sp->listen,
 				       sp->cfg.nlisten};
 	sp->auth = (struct reply_auth){sp->auth_server, sp->users,
-				       sp->cfg.domain};
+				       sp->cfg.domain, &sp->addr};
 	sp->registrar = (struct registrar){&sp->cfg, sp->loc, sp->users,
 					   &sp->auth, sp->db};
 	sp->pres_env.cfg = &sp->cfg;

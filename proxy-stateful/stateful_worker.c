@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -15,6 +16,7 @@
 #include "log.h"
 #include "obj.h"
 #include "reply.h"
+#include "sip_build.h"
 #include "sip_txn_tp.h"
 #include "sip_uri.h"
 
@@ -80,11 +82,46 @@ static void on_request(void *arg, struct sip_txn *st,
 	proxy_core_request(&w->core, st, msg);
 }
 
+/*
+ * RFC 3261 §18.2.1, RFC 3581 §4: the top Via of a request gets
+ * received= when its sent-by is not the source address and the value
+ * of a bare ;rport, so that our responses (copied from the request,
+ * §8.2.6.2) and the requests we forward carry them.  Returns rx itself
+ * when nothing is owed, else *copy: rx viewing the marked request in
+ * w->marked (the original is kept when marking fails).
+ */
+static const struct sip_tp_rx *via_marked(struct stateful_worker *w,
+					  const struct sip_tp_rx *rx,
+					  struct sip_tp_rx *copy)
+{
+	struct sip_edits ed;
+	char ip[INET6_ADDRSTRLEN];
+	size_t ip_len = sip_tp_addr_ip(&rx->src, ip);
+	uint16_t status;
+	const char *why;
+
+	sip_edits_init(&ed, rx->msg);
+	if (sip_fwd_via_mark(&ed, ip, ip_len, sip_tp_addr_port(&rx->src),
+			     false) ||
+	    !ed.n || !w->marked_msg)
+		return rx;
+	buf_reset(&w->marked);
+	if (sip_edits_apply(&ed, &w->marked) ||
+	    sip_msg_decode(w->marked_msg, w->marked.data, w->marked.len,
+			   rx->proto != SIP_TP_UDP) ||
+	    sip_msg_validate(w->marked_msg, &status, &why))
+		return rx;
+	*copy = *rx;
+	copy->msg = w->marked_msg;
+	return copy;
+}
+
 /* Both transports' receive handler. */
 static void on_recv(const struct sip_tp_rx *rx, void *arg)
 {
 	struct stateful_worker *w = arg;
 	struct sip_msg *msg = rx->msg;
+	struct sip_tp_rx copy;
 	uint16_t status = 0;
 	const char *why = NULL;
 
@@ -113,7 +150,7 @@ static void on_recv(const struct sip_tp_rx *rx, void *arg)
 		return;
 	}
 	/* §18.2.2 with rport semantics: answer where it came from. */
-	sip_txn_tp_recv_request(w->ctx.txl, rx);
+	sip_txn_tp_recv_request(w->ctx.txl, via_marked(w, rx, &copy));
 }
 
 struct start_sync {
@@ -221,6 +258,9 @@ static void worker_cleanup(struct stateful_worker *w)
 	w->ctx.priv = obj_deref(w->ctx.priv);
 	w->tp = obj_deref(w->tp);
 	buf_free(&w->ctx.out);
+	buf_free(&w->marked);
+	free(w->marked_msg);
+	w->marked_msg = NULL;
 }
 
 static void *worker_main(void *arg)
@@ -246,6 +286,8 @@ static void *worker_main(void *arg)
 	tc.timer_c_ms = env->cfg->timer_c_ms;
 	tc.t1_ms = env->cfg->t1_ms;
 	buf_init(&w->ctx.out, SIP_MSG_MAX_SIZE + 4096);
+	buf_init(&w->marked, SIP_MSG_MAX_SIZE + 256);
+	w->marked_msg = calloc(1, sizeof(*w->marked_msg));
 	err = proxy_core_init(&w->core, w->env->core, &w->ctx);
 	if (!err)
 		err = sip_tp_alloc(&w->tp, w->ctx.ev, &o, on_recv, w);

@@ -48,6 +48,9 @@ struct stateful_worker {
 	struct sip_txn_tp bind; /* ctx.txl's sends: through tp and ctx.priv */
 	struct ev_timer tick;
 	struct proxy_core core;
+	/* A request whose top Via got received/rport (RFC 3581 §4). */
+	struct buf marked;
+	struct sip_msg *marked_msg;
 };
 
 /*

@@ -24,6 +24,7 @@ struct urec {
 struct userdb {
 	struct hash h;
 	size_t n;
+	size_t n_auth_required;
 };
 
 int userdb_alloc(struct userdb **dbp)
@@ -135,12 +136,19 @@ int userdb_add(struct userdb *db, const struct pl *user,
 	r->u.auth_required = auth_required;
 	hash_append(&db->h, r->key, &r->le, r);
 	db->n++;
+	if (auth_required)
+		db->n_auth_required++;
 	return 0;
 }
 
 size_t userdb_count(const struct userdb *db)
 {
 	return db->n;
+}
+
+bool userdb_any_auth_required(const struct userdb *db)
+{
+	return db->n_auth_required > 0;
 }
 
 static size_t split(char *line, struct pl *f, size_t max)

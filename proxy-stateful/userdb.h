@@ -49,4 +49,7 @@ const struct userdb_user *userdb_find(const struct userdb *db,
 
 size_t userdb_count(const struct userdb *db);
 
+/* Whether any user must authenticate (auth_required 1). */
+bool userdb_any_auth_required(const struct userdb *db);
+
 #endif

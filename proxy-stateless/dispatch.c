@@ -217,6 +217,32 @@ bool dispatch_set_up(struct dispatch_set *set, unsigned i, bool up)
 	return __atomic_exchange_n(&set->hops[i].up, v, __ATOMIC_RELAXED) != v;
 }
 
+void dispatch_heard(struct dispatch_set *set, const struct sip_tp_addr *addr)
+{
+	int i = dispatch_find(set, addr);
+
+	if (i >= 0 && !__atomic_load_n(&set->hops[i].heard, __ATOMIC_RELAXED))
+		__atomic_store_n(&set->hops[i].heard, 1, __ATOMIC_RELAXED);
+}
+
+bool dispatch_take_heard(struct dispatch_set *set, unsigned i)
+{
+	return __atomic_exchange_n(&set->hops[i].heard, 0, __ATOMIC_RELAXED) !=
+	       0;
+}
+
+void dispatch_given(struct dispatch_set *set, unsigned i)
+{
+	if (!__atomic_load_n(&set->hops[i].given, __ATOMIC_RELAXED))
+		__atomic_store_n(&set->hops[i].given, 1, __ATOMIC_RELAXED);
+}
+
+bool dispatch_take_given(struct dispatch_set *set, unsigned i)
+{
+	return __atomic_exchange_n(&set->hops[i].given, 0, __ATOMIC_RELAXED) !=
+	       0;
+}
+
 int dispatch_find(const struct dispatch_set *set,
 		  const struct sip_tp_addr *addr)
 {

@@ -41,6 +41,12 @@ struct dispatch_hop {
 	uint32_t weight;	       /* 1..DISPATCH_MAX_WEIGHT */
 	uint64_t seed;		       /* hash of name: stable per hop */
 	uint8_t up;		       /* atomic: 1 up, 0 down */
+	/* atomic: 1 when a response from this hop was relayed since the
+	 * prober last looked (dispatch_heard(), dispatch_take_heard()) */
+	uint8_t heard;
+	/* atomic: 1 when a request that expects an answer was relayed to
+	 * this hop since the prober last looked (dispatch_given()) */
+	uint8_t given;
 };
 
 struct dispatch_set {
@@ -85,6 +91,23 @@ static inline bool dispatch_is_up(const struct dispatch_set *set, unsigned i)
 
 /* Sets the health flag; returns whether it changed. */
 bool dispatch_set_up(struct dispatch_set *set, unsigned i, bool up);
+
+/*
+ * Passive health signal: a response came from addr (a worker, any
+ * thread).  Sets the heard flag of that hop, if addr is one; written
+ * only when not set already, so that busy workers do not bounce the
+ * cache line.
+ */
+void dispatch_heard(struct dispatch_set *set, const struct sip_tp_addr *addr);
+
+/* Whether hop i was heard from since the last call; clears the flag. */
+bool dispatch_take_heard(struct dispatch_set *set, unsigned i);
+
+/* A worker relayed a request that expects an answer to hop i. */
+void dispatch_given(struct dispatch_set *set, unsigned i);
+
+/* Whether hop i was given one since the last call; clears the flag. */
+bool dispatch_take_given(struct dispatch_set *set, unsigned i);
 
 /* The hop whose address equals addr (same transport), or -1. */
 int dispatch_find(const struct dispatch_set *set,

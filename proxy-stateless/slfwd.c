@@ -35,6 +35,7 @@ struct slfwd {
 	bool started;
 	struct buf out;
 	uint64_t secret;
+	struct hash_key tag_key; /* from secret: our To tags */
 	struct local local[LOCAL_MAX];
 	unsigned nlocal;
 	/* Per outgoing transport: "SIP/2.0/UDP ip:port;branch=" and our
@@ -240,7 +241,7 @@ static void reply(struct slfwd *w, const struct sip_tp_rx *rx,
 	int err;
 
 	/* The same tag for a retransmission of the same request. */
-	h = hash_mix64(w->secret ^ hash_fnv64(msg->buf, msg->len));
+	h = hash_siphash(&w->tag_key, msg->buf, msg->len);
 	snprintf(tag, sizeof(tag), "%016llx", (unsigned long long)h);
 	pl_set_str(&o.to_tag, tag);
 	if (hdrs)
@@ -259,115 +260,15 @@ static void reply(struct slfwd *w, const struct sip_tp_rx *rx,
 /* ------------------------------------------------------------------ */
 /* Requests                                                            */
 
-/* Offset just past "rport" in the Via params, or 0 if absent. */
-static size_t rport_end(const struct sip_msg *msg, const struct sip_via *v)
-{
-	const char *p = v->params.p, *end = p + v->params.l;
-
-	/* params starts at its first ';': the first name follows it. */
-	if (p && p < end && *p == ';')
-		p++;
-	while (p && p + 5 <= end) {
-		if (!strncasecmp(p, "rport", 5) &&
-		    (p + 5 == end || p[5] == ';' || p[5] == '=' ||
-		     p[5] == ' ' || p[5] == '\t') &&
-		    p > v->params.p && (p[-1] == ';' || p[-1] == ' ')) {
-			p += 5;
-			if (p < end && *p == '=')
-				p++;
-			return (size_t)(p - msg->buf);
-		}
-		p = memchr(p + 1, ';', (size_t)(end - p - 1));
-		if (p)
-			p++;
-	}
-	return 0;
-}
-
-/* Decimal v at p (no NUL); returns its length.  The relay path avoids
- * the printf family: it showed in the profile at a few % per request. */
-static size_t put_u(char *p, unsigned v)
-{
-	char tmp[10];
-	size_t n = 0, i;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	for (i = 0; i < n; i++)
-		p[i] = tmp[n - 1 - i];
-	return n;
-}
-
-/* a's address as text in ip (NUL-terminated); returns its length. */
-static size_t put_ip(const struct sip_tp_addr *a, char ip[INET6_ADDRSTRLEN])
-{
-	size_t n = 0;
-
-	if (a->u.sa.sa_family != AF_INET) {
-		if (!inet_ntop(AF_INET6, &a->u.in6.sin6_addr, ip,
-			       INET6_ADDRSTRLEN))
-			ip[0] = '\0';
-		return strlen(ip);
-	}
-	for (unsigned i = 0; i < 4; i++) {
-		const uint8_t *b = (const uint8_t *)&a->u.in.sin_addr;
-
-		if (i)
-			ip[n++] = '.';
-		n += put_u(ip + n, b[i]);
-	}
-	ip[n] = '\0';
-	return n;
-}
-
 /* §18.2.1 received, RFC 3581 rport (always on streams: the response
  * must find the connection the request came on). */
-static int via_mark(struct sip_edits *ed, const struct sip_tp_rx *rx,
-		    const struct sip_msg *msg)
+static int via_mark(struct sip_edits *ed, const struct sip_tp_rx *rx)
 {
-	static const char rport_eq[] = ";rport=", received[] = ";received=";
-	const struct sip_via *v = &msg->via;
-	char ip[INET6_ADDRSTRLEN], tmp[96];
-	uint16_t port = sip_tp_addr_port(&rx->src);
-	size_t end = (size_t)(v->value.p + v->value.l - msg->buf);
-	size_t ip_len, off, n;
-	bool stream = rx->proto != SIP_TP_UDP, need_received;
-	int err;
+	char ip[INET6_ADDRSTRLEN];
+	size_t ip_len = sip_tp_addr_ip(&rx->src, ip);
 
-	ip_len = put_ip(&rx->src, ip);
-	need_received =
-		!pl_isset(&v->received) &&
-		!(v->host.l == ip_len && !strncasecmp(v->host.p, ip, ip_len));
-	/* A bare ";rport" gets its value first: the two inserts may
-	 * share the offset at the end of the value, and come out in the
-	 * order they were added. */
-	if (v->has_rport && !v->rport) {
-		off = rport_end(msg, v);
-		if (off) {
-			n = 0;
-			if (msg->buf[off - 1] != '=')
-				tmp[n++] = '=';
-			n += put_u(tmp + n, port);
-			err = sip_edits_add(ed, off, 0, tmp, n);
-			if (err)
-				return err;
-		}
-	} else if (stream && !v->has_rport) {
-		n = sizeof(rport_eq) - 1;
-		memcpy(tmp, rport_eq, n);
-		n += put_u(tmp + n, port);
-		err = sip_edits_add(ed, end, 0, tmp, n);
-		if (err)
-			return err;
-	}
-	if (!need_received)
-		return 0;
-	n = sizeof(received) - 1;
-	memcpy(tmp, received, n);
-	memcpy(tmp + n, ip, ip_len);
-	return sip_edits_add(ed, end, 0, tmp, n + ip_len);
+	return sip_fwd_via_mark(ed, ip, ip_len, sip_tp_addr_port(&rx->src),
+				rx->proto != SIP_TP_UDP);
 }
 
 static void unsupported_420(struct slfwd *w, const struct sip_tp_rx *rx,
@@ -479,7 +380,7 @@ static int add_our_via(struct slfwd *w, struct sip_edits *ed,
 	struct pl vpl;
 	int err;
 
-	err = via_mark(ed, rx, msg);
+	err = via_mark(ed, rx);
 	if (err)
 		return err;
 	memcpy(via, w->via_pfx[proto], w->via_pfx_len[proto]);
@@ -630,6 +531,10 @@ static void on_request(struct slfwd *w, const struct sip_tp_rx *rx,
 		return;
 	}
 	INC(w->st.fwd_req);
+	/* An ACK gets no answer: only what should be answered counts as
+	 * traffic given to the hop (slprobe.h). */
+	if (hop >= 0 && !ack)
+		dispatch_given(w->set, (unsigned)hop);
 	if (hop >= 0)
 		INC(w->st.fwd_hop[hop]);
 	else
@@ -731,10 +636,14 @@ static void on_response(struct slfwd *w, struct sip_msg *msg)
 
 void slfwd_handle(struct slfwd *w, const struct sip_tp_rx *rx)
 {
-	if (rx->msg->is_request)
+	if (rx->msg->is_request) {
 		on_request(w, rx, rx->msg);
-	else
-		on_response(w, rx->msg);
+		return;
+	}
+	/* A next hop that answers the traffic it is given is alive,
+	 * whether or not it answers OPTIONS (slprobe.h). */
+	dispatch_heard(w->set, &rx->src);
+	on_response(w, rx->msg);
 }
 
 static void on_recv(const struct sip_tp_rx *rx, void *arg)
@@ -816,6 +725,8 @@ int slfwd_alloc(struct slfwd **wp, unsigned idx, const struct slcfg *cfg,
 	buf_init(&w->out, OUT_MAX);
 	if (getrandom(&w->secret, sizeof(w->secret), 0) != sizeof(w->secret))
 		w->secret = (uint64_t)(uintptr_t)w ^ 0x9e3779b97f4a7c15ull;
+	w->tag_key.k0 = hash_mix64(w->secret);
+	w->tag_key.k1 = hash_mix64(~w->secret);
 	err = ev_alloc(&w->ev);
 	if (err)
 		goto out;

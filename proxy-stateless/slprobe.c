@@ -21,6 +21,8 @@ struct probe_hop {
 	int fd; /* UDP: a connected socket, so ICMP errors surface */
 	struct sip_tp_conn *conn; /* TCP/TLS */
 	bool outstanding;
+	bool refused_now;     /* refused since the last tick */
+	bool down_by_refusal; /* taken out by an ICMP error / connect */
 	unsigned misses;
 	uint32_t cseq;
 	struct slprobe_hop_stats st;
@@ -66,6 +68,9 @@ static void refused(struct probe_hop *h, int err)
 {
 	h->st.refused++;
 	h->outstanding = false;
+	h->refused_now = true;
+	if (dispatch_is_up(h->p->set, h->idx))
+		h->down_by_refusal = true;
 	mark(h, false, strerror(err));
 }
 
@@ -245,10 +250,40 @@ static void on_tick(void *arg)
 	for (i = 0; i < p->set->n; i++) {
 		struct probe_hop *h = &p->hops[i];
 
-		if (h->outstanding) {
+		bool given = dispatch_take_given(p->set, i);
+
+		/* A hop that ignores OPTIONS and was out because it
+		 * refused (not listening yet, restarted) gets traffic
+		 * again once an interval passes without a refusal: its
+		 * answers to that traffic then keep it (a trial: silence
+		 * to given requests takes it out again). */
+		if (!h->refused_now && h->down_by_refusal && !h->st.answered &&
+		    !dispatch_is_up(p->set, i)) {
+			h->down_by_refusal = false;
+			h->misses = 0;
+			mark(h, true, NULL);
+		}
+		h->refused_now = false;
+
+		if (dispatch_take_heard(p->set, i)) {
+			/* Passive: it answered relayed requests during the
+			 * interval, so a missed OPTIONS is no sign of death
+			 * (a server may not answer OPTIONS at all). */
+			h->st.heard++;
+			h->misses = 0;
+			h->outstanding = false;
+			mark(h, true, NULL);
+		} else if (h->outstanding) {
 			h->st.missed++;
-			if (++h->misses >= p->max_misses)
-				mark(h, false, "no answer to OPTIONS");
+			/* A hop that never answered OPTIONS is judged by
+			 * the traffic it is given: silence counts only when
+			 * it was given requests and answered none. */
+			if ((h->st.answered || given) &&
+			    ++h->misses >= p->max_misses)
+				mark(h, false,
+				     given ? "no answer to OPTIONS nor to "
+					     "relayed requests"
+					   : "no answer to OPTIONS");
 		}
 		if (p->set->hops[i].addr.proto == SIP_TP_UDP)
 			probe_udp(p, h);

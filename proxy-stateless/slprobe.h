@@ -4,8 +4,21 @@
  * a row is taken out, any answer (whatever its status: the server is
  * alive) brings it back.  Passive signals take a hop out at once: an
  * ICMP port unreachable (ECONNREFUSED on the probe's connected UDP
- * socket) and a failed TCP/TLS connect.  Workers read the flags in
- * the shared struct dispatch_set.
+ * socket), a failed TCP/TLS connect, a worker's send error.
+ *
+ * Probing and passive signals combine: a response relayed from a hop
+ * (dispatch_heard(), set by the workers) during an interval counts as
+ * an answer, so a server that answers the traffic it is given but not
+ * OPTIONS stays up and a hop marked down is brought back by a late
+ * response.  Only an interval with neither a probe answer nor a relayed
+ * response counts as a miss, and for a hop that has never answered a
+ * probe only when requests were relayed to it in that interval
+ * (dispatch_given()): without that evidence a server that ignores
+ * OPTIONS would be taken out before it ever saw traffic.  Such a hop,
+ * once out because it refused (ICMP unreachable, connect failure: not
+ * listening yet, restarting), is put back on trial after an interval
+ * without a refusal.  Workers read
+ * the flags in the shared struct dispatch_set.
  */
 #ifndef SIPSTONE_SLPROBE_H
 #define SIPSTONE_SLPROBE_H
@@ -23,6 +36,7 @@ struct slprobe_hop_stats {
 	uint64_t refused; /* ICMP unreachable / connect failed */
 	uint64_t downs;	  /* up -> down transitions */
 	uint64_t ups;	  /* down -> up transitions */
+	uint64_t heard;	  /* intervals with a relayed response from it */
 };
 
 struct slprobe;

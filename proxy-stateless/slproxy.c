@@ -167,13 +167,14 @@ void slproxy_stats_json(const struct slproxy *px, json_t *stats)
 
 			json_object_set_new(
 				h, "probes",
-				json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "sent",
-					  (json_int_t)ps->sent, "answered",
-					  (json_int_t)ps->answered, "missed",
-					  (json_int_t)ps->missed, "refused",
-					  (json_int_t)ps->refused, "downs",
-					  (json_int_t)ps->downs, "ups",
-					  (json_int_t)ps->ups));
+				json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+					  "sent", (json_int_t)ps->sent,
+					  "answered", (json_int_t)ps->answered,
+					  "missed", (json_int_t)ps->missed,
+					  "refused", (json_int_t)ps->refused,
+					  "downs", (json_int_t)ps->downs,
+					  "ups", (json_int_t)ps->ups, "heard",
+					  (json_int_t)ps->heard));
 		}
 		json_array_append_new(hops, h);
 	}

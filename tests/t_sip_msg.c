@@ -621,7 +621,9 @@ TEST(sip_msg_out_param_untouched_on_error)
 {
 	static struct sip_msg m;
 	const char *b;
-	size_t l = crlf(0, "OPTIONS sip:a@b SIP/2.0\nBad\n\n", &b);
+	/* A response: a request with a line without a colon is written
+	 * (bad_line) so that it can be answered 400. */
+	size_t l = crlf(0, "SIP/2.0 200 OK\nBad\n\n", &b);
 
 	memset(&m, 0x5a, sizeof(m));
 	ASSERT_EQ(sip_msg_decode(&m, b, l, false), EBADMSG);

@@ -170,7 +170,7 @@ static void dlg_reset(struct watch_dlg *g)
 	list_unlink(&g->le);
 	sip_build_tag(g->tag);
 	sip_build_call_id(g->call_id, sizeof(g->call_id), NULL);
-	hash_append(&w->by_cid, hash_fnv32(g->call_id, strlen(g->call_id)),
+	hash_append(&w->by_cid, hash_keyed32(g->call_id, strlen(g->call_id)),
 		    &g->le, g);
 	g->rtag[0] = '\0';
 	g->target[0] = '\0';
@@ -583,8 +583,8 @@ int watch_alloc(struct watch **wp, struct ev *ev, const struct watch_cfg *cfg,
 		sip_build_tag(g->tag);
 		sip_build_call_id(g->call_id, sizeof(g->call_id), NULL);
 		hash_append(&w->by_cid,
-			    hash_fnv32(g->call_id, strlen(g->call_id)), &g->le,
-			    g);
+			    hash_keyed32(g->call_id, strlen(g->call_id)),
+			    &g->le, g);
 	}
 	*wp = w;
 	return 0;

@@ -565,7 +565,7 @@ void loadcall_start(struct loadcall *lc, uint32_t num, uint32_t callee,
 	sip_build_tag(c->tag);
 	if (sip_build_call_id(c->call_id, sizeof(c->call_id), lc->ip))
 		snprintf(c->call_id, sizeof(c->call_id), "%s", c->tag);
-	hash_append(&lc->calls, hash_fnv32(c->call_id, strlen(c->call_id)),
+	hash_append(&lc->calls, hash_keyed32(c->call_id, strlen(c->call_id)),
 		    &c->le, c);
 	lc->n++;
 	err = send_invite(c);

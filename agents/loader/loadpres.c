@@ -507,7 +507,7 @@ static void sub_start(struct loadpres *lp, struct lp_slot *s)
 	sip_build_tag(sb->tag);
 	if (sip_build_call_id(sb->call_id, sizeof(sb->call_id), cfg->local_ip))
 		snprintf(sb->call_id, sizeof(sb->call_id), "%s", sb->tag);
-	hash_append(&lp->subs, hash_fnv32(sb->call_id, strlen(sb->call_id)),
+	hash_append(&lp->subs, hash_keyed32(sb->call_id, strlen(sb->call_id)),
 		    &sb->le, sb);
 	lp->nsubs++;
 	s->sub = sb;

@@ -44,9 +44,45 @@ uint64_t hash_mix64(uint64_t x);
 /* 64-bit FNV-1a, for keys that feed rendezvous hashing. */
 uint64_t hash_fnv64(const void *p, size_t n);
 
+/*
+ * Keyed hashing for keys a peer chooses (Call-IDs, branches, tags,
+ * AORs): SipHash-2-4 with a 128-bit key.  FNV above is for keys we
+ * choose (configuration, our own nonces): a peer can aim FNV inputs at
+ * one bucket and turn every lookup into a list walk.
+ */
+struct hash_key {
+	uint64_t k0, k1;
+};
+
+/* Incremental SipHash-2-4 state: init, add pieces, end. */
+struct hash_sip {
+	uint64_t v[4];
+	uint64_t tail; /* bytes of the unfinished 8-byte block */
+	uint64_t len;  /* bytes added */
+};
+
+void hash_sip_init(struct hash_sip *s, const struct hash_key *k);
+void hash_sip_add(struct hash_sip *s, const void *p, size_t n);
+/* The hash of what was added so far (s is left as it was). */
+uint64_t hash_sip_end(const struct hash_sip *s);
+
+/* SipHash-2-4 of the bytes under key k. */
+uint64_t hash_siphash(const struct hash_key *k, const void *p, size_t n);
+
+/*
+ * The process's key: 128 random bits (getrandom) drawn on first use,
+ * thread-safe.  Tables keyed with it are laid out differently in every
+ * process, so never store these hashes or send them to another one.
+ */
+const struct hash_key *hash_process_key(void);
+
+/* 32 bits of SipHash-2-4 of the bytes under the process's key. */
+uint32_t hash_keyed32(const void *p, size_t n);
+
+/* The table hash of a view a peer may have chosen (keyed). */
 static inline uint32_t hash_pl(const struct pl *pl)
 {
-	return hash_fnv32(pl->p, pl->l);
+	return hash_keyed32(pl->p, pl->l);
 }
 
 #endif

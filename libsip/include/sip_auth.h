@@ -223,10 +223,10 @@ const char *sip_auth_result_name(enum sip_auth_result r);
  * algorithm.  The digest is compared in constant time and checked before
  * the nonce count, so a forged request cannot burn counts; with qop the
  * nc must be above the highest seen for the nonce (RFC 7616 §3.4.5).
- * Without qop (RFC 2069) there is no count and a nonce replays until it
- * expires.  The caller checks that the username is the one whose HA1 it
- * gave and, if it wants, that uri matches the Request-URI (RFC 3261
- * §22.4 leaves that to the server's policy).
+ * Without qop (RFC 2069) there is no count: a nonce is good for one
+ * request (as with nc 1), a second use is SIP_AUTH_REPLAY.  The caller
+ * checks that the username is the one whose HA1 it gave and that uri
+ * matches the Request-URI (sip_auth_uri_matches()).
  */
 enum sip_auth_result sip_auth_verify(struct sip_auth_server *s,
 				     const struct sip_auth_credentials *cr,
@@ -234,6 +234,15 @@ enum sip_auth_result sip_auth_verify(struct sip_auth_server *s,
 				     const struct pl *realm,
 				     const struct sip_auth_ha1 *ha1,
 				     uint64_t now);
+
+/*
+ * Whether the credentials' digest-uri names the Request-URI ruri
+ * (RFC 2617 §3.2.2.5: a server SHOULD check it, and answer 400 when
+ * they differ): byte-equal after unquoting, or equal by RFC 3261
+ * §19.1.4.  A digest-uri over 1,023 bytes never matches.
+ */
+bool sip_auth_uri_matches(const struct sip_auth_credentials *cr,
+			  const struct pl *ruri);
 
 /* ----- client side ----- */
 

@@ -92,7 +92,8 @@ int sip_build_branch_stateless(char out[SIP_BRANCH_SIZE],
 struct sip_build_resp_opts {
 	/*
 	 * To-tag added when the request's To has none and status > 100
-	 * (§8.2.6.2).  Empty: none added.
+	 * (§8.2.6.2).  Empty: a fresh one (sip_build_tag) is added, so
+	 * that every response > 100 to a tagless request carries one.
 	 */
 	struct pl to_tag;
 	/* Extra header lines, each ending in CRLF, copied as they are. */
@@ -231,6 +232,19 @@ int sip_edits_hdr_remove(struct sip_edits *ed, const struct sip_hdr *h);
  * the start of the header section when there is none.
  */
 int sip_fwd_via_add(struct sip_edits *ed, const struct pl *value);
+
+/*
+ * Marks the top Via of the validated request ed->msg, received from
+ * ip (text, as sip_tp_addr_ip() writes it) and port: ";received=ip"
+ * when the sent-by host is not that address (RFC 3261 §18.2.1), the
+ * port as the value of a bare ";rport" (RFC 3581 §4), and
+ * ";rport=port" even without one when always_rport (a stream: the
+ * response must find its connection).  Adds nothing when nothing is
+ * owed (ed->n unchanged).  Returns 0, EINVAL (not a validated request,
+ * no Via, ip longer than 80 bytes), EOVERFLOW.
+ */
+int sip_fwd_via_mark(struct sip_edits *ed, const char *ip, size_t ip_len,
+		     uint16_t port, bool always_rport);
 
 /*
  * Removes the top Via value (§16.7 step 3, a proxy forwarding a

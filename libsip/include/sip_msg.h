@@ -173,6 +173,13 @@ struct sip_msg {
 	 * sip_msg_validate() answers 400.
 	 */
 	int framing_error;
+	/*
+	 * A request with a header line that is not a header (no colon,
+	 * RFC 3261 §7.3): the line is skipped, the rest decoded, and
+	 * sip_msg_decode() returns EBADMSG with *msg written so that a
+	 * server can answer 400 (sip_msg_validate() does).
+	 */
+	bool bad_line;
 	bool has_content_length;
 	uint32_t content_length;
 
@@ -206,7 +213,10 @@ struct sip_msg {
  * Returns 0 and fills *msg; ENODATA when more bytes are needed (stream,
  * or a datagram cut short); EBADMSG when the bytes cannot be a SIP
  * message (bad start line, header line without a colon, unframeable
- * Content-Length on a stream); EOVERFLOW past a limit above.  Leading
+ * Content-Length on a stream); EOVERFLOW past a limit above.  *msg is
+ * written on success, and on EBADMSG for a request whose only fault is
+ * a header line without a colon (msg->bad_line set: answer it 400;
+ * msg->len frames it on a stream).  Leading
  * CRLFs (keep-alives) must be skipped by the caller first: see
  * sip_msg_skip_crlf().
  */

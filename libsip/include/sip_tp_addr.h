@@ -54,6 +54,14 @@ int sip_tp_addr_print(const struct sip_tp_addr *addr, char *buf, size_t size);
 int sip_tp_addr_hostport(const struct sip_tp_addr *addr, char *buf,
 			 size_t size);
 
+/*
+ * The address alone as text ("127.0.0.1", "::1": no brackets, as in a
+ * Via received parameter), NUL-terminated in ip; returns its length (0
+ * for a family that is neither IPv4 nor IPv6).
+ */
+size_t sip_tp_addr_ip(const struct sip_tp_addr *addr,
+		      char ip[INET6_ADDRSTRLEN]);
+
 uint16_t sip_tp_addr_port(const struct sip_tp_addr *addr);
 void sip_tp_addr_set_port(struct sip_tp_addr *addr, uint16_t port);
 socklen_t sip_tp_addr_len(const struct sip_tp_addr *addr);

@@ -21,6 +21,7 @@
 #include "list.h"
 #include "log.h"
 #include "obj.h"
+#include "sip_uri.h"
 
 /*
  * A nonce is base64url (RFC 4648 §5, no padding) of 36 bytes:
@@ -532,7 +533,25 @@ enum sip_auth_result sip_auth_verify(struct sip_auth_server *s,
 	/* stale only with a right digest (RFC 7616 §3.3). */
 	if (ns == SIP_AUTH_NONCE_STALE)
 		return SIP_AUTH_STALE;
-	if (cr->qop.l == 0)
-		return SIP_AUTH_OK;
-	return nc_update(s, key, issued, cr->nc_value);
+	/* Without qop (RFC 2069) there is no count: the nonce is good for
+	 * one request, as if its count were 1, so that a captured
+	 * Authorization does not replay for the nonce's lifetime. */
+	return nc_update(s, key, issued, cr->qop.l ? cr->nc_value : 1);
+}
+
+bool sip_auth_uri_matches(const struct sip_auth_credentials *cr,
+			  const struct pl *ruri)
+{
+	char buf[1024];
+	struct pl du;
+	struct sip_uri a, b;
+
+	if (sip_auth_unquote(&cr->uri, buf, sizeof(buf)))
+		return false;
+	pl_set_str(&du, buf);
+	if (pl_eq(&du, ruri))
+		return true;
+	/* §19.1.4: the same URI written differently still matches. */
+	return !sip_uri_decode(&a, &du) && !sip_uri_decode(&b, ruri) &&
+	       sip_uri_equal(&a, &b);
 }

@@ -146,53 +146,54 @@ int sip_build_call_id(char *out, size_t size, const char *host)
 	return 0;
 }
 
-#define FNV64_OFFSET 0xcbf29ce484222325ull
-#define FNV64_PRIME 0x100000001b3ull
-
-static uint64_t fnv64_add(uint64_t h, const struct pl *pl)
+/* One field into the keyed hash, with a separator, so that ("ab","c")
+ * and ("a","bc") differ. */
+static void sip_add_pl(struct hash_sip *h, const struct pl *pl)
 {
-	for (size_t i = 0; i < pl->l; i++) {
-		h ^= (unsigned char)pl->p[i];
-		h *= FNV64_PRIME;
-	}
-	/* A separator, so that ("ab","c") and ("a","bc") differ. */
-	h ^= 0xff;
-	h *= FNV64_PRIME;
-	return h;
+	static const unsigned char sep = 0xff;
+
+	hash_sip_add(h, pl->p, pl->l);
+	hash_sip_add(h, &sep, 1);
 }
 
 int sip_build_branch_stateless(char out[SIP_BRANCH_SIZE],
 			       const struct sip_msg *msg, uint64_t secret)
 {
-	uint64_t h = FNV64_OFFSET ^ hash_mix64(secret);
+	/* Keyed (SipHash) with the proxy's secret: peers choose the
+	 * branches and Call-IDs that go in. */
+	struct hash_key key = {hash_mix64(secret),
+			       hash_mix64(secret ^ 0x9e3779b97f4a7c15ull)};
+	struct hash_sip h;
 	const struct sip_hdr *via;
+	uint32_t num;
 
 	if (!msg->validated || !msg->is_request)
 		return EINVAL;
+	hash_sip_init(&h, &key);
 	if (sip_branch_has_cookie(&msg->via.branch)) {
 		/* §16.11, §17.2.3: branch and sent-by identify the
 		 * transaction; INVITE, its CANCEL and its non-2xx ACK
 		 * share them. */
-		h = fnv64_add(h, &msg->via.branch);
-		h = fnv64_add(h, &msg->via.host);
-		h ^= msg->via.port;
-		h *= FNV64_PRIME;
+		sip_add_pl(&h, &msg->via.branch);
+		sip_add_pl(&h, &msg->via.host);
+		num = msg->via.port;
+		hash_sip_add(&h, &num, sizeof(num));
 	} else {
 		/* §16.11 for RFC 2543 peers: the fields of the request
 		 * that stay the same across retransmissions.  The CSeq
 		 * method is left out so that a CANCEL matches. */
 		via = sip_msg_hdr(msg, SIP_HDR_VIA);
-		h = fnv64_add(h, &msg->ruri);
-		h = fnv64_add(h, &msg->to_tag);
-		h = fnv64_add(h, &msg->from_tag);
-		h = fnv64_add(h, &msg->call_id);
-		h ^= msg->cseq.num;
-		h *= FNV64_PRIME;
+		sip_add_pl(&h, &msg->ruri);
+		sip_add_pl(&h, &msg->to_tag);
+		sip_add_pl(&h, &msg->from_tag);
+		sip_add_pl(&h, &msg->call_id);
+		num = msg->cseq.num;
+		hash_sip_add(&h, &num, sizeof(num));
 		if (via)
-			h = fnv64_add(h, &via->value);
+			sip_add_pl(&h, &via->value);
 	}
 	memcpy(out, SIP_BRANCH_COOKIE, 7);
-	hex16(out + 7, hash_mix64(h));
+	hex16(out + 7, hash_sip_end(&h));
 	out[23] = '\0';
 	return 0;
 }
@@ -265,14 +266,23 @@ static int append_to(struct buf *b, const struct sip_msg *req, uint16_t status,
 		     const struct pl *tag)
 {
 	const struct sip_hdr *to = sip_msg_hdr(req, SIP_HDR_TO);
-	struct pl line, head, tail;
+	struct pl line, head, tail, fresh;
+	char own[SIP_TAG_SIZE];
 	size_t cut;
 	int err;
 
 	if (!to)
 		return 0;
-	if (status == 100 || !tag || !pl_isset(tag) || to_has_tag(req, to))
+	if (status == 100 || to_has_tag(req, to))
 		return append_line(b, &to->line);
+	/* §8.2.6.2: a UAS MUST add a tag to a response > 100 whose request
+	 * had none; a caller that passes none still gets one (the
+	 * registrar's 200 to REGISTER missed it). */
+	if (!tag || !pl_isset(tag)) {
+		sip_build_tag(own);
+		pl_set_str(&fresh, own);
+		tag = &fresh;
+	}
 	/* §8.2.6.2: the tag goes after the value, inside the line. */
 	line = line_body(&to->line);
 	cut = (size_t)(to->value.p + to->value.l - line.p);

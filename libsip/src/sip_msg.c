@@ -667,6 +667,23 @@ static int decode_body(struct sip_msg *m, const char *buf, const char *p,
 	return 0;
 }
 
+/* Moves *pp past the line at *pp and its continuation lines. */
+static int skip_bad_line(const char **pp, const char *end, size_t len)
+{
+	const char *q = *pp, *nl;
+
+	for (;;) {
+		nl = memchr(q, '\n', (size_t)(end - q));
+		if (!nl || nl + 1 >= end)
+			return need_more(len);
+		if (nl[1] != ' ' && nl[1] != '\t')
+			break;
+		q = nl + 1;
+	}
+	*pp = nl + 1;
+	return 0;
+}
+
 static int decode(struct sip_msg *m, struct hdr_state *st, const char *buf,
 		  size_t len, bool stream)
 {
@@ -722,15 +739,23 @@ static int decode(struct sip_msg *m, struct hdr_state *st, const char *buf,
 		q = skip_token(p, end);
 		if (q == end)
 			return need_more(len);
-		if (q == p)
-			return EBADMSG;
 		name = mkpl(p, q);
 		while (q < end && (*q == ' ' || *q == '\t'))
 			q++;
 		if (q == end)
 			return need_more(len);
-		if (*q != ':')
-			return EBADMSG;
+		if (q == ln || *q != ':') {
+			/* §7.3: not a header.  A request is still worth a
+			 * 400 (RFC 4475 §3.1.2.x): skip the line and its
+			 * continuations, remember it. */
+			if (!m->is_request)
+				return EBADMSG;
+			err = skip_bad_line(&p, end, len);
+			if (err)
+				return err;
+			m->bad_line = true;
+			continue;
+		}
 		vstart = ++q;
 		for (;;) {
 			nl = memchr(q, '\n', (size_t)(end - q));
@@ -776,12 +801,13 @@ int sip_msg_decode(struct sip_msg *msg, const char *buf, size_t len,
 	err = decode(&m, &st, buf, len, stream);
 	if (err)
 		return err;
-	/* *msg is written only on success, and only the used part. */
+	/* *msg is written only on success (and for an answerable bad
+	 * request), and only the used part. */
 	memcpy(msg, &m, offsetof(struct sip_msg, hdrs));
 	memcpy(msg->hdrs, m.hdrs, m.nhdrs * sizeof(m.hdrs[0]));
 	memcpy(&msg->validated, &m.validated,
 	       sizeof(*msg) - offsetof(struct sip_msg, validated));
-	return 0;
+	return m.bad_line ? EBADMSG : 0;
 }
 
 /* ---------------------------------------------------------------- */
@@ -1347,6 +1373,8 @@ int sip_msg_validate(struct sip_msg *msg, uint16_t *status, const char **why)
 	}
 	if (msg->framing_error)
 		BAD(400, "Bad Content-Length");
+	if (msg->bad_line)
+		BAD(400, "Header Line Without Colon");
 
 	h = sip_msg_hdr(msg, SIP_HDR_VIA);
 	if (!h)

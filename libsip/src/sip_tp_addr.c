@@ -157,6 +157,36 @@ int sip_tp_addr_print(const struct sip_tp_addr *addr, char *buf, size_t size)
 	return sip_tp_addr_hostport(addr, buf + n, size - n);
 }
 
+size_t sip_tp_addr_ip(const struct sip_tp_addr *addr,
+		      char ip[INET6_ADDRSTRLEN])
+{
+	const uint8_t *b = (const uint8_t *)&addr->u.in.sin_addr;
+	size_t n = 0;
+
+	if (addr->u.sa.sa_family != AF_INET) {
+		if (addr->u.sa.sa_family != AF_INET6 ||
+		    !inet_ntop(AF_INET6, &addr->u.in6.sin6_addr, ip,
+			       INET6_ADDRSTRLEN))
+			ip[0] = '\0';
+		return strlen(ip);
+	}
+	/* By hand: the relay path showed the printf family in its
+	 * profile at a few % per request. */
+	for (unsigned i = 0; i < 4; i++) {
+		unsigned v = b[i];
+
+		if (i)
+			ip[n++] = '.';
+		if (v >= 100)
+			ip[n++] = (char)('0' + v / 100);
+		if (v >= 10)
+			ip[n++] = (char)('0' + v / 10 % 10);
+		ip[n++] = (char)('0' + v % 10);
+	}
+	ip[n] = '\0';
+	return n;
+}
+
 uint16_t sip_tp_addr_port(const struct sip_tp_addr *addr)
 {
 	if (addr->u.sa.sa_family == AF_INET6)

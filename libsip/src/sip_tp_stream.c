@@ -270,7 +270,12 @@ static void conn_process(struct sip_tp_conn *conn)
 			off += n;
 			continue;
 		}
+		msg.bad_line = false;
 		err = sip_msg_decode(&msg, p, left, true);
+		/* A request with a line that is no header: framed, and
+		 * answered 400 by whoever validates it. */
+		if (err == EBADMSG && msg.bad_line)
+			err = 0;
 		if (err == ENODATA) {
 			if (conn->rx.len >= conn->rx.max) {
 				tp->stats.drop_overflow++;

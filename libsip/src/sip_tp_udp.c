@@ -28,7 +28,12 @@ static void udp_deliver(struct sip_tp *tp, struct sip_tp_sock *sock,
 		/* A CRLF keep-alive datagram: nothing to answer on UDP. */
 		return;
 	}
+	msg.bad_line = false;
 	err = sip_msg_decode(&msg, p + skip, len - skip, false);
+	/* A request with a line that is no header: answered 400 by
+	 * whoever validates it (sip_msg_validate()). */
+	if (err == EBADMSG && msg.bad_line)
+		err = 0;
 	if (err) {
 		if (err == EOVERFLOW)
 			tp->stats.drop_overflow++;
