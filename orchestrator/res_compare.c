@@ -284,11 +284,30 @@ static void table_notes(const struct res_run *const *runs,
 				g[k].label, g[0].label, g[k].why);
 }
 
+/* Whether a run of runs is a sipstone run: SIPstone-A then comes
+ * first, right after the run's name. */
+static bool any_sipstone(const struct res_run *const *runs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (runs[i]->sipstone)
+			return true;
+	return false;
+}
+
+/* SIPstone-A as a table cell: "-" when the run has none. */
+static void sipstone_cell(FILE *f, const struct res_run *run, int width)
+{
+	if (run->sipstone_a >= 0)
+		fprintf(f, "%*.0f ", width, run->sipstone_a);
+	else
+		fprintf(f, "%*s ", width, "-");
+}
+
 void res_compare_table(const struct res_run *const *runs, size_t n, FILE *f)
 {
 	size_t ng = 0;
 	struct res_group *g = res_compare_groups(runs, n, &ng);
-	bool presence = false, repeated;
+	bool presence = false, repeated, sipstone = any_sipstone(runs, n);
 	int width = 3;
 
 	if (!g)
@@ -299,8 +318,11 @@ void res_compare_table(const struct res_run *const *runs, size_t n, FILE *f)
 			width = (int)strlen(g[k].label) + (repeated ? 8 : 0);
 	for (size_t i = 0; i < n; i++)
 		presence |= res_is_presence(runs[i]);
-	fprintf(f, "%-*s %-10s %-5s %10s %8s %16s %-7s ", width, "run", "test",
-		"tp", "capacity/s", "ratio", "knee/s", "verdict");
+	fprintf(f, "%-*s ", width, "run");
+	if (sipstone)
+		fprintf(f, "%12s ", "SIPstone-A/s");
+	fprintf(f, "%-10s %-5s %10s %8s %16s %-7s ", "test", "tp",
+		"capacity/s", "ratio", "knee/s", "verdict");
 	/* presence runs: the NOTIFYs at the capacity step, and the sum */
 	if (presence)
 		fprintf(f, "%10s %12s  ", "NOTIFY/s", "aggregate/s");
@@ -316,8 +338,11 @@ void res_compare_table(const struct res_run *const *runs, size_t n, FILE *f)
 		capacity_text(&g[k], cap, sizeof(cap));
 		ratio_text(&g[k], ratio, sizeof(ratio));
 		knee_text(runs, &g[k], knee, sizeof(knee));
-		fprintf(f, "%-*s %-10s %-5s %10s %8s %16s %-7s ", width, label,
-			r->test, r->transport, cap, ratio, knee, g[k].verdict);
+		fprintf(f, "%-*s ", width, label);
+		if (sipstone)
+			sipstone_cell(f, r, 12);
+		fprintf(f, "%-10s %-5s %10s %8s %16s %-7s ", r->test,
+			r->transport, cap, ratio, knee, g[k].verdict);
 		if (presence && g[k].n == 1 && res_capacity_aggregate(r) >= 0)
 			fprintf(f, "%10.0f %12.0f  ", res_capacity_notify(r),
 				res_capacity_aggregate(r));
@@ -342,7 +367,10 @@ static int html_table(const struct res_run *const *runs, size_t n, FILE *f)
 
 	if (!g)
 		return ENOMEM;
-	fputs("<table>\n<tr><th class=l>run</th><th class=l>test</th>"
+	fputs("<table>\n<tr><th class=l>run</th>", f);
+	if (any_sipstone(runs, n))
+		fputs("<th>SIPstone-A/s</th>", f);
+	fputs("<th class=l>test</th>"
 	      "<th class=l>transport</th><th>capacity/s</th>"
 	      "<th>ratio to the first</th><th>knee/s</th>"
 	      "<th class=l>verdict</th><th class=l>spread "
@@ -360,6 +388,10 @@ static int html_table(const struct res_run *const *runs, size_t n, FILE *f)
 				    sizeof(spread));
 		fputs("<tr><td class=l>", f);
 		res_html_text(f, g[k].label);
+		if (any_sipstone(runs, n) && r->sipstone_a >= 0)
+			fprintf(f, "</td><td>%.0f", r->sipstone_a);
+		else if (any_sipstone(runs, n))
+			fputs("</td><td>-", f);
 		fputs("</td><td class=l>", f);
 		res_html_text(f, r->test);
 		fputs("</td><td class=l>", f);

@@ -98,6 +98,33 @@ static void presence_charts(const struct res_run *run, FILE *f,
 }
 
 /* The title, the run's outcome and its headline figures. */
+/* sipstone: SIPstone-A and each test's rate and weight. */
+static void sipstone_block(const struct res_run *run, FILE *f)
+{
+	json_t *tests = json_object_get(run->sipstone, "tests"), *t;
+	size_t i;
+
+	if (run->sipstone_a >= 0)
+		fprintf(f, "<p><b>SIPstone-A: %.1f/s</b>", run->sipstone_a);
+	else
+		fputs("<p><b>SIPstone-A: none</b> (a test did not finish)", f);
+	fputs(", the weighted average of the tests' rates:", f);
+	json_array_foreach(tests, i, t)
+	{
+		json_t *rate = json_object_get(t, "rate");
+
+		fputs(i ? ", " : " ", f);
+		res_html_text(f, json_string_value(json_object_get(t, "test"))
+					 ?: "?");
+		if (json_is_number(rate))
+			fprintf(f, " %.0f/s", json_number_value(rate));
+		else
+			fputs(" none", f);
+		fprintf(f, " (weight %g)", res_json_number(t, "weight", 0));
+	}
+	fputs(".</p>\n", f);
+}
+
 static void report_heading(const struct res_run *run, FILE *f)
 {
 	struct res_verdict v;
@@ -162,6 +189,8 @@ static void report_heading(const struct res_run *run, FILE *f)
 		fputs(")", f);
 	}
 	fputs(".</p>\n", f);
+	if (run->sipstone)
+		sipstone_block(run, f);
 	if (res_capacity_aggregate(run) >= 0)
 		fprintf(f,
 			"<p><b>Presence: %.0f NOTIFYs/s</b> delivered at that "

@@ -20,6 +20,8 @@ void res_run_clear(struct res_run *run)
 	run->setup = NULL;
 	run->crosscheck = NULL;
 	run->loaded = NULL;
+	json_decref(run->sipstone);
+	run->sipstone = NULL;
 	run->nsteps = run->nsamples = 0;
 }
 
@@ -282,6 +284,11 @@ json_t *res_run_json(const struct res_run *run)
 				j, "capacity_aggregate",
 				json_real(res_capacity_aggregate(run)));
 	}
+	if (j && run->sipstone) {
+		json_object_set(j, "sipstone", run->sipstone);
+		json_object_set_new(j, "sipstone_a",
+				    opt_real(run->sipstone_a));
+	}
 	if (j) {
 		bed_json(run, j);
 		json_object_set_new(j, "interference_max",
@@ -496,6 +503,8 @@ int res_load(struct res_run *run, const char *dir, char *why, size_t whysz)
 		sample_from(json_array_get(samples, i), run->nproxies,
 			    &run->samples[run->nsamples++]);
 	run->setup = json_incref(json_object_get(j, "setup"));
+	run->sipstone = json_incref(json_object_get(j, "sipstone"));
+	run->sipstone_a = res_json_number(j, "sipstone_a", -1);
 	run->interference_max = res_json_number(j, "interference_max", 0.15);
 	run->crosscheck = json_incref(json_object_get(j, "crosscheck"));
 	run->loaded = j;

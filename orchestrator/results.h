@@ -142,6 +142,10 @@ struct res_run {
 	/* summary.json as res_load() read it (NULL for a run being made),
 	 * for fields other branches add ("bound", "repeat"): owned */
 	json_t *loaded;
+	/* "test": "sipstone": each test's rate and weight and SIPstone-A
+	 * (sipstone.h), summary.json's "sipstone"; NULL otherwise */
+	json_t *sipstone;
+	double sipstone_a; /* the composite; < 0 when none */
 };
 
 /* Frees what the run owns (steps, samples, setup), not the struct. */

@@ -9,6 +9,7 @@
 
 #include "deploy.h"
 #include "rundb.h"
+#include "topo_sipstone.h"
 
 /*
  * Writes text to the file name of the run's work directory (created
@@ -176,10 +177,10 @@ static void user_range(const struct topo_experiment *e, unsigned first,
 }
 
 /* A mix's REGISTERs take the second half of the users, so that they
- * never replace the callees' bindings (topo.h). */
+ * never replace the callees' bindings (topo.h); sipstone's thirds. */
 static unsigned callee_count(const struct topo_experiment *e)
 {
-	return topo_mix_splits_users(e) ? e->user_count / 2 : e->user_count;
+	return topo_callee_count(e);
 }
 
 static void stateful_config(struct run *r, const struct topo_node *n,
@@ -201,6 +202,10 @@ static void stateful_config(struct run *r, const struct topo_node *n,
 		json_object_set_new(cfg, "record-route", json_true());
 	if (n->presence || topo_is_presence(&t->exp))
 		json_object_set_new(cfg, "presence", json_true());
+	/* sipstone turns redirection on for its redirect test only, by
+	 * the "redirect" command (sipstone.c) */
+	if (!strcmp(t->exp.test, "redirect"))
+		json_object_set_new(cfg, "redirect", json_true());
 }
 
 static void stateless_config(struct run *r, const struct topo_node *n,
@@ -254,6 +259,9 @@ static void callhandler_config(struct run *r, const struct topo_node *n,
 				    json_string(rundb_password(r->db)));
 	json_object_set_new(cfg, "ring-ms", json_integer(n->ring_ms));
 	json_object_set_new(cfg, "reg-rate", json_integer(RUN_REG_RATE));
+	/* SIPstone's busy callees */
+	if (!strcmp(e->test, "proxy486"))
+		json_object_set_new(cfg, "fail-486", json_integer(100));
 }
 
 /* mix: "register=20,invite=80" and, when the REGISTERs have users of
@@ -280,6 +288,35 @@ static void mix_config(const struct topo_experiment *e, json_t *cfg)
 	}
 }
 
+/* "fixed:MS" or "exp:MEAN_MS", the loader's --hold. */
+static const char *hold_spec(const struct topo_experiment *e, char *out,
+			     size_t size)
+{
+	snprintf(out, size, "%s:%u", e->hold_exp ? "exp" : "fixed",
+		 e->hold_ms);
+	return out;
+}
+
+/*
+ * The users a loader's test takes: the callees; a sipstone run's
+ * registration test the second third, its proxy480 test the last
+ * third, provisioned in the database and never registered (RFC 3261
+ * §21.4.18: 480 for a known user with no binding).
+ */
+static void loader_users(const struct topo_experiment *e, const char *test,
+			 char *out, size_t size)
+{
+	unsigned n = callee_count(e), first = e->user_first;
+
+	if (!strcmp(e->test, "sipstone") && !strcmp(test, "register")) {
+		first += n;
+	} else if (!strcmp(e->test, "sipstone") && !strcmp(test, "proxy480")) {
+		first += 2 * n;
+		n = e->user_count - 2 * n;
+	}
+	user_range(e, first, first + n - 1, out, size);
+}
+
 static void loader_config(struct run *r, const struct topo_node *n,
 			  json_t *cfg)
 {
@@ -288,16 +325,20 @@ static void loader_config(struct run *r, const struct topo_node *n,
 	const struct inventory_host *ih = runctx_inventory_host(r, n->host);
 	char a[160], users[96];
 
-	json_object_set_new(cfg, "test", json_string(e->test));
-	if (topo_needs_callhandler(e))
-		json_object_set_new(cfg, "hold-ms", json_integer(e->hold_ms));
+	const char *test = runctx_test(r);
+
+	json_object_set_new(cfg, "test", json_string(test));
+	if (topo_is_call_test(test) || !strcmp(e->test, "mix"))
+		json_object_set_new(cfg, "hold",
+				    json_string(hold_spec(e, a, sizeof(a))));
+	if (e->poisson)
+		json_object_set_new(cfg, "arrivals", json_string("poisson"));
 	if (!strcmp(e->test, "mix"))
 		mix_config(e, cfg);
 	if (runctx_listen_addr(r, &t->nodes[n->server], e->transport, a,
 			       sizeof(a)))
 		json_object_set_new(cfg, "server", json_string(a));
-	user_range(e, e->user_first, e->user_first + callee_count(e) - 1,
-		   users, sizeof(users));
+	loader_users(e, test, users, sizeof(users));
 	json_object_set_new(cfg, "users", json_string(users));
 	json_object_set_new(cfg, "domain", json_string(t->domain));
 	if (ih)

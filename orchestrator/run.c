@@ -21,6 +21,7 @@
 #include "roles.h"
 #include "runctx.h"
 #include "search.h"
+#include "sipstone.h"
 #include "versions.h"
 #include "workdir.h"
 
@@ -173,6 +174,7 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 	r->o = o;
 	snprintf(r->status, sizeof(r->status), "complete");
 	r->res.rfc7502_rate = -1;
+	r->res.sipstone_a = -1;
 	name_run(r);
 	snprintf(logs, sizeof(logs), "%s/logs", r->bundle);
 	r->hosts = calloc(inv->nhosts + 1, sizeof(*r->hosts));
@@ -222,7 +224,8 @@ int run_experiment(const struct topo *t, const struct inventory *inv,
 		err = baseline_run(r);
 	if (!err && !runctx_interrupted(r) && !o->deploy_only &&
 	    !o->baseline_only)
-		err = search_run(r);
+		err = strcmp(t->exp.test, "sipstone") ? search_run(r)
+						      : sipstone_run(r);
 	if (!err && o->baseline_only && !runctx_interrupted(r)) {
 		snprintf(r->reason, sizeof(r->reason),
 			 "baseline only: %.0f/s from the loaders straight to "

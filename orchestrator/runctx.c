@@ -165,3 +165,11 @@ int runctx_sleep_until(struct run *r, uint64_t when)
 	}
 	return 0;
 }
+
+const char *runctx_test(const struct run *r)
+{
+	if (r->subtest)
+		return r->subtest;
+	return strcmp(r->t->exp.test, "sipstone") ? r->t->exp.test
+						  : "register";
+}

@@ -76,7 +76,14 @@ struct run {
 	 * crosscheck_end) */
 	struct crosscheck_mark *xc0;
 	struct res_run res;
+	/* sipstone: the loader test running now (topo_sipstone.h); NULL
+	 * otherwise */
+	const char *subtest;
 };
+
+/* The test the loaders run: r->subtest, else the experiment's (a
+ * sipstone run's first, "register", before it begins). */
+const char *runctx_test(const struct run *r);
 
 /* Milliseconds of the monotonic clock. */
 uint64_t runctx_now_ms(void);

@@ -12,6 +12,7 @@
 #include "metrics_feed.h"
 #include "roles.h"
 #include "rundb.h"
+#include "topo_sipstone.h"
 
 /* Tells every loader its share of the total rate. */
 int stepper_set_rate(struct run *r, double total, bool first)
@@ -494,7 +495,7 @@ int stepper_run(struct run *r, struct stepper *sp, double rate, unsigned index,
 	}
 	if (err)
 		return err;
-	if (!strcmp(e->test, "invite")) {
+	if (topo_is_call_test(runctx_test(r))) {
 		calls = malloc(sizeof(*calls));
 		if (!calls)
 			return ENOMEM;

@@ -322,16 +322,21 @@ static const char *const exp_fields[] = {"test",
 					 "baseline_s",
 					 "interference_max",
 					 "hold_ms",
+					 "hold",
+					 "arrivals",
 					 "max_rate",
 					 "repeat",
 					 "mix",
+					 "profile",
+					 "sipstone_weights",
 					 "presence",
 					 NULL};
 static const char *const users_fields[] = {"prefix", "first", "count", NULL};
 static const char *const rate_fields[] = {"start", "step", "final", NULL};
 const char *const topo_tests[] = {"register", "reregister", "invite",
 				  "options",  "mix",	    "subscribe",
-				  "publish",  NULL};
+				  "publish",  "redirect",   "proxy480",
+				  "proxy486", "sipstone",   NULL};
 static const char *const presence_fields[] = {
 	"watchers_per_presentity", "refresh_s", "body_bytes", "filter", NULL};
 const char *const topo_mix_kinds[TOPO_MIX_KINDS + 1] = {
@@ -353,8 +358,18 @@ bool topo_mix_splits_users(const struct topo_experiment *e)
 
 bool topo_needs_callhandler(const struct topo_experiment *e)
 {
+	/* redirect: the bindings the 302 lists are the callhandlers' */
 	return !strcmp(e->test, "invite") || mix_has(e, "invite") ||
-	       mix_has(e, "options") || !strcmp(e->test, "publish");
+	       mix_has(e, "options") || !strcmp(e->test, "publish") ||
+	       !strcmp(e->test, "redirect") || !strcmp(e->test, "proxy486") ||
+	       !strcmp(e->test, "sipstone");
+}
+
+unsigned topo_callee_count(const struct topo_experiment *e)
+{
+	if (!strcmp(e->test, "sipstone"))
+		return e->user_count / 3;
+	return topo_mix_splits_users(e) ? e->user_count / 2 : e->user_count;
 }
 
 bool topo_is_presence(const struct topo_experiment *e)
@@ -450,7 +465,7 @@ static void parse_mix(struct topo_reader *c, json_t *obj,
 			topo_reader_uint(c, sub, "/experiment/mix",
 					 topo_mix_kinds[k], 1, 1000000, 0,
 					 &e->mix[k]);
-	if (!strcmp(e->test, "mix") && !sub)
+	if (!strcmp(e->test, "mix") && !sub && !e->profile[0])
 		topo_reader_error(c, "/experiment/test", false,
 				  "the mix test needs \"mix\": {\"register\": "
 				  "50, "
@@ -466,6 +481,29 @@ static void parse_mix(struct topo_reader *c, json_t *obj,
 				  "splits "
 				  "the users in two: \"count\" must be 2 or "
 				  "more");
+}
+
+_Static_assert(TOPO_SIPSTONE_MIX_KINDS == TOPO_MIX_KINDS, "a profile has a "
+							  "weight for each "
+							  "kind of a mix");
+
+/* The call model, a mix's profile and sipstone's weights
+ * (topo_sipstone.h), after "test" and "hold_ms". */
+static void parse_sipstone(struct topo_reader *c, json_t *obj,
+			   struct topo_experiment *e)
+{
+	struct topo_sipstone_cfg s;
+
+	topo_sipstone_parse(c, obj, e->test, &s);
+	if (s.hold_set) {
+		e->hold_ms = s.hold_ms;
+		e->hold_exp = s.hold_exp;
+	}
+	e->poisson = s.poisson;
+	snprintf(e->profile, sizeof(e->profile), "%s", s.profile);
+	if (s.profile[0])
+		memcpy(e->mix, s.mix, sizeof(e->mix));
+	memcpy(e->sipstone_weights, s.weights, sizeof(e->sipstone_weights));
 }
 
 static void parse_experiment(struct topo_reader *c, json_t *root,
@@ -575,8 +613,14 @@ static void parse_experiment(struct topo_reader *c, json_t *root,
 		topo_reader_error(c, "/experiment/preload_credentials", false,
 				  "preload_credentials needs \"auth\": true");
 
+	parse_sipstone(c, obj, e);
 	parse_mix(c, obj, e);
 	parse_presence(c, obj, e);
+	if (!strcmp(e->test, "sipstone") && e->user_count < 3)
+		topo_reader_error(c, "/experiment/users/count", false,
+				  "sipstone splits the users in three "
+				  "(callees, registrations, unregistered "
+				  "callees): \"count\" must be 3 or more");
 out:
 	json_decref(obj);
 }

@@ -20,6 +20,7 @@
 #include "inventory.h"
 #include "sip_msg.h"
 #include "topo_reader.h"
+#include "topo_sipstone.h"
 
 #define TOPO_NAME_MAX 64
 #define TOPO_MAX_LISTEN 4
@@ -71,7 +72,8 @@ struct topo_node {
 extern const char *const topo_mix_kinds[TOPO_MIX_KINDS + 1];
 
 struct topo_experiment {
-	/* register, reregister, invite, options, mix, subscribe, publish */
+	/* register, reregister, invite, options, mix, subscribe, publish,
+	 * redirect, proxy480, proxy486, sipstone */
 	char test[16];
 	/* mix: the weights by kind (topo_mix_kinds), 0 for a kind not in
 	 * it */
@@ -99,7 +101,13 @@ struct topo_experiment {
 	 * processes', plus steal) took more than this share of the
 	 * machine is flagged interfered */
 	double interference_max;
-	unsigned hold_ms; /* invite: 200 -> BYE */
+	unsigned hold_ms; /* invite: 200 -> BYE (the mean) */
+	bool hold_exp;	  /* holds exponential, mean hold_ms */
+	bool poisson;	  /* arrivals a Poisson process */
+	char profile[16]; /* mix: the named profile, or "" */
+	/* sipstone: each test's weight in SIPstone-A, by
+	 * topo_sipstone_names */
+	double sipstone_weights[TOPO_SIPSTONE_TESTS];
 	/* ramp: every step passed up to rate_final, it goes on with
 	 * doubling increments up to this (0: search.c's default) */
 	unsigned max_rate;
@@ -155,6 +163,14 @@ unsigned topo_max_rate(const struct topo_experiment *e);
  * loaders' REGISTERs' (docs/topology.md).
  */
 bool topo_mix_splits_users(const struct topo_experiment *e);
+
+/*
+ * How many of e's users are callees (registered by the callhandlers):
+ * all of them, half of a mix that splits them, a third of a sipstone
+ * run (then the registration test's third, then proxy480's unregistered
+ * third follow them).
+ */
+unsigned topo_callee_count(const struct topo_experiment *e);
 
 /* Whether e's loaders call or send OPTIONS to callhandlers' users. */
 bool topo_needs_callhandler(const struct topo_experiment *e);

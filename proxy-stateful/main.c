@@ -32,6 +32,25 @@ static void on_stats(struct ctl *ctl, json_t *stats, void *arg)
 	stateful_stats(a->sp, stats);
 }
 
+/* "redirect" {"on": bool}: the redirect server on or off; the reply
+ * says the state after ("redirect"). */
+static int on_redirect(struct ctl *ctl, json_t *args, json_t **result,
+		       const char **error, void *arg)
+{
+	struct app *a = arg;
+	json_t *on = json_object_get(args, "on");
+
+	(void)ctl;
+	if (on && !json_is_boolean(on)) {
+		*error = "\"on\" is a boolean";
+		return EINVAL;
+	}
+	if (on)
+		stateful_set_redirect(a->sp, json_is_true(on));
+	*result = json_pack("{s:b}", "redirect", stateful_redirect(a->sp));
+	return 0;
+}
+
 static void on_stop(struct ctl *ctl, void *arg)
 {
 	struct app *a = arg;
@@ -90,6 +109,11 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		ctl_stats_source(a.ctl, on_stats, &a);
+		e = ctl_command(a.ctl, "redirect", on_redirect, &a);
+		if (e) {
+			log_err("control channel: %s", strerror(e));
+			goto out;
+		}
 		ev = json_pack("{s:i, s:o}", "pid", (int)getpid(), "listen",
 			       stateful_listen_json(a.sp));
 		ctl_event(a.ctl, "ready", ev);

@@ -411,6 +411,54 @@ static int caller_auth(struct proxy_core *pc, struct sip_txn *st,
 	return 0;
 }
 
+/* The most bindings a 302 lists (the highest q first; any more are
+ * left out). */
+#define REDIRECT_MAX_CONTACTS 16
+
+/*
+ * A redirect server's answer (RFC 3261 §8.3, §21.3.3): 302 with every
+ * live binding of aor as a Contact, with its q and the seconds it has
+ * left (expires, §20.10); 480 or 404 as the proxy answers without one.
+ * The ACK of the 302 ends our server transaction (§17.2.1).  Returns
+ * ENOENT (answered either way).
+ */
+static int redirect(struct proxy_core *pc, struct sip_txn *st,
+		    const struct sip_msg *msg, const struct pl *aor)
+{
+	const struct proxy_core_cfg *sh = pc->shared;
+	struct worker_ctx *w = pc->w;
+	struct location_contact lc[REDIRECT_MAX_CONTACTS];
+	char hdrs[REDIRECT_MAX_CONTACTS * (LOCATION_URI_MAX + 48)];
+	uint64_t now = worker_now_s();
+	bool known = false;
+	size_t n, i, o = 0;
+
+	n = location_lookup(sh->loc, aor, now, lc, REDIRECT_MAX_CONTACTS,
+			    &known);
+	if (!n) {
+		reply_status(w, st, msg, known || sh->users ? 480 : 404, NULL,
+			     NULL);
+		return ENOENT;
+	}
+	if (n > REDIRECT_MAX_CONTACTS)
+		n = REDIRECT_MAX_CONTACTS;
+	for (i = 0; i < n; i++) {
+		int k = snprintf(
+			hdrs + o, sizeof(hdrs) - o,
+			"Contact: <%s>;q=%u.%03u;expires=%llu\r\n", lc[i].uri,
+			lc[i].q / 1000u, lc[i].q % 1000u,
+			(unsigned long long)(lc[i].expires > now
+						     ? lc[i].expires - now
+						     : 0));
+
+		if (k < 0 || (size_t)k >= sizeof(hdrs) - o)
+			break; /* cannot happen: room for every URI */
+		o += (size_t)k;
+	}
+	reply_status(w, st, msg, 302, NULL, hdrs);
+	return ENOENT;
+}
+
 /*
  * §16.5: a request for our domain: the location service decides.  On
  * 0, *u is the binding's URI (text in lc, also in *newruri) and *dflt
@@ -445,6 +493,10 @@ static int route_local(struct proxy_core *pc, struct sip_txn *st,
 		return ENOENT;
 	}
 	pl_set_str(&aor, aorbuf);
+	/* a redirect server answers an initial INVITE itself (§8.3) */
+	if (msg->method_id == SIP_METHOD_INVITE && !msg->to_tag.l &&
+	    atomic_load(&sh->redirect))
+		return redirect(pc, st, msg, &aor);
 	if (!location_lookup(sh->loc, &aor, worker_now_s(), lc, 1, &known)) {
 		reply_status(w, st, msg, known || sh->users ? 480 : 404, NULL,
 			     NULL);

@@ -13,6 +13,8 @@
 #ifndef SIPSTONE_PROXY_CORE_H
 #define SIPSTONE_PROXY_CORE_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "addressing.h"
@@ -24,7 +26,8 @@
 #include "userdb.h"
 #include "worker_ctx.h"
 
-/* What every worker's core shares, read-only while they run. */
+/* What every worker's core shares, read-only while they run (but for
+ * redirect, which the control thread may flip). */
 struct proxy_core_cfg {
 	const struct stateful_cfg *cfg; /* domain, closed, record-route */
 	const struct addressing *addr;
@@ -32,6 +35,9 @@ struct proxy_core_cfg {
 	const struct userdb *users; /* NULL: anyone is known */
 	const struct reply_auth *auth;
 	uint64_t secret; /* keys the loop hash and stateless branches */
+	/* INVITEs for our users: 302 with their bindings (redirect
+	 * server), not proxied; from stateful_cfg.redirect */
+	atomic_bool redirect;
 };
 
 struct proxy_core {

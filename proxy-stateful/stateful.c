@@ -64,8 +64,13 @@ static void wire(struct stateful *sp)
 	sp->pres_env.db = sp->db;
 	sp->pres_env.secret = sp->secret;
 	sp->pres_env.nworkers = sp->cfg.workers ? sp->cfg.workers : 1;
-	sp->core = (struct proxy_core_cfg){&sp->cfg,  &sp->addr, sp->loc,
-					   sp->users, &sp->auth, sp->secret};
+	sp->core.cfg = &sp->cfg;
+	sp->core.addr = &sp->addr;
+	sp->core.loc = sp->loc;
+	sp->core.users = sp->users;
+	sp->core.auth = &sp->auth;
+	sp->core.secret = sp->secret;
+	atomic_init(&sp->core.redirect, sp->cfg.redirect);
 	sp->env =
 		(struct worker_env){&sp->cfg,	    sp->listen, sp->tls_server,
 				    sp->tls_client, &sp->addr,	sp->loc,
@@ -246,6 +251,7 @@ static void sum_counters(struct stateful *sp, struct stateful_counters *t)
 		t->txn_alive += STATEFUL_CNT_GET(c->txn_alive);
 		t->txn_retrans += STATEFUL_CNT_GET(c->txn_retrans);
 		t->txn_timeouts += STATEFUL_CNT_GET(c->txn_timeouts);
+		t->txn_acks_absorbed += STATEFUL_CNT_GET(c->txn_acks_absorbed);
 		t->tp_drop_parse += STATEFUL_CNT_GET(c->tp_drop_parse);
 		t->calls_alive += STATEFUL_CNT_GET(c->calls_alive);
 		t->conns_accepted += STATEFUL_CNT_GET(c->conns_accepted);
@@ -300,6 +306,16 @@ static void add_db(struct stateful *sp, json_t *stats)
 	json_object_set_new(stats, "db", o);
 }
 
+void stateful_set_redirect(struct stateful *sp, bool on)
+{
+	atomic_store(&sp->core.redirect, on);
+}
+
+bool stateful_redirect(const struct stateful *sp)
+{
+	return atomic_load(&sp->core.redirect);
+}
+
 void stateful_stats(struct stateful *sp, json_t *stats)
 {
 	static const char *drop_names[STATEFUL_DROP_COUNT] = {
@@ -344,6 +360,9 @@ void stateful_stats(struct stateful *sp, json_t *stats)
 	NUM("transactions_alive", t->txn_alive);
 	NUM("retransmissions", t->txn_retrans);
 	NUM("timeouts", t->txn_timeouts);
+	NUM("acks_absorbed", t->txn_acks_absorbed);
+	json_object_set_new(stats, "redirect",
+			    json_boolean(stateful_redirect(sp)));
 	NUM("proxy_calls_alive", t->calls_alive);
 	NUM("bindings", location_bindings(sp->loc));
 	NUM("aors", location_aors(sp->loc));

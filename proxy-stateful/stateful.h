@@ -28,6 +28,13 @@ void stateful_free(struct stateful *sp);
 /* The bound listen addresses as "udp:127.0.0.1:5060" strings. */
 json_t *stateful_listen_json(const struct stateful *sp);
 
+/* Redirect server on or off (any thread; the workers see it at their
+ * next INVITE). */
+void stateful_set_redirect(struct stateful *sp, bool on);
+
+/* Whether it is on. */
+bool stateful_redirect(const struct stateful *sp);
+
 /* Adds every counter to a stats object (any thread). */
 void stateful_stats(struct stateful *sp, json_t *stats);
 

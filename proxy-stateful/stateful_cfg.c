@@ -194,6 +194,7 @@ static const struct option long_opts[] = {
 	{"presence-default-expires", required_argument, NULL, 0},
 	{"record-route", no_argument, NULL, 0},
 	{"closed", no_argument, NULL, 0},
+	{"redirect", no_argument, NULL, 0},
 	{"control", no_argument, NULL, 0},
 	{"presence", no_argument, NULL, 0},
 	{"help", no_argument, NULL, 'h'},
@@ -211,7 +212,7 @@ void stateful_cfg_usage(FILE *f)
 	      "--users-file F]\n"
 	      "         [--db-mode memory|write-through|write-back]\n"
 	      "         [--auth none|register|invite|all] [--record-route] "
-	      "[--closed]\n"
+	      "[--closed] [--redirect]\n"
 	      "         [--workers N] [--min-expires S] [--max-expires S] "
 	      "[--default-expires S]\n"
 	      "         [--flush-ms MS] [--timer-c-ms MS] [--t1-ms MS]\n"
@@ -251,6 +252,8 @@ static int on_opt(const char *name, const char *v, void *arg, char *err,
 		pc->cfg->record_route = true;
 	else if (!strcmp(name, "closed"))
 		pc->cfg->closed = true;
+	else if (!strcmp(name, "redirect"))
+		pc->cfg->redirect = true;
 	else if (!strcmp(name, "control"))
 		*pc->control = true;
 	else if (!strcmp(name, "presence"))

@@ -40,6 +40,11 @@ struct stateful_cfg {
 	unsigned auth; /* enum stateful_auth bits */
 	bool record_route;
 	bool closed; /* 403 for other domains instead of forwarding */
+	/* A redirect server (RFC 3261 §8.3): an INVITE for a registered
+	 * user of ours is answered 302 with every binding as a Contact
+	 * instead of being proxied; the control command "redirect" turns
+	 * it on and off while running. */
+	bool redirect;
 	unsigned workers;
 	uint32_t min_expires;	  /* 423 below it [60] */
 	uint32_t max_expires;	  /* capped to it [7200] */

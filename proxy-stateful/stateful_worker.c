@@ -175,6 +175,7 @@ static void tick(void *arg)
 	STATEFUL_CNT_SET(w->ctx.c.txn_alive, ts.alive);
 	STATEFUL_CNT_SET(w->ctx.c.txn_retrans, ts.retransmissions);
 	STATEFUL_CNT_SET(w->ctx.c.txn_timeouts, ts.timeouts);
+	STATEFUL_CNT_SET(w->ctx.c.txn_acks_absorbed, ts.acks_absorbed);
 	ps = sip_tp_stats(w->tp);
 	STATEFUL_CNT_SET(w->ctx.c.tp_drop_parse, ps->drop_parse);
 	STATEFUL_CNT_SET(w->ctx.c.conns_accepted, ps->conns_accepted);

@@ -41,6 +41,7 @@ struct stateful_counters {
 	uint64_t calls_forwarded, acks_forwarded;
 	/* copied from the transaction layer and transports each tick */
 	uint64_t txn_alive, txn_retrans, txn_timeouts, tp_drop_parse;
+	uint64_t txn_acks_absorbed; /* ACKs of our non-2xx finals */
 	uint64_t calls_alive;
 	/* TCP/TLS connections of the shared listeners' transport */
 	uint64_t conns_accepted, conns_opened, conns_closed, conns_open;

@@ -7,6 +7,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +47,9 @@ struct lc_call {
 	unsigned auth_tries;
 	bool proxy_auth; /* the last challenge was a 407 */
 	bool ringing;
+	bool active;		  /* answered, counted as concurrent */
+	bool unexpected;	  /* a 2xx where a failure was expected */
+	uint64_t hold_ns;	  /* this call's holding time */
 	uint32_t cseq;		  /* of the INVITE (and then the BYE) */
 	struct sip_txn *ict;	  /* the INVITE's transaction (ref) */
 	struct sip_txn *bye;	  /* the BYE's (ref) */
@@ -66,6 +71,7 @@ struct loadcall {
 	struct loadcall_env env;
 	struct hash calls;
 	uint64_t n;
+	uint64_t rng; /* xorshift64* state: the holding times */
 	bool draining;
 	struct buf out, hdrs;
 	char sdp[SDP_MAX];
@@ -110,6 +116,7 @@ int loadcall_alloc(struct loadcall **lcp, const struct loadcall_env *env)
 	buf_init(&lc->out, SIP_MSG_MAX_SIZE);
 	buf_init(&lc->hdrs, 4096);
 	snprintf(lc->ip, sizeof(lc->ip), "%s", env->cfg->local_ip);
+	lc->rng = (ev_monotonic_ns() ^ (uint64_t)(uintptr_t)lc) | 1;
 	err = loadcall_sdp(lc->sdp, sizeof(lc->sdp), lc->ip);
 	if (err) {
 		loadcall_free(lc);
@@ -119,10 +126,54 @@ int loadcall_alloc(struct loadcall **lcp, const struct loadcall_env *env)
 	return 0;
 }
 
+/* c is concurrent from its 2xx to its end (delta +1, -1). */
+static void set_active(struct lc_call *c, int delta)
+{
+	struct loadcall *lc = c->lc;
+
+	c->active = delta > 0;
+	pthread_mutex_lock(lc->env.mu);
+	loadcount_call_settle(&lc->env.c->call, ev_monotonic_ns(), delta);
+	pthread_mutex_unlock(lc->env.mu);
+	if (!lc->env.active_all)
+		return;
+	if (delta > 0) {
+		uint64_t n = atomic_fetch_add(lc->env.active_all, 1) + 1;
+		uint64_t m = atomic_load(lc->env.active_max);
+
+		while (n > m && !atomic_compare_exchange_weak(
+					lc->env.active_max, &m, n))
+			;
+	} else {
+		atomic_fetch_sub(lc->env.active_all, 1);
+	}
+}
+
+/*
+ * A holding time: the configured one, or an exponential draw of that
+ * mean (SIPstone's call model: Poisson arrivals, exponential holding
+ * times), by inversion of a xorshift64* uniform.
+ */
+static uint64_t draw_hold_ns(struct loadcall *lc)
+{
+	const struct loadcfg *cfg = lc->env.cfg;
+	double u;
+
+	if (!cfg->hold_exp)
+		return EV_MS(cfg->hold_ms);
+	lc->rng ^= lc->rng >> 12;
+	lc->rng ^= lc->rng << 25;
+	lc->rng ^= lc->rng >> 27;
+	u = (double)((lc->rng * 2685821657736338717ull) >> 11) * 0x1p-53;
+	return (uint64_t)(-log1p(-u) * (double)EV_MS(cfg->hold_ms));
+}
+
 static void call_free(struct lc_call *c)
 {
 	struct loadcall *lc = c->lc;
 
+	if (c->active)
+		set_active(c, -1);
 	list_unlink(&c->le);
 	ev_timer_cancel(lc->env.ev, &c->hold);
 	/* The transactions finish their duties alone (absorbing
@@ -349,7 +400,7 @@ fail:
 static uint64_t hold_left_ns(const struct lc_call *c, uint64_t now)
 {
 	const struct loadcfg *cfg = c->lc->env.cfg;
-	uint64_t hold = EV_MS(cfg->hold_ms), end;
+	uint64_t hold = c->hold_ns, end;
 
 	if (c->lc->draining) {
 		uint64_t quick = EV_MS(2 * (cfg->t1_ms ? cfg->t1_ms : 500));
@@ -391,7 +442,8 @@ static void bye_event(struct sip_txn *t, enum sip_txn_event ev,
 			hist_add(&k->sdd,
 				 loadcount_us_since(lc->env.rx_ns, c->t_bye));
 			pthread_mutex_unlock(lc->env.mu);
-			call_end(c, LOADCOUNT_OK);
+			call_end(c, c->unexpected ? LOADCOUNT_FAIL
+						  : LOADCOUNT_OK);
 			return;
 		}
 		loadcount_bump(lc->env.mu, &k->bye_failures);
@@ -584,12 +636,80 @@ static int dialog_from(struct lc_call *c, const struct sip_msg *msg)
 	return 0;
 }
 
+/* The INVITE's final that makes the call a success (loadcfg.expect). */
+static uint16_t expected(const struct loadcall *lc)
+{
+	return lc->env.cfg->expect ? lc->env.cfg->expect : 200;
+}
+
+/* §8.1.3.4, §21.3: the targets a redirect's Contact offers. */
+static void count_contacts(struct lc_call *c, const struct sip_msg *msg)
+{
+	const struct sip_hdr *h;
+	uint64_t n = 0;
+
+	for (h = sip_msg_hdr(msg, SIP_HDR_CONTACT); h;
+	     h = sip_msg_hdr_next(msg, h))
+		n++;
+	pthread_mutex_lock(c->lc->env.mu);
+	c->lc->env.c->call.redirect_contacts += n;
+	if (!n)
+		c->lc->env.c->call.redirect_empty++;
+	pthread_mutex_unlock(c->lc->env.mu);
+}
+
+/*
+ * The INVITE's final response: a challenge answered; the expected
+ * non-2xx (redirect, proxy480, proxy486) or any other ends the call; a
+ * 2xx makes the dialog, ACKed (§13.2.2.4), then held and hung up (at
+ * once when a failure was expected).
+ */
+static void invite_final(struct lc_call *c, const struct sip_msg *msg)
+{
+	struct loadcall *lc = c->lc;
+
+	if ((msg->status == 401 || msg->status == 407) &&
+	    !answer_challenge(c, msg))
+		return;
+	invite_done(c, msg->status, false);
+	if (msg->status >= 300) {
+		/* The layer ACKs a non-2xx itself (§17.1.1.3): the ACK of
+		 * the redirect and unsuccessful-call tests. */
+		if (msg->status == expected(lc) && msg->status < 400)
+			count_contacts(c, msg);
+		call_end(c, msg->status == expected(lc) ? LOADCOUNT_OK
+							: LOADCOUNT_FAIL);
+		return;
+	}
+	c->unexpected = expected(lc) >= 300;
+	c->t_answer = loadcount_rx_now(lc->env.rx_ns);
+	c->hold_ns = draw_hold_ns(lc);
+	set_active(c, +1);
+	if (dialog_from(c, msg)) {
+		loadcount_bump(lc->env.mu, &lc->env.c->bad_msgs);
+		call_end(c, LOADCOUNT_FAIL);
+		return;
+	}
+	c->state = CALL_HOLDING;
+	if (send_ack(c)) {
+		call_end(c, LOADCOUNT_TP_ERROR);
+		return;
+	}
+	loadcount_bump(lc->env.mu, &lc->env.c->call.acks);
+	if (!c->hold_ns || c->unexpected)
+		send_bye(c);
+	else /* due at t_answer + hold: counted from the loop's clock,
+	      * which timers start from (it may lag the real one) */
+		ev_timer_start(lc->env.ev, &c->hold,
+			       hold_left_ns(c, ev_now(lc->env.ev)), on_hold,
+			       c);
+}
+
 static void ict_event(struct sip_txn *t, enum sip_txn_event ev,
 		      const struct sip_msg *msg, int err, void *arg)
 {
 	struct lc_call *c = arg;
 	struct loadcall *lc = c->lc;
-	uint64_t now;
 
 	(void)err;
 	if (t != c->ict)
@@ -620,34 +740,7 @@ static void ict_event(struct sip_txn *t, enum sip_txn_event ev,
 			}
 			return;
 		}
-		if ((msg->status == 401 || msg->status == 407) &&
-		    !answer_challenge(c, msg))
-			return;
-		invite_done(c, msg->status, false);
-		if (msg->status >= 300) {
-			/* The layer ACKs a non-2xx itself (§17.1.1.3). */
-			call_end(c, LOADCOUNT_FAIL);
-			return;
-		}
-		now = loadcount_rx_now(lc->env.rx_ns);
-		c->t_answer = now;
-		if (dialog_from(c, msg)) {
-			loadcount_bump(lc->env.mu, &lc->env.c->bad_msgs);
-			call_end(c, LOADCOUNT_FAIL);
-			return;
-		}
-		c->state = CALL_HOLDING;
-		if (send_ack(c)) {
-			call_end(c, LOADCOUNT_TP_ERROR);
-			return;
-		}
-		loadcount_bump(lc->env.mu, &lc->env.c->call.acks);
-		if (!lc->env.cfg->hold_ms)
-			send_bye(c);
-		else
-			ev_timer_start(lc->env.ev, &c->hold,
-				       hold_left_ns(c, ev_monotonic_ns()),
-				       on_hold, c);
+		invite_final(c, msg);
 		return;
 	case SIP_TXN_EV_TIMEOUT:
 		if (c->state != CALL_INVITING)
@@ -679,7 +772,7 @@ void loadcall_drain(struct loadcall *lc)
 	}
 	/* Cut the holds short (hold_left_ns); the timers send the BYEs,
 	 * so this walk ends no call. */
-	now = ev_monotonic_ns();
+	now = ev_now(lc->env.ev);
 	for (i = 0; i <= lc->calls.mask; i++) {
 		for (struct le *le = lc->calls.buckets[i].head; le;
 		     le = le->next) {

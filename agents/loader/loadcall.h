@@ -10,7 +10,8 @@
  * (preloaded credentials go in Proxy-Authorization), the 2xx ACKed
  * (§13.2.2.4, again for each 2xx retransmission), the dialog's route
  * set from the 2xx's Record-Route reversed and its remote target from
- * its Contact (§12.1.2), a hold time, then BYE (§15.1.1) along the
+ * its Contact (§12.1.2), a holding time (fixed, or drawn from an
+ * exponential distribution), then BYE (§15.1.1) along the
  * route set and its 200.  The far end may end the call first with a BYE
  * (answered 200) or refresh it with a re-INVITE (answered 200 with the
  * same SDP, remote target updated, §12.2.2); a request for a dialog we
@@ -26,11 +27,13 @@
  * error, BYE failure, or unfinished at shutdown); the generic counters
  * of loadcount.h then carry calls: attempts, successes, failures,
  * timeouts, codes (the INVITE's final), rtt (INVITE to its final).
+ * A call is concurrent (loadcount_call.active) from its 2xx to its end.
  */
 #ifndef LOADER_LOADCALL_H
 #define LOADER_LOADCALL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -70,6 +73,9 @@ struct loadcall_env {
 	void *(*conn_for)(void *arg, uint32_t num);
 	void (*conn_done)(void *arg, void *conn);
 	void *arg;
+	/* The engine's concurrent calls over all threads and their
+	 * highest count (the module keeps them up to date), or NULL. */
+	_Atomic uint64_t *active_all, *active_max;
 };
 
 struct loadcall;

@@ -48,6 +48,70 @@ int loadcfg_test_decode(const char *s, enum loadcfg_test *t)
 	return 0;
 }
 
+/* SIPstone's call tests: an INVITE and the final it must get. */
+static const struct {
+	const char *name;
+	uint16_t expect;
+} call_tests[] = {
+	{"redirect", 302},
+	{"proxy480", 480},
+	{"proxy486", 486},
+};
+
+int loadcfg_test_parse(struct loadcfg *cfg, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(call_tests) / sizeof(call_tests[0]); i++) {
+		if (!strcmp(s, call_tests[i].name)) {
+			cfg->test = LOADCFG_INVITE;
+			cfg->expect = call_tests[i].expect;
+			return 0;
+		}
+	}
+	cfg->expect = 200;
+	return loadcfg_test_decode(s, &cfg->test);
+}
+
+const char *loadcfg_run_name(const struct loadcfg *cfg)
+{
+	size_t i;
+
+	if (cfg->test == LOADCFG_INVITE)
+		for (i = 0; i < sizeof(call_tests) / sizeof(call_tests[0]);
+		     i++)
+			if (cfg->expect == call_tests[i].expect)
+				return call_tests[i].name;
+	return loadcfg_test_name(cfg->test);
+}
+
+int loadcfg_hold_decode(struct loadcfg *cfg, const char *s)
+{
+	const char *colon = strchr(s, ':');
+	unsigned long v;
+	bool exp;
+	char *end;
+
+	if (!colon)
+		return EINVAL;
+	if ((size_t)(colon - s) == 5 && !strncmp(s, "fixed", 5))
+		exp = false;
+	else if ((size_t)(colon - s) == 3 && !strncmp(s, "exp", 3))
+		exp = true;
+	else
+		return EINVAL;
+	if (!isdigit((unsigned char)colon[1]))
+		return EINVAL;
+	errno = 0;
+	v = strtoul(colon + 1, &end, 10);
+	/* an exponential of mean 0 is no distribution */
+	if (errno || *end || v > 3600000 || (exp && !v))
+		return EINVAL;
+	cfg->hold_ms = (uint32_t)v;
+	cfg->hold_exp = exp;
+	return 0;
+}
+
 int loadcfg_conn_decode(struct loadcfg *cfg, const char *s)
 {
 	static const char pers[] = "persistent";

@@ -56,6 +56,14 @@ enum loadcfg_conn {
 
 struct loadcfg {
 	enum loadcfg_test test;
+	/*
+	 * invite: the INVITE's final response that makes a call a success
+	 * (SIPstone's tests): 200 (invite: then ACK, hold, BYE), 302
+	 * (redirect), 480 (proxy480: a provisioned callee with no
+	 * binding), 486 (proxy486: a busy callee).  Any other final is a
+	 * failure; an unexpected 2xx is ACKed and hung up at once.
+	 */
+	uint16_t expect;
 	struct sip_tp_addr server;
 	char local_ip[LOADCFG_NAME_MAX]; /* bind address, "127.0.0.1" */
 	char domain[LOADCFG_NAME_MAX];
@@ -88,7 +96,8 @@ struct loadcfg {
 	uint32_t t1_ms;		  /* 0: 500 */
 	uint32_t timer_b_ms;	  /* establishment threshold; 0: 64*T1 */
 	uint32_t drain_ms;	  /* wait for in-flight at stop */
-	uint32_t hold_ms;	  /* invite: 2xx ACKed -> BYE */
+	uint32_t hold_ms;	  /* invite: 2xx ACKed -> BYE (mean) */
+	bool hold_exp; /* holds exponential with mean hold_ms, not fixed */
 	/*
 	 * I/O coalescing: each thread wakes at most once per tick_us,
 	 * reads every response that arrived meanwhile in one batch and
@@ -142,6 +151,10 @@ int loadcfg_mix_check(const struct loadcfg *cfg, char *why, size_t size);
 int loadcfg_user_name(const struct loadcfg *cfg, uint32_t num, char *out,
 		      size_t size);
 
+/* "fixed:MS" or "exp:MEAN_MS" (the call holding time's distribution)
+ * into cfg->hold_ms and hold_exp.  Returns 0 or EINVAL. */
+int loadcfg_hold_decode(struct loadcfg *cfg, const char *s);
+
 /* "persistent[:N]" or "per-request" into cfg->conn and cfg->conns.
  * Returns 0 or EINVAL. */
 int loadcfg_conn_decode(struct loadcfg *cfg, const char *s);
@@ -150,6 +163,14 @@ const char *loadcfg_conn_name(enum loadcfg_conn c);
 
 const char *loadcfg_test_name(enum loadcfg_test t);
 int loadcfg_test_decode(const char *s, enum loadcfg_test *t);
+
+/* A --test value into cfg->test and cfg->expect: the tests above, and
+ * "redirect", "proxy480", "proxy486" (invite calls expecting 302, 480,
+ * 486).  Returns 0 or EINVAL. */
+int loadcfg_test_parse(struct loadcfg *cfg, const char *s);
+
+/* The name of cfg's test as --test spells it ("proxy480", "invite"). */
+const char *loadcfg_run_name(const struct loadcfg *cfg);
 
 /* Whether kind t is in cfg's run (the test itself, or in its mix). */
 bool loadcfg_has_kind(const struct loadcfg *cfg, enum loadcfg_test t);

@@ -26,25 +26,49 @@ void loadcount_call_init(struct loadcount_call *c)
 	hist_init(&c->sdt);
 }
 
-#define CALL_FIELDS(X)     \
-	X(invite_done)     \
-	X(invite_timeouts) \
-	X(ringing)         \
-	X(answered)        \
-	X(completed)       \
-	X(far_byes)        \
-	X(bye_failures)    \
-	X(bye_timeouts)    \
-	X(acks)            \
-	X(acks_resent)     \
-	X(reinvites)       \
-	X(in_dialog_other) \
-	X(no_dialog)
+#define CALL_FIELDS(X)       \
+	X(invite_done)       \
+	X(invite_timeouts)   \
+	X(ringing)           \
+	X(answered)          \
+	X(completed)         \
+	X(far_byes)          \
+	X(bye_failures)      \
+	X(bye_timeouts)      \
+	X(acks)              \
+	X(acks_resent)       \
+	X(reinvites)         \
+	X(in_dialog_other)   \
+	X(no_dialog)         \
+	X(redirect_contacts) \
+	X(redirect_empty)
+
+void loadcount_call_settle(struct loadcount_call *c, uint64_t now_ns,
+			   int delta)
+{
+	if (now_ns > c->active_t_ns) {
+		if (c->active_t_ns)
+			c->active_ns += c->active * (now_ns - c->active_t_ns);
+		c->active_t_ns = now_ns;
+	}
+	if (delta > 0)
+		c->active++;
+	else if (delta < 0 && c->active)
+		c->active--;
+	if (c->active > c->active_max)
+		c->active_max = c->active;
+}
 
 void loadcount_call_merge(struct loadcount_call *d,
 			  const struct loadcount_call *s)
 {
 	CALL_FIELDS(ADD)
+	d->active += s->active;
+	d->active_ns += s->active_ns;
+	if (s->active_max > d->active_max)
+		d->active_max = s->active_max;
+	if (s->active_t_ns > d->active_t_ns)
+		d->active_t_ns = s->active_t_ns;
 	hist_merge(&d->srd, &s->srd);
 	hist_merge(&d->sdd, &s->sdd);
 	hist_merge(&d->sdt, &s->sdt);
@@ -55,6 +79,10 @@ int loadcount_call_diff(struct loadcount_call *out,
 			const struct loadcount_call *b)
 {
 	CALL_FIELDS(SUB)
+	SUB(active_ns)
+	out->active = a->active;
+	out->active_max = a->active_max;
+	out->active_t_ns = a->active_t_ns;
 	if (hist_diff(&out->srd, &a->srd, &b->srd) ||
 	    hist_diff(&out->sdd, &a->sdd, &b->sdd) ||
 	    hist_diff(&out->sdt, &a->sdt, &b->sdt))

@@ -24,24 +24,41 @@
 
 /* Call figures (part of struct loadcount, cumulative). */
 struct loadcount_call {
-	uint64_t invite_done;	  /* INVITEs with an outcome: final,
+	uint64_t invite_done;	    /* INVITEs with an outcome: final,
 				   * timeout or send error */
-	uint64_t invite_timeouts; /* Timer B: no final response */
-	uint64_t ringing;	  /* calls that got a 180/183 */
-	uint64_t answered;	  /* INVITE answered 2xx */
-	uint64_t completed;	  /* ended by BYE/2xx (ours or theirs) */
-	uint64_t far_byes;	  /* ... of which the far end's BYE */
-	uint64_t bye_failures;	  /* our BYE: >= 300, timeout, error */
-	uint64_t bye_timeouts;	  /* ... of which Timer F */
-	uint64_t acks;		  /* ACKs sent for 2xx */
-	uint64_t acks_resent;	  /* ... for a retransmitted 2xx */
-	uint64_t reinvites;	  /* re-INVITEs from the far end, 200 */
-	uint64_t in_dialog_other; /* other in-dialog requests, 200 */
-	uint64_t no_dialog;	  /* requests for no call we know: 481 */
-	struct hist srd;	  /* INVITE -> first 180/183 or 2xx, us */
-	struct hist sdd;	  /* BYE -> its 2xx, us */
-	struct hist sdt;	  /* 2xx to INVITE -> BYE (either), us */
+	uint64_t invite_timeouts;   /* Timer B: no final response */
+	uint64_t ringing;	    /* calls that got a 180/183 */
+	uint64_t answered;	    /* INVITE answered 2xx */
+	uint64_t completed;	    /* ended by BYE/2xx (ours or theirs) */
+	uint64_t far_byes;	    /* ... of which the far end's BYE */
+	uint64_t bye_failures;	    /* our BYE: >= 300, timeout, error */
+	uint64_t bye_timeouts;	    /* ... of which Timer F */
+	uint64_t acks;		    /* ACKs sent for 2xx */
+	uint64_t acks_resent;	    /* ... for a retransmitted 2xx */
+	uint64_t reinvites;	    /* re-INVITEs from the far end, 200 */
+	uint64_t in_dialog_other;   /* other in-dialog requests, 200 */
+	uint64_t no_dialog;	    /* requests for no call we know: 481 */
+	uint64_t redirect_contacts; /* Contacts in the expected 3xx */
+	uint64_t redirect_empty;    /* ... 3xx without any */
+	struct hist srd;	    /* INVITE -> first 180/183 or 2xx, us */
+	struct hist sdd;	    /* BYE -> its 2xx, us */
+	struct hist sdt;	    /* 2xx to INVITE -> BYE (either), us */
+	/*
+	 * Concurrent calls: answered (2xx) and not yet ended.  active is
+	 * a gauge (diffs keep the later value); active_ns its integral
+	 * over time (calls x ns) up to active_t_ns, brought up to date by
+	 * loadcount_call_settle(), so that a difference over an interval
+	 * divided by its length is the time-average there; active_max the
+	 * highest since start (the engine's over all threads; diffs keep
+	 * the later value).
+	 */
+	uint64_t active, active_max, active_ns, active_t_ns;
 };
+
+/* Brings c's concurrency integral up to now_ns (monotonic); then
+ * active changes by delta (+1, -1 or 0). */
+void loadcount_call_settle(struct loadcount_call *c, uint64_t now_ns,
+			   int delta);
 
 void loadcount_call_init(struct loadcount_call *c);
 void loadcount_call_merge(struct loadcount_call *d,

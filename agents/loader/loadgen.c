@@ -30,17 +30,22 @@
 
 void loadgen_snapshot(struct loadgen *lg, struct loadcount *out)
 {
+	uint64_t now = ev_monotonic_ns();
 	unsigned i;
 
 	loadcount_init(out);
 	for (i = 0; i < lg->nw; i++) {
 		pthread_mutex_lock(&lg->w[i].mu);
+		/* the concurrency integral up to this snapshot */
+		loadcount_call_settle(&lg->w[i].cc.call, now, 0);
 		loadcount_merge(out, &lg->w[i].c);
 		loadcount_merge(out, &lg->w[i].cc);
 		loadcount_kind_merge_calls(&out->kind[LOADCFG_INVITE - 1],
 					   &lg->w[i].cc);
 		pthread_mutex_unlock(&lg->w[i].mu);
 	}
+	/* the highest over all threads at once, not a sum of maxima */
+	out->call.active_max = atomic_load(&lg->calls_active_max);
 }
 
 static void tp_recv(const struct sip_tp_rx *rx, void *arg)
@@ -362,6 +367,8 @@ static int worker_init(struct loadgen *lg, struct loadworker *w, unsigned idx)
 	env.conn_for = call_conn;
 	env.conn_done = call_conn_done;
 	env.arg = w;
+	env.active_all = &w->lg->calls_active;
+	env.active_max = &w->lg->calls_active_max;
 	return loadcall_alloc(&w->call, &env);
 }
 

@@ -21,7 +21,8 @@ void loadopts_usage(FILE *f, const char *argv0)
 {
 	fprintf(f,
 		"usage: %s --test "
-		"register|reregister|options|invite|mix|subscribe|publish "
+		"register|reregister|options|invite|mix|subscribe|publish|"
+		"redirect|proxy480|proxy486 "
 		"--server udp:|tcp:|tls:HOST:PORT "
 		"--users A1000-A1999\n"
 		"        [--mix register=50,invite=30,options=20] "
@@ -34,6 +35,8 @@ void loadopts_usage(FILE *f, const char *argv0)
 		"[--local IP] [--t1-ms N]\n"
 		"        [--timer-b-ms N] [--drain-ms N] [--hold-ms N] "
 		"[--tick-us N]\n"
+		"        [--hold fixed:MS|exp:MEAN_MS] "
+		"[--arrivals poisson|uniform]\n"
 		"        [--conn persistent[:N]|per-request] [--tls-ca FILE] "
 		"[--tls-no-verify]\n"
 		"        [--tls-name NAME] [--tls-cert FILE --tls-key FILE] "
@@ -116,6 +119,8 @@ enum {
 	OPT_TIMERB,
 	OPT_DRAIN,
 	OPT_HOLD,
+	OPT_HOLD_DIST,
+	OPT_ARRIVALS,
 	OPT_TICK,
 	OPT_PRESENTITIES,
 	OPT_REFRESH,
@@ -171,6 +176,8 @@ static const struct option opts[] = {
 	{"timer-b-ms", required_argument, NULL, OPT_TIMERB},
 	{"drain-ms", required_argument, NULL, OPT_DRAIN},
 	{"hold-ms", required_argument, NULL, OPT_HOLD},
+	{"hold", required_argument, NULL, OPT_HOLD_DIST},
+	{"arrivals", required_argument, NULL, OPT_ARRIVALS},
 	{"tick-us", required_argument, NULL, OPT_TICK},
 	{"presentities", required_argument, NULL, OPT_PRESENTITIES},
 	{"refresh-s", required_argument, NULL, OPT_REFRESH},
@@ -416,7 +423,7 @@ static int engine_opt(struct loadopts *o, struct seen *s, int c,
 
 	switch (c) {
 	case OPT_TEST:
-		if (loadcfg_test_decode(optarg, &o->cfg.test))
+		if (loadcfg_test_parse(&o->cfg, optarg))
 			return bad_option(me, "--test", optarg);
 		break;
 	case OPT_SERVER:
@@ -501,6 +508,20 @@ static int engine_opt(struct loadopts *o, struct seen *s, int c,
 		if (parse_uint(optarg, 3600000, &v))
 			return bad_option(me, "--hold-ms", optarg);
 		o->cfg.hold_ms = (uint32_t)v;
+		o->cfg.hold_exp = false;
+		break;
+	case OPT_HOLD_DIST:
+		if (loadcfg_hold_decode(&o->cfg, optarg))
+			return bad_option(me,
+					  "--hold (fixed:MS or exp:MEAN_MS)",
+					  optarg);
+		break;
+	case OPT_ARRIVALS:
+		/* SIPstone's random call arrivals: a Poisson process */
+		if (strcmp(optarg, "poisson") && strcmp(optarg, "uniform"))
+			return bad_option(me, "--arrivals (poisson|uniform)",
+					  optarg);
+		o->cfg.poisson = !strcmp(optarg, "poisson");
 		break;
 	case OPT_TICK:
 		if (parse_uint(optarg, 100000, &v))
@@ -691,6 +712,7 @@ static void opts_defaults(struct loadopts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->cfg.test = LOADCFG_REGISTER;
+	o->cfg.expect = 200;
 	o->log_level = -1;
 	n = sysconf(_SC_NPROCESSORS_ONLN);
 	o->cfg.threads = n > 0 ? (unsigned)n : 1;

@@ -90,12 +90,27 @@ static int set_hist(json_t *o, const char *k, const struct hist *h)
 	return json_object_set_new(o, k, hist_to_json(h));
 }
 
+static const char *test_name(const struct loadreport_ctx *x)
+{
+	return x->name ? x->name : loadcfg_test_name(x->test);
+}
+
+/* The time-average of the concurrent calls over an interval of secs. */
+static double active_mean(const struct loadcount_call *k, double secs)
+{
+	return secs > 0 ? (double)k->active_ns / (secs * 1e9) : 0.0;
+}
+
 /* invite: the call counters, histograms and RFC 6076 session metrics. */
-static int call_json(json_t *o, json_t *m, const struct loadcount *c)
+static int call_json(json_t *o, json_t *m, const struct loadcount *c,
+		     double secs)
 {
 	const struct loadcount_call *k = &c->call;
 	json_t *calls = json_object();
-	int err = !calls;
+	json_t *conc = json_pack("{sIsIsf}", "now", (json_int_t)k->active,
+				 "max", (json_int_t)k->active_max, "mean",
+				 active_mean(k, secs));
+	int err = !calls || !conc;
 
 	err = err || set_u64(calls, "invite_done", k->invite_done);
 	err = err || set_u64(calls, "invite_timeouts", k->invite_timeouts);
@@ -110,8 +125,13 @@ static int call_json(json_t *o, json_t *m, const struct loadcount *c)
 	err = err || set_u64(calls, "reinvites", k->reinvites);
 	err = err || set_u64(calls, "in_dialog_other", k->in_dialog_other);
 	err = err || set_u64(calls, "no_dialog", k->no_dialog);
+	err = err || set_u64(calls, "redirect_contacts", k->redirect_contacts);
+	err = err || set_u64(calls, "redirect_empty", k->redirect_empty);
+	/* concurrent calls: answered, not yet ended */
+	err = err || json_object_set(calls, "concurrent", conc);
 	err = err || json_object_set(o, "calls", calls);
 	json_decref(calls);
+	json_decref(conc);
 	err = err || set_hist(o, "srd_us", &k->srd);
 	err = err || set_hist(o, "sdd_us", &k->sdd);
 	err = err || set_hist(o, "sdt_us", &k->sdt);
@@ -197,6 +217,8 @@ static json_t *mix_json(const struct loadcount *c,
 		enum loadcfg_test t = (enum loadcfg_test)(k + 1);
 		struct loadreport_ctx kx = *x;
 		struct loadcount *v;
+
+		kx.name = NULL;
 		json_t *o;
 
 		if (!x->mix || !x->mix[k])
@@ -265,9 +287,7 @@ json_t *loadreport_json(const struct loadcount *c,
 		snprintf(k, sizeof(k), "%zu", i);
 		err = set_u64(codes, k, c->codes[i]);
 	}
-	err = err ||
-	      json_object_set_new(o, "test",
-				  json_string(loadcfg_test_name(x->test)));
+	err = err || json_object_set_new(o, "test", json_string(test_name(x)));
 	err = err || set_u64(o, "attempts", c->attempts);
 	err = err || set_u64(o, "successes", c->successes);
 	err = err || set_u64(o, "failures", c->failures);
@@ -305,7 +325,7 @@ json_t *loadreport_json(const struct loadcount *c,
 	err = err || conns_json(o, c);
 	err = err || json_object_set(o, "rtt_us", h1);
 	if (x->test == LOADCFG_INVITE)
-		err = err || call_json(o, m, c);
+		err = err || call_json(o, m, c, x->secs);
 	else if (x->test == LOADCFG_MIX)
 		err = err || json_object_set_new(o, "mix", mix_json(c, x));
 	else if (x->test == LOADCFG_SUBSCRIBE || x->test == LOADCFG_PUBLISH)
@@ -425,7 +445,7 @@ void loadreport_table(FILE *f, const struct loadcount *c,
 	size_t i;
 
 	fprintf(f, "loader %s: %.1f s, %.1f attempts/s, %u thread(s)\n",
-		loadcfg_test_name(x->test), x->secs,
+		test_name(x), x->secs,
 		x->secs > 0 ? (double)c->attempts / x->secs : 0.0, x->threads);
 	table_row(f, "attempts", c->attempts);
 	table_row(f, "successes", c->successes);
@@ -469,6 +489,9 @@ void loadreport_table(FILE *f, const struct loadcount *c,
 		table_row(f, "calls ringing", k->ringing);
 		table_row(f, "calls completed", k->completed);
 		table_row(f, "  by the far end", k->far_byes);
+		fprintf(f, "  concurrent calls: mean %.1f, max %llu\n",
+			active_mean(k, x->secs),
+			(unsigned long long)k->active_max);
 		table_row(f, "INVITE timeouts", k->invite_timeouts);
 		table_row(f, "BYE failures", k->bye_failures);
 		table_row(f, "ACKs (resent)", k->acks_resent);
@@ -516,6 +539,8 @@ void loadreport_table(FILE *f, const struct loadcount *c,
 		enum loadcfg_test t = (enum loadcfg_test)(i + 1);
 		struct loadreport_ctx kx = *x;
 		struct loadcount *v;
+
+		kx.name = NULL;
 
 		if (!x->mix[i])
 			continue;

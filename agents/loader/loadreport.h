@@ -17,8 +17,9 @@
 /* What the counters do not carry: the interval and the loader's CPU. */
 struct loadreport_ctx {
 	enum loadcfg_test test;
-	double secs; /* length of the interval the counts cover */
-	double cpu;  /* loader CPU over it, in cores (-1: unknown) */
+	const char *name; /* the test as --test names it; NULL: test's */
+	double secs;	  /* length of the interval the counts cover */
+	double cpu;	  /* loader CPU over it, in cores (-1: unknown) */
 	unsigned threads;
 	unsigned cores;	 /* CPUs the process may run on (0: unknown) */
 	double asked;	 /* sends the pace asked for over it (< 0: unknown) */

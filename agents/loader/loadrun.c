@@ -67,6 +67,7 @@ static void ctx_of(struct loadrun *a, struct loadreport_ctx *x, double secs,
 		   bool cumulative)
 {
 	x->test = a->cfg.test;
+	x->name = loadcfg_run_name(&a->cfg);
 	x->secs = secs;
 	x->cpu = p0 && p1 ? procstat_cpu(p0, p1) : -1;
 	x->threads = a->cfg.threads;
@@ -380,11 +381,14 @@ static int schedule_start(struct loadrun *a)
 	int err;
 
 	/* every attempt has its outcome by Timer B/F (and a call by its
-	 * hold and BYE too) */
+	 * hold and BYE too; an exponential hold passes 10 means once in
+	 * 22,000 calls) */
 	a->sched.settle_ms =
 		(a->cfg.timer_b_ms ? a->cfg.timer_b_ms : 64 * t1) +
-		(a->cfg.test == LOADCFG_INVITE ? a->cfg.hold_ms + 64 * t1
-					       : 0) +
+		(a->cfg.test == LOADCFG_INVITE
+			 ? a->cfg.hold_ms * (a->cfg.hold_exp ? 10 : 1) +
+				   64 * t1
+			 : 0) +
 		1000;
 	ctx_of(a, &base, 0, NULL, NULL, false);
 	err = loadstepper_alloc(&a->ls, &a->sched, a->ev, a->lg, &base,

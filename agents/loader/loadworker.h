@@ -126,6 +126,8 @@ struct loadgen {
 	pthread_cond_t pool_cond;
 	unsigned pools_ready;
 	_Atomic uint64_t rate_bits;
+	/* concurrent calls (answered, not ended) and their highest */
+	_Atomic uint64_t calls_active, calls_active_max;
 	atomic_bool started;
 	/* the cohort new attempts are counted in (loadcount.h) */
 	atomic_uint cohort;
