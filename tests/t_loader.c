@@ -1506,7 +1506,11 @@ TEST_TIMEOUT(loader_pacing_rate_and_gaps_measured_at_the_peer, 30)
 	qsort(gaps, d.n - 1, sizeof(*gaps), cmp_u64);
 	p50 = gaps[(d.n - 1) / 2];
 	free(gaps);
-	ASSERT_MSG(p50 >= 900 && p50 <= 1100, "median gap %llu us",
+	/* Sends leave once per 1 ms tick, and a tick wakes late by the
+	 * timer's slack (about 0.1 ms here): most gaps are one late tick,
+	 * the pace caught up by an occasional pair in one tick (the rate,
+	 * above, is exact).  So the median is a tick plus its slack. */
+	ASSERT_MSG(p50 >= 900 && p50 <= 1150, "median gap %llu us",
 		   (unsigned long long)p50);
 	/* (a shared machine delays a tick now and then) */
 	ASSERT_MSG(late <= d.n / 20, "%llu gaps over 2 ms",
